@@ -1,0 +1,67 @@
+// What the strace-style tracer knows about an ioctl: its name, how its argument is passed, the struct
+// it points to, and which named constants decode which fields. Tables are keyed by request number and
+// chosen by the *file type* of the fd, because VFIO reuses numbers across container, group and device fds.
+
+import type { RecordType } from '../../../abi/layout.js';
+
+/** Names for bits of a flags word, and for values of a multi-bit field within it. */
+export interface FlagSet {
+  /** Single-bit (or multi-bit, exact-match under `mask`) names, printed `A|B|C`. */
+  readonly bits: ReadonlyArray<readonly [value: number, name: string, mask?: number]>;
+}
+
+/** Names for an enumerated value (e.g. an extension id or an IRQ index). */
+export type ValueNames = ReadonlyMap<number, string>;
+
+export type IoctlArgKind =
+  /** No argument (`_IO` and the arg is ignored). */
+  | 'none'
+  /** An integer passed by value (`VFIO_CHECK_EXTENSION`, `KVM_CREATE_VCPU`). */
+  | 'value'
+  /** A pointer to `layout`. */
+  | 'struct'
+  /** A pointer to a NUL-terminated string (`VFIO_GROUP_GET_DEVICE_FD`). */
+  | 'string'
+  /** A pointer to an `int`/`__s32` (`VFIO_GROUP_SET_CONTAINER`). */
+  | 'int-ptr';
+
+export interface IoctlDesc {
+  readonly name: string;
+  readonly arg: IoctlArgKind;
+  readonly layout?: RecordType;
+  /** Whether the kernel writes the struct back (strace prints the result after `=>`). */
+  readonly out?: boolean;
+  /** Per-field decoders: field name (dotted for nested) to flag names or value names. */
+  readonly flags?: Readonly<Record<string, FlagSet>>;
+  readonly values?: Readonly<Record<string, ValueNames>>;
+  /** Names for a by-value argument. */
+  readonly valueNames?: ValueNames;
+  /** Fields printed in hex (addresses, sizes). */
+  readonly hex?: ReadonlyArray<string>;
+}
+
+export type IoctlTable = ReadonlyMap<number, IoctlDesc>;
+
+/** The file types whose ioctls the tracer can name. Kernel file classes carry one of these. */
+export type TraceFileKind =
+  | 'eventfd'
+  | 'pipe'
+  | 'vfio-container'
+  | 'vfio-group'
+  | 'vfio-device'
+  | 'kvm'
+  | 'kvm-vm'
+  | 'kvm-vcpu'
+  | 'xen-privcmd'
+  | 'sysfs'
+  | 'procfs'
+  | 'other';
+
+export function ioctlTable(entries: ReadonlyArray<readonly [number, IoctlDesc]>): IoctlTable {
+  const m = new Map<number, IoctlDesc>();
+  for (const [req, d] of entries) {
+    if (m.has(req >>> 0)) throw new Error(`ioctl table: ${d.name} reuses request 0x${(req >>> 0).toString(16)} of ${m.get(req >>> 0)!.name}`);
+    m.set(req >>> 0, d);
+  }
+  return m;
+}
