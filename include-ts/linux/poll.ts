@@ -1,0 +1,21 @@
+// <poll.h> / <linux/eventpoll.h>: poll event bits (the EPOLL* values are the same bits).
+export const POLLIN = 0x001;
+export const POLLPRI = 0x002;
+export const POLLOUT = 0x004;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+export const POLLRDNORM = 0x040;
+export const POLLRDBAND = 0x080;
+export const POLLWRNORM = 0x100;
+export const POLLWRBAND = 0x200;
+export const EPOLLIN = POLLIN;
+export const EPOLLPRI = POLLPRI;
+export const EPOLLOUT = POLLOUT;
+export const EPOLLERR = POLLERR;
+export const EPOLLHUP = POLLHUP;
+export const EPOLLNVAL = POLLNVAL;
+export const EPOLLRDNORM = POLLRDNORM;
+export const EPOLLRDBAND = POLLRDBAND;
+export const EPOLLWRNORM = POLLWRNORM;
+export const EPOLLWRBAND = POLLWRBAND;
