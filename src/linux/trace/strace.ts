@@ -7,7 +7,7 @@
 
 import { formatUnknownIoctl } from '../../../abi/ioc.js';
 import { errnoInfo } from '../../../abi/errno.js';
-import type { Field, MemberType, RecordType } from '../../../abi/layout.js';
+import type { AnyRecord as RecordType, Field, MemberType } from '../../../abi/layout.js';
 import type { SyscallEvent, TraceBus, TraceEvent } from '../../sim/trace.js';
 import type { FlagSet, IoctlDesc, IoctlTable } from './ioctl-desc.js';
 import { GENERIC_IOCTLS } from './decoders/generic.js';
