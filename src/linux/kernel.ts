@@ -11,6 +11,7 @@ import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
+import type { KvmModule } from './kvm/vm.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
@@ -26,6 +27,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
+  /** KVM (src/linux/kvm), set by its init. */
+  kvm: KvmModule | null = null;
   private nextPid = 1;
 
   constructor(
