@@ -55,7 +55,8 @@ export class ApicMap {
     this.flat.fill(null);
     this.cluster.fill(null);
     this.logicalMode = MODE_SW_DISABLED;
-    this.valid = true;
+    // KVM computes the map only once a vCPU with a LAPIC exists; until then kvm->arch.apic_map is NULL.
+    this.valid = vcpus.some((v) => v.lapic !== null);
     for (const v of vcpus) {
       const apic = v.lapic;
       if (!apic || !apic.hwEnabled) continue;
