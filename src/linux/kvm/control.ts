@@ -8,7 +8,7 @@ import type { Process } from '../process.js';
 import type { GuestProgram } from '../../guest/program.js';
 import type { IoapicPinState } from '../../hw/x86/ioapic.js';
 import { APIC_IRR, APIC_ISR, APIC_TMR } from '../../hw/x86/apicdef.js';
-import { KVM_IRQ_ROUTING_MSI, KVM_IRQCHIP_IOAPIC } from '../../../include-ts/linux/kvm.js';
+import { KVM_IRQ_ROUTING_MSI, KVM_IRQCHIP_IOAPIC, KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE } from '../../../include-ts/linux/kvm.js';
 import { KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_SPLIT } from './kvm-host.js';
 import { KvmVcpuFile, KvmVmFile } from './kvm-main.js';
 import type { KvmVcpu } from './vcpu.js';
@@ -63,9 +63,14 @@ export interface GuestView {
 export class KvmVcpuControl {
   constructor(readonly vcpu: KvmVcpu) {}
 
-  /** Loads a guest program: the CPU restarts at its entry with IF clear (registers zeroed). */
+  /**
+   * Loads a guest program: the CPU restarts at its entry with IF clear (registers zeroed), and a
+   * halted vCPU becomes runnable. An AP that waits for INIT/SIPI keeps waiting (it starts at the
+   * program's entry on SIPI, or when the VMM sets KVM_MP_STATE_RUNNABLE).
+   */
   loadGuest(program: GuestProgram): void {
     this.vcpu.cpu.load(program);
+    if (this.vcpu.mpState === KVM_MP_STATE_HALTED) this.vcpu.mpState = KVM_MP_STATE_RUNNABLE;
   }
 
   /** Guest instructions one KVM_RUN may execute without an exit before it returns EINTR. */
