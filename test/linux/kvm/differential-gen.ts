@@ -31,5 +31,5 @@ const prelude = fc.record({ chip: fc.constantFrom('kernel', 'kernel', 'kernel', 
   'kvm', 'vm h0 0', ...(chip === 'kernel' ? ['irqchip h1'] : chip === 'split' ? ['cap h1 121 0 24'] : []), 'vcpu h1 0',
   'eventfd 0', 'eventfd 0', 'eventfd 0', 'eventfd 0', 'pipe', ...(apic && chip !== 'none' ? ['apicon h2'] : []),
 ]);
-export const script = fc.tuple(prelude, fc.array(command, { minLength: 1, maxLength: 30 })).map(([p, cs]) => [...p, ...cs.flatMap((c) => c.split('\n'))]);
+export const script = fc.tuple(prelude, fc.array(command, { minLength: 1, maxLength: 30, size: 'large' })).map(([p, cs]) => [...p, ...cs.flatMap((c) => c.split('\n'))]);
 
