@@ -154,7 +154,8 @@ function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
     v.mpState = KVM_MP_STATE_RUNNABLE;
     return R_EXIT;
   }
-  waitFor(v, ctx, () => vcpuRunnable(v), v.mpState === KVM_MP_STATE_HALTED ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`);
+  // Build the closure and the reason only when the vCPU must really wait.
+  if (!vcpuRunnable(v)) waitFor(v, ctx, () => vcpuRunnable(v), v.mpState === KVM_MP_STATE_HALTED ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`);
   acceptEvents(v);
   if (v.mpState === KVM_MP_STATE_HALTED) {
     v.mpState = KVM_MP_STATE_RUNNABLE;
