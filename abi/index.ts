@@ -3,3 +3,4 @@ export * from './ioc.js';
 export * from './layout.js';
 export * from './errno.js';
 export * from './capchain.js';
+export * from './bytes.js';

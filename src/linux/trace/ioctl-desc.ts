@@ -29,8 +29,12 @@ export interface IoctlDesc {
   readonly name: string;
   readonly arg: IoctlArgKind;
   readonly layout?: RecordType;
-  /** Whether the kernel writes the struct back (strace prints the result after `=>`). */
+  /** Whether the kernel writes the struct back: strace then prints the struct as it is after the call. */
   readonly out?: boolean;
+  /** With `out`: print the input and then `=> {changed fields}` (for in/out structs like UNMAP_DMA). */
+  readonly inout?: boolean;
+  /** Formats the bytes after the fixed part (a flexible array whose element type depends on a flag). */
+  readonly formatTail?: (structBytes: Uint8Array) => string | undefined;
   /** Per-field decoders: field name (dotted for nested) to flag names or value names. */
   readonly flags?: Readonly<Record<string, FlagSet>>;
   readonly values?: Readonly<Record<string, ValueNames>>;

@@ -1,0 +1,30 @@
+// The control and inspection API: everything a test or a teaching script does that is not a system
+// call — advancing virtual time, reading the kernel log, and (added by each subsystem) making devices
+// raise interrupts, loading guest programs, reading internal state for assertions. None of it is
+// reachable through an fd: the ABI stays the real one.
+
+import type { Kernel } from './linux/kernel.js';
+
+export class Control {
+  constructor(private readonly kernel: Kernel) {}
+
+  /** Virtual time in nanoseconds since boot. */
+  get now(): number {
+    return this.kernel.sched.now;
+  }
+
+  /** Advances virtual time, firing device timers and running the work they cause. */
+  advance(ns: number): void {
+    this.kernel.sched.advance(ns);
+  }
+
+  /** Runs all pending deferred work (workqueues, step tasks) without advancing time. */
+  flush(): void {
+    this.kernel.sched.flush();
+  }
+
+  /** The kernel log as `dmesg` prints it. */
+  dmesg(): string[] {
+    return this.kernel.log.dmesg();
+  }
+}

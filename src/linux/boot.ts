@@ -1,0 +1,19 @@
+// Kernel boot: brings up the subsystems in dependency order. A new subsystem is one entry here.
+
+import type { Kernel } from './kernel.js';
+import { initMemDevices } from './drivers/mem-init.js';
+import { initProcfs } from './fs/procfs.js';
+
+export interface Subsystem {
+  readonly name: string;
+  init(kernel: Kernel): void;
+}
+
+export const SUBSYSTEMS: readonly Subsystem[] = [
+  { name: 'procfs', init: initProcfs },
+  { name: 'mem', init: initMemDevices },
+];
+
+export function bootKernel(kernel: Kernel): void {
+  for (const s of SUBSYSTEMS) s.init(kernel);
+}

@@ -1,0 +1,33 @@
+// /dev/null and /dev/zero (drivers/char/mem.c). New processes get /dev/null on fds 0, 1 and 2, so the
+// first fd a program opens is 3, as in a real process started from a shell.
+
+import { KFile, type FileContext } from '../fs/file.js';
+
+export class NullFile extends KFile {
+  readonly kind = 'other' as const;
+  readonly path = '/dev/null';
+  override get positional(): boolean {
+    return true;
+  }
+  override read(): number {
+    return 0;
+  }
+  override write(_ctx: FileContext, buf: Uint8Array): number {
+    return buf.length;
+  }
+}
+
+export class ZeroFile extends KFile {
+  readonly kind = 'other' as const;
+  readonly path = '/dev/zero';
+  override get positional(): boolean {
+    return true;
+  }
+  override read(_ctx: FileContext, buf: Uint8Array): number {
+    buf.fill(0);
+    return buf.length;
+  }
+  override write(_ctx: FileContext, buf: Uint8Array): number {
+    return buf.length;
+  }
+}

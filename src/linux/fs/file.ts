@@ -1,0 +1,95 @@
+// An open file description (`struct file` + its `file_operations`, include/linux/fs.h). Each kind of
+// file is a subclass that overrides the operations it supports; the syscall layer dispatches to them
+// by file type, never by ioctl number. Defaults are what the VFS returns when an operation is missing.
+
+import { kerr } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import type { Backing } from '../mm/backing.js';
+import type { Process } from '../process.js';
+import type { TraceFileKind } from '../trace/ioctl-desc.js';
+import type { UserArg } from '../uaccess.js';
+import type { WaitQueue } from '../waitqueue.js';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../../include-ts/linux/poll.js';
+
+export interface FileContext {
+  readonly proc: Process;
+  readonly kernel: Kernel;
+  /**
+   * True for the async syscall forms: an operation that would block throws WouldBlock (the caller
+   * awaits the wait queue) instead of waiting on the scheduler synchronously.
+   */
+  readonly async: boolean;
+}
+
+/** What mmap() asks a file for: a range of the file at `pgoff` pages, with the caller's prot/flags. */
+export interface MmapRequest {
+  readonly length: number;
+  readonly prot: number;
+  readonly flags: number;
+  /** Byte offset into the file (mmap's `offset` argument). */
+  readonly offset: number;
+}
+
+/** DEFAULT_POLLMASK: a file without a poll operation is always readable and writable. */
+export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+
+export abstract class KFile {
+  /** The file type, which names its ioctls in traces. */
+  abstract readonly kind: TraceFileKind;
+  /** What /proc/<pid>/fd/<n> links to: a path, or `anon_inode:[eventfd]`. */
+  abstract readonly path: string;
+  /** f_flags: access mode and status flags (O_NONBLOCK...). */
+  flags = 0;
+  /** f_pos for read()/write() on positional files. */
+  pos = 0;
+  /** Open references: fd-table slots plus kernel references (e.g. a VFIO device fd pins its group file). */
+  refs = 0;
+  released = false;
+
+  /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
+  get positional(): boolean {
+    return false;
+  }
+
+  read(_ctx: FileContext, _buf: Uint8Array, _pos: number): number {
+    throw kerr('EINVAL', 'this file does not support read');
+  }
+
+  write(_ctx: FileContext, _buf: Uint8Array, _pos: number): number {
+    throw kerr('EINVAL', 'this file does not support write');
+  }
+
+  ioctl(_ctx: FileContext, req: number, _arg: UserArg): number {
+    throw kerr('ENOTTY', `ioctl 0x${(req >>> 0).toString(16)} is not supported by this file (${this.kind})`);
+  }
+
+  mmap(_ctx: FileContext, _req: MmapRequest): Backing {
+    throw kerr('ENODEV', `this file (${this.kind}) cannot be memory-mapped`);
+  }
+
+  /** The current poll mask. */
+  poll(): number {
+    return DEFAULT_POLLMASK;
+  }
+
+  /** The wait queue woken when the poll mask may have changed (null: never changes). */
+  get waitQueue(): WaitQueue | null {
+    return null;
+  }
+
+  /** Called once when the last reference goes away. */
+  release(_kernel: Kernel): void {}
+
+  get(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** fput(): drops a reference, releasing the file on the last one. */
+  put(kernel: Kernel): void {
+    if (--this.refs === 0 && !this.released) {
+      this.released = true;
+      this.release(kernel);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// The modeled Linux kernel: the state shared by every process (VFS, scheduler, log, module
+// parameters) and the registry of subsystems. Subsystems (procfs, PCI core, VFIO, KVM...) are booted
+// in order by src/linux/boot.ts and store their state in the fields below; adding a subsystem adds a
+// field and a boot entry, nothing else.
+
+import type { Machine } from '../hw/machine.js';
+import type { Scheduler } from '../sim/scheduler.js';
+import type { TraceBus } from '../sim/trace.js';
+import { Vfs } from './fs/vfs.js';
+import { ModuleParams } from './moduleparam.js';
+import { KernelLog } from './printk.js';
+import type { Process } from './process.js';
+import type { IoctlTable } from './trace/ioctl-desc.js';
+
+export interface KernelOptions {
+  /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
+  readonly cmdline?: string;
+}
+
+export class Kernel {
+  readonly sched: Scheduler;
+  readonly trace: TraceBus;
+  readonly log: KernelLog;
+  readonly vfs = new Vfs();
+  readonly params: ModuleParams;
+  readonly processes = new Map<number, Process>();
+  /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
+  readonly ioctlTables = new Map<string, IoctlTable>();
+  private nextPid = 1;
+
+  constructor(
+    readonly machine: Machine,
+    opts: KernelOptions = {},
+  ) {
+    this.sched = machine.sched;
+    this.trace = machine.trace;
+    this.log = new KernelLog(this.sched, this.trace);
+    this.params = new ModuleParams(opts.cmdline ?? '', this.vfs);
+  }
+
+  allocPid(): number {
+    return this.nextPid++;
+  }
+
+  /**
+   * A scheduling point: called at every syscall exit and after hardware events. Under the 'eager'
+   * policy pending deferred work runs to completion here.
+   */
+  point(): void {
+    this.sched.point();
+  }
+}

@@ -1,0 +1,89 @@
+// What a virtual memory area is backed by: RAM (an anonymous mapping, or kernel memory shared with
+// userspace such as kvm_run) or MMIO (a device BAR mapped with mmap, whose accesses reach the device
+// model directly, bypassing the kernel, as real mmap of a BAR does).
+
+/** A device's MMIO window. Accesses of 1, 2 and 4 bytes; 8-byte accesses use read64/write64 if present, else two 4-byte halves (low first). */
+export interface MmioHandler {
+  read(offset: number, size: 1 | 2 | 4): number;
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+  read64?(offset: number): bigint;
+  write64?(offset: number, value: bigint): void;
+}
+
+/** Raised by an access to a mapping whose backing is gone or disabled (SIGBUS, SIGSEGV in C). */
+export class MemoryFault extends Error {
+  constructor(
+    readonly signal: 'SIGBUS' | 'SIGSEGV',
+    readonly address: number,
+    reason: string,
+  ) {
+    super(`${signal} at 0x${address.toString(16)}: ${reason}`);
+    this.name = 'MemoryFault';
+  }
+}
+
+export abstract class Backing {
+  abstract readonly length: number;
+  /** A backing for [offset, offset+length) of this one (for partial munmap and for mmap offsets). */
+  abstract slice(offset: number, length: number): Backing;
+}
+
+export class RamBacking extends Backing {
+  constructor(readonly bytes: Uint8Array) {
+    super();
+  }
+  get length(): number {
+    return this.bytes.length;
+  }
+  slice(offset: number, length: number): RamBacking {
+    return new RamBacking(this.bytes.subarray(offset, offset + length));
+  }
+}
+
+export class IoBacking extends Backing {
+  constructor(
+    readonly io: MmioHandler,
+    /** Offset of this backing's first byte within the device window. */
+    readonly base: number,
+    readonly length: number,
+  ) {
+    super();
+  }
+  slice(offset: number, length: number): IoBacking {
+    return new IoBacking(this.io, this.base + offset, length);
+  }
+}
+
+/** Reads `size` bytes at `offset` of an MMIO window into dst[at..], little-endian. */
+export function ioReadBytes(io: MmioHandler, offset: number, size: number, dst: Uint8Array, at: number): void {
+  if (size === 8) {
+    if (io.read64) {
+      const v = io.read64(offset);
+      for (let i = 0; i < 8; i++) dst[at + i] = Number((v >> BigInt(i * 8)) & 0xffn);
+      return;
+    }
+    ioReadBytes(io, offset, 4, dst, at);
+    ioReadBytes(io, offset + 4, 4, dst, at + 4);
+    return;
+  }
+  const v = io.read(offset, size as 1 | 2 | 4);
+  for (let i = 0; i < size; i++) dst[at + i] = (v >>> (i * 8)) & 0xff;
+}
+
+/** Writes `size` bytes from src[at..] to an MMIO window at `offset`, little-endian. */
+export function ioWriteBytes(io: MmioHandler, offset: number, size: number, src: Uint8Array, at: number): void {
+  if (size === 8) {
+    if (io.write64) {
+      let v = 0n;
+      for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(src[at + i]!);
+      io.write64(offset, v);
+      return;
+    }
+    ioWriteBytes(io, offset, 4, src, at);
+    ioWriteBytes(io, offset + 4, 4, src, at + 4);
+    return;
+  }
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8) | src[at + i]!;
+  io.write(offset, size as 1 | 2 | 4, v >>> 0);
+}

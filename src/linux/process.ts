@@ -1,0 +1,780 @@
+// A process and its system calls (fs/open.c, fs/read_write.c, fs/ioctl.c, fs/select.c, mm/mmap.c,
+// fs/file.c, fs/fcntl.c): the ABI a VMM is written against. Every call validates like the kernel
+// before changing anything, fails with the kernel's errno as a SyscallError, and reports itself on the
+// trace bus. Calls that would block either wait for the scheduler to make them ready (sync form; they
+// fail with EINTR, never hang, when nothing in the model can ever make them ready) or have an async
+// form (`readAsync`, `pollAsync`, ...) that resolves when another part of the program makes them ready.
+
+import { KernelError, SyscallError, WouldBlock, kerr } from './errors.js';
+import { FdTable } from './fs/fdtable.js';
+import { DEFAULT_POLLMASK, KFile, type FileContext } from './fs/file.js';
+import { AttrFile } from './fs/attr-file.js';
+import type { Inode } from './fs/vfs.js';
+import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
+import { PipeFile } from './pipe.js';
+import type { Kernel } from './kernel.js';
+import { AddressSpace, Mapping, PAGE_SIZE, TASK_SIZE } from './mm/address-space.js';
+import { RamBacking } from './mm/backing.js';
+import { UserArg, isPointerLike, type IoctlArgument } from './uaccess.js';
+import { WaitQueue } from './waitqueue.js';
+import { NullFile } from './drivers/mem.js';
+import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
+import { getS32 } from '../../abi/bytes.js';
+import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
+import {
+  F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
+  O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY,
+} from '../../include-ts/linux/fcntl.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
+import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
+
+export interface PollFd {
+  fd: number;
+  events: number;
+  revents?: number;
+}
+
+export interface ProcessOptions {
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Supplementary groups (e.g. the `kvm` group for /dev/kvm). */
+  readonly groups?: readonly number[];
+  readonly name?: string;
+  /** Open /dev/null on fds 0, 1 and 2 (default true), so the first fd handed out is 3. */
+  readonly stdio?: boolean;
+}
+
+const MAY_READ = 4;
+const MAY_WRITE = 2;
+const WOULD_BLOCK = -1;
+/** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
+const MAX_RW_COUNT = 0x7ffff000;
+
+export class Process {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+  readonly name: string;
+  readonly fds: FdTable;
+  readonly mm: AddressSpace;
+  exited = false;
+  private readonly arg = new UserArg();
+  private readonly ctx: FileContext;
+  /** The context async syscalls pass: file operations that would block throw WouldBlock instead of waiting. */
+  private readonly asyncCtx: FileContext;
+  private blockedOn: WouldBlock | null = null;
+
+  constructor(
+    readonly kernel: Kernel,
+    opts: ProcessOptions = {},
+  ) {
+    this.pid = kernel.allocPid();
+    this.uid = opts.uid ?? 0;
+    this.gid = opts.gid ?? this.uid;
+    this.groups = opts.groups ?? [];
+    this.name = opts.name ?? `proc${this.pid}`;
+    this.fds = new FdTable(kernel);
+    this.mm = new AddressSpace(kernel);
+    this.ctx = { proc: this, kernel, async: false };
+    this.asyncCtx = { proc: this, kernel, async: true };
+    kernel.processes.set(this.pid, this);
+    if (opts.stdio ?? true) {
+      const tty = new NullFile();
+      for (let i = 0; i < 3; i++) this.fds.install(tty, false);
+    }
+  }
+
+  get context(): FileContext {
+    return this.ctx;
+  }
+
+  /** The open file behind `fd`, or undefined (kernel code uses this for fdget()). */
+  fileOrNull(fd: number): KFile | undefined {
+    return this.fds.get(fd);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Error and trace plumbing
+
+  private fail(e: unknown, syscall: string, call: string, fd?: number, path?: string): never {
+    if (e instanceof KernelError) {
+      const init = { errno: e.errno, syscall, call, reason: e.reason, ...(fd !== undefined ? { fd } : {}), ...(path !== undefined ? { path } : {}) };
+      throw new SyscallError(init);
+    }
+    throw e;
+  }
+
+  private fileFor(fd: number): KFile {
+    if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+    const f = this.fds.get(fd);
+    if (!f) throw kerr('EBADF', `fd ${fd} is not an open file descriptor`);
+    return f;
+  }
+
+  private traceCall(syscall: string, fd: number | undefined, file: KFile | undefined, args: readonly unknown[], ret: number | bigint, err: unknown): void {
+    const errno = err instanceof KernelError ? err.errno : 0;
+    this.kernel.trace.emit({
+      type: 'syscall',
+      t: this.kernel.sched.now,
+      pid: this.pid,
+      syscall,
+      ...(fd !== undefined ? { fd } : {}),
+      ...(file ? { fileKind: file.kind } : {}),
+      args,
+      ret: errno ? -1 : ret,
+      errno,
+      ...(err instanceof KernelError ? { reason: err.reason } : {}),
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Blocking
+
+  /** Waits (sync) for a WouldBlock condition; EAGAIN on O_NONBLOCK, EINTR if nothing can ever wake it. */
+  private waitSync(file: KFile, wb: WouldBlock): void {
+    if (file.flags & O_NONBLOCK) throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
+    let woken = false;
+    const entry = { wake: () => { woken = true; } };
+    wb.wq.add(entry);
+    try {
+      if (!this.kernel.sched.runUntil(() => woken)) {
+        throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
+      }
+    } finally {
+      wb.wq.remove(entry);
+    }
+  }
+
+  /** Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. */
+  private async waitAsync(wq: WaitQueue | null, deadline = Infinity): Promise<boolean> {
+    let woken = false;
+    const entry = { wake: () => { woken = true; } };
+    wq?.add(entry);
+    try {
+      let idleTurns = 0;
+      for (;;) {
+        if (woken) return true;
+        await new Promise<void>((r) => setImmediate(r));
+        if (woken) return true;
+        const s = this.kernel.sched;
+        if (s.runOne(s.policy === 'interleave')) {
+          idleTurns = 0;
+          continue;
+        }
+        const next = s.nextTimerAt();
+        if (next !== undefined && next <= deadline) {
+          s.advance(next - s.now);
+          idleTurns = 0;
+          continue;
+        }
+        if (deadline !== Infinity) {
+          if (deadline > s.now) s.advance(deadline - s.now);
+          return woken;
+        }
+        // Give other async code in the program a few turns before declaring it stuck.
+        if (++idleTurns > 3) return false;
+      }
+    } finally {
+      wq?.remove(entry);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // open / close / dup / fcntl
+
+  private mayAccess(node: Inode, want: number): boolean {
+    if (this.uid === 0) return true;
+    let bits: number;
+    if (node.uid === this.uid) bits = (node.mode >> 6) & 7;
+    else if (node.gid === this.gid || this.groups.includes(node.gid)) bits = (node.mode >> 3) & 7;
+    else bits = node.mode & 7;
+    return (bits & want) === want;
+  }
+
+  open(path: string, flags: number = O_RDONLY, _mode = 0): number {
+    let file: KFile | undefined;
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      this.fds.reserveCheck();
+      const acc = flags & O_ACCMODE;
+      if (acc === O_ACCMODE) throw kerr('EINVAL', 'O_ACCMODE (3) is not a valid access mode');
+      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
+      if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
+      if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
+      const want = (acc === O_RDONLY || acc === O_RDWR ? MAY_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? MAY_WRITE : 0);
+      if (!(flags & O_PATH) && !this.mayAccess(node, want)) {
+        throw kerr('EACCES', `${real} is mode ${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}; uid ${this.uid} may not open it for ${acc === O_RDONLY ? 'reading' : acc === O_WRONLY ? 'writing' : 'reading and writing'}`);
+      }
+      switch (node.type) {
+        case 'dir':
+          if (acc !== O_RDONLY) throw kerr('EISDIR', `${real} is a directory`);
+          file = new DirFile(real);
+          break;
+        case 'attr':
+          if (want & MAY_WRITE && !node.store) throw kerr('EACCES', `${real} is read-only`);
+          if (want & MAY_READ && !node.show) throw kerr('EACCES', `${real} is write-only`);
+          file = new AttrFile(node, real);
+          break;
+        case 'chr':
+          file = node.open(this.ctx, flags, real);
+          break;
+      }
+      file!.flags = flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
+      const fd = this.fds.install(file!, (flags & O_CLOEXEC) !== 0);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);
+      return fd;
+    } catch (e) {
+      if (file && file.refs === 0) {
+        file.released = true;
+        file.release(this.kernel);
+      }
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags], -1, e);
+      this.fail(e, 'open', `open("${path}")`, undefined, path);
+    }
+  }
+
+  close(fd: number): void {
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      this.fds.close(fd);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('close', fd, undefined, [fd], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('close', fd, undefined, [fd], -1, e);
+      this.fail(e, 'close', `close(${fd})`, fd);
+    }
+  }
+
+  dup(fd: number): number {
+    try {
+      const f = this.fileFor(fd);
+      const nfd = this.fds.install(f, false);
+      if (this.kernel.trace.active) this.traceCall('dup', fd, f, [fd], nfd, undefined);
+      return nfd;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('dup', fd, undefined, [fd], -1, e);
+      this.fail(e, 'dup', `dup(${fd})`, fd);
+    }
+  }
+
+  dup2(oldfd: number, newfd: number): number {
+    try {
+      const f = this.fileFor(oldfd);
+      if (newfd < 0 || newfd >= this.fds.limit) throw kerr('EBADF', `fd ${newfd} is out of range`);
+      if (oldfd !== newfd) this.fds.installAt(newfd, f, false);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('dup2', oldfd, f, [oldfd, newfd], newfd, undefined);
+      return newfd;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('dup2', oldfd, undefined, [oldfd, newfd], -1, e);
+      this.fail(e, 'dup2', `dup2(${oldfd}, ${newfd})`, oldfd);
+    }
+  }
+
+  fcntl(fd: number, cmd: number, arg = 0): number {
+    try {
+      const f = this.fileFor(fd);
+      let r: number;
+      switch (cmd) {
+        case F_GETFD: r = this.fds.isCloexec(fd) ? FD_CLOEXEC : 0; break;
+        case F_SETFD: this.fds.setCloexec(fd, (arg & FD_CLOEXEC) !== 0); r = 0; break;
+        case F_GETFL: r = f.flags; break;
+        case F_SETFL: f.flags = (f.flags & ~(O_NONBLOCK | O_APPEND)) | (arg & (O_NONBLOCK | O_APPEND)); r = 0; break;
+        case F_DUPFD: case F_DUPFD_CLOEXEC:
+          if (arg < 0 || arg >= this.fds.limit) throw kerr('EINVAL', `F_DUPFD minimum ${arg} is out of range`);
+          r = this.fds.install(f, cmd === F_DUPFD_CLOEXEC, arg);
+          break;
+        default: throw kerr('EINVAL', `fcntl command ${cmd} is not supported`);
+      }
+      if (this.kernel.trace.active) this.traceCall('fcntl', fd, f, [fd, cmd, arg], r, undefined);
+      return r;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('fcntl', fd, undefined, [fd, cmd, arg], -1, e);
+      this.fail(e, 'fcntl', `fcntl(${fd})`, fd);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // read / write
+
+  /** One read attempt; returns WOULD_BLOCK (with this.blockedOn set) instead of waiting. */
+  private doRead(file: KFile, buf: Uint8Array, pos: number | null): number {
+    if ((file.flags & O_ACCMODE) === O_WRONLY) throw kerr('EBADF', 'the file is not open for reading');
+    if (pos !== null && !file.positional) throw kerr('ESPIPE', `pread on ${file.path}, which has no file position`);
+    if (pos !== null && pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
+    const len = Math.min(buf.length, MAX_RW_COUNT);
+    const b = len === buf.length ? buf : buf.subarray(0, len);
+    try {
+      const usePos = pos ?? file.pos;
+      const n = file.read(this.ctx, b, usePos);
+      if (pos === null && file.positional) file.pos += n;
+      return n;
+    } catch (e) {
+      if (e instanceof WouldBlock) {
+        this.blockedOn = e;
+        return WOULD_BLOCK;
+      }
+      throw e;
+    }
+  }
+
+  private doWrite(file: KFile, buf: Uint8Array, pos: number | null): number {
+    if ((file.flags & O_ACCMODE) === O_RDONLY) throw kerr('EBADF', 'the file is not open for writing');
+    if (pos !== null && !file.positional) throw kerr('ESPIPE', `pwrite on ${file.path}, which has no file position`);
+    if (pos !== null && pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
+    const len = Math.min(buf.length, MAX_RW_COUNT);
+    const b = len === buf.length ? buf : buf.subarray(0, len);
+    try {
+      const usePos = pos ?? file.pos;
+      const n = file.write(this.ctx, b, usePos);
+      if (pos === null && file.positional) file.pos += n;
+      return n;
+    } catch (e) {
+      if (e instanceof WouldBlock) {
+        this.blockedOn = e;
+        return WOULD_BLOCK;
+      }
+      throw e;
+    }
+  }
+
+  private rw(kind: 'read' | 'write' | 'pread64' | 'pwrite64', fd: number, buf: Uint8Array, pos: number | null): number {
+    let file: KFile | undefined;
+    try {
+      file = this.fileFor(fd);
+      let n: number;
+      for (;;) {
+        n = kind === 'read' || kind === 'pread64' ? this.doRead(file, buf, pos) : this.doWrite(file, buf, pos);
+        if (n !== WOULD_BLOCK) break;
+        const wb = this.blockedOn!;
+        this.blockedOn = null;
+        this.waitSync(file, wb);
+      }
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall(kind, fd, file, pos === null ? [fd, buf.slice(0, Math.max(0, n)), buf.length] : [fd, buf.slice(0, Math.max(0, n)), buf.length, pos], n, undefined);
+      return n;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall(kind, fd, file, pos === null ? [fd, buf.slice(0, 0), buf.length] : [fd, buf.slice(0, 0), buf.length, pos], -1, e);
+      this.fail(e, kind, `${kind}(${fd})`, fd);
+    }
+  }
+
+  read(fd: number, buf: Uint8Array): number {
+    return this.rw('read', fd, buf, null);
+  }
+
+  write(fd: number, buf: Uint8Array): number {
+    return this.rw('write', fd, buf, null);
+  }
+
+  pread(fd: number, buf: Uint8Array, offset: number | bigint): number {
+    return this.rw('pread64', fd, buf, toOffset(offset));
+  }
+
+  pwrite(fd: number, buf: Uint8Array, offset: number | bigint): number {
+    return this.rw('pwrite64', fd, buf, toOffset(offset));
+  }
+
+  private async rwAsync(kind: 'read' | 'write', fd: number, buf: Uint8Array): Promise<number> {
+    for (;;) {
+      let file: KFile | undefined;
+      let n: number;
+      try {
+        file = this.fileFor(fd);
+        n = kind === 'read' ? this.doRead(file, buf, null) : this.doWrite(file, buf, null);
+        if (n === WOULD_BLOCK && file.flags & O_NONBLOCK) {
+          const wb = this.blockedOn!;
+          this.blockedOn = null;
+          throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
+        }
+      } catch (e) {
+        if (this.kernel.trace.active) this.traceCall(kind, fd, file, [fd, buf.slice(0, 0), buf.length], -1, e);
+        this.fail(e, kind, `${kind}(${fd})`, fd);
+      }
+      if (n !== WOULD_BLOCK) {
+        this.kernel.point();
+        if (this.kernel.trace.active) this.traceCall(kind, fd, file, [fd, buf.slice(0, n), buf.length], n, undefined);
+        return n;
+      }
+      const wb = this.blockedOn!;
+      this.blockedOn = null;
+      if (!(await this.waitAsync(wb.wq))) {
+        const e = kerr('EINTR', `${wb.reason}; nothing in the program or the model can make it ready`);
+        if (this.kernel.trace.active) this.traceCall(kind, fd, file, [fd, buf.slice(0, 0), buf.length], -1, e);
+        this.fail(e, kind, `${kind}(${fd})`, fd);
+      }
+    }
+  }
+
+  /** read() that waits for readiness without blocking the JS thread. */
+  readAsync(fd: number, buf: Uint8Array): Promise<number> {
+    return this.rwAsync('read', fd, buf);
+  }
+
+  writeAsync(fd: number, buf: Uint8Array): Promise<number> {
+    return this.rwAsync('write', fd, buf);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ioctl
+
+  ioctl(fd: number, request: number, arg?: IoctlArgument): number {
+    let file: KFile | undefined;
+    const tracing = this.kernel.trace.active;
+    const req = request >>> 0;
+    const ua = this.arg.reset(arg, this);
+    const argIn = tracing ? ua.snapshot(65536) : undefined;
+    try {
+      file = this.fileFor(fd);
+      const r = this.vfsIoctl(fd, file, req, ua) ?? file.ioctl(this.ctx, req, ua);
+      this.kernel.point();
+      if (tracing) this.traceIoctl(fd, file, req, arg, argIn, r, undefined);
+      return r;
+    } catch (e) {
+      if (e instanceof WouldBlock) throw new Error('ioctl would block: use ioctlAsync for this request');
+      if (tracing) this.traceIoctl(fd, file, req, arg, argIn, -1, e);
+      this.fail(e, 'ioctl', file ? this.ioctlName(file, req) : `ioctl(${fd}, 0x${req.toString(16)})`, fd);
+    }
+  }
+
+  /** do_vfs_ioctl(): the requests every file accepts, handled before the file's own ioctl. */
+  private vfsIoctl(fd: number, file: KFile, req: number, ua: UserArg): number | undefined {
+    switch (req) {
+      case FIOCLEX: this.fds.setCloexec(fd, true); return 0;
+      case FIONCLEX: this.fds.setCloexec(fd, false); return 0;
+      case FIONBIO: {
+        const on = getS32(ua.user(4), 0) !== 0;
+        file.flags = on ? file.flags | O_NONBLOCK : file.flags & ~O_NONBLOCK;
+        return 0;
+      }
+      case FIOASYNC:
+        ua.user(4);
+        return 0;
+      default:
+        return undefined;
+    }
+  }
+
+  /** ioctl() for requests that may block (KVM_RUN waiting in HLT): resolves when they complete. */
+  async ioctlAsync(fd: number, request: number, arg?: IoctlArgument): Promise<number> {
+    for (;;) {
+      let file: KFile | undefined;
+      const tracing = this.kernel.trace.active;
+      const req = request >>> 0;
+      const ua = this.arg.reset(arg, this);
+      const argIn = tracing ? ua.snapshot(65536) : undefined;
+      let wb: WouldBlock;
+      try {
+        file = this.fileFor(fd);
+        const r = file.ioctl(this.asyncCtx, req, ua);
+        this.kernel.point();
+        if (tracing) this.traceIoctl(fd, file, req, arg, argIn, r, undefined);
+        return r;
+      } catch (e) {
+        if (!(e instanceof WouldBlock)) {
+          if (tracing) this.traceIoctl(fd, file, req, arg, argIn, -1, e);
+          this.fail(e, 'ioctl', file ? this.ioctlName(file, req) : `ioctl(${fd}, 0x${req.toString(16)})`, fd);
+        }
+        wb = e;
+      }
+      await this.waitAsync(wb.wq);
+    }
+  }
+
+  /** Names an ioctl for error messages using the tracer's per-file-type tables. */
+  private ioctlName(file: KFile, req: number): string {
+    return this.kernel.ioctlTables.get(file.kind)?.get(req)?.name ?? GENERIC_IOCTLS.get(req)?.name ?? `ioctl(${file.kind}, 0x${req.toString(16)})`;
+  }
+
+  private traceIoctl(fd: number, file: KFile | undefined, req: number, arg: IoctlArgument, argIn: Uint8Array | undefined, ret: number, err: unknown): void {
+    const errno = err instanceof KernelError ? err.errno : 0;
+    const argOut = argIn !== undefined ? this.arg.snapshot(65536) : undefined;
+    this.kernel.trace.emit({
+      type: 'syscall',
+      t: this.kernel.sched.now,
+      pid: this.pid,
+      syscall: 'ioctl',
+      fd,
+      ...(file ? { fileKind: file.kind } : {}),
+      args: [fd, req],
+      request: req,
+      ...(argIn ? { argIn } : {}),
+      ...(argOut ? { argOut } : {}),
+      ...(!isPointerLike(arg) && arg !== undefined ? { argValue: arg } : {}),
+      ret: errno ? -1 : ret,
+      errno,
+      ...(err instanceof KernelError ? { reason: err.reason } : {}),
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // mmap / munmap
+
+  mmap(addr: number | bigint | null, length: number, prot: number, flags: number, fd: number, offset: number | bigint = 0): Mapping {
+    let file: KFile | undefined;
+    const off = toOffset(offset);
+    const hint = addr === null ? 0 : Number(addr);
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      if (length === 0) throw kerr('EINVAL', 'mmap length is 0');
+      if (off % PAGE_SIZE !== 0) throw kerr('EINVAL', `mmap offset 0x${off.toString(16)} is not page aligned`);
+      if (!Number.isInteger(length) || length < 0 || length > TASK_SIZE) throw kerr('ENOMEM', `mmap length ${length} cannot fit in the address space`);
+      const type = flags & MAP_TYPE;
+      if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw kerr('EINVAL', 'mmap flags need exactly one of MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE');
+      if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) throw kerr('EINVAL', `unknown prot bits 0x${prot.toString(16)}`);
+      const fixed = (flags & MAP_FIXED) !== 0;
+      const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+      let vma;
+      if (flags & MAP_ANONYMOUS) {
+        vma = this.mm.map(hint, len, prot, flags, fixed, new RamBacking(new Uint8Array(len)), null);
+      } else {
+        file = this.fileFor(fd);
+        const acc = file.flags & O_ACCMODE;
+        if (acc === O_WRONLY) throw kerr('EACCES', 'mmap needs a file opened for reading');
+        if ((type === MAP_SHARED || type === MAP_SHARED_VALIDATE) && prot & PROT_WRITE && acc !== O_RDWR) {
+          throw kerr('EACCES', 'a shared writable mapping needs a file opened O_RDWR');
+        }
+        const backing = file.mmap(this.ctx, { length: len, prot, flags, offset: off });
+        vma = this.mm.map(hint, len, prot, flags, fixed, backing, file);
+      }
+      const m = new Mapping(vma);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('mmap', flags & MAP_ANONYMOUS ? undefined : fd, file, [addr, length, prot, flags, fd, off], m.addr, undefined);
+      return m;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('mmap', fd, file, [addr, length, prot, flags, fd, off], -1, e);
+      this.fail(e, 'mmap', `mmap(fd ${fd})`, fd);
+    }
+  }
+
+  munmap(addr: number | bigint, length: number): void {
+    const a = Number(addr);
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      this.mm.unmap(a, length);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('munmap', undefined, undefined, [a, length], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('munmap', undefined, undefined, [a, length], -1, e);
+      this.fail(e, 'munmap', `munmap(0x${a.toString(16)})`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // poll
+
+  private pollScan(fds: PollFd[]): number {
+    let count = 0;
+    for (const p of fds) {
+      p.revents = 0;
+      if (p.fd < 0) continue;
+      const f = this.fds.get(p.fd);
+      if (!f) {
+        p.revents = POLLNVAL;
+      } else {
+        p.revents = f.poll() & (p.events | POLLERR | POLLHUP);
+      }
+      if (p.revents) count++;
+    }
+    return count;
+  }
+
+  private pollQueues(fds: PollFd[]): WaitQueue[] {
+    const out: WaitQueue[] = [];
+    for (const p of fds) {
+      const f = p.fd >= 0 ? this.fds.get(p.fd) : undefined;
+      const wq = f?.waitQueue;
+      if (wq && !out.includes(wq)) out.push(wq);
+    }
+    return out;
+  }
+
+  /** poll(2): `timeout` in milliseconds of virtual time (-1 = no limit, 0 = just check). */
+  poll(fds: PollFd[], timeout: number): number {
+    const args = () => [fds.map((p) => ({ fd: p.fd, events: p.events })), fds.length, timeout];
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      if (fds.length > this.fds.limit) throw kerr('EINVAL', `nfds ${fds.length} exceeds RLIMIT_NOFILE`);
+      let n = this.pollScan(fds);
+      if (n === 0 && timeout !== 0) {
+        const s = this.kernel.sched;
+        const deadline = timeout < 0 ? Infinity : s.now + timeout * 1e6;
+        const ready = s.runUntil(() => this.pollScan(fds) > 0, deadline);
+        if (!ready && timeout < 0) throw kerr('EINTR', 'poll with no timeout would wait forever: no fd can become ready and nothing is pending in the model');
+        n = this.pollScan(fds);
+      }
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('poll', undefined, undefined, [...args(), fds.map((p) => ({ fd: p.fd, revents: p.revents ?? 0 }))], n, undefined);
+      return n;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('poll', undefined, undefined, args(), -1, e);
+      this.fail(e, 'poll', 'poll');
+    }
+  }
+
+  /** poll() that waits without blocking the JS thread. */
+  async pollAsync(fds: PollFd[], timeout: number): Promise<number> {
+    const s = this.kernel.sched;
+    const deadline = timeout < 0 ? Infinity : s.now + timeout * 1e6;
+    for (;;) {
+      const n = this.poll(fds, 0);
+      if (n > 0 || timeout === 0 || s.now >= deadline) return n;
+      const queues = this.pollQueues(fds);
+      const ok = await this.waitAsyncAny(queues, deadline);
+      if (!ok && timeout < 0) {
+        this.fail(kerr('EINTR', 'pollAsync with no timeout: no fd can become ready'), 'poll', 'poll');
+      }
+      if (!ok) return this.poll(fds, 0);
+    }
+  }
+
+  private async waitAsyncAny(queues: WaitQueue[], deadline: number): Promise<boolean> {
+    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline);
+    // Fan in: one relay queue woken by any of them.
+    const relay = new WaitQueue();
+    const entry = { wake: () => relay.wake(0) };
+    for (const q of queues) q.add(entry);
+    try {
+      return await this.waitAsync(relay, deadline);
+    } finally {
+      for (const q of queues) q.remove(entry);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // eventfd / pipe
+
+  eventfd(initval: number, flags: number): number {
+    let file: EventFdFile | undefined;
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      if (flags & ~EFD_FLAGS_SET) throw kerr('EINVAL', `unknown eventfd flags 0x${(flags & ~EFD_FLAGS_SET).toString(16)}`);
+      this.fds.reserveCheck();
+      file = new EventFdFile(new EventFdCtx(initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
+      file.flags = O_RDWR | (flags & O_NONBLOCK);
+      const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
+      if (this.kernel.trace.active) this.traceCall('eventfd2', undefined, file, [initval, flags], fd, undefined);
+      return fd;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('eventfd2', undefined, undefined, [initval, flags], -1, e);
+      this.fail(e, 'eventfd2', `eventfd(${initval})`);
+    }
+  }
+
+  pipe(flags = 0): [readFd: number, writeFd: number] {
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      if (flags & ~(O_CLOEXEC | O_NONBLOCK)) throw kerr('EINVAL', `unsupported pipe2 flags 0x${flags.toString(16)}`);
+      const [r, w] = PipeFile.create();
+      r.flags = O_RDONLY | (flags & O_NONBLOCK);
+      w.flags = O_WRONLY | (flags & O_NONBLOCK);
+      const rfd = this.fds.install(r, (flags & O_CLOEXEC) !== 0);
+      let wfd: number;
+      try {
+        wfd = this.fds.install(w, (flags & O_CLOEXEC) !== 0);
+      } catch (e) {
+        this.fds.close(rfd);
+        throw e;
+      }
+      if (this.kernel.trace.active) this.traceCall('pipe2', undefined, r, [[rfd, wfd], flags], 0, undefined);
+      return [rfd, wfd];
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('pipe2', undefined, undefined, [[], flags], -1, e);
+      this.fail(e, 'pipe2', 'pipe');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // directory listings and links
+
+  readdir(path: string): string[] {
+    try {
+      if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx);
+      if (node.type !== 'dir') throw kerr('ENOTDIR', `${real} is not a directory`);
+      if (!this.mayAccess(node, MAY_READ)) throw kerr('EACCES', `${real} is not readable by uid ${this.uid}`);
+      const names = node.list(this.ctx);
+      if (this.kernel.trace.active) this.traceCall('getdents64', undefined, undefined, [path], names.length, undefined);
+      return names;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('getdents64', undefined, undefined, [path], -1, e);
+      this.fail(e, 'readdir', `readdir("${path}")`, undefined, path);
+    }
+  }
+
+  readlink(path: string): string {
+    try {
+      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, false);
+      if (node.type !== 'link') throw kerr('EINVAL', `${real} is not a symbolic link`);
+      const t = node.target(this.ctx);
+      if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path, t], t.length, undefined);
+      return t;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path], -1, e);
+      this.fail(e, 'readlink', `readlink("${path}")`, undefined, path);
+    }
+  }
+
+  /** Convenience over open/read/close for sysfs and procfs text files. */
+  readFile(path: string): string {
+    const fd = this.open(path, O_RDONLY | O_CLOEXEC);
+    try {
+      const chunks: Uint8Array[] = [];
+      const buf = new Uint8Array(4096);
+      for (;;) {
+        const n = this.read(fd, buf);
+        if (n === 0) break;
+        chunks.push(buf.slice(0, n));
+      }
+      return Buffer.concat(chunks).toString('utf8');
+    } finally {
+      this.close(fd);
+    }
+  }
+
+  /** Convenience over open/write/close (`echo data > path`). */
+  writeFile(path: string, data: string): void {
+    const fd = this.open(path, O_WRONLY | O_CLOEXEC);
+    try {
+      this.write(fd, new TextEncoder().encode(data));
+    } finally {
+      this.close(fd);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** exit(): closes every fd and drops every mapping, as the kernel does when a process dies. */
+  exit(): void {
+    if (this.exited) return;
+    this.fds.closeAll();
+    this.mm.teardown();
+    this.exited = true;
+    this.kernel.processes.delete(this.pid);
+    this.kernel.point();
+  }
+}
+
+function toOffset(o: number | bigint): number {
+  if (typeof o === 'bigint') {
+    if (o < 0n) return -1;
+    return Number(o);
+  }
+  return o;
+}
+
+/** An open directory (only for O_RDONLY|O_DIRECTORY opens; listings go through readdir). */
+class DirFile extends KFile {
+  readonly kind = 'other' as const;
+  constructor(readonly path: string) {
+    super();
+  }
+  override read(): number {
+    throw kerr('EISDIR', `${this.path} is a directory`);
+  }
+  override poll(): number {
+    return DEFAULT_POLLMASK;
+  }
+}

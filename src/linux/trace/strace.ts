@@ -1,0 +1,356 @@
+// An strace-style formatter, a listener on the trace bus. It names ioctls by the *file type* of the fd
+// (VFIO reuses request numbers across container, group and device fds) and prints struct arguments
+// with field, flag and value names:
+//   ioctl(4, VFIO_GROUP_GET_STATUS, {argsz=8, flags=VFIO_GROUP_FLAGS_VIABLE}) = 0
+// Output-only structs print their state after the call, input structs their state before it, in/out
+// structs `{in} => {changed fields}`; failures print `= -1 EINVAL (Invalid argument)` as strace does.
+
+import { formatUnknownIoctl } from '../../../abi/ioc.js';
+import { errnoInfo } from '../../../abi/errno.js';
+import type { Field, MemberType, RecordType } from '../../../abi/layout.js';
+import type { SyscallEvent, TraceBus, TraceEvent } from '../../sim/trace.js';
+import type { FlagSet, IoctlDesc, IoctlTable } from './ioctl-desc.js';
+import { GENERIC_IOCTLS } from './decoders/generic.js';
+import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../../../include-ts/linux/eventfd.js';
+import * as F from '../../../include-ts/linux/fcntl.js';
+import * as M from '../../../include-ts/linux/mman.js';
+import * as P from '../../../include-ts/linux/poll.js';
+
+export function flagSet(entries: ReadonlyArray<readonly [number, string, number?]>): FlagSet {
+  return { bits: entries };
+}
+
+/** `A|B|0x40`, or `0`. Multi-bit entries (with a mask) match exactly under their mask. */
+export function formatFlags(v: number, set: FlagSet): string {
+  const parts: string[] = [];
+  let rest = v >>> 0;
+  for (const [bit, name, mask] of set.bits) {
+    if (mask !== undefined) {
+      if ((v & mask) >>> 0 === bit >>> 0 && (rest & mask) !== 0) {
+        parts.push(name);
+        rest = (rest & ~mask) >>> 0;
+      } else if (bit === 0 && (v & mask) === 0 && mask !== 0) {
+        parts.push(name);
+      }
+      continue;
+    }
+    if (bit !== 0 && (rest & bit) === bit) {
+      parts.push(name);
+      rest = (rest & ~bit) >>> 0;
+    }
+  }
+  if (rest) parts.push(`0x${rest.toString(16)}`);
+  return parts.length ? parts.join('|') : '0';
+}
+
+const OPEN_FLAGS = flagSet([
+  [F.O_RDONLY, 'O_RDONLY', F.O_ACCMODE],
+  [F.O_WRONLY, 'O_WRONLY', F.O_ACCMODE],
+  [F.O_RDWR, 'O_RDWR', F.O_ACCMODE],
+  [F.O_CREAT, 'O_CREAT'],
+  [F.O_EXCL, 'O_EXCL'],
+  [F.O_NOCTTY, 'O_NOCTTY'],
+  [F.O_TRUNC, 'O_TRUNC'],
+  [F.O_APPEND, 'O_APPEND'],
+  [F.O_NONBLOCK, 'O_NONBLOCK'],
+  [F.O_DIRECTORY, 'O_DIRECTORY'],
+  [F.O_NOFOLLOW, 'O_NOFOLLOW'],
+  [F.O_CLOEXEC, 'O_CLOEXEC'],
+  [F.O_PATH, 'O_PATH'],
+]);
+const PIPE_FLAGS = flagSet([[F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
+const EFD_FLAGS = flagSet([[EFD_SEMAPHORE, 'EFD_SEMAPHORE'], [EFD_NONBLOCK, 'EFD_NONBLOCK'], [EFD_CLOEXEC, 'EFD_CLOEXEC']]);
+const PROT_FLAGS = flagSet([[M.PROT_READ, 'PROT_READ'], [M.PROT_WRITE, 'PROT_WRITE'], [M.PROT_EXEC, 'PROT_EXEC']]);
+const MAP_FLAGS = flagSet([
+  [M.MAP_SHARED, 'MAP_SHARED', M.MAP_TYPE],
+  [M.MAP_PRIVATE, 'MAP_PRIVATE', M.MAP_TYPE],
+  [M.MAP_SHARED_VALIDATE, 'MAP_SHARED_VALIDATE', M.MAP_TYPE],
+  [M.MAP_FIXED, 'MAP_FIXED'],
+  [M.MAP_ANONYMOUS, 'MAP_ANONYMOUS'],
+  [M.MAP_NORESERVE, 'MAP_NORESERVE'],
+  [M.MAP_POPULATE, 'MAP_POPULATE'],
+]);
+const POLL_FLAGS = flagSet([
+  [P.POLLIN, 'POLLIN'], [P.POLLPRI, 'POLLPRI'], [P.POLLOUT, 'POLLOUT'], [P.POLLERR, 'POLLERR'], [P.POLLHUP, 'POLLHUP'],
+  [P.POLLNVAL, 'POLLNVAL'], [P.POLLRDNORM, 'POLLRDNORM'], [P.POLLRDBAND, 'POLLRDBAND'], [P.POLLWRNORM, 'POLLWRNORM'], [P.POLLWRBAND, 'POLLWRBAND'],
+]);
+
+/** strace's escaping of a byte string, cut at `max` bytes. */
+export function quoteBytes(b: Uint8Array, max = 32): string {
+  let s = '"';
+  const n = Math.min(b.length, max);
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    const next = i + 1 < n ? b[i + 1]! : -1;
+    if (c === 0x22) s += '\\"';
+    else if (c === 0x5c) s += '\\\\';
+    else if (c === 0x0a) s += '\\n';
+    else if (c === 0x09) s += '\\t';
+    else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
+    else {
+      const oct = c.toString(8);
+      s += '\\' + (next >= 0x30 && next <= 0x37 ? oct.padStart(3, '0') : oct);
+    }
+  }
+  s += '"';
+  if (b.length > max) s += '...';
+  return s;
+}
+
+const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
+
+function isHiddenPad(name: string): boolean {
+  return /^(pad|padding|reserved|rsvd|__reserved|pad\d*)$/.test(name);
+}
+
+interface FieldCtx {
+  readonly desc: IoctlDesc;
+  readonly path: string;
+}
+
+function scalarText(v: number | bigint, name: string, fc: FieldCtx): string {
+  const key = fc.path;
+  const fs = fc.desc.flags?.[key];
+  if (fs) return formatFlags(Number(v), fs);
+  const vn = fc.desc.values?.[key];
+  if (vn) {
+    const n = vn.get(Number(v));
+    if (n) return n;
+  }
+  if (fc.desc.hex?.includes(key) || fc.desc.hex?.includes(name)) return hex(v);
+  return v.toString();
+}
+
+function readScalar(dv: DataView, off: number, t: MemberType): number | bigint {
+  if (t.kind !== 'scalar') return 0;
+  switch (t.name) {
+    case 'u8': return dv.getUint8(off);
+    case 's8': return dv.getInt8(off);
+    case 'u16': return dv.getUint16(off, true);
+    case 's16': return dv.getInt16(off, true);
+    case 'u32': return dv.getUint32(off, true);
+    case 's32': return dv.getInt32(off, true);
+    case 'u64': return dv.getBigUint64(off, true);
+    case 's64': return dv.getBigInt64(off, true);
+  }
+}
+
+function readBitsAt(bytes: Uint8Array, bit: number, width: number): number {
+  let v = 0;
+  for (let i = 0; i < width; i++) if (bytes[(bit + i) >> 3]! & (1 << ((bit + i) & 7))) v += 2 ** i;
+  return v;
+}
+
+function formatValue(t: MemberType, bytes: Uint8Array, off: number, name: string, fc: FieldCtx, limit: number): string {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (t.kind) {
+    case 'scalar':
+      if (off + t.size > bytes.length) return '?';
+      return scalarText(readScalar(dv, off, t), name, fc);
+    case 'array': case 'flex': {
+      const n = t.kind === 'array' ? t.length : Math.max(0, Math.floor((Math.min(bytes.length, limit) - off) / t.elem.size));
+      const items: string[] = [];
+      for (let i = 0; i < Math.min(n, 16); i++) items.push(formatValue(t.elem, bytes, off + i * t.elem.size, name, fc, limit));
+      if (n > 16) items.push('...');
+      return `[${items.join(', ')}]`;
+    }
+    case 'struct': case 'union':
+      return formatRecord(t, bytes, off, fc, limit);
+    case 'anon':
+      return formatRecord(t.record, bytes, off, fc, limit);
+    case 'bits':
+      return '?';
+  }
+}
+
+function fieldAllZero(bytes: Uint8Array, off: number, size: number): boolean {
+  for (let i = off; i < Math.min(bytes.length, off + size); i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+function memberSize(t: MemberType): number {
+  return t.kind === 'flex' ? 0 : t.kind === 'bits' ? t.base.size : t.kind === 'anon' ? t.record.size : t.size;
+}
+
+function formatFields(rec: RecordType, bytes: Uint8Array, base: number, fc: FieldCtx, limit: number, out: string[]): void {
+  const fields: readonly Field[] = rec.kind === 'union' ? rec.fields.slice(0, 1) : rec.fields;
+  for (const f of fields) {
+    if (f.unnamed) continue;
+    const path = fc.path ? `${fc.path}.${f.name}` : f.name;
+    const sub: FieldCtx = { desc: fc.desc, path: f.type.kind === 'anon' ? fc.path : path };
+    if (f.type.kind === 'anon') {
+      formatFields(f.type.record, bytes, base + f.offset, sub, limit, out);
+      continue;
+    }
+    if (isHiddenPad(f.name) && fieldAllZero(bytes, base + f.offset, memberSize(f.type))) continue;
+    if (f.type.kind === 'flex') {
+      if (base + f.offset >= Math.min(bytes.length, limit)) continue;
+      const tail = fc.desc.formatTail?.(bytes.subarray(base, limit));
+      out.push(`${f.name}=${tail ?? formatValue(f.type, bytes, base + f.offset, f.name, sub, limit)}`);
+      continue;
+    }
+    if (f.type.kind === 'bits') {
+      out.push(`${f.name}=${scalarText(readBitsAt(bytes, base * 8 + f.bitOffset, f.bitWidth), f.name, sub)}`);
+      continue;
+    }
+    out.push(`${f.name}=${formatValue(f.type, bytes, base + f.offset, f.name, sub, limit)}`);
+  }
+}
+
+function formatRecord(rec: RecordType, bytes: Uint8Array, off: number, fc: FieldCtx, limit = bytes.length): string {
+  const out: string[] = [];
+  formatFields(rec, bytes, off, fc, limit, out);
+  return `{${out.join(', ')}}`;
+}
+
+/** Fields whose bytes differ between before and after, formatted from `after`. */
+function formatChanged(rec: RecordType, before: Uint8Array, after: Uint8Array, fc: FieldCtx): string {
+  const out: string[] = [];
+  for (const f of rec.fields) {
+    if (f.unnamed || f.type.kind === 'anon' || f.type.kind === 'flex' || f.type.kind === 'bits') continue;
+    const size = memberSize(f.type);
+    let changed = false;
+    for (let i = f.offset; i < f.offset + size; i++) if (before[i] !== after[i]) changed = true;
+    if (changed) out.push(`${f.name}=${formatValue(f.type, after, f.offset, f.name, { desc: fc.desc, path: f.name }, after.length)}`);
+  }
+  return `{${out.join(', ')}}`;
+}
+
+function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
+  if (!desc) {
+    if (ev.argValue !== undefined) return ev.argValue.toString();
+    return ev.argIn ? `${quoteBytes(ev.argIn, 16)}` : '0';
+  }
+  const failed = ev.errno !== 0;
+  switch (desc.arg) {
+    case 'none':
+      return ev.argValue !== undefined ? ev.argValue.toString() : '0';
+    case 'value': {
+      const v = ev.argValue ?? 0;
+      return desc.valueNames?.get(Number(v)) ?? v.toString();
+    }
+    case 'string': {
+      if (!ev.argIn) return 'NULL';
+      const nul = ev.argIn.indexOf(0);
+      return quoteBytes(ev.argIn.subarray(0, nul < 0 ? ev.argIn.length : nul), 64);
+    }
+    case 'int-ptr': {
+      if (!ev.argIn || ev.argIn.length < 4) return ev.argValue !== undefined ? hex(ev.argValue) : 'NULL';
+      const v = new DataView(ev.argIn.buffer, ev.argIn.byteOffset).getInt32(0, true);
+      return `[${v}]`;
+    }
+    case 'struct': {
+      const layout = desc.layout;
+      if (!layout) return '?';
+      const src = ev.argIn ?? ev.argOut;
+      if (!src) return ev.argValue !== undefined ? hex(ev.argValue) : 'NULL';
+      const fc: FieldCtx = { desc, path: '' };
+      const limit = structLimit(layout, src);
+      if (failed || !desc.out || !ev.argOut) return formatRecord(layout, src, 0, fc, limit);
+      if (desc.inout && ev.argIn) {
+        const changed = formatChanged(layout, ev.argIn, ev.argOut, fc);
+        const before = formatRecord(layout, ev.argIn, 0, fc, limit);
+        return changed === '{}' ? before : `${before} => ${changed}`;
+      }
+      return formatRecord(layout, ev.argOut, 0, fc, structLimit(layout, ev.argOut));
+    }
+  }
+}
+
+/** How many bytes of the argument belong to the struct: argsz when it has one, else sizeof. */
+function structLimit(layout: RecordType, bytes: Uint8Array): number {
+  const f = layout.fields[0];
+  if (layout.flexField && f && f.name === 'argsz' && bytes.length >= 4) {
+    const argsz = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    return Math.min(bytes.length, Math.max(argsz, layout.size));
+  }
+  return Math.min(bytes.length, layout.flexField ? bytes.length : layout.size);
+}
+
+function result(ev: SyscallEvent, ok: string): string {
+  if (ev.errno) {
+    const info = errnoInfo(ev.errno);
+    return `-1 ${info.code} (${info.message})`;
+  }
+  return ok;
+}
+
+/** One syscall event as strace prints it. */
+export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, IoctlTable>): string {
+  const a = ev.args;
+  const dec = (v: unknown): string => String(v);
+  switch (ev.syscall) {
+    case 'openat':
+      return `openat(AT_FDCWD, ${JSON.stringify(a[1])}, ${formatFlags(a[2] as number, OPEN_FLAGS)}) = ${result(ev, dec(ev.ret))}`;
+    case 'close':
+    case 'dup':
+      return `${ev.syscall}(${a[0]}) = ${result(ev, dec(ev.ret))}`;
+    case 'dup2':
+      return `dup2(${a[0]}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
+    case 'read': case 'write': case 'pread64': case 'pwrite64': {
+      const data = ev.errno ? '0x0' : quoteBytes(a[1] as Uint8Array);
+      const tail = a.length > 3 ? `, ${a[3]}` : '';
+      return `${ev.syscall}(${a[0]}, ${ev.errno && ev.syscall.includes('read') ? '0x0' : data}, ${a[2]}${tail}) = ${result(ev, dec(ev.ret))}`;
+    }
+    case 'ioctl': {
+      const req = ev.request ?? (a[1] as number);
+      const desc = (ev.fileKind ? tables.get(ev.fileKind)?.get(req) : undefined) ?? GENERIC_IOCTLS.get(req);
+      const name = desc?.name ?? formatUnknownIoctl(req);
+      return `ioctl(${ev.fd}, ${name}, ${ioctlArg(ev, desc)}) = ${result(ev, dec(ev.ret))}`;
+    }
+    case 'mmap': {
+      const [addr, len, prot, flags, fd, off] = a as [number | null, number, number, number, number, number];
+      const ret = typeof ev.ret === 'number' ? hex(ev.ret) : dec(ev.ret);
+      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${formatFlags(prot, PROT_FLAGS)}, ${formatFlags(flags, MAP_FLAGS)}, ${fd}, ${hex(off)}) = ${result(ev, ret)}`;
+    }
+    case 'munmap':
+      return `munmap(${hex(a[0] as number)}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
+    case 'eventfd2':
+      return `eventfd2(${a[0]}, ${formatFlags(a[1] as number, EFD_FLAGS)}) = ${result(ev, dec(ev.ret))}`;
+    case 'pipe2':
+      return `pipe2([${(a[0] as number[]).join(', ')}], ${formatFlags(a[1] as number, PIPE_FLAGS)}) = ${result(ev, dec(ev.ret))}`;
+    case 'poll': {
+      const fds = (a[0] as { fd: number; events: number }[]).map((p) => `{fd=${p.fd}, events=${formatFlags(p.events, POLL_FLAGS)}}`).join(', ');
+      const rev = a[3] as { fd: number; revents: number }[] | undefined;
+      const ready = rev && !ev.errno && Number(ev.ret) > 0
+        ? ` ([${rev.filter((p) => p.revents).map((p) => `{fd=${p.fd}, revents=${formatFlags(p.revents, POLL_FLAGS)}}`).join(', ')}])`
+        : Number(ev.ret) === 0 && !ev.errno ? ' (Timeout)' : '';
+      return `poll([${fds}], ${a[1]}, ${a[2]}) = ${result(ev, dec(ev.ret))}${ready}`;
+    }
+    case 'readlink':
+      return `readlink(${JSON.stringify(a[0])}, ${a[1] !== undefined ? JSON.stringify(a[1]) : '0x0'}, 4096) = ${result(ev, dec(ev.ret))}`;
+    case 'getdents64':
+      return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
+    case 'fcntl':
+      return `fcntl(${a[0]}, ${a[1]}, ${a[2]}) = ${result(ev, dec(ev.ret))}`;
+    default:
+      return `${ev.syscall}(${a.map(dec).join(', ')}) = ${result(ev, dec(ev.ret))}`;
+  }
+}
+
+export interface StraceOptions {
+  /** Prefix each line with `[pid N]` (strace -f). */
+  readonly pids?: boolean;
+  /** Also print interrupt hops and log lines, as `--- irq ... ---` comment lines. */
+  readonly irqs?: boolean;
+}
+
+/** Attaches an strace-style printer; returns the function that detaches it. */
+export function attachStrace(
+  trace: TraceBus,
+  tables: ReadonlyMap<string, IoctlTable>,
+  sink: (line: string) => void,
+  opts: StraceOptions = {},
+): () => void {
+  return trace.on((ev: TraceEvent) => {
+    if (ev.type === 'syscall') sink((opts.pids ? `[pid ${ev.pid}] ` : '') + formatSyscall(ev, tables));
+    else if (opts.irqs && ev.type === 'irq') {
+      const parts = [ev.hop, ev.at];
+      if (ev.vector !== undefined) parts.push(`vector=${hex(ev.vector)}`);
+      if (ev.gsi !== undefined) parts.push(`gsi=${ev.gsi}`);
+      if (ev.vcpu !== undefined) parts.push(`vcpu=${ev.vcpu}`);
+      if (ev.detail) parts.push(ev.detail);
+      sink(`--- irq ${parts.join(' ')} ---`);
+    } else if (opts.irqs && ev.type === 'log') sink(`--- log ${ev.text} ---`);
+  });
+}

@@ -1,0 +1,57 @@
+// Wait queues (include/linux/wait.h, kernel/sched/wait.c): the one wakeup mechanism kernel parts hook
+// into. An entry's `wake(mask)` is called with the poll mask of the event (EPOLLIN, EPOLLHUP, ...).
+// Priority entries (add_wait_queue_priority, used by KVM's irqfd since v5.19 and made exclusive in
+// v6.17) are called first, and one that reports it consumed the event ends the wakeup: that is why an
+// eventfd bound to an irqfd never looks readable to poll().
+
+export interface WaitEntry {
+  /** Returns true when a priority entry consumed the event (stops the wakeup). */
+  wake(mask: number): boolean | void;
+}
+
+export class WaitQueue {
+  private readonly priority: WaitEntry[] = [];
+  private readonly entries: WaitEntry[] = [];
+
+  add(e: WaitEntry): void {
+    this.entries.push(e);
+  }
+
+  addPriority(e: WaitEntry): void {
+    this.priority.push(e);
+  }
+
+  remove(e: WaitEntry): void {
+    let i = this.entries.indexOf(e);
+    if (i >= 0) {
+      this.entries.splice(i, 1);
+      return;
+    }
+    i = this.priority.indexOf(e);
+    if (i >= 0) this.priority.splice(i, 1);
+  }
+
+  get hasPriorityWaiter(): boolean {
+    return this.priority.length > 0;
+  }
+
+  get size(): number {
+    return this.priority.length + this.entries.length;
+  }
+
+  /** wake_up_poll(): calls every entry. Entries may remove themselves while being woken. */
+  wake(mask: number): void {
+    const p = this.priority;
+    for (let i = 0; i < p.length; i++) {
+      const e = p[i]!;
+      if (e.wake(mask) === true) return;
+      if (p[i] !== e) i--; // the entry removed itself
+    }
+    const q = this.entries;
+    for (let i = 0; i < q.length; i++) {
+      const e = q[i]!;
+      e.wake(mask);
+      if (q[i] !== e) i--;
+    }
+  }
+}
