@@ -54,7 +54,7 @@ export class PciBridge extends PciFunction {
     const port = opts.kind === 'root-port' || opts.kind === 'switch-down';
     this.acs = pcie && (opts.acs ?? port);
     const cs = this.cfg;
-    cs.writable(PCI_PRIMARY_BUS, 3, 0xffffff).writable(PCI_PRIMARY_BUS + 3, 1, 0xff);
+    cs.writable(PCI_PRIMARY_BUS, 4, 0xffffffff);
     cs.u8(PCI_IO_BASE, 0x01).u8(PCI_IO_BASE + 1, 0x01).writable(PCI_IO_BASE, 2, 0xf0f0);
     cs.writable(PCI_MEMORY_BASE, 4, 0xfff0fff0);
     cs.u16(PCI_PREF_MEMORY_BASE, 0x0001).u16(PCI_PREF_MEMORY_BASE + 2, 0x0001).writable(PCI_PREF_MEMORY_BASE, 4, 0xfff0fff0);

@@ -72,8 +72,10 @@ export interface FunctionOptions {
   /** PCI 2.3 INTx masking: Interrupt Status and Interrupt Disable implemented. Default true. */
   readonly pci23?: boolean;
   readonly bars?: ReadonlyArray<BarDef | undefined>;
-  /** Expansion ROM image; the ROM BAR size is the next power of two (at least 2 KiB). */
+  /** Expansion ROM image. */
   readonly rom?: Uint8Array;
+  /** ROM BAR size (power of two); default the image size rounded up (at least 2 KiB). */
+  readonly romBarSize?: number;
 }
 
 export abstract class PciFunction {
@@ -115,7 +117,7 @@ export abstract class PciFunction {
     this.bars = [];
     for (let i = 0; i < nbars; i++) this.bars.push(opts.bars?.[i]);
     this.rom = opts.rom ?? null;
-    this.romSize = this.rom ? Math.max(2048, 2 ** Math.ceil(Math.log2(this.rom.length))) : 0;
+    this.romSize = this.rom ? (opts.romBarSize ?? Math.max(2048, 2 ** Math.ceil(Math.log2(this.rom.length)))) : 0;
     const cs = this.cfg;
     cs.u16(0x00, this.id.vendor).u16(0x02, this.id.device);
     cs.u32(PCI_CLASS_REVISION, ((this.id.classCode << 8) | this.id.revision) >>> 0);
@@ -312,6 +314,8 @@ export abstract class PciFunction {
     return {
       read: (off, size) => this.barRead(i, off, size),
       write: (off, size, v) => this.barWrite(i, off, size, v),
+      read64: (off) => this.barRead64(i, off),
+      write64: (off, v) => this.barWrite64(i, off, v),
     };
   }
 
@@ -349,6 +353,36 @@ export abstract class PciFunction {
       }
     }
     this.mmioWrite(i, off, size, value);
+  }
+
+  /** An 8-byte access: devices with 64-bit registers override mmioRead64/mmioWrite64; others see two dwords. */
+  barRead64(i: number, off: number): bigint {
+    if (this.decodes(i) && !this.inMsix(i, off)) {
+      const v = this.mmioRead64(i, off);
+      if (v !== null) return v;
+    }
+    return BigInt(this.barRead(i, off, 4)) | (BigInt(this.barRead(i, off + 4, 4)) << 32n);
+  }
+
+  barWrite64(i: number, off: number, value: bigint): void {
+    if (this.decodes(i) && !this.inMsix(i, off) && this.mmioWrite64(i, off, value)) return;
+    this.barWrite(i, off, 4, Number(value & 0xffffffffn));
+    this.barWrite(i, off + 4, 4, Number((value >> 32n) & 0xffffffffn));
+  }
+
+  private inMsix(i: number, off: number): boolean {
+    const x = this.msix;
+    return x !== null && ((i === x.tableBar && off >= x.tableOffset && off < x.tableOffset + x.tableSize) || (i === x.pbaBar && off >= x.pbaOffset && off < x.pbaOffset + x.pbaSize));
+  }
+
+  /** 64-bit register read; null means "not a 64-bit register" (split into dwords). */
+  protected mmioRead64(_bar: number, _off: number): bigint | null {
+    return null;
+  }
+
+  /** 64-bit register write; false means "split into dwords". */
+  protected mmioWrite64(_bar: number, _off: number, _value: bigint): boolean {
+    return false;
   }
 
   /** Device registers. Default: reads 0, writes ignored. */
