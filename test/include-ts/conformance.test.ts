@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordType } from '../../abi/layout.js';
 import { constantProbe, gccAvailable, probeSource, recordProbes, runProbe, type ProbeItem, type ProbeMismatch, type ProbeResult } from '../../abi/cprobe.js';
+import * as asmGenericIoctls from '../../include-ts/asm-generic/ioctls.js';
 import * as asmKvm from '../../include-ts/asm/kvm.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
@@ -45,6 +46,7 @@ const GROUPS: readonly Group[] = [
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },
+  { header: 'asm-generic/ioctls.h', includes: ['asm-generic/ioctls.h'], module: asmGenericIoctls },
 ];
 
 function isLayout(v: unknown): v is RecordType {
@@ -74,6 +76,10 @@ function probeItems(group: Group): ProbeItem[] {
       for (const args of samples) items.push(constantProbe(`${name}(${args.join(', ')})`, fn(...args)));
     } else if (isLayout(value)) {
       if (value.name !== name) throw new Error(`${group.header}: export ${name} holds the layout of ${value.cname}`);
+      const cf = value.flexField?.type.kind === 'flex' ? value.flexField.type.countField : undefined;
+      if (cf !== undefined && !value.fields.some((f) => f.name === cf && f.offset < value.flexField!.offset)) {
+        throw new Error(`${group.header}: ${value.cname}.${value.flexField!.name} counts with ${cf}, which is not a member before it`);
+      }
       items.push(...recordProbes(value));
     } else {
       throw new Error(`${group.header}: export ${name} is neither a constant, a string, a function-like macro nor a layout`);
