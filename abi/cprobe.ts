@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Field, MemberType, RecordType } from './layout.js';
+import type { AnyRecord as RecordType, Field, MemberType } from './layout.js';
 
 /** One value the compiler is asked for, and what the TypeScript side says it is. */
 export interface ProbeItem {

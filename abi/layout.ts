@@ -45,12 +45,18 @@ export interface BitsType<N extends ScalarName = ScalarName> {
 }
 
 /** A C11 anonymous struct/union member: its fields are reachable from the enclosing record. */
-export interface AnonType<R extends RecordType = RecordType> {
+export interface AnonType<R extends AnyRecord = AnyRecord> {
   readonly kind: 'anon';
   readonly record: R;
 }
 
-export type CType = ScalarType | ArrayType | RecordType;
+/**
+ * Any record, whatever its fields: the type members and generic helpers accept. (A specific
+ * `RecordType<{...}>` is not assignable to `RecordType<FieldSpecs>` because its views are exact.)
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRecord = RecordType<any>;
+export type CType = ScalarType | ArrayType | AnyRecord;
 export type MemberType = CType | FlexType | BitsType | AnonType;
 export type FieldSpecs = { readonly [name: string]: MemberType };
 
@@ -101,7 +107,7 @@ export function bits<N extends ScalarName>(base: ScalarType<N>, width: number): 
   return Object.freeze({ kind: 'bits', base, width });
 }
 
-export function anon<R extends RecordType>(record: R): AnonType<R> {
+export function anon<R extends AnyRecord>(record: R): AnonType<R> {
   return Object.freeze({ kind: 'anon', record });
 }
 

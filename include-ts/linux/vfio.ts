@@ -17,11 +17,17 @@ export const VFIO_NOIOMMU_IOMMU = 8;
 export const VFIO_UNMAP_ALL = 9;
 export const VFIO_UPDATE_VADDR = 10;
 
-/** Every VFIO ioctl is `_IO(VFIO_TYPE, VFIO_BASE + n)`: no size or direction bits, the size travels in the struct's leading `argsz`. */
+/**
+ * Every VFIO ioctl is `_IO(VFIO_TYPE, VFIO_BASE + n)`: no size or direction bits, the size travels in the
+ * struct's leading `argsz`.
+ */
 export const VFIO_TYPE = 0x3b /* ';' */;
 export const VFIO_BASE = 100;
 
-/** Header of each capability in the capability chain that follows an INFO struct (`next` is an offset from the start of the INFO buffer; 0 ends the chain). */
+/**
+ * Header of each capability in the capability chain that follows an INFO struct (`next` is an offset from the
+ * start of the INFO buffer; 0 ends the chain).
+ */
 export const vfio_info_cap_header = struct('vfio_info_cap_header', { id: u16, version: u16, next: u32 });
 
 /** Container fd (/dev/vfio/vfio): VFIO_GET_API_VERSION takes no argument and returns VFIO_API_VERSION. */
@@ -178,7 +184,10 @@ export const vfio_device_migration_info = struct('vfio_device_migration_info', {
   data_size: u64,
 });
 
-/** Region capability: the MSI-X table/PBA of this BAR may be mmap'ed (writes must still go through VFIO_DEVICE_SET_IRQS). */
+/**
+ * Region capability: the MSI-X table/PBA of this BAR may be mmap'ed (writes must still go through
+ * VFIO_DEVICE_SET_IRQS).
+ */
 export const VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
 
 /** Region capabilities of NVLink2 (POWER); no longer provided. */
@@ -202,7 +211,10 @@ export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
 export const vfio_irq_info = struct('vfio_irq_info', { argsz: u32, flags: u32, index: u32, count: u32 });
 export const VFIO_DEVICE_GET_IRQ_INFO = _IO(VFIO_TYPE, VFIO_BASE + 9);
 
-/** Device fd: VFIO_DEVICE_SET_IRQS, a `struct vfio_irq_set` followed by `count` data items (none, u8 bools or s32 eventfds). */
+/**
+ * Device fd: VFIO_DEVICE_SET_IRQS, a `struct vfio_irq_set` followed by `count` data items (none, u8 bools or s32
+ * eventfds).
+ */
 export const VFIO_IRQ_SET_DATA_NONE = 1 << 0;
 export const VFIO_IRQ_SET_DATA_BOOL = 1 << 1;
 export const VFIO_IRQ_SET_DATA_EVENTFD = 1 << 2;
@@ -225,7 +237,10 @@ export const VFIO_IRQ_SET_ACTION_TYPE_MASK =
 /** Device fd: VFIO_DEVICE_RESET takes no argument. */
 export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
 
-/** vfio-pci's fixed region indexes (VFIO_DEVICE_GET_REGION_INFO) and IRQ indexes (VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS). */
+/**
+ * vfio-pci's fixed region indexes (VFIO_DEVICE_GET_REGION_INFO) and IRQ indexes (VFIO_DEVICE_GET_IRQ_INFO,
+ * VFIO_DEVICE_SET_IRQS).
+ */
 export const VFIO_PCI_BAR0_REGION_INDEX = 0;
 export const VFIO_PCI_BAR1_REGION_INDEX = 1;
 export const VFIO_PCI_BAR2_REGION_INDEX = 2;
@@ -251,7 +266,10 @@ export const VFIO_CCW_CRW_IRQ_INDEX = 1;
 export const VFIO_CCW_REQ_IRQ_INDEX = 2;
 export const VFIO_CCW_NUM_IRQS = 3;
 
-/** Device fd: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO lists the devices a bus reset would affect (ENOSPC and `count` set when the buffer is short). */
+/**
+ * Device fd: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO lists the devices a bus reset would affect (ENOSPC and `count`
+ * set when the buffer is short).
+ */
 export const vfio_pci_dependent_device = struct('vfio_pci_dependent_device', {
   group_id: u32,
   segment: u16,
@@ -303,7 +321,10 @@ export const VFIO_DEVICE_QUERY_GFX_PLANE = _IO(VFIO_TYPE, VFIO_BASE + 14);
 /** Device fd (mdev vGPU): VFIO_DEVICE_GET_GFX_DMABUF takes a `__u32 *` dmabuf id and returns a dma-buf fd. */
 export const VFIO_DEVICE_GET_GFX_DMABUF = _IO(VFIO_TYPE, VFIO_BASE + 15);
 
-/** Device fd: VFIO_DEVICE_IOEVENTFD, a write of `data` at device-fd `offset` each time eventfd `fd` fires (fd -1 de-assigns). */
+/**
+ * Device fd: VFIO_DEVICE_IOEVENTFD, a write of `data` at device-fd `offset` each time eventfd `fd` fires (fd -1
+ * de-assigns).
+ */
 export const VFIO_DEVICE_IOEVENTFD_8 = 1 << 0;
 export const VFIO_DEVICE_IOEVENTFD_16 = 1 << 1;
 export const VFIO_DEVICE_IOEVENTFD_32 = 1 << 2;
@@ -318,7 +339,10 @@ export const vfio_device_ioeventfd = struct('vfio_device_ioeventfd', {
 });
 export const VFIO_DEVICE_IOEVENTFD = _IO(VFIO_TYPE, VFIO_BASE + 16);
 
-/** Device fd: VFIO_DEVICE_FEATURE, a feature index in the low 16 bits of `flags` plus GET/SET/PROBE, and feature data in `data`. */
+/**
+ * Device fd: VFIO_DEVICE_FEATURE, a feature index in the low 16 bits of `flags` plus GET/SET/PROBE, and feature
+ * data in `data`.
+ */
 export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
 export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
 export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
@@ -376,7 +400,10 @@ export const vfio_device_feature_dma_logging_report = struct('vfio_device_featur
 });
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT = 8;
 
-/** Type1 container fd: VFIO_IOMMU_GET_INFO fills `struct vfio_iommu_type1_info` and its capability chain (same number as VFIO_DEVICE_GET_PCI_HOT_RESET_INFO). */
+/**
+ * Type1 container fd: VFIO_IOMMU_GET_INFO fills `struct vfio_iommu_type1_info` and its capability chain (same
+ * number as VFIO_DEVICE_GET_PCI_HOT_RESET_INFO).
+ */
 export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0;
 export const VFIO_IOMMU_INFO_CAPS = 1 << 1;
 export const vfio_iommu_type1_info = struct('vfio_iommu_type1_info', {

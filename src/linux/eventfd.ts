@@ -18,6 +18,9 @@ import type { TraceBus } from '../sim/trace.js';
 import type { Scheduler } from '../sim/scheduler.js';
 
 const U32 = 0x1_0000_0000;
+// Module-local copies: imported bindings are getter calls under tsx/vite, too slow for this path.
+const POLL_IN = EPOLLIN;
+const POLL_OUT = EPOLLOUT;
 export const EFD_FLAGS_SET = EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK;
 
 let nextId = 1;
@@ -73,7 +76,7 @@ export class EventFdCtx {
     }
     this.signals++;
     if (this.trace.active) this.trace.emit({ type: 'irq', t: this.sched.now, hop: 'eventfd-signal', at: `eventfd#${this.id}`, detail: `count=${this.count}` });
-    this.wqh.wake(EPOLLIN);
+    this.wqh.wake(POLL_IN);
   }
 
   /** eventfd_ctx_do_read(): consumes the counter (or 1 with EFD_SEMAPHORE); returns what was taken (as a number). */
@@ -140,7 +143,7 @@ export class EventFdFile extends KFile {
     buf[5] = (hi >>> 8) & 0xff;
     buf[6] = (hi >>> 16) & 0xff;
     buf[7] = (hi >>> 24) & 0xff;
-    c.wqh.wake(EPOLLOUT);
+    c.wqh.wake(POLL_OUT);
     return 8;
   }
 
@@ -152,7 +155,7 @@ export class EventFdFile extends KFile {
     const c = this.ctx;
     if (!c.tryAdd(lo, hi)) throw new WouldBlock(c.wqh, 'the eventfd counter would overflow');
     if (lo !== 0 || hi !== 0) c.signals++;
-    c.wqh.wake(EPOLLIN);
+    c.wqh.wake(POLL_IN);
     return 8;
   }
 

@@ -16,6 +16,8 @@ import type { Kernel } from './kernel.js';
 import { AddressSpace, Mapping, PAGE_SIZE, TASK_SIZE } from './mm/address-space.js';
 import { RamBacking } from './mm/backing.js';
 import { UserArg, isPointerLike, type IoctlArgument } from './uaccess.js';
+import type { Scheduler } from '../sim/scheduler.js';
+import type { TraceBus } from '../sim/trace.js';
 import { WaitQueue } from './waitqueue.js';
 import { NullFile } from './drivers/mem.js';
 import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
@@ -44,6 +46,12 @@ export interface ProcessOptions {
   readonly stdio?: boolean;
 }
 
+// Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
+// calls, which cost more than the rest of an eventfd read.
+const ACCMODE = O_ACCMODE;
+const RDONLY = O_RDONLY;
+const WRONLY = O_WRONLY;
+
 const MAY_READ = 4;
 const MAY_WRITE = 2;
 const WOULD_BLOCK = -1;
@@ -59,6 +67,8 @@ export class Process {
   readonly fds: FdTable;
   readonly mm: AddressSpace;
   exited = false;
+  private readonly sched: Scheduler;
+  private readonly trace: TraceBus;
   private readonly arg = new UserArg();
   private readonly ctx: FileContext;
   /** The context async syscalls pass: file operations that would block throw WouldBlock instead of waiting. */
@@ -74,6 +84,8 @@ export class Process {
     this.gid = opts.gid ?? this.uid;
     this.groups = opts.groups ?? [];
     this.name = opts.name ?? `proc${this.pid}`;
+    this.sched = kernel.sched;
+    this.trace = kernel.trace;
     this.fds = new FdTable(kernel);
     this.mm = new AddressSpace(kernel);
     this.ctx = { proc: this, kernel, async: false };
@@ -203,12 +215,13 @@ export class Process {
       if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
       if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
       const want = (acc === O_RDONLY || acc === O_RDWR ? MAY_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? MAY_WRITE : 0);
+      // may_open(): the file-type checks come before the permission check.
+      if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory`);
       if (!(flags & O_PATH) && !this.mayAccess(node, want)) {
         throw kerr('EACCES', `${real} is mode ${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}; uid ${this.uid} may not open it for ${acc === O_RDONLY ? 'reading' : acc === O_WRONLY ? 'writing' : 'reading and writing'}`);
       }
       switch (node.type) {
         case 'dir':
-          if (acc !== O_RDONLY) throw kerr('EISDIR', `${real} is a directory`);
           file = new DirFile(real);
           break;
         case 'attr':
@@ -299,17 +312,17 @@ export class Process {
   // ---------------------------------------------------------------------------------------------
   // read / write
 
-  /** One read attempt; returns WOULD_BLOCK (with this.blockedOn set) instead of waiting. */
-  private doRead(file: KFile, buf: Uint8Array, pos: number | null): number {
-    if ((file.flags & O_ACCMODE) === O_WRONLY) throw kerr('EBADF', 'the file is not open for reading');
-    if (pos !== null && !file.positional) throw kerr('ESPIPE', `pread on ${file.path}, which has no file position`);
-    if (pos !== null && pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
-    const len = Math.min(buf.length, MAX_RW_COUNT);
-    const b = len === buf.length ? buf : buf.subarray(0, len);
+  /**
+   * One read or write attempt at `pos` (f_pos when `!explicitPos`); returns WOULD_BLOCK (with
+   * this.blockedOn set) instead of waiting.
+   */
+  private attempt(file: KFile, buf: Uint8Array, isRead: boolean, explicitPos: boolean, pos: number): number {
+    if ((file.flags & ACCMODE) === (isRead ? WRONLY : RDONLY)) throw kerr('EBADF', `the file is not open for ${isRead ? 'reading' : 'writing'}`);
+    const b = buf.length <= MAX_RW_COUNT ? buf : buf.subarray(0, MAX_RW_COUNT);
     try {
-      const usePos = pos ?? file.pos;
-      const n = file.read(this.ctx, b, usePos);
-      if (pos === null && file.positional) file.pos += n;
+      const at = explicitPos ? pos : file.pos;
+      const n = isRead ? file.read(this.ctx, b, at) : file.write(this.ctx, b, at);
+      if (!explicitPos && file.positional) file.pos += n;
       return n;
     } catch (e) {
       if (e instanceof WouldBlock) {
@@ -320,61 +333,44 @@ export class Process {
     }
   }
 
-  private doWrite(file: KFile, buf: Uint8Array, pos: number | null): number {
-    if ((file.flags & O_ACCMODE) === O_RDONLY) throw kerr('EBADF', 'the file is not open for writing');
-    if (pos !== null && !file.positional) throw kerr('ESPIPE', `pwrite on ${file.path}, which has no file position`);
-    if (pos !== null && pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
-    const len = Math.min(buf.length, MAX_RW_COUNT);
-    const b = len === buf.length ? buf : buf.subarray(0, len);
-    try {
-      const usePos = pos ?? file.pos;
-      const n = file.write(this.ctx, b, usePos);
-      if (pos === null && file.positional) file.pos += n;
-      return n;
-    } catch (e) {
-      if (e instanceof WouldBlock) {
-        this.blockedOn = e;
-        return WOULD_BLOCK;
-      }
-      throw e;
-    }
-  }
-
-  private rw(kind: 'read' | 'write' | 'pread64' | 'pwrite64', fd: number, buf: Uint8Array, pos: number | null): number {
+  private rw(kind: 'read' | 'write' | 'pread64' | 'pwrite64', isRead: boolean, explicitPos: boolean, fd: number, buf: Uint8Array, pos: number): number {
     let file: KFile | undefined;
     try {
       file = this.fileFor(fd);
-      let n: number;
-      for (;;) {
-        n = kind === 'read' || kind === 'pread64' ? this.doRead(file, buf, pos) : this.doWrite(file, buf, pos);
-        if (n !== WOULD_BLOCK) break;
+      if (explicitPos) {
+        if (!file.positional) throw kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
+        if (pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
+      }
+      let n = this.attempt(file, buf, isRead, explicitPos, pos);
+      while (n === WOULD_BLOCK) {
         const wb = this.blockedOn!;
         this.blockedOn = null;
         this.waitSync(file, wb);
+        n = this.attempt(file, buf, isRead, explicitPos, pos);
       }
-      this.kernel.point();
-      if (this.kernel.trace.active) this.traceCall(kind, fd, file, pos === null ? [fd, buf.slice(0, Math.max(0, n)), buf.length] : [fd, buf.slice(0, Math.max(0, n)), buf.length, pos], n, undefined);
+      this.sched.point();
+      if (this.trace.active) this.traceCall(kind, fd, file, explicitPos ? [fd, buf.slice(0, n), buf.length, pos] : [fd, buf.slice(0, n), buf.length], n, undefined);
       return n;
     } catch (e) {
-      if (this.kernel.trace.active) this.traceCall(kind, fd, file, pos === null ? [fd, buf.slice(0, 0), buf.length] : [fd, buf.slice(0, 0), buf.length, pos], -1, e);
+      if (this.trace.active) this.traceCall(kind, fd, file, explicitPos ? [fd, buf.slice(0, 0), buf.length, pos] : [fd, buf.slice(0, 0), buf.length], -1, e);
       this.fail(e, kind, `${kind}(${fd})`, fd);
     }
   }
 
   read(fd: number, buf: Uint8Array): number {
-    return this.rw('read', fd, buf, null);
+    return this.rw('read', true, false, fd, buf, 0);
   }
 
   write(fd: number, buf: Uint8Array): number {
-    return this.rw('write', fd, buf, null);
+    return this.rw('write', false, false, fd, buf, 0);
   }
 
   pread(fd: number, buf: Uint8Array, offset: number | bigint): number {
-    return this.rw('pread64', fd, buf, toOffset(offset));
+    return this.rw('pread64', true, true, fd, buf, toOffset(offset));
   }
 
   pwrite(fd: number, buf: Uint8Array, offset: number | bigint): number {
-    return this.rw('pwrite64', fd, buf, toOffset(offset));
+    return this.rw('pwrite64', false, true, fd, buf, toOffset(offset));
   }
 
   private async rwAsync(kind: 'read' | 'write', fd: number, buf: Uint8Array): Promise<number> {
@@ -383,7 +379,7 @@ export class Process {
       let n: number;
       try {
         file = this.fileFor(fd);
-        n = kind === 'read' ? this.doRead(file, buf, null) : this.doWrite(file, buf, null);
+        n = this.attempt(file, buf, kind === 'read', false, 0);
         if (n === WOULD_BLOCK && file.flags & O_NONBLOCK) {
           const wb = this.blockedOn!;
           this.blockedOn = null;

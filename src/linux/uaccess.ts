@@ -79,7 +79,7 @@ export class UserArg {
       if (this.buf.length < len) {
         throw kerr('EFAULT', `the argument buffer has ${this.buf.length} bytes but the kernel must access ${len}`);
       }
-      return this.buf.subarray(0, len);
+      return this.buf.length === len ? this.buf : this.buf.subarray(0, len);
     }
     const addr = this.address();
     if (addr === 0) throw kerr('EFAULT', 'the argument is a NULL pointer (pass the struct bytes, or a mapped address)');

@@ -41,6 +41,7 @@ export class WaitQueue {
 
   /** wake_up_poll(): calls every entry. Entries may remove themselves while being woken. */
   wake(mask: number): void {
+    if (this.priority.length === 0 && this.entries.length === 0) return;
     const p = this.priority;
     for (let i = 0; i < p.length; i++) {
       const e = p[i]!;

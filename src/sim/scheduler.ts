@@ -209,7 +209,7 @@ export class Scheduler {
    * seeded random number of randomly chosen units.
    */
   point(): void {
-    if (this.running) return;
+    if (this.running || (this.workHead === this.work.length && this.tasks.length === 0)) return;
     this.running = true;
     try {
       if (this.policy === 'eager') {

@@ -74,7 +74,7 @@ function renameAnon(spec: FieldSpecs): FieldSpecs {
     if (v.kind === 'anon') {
       const inner = v.record;
       const innerSpec: Record<string, MemberType> = {};
-      for (const [ik, iv] of Object.entries(inner.spec)) innerSpec[`${ik.startsWith('$') ? '$' : ''}${k}_${ik.replace('$', '')}`] = iv;
+      for (const [ik, iv] of Object.entries(inner.spec as FieldSpecs)) innerSpec[`${ik.startsWith('$') ? '$' : ''}${k}_${ik.replace('$', '')}`] = iv;
       out[k] = anon((inner.kind === 'struct' ? struct : union)(inner.name, renameAnon(innerSpec), {}));
     } else out[k] = v;
   }

@@ -6,9 +6,7 @@ import { KFile, type FileContext } from '../fs/file.js';
 export class NullFile extends KFile {
   readonly kind = 'other' as const;
   readonly path = '/dev/null';
-  override get positional(): boolean {
-    return true;
-  }
+  override readonly positional = true;
   override read(): number {
     return 0;
   }
@@ -20,9 +18,7 @@ export class NullFile extends KFile {
 export class ZeroFile extends KFile {
   readonly kind = 'other' as const;
   readonly path = '/dev/zero';
-  override get positional(): boolean {
-    return true;
-  }
+  override readonly positional = true;
   override read(_ctx: FileContext, buf: Uint8Array): number {
     buf.fill(0);
     return buf.length;

@@ -23,9 +23,7 @@ export class AttrFile extends KFile {
     return this.node.kind;
   }
 
-  override get positional(): boolean {
-    return true;
-  }
+  override readonly positional = true;
 
   override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
     if (!this.node.show) throw kerr('EIO', `${this.path} cannot be read`);

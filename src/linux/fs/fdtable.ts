@@ -37,7 +37,7 @@ export class FdTable {
   }
 
   get(fd: number): KFile | undefined {
-    if (!Number.isInteger(fd) || fd < 0) return undefined;
+    // Negative, fractional and out-of-range fds simply find no slot.
     return this.files[fd];
   }
 

@@ -47,9 +47,7 @@ export abstract class KFile {
   released = false;
 
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
-  get positional(): boolean {
-    return false;
-  }
+  readonly positional: boolean = false;
 
   read(_ctx: FileContext, _buf: Uint8Array, _pos: number): number {
     throw kerr('EINVAL', 'this file does not support read');

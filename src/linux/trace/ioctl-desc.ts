@@ -2,7 +2,7 @@
 // it points to, and which named constants decode which fields. Tables are keyed by request number and
 // chosen by the *file type* of the fd, because VFIO reuses numbers across container, group and device fds.
 
-import type { RecordType } from '../../../abi/layout.js';
+import type { AnyRecord } from '../../../abi/layout.js';
 
 /** Names for bits of a flags word, and for values of a multi-bit field within it. */
 export interface FlagSet {
@@ -28,7 +28,7 @@ export type IoctlArgKind =
 export interface IoctlDesc {
   readonly name: string;
   readonly arg: IoctlArgKind;
-  readonly layout?: RecordType;
+  readonly layout?: AnyRecord;
   /** Whether the kernel writes the struct back: strace then prints the struct as it is after the call. */
   readonly out?: boolean;
   /** With `out`: print the input and then `=> {changed fields}` (for in/out structs like UNMAP_DMA). */

@@ -1,0 +1,100 @@
+// Bench plumbing: timing loops with warm-up, allocation measurement, and the real kernel's eventfd
+// pair cost measured by a C program compiled in the same run. Benchmarks report rates and ratios;
+// nothing here passes or fails.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BenchResult {
+  readonly name: string;
+  /** Operations per second (or the value in `unit`). */
+  readonly rate: number;
+  readonly unit: string;
+  /** The bare-JavaScript rate of the same work, when the benchmark has one. */
+  readonly baseline?: number;
+  /** Compare `rate` with the real kernel's eventfd write+read pair rate. */
+  readonly vsKernel?: boolean;
+  /** The target this result is measured against, in words. */
+  readonly target?: string;
+  readonly note?: string;
+}
+
+export interface BenchModule {
+  run(): Promise<BenchResult[]>;
+}
+
+function timedRound(op: (i: number) => void, minMs: number, batch: number): number {
+  let n = 0;
+  const t0 = performance.now();
+  let t1 = t0;
+  while (t1 - t0 < minMs) {
+    for (let i = 0; i < batch; i++) op(n + i);
+    n += batch;
+    t1 = performance.now();
+  }
+  return (n / (t1 - t0)) * 1000;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Operations per second of `op`: warm-up, then the median of `rounds` timed rounds of at least `minMs`. */
+export function opsPerSecond(op: (i: number) => void, minMs = 150, batch = 1000, rounds = 5): number {
+  for (let i = 0; i < batch * 20; i++) op(i);
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) rates.push(timedRound(op, minMs, batch));
+  return median(rates);
+}
+
+/**
+ * The model's rate and the bare-JS baseline's rate, measured in alternating rounds (medians), so both
+ * see the same machine conditions.
+ */
+export function compareRates(model: (i: number) => void, bare: (i: number) => void, minMs = 150, batch = 1000, rounds = 7): { rate: number; baseline: number } {
+  for (let i = 0; i < batch * 20; i++) {
+    model(i);
+    bare(i);
+  }
+  const m: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    m.push(timedRound(model, minMs, batch));
+    b.push(timedRound(bare, minMs, batch));
+  }
+  return { rate: median(m), baseline: median(b) };
+}
+
+/**
+ * Heap bytes allocated per operation once warm: runs `op` `n` times between two GCs and divides the
+ * growth of the used heap by `n`. Needs --expose-gc (npm run bench passes it); returns NaN without it.
+ */
+export function bytesPerOp(op: (i: number) => void, n = 200_000): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return NaN;
+  for (let i = 0; i < 50_000; i++) op(i);
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) op(i);
+  const h1 = process.memoryUsage().heapUsed;
+  return Math.max(0, (h1 - h0) / n);
+}
+
+let realPairNs: number | null | undefined;
+
+/** Nanoseconds per eventfd write+read pair on the real kernel (null when gcc is unavailable). */
+export function realEventfdPairNs(): number | null {
+  if (realPairNs !== undefined) return realPairNs;
+  const dir = mkdtempSync(join(tmpdir(), 'vks-bench-'));
+  try {
+    const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'c', 'eventfd_pair.c');
+    const exe = join(dir, 'eventfd_pair');
+    execFileSync('gcc', ['-O2', '-o', exe, src], { stdio: 'ignore' });
+    realPairNs = Number(execFileSync(exe, ['200000'], { encoding: 'utf8' }).trim());
+  } catch {
+    realPairNs = null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return realPairNs;
+}

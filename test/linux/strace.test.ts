@@ -1,0 +1,59 @@
+// The strace-style formatter: output shapes as strace prints them, ioctl names by file type,
+// struct fields with flag names, in/out structs, errors with strerror text.
+import { describe, expect, it } from 'vitest';
+import { Host } from '../../src/index.js';
+import { flagSet, formatFlags, formatSyscall, quoteBytes } from '../../src/linux/trace/strace.js';
+import { ioctlTable } from '../../src/linux/trace/ioctl-desc.js';
+import { struct, u32, u64 } from '../../abi/layout.js';
+import type { SyscallEvent } from '../../src/sim/trace.js';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
+import { FIONBIO } from '../../include-ts/asm-generic/ioctls.js';
+
+describe('strace formatter', () => {
+  it('prints real calls the way strace does', () => {
+    const host = Host.create();
+    const lines: string[] = [];
+    host.strace((l) => lines.push(l));
+    const p = host.spawn();
+    const fd = p.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    p.write(fd, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]));
+    p.ioctl(fd, FIONBIO, Int32Array.of(0));
+    try { p.read(fd, new Uint8Array(4)); } catch { /* EINVAL */ }
+    p.close(fd);
+    expect(lines).toEqual([
+      'eventfd2(0, EFD_NONBLOCK|EFD_CLOEXEC) = 3',
+      'write(3, "\\1\\0\\0\\0\\0\\0\\0\\0", 8) = 8',
+      'ioctl(3, FIONBIO, [0]) = 0',
+      'read(3, 0x0, 4) = -1 EINVAL (Invalid argument)',
+      'close(3) = 0',
+    ]);
+  });
+
+  it('names an ioctl by the fd type and decodes struct fields with flag names', () => {
+    const status = struct('vfio_group_status', { argsz: u32, flags: u32 });
+    const unmap = struct('vfio_iommu_type1_dma_unmap', { argsz: u32, flags: u32, iova: u64, size: u64 });
+    const tables = new Map([
+      ['vfio-group', ioctlTable([[0x3b67, { name: 'VFIO_GROUP_GET_STATUS', arg: 'struct', layout: status, out: true, flags: { flags: flagSet([[1, 'VFIO_GROUP_FLAGS_VIABLE'], [2, 'VFIO_GROUP_FLAGS_CONTAINER_SET']]) } }]])],
+      ['vfio-container', ioctlTable([[0x3b72, { name: 'VFIO_IOMMU_UNMAP_DMA', arg: 'struct', layout: unmap, out: true, inout: true, hex: ['iova', 'size'] }]])],
+    ]);
+    const before = status.encode({ argsz: 8 });
+    const after = status.encode({ argsz: 8, flags: 1 });
+    const ev: SyscallEvent = { type: 'syscall', t: 0, pid: 1, syscall: 'ioctl', fd: 4, fileKind: 'vfio-group', args: [4, 0x3b67], request: 0x3b67, argIn: before, argOut: after, ret: 0, errno: 0 };
+    expect(formatSyscall(ev, tables)).toBe('ioctl(4, VFIO_GROUP_GET_STATUS, {argsz=8, flags=VFIO_GROUP_FLAGS_VIABLE}) = 0');
+    // The same number on another kind of fd is another ioctl (or unknown).
+    expect(formatSyscall({ ...ev, fileKind: 'eventfd' }, tables)).toBe('ioctl(4, _IOC(_IOC_NONE, 0x3b, 0x67, 0x0), "\\10\\0\\0\\0\\0\\0\\0\\0") = 0');
+    const uIn = unmap.encode({ argsz: 24, iova: 0x100000, size: 0x2000 });
+    const uOut = unmap.encode({ argsz: 24, iova: 0x100000, size: 0 });
+    expect(formatSyscall({ ...ev, fd: 3, fileKind: 'vfio-container', request: 0x3b72, argIn: uIn, argOut: uOut }, tables)).toBe(
+      'ioctl(3, VFIO_IOMMU_UNMAP_DMA, {argsz=24, flags=0, iova=0x100000, size=0x2000} => {size=0x0}) = 0',
+    );
+    expect(formatSyscall({ ...ev, argOut: before, errno: 1, ret: -1 }, tables)).toBe('ioctl(4, VFIO_GROUP_GET_STATUS, {argsz=8, flags=0}) = -1 EPERM (Operation not permitted)');
+  });
+
+  it('formats flags with leftovers and multi-bit fields, and escapes bytes like strace', () => {
+    const fs = flagSet([[0, 'MODE_A', 3], [1, 'MODE_B', 3], [4, 'BIT2']]);
+    expect(formatFlags(0x4 | 1 | 0x80, fs)).toBe('MODE_B|BIT2|0x80');
+    expect(formatFlags(0, flagSet([[1, 'X']]))).toBe('0');
+    expect(quoteBytes(new Uint8Array([0x41, 0, 0x31, 10, 0xff]))).toBe('"A\\0001\\n\\377"');
+  });
+});

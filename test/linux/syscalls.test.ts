@@ -1,0 +1,212 @@
+// The syscall layer's common rules: EBADF for a bad fd on every call (fs/file.c fdget), access-mode
+// checks (fs/read_write.c), ESPIPE, mmap validation (mm/mmap.c do_mmap), poll (fs/select.c), VFS
+// permissions (fs/namei.c may_open), errors that say why, and atomicity of failed calls.
+import { describe, expect, it } from 'vitest';
+import { Host, SyscallError, type PollFd } from '../../src/index.js';
+import { MemoryFault } from '../../src/index.js';
+import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
+import { POLLHUP, POLLIN, POLLNVAL, POLLOUT } from '../../include-ts/linux/poll.js';
+import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
+import { chardev, attr } from '../../src/linux/fs/vfs.js';
+import { NullFile } from '../../src/linux/drivers/mem.js';
+import { KernelError } from '../../src/linux/errors.js';
+import { RamBacking } from '../../src/linux/mm/backing.js';
+
+const err = (f: () => unknown): SyscallError => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SyscallError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+};
+
+describe('syscalls: common rules', () => {
+  it('every fd-taking call fails with EBADF on a closed fd', () => {
+    const p = Host.create().spawn();
+    const b = new Uint8Array(8);
+    const calls: [string, () => unknown][] = [
+      ['close', () => p.close(42)],
+      ['dup', () => p.dup(42)],
+      ['dup2', () => p.dup2(42, 50)],
+      ['fcntl', () => p.fcntl(42, 1)],
+      ['read', () => p.read(42, b)],
+      ['write', () => p.write(42, b)],
+      ['pread64', () => p.pread(42, b, 0)],
+      ['pwrite64', () => p.pwrite(42, b, 0)],
+      ['ioctl', () => p.ioctl(42, 0x5421, Int32Array.of(1))],
+      ['mmap', () => p.mmap(null, 4096, PROT_READ, MAP_SHARED, 42, 0)],
+      ['negative fd', () => p.read(-1, b)],
+    ];
+    for (const [name, f] of calls) expect(err(f).code, name).toBe('EBADF');
+    const pfd: PollFd[] = [{ fd: 42, events: POLLIN }];
+    expect(p.poll(pfd, 0)).toBe(1);
+    expect(pfd[0]!.revents).toBe(POLLNVAL);
+  });
+
+  it('errors name the call and say why', () => {
+    const p = Host.create().spawn();
+    const e = err(() => p.close(42));
+    expect(e.errno).toBe(9);
+    expect(e.syscall).toBe('close');
+    expect(e.message).toBe('close(42): EBADF: fd 42 is not open');
+    expect(e.strerror).toBe('Bad file descriptor');
+    const o = err(() => p.open('/dev/nonexistent', O_RDWR));
+    expect(o.code).toBe('ENOENT');
+    expect(o.path).toBe('/dev/nonexistent');
+    expect(o.message).toContain('/dev/nonexistent does not exist');
+  });
+
+  it('checks the access mode: read on O_WRONLY and write on O_RDONLY are EBADF', () => {
+    const p = Host.create().spawn();
+    const w = p.open('/dev/null', O_WRONLY);
+    const r = p.open('/dev/null', O_RDONLY);
+    expect(err(() => p.read(w, new Uint8Array(1))).code).toBe('EBADF');
+    expect(err(() => p.write(r, new Uint8Array(1))).code).toBe('EBADF');
+    const [pr, pw] = p.pipe();
+    expect(err(() => p.write(pr, new Uint8Array(1))).code).toBe('EBADF');
+    expect(err(() => p.read(pw, new Uint8Array(1))).code).toBe('EBADF');
+  });
+
+  it('pipes: FIONREAD, EOF after the last writer, EPIPE without readers, ESPIPE on pread', () => {
+    const p = Host.create().spawn();
+    const [r, w] = p.pipe();
+    p.write(w, new Uint8Array([1, 2, 3]));
+    const n = new Int32Array(1);
+    p.ioctl(r, FIONREAD, n);
+    expect(n[0]).toBe(3);
+    expect(err(() => p.pread(r, new Uint8Array(3), 0)).code).toBe('ESPIPE');
+    const out = new Uint8Array(8);
+    expect(p.read(r, out)).toBe(3);
+    p.close(w);
+    expect(p.read(r, out)).toBe(0);
+    const [r2, w2] = p.pipe();
+    p.close(r2);
+    expect(err(() => p.write(w2, new Uint8Array(1))).code).toBe('EPIPE');
+    const pfd: PollFd[] = [{ fd: r, events: POLLIN }];
+    p.poll(pfd, 0);
+    expect(pfd[0]!.revents).toBe(POLLHUP);
+  });
+
+  it('mmap validates like do_mmap and places mappings top-down, page aligned', () => {
+    const p = Host.create().spawn();
+    expect(err(() => p.mmap(null, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)).code).toBe('EINVAL');
+    expect(err(() => p.mmap(null, 4096, PROT_READ, MAP_ANONYMOUS, -1, 0)).code).toBe('EINVAL');
+    expect(err(() => p.mmap(null, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 100)).code).toBe('EINVAL');
+    expect(err(() => p.mmap(0x1001, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)).code).toBe('EINVAL');
+    const dn = p.open('/dev/null', O_RDWR);
+    expect(err(() => p.mmap(null, 4096, PROT_READ, MAP_SHARED, dn, 0)).code).toBe('ENODEV');
+    const a = p.mmap(null, 5000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const b = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    expect(a.length).toBe(8192);
+    expect(a.addr % 4096).toBe(0);
+    expect(b.addr).toBe(a.addr - 4096);
+    a.write32(100, 0xdeadbeef);
+    expect(a.bytes![100]).toBe(0xef);
+    expect(p.mm.ram(a.addr + 100, 4)[3]).toBe(0xde);
+    p.munmap(a.addr, 4096);
+    expect(() => a.read32(0)).toThrow(MemoryFault);
+    expect(err(() => p.munmap(a.addr + 1, 4096)).code).toBe('EINVAL');
+  });
+
+  it('poll waits in virtual time and times out', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const fd = p.eventfd(0, 0);
+    const t0 = host.control.now;
+    expect(p.poll([{ fd, events: POLLIN }], 50)).toBe(0);
+    expect(host.control.now - t0).toBe(50e6);
+    expect(err(() => p.poll([{ fd, events: POLLIN }], -1)).code).toBe('EINTR');
+    const pfd: PollFd[] = [{ fd, events: POLLIN | POLLOUT }];
+    expect(p.poll(pfd, -1)).toBe(1);
+    expect(pfd[0]!.revents).toBe(POLLOUT);
+  });
+
+  it('pollAsync resolves when another part of the program makes an fd ready', async () => {
+    const p = Host.create().spawn();
+    const fd = p.eventfd(0, 0);
+    const pfd: PollFd[] = [{ fd, events: POLLIN }];
+    const done = p.pollAsync(pfd, -1);
+    setImmediate(() => p.write(fd, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0])));
+    expect(await done).toBe(1);
+    expect(pfd[0]!.revents).toBe(POLLIN);
+  });
+
+  it('may_open: permission bits for non-root users, EISDIR, ENOTDIR, O_NOFOLLOW', () => {
+    const host = Host.create();
+    host.kernel.vfs.mkdirp('/dev').set('secret', chardev(() => new NullFile(), 0o600));
+    host.kernel.vfs.mkdirp('/dev').set('shared', chardev(() => new NullFile(), 0o660, 0, 36));
+    const user = host.spawn({ uid: 1000 });
+    const kvmUser = host.spawn({ uid: 1001, groups: [36] });
+    expect(err(() => user.open('/dev/secret', O_RDWR)).code).toBe('EACCES');
+    expect(err(() => user.open('/dev/shared', O_RDWR)).code).toBe('EACCES');
+    expect(kvmUser.open('/dev/shared', O_RDWR)).toBe(3);
+    expect(host.spawn().open('/dev/secret', O_RDWR)).toBe(3);
+    expect(err(() => user.open('/dev', O_RDWR)).code).toBe('EISDIR');
+    expect(err(() => user.open('/dev/null', O_RDONLY | O_DIRECTORY)).code).toBe('ENOTDIR');
+    expect(err(() => user.open('/proc/self', O_RDONLY | O_NOFOLLOW)).code).toBe('ELOOP');
+  });
+
+  it('sysfs attributes: show on read, store on write, EACCES for a missing method, errno from store', () => {
+    const host = Host.create();
+    let value = 'a';
+    const dir = host.kernel.vfs.mkdirp('/sys/test');
+    dir.set('rw', attr('sysfs', () => `${value}\n`, (_c, d) => { if (d.trim() === 'bad') throw new KernelError(22, 'bad value'); value = d.trim(); }, 0o644));
+    dir.set('ro', attr('sysfs', () => 'x\n'));
+    const p = host.spawn();
+    expect(p.readFile('/sys/test/rw')).toBe('a\n');
+    p.writeFile('/sys/test/rw', 'b\n');
+    expect(p.readFile('/sys/test/rw')).toBe('b\n');
+    expect(err(() => p.open('/sys/test/ro', O_WRONLY)).code).toBe('EACCES');
+    expect(err(() => p.writeFile('/sys/test/rw', 'bad')).code).toBe('EINVAL');
+    expect(value).toBe('b');
+    expect(p.readdir('/sys/test')).toEqual(['ro', 'rw']);
+  });
+
+  it('module parameters come from the command line and appear in /sys/module', () => {
+    const host = Host.create({ cmdline: 'vfio-pci.nointxmask=1 foo.bar=7' });
+    host.kernel.params.declare('vfio_pci', 'nointxmask', 'bool', false, true);
+    host.kernel.params.declare('foo', 'bar', 'uint', 3);
+    const p = host.spawn();
+    expect(host.kernel.params.bool('vfio-pci', 'nointxmask')).toBe(true);
+    expect(p.readFile('/sys/module/vfio_pci/parameters/nointxmask')).toBe('Y\n');
+    expect(host.kernel.params.num('foo', 'bar')).toBe(7);
+    p.writeFile('/sys/module/vfio_pci/parameters/nointxmask', 'N');
+    expect(host.kernel.params.bool('vfio_pci', 'nointxmask')).toBe(false);
+    expect(err(() => p.open('/sys/module/foo/parameters/bar', O_WRONLY)).code).toBe('EACCES');
+  });
+
+  it('a mapping keeps its file open after close(fd), and exit() releases everything', () => {
+    const host = Host.create();
+    let released = 0;
+    class Mappable extends NullFile {
+      override mmap() {
+        return new RamBacking(new Uint8Array(4096));
+      }
+      override release() {
+        released++;
+      }
+    }
+    host.kernel.vfs.mkdirp('/dev').set('m', chardev(() => new Mappable(), 0o666));
+    const p = host.spawn();
+    const fd = p.open('/dev/m', O_RDWR | O_CLOEXEC);
+    p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    p.close(fd);
+    expect(released).toBe(0);
+    p.exit();
+    expect(released).toBe(1);
+    expect(host.kernel.processes.has(p.pid)).toBe(false);
+  });
+
+  it('readlink and /proc/self/fd name open files', () => {
+    const p = Host.create().spawn();
+    const e = p.eventfd(0, 0);
+    const [r] = p.pipe();
+    expect(p.readlink(`/proc/self/fd/${e}`)).toBe('anon_inode:[eventfd]');
+    expect(p.readlink(`/proc/${p.pid}/fd/${r}`)).toMatch(/^pipe:\[\d+\]$/);
+    expect(p.readlink('/proc/self')).toBe(String(p.pid));
+    expect(err(() => p.readlink('/dev/null')).code).toBe('EINVAL');
+  });
+});
