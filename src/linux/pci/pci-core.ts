@@ -18,7 +18,7 @@ import {
   PCI_CAP_ID_EXP, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR, PCI_PM_CTRL, PCI_PM_CTRL_NO_SOFT_RESET,
 } from '../../../include-ts/linux/pci_regs.js';
 import { PciDev } from './pci-dev.js';
-import { pciMatchDevice, type PciDriver } from './pci-driver.js';
+import { matchOne, pciMatchDevice, type PciDriver } from './pci-driver.js';
 
 export class PciCore {
   /** Every pci_dev in pci_bus_add_devices() order. */
@@ -138,6 +138,16 @@ export class PciCore {
     dev.driver = null;
     dev.driverData = null;
     if (!drv.driverManagedDma && dev.group) dev.group.unuseDefaultDomain();
+  }
+
+  /** The modules whose id tables match `dev` (lspci's "Kernel modules:"), override-only entries aside. */
+  modulesFor(dev: PciDev | undefined): string[] {
+    if (!dev) return [];
+    const out: string[] = [];
+    for (const d of this.drivers.values()) {
+      if (d.idTable.some((id) => !id.overrideOnly && matchOne(id, dev)) && !out.includes(d.module)) out.push(d.module);
+    }
+    return out;
   }
 
   // ---- resets -------------------------------------------------------------------------------------
