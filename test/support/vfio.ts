@@ -34,7 +34,7 @@ export interface Opened {
 }
 
 /** The QEMU open sequence up to a device fd (container 3, group 4, device 5 in a fresh process). */
-export function openDevice(bdf = EDU, groupId = GROUP.edu, type = V.VFIO_TYPE1v2_IOMMU, host = Host.create()): Opened {
+export function openDevice(bdf: string = EDU, groupId: number = GROUP.edu, type: number = V.VFIO_TYPE1v2_IOMMU, host: Host = Host.create()): Opened {
   const p = host.spawn();
   bindVfio(p, bdf);
   const container = p.open('/dev/vfio/vfio', O_RDWR);

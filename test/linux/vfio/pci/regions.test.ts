@@ -9,7 +9,7 @@ import { Host } from '../../../../src/host.js';
 import { getU32 } from '../../../../abi/bytes.js';
 import { MemoryFault } from '../../../../src/linux/mm/backing.js';
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../../include-ts/linux/mman.js';
-import { EDU, GPU, GPU_AUDIO, GROUP, NIC, REGION, V, bindVfio, expectErrno, openDevice } from '../../../support/vfio.js';
+import { GPU, GPU_AUDIO, GROUP, NIC, REGION, V, bindVfio, expectErrno, openDevice } from '../../../support/vfio.js';
 
 function regionInfo(p: ReturnType<typeof openDevice>['p'], d: number, index: number, argsz = 32) {
   const b = new Uint8Array(Math.max(argsz, 32));
