@@ -9,6 +9,7 @@ import { Host } from '../../src/host.js';
 import { lspci, lspciEntry } from '../../src/cli/main.js';
 import { capabilityLines, hexDump } from '../../src/cli/lspci.js';
 import { GPU, GPU_AUDIO, GROUP, V, bindVfio, openDevice } from '../support/vfio.js';
+import { GM107_CAPS_LSPCI_V } from '../support/gm107.js';
 
 const LSPCI = ['/usr/bin/lspci', '/usr/sbin/lspci', '/bin/lspci'].find((p) => existsSync(p));
 if (!LSPCI) console.warn('lspci (pciutils) is not installed: the real-lspci oracle tests are skipped (.ci/run installs it)');
@@ -47,6 +48,7 @@ describe.runIf(LSPCI)('real lspci -F on our dumps', () => {
     const out = realLspci(hexDump(lspciEntry(host, gpu), 4096), ['-v']);
     const expected = SEED_GM107.map((l) => l.replace('[900] #19', '[900] Secondary PCI Express'));
     expect(caps(out)).toEqual(expected);
+    expect(expected.map((l) => l.replace('Enable+', 'Enable-'))).toEqual(GM107_CAPS_LSPCI_V);
     expect(out).toContain('VGA compatible controller: NVIDIA Corporation GM107 [GeForce GTX 750] (rev a2)');
     expect(out).toContain('Subsystem: eVga.com. Corp. Device 2753');
   });

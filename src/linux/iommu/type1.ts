@@ -23,6 +23,7 @@ import { IOMMU_READ, IOMMU_WRITE, IommuDomain } from '../../hw/iommu/domain.js';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
   VFIO_IOMMU_GET_INFO, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
   VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, VFIO_IOMMU_UNMAP_DMA, VFIO_TYPE1_IOMMU,
   VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR,
@@ -175,13 +176,7 @@ class Type1Instance implements VfioIommuData {
   }
 
   private mapDma(ctx: FileContext, arg: UserArg): number {
-    const minsz = 32;
-    const b = arg.user(minsz);
-    const argsz = getU32(b, 0);
-    const flags = getU32(b, 4);
-    const mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
-    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than sizeof(struct vfio_iommu_type1_dma_map) = 32`);
-    if (flags & ~mask) throw kerr('EINVAL', `unknown flags 0x${(flags & ~mask).toString(16)}`);
+    const { b, flags } = header(arg, 32, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR, 'struct vfio_iommu_type1_dma_map');
     const vaddrB = getU64(b, 8);
     const iovaB = getU64(b, 16);
     const sizeB = getU64(b, 24);
@@ -244,18 +239,13 @@ class Type1Instance implements VfioIommuData {
 
   private unmapDma(arg: UserArg): number {
     const minsz = 24;
-    const b = arg.user(minsz);
-    const argsz = getU32(b, 0);
-    const flags = getU32(b, 4);
-    const mask = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR;
-    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than sizeof(struct vfio_iommu_type1_dma_unmap) = 24`);
-    if (flags & ~mask) throw kerr('EINVAL', `unknown flags 0x${(flags & ~mask).toString(16)}`);
+    const { b, argsz, flags } = header(arg, minsz, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR, 'struct vfio_iommu_type1_dma_unmap');
     if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP && flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) {
       throw kerr('EINVAL', 'GET_DIRTY_BITMAP cannot be combined with ALL or VADDR');
     }
     if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
       if (argsz < minsz + 24) throw kerr('EINVAL', 'GET_DIRTY_BITMAP needs a struct vfio_bitmap after the header');
-      throw kerr('EINVAL', 'dirty page tracking is not started (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)');
+      throw kerr('EINVAL', this.dirtyTracking ? 'unmapping with a dirty bitmap is not modeled' : 'dirty page tracking is not started (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)');
     }
     const iovaB = getU64(b, 8);
     const sizeB = getU64(b, 16);
@@ -303,12 +293,34 @@ class Type1Instance implements VfioIommuData {
     return 0;
   }
 
+  /**
+   * vfio_iommu_type1_dirty_pages(): v1 containers → EACCES; then argsz/flags, exactly one flag. START and
+   * STOP toggle tracking; reading the bitmap (GET_BITMAP) is not modeled and fails EINVAL saying so.
+   */
   private dirtyPages(arg: UserArg): number {
-    const b = arg.user(8);
-    if (getU32(b, 0) < 8) throw kerr('EINVAL', 'argsz is smaller than 8');
     if (!this.v2) throw kerr('EACCES', 'dirty page tracking needs a TYPE1v2 container');
-    throw kerr('EINVAL', 'dirty page tracking is not modeled (no flags combination is accepted)');
+    const b = arg.user(8);
+    const argsz = getU32(b, 0);
+    const flags = getU32(b, 4);
+    const mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP | VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+    if (argsz < 8 || flags & ~mask) throw kerr('EINVAL', argsz < 8 ? `argsz ${argsz} is smaller than 8` : `unknown flags 0x${(flags & ~mask).toString(16)}`);
+    if (!flags || flags & (flags - 1)) throw kerr('EINVAL', 'exactly one of START, STOP, GET_BITMAP is needed');
+    if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) this.dirtyTracking = true;
+    else if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) this.dirtyTracking = false;
+    else throw kerr('EINVAL', this.dirtyTracking ? 'reading the dirty bitmap is not modeled' : 'dirty page tracking is not started');
+    return 0;
   }
+
+  dirtyTracking = false;
+}
+
+function header(arg: UserArg, minsz: number, mask: number, what: string): { b: Uint8Array; argsz: number; flags: number } {
+  const b = arg.user(minsz);
+  const argsz = getU32(b, 0);
+  const flags = getU32(b, 4);
+  if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than sizeof(${what}) = ${minsz}`);
+  if (flags & ~mask) throw kerr('EINVAL', `unknown flags 0x${(flags & ~mask).toString(16)}`);
+  return { b, argsz, flags };
 }
 
 function type1CheckExtension(inst: Type1Instance | null, arg: number): number {

@@ -205,6 +205,23 @@ describe('VFIO_IOMMU_UNMAP_DMA (vfio_dma_do_unmap)', () => {
   });
 });
 
+describe('VFIO_IOMMU_DIRTY_PAGES (vfio_iommu_type1_dirty_pages)', () => {
+  const dp = (o: ReturnType<typeof ctx>, flags: number, argsz = 8) => {
+    const b = new Uint8Array(8);
+    V.vfio_iommu_type1_dirty_bitmap.encode({ argsz, flags }, b);
+    return o.p.ioctl(o.container, V.VFIO_IOMMU_DIRTY_PAGES, b);
+  };
+  it('a TYPE1 (v1) container → EACCES; v2: START/STOP succeed, two flags or none → EINVAL, GET_BITMAP untracked → EINVAL', () => {
+    expectErrno(() => dp(ctx(V.VFIO_TYPE1_IOMMU), V.VFIO_IOMMU_DIRTY_PAGES_FLAG_START), 'EACCES');
+    const o = ctx();
+    expectErrno(() => dp(o, V.VFIO_IOMMU_DIRTY_PAGES_FLAG_START | V.VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP), 'EINVAL');
+    expectErrno(() => dp(o, 0), 'EINVAL');
+    expectErrno(() => dp(o, V.VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, 32), 'EINVAL');
+    expect(dp(o, V.VFIO_IOMMU_DIRTY_PAGES_FLAG_START)).toBe(0);
+    expect(dp(o, V.VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP)).toBe(0);
+  });
+});
+
 describe('device DMA goes through the mappings', () => {
   it("the edu device's DMA reads and writes the caller's pinned memory; unmapped IOVAs fault", () => {
     const { host, p, container, ram } = ctx();

@@ -160,6 +160,12 @@ describe('group fd (group.c)', () => {
     expectErrno(() => p.ioctl(g, V.VFIO_GROUP_GET_DEVICE_FD, `${EDU} bogus`), 'EINVAL');
   });
 
+  it('GET_DEVICE_FD with a name of PAGE_SIZE bytes or more → EINVAL (strndup_user); an unterminated buffer → EFAULT', () => {
+    const { p, group } = openDevice();
+    expectErrno(() => p.ioctl(group, V.VFIO_GROUP_GET_DEVICE_FD, 'x'.repeat(5000)), 'EINVAL');
+    expectErrno(() => p.ioctl(group, V.VFIO_GROUP_GET_DEVICE_FD, new Uint8Array([0x30, 0x30])), 'EFAULT');
+  });
+
   it('GET_DEVICE_FD twice gives two fds on one opened device', () => {
     const { p, device, group, host } = openDevice();
     const d2 = p.ioctl(group, V.VFIO_GROUP_GET_DEVICE_FD, EDU);
