@@ -165,19 +165,25 @@ export class PciCore {
 
   /** pci_reset_function(): save state, reset, restore. Returns false (-ENOTTY) when no method works. */
   resetFunction(dev: PciDev): boolean {
-    const m = this.resetMethod(dev);
-    if (!m) return false;
+    if (!this.resetMethod(dev)) return false;
     dev.saveState();
+    this.resetFunctionLocked(dev);
+    dev.restoreState();
+    return true;
+  }
+
+  /** __pci_reset_function_locked(): the reset alone; the caller saves and restores state. */
+  resetFunctionLocked(dev: PciDev): boolean {
+    const m = this.resetMethod(dev);
     if (m === 'flr') {
       const exp = dev.hw.cfg.findCap(PCI_CAP_ID_EXP)!.offset;
       dev.writeConfig(exp + PCI_EXP_DEVCTL, 2, dev.readConfig(exp + PCI_EXP_DEVCTL, 2) | PCI_EXP_DEVCTL_BCR_FLR);
     } else if (m === 'pm') {
       dev.hw.reset();
-    } else {
+    } else if (m === 'bus') {
       this.secondaryBusReset(dev.parent!);
     }
-    dev.restoreState();
-    return true;
+    return m !== null;
   }
 
   /** pci_probe_reset_bus(): a secondary bus reset is possible for devices below a bridge. */

@@ -81,6 +81,8 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
   intrs: VfioPciIntrs | null = null;
   /** Times mmaps were zapped (inspection). */
   zaps = 0;
+  /** vdev->pci_saved_state: the configuration saved at open, restored at last close. */
+  private savedState: Uint8Array | null = null;
 
   constructor(
     readonly pdev: PciDev,
@@ -161,6 +163,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     pdev.enable();
     this.resetWorks = this.kernel.pci.resetFunction(pdev);
     pdev.saveState();
+    this.savedState = pdev.savedState;
     const kernelParams = this.kernel.params;
     if (!kernelParams.bool('vfio_pci', 'nointxmask')) this.pci23 = pdev.intxMaskSupported();
     const cmd = pdev.readConfig(PCI_COMMAND, 2);
@@ -188,11 +191,11 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     this.hasVga = false;
     this.lowPower = false;
     this.needsReset = true;
+    // pci_load_and_free_saved_state(): the state saved at open is what the device goes back to.
+    pdev.savedState = this.savedState;
+    this.savedState = null;
     pdev.writeConfig(PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
-    if (this.resetWorks && this.kernel.pci.resetMethod(pdev)) {
-      this.kernel.pci.resetFunction(pdev);
-      this.needsReset = false;
-    }
+    if (this.resetWorks && this.kernel.pci.resetFunctionLocked(pdev)) this.needsReset = false;
     pdev.restoreState();
     pdev.disable();
   }

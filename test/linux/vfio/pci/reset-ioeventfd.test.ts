@@ -191,3 +191,22 @@ describe('VFIO_DEVICE_FEATURE', () => {
     expect(m.read32(0)).toBe(0x010000ed);
   });
 });
+
+describe('last close (vfio_pci_core_disable)', () => {
+  it('restores the configuration saved at open, after a reset when one works, and stops bus mastering', () => {
+    const { host, p, device } = openDevice(NIC, GROUP.nic);
+    const hw = host.control.pci.device(NIC);
+    const bar0 = hw.barAddress(0);
+    const b = new Uint8Array(2);
+    p.pread(device, b, REGION(7) + 4);
+    p.pwrite(device, new Uint8Array([b[0]! | 4, b[1]!]), REGION(7) + 4); // bus master on
+    hw.barWrite(0, 0, 4, 0x55);
+    const resets = hw.resets;
+    p.close(device);
+    expect(hw.resets).toBe(resets + 1);
+    expect(hw.barAddress(0)).toBe(bar0);
+    expect(hw.command & 0x4).toBe(0);
+    expect(hw.command & 0x2).toBe(0x2); // Memory Space as saved at open (pci_enable_device)
+    expect(hw.barRead(0, 0, 4)).toBe(0);
+  });
+});
