@@ -52,7 +52,8 @@ function memberSize(t: MemberType): number {
 
 /**
  * Probe items for sizeof/alignof of a record and offsetof of every reachable named member (through
- * nested records and anonymous members), and bit position/width for every named bitfield.
+ * nested records, anonymous members, and element [0] of arrays of records), and bit position/width
+ * for every named bitfield.
  */
 export function recordProbes(rec: RecordType, cType = cTypeName(rec)): ProbeItem[] {
   const items: ProbeItem[] = [
@@ -76,6 +77,16 @@ export function recordProbes(rec: RecordType, cType = cTypeName(rec)): ProbeItem
         items.push({ key: `sizeof(((${cType}*)0)->${p})`, cExpr: `sizeof(((${cType}*)0)->${p})`, expected: BigInt(memberSize(f.type)) });
       }
       if (f.type.kind === 'struct' || f.type.kind === 'union') walk(f.type, p, base + f.offset, baseBits + f.offset * 8);
+      else if (f.type.kind === 'array' || f.type.kind === 'flex') {
+        // Arrays (and flexible arrays) of records: check the element layout through element [0][0]...
+        let elem: MemberType = f.type.elem;
+        let ep = `${p}[0]`;
+        while (elem.kind === 'array') {
+          elem = elem.elem;
+          ep += '[0]';
+        }
+        if (elem.kind === 'struct' || elem.kind === 'union') walk(elem, ep, base + f.offset, baseBits + f.offset * 8);
+      }
     }
   };
   walk(rec, '', 0, 0);
@@ -138,14 +149,14 @@ export function compileAndRun(source: string, extraFlags: readonly string[] = []
   }
 }
 
-/** Runs the probe and compares every item. */
-export function runProbe(includes: readonly string[], items: readonly ProbeItem[], prelude = ''): ProbeResult {
+/** Runs the probe and compares every item. `extraFlags` go to gcc (e.g. `-D_GNU_SOURCE`). */
+export function runProbe(includes: readonly string[], items: readonly ProbeItem[], prelude = '', extraFlags: readonly string[] = []): ProbeResult {
   const seen = new Set<string>();
   for (const it of items) {
     if (seen.has(it.key)) throw new Error(`duplicate probe key ${it.key}`);
     seen.add(it.key);
   }
-  const out = compileAndRun(probeSource(includes, items, prelude));
+  const out = compileAndRun(probeSource(includes, items, prelude), extraFlags);
   const actual = new Map<string, string>();
   for (const line of out.split('\n')) {
     if (!line) continue;

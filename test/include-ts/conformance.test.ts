@@ -1,0 +1,349 @@
+// ABI conformance: include-ts against the installed C headers, as compiled by this machine's gcc.
+//
+// Every export of each include-ts module is checked generically: numbers and bigints (constants and
+// ioctl numbers) against the macro's value, layouts against sizeof/_Alignof/offsetof/member sizes and
+// bitfield positions, strings against the string macro, functions (function-like macros) against the
+// macro applied to sample arguments. One C program per header group. It also proves coverage: every
+// integer/string/function-like macro, enumerator and struct that <linux/vfio.h> defines itself must be
+// exported by include-ts/linux/vfio.ts; for <linux/kvm.h> the items an x86 VMM needs must be present,
+// and the coverage of the whole header is reported.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RecordType } from '../../abi/layout.js';
+import { constantProbe, gccAvailable, probeSource, recordProbes, runProbe, type ProbeItem, type ProbeMismatch, type ProbeResult } from '../../abi/cprobe.js';
+import * as asmGenericIoctls from '../../include-ts/asm-generic/ioctls.js';
+import * as asmKvm from '../../include-ts/asm/kvm.js';
+import * as eventfd from '../../include-ts/linux/eventfd.js';
+import * as fcntl from '../../include-ts/linux/fcntl.js';
+import * as kvm from '../../include-ts/linux/kvm.js';
+import * as mman from '../../include-ts/linux/mman.js';
+import * as pciRegs from '../../include-ts/linux/pci_regs.js';
+import * as poll from '../../include-ts/linux/poll.js';
+import * as vfio from '../../include-ts/linux/vfio.js';
+
+type Module = Readonly<Record<string, unknown>>;
+
+interface Group {
+  /** The header this group mirrors, as named in the summary line. */
+  readonly header: string;
+  readonly includes: readonly string[];
+  readonly module: Module;
+  /** Exports that belong to another group (re-exports). */
+  readonly exclude?: Module;
+  readonly prelude?: string;
+  readonly flags?: readonly string[];
+}
+
+const GROUPS: readonly Group[] = [
+  { header: 'linux/vfio.h', includes: ['linux/vfio.h'], module: vfio },
+  { header: 'asm/kvm.h', includes: ['asm/kvm.h'], module: asmKvm },
+  // KVM_COALESCED_MMIO_MAX is written in terms of the kernel's PAGE_SIZE (4 KiB on x86).
+  { header: 'linux/kvm.h', includes: ['linux/kvm.h'], module: kvm, exclude: asmKvm, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
+  { header: 'linux/pci_regs.h', includes: ['linux/pci_regs.h'], module: pciRegs },
+  { header: 'sys/eventfd.h', includes: ['sys/eventfd.h'], module: eventfd },
+  { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, flags: ['-D_GNU_SOURCE'] },
+  { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
+  // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
+  { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },
+  { header: 'asm-generic/ioctls.h', includes: ['asm-generic/ioctls.h'], module: asmGenericIoctls },
+];
+
+function isLayout(v: unknown): v is RecordType {
+  return typeof v === 'object' && v !== null && ((v as RecordType).kind === 'struct' || (v as RecordType).kind === 'union') && Array.isArray((v as RecordType).fields);
+}
+
+/** Arguments a function-like macro is applied to, by arity (kept below 2^31: the C macros compute in int). */
+const SAMPLE_ARGS: Readonly<Record<number, readonly (readonly number[])[]>> = {
+  1: [[0], [1], [2], [3], [4], [5], [6], [7], [0x12], [0x1234], [0x12345678], [0x7ffff0f7]],
+  4: [[0, 0, 0, 0], [1, 2, 1, 0x1234], [0, 0xff, 3, 0xffff], [1, 0, 0, 1]],
+};
+
+/** Probe items for every export of a module (the C names must exist in the group's headers). */
+function probeItems(group: Group): ProbeItem[] {
+  const items: ProbeItem[] = [];
+  for (const [name, value] of Object.entries(group.module)) {
+    if (group.exclude && name in group.exclude) continue;
+    if (typeof value === 'number' || typeof value === 'bigint') {
+      if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`${group.header}: ${name} = ${value} is not a safe integer`);
+      items.push(constantProbe(name, value));
+    } else if (typeof value === 'string') {
+      items.push({ key: name, cExpr: '0', cBlock: `printf("%s", ${name});`, expected: 0n, expectedText: value });
+    } else if (typeof value === 'function') {
+      const fn = value as (...args: number[]) => number;
+      const samples = SAMPLE_ARGS[fn.length];
+      if (!samples) throw new Error(`${group.header}: no sample arguments for ${name} with ${fn.length} parameters`);
+      for (const args of samples) items.push(constantProbe(`${name}(${args.join(', ')})`, fn(...args)));
+    } else if (isLayout(value)) {
+      if (value.name !== name) throw new Error(`${group.header}: export ${name} holds the layout of ${value.cname}`);
+      const cf = value.flexField?.type.kind === 'flex' ? value.flexField.type.countField : undefined;
+      if (cf !== undefined && !value.fields.some((f) => f.name === cf && f.offset < value.flexField!.offset)) {
+        throw new Error(`${group.header}: ${value.cname}.${value.flexField!.name} counts with ${cf}, which is not a member before it`);
+      }
+      items.push(...recordProbes(value));
+    } else {
+      throw new Error(`${group.header}: export ${name} is neither a constant, a string, a function-like macro nor a layout`);
+    }
+  }
+  return items;
+}
+
+// ------------------------------------------------------------------------------------------------
+// What the headers define themselves (for the coverage proof)
+
+function gcc(args: readonly string[], input: string): string {
+  return execFileSync('gcc', [...args], { input, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** The file gcc opens for `#include <name>` (e.g. asm/kvm.h lives under the multiarch directory). */
+function headerPath(name: string): string {
+  const out = gcc(['-E', '-x', 'c', '-'], `#include <${name}>\n`);
+  for (const m of out.matchAll(/^# \d+ "([^"]+)"/gm)) if (m[1]!.endsWith(`/${name}`)) return m[1]!;
+  throw new Error(`gcc did not open ${name}`);
+}
+
+interface HeaderDefs {
+  /** Object-like macros with an integer value, string macros, and function-like macros defined in the header's own text. */
+  readonly integers: string[];
+  readonly strings: string[];
+  readonly functions: string[];
+  readonly enumerators: string[];
+  readonly structs: string[];
+}
+
+function headerDefs(name: string): HeaderDefs {
+  const text = readFileSync(headerPath(name), 'utf8').replace(/\\\n/g, ' ');
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/.*$/gm, '');
+  // gcc's view of each macro: `#define NAME(params) body` / `#define NAME body`.
+  const macros = new Map<string, { params: boolean; body: string }>();
+  for (const m of gcc(['-dM', '-E', '-x', 'c', '-'], `#include <${name}>\n`).matchAll(/^#define (\w+)(\([^)]*\))?(?: (.*))?$/gm)) {
+    macros.set(m[1]!, { params: m[2] !== undefined, body: (m[3] ?? '').trim() });
+  }
+  const defs: HeaderDefs = { integers: [], strings: [], functions: [], enumerators: [], structs: [] };
+  const seen = new Set<string>();
+  for (const m of code.matchAll(/^\s*#\s*define\s+(\w+)/gm)) {
+    const n = m[1]!;
+    const def = macros.get(n);
+    if (seen.has(n) || !def) continue; // not defined in this configuration (e.g. an #ifndef fallback)
+    seen.add(n);
+    if (def.params) defs.functions.push(n);
+    else if (def.body === '' || def.body === n) continue; // include guard, feature flag, enumerator alias
+    else if (def.body.startsWith('"')) defs.strings.push(n);
+    else defs.integers.push(n);
+  }
+  const noPp = code.replace(/^\s*#.*$/gm, '');
+  for (const m of noPp.matchAll(/\benum\s*\w*\s*\{([^}]*)\}/g)) {
+    for (const e of m[1]!.split(',')) {
+      const id = e.trim().split(/[\s=]/)[0];
+      if (id) defs.enumerators.push(id);
+    }
+  }
+  for (const m of noPp.matchAll(/\bstruct\s+(\w+)\s*\{/g)) defs.structs.push(m[1]!);
+  return defs;
+}
+
+/** Which of `names` are integer constant expressions in this configuration (one -fsyntax-only compile). */
+function integerConstants(include: string, names: readonly string[], prelude = ''): Set<string> {
+  const head = `#include <${include}>\n${prelude}\n`;
+  const base = head.split('\n').length - 1;
+  const body = names.map((n) => `enum { vks_probe_${n} = (int)((${n}) != 0) };`).join('\n');
+  let stderr = '';
+  try {
+    gcc(['-std=gnu11', '-fsyntax-only', '-x', 'c', '-'], head + body + '\n');
+  } catch (e) {
+    stderr = String((e as { stderr?: unknown }).stderr ?? '');
+  }
+  const bad = new Set<number>();
+  for (const m of stderr.matchAll(/^<stdin>:(\d+):\d+: error/gm)) bad.add(Number(m[1]) - base - 1);
+  return new Set(names.filter((_, i) => !bad.has(i)));
+}
+
+interface Coverage {
+  readonly total: number;
+  readonly covered: number;
+  readonly missing: string[];
+}
+
+function coverage(defs: HeaderDefs, mod: Module): Coverage {
+  const missing: string[] = [];
+  const want = (n: string, ok: (v: unknown) => boolean, what: string) => {
+    if (!ok(mod[n])) missing.push(`${what} ${n}`);
+  };
+  const isInt = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
+  defs.integers.forEach((n) => want(n, isInt, 'macro'));
+  defs.enumerators.forEach((n) => want(n, isInt, 'enumerator'));
+  defs.strings.forEach((n) => want(n, (v) => typeof v === 'string', 'string macro'));
+  defs.functions.forEach((n) => want(n, (v) => typeof v === 'function', 'function-like macro'));
+  defs.structs.forEach((n) => want(n, (v) => isLayout(v) && v.name === n, 'struct'));
+  const total = defs.integers.length + defs.enumerators.length + defs.strings.length + defs.functions.length + defs.structs.length;
+  return { total, covered: total - missing.length, missing };
+}
+
+// ------------------------------------------------------------------------------------------------
+
+function prerequisites(): string | null {
+  if (!gccAvailable()) return 'gcc is not installed (CI installs gcc, libc6-dev and linux-libc-dev)';
+  for (const h of GROUPS.flatMap((g) => g.includes)) {
+    try {
+      gcc(['-fsyntax-only', '-x', 'c', '-'], `#include <${h}>\n`);
+    } catch {
+      return `<${h}> cannot be compiled (install libc6-dev and linux-libc-dev)`;
+    }
+  }
+  return null;
+}
+
+function headerVersion(): string {
+  try {
+    const out = gcc(['-dM', '-E', '-x', 'c', '-'], '#include <linux/version.h>\n');
+    const v = (k: string) => out.match(new RegExp(`#define ${k} (\\d+)`))?.[1];
+    return `${v('LINUX_VERSION_MAJOR')}.${v('LINUX_VERSION_PATCHLEVEL')}.${v('LINUX_VERSION_SUBLEVEL')}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * runProbe, except that items C rejects (a member or macro the header does not have) become
+ * mismatches of their own instead of failing the whole compile.
+ */
+function probeGroup(group: Group, items: readonly ProbeItem[]): ProbeResult {
+  const src = probeSource(group.includes, items, group.prelude ?? '');
+  let stderr = '';
+  try {
+    gcc(['-std=gnu11', '-fsyntax-only', '-w', ...(group.flags ?? []), '-x', 'c', '-'], src);
+  } catch (e) {
+    stderr = String((e as { stderr?: unknown }).stderr ?? '');
+  }
+  const rejected = new Map<string, string>();
+  if (stderr) {
+    const lines = src.split('\n');
+    const keyAt = (line: number): string | undefined => {
+      for (let i = line - 1; i >= 0; i--) {
+        const m = lines[i]!.match(/^  printf\("%s\\t", (".*")\);$/);
+        if (m) return JSON.parse(m[1]!) as string;
+      }
+      return undefined;
+    };
+    for (const m of stderr.matchAll(/^<stdin>:(\d+):\d+: error: (.*)$/gm)) {
+      const key = keyAt(Number(m[1]));
+      if (key === undefined) throw new Error(`the probe for <${group.header}> does not compile:\n${stderr}`);
+      if (!rejected.has(key)) rejected.set(key, m[2]!);
+    }
+  }
+  const res = runProbe(group.includes, items.filter((it) => !rejected.has(it.key)), group.prelude ?? '', group.flags ?? []);
+  const notInC: ProbeMismatch[] = [...rejected].map(([key, err]) => ({ key, expected: 'present', actual: `not in the C header (${err})` }));
+  return { compared: items.length, mismatches: [...notInC, ...res.mismatches] };
+}
+
+function describeMismatches(header: string, res: ProbeResult): string {
+  return (
+    `${res.mismatches.length} of ${res.compared} items of <${header}> differ from gcc's (installed uapi headers ${headerVersion()}; include-ts mirrors 6.1):\n` +
+    res.mismatches.map((m) => `  ${m.key}: include-ts ${m.expected}, C ${m.actual}`).join('\n')
+  );
+}
+
+const missingPrereq = prerequisites();
+
+describe('ABI conformance of include-ts with the installed C headers (gcc, x86-64)', () => {
+  if (missingPrereq) {
+    console.warn(`ABI conformance SKIPPED: ${missingPrereq}`);
+    it.skip(`SKIPPED: ${missingPrereq}`, () => {});
+    return;
+  }
+  const counts = new Map<string, { compared: number; mismatches: number }>();
+  afterAll(() => {
+    if (counts.size === 0) return;
+    const total = [...counts.values()].reduce((a, c) => a + c.compared, 0);
+    const bad = [...counts.values()].reduce((a, c) => a + c.mismatches, 0);
+    const per = [...counts.entries()].map(([h, c]) => `${h} ${c.compared} items`).join(', ');
+    console.log(`ABI conformance (uapi headers ${headerVersion()}): ${per}, total ${total}, ${bad} mismatches`);
+  });
+
+  for (const group of GROUPS) {
+    it(`<${group.header}>: every export matches the C header`, () => {
+      const items = probeItems(group);
+      const res = probeGroup(group, items);
+      counts.set(group.header, { compared: res.compared, mismatches: res.mismatches.length });
+      expect(res.mismatches, describeMismatches(group.header, res)).toEqual([]);
+      expect(res.compared).toBeGreaterThan(0);
+    });
+  }
+
+  it('<linux/vfio.h>: every macro, enumerator and struct it defines is in include-ts/linux/vfio.ts', () => {
+    const defs = headerDefs('linux/vfio.h');
+    const cov = coverage(defs, vfio);
+    console.log(
+      `coverage linux/vfio.h: ${cov.covered}/${cov.total} (${defs.integers.length} integer macros, ${defs.strings.length} string macros, ` +
+        `${defs.functions.length} function-like macros, ${defs.enumerators.length} enumerators, ${defs.structs.length} structs)`,
+    );
+    expect(cov.missing, `missing from include-ts/linux/vfio.ts:\n  ${cov.missing.join('\n  ')}`).toEqual([]);
+    // Sanity of the extraction itself.
+    expect(defs.integers).toContain('VFIO_IOMMU_GET_INFO');
+    expect(defs.structs).toContain('vfio_irq_set');
+    expect(defs.strings).toContain('VFIO_DEVICE_API_PCI_STRING');
+  });
+
+  it('<asm/kvm.h>: every macro and struct it defines is in include-ts/asm/kvm.ts', () => {
+    const defs = headerDefs('asm/kvm.h');
+    const cov = coverage(defs, asmKvm);
+    console.log(`coverage asm/kvm.h: ${cov.covered}/${cov.total}`);
+    expect(cov.missing, `missing from include-ts/asm/kvm.ts:\n  ${cov.missing.join('\n  ')}`).toEqual([]);
+  });
+
+  it('<linux/pci_regs.h>: every macro it defines is in include-ts/linux/pci_regs.ts', () => {
+    const defs = headerDefs('linux/pci_regs.h');
+    const cov = coverage(defs, pciRegs);
+    console.log(`coverage linux/pci_regs.h: ${cov.covered}/${cov.total}`);
+    expect(cov.missing, `missing from include-ts/linux/pci_regs.ts:\n  ${cov.missing.join('\n  ')}`).toEqual([]);
+  });
+
+  it('<linux/kvm.h>: the items an x86 VMM uses are present; coverage of the whole header is reported', () => {
+    const defs = headerDefs('linux/kvm.h');
+    // Every capability, exit reason and internal-error code of the header, plus the named essentials.
+    const families = [...defs.integers, ...defs.enumerators].filter((n) => /^KVM_(CAP|EXIT|INTERNAL_ERROR)_/.test(n));
+    const required = [...new Set([...families, ...KVM_REQUIRED])];
+    const absent = required.filter((n) => !(n in kvm));
+    expect(absent, `required by an x86 VMM but missing from include-ts/linux/kvm.ts: ${absent.join(', ')}`).toEqual([]);
+    for (const n of KVM_REQUIRED_LAYOUTS) expect(isLayout((kvm as Module)[n]), `${n} is a layout`).toBe(true);
+    expect('KVM_MAX_IRQ_ROUTES' in kvm, 'KVM_MAX_IRQ_ROUTES is kernel-internal, not uapi').toBe(false);
+
+    const cov = coverage(defs, kvm);
+    // What is missing must be what C itself cannot evaluate on x86 (ioctls on other architectures' structs).
+    const missingMacros = cov.missing.filter((m) => m.startsWith('macro ')).map((m) => m.slice('macro '.length));
+    const evaluable = integerConstants('linux/kvm.h', missingMacros, GROUPS.find((g) => g.header === 'linux/kvm.h')!.prelude);
+    console.log(
+      `coverage linux/kvm.h: ${cov.covered}/${cov.total} (${required.length} required items present; ` +
+        `not covered: ${cov.missing.length}, of which not integer constants on x86: ${missingMacros.filter((n) => !evaluable.has(n)).join(', ') || 'none'})`,
+    );
+    expect([...evaluable], 'integer macros of <linux/kvm.h> missing from include-ts/linux/kvm.ts').toEqual([]);
+  });
+});
+
+/** What an x86 VMM doing PCI passthrough uses from <linux/kvm.h> (with <asm/kvm.h>). */
+const KVM_REQUIRED_LAYOUTS = [
+  'kvm_userspace_memory_region', 'kvm_irq_level', 'kvm_irqchip', 'kvm_pic_state', 'kvm_ioapic_state', 'kvm_irq_routing',
+  'kvm_irq_routing_entry', 'kvm_irq_routing_irqchip', 'kvm_irq_routing_msi', 'kvm_irqfd', 'kvm_ioeventfd', 'kvm_msi',
+  'kvm_enable_cap', 'kvm_run', 'kvm_regs', 'kvm_sregs', 'kvm_segment', 'kvm_dtable', 'kvm_lapic_state', 'kvm_fpu',
+  'kvm_msr_entry', 'kvm_msrs', 'kvm_cpuid_entry2', 'kvm_cpuid2', 'kvm_pit_config', 'kvm_pit_state', 'kvm_pit_state2',
+  'kvm_pit_channel_state', 'kvm_vcpu_events', 'kvm_debugregs', 'kvm_xcrs', 'kvm_sync_regs', 'kvm_signal_mask',
+  'kvm_coalesced_mmio_zone', 'kvm_coalesced_mmio', 'kvm_coalesced_mmio_ring', 'kvm_clock_data',
+];
+const KVM_REQUIRED = [
+  ...KVM_REQUIRED_LAYOUTS,
+  'KVMIO', 'KVM_API_VERSION', 'KVM_GET_API_VERSION', 'KVM_CREATE_VM', 'KVM_CHECK_EXTENSION', 'KVM_GET_VCPU_MMAP_SIZE',
+  'KVM_CREATE_VCPU', 'KVM_RUN', 'KVM_SET_USER_MEMORY_REGION', 'KVM_MEM_LOG_DIRTY_PAGES', 'KVM_MEM_READONLY',
+  'KVM_CREATE_IRQCHIP', 'KVM_IRQ_LINE', 'KVM_IRQ_LINE_STATUS', 'KVM_GET_IRQCHIP', 'KVM_SET_IRQCHIP',
+  'KVM_IRQCHIP_PIC_MASTER', 'KVM_IRQCHIP_PIC_SLAVE', 'KVM_IRQCHIP_IOAPIC', 'KVM_NR_INTERRUPTS', 'KVM_IOAPIC_NUM_PINS',
+  'KVM_APIC_REG_SIZE', 'KVM_SET_GSI_ROUTING', 'KVM_IRQ_ROUTING_IRQCHIP', 'KVM_IRQ_ROUTING_MSI',
+  'KVM_IRQ_ROUTING_S390_ADAPTER', 'KVM_IRQ_ROUTING_HV_SINT', 'KVM_IRQ_ROUTING_XEN_EVTCHN', 'KVM_IRQFD',
+  'KVM_IRQFD_FLAG_DEASSIGN', 'KVM_IRQFD_FLAG_RESAMPLE', 'KVM_IOEVENTFD', 'KVM_IOEVENTFD_FLAG_DATAMATCH',
+  'KVM_IOEVENTFD_FLAG_PIO', 'KVM_IOEVENTFD_FLAG_DEASSIGN', 'KVM_SIGNAL_MSI', 'KVM_MSI_VALID_DEVID', 'KVM_ENABLE_CAP',
+  'KVM_GET_LAPIC', 'KVM_SET_LAPIC', 'KVM_GET_REGS', 'KVM_SET_REGS', 'KVM_GET_SREGS', 'KVM_SET_SREGS',
+  'KVM_SET_SIGNAL_MASK', 'KVM_REGISTER_COALESCED_MMIO', 'KVM_UNREGISTER_COALESCED_MMIO', 'KVM_SET_TSS_ADDR',
+  'KVM_SET_IDENTITY_MAP_ADDR', 'KVM_CREATE_PIT2', 'KVM_GET_CLOCK', 'KVM_SET_CLOCK', 'KVM_X2APIC_API_USE_32BIT_IDS',
+  'KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK', 'KVM_PIO_PAGE_OFFSET', 'KVM_COALESCED_MMIO_PAGE_OFFSET',
+  'KVM_GET_MSRS', 'KVM_SET_MSRS', 'KVM_SET_CPUID2', 'KVM_GET_SUPPORTED_CPUID', 'KVM_GET_FPU', 'KVM_SET_FPU',
+  'KVM_GET_VCPU_EVENTS', 'KVM_SET_VCPU_EVENTS', 'KVM_GET_DEBUGREGS', 'KVM_SET_DEBUGREGS', 'KVM_GET_XCRS', 'KVM_SET_XCRS',
+  'KVM_GET_PIT2', 'KVM_SET_PIT2', 'KVM_GET_MP_STATE', 'KVM_SET_MP_STATE', 'KVM_NMI', 'KVM_INTERRUPT',
+];
