@@ -123,7 +123,7 @@ function populateDevice(core: PciCore, dev: PciDev, dir: StaticDir, path: string
   dir.set('class', ro(() => `${hex(id.classCode, 6)}\n`));
   dir.set('revision', ro(() => `${hex(id.revision, 2)}\n`));
   dir.set('irq', ro(() => `${dev.irq}\n`));
-  dir.set('enable', ro(() => `${dev.enableCnt > 0 ? 1 : 0}\n`, 0o644));
+  dir.set('enable', ro(() => `${dev.enableCnt > 0 ? 1 : 0}\n`));
   dir.set('numa_node', ro(() => '-1\n'));
   dir.set('modalias', ro(() => {
     const h = (v: number, w: number) => v.toString(16).toUpperCase().padStart(w, '0');
@@ -142,7 +142,7 @@ function populateDevice(core: PciCore, dev: PciDev, dir: StaticDir, path: string
       out[i + 3] = (v >>> 24) & 0xff;
     }
     return out;
-  }, undefined, 0o644));
+  }, undefined, 0o444));
   dir.set('resource', ro(() => {
     const lines: string[] = [];
     const z = '0x0000000000000000';

@@ -2,6 +2,7 @@
 // §6.2.2-6.2.3 Interrupt Disable / Interrupt Status, §6.8.1 MSI, §6.8.2 MSI-X).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../../support/runs.js';
 import { Host } from '../../../src/host.js';
 import { SimpleDevice } from '../../../src/hw/devices/simple.js';
 import { MsixNic } from '../../../src/hw/devices/msix-nic.js';
@@ -197,7 +198,7 @@ describe('MSI-X (§6.8.2)', () => {
           expect(sink.msgs.length).toBe(m.sent);
         },
       ),
-      { numRuns: 200 },
+      fcParams(200),
     );
   });
 });

@@ -3,6 +3,7 @@
 // /sys/kernel/iommu_groups, and a property test against an independent union-find model.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../../support/runs.js';
 import { Host } from '../../../src/host.js';
 import type { Machine } from '../../../src/hw/machine.js';
 import { PciBridge, HostBridge } from '../../../src/hw/pci/bridge.js';
@@ -161,7 +162,7 @@ describe('group computation vs a reference model', () => {
           max = Math.max(max, id);
         }
       }),
-      { numRuns: 150 },
+      fcParams(150),
     );
   });
 });

@@ -3,6 +3,7 @@
 // every row of ../shared/reference/vfio.md §2b, §8.6-8.7, and a model-based property test.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../../support/runs.js';
 import { Host } from '../../../src/host.js';
 import { walkCaps } from '../../../abi/capchain.js';
 import { getU32, getU64 } from '../../../abi/bytes.js';
@@ -312,7 +313,7 @@ class DmaCmd implements fc.Command<Model, Real> {
   toString = () => `deviceDma(page ${this.page})`;
 }
 
-describe('MAP/UNMAP_DMA vs an interval model (fc.commands)', () => {
+describe('MAP/UNMAP_DMA vs an interval model (model-based, fc.commands)', () => {
   it('no overlap is ever accepted, v2 never bisects, and device DMA reaches exactly the mapped ranges', () => {
     const page = fc.nat(31);
     const len = fc.integer({ min: 1, max: 6 });
@@ -328,7 +329,7 @@ describe('MAP/UNMAP_DMA vs an interval model (fc.commands)', () => {
         const real: Real = { p, c: container, base: ram.addr, read: (iova) => edu.dmaRead(iova, new Uint8Array(4)) };
         fc.modelRun(() => ({ model: { maps: [] }, real }), cs);
       }),
-      { numRuns: 120 },
+      fcParams(120),
     );
   });
 });

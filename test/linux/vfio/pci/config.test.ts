@@ -79,6 +79,15 @@ describe('standard header', () => {
     expect(l.host.control.pci.device(LEGACY).command & 0x400).toBe(0);
   });
 
+  it('vfio_pci.nointxmask=1 disables PCI 2.3 masking: the hardware bit no longer follows the virtual one', () => {
+    const o = openDevice(EDU, GROUP.edu, V.VFIO_TYPE1v2_IOMMU, Host.create({ cmdline: 'vfio_pci.nointxmask=1' }));
+    expect(o.host.control.pci.vfio(EDU)!.pci23).toBe(false);
+    wr(o, 4, 2, rd(o, 4, 2) | 0x400);
+    expect(rd(o, 4, 2) & 0x400).toBe(0x400);
+    expect(o.host.control.pci.device(EDU).command & 0x400).toBe(0);
+    expect(o.p.readFile('/sys/module/vfio_pci/parameters/nointxmask')).toBe('Y\n');
+  });
+
   it('Status is read-only (RW1C error bits cannot be cleared by the user); Interrupt Pin read-only; Interrupt Line virtual', () => {
     const o = openDevice();
     const hw = o.host.control.pci.device(EDU);
