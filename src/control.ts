@@ -4,9 +4,15 @@
 // reachable through an fd: the ABI stays the real one.
 
 import type { Kernel } from './linux/kernel.js';
+import { PciControl } from './control/pci.js';
 
 export class Control {
-  constructor(private readonly kernel: Kernel) {}
+  /** PCI hardware and the kernel's PCI/IOMMU/VFIO state (src/control/pci.ts). */
+  readonly pci: PciControl;
+
+  constructor(private readonly kernel: Kernel) {
+    this.pci = new PciControl(kernel);
+  }
 
   /** Virtual time in nanoseconds since boot. */
   get now(): number {

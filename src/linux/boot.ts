@@ -3,6 +3,8 @@
 import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
+import { initPci } from './pci/init.js';
+import { initVfio } from './vfio/init.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -12,6 +14,8 @@ export interface Subsystem {
 export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
   { name: 'mem', init: initMemDevices },
+  { name: 'pci', init: initPci },
+  { name: 'vfio', init: initVfio },
 ];
 
 export function bootKernel(kernel: Kernel): void {

@@ -11,6 +11,9 @@ import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
+import type { PciCore } from './pci/pci-core.js';
+import type { IommuCore } from './iommu/iommu-group.js';
+import type { VfioCore } from './vfio/vfio-main.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
@@ -26,6 +29,12 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
+  /** The PCI core: pci_devs, drivers, binding (src/linux/pci). */
+  pci!: PciCore;
+  /** IOMMU groups and DMA ownership (src/linux/iommu). */
+  iommu!: IommuCore;
+  /** VFIO: containers, groups, devices (src/linux/vfio). */
+  vfio!: VfioCore;
   private nextPid = 1;
 
   constructor(
