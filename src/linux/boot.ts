@@ -3,6 +3,8 @@
 import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
+import { initPci } from './pci/init.js';
+import { initVfio } from './vfio/init.js';
 import { initKvm } from './kvm/init.js';
 
 export interface Subsystem {
@@ -13,6 +15,8 @@ export interface Subsystem {
 export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
   { name: 'mem', init: initMemDevices },
+  { name: 'pci', init: initPci },
+  { name: 'vfio', init: initVfio },
   { name: 'kvm', init: initKvm },
 ];
 

@@ -11,6 +11,9 @@ import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
+import type { PciCore } from './pci/pci-core.js';
+import type { IommuCore } from './iommu/iommu-group.js';
+import type { VfioCore } from './vfio/vfio-main.js';
 import type { KvmModule } from './kvm/vm.js';
 
 export interface KernelOptions {
@@ -27,6 +30,12 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
+  /** The PCI core: pci_devs, drivers, binding (src/linux/pci). */
+  pci!: PciCore;
+  /** IOMMU groups and DMA ownership (src/linux/iommu). */
+  iommu!: IommuCore;
+  /** VFIO: containers, groups, devices (src/linux/vfio). */
+  vfio!: VfioCore;
   /** KVM (src/linux/kvm), set by its init. */
   kvm: KvmModule | null = null;
   private nextPid = 1;

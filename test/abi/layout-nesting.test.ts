@@ -2,14 +2,14 @@
 // keep their typed views: the include-ts headers are built this way (`kvm_sregs` holds `kvm_segment`s).
 // This is also a compile-time test: `tsc --noEmit` fails if a typed record stops being a MemberType.
 import { describe, expect, it } from 'vitest';
-import { anon, array, struct, u64, u8, union, type RecordType } from '../../abi/layout.js';
+import { anon, array, struct, u64, u8, union, type AnyRecord } from '../../abi/layout.js';
 
 const seg = struct('vks_seg', { sel: u8, base: u64 });
 const regs = struct('vks_regs', { cs: seg, segs: array(seg, 2), u: anon(union('vks_u', { small: u8, wide: u64 })) });
 
 describe('nested typed records', () => {
-  it('are assignable to the wide RecordType and keep typed views', () => {
-    const wide: RecordType = seg;
+  it('are accepted as members and as AnyRecord, and keep typed views', () => {
+    const wide: AnyRecord = seg;
     expect(wide.size).toBe(16);
     const v = regs.alloc();
     v.cs.sel = 7;

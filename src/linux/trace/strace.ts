@@ -235,8 +235,9 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
       return quoteBytes(ev.argIn.subarray(0, nul < 0 ? ev.argIn.length : nul), 64);
     }
     case 'int-ptr': {
-      if (!ev.argIn || ev.argIn.length < 4) return ev.argValue !== undefined ? hex(ev.argValue) : 'NULL';
-      const v = new DataView(ev.argIn.buffer, ev.argIn.byteOffset).getInt32(0, true);
+      const src = desc.out && !failed ? ev.argOut : ev.argIn;
+      if (!src || src.length < 4) return ev.argValue !== undefined ? hex(ev.argValue) : 'NULL';
+      const v = new DataView(src.buffer, src.byteOffset).getInt32(0, true);
       return `[${v}]`;
     }
     case 'struct': {
