@@ -4,14 +4,18 @@
 // reachable through an fd: the ABI stays the real one.
 
 import type { Kernel } from './linux/kernel.js';
+import { KvmControl } from './linux/kvm/control.js';
 import { PciControl } from './control/pci.js';
 
 export class Control {
   /** PCI hardware and the kernel's PCI/IOMMU/VFIO state (src/control/pci.ts). */
   readonly pci: PciControl;
+  /** KVM: guest programs, irqchip/LAPIC/irqfd inspection (src/linux/kvm/control.ts). */
+  readonly kvm: KvmControl;
 
   constructor(private readonly kernel: Kernel) {
     this.pci = new PciControl(kernel);
+    this.kvm = new KvmControl(kernel);
   }
 
   /** Virtual time in nanoseconds since boot. */

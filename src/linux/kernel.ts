@@ -14,6 +14,7 @@ import type { IoctlTable } from './trace/ioctl-desc.js';
 import type { PciCore } from './pci/pci-core.js';
 import type { IommuCore } from './iommu/iommu-group.js';
 import type { VfioCore } from './vfio/vfio-main.js';
+import type { KvmModule } from './kvm/vm.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
@@ -35,6 +36,8 @@ export class Kernel {
   iommu!: IommuCore;
   /** VFIO: containers, groups, devices (src/linux/vfio). */
   vfio!: VfioCore;
+  /** KVM (src/linux/kvm), set by its init. */
+  kvm: KvmModule | null = null;
   private nextPid = 1;
 
   constructor(
