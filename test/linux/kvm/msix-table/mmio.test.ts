@@ -295,7 +295,7 @@ describe('ownership of the ranges', () => {
 });
 
 describe('trace hops', () => {
-  it('a masked raise emits msi-pending; an accepted one msi-send, then the GSI's edge (assert reaches the LAPIC, de-assert)', () => {
+  it('a masked raise emits msi-pending; an accepted one msi-send, then an edge on the GSI (assert reaches the LAPIC, de-assert)', () => {
     const s = setup();
     const hops: string[] = [];
     s.v.host.trace.on((ev) => {
