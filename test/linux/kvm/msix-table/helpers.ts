@@ -2,7 +2,7 @@
 import type { Process } from '../../../../src/linux/process.js';
 import * as P from '../../../../include-ts/proposed/kvm_msix_table.js';
 import { GuestAsm, r0, r1, r2, r3, r4, type GuestProgram } from '../../../../src/guest/program.js';
-import { K, type Vmm } from '../helpers.js';
+import { K, vmm, type Vmm } from '../helpers.js';
 import { enableLapic, maskPic } from '../../../../src/guest/x86.js';
 import { msiAddress, msiData } from '../../../../src/hw/x86/msi.js';
 
@@ -137,6 +137,21 @@ export function setState(p: Process, vm: number, id: number, st: TableState | nu
 /** Control-only SET_MSIX_TABLE_STATE (the VMM saw a Message Control write): ENABLE/MASKALL bits. */
 export function setCtrl(p: Process, vm: number, id: number, ctrl: number): number {
   return setState(p, vm, id, null, ctrl);
+}
+
+/** Software-enables vCPU i's LAPIC (SPIV) through KVM_GET/SET_LAPIC, as a guest's first steps would. */
+export function enableApic(v: Vmm, i = 0): void {
+  const st = K.kvm_lapic_state.alloc();
+  v.p.ioctl(v.vcpus[i]!, K.KVM_GET_LAPIC, st);
+  new DataView(st.bytes.buffer, st.bytes.byteOffset).setUint32(0xf0, 0x1ff, true);
+  v.p.ioctl(v.vcpus[i]!, K.KVM_SET_LAPIC, st);
+}
+
+/** A VM (in-kernel irqchip, one vCPU) with its LAPIC software-enabled. */
+export function apicVmm(o: Parameters<typeof vmm>[0] = {}): Vmm {
+  const v = vmm(o);
+  enableApic(v);
+  return v;
 }
 
 export function entryAddr(e: number, field: number, base = TABLE): number {
