@@ -341,7 +341,7 @@ describe('in-kernel MSI-X table against the PCI model (property)', () => {
         real.v.host.control.flush();
         for (let e = 0; e < NR; e++) expect(real.arrived(e), `entry ${e} after settling`).toBe(model.accepted[e]);
       }),
-      fcParams(80),
+      fcParams(150),
     );
   });
 });
