@@ -201,16 +201,29 @@ type ReadonlyKeys<F> = Exclude<NamedKeys<F>, WritableKeys<F>>;
 type AnonKeys<F> = { [K in keyof F]: F[K] extends AnonType ? K : never }[keyof F];
 type Lifted<F> = UnionToIntersection<{ [K in AnonKeys<F>]: F[K] extends AnonType<RecordType<infer G>> ? View<G> : never }[AnonKeys<F>]>;
 
-export type View<F extends FieldSpecs = FieldSpecs> = { -readonly [K in WritableKeys<F>]: ViewValue<F[K]> } & {
-  readonly [K in ReadonlyKeys<F>]: ViewValue<F[K]>;
-} & ([AnonKeys<F>] extends [never] ? unknown : Lifted<F>) &
-  ViewBase<F>;
+/** True for the wide `FieldSpecs` (an index signature) rather than a concrete record's field map. */
+type IsWide<F> = string extends keyof F ? true : false;
 
-export interface ViewBase<F extends FieldSpecs = FieldSpecs> {
+/**
+ * A view of a concrete record has one typed accessor per member. The wide `View` (of `RecordType`
+ * with unknown fields) only promises named members of unknown type, so that every concrete view is
+ * assignable to it and a typed record can be nested in another (`struct('b', { a, arr: array(a, 2) })`).
+ */
+export type View<F extends FieldSpecs = FieldSpecs> =
+  IsWide<F> extends true
+    ? ViewBase<F> & { readonly [name: string]: unknown }
+    : { -readonly [K in WritableKeys<F>]: ViewValue<F[K]> } & {
+        readonly [K in ReadonlyKeys<F>]: ViewValue<F[K]>;
+      } & ([AnonKeys<F>] extends [never] ? unknown : Lifted<F>) &
+        ViewBase<F>;
+
+// A type alias, not an interface: concrete views then get an implicit index signature and are
+// assignable to the wide View.
+export type ViewBase<F extends FieldSpecs = FieldSpecs> = {
   /** The bytes this view reads and writes: exactly sizeof(struct), or up to the end of the buffer for a struct with a flexible array. */
   readonly bytes: Uint8Array;
   readonly layout: RecordType<F>;
-}
+};
 
 export type PlainValue<T> = T extends ScalarType<infer N>
   ? N extends Wide ? bigint : number

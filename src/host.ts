@@ -3,6 +3,7 @@
 
 import { Control } from './control.js';
 import { Machine, type MachineOptions } from './hw/machine.js';
+import { namedPreset } from './hw/presets/default.js';
 import { bootKernel } from './linux/boot.js';
 import { Kernel, type KernelOptions } from './linux/kernel.js';
 import { Process, type ProcessOptions } from './linux/process.js';
@@ -10,7 +11,10 @@ import type { Scheduler } from './sim/scheduler.js';
 import type { TraceBus } from './sim/trace.js';
 import { attachStrace, type StraceOptions } from './linux/trace/strace.js';
 
-export interface HostOptions extends MachineOptions, KernelOptions {}
+export interface HostOptions extends MachineOptions, KernelOptions {
+  /** A machine built beforehand (its own preset); otherwise one is built from `preset` (default: the default host). */
+  readonly machine?: Machine;
+}
 
 export class Host {
   readonly machine: Machine;
@@ -18,7 +22,7 @@ export class Host {
   readonly control: Control;
 
   private constructor(opts: HostOptions) {
-    this.machine = new Machine(opts);
+    this.machine = opts.machine ?? new Machine(opts, namedPreset);
     this.kernel = new Kernel(this.machine, opts);
     bootKernel(this.kernel);
     this.control = new Control(this.kernel);

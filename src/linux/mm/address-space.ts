@@ -169,7 +169,12 @@ export class Mapping {
   private check(off: number, size: number): Backing {
     if (this.vma.dead) throw new MemoryFault('SIGSEGV', this.vma.start + off, 'the mapping was unmapped');
     if (off < 0 || off + size > this.vma.length) throw new MemoryFault('SIGSEGV', this.vma.start + off, 'access outside the mapping');
-    return this.vma.backing;
+    const b = this.vma.backing;
+    if (b instanceof IoBacking) {
+      const why = b.faultReason;
+      if (why !== null) throw new MemoryFault('SIGBUS', this.vma.start + off, why);
+    }
+    return b;
   }
 
   private scratch = new Uint8Array(8);

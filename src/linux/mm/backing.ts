@@ -2,13 +2,9 @@
 // userspace such as kvm_run) or MMIO (a device BAR mapped with mmap, whose accesses reach the device
 // model directly, bypassing the kernel, as real mmap of a BAR does).
 
-/** A device's MMIO window. Accesses of 1, 2 and 4 bytes; 8-byte accesses use read64/write64 if present, else two 4-byte halves (low first). */
-export interface MmioHandler {
-  read(offset: number, size: 1 | 2 | 4): number;
-  write(offset: number, size: 1 | 2 | 4, value: number): void;
-  read64?(offset: number): bigint;
-  write64?(offset: number, value: bigint): void;
-}
+import type { MmioHandler } from '../../hw/mmio.js';
+
+export type { MmioHandler } from '../../hw/mmio.js';
 
 /** Raised by an access to a mapping whose backing is gone or disabled (SIGBUS, SIGSEGV in C). */
 export class MemoryFault extends Error {
@@ -46,11 +42,21 @@ export class IoBacking extends Backing {
     /** Offset of this backing's first byte within the device window. */
     readonly base: number,
     readonly length: number,
+    /** Returns a reason while accesses must raise SIGBUS (the owner zapped the mapping), else null. */
+    readonly gate?: () => string | null,
   ) {
     super();
   }
   slice(offset: number, length: number): IoBacking {
-    return new IoBacking(this.io, this.base + offset, length);
+    return new IoBacking(this.io, this.base + offset, length, this.gate);
+  }
+
+  /**
+   * Why an access must fault now (SIGBUS: e.g. a vfio-pci BAR mapping zapped because Memory Space is
+   * disabled), or null. Checked on every access through the mapping.
+   */
+  get faultReason(): string | null {
+    return this.gate ? this.gate() : null;
   }
 }
 
