@@ -3,6 +3,7 @@
 import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
+import { initPrivcmd } from './xen/privcmd.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -12,6 +13,7 @@ export interface Subsystem {
 export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
   { name: 'mem', init: initMemDevices },
+  { name: 'xen-privcmd', init: initPrivcmd },
 ];
 
 export function bootKernel(kernel: Kernel): void {

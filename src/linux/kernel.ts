@@ -11,10 +11,13 @@ import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
+import type { XenHypervisorPort } from './xen/hypervisor.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
   readonly cmdline?: string;
+  /** The hypervisor, when this kernel is booted as Xen's dom0 (enables /dev/xen/privcmd). */
+  readonly xen?: XenHypervisorPort;
 }
 
 export class Kernel {
@@ -26,6 +29,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
+  /** The hypervisor port when running as Xen's dom0, else null. */
+  readonly xen: XenHypervisorPort | null;
   private nextPid = 1;
 
   constructor(
@@ -36,6 +41,7 @@ export class Kernel {
     this.trace = machine.trace;
     this.log = new KernelLog(this.sched, this.trace);
     this.params = new ModuleParams(opts.cmdline ?? '', this.vfs);
+    this.xen = opts.xen ?? null;
   }
 
   allocPid(): number {
