@@ -4,9 +4,15 @@
 // reachable through an fd: the ABI stays the real one.
 
 import type { Kernel } from './linux/kernel.js';
+import { KvmControl } from './linux/kvm/control.js';
 
 export class Control {
-  constructor(private readonly kernel: Kernel) {}
+  /** KVM: guest programs, irqchip/LAPIC/irqfd inspection (src/linux/kvm/control.ts). */
+  readonly kvm: KvmControl;
+
+  constructor(private readonly kernel: Kernel) {
+    this.kvm = new KvmControl(kernel);
+  }
 
   /** Virtual time in nanoseconds since boot. */
   get now(): number {

@@ -4,6 +4,7 @@ import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
 import { initPrivcmd } from './xen/privcmd.js';
+import { initKvm } from './kvm/init.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -14,6 +15,7 @@ export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
   { name: 'mem', init: initMemDevices },
   { name: 'xen-privcmd', init: initPrivcmd },
+  { name: 'kvm', init: initKvm },
 ];
 
 export function bootKernel(kernel: Kernel): void {

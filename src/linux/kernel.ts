@@ -12,6 +12,7 @@ import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
 import type { XenHypervisorPort } from './xen/hypervisor.js';
+import type { KvmModule } from './kvm/vm.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
@@ -31,6 +32,8 @@ export class Kernel {
   readonly ioctlTables = new Map<string, IoctlTable>();
   /** The hypervisor port when running as Xen's dom0, else null. */
   readonly xen: XenHypervisorPort | null;
+  /** KVM (src/linux/kvm), set by its init. */
+  kvm: KvmModule | null = null;
   private nextPid = 1;
 
   constructor(
