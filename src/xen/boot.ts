@@ -93,6 +93,7 @@ export function bootXen(xen: Xen): void {
   if (vid) p(' - Virtual Interrupt Delivery');
   if (cpuPi) p(' - Posted Interrupt Processing');
   xen.vid = vid;
+  xen.apicRegVirt = apicRegVirt;
   xen.cpuPi = cpuPi;
   xen.intpost = intpost;
   // start_vmx() tail

@@ -4,9 +4,9 @@
 // the state the tests and teaching scripts look at: PI descriptors, IRTEs, blocked lists, counters.
 import { decodeIrte, IRTE_SIZE, type DecodedIrte } from '../hw/iommu/vtd/irte.js';
 import { VM_EXIT_REASONS } from '../hw/vmx/vmcs.js';
-import { vecHighest } from '../hw/x86/lapic-standin.js';
+import { APIC_IRR } from '../hw/x86/apicdef.js';
 import type { MsixNic } from '../hw/devices/msix-nic.js';
-import type { IdleGuest } from '../guest/idle-guest.js';
+import type { GuestMailbox } from '../guest/idle-loop.js';
 import type { StepTask } from '../sim/scheduler.js';
 import { DEFAULT_NIC_BDF } from './hardware.js';
 import type { Domain, Runstate, Vcpu } from './domain.js';
@@ -42,10 +42,12 @@ export interface VcpuState {
   readonly piWakeups: number;
 }
 
-function vectorsOf(b: Uint32Array): number[] {
-  const out: number[] = [];
-  for (let v = 0; v < 256; v++) if ((b[v >>> 5]! >>> (v & 31)) & 1) out.push(v);
-  return out;
+/** Interrupts a guest handled (all vectors, or one). */
+export function handledBy(v: Vcpu, vector?: number): number {
+  if (vector !== undefined) return v.guest.handled[vector]!;
+  let n = 0;
+  for (const c of v.guest.handled) n += c;
+  return n;
 }
 
 export class XenControl {
@@ -88,17 +90,23 @@ export class XenControl {
 
   // ---- guests ----------------------------------------------------------------------------------------------
 
-  guest(domid: number, vcpu: number): IdleGuest {
-    return this.vcpu(domid, vcpu).guest;
+  /** The guest program's mailbox (what its kernel decides to do next). */
+  mailbox(domid: number, vcpu: number): GuestMailbox {
+    return this.vcpu(domid, vcpu).box;
   }
 
-  /** The guest changes what it does (idle loop, IF, TPR); a running vCPU's CPU reacts at once. */
-  guestDo(domid: number, vcpu: number, op: (g: IdleGuest) => void): void {
+  /** The guest decides (busy, TPR, IF while busy); a running vCPU notices at once, others when they run. */
+  guestDo(domid: number, vcpu: number, op: (box: GuestMailbox) => void): void {
     const v = this.vcpu(domid, vcpu);
-    op(v.guest);
+    op(v.box);
     const c = this.xen.cpus.find((x) => x.curr === v && x.hw.nonRoot);
-    c?.hw.guestChanged();
+    c?.hw.wakeGuest();
     this.xen.sched.point();
+  }
+
+  /** Interrupts the guest on a vCPU handled (one vector, or all). */
+  handled(domid: number, vcpu: number, vector?: number): number {
+    return handledBy(this.vcpu(domid, vcpu), vector);
   }
 
   // ---- scheduling ------------------------------------------------------------------------------------------
@@ -186,8 +194,8 @@ export class XenControl {
       inGuest: this.xen.cpus.some((c) => c.curr === v && c.hw.nonRoot),
       onList: v.piBlockingLock?.id ?? null,
       pi: this.piDesc(domid, vcpu),
-      virr: vectorsOf(v.vlapic.irr),
-      handled: v.guest.total,
+      virr: v.vlapic.vectors(APIC_IRR),
+      handled: handledBy(v),
       exits,
       kicks: v.kicks,
       piWakeups: v.piWakeups,
@@ -252,7 +260,7 @@ export class XenControl {
 
   /** Highest vector pending in a vCPU's vIRR, -1 if none. */
   virrHighest(domid: number, vcpu: number): number {
-    return vecHighest(this.vcpu(domid, vcpu).vlapic.irr);
+    return this.vcpu(domid, vcpu).vlapic.highestIrr();
   }
 
   /** `xl dmesg` */

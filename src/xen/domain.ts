@@ -5,9 +5,10 @@
 // (d->arch.hvm.pi_ops, asm/hvm/domain.h:43-51) and passthrough pirqs (struct hvm_pirq_dpci).
 import type { Vmcs } from '../hw/vmx/vmcs.js';
 import type { PiDesc } from '../hw/iommu/vtd/pi-desc.js';
-import type { ApicRegs } from '../hw/x86/lapic-standin.js';
+import type { Lapic } from '../hw/x86/lapic.js';
 import type { PciFunction } from '../hw/pci/function.js';
-import type { IdleGuest } from '../guest/idle-guest.js';
+import type { GuestCpu } from '../guest/cpu.js';
+import type { GuestMailbox } from '../guest/idle-loop.js';
 import type { XenCpu } from './percpu.js';
 
 /** v->pause_flags bits. */
@@ -45,8 +46,9 @@ export class Vcpu {
     readonly id: number,
     processor: number,
     readonly vmcs: Vmcs,
-    readonly vlapic: ApicRegs,
-    readonly guest: IdleGuest,
+    readonly vlapic: Lapic,
+    readonly guest: GuestCpu,
+    readonly box: GuestMailbox,
     readonly piDesc: PiDesc,
     readonly piDescAddr: number,
   ) {

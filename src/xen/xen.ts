@@ -74,6 +74,8 @@ export class Xen implements VmxHost {
   cpuPi = false;
   /** Virtual-interrupt delivery in use (VID and apicv). */
   vid = false;
+  /** APIC-register virtualization in use. */
+  apicRegVirt = false;
   postedIntrVector = 0;
   piWakeupVector = 0;
   nextHipriorityVector = FIRST_HIPRIORITY_VECTOR;
@@ -196,6 +198,8 @@ export class Xen implements VmxHost {
 
   hostInterrupt(hw: VmxCpu, vector: number): void {
     const c = this.cpus[hw.index]!;
+    // Every handler starts with ack_APIC_irq() (MSIs: ack_maskable_msi_irq).
+    hw.ackApicIrq();
     if (vector === EVENT_CHECK_VECTOR) {
       // event_check_interrupt: ack; the pending softirq is processed on the way out.
     } else if (vector === this.postedIntrVector && vector !== 0) {

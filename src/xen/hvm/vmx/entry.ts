@@ -3,15 +3,14 @@
 // vcpu_block; the guest's EOI without APIC virtualization; interrupt-window exits), the VM-entry path of
 // vmx/entry.S:84-190 (vmx_intr_assist, cli, softirqs pending -> sti + do_softirq and retry,
 // vmx_vmenter_helper -> vmx_pi_do_resume, vmresume), do_softirq, and the idle loop.
-import { vecHighest } from '../../../hw/x86/lapic-standin.js';
-import { EXIT_APIC_ACCESS, EXIT_EOI_INDUCED, EXIT_EXTINT, EXIT_HLT, EXIT_INTR_WINDOW } from '../../../hw/vmx/vmcs.js';
+import { EXIT_APIC_ACCESS, EXIT_APIC_WRITE, EXIT_EXTINT, EXIT_HLT, EXIT_INTR_WINDOW, EXIT_TRIPLE_FAULT } from '../../../hw/vmx/vmcs.js';
 import type { Vcpu } from '../../domain.js';
 import type { XenCpu } from '../../percpu.js';
 import { HVM_DPCI_SOFTIRQ, SCHEDULE_SOFTIRQ, SOFTIRQ_NAMES } from '../../softirq.js';
 import type { Xen } from '../../xen.js';
 import { schedule, vcpuBlock, vcpuDown } from '../../sched/core.js';
 import { dpciSoftirq } from '../../passthrough/hvm.js';
-import { hvmInterruptBlocked, hvmVcpuPendingLapicIrq, vlapicAck, vlapicEoiSet } from '../vlapic.js';
+import { hvmInterruptBlocked, hvmVcpuPendingLapicIrq, vlapicRegWrite } from '../vlapic.js';
 import { vmxPiDoResume } from './pi.js';
 
 /** The CPU's main loop: the VM-entry path for the current vCPU, or the idle loop. Ends in guest mode or halted. */
@@ -73,7 +72,7 @@ export function vmxIntrAssist(xen: Xen, v: Vcpu): void {
   }
   if (vm.injectVector >= 0 || vec < 0) return;
   const blk = hvmInterruptBlocked(v, vec);
-  if (blk === 'rflags') {
+  if (blk === 'rflags' || blk === 'shadow') {
     vm.intrWindowExiting = true;
     return;
   }
@@ -82,8 +81,8 @@ export function vmxIntrAssist(xen: Xen, v: Vcpu): void {
     return;
   }
   vm.tprThreshold = 0;
-  vlapicAck(v, vec);
-  vm.injectVector = vec;
+  // hvm_vcpu_ack_pending_irq(): IRR -> ISR, then inject through VM_ENTRY_INTR_INFO.
+  vm.injectVector = v.vlapic.ackInterrupt();
 }
 
 /** do_softirq(): lowest pending first; SCHEDULE_SOFTIRQ may switch vCPUs (then it does not return here). */
@@ -116,13 +115,17 @@ export function* vmxVmexitHandler(xen: Xen, c: XenCpu, v: Vcpu, reason: number, 
       yield* hvmHlt(xen, c, v);
       break;
     case EXIT_APIC_ACCESS:
-      vlapicEoiSet(v);
-      break;
-    case EXIT_EOI_INDUCED:
-      vlapicEoiSet(v);
+    case EXIT_APIC_WRITE:
+      // vlapic_apicv_write() / the emulated access: the register write and its side effects.
+      vlapicRegWrite(v, v.vmcs.apicExitReg, v.vmcs.apicExitValue);
       break;
     case EXIT_INTR_WINDOW:
       v.vmcs.intrWindowExiting = false;
+      break;
+    case EXIT_TRIPLE_FAULT:
+      // domain_crash(): the vCPU stops for good.
+      xen.console.printk(`${v.label}: triple fault (${v.guest.fault ?? 'unknown'}): crashing the domain`);
+      vcpuDown(xen, c, v);
       break;
     default:
       break;
@@ -139,7 +142,3 @@ function* hvmHlt(xen: Xen, c: XenCpu, v: Vcpu): Generator<void, void, void> {
   yield* vcpuBlock(xen, c, v);
 }
 
-/** Highest vector pending in a vCPU's vIRR (inspection helper). */
-export function vIrrHighest(v: Vcpu): number {
-  return vecHighest(v.vlapic.irr);
-}

@@ -2,7 +2,6 @@
 // (2305-2350, used by vlapic_set_irq whenever the CPU has posted-interrupt processing) with
 // __vmx_deliver_posted_interrupt (2250-2303), and vmx_sync_pir_to_irr (2352-2420), which moves PIR into
 // the vIRR only when it can clear ON - the gate behind hazard H1 (reference xen.md 2.6-2.7).
-import { vecHighest } from '../../../hw/x86/lapic-standin.js';
 import type { Vcpu } from '../../domain.js';
 import { VCPU_KICK_SOFTIRQ } from '../../softirq.js';
 import type { ExecCtx, Xen } from '../../xen.js';
@@ -38,11 +37,11 @@ export function vmxSyncPirToIrr(xen: Xen, v: Vcpu): void {
   const pd = v.piDesc;
   if (!pd.on) return;
   pd.testAndClearOn();
-  const irr = v.vlapic.irr;
+  const a = v.vlapic;
   for (let i = 0; i < 8; i++) {
     const w = pd.takePirWord(i);
-    if (w !== 0) irr[i] = (irr[i]! | w) >>> 0;
+    if (w !== 0) a.orIrrWord(i, w);
   }
   const tr = xen.trace;
-  if (tr.active) tr.emit({ type: 'irq', t: xen.sched.now, hop: 'lapic-irr', at: v.label, vector: vecHighest(irr), detail: 'vmx_sync_pir_to_irr: PIR -> vIRR' });
+  if (tr.active) tr.emit({ type: 'irq', t: xen.sched.now, hop: 'lapic-irr', at: v.label, vector: a.highestIrr(), detail: 'vmx_sync_pir_to_irr: PIR -> vIRR' });
 }
