@@ -12,9 +12,10 @@ import { DEFAULT_NIC_BDF } from './hardware.js';
 import type { Domain, Runstate, Vcpu } from './domain.js';
 import type { XenCpu } from './percpu.js';
 import type { Xen } from './xen.js';
-import { cpuDown, tick, vcpuMigrate } from './sched/core.js';
+import { cpuDown, domainUnpause, tick, vcpuMigrate } from './sched/core.js';
 import { assignDevice, checkAssignable, deassignDevice } from './passthrough/pci.js';
 import { SOFTIRQ_NAMES } from './softirq.js';
+import { fireGuestTimer } from './hvm/vpt.js';
 
 export interface PiDescState {
   readonly pir: readonly number[];
@@ -95,12 +96,22 @@ export class XenControl {
     return this.vcpu(domid, vcpu).box;
   }
 
-  /** The guest decides (busy, TPR, IF while busy); a running vCPU notices at once, others when they run. */
+  /**
+   * The guest kernel decides (busy, TPR, IF while busy). A vCPU executing guest code notices at once;
+   * otherwise its timer fires (the guest timer through vlapic_set_irq) so that it runs and notices.
+   */
   guestDo(domid: number, vcpu: number, op: (box: GuestMailbox) => void): void {
     const v = this.vcpu(domid, vcpu);
     op(v.box);
     const c = this.xen.cpus.find((x) => x.curr === v && x.hw.nonRoot);
-    c?.hw.wakeGuest();
+    if (c) c.hw.wakeGuest();
+    else fireGuestTimer(this.xen, v);
+    this.xen.sched.point();
+  }
+
+  /** The guest's timer fires (software vIRQ through vlapic_set_irq on its CPU). */
+  guestTimer(domid: number, vcpu: number): void {
+    fireGuestTimer(this.xen, this.vcpu(domid, vcpu));
     this.xen.sched.point();
   }
 
@@ -111,6 +122,14 @@ export class XenControl {
 
   // ---- scheduling ------------------------------------------------------------------------------------------
 
+  /** XEN_DOMCTL_unpausedomain for a domain created paused (or paused by `pause`). */
+  unpause(domid: number): void {
+    const d = this.domain(domid);
+    if (d.pauseCount === 0) throw new RangeError(`d${domid} is not paused`);
+    domainUnpause(this.xen, d);
+    this.xen.sched.point();
+  }
+
   /** A scheduler tick on `cpu`: the running vCPU is preempted if another is waiting. */
   tick(cpu: number): void {
     tick(this.xen, this.cpu(cpu));
@@ -119,7 +138,7 @@ export class XenControl {
 
   /** Moves a vCPU to `cpu` (vcpu_migrate: now, or when it is descheduled). */
   migrate(domid: number, vcpu: number, cpu: number): void {
-    if (!this.cpu(cpu).online) throw new RangeError(`cpu${cpu} is offline`);
+    if (!this.cpu(cpu).schedulable) throw new RangeError(`cpu${cpu} is offline (or going offline)`);
     vcpuMigrate(this.xen, this.vcpu(domid, vcpu), cpu);
     this.xen.sched.point();
   }
@@ -127,8 +146,8 @@ export class XenControl {
   /** Starts taking `cpu` offline (vCPUs leave it; CPU_DEAD runs vmx_pi_desc_fixup); returns the task. */
   beginCpuDown(cpu: number): StepTask {
     const c = this.cpu(cpu);
-    if (!c.online) throw new RangeError(`cpu${cpu} is already offline`);
-    if (!this.xen.firstOnlineCpu(c)) throw new RangeError(`cpu${cpu} is the last online CPU`);
+    if (!c.schedulable) throw new RangeError(`cpu${cpu} is already offline (or going offline)`);
+    if (!this.xen.cpus.some((x) => x.schedulable && x !== c)) throw new RangeError(`cpu${cpu} is the last online CPU`);
     return this.xen.sched.spawn(`cpu_down(${cpu})`, cpuDown(this.xen, c));
   }
 
@@ -158,19 +177,25 @@ export class XenControl {
   }
 
   /**
-   * Runs until nothing is pending, ticking every CPU that has vCPUs waiting so each runnable vCPU
-   * gets to run (a busy guest would otherwise hold its CPU forever). False if `maxRounds` was not enough.
+   * Runs until nothing is pending. While some runnable vCPU still has an interrupt to take (PIR bits,
+   * or a vIRR vector its guest could take), every online CPU gets a scheduler tick - the periodic timer
+   * interrupt of a real host - which exits a busy guest, rotates the runqueue and re-runs
+   * vmx_intr_assist. False if `maxRounds` ticks were not enough (an interrupt is stuck).
    */
   settle(maxRounds = 64): boolean {
     const s = this.xen.sched;
     for (let r = 0; r < maxRounds; r++) {
       s.flush();
-      const waiting = this.xen.cpus.filter((c) => c.online && c.runq.length > 0);
-      if (waiting.length === 0) return true;
-      for (const c of waiting) tick(this.xen, c);
+      if (!this.xen.cpus.some((c) => c.online && this.cpuHasWork(c))) return true;
+      for (const c of this.xen.cpus) if (c.online) tick(this.xen, c);
     }
     s.flush();
     return false;
+  }
+
+  private cpuHasWork(c: XenCpu): boolean {
+    const work = (v: Vcpu) => v.runnable && (!v.piDesc.pirEmpty() || (v.guest.ifFlag && v.vlapic.pendingVector() >= 0));
+    return (c.curr !== null && work(c.curr)) || c.runq.some(work);
   }
 
   // ---- inspection ----------------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ export class MsiDesc implements RemapSource {
 export class IrqDesc {
   vector = -1;
   cpu = -1;
+  /** After an affinity change, the old vector stays valid on the old CPU until the irq first arrives on the new one (IRQ_MOVE_CLEANUP). */
+  oldVector = -1;
+  oldCpu = -1;
   msi: MsiDesc | null = null;
   /** The domain pirq bound to this irq (pirq_guest_bind), null when not bound. */
   guest: PirqDpci | null = null;
@@ -58,8 +61,19 @@ function findVector(c: XenCpu): number {
   throw new Error(`cpu${c.id}: no free vector`);
 }
 
+function releaseOld(xen: Xen, desc: IrqDesc): void {
+  if (desc.oldVector >= 0) xen.cpus[desc.oldCpu]!.vectorIrq[desc.oldVector] = -1;
+  desc.oldVector = -1;
+  desc.oldCpu = -1;
+}
+
+/** __assign_irq_vector(): a vector on `c`; a previous one is kept for in-flight interrupts until cleanup. */
 function assignVector(xen: Xen, desc: IrqDesc, c: XenCpu): void {
-  if (desc.vector >= 0) xen.cpus[desc.cpu]!.vectorIrq[desc.vector] = -1;
+  releaseOld(xen, desc);
+  if (desc.vector >= 0) {
+    desc.oldVector = desc.vector;
+    desc.oldCpu = desc.cpu;
+  }
   const v = findVector(c);
   c.vectorIrq[v] = desc.irq;
   desc.vector = v;
@@ -77,6 +91,7 @@ export function createIrq(xen: Xen): IrqDesc {
 }
 
 export function destroyIrq(xen: Xen, desc: IrqDesc): void {
+  releaseOld(xen, desc);
   if (desc.vector >= 0) xen.cpus[desc.cpu]!.vectorIrq[desc.vector] = -1;
   xen.irqs[desc.irq] = undefined;
 }
@@ -149,9 +164,11 @@ export function guestMaskMsiIrq(xen: Xen, irq: number, mask: boolean): void {
 }
 
 /** do_IRQ() on CPU `c` for a host irq: a guest-bound MSI goes to hvm_do_IRQ_dpci (do_IRQ_guest). */
-export function doIrq(xen: Xen, c: XenCpu, irq: number): void {
+export function doIrq(xen: Xen, c: XenCpu, irq: number, vector: number): void {
   const desc = xen.irqs[irq]!;
   desc.count++;
+  // The first interrupt on the new vector completes a move (send_cleanup_vector).
+  if (desc.oldVector >= 0 && c.id === desc.cpu && vector === desc.vector) releaseOld(xen, desc);
   const tr = xen.trace;
   if (tr.active) tr.emit({ type: 'irq', t: xen.sched.now, hop: 'host-irq', at: `cpu${c.id}`, vector: desc.vector, detail: `do_IRQ: irq ${irq}${desc.guest ? ` -> d${desc.guest.domain.id} pirq ${desc.guest.pirq}` : ''}` });
   const g = desc.guest;

@@ -11,6 +11,8 @@ import { NR_SOFTIRQS } from './softirq.js';
 
 export class XenCpu {
   online = true;
+  /** cpu_down() started: the CPU left the scheduler's online mask (no vCPU may move here). */
+  dying = false;
   /** The running vCPU; null when the idle vCPU runs. */
   curr: Vcpu | null = null;
   /** Runnable vCPUs waiting for this CPU, in order. */
@@ -22,6 +24,8 @@ export class XenCpu {
   readonly piBlocked: Vcpu[] = [];
   readonly piLock: SpinLock;
   readonly dpciList: PirqDpci[] = [];
+  /** Guest timers due on this CPU (handled in TIMER_SOFTIRQ). */
+  readonly timersDue: Vcpu[] = [];
   /** per_cpu(vector_irq): host vector -> irq. */
   readonly vectorIrq = new Int32Array(256).fill(-1);
   /** The root-mode thread (exit handling, softirqs, VM entry, idle loop), null when halted or in guest. */
@@ -38,6 +42,11 @@ export class XenCpu {
     readonly hw: VmxCpu,
   ) {
     this.piLock = new SpinLock(`vmx_pi_blocking(${id}).lock`);
+  }
+
+  /** In the scheduler's online mask. */
+  get schedulable(): boolean {
+    return this.online && !this.dying;
   }
 
   get apicId(): number {

@@ -24,6 +24,8 @@ import type { IntRemap } from './passthrough/vtd/intremap.js';
 import { cpuThread, vmxVmexitHandler } from './hvm/vmx/entry.js';
 import { piNotificationInterrupt, piWakeupInterrupt } from './hvm/vmx/pi.js';
 import { doIrq } from './irq.js';
+import { LOCAL_TIMER_VECTOR } from './hvm/vpt.js';
+import { TIMER_SOFTIRQ } from './softirq.js';
 
 /** `xen-4.22`: Xen as landed (hazards H1, H2); `fixed`: with KVM's fixes (reference xen.md 4.6-4.7). */
 export type XenMode = 'xen-4.22' | 'fixed';
@@ -202,13 +204,16 @@ export class Xen implements VmxHost {
     hw.ackApicIrq();
     if (vector === EVENT_CHECK_VECTOR) {
       // event_check_interrupt: ack; the pending softirq is processed on the way out.
+    } else if (vector === LOCAL_TIMER_VECTOR) {
+      // apic_timer_interrupt -> raise_softirq(TIMER_SOFTIRQ)
+      this.raiseSoftirq(c, TIMER_SOFTIRQ);
     } else if (vector === this.postedIntrVector && vector !== 0) {
       piNotificationInterrupt(this, c);
     } else if (vector === this.piWakeupVector && vector !== 0) {
       piWakeupInterrupt(this, c);
     } else {
       const irq = c.vectorIrq[vector]!;
-      if (irq >= 0) doIrq(this, c, irq);
+      if (irq >= 0) doIrq(this, c, irq, vector);
       else this.console.printk(`CPU${c.id}: No irq handler for vector ${vector.toString(16)} (IRQ -8)`);
     }
     this.wakeThread(c);

@@ -20,6 +20,8 @@ export interface HvmDomainConfig {
   readonly vcpus: number;
   /** nr_pirqs (nr_static_irqs + extra_domU_irqs). Default 56. */
   readonly nrPirqs?: number;
+  /** Unpause at once (default true); false leaves it paused, as the toolstack creates domains, until unpaused. */
+  readonly start?: boolean;
 }
 
 export function createHvmDomain(xen: Xen, id: number, cfg: HvmDomainConfig): Domain {
@@ -67,6 +69,7 @@ export function createHvmDomain(xen: Xen, id: number, cfg: HvmDomainConfig): Dom
     d.vcpus.push(v);
   }
   xen.domains.set(id, d);
-  for (const v of d.vcpus) vcpuWake(xen, v, { cpu: null, inIrq: false });
+  if (cfg.start === false) d.pauseCount = 1;
+  else for (const v of d.vcpus) vcpuWake(xen, v, { cpu: null, inIrq: false });
   return d;
 }

@@ -38,6 +38,7 @@ export function vcpuUnblock(xen: Xen, v: Vcpu, ctx: ExecCtx): void {
 /** vcpu_wake(): a runnable vCPU that is not running joins its CPU's runqueue; an idle CPU is tickled. */
 export function vcpuWake(xen: Xen, v: Vcpu, ctx: ExecCtx): void {
   if (!v.runnable || v.isRunning) return;
+  if (!xen.cpus[v.processor]!.schedulable) v.processor = xen.cpus.find((x) => x.schedulable)!.id;
   const c = xen.cpus[v.processor]!;
   if (!c.runq.includes(v)) c.runq.push(v);
   if (c.curr === null) xen.cpuRaiseSoftirq(c, SCHEDULE_SOFTIRQ, ctx.cpu);
@@ -153,16 +154,20 @@ export function vcpuUp(xen: Xen, v: Vcpu): void {
 
 /** cpu_down(): vCPUs leave the CPU, it goes offline, then CPU_DEAD runs vmx_pi_desc_fixup (vmcs.c:715). */
 export function* cpuDown(xen: Xen, c: XenCpu): Generator<void, void, void> {
-  const target = xen.firstOnlineCpu(c);
+  const target = xen.cpus.find((x) => x.schedulable && x !== c);
   if (!target) throw new Error(`cpu${c.id} is the last online CPU`);
+  c.dying = true;
   for (const d of xen.domains.values()) {
     for (const v of d.vcpus) if (v.processor === c.id) vcpuMigrate(xen, v, target.id);
   }
   while (c.curr !== null) yield;
+  // __cpu_disable(): fixup_irqs() moves the host irqs, then the CPU takes what is still pending
+  // ("Give it 1ms") before it dies.
+  fixupIrqs(xen, c, target);
+  while (c.thread !== null || c.softirqPending !== 0 || c.hw.lapic.pendingVector() >= 0) yield;
   c.online = false;
   c.hw.online = false;
   xen.bus.detach(c.apicId);
-  fixupIrqs(xen, c, target);
   yield;
   // CPU_DEAD notifier
   yield* vmxPiDescFixup(xen, c);

@@ -6,7 +6,8 @@
 import { EXIT_APIC_ACCESS, EXIT_APIC_WRITE, EXIT_EXTINT, EXIT_HLT, EXIT_INTR_WINDOW, EXIT_TRIPLE_FAULT } from '../../../hw/vmx/vmcs.js';
 import type { Vcpu } from '../../domain.js';
 import type { XenCpu } from '../../percpu.js';
-import { HVM_DPCI_SOFTIRQ, SCHEDULE_SOFTIRQ, SOFTIRQ_NAMES } from '../../softirq.js';
+import { HVM_DPCI_SOFTIRQ, SCHEDULE_SOFTIRQ, SOFTIRQ_NAMES, TIMER_SOFTIRQ } from '../../softirq.js';
+import { timerSoftirq } from '../vpt.js';
 import type { Xen } from '../../xen.js';
 import { schedule, vcpuBlock, vcpuDown } from '../../sched/core.js';
 import { dpciSoftirq } from '../../passthrough/hvm.js';
@@ -95,6 +96,7 @@ export function* doSoftirq(xen: Xen, c: XenCpu): Generator<void, void, void> {
     const before = c.curr;
     if (nr === SCHEDULE_SOFTIRQ) yield* schedule(xen, c);
     else if (nr === HVM_DPCI_SOFTIRQ) dpciSoftirq(xen, c);
+    else if (nr === TIMER_SOFTIRQ) timerSoftirq(xen, c);
     // VCPU_KICK_SOFTIRQ does nothing: it only makes the entry path run vmx_intr_assist again.
     yield;
     if (c.curr !== before) return;

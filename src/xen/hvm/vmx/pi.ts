@@ -47,20 +47,33 @@ export function* vmxPiSwitchTo(xen: Xen, v: Vcpu): Generator<void, void, void> {
   if (xen.mode === 'fixed' && !v.piDesc.pirEmpty()) v.piDesc.setOn();
 }
 
-/** vmx_pi_unblock_vcpu(): NV = posted_intr_vector, then off the list named by pi_blocking.lock. */
+/**
+ * vmx_pi_unblock_vcpu(): NV = posted_intr_vector, then off the list named by pi_blocking.lock.
+ * Race M2 (found by this model): vmx_pi_desc_fixup can move the vCPU to another CPU's list between
+ * reading pi_blocking.lock and taking it; Xen then ASSERTs (debug) or list_del()s under the wrong lock
+ * (release). `fixed` retries with the new lock.
+ */
 export function* vmxPiUnblockVcpu(xen: Xen, v: Vcpu): Generator<void, void, void> {
   v.piDesc.setNv(xen.postedIntrVector);
   yield;
-  const owner = v.piBlockingLock;
-  if (owner === null) return;
-  yield* owner.piLock.acquire(v.label);
-  // The wakeup handler may have removed it while we were acquiring the lock.
-  if (v.piBlockingLock !== null) {
-    xen.assert(v.piBlockingLock === owner, `vmx_pi_unblock_vcpu: ${v.label} moved lists under the lock`);
-    removeFromList(v.piBlockingLock, v);
-    v.piBlockingLock = null;
+  for (;;) {
+    const owner = v.piBlockingLock;
+    if (owner === null) return;
+    yield* owner.piLock.acquire(v.label);
+    // The wakeup handler may have removed it while we were acquiring the lock.
+    const now = v.piBlockingLock;
+    if (now !== null && now !== owner && xen.mode === 'fixed') {
+      owner.piLock.release();
+      continue;
+    }
+    if (now !== null) {
+      xen.assert(now === owner, `vmx_pi_unblock_vcpu: ${v.label} moved from cpu${owner.id}'s list to cpu${now.id}'s while the lock was taken (M2)`);
+      removeFromList(now, v);
+      v.piBlockingLock = null;
+    }
+    owner.piLock.release();
+    return;
   }
-  owner.piLock.release();
 }
 
 /** vmx_pi_do_resume(), from vmx_vmenter_helper with interrupts off. */
