@@ -7,3 +7,4 @@ export { MemoryFault } from './linux/mm/backing.js';
 export type { IoctlArgument } from './linux/uaccess.js';
 export type { Control } from './control.js';
 export type { TraceEvent, SyscallEvent, IrqEvent, LogEvent, IrqHop } from './sim/trace.js';
+export { XenHost, type XenHostOptions } from './xen/host.js';
