@@ -3,8 +3,10 @@
 import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
-import { initPrivcmd } from './xen/privcmd.js';
+import { initPci } from './pci/init.js';
+import { initVfio } from './vfio/init.js';
 import { initKvm } from './kvm/init.js';
+import { initPrivcmd } from './xen/privcmd.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -14,8 +16,10 @@ export interface Subsystem {
 export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
   { name: 'mem', init: initMemDevices },
-  { name: 'xen-privcmd', init: initPrivcmd },
+  { name: 'pci', init: initPci },
+  { name: 'vfio', init: initVfio },
   { name: 'kvm', init: initKvm },
+  { name: 'xen-privcmd', init: initPrivcmd },
 ];
 
 export function bootKernel(kernel: Kernel): void {

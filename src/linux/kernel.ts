@@ -11,8 +11,11 @@ import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
-import type { XenHypervisorPort } from './xen/hypervisor.js';
+import type { PciCore } from './pci/pci-core.js';
+import type { IommuCore } from './iommu/iommu-group.js';
+import type { VfioCore } from './vfio/vfio-main.js';
 import type { KvmModule } from './kvm/vm.js';
+import type { XenHypervisorPort } from './xen/hypervisor.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
@@ -30,10 +33,16 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
-  /** The hypervisor port when running as Xen's dom0, else null. */
-  readonly xen: XenHypervisorPort | null;
+  /** The PCI core: pci_devs, drivers, binding (src/linux/pci). */
+  pci!: PciCore;
+  /** IOMMU groups and DMA ownership (src/linux/iommu). */
+  iommu!: IommuCore;
+  /** VFIO: containers, groups, devices (src/linux/vfio). */
+  vfio!: VfioCore;
   /** KVM (src/linux/kvm), set by its init. */
   kvm: KvmModule | null = null;
+  /** The hypervisor port when running as Xen's dom0, else null. */
+  readonly xen: XenHypervisorPort | null;
   private nextPid = 1;
 
   constructor(

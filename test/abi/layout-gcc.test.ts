@@ -7,6 +7,7 @@ import {
   anon, array, bits, flex, struct, union, SCALARS, type FieldSpecs, type MemberType, type RecordType, type ScalarName,
 } from '../../abi/layout.js';
 import { cDeclarations, gccAvailable, recordProbes, runProbe } from '../../abi/cprobe.js';
+import { fcParams } from '../support/runs.js';
 
 const scalarNames: ScalarName[] = ['u8', 's8', 'u16', 's16', 'u32', 's32', 'u64', 's64'];
 let counter = 0;
@@ -103,7 +104,7 @@ describe('struct layout vs gcc (x86-64 SysV)', () => {
         const res = runProbe(['linux/types.h'], items, decls);
         expect(res.mismatches, `first declaration:\n${decls.slice(0, 2000)}`).toEqual([]);
       }),
-      { numRuns: 40 },
+      fcParams(40),
     );
   });
   if (!haveGcc) it('gcc is missing: layout-vs-gcc property skipped (install gcc to run it)', () => expect(haveGcc).toBe(false));

@@ -8,6 +8,7 @@ import { EventFdFile } from '../../src/linux/eventfd.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../../include-ts/linux/eventfd.js';
 import { POLLERR, POLLIN, POLLOUT } from '../../include-ts/linux/poll.js';
 import { F_GETFD, F_GETFL, FD_CLOEXEC, O_NONBLOCK, O_RDWR } from '../../include-ts/linux/fcntl.js';
+import { fcParams } from '../support/runs.js';
 
 const MAX = 2n ** 64n - 1n;
 const u64 = (v: bigint): Uint8Array => {
@@ -224,7 +225,7 @@ describe('eventfd vs a reference model (property)', () => {
         const fd = p.eventfd(init, (sem ? EFD_SEMAPHORE : 0) | (nonblock ? EFD_NONBLOCK : 0));
         fc.modelRun(() => ({ model: { count: BigInt(init), sem, nonblock }, real: { p, fd } }), seq);
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 });

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { O_RDWR } from '../../include-ts/linux/fcntl.js';
+import { fcParams } from '../support/runs.js';
 
 type Model = { open: Set<number> };
 type Real = { p: Process };
@@ -108,7 +109,7 @@ describe('fd allocation vs a reference model (property)', () => {
         const p = Host.create().spawn();
         fc.modelRun(() => ({ model: { open: new Set([0, 1, 2]) }, real: { p } }), seq);
       }),
-      { numRuns: 200 },
+      fcParams(200),
     );
   });
 

@@ -4,7 +4,7 @@
 // read/write register file; `raise()`/`lower()` drive INTx and `msi(v)` signals MSI for tests.
 
 import { PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_RC_END } from '../../../include-ts/linux/pci_regs.js';
-import { addAerCap, addMsiCap, addPcieCap, addPmCap, type MsiCapOptions } from '../pci/caps.js';
+import { addAcsCap, addAerCap, addMsiCap, addPcieCap, addPmCap, type MsiCapOptions } from '../pci/caps.js';
 import { PciFunction, type BarDef, type PciIdentity } from '../pci/function.js';
 import { SparseMemory } from './sparse-memory.js';
 
@@ -17,6 +17,8 @@ export interface SimpleDeviceOptions {
   readonly pm?: boolean;
   readonly msi?: MsiCapOptions;
   readonly aer?: boolean;
+  /** An ACS extended capability (PCIe functions only). */
+  readonly acs?: boolean;
 }
 
 export class SimpleDevice extends PciFunction {
@@ -34,6 +36,7 @@ export class SimpleDevice extends PciFunction {
     if (opts.msi) addMsiCap(this.cfg, opts.msi);
     if (opts.pcie) addPcieCap(this.cfg, { type: opts.pcie === 'endpoint' ? PCI_EXP_TYPE_ENDPOINT : PCI_EXP_TYPE_RC_END });
     if (opts.pcie && opts.aer) addAerCap(this.cfg, 0x100);
+    if (opts.pcie && opts.acs) addAcsCap(this.cfg, opts.aer ? 0x148 : 0x100);
     this.mems = this.bars.map((b) => (b ? new SparseMemory(b.size) : undefined));
     this.finish();
   }

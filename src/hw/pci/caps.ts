@@ -87,13 +87,16 @@ export interface PcieCapOptions {
   readonly speed?: number;
   /** Slot number for root and downstream ports (Slot Implemented). */
   readonly slot?: number;
+  /** Capability version: 2 (default, 60 bytes) or 1 (36 bytes: no Device/Link/Slot 2 registers). */
+  readonly version?: 1 | 2;
 }
 
-/** The PCI Express capability, version 2 (60 bytes). */
+/** The PCI Express capability, version 2 (60 bytes) or 1 (36 bytes). */
 export function addPcieCap(cs: ConfigSpace, opts: PcieCapOptions, at?: number): number {
-  const o = cs.addCap(PCI_CAP_ID_EXP, 0x3c, at);
+  const v = opts.version ?? 2;
+  const o = cs.addCap(PCI_CAP_ID_EXP, v === 2 ? 0x3c : 0x24, at);
   const port = opts.type === PCI_EXP_TYPE_ROOT_PORT || opts.type === PCI_EXP_TYPE_DOWNSTREAM;
-  cs.u16(o + 2, 0x2 | (opts.type << 4) | (port && opts.slot !== undefined ? 0x100 : 0));
+  cs.u16(o + 2, v | (opts.type << 4) | (port && opts.slot !== undefined ? 0x100 : 0));
   // DevCap: MPS 256 bytes, phantom functions none, extended tags, role-based error reporting, FLR for endpoints.
   const endpoint = !port && opts.type !== 5 && opts.type !== 7;
   cs.u32(o + 4, (0x1 | (1 << 5) | (1 << 15) | (endpoint ? 1 << 28 : 0)) >>> 0);
@@ -113,6 +116,7 @@ export function addPcieCap(cs: ConfigSpace, opts: PcieCapOptions, at?: number): 
     cs.u16(o + 0x1a, 0x0040); // presence detect
   }
   if (opts.type === PCI_EXP_TYPE_ROOT_PORT) cs.writable(o + 0x1c, 2, 0x001f);
+  if (v === 1) return o;
   cs.u32(o + 0x24, (1 << 4) | (port ? 1 << 5 : 0)); // DevCap2: completion timeout disable (+ ARI forwarding on ports)
   cs.writable(o + 0x28, 2, 0x041f);
   cs.u32(o + 0x2c, 0x0000000e); // LnkCap2: 2.5-8 GT/s

@@ -1,0 +1,362 @@
+// drivers/vfio/vfio_iommu_type1.c: the Type1 IOMMU backend of a VFIO container (TYPE1 and TYPE1v2).
+// One IOMMU domain per container here (the kernel creates one per compatible set of groups; on one
+// IOMMU they are all compatible). The model follows the kernel's rules exactly:
+//  - CHECK_EXTENSION: TYPE1, TYPE1v2, TYPE1_NESTING (until it was retired), UNMAP_ALL → 1; UPDATE_VADDR →
+//    1 with an instance; DMA_CC_IOMMU → 1 with an instance (VT-d snoop control enforces coherency).
+//  - GET_INFO: flags PGSIZES|CAPS, iova_pgsizes from the IOMMU, and the capability chain MIGRATION,
+//    DMA_AVAIL, IOVA_RANGE, each padded to 8 bytes as vfio_info_cap_add() does since v6.6 — so with the
+//    x86 MSI window removed (two ranges) the caps sit at 24, 56 and 72 and argsz must be 120.
+//  - MAP_DMA (vfio_dma_do_map) and UNMAP_DMA (vfio_dma_do_unmap) with their validation order and errno.
+//    Address wrap is EINVAL, as in vfio_dma_do_map()'s "Don't allow IOVA or virtual address wrap" check
+//    of 6.x (the newest kernels return EOVERFLOW instead, with check_add_overflow()).
+//  - vaddr is resolved in the caller's memory (vfio_pin_pages_remote): unmapped → EFAULT; the pinned
+//    pages are what device DMA then reads and writes.
+// Module parameter: vfio_iommu_type1.dma_entry_limit (default 65535), read when a container opens.
+
+import { getU32, getU64, setU32, setU64, setU64n } from '../../../abi/bytes.js';
+import { CapChainBuilder } from '../../../abi/capchain.js';
+import { kerr } from '../errors.js';
+import type { FileContext } from '../fs/file.js';
+import type { Kernel } from '../kernel.js';
+import type { UserArg } from '../uaccess.js';
+import { IOMMU_READ, IOMMU_WRITE, IommuDomain } from '../../hw/iommu/domain.js';
+import {
+  VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+  VFIO_IOMMU_GET_INFO, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+  VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, VFIO_IOMMU_UNMAP_DMA, VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR,
+} from '../../../include-ts/linux/vfio.js';
+import type { VfioIommuData, VfioIommuDriver } from '../vfio/container.js';
+import type { VfioGroup } from '../vfio/group.js';
+import { dmaAliases } from './iommu-group.js';
+
+/** Intel VT-d advertises every power-of-two size from 4 KiB (INTEL_IOMMU_PGSIZES = ~0xFFF). */
+export const TYPE1_PGSIZE_BITMAP = 0xfffffffffffff000n;
+const PGSIZE = 0x1000;
+/** 48-bit IOVA aperture (4-level second-level page tables). */
+export const IOVA_APERTURE_END = 2 ** 48 - 1;
+/** The x86 MSI window, an IOMMU reserved region (IOMMU_RESV_MSI). */
+export const MSI_WINDOW_START = 0xfee0_0000;
+export const MSI_WINDOW_END = 0xfeef_ffff;
+/** DIRTY_BITMAP_SIZE_MAX: bitmap bytes for INT_MAX pages. */
+const DIRTY_BITMAP_SIZE_MAX = 0x1000_0000;
+export const DMA_ENTRY_LIMIT_DEFAULT = 65535;
+const U64_MAX = 2 ** 64;
+const U64_MAXB = 0xffffffffffffffffn;
+const PGMASK = 0xfffn;
+
+/** One user mapping (struct vfio_dma). */
+export interface VfioDma {
+  readonly iova: number;
+  readonly size: number;
+  vaddr: number;
+  readonly prot: number;
+  vaddrInvalid: boolean;
+  /** IOVAs of the domain extents backing it (one per VMA piece pinned). */
+  readonly extents: number[];
+  readonly pid: number;
+}
+
+class Type1Instance implements VfioIommuData {
+  readonly v2: boolean;
+  readonly dma: VfioDma[] = [];
+  dmaAvail: number;
+  readonly domain = new IommuDomain();
+  readonly groups: VfioGroup[] = [];
+  readonly iovaList: Array<{ start: number; end: number }> = [
+    { start: 0, end: MSI_WINDOW_START - 1 },
+    { start: MSI_WINDOW_END + 1, end: IOVA_APERTURE_END },
+  ];
+
+  constructor(
+    private readonly kernel: Kernel,
+    type: number,
+  ) {
+    this.v2 = type !== VFIO_TYPE1_IOMMU;
+    this.dmaAvail = kernel.params.num('vfio_iommu_type1', 'dma_entry_limit');
+  }
+
+  checkExtension(arg: number): number {
+    return type1CheckExtension(this, arg);
+  }
+
+  attachGroup(group: VfioGroup): void {
+    this.groups.push(group);
+    this.setContexts(group, this.domain);
+  }
+
+  detachGroup(group: VfioGroup): void {
+    const i = this.groups.indexOf(group);
+    if (i >= 0) this.groups.splice(i, 1);
+    this.setContexts(group, null);
+  }
+
+  private setContexts(group: VfioGroup, domain: IommuDomain | null): void {
+    const ig = group.iommuGroup;
+    if (!ig) return;
+    const hw = this.kernel.machine.iommu;
+    for (const d of ig.devices) for (const a of dmaAliases(d)) hw.setContext(a.rid, domain);
+    ig.domain = domain ?? ig.defaultDomain;
+  }
+
+  release(): void {
+    for (const d of this.dma) this.removeDma(d);
+    this.dma.length = 0;
+    this.domain.clear();
+  }
+
+  ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    switch (req) {
+      case VFIO_CHECK_EXTENSION: return this.checkExtension(arg.value());
+      case VFIO_IOMMU_GET_INFO: return this.getInfo(arg);
+      case VFIO_IOMMU_MAP_DMA: return this.mapDma(ctx, arg);
+      case VFIO_IOMMU_UNMAP_DMA: return this.unmapDma(arg);
+      case VFIO_IOMMU_DIRTY_PAGES: return this.dirtyPages(arg);
+      default: throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a Type1 IOMMU ioctl`);
+    }
+  }
+
+  // ---- GET_INFO ----------------------------------------------------------------------------------
+
+  private getInfo(arg: UserArg): number {
+    const minsz = 16; // offsetofend(struct vfio_iommu_type1_info, iova_pgsizes)
+    const sizeofInfo = 24;
+    const head = arg.user(minsz);
+    const argsz = getU32(head, 0);
+    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
+    const caps = new CapChainBuilder({ align8: true });
+    const mig = caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 32);
+    setU32(mig, 8, 0);
+    setU64n(mig, 16, PGSIZE);
+    setU64n(mig, 24, DIRTY_BITMAP_SIZE_MAX);
+    const avail = caps.add(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 12);
+    setU32(avail, 8, this.dmaAvail);
+    if (this.iovaList.length) {
+      const r = caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1, 16 + 16 * this.iovaList.length);
+      setU32(r, 8, this.iovaList.length);
+      this.iovaList.forEach((x, i) => {
+        setU64n(r, 16 + i * 16, x.start);
+        setU64n(r, 24 + i * 16, x.end);
+      });
+    }
+    const flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
+    let outArgsz = argsz;
+    let capOffset = -1;
+    if (argsz >= sizeofInfo + caps.size) {
+      const whole = arg.user(sizeofInfo + caps.size);
+      const r = caps.copyOut(whole, sizeofInfo, argsz);
+      capOffset = r.capOffset;
+    } else {
+      outArgsz = sizeofInfo + caps.size;
+    }
+    // Copy back min(argsz, sizeof(info)) bytes of the fixed part.
+    const n = Math.min(argsz, sizeofInfo);
+    const out = arg.user(n);
+    const info = new Uint8Array(sizeofInfo);
+    setU32(info, 0, outArgsz);
+    setU32(info, 4, flags);
+    setU64(info, 8, TYPE1_PGSIZE_BITMAP);
+    setU32(info, 16, capOffset < 0 ? 0 : capOffset);
+    out.set(info.subarray(0, n));
+    return 0;
+  }
+
+  // ---- MAP_DMA -----------------------------------------------------------------------------------
+
+  /** vfio_find_dma(): a mapping overlapping [start, start+size). */
+  private findDma(start: number, size: number): VfioDma | undefined {
+    return this.dma.find((d) => start < d.iova + d.size && d.iova < start + size);
+  }
+
+  private iovaValid(start: number, end: number): boolean {
+    if (this.iovaList.length === 0) return true;
+    return this.iovaList.some((r) => start >= r.start && end <= r.end);
+  }
+
+  private mapDma(ctx: FileContext, arg: UserArg): number {
+    const { b, flags } = header(arg, 32, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR, 'struct vfio_iommu_type1_dma_map');
+    const vaddrB = getU64(b, 8);
+    const iovaB = getU64(b, 16);
+    const sizeB = getU64(b, 24);
+    const vaddr = Number(vaddrB);
+    const iova = Number(iovaB);
+    const size = Number(sizeB);
+    const prot = (flags & VFIO_DMA_MAP_FLAG_WRITE ? IOMMU_WRITE : 0) | (flags & VFIO_DMA_MAP_FLAG_READ ? IOMMU_READ : 0);
+    const setVaddr = (flags & VFIO_DMA_MAP_FLAG_VADDR) !== 0;
+    if (prot && setVaddr) throw kerr('EINVAL', 'VFIO_DMA_MAP_FLAG_VADDR cannot be combined with READ or WRITE');
+    if (!prot && !setVaddr) throw kerr('EINVAL', 'a mapping needs VFIO_DMA_MAP_FLAG_READ and/or VFIO_DMA_MAP_FLAG_WRITE');
+    if (!size) throw kerr('EINVAL', 'size is 0');
+    if ((sizeB | iovaB | vaddrB) & PGMASK) {
+      throw kerr('EINVAL', `iova 0x${iova.toString(16)}, vaddr 0x${vaddr.toString(16)} and size 0x${size.toString(16)} must all be multiples of the 4 KiB IOMMU page`);
+    }
+    if (iovaB + sizeB - 1n > U64_MAXB || vaddrB + sizeB - 1n > U64_MAXB) throw kerr('EINVAL', `iova or vaddr + size wraps past 2^64 (vfio_dma_do_map: "Don't allow IOVA or virtual address wrap")`);
+    const hit = this.findDma(iova, size);
+    if (setVaddr) {
+      if (!hit) throw kerr('ENOENT', `no mapping at iova 0x${iova.toString(16)} to update`);
+      if (!hit.vaddrInvalid || hit.iova !== iova || hit.size !== size) throw kerr('EINVAL', 'VFIO_DMA_MAP_FLAG_VADDR needs an invalidated mapping with the same iova and size');
+      hit.vaddr = vaddr;
+      hit.vaddrInvalid = false;
+      return 0;
+    }
+    if (hit) {
+      throw kerr('EEXIST', `[0x${iova.toString(16)}, +0x${size.toString(16)}) overlaps the existing mapping [0x${hit.iova.toString(16)}, +0x${hit.size.toString(16)})`);
+    }
+    if (!this.dmaAvail) throw kerr('ENOSPC', `no DMA mapping slots left (vfio_iommu_type1.dma_entry_limit = ${this.kernel.params.num('vfio_iommu_type1', 'dma_entry_limit')})`);
+    if (!this.iovaValid(iova, iova + size - 1)) {
+      throw kerr('EINVAL', `[0x${iova.toString(16)}, +0x${size.toString(16)}) is not inside one valid IOVA range (the MSI window 0xfee00000-0xfeefffff is reserved; the aperture ends at 0x${IOVA_APERTURE_END.toString(16)})`);
+    }
+    // vfio_pin_pages_remote(): resolve every page in the caller's address space before changing anything.
+    const pieces: Array<{ iova: number; mem: Uint8Array }> = [];
+    const mm = ctx.proc.mm;
+    let off = 0;
+    while (off < size) {
+      const va = vaddr + off;
+      const vma = mm.find(va);
+      if (!vma) throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is not mapped in the caller's address space`);
+      const n = Math.min(size - off, vma.end - va);
+      pieces.push({ iova: iova + off, mem: mm.ram(va, n) });
+      off += n;
+    }
+    const d: VfioDma = { iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid };
+    for (const p of pieces) {
+      this.domain.map(p.iova, p.mem, prot);
+      d.extents.push(p.iova);
+    }
+    this.dma.push(d);
+    this.dma.sort((a, z) => a.iova - z.iova);
+    this.dmaAvail--;
+    return 0;
+  }
+
+  private removeDma(d: VfioDma): void {
+    for (const e of d.extents) this.domain.unmap(e);
+    this.dmaAvail++;
+  }
+
+  // ---- UNMAP_DMA ---------------------------------------------------------------------------------
+
+  private unmapDma(arg: UserArg): number {
+    const minsz = 24;
+    const { b, argsz, flags } = header(arg, minsz, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR, 'struct vfio_iommu_type1_dma_unmap');
+    if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP && flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) {
+      throw kerr('EINVAL', 'GET_DIRTY_BITMAP cannot be combined with ALL or VADDR');
+    }
+    if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
+      if (argsz < minsz + 24) throw kerr('EINVAL', 'GET_DIRTY_BITMAP needs a struct vfio_bitmap after the header');
+      throw kerr('EINVAL', this.dirtyTracking ? 'unmapping with a dirty bitmap is not modeled' : 'dirty page tracking is not started (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)');
+    }
+    const iovaB = getU64(b, 8);
+    const sizeB = getU64(b, 16);
+    let iova = Number(iovaB);
+    let size = Number(sizeB);
+    const all = (flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+    const invalidate = (flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
+    if (iovaB & PGMASK) throw kerr('EINVAL', `iova 0x${iovaB.toString(16)} is not 4 KiB aligned`);
+    if (all) {
+      if (iovaB || sizeB) throw kerr('EINVAL', 'VFIO_DMA_UNMAP_FLAG_ALL needs iova 0 and size 0');
+      iova = 0;
+      size = U64_MAX;
+    } else if (!sizeB || sizeB & PGMASK || iovaB + sizeB - 1n > U64_MAXB) {
+      throw kerr('EINVAL', !sizeB ? 'size is 0' : sizeB & PGMASK ? `size 0x${sizeB.toString(16)} is not 4 KiB aligned` : 'iova + size wraps past 2^64');
+    }
+    if (this.v2 && !all) {
+      const first = this.findDma(iova, 1);
+      if (first && first.iova !== iova) throw kerr('EINVAL', `TYPE1v2: [0x${iova.toString(16)}, +0x${size.toString(16)}) starts inside the mapping [0x${first.iova.toString(16)}, +0x${first.size.toString(16)}) (a v2 unmap may not bisect a mapping)`);
+      const last = this.findDma(iova + size - 1, 1);
+      if (last && last.iova + last.size !== iova + size) throw kerr('EINVAL', `TYPE1v2: [0x${iova.toString(16)}, +0x${size.toString(16)}) ends inside the mapping [0x${last.iova.toString(16)}, +0x${last.size.toString(16)}) (a v2 unmap may not bisect a mapping)`);
+    }
+    let unmapped = 0;
+    const victims: VfioDma[] = [];
+    for (const d of this.dma) {
+      if (d.iova + d.size <= iova) continue;
+      if (d.iova >= iova + size) break;
+      // v1: an unmap that starts inside a mapping stops there (success, nothing more).
+      if (!this.v2 && iova > d.iova) break;
+      victims.push(d);
+    }
+    if (invalidate) {
+      if (victims.some((d) => d.vaddrInvalid)) throw kerr('EINVAL', 'a mapping in the range already has its vaddr invalidated');
+      for (const d of victims) {
+        d.vaddrInvalid = true;
+        unmapped += d.size;
+      }
+    } else {
+      for (const d of victims) {
+        this.removeDma(d);
+        this.dma.splice(this.dma.indexOf(d), 1);
+        unmapped += d.size;
+      }
+    }
+    setU64n(b, 16, unmapped);
+    return 0;
+  }
+
+  /**
+   * vfio_iommu_type1_dirty_pages(): v1 containers → EACCES; then argsz/flags, exactly one flag. START and
+   * STOP toggle tracking; reading the bitmap (GET_BITMAP) is not modeled and fails EINVAL saying so.
+   */
+  private dirtyPages(arg: UserArg): number {
+    if (!this.v2) throw kerr('EACCES', 'dirty page tracking needs a TYPE1v2 container');
+    const b = arg.user(8);
+    const argsz = getU32(b, 0);
+    const flags = getU32(b, 4);
+    const mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP | VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+    if (argsz < 8 || flags & ~mask) throw kerr('EINVAL', argsz < 8 ? `argsz ${argsz} is smaller than 8` : `unknown flags 0x${(flags & ~mask).toString(16)}`);
+    if (!flags || flags & (flags - 1)) throw kerr('EINVAL', 'exactly one of START, STOP, GET_BITMAP is needed');
+    if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) this.dirtyTracking = true;
+    else if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) this.dirtyTracking = false;
+    else throw kerr('EINVAL', this.dirtyTracking ? 'reading the dirty bitmap is not modeled' : 'dirty page tracking is not started');
+    return 0;
+  }
+
+  dirtyTracking = false;
+}
+
+function header(arg: UserArg, minsz: number, mask: number, what: string): { b: Uint8Array; argsz: number; flags: number } {
+  const b = arg.user(minsz);
+  const argsz = getU32(b, 0);
+  const flags = getU32(b, 4);
+  if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than sizeof(${what}) = ${minsz}`);
+  if (flags & ~mask) throw kerr('EINVAL', `unknown flags 0x${(flags & ~mask).toString(16)}`);
+  return { b, argsz, flags };
+}
+
+function type1CheckExtension(inst: Type1Instance | null, arg: number): number {
+  switch (arg) {
+    case VFIO_TYPE1_IOMMU:
+    case VFIO_TYPE1v2_IOMMU:
+    case VFIO_TYPE1_NESTING_IOMMU:
+    case VFIO_UNMAP_ALL:
+      return 1;
+    case VFIO_UPDATE_VADDR:
+      return inst ? 1 : 0;
+    case VFIO_DMA_CC_IOMMU:
+      return inst ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+export function type1Driver(kernel: Kernel): VfioIommuDriver {
+  kernel.params.declare('vfio_iommu_type1', 'dma_entry_limit', 'uint', DMA_ENTRY_LIMIT_DEFAULT, true);
+  kernel.params.declare('vfio_iommu_type1', 'allow_unsafe_interrupts', 'bool', false, true);
+  return {
+    name: 'vfio-iommu-type1',
+    checkExtension: (arg) => type1CheckExtension(null, arg),
+    open(arg) {
+      switch (arg) {
+        case VFIO_TYPE1_IOMMU:
+        case VFIO_TYPE1v2_IOMMU:
+          return new Type1Instance(kernel, arg);
+        case VFIO_TYPE1_NESTING_IOMMU:
+          throw kerr('EINVAL', 'TYPE1_NESTING needs nested translation in the IOMMU domain (iommu_enable_nesting), which this VT-d does not offer');
+        default:
+          throw kerr('EINVAL', `extension ${arg} is not an IOMMU type`);
+      }
+    },
+  };
+}
+
+export type { Type1Instance };

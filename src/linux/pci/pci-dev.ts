@@ -1,0 +1,163 @@
+// struct pci_dev (include/linux/pci.h) and the PCI core's config access and state helpers
+// (drivers/pci/access.c pci_read/write_config_*, drivers/pci/pci.c pci_enable_device,
+// pci_save_state/pci_restore_state, pci_intx_mask_supported, pci_set_master): the kernel's handle on one
+// PCI function of the modeled hardware. Config accesses go to the hardware registers directly.
+
+import type { PciFunction } from '../../hw/pci/function.js';
+import type { PciBridge } from '../../hw/pci/bridge.js';
+import {
+  PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_EXT_CAP_ID_ACS,
+} from '../../../include-ts/linux/pci_regs.js';
+import type { PciDriver } from './pci-driver.js';
+import type { IommuGroup } from '../iommu/iommu-group.js';
+
+export class PciDev {
+  driver: PciDriver | null = null;
+  /** driver_override (NULL when unset). */
+  driverOverride: string | null = null;
+  group: IommuGroup | null = null;
+  enableCnt = 0;
+  /** pci_save_state() copy of the configuration space. */
+  savedState: Uint8Array | null = null;
+  /** The bound driver's private data (vfio-pci: its vfio device). */
+  driverData: unknown = null;
+  /** Set when the driver's remove is waiting for userspace (vfio-pci with an open device fd). */
+  removing = false;
+
+  constructor(
+    readonly hw: PciFunction,
+    /** The parent bridge's pci_dev, null on the root bus. */
+    readonly parent: PciDev | null,
+  ) {}
+
+  /** pci_name(): "0000:01:00.0". */
+  get name(): string {
+    return this.hw.bdf;
+  }
+
+  get vendor(): number {
+    return this.hw.id.vendor;
+  }
+
+  get device(): number {
+    return this.hw.id.device;
+  }
+
+  get classCode(): number {
+    return this.hw.id.classCode;
+  }
+
+  /** Header type 0 (PCI_HEADER_TYPE_NORMAL). */
+  get isNormal(): boolean {
+    return this.hw.headerType === 0;
+  }
+
+  get isBridge(): boolean {
+    return this.hw.headerType === 1;
+  }
+
+  get subordinate(): PciBridge | null {
+    return this.isBridge ? (this.hw as PciBridge) : null;
+  }
+
+  get isPcie(): boolean {
+    return this.hw.cfg.findCap(PCI_CAP_ID_EXP) !== undefined;
+  }
+
+  /** pci_pcie_type(), -1 for conventional PCI. */
+  get pcieType(): number {
+    return this.hw.pcieType;
+  }
+
+  get multifunction(): boolean {
+    return this.hw.multifunction;
+  }
+
+  get cfgSize(): number {
+    return this.hw.cfg.size;
+  }
+
+  get msiCap(): number {
+    return this.hw.cfg.findCap(PCI_CAP_ID_MSI)?.offset ?? 0;
+  }
+
+  get msixCap(): number {
+    return this.hw.cfg.findCap(PCI_CAP_ID_MSIX)?.offset ?? 0;
+  }
+
+  get acsCap(): number {
+    return this.hw.cfg.findCap(PCI_EXT_CAP_ID_ACS, true)?.offset ?? 0;
+  }
+
+  /** dev->irq: the GSI the INTx pin is routed to (0 if it has none). */
+  get irq(): number {
+    return this.hw.intx?.line.gsi ?? 0;
+  }
+
+  readConfig(off: number, size: number): number {
+    return this.hw.configRead(off, size);
+  }
+
+  writeConfig(off: number, size: number, value: number): void {
+    this.hw.configWrite(off, size, value);
+  }
+
+  /** pci_enable_device(): turns on I/O and memory decoding for the BARs the function has. */
+  enable(): void {
+    if (this.enableCnt++ > 0) return;
+    let cmd = this.readConfig(PCI_COMMAND, 2);
+    for (const b of this.hw.bars) if (b) cmd |= b.kind === 'io' ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
+    if (this.hw.rom) cmd |= PCI_COMMAND_MEMORY;
+    this.writeConfig(PCI_COMMAND, 2, cmd);
+  }
+
+  /** pci_disable_device(): the last user stops bus mastering. */
+  disable(): void {
+    if (this.enableCnt === 0 || --this.enableCnt > 0) return;
+    this.setMaster(false);
+  }
+
+  setMaster(on: boolean): void {
+    const cmd = this.readConfig(PCI_COMMAND, 2);
+    this.writeConfig(PCI_COMMAND, 2, on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER);
+  }
+
+  /** pci_intx(): sets or clears Interrupt Disable. */
+  intx(enable: boolean): void {
+    const cmd = this.readConfig(PCI_COMMAND, 2);
+    this.writeConfig(PCI_COMMAND, 2, enable ? cmd & ~PCI_COMMAND_INTX_DISABLE : cmd | PCI_COMMAND_INTX_DISABLE);
+  }
+
+  /** pci_intx_mask_supported(): whether Interrupt Disable can be toggled (PCI 2.3). */
+  intxMaskSupported(): boolean {
+    const orig = this.readConfig(PCI_COMMAND, 2);
+    this.writeConfig(PCI_COMMAND, 2, orig ^ PCI_COMMAND_INTX_DISABLE);
+    const now = this.readConfig(PCI_COMMAND, 2);
+    this.writeConfig(PCI_COMMAND, 2, orig);
+    return ((now ^ orig) & PCI_COMMAND_INTX_DISABLE) !== 0;
+  }
+
+  /** pci_save_state(). */
+  saveState(): void {
+    this.savedState = this.hw.cfg.bytes.slice();
+  }
+
+  /**
+   * pci_restore_state(): writes the saved registers back through the hardware's write masks —
+   * capabilities first, the header (BARs, then Command last) after, as the kernel orders it.
+   */
+  restoreState(): void {
+    const s = this.savedState;
+    if (!s) return;
+    const size = this.cfgSize;
+    for (let off = 0x40; off < size; off += 4) this.writeRaw(off, s);
+    for (let off = 0x3c; off >= 0x08; off -= 4) this.writeRaw(off, s);
+    this.writeConfig(PCI_COMMAND, 2, s[PCI_COMMAND]! | (s[PCI_COMMAND + 1]! << 8));
+  }
+
+  private writeRaw(off: number, s: Uint8Array): void {
+    const v = (s[off]! | (s[off + 1]! << 8) | (s[off + 2]! << 16) | (s[off + 3]! << 24)) >>> 0;
+    if (this.readConfig(off, 4) !== v) this.writeConfig(off, 4, v);
+  }
+}

@@ -1,0 +1,233 @@
+// drivers/vfio/vfio_main.c: VFIO devices and their fds. A driver (vfio-pci) registers a vfio_device
+// for each device it binds (vfio_register_group_dev), which creates or joins the VFIO group of the
+// device's IOMMU group (/dev/vfio/<N> appears); unregistering waits until userspace has closed every fd
+// of the device (vfio_unregister_group_dev: without a REQ channel it just blocks), and removing the
+// group's last device detaches its container and leaves any open group fd dead (ENODEV).
+// Device fds: first open calls the driver's open_device, last close its close_device; ioctls go to the
+// driver except VFIO_DEVICE_FEATURE, whose common checks live here (vfio_ioctl_device_feature).
+
+import { getU32 } from '../../../abi/bytes.js';
+import { WouldBlock, kerr } from '../errors.js';
+import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
+import { chardev, type StaticDir } from '../fs/vfs.js';
+import type { Kernel } from '../kernel.js';
+import type { Backing } from '../mm/backing.js';
+import type { UserArg } from '../uaccess.js';
+import { WaitQueue } from '../waitqueue.js';
+import type { PciDev } from '../pci/pci-dev.js';
+import {
+  VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+  VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_MIGRATION,
+  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
+} from '../../../include-ts/linux/vfio.js';
+import { VfioContainer, VfioContainerFile, type VfioIommuDriver } from './container.js';
+import { VfioGroup, type VfioGroupFile, VfioGroupFile as GroupFile } from './group.js';
+
+/** VFIO_DEVICE_FEATURE_MIG_DATA_SIZE (newer than the 6.1 header). */
+export const VFIO_DEVICE_FEATURE_MIG_DATA_SIZE = 9;
+/** VFIO_DEVICE_BIND_IOMMUFD: only valid on cdev fds (6.6+). */
+export const VFIO_DEVICE_BIND_IOMMUFD = 0x3b76;
+
+/** struct vfio_device_ops */
+export interface VfioDeviceOps {
+  /** First open of the device (any fd). */
+  openDevice(ctx: FileContext): void;
+  /** Last close. */
+  closeDevice(): void;
+  ioctl(ctx: FileContext, req: number, arg: UserArg): number;
+  read(ctx: FileContext, buf: Uint8Array, pos: number): number;
+  write(ctx: FileContext, buf: Uint8Array, pos: number): number;
+  mmap(ctx: FileContext, req: MmapRequest): Backing;
+  /** VFIO_DEVICE_FEATURE for features the core does not handle (flags, data, data length). */
+  deviceFeature(ctx: FileContext, flags: number, data: UserArg, argsz: number): number;
+  /** 1 match, 0 no match; throws for a malformed name (vfio_pci_core_match). */
+  match(buf: string): number;
+  /** The host wants the device back while it is open (count-th request). */
+  request(count: number): void;
+}
+
+export class VfioDevice {
+  group: VfioGroup | null = null;
+  openCount = 0;
+  /** Woken when the last fd closes (device->comp). */
+  readonly released = new WaitQueue();
+  requests = 0;
+
+  constructor(
+    /** dev_name(): the BDF for PCI. */
+    readonly name: string,
+    readonly ops: VfioDeviceOps,
+    readonly pdev: PciDev,
+  ) {}
+}
+
+/** vfio_check_feature() (include/linux/vfio.h): 1 to proceed, 0 for a successful PROBE; throws EINVAL. */
+export function vfioCheckFeature(flags: number, argsz: number, supported: number, minsz: number): number {
+  if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) & ~supported) {
+    throw kerr('EINVAL', `the feature does not support ${flags & VFIO_DEVICE_FEATURE_GET ? 'GET' : 'SET'}`);
+  }
+  if (flags & VFIO_DEVICE_FEATURE_PROBE) return 0;
+  if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET))) throw kerr('EINVAL', 'without PROBE, one of GET or SET is needed');
+  if (argsz < minsz) throw kerr('EINVAL', `the feature needs ${minsz} bytes of data, got ${argsz}`);
+  return 1;
+}
+
+export class VfioDeviceFile extends KFile {
+  readonly kind = 'vfio-device' as const;
+  readonly path = 'anon_inode:[vfio-device]';
+
+  constructor(
+    readonly device: VfioDevice,
+    private readonly groupFile: VfioGroupFile,
+    private readonly kernel: Kernel,
+  ) {
+    super();
+  }
+
+  override readonly positional = true;
+
+  override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    if (req === VFIO_DEVICE_BIND_IOMMUFD) throw kerr('EINVAL', 'VFIO_DEVICE_BIND_IOMMUFD is only for device cdev fds (/dev/vfio/devices/vfioN), not group-obtained ones');
+    if (req === VFIO_DEVICE_FEATURE) return this.feature(ctx, arg);
+    return this.device.ops.ioctl(ctx, req, arg);
+  }
+
+  /** vfio_ioctl_device_feature() */
+  private feature(ctx: FileContext, arg: UserArg): number {
+    const minsz = 8;
+    const b = arg.user(minsz);
+    const argsz = getU32(b, 0);
+    const flags = getU32(b, 4);
+    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than sizeof(struct vfio_device_feature) = 8`);
+    const known = VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE;
+    if (flags & ~known) throw kerr('EINVAL', `unknown flags 0x${(flags & ~known).toString(16)}`);
+    if (!(flags & VFIO_DEVICE_FEATURE_PROBE) && flags & VFIO_DEVICE_FEATURE_SET && flags & VFIO_DEVICE_FEATURE_GET) {
+      throw kerr('EINVAL', 'GET and SET together need PROBE');
+    }
+    switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+      case VFIO_DEVICE_FEATURE_MIGRATION:
+      case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+      case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
+        throw kerr('ENOTTY', `${this.device.name} does not support migration`);
+      case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+      case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+      case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+        throw kerr('ENOTTY', `${this.device.name} does not support device DMA logging`);
+      default:
+        return this.device.ops.deviceFeature(ctx, flags, arg, argsz - minsz);
+    }
+  }
+
+  override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
+    if (buf.length === 0) return 0;
+    return this.device.ops.read(ctx, buf, pos);
+  }
+
+  override write(ctx: FileContext, buf: Uint8Array, pos: number): number {
+    if (buf.length === 0) return 0;
+    return this.device.ops.write(ctx, buf, pos);
+  }
+
+  override mmap(ctx: FileContext, req: MmapRequest): Backing {
+    return this.device.ops.mmap(ctx, req);
+  }
+
+  override release(): void {
+    this.kernel.vfio.closeDevice(this.device, this.groupFile);
+  }
+}
+
+export class VfioCore {
+  readonly groups = new Map<number, VfioGroup>();
+  readonly iommuDrivers: VfioIommuDriver[] = [];
+  private readonly devDir: StaticDir;
+
+  constructor(private readonly kernel: Kernel) {
+    this.devDir = kernel.vfs.mkdirp('/dev/vfio');
+    this.devDir.set('vfio', chardev(() => new VfioContainerFile(new VfioContainer(kernel)), 0o666));
+    this.devDir.dynamic = {
+      list: () => [...this.groups.keys()].map(String),
+      lookup: (name) => {
+        const g = this.groups.get(Number(name));
+        if (!g || String(g.id) !== name) return undefined;
+        return chardev(() => this.openGroup(g), 0o600);
+      },
+    };
+  }
+
+  registerIommuDriver(d: VfioIommuDriver): void {
+    this.iommuDrivers.push(d);
+  }
+
+  /** vfio_group_fops_open() */
+  private openGroup(g: VfioGroup): KFile {
+    if (g.devices.length === 0 || !g.iommuGroup) throw kerr('ENODEV', `group ${g.id} has no device bound to a VFIO driver`);
+    if (g.openedFile) throw kerr('EBUSY', `/dev/vfio/${g.id} is already open (a group may be opened only once at a time)`);
+    const f = new GroupFile(g);
+    g.openedFile = f;
+    return f;
+  }
+
+  /** vfio_register_group_dev(): joins (or creates) the VFIO group of the device's IOMMU group. */
+  registerDevice(dev: VfioDevice): void {
+    const ig = dev.pdev.group;
+    if (!ig) throw kerr('EINVAL', `${dev.name} has no IOMMU group (no IOMMU translates its DMA)`);
+    let g = this.groups.get(ig.id);
+    if (!g) {
+      g = new VfioGroup(ig.id, ig, this.kernel);
+      this.groups.set(ig.id, g);
+    }
+    g.devices.push(dev);
+    dev.group = g;
+  }
+
+  /**
+   * vfio_unregister_group_dev(): blocks while the device is open. The driver's request callback is
+   * invoked each time (REQ IRQ relay, or a one-time "blocked until released" warning).
+   */
+  unregisterDevice(dev: VfioDevice): void {
+    if (dev.openCount > 0) {
+      dev.ops.request(dev.requests++);
+      throw new WouldBlock(dev.released, `${dev.name} is in use by userspace (a VFIO device fd is open); unbinding waits until it is closed`);
+    }
+    const g = dev.group!;
+    g.devices.splice(g.devices.indexOf(dev), 1);
+    dev.group = null;
+    dev.requests = 0;
+    if (g.devices.length === 0) {
+      // vfio_device_remove_group(): revoke the group; an open group fd now sees ENODEV.
+      if (g.container) g.detachContainer();
+      g.iommuGroup = null;
+      this.groups.delete(g.id);
+    }
+  }
+
+  /** vfio_group_ioctl_get_device_fd() → vfio_device_open_file(): EINVAL until the container has an IOMMU. */
+  openDeviceFd(ctx: FileContext, dev: VfioDevice, groupFile: VfioGroupFile): number {
+    const g = groupFile.group;
+    ctx.proc.fds.reserveCheck();
+    g.useContainer();
+    if (dev.openCount === 0) {
+      try {
+        dev.ops.openDevice(ctx);
+      } catch (e) {
+        g.unuseContainer();
+        throw e;
+      }
+    }
+    dev.openCount++;
+    groupFile.get();
+    const f = new VfioDeviceFile(dev, groupFile, this.kernel);
+    f.flags = 2; // O_RDWR
+    return ctx.proc.fds.install(f, true);
+  }
+
+  closeDevice(dev: VfioDevice, groupFile: VfioGroupFile): void {
+    if (--dev.openCount === 0) {
+      dev.ops.closeDevice();
+      dev.released.wake(1);
+    }
+    groupFile.group.unuseContainer();
+    groupFile.put(this.kernel);
+  }
+}
