@@ -2,10 +2,7 @@
 // guest code, delivered end to end (device -> IOMMU -> guest handler -> virtual EOI), on the same host
 // booted with iommu=intpost (posted: PIR + notification, no VM exit) and with iommu=no-intpost (the
 // legacy path: external-interrupt VM exit, do_IRQ, HVM_DPCI_SOFTIRQ, vlapic_set_irq, VM entry).
-import { XenHost } from '../src/index.js';
-import { XEN_DOMCTL_VMSI_X86_UNMASKED } from '../include-ts/xen/domctl.js';
-import { msiGflags, sbdf, xc_assign_device, xc_domain_update_msi_irq, xc_interface_open, xc_physdev_map_pirq_msi } from '../src/xen/libxc.js';
-import { msiAddress, msiData } from '../src/hw/x86/msi.js';
+import { bindMsi, rig as xenRig } from '../test/xen/helpers.js';
 import { getU32 } from '../abi/bytes.js';
 import { bytesPerOp, opsPerSecond, type BenchResult } from './lib/harness.js';
 
@@ -13,15 +10,12 @@ const GVEC = 0x41;
 
 /** A host with one busy vCPU (guest code in a loop) and NIC entry 0 bound to guest vector 0x41 on it. */
 function rig(cmdline: string): { deliver: () => void; fromIommu: () => void; handled: () => number; exits: () => number } {
-  const host = XenHost.create({ cmdline, hardware: { cpus: 2 } });
-  const dom = host.createHvmDomain({ vcpus: 1, start: false });
-  const xc = xc_interface_open(host.spawnDom0Process({ name: 'qemu' }));
-  xc_assign_device(xc, dom, sbdf(0, 1, 0, 0));
-  host.control.unpause(dom);
+  // The tests' rig: the toolstack path (libxc -> privcmd) assigns the NIC before the guest starts and
+  // maps entry 0; the guest MSI is fixed to vCPU 0.
+  const r = xenRig({ cmdline, mode: 'xen-4.22', hardware: { cpus: 2 }, vcpus: 1, entries: 1 });
+  bindMsi(r, 0, GVEC, { kind: 'vcpu', vcpu: 0 });
+  const { host, dom } = r;
   const nic = host.control.device();
-  const pirq = { value: -1 };
-  xc_physdev_map_pirq_msi(xc, dom, -1, pirq, 0, 1, 0, nic.barAddress(nic.msix!.tableBar) + nic.msix!.tableOffset);
-  xc_domain_update_msi_irq(xc, dom, GVEC, pirq.value, msiGflags(msiAddress(0), msiData(GVEC)) | XEN_DOMCTL_VMSI_X86_UNMASKED, 0);
   host.control.guestDo(dom, 0, (b) => (b.busy = true));
   host.control.settle();
   const sched = host.xen.sched;
