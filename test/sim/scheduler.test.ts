@@ -2,6 +2,7 @@
 // ties in arming order, step tasks, determinism under a seed, and the interleave policy.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../support/runs.js';
 import { Scheduler, Timer, WorkItem } from '../../src/sim/scheduler.js';
 import { Rng } from '../../src/sim/rng.js';
 
@@ -122,7 +123,7 @@ describe('scheduler', () => {
         expect(ran).toEqual(expected);
         expect(s.pendingWork).toBe(0);
       }),
-      { numRuns: 200 },
+      fcParams(200),
     );
   });
 

@@ -393,7 +393,8 @@ export function runCase(mode: XenMode, start: Start, seed: number, cmds: Iterabl
     fc.modelRun(() => ({ model: m, real }), cmds);
     checkLiveness(m, real);
   } catch (e) {
-    (e as { real?: Real }).real = real;
+    // Not enumerable: a test runner serializing the error would print the whole machine.
+    if (typeof e === 'object' && e !== null) Object.defineProperty(e, 'real', { value: real, enumerable: false });
     throw e;
   }
   return real;

@@ -6,15 +6,16 @@
 // finds the two open hazards, H1 and H2; the shrunk traces are printed (a teaching feature).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../support/runs.js';
 import { commands, commandsWithoutCpuDown, hunt, piProperty } from './pi-model.js';
 
 describe('VT-d posted interrupts under interleaving (fixed mode)', () => {
-  it('device assigned before the guest boots: no vector lost, lists and descriptors consistent', () => {
-    fc.assert(piProperty('fixed', 'assigned', 30), { numRuns: 500 });
+  it('device assigned before the guest boots: no vector lost, lists and descriptors consistent (model-based)', () => {
+    fc.assert(piProperty('fixed', 'assigned', 30), fcParams(500));
   });
 
-  it('device hot-plugged into a running guest: the same', () => {
-    fc.assert(piProperty('fixed', 'hotplug', 30), { numRuns: 400 });
+  it('device hot-plugged into a running guest: the same (model-based)', () => {
+    fc.assert(piProperty('fixed', 'hotplug', 30), fcParams(400));
   });
 });
 

@@ -5,6 +5,7 @@
 // word constants must agree with the layouts' views.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../../../support/runs.js';
 import { gccAvailable, recordProbes, runProbe } from '../../../../abi/cprobe.js';
 import {
   iremap_entry, IRTE_DLM_MASK, IRTE_DLM_SHIFT, IRTE_DM, IRTE_FPD, IRTE_IM, IRTE_P, IRTE_PDA_LO_MASK, IRTE_RH, IRTE_SQ_SHIFT, IRTE_SVT_SHIFT,
@@ -86,7 +87,7 @@ describe('layouts against gcc (C written from the Xen header facts)', () => {
 });
 
 describe('hot-path constants agree with the layout views', () => {
-  it('IRTE word bits, remapped and posted', () => {
+  it('IRTE word bits, remapped and posted (property)', () => {
     fc.assert(
       fc.property(
         fc.record({ fpd: fc.integer({ min: 0, max: 1 }), dm: fc.integer({ min: 0, max: 1 }), rh: fc.integer({ min: 0, max: 1 }), tm: fc.integer({ min: 0, max: 1 }), dlm: fc.integer({ min: 0, max: 7 }), vector: fc.integer({ min: 0, max: 255 }), dst: fc.nat(), sid: fc.integer({ min: 0, max: 0xffff }), sq: fc.integer({ min: 0, max: 3 }), svt: fc.integer({ min: 0, max: 3 }) }),
@@ -120,11 +121,11 @@ describe('hot-path constants agree with the layout views', () => {
           expect(b.remap.im).toBe(1); // IM is the same bit in both views
         },
       ),
-      { numRuns: 200 },
+      fcParams(200),
     );
   });
 
-  it('PI descriptor accessors write the fields the layout names', () => {
+  it('PI descriptor accessors write the fields the layout names (property)', () => {
     fc.assert(
       fc.property(fc.subarray([...Array(256).keys()]), fc.integer({ min: 0, max: 255 }), fc.nat(), fc.boolean(), fc.boolean(), (vecs, nv, ndst, on, sn) => {
         const v = pi_desc.alloc();
@@ -147,7 +148,7 @@ describe('hot-path constants agree with the layout views', () => {
         expect(PI_NV).toBe(pi_desc.offsetof('nv'));
         expect(PI_NDST).toBe(pi_desc.offsetof('ndst'));
       }),
-      { numRuns: 100 },
+      fcParams(100),
     );
   });
 });
