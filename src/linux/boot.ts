@@ -6,6 +6,7 @@ import { initProcfs } from './fs/procfs.js';
 import { initPci } from './pci/init.js';
 import { initVfio } from './vfio/init.js';
 import { initKvm } from './kvm/init.js';
+import { initPrivcmd } from './xen/privcmd.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -18,6 +19,7 @@ export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'pci', init: initPci },
   { name: 'vfio', init: initVfio },
   { name: 'kvm', init: initKvm },
+  { name: 'xen-privcmd', init: initPrivcmd },
 ];
 
 export function bootKernel(kernel: Kernel): void {

@@ -15,10 +15,13 @@ import type { PciCore } from './pci/pci-core.js';
 import type { IommuCore } from './iommu/iommu-group.js';
 import type { VfioCore } from './vfio/vfio-main.js';
 import type { KvmModule } from './kvm/vm.js';
+import type { XenHypervisorPort } from './xen/hypervisor.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
   readonly cmdline?: string;
+  /** The hypervisor, when this kernel is booted as Xen's dom0 (enables /dev/xen/privcmd). */
+  readonly xen?: XenHypervisorPort;
 }
 
 export class Kernel {
@@ -38,6 +41,8 @@ export class Kernel {
   vfio!: VfioCore;
   /** KVM (src/linux/kvm), set by its init. */
   kvm: KvmModule | null = null;
+  /** The hypervisor port when running as Xen's dom0, else null. */
+  readonly xen: XenHypervisorPort | null;
   private nextPid = 1;
 
   constructor(
@@ -48,6 +53,7 @@ export class Kernel {
     this.trace = machine.trace;
     this.log = new KernelLog(this.sched, this.trace);
     this.params = new ModuleParams(opts.cmdline ?? '', this.vfs);
+    this.xen = opts.xen ?? null;
   }
 
   allocPid(): number {

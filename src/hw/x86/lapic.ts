@@ -367,6 +367,25 @@ export class Lapic {
     }
   }
 
+  /**
+   * ORs `bits` into IRR word `i` (vectors 32i..32i+31) without a kick: what a CPU's posted-interrupt
+   * processing and a hypervisor's PIR->IRR sync do to the virtual-APIC page (Xen vmx_sync_pir_to_irr,
+   * SDM 29.6). Added for the Xen model.
+   */
+  orIrrWord(i: number, bits: number): void {
+    let b = bits >>> 0;
+    while (b !== 0) {
+      const low = b & -b;
+      this.setIrr(i * 32 + 31 - Math.clz32(low));
+      b = (b & ~low) >>> 0;
+    }
+  }
+
+  /** Records a vector's trigger mode in TMR (Xen's vlapic_set_irq does this before posting). Added for the Xen model. */
+  setTrigger(vector: number, level: boolean): void {
+    this.setTmr(vector, level);
+  }
+
   /** kvm_apic_has_interrupt(): the vector the CPU would take now, or -1. */
   pendingVector(): number {
     if (!this.hwEnabled || this.irrCount === 0) return -1;
