@@ -97,12 +97,17 @@ export function removeMsixTable(kvm: Kvm, arg: UserArg): number {
   return 0;
 }
 
-/** KVM_SET_MSIX_ENTRY. */
-export function setMsixEntry(kvm: Kvm, arg: UserArg): number {
+/** The checks KVM_SET_MSIX_ENTRY and KVM_GET_MSIX_ENTRY share: argsz, no flags, the table, the entry. */
+function entryArg(kvm: Kvm, arg: UserArg): { b: Uint8Array; t: MsixTable; e: number } {
   const b = userStruct(arg, kvm_msix_entry.size, 'kvm_msix_entry');
   noFlags(getU32(b, 4), 'kvm_msix_entry');
   const t = table(kvm, getU32(b, 8));
-  const e = entryIn(t, getU32(b, 12));
+  return { b, t, e: entryIn(t, getU32(b, 12)) };
+}
+
+/** KVM_SET_MSIX_ENTRY. */
+export function setMsixEntry(kvm: Kvm, arg: UserArg): number {
+  const { b, t, e } = entryArg(kvm, arg);
   const ctrl = vectorControl(getU32(b, 28), `entry ${e}`);
   t.sync();
   t.setEntry(e, getU32(b, 16), getU32(b, 20), getU32(b, 24), ctrl);
@@ -111,10 +116,7 @@ export function setMsixEntry(kvm: Kvm, arg: UserArg): number {
 
 /** KVM_GET_MSIX_ENTRY. */
 export function getMsixEntry(kvm: Kvm, arg: UserArg): number {
-  const b = userStruct(arg, kvm_msix_entry.size, 'kvm_msix_entry');
-  noFlags(getU32(b, 4), 'kvm_msix_entry');
-  const t = table(kvm, getU32(b, 8));
-  const e = entryIn(t, getU32(b, 12));
+  const { b, t, e } = entryArg(kvm, arg);
   t.sync();
   const o = e * 4;
   setU32(b, 4, t.pending(e) ? KVM_MSIX_ENTRY_PENDING : 0);

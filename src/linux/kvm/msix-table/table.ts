@@ -270,14 +270,23 @@ export class MsixTable {
   }
 
   tableRead(off: number, len: number): number {
+    return this.read(this.entries, off, len, 'table read');
+  }
+
+  pbaRead(off: number, len: number): number {
+    return this.read(this.pba, off, len, 'PBA read');
+  }
+
+  /** A guest read of the table or the PBA: legal ones flush what is in flight, then read the dword(s). */
+  private read(words: Uint32Array, off: number, len: number, what: string): number {
     if (!MsixTable.legal(off, len)) {
-      this.illegal('table read', off, len);
+      this.illegal(what, off, len);
       return 0;
     }
     this.sync();
     const i = off >>> 2;
-    const lo = this.entries[i]!;
-    return len === 4 ? lo : lo + this.entries[i + 1]! * TWO32;
+    const lo = words[i]!;
+    return len === 4 ? lo : lo + words[i + 1]! * TWO32;
   }
 
   tableWrite(off: number, len: number, value: number, vcpu: KvmVcpu | null): void {
@@ -339,17 +348,6 @@ export class MsixTable {
     setU32(run, X.pad, 0);
     vcpu.requestedExit = KVM_EXIT_MSIX_ENTRY_UPDATED;
     this.updateExits++;
-  }
-
-  pbaRead(off: number, len: number): number {
-    if (!MsixTable.legal(off, len)) {
-      this.illegal('PBA read', off, len);
-      return 0;
-    }
-    this.sync();
-    const i = off >>> 2;
-    const lo = this.pba[i]!;
-    return len === 4 ? lo : lo + this.pba[i + 1]! * TWO32;
   }
 
   // ---- userspace (ioctls) -----------------------------------------------------------------------
