@@ -5,13 +5,17 @@
 
 import type { Kernel } from './linux/kernel.js';
 import { PciControl } from './control/pci.js';
+import { KvmControl } from './linux/kvm/control.js';
 
 export class Control {
   /** PCI hardware and the kernel's PCI/IOMMU/VFIO state (src/control/pci.ts). */
   readonly pci: PciControl;
+  /** KVM: guest programs, irqchip/LAPIC/irqfd inspection (src/linux/kvm/control.ts). */
+  readonly kvm: KvmControl;
 
   constructor(private readonly kernel: Kernel) {
     this.pci = new PciControl(kernel);
+    this.kvm = new KvmControl(kernel);
   }
 
   /** Virtual time in nanoseconds since boot. */

@@ -5,6 +5,8 @@ import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
 import { initPci } from './pci/init.js';
 import { initVfio } from './vfio/init.js';
+import { initPrivcmd } from './xen/privcmd.js';
+import { initKvm } from './kvm/init.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -16,6 +18,8 @@ export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'mem', init: initMemDevices },
   { name: 'pci', init: initPci },
   { name: 'vfio', init: initVfio },
+  { name: 'xen-privcmd', init: initPrivcmd },
+  { name: 'kvm', init: initKvm },
 ];
 
 export function bootKernel(kernel: Kernel): void {

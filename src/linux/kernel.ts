@@ -14,10 +14,14 @@ import type { IoctlTable } from './trace/ioctl-desc.js';
 import type { PciCore } from './pci/pci-core.js';
 import type { IommuCore } from './iommu/iommu-group.js';
 import type { VfioCore } from './vfio/vfio-main.js';
+import type { XenHypervisorPort } from './xen/hypervisor.js';
+import type { KvmModule } from './kvm/vm.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
   readonly cmdline?: string;
+  /** The hypervisor, when this kernel is booted as Xen's dom0 (enables /dev/xen/privcmd). */
+  readonly xen?: XenHypervisorPort;
 }
 
 export class Kernel {
@@ -35,6 +39,10 @@ export class Kernel {
   iommu!: IommuCore;
   /** VFIO: containers, groups, devices (src/linux/vfio). */
   vfio!: VfioCore;
+  /** The hypervisor port when running as Xen's dom0, else null. */
+  readonly xen: XenHypervisorPort | null;
+  /** KVM (src/linux/kvm), set by its init. */
+  kvm: KvmModule | null = null;
   private nextPid = 1;
 
   constructor(
@@ -45,6 +53,7 @@ export class Kernel {
     this.trace = machine.trace;
     this.log = new KernelLog(this.sched, this.trace);
     this.params = new ModuleParams(opts.cmdline ?? '', this.vfs);
+    this.xen = opts.xen ?? null;
   }
 
   allocPid(): number {

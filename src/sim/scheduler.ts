@@ -138,13 +138,14 @@ export class Scheduler {
     return this.tasks.length;
   }
 
+  /** Steps task `i`; a task that is not done goes to the back, so tasks run round robin (a task
+   *  spinning on another's progress - a lock, a pause - cannot starve it under 'eager'). */
   private stepTask(i: number): void {
     const t = this.tasks[i]!;
     t.step();
-    if (t.done) {
-      const j = this.tasks.indexOf(t);
-      if (j >= 0) this.tasks.splice(j, 1);
-    }
+    const j = this.tasks.indexOf(t);
+    if (j >= 0) this.tasks.splice(j, 1);
+    if (!t.done) this.tasks.push(t);
   }
 
   // ---- timers -----------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ export type IrqHop =
   | 'pi-notify'
   | 'pi-wakeup'
   | 'vm-exit'
+  | 'softirq'
+  | 'ipi'
   | 'dropped';
 
 export interface IrqEvent {

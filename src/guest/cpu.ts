@@ -1,0 +1,326 @@
+// The guest CPU: executes a GuestProgram one instruction at a time, deterministically. It models the
+// parts of x86 a hypervisor's interrupt path can observe: IF and the one-instruction STI shadow,
+// HLT, interrupt delivery through a handler per vector (interrupt gates clear IF; IRET restores it, so
+// nesting happens when a handler executes STI and the LAPIC's priority lets a higher class through),
+// NMI blocking until IRET, memory/MMIO/port accesses through a GuestBus, and instructions suspended
+// while the hypervisor's userspace completes an access (KVM_EXIT_MMIO / KVM_EXIT_IO).
+// Hypervisor-neutral: KVM (src/linux/kvm/x86-run.ts) and Xen drive it the same way — check
+// `interruptible`, deliver a vector, `step()` — and decide what exits and blocks.
+//
+// A vector without a handler, a stack overflow, or running off the end of the program is a triple
+// fault: step() reports STEP_FAULT (KVM turns it into KVM_EXIT_SHUTDOWN).
+
+import type { HwContext } from '../hw/x86/lapic.js';
+import {
+  F_A_IMM, F_B_IMM, GuestProgram, NREGS, OP_ADD, OP_AND, OP_CALL, OP_CLI, OP_FAULT, OP_HLT, OP_IN, OP_IRET, OP_JEQ, OP_JGE,
+  OP_JLT, OP_JMP, OP_JNE, OP_JNZ, OP_JS, OP_JZ, OP_LD, OP_MOV, OP_NOP, OP_OR, OP_OUT, OP_RET, OP_SHL, OP_SHR, OP_ST,
+  OP_STI, OP_SUB, OP_XOR, type GuestCpuView,
+} from './program.js';
+
+/** What a guest access reaches. Reads return the value (>= 0) or GUEST_IO_EXIT. */
+export interface GuestBus {
+  read(addr: number, size: number): number;
+  /** Returns 0 when the write completed, GUEST_IO_EXIT when it left to the hypervisor's userspace. */
+  write(addr: number, size: number, value: number): number;
+  pioIn(port: number, size: number): number;
+  pioOut(port: number, size: number, value: number): number;
+}
+
+/** The access was handed to userspace; the instruction completes on re-entry. */
+export const GUEST_IO_EXIT = -1;
+/** The access faulted in the hypervisor (e.g. unmapped host memory behind a memory slot). */
+export const GUEST_IO_FAULT = -2;
+
+export const STEP_CONTINUE = 0;
+export const STEP_HALT = 1;
+export const STEP_IO_EXIT = 2;
+export const STEP_FAULT = 3;
+export const STEP_IO_FAULT = 4;
+
+const MAX_DEPTH = 64;
+const PENDING_NONE = 0;
+const PENDING_LOAD = 1;
+const PENDING_STORE = 2;
+
+export class GuestCpu implements GuestCpuView {
+  program: GuestProgram | null = null;
+  pc = 0;
+  readonly regs = new Float64Array(NREGS);
+  /** RFLAGS.IF */
+  ifFlag = false;
+  /** The instruction after STI cannot be interrupted. */
+  shadow = false;
+  halted = false;
+  /** In an NMI handler (NMIs blocked until IRET). */
+  nmiBlocked = false;
+  /** The vector being handled (innermost), -1 outside handlers. */
+  vector = -1;
+  /** Interrupt frames: return pc, saved IF, vector, NMI flag. */
+  private readonly framePc = new Int32Array(MAX_DEPTH);
+  private readonly frameIf = new Uint8Array(MAX_DEPTH);
+  private readonly frameVec = new Int16Array(MAX_DEPTH);
+  private readonly frameNmi = new Uint8Array(MAX_DEPTH);
+  depth = 0;
+  private readonly callStack = new Int32Array(MAX_DEPTH);
+  private callDepth = 0;
+  /** An access waiting for userspace (KVM_EXIT_MMIO read / KVM_EXIT_IO in). */
+  private pendingKind = PENDING_NONE;
+  private pendingReg = 0;
+  /** Handler entries per vector (what the guest saw). */
+  readonly handled = new Uint32Array(256);
+  nmis = 0;
+  instructions = 0;
+  /** Why the CPU triple-faulted (null while healthy). */
+  fault: string | null = null;
+  label: string;
+
+  constructor(
+    readonly index: number,
+    private readonly hw: HwContext,
+  ) {
+    this.label = `vcpu${index}`;
+  }
+
+  /** Loads a program and resets the CPU to its entry (IF clear, not halted). */
+  load(program: GuestProgram): void {
+    this.program = program;
+    this.reset();
+  }
+
+  /** Power-on/INIT state: entry point, registers 0, IF clear. Handler counts are kept. */
+  reset(): void {
+    this.pc = this.program ? this.program.entry : 0;
+    this.regs.fill(0);
+    this.ifFlag = false;
+    this.shadow = false;
+    this.halted = false;
+    this.nmiBlocked = false;
+    this.vector = -1;
+    this.depth = 0;
+    this.callDepth = 0;
+    this.pendingKind = PENDING_NONE;
+    this.fault = null;
+  }
+
+  /** Interrupts can be taken before the next instruction. */
+  get interruptible(): boolean {
+    return this.ifFlag && !this.shadow && this.pendingKind === PENDING_NONE && this.fault === null;
+  }
+
+  get hasPendingIo(): boolean {
+    return this.pendingKind !== PENDING_NONE;
+  }
+
+  /** Enters the handler of `vector` (an interrupt gate). False (and a fault) if the IDT has no entry. */
+  deliver(vector: number): boolean {
+    const prog = this.program;
+    const target = prog ? prog.handlers[vector]! : -1;
+    if (target < 0) {
+      this.fault = `vector 0x${vector.toString(16)} has no handler (triple fault)`;
+      return false;
+    }
+    if (this.depth >= MAX_DEPTH) {
+      this.fault = `interrupt nesting deeper than ${MAX_DEPTH} (stack overflow)`;
+      return false;
+    }
+    const d = this.depth++;
+    this.framePc[d] = this.pc;
+    this.frameIf[d] = this.ifFlag ? 1 : 0;
+    this.frameVec[d] = this.vector;
+    this.frameNmi[d] = 0;
+    this.pc = target;
+    this.ifFlag = false;
+    this.halted = false;
+    this.vector = vector;
+    this.handled[vector]!++;
+    if (this.hw.trace.active) this.hw.trace.emit({ type: 'irq', t: this.hw.sched.now, hop: 'guest-handler', at: this.label, vector, vcpu: this.index, detail: `depth ${this.depth}` });
+    return true;
+  }
+
+  /** Enters the NMI handler (vector 2) unless NMIs are blocked. */
+  deliverNmi(): boolean {
+    if (this.nmiBlocked) return false;
+    if (!this.deliver(2)) return false;
+    this.frameNmi[this.depth - 1] = 1;
+    this.nmiBlocked = true;
+    this.nmis++;
+    return true;
+  }
+
+  /** Completes an access userspace handled: `value` is the data read (ignored for writes). */
+  completeIo(value: number): void {
+    if (this.pendingKind === PENDING_LOAD) this.regs[this.pendingReg] = value;
+    this.pendingKind = PENDING_NONE;
+    this.pc++;
+  }
+
+  private val(x: number, imm: boolean): number {
+    return imm ? x : this.regs[x]!;
+  }
+
+  /** Executes one instruction. */
+  step(bus: GuestBus): number {
+    const prog = this.program;
+    if (prog === null) {
+      this.fault = 'no guest program loaded';
+      return STEP_FAULT;
+    }
+    if (this.fault !== null) return STEP_FAULT;
+    const insn = prog.code[this.pc];
+    if (insn === undefined) {
+      this.fault = `execution ran off the end of ${prog.name} (pc ${this.pc})`;
+      return STEP_FAULT;
+    }
+    this.shadow = false;
+    this.instructions++;
+    const f = insn.flags;
+    const regs = this.regs;
+    switch (insn.op) {
+      case OP_NOP:
+        break;
+      case OP_MOV:
+        regs[insn.a] = this.val(insn.b, (f & F_B_IMM) !== 0);
+        break;
+      case OP_ADD:
+        regs[insn.a] = regs[insn.a]! + this.val(insn.b, (f & F_B_IMM) !== 0);
+        break;
+      case OP_SUB:
+        regs[insn.a] = regs[insn.a]! - this.val(insn.b, (f & F_B_IMM) !== 0);
+        break;
+      case OP_AND:
+        regs[insn.a] = (regs[insn.a]! & this.val(insn.b, (f & F_B_IMM) !== 0)) >>> 0;
+        break;
+      case OP_OR:
+        regs[insn.a] = (regs[insn.a]! | this.val(insn.b, (f & F_B_IMM) !== 0)) >>> 0;
+        break;
+      case OP_XOR:
+        regs[insn.a] = (regs[insn.a]! ^ this.val(insn.b, (f & F_B_IMM) !== 0)) >>> 0;
+        break;
+      case OP_SHL:
+        regs[insn.a] = (regs[insn.a]! << this.val(insn.b, (f & F_B_IMM) !== 0)) >>> 0;
+        break;
+      case OP_SHR:
+        regs[insn.a] = regs[insn.a]! >>> this.val(insn.b, (f & F_B_IMM) !== 0);
+        break;
+      case OP_LD: {
+        const addr = this.val(insn.b, (f & F_B_IMM) !== 0) + insn.c;
+        const v = bus.read(addr, insn.d);
+        if (v === GUEST_IO_EXIT) {
+          this.pendingKind = PENDING_LOAD;
+          this.pendingReg = insn.a;
+          return STEP_IO_EXIT;
+        }
+        if (v === GUEST_IO_FAULT) return STEP_IO_FAULT;
+        regs[insn.a] = v;
+        break;
+      }
+      case OP_ST: {
+        const addr = this.val(insn.a, (f & F_A_IMM) !== 0) + insn.c;
+        const r = bus.write(addr, insn.d, this.val(insn.b, (f & F_B_IMM) !== 0));
+        if (r === GUEST_IO_EXIT) {
+          this.pendingKind = PENDING_STORE;
+          return STEP_IO_EXIT;
+        }
+        if (r === GUEST_IO_FAULT) return STEP_IO_FAULT;
+        break;
+      }
+      case OP_IN: {
+        const v = bus.pioIn(this.val(insn.b, (f & F_B_IMM) !== 0), insn.d);
+        if (v === GUEST_IO_EXIT) {
+          this.pendingKind = PENDING_LOAD;
+          this.pendingReg = insn.a;
+          return STEP_IO_EXIT;
+        }
+        regs[insn.a] = v;
+        break;
+      }
+      case OP_OUT: {
+        const r = bus.pioOut(this.val(insn.a, (f & F_A_IMM) !== 0), insn.d, this.val(insn.b, (f & F_B_IMM) !== 0));
+        if (r === GUEST_IO_EXIT) {
+          this.pendingKind = PENDING_STORE;
+          return STEP_IO_EXIT;
+        }
+        break;
+      }
+      case OP_JMP:
+        this.pc = insn.a;
+        return STEP_CONTINUE;
+      case OP_JZ:
+        if (regs[insn.a] === 0) {
+          this.pc = insn.c;
+          return STEP_CONTINUE;
+        }
+        break;
+      case OP_JNZ:
+        if (regs[insn.a] !== 0) {
+          this.pc = insn.c;
+          return STEP_CONTINUE;
+        }
+        break;
+      case OP_JEQ:
+      case OP_JNE:
+      case OP_JLT:
+      case OP_JGE: {
+        const x = regs[insn.a]!;
+        const y = this.val(insn.b, (f & F_B_IMM) !== 0);
+        const taken = insn.op === OP_JEQ ? x === y : insn.op === OP_JNE ? x !== y : insn.op === OP_JLT ? x < y : x >= y;
+        if (taken) {
+          this.pc = insn.c;
+          return STEP_CONTINUE;
+        }
+        break;
+      }
+      case OP_CALL:
+        if (this.callDepth >= MAX_DEPTH) {
+          this.fault = `call nesting deeper than ${MAX_DEPTH} (stack overflow)`;
+          return STEP_FAULT;
+        }
+        this.callStack[this.callDepth++] = this.pc + 1;
+        this.pc = insn.a;
+        return STEP_CONTINUE;
+      case OP_RET:
+        if (this.callDepth === 0) {
+          this.fault = 'ret with an empty call stack';
+          return STEP_FAULT;
+        }
+        this.pc = this.callStack[--this.callDepth]!;
+        return STEP_CONTINUE;
+      case OP_STI:
+        if (!this.ifFlag) {
+          this.ifFlag = true;
+          this.shadow = true;
+        }
+        break;
+      case OP_CLI:
+        this.ifFlag = false;
+        break;
+      case OP_HLT:
+        this.pc++;
+        this.halted = true;
+        return STEP_HALT;
+      case OP_IRET: {
+        if (this.depth === 0) {
+          this.fault = 'iret outside an interrupt handler';
+          return STEP_FAULT;
+        }
+        const d = --this.depth;
+        this.pc = this.framePc[d]!;
+        this.ifFlag = this.frameIf[d] === 1;
+        if (this.frameNmi[d]) this.nmiBlocked = false;
+        this.vector = this.frameVec[d]!;
+        return STEP_CONTINUE;
+      }
+      case OP_JS:
+        insn.fn!(this);
+        break;
+      case OP_FAULT:
+        this.fault = 'the guest executed a deliberate fault';
+        return STEP_FAULT;
+      default:
+        this.fault = `invalid opcode ${insn.op}`;
+        return STEP_FAULT;
+    }
+    this.pc++;
+    return STEP_CONTINUE;
+  }
+}

@@ -1,0 +1,587 @@
+// A local APIC in xAPIC mode, as KVM models it (arch/x86/kvm/lapic.c: kvm_lapic_reg_read/write,
+// __apic_accept_irq, apic_update_ppr, kvm_get_apic_interrupt, apic_set_eoi, kvm_lapic_reset), usable by
+// any hypervisor model: what KVM or Xen do *around* the APIC (which EOIs reach an IOAPIC, how IPIs and
+// MSIs find their destination, waking a halted vCPU) goes through LapicHooks.
+//
+// The register file is the first KiB of the APIC page as 32-bit words (register at offset o is
+// regs[o >> 2]), exactly what KVM_GET_LAPIC/KVM_SET_LAPIC copy. IRR/ISR/TMR are 256-bit banks of eight
+// words at a 16-byte stride. Accepting, dispatching and EOI-ing an interrupt allocate nothing.
+//
+// Rules (SDM vol. 3 ch. 11 and lapic.c):
+// - accept Fixed/LowestPrio: a level-triggered request with level=0 is ignored; an APIC that is
+//   hardware- or software-disabled does not accept (returns 0); else IRR is set, TMR follows the
+//   trigger mode, the vCPU is kicked, and the call returns 1 (also when the vector was already pending:
+//   the APIC does not report coalescing).
+// - PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV & 0xF0; an IRR vector is deliverable when its
+//   priority class is above PPR[7:4].
+// - EOI clears the highest ISR bit (no ISR bit: ignored) and reports the vector with its TMR bit.
+// - Software disable (SPIV bit 8 = 0) masks every LVT; writes to LVTs while disabled keep the mask.
+// - Hardware disabled (IA32_APIC_BASE bit 11 = 0): MMIO reads return all ones and writes are dropped
+//   (KVM's default LAPIC_MMIO_HOLE quirk).
+// - Reset: ID = index << 24, version 0x00050014, DFR flat, SPIV 0xFF (software-disabled), LVTs masked,
+//   except the BSP's LINT0 = ExtINT (KVM_X86_QUIRK_LINT0_REENABLED) so the 8259 reaches it.
+// The APIC timer's registers are kept but the timer does not count (TMCCT reads 0).
+
+import type { Scheduler } from '../../sim/scheduler.js';
+import type { TraceBus } from '../../sim/trace.js';
+import { ApicIrq } from './apic-irq.js';
+import {
+  APIC_ARBPRI, APIC_DEFAULT_PHYS_BASE, APIC_DFR, APIC_DFR_CLUSTER, APIC_DFR_FLAT, APIC_DM_EXTINT, APIC_DM_FIXED,
+  APIC_DM_INIT, APIC_DM_LOWEST, APIC_DM_NMI, APIC_DM_REMRD, APIC_DM_SMI, APIC_DM_STARTUP, APIC_EOI, APIC_ESR,
+  APIC_ICR, APIC_ICR2, APIC_ID, APIC_INPUT_POLARITY, APIC_INT_ASSERT, APIC_INT_LEVELTRIG, APIC_IRR, APIC_ISR, APIC_LDR,
+  APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_LVTPC, APIC_LVTT,
+  APIC_LVTTHMR, APIC_LVT_LEVEL_TRIGGER, APIC_LVT_MASKED, APIC_LVT_REMOTE_IRR, APIC_MMIO_LENGTH, APIC_MODE_MASK,
+  APIC_PROCPRI, APIC_SEND_PENDING, APIC_SHORT_MASK, APIC_SPIV, APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI,
+  APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR, APIC_VECTOR_MASK, APIC_VERSION, APIC_BROADCAST,
+  APIC_DEST_LOGICAL, MSR_IA32_APICBASE_BSP, MSR_IA32_APICBASE_ENABLE,
+} from './apicdef.js';
+
+/** What the hypervisor does around the APIC. */
+export interface LapicHooks {
+  /** The guest EOI'd `vector` (already cleared from ISR); `level` is its TMR bit. */
+  eoi(apic: Lapic, vector: number, level: boolean): void;
+  /** The guest wrote ICR: deliver `irq` (shorthand and destination as written) from `apic`. */
+  sendIpi(apic: Lapic, irq: ApicIrq): void;
+  /** ID, LDR, DFR or the software-enable bit changed: destination lookups must be recomputed. */
+  mapChanged(apic: Lapic): void;
+  /** Something became pending (IRR, NMI, INIT/SIPI): wake the vCPU if it is blocked. */
+  kick(apic: Lapic): void;
+}
+
+/** Where the models report interrupt hops: the machine's clock and trace bus. */
+export interface HwContext {
+  readonly sched: Scheduler;
+  readonly trace: TraceBus;
+}
+
+export const LAPIC_REGS_BYTES = 0x400;
+const IRR_W = APIC_IRR >> 2;
+const ISR_W = APIC_ISR >> 2;
+const TMR_W = APIC_TMR >> 2;
+/** Number of LVTs in KVM's version register (max LVT entry 5). */
+const NR_LVT = 6;
+const LVT_REGS = [APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR] as const;
+const LVT_MASK = APIC_LVT_MASKED | APIC_SEND_PENDING | APIC_VECTOR_MASK;
+const LINT_MASK = LVT_MASK | APIC_MODE_MASK | APIC_INPUT_POLARITY | APIC_LVT_REMOTE_IRR | APIC_LVT_LEVEL_TRIGGER;
+/** apic_lvt_mask[] by LVT index; the timer also keeps its mode bits 18:17. */
+const LVT_WRITE_MASK = [LVT_MASK | (3 << 17), LVT_MASK | APIC_MODE_MASK, LVT_MASK | APIC_MODE_MASK, LINT_MASK, LINT_MASK, LVT_MASK];
+
+/** Pending INIT/SIPI events (KVM_APIC_INIT / KVM_APIC_SIPI bits). */
+export const LAPIC_EVENT_INIT = 1;
+export const LAPIC_EVENT_SIPI = 2;
+
+/** Registers a read may name (kvm_lapic_readable_reg_mask for xAPIC without CMCI). */
+const READABLE = new Set<number>([
+  APIC_ID, APIC_LVR, APIC_TASKPRI, APIC_ARBPRI, APIC_PROCPRI, APIC_LDR, APIC_DFR, APIC_SPIV, APIC_ESR, APIC_ICR, APIC_ICR2,
+  APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_TMICT, APIC_TMCCT, APIC_TDCR,
+  ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) => [APIC_ISR + i * 16, APIC_TMR + i * 16, APIC_IRR + i * 16]),
+]);
+
+function highestInBank(regs: Uint32Array, w0: number): number {
+  for (let i = 7; i >= 0; i--) {
+    const w = regs[w0 + i * 4]!;
+    if (w !== 0) return i * 32 + 31 - Math.clz32(w);
+  }
+  return -1;
+}
+
+function countBank(regs: Uint32Array, w0: number): number {
+  let n = 0;
+  for (let i = 0; i < 8; i++) {
+    let w = regs[w0 + i * 4]!;
+    while (w) {
+      w &= w - 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+export class Lapic {
+  /** The first KiB of the APIC page (KVM_GET_LAPIC layout). */
+  readonly regs = new Uint32Array(LAPIC_REGS_BYTES >> 2);
+  /** IA32_APIC_BASE: physical base | enable | BSP. */
+  apicBase = 0;
+  /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
+  irrCount = 0;
+  isrCount = 0;
+  /** NMIs accepted and not yet taken by the CPU (KVM queues at most two). */
+  nmiPending = 0;
+  /** LAPIC_EVENT_INIT / LAPIC_EVENT_SIPI. */
+  pendingEvents = 0;
+  sipiVector = 0;
+  /** Trace label ("vcpu0"). */
+  label: string;
+  private readonly ipi = new ApicIrq();
+
+  constructor(
+    /** The vCPU index (KVM's vcpu_id, also the initial APIC ID). */
+    readonly index: number,
+    readonly hooks: LapicHooks,
+    private readonly hw: HwContext,
+    /** Whether the in-kernel IOAPIC exists (directed EOI is then not advertised). */
+    private readonly directedEoiCapable = false,
+  ) {
+    this.label = `vcpu${index}`;
+    this.reset(index === 0);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+
+  /** kvm_lapic_reset() for a powered-on vCPU. */
+  reset(bsp: boolean): void {
+    this.regs.fill(0);
+    this.apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (bsp ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
+    this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
+    this.setVersion();
+    for (const r of LVT_REGS) this.regs[r >> 2] = APIC_LVT_MASKED;
+    if (bsp) this.regs[APIC_LVT0 >> 2] = APIC_DM_EXTINT;
+    this.regs[APIC_DFR >> 2] = APIC_DFR_FLAT;
+    this.regs[APIC_SPIV >> 2] = 0xff;
+    this.irrCount = 0;
+    this.isrCount = 0;
+    this.nmiPending = 0;
+    this.pendingEvents = 0;
+    this.hooks.mapChanged(this);
+  }
+
+  private setVersion(): void {
+    let v = APIC_VERSION | ((NR_LVT - 1) << 16);
+    if (this.directedEoiCapable) v |= APIC_LVR_DIRECTED_EOI;
+    this.regs[APIC_LVR >> 2] = v >>> 0;
+  }
+
+  get base(): number {
+    return (this.apicBase & 0xffff_f000) >>> 0;
+  }
+
+  get hwEnabled(): boolean {
+    return (this.apicBase & MSR_IA32_APICBASE_ENABLE) !== 0;
+  }
+
+  get swEnabled(): boolean {
+    return (this.regs[APIC_SPIV >> 2]! & APIC_SPIV_APIC_ENABLED) !== 0;
+  }
+
+  /** apic_enabled(): hardware and software enabled. */
+  get enabled(): boolean {
+    return this.hwEnabled && this.swEnabled;
+  }
+
+  /** The 8-bit xAPIC ID. */
+  get xapicId(): number {
+    return this.regs[APIC_ID >> 2]! >>> 24;
+  }
+
+  get ldr(): number {
+    return this.regs[APIC_LDR >> 2]!;
+  }
+
+  get dfr(): number {
+    return this.regs[APIC_DFR >> 2]!;
+  }
+
+  get tpr(): number {
+    return this.regs[APIC_TASKPRI >> 2]!;
+  }
+
+  get ppr(): number {
+    return this.regs[APIC_PROCPRI >> 2]!;
+  }
+
+  get spiv(): number {
+    return this.regs[APIC_SPIV >> 2]!;
+  }
+
+  get lvt0(): number {
+    return this.regs[APIC_LVT0 >> 2]!;
+  }
+
+  /** Whether SPIV's suppress-EOI-broadcast (directed EOI) bit is set. */
+  get directedEoi(): boolean {
+    return (this.spiv & APIC_SPIV_DIRECTED_EOI) !== 0;
+  }
+
+  /** Sets IA32_APIC_BASE (the MSR write, or KVM_SET_SREGS.apic_base). */
+  setApicBase(value: number): void {
+    const old = this.apicBase;
+    this.apicBase = value >>> 0;
+    if ((old ^ value) & MSR_IA32_APICBASE_ENABLE) this.hooks.mapChanged(this);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Vector banks
+
+  testVector(bankOffset: number, v: number): boolean {
+    return (this.regs[(bankOffset >> 2) + ((v >> 5) << 2)]! & (1 << (v & 31))) !== 0;
+  }
+
+  /** Vectors set in a bank (IRR, ISR or TMR), ascending (for inspection; allocates). */
+  vectors(bankOffset: number): number[] {
+    const out: number[] = [];
+    for (let v = 0; v < 256; v++) if (this.testVector(bankOffset, v)) out.push(v);
+    return out;
+  }
+
+  highestIrr(): number {
+    return this.irrCount === 0 ? -1 : highestInBank(this.regs, IRR_W);
+  }
+
+  highestIsr(): number {
+    return this.isrCount === 0 ? -1 : highestInBank(this.regs, ISR_W);
+  }
+
+  private setIrr(v: number): void {
+    const i = IRR_W + ((v >> 5) << 2);
+    const bit = 1 << (v & 31);
+    const w = this.regs[i]!;
+    if (!(w & bit)) {
+      this.regs[i] = w | bit;
+      this.irrCount++;
+    }
+  }
+
+  private clearIrr(v: number): void {
+    const i = IRR_W + ((v >> 5) << 2);
+    const bit = 1 << (v & 31);
+    const w = this.regs[i]!;
+    if (w & bit) {
+      this.regs[i] = w & ~bit;
+      this.irrCount--;
+    }
+  }
+
+  private setIsr(v: number): void {
+    const i = ISR_W + ((v >> 5) << 2);
+    const bit = 1 << (v & 31);
+    const w = this.regs[i]!;
+    if (!(w & bit)) {
+      this.regs[i] = w | bit;
+      this.isrCount++;
+    }
+  }
+
+  private clearIsr(v: number): void {
+    const i = ISR_W + ((v >> 5) << 2);
+    const bit = 1 << (v & 31);
+    const w = this.regs[i]!;
+    if (w & bit) {
+      this.regs[i] = w & ~bit;
+      this.isrCount--;
+    }
+  }
+
+  private setTmr(v: number, level: boolean): void {
+    const i = TMR_W + ((v >> 5) << 2);
+    const bit = 1 << (v & 31);
+    this.regs[i] = level ? this.regs[i]! | bit : this.regs[i]! & ~bit;
+  }
+
+  /** __apic_update_ppr(): recomputes PPR; true if it decreased. */
+  private updatePpr(): boolean {
+    const old = this.regs[APIC_PROCPRI >> 2]!;
+    const tpr = this.regs[APIC_TASKPRI >> 2]!;
+    const isr = this.highestIsr();
+    const isrv = isr === -1 ? 0 : isr;
+    const ppr = (tpr & 0xf0) >= (isrv & 0xf0) ? tpr & 0xff : isrv & 0xf0;
+    if (ppr !== old) this.regs[APIC_PROCPRI >> 2] = ppr;
+    return ppr < old;
+  }
+
+  /** apic_update_ppr(): and wake the vCPU if lowering PPR made an IRR vector deliverable. */
+  private updatePprAndKick(): void {
+    if (this.updatePpr() && this.deliverableFor(this.ppr) !== -1) this.hooks.kick(this);
+  }
+
+  private deliverableFor(ppr: number): number {
+    const v = this.highestIrr();
+    if (v === -1 || (v & 0xf0) <= ppr) return -1;
+    return v;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Interrupt acceptance and dispatch
+
+  /**
+   * __apic_accept_irq(): returns 1 if the APIC accepted the interrupt, 0 if not. Fixed and
+   * lowest-priority requests land in IRR; NMI/INIT/SIPI become pending events.
+   */
+  accept(deliveryMode: number, vector: number, level: boolean, trigLevel: boolean): number {
+    switch (deliveryMode) {
+      case APIC_DM_LOWEST:
+      case APIC_DM_FIXED: {
+        if (trigLevel && !level) return 0;
+        if (!this.enabled) {
+          if (this.hw.trace.active) this.traceHop('dropped', vector, 'APIC software-disabled: not accepted');
+          return 0;
+        }
+        this.setTmr(vector, trigLevel);
+        this.setIrr(vector);
+        if (this.hw.trace.active) this.traceHop('lapic-irr', vector, trigLevel ? 'level' : 'edge');
+        this.hooks.kick(this);
+        return 1;
+      }
+      case APIC_DM_REMRD:
+        this.hooks.kick(this);
+        return 1;
+      case APIC_DM_SMI:
+        // No SMM in this model (as on a kernel built without CONFIG_KVM_SMM): kvm_inject_smi fails.
+        return 0;
+      case APIC_DM_NMI:
+        if (this.nmiPending < 2) this.nmiPending++;
+        this.hooks.kick(this);
+        return 1;
+      case APIC_DM_INIT:
+        if (!trigLevel || level) {
+          this.pendingEvents = LAPIC_EVENT_INIT;
+          this.hooks.kick(this);
+          return 1;
+        }
+        return 0;
+      case APIC_DM_STARTUP:
+        this.sipiVector = vector;
+        this.pendingEvents |= LAPIC_EVENT_SIPI;
+        this.hooks.kick(this);
+        return 1;
+      default:
+        // APIC_DM_EXTINT arrives through the PIC path (acceptPicInterrupt), not here.
+        return 0;
+    }
+  }
+
+  /**
+   * ORs `bits` into IRR word `i` (vectors 32i..32i+31) without a kick: what a CPU's posted-interrupt
+   * processing and a hypervisor's PIR->IRR sync do to the virtual-APIC page (Xen vmx_sync_pir_to_irr,
+   * SDM 29.6). Added for the Xen model.
+   */
+  orIrrWord(i: number, bits: number): void {
+    let b = bits >>> 0;
+    while (b !== 0) {
+      const low = b & -b;
+      this.setIrr(i * 32 + 31 - Math.clz32(low));
+      b = (b & ~low) >>> 0;
+    }
+  }
+
+  /** Records a vector's trigger mode in TMR (Xen's vlapic_set_irq does this before posting). Added for the Xen model. */
+  setTrigger(vector: number, level: boolean): void {
+    this.setTmr(vector, level);
+  }
+
+  /** kvm_apic_has_interrupt(): the vector the CPU would take now, or -1. */
+  pendingVector(): number {
+    if (!this.hwEnabled || this.irrCount === 0) return -1;
+    this.updatePpr();
+    return this.deliverableFor(this.ppr);
+  }
+
+  /** kvm_get_apic_interrupt(): moves the highest deliverable IRR vector to ISR and returns it (-1: none). */
+  ackInterrupt(): number {
+    const v = this.pendingVector();
+    if (v === -1) return -1;
+    this.clearIrr(v);
+    this.setIsr(v);
+    this.updatePpr();
+    if (this.hw.trace.active) this.traceHop('lapic-isr', v, undefined);
+    return v;
+  }
+
+  /** kvm_apic_accept_pic_intr(): whether this APIC passes 8259 (ExtINT) interrupts to its CPU. */
+  acceptsPicInterrupt(): boolean {
+    if (!this.hwEnabled) return true;
+    const lvt0 = this.lvt0;
+    return (lvt0 & APIC_LVT_MASKED) === 0 && (lvt0 & APIC_MODE_MASK) === APIC_DM_EXTINT;
+  }
+
+  /** apic_set_eoi(): the EOI register write. Returns the vector EOI'd, or -1 if ISR was empty. */
+  eoi(): number {
+    const v = this.highestIsr();
+    if (v === -1) return -1;
+    this.clearIsr(v);
+    this.updatePprAndKick();
+    const level = this.testVector(APIC_TMR, v);
+    if (this.hw.trace.active) this.traceHop('eoi', v, level ? 'level' : 'edge');
+    this.hooks.eoi(this, v, level);
+    return v;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Destination matching (kvm_apic_match_physical_addr / kvm_apic_match_logical_addr, xAPIC)
+
+  matchPhysical(dest: number): boolean {
+    return dest === APIC_BROADCAST || dest === this.xapicId;
+  }
+
+  matchLogical(dest: number): boolean {
+    if (dest === APIC_BROADCAST) return true;
+    const logicalId = this.ldr >>> 24;
+    switch (this.dfr) {
+      case APIC_DFR_FLAT:
+        return (logicalId & dest) !== 0;
+      case APIC_DFR_CLUSTER:
+        return logicalId >> 4 === dest >> 4 && (logicalId & dest & 0xf) !== 0;
+      default:
+        return false;
+    }
+  }
+
+  matchDest(dest: number, destMode: number): boolean {
+    return destMode === APIC_DEST_LOGICAL ? this.matchLogical(dest) : this.matchPhysical(dest);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // MMIO (offsets within the APIC page)
+
+  inRange(addr: number): boolean {
+    const base = this.base;
+    return addr >= base && addr < base + APIC_MMIO_LENGTH;
+  }
+
+  /** apic_mmio_read() + kvm_lapic_reg_read(). */
+  mmioRead(offset: number, len: number): number {
+    if (!this.hwEnabled) return len >= 4 ? 0xffff_ffff : (1 << (len * 8)) - 1;
+    const align = offset & 0xf;
+    if (align + len > 4) return 0;
+    const reg = offset & ~0xf;
+    if (reg > 0x3f0 || !READABLE.has(reg)) return 0;
+    const v = this.readReg(reg) >>> (align * 8);
+    return len === 4 ? v >>> 0 : v & ((1 << (len * 8)) - 1);
+  }
+
+  /** __apic_read(). */
+  readReg(reg: number): number {
+    switch (reg) {
+      case APIC_ARBPRI:
+        return 0;
+      case APIC_TMCCT:
+        return 0;
+      case APIC_PROCPRI:
+        this.updatePpr();
+        return this.ppr;
+      default:
+        return this.regs[reg >> 2]!;
+    }
+  }
+
+  /** apic_mmio_write(): only aligned 32-bit writes reach a register. */
+  mmioWrite(offset: number, len: number, value: number): void {
+    if (!this.hwEnabled) return;
+    if (len !== 4 || offset & 0xf) return;
+    this.writeReg(offset & 0xff0, value >>> 0);
+  }
+
+  /** kvm_lapic_reg_write() for xAPIC mode. */
+  writeReg(reg: number, val: number): void {
+    switch (reg) {
+      case APIC_ID:
+        this.regs[APIC_ID >> 2] = (val & 0xff00_0000) >>> 0;
+        this.hooks.mapChanged(this);
+        return;
+      case APIC_TASKPRI:
+        this.regs[APIC_TASKPRI >> 2] = val & 0xff;
+        this.updatePprAndKick();
+        return;
+      case APIC_EOI:
+        this.eoi();
+        return;
+      case APIC_LDR:
+        this.regs[APIC_LDR >> 2] = (val & APIC_LDR_MASK) >>> 0;
+        this.hooks.mapChanged(this);
+        return;
+      case APIC_DFR:
+        this.regs[APIC_DFR >> 2] = (val | 0x0fff_ffff) >>> 0;
+        this.hooks.mapChanged(this);
+        return;
+      case APIC_SPIV: {
+        let mask = 0x3ff;
+        if (this.regs[APIC_LVR >> 2]! & APIC_LVR_DIRECTED_EOI) mask |= APIC_SPIV_DIRECTED_EOI;
+        this.setSpiv(val & mask);
+        if (!(val & APIC_SPIV_APIC_ENABLED)) {
+          for (const r of LVT_REGS) this.regs[r >> 2] = (this.regs[r >> 2]! | APIC_LVT_MASKED) >>> 0;
+        }
+        return;
+      }
+      case APIC_ICR: {
+        const low = val & ~APIC_SEND_PENDING;
+        this.regs[APIC_ICR >> 2] = low >>> 0;
+        this.sendIpi(low, this.regs[APIC_ICR2 >> 2]!);
+        return;
+      }
+      case APIC_ICR2:
+        this.regs[APIC_ICR2 >> 2] = (val & 0xff00_0000) >>> 0;
+        return;
+      case APIC_LVTT:
+      case APIC_LVTTHMR:
+      case APIC_LVTPC:
+      case APIC_LVT0:
+      case APIC_LVT1:
+      case APIC_LVTERR: {
+        const idx = LVT_REGS.indexOf(reg as (typeof LVT_REGS)[number]);
+        let v = val;
+        if (!this.swEnabled) v |= APIC_LVT_MASKED;
+        this.regs[reg >> 2] = (v & LVT_WRITE_MASK[idx]!) >>> 0;
+        return;
+      }
+      case APIC_TMICT:
+        this.regs[APIC_TMICT >> 2] = val >>> 0;
+        return;
+      case APIC_TDCR:
+        this.regs[APIC_TDCR >> 2] = val & 0xb;
+        return;
+      case APIC_ESR:
+        return;
+      default:
+        return;
+    }
+  }
+
+  private setSpiv(val: number): void {
+    const old = this.spiv;
+    this.regs[APIC_SPIV >> 2] = val >>> 0;
+    if ((old ^ val) & APIC_SPIV_APIC_ENABLED) this.hooks.mapChanged(this);
+  }
+
+  /** kvm_apic_send_ipi(): decodes ICR into a request the hypervisor delivers. */
+  private sendIpi(low: number, high: number): void {
+    const irq = this.ipi;
+    irq.vector = low & APIC_VECTOR_MASK;
+    irq.deliveryMode = low & APIC_MODE_MASK;
+    irq.destMode = low & APIC_DEST_LOGICAL;
+    irq.level = (low & APIC_INT_ASSERT) !== 0;
+    irq.trigMode = low & APIC_INT_LEVELTRIG ? 1 : 0;
+    irq.shorthand = low & APIC_SHORT_MASK;
+    irq.msiRedirHint = false;
+    irq.destId = high >>> 24;
+    this.hooks.sendIpi(this, irq);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Save/restore (KVM_GET_LAPIC / KVM_SET_LAPIC)
+
+  /** Copies the register page into `out` (0x400 bytes), TMCCT reading 0. */
+  getState(out: Uint8Array): void {
+    this.updatePpr();
+    const src = new Uint8Array(this.regs.buffer, this.regs.byteOffset, LAPIC_REGS_BYTES);
+    out.set(src);
+    out[APIC_TMCCT] = out[APIC_TMCCT + 1] = out[APIC_TMCCT + 2] = out[APIC_TMCCT + 3] = 0;
+  }
+
+  /** kvm_apic_set_state(): loads the page, keeps KVM's version register, recomputes PPR and counts. */
+  setState(src: Uint8Array): void {
+    const spiv = (src[APIC_SPIV]! | (src[APIC_SPIV + 1]! << 8) | (src[APIC_SPIV + 2]! << 16) | (src[APIC_SPIV + 3]! << 24)) >>> 0;
+    this.setSpiv(spiv);
+    new Uint8Array(this.regs.buffer, this.regs.byteOffset, LAPIC_REGS_BYTES).set(src.subarray(0, LAPIC_REGS_BYTES));
+    this.setVersion();
+    this.regs[APIC_TMCCT >> 2] = 0;
+    this.irrCount = countBank(this.regs, IRR_W);
+    this.isrCount = countBank(this.regs, ISR_W);
+    this.updatePpr();
+    this.hooks.mapChanged(this);
+    this.hooks.kick(this);
+  }
+
+  private traceHop(hop: 'lapic-irr' | 'lapic-isr' | 'eoi' | 'dropped', vector: number, detail: string | undefined): void {
+    this.hw.trace.emit({ type: 'irq', t: this.hw.sched.now, hop, at: this.label, vector, vcpu: this.index, ...(detail !== undefined ? { detail } : {}) });
+  }
+}

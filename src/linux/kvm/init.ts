@@ -1,0 +1,21 @@
+// Module init for KVM (virt/kvm/kvm_main.c: kvm_init, the /dev/kvm misc device): registers /dev/kvm
+// (crw-rw---- root:kvm, as udev's rule sets it), the strace tables for /dev/kvm, VM and vCPU fds, and
+// the module state on the kernel.
+
+import type { Kernel } from '../kernel.js';
+import { chardev } from '../fs/vfs.js';
+import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS, KVM_VM_IOCTLS } from '../trace/decoders/kvm.js';
+import { KvmDevFile } from './kvm-main.js';
+import { KvmModule } from './vm.js';
+
+/** The `kvm` group that owns /dev/kvm (gid 36 as on Fedora/RHEL). */
+export const KVM_GID = 36;
+
+export function initKvm(kernel: Kernel): void {
+  const module = new KvmModule(kernel);
+  kernel.kvm = module;
+  kernel.vfs.mkdirp('/dev').set('kvm', chardev(() => new KvmDevFile(module), 0o660, 0, KVM_GID));
+  kernel.ioctlTables.set('kvm', KVM_SYSTEM_IOCTLS);
+  kernel.ioctlTables.set('kvm-vm', KVM_VM_IOCTLS);
+  kernel.ioctlTables.set('kvm-vcpu', KVM_VCPU_IOCTLS);
+}

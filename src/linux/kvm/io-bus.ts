@@ -1,0 +1,70 @@
+// The in-kernel I/O buses (virt/kvm/kvm_main.c: kvm_io_bus_register_dev, kvm_io_bus_get_first_dev,
+// __kvm_io_bus_read/__kvm_io_bus_write): devices a guest access reaches without exiting to userspace
+// — the IOAPIC, the 8259 ports, ioeventfds. A device claims a range; an access is offered to every
+// device whose range contains it (a zero-length range matches its exact address only), in address
+// order, until one handles it. Unhandled accesses exit to the VMM.
+
+/** An in-kernel device on a bus (struct kvm_io_device_ops). */
+export interface IoDevice {
+  /** Returns the value read, or -1 if the device does not handle this access (-EOPNOTSUPP). */
+  read(addr: number, len: number): number;
+  /** Returns true if the device handled the write. */
+  write(addr: number, len: number, value: number): boolean;
+}
+
+interface Range {
+  readonly addr: number;
+  readonly len: number;
+  readonly dev: IoDevice;
+}
+
+export class IoBus {
+  private ranges: Range[] = [];
+  /** Registered ioeventfds (they do not count against the device limit). */
+  ioeventfdCount = 0;
+
+  constructor(readonly name: string) {}
+
+  register(addr: number, len: number, dev: IoDevice): void {
+    this.ranges.push({ addr, len, dev });
+    // kvm_io_bus_sort_cmp: by address, then by end.
+    this.ranges.sort((a, b) => a.addr - b.addr || a.addr + a.len - (b.addr + b.len));
+  }
+
+  unregister(dev: IoDevice): void {
+    this.ranges = this.ranges.filter((r) => r.dev !== dev);
+  }
+
+  get devices(): readonly IoDevice[] {
+    return this.ranges.map((r) => r.dev);
+  }
+
+  /** kvm_io_bus_cmp() == 0: the access lies inside the device's range (or at its address when len is 0). */
+  private static covers(r: Range, addr: number, len: number): boolean {
+    if (r.len === 0) return addr === r.addr;
+    return addr >= r.addr && addr + len <= r.addr + r.len;
+  }
+
+  read(addr: number, len: number): number {
+    const rs = this.ranges;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      if (r.addr > addr) break;
+      if (!IoBus.covers(r, addr, len)) continue;
+      const v = r.dev.read(addr, len);
+      if (v >= 0) return v;
+    }
+    return -1;
+  }
+
+  write(addr: number, len: number, value: number): boolean {
+    const rs = this.ranges;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      if (r.addr > addr) break;
+      if (!IoBus.covers(r, addr, len)) continue;
+      if (r.dev.write(addr, len, value)) return true;
+    }
+    return false;
+  }
+}

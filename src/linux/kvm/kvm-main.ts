@@ -1,0 +1,247 @@
+// The KVM file descriptors (virt/kvm/kvm_main.c: kvm_dev_ioctl, kvm_dev_ioctl_create_vm,
+// kvm_vm_ioctl, kvm_vm_ioctl_create_vcpu, kvm_vcpu_ioctl, kvm_vcpu_mmap, kvm_vm_release,
+// kvm_vcpu_release), dispatching to the x86 parts (x86.ts, x86-run.ts).
+//
+// /dev/kvm: KVM_GET_API_VERSION (12; a non-zero argument -> EINVAL), KVM_CREATE_VM (type 0 only on this
+// host [E]), KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE (12288); anything else -> EINVAL (x86's
+// kvm_arch_dev_ioctl). VM fd: unknown ioctls -> ENOTTY; vCPU fd: unknown -> EINVAL [E]. VM and vCPU
+// ioctls from a process other than the VM's creator -> EIO. KVM_CREATE_VCPU: id >= 4096 -> EINVAL,
+// more than 1024 vCPUs -> EINVAL, an id in use -> EEXIST. KVM_RUN with a non-zero argument -> EINVAL.
+
+import { kerr } from '../errors.js';
+import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
+import type { Kernel } from '../kernel.js';
+import { IoBacking, MemoryFault, RamBacking, type Backing } from '../mm/backing.js';
+import type { UserArg } from '../uaccess.js';
+import { getU32, getU64 } from '../../../abi/bytes.js';
+import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import {
+  KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
+  KVM_GET_API_VERSION, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_GET_SREGS,
+  KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
+  KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
+  KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
+  kvm_userspace_memory_region,
+} from '../../../include-ts/linux/kvm.js';
+import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE } from './kvm-host.js';
+import { decodeRoutes, setIrqRouting } from './irqchip.js';
+import { kvmSendUserspaceMsi } from './irq.js';
+import { KvmVcpu } from './vcpu.js';
+import { Kvm, type KvmModule } from './vm.js';
+import { vcpuIoctlRun } from './x86-run.js';
+import {
+  checkExtension, createIrqchip, enableCap, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine, setLapic,
+  setMpState, setRegs, setSignalMask, setSregs,
+} from './x86.js';
+
+/** An ioctl's `unsigned long arg`: a pointer counts as non-zero. */
+function argValue(arg: UserArg): number {
+  return arg.isBuffer ? 1 : arg.value();
+}
+
+/** The argument as the unsigned long the kernel sees (for range checks on ids and types). */
+function argULong(arg: UserArg): bigint {
+  if (arg.isBuffer) return 1n;
+  const r = arg.rawArg;
+  if (typeof r === 'bigint') return BigInt.asUintN(64, r);
+  return BigInt.asUintN(64, BigInt(arg.value()));
+}
+
+/** /dev/kvm. */
+export class KvmDevFile extends KFile {
+  readonly kind = 'kvm' as const;
+  readonly path = '/dev/kvm';
+
+  constructor(private readonly module: KvmModule) {
+    super();
+  }
+
+  override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    switch (req) {
+      case KVM_GET_API_VERSION:
+        if (argValue(arg)) throw kerr('EINVAL', 'KVM_GET_API_VERSION takes no argument (0)');
+        return KVM_API_VERSION;
+      case KVM_CREATE_VM:
+        return this.createVm(ctx, arg);
+      case KVM_CHECK_EXTENSION: {
+        const cap = argULong(arg);
+        return cap > 0xffff_ffffn ? 0 : checkExtension(this.module, null, Number(cap));
+      }
+      case KVM_GET_VCPU_MMAP_SIZE:
+        if (argValue(arg)) throw kerr('EINVAL', 'KVM_GET_VCPU_MMAP_SIZE takes no argument (0)');
+        return KVM_VCPU_MMAP_SIZE;
+      default:
+        throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a /dev/kvm ioctl`);
+    }
+  }
+
+  /** kvm_dev_ioctl_create_vm(). */
+  private createVm(ctx: FileContext, arg: UserArg): number {
+    const type = argULong(arg);
+    if (type !== 0n) throw kerr('EINVAL', `VM type ${type} is not supported on this host (only KVM_X86_DEFAULT_VM, 0)`);
+    ctx.proc.fds.reserveCheck();
+    const kvm = new Kvm(this.module, ctx.kernel, ctx.proc);
+    const f = new KvmVmFile(kvm);
+    f.flags = O_RDWR;
+    return ctx.proc.fds.install(f, true);
+  }
+}
+
+/** A VM fd (anon_inode:kvm-vm). */
+export class KvmVmFile extends KFile {
+  readonly kind = 'kvm-vm' as const;
+  readonly path = 'anon_inode:kvm-vm';
+
+  constructor(readonly kvm: Kvm) {
+    super();
+  }
+
+  override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    const kvm = this.kvm;
+    if (ctx.proc.mm !== kvm.proc.mm) throw kerr('EIO', `the VM belongs to process ${kvm.proc.pid}; its fd cannot be used from process ${ctx.proc.pid}`);
+    switch (req) {
+      case KVM_CREATE_VCPU:
+        return this.createVcpu(ctx, argULong(arg));
+      case KVM_SET_USER_MEMORY_REGION: {
+        const b = arg.user(kvm_userspace_memory_region.size);
+        return kvm.memslots.set({ slot: getU32(b, 0), flags: getU32(b, 4), guestPhysAddr: getU64(b, 8), memorySize: getU64(b, 16), userspaceAddr: getU64(b, 24) });
+      }
+      case KVM_CHECK_EXTENSION: {
+        const cap = argULong(arg);
+        return cap > 0xffff_ffffn ? 0 : checkExtension(kvm.module, kvm, Number(cap));
+      }
+      case KVM_ENABLE_CAP:
+        return enableCap(kvm, arg);
+      case KVM_IRQFD: {
+        const b = arg.user(kvm_irqfd.size);
+        return kvm.irqfds.ioctl(ctx, getU32(b, 0) | 0, getU32(b, 4), getU32(b, 8), getU32(b, 12) | 0);
+      }
+      case KVM_IOEVENTFD: {
+        const b = arg.user(kvm_ioeventfd.size);
+        return kvm.ioeventfds.ioctl(ctx, { datamatch: getU64(b, 0), addr: getU64(b, 8), len: getU32(b, 16), fd: getU32(b, 20) | 0, flags: getU32(b, 24) });
+      }
+      case KVM_SIGNAL_MSI: {
+        const b = arg.user(kvm_msi.size);
+        return kvmSendUserspaceMsi(kvm, getU32(b, 0), getU32(b, 4), getU32(b, 8), getU32(b, 12));
+      }
+      case KVM_SET_GSI_ROUTING: {
+        const hdr = arg.user(kvm_irq_routing.size);
+        const nr = getU32(hdr, 0);
+        const flags = getU32(hdr, 4);
+        if (kvm.irqchipMode === KVM_IRQCHIP_NONE) throw kerr('EINVAL', 'the VM has no in-kernel irqchip');
+        if (nr > KVM_MAX_IRQ_ROUTES) throw kerr('EINVAL', `nr ${nr} is above KVM_MAX_IRQ_ROUTES (${KVM_MAX_IRQ_ROUTES})`);
+        if (flags) throw kerr('EINVAL', `kvm_irq_routing.flags must be 0 (got 0x${flags.toString(16)})`);
+        const bytes = nr ? arg.user(kvm_irq_routing.size + nr * 48) : hdr;
+        setIrqRouting(kvm, decodeRoutes(bytes, nr));
+        return 0;
+      }
+      case KVM_IRQ_LINE:
+        return irqLine(kvm, arg, false);
+      case KVM_IRQ_LINE_STATUS:
+        return irqLine(kvm, arg, true);
+      case KVM_CREATE_IRQCHIP:
+        return createIrqchip(kvm);
+      case KVM_GET_IRQCHIP:
+        return irqchipState(kvm, arg, false);
+      case KVM_SET_IRQCHIP:
+        return irqchipState(kvm, arg, true);
+      default:
+        throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a VM ioctl this model implements`);
+    }
+  }
+
+  /** kvm_vm_ioctl_create_vcpu(). */
+  private createVcpu(ctx: FileContext, id: bigint): number {
+    const kvm = this.kvm;
+    if (id >= BigInt(KVM_MAX_VCPU_IDS)) throw kerr('EINVAL', `vCPU id ${id} is not below KVM_MAX_VCPU_IDS (${KVM_MAX_VCPU_IDS})`);
+    if (kvm.createdVcpus >= kvm.maxVcpus) throw kerr('EINVAL', `the VM already has the maximum of ${kvm.maxVcpus} vCPUs`);
+    const vid = Number(id);
+    if (kvm.vcpuById(vid)) throw kerr('EEXIST', `vCPU id ${vid} already exists`);
+    ctx.proc.fds.reserveCheck();
+    const vcpu = new KvmVcpu(kvm, vid, kvm.vcpus.length);
+    kvm.createdVcpus++;
+    kvm.vcpus.push(vcpu);
+    kvm.apicMap.dirty = true;
+    kvm.get();
+    const f = new KvmVcpuFile(vcpu);
+    f.flags = O_RDWR;
+    return ctx.proc.fds.install(f, true);
+  }
+
+  override release(_kernel: Kernel): void {
+    this.kvm.release();
+  }
+}
+
+/** A vCPU fd (anon_inode:kvm-vcpu:N). */
+export class KvmVcpuFile extends KFile {
+  readonly kind = 'kvm-vcpu' as const;
+  readonly path: string;
+
+  constructor(readonly vcpu: KvmVcpu) {
+    super();
+    this.path = `anon_inode:kvm-vcpu:${vcpu.vcpuId}`;
+  }
+
+  override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    const v = this.vcpu;
+    if (ctx.proc.mm !== v.kvm.proc.mm) throw kerr('EIO', `the vCPU belongs to process ${v.kvm.proc.pid}; its fd cannot be used from process ${ctx.proc.pid}`);
+    switch (req) {
+      case KVM_RUN:
+        if (argValue(arg)) throw kerr('EINVAL', 'KVM_RUN takes no argument (0)');
+        return vcpuIoctlRun(v, ctx);
+      case KVM_GET_LAPIC:
+        return getLapic(v, arg);
+      case KVM_SET_LAPIC:
+        return setLapic(v, arg);
+      case KVM_GET_REGS:
+        return getRegs(v, arg);
+      case KVM_SET_REGS:
+        return setRegs(v, arg);
+      case KVM_GET_SREGS:
+        return getSregs(v, arg);
+      case KVM_SET_SREGS:
+        return setSregs(v, arg);
+      case KVM_GET_MP_STATE:
+        return getMpState(v, arg);
+      case KVM_SET_MP_STATE:
+        return setMpState(v, arg);
+      case KVM_SET_SIGNAL_MASK:
+        return setSignalMask(v, arg);
+      default:
+        throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
+    }
+  }
+
+  /** kvm_vcpu_mmap(): kvm_run, the PIO page and the coalesced ring; pages past them fault (SIGBUS). */
+  override mmap(_ctx: FileContext, req: MmapRequest): Backing {
+    const run = this.vcpu.run;
+    if (req.offset + req.length <= KVM_VCPU_MMAP_SIZE) return new RamBacking(run.subarray(req.offset, req.offset + req.length));
+    const off = req.offset;
+    const fault = (o: number): never => {
+      throw new MemoryFault('SIGBUS', o, 'no page of the vCPU mapping is there (kvm_vcpu_fault)');
+    };
+    const byte = (o: number): number => (o < KVM_VCPU_MMAP_SIZE ? run[o]! : fault(o));
+    return new IoBacking(
+      {
+        read: (o, size) => {
+          let v = 0;
+          for (let i = size - 1; i >= 0; i--) v = v * 256 + byte(o + i);
+          return v;
+        },
+        write: (o, size, value) => {
+          for (let i = 0; i < size; i++) {
+            if (o + i >= KVM_VCPU_MMAP_SIZE) fault(o + i);
+            run[o + i] = (value >>> (i * 8)) & 0xff;
+          }
+        },
+      },
+      off,
+      req.length,
+    );
+  }
+
+  override release(_kernel: Kernel): void {
+    this.vcpu.kvm.put();
+  }
+}

@@ -1,0 +1,273 @@
+// KVM's side of the local APICs (arch/x86/kvm/lapic.c): the optimized APIC map
+// (kvm_recalculate_apic_map, kvm_apic_map_get_dest_lapic), interrupt delivery to destinations
+// (kvm_irq_delivery_to_apic_fast, kvm_irq_delivery_to_apic, kvm_apic_set_irq), and what an APIC's EOI
+// and ICR writes do in KVM (kvm_ioapic_send_eoi: in-kernel IOAPIC EOI, or KVM_EXIT_IOAPIC_EOI with a
+// split irqchip; kvm_apic_send_ipi). The APIC itself is the hypervisor-neutral src/hw/x86/lapic.ts.
+//
+// Delivery (xAPIC): physical destination = the APIC whose 8-bit ID matches (0xFF broadcasts);
+// logical = LDR against the destination in flat (8-bit mask) or cluster (4-bit cluster, 4-bit mask)
+// mode. Lowest priority picks one APIC by vector hashing (vector mod #candidates). The fast path uses
+// the map and costs O(1) per physical destination; broadcasts, shorthands and inconsistent maps take
+// the slow path over every vCPU. The result is the number of APICs that accepted: -1 when the VM has
+// no APIC at all (KVM_SIGNAL_MSI then returns EPERM), 0 when no destination accepted.
+
+import type { ApicIrq } from '../../hw/x86/apic-irq.js';
+import {
+  APIC_BROADCAST, APIC_DEST_ALLBUT, APIC_DEST_ALLINC, APIC_DEST_LOGICAL, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL,
+  APIC_DEST_SELF, APIC_DFR_FLAT, APIC_DM_FIXED, APIC_DM_LOWEST,
+} from '../../hw/x86/apicdef.js';
+import type { Lapic, LapicHooks } from '../../hw/x86/lapic.js';
+import type { KvmIoapic } from './ioapic.js';
+import { KVM_IRQCHIP_SPLIT } from './kvm-host.js';
+import type { KvmVcpu } from './vcpu.js';
+import type { Kvm } from './vm.js';
+import { KVM_IRQ_ROUTING_MSI } from '../../../include-ts/linux/kvm.js';
+import { msiToApicIrq } from '../../hw/x86/msi.js';
+import { ApicIrq as ApicIrqClass } from '../../hw/x86/apic-irq.js';
+
+const MODE_SW_DISABLED = 0;
+const MODE_FLAT = 1;
+const MODE_CLUSTER = 2;
+const MODE_MAP_DISABLED = 3;
+
+/** Result of the fast path when it cannot decide (kvm_irq_delivery_to_apic_fast() == false). */
+const NOT_HANDLED = -1000;
+
+/** struct kvm_apic_map (xAPIC part). */
+export class ApicMap {
+  dirty = true;
+  /** False when the map could not be built (duplicate IDs): every delivery takes the slow path. */
+  valid = false;
+  maxApicId = 255;
+  phys: (KvmVcpu | null)[] = [];
+  logicalMode = MODE_SW_DISABLED;
+  /** xapic_flat_map[8] and xapic_cluster_map[16][4]. */
+  readonly flat: (KvmVcpu | null)[] = new Array(8).fill(null);
+  readonly cluster: (KvmVcpu | null)[] = new Array(64).fill(null);
+
+  /** kvm_recalculate_apic_map(). */
+  recalc(vcpus: readonly KvmVcpu[]): void {
+    this.dirty = false;
+    let max = 255;
+    for (const v of vcpus) if (v.lapic && v.lapic.hwEnabled) max = Math.max(max, v.vcpuId);
+    this.maxApicId = max;
+    this.phys = new Array(max + 1).fill(null);
+    this.flat.fill(null);
+    this.cluster.fill(null);
+    this.logicalMode = MODE_SW_DISABLED;
+    // KVM computes the map only once a vCPU with a LAPIC exists; until then kvm->arch.apic_map is NULL.
+    this.valid = vcpus.some((v) => v.lapic !== null);
+    for (const v of vcpus) {
+      const apic = v.lapic;
+      if (!apic || !apic.hwEnabled) continue;
+      const id = apic.xapicId;
+      if (this.phys[id]) {
+        this.valid = false;
+        return;
+      }
+      this.phys[id] = v;
+      this.addLogical(v, apic);
+    }
+  }
+
+  /** kvm_recalculate_logical_map(). */
+  private addLogical(v: KvmVcpu, apic: Lapic): void {
+    if (this.logicalMode === MODE_MAP_DISABLED || !apic.swEnabled) return;
+    const ldr = apic.ldr >>> 24;
+    if (!ldr) return;
+    const mode = apic.dfr === APIC_DFR_FLAT ? MODE_FLAT : MODE_CLUSTER;
+    if (this.logicalMode === MODE_SW_DISABLED) this.logicalMode = mode;
+    else if (this.logicalMode !== mode) {
+      this.logicalMode = MODE_MAP_DISABLED;
+      return;
+    }
+    const base = mode === MODE_FLAT ? 0 : ((ldr >> 4) & 0xf) * 4;
+    const mask = mode === MODE_FLAT ? ldr & 0xff : ldr & 0xf;
+    if (!mask) return;
+    const i = 31 - Math.clz32(mask & -mask);
+    const table = mode === MODE_FLAT ? this.flat : this.cluster;
+    if ((mask & (mask - 1)) !== 0 || table[base + i]) this.logicalMode = MODE_MAP_DISABLED;
+    else table[base + i] = v;
+  }
+}
+
+/** kvm_vector_to_index(): the (vector mod n)-th set bit of `bitmap`. */
+function vectorToIndex(vector: number, n: number, bitmap: number): number {
+  const mod = vector % n;
+  let idx = -1;
+  for (let i = 0; i <= mod; i++) {
+    idx++;
+    while (!(bitmap & (1 << idx))) idx++;
+  }
+  return idx;
+}
+
+function popcount16(x: number): number {
+  let n = 0;
+  while (x) {
+    x &= x - 1;
+    n++;
+  }
+  return n;
+}
+
+/** kvm_apic_set_irq() (+ the RTC dest_map bookkeeping of __apic_accept_irq). */
+export function apicSetIrq(v: KvmVcpu, irq: ApicIrq, rtc: KvmIoapic | null): number {
+  const r = v.lapic!.accept(irq.deliveryMode, irq.vector, irq.level, irq.trigMode !== 0);
+  if (r === 1 && rtc !== null && (irq.deliveryMode === APIC_DM_FIXED || irq.deliveryMode === APIC_DM_LOWEST)) rtc.rtcDestSet(v, irq.vector);
+  return r;
+}
+
+/** kvm_apic_is_broadcast_dest() for xAPIC destinations. */
+function isBroadcastDest(kvm: Kvm, irq: ApicIrq): boolean {
+  if (kvm.x2apicBroadcastQuirkDisabled) return irq.destId === APIC_BROADCAST || irq.destId === 0xffff_ffff;
+  return irq.destId === APIC_BROADCAST;
+}
+
+/** kvm_irq_delivery_to_apic_fast(): NOT_HANDLED when the slow path must decide. */
+export function deliverFast(kvm: Kvm, src: KvmVcpu | null, irq: ApicIrq, rtc: KvmIoapic | null): number {
+  if (irq.shorthand === APIC_DEST_SELF && src !== null) return apicSetIrq(src, irq, rtc);
+  if (irq.shorthand !== APIC_DEST_NOSHORT) return NOT_HANDLED;
+  const map = kvm.apicMap;
+  if (map.dirty) map.recalc(kvm.vcpus);
+  if (!map.valid || isBroadcastDest(kvm, irq)) return NOT_HANDLED;
+  if (irq.destMode === APIC_DEST_PHYSICAL) {
+    if (irq.destId > map.maxApicId) return 0;
+    const v = map.phys[irq.destId];
+    return v ? apicSetIrq(v, irq, rtc) : 0;
+  }
+  let table: (KvmVcpu | null)[];
+  let base: number;
+  let mask: number;
+  switch (map.logicalMode) {
+    case MODE_SW_DISABLED:
+      return 0;
+    case MODE_FLAT:
+      table = map.flat;
+      base = 0;
+      mask = irq.destId & 0xff;
+      break;
+    case MODE_CLUSTER:
+      table = map.cluster;
+      base = ((irq.destId >> 4) & 0xf) * 4;
+      mask = irq.destId & 0xf;
+      break;
+    default:
+      return NOT_HANDLED;
+  }
+  if (!irq.lowestPriority) {
+    let r = 0;
+    for (let i = 0; mask >> i; i++) {
+      if (!(mask & (1 << i))) continue;
+      const v = table[base + i];
+      if (v) r += apicSetIrq(v, irq, rtc);
+    }
+    return r;
+  }
+  if (!mask) return 0;
+  const idx = vectorToIndex(irq.vector, popcount16(mask), mask);
+  const v = table[base + idx];
+  return v ? apicSetIrq(v, irq, rtc) : 0;
+}
+
+/** kvm_apic_match_dest() for xAPIC targets (plus the hotplug hack for IDs above 255). */
+function matchDest(target: KvmVcpu, src: KvmVcpu | null, irq: ApicIrq): boolean {
+  const apic = target.lapic!;
+  switch (irq.shorthand) {
+    case APIC_DEST_NOSHORT:
+      if (irq.destMode === APIC_DEST_LOGICAL) return apic.matchLogical(irq.destId);
+      if (irq.destId > 0xff) return irq.destId === target.vcpuId;
+      return apic.matchPhysical(irq.destId);
+    case APIC_DEST_SELF:
+      return target === src;
+    case APIC_DEST_ALLINC:
+      return true;
+    case APIC_DEST_ALLBUT:
+      return target !== src;
+    default:
+      return false;
+  }
+}
+
+/** kvm_irq_delivery_to_apic(): -1 if no APIC could take it, else the number that accepted. */
+export function deliverToApic(kvm: Kvm, src: KvmVcpu | null, irq: ApicIrq, rtc: KvmIoapic | null): number {
+  const fast = deliverFast(kvm, src, irq, rtc);
+  if (fast !== NOT_HANDLED) return fast;
+  let r = -1;
+  if (irq.destMode === APIC_DEST_PHYSICAL && irq.destId === APIC_BROADCAST && irq.lowestPriority) irq.deliveryMode = APIC_DM_FIXED;
+  const lowest = irq.lowestPriority;
+  let candidates: KvmVcpu[] | null = null;
+  for (const v of kvm.vcpus) {
+    const apic = v.lapic;
+    if (!apic || !apic.hwEnabled) continue;
+    if (!matchDest(v, src, irq)) continue;
+    if (!lowest) {
+      if (r < 0) r = 0;
+      r += apicSetIrq(v, irq, rtc);
+    } else if (apic.swEnabled) {
+      (candidates ??= []).push(v);
+    }
+  }
+  if (candidates) {
+    const idx = irq.vector % candidates.length;
+    r = apicSetIrq(candidates[idx]!, irq, rtc);
+  }
+  return r;
+}
+
+/** What KVM does around one vCPU's APIC (the LapicHooks of src/hw/x86/lapic.ts). */
+export class KvmLapicOps implements LapicHooks {
+  constructor(
+    private readonly kvm: Kvm,
+    private readonly vcpu: () => KvmVcpu,
+  ) {}
+
+  /** kvm_ioapic_send_eoi(). */
+  eoi(_apic: Lapic, vector: number, level: boolean): void {
+    const kvm = this.kvm;
+    const vcpu = this.vcpu();
+    if (!handlesVector(kvm, vcpu, vector)) return;
+    if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
+      vcpu.pendingIoapicEoi = vector;
+      return;
+    }
+    kvm.ioapic!.updateEoi(vcpu, vector, level);
+  }
+
+  sendIpi(_apic: Lapic, irq: ApicIrq): void {
+    deliverToApic(this.kvm, this.vcpu(), irq, null);
+  }
+
+  mapChanged(): void {
+    this.kvm.apicMap.dirty = true;
+  }
+
+  kick(): void {
+    this.vcpu().kick();
+  }
+}
+
+const scratch = new ApicIrqClass();
+
+/**
+ * ioapic_handled_vectors: whether an EOI of `vector` by `vcpu` is forwarded to the IOAPIC. In-kernel
+ * IOAPIC (kvm_ioapic_scan_entry): a pin with that vector that is level-triggered, has an ack notifier
+ * (a resampler) or is the RTC pin, and targets this vCPU or has the vector pending on it (it was just in
+ * ISR). Split irqchip (kvm_scan_ioapic_routes): a level-triggered MSI route below the reserved pins.
+ */
+export function handlesVector(kvm: Kvm, vcpu: KvmVcpu, vector: number): boolean {
+  if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
+    const rt = kvm.routing;
+    const n = Math.min(rt.nrRtEntries, kvm.nrReservedIoapicPins);
+    for (let gsi = 0; gsi < n; gsi++) {
+      for (const e of rt.entries(gsi)) {
+        if (e.type !== KVM_IRQ_ROUTING_MSI) continue;
+        msiToApicIrq(e.msiLo, e.msiHi, e.msiData, kvm.x2apicFormat, scratch);
+        if (scratch.trigMode && scratch.vector === vector) return true;
+      }
+    }
+    return false;
+  }
+  const io = kvm.ioapic;
+  return io !== null && io.handlesVector(vcpu, vector);
+}

@@ -1,0 +1,189 @@
+// Guest memory slots (virt/kvm/kvm_main.c: kvm_vm_ioctl_set_memory_region, __kvm_set_memory_region,
+// check_memory_region_flags, kvm_check_memslot_overlap). A slot maps guest-physical pages to the VMM
+// process's virtual addresses; the mapping is resolved at access time through the process's mm, as
+// KVM does with GUP and MMU notifiers, so a slot may cover anonymous memory (RAM) or a device BAR mmap
+// (MMIO-backed VMA: guest accesses reach the device directly). KVM does not require the range to be
+// mapped when the slot is created; a guest access to an unmapped address fails KVM_RUN with EFAULT.
+//
+// Rules (x86, 6.18, one address space — this build has no SMM):
+// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY -> EINVAL
+// - slot id >= KVM_USER_MEM_SLOTS (32764) or address space (slot >> 16) != 0 -> EINVAL
+// - memory_size, guest_phys_addr or userspace_addr not page aligned -> EINVAL
+// - userspace range past TASK_SIZE, gpa + size wrapping, more than 2^31-1 pages -> EINVAL
+// - size 0 deletes: EINVAL if the slot does not exist
+// - an existing slot may only move (new gpa) or change LOG_DIRTY_PAGES; a different size, userspace
+//   address or READONLY bit -> EINVAL; identical -> 0
+// - creating or moving onto pages another slot covers -> EEXIST
+
+import { kerr } from '../errors.js';
+import type { AddressSpace, Vma } from '../mm/address-space.js';
+import { TASK_SIZE } from '../mm/address-space.js';
+import { IoBacking, RamBacking, ioReadBytes, ioWriteBytes } from '../mm/backing.js';
+import { KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
+import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, PAGE_SIZE } from './kvm-host.js';
+import { getLE, setLE } from '../../../abi/bytes.js';
+
+export const ACCESS_OK = 0;
+/** The host address behind the slot is not mapped (KVM_RUN fails with EFAULT). */
+export const ACCESS_FAULT = -2;
+
+export class MemSlot {
+  /** Last VMA the slot resolved to (re-checked on each access). */
+  private vma: Vma | null = null;
+  private readonly scratch = new Uint8Array(8);
+
+  constructor(
+    readonly id: number,
+    public flags: number,
+    public gpa: number,
+    readonly size: number,
+    readonly userspaceAddr: number,
+    private readonly mm: AddressSpace,
+  ) {}
+
+  get end(): number {
+    return this.gpa + this.size;
+  }
+
+  get readonly(): boolean {
+    return (this.flags & KVM_MEM_READONLY) !== 0;
+  }
+
+  private resolve(hva: number, len: number): Vma | null {
+    let v = this.vma;
+    if (v === null || v.dead || hva < v.start || hva + len > v.end) {
+      v = this.mm.find(hva) ?? null;
+      if (v === null || hva + len > v.end) return null;
+      this.vma = v;
+    }
+    return v;
+  }
+
+  /** Reads `len` bytes at guest address `gpa` (inside this slot); ACCESS_FAULT if unmapped. */
+  read(gpa: number, len: number): number {
+    const hva = this.userspaceAddr + (gpa - this.gpa);
+    const v = this.resolve(hva, len);
+    if (v === null) return ACCESS_FAULT;
+    const off = hva - v.start;
+    const b = v.backing;
+    if (b instanceof RamBacking) return getLE(b.bytes, off, len);
+    const io = b as IoBacking;
+    ioReadBytes(io.io, io.base + off, len, this.scratch, 0);
+    return getLE(this.scratch, 0, len);
+  }
+
+  write(gpa: number, len: number, value: number): number {
+    const hva = this.userspaceAddr + (gpa - this.gpa);
+    const v = this.resolve(hva, len);
+    if (v === null) return ACCESS_FAULT;
+    const off = hva - v.start;
+    const b = v.backing;
+    if (b instanceof RamBacking) {
+      setLE(b.bytes, off, len, value);
+      return ACCESS_OK;
+    }
+    const io = b as IoBacking;
+    setLE(this.scratch, 0, len, value);
+    ioWriteBytes(io.io, io.base + off, len, this.scratch, 0);
+    return ACCESS_OK;
+  }
+}
+
+export interface MemoryRegion {
+  readonly slot: number;
+  readonly flags: number;
+  /** u64 fields as the ioctl carries them. */
+  readonly guestPhysAddr: bigint;
+  readonly memorySize: bigint;
+  readonly userspaceAddr: bigint;
+}
+
+const PAGE = BigInt(PAGE_SIZE);
+
+export class MemSlots {
+  private readonly byId = new Map<number, MemSlot>();
+  /** Slots sorted by guest address (lookups on every guest memory access). */
+  private sorted: MemSlot[] = [];
+  private last: MemSlot | null = null;
+
+  constructor(private readonly mm: AddressSpace) {}
+
+  list(): readonly MemSlot[] {
+    return this.sorted;
+  }
+
+  /** The slot containing [gpa, gpa+len), or null. */
+  find(gpa: number, len: number): MemSlot | null {
+    const l = this.last;
+    if (l !== null && gpa >= l.gpa && gpa + len <= l.end) return l;
+    const s = this.sorted;
+    for (let i = 0; i < s.length; i++) {
+      const m = s[i]!;
+      if (gpa < m.gpa) break;
+      if (gpa + len <= m.end) {
+        this.last = m;
+        return m;
+      }
+    }
+    return null;
+  }
+
+  private overlaps(id: number, gpa: number, end: number): MemSlot | undefined {
+    return this.sorted.find((m) => m.id !== id && m.gpa < end && gpa < m.end);
+  }
+
+  /** kvm_vm_ioctl_set_memory_region() for KVM_SET_USER_MEMORY_REGION. */
+  set(r: MemoryRegion): number {
+    const hex = (v: bigint): string => `0x${v.toString(16)}`;
+    if (r.flags & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) throw kerr('EINVAL', `flags 0x${r.flags.toString(16)} has bits other than KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY`);
+    const asId = r.slot >>> 16;
+    const id = r.slot & 0xffff;
+    if (id >= KVM_USER_MEM_SLOTS) throw kerr('EINVAL', `slot ${id} is not below KVM_USER_MEM_SLOTS (${KVM_USER_MEM_SLOTS})`);
+    if (r.memorySize % PAGE !== 0n) throw kerr('EINVAL', `memory_size ${hex(r.memorySize)} is not a multiple of the page size`);
+    if (r.guestPhysAddr % PAGE !== 0n) throw kerr('EINVAL', `guest_phys_addr ${hex(r.guestPhysAddr)} is not page aligned`);
+    if (r.userspaceAddr % PAGE !== 0n || r.userspaceAddr + r.memorySize > BigInt(TASK_SIZE)) {
+      throw kerr('EINVAL', `userspace_addr ${hex(r.userspaceAddr)} is not a page-aligned user address range of ${hex(r.memorySize)} bytes`);
+    }
+    if (asId >= 1) throw kerr('EINVAL', `address space ${asId} does not exist (this VM has one: no SMM)`);
+    if (r.guestPhysAddr + r.memorySize > 1n << 64n) throw kerr('EINVAL', 'guest_phys_addr + memory_size wraps around');
+    if (r.memorySize / PAGE > BigInt(KVM_MEM_MAX_NR_PAGES)) throw kerr('EINVAL', `memory_size is more than ${KVM_MEM_MAX_NR_PAGES} pages`);
+    const size = Number(r.memorySize);
+    const gpa = Number(r.guestPhysAddr);
+    const uaddr = Number(r.userspaceAddr);
+    const old = this.byId.get(id);
+    if (size === 0) {
+      if (!old) throw kerr('EINVAL', `slot ${id} does not exist, so it cannot be deleted`);
+      this.byId.delete(id);
+      this.rebuild();
+      return 0;
+    }
+    let move = false;
+    if (old) {
+      if (uaddr !== old.userspaceAddr || size !== old.size || (r.flags ^ old.flags) & KVM_MEM_READONLY) {
+        throw kerr('EINVAL', `slot ${id} exists: only its guest address or KVM_MEM_LOG_DIRTY_PAGES may change (delete it first to resize or remap it)`);
+      }
+      if (gpa !== old.gpa) move = true;
+      else if (r.flags !== old.flags) {
+        old.flags = r.flags;
+        return 0;
+      } else return 0;
+    }
+    const clash = this.overlaps(id, gpa, gpa + size);
+    if (clash) {
+      throw kerr('EEXIST', `guest range 0x${gpa.toString(16)}-0x${(gpa + size - 1).toString(16)} overlaps slot ${clash.id} (0x${clash.gpa.toString(16)}-0x${(clash.end - 1).toString(16)})`);
+    }
+    if (move) {
+      old!.gpa = gpa;
+      old!.flags = r.flags;
+    } else {
+      this.byId.set(id, new MemSlot(id, r.flags, gpa, size, uaddr, this.mm));
+    }
+    this.rebuild();
+    return 0;
+  }
+
+  private rebuild(): void {
+    this.sorted = [...this.byId.values()].sort((a, b) => a.gpa - b.gpa);
+    this.last = null;
+  }
+}

@@ -1,0 +1,258 @@
+// struct kvm_vcpu (x86): its in-kernel LAPIC (when the VM has an irqchip), the guest CPU it runs, the
+// kvm_run page + PIO data page userspace maps (kvm_vcpu_mmap, KVM_PIO_PAGE_OFFSET), and how a guest
+// access is dispatched (arch/x86/kvm/x86.c: vcpu_mmio_read/vcpu_mmio_write, emulator_pio_in_out):
+// memory slots first (RAM, or a device BAR mmap behind the slot), then the vCPU's own LAPIC page, then
+// the in-kernel MMIO/PIO buses (IOAPIC, 8259 ports, ioeventfds), and anything else exits to userspace
+// as KVM_EXIT_MMIO (one exit per access of at most 8 bytes, data in mmio.data) or KVM_EXIT_IO (data at
+// kvm_run + io.data_offset, on the PIO page). The access completes when userspace re-enters KVM_RUN.
+
+import { Lapic } from '../../hw/x86/lapic.js';
+import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
+import { WaitQueue } from '../waitqueue.js';
+import { getLE, setLE, setU16, setU32, setU64n } from '../../../abi/bytes.js';
+import {
+  KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MMIO, KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED,
+  KVM_PIO_PAGE_OFFSET, kvm_run, kvm_sregs,
+} from '../../../include-ts/linux/kvm.js';
+import { EPOLLIN } from '../../../include-ts/linux/poll.js';
+import { ACCESS_FAULT } from './memslot.js';
+import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
+import { KvmLapicOps } from './lapic.js';
+import type { Kvm } from './vm.js';
+
+/** Offsets in struct kvm_run (from the uapi layout). */
+export const RUN = {
+  requestInterruptWindow: kvm_run.offsetof('request_interrupt_window'),
+  immediateExit: kvm_run.offsetof('immediate_exit'),
+  exitReason: kvm_run.offsetof('exit_reason'),
+  readyForInterruptInjection: kvm_run.offsetof('ready_for_interrupt_injection'),
+  ifFlag: kvm_run.offsetof('if_flag'),
+  flags: kvm_run.offsetof('flags'),
+  cr8: kvm_run.offsetof('cr8'),
+  apicBase: kvm_run.offsetof('apic_base'),
+  ioDirection: kvm_run.offsetof('io.direction'),
+  ioSize: kvm_run.offsetof('io.size'),
+  ioPort: kvm_run.offsetof('io.port'),
+  ioCount: kvm_run.offsetof('io.count'),
+  ioDataOffset: kvm_run.offsetof('io.data_offset'),
+  mmioPhysAddr: kvm_run.offsetof('mmio.phys_addr'),
+  mmioData: kvm_run.offsetof('mmio.data'),
+  mmioLen: kvm_run.offsetof('mmio.len'),
+  mmioIsWrite: kvm_run.offsetof('mmio.is_write'),
+  eoiVector: kvm_run.offsetof('eoi.vector'),
+  internalSuberror: kvm_run.offsetof('internal.suberror'),
+  internalNdata: kvm_run.offsetof('internal.ndata'),
+  /** struct kvm_run.memory_fault (6.8+): flags, gpa, size at the start of the exit union. */
+  memoryFaultFlags: kvm_run.offsetof('hw'),
+  validRegs: kvm_run.offsetof('kvm_valid_regs'),
+  dirtyRegs: kvm_run.offsetof('kvm_dirty_regs'),
+  syncRegs: kvm_run.offsetof('s'),
+} as const;
+
+export const PIO_DATA_OFFSET = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
+
+const IO_NONE = 0;
+const IO_MMIO = 1;
+const IO_PIO = 2;
+
+export class KvmVcpu implements GuestBus {
+  readonly lapic: Lapic | null;
+  readonly cpu: GuestCpu;
+  /** kvm_run (page 0), PIO data (page 1), coalesced MMIO ring (page 2). */
+  readonly run = new Uint8Array(KVM_VCPU_MMAP_SIZE);
+  mpState: number;
+  /** Woken when something may make the vCPU runnable (kvm_vcpu_kick). */
+  readonly wq = new WaitQueue();
+  /** Split irqchip: an EOI waiting to be reported as KVM_EXIT_IOAPIC_EOI (-1: none). */
+  pendingIoapicEoi = -1;
+  /** A userspace access in flight (complete_userspace_io). */
+  ioKind = IO_NONE;
+  ioLen = 0;
+  ioIsWrite = false;
+  /** Where a memory fault happened (for KVM_EXIT_MEMORY_FAULT). */
+  faultGpa = 0;
+  faultLen = 0;
+  /** Guest instructions one KVM_RUN may execute without an exit before returning with EINTR. */
+  budget = DEFAULT_RUN_BUDGET;
+  /** Instructions the last guest entry executed (budget accounting). */
+  lastSlice = 0;
+  /** KVM_SET_SIGNAL_MASK (stored; the model delivers no signals). */
+  sigmask: Uint8Array | null = null;
+  /** KVM_GET/SET_SREGS state other than apic_base. */
+  readonly sregs = new Uint8Array(kvm_sregs.size);
+  /** Exits to userspace by reason (inspection). */
+  readonly exits = new Uint32Array(64);
+  /** Guest instructions that reached the in-kernel IOAPIC/PIC/ioeventfd devices (inspection). */
+  kernelIo = 0;
+
+  constructor(
+    readonly kvm: Kvm,
+    readonly vcpuId: number,
+    /** Position in kvm->vcpu_array. */
+    readonly index: number,
+  ) {
+    const withApic = kvm.irqchipMode !== KVM_IRQCHIP_NONE;
+    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, () => this), kvm.hw, false) : null;
+    if (this.lapic) {
+      this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
+      this.lapic.reset(vcpuId === kvm.bspVcpuId);
+    }
+    this.cpu = new GuestCpu(vcpuId, kvm.hw);
+    this.cpu.label = `vm${kvm.id} vcpu${vcpuId}`;
+    // kvm_arch_vcpu_create(): APs wait for INIT/SIPI when the LAPIC is in the kernel.
+    this.mpState = !withApic || vcpuId === kvm.bspVcpuId ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
+    this.resetSregs();
+  }
+
+  get isBsp(): boolean {
+    return this.vcpuId === this.kvm.bspVcpuId;
+  }
+
+  /** The reset values KVM reports before any KVM_SET_SREGS (measured on 6.18). */
+  resetSregs(): void {
+    const s = kvm_sregs.view(this.sregs);
+    for (const seg of ['cs', 'ds', 'es', 'fs', 'gs', 'ss'] as const) {
+      const v = s[seg];
+      v.limit = 0xffff;
+      v.present = 1;
+      v.s = 1;
+      v.type = seg === 'cs' ? 0xb : 3;
+    }
+    s.cs.selector = 0xf000;
+    s.cs.base = 0xffff0000n;
+    s.tr.limit = 0xffff;
+    s.tr.present = 1;
+    s.tr.type = 0xb;
+    s.ldt.limit = 0xffff;
+    s.ldt.present = 1;
+    s.ldt.type = 2;
+    s.gdt.limit = 0xffff;
+    s.idt.limit = 0xffff;
+    s.cr0 = 0x60000010n;
+  }
+
+  /** kvm_vcpu_kick(): wake the vCPU if it is blocked in KVM_RUN. */
+  kick(): void {
+    this.wq.wake(EPOLLIN);
+  }
+
+  get hasFullIrqchip(): boolean {
+    return this.kvm.irqchipMode === KVM_IRQCHIP_KERNEL;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // GuestBus: where a guest access goes
+
+  read(addr: number, size: number): number {
+    const kvm = this.kvm;
+    const slot = kvm.memslots.find(addr, size);
+    if (slot !== null) {
+      const v = slot.read(addr, size);
+      if (v === ACCESS_FAULT) return this.memoryFault(addr, size);
+      return v;
+    }
+    const apic = this.lapic;
+    if (apic !== null && apic.inRange(addr)) return apic.mmioRead(addr - apic.base, size);
+    const v = kvm.mmioBus.read(addr, size);
+    if (v >= 0) {
+      this.kernelIo++;
+      return v;
+    }
+    return this.mmioExit(addr, size, false, 0);
+  }
+
+  write(addr: number, size: number, value: number): number {
+    const kvm = this.kvm;
+    const slot = kvm.memslots.find(addr, size);
+    if (slot !== null && !slot.readonly) {
+      if (slot.write(addr, size, value) === ACCESS_FAULT) return this.memoryFault(addr, size);
+      return 0;
+    }
+    const apic = this.lapic;
+    if (slot === null && apic !== null && apic.inRange(addr)) {
+      apic.mmioWrite(addr - apic.base, size, value);
+      return 0;
+    }
+    if (slot === null && kvm.mmioBus.write(addr, size, value)) {
+      this.kernelIo++;
+      return 0;
+    }
+    return this.mmioExit(addr, size, true, value);
+  }
+
+  pioIn(port: number, size: number): number {
+    const p = port & 0xffff;
+    const v = this.kvm.pioBus.read(p, size);
+    if (v >= 0) {
+      this.kernelIo++;
+      return v;
+    }
+    return this.pioExit(p, size, false, 0);
+  }
+
+  pioOut(port: number, size: number, value: number): number {
+    const p = port & 0xffff;
+    if (this.kvm.pioBus.write(p, size, value)) {
+      this.kernelIo++;
+      return 0;
+    }
+    return this.pioExit(p, size, true, value);
+  }
+
+  private mmioExit(addr: number, len: number, isWrite: boolean, value: number): number {
+    const run = this.run;
+    setU64n(run, RUN.mmioPhysAddr, addr);
+    if (isWrite) setLE(run, RUN.mmioData, len, value);
+    setU32(run, RUN.mmioLen, len);
+    run[RUN.mmioIsWrite] = isWrite ? 1 : 0;
+    setU32(run, RUN.exitReason, KVM_EXIT_MMIO);
+    this.ioKind = IO_MMIO;
+    this.ioLen = len;
+    this.ioIsWrite = isWrite;
+    return GUEST_IO_EXIT;
+  }
+
+  private pioExit(port: number, size: number, isOut: boolean, value: number): number {
+    const run = this.run;
+    run[RUN.ioDirection] = isOut ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
+    run[RUN.ioSize] = size;
+    setU16(run, RUN.ioPort, port);
+    setU32(run, RUN.ioCount, 1);
+    setU64n(run, RUN.ioDataOffset, PIO_DATA_OFFSET);
+    if (isOut) setLE(run, PIO_DATA_OFFSET, size, value);
+    setU32(run, RUN.exitReason, KVM_EXIT_IO);
+    this.ioKind = IO_PIO;
+    this.ioLen = size;
+    this.ioIsWrite = isOut;
+    return GUEST_IO_EXIT;
+  }
+
+  private memoryFault(addr: number, len: number): number {
+    this.faultGpa = addr;
+    this.faultLen = len;
+    return GUEST_IO_FAULT;
+  }
+
+  /** Fills the KVM_EXIT_MEMORY_FAULT exit for the last faulting access. */
+  reportMemoryFault(): void {
+    const run = this.run;
+    setU32(run, RUN.exitReason, KVM_EXIT_MEMORY_FAULT);
+    setU64n(run, RUN.memoryFaultFlags, 0);
+    setU64n(run, RUN.memoryFaultFlags + 8, this.faultGpa & ~0xfff);
+    setU64n(run, RUN.memoryFaultFlags + 16, PAGE_SIZE);
+  }
+
+  /** complete_emulated_mmio / complete_emulated_pio: finishes the access userspace handled. */
+  completeUserspaceIo(): void {
+    if (this.ioKind === IO_NONE) return;
+    const run = this.run;
+    let value = 0;
+    if (!this.ioIsWrite) value = getLE(run, this.ioKind === IO_MMIO ? RUN.mmioData : PIO_DATA_OFFSET, this.ioLen);
+    this.ioKind = IO_NONE;
+    this.cpu.completeIo(value);
+  }
+
+  get ioPending(): boolean {
+    return this.ioKind !== IO_NONE;
+  }
+}

@@ -1,0 +1,180 @@
+// struct kvm and the KVM module state (virt/kvm/kvm_main.c: kvm_create_vm, kvm_destroy_vm,
+// kvm_vm_release; virt/kvm/eventfd.c: kvm_register_irq_ack_notifier, kvm_notify_acked_irq,
+// kvm_irq_has_notifier, the irqfd cleanup workqueue). A VM belongs to the process that created it:
+// its memory slots name that process's addresses, and VM and vCPU ioctls from another process fail
+// with EIO.
+
+import type { Kernel } from '../kernel.js';
+import type { Process } from '../process.js';
+import type { EventFdCtx } from '../eventfd.js';
+import type { HwContext } from '../../hw/x86/lapic.js';
+import type { Scheduler, WorkItem } from '../../sim/scheduler.js';
+import type { TraceBus } from '../../sim/trace.js';
+import { IoBus } from './io-bus.js';
+import { MemSlots } from './memslot.js';
+import { RoutingTable } from './irqchip.js';
+import { ApicMap } from './lapic.js';
+import { IrqfdRegistry, type Irqfd } from './irqfd.js';
+import { IoeventfdRegistry } from './ioeventfd.js';
+import type { KvmPic } from './i8259.js';
+import type { KvmIoapic } from './ioapic.js';
+import type { KvmVcpu } from './vcpu.js';
+import { KVM_IRQCHIP_NONE, KVM_MAX_VCPUS } from './kvm-host.js';
+
+/** struct kvm_irq_ack_notifier. */
+export interface AckNotifier {
+  readonly gsi: number;
+  irqAcked(): void;
+}
+
+/** The KVM module: every VM, the shared irqfd cleanup workqueue, and which eventfd feeds which irqfd. */
+export class KvmModule {
+  readonly vms = new Set<Kvm>();
+  /** Host CPUs online (KVM_CAP_NR_VCPUS reports min(this, KVM_MAX_VCPUS)). */
+  onlineCpus = 8;
+  private nextVmId = 1;
+  private readonly cleanup: WorkItem[] = [];
+  private readonly bound = new Map<EventFdCtx, Irqfd>();
+
+  constructor(readonly kernel: Kernel) {}
+
+  allocVmId(): number {
+    return this.nextVmId++;
+  }
+
+  /** queue_work(irqfd_cleanup_wq, ...). */
+  queueCleanup(w: WorkItem): void {
+    if (this.kernel.sched.queueWork(w)) this.cleanup.push(w);
+  }
+
+  cleanupDone(w: WorkItem): void {
+    const i = this.cleanup.indexOf(w);
+    if (i >= 0) this.cleanup.splice(i, 1);
+  }
+
+  /** flush_workqueue(irqfd_cleanup_wq): runs every queued shutdown now (of any VM). */
+  flushCleanup(): void {
+    while (this.cleanup.length) {
+      const w = this.cleanup.shift()!;
+      this.kernel.sched.flushWork(w);
+    }
+  }
+
+  bind(ctx: EventFdCtx, irqfd: Irqfd): void {
+    this.bound.set(ctx, irqfd);
+  }
+
+  unbind(ctx: EventFdCtx, irqfd: Irqfd): void {
+    if (this.bound.get(ctx) === irqfd) this.bound.delete(ctx);
+  }
+
+  boundIrqfd(ctx: EventFdCtx): Irqfd | undefined {
+    return this.bound.get(ctx);
+  }
+}
+
+export class Kvm {
+  readonly id: number;
+  readonly sched: Scheduler;
+  readonly trace: TraceBus;
+  readonly hw: HwContext;
+  /** kvm->arch.irqchip_mode. */
+  irqchipMode = KVM_IRQCHIP_NONE;
+  nrReservedIoapicPins = 0;
+  /** KVM_CAP_X2APIC_API state. */
+  x2apicFormat = false;
+  x2apicBroadcastQuirkDisabled = false;
+  x2apicApiFlags = 0;
+  /** vCPUs in creation order (kvm->vcpu_array). */
+  readonly vcpus: KvmVcpu[] = [];
+  createdVcpus = 0;
+  readonly maxVcpus = KVM_MAX_VCPUS;
+  readonly bspVcpuId = 0;
+  readonly memslots: MemSlots;
+  readonly mmioBus = new IoBus('mmio');
+  readonly pioBus = new IoBus('pio');
+  pic: KvmPic | null = null;
+  ioapic: KvmIoapic | null = null;
+  routing = new RoutingTable(0);
+  readonly apicMap = new ApicMap();
+  readonly irqfds: IrqfdRegistry;
+  readonly ioeventfds: IoeventfdRegistry;
+  private readonly ackNotifiers: AckNotifier[] = [];
+  /** The VM fd was released (irqfds detached). */
+  released = false;
+  /** kvm->users_count: the VM fd and every vCPU fd. */
+  private users = 1;
+
+  constructor(
+    readonly module: KvmModule,
+    readonly kernel: Kernel,
+    /** The creating process (kvm->mm). */
+    readonly proc: Process,
+  ) {
+    this.id = module.allocVmId();
+    this.sched = kernel.sched;
+    this.trace = kernel.trace;
+    this.hw = { sched: kernel.sched, trace: kernel.trace };
+    this.memslots = new MemSlots(proc.mm);
+    this.irqfds = new IrqfdRegistry(this);
+    this.ioeventfds = new IoeventfdRegistry(this);
+    module.vms.add(this);
+  }
+
+  vcpuById(id: number): KvmVcpu | undefined {
+    return this.vcpus.find((v) => v.vcpuId === id);
+  }
+
+  /** rcu_assign_pointer(kvm->irq_routing, new) + kvm_irq_routing_update(). */
+  installRouting(rt: RoutingTable): void {
+    this.routing = rt;
+    this.irqfds.routingUpdate();
+  }
+
+  registerAckNotifier(n: AckNotifier): void {
+    this.ackNotifiers.unshift(n);
+  }
+
+  unregisterAckNotifier(n: AckNotifier): void {
+    const i = this.ackNotifiers.indexOf(n);
+    if (i >= 0) this.ackNotifiers.splice(i, 1);
+  }
+
+  /** kvm_irq_has_notifier(). */
+  hasAckNotifier(irqchip: number, pin: number): boolean {
+    const gsi = this.routing.gsiOf(irqchip, pin);
+    if (gsi === -1) return false;
+    return this.ackNotifiers.some((n) => n.gsi === gsi);
+  }
+
+  /** kvm_notify_acked_irq(): runs the ack notifiers of the GSI behind (irqchip, pin). */
+  notifyAckedIrq(irqchip: number, pin: number): void {
+    const gsi = this.routing.gsiOf(irqchip, pin);
+    if (gsi === -1) return;
+    const ns = this.ackNotifiers;
+    for (let i = 0; i < ns.length; i++) {
+      const n = ns[i]!;
+      if (n.gsi === gsi) n.irqAcked();
+    }
+  }
+
+  /** kvm_get_kvm(): a vCPU fd keeps the VM alive. */
+  get(): void {
+    this.users++;
+  }
+
+  /** kvm_put_kvm(): the last reference destroys the VM. */
+  put(): void {
+    if (--this.users > 0) return;
+    this.ioapic?.destroy();
+    this.module.vms.delete(this);
+  }
+
+  /** kvm_vm_release(): the VM fd is closing; irqfds detach now, vCPUs may keep running. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.irqfds.release();
+    this.put();
+  }
+}

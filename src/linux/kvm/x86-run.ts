@@ -1,0 +1,231 @@
+// KVM_RUN on x86 (arch/x86/kvm/x86.c: kvm_arch_vcpu_ioctl_run, vcpu_run, vcpu_enter_guest,
+// vcpu_block, kvm_vcpu_has_events, kvm_apic_accept_events, post_kvm_run_save).
+//
+// - A pending userspace access (the MMIO read or port IN userspace just answered) is completed first,
+//   then `immediate_exit` is honoured: -1/EINTR with exit_reason untouched.
+// - vcpu_run sets exit_reason = KVM_EXIT_UNKNOWN, then alternates guest execution and blocking.
+// - Before each guest instruction KVM injects what is pending: NMIs, then (IF=1, no STI shadow) the
+//   8259's ExtINT or the highest deliverable LAPIC vector (IRR -> ISR); a split irqchip's IOAPIC EOI
+//   exits as KVM_EXIT_IOAPIC_EOI.
+// - HLT with the in-kernel LAPIC blocks inside KVM_RUN until an interrupt the guest can take (IF=1),
+//   an NMI or INIT/SIPI arrives; the model runs its scheduler (work items, device timers) meanwhile.
+//   When nothing in the model can ever wake the vCPU, KVM_RUN returns -1/EINTR with exit_reason =
+//   KVM_EXIT_INTR, as if a signal had arrived, so single-threaded VMMs never hang; the async form
+//   (proc.ioctlAsync) waits instead. A vCPU without an in-kernel LAPIC exits with KVM_EXIT_HLT.
+// - An AP (vCPU other than the BSP) with the in-kernel LAPIC starts UNINITIALIZED: KVM_RUN blocks until
+//   INIT/SIPI, then returns -1/EAGAIN so userspace re-enters.
+// - A guest that runs `budget` instructions without exiting returns -1/EINTR (KVM_EXIT_INTR) too, with
+//   a reason: a real vCPU would spin until a signal.
+// - A triple fault (vector without handler) is KVM_EXIT_SHUTDOWN; no program loaded is
+//   KVM_EXIT_INTERNAL_ERROR (emulation failure: nothing to execute at the reset vector).
+
+import { kerr, WouldBlock } from '../errors.js';
+import type { FileContext } from '../fs/file.js';
+import { getU32, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
+import {
+  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
+  KVM_INTERNAL_ERROR_EMULATION, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE,
+  KVM_MP_STATE_UNINITIALIZED,
+} from '../../../include-ts/linux/kvm.js';
+import { LAPIC_EVENT_INIT, LAPIC_EVENT_SIPI } from '../../hw/x86/lapic.js';
+import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT } from '../../guest/cpu.js';
+import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
+import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
+import { RUN, type KvmVcpu } from './vcpu.js';
+import { regsFromBytes, regsToBytes } from './x86-regs.js';
+
+const R_CONTINUE = 1;
+const R_EXIT = 0;
+
+function setExit(v: KvmVcpu, reason: number): void {
+  setU32(v.run, RUN.exitReason, reason);
+  v.exits[reason] = (v.exits[reason]! + 1) >>> 0;
+}
+
+/** kvm_arch_vcpu_ioctl_run(). */
+export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
+  const run = v.run;
+  run[RUN.flags] = 0;
+  run[RUN.flags + 1] = 0;
+  try {
+    const wantsToRun = run[RUN.immediateExit] === 0;
+    if (v.mpState === KVM_MP_STATE_UNINITIALIZED) {
+      if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set');
+      waitFor(v, ctx, () => hasPendingInitSipi(v), `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`);
+      acceptEvents(v);
+      throw kerr('EAGAIN', `vCPU ${v.vcpuId} received INIT/SIPI; re-enter KVM_RUN`);
+    }
+    const valid = getU64n(run, RUN.validRegs);
+    const dirty = getU64n(run, RUN.dirtyRegs);
+    if (valid > KVM_SYNC_X86_VALID_FIELDS || dirty > KVM_SYNC_X86_VALID_FIELDS) throw kerr('EINVAL', `kvm_valid_regs/kvm_dirty_regs (0x${valid.toString(16)}/0x${dirty.toString(16)}) name fields other than KVM_SYNC_X86_REGS|SREGS|EVENTS`);
+    if (dirty & KVM_SYNC_X86_REGS) {
+      regsFromBytes(v, run.subarray(RUN.syncRegs));
+      setU64n(run, RUN.dirtyRegs, dirty & ~KVM_SYNC_X86_REGS);
+    }
+    if (v.ioPending) v.completeUserspaceIo();
+    if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set (pending I/O was completed first; exit_reason is unchanged)');
+    return vcpuRun(v, ctx);
+  } finally {
+    if (getU64n(run, RUN.validRegs) & KVM_SYNC_X86_REGS) regsToBytes(v, run.subarray(RUN.syncRegs));
+    postRunSave(v);
+  }
+}
+
+/** post_kvm_run_save(). */
+function postRunSave(v: KvmVcpu): void {
+  const run = v.run;
+  run[RUN.ifFlag] = v.cpu.ifFlag ? 1 : 0;
+  setU64n(run, RUN.cr8, v.lapic ? (v.lapic.tpr >> 4) & 0xf : 0);
+  setU64n(run, RUN.apicBase, v.lapic ? v.lapic.apicBase : 0);
+  const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
+  run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
+}
+
+function hasPendingInitSipi(v: KvmVcpu): boolean {
+  return v.lapic !== null && v.lapic.pendingEvents !== 0;
+}
+
+/** kvm_vcpu_has_events() || kvm_vcpu_running(). */
+export function vcpuRunnable(v: KvmVcpu): boolean {
+  if (v.mpState === KVM_MP_STATE_RUNNABLE) return true;
+  if (hasPendingInitSipi(v)) return true;
+  const apic = v.lapic;
+  if (apic !== null && apic.nmiPending > 0 && !v.cpu.nmiBlocked) return true;
+  if (v.cpu.ifFlag && !v.cpu.shadow && kvmCpuHasInterrupt(v)) return true;
+  return false;
+}
+
+/** kvm_apic_accept_events(). */
+function acceptEvents(v: KvmVcpu): void {
+  const apic = v.lapic;
+  if (apic === null || apic.pendingEvents === 0) return;
+  if (apic.pendingEvents & LAPIC_EVENT_INIT) {
+    apic.pendingEvents &= ~LAPIC_EVENT_INIT;
+    // kvm_vcpu_reset(vcpu, init_event): the APIC and the CPU return to their reset state.
+    apic.reset(v.isBsp);
+    v.cpu.reset();
+    v.mpState = v.isBsp ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
+  }
+  if (apic.pendingEvents & LAPIC_EVENT_SIPI) {
+    apic.pendingEvents &= ~LAPIC_EVENT_SIPI;
+    if (v.mpState === KVM_MP_STATE_INIT_RECEIVED) {
+      // The SIPI vector selects the start page; a guest program starts at its entry point.
+      v.cpu.reset();
+      v.mpState = KVM_MP_STATE_RUNNABLE;
+    }
+  }
+}
+
+/** Blocks (runs the model) until `ready`; EINTR with KVM_EXIT_INTR if nothing can make it true. */
+function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: string): void {
+  if (ready()) return;
+  if (ctx.async) throw new WouldBlock(v.wq, what);
+  if (!v.kvm.sched.runUntil(ready)) {
+    setExit(v, KVM_EXIT_INTR);
+    throw kerr('EINTR', `${what}, and nothing pending in the model can wake it: returning as if a signal arrived (KVM_EXIT_INTR); use ioctlAsync to wait for another part of the program`);
+  }
+}
+
+/** vcpu_run(). */
+function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
+  setU32(v.run, RUN.exitReason, KVM_EXIT_UNKNOWN);
+  let budget = v.budget;
+  for (;;) {
+    let r: number;
+    if (v.mpState === KVM_MP_STATE_RUNNABLE) {
+      r = enterGuest(v, budget);
+      if (r < 0) {
+        setExit(v, KVM_EXIT_INTR);
+        throw kerr('EINTR', `vCPU ${v.vcpuId} executed ${v.budget} guest instructions without an exit; returning as if a signal arrived (KVM_EXIT_INTR)`);
+      }
+      budget = r === R_CONTINUE ? budget - v.lastSlice : budget;
+    } else {
+      r = vcpuBlock(v, ctx);
+    }
+    if (r <= 0) return 0;
+  }
+}
+
+/** vcpu_block(). */
+function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
+  if (v.mpState === KVM_MP_STATE_HALTED && v.lapic === null) {
+    // No in-kernel LAPIC: HLT is userspace's business.
+    setExit(v, KVM_EXIT_HLT);
+    v.mpState = KVM_MP_STATE_RUNNABLE;
+    return R_EXIT;
+  }
+  waitFor(v, ctx, () => vcpuRunnable(v), v.mpState === KVM_MP_STATE_HALTED ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`);
+  acceptEvents(v);
+  if (v.mpState === KVM_MP_STATE_HALTED) {
+    v.mpState = KVM_MP_STATE_RUNNABLE;
+    v.cpu.halted = false;
+  }
+  return R_CONTINUE;
+}
+
+/**
+ * vcpu_enter_guest() repeated until something leaves the guest: returns R_EXIT (exit_reason set),
+ * R_CONTINUE (halted: block next), or -1 when the instruction budget ran out.
+ */
+function enterGuest(v: KvmVcpu, budget: number): number {
+  const cpu = v.cpu;
+  const apic = v.lapic;
+  const sched = v.kvm.sched;
+  let n = 0;
+  v.lastSlice = 0;
+  for (;;) {
+    if (v.pendingIoapicEoi >= 0) {
+      v.run[RUN.eoiVector] = v.pendingIoapicEoi;
+      v.pendingIoapicEoi = -1;
+      setExit(v, KVM_EXIT_IOAPIC_EOI);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    if (cpu.program === null) {
+      setExit(v, KVM_EXIT_INTERNAL_ERROR);
+      setU32(v.run, RUN.internalSuberror, KVM_INTERNAL_ERROR_EMULATION);
+      setU32(v.run, RUN.internalNdata, 0);
+      return R_EXIT;
+    }
+    // inject_pending_event(): NMI first, then external interrupts.
+    if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
+      apic.nmiPending--;
+      cpu.deliverNmi();
+    } else if (cpu.interruptible) {
+      const vec = kvmCpuGetInterrupt(v);
+      if (vec >= 0) cpu.deliver(vec);
+    }
+    if (cpu.fault !== null) {
+      setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    if (n >= budget) {
+      v.lastSlice = n;
+      return -1;
+    }
+    n++;
+    const st = cpu.step(v);
+    if (st === STEP_CONTINUE) {
+      if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+      continue;
+    }
+    v.lastSlice = n;
+    switch (st) {
+      case STEP_HALT:
+        v.mpState = KVM_MP_STATE_HALTED;
+        if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+        return R_CONTINUE;
+      case STEP_IO_EXIT:
+        v.exits[getU32(v.run, RUN.exitReason)]!++;
+        return R_EXIT;
+      case STEP_IO_FAULT:
+        v.reportMemoryFault();
+        throw kerr('EFAULT', `guest access to 0x${v.faultGpa.toString(16)} hit a memory slot whose host address is not mapped (KVM_EXIT_MEMORY_FAULT)`);
+      case STEP_FAULT:
+      default:
+        setExit(v, KVM_EXIT_SHUTDOWN);
+        return R_EXIT;
+    }
+  }
+}

@@ -1,0 +1,144 @@
+// The hypercalls of the toolstack's passthrough-interrupt path, as dom0 issues them: do_physdev_op
+// (xen/arch/x86/physdev.c: PHYSDEVOP_map_pirq, PHYSDEVOP_unmap_pirq) and do_domctl (common/domctl.c,
+// arch/x86/domctl.c, passthrough/pci.c iommu_do_pci_domctl: XEN_DOMCTL_assign_device,
+// test_assign_device, deassign_device, bind_pt_irq, unbind_pt_irq). Arguments are read from and
+// written back to the caller's memory (copy_from_guest / copy_to_guest); errors are Xen's -E values.
+import { getU32 } from '../../abi/bytes.js';
+import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_SELF } from '../../include-ts/xen/xen.js';
+import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, MAP_PIRQ_TYPE_MSI_SEG, MAP_PIRQ_TYPE_MULTI_MSI, PHYSDEVOP_map_pirq, PHYSDEVOP_unmap_pirq, physdev_map_pirq, physdev_unmap_pirq } from '../../include-ts/xen/physdev.js';
+import {
+  XEN_DOMCTL_assign_device, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_deassign_device, XEN_DOMCTL_DEV_PCI, XEN_DOMCTL_DEV_RDM_RELAXED, XEN_DOMCTL_INTERFACE_VERSION,
+  XEN_DOMCTL_test_assign_device, XEN_DOMCTL_unbind_pt_irq, xen_domctl,
+} from '../../include-ts/xen/domctl.js';
+import type { Domain } from './domain.js';
+import { XenError, xerr } from './errors.js';
+import type { Xen } from './xen.js';
+import { allocateAndMapMsiPirq, unmapDomainPirq } from './irq.js';
+import { ptIrqCreateBind, ptIrqDestroyBind } from './passthrough/hvm.js';
+import { assignDevice, checkAssignable, deassignDevice } from './passthrough/pci.js';
+
+/** The caller's memory: `len` bytes at its virtual address `addr`, in place; throws when not mapped. */
+export type GuestMemory = (addr: number, len: number) => Uint8Array;
+
+export const HYPERCALL_NAMES: Readonly<Record<number, string>> = { [__HYPERVISOR_physdev_op]: 'physdev_op', [__HYPERVISOR_domctl]: 'domctl' };
+
+function copyFromGuest(mem: GuestMemory, addr: number, len: number, what: string): Uint8Array {
+  try {
+    return mem(addr, len);
+  } catch {
+    throw xerr('EFAULT', `${what}: cannot read ${len} bytes at 0x${addr.toString(16)}`);
+  }
+}
+
+/** One hypercall from dom0; returns its non-negative result or throws XenError. */
+export function doHypercall(xen: Xen, op: number, args: readonly number[], mem: GuestMemory): number {
+  switch (op) {
+    case __HYPERVISOR_physdev_op:
+      return doPhysdevOp(xen, args[0]!, args[1]!, mem);
+    case __HYPERVISOR_domctl:
+      return doDomctl(xen, args[0]!, mem);
+    default:
+      throw xerr('ENOSYS', `hypercall ${op} is not implemented by this model`);
+  }
+}
+
+function lookupAnyDomain(xen: Xen, domid: number): Domain {
+  const d = domid === DOMID_SELF ? xen.dom0 : xen.domains.get(domid);
+  if (!d) throw xerr('ESRCH', `no domain ${domid}`);
+  return d;
+}
+
+function doPhysdevOp(xen: Xen, cmd: number, arg: number, mem: GuestMemory): number {
+  switch (cmd) {
+    case PHYSDEVOP_map_pirq: {
+      const bytes = copyFromGuest(mem, arg, physdev_map_pirq.size, 'PHYSDEVOP_map_pirq');
+      const map = physdev_map_pirq.view(bytes);
+      let type = map.type;
+      let seg = 0;
+      if (type === MAP_PIRQ_TYPE_MSI_SEG) {
+        type = MAP_PIRQ_TYPE_MSI;
+        seg = map.bus >>> 16;
+      }
+      const d = lookupAnyDomain(xen, map.domid);
+      if (type === MAP_PIRQ_TYPE_GSI || type === MAP_PIRQ_TYPE_MULTI_MSI) throw xerr('EOPNOTSUPP', `map_pirq type ${type} (GSI / multi-vector MSI) is not modeled`);
+      if (type !== MAP_PIRQ_TYPE_MSI) throw xerr('EINVAL', `dom${d.id}: wrong map_pirq type ${type.toString(16)}`);
+      const pirq = allocateAndMapMsiPirq(xen, d, map.index, map.pirq, { seg, bus: map.bus & 0xff, devfn: map.devfn & 0xff, entryNr: map.entry_nr, tableBase: Number(map.table_base) });
+      map.pirq = pirq;
+      return 0;
+    }
+    case PHYSDEVOP_unmap_pirq: {
+      const bytes = copyFromGuest(mem, arg, physdev_unmap_pirq.size, 'PHYSDEVOP_unmap_pirq');
+      const u = physdev_unmap_pirq.view(bytes);
+      const d = lookupAnyDomain(xen, u.domid);
+      unmapDomainPirq(xen, d, u.pirq);
+      return 0;
+    }
+    default:
+      throw xerr('ENOSYS', `physdev_op ${cmd} is not implemented by this model`);
+  }
+}
+
+function sbdfName(sbdf: number): string {
+  const seg = sbdf >>> 16;
+  const bus = (sbdf >>> 8) & 0xff;
+  const devfn = sbdf & 0xff;
+  return `${seg.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
+}
+
+function doDomctl(xen: Xen, arg: number, mem: GuestMemory): number {
+  const bytes = copyFromGuest(mem, arg, xen_domctl.size, 'domctl');
+  const op = xen_domctl.view(bytes);
+  if (op.interface_version !== XEN_DOMCTL_INTERFACE_VERSION) {
+    throw xerr('EACCES', `domctl interface version 0x${op.interface_version.toString(16)} is not Xen's 0x${XEN_DOMCTL_INTERFACE_VERSION.toString(16)}`);
+  }
+  const d = xen.domains.get(op.domain);
+  if (!d) throw xerr('ESRCH', `no domain ${op.domain}`);
+  switch (op.cmd) {
+    case XEN_DOMCTL_bind_pt_irq:
+    case XEN_DOMCTL_unbind_pt_irq: {
+      const b = op.u.bind_pt_irq;
+      const name = op.cmd === XEN_DOMCTL_bind_pt_irq ? 'bind_pt_irq' : 'unbind_pt_irq';
+      if (!d.isHvm) throw xerr('EINVAL', `${name}: d${d.id} is not an HVM domain`);
+      const irq = d.pirqs.get(b.machine_irq)?.irq ?? -1;
+      if (irq <= 0) throw xerr('EPERM', `${name}: d${d.id} pirq ${b.machine_irq} is not mapped to an irq`);
+      if (op.cmd === XEN_DOMCTL_bind_pt_irq) {
+        if (!d.iommuEnabled) throw xerr('ESRCH', `bind_pt_irq: the IOMMU is not enabled for d${d.id}`);
+        xen.complete(ptIrqCreateBind(xen, d, { pirq: b.machine_irq, irqType: b.irq_type, gvec: b.u.msi.gvec, gflags: b.u.msi.gflags, gtable: Number(b.u.msi.gtable) }), `pt_irq_create_bind d${d.id} pirq ${b.machine_irq}`);
+      } else if (d.iommuEnabled) {
+        xen.complete(ptIrqDestroyBind(xen, d, b.machine_irq, b.irq_type), `pt_irq_destroy_bind d${d.id} pirq ${b.machine_irq}`);
+      }
+      return 0;
+    }
+    case XEN_DOMCTL_assign_device:
+    case XEN_DOMCTL_test_assign_device:
+    case XEN_DOMCTL_deassign_device: {
+      const a = op.u.assign_device;
+      if (d === xen.dom0 ? !xen.iommuEnabled : !d.iommuEnabled) throw xerr('EOPNOTSUPP', `the IOMMU is not enabled for d${d.id}`);
+      if (d === xen.dom0) throw xerr('EINVAL', 'self-assignment of devices is not supported');
+      if (a.dev !== XEN_DOMCTL_DEV_PCI) throw xerr('ENODEV', `device type ${a.dev} is not PCI`);
+      const allowed = op.cmd === XEN_DOMCTL_assign_device ? XEN_DOMCTL_DEV_RDM_RELAXED : 0;
+      if ((a.flags & ~allowed) !== 0) throw xerr('EINVAL', `flags 0x${a.flags.toString(16)} are not valid here`);
+      const sbdf = getU32(a.bytes, 8);
+      const bdf = sbdfName(sbdf);
+      const f = xen.pci.find(bdf);
+      if (op.cmd === XEN_DOMCTL_deassign_device) {
+        if (!f || !d.devices.has(f)) throw xerr('ENODEV', `${bdf} is not assigned to d${d.id}`);
+        xen.complete(deassignDevice(xen, d, f), `deassign ${bdf}`);
+        return 0;
+      }
+      if (op.cmd === XEN_DOMCTL_test_assign_device) {
+        try {
+          checkAssignable(xen, f, bdf);
+        } catch (e) {
+          if (e instanceof XenError) throw xerr('EINVAL', `${bdf} already assigned, or non-existent`);
+          throw e;
+        }
+        return 0;
+      }
+      xen.complete(assignDevice(xen, d, checkAssignable(xen, f, bdf)), `assign ${bdf}`);
+      return 0;
+    }
+    default:
+      throw xerr('ENOSYS', `domctl ${op.cmd} is not implemented by this model`);
+  }
+}

@@ -1,0 +1,200 @@
+// Test helpers: a VMM's worth of KVM setup written with the real ioctls, plus small wrappers that
+// return `errno` codes so tables of expected results read like the reference.
+import { Host } from '../../../src/index.js';
+import type { Process } from '../../../src/linux/process.js';
+import type { Mapping } from '../../../src/linux/mm/address-space.js';
+import { SyscallError } from '../../../src/linux/errors.js';
+import * as K from '../../../include-ts/linux/kvm.js';
+import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
+import { MAP_ANONYMOUS, MAP_SHARED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+import type { HostOptions } from '../../../src/host.js';
+
+export { K };
+
+export interface Vmm {
+  host: Host;
+  p: Process;
+  kvm: number;
+  vm: number;
+  vcpus: number[];
+  runs: Mapping[];
+}
+
+export function vmm(opts: { irqchip?: 'kernel' | 'split' | 'none'; vcpus?: number; host?: HostOptions } = {}): Vmm {
+  const host = Host.create(opts.host ?? {});
+  const p = host.spawn();
+  const kvm = p.open('/dev/kvm', O_RDWR);
+  const vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  const mode = opts.irqchip ?? 'kernel';
+  if (mode === 'kernel') p.ioctl(vm, K.KVM_CREATE_IRQCHIP);
+  if (mode === 'split') enableCap(p, vm, K.KVM_CAP_SPLIT_IRQCHIP, 24);
+  const vcpus: number[] = [];
+  const runs: Mapping[] = [];
+  const size = p.ioctl(kvm, K.KVM_GET_VCPU_MMAP_SIZE);
+  for (let i = 0; i < (opts.vcpus ?? 1); i++) {
+    const fd = p.ioctl(vm, K.KVM_CREATE_VCPU, i);
+    vcpus.push(fd);
+    runs.push(p.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  }
+  return { host, p, kvm, vm, vcpus, runs };
+}
+
+export function enableCap(p: Process, fd: number, cap: number, arg0: number | bigint = 0, flags = 0): number {
+  const c = K.kvm_enable_cap.alloc();
+  c.cap = cap;
+  c.flags = flags;
+  c.args.set(0, BigInt(arg0));
+  return p.ioctl(fd, K.KVM_ENABLE_CAP, c);
+}
+
+/** Runs `fn`; returns its result, or the errno code of the SyscallError it threw. */
+export function errno(fn: () => number | void): number | string {
+  try {
+    const r = fn();
+    return r ?? 0;
+  } catch (e) {
+    if (e instanceof SyscallError) return e.code;
+    throw e;
+  }
+}
+
+export function irqfd(p: Process, vm: number, fd: number, gsi: number, flags = 0, resamplefd = 0): number {
+  const a = K.kvm_irqfd.alloc();
+  a.fd = fd >>> 0;
+  a.gsi = gsi >>> 0;
+  a.flags = flags >>> 0;
+  a.resamplefd = resamplefd >>> 0;
+  return p.ioctl(vm, K.KVM_IRQFD, a);
+}
+
+export interface Route {
+  gsi: number;
+  type?: number;
+  flags?: number;
+  msi?: { lo: number; hi?: number; data: number };
+  chip?: number;
+  pin?: number;
+  u?: [number, number, number, number];
+}
+
+export function setRoutes(p: Process, vm: number, routes: Route[], hdrFlags = 0): number {
+  const r = K.kvm_irq_routing.alloc(routes.length);
+  r.nr = routes.length;
+  r.flags = hdrFlags;
+  routes.forEach((x, i) => {
+    const e = r.entries.get(i);
+    e.gsi = x.gsi >>> 0;
+    e.flags = x.flags ?? 0;
+    if (x.msi) {
+      e.type = x.type ?? K.KVM_IRQ_ROUTING_MSI;
+      e.u.msi.address_lo = x.msi.lo >>> 0;
+      e.u.msi.address_hi = (x.msi.hi ?? 0) >>> 0;
+      e.u.msi.data = x.msi.data >>> 0;
+    } else if (x.u) {
+      e.type = x.type ?? 0;
+      x.u.forEach((v, j) => e.u.pad.set(j, v >>> 0));
+    } else {
+      e.type = x.type ?? K.KVM_IRQ_ROUTING_IRQCHIP;
+      e.u.irqchip.irqchip = x.chip ?? K.KVM_IRQCHIP_IOAPIC;
+      e.u.irqchip.pin = x.pin ?? x.gsi;
+    }
+  });
+  return p.ioctl(vm, K.KVM_SET_GSI_ROUTING, r);
+}
+
+/** KVM_IRQ_LINE_STATUS: returns the status KVM wrote back. */
+export function lineStatus(p: Process, vm: number, irq: number, level: number): number {
+  const l = K.kvm_irq_level.alloc();
+  l.irq = irq >>> 0;
+  l.level = level;
+  p.ioctl(vm, K.KVM_IRQ_LINE_STATUS, l);
+  return l.status;
+}
+
+export function irqLine(p: Process, vm: number, irq: number, level: number): number {
+  const l = K.kvm_irq_level.alloc();
+  l.irq = irq >>> 0;
+  l.level = level;
+  return p.ioctl(vm, K.KVM_IRQ_LINE, l);
+}
+
+export function signalMsi(p: Process, vm: number, lo: number, data: number, hi = 0, flags = 0): number {
+  const m = K.kvm_msi.alloc();
+  m.address_lo = lo >>> 0;
+  m.address_hi = hi >>> 0;
+  m.data = data >>> 0;
+  m.flags = flags;
+  return p.ioctl(vm, K.KVM_SIGNAL_MSI, m);
+}
+
+export function ioeventfd(p: Process, vm: number, a: { addr: number | bigint; len: number; fd: number; flags?: number; datamatch?: number | bigint }): number {
+  const x = K.kvm_ioeventfd.alloc();
+  x.addr = BigInt(a.addr);
+  x.len = a.len;
+  x.fd = a.fd;
+  x.flags = a.flags ?? 0;
+  x.datamatch = BigInt(a.datamatch ?? 0);
+  return p.ioctl(vm, K.KVM_IOEVENTFD, x);
+}
+
+export function efd(p: Process, init = 0): number {
+  return p.eventfd(init, EFD_NONBLOCK);
+}
+
+const one = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+export function signal(p: Process, fd: number, n = 1): void {
+  one[0] = n;
+  p.write(fd, one);
+}
+
+/** Reads an eventfd (non-blocking): its count, or 0 when it would block. */
+export function count(p: Process, fd: number): number {
+  const b = new Uint8Array(8);
+  try {
+    p.read(fd, b);
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === 'EAGAIN') return 0;
+    throw e;
+  }
+  return new DataView(b.buffer).getUint32(0, true);
+}
+
+export function ioapicState(p: Process, vm: number) {
+  const c = K.kvm_irqchip.alloc();
+  c.chip_id = K.KVM_IRQCHIP_IOAPIC;
+  p.ioctl(vm, K.KVM_GET_IRQCHIP, c);
+  return c.chip.ioapic;
+}
+
+/** Guest RAM: an anonymous mapping installed as a memory slot. */
+export function addRam(p: Process, vm: number, slot: number, gpa: number, size: number): Mapping {
+  const m = p.mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const r = K.kvm_userspace_memory_region.alloc();
+  r.slot = slot;
+  r.guest_phys_addr = BigInt(gpa);
+  r.memory_size = BigInt(size);
+  r.userspace_addr = BigInt(m.addr);
+  p.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION, r);
+  return m;
+}
+
+export function memRegion(p: Process, vm: number, slot: number, flags: number, gpa: number | bigint, size: number | bigint, uaddr: number | bigint): number {
+  const r = K.kvm_userspace_memory_region.alloc();
+  r.slot = slot >>> 0;
+  r.flags = flags;
+  r.guest_phys_addr = BigInt(gpa);
+  r.memory_size = BigInt(size);
+  r.userspace_addr = BigInt(uaddr);
+  return p.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION, r);
+}
+
+/** KVM_RUN: the exit reason, or the errno code. */
+export function run(v: Vmm, i = 0): number | string {
+  const r = errno(() => v.p.ioctl(v.vcpus[i]!, K.KVM_RUN));
+  return r === 0 ? v.runs[i]!.read32(8) : r;
+}
+
+export function exitReason(v: Vmm, i = 0): number {
+  return v.runs[i]!.read32(8);
+}
