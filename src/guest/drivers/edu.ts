@@ -8,12 +8,12 @@
 // routed to (level, unmasked) or the MSI capability (address, data, enable). Then idle in `sti; hlt`.
 // The handler reads the status, acks exactly those bits, counts, and EOIs before IRET — so for INTx the
 // line is already low when the EOI reaches KVM's resampler. Optionally the guest raises interrupts
-// itself (`selfTest` cycles of: write 1 to 0x60, wait in HLT for the handler).
+// itself (`selfTest` cycles of: write 1 to 0x60, wait in HLT until the handler has counted it).
 //
 // Registers: r0 status scratch, r1 self-test cycles done, r2 interrupts acked with status != 0,
-// r3 handler entries that found status 0 (spurious).
+// r3 handler entries that found status 0 (spurious), r4 scratch.
 
-import { GuestAsm, GuestProgram, r0, r1, r2, r3 } from '../program.js';
+import { GuestAsm, GuestProgram, r0, r1, r2, r3, r4 } from '../program.js';
 import { enableLapic, ioapicRoute, maskPic } from '../x86.js';
 import { pciConfigWrite, type Bdf } from '../pci.js';
 import { msiAddress, msiData } from '../../hw/x86/msi.js';
@@ -63,9 +63,19 @@ export function eduDriver(o: EduDriverOptions): GuestProgram {
   a.sti();
   const cycles = o.selfTest ?? 0;
   if (cycles > 0) {
+    // Raise, then wait for the handler to count it: `cli; test; sti; hlt` so an interrupt that
+    // arrives before the HLT is not slept through (STI's shadow makes `sti; hlt` atomic).
     a.label('selftest');
+    a.mov(r4, r2);
     a.store32(o.bar0 + EDU_IRQ_RAISE, 1);
+    a.label('wait');
+    a.cli();
+    a.jne(r2, r4, 'raised');
+    a.sti();
     a.hlt();
+    a.jmp('wait');
+    a.label('raised');
+    a.sti();
     a.add(r1, 1);
     a.jlt(r1, cycles, 'selftest');
   }

@@ -142,7 +142,7 @@ export class Lapic {
     this.irrCount = 0;
     this.isrCount = 0;
     this.nmiPending = 0;
-    this.pendingEvents = 0;
+    // pending INIT/SIPI events survive (an INIT processed together with a SIPI still starts the CPU).
     this.hooks.mapChanged(this);
   }
 

@@ -8,12 +8,13 @@ import { EventFdFile } from '../../../src/linux/eventfd.js';
 import { POLLIN } from '../../../include-ts/linux/poll.js';
 import { count, efd, errno, irqfd, irqLine, K, run, setRoutes, signal, vmm, type Vmm } from './helpers.js';
 import { irqGuest, maskProgram } from './guests.js';
+import type { RouteOptions } from '../../../src/guest/x86.js';
 
 const DEASSIGN = K.KVM_IRQFD_FLAG_DEASSIGN;
 const RESAMPLE = K.KVM_IRQFD_FLAG_RESAMPLE;
 const LEVEL_PIN = { pin: 20, route: { vector: 0x60, level: true } };
 
-function withGuest(pins = [LEVEL_PIN], vectors?: number[], noEoi: number[] = []): Vmm {
+function withGuest(pins: { pin: number; route: RouteOptions }[] = [LEVEL_PIN], vectors?: number[], noEoi: number[] = []): Vmm {
   const v = vmm();
   v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, irqGuest(pins, vectors, noEoi));
   expect(run(v)).toBe('EINTR'); // set up, then halted with nothing pending

@@ -1,0 +1,278 @@
+// The model side of the KVM differential test: executes the command script of kvm-diff.c through the
+// model's system calls and prints the same result lines. Also holds the C helper's build and run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Host } from '../../../src/index.js';
+import type { Process } from '../../../src/linux/process.js';
+import { SyscallError } from '../../../src/linux/errors.js';
+import * as K from '../../../include-ts/linux/kvm.js';
+import { O_CLOEXEC, O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
+import { POLLIN } from '../../../include-ts/linux/poll.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Why the real-kernel side cannot run here, or null if it can. */
+export function realKvmUnavailable(): string | null {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch (e) {
+    return `/dev/kvm is not usable here (${(e as Error).message})`;
+  }
+  try {
+    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'gcc is not installed';
+  }
+  return null;
+}
+
+let exe: string | null = null;
+
+/** Compiles kvm-diff.c once per test process. */
+export function helper(): string {
+  if (exe) return exe;
+  const dir = mkdtempSync(join(tmpdir(), 'kvm-diff-'));
+  const out = join(dir, 'kvm-diff');
+  execFileSync('gcc', ['-O1', '-Wall', '-o', out, join(here, 'kvm-diff.c')], { stdio: 'pipe' });
+  exe = out;
+  return out;
+}
+
+/** Runs scripts (separated by `reset`) on the real kernel; one array of result lines per script. */
+export function runReal(scripts: string[][]): string[][] {
+  const input = scripts.map((s) => ['reset', ...s].join('\n')).join('\n') + '\n';
+  const r = spawnSync(helper(), [], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`kvm-diff exited with ${r.status}: ${r.stderr}`);
+  const lines = r.stdout.split('\n');
+  const out: string[][] = [];
+  let cur: string[] | null = null;
+  for (const l of lines) {
+    if (l === 'reset') {
+      cur = [];
+      out.push(cur);
+    } else if (l !== '' && cur) cur.push(l);
+  }
+  return out;
+}
+
+const u32 = (s: string): number => Number(BigInt.asUintN(32, BigInt(s)));
+const u64 = (s: string): bigint => BigInt.asUintN(64, BigInt(s));
+
+/** Executes one script against a fresh model host. */
+export function runModel(script: string[]): string[] {
+  const host = Host.create();
+  const p: Process = host.spawn();
+  const h: number[] = [];
+  const buf = p.mmap(null, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // An unset handle reads as 0, like the C helper's zeroed array.
+  const fd = (s: string): number => (s.startsWith('h') ? (h[Number(s.slice(1))] ?? 0) : Number(s));
+  const out: string[] = [];
+  const res = (f: () => number, extra?: (r: number) => string | undefined): void => {
+    try {
+      const r = f();
+      const x = extra?.(r);
+      out.push(`${r} 0${x !== undefined ? ' ' + x : ''}`);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      out.push(`-1 ${e.errno}`);
+    }
+  };
+  const newh = (f: () => number): void => {
+    try {
+      h.push(f());
+      out.push('ok 0');
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      out.push(`-1 ${e.errno}`);
+    }
+  };
+  for (const line of script) {
+    const t = line.trim().split(/\s+/);
+    switch (t[0]) {
+      case 'settle':
+        host.control.flush();
+        out.push('settle');
+        break;
+      case 'kvm':
+        newh(() => p.open('/dev/kvm', O_RDWR | O_CLOEXEC));
+        break;
+      case 'vm':
+        newh(() => p.ioctl(fd(t[1]!), K.KVM_CREATE_VM, u64(t[2]!)));
+        break;
+      case 'vcpu':
+        newh(() => p.ioctl(fd(t[1]!), K.KVM_CREATE_VCPU, u64(t[2]!)));
+        break;
+      case 'eventfd':
+        newh(() => p.eventfd(u32(t[1]!), EFD_NONBLOCK | EFD_CLOEXEC));
+        break;
+      case 'pipe':
+        res(() => {
+          const [r, w] = p.pipe(O_CLOEXEC);
+          h.push(r, w);
+          return 0;
+        });
+        break;
+      case 'close': {
+        const i = Number(t[1]!.slice(1));
+        res(() => {
+          p.close(h[i]!);
+          return 0;
+        });
+        h[i] = -1;
+        break;
+      }
+      case 'irqchip':
+        res(() => p.ioctl(fd(t[1]!), K.KVM_CREATE_IRQCHIP, 0));
+        break;
+      case 'cap': {
+        const c = K.kvm_enable_cap.alloc();
+        c.cap = u32(t[2]!);
+        c.flags = u32(t[3]!);
+        c.args.set(0, u64(t[4]!));
+        res(() => p.ioctl(fd(t[1]!), K.KVM_ENABLE_CAP, c));
+        break;
+      }
+      case 'check':
+        res(() => p.ioctl(fd(t[1]!), K.KVM_CHECK_EXTENSION, u64(t[2]!)));
+        break;
+      case 'write': {
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setBigUint64(0, u64(t[2]!), true);
+        res(() => p.write(fd(t[1]!), b));
+        break;
+      }
+      case 'read': {
+        const b = new Uint8Array(8);
+        res(() => p.read(fd(t[1]!), b), (r) => (r === 8 ? new DataView(b.buffer).getBigUint64(0, true).toString() : undefined));
+        break;
+      }
+      case 'poll': {
+        const pf = [{ fd: fd(t[1]!), events: POLLIN, revents: 0 }];
+        res(() => p.poll(pf, 0), () => String(pf[0]!.revents));
+        break;
+      }
+      case 'irqfd': {
+        const a = K.kvm_irqfd.alloc();
+        a.fd = fd(t[2]!) >>> 0;
+        a.gsi = u32(t[3]!);
+        a.flags = u32(t[4]!);
+        a.resamplefd = fd(t[5]!) >>> 0;
+        res(() => p.ioctl(fd(t[1]!), K.KVM_IRQFD, a));
+        break;
+      }
+      case 'route': {
+        const nr = Number(t[2]);
+        const r = K.kvm_irq_routing.alloc(nr);
+        r.nr = nr;
+        r.flags = u32(t[3]!);
+        for (let i = 0, k = 4; i < nr && k + 6 < t.length; i++, k += 7) {
+          const e = r.entries.get(i);
+          e.gsi = u32(t[k]!);
+          e.type = u32(t[k + 1]!);
+          e.flags = u32(t[k + 2]!);
+          for (let j = 0; j < 4; j++) e.u.pad.set(j, u32(t[k + 3 + j]!));
+        }
+        res(() => p.ioctl(fd(t[1]!), K.KVM_SET_GSI_ROUTING, r));
+        break;
+      }
+      case 'line':
+      case 'linest': {
+        const st = t[0] === 'linest';
+        const l = K.kvm_irq_level.alloc();
+        l.irq = u32(t[2]!);
+        l.level = u32(t[3]!);
+        res(() => p.ioctl(fd(t[1]!), st ? K.KVM_IRQ_LINE_STATUS : K.KVM_IRQ_LINE, l), () => (st ? String(l.status) : undefined));
+        break;
+      }
+      case 'msi': {
+        const m = K.kvm_msi.alloc();
+        m.address_lo = u32(t[2]!);
+        m.address_hi = u32(t[3]!);
+        m.data = u32(t[4]!);
+        m.flags = u32(t[5]!);
+        res(() => p.ioctl(fd(t[1]!), K.KVM_SIGNAL_MSI, m));
+        break;
+      }
+      case 'ioev': {
+        const e = K.kvm_ioeventfd.alloc();
+        e.addr = u64(t[2]!);
+        e.len = u32(t[3]!);
+        e.fd = fd(t[4]!);
+        e.flags = u32(t[5]!);
+        e.datamatch = u64(t[6]!);
+        res(() => p.ioctl(fd(t[1]!), K.KVM_IOEVENTFD, e));
+        break;
+      }
+      case 'getioapic': {
+        const c = K.kvm_irqchip.alloc();
+        c.chip_id = K.KVM_IRQCHIP_IOAPIC;
+        res(
+          () => p.ioctl(fd(t[1]!), K.KVM_GET_IRQCHIP, c),
+          () => `irr=${c.chip.ioapic.irr.toString(16)}` + Array.from({ length: 24 }, (_, i) => ',' + c.chip.ioapic.redirtbl.get(i).bits.toString(16)).join(''),
+        );
+        break;
+      }
+      case 'setpin': {
+        const c = K.kvm_irqchip.alloc();
+        c.chip_id = K.KVM_IRQCHIP_IOAPIC;
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_IRQCHIP, c);
+          c.chip.ioapic.redirtbl.get(Number(t[2])).bits = u64(t[3]!);
+          return p.ioctl(fd(t[1]!), K.KVM_SET_IRQCHIP, c);
+        });
+        break;
+      }
+      case 'getpic': {
+        const c = K.kvm_irqchip.alloc();
+        c.chip_id = u32(t[2]!);
+        res(
+          () => p.ioctl(fd(t[1]!), K.KVM_GET_IRQCHIP, c),
+          () => {
+            const q = c.chip.pic;
+            return `irr=${q.irr.toString(16)} imr=${q.imr.toString(16)} isr=${q.isr.toString(16)} elcr=${q.elcr.toString(16)} last=${q.last_irr.toString(16)}`;
+          },
+        );
+        break;
+      }
+      case 'apicon': {
+        const s = K.kvm_lapic_state.alloc();
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_LAPIC, s);
+          new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(0xf0, 0x1ff, true);
+          return p.ioctl(fd(t[1]!), K.KVM_SET_LAPIC, s);
+        });
+        break;
+      }
+      case 'getlapic': {
+        const s = K.kvm_lapic_state.alloc();
+        res(
+          () => p.ioctl(fd(t[1]!), K.KVM_GET_LAPIC, s),
+          () => {
+            const dv = new DataView(s.bytes.buffer, s.bytes.byteOffset);
+            const bank = (base: number) => Array.from({ length: 8 }, (_, i) => dv.getUint32(base + (7 - i) * 16, true).toString(16).padStart(8, '0')).join('');
+            return `isr=${bank(0x100)} tmr=${bank(0x180)} irr=${bank(0x200)}`;
+          },
+        );
+        break;
+      }
+      case 'mem': {
+        const m = K.kvm_userspace_memory_region.alloc();
+        m.slot = u32(t[2]!);
+        m.flags = u32(t[3]!);
+        m.guest_phys_addr = u64(t[4]!);
+        m.memory_size = u64(t[5]!);
+        m.userspace_addr = t[6]!.startsWith('@') ? u64(t[6]!.slice(1)) : BigInt(buf.addr) + u64(t[6]!);
+        res(() => p.ioctl(fd(t[1]!), K.KVM_SET_USER_MEMORY_REGION, m));
+        break;
+      }
+      default:
+        throw new Error(`diff script: unknown command ${line}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,237 @@
+/*
+ * The real-kernel side of the KVM differential test (test/linux/kvm/differential.test.ts): reads a
+ * script of ioctl-level commands on stdin and prints one result line per command, in the format the
+ * model side (test/linux/kvm/diff-model.ts) prints for the same script. No guest code is executed:
+ * only results the reference calls trustworthy on any host (errors, routing validation,
+ * IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
+ *
+ * Handles: every command that creates an fd stores it as h<N> (N counts from 0 per sequence); an fd
+ * argument is either hN or a literal number (e.g. -1, 0). "reset" closes every handle and starts a new
+ * sequence; "settle" waits a few milliseconds so queued work items (irqfd injection) have run, as the
+ * model's eager scheduler does at every syscall exit. Result lines: "<ret> <errno>[ extra]".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#define MAXH 256
+static int h[MAXH];
+static int nh;
+static char *buf;
+#define BUFSZ (1 << 20)
+
+static int fdarg(const char *s)
+{
+	if (s[0] == 'h')
+		return h[atoi(s + 1)];
+	return atoi(s);
+}
+
+static void res(long r, const char *extra)
+{
+	printf("%ld %d%s%s\n", r < 0 ? -1 : r, r < 0 ? errno : 0, extra ? " " : "", extra ? extra : "");
+}
+
+static void newh(long r)
+{
+	if (r >= 0) {
+		h[nh++] = (int)r;
+		printf("ok 0\n");
+	} else {
+		printf("-1 %d\n", errno);
+	}
+}
+
+int main(void)
+{
+	char line[8192];
+	buf = mmap(NULL, BUFSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	while (fgets(line, sizeof line, stdin)) {
+		char *tok[64];
+		int n = 0;
+		for (char *p = strtok(line, " \n"); p && n < 64; p = strtok(NULL, " \n"))
+			tok[n++] = p;
+		if (!n)
+			continue;
+		const char *c = tok[0];
+		errno = 0;
+		if (!strcmp(c, "reset")) {
+			for (int i = 0; i < nh; i++)
+				if (h[i] >= 0)
+					close(h[i]);
+			nh = 0;
+			printf("reset\n");
+		} else if (!strcmp(c, "settle")) {
+			/* Let work items (irqfd_inject runs from the system workqueue) finish. */
+			usleep(3000);
+			printf("settle\n");
+		} else if (!strcmp(c, "kvm")) {
+			newh(open("/dev/kvm", O_RDWR | O_CLOEXEC));
+		} else if (!strcmp(c, "vm")) {
+			newh(ioctl(fdarg(tok[1]), KVM_CREATE_VM, strtoul(tok[2], 0, 0)));
+		} else if (!strcmp(c, "vcpu")) {
+			newh(ioctl(fdarg(tok[1]), KVM_CREATE_VCPU, strtoul(tok[2], 0, 0)));
+		} else if (!strcmp(c, "eventfd")) {
+			newh(eventfd(strtoul(tok[1], 0, 0), EFD_NONBLOCK | EFD_CLOEXEC));
+		} else if (!strcmp(c, "pipe")) {
+			int p[2];
+			long r = pipe2(p, O_CLOEXEC);
+			if (r == 0) {
+				h[nh++] = p[0];
+				h[nh++] = p[1];
+			}
+			res(r, NULL);
+		} else if (!strcmp(c, "close")) {
+			int i = atoi(tok[1] + 1);
+			long r = close(h[i]);
+			res(r, NULL);
+			h[i] = -1;
+		} else if (!strcmp(c, "irqchip")) {
+			res(ioctl(fdarg(tok[1]), KVM_CREATE_IRQCHIP, 0), NULL);
+		} else if (!strcmp(c, "cap")) {
+			struct kvm_enable_cap cap;
+			memset(&cap, 0, sizeof cap);
+			cap.cap = strtoul(tok[2], 0, 0);
+			cap.flags = strtoul(tok[3], 0, 0);
+			cap.args[0] = strtoull(tok[4], 0, 0);
+			res(ioctl(fdarg(tok[1]), KVM_ENABLE_CAP, &cap), NULL);
+		} else if (!strcmp(c, "check")) {
+			res(ioctl(fdarg(tok[1]), KVM_CHECK_EXTENSION, strtoul(tok[2], 0, 0)), NULL);
+		} else if (!strcmp(c, "write")) {
+			uint64_t v = strtoull(tok[2], 0, 0);
+			res(write(fdarg(tok[1]), &v, 8), NULL);
+		} else if (!strcmp(c, "read")) {
+			uint64_t v = 0;
+			char x[32];
+			long r = read(fdarg(tok[1]), &v, 8);
+			snprintf(x, sizeof x, "%llu", (unsigned long long)v);
+			res(r, r == 8 ? x : NULL);
+		} else if (!strcmp(c, "poll")) {
+			struct pollfd p = { .fd = fdarg(tok[1]), .events = POLLIN };
+			char x[32];
+			long r = poll(&p, 1, 0);
+			snprintf(x, sizeof x, "%d", p.revents);
+			res(r, x);
+		} else if (!strcmp(c, "irqfd")) {
+			struct kvm_irqfd f;
+			memset(&f, 0, sizeof f);
+			f.fd = fdarg(tok[2]);
+			f.gsi = strtoul(tok[3], 0, 0);
+			f.flags = strtoul(tok[4], 0, 0);
+			f.resamplefd = fdarg(tok[5]);
+			res(ioctl(fdarg(tok[1]), KVM_IRQFD, &f), NULL);
+		} else if (!strcmp(c, "route")) {
+			int nr = atoi(tok[2]);
+			struct kvm_irq_routing *r = calloc(1, sizeof(*r) + (nr + 1) * sizeof(r->entries[0]));
+			r->nr = nr;
+			r->flags = strtoul(tok[3], 0, 0);
+			for (int i = 0, k = 4; i < nr && k + 6 < n; i++, k += 7) {
+				r->entries[i].gsi = strtoul(tok[k], 0, 0);
+				r->entries[i].type = strtoul(tok[k + 1], 0, 0);
+				r->entries[i].flags = strtoul(tok[k + 2], 0, 0);
+				for (int j = 0; j < 4; j++)
+					r->entries[i].u.pad[j] = strtoul(tok[k + 3 + j], 0, 0);
+			}
+			res(ioctl(fdarg(tok[1]), KVM_SET_GSI_ROUTING, r), NULL);
+			free(r);
+		} else if (!strcmp(c, "line") || !strcmp(c, "linest")) {
+			struct kvm_irq_level l;
+			char x[32];
+			int st = !strcmp(c, "linest");
+			l.irq = strtoul(tok[2], 0, 0);
+			l.level = strtoul(tok[3], 0, 0);
+			long r = ioctl(fdarg(tok[1]), st ? KVM_IRQ_LINE_STATUS : KVM_IRQ_LINE, &l);
+			snprintf(x, sizeof x, "%d", l.status);
+			res(r, st && r == 0 ? x : NULL);
+		} else if (!strcmp(c, "msi")) {
+			struct kvm_msi m;
+			memset(&m, 0, sizeof m);
+			m.address_lo = strtoul(tok[2], 0, 0);
+			m.address_hi = strtoul(tok[3], 0, 0);
+			m.data = strtoul(tok[4], 0, 0);
+			m.flags = strtoul(tok[5], 0, 0);
+			res(ioctl(fdarg(tok[1]), KVM_SIGNAL_MSI, &m), NULL);
+		} else if (!strcmp(c, "ioev")) {
+			struct kvm_ioeventfd e;
+			memset(&e, 0, sizeof e);
+			e.addr = strtoull(tok[2], 0, 0);
+			e.len = strtoul(tok[3], 0, 0);
+			e.fd = fdarg(tok[4]);
+			e.flags = strtoul(tok[5], 0, 0);
+			e.datamatch = strtoull(tok[6], 0, 0);
+			res(ioctl(fdarg(tok[1]), KVM_IOEVENTFD, &e), NULL);
+		} else if (!strcmp(c, "getioapic")) {
+			struct kvm_irqchip ch;
+			char x[1024];
+			int o;
+			memset(&ch, 0, sizeof ch);
+			ch.chip_id = KVM_IRQCHIP_IOAPIC;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_IRQCHIP, &ch);
+			o = snprintf(x, sizeof x, "irr=%x", ch.chip.ioapic.irr);
+			for (int i = 0; i < 24; i++)
+				o += snprintf(x + o, sizeof x - o, ",%llx", (unsigned long long)ch.chip.ioapic.redirtbl[i].bits);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "setpin")) {
+			struct kvm_irqchip ch;
+			memset(&ch, 0, sizeof ch);
+			ch.chip_id = KVM_IRQCHIP_IOAPIC;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_IRQCHIP, &ch);
+			if (r == 0) {
+				ch.chip.ioapic.redirtbl[atoi(tok[2])].bits = strtoull(tok[3], 0, 0);
+				r = ioctl(fdarg(tok[1]), KVM_SET_IRQCHIP, &ch);
+			}
+			res(r, NULL);
+		} else if (!strcmp(c, "getpic")) {
+			struct kvm_irqchip ch;
+			char x[128];
+			memset(&ch, 0, sizeof ch);
+			ch.chip_id = strtoul(tok[2], 0, 0);
+			long r = ioctl(fdarg(tok[1]), KVM_GET_IRQCHIP, &ch);
+			unsigned char *p = (unsigned char *)&ch.chip.pic;
+			snprintf(x, sizeof x, "irr=%x imr=%x isr=%x elcr=%x last=%x", p[1], p[2], p[3], p[14], p[0]);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "apicon")) {
+			struct kvm_lapic_state s;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_LAPIC, &s);
+			if (r == 0) {
+				*(uint32_t *)(s.regs + 0xf0) = 0x1ff;
+				r = ioctl(fdarg(tok[1]), KVM_SET_LAPIC, &s);
+			}
+			res(r, NULL);
+		} else if (!strcmp(c, "getlapic")) {
+			struct kvm_lapic_state s;
+			char x[256];
+			int o = 0;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_LAPIC, &s);
+			for (int base = 0x100; base <= 0x200; base += 0x80) {
+				o += snprintf(x + o, sizeof x - o, "%s", base == 0x100 ? "isr=" : base == 0x180 ? " tmr=" : " irr=");
+				for (int i = 7; i >= 0; i--)
+					o += snprintf(x + o, sizeof x - o, "%08x", *(uint32_t *)(s.regs + base + i * 16));
+			}
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "mem")) {
+			struct kvm_userspace_memory_region m;
+			m.slot = strtoul(tok[2], 0, 0);
+			m.flags = strtoul(tok[3], 0, 0);
+			m.guest_phys_addr = strtoull(tok[4], 0, 0);
+			m.memory_size = strtoull(tok[5], 0, 0);
+			m.userspace_addr = tok[6][0] == '@' ? strtoull(tok[6] + 1, 0, 0) : (uint64_t)(uintptr_t)(buf + strtoull(tok[6], 0, 0));
+			res(ioctl(fdarg(tok[1]), KVM_SET_USER_MEMORY_REGION, &m), NULL);
+		} else {
+			printf("? unknown command %s\n", c);
+		}
+	}
+	fflush(stdout);
+	return 0;
+}

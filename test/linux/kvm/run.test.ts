@@ -1,0 +1,348 @@
+// KVM_RUN (arch/x86/kvm/x86.c: kvm_arch_vcpu_ioctl_run, vcpu_run, vcpu_enter_guest, vcpu_block,
+// complete_emulated_mmio/pio; virt/kvm/kvm_main.c: __kvm_set_memory_region) with guest programs.
+// Reference kvm.md §4 and behaviour 10. Guest-execution timing is from code, not [E] (the measuring host
+// was PVM, see the reference's caveat).
+import { describe, expect, it } from 'vitest';
+import { GuestAsm, r0, r1, r2 } from '../../../src/guest/program.js';
+import { enableLapic, maskPic, setTpr } from '../../../src/guest/x86.js';
+import { KFile, type FileContext, type MmapRequest } from '../../../src/linux/fs/file.js';
+import { EventFdFile } from '../../../src/linux/eventfd.js';
+import { IoBacking, type Backing } from '../../../src/linux/mm/backing.js';
+import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { APIC_DEFAULT_PHYS_BASE, APIC_ICR, APIC_ICR2 } from '../../../src/hw/x86/apicdef.js';
+import { msiAddress, msiData } from '../../../src/hw/x86/msi.js';
+import { addRam, efd, errno, exitReason, irqfd, irqLine, K, memRegion, run, setRoutes, signal, signalMsi, vmm, type Vmm } from './helpers.js';
+import { irqGuest } from './guests.js';
+
+const load = (v: Vmm, a: GuestAsm, i = 0): void => v.host.control.kvm.loadGuest(v.p, v.vcpus[i]!, a.build());
+const regs = (v: Vmm, i = 0) => v.host.control.kvm.vcpu(v.p, v.vcpus[i]!).guest().regs;
+
+describe('MMIO and PIO exits (§4.3)', () => {
+  it('writes of 4, 2, 1 and 8 bytes exit with len 4/2/1/8 at the exact address, data in mmio.data', () => {
+    const v = vmm();
+    const a = new GuestAsm('w');
+    a.label('start').store(0xe000_0004, 0x11223344, 4).store(0xe000_0002, 0xbeef, 2).store(0xe000_0001, 0x7f, 1).store(0xe000_0008, 0x1_0000_0002, 8).hlt();
+    load(v, a);
+    const seen: [number, number, number, number][] = [];
+    for (let i = 0; i < 4; i++) {
+      expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+      const m = v.runs[0]!;
+      seen.push([Number(m.read64(32)), m.read32(48), m.read8(52), Number(m.read64(40) & ((1n << BigInt(8 * m.read32(48))) - 1n))]);
+    }
+    expect(seen).toEqual([[0xe0000004, 4, 1, 0x11223344], [0xe0000002, 2, 1, 0xbeef], [0xe0000001, 1, 1, 0x7f], [0xe0000008, 8, 1, 0x1_0000_0002]]);
+    expect(run(v)).toBe('EINTR');
+  });
+  it('a read exits; userspace fills mmio.data and the value reaches the guest on re-entry; bytes past len are stale', () => {
+    const v = vmm();
+    const a = new GuestAsm('r');
+    a.label('start').store(0xe000_0000, 0xaabbccdd, 4).load(r1, 0xe000_0010, 2).hlt();
+    load(v, a);
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    const m = v.runs[0]!;
+    expect([Number(m.read64(32)), m.read32(48), m.read8(52)]).toEqual([0xe0000010, 2, 0]);
+    expect(m.read32(40)).toBe(0xaabbccdd);
+    m.write16(40, 0x1234);
+    expect(run(v)).toBe('EINTR');
+    expect(regs(v)[1]).toBe(0x1234);
+  });
+  it('port I/O exits with io.{direction,size,port,count,data_offset}; OUT data on the PIO page, IN data read from it', () => {
+    const v = vmm();
+    const a = new GuestAsm('pio');
+    a.label('start').out(0x3f8, 0x41, 1).in(r2, 0x71, 2).hlt();
+    load(v, a);
+    const m = v.runs[0]!;
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([m.read8(32), m.read8(33), m.read16(34), m.read32(36), Number(m.read64(40))]).toEqual([K.KVM_EXIT_IO_OUT, 1, 0x3f8, 1, 4096]);
+    expect(m.read8(4096)).toBe(0x41);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([m.read8(32), m.read8(33), m.read16(34)]).toEqual([K.KVM_EXIT_IO_IN, 2, 0x71]);
+    m.write16(4096, 0x9876);
+    expect(run(v)).toBe('EINTR');
+    expect(regs(v)[2]).toBe(0x9876);
+  });
+  it('immediate_exit: pending I/O completes first, then -1/EINTR with exit_reason untouched [E]', () => {
+    const v = vmm();
+    const a = new GuestAsm('ie');
+    a.label('start').load(r0, 0xe000_0000, 4).store(0xe000_0004, 1, 4).hlt();
+    load(v, a);
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    const m = v.runs[0]!;
+    m.write32(40, 77);
+    m.write8(1, 1);
+    m.write32(8, 0x1234);
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_RUN))).toBe('EINTR');
+    expect(m.read32(8)).toBe(0x1234);
+    expect(regs(v)[0]).toBe(77);
+    m.write8(1, 0);
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    expect(Number(m.read64(32))).toBe(0xe0000004);
+  });
+});
+
+describe('HLT, blocking and exits', () => {
+  it('HLT with the in-kernel LAPIC blocks; with nothing to wake it KVM_RUN is -1/EINTR and exit_reason KVM_EXIT_INTR', () => {
+    const v = vmm();
+    load(v, new GuestAsm('h').label('start').sti().hlt());
+    expect(run(v)).toBe('EINTR');
+    expect(exitReason(v)).toBe(K.KVM_EXIT_INTR);
+  });
+  it('without an in-kernel LAPIC, HLT exits to userspace (KVM_EXIT_HLT)', () => {
+    const v = vmm({ irqchip: 'none' });
+    load(v, new GuestAsm('h').label('start').hlt().hlt());
+    expect(run(v)).toBe(K.KVM_EXIT_HLT);
+  });
+  it('a halted vCPU wakes inside KVM_RUN for work the model has pending (an irqfd inject queued before the call)', () => {
+    const v = vmm({ host: { policy: 'interleave', seed: 9 } });
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, irqGuest([{ pin: 20, route: { vector: 0x60, level: true } }]));
+    run(v);
+    const e = efd(v.p);
+    irqfd(v.p, v.vm, e, 20, K.KVM_IRQFD_FLAG_RESAMPLE, efd(v.p));
+    // A kernel-side signal (no syscall, so no scheduling point): the inject work item stays queued.
+    (v.p.fileOrNull(e) as EventFdFile).ctx.signal();
+    expect(v.host.sched.pendingWork).toBeGreaterThan(0);
+    expect(run(v)).toBe('EINTR');
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).handled(0x60)).toBe(1);
+  });
+  it('ioctlAsync(KVM_RUN) waits in HLT until another part of the program signals an irqfd', async () => {
+    const v = vmm();
+    setRoutes(v.p, v.vm, [{ gsi: 40, msi: { lo: msiAddress(0), data: msiData(0x70) } }]);
+    const a = new GuestAsm('async');
+    a.label('start');
+    maskPic(a);
+    enableLapic(a);
+    a.sti().label('idle').hlt().jmp('idle');
+    a.handler(0x70, 'isr').label('isr').eoi().out(0x500, 1, 1).iret();
+    load(v, a);
+    const e = efd(v.p);
+    irqfd(v.p, v.vm, e, 40);
+    const done = v.p.ioctlAsync(v.vcpus[0]!, K.KVM_RUN);
+    await new Promise((r) => setImmediate(r));
+    signal(v.p, e);
+    expect(await done).toBe(0);
+    expect(exitReason(v)).toBe(K.KVM_EXIT_IO);
+  });
+  it('a guest that spins without exiting returns -1/EINTR after its instruction budget', () => {
+    const v = vmm();
+    load(v, new GuestAsm('spin').label('start').jmp('start'));
+    v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).setRunBudget(1000);
+    expect(run(v)).toBe('EINTR');
+    expect(exitReason(v)).toBe(K.KVM_EXIT_INTR);
+  });
+  it('an interrupt whose vector has no handler is a triple fault: KVM_EXIT_SHUTDOWN', () => {
+    const v = vmm();
+    const a = new GuestAsm('nohandler');
+    a.label('start');
+    enableLapic(a);
+    a.sti().hlt();
+    load(v, a);
+    run(v);
+    signalMsi(v.p, v.vm, msiAddress(0), 0x99);
+    expect(run(v)).toBe(K.KVM_EXIT_SHUTDOWN);
+  });
+  it('no program loaded: KVM_EXIT_INTERNAL_ERROR (emulation failure)', () => {
+    const v = vmm();
+    expect(run(v)).toBe(K.KVM_EXIT_INTERNAL_ERROR);
+    expect(v.runs[0]!.read32(32)).toBe(K.KVM_INTERNAL_ERROR_EMULATION);
+  });
+  it('post_kvm_run_save: if_flag, apic_base and ready_for_interrupt_injection are reported', () => {
+    const v = vmm();
+    load(v, new GuestAsm('h').label('start').sti().nop().out(0x80, 0, 1));
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    const m = v.runs[0]!;
+    expect([m.read8(13), m.read8(12), Number(m.read64(24))]).toEqual([1, 1, 0xfee00900]);
+  });
+});
+
+describe('interrupt priority in the guest (LAPIC TPR/PPR, IF, nesting)', () => {
+  it('TPR holds back lower classes; a handler that executes STI is interrupted by a higher class only', () => {
+    const v = vmm();
+    setRoutes(v.p, v.vm, [0x41, 0x42, 0x81].map((vec, i) => ({ gsi: 40 + i, msi: { lo: msiAddress(0), data: msiData(vec) } })));
+    const order: number[] = [];
+    const a = new GuestAsm('prio');
+    a.label('start');
+    enableLapic(a);
+    setTpr(a, 0x50);
+    a.sti().out(0x80, 1, 1); // exit: the VMM raises 0x41
+    a.nop().nop().out(0x80, 2, 1); // 0x41 (class 4) is below TPR class 5: still not taken
+    setTpr(a, 0);
+    a.label('idle').hlt().jmp('idle');
+    for (const vec of [0x41, 0x42, 0x81]) {
+      a.handler(vec, `h${vec}`).label(`h${vec}`);
+      a.js(() => void order.push(vec));
+      if (vec === 0x41) a.sti().out(0x80, 3, 1); // exit inside the handler: the VMM raises 0x42 and 0x81
+      a.eoi().iret();
+    }
+    load(v, a);
+    const fds = [0, 1, 2].map(() => efd(v.p));
+    fds.forEach((f, i) => irqfd(v.p, v.vm, f, 40 + i));
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    signal(v.p, fds[0]!);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(order).toEqual([]);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(order).toEqual([0x41]);
+    signal(v.p, fds[1]!);
+    signal(v.p, fds[2]!);
+    expect(run(v)).toBe('EINTR');
+    expect(order).toEqual([0x41, 0x81, 0x42]);
+  });
+});
+
+class FakeBar extends KFile {
+  readonly kind = 'other' as const;
+  readonly path = 'fake-bar';
+  readonly regs = new Map<number, number>();
+  readonly log: string[] = [];
+  override mmap(_ctx: FileContext, req: MmapRequest): Backing {
+    return new IoBacking(
+      {
+        read: (o, s) => {
+          this.log.push(`r${s}@${o.toString(16)}`);
+          return this.regs.get(o) ?? 0;
+        },
+        write: (o, s, val) => {
+          this.log.push(`w${s}@${o.toString(16)}=${val.toString(16)}`);
+          this.regs.set(o, val);
+        },
+      },
+      req.offset,
+      req.length,
+    );
+  }
+}
+
+describe('memory slots', () => {
+  it('guest stores to a RAM slot land in the VMM mapping; loads read it', () => {
+    const v = vmm();
+    const ram = addRam(v.p, v.vm, 0, 0x10_0000, 0x2000);
+    ram.write32(0x10, 0xcafe);
+    const a = new GuestAsm('ram');
+    a.label('start').load(r0, 0x10_0010, 4).add(r0, 1).store(0x10_1ff8, r0, 8).hlt();
+    load(v, a);
+    expect(run(v)).toBe('EINTR');
+    expect(ram.read32(0x1ff8)).toBe(0xcaff);
+  });
+  it('a slot over a device BAR mmap (MMIO-backed VMA): guest accesses reach the device without exits', () => {
+    const v = vmm();
+    const bar = new FakeBar();
+    bar.flags = O_RDWR;
+    const fd = v.p.fds.install(bar, false);
+    const m = v.p.mmap(null, 0x1000, 3, 1, fd, 0);
+    memRegion(v.p, v.vm, 1, 0, 0xfe00_0000, 0x1000, m.addr);
+    bar.regs.set(0x24, 5);
+    const a = new GuestAsm('bar');
+    a.label('start').load(r0, 0xfe00_0024, 4).store(0xfe00_0064, r0, 4).hlt();
+    load(v, a);
+    expect(run(v)).toBe('EINTR');
+    expect(bar.log).toEqual(['r4@24', 'w4@64=5']);
+  });
+  it('writes to a KVM_MEM_READONLY slot exit as MMIO; reads are served from memory', () => {
+    const v = vmm();
+    const m = v.p.mmap(null, 0x1000, 3, 0x22, -1, 0);
+    m.write32(0, 9);
+    memRegion(v.p, v.vm, 2, K.KVM_MEM_READONLY, 0x20_0000, 0x1000, m.addr);
+    load(v, new GuestAsm('ro').label('start').load(r0, 0x20_0000, 4).store(0x20_0000, 1, 4).hlt());
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    expect(regs(v)[0]).toBe(9);
+    expect(m.read32(0)).toBe(9);
+  });
+  it('a slot whose host range is not mapped fails KVM_RUN with EFAULT (KVM_EXIT_MEMORY_FAULT)', () => {
+    const v = vmm();
+    memRegion(v.p, v.vm, 3, 0, 0x30_0000, 0x1000, 0x1000_0000);
+    load(v, new GuestAsm('f').label('start').load(r0, 0x30_0008, 4).hlt());
+    expect(run(v)).toBe('EFAULT');
+    expect(exitReason(v)).toBe(39);
+    expect(Number(v.runs[0]!.read64(40))).toBe(0x30_0000);
+  });
+  it('KVM_SET_USER_MEMORY_REGION rules (__kvm_set_memory_region)', () => {
+    const v = vmm();
+    const m = v.p.mmap(null, 0x4000, 3, 0x22, -1, 0);
+    const R = (slot: number, flags: number, gpa: number | bigint, size: number | bigint, ua: number | bigint = m.addr) => errno(() => memRegion(v.p, v.vm, slot, flags, gpa, size, ua));
+    expect(R(0, 4, 0, 0x1000)).toBe('EINVAL');
+    expect(R(32764, 0, 0, 0x1000)).toBe('EINVAL');
+    expect(R(1 << 16, 0, 0, 0x1000)).toBe('EINVAL');
+    expect(R(0, 0, 0x800, 0x1000)).toBe('EINVAL');
+    expect(R(0, 0, 0, 0x1800)).toBe('EINVAL');
+    expect(R(0, 0, 0, 0x1000, m.addr + 8)).toBe('EINVAL');
+    expect(R(0, 0, 0, 0x1000, 0x7fff_ffff_f000)).toBe('EINVAL');
+    expect(R(0, 0, 0, 0)).toBe('EINVAL');
+    expect(R(0, 0, 0x10000, 0x2000)).toBe(0);
+    expect(R(1, 0, 0x11000, 0x1000)).toBe('EEXIST');
+    expect(R(0, 0, 0x10000, 0x3000)).toBe('EINVAL');
+    expect(R(0, K.KVM_MEM_READONLY, 0x10000, 0x2000)).toBe('EINVAL');
+    expect(R(0, K.KVM_MEM_LOG_DIRTY_PAGES, 0x10000, 0x2000)).toBe(0);
+    expect(R(0, 0, 0x10000, 0x2000)).toBe(0);
+    expect(R(0, 0, 0x40000, 0x2000)).toBe(0);
+    expect(R(1, 0, 0x10000, 0x1000)).toBe(0);
+    expect(R(0, 0, 0x40000, 0)).toBe(0);
+    expect(R(0, 0, 0x40000, 0)).toBe('EINVAL');
+  });
+});
+
+describe('APs, IPIs and the split irqchip', () => {
+  it('an AP waits for INIT/SIPI: KVM_RUN EINTR, then EAGAIN after the BSP sends INIT+SIPI, then it runs', () => {
+    const v = vmm({ vcpus: 2 });
+    const bsp = new GuestAsm('bsp');
+    bsp.label('start');
+    enableLapic(bsp);
+    bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR2, 1 << 24).store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4500);
+    bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4600 | 0x9a).hlt();
+    load(v, bsp, 0);
+    load(v, new GuestAsm('ap').label('start').out(0x90, 1, 1), 1);
+    expect(run(v, 1)).toBe('EINTR');
+    run(v, 0);
+    expect(run(v, 1)).toBe('EAGAIN');
+    expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+  });
+  it('split irqchip: the EOI of a level-triggered MSI route below the reserved pins exits KVM_EXIT_IOAPIC_EOI with eoi.vector', () => {
+    const v = vmm({ irqchip: 'split' });
+    setRoutes(v.p, v.vm, [{ gsi: 5, msi: { lo: msiAddress(0), data: msiData(0x65, 0, true) } }]);
+    const a = new GuestAsm('split');
+    a.label('start');
+    enableLapic(a);
+    a.sti().label('idle').hlt().jmp('idle');
+    a.handler(0x65, 'isr').label('isr').eoi().iret();
+    load(v, a);
+    run(v);
+    irqLine(v.p, v.vm, 5, 1);
+    expect(run(v)).toBe(K.KVM_EXIT_IOAPIC_EOI);
+    expect(v.runs[0]!.read8(32)).toBe(0x65);
+  });
+});
+
+describe('registers', () => {
+  it('KVM_GET/SET_REGS map r0-r15, rip = instruction index, rflags.IF; the sync-regs block works the same', () => {
+    const v = vmm();
+    load(v, new GuestAsm('r').label('start').mov(r1, 5).sti().out(0x80, 0, 1).add(r1, r1).out(0x80, 0, 1));
+    run(v);
+    const g = K.kvm_regs.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_REGS, g);
+    expect([g.rbx, g.rip, g.rflags]).toEqual([5n, 2n, 0x202n]);
+    g.rbx = 20n;
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_REGS, g);
+    run(v);
+    expect(regs(v)[1]).toBe(40);
+    const m = v.runs[0]!;
+    m.write64(288, BigInt(K.KVM_SYNC_X86_REGS));
+    m.write64(296, 8n);
+    expect(run(v)).toBe('EINVAL');
+  });
+});
+
+describe('interrupt storm guard (ioapic.c IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT)', () => {
+  it('after 10,000 immediate re-deliveries on EOI the next one waits 10 ms of virtual time', () => {
+    const v = vmm();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, irqGuest([{ pin: 20, route: { vector: 0x60, level: true } }]));
+    run(v);
+    irqLine(v.p, v.vm, 20, 1);
+    v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).setRunBudget(200_000);
+    const t0 = v.host.control.now;
+    const r = run(v);
+    expect(r).toBe('EINTR');
+    const vm = v.host.control.kvm.vm(v.p, v.vm);
+    expect(vm.ioapicStormDelays).toBeGreaterThanOrEqual(1);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).handled(0x60)).toBeGreaterThan(10_000);
+    expect(v.host.control.now - t0).toBeGreaterThanOrEqual(10_000_000);
+  });
+});
