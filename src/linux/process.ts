@@ -44,6 +44,8 @@ export interface ProcessOptions {
   readonly name?: string;
   /** Open /dev/null on fds 0, 1 and 2 (default true), so the first fd handed out is 3. */
   readonly stdio?: boolean;
+  /** RLIMIT_NOFILE (default 1024; QEMU raises its soft limit like this to hold thousands of eventfds). */
+  readonly nofile?: number;
 }
 
 // Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
@@ -86,7 +88,7 @@ export class Process {
     this.name = opts.name ?? `proc${this.pid}`;
     this.sched = kernel.sched;
     this.trace = kernel.trace;
-    this.fds = new FdTable(kernel);
+    this.fds = new FdTable(kernel, opts.nofile);
     this.mm = new AddressSpace(kernel);
     this.ctx = { proc: this, kernel, async: false };
     this.asyncCtx = { proc: this, kernel, async: true };

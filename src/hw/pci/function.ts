@@ -101,6 +101,8 @@ export abstract class PciFunction {
   sched!: Scheduler;
   /** The device's interrupt request (what Interrupt Status reports). */
   irqLevel = false;
+  /** The requester ID its DMA and messages carry upstream after bridge aliasing (set by enumeration). */
+  upstreamRid = -1;
   /** Function-level resets performed (inspection). */
   resets = 0;
   private powerOn: Uint8Array | null = null;

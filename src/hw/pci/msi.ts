@@ -4,7 +4,7 @@
 // bits. A vector raised while masked sets its Pending bit and is not sent; when software unmasks it,
 // the function sends it and clears Pending. Pending bits are read-only to software.
 
-import { getU16, getU32 } from '../../../abi/bytes.js';
+import { getS32, getU16, getU32 } from '../../../abi/bytes.js';
 import { PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_MASKBIT, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { ConfigSpace } from './config-space.js';
 import type { PciFunction } from './function.js';
@@ -82,8 +82,8 @@ export class MsiState {
 
   private send(vector: number): void {
     const b = this.cs.bytes;
-    const lo = getU32(b, this.offset + 4);
-    const hi = this.is64 ? getU32(b, this.offset + 8) : 0;
+    const lo = getS32(b, this.offset + 4);
+    const hi = this.is64 ? getS32(b, this.offset + 8) : 0;
     const n = this.allocated;
     const data = (getU16(b, this.dataOff) & ~(n - 1)) | vector;
     this.sent[vector]!++;

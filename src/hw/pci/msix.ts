@@ -5,7 +5,7 @@
 // the vector becomes unmasked the function sends it and clears the bit. The PBA is read-only: writes
 // are ignored (and counted, since software that writes it is wrong; QEMU's libqos once did).
 
-import { getU16, getU32 } from '../../../abi/bytes.js';
+import { getS32, getU16, getU32 } from '../../../abi/bytes.js';
 import { PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { ConfigSpace } from './config-space.js';
 import type { PciFunction } from './function.js';
@@ -89,7 +89,7 @@ export class MsixState {
     this.sent[v]!++;
     const tr = this.fn.trace;
     if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-send', at: this.fn.bdf, vector: v, detail: 'MSI-X' });
-    this.fn.msiSink.deliver(this.fn, getU32(t, o), getU32(t, o + 4), getU32(t, o + 8));
+    this.fn.msiSink.deliver(this.fn, getS32(t, o), getS32(t, o + 4), getS32(t, o + 8));
   }
 
   /** Sends vector `v` if it is pending and now unmasked, clearing its PBA bit. */

@@ -12,7 +12,7 @@ import type { MsiSink } from '../../../src/hw/pci/msi-sink.js';
 
 function recorder(): MsiSink & { msgs: Array<{ lo: number; data: number }> } {
   const msgs: Array<{ lo: number; data: number }> = [];
-  return { msgs, deliver: (_s: PciFunction, lo: number, _hi: number, data: number) => void msgs.push({ lo, data }) };
+  return { msgs, deliver: (_s: PciFunction, lo: number, _hi: number, data: number) => void msgs.push({ lo: lo >>> 0, data: data >>> 0 }) };
 }
 
 describe('INTx (PCI 2.3)', () => {
