@@ -54,10 +54,9 @@ export function irqStartup(core: IrqCore, desc: IrqDesc, resend: boolean): void 
   if (resend) checkIrqResend(core, desc);
 }
 
-/** irq_shutdown(): depth 1, disabled and masked. */
+/** irq_shutdown(): depth 1, disabled and masked (a pending edge stays pending: the next startup resends it). */
 export function irqShutdown(desc: IrqDesc): void {
   if (!desc.started) return;
-  desc.istate &= ~PENDING;
   desc.depth = 1;
   irqDisableMask(desc, true);
   desc.started = false;

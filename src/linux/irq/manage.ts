@@ -14,6 +14,8 @@
 // - disable_irq_nosync: depth++ and, from 0, irq_disable() (lazy unless unlazy); enable_irq: depth--
 //   and, at 1 -> 0, irq_startup with resend; enable at depth 0 warns "Unbalanced enable for IRQ N".
 //   disable_irq also waits for running handlers (synchronize_irq): nothing runs concurrently here.
+// All of these hold the descriptor lock with interrupts off (raw_spin_lock_irqsave): an interrupt they
+// cause (unmasking a line that is asserted, replaying a pending edge) is taken after they return.
 
 import { kerr } from '../errors.js';
 import { irqDisable, irqShutdown, irqStartup } from './chip.js';
@@ -43,10 +45,23 @@ export function requestIrq(core: IrqCore, irq: number, handler: IrqHandler, flag
     }
   }
   const action = new IrqAction(irq, handler, f, name, devId);
+  core.localIrqSave();
+  try {
+    setupAction(core, desc, action, !old);
+  } finally {
+    core.localIrqRestore();
+  }
+  if (core.trace.active) core.trace.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${irq}`, detail: `request_irq "${name}" (flags 0x${f.toString(16)})` });
+  return action;
+}
+
+/** The part of __setup_irq() under the descriptor lock. */
+function setupAction(core: IrqCore, desc: IrqDesc, action: IrqAction, first: boolean): void {
+  const f = action.flags;
   desc.actions.push(action);
   desc.irqCount = 0;
   desc.irqsUnhandled = 0;
-  if (!old) {
+  if (first) {
     desc.istate &= ~IRQS_SPURIOUS_DISABLED;
     if ((f & IRQF_NO_AUTOEN) === 0 && (desc.settings & IRQ_NOAUTOEN) === 0) irqStartup(core, desc, true);
     else desc.depth = 1;
@@ -54,8 +69,6 @@ export function requestIrq(core: IrqCore, irq: number, handler: IrqHandler, flag
     desc.istate &= ~IRQS_SPURIOUS_DISABLED;
     enableDesc(core, desc);
   }
-  if (core.trace.active) core.trace.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${irq}`, detail: `request_irq "${name}" (flags 0x${f.toString(16)})` });
-  return action;
 }
 
 /** free_irq(): returns the action removed, or null (with the kernel's warning) if none matched. */
@@ -69,8 +82,10 @@ export function freeIrq(core: IrqCore, irq: number, devId: unknown): IrqAction |
   }
   const [action] = desc.actions.splice(i, 1);
   if (desc.actions.length === 0) {
+    core.localIrqSave();
     desc.settings &= ~IRQ_DISABLE_UNLAZY;
     irqShutdown(desc);
+    core.localIrqRestore();
   }
   return action!;
 }
@@ -79,14 +94,21 @@ export function freeIrq(core: IrqCore, irq: number, devId: unknown): IrqAction |
 export function disableIrq(core: IrqCore, irq: number): void {
   const desc = core.desc(irq);
   if (!desc) return;
+  core.localIrqSave();
   if (desc.depth++ === 0) irqDisable(desc);
+  core.localIrqRestore();
 }
 
 /** enable_irq() */
 export function enableIrq(core: IrqCore, irq: number): void {
   const desc = core.desc(irq);
   if (!desc) return;
-  enableDesc(core, desc);
+  core.localIrqSave();
+  try {
+    enableDesc(core, desc);
+  } finally {
+    core.localIrqRestore();
+  }
 }
 
 /** __enable_irq() */
