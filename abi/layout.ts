@@ -266,7 +266,8 @@ export interface ArrayView<V> extends Iterable<V> {
 // ---------------------------------------------------------------------------------------------
 // Scalar access on a DataView
 
-function readScalar(dv: DataView, off: number, t: ScalarType): number | bigint {
+/** Reads a scalar member little-endian (exported for formatters that walk layouts). */
+export function readScalar(dv: DataView, off: number, t: ScalarType): number | bigint {
   switch (t.name) {
     case 'u8': return dv.getUint8(off);
     case 's8': return dv.getInt8(off);
@@ -290,7 +291,7 @@ function writeScalar(dv: DataView, off: number, t: ScalarType, v: number | bigin
 }
 
 /** Reads `width` bits at absolute bit offset `bit` (little-endian), up to 32 bits, as an unsigned number. */
-function readBits(bytes: Uint8Array, bit: number, width: number): number {
+export function readBits(bytes: Uint8Array, bit: number, width: number): number {
   let v = 0;
   let got = 0;
   while (got < width) {

@@ -17,3 +17,4 @@ export { LegacyIntxDevice } from './hw/devices/legacy-intx.js';
 export { Gm107Gpu, Gm107Audio } from './hw/devices/gm107.js';
 export { SimpleDevice, type SimpleDeviceOptions } from './hw/devices/simple.js';
 export type { PciFunction, PciIdentity, BarDef } from './hw/pci/function.js';
+export { XenHost, type XenHostOptions } from './xen/host.js';

@@ -6,8 +6,8 @@ import { initProcfs } from './fs/procfs.js';
 import { initIrq } from './irq/init.js';
 import { initPci } from './pci/init.js';
 import { initVfio } from './vfio/init.js';
-import { initPrivcmd } from './xen/privcmd.js';
 import { initKvm } from './kvm/init.js';
+import { initPrivcmd } from './xen/privcmd.js';
 
 export interface Subsystem {
   readonly name: string;
@@ -20,8 +20,8 @@ export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'irq', init: initIrq },
   { name: 'pci', init: initPci },
   { name: 'vfio', init: initVfio },
-  { name: 'xen-privcmd', init: initPrivcmd },
   { name: 'kvm', init: initKvm },
+  { name: 'xen-privcmd', init: initPrivcmd },
 ];
 
 export function bootKernel(kernel: Kernel): void {

@@ -14,8 +14,8 @@ import type { IoctlTable } from './trace/ioctl-desc.js';
 import type { PciCore } from './pci/pci-core.js';
 import type { IommuCore } from './iommu/iommu-group.js';
 import type { VfioCore } from './vfio/vfio-main.js';
-import type { XenHypervisorPort } from './xen/hypervisor.js';
 import type { KvmModule } from './kvm/vm.js';
+import type { XenHypervisorPort } from './xen/hypervisor.js';
 import type { IrqCore } from './irq/irq-core.js';
 import type { PciMsi } from './pci/msi.js';
 
@@ -37,9 +37,9 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
-  /** The host interrupt core: irq descriptors, CPUs and vectors, remapping, I/O APIC (src/linux/irq). */
+  /** The host interrupt core: irq descriptors, CPUs and vectors, remapping, I/O APIC (src/linux/irq); unset in Xen's dom0. */
   irq!: IrqCore;
-  /** PCI MSI/MSI-X vector allocation (src/linux/pci/msi.ts). */
+  /** PCI MSI/MSI-X vector allocation (src/linux/pci/msi.ts); unset in Xen's dom0. */
   msi!: PciMsi;
   /** The PCI core: pci_devs, drivers, binding (src/linux/pci). */
   pci!: PciCore;
@@ -47,10 +47,10 @@ export class Kernel {
   iommu!: IommuCore;
   /** VFIO: containers, groups, devices (src/linux/vfio). */
   vfio!: VfioCore;
-  /** The hypervisor port when running as Xen's dom0, else null. */
-  readonly xen: XenHypervisorPort | null;
   /** KVM (src/linux/kvm), set by its init. */
   kvm: KvmModule | null = null;
+  /** The hypervisor port when running as Xen's dom0, else null. */
+  readonly xen: XenHypervisorPort | null;
   private nextPid = 1;
 
   constructor(

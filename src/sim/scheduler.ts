@@ -66,8 +66,11 @@ export class Scheduler {
   now = 0;
   readonly rng: Rng;
   policy: SchedPolicy;
-  private readonly work: WorkItem[] = [];
+  /** Queued work in [workHead, workTail); slots outside are null. The array is reused, never
+   *  reallocated once large enough, so queueing and running work allocates nothing. */
+  private readonly work: (WorkItem | null)[] = [];
   private workHead = 0;
+  private workTail = 0;
   private readonly heap: Timer[] = [];
   private timerSeq = 0;
   private readonly tasks: TaskImpl[] = [];
@@ -84,19 +87,18 @@ export class Scheduler {
   queueWork(w: WorkItem): boolean {
     if (w.queued) return false;
     w.queued = true;
-    this.work.push(w);
+    this.work[this.workTail++] = w;
     return true;
   }
 
   get pendingWork(): number {
-    return this.work.length - this.workHead;
+    return this.workTail - this.workHead;
   }
 
   /** flush_work(): runs `w` now if it is queued (used where the kernel waits for a specific item). */
   flushWork(w: WorkItem): void {
     if (!w.queued) return;
-    const i = this.work.indexOf(w, this.workHead);
-    if (i >= 0) this.work.splice(i, 1);
+    this.removeWork(this.work.indexOf(w, this.workHead));
     w.queued = false;
     w.fn();
   }
@@ -104,25 +106,39 @@ export class Scheduler {
   /** cancel_work(): drops a queued item without running it. */
   cancelWork(w: WorkItem): boolean {
     if (!w.queued) return false;
-    const i = this.work.indexOf(w, this.workHead);
-    if (i >= 0) this.work.splice(i, 1);
+    this.removeWork(this.work.indexOf(w, this.workHead));
     w.queued = false;
     return true;
   }
 
   private runOneWork(index: number): void {
-    let w: WorkItem;
+    const q = this.work;
+    const w = q[index]!;
     if (index === this.workHead) {
-      w = this.work[this.workHead++]!;
-      if (this.workHead > 64 && this.workHead * 2 > this.work.length) {
-        this.work.splice(0, this.workHead);
+      q[this.workHead++] = null;
+      if (this.workHead === this.workTail) {
+        this.workHead = this.workTail = 0;
+      } else if (this.workHead > 64 && this.workHead * 2 > this.workTail) {
+        q.copyWithin(0, this.workHead, this.workTail);
+        q.fill(null, this.workTail - this.workHead, this.workTail);
+        this.workTail -= this.workHead;
         this.workHead = 0;
       }
     } else {
-      w = this.work.splice(index, 1)[0]!;
+      this.removeWork(index);
     }
     w.queued = false;
     w.fn();
+  }
+
+  /** Removes the queued item at `i` (>= workHead), keeping FIFO order, without allocating. */
+  private removeWork(i: number): void {
+    if (i < 0) return;
+    const q = this.work;
+    const tail = --this.workTail;
+    for (let k = i; k < tail; k++) q[k] = q[k + 1]!;
+    q[tail] = null;
+    if (this.workHead === this.workTail) this.workHead = this.workTail = 0;
   }
 
   // ---- tasks ------------------------------------------------------------------------------------
@@ -143,9 +159,14 @@ export class Scheduler {
   private stepTask(i: number): void {
     const t = this.tasks[i]!;
     t.step();
-    const j = this.tasks.indexOf(t);
-    if (j >= 0) this.tasks.splice(j, 1);
-    if (!t.done) this.tasks.push(t);
+    // Remove t by shifting the rest down (no splice: it allocates the removed elements' array).
+    const ts = this.tasks;
+    const j = ts.indexOf(t);
+    if (j < 0) return;
+    const last = ts.length - 1;
+    for (let k = j; k < last; k++) ts[k] = ts[k + 1]!;
+    if (t.done) ts.pop();
+    else ts[last] = t;
   }
 
   // ---- timers -----------------------------------------------------------------------------------
@@ -210,7 +231,7 @@ export class Scheduler {
    * seeded random number of randomly chosen units.
    */
   point(): void {
-    if (this.running || (this.workHead === this.work.length && this.tasks.length === 0)) return;
+    if (this.running || (this.workHead === this.workTail && this.tasks.length === 0)) return;
     this.running = true;
     try {
       if (this.policy === 'eager') {

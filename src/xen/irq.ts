@@ -7,6 +7,7 @@
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE } from '../../include-ts/linux/pci_regs.js';
 import type { PciFunction } from '../hw/pci/function.js';
 import { DLM_FIXED } from '../hw/iommu/vtd/msi-format.js';
+import { msiAddress, msiData } from '../hw/x86/msi.js';
 import { PirqDpci, type Domain, type Vcpu } from './domain.js';
 import { xerr } from './errors.js';
 import type { XenCpu } from './percpu.js';
@@ -29,7 +30,8 @@ export class MsiDesc implements RemapSource {
   constructor(
     readonly pdev: PciFunction,
     readonly entryNr: number,
-    readonly ir: IntRemap,
+    /** The remapping unit's driver state; null without interrupt remapping (compatibility format). */
+    readonly ir: IntRemap | null,
     rid: number,
   ) {
     this.sid = rid;
@@ -112,15 +114,26 @@ function msixWrite(pdev: PciFunction, n: number, reg: number, value: number): vo
  */
 function* updateIreFromMsi(xen: Xen, desc: IrqDesc): Generator<void, boolean, void> {
   const m = desc.msi!;
-  const r = m.ir.writeEntry(m, hostMsg(xen, desc));
+  const ir = m.ir;
+  if (ir === null) return false;
+  const r = ir.writeEntry(m, hostMsg(xen, desc));
   yield;
-  m.ir.flushIec(m.remapIndex);
+  ir.flushIec(m.remapIndex);
   return r.alloc;
 }
 
-/** write_msi_msg(): the IRTE, then (when the index is new) the device's entry in remappable format. */
+/**
+ * write_msi_msg(): with interrupt remapping, the IRTE, then (when the index is new) the device's entry
+ * in remappable format; without it, the compatibility-format message itself.
+ */
 function writeMsiMsg(xen: Xen, desc: IrqDesc): void {
   const m = desc.msi!;
+  if (m.ir === null) {
+    msixWrite(m.pdev, m.entryNr, 0, msiAddress(xen.cpus[desc.cpu]!.apicId));
+    msixWrite(m.pdev, m.entryNr, 4, 0);
+    msixWrite(m.pdev, m.entryNr, 8, msiData(desc.vector));
+    return;
+  }
   const r = m.ir.writeEntry(m, hostMsg(xen, desc));
   m.ir.flushIec(m.remapIndex);
   if (r.alloc) {
@@ -212,7 +225,6 @@ export function allocateAndMapMsiPirq(xen: Xen, d: Domain, index: number, pirqIn
     throw xerr('EEXIST', `d${d.id}: pirq ${pirq} is already mapped`);
   }
   const ir = xen.intremapFor(pdev);
-  if (!ir) throw xerr('ENODEV', `${bdf}: interrupt remapping is not enabled for it`);
   const bar = pdev.barAddress(pdev.msix.tableBar) + pdev.msix.tableOffset;
   if (bar !== tableBase) xen.console.printk(`${bdf}: MSI-X table_base 0x${tableBase.toString(16)} differs from the BAR (0x${bar.toString(16)})`);
   // pci_enable_msi -> msix_capability_init: the entry masked, the message written through remapping, MSI-X on.
@@ -246,7 +258,7 @@ export function unmapDomainPirq(xen: Xen, d: Domain, pirq: number): void {
   const m = desc.msi;
   if (m) {
     msixWrite(m.pdev, m.entryNr, 12, 1);
-    if (m.remapIndex >= 0 && m.remapIndex < IREMAP_ENTRY_NR) m.ir.free(m.remapIndex);
+    if (m.ir !== null && m.remapIndex >= 0 && m.remapIndex < IREMAP_ENTRY_NR) m.ir.free(m.remapIndex);
   }
   destroyIrq(xen, desc);
   dpci.irq = -1;

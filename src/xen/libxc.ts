@@ -37,6 +37,13 @@ export class XcInterface {
     return this.buf.addr;
   }
 
+  /** The first `size` bytes of the hypercall buffer, zeroed: where an argument struct is built. */
+  argBytes(size: number): Uint8Array {
+    const bytes = this.bufferBytes.subarray(0, size);
+    bytes.fill(0);
+    return bytes;
+  }
+
   /** xencall: IOCTL_PRIVCMD_HYPERCALL with op and arguments. */
   hypercall(op: number, ...args: number[]): number {
     const b = this.call.bytes;
@@ -48,9 +55,7 @@ export class XcInterface {
 
   /** do_domctl(): interface_version filled in, the struct in the bounce buffer. */
   domctl(cmd: number, domid: number, fill: (d: ReturnType<typeof xen_domctl.view>) => void): number {
-    const bytes = this.bufferBytes.subarray(0, xen_domctl.size);
-    bytes.fill(0);
-    const d = xen_domctl.view(bytes);
+    const d = xen_domctl.view(this.argBytes(xen_domctl.size));
     d.cmd = cmd;
     d.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
     d.domain = domid;
@@ -69,9 +74,7 @@ export function xc_interface_open(proc: Process): XcInterface {
 
 /** xc_physdev_map_pirq_msi(): `pirq.value` is IN (-1: allocate) and OUT. */
 export function xc_physdev_map_pirq_msi(xch: XcInterface, domid: number, index: number, pirq: { value: number }, devfn: number, bus: number, entry_nr: number, table_base: number): number {
-  const bytes = xch.bufferBytes.subarray(0, physdev_map_pirq.size);
-  bytes.fill(0);
-  const map = physdev_map_pirq.view(bytes);
+  const map = physdev_map_pirq.view(xch.argBytes(physdev_map_pirq.size));
   map.domid = domid;
   map.type = MAP_PIRQ_TYPE_MSI;
   map.index = index;
@@ -87,9 +90,7 @@ export function xc_physdev_map_pirq_msi(xch: XcInterface, domid: number, index: 
 
 /** xc_physdev_unmap_pirq() */
 export function xc_physdev_unmap_pirq(xch: XcInterface, domid: number, pirq: number): number {
-  const bytes = xch.bufferBytes.subarray(0, physdev_unmap_pirq.size);
-  bytes.fill(0);
-  const u = physdev_unmap_pirq.view(bytes);
+  const u = physdev_unmap_pirq.view(xch.argBytes(physdev_unmap_pirq.size));
   u.domid = domid;
   u.pirq = pirq;
   return xch.hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_unmap_pirq, xch.bufferAddress);

@@ -9,7 +9,9 @@ import { KFile, type FileContext, type MmapRequest } from '../../src/linux/fs/fi
 import { IoBacking, type Backing, type MmioHandler } from '../../src/linux/mm/backing.js';
 import { EventFdFile } from '../../src/linux/eventfd.js';
 import { O_RDWR } from '../../include-ts/linux/fcntl.js';
-import { efd, irqfd, K, memRegion, setRoutes, vmm, type Vmm } from '../linux/kvm/helpers.js';
+import { efd, irqfd, K, memRegion, setRoutes, signalMsi, vmm, type Vmm } from '../linux/kvm/helpers.js';
+import { EduDevice } from '../../src/hw/devices/edu.js';
+import { IntxLine, IntxPin } from '../../src/hw/pci/intx.js';
 
 /** A minimal edu: status register, raise/ack, INTx level while status != 0 or one MSI per raise. */
 class FakeEdu implements MmioHandler {
@@ -142,6 +144,52 @@ describe('edu guest driver', () => {
     const g = v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest();
     expect(g.handled.get(0x52)).toBe(3);
     expect(g.regs[2]).toBe(3);
+  });
+});
+
+describe('edu guest driver against the edu device model (src/hw/devices/edu.ts)', () => {
+  function setup(): { v: Vmm; edu: EduDevice } {
+    const v = vmm();
+    const edu = new EduDevice();
+    // Standalone (not plugged into the preset topology): give it the machine's clock and trace bus.
+    edu.trace = v.host.trace;
+    edu.sched = v.host.sched;
+    mapBar(v, edu.barHandler(0));
+    return { v, edu };
+  }
+  const forwardConfig = (edu: EduDevice) => (reg: number, size: number, value: number) => edu.configWrite(reg, size, value);
+
+  it('INTx: the device line drives a resampling irqfd; every raise is handled and the line ends low', () => {
+    const { v, edu } = setup();
+    const line = new IntxLine(16);
+    edu.intx = new IntxPin(line, 'edu', v.host.trace, v.host.sched);
+    const trigger = efd(v.p);
+    const unmask = efd(v.p);
+    irqfd(v.p, v.vm, trigger, 16, K.KVM_IRQFD_FLAG_RESAMPLE, unmask);
+    let masked = false;
+    const fire = () => {
+      if (line.level && !masked) {
+        masked = true;
+        (v.p.fileOrNull(trigger) as EventFdFile).ctx.signal();
+      }
+    };
+    line.listener = fire;
+    (v.p.fileOrNull(unmask) as EventFdFile).ctx.wqh.add({ wake: () => void ((masked = false), fire()) });
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, eduDriver({ bar0: BAR0, mode: 'intx', vector: 0x41, ioapicPin: 16, selfTest: 4 }));
+    runGuest(v, forwardConfig(edu));
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest().handled.get(0x41)).toBe(4);
+    expect(edu.irqStatus).toBe(0);
+    expect(line.level).toBe(false);
+  });
+
+  it('MSI: the driver enables the device\'s MSI capability; its messages reach the guest through KVM_SIGNAL_MSI', () => {
+    const { v, edu } = setup();
+    edu.msiSink = { deliver: (_src, lo, hi, data) => void signalMsi(v.p, v.vm, lo, data, hi) };
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, eduDriver({ bar0: BAR0, mode: 'msi', vector: 0x52, selfTest: 3 }));
+    runGuest(v, forwardConfig(edu));
+    const g = v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest();
+    expect(g.handled.get(0x52)).toBe(3);
+    expect(g.regs[3]).toBe(0);
   });
 });
 

@@ -2,6 +2,7 @@
 // ties in arming order, step tasks, determinism under a seed, and the interleave policy.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { fcParams } from '../support/runs.js';
 import { Scheduler, Timer, WorkItem } from '../../src/sim/scheduler.js';
 import { Rng } from '../../src/sim/rng.js';
 
@@ -60,6 +61,70 @@ describe('scheduler', () => {
     s.flush();
     expect(log).toEqual([1, 2, 3]);
     expect(t.done).toBe(true);
+  });
+
+  it('step tasks run round robin: a task spinning on another cannot starve it under eager', () => {
+    const s = new Scheduler();
+    let released = false;
+    const log: string[] = [];
+    s.spawn('spinner', (function* () { while (!released) yield; log.push('spinner done'); })());
+    s.spawn('releaser', (function* () { yield; released = true; log.push('released'); })());
+    s.flush(1000);
+    expect(log).toEqual(['released', 'spinner done']);
+    expect(s.runnableTasks).toBe(0);
+  });
+
+  it('the work queue compacts its consumed head in place and keeps FIFO order', () => {
+    const s = new Scheduler();
+    const ran: number[] = [];
+    const items = Array.from({ length: 200 }, (_, i) => new WorkItem(`w${i}`, () => ran.push(i)));
+    for (let i = 0; i < 150; i++) s.queueWork(items[i]!);
+    for (let i = 0; i < 100; i++) s.runOne();
+    for (let i = 150; i < 170; i++) s.queueWork(items[i]!);
+    s.cancelWork(items[120]!);
+    s.flushWork(items[160]!);
+    expect(s.pendingWork).toBe(68);
+    s.flush();
+    const want = [...Array.from({ length: 100 }, (_, i) => i), 160, ...Array.from({ length: 70 }, (_, i) => 100 + i).filter((i) => i !== 120 && i !== 160)];
+    expect(ran).toEqual(want);
+  });
+
+  it('the work queue keeps FIFO order through cancel_work, flush_work and compaction (property against an array)', () => {
+    type Op = { kind: 'queue' | 'cancel' | 'flush' | 'run'; i: number };
+    const op = fc.record({ kind: fc.constantFrom<Op['kind']>('queue', 'queue', 'cancel', 'flush', 'run'), i: fc.integer({ min: 0, max: 199 }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 600 }), (ops) => {
+        const s = new Scheduler();
+        const ran: number[] = [];
+        const items = Array.from({ length: 200 }, (_, i) => new WorkItem(`w${i}`, () => ran.push(i)));
+        const model: number[] = [];
+        const expected: number[] = [];
+        for (const o of ops) {
+          const w = items[o.i]!;
+          const at = model.indexOf(o.i);
+          if (o.kind === 'queue') {
+            expect(s.queueWork(w)).toBe(at < 0);
+            if (at < 0) model.push(o.i);
+          } else if (o.kind === 'cancel') {
+            expect(s.cancelWork(w)).toBe(at >= 0);
+            if (at >= 0) model.splice(at, 1);
+          } else if (o.kind === 'flush') {
+            s.flushWork(w);
+            if (at >= 0) expected.push(...model.splice(at, 1));
+          } else if (s.runOne()) {
+            expected.push(model.shift()!);
+          } else {
+            expect(model).toEqual([]);
+          }
+          expect(s.pendingWork).toBe(model.length);
+        }
+        s.flush();
+        expected.push(...model);
+        expect(ran).toEqual(expected);
+        expect(s.pendingWork).toBe(0);
+      }),
+      fcParams(200),
+    );
   });
 
   it('the interleave policy is deterministic for a seed and runs everything eventually (property)', () => {

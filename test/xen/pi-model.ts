@@ -373,30 +373,49 @@ export const commands: fc.Arbitrary<Cmd>[] = [
 
 export type Start = 'assigned' | 'hotplug';
 
-/** The last failing run's state (for diagnosis after fast-check has shrunk the case). */
-export let lastFailure: Real | null = null;
-
 /**
- * The property for `mode`: `assigned` starts with the device assigned before the guest boots and both
- * entries bound (entry 0 -> vCPU 0, entry 1 -> vCPU 1); `hotplug` starts with no device assigned.
+ * One case: a host (3 CPUs, a 2-vCPU guest, scheduler seed `seed`, policy 'interleave'), the commands,
+ * then the final liveness check. `assigned` starts with the device assigned before the guest boots and
+ * both entries bound (entry 0 -> vCPU 0, entry 1 -> vCPU 1); `hotplug` starts with no device assigned.
+ * Returns the final state; throws the first violated check with the state attached as `real`.
  */
+export function runCase(mode: XenMode, start: Start, seed: number, cmds: Iterable<Cmd>): Real {
+  const r = rig({ mode, seed, policy: 'interleave', assign: start === 'assigned' ? 'before-start' : 'none', hardware: { cpus: NCPUS } });
+  const real: Real = { r, xen: r.host.xen, tasks: [] };
+  const m: Model = { assigned: start === 'assigned', bindings: [null, null], owed: new Map(), offline: 0 };
+  if (start === 'assigned') {
+    bindMsi(r, 0, GVEC[0], { kind: 'vcpu', vcpu: 0 });
+    bindMsi(r, 1, GVEC[1], { kind: 'vcpu', vcpu: 1 });
+    m.bindings = [{ kind: 'vcpu', vcpu: 0 }, { kind: 'vcpu', vcpu: 1 }];
+    r.host.control.settle();
+  }
+  try {
+    fc.modelRun(() => ({ model: m, real }), cmds);
+    checkLiveness(m, real);
+  } catch (e) {
+    // Not enumerable: a test runner serializing the error would print the whole machine.
+    if (typeof e === 'object' && e !== null) Object.defineProperty(e, 'real', { value: real, enumerable: false });
+    throw e;
+  }
+  return real;
+}
+
 export function piProperty(mode: XenMode, start: Start, maxCommands = 30, cmdSet: fc.Arbitrary<Cmd>[] = commands) {
   return fc.property(fc.integer({ min: 1, max: 0x7fffffff }), fc.commands(cmdSet, { maxCommands }), (seed, cmds) => {
-    const r = rig({ mode, seed, policy: 'interleave', assign: start === 'assigned' ? 'before-start' : 'none', hardware: { cpus: NCPUS } });
-    const real: Real = { r, xen: r.host.xen, tasks: [] };
-    const m: Model = { assigned: start === 'assigned', bindings: [null, null], owed: new Map(), offline: 0 };
-    if (start === 'assigned') {
-      bindMsi(r, 0, GVEC[0], { kind: 'vcpu', vcpu: 0 });
-      bindMsi(r, 1, GVEC[1], { kind: 'vcpu', vcpu: 1 });
-      m.bindings = [{ kind: 'vcpu', vcpu: 0 }, { kind: 'vcpu', vcpu: 1 }];
-      r.host.control.settle();
-    }
-    try {
-      fc.modelRun(() => ({ model: m, real }), cmds);
-      checkLiveness(m, real);
-    } catch (e) {
-      lastFailure = real;
-      throw e;
-    }
+    runCase(mode, start, seed, cmds);
   });
+}
+
+/** Searches for a counterexample and returns it shrunk, with its state and the hazards it shows. */
+export function hunt(mode: XenMode, start: Start, cmdSet: fc.Arbitrary<Cmd>[], numRuns: number, seed: number): { trace: string; message: string; hazards: ('H1' | 'H2')[]; real: Real } | null {
+  const res = fc.check(piProperty(mode, start, 30, cmdSet), { numRuns, seed });
+  if (!res.failed || !res.counterexample) return null;
+  const [caseSeed, cmds] = res.counterexample;
+  try {
+    runCase(mode, start, caseSeed, cmds);
+  } catch (e) {
+    const real = (e as { real?: Real }).real!;
+    return { trace: `seed ${caseSeed}: ${String(cmds).replace(/ \/\*replayPath=.*\*\//, '')}`, message: (e as Error).message.split('\n')[0]!, hazards: diagnose(real), real };
+  }
+  throw new Error('the shrunk counterexample did not fail again');
 }

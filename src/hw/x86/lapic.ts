@@ -105,6 +105,9 @@ export class Lapic {
   /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
   irrCount = 0;
   isrCount = 0;
+  /** Highest set IRR / ISR vector (-1: none), kept current so dispatch and EOI need no scan (KVM's highest_isr_cache). */
+  private irrTop = -1;
+  private isrTop = -1;
   /** NMIs accepted and not yet taken by the CPU (KVM queues at most two). */
   nmiPending = 0;
   /** LAPIC_EVENT_INIT / LAPIC_EVENT_SIPI. */
@@ -141,6 +144,8 @@ export class Lapic {
     this.regs[APIC_SPIV >> 2] = 0xff;
     this.irrCount = 0;
     this.isrCount = 0;
+    this.irrTop = -1;
+    this.isrTop = -1;
     this.nmiPending = 0;
     // pending INIT/SIPI events survive (an INIT processed together with a SIPI still starts the CPU).
     this.hooks.mapChanged(this);
@@ -225,11 +230,11 @@ export class Lapic {
   }
 
   highestIrr(): number {
-    return this.irrCount === 0 ? -1 : highestInBank(this.regs, IRR_W);
+    return this.irrTop;
   }
 
   highestIsr(): number {
-    return this.isrCount === 0 ? -1 : highestInBank(this.regs, ISR_W);
+    return this.isrTop;
   }
 
   private setIrr(v: number): void {
@@ -239,6 +244,7 @@ export class Lapic {
     if (!(w & bit)) {
       this.regs[i] = w | bit;
       this.irrCount++;
+      if (v > this.irrTop) this.irrTop = v;
     }
   }
 
@@ -248,7 +254,8 @@ export class Lapic {
     const w = this.regs[i]!;
     if (w & bit) {
       this.regs[i] = w & ~bit;
-      this.irrCount--;
+      if (--this.irrCount === 0) this.irrTop = -1;
+      else if (v === this.irrTop) this.irrTop = highestInBank(this.regs, IRR_W);
     }
   }
 
@@ -259,6 +266,7 @@ export class Lapic {
     if (!(w & bit)) {
       this.regs[i] = w | bit;
       this.isrCount++;
+      if (v > this.isrTop) this.isrTop = v;
     }
   }
 
@@ -268,8 +276,17 @@ export class Lapic {
     const w = this.regs[i]!;
     if (w & bit) {
       this.regs[i] = w & ~bit;
-      this.isrCount--;
+      if (--this.isrCount === 0) this.isrTop = -1;
+      else if (v === this.isrTop) this.isrTop = highestInBank(this.regs, ISR_W);
     }
+  }
+
+  /** Recomputes counts and tops after the banks were written wholesale. */
+  private recount(): void {
+    this.irrCount = countBank(this.regs, IRR_W);
+    this.isrCount = countBank(this.regs, ISR_W);
+    this.irrTop = highestInBank(this.regs, IRR_W);
+    this.isrTop = highestInBank(this.regs, ISR_W);
   }
 
   private setTmr(v: number, level: boolean): void {
@@ -574,8 +591,7 @@ export class Lapic {
     new Uint8Array(this.regs.buffer, this.regs.byteOffset, LAPIC_REGS_BYTES).set(src.subarray(0, LAPIC_REGS_BYTES));
     this.setVersion();
     this.regs[APIC_TMCCT >> 2] = 0;
-    this.irrCount = countBank(this.regs, IRR_W);
-    this.isrCount = countBank(this.regs, ISR_W);
+    this.recount();
     this.updatePpr();
     this.hooks.mapChanged(this);
     this.hooks.kick(this);

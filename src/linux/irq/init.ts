@@ -2,6 +2,9 @@
 // PCI GSIs): the board's interrupt wiring, the host CPUs and their vector space, interrupt remapping
 // turned on, every GSI a PCI pin is routed to mapped as a level, remapped I/O APIC line (masked until
 // requested), the PCI MSI layer, and /proc/interrupts.
+// A kernel booted as Xen's dom0 owns none of this: the hypervisor drives the I/O APIC and the VT-d
+// unit and hands dom0 its interrupts as event channels (not modeled), so dom0 gets no irq core and its
+// drivers request no lines.
 
 import { PcInterrupts } from '../../hw/x86/pc-interrupts.js';
 import { attr } from '../fs/vfs.js';
@@ -14,6 +17,7 @@ import { showInterrupts } from './proc.js';
 export const DEFAULT_HOST_CPUS = 16;
 
 export function initIrq(kernel: Kernel): void {
+  if (kernel.xen) return;
   const m = kernel.machine;
   const platform = new PcInterrupts(m);
   const core = new IrqCore(platform, kernel.sched, kernel.trace, kernel.log, { cpus: kernel.options.cpus ?? DEFAULT_HOST_CPUS });

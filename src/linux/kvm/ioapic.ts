@@ -35,6 +35,9 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
   /** rtc_status: pending_eoi and dest_map (vCPU id -> vector, -1 = not pending). */
   rtcPendingEoi = 0;
   private readonly rtcDest = new Int16Array(KVM_MAX_VCPU_IDS).fill(-1);
+  /** Vectors whose EOI must reach the IOAPIC (KVM's ioapic_handled_vectors, rescanned when marked dirty). */
+  private readonly handled = new Uint32Array(8);
+  private handledDirty = true;
 
   constructor(private readonly kvm: Kvm) {
     this.chip = new Ioapic(this, kvm.hw);
@@ -116,15 +119,33 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     this.chip.eoi(vector, trigLevel, vcpu.lapic!.directedEoi);
   }
 
-  /** kvm_ioapic_scan_entry() evaluated for one vector at EOI time. */
+  /**
+   * Whether `vcpu`'s EOI of `vector` is forwarded here (kvm_ioapic_scan_entry): a pin with that vector
+   * that is level-triggered, has an ack notifier (a resampler) or is the RTC pin — or the vector is
+   * the RTC interrupt this vCPU has not EOI'd yet. The vector was in the vCPU's ISR, which is the
+   * "pending EOI" half of KVM's destination test.
+   */
   handlesVector(vcpu: KvmVcpu, vector: number): boolean {
     if (this.rtcDest[vcpu.vcpuId] === vector) return true;
+    if (this.handledDirty) this.rescan();
+    return (this.handled[vector >> 5]! & (1 << (vector & 31))) !== 0;
+  }
+
+  /** KVM_REQ_SCAN_IOAPIC: entries, ack notifiers or routes changed. */
+  markScan(): void {
+    this.handledDirty = true;
+  }
+
+  private rescan(): void {
+    this.handledDirty = false;
+    this.handled.fill(0);
     const c = this.chip;
     for (let pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
-      if (c.vector(pin) !== vector) continue;
-      if (c.isLevel(pin) || pin === RTC_GSI || this.kvm.hasAckNotifier(KVM_IRQCHIP_IOAPIC, pin)) return true;
+      if (c.isLevel(pin) || pin === RTC_GSI || this.kvm.hasAckNotifier(KVM_IRQCHIP_IOAPIC, pin)) {
+        const v = c.vector(pin);
+        this.handled[v >> 5] |= 1 << (v & 31);
+      }
     }
-    return false;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -179,6 +200,7 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
   write(addr: number, len: number, value: number): boolean {
     if (!this.chip.inRange(addr)) return false;
     this.chip.mmioWrite(addr - this.chip.baseAddress, len, value);
+    this.handledDirty = true;
     return true;
   }
 
@@ -211,6 +233,7 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     }
     this.rtcPendingEoi = 0;
     this.rtcDest.fill(-1);
+    this.handledDirty = true;
     this.chip.setState(Number(dv.getBigUint64(0, true)), dv.getUint32(8, true), dv.getUint32(12, true), dv.getUint32(16, true), lo, hi);
     this.rtcRestoreAll();
   }

@@ -106,9 +106,10 @@ export class Irqfd implements WaitEntry {
     if (es.length === 1) {
       const e = es[0]!;
       this.entryType = e.type;
-      this.msiLo = e.msiLo;
-      this.msiHi = e.msiHi;
-      this.msiData = e.msiData;
+      // Kept as int32 so the 0xFEExxxxx address stays a small integer (no boxing on the wakeup path).
+      this.msiLo = e.msiLo | 0;
+      this.msiHi = e.msiHi | 0;
+      this.msiData = e.msiData | 0;
     } else {
       this.entryType = 0;
     }

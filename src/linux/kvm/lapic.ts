@@ -11,7 +11,7 @@
 // the slow path over every vCPU. The result is the number of APICs that accepted: -1 when the VM has
 // no APIC at all (KVM_SIGNAL_MSI then returns EPERM), 0 when no destination accepted.
 
-import type { ApicIrq } from '../../hw/x86/apic-irq.js';
+import { ApicIrq } from '../../hw/x86/apic-irq.js';
 import {
   APIC_BROADCAST, APIC_DEST_ALLBUT, APIC_DEST_ALLINC, APIC_DEST_LOGICAL, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL,
   APIC_DEST_SELF, APIC_DFR_FLAT, APIC_DM_FIXED, APIC_DM_LOWEST,
@@ -23,7 +23,6 @@ import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
 import { KVM_IRQ_ROUTING_MSI } from '../../../include-ts/linux/kvm.js';
 import { msiToApicIrq } from '../../hw/x86/msi.js';
-import { ApicIrq as ApicIrqClass } from '../../hw/x86/apic-irq.js';
 
 const MODE_SW_DISABLED = 0;
 const MODE_FLAT = 1;
@@ -247,7 +246,7 @@ export class KvmLapicOps implements LapicHooks {
   }
 }
 
-const scratch = new ApicIrqClass();
+const scratch = new ApicIrq();
 
 /**
  * ioapic_handled_vectors: whether an EOI of `vector` by `vcpu` is forwarded to the IOAPIC. In-kernel

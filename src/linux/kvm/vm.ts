@@ -129,15 +129,19 @@ export class Kvm {
   installRouting(rt: RoutingTable): void {
     this.routing = rt;
     this.irqfds.routingUpdate();
+    this.ioapic?.markScan();
   }
 
+  /** kvm_register_irq_ack_notifier() (+ kvm_vcpu_request_scan_ioapic). */
   registerAckNotifier(n: AckNotifier): void {
     this.ackNotifiers.unshift(n);
+    this.ioapic?.markScan();
   }
 
   unregisterAckNotifier(n: AckNotifier): void {
     const i = this.ackNotifiers.indexOf(n);
     if (i >= 0) this.ackNotifiers.splice(i, 1);
+    this.ioapic?.markScan();
   }
 
   /** kvm_irq_has_notifier(). */

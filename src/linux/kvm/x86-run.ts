@@ -49,12 +49,7 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
   run[RUN.flags + 1] = 0;
   try {
     const wantsToRun = run[RUN.immediateExit] === 0;
-    if (v.mpState === KVM_MP_STATE_UNINITIALIZED) {
-      if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set');
-      waitFor(v, ctx, () => hasPendingInitSipi(v), `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`);
-      acceptEvents(v);
-      throw kerr('EAGAIN', `vCPU ${v.vcpuId} received INIT/SIPI; re-enter KVM_RUN`);
-    }
+    if (v.mpState === KVM_MP_STATE_UNINITIALIZED) runUninitialized(v, ctx, wantsToRun);
     const valid = getU64n(run, RUN.validRegs);
     const dirty = getU64n(run, RUN.dirtyRegs);
     if (valid > KVM_SYNC_X86_VALID_FIELDS || dirty > KVM_SYNC_X86_VALID_FIELDS) throw kerr('EINVAL', `kvm_valid_regs/kvm_dirty_regs (0x${valid.toString(16)}/0x${dirty.toString(16)}) name fields other than KVM_SYNC_X86_REGS|SREGS|EVENTS`);
@@ -71,12 +66,24 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
   }
 }
 
+/** KVM_RUN on an AP that waits for INIT/SIPI: block, accept the events, and return EAGAIN (or EINTR). */
+function runUninitialized(v: KvmVcpu, ctx: FileContext, wantsToRun: boolean): never {
+  if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set');
+  waitFor(v, ctx, () => hasPendingInitSipi(v), `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`);
+  acceptEvents(v);
+  throw kerr('EAGAIN', `vCPU ${v.vcpuId} received INIT/SIPI; re-enter KVM_RUN`);
+}
+
 /** post_kvm_run_save(). */
 function postRunSave(v: KvmVcpu): void {
   const run = v.run;
   run[RUN.ifFlag] = v.cpu.ifFlag ? 1 : 0;
   setU64n(run, RUN.cr8, v.lapic ? (v.lapic.tpr >> 4) & 0xf : 0);
-  setU64n(run, RUN.apicBase, v.lapic ? v.lapic.apicBase : 0);
+  const base = v.lapic ? v.lapic.apicBase : 0;
+  if (base !== v.reportedApicBase) {
+    v.reportedApicBase = base;
+    setU64n(run, RUN.apicBase, base);
+  }
   const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
   run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
 }
@@ -146,6 +153,11 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
   }
 }
 
+/** The waiting part of vcpu_block(), out of line so the common (runnable) path allocates no closure. */
+function blockHalted(v: KvmVcpu, ctx: FileContext): void {
+  waitFor(v, ctx, () => vcpuRunnable(v), v.mpState === KVM_MP_STATE_HALTED ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`);
+}
+
 /** vcpu_block(). */
 function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
   if (v.mpState === KVM_MP_STATE_HALTED && v.lapic === null) {
@@ -154,7 +166,7 @@ function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
     v.mpState = KVM_MP_STATE_RUNNABLE;
     return R_EXIT;
   }
-  waitFor(v, ctx, () => vcpuRunnable(v), v.mpState === KVM_MP_STATE_HALTED ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`);
+  if (!vcpuRunnable(v)) blockHalted(v, ctx);
   acceptEvents(v);
   if (v.mpState === KVM_MP_STATE_HALTED) {
     v.mpState = KVM_MP_STATE_RUNNABLE;

@@ -51,7 +51,7 @@ export function dmaApiDriver(kernel: Kernel, name: string, module: string, ids: 
       dev.enable();
       dev.setMaster(true);
       kernel.log.info(`${name} ${dev.name}: enabling device`);
-      if (dev.irq && dev.hw.interruptPin) {
+      if (kernel.irq && dev.irq && dev.hw.interruptPin) {
         const c = new HostIrqCookie(dev);
         kernel.irq.requestIrq(dev.irq, handler, IRQF_SHARED, name, c);
         cookies.set(dev, c);

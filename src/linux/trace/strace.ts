@@ -7,7 +7,7 @@
 
 import { formatUnknownIoctl } from '../../../abi/ioc.js';
 import { errnoInfo } from '../../../abi/errno.js';
-import type { AnyRecord as RecordType, Field, MemberType } from '../../../abi/layout.js';
+import { readBits, readScalar, type AnyRecord as RecordType, type Field, type MemberType } from '../../../abi/layout.js';
 import type { SyscallEvent, TraceBus, TraceEvent } from '../../sim/trace.js';
 import type { FlagSet, IoctlDesc, IoctlTable } from './ioctl-desc.js';
 import { GENERIC_IOCTLS } from './decoders/generic.js';
@@ -121,26 +121,6 @@ function scalarText(v: number | bigint, name: string, fc: FieldCtx): string {
   return v.toString();
 }
 
-function readScalar(dv: DataView, off: number, t: MemberType): number | bigint {
-  if (t.kind !== 'scalar') return 0;
-  switch (t.name) {
-    case 'u8': return dv.getUint8(off);
-    case 's8': return dv.getInt8(off);
-    case 'u16': return dv.getUint16(off, true);
-    case 's16': return dv.getInt16(off, true);
-    case 'u32': return dv.getUint32(off, true);
-    case 's32': return dv.getInt32(off, true);
-    case 'u64': return dv.getBigUint64(off, true);
-    case 's64': return dv.getBigInt64(off, true);
-  }
-}
-
-function readBitsAt(bytes: Uint8Array, bit: number, width: number): number {
-  let v = 0;
-  for (let i = 0; i < width; i++) if (bytes[(bit + i) >> 3]! & (1 << ((bit + i) & 7))) v += 2 ** i;
-  return v;
-}
-
 function formatValue(t: MemberType, bytes: Uint8Array, off: number, name: string, fc: FieldCtx, limit: number): string {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (t.kind) {
@@ -190,7 +170,7 @@ function formatFields(rec: RecordType, bytes: Uint8Array, base: number, fc: Fiel
       continue;
     }
     if (f.type.kind === 'bits') {
-      out.push(`${f.name}=${scalarText(readBitsAt(bytes, base * 8 + f.bitOffset, f.bitWidth), f.name, sub)}`);
+      out.push(`${f.name}=${scalarText(readBits(bytes, base * 8 + f.bitOffset, f.bitWidth), f.name, sub)}`);
       continue;
     }
     out.push(`${f.name}=${formatValue(f.type, bytes, base + f.offset, f.name, sub, limit)}`);

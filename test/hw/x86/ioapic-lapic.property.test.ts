@@ -11,6 +11,7 @@ import { Ioapic, type IoapicHooks } from '../../../src/hw/x86/ioapic.js';
 import { Lapic, type LapicHooks } from '../../../src/hw/x86/lapic.js';
 import { APIC_DM_FIXED, APIC_IRR, APIC_ISR, APIC_TMR } from '../../../src/hw/x86/apicdef.js';
 import { Scheduler } from '../../../src/sim/scheduler.js';
+import { fcParams } from '../../support/runs.js';
 import { TraceBus } from '../../../src/sim/trace.js';
 
 const PINS = [3, 9, 17];
@@ -237,12 +238,12 @@ const commands = [
 ];
 
 describe('IOAPIC + LAPIC against a reference model of remote IRR and IRR/ISR', () => {
-  it('random line/program/take/EOI/TPR sequences', () => {
+  it('random line/program/take/EOI/TPR sequences (property)', () => {
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 80, size: 'large' }), (cmds) => {
         fc.modelRun(() => ({ model: new RefModel(), real: new Real() }), cmds);
       }),
-      { numRuns: 400 },
+      fcParams(400),
     );
   });
 });

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { GuestAsm, r0 } from '../../../src/guest/program.js';
 import { enableLapic, ioapicRoute, ioapicSetMask, maskPic, type RouteOptions } from '../../../src/guest/x86.js';
 import { POLLIN } from '../../../include-ts/linux/poll.js';
+import { fcParams } from '../../support/runs.js';
 import { count, efd, irqfd, irqLine, K, setRoutes, signal, vmm, type Vmm } from './helpers.js';
 
 const GSI = 20;
@@ -258,12 +259,12 @@ const commands = [
 ];
 
 describe('irqfd + resampler on a level-triggered GSI, against a model of KVM', () => {
-  it('random signals, windows, EOIs, mask/unmask, reroutes, assign/deassign, KVM_IRQ_LINE', () => {
+  it('random signals, windows, EOIs, mask/unmask, reroutes, assign/deassign, KVM_IRQ_LINE (property)', () => {
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 50, size: 'large' }), (cmds) => {
         fc.modelRun(() => ({ model: new Model(), real: new Real() }), cmds);
       }),
-      { numRuns: 200 },
+      fcParams(200),
     );
   });
 });

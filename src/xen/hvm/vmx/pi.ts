@@ -10,6 +10,7 @@
 //   IOMMU suppressed;
 // - H2: installing the hooks for the first device kicks every vCPU (vmx_pi_start_assignment), so one
 //   that was already blocked blocks again through the hook.
+// and two fixes of its own for races this model found (M2, M3: see vmxPiUnblockVcpu, vmxPiDoResume).
 import { APIC_INVALID_DEST } from '../../../hw/iommu/vtd/pi-desc.js';
 import { _VPF_blocked, PI_CSW_FROM, PI_CSW_TO, type Domain, type Vcpu } from '../../domain.js';
 import type { XenCpu } from '../../percpu.js';
@@ -76,10 +77,25 @@ export function* vmxPiUnblockVcpu(xen: Xen, v: Vcpu): Generator<void, void, void
   }
 }
 
-/** vmx_pi_do_resume(), from vmx_vmenter_helper with interrupts off. */
+/**
+ * vmx_pi_do_resume(), from vmx_vmenter_helper with interrupts off.
+ * Race M3 (found by this model): a vCPU woken while on a dying CPU's list and switched in on P
+ * (switch_to: NDST = P) is still on that list until here; vmx_pi_desc_fixup, running meanwhile on
+ * another CPU, sees ON=0 and moves it with NDST = the new list's CPU. This removes it from that list
+ * and it runs on P with NDST elsewhere: notifications go to the wrong CPU, and when it next blocks on
+ * P (on list(P), NDST not P) vmx_vcpu_block's ASSERT fires and a wakeup notification goes to a CPU
+ * whose list does not hold it. `fixed`: once off every list, NDST is set back to P, and a post that
+ * was notified elsewhere meanwhile (ON=1) gets a self-IPI, taken right after VM entry.
+ */
 export function* vmxPiDoResume(xen: Xen, v: Vcpu): Generator<void, void, void> {
   xen.assert((v.pauseFlags & _VPF_blocked) === 0, `vmx_pi_do_resume: ${v.label} is blocked`);
   yield* vmxPiUnblockVcpu(xen, v);
+  if (xen.mode !== 'fixed') return;
+  const c = xen.cpus[v.processor]!;
+  const ndst = xen.ndstOf(c);
+  if (v.piDesc.ndst === ndst) return;
+  v.piDesc.setNdst(ndst);
+  if (v.piDesc.on) xen.sendIpi(c, xen.postedIntrVector);
 }
 
 function removeFromList(c: XenCpu, v: Vcpu): void {

@@ -1,0 +1,204 @@
+// The toolstack interface as dom0 userspace reaches it: /dev/xen/privcmd (Linux drivers/xen/privcmd.c)
+// with IOCTL_PRIVCMD_HYPERCALL carrying PHYSDEVOP_map_pirq / unmap_pirq (xen/arch/x86/physdev.c,
+// irq.c allocate_and_map_msi_pirq / unmap_domain_pirq, msi.c __pci_enable_msix) and XEN_DOMCTL_*
+// (common/domctl.c, arch/x86/domctl.c bind_pt_irq / unbind_pt_irq, passthrough/pci.c assign_device).
+// A hypercall's -E comes back from the ioctl as -1/errno (SyscallError) with the same value; failed
+// calls change nothing.
+import { describe, expect, it } from 'vitest';
+import { O_RDWR } from '../../include-ts/linux/fcntl.js';
+import { IOCTL_PRIVCMD_HYPERCALL, IOCTL_PRIVCMD_RESTRICT, privcmd_hypercall } from '../../include-ts/xen/privcmd.js';
+import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op } from '../../include-ts/xen/xen.js';
+import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, PHYSDEVOP_map_pirq, physdev_map_pirq } from '../../include-ts/xen/physdev.js';
+import { PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
+import { Host } from '../../src/host.js';
+import { SyscallError } from '../../src/linux/errors.js';
+import {
+  sbdf, xc_assign_device, xc_deassign_device, xc_domain_unbind_msi_irq, xc_domain_update_msi_irq, xc_interface_open, xc_physdev_map_pirq_msi,
+  xc_physdev_unmap_pirq, xc_test_assign_device,
+} from '../../src/xen/libxc.js';
+import { XenHost } from '../../src/xen/host.js';
+import { bindMsi, NIC_SBDF, rig } from './helpers.js';
+
+function errnoOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SyscallError) return e.code;
+    throw e;
+  }
+  return 'ok';
+}
+
+describe('/dev/xen/privcmd (drivers/xen/privcmd.c)', () => {
+  it('exists only in a dom0 kernel, and only root may open it (0600)', () => {
+    expect(errnoOf(() => Host.create({ preset: 'empty' }).spawn().open('/dev/xen/privcmd', O_RDWR))).toBe('ENOENT');
+    const h = XenHost.create();
+    expect(errnoOf(() => h.spawnDom0Process({ uid: 1000 }).open('/dev/xen/privcmd', O_RDWR))).toBe('EACCES');
+    expect(h.spawnDom0Process().open('/dev/xen/privcmd', O_RDWR)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('IOCTL_PRIVCMD_HYPERCALL: a short argument is EFAULT, an unknown hypercall ENOSYS, a restricted fd EPERM', () => {
+    const p = XenHost.create().spawnDom0Process();
+    const fd = p.open('/dev/xen/privcmd', O_RDWR);
+    expect(errnoOf(() => p.ioctl(fd, IOCTL_PRIVCMD_HYPERCALL, new Uint8Array(16)))).toBe('EFAULT');
+    const h = privcmd_hypercall.alloc();
+    h.op = 99n;
+    expect(errnoOf(() => p.ioctl(fd, IOCTL_PRIVCMD_HYPERCALL, h))).toBe('ENOSYS');
+    h.op = BigInt(__HYPERVISOR_physdev_op);
+    h.arg.set(0, BigInt(PHYSDEVOP_map_pirq));
+    h.arg.set(1, 0x1234_5000n); // not mapped in the caller: copy_from_guest fails
+    expect(errnoOf(() => p.ioctl(fd, IOCTL_PRIVCMD_HYPERCALL, h))).toBe('EFAULT');
+    p.ioctl(fd, IOCTL_PRIVCMD_RESTRICT, new Uint8Array([1, 0]));
+    expect(errnoOf(() => p.ioctl(fd, IOCTL_PRIVCMD_HYPERCALL, h))).toBe('EPERM');
+    expect(errnoOf(() => p.ioctl(fd, IOCTL_PRIVCMD_RESTRICT, new Uint8Array([2, 0])))).toBe('EINVAL');
+    expect(p.ioctl(fd, IOCTL_PRIVCMD_RESTRICT, new Uint8Array([1, 0]))).toBe(0);
+  });
+
+  it('the strace formatter names the ioctl and the error carries the hypercall and Xen reason', () => {
+    const h = XenHost.create();
+    const lines: string[] = [];
+    const stop = h.strace((l) => lines.push(l));
+    const x = xc_interface_open(h.spawnDom0Process());
+    const e = (() => {
+      try {
+        xc_assign_device(x, 42, NIC_SBDF);
+      } catch (err) {
+        return err as SyscallError;
+      }
+      return null;
+    })();
+    stop();
+    expect(e?.code).toBe('ESRCH');
+    expect(e?.message).toContain('IOCTL_PRIVCMD_HYPERCALL');
+    expect(e?.message).toContain('__HYPERVISOR_domctl: no domain 42');
+    expect(lines.some((l) => l.includes('IOCTL_PRIVCMD_HYPERCALL') && l.includes('ESRCH'))).toBe(true);
+  });
+});
+
+describe('PHYSDEVOP_map_pirq / unmap_pirq (physdev.c, irq.c, msi.c)', () => {
+  it('maps an MSI-X entry: a pirq from the top of the free range, the entry programmed in remappable format and masked', () => {
+    const r = rig();
+    expect(r.pirqs).toEqual([55, 54]);
+    const m = r.host.control.msixEntry(0);
+    expect((m.addrLo & 0xfff00000) >>> 0).toBe(0xfee00000);
+    expect(m.addrLo & 0x10).toBe(0x10); // interrupt format: remappable
+    expect(m.addrLo & 0x8).toBe(0x8); // SHV
+    expect(m.data).toBe(0);
+    expect(m.ctrl & 1).toBe(1);
+  });
+
+  it('errors: ESRCH unknown domain, EINVAL bad type / index / pirq range, ENODEV no device, EINVAL entry beyond the table, EEXIST pirq taken, ENOSPC none free', () => {
+    const r = rig();
+    const tb = r.tableBase;
+    const map = (dom: number, pirq: number, entry: number, bus = 1, index = -1) => errnoOf(() => xc_physdev_map_pirq_msi(r.xch, dom, index, { value: pirq }, 0, bus, entry, tb));
+    expect(map(9, -1, 0)).toBe('ESRCH');
+    expect(map(r.dom, -1, 0, 1, 3)).toBe('EINVAL');
+    expect(map(r.dom, 56, 0)).toBe('EINVAL');
+    expect(map(r.dom, -1, 0, 7)).toBe('ENODEV');
+    expect(map(r.dom, -1, 4)).toBe('EINVAL'); // the NIC has 4 MSI-X entries
+    expect(map(r.dom, r.pirqs[0]!, 2)).toBe('EEXIST');
+    const b = r.xch.bufferBytes.subarray(0, physdev_map_pirq.size);
+    b.fill(0);
+    const v = physdev_map_pirq.view(b);
+    v.domid = r.dom;
+    v.type = 7;
+    v.pirq = -1;
+    expect(errnoOf(() => r.xch.hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_map_pirq, r.xch.bufferAddress))).toBe('EINVAL');
+    v.type = MAP_PIRQ_TYPE_GSI;
+    expect(errnoOf(() => r.xch.hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_map_pirq, r.xch.bufferAddress))).toBe('EOPNOTSUPP'); // not modeled
+    v.type = MAP_PIRQ_TYPE_MSI;
+    const small = rig({ entries: 0 });
+    const d = small.host.xen.domains.get(small.dom)!;
+    for (let p = 24; p < d.nrPirqs; p++) xc_physdev_map_pirq_msi(small.xch, small.dom, -1, { value: p }, 0, 1, p % 4, small.tableBase);
+    expect(errnoOf(() => xc_physdev_map_pirq_msi(small.xch, small.dom, -1, { value: -1 }, 0, 1, 0, small.tableBase))).toBe('ENOSPC');
+  });
+
+  it('a failed map changes nothing; unmap errors: EINVAL unmapped or out of range, ESRCH unknown domain', () => {
+    const r = rig();
+    const d = r.host.xen.domains.get(r.dom)!;
+    const pirqs = [...d.pirqs.keys()];
+    const irqs = r.host.xen.irqs.filter(Boolean).length;
+    errnoOf(() => xc_physdev_map_pirq_msi(r.xch, r.dom, -1, { value: -1 }, 0, 1, 9, r.tableBase));
+    expect([...d.pirqs.keys()]).toEqual(pirqs);
+    expect(r.host.xen.irqs.filter(Boolean).length).toBe(irqs);
+    expect(errnoOf(() => xc_physdev_unmap_pirq(r.xch, r.dom, 40))).toBe('EINVAL');
+    expect(errnoOf(() => xc_physdev_unmap_pirq(r.xch, r.dom, 999))).toBe('EINVAL');
+    expect(errnoOf(() => xc_physdev_unmap_pirq(r.xch, 9, r.pirqs[0]!))).toBe('ESRCH');
+    expect(xc_physdev_unmap_pirq(r.xch, r.dom, r.pirqs[0]!)).toBe(0);
+    expect(d.pirqs.has(r.pirqs[0]!)).toBe(false);
+    expect(r.host.control.msixEntry(0).ctrl & 1).toBe(1);
+  });
+
+  it('unmapping a still-bound pirq force-unbinds it (and frees its IRTE)', () => {
+    const r = rig();
+    bindMsi(r, 0, 0x40, { kind: 'vcpu', vcpu: 0 });
+    expect(xc_physdev_unmap_pirq(r.xch, r.dom, r.pirqs[0]!)).toBe(0);
+    expect(r.host.dmesg()).toContain(`(XEN) dom${r.dom}: forcing unbind of pirq ${r.pirqs[0]}`);
+    r.host.control.raise(0); // the entry is masked again: nothing is delivered
+    r.host.control.settle();
+    expect(r.host.control.handled(r.dom, 0, 0x40)).toBe(0);
+  });
+});
+
+describe('XEN_DOMCTL_* (domctl.c, arch/x86/domctl.c, passthrough/pci.c)', () => {
+  it('EACCES on another interface version; ESRCH unknown domain; ENOSYS unknown command', () => {
+    const r = rig();
+    const call = (fill: (d: ReturnType<typeof xen_domctl.view>) => void) => {
+      const b = r.xch.bufferBytes.subarray(0, xen_domctl.size);
+      b.fill(0);
+      const d = xen_domctl.view(b);
+      d.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+      d.domain = r.dom;
+      d.cmd = XEN_DOMCTL_bind_pt_irq;
+      fill(d);
+      return errnoOf(() => r.xch.hypercall(__HYPERVISOR_domctl, r.xch.bufferAddress));
+    };
+    expect(call((d) => (d.interface_version = 0x17))).toBe('EACCES');
+    expect(call((d) => (d.domain = 77))).toBe('ESRCH');
+    expect(call((d) => (d.cmd = 999))).toBe('ENOSYS');
+    expect(call((d) => {
+      d.u.bind_pt_irq.machine_irq = r.pirqs[0]!;
+      d.u.bind_pt_irq.irq_type = PT_IRQ_TYPE_PCI;
+    })).toBe('EOPNOTSUPP'); // only MSI passthrough is modeled
+  });
+
+  it('bind_pt_irq: EPERM for an unmapped pirq, EINVAL for a PV (non-HVM) domain; unbind_pt_irq: EPERM unmapped', () => {
+    const r = rig();
+    expect(errnoOf(() => xc_domain_update_msi_irq(r.xch, r.dom, 0x40, 30, 0, 0))).toBe('EPERM');
+    expect(errnoOf(() => xc_domain_update_msi_irq(r.xch, 0, 0x40, r.pirqs[0]!, 0, 0))).toBe('EINVAL');
+    expect(errnoOf(() => xc_domain_unbind_msi_irq(r.xch, r.dom, 0x40, 30, 0))).toBe('EPERM');
+    const irte = r.host.control.irte(0);
+    expect(errnoOf(() => xc_domain_update_msi_irq(r.xch, r.dom, 0x40, 30, 0, 0))).toBe('EPERM');
+    expect(r.host.control.irte(0)).toEqual(irte); // nothing changed
+  });
+
+  it('assign_device: ENODEV no such device, EBUSY owned by another guest, EINVAL self-assignment or bad flags, ENODEV not PCI; deassign ENODEV when not assigned; test_assign EINVAL', () => {
+    const h = XenHost.create({ cmdline: 'iommu=intpost' });
+    const a = h.createHvmDomain({ vcpus: 1 });
+    const b = h.createHvmDomain({ vcpus: 1 });
+    const x = xc_interface_open(h.spawnDom0Process());
+    expect(errnoOf(() => xc_assign_device(x, a, sbdf(0, 9, 0, 0)))).toBe('ENODEV');
+    expect(errnoOf(() => xc_assign_device(x, 0, NIC_SBDF))).toBe('EINVAL');
+    expect(errnoOf(() => xc_assign_device(x, a, NIC_SBDF, 4))).toBe('EINVAL');
+    expect(errnoOf(() => x.domctl(37, a, (d) => (d.u.assign_device.dev = XEN_DOMCTL_DEV_DT)))).toBe('ENODEV');
+    expect(errnoOf(() => xc_deassign_device(x, a, NIC_SBDF))).toBe('ENODEV');
+    expect(xc_test_assign_device(x, a, NIC_SBDF)).toBe(0);
+    expect(xc_assign_device(x, a, NIC_SBDF)).toBe(0);
+    expect(errnoOf(() => xc_assign_device(x, b, NIC_SBDF))).toBe('EBUSY');
+    expect(errnoOf(() => xc_test_assign_device(x, b, NIC_SBDF))).toBe('EINVAL');
+    expect(xc_deassign_device(x, a, NIC_SBDF)).toBe(0);
+    expect(xc_assign_device(x, b, NIC_SBDF)).toBe(0);
+  });
+
+  it('with the IOMMU off: device assignment is EOPNOTSUPP, bind_pt_irq ESRCH; map_pirq programs a compatibility-format MSI', () => {
+    const h = XenHost.create({ cmdline: 'iommu=off' });
+    const a = h.createHvmDomain({ vcpus: 1 });
+    const x = xc_interface_open(h.spawnDom0Process());
+    expect(errnoOf(() => xc_assign_device(x, a, NIC_SBDF))).toBe('EOPNOTSUPP');
+    const nic = h.control.device();
+    const p = { value: -1 };
+    xc_physdev_map_pirq_msi(x, a, -1, p, 0, 1, 0, nic.barAddress(nic.msix!.tableBar) + nic.msix!.tableOffset);
+    expect(h.control.msixEntry(0).addrLo & 0x10).toBe(0); // compatibility format
+    expect(errnoOf(() => xc_domain_update_msi_irq(x, a, 0x40, p.value, 0, 0))).toBe('ESRCH');
+  });
+});
