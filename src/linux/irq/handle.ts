@@ -15,6 +15,10 @@ export function handleIrqEvent(core: IrqCore, desc: IrqDesc): number {
   desc.inProgress = true;
   let ret = NONE;
   const acts = desc.actions;
+  const tr = core.trace;
+  if (tr.active) {
+    tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector, detail: `CPU${desc.cpu} ${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${acts.map((a) => a.name).join(', ')}` });
+  }
   for (let i = 0; i < acts.length; i++) {
     const a = acts[i]!;
     const r = a.handler(desc.irq, a.devId);
@@ -22,13 +26,7 @@ export function handleIrqEvent(core: IrqCore, desc: IrqDesc): number {
     ret |= r;
   }
   desc.inProgress = false;
-  const tr = core.trace;
-  if (tr.active) {
-    tr.emit({
-      type: 'irq', t: core.sched.now, hop: ret === NONE ? 'host-irq-unhandled' : 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector,
-      detail: `${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${acts.map((a) => a.name).join(', ')}${ret === NONE ? ' (IRQ_NONE from every handler)' : ''}`,
-    });
-  }
+  if (ret === NONE && tr.active) tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq-unhandled', at: `irq ${desc.irq}`, vector: desc.vector, detail: 'IRQ_NONE from every handler' });
   noteInterrupt(core, desc, ret);
   return ret;
 }
