@@ -72,8 +72,10 @@ export class MsixState {
 
   /** The function wants to signal vector `v`. False if MSI-X is disabled (or `v` is out of range). */
   notify(v: number): boolean {
-    if (!this.enabled || v < 0 || v >= this.vectors) return false;
-    if (this.functionMasked || this.vectorMasked(v)) {
+    // Message Control's high byte: bit 7 = Enable, bit 6 = Function Mask (one read on the per-message path).
+    const ctlHi = this.cs.bytes[this.offset + 3]!;
+    if ((ctlHi & 0x80) === 0 || v < 0 || v >= this.vectors) return false;
+    if ((ctlHi & 0x40) !== 0 || (this.table[v * 16 + 12]! & 1) !== 0) {
       this.pba[v >> 3] = this.pba[v >> 3]! | (1 << (v & 7));
       const tr = this.fn.trace;
       if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-pending', at: this.fn.bdf, vector: v, detail: 'MSI-X vector masked: PBA bit set' });
@@ -87,9 +89,10 @@ export class MsixState {
     const t = this.table;
     const o = v * 16;
     this.sent[v]!++;
-    const tr = this.fn.trace;
-    if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-send', at: this.fn.bdf, vector: v, detail: 'MSI-X' });
-    this.fn.msiSink.deliver(this.fn, getS32(t, o), getS32(t, o + 4), getS32(t, o + 8));
+    const fn = this.fn;
+    const tr = fn.trace;
+    if (tr.active) tr.emit({ type: 'irq', t: fn.sched.now, hop: 'msi-send', at: fn.bdf, vector: v, detail: 'MSI-X' });
+    fn.msiSink.deliver(fn, getS32(t, o), getS32(t, o + 4), getS32(t, o + 8));
   }
 
   /** Sends vector `v` if it is pending and now unmasked, clearing its PBA bit. */

@@ -33,6 +33,14 @@ export const IOAPIC_RTE_LO_INDEX15 = 1 << 11;
 /** The I/O APIC's source-id in the DMAR table's device scope (bus 0xf0, device 0x1f, function 0). */
 export const IOAPIC_SOURCE_ID = 0xf0f8;
 
+// Module-local copies for the per-interrupt path.
+const HI_FORMAT_REMAPPABLE = IOAPIC_RTE_HI_FORMAT_REMAPPABLE;
+const HI_INDEX_SHIFT = IOAPIC_RTE_HI_INDEX_SHIFT;
+const LO_INDEX15 = IOAPIC_RTE_LO_INDEX15;
+/** remappableMsiAddress() for a handle, precomputed parts (signed 32-bit, see MsiSink). */
+const ADDR_REMAPPABLE = remappableMsiAddress(0) | 0;
+const ADDR_HANDLE15 = remappableMsiAddress(0x8000) ^ remappableMsiAddress(0);
+
 export class PcInterrupts implements IoapicHooks {
   /** Machine memory for structures the OS hands to hardware by address (the remapping table). */
   readonly mem = new PhysMemory();
@@ -43,9 +51,10 @@ export class PcInterrupts implements IoapicHooks {
   readonly ioapicUnit: DrhdUnit;
   /** Requests the I/O APIC sent (inspection). */
   ioapicMessages = 0;
-  /** Posted requests: the interrupt index (remappable), or -1 - (vector | delivery mode | dest << 11). */
-  private readonly posted: number[] = [];
+  /** Posted requests (a ring): the interrupt index (remappable), or -1 - (vector | delivery mode | dest << 11). */
+  private posted = new Int32Array(64);
   private postedHead = 0;
+  private postedTail = 0;
   private sending = false;
 
   constructor(
@@ -64,30 +73,41 @@ export class PcInterrupts implements IoapicHooks {
   /** A platform line changed level: the I/O APIC input of the same number follows it. */
   private readonly onLine = (line: IntxLine, level: boolean): void => {
     this.ioapic.setIrq(line.gsi, level, level);
-    if (this.posted.length !== 0) this.send();
+    if (this.postedTail !== this.postedHead) this.send();
   };
 
   /** Software writes one dword of a redirection entry (the indirect IOREGSEL/IOWIN access). */
   writeEntry(pin: number, half: 'lo' | 'hi', value: number): void {
     this.ioapic.writeEntry(pin, half, value);
-    if (this.posted.length !== 0) this.send();
+    if (this.postedTail !== this.postedHead) this.send();
+  }
+
+  private post(m: number): void {
+    let q = this.posted;
+    if (this.postedTail - this.postedHead === q.length) {
+      const bigger = new Int32Array(q.length * 2);
+      for (let i = this.postedHead; i < this.postedTail; i++) bigger[i - this.postedHead] = q[i & (q.length - 1)]!;
+      this.postedTail -= this.postedHead;
+      this.postedHead = 0;
+      this.posted = q = bigger;
+    }
+    q[this.postedTail++ & (q.length - 1)] = m;
   }
 
   /** Sends the posted requests to the remapping unit, in order (more may be posted meanwhile). */
   private send(): void {
     if (this.sending) return;
     this.sending = true;
-    const q = this.posted;
-    while (this.postedHead < q.length) {
-      const m = q[this.postedHead++]!;
-      if (m >= 0) this.ioapicUnit.deliverMsi(IOAPIC_SOURCE_ID, remappableMsiAddress(m), 0, 0);
+    while (this.postedHead !== this.postedTail) {
+      const q = this.posted;
+      const m = q[this.postedHead++ & (q.length - 1)]!;
+      if (m >= 0) this.ioapicUnit.deliverMsi(IOAPIC_SOURCE_ID, ADDR_REMAPPABLE | ((m & 0x7fff) << 5) | (m & 0x8000 ? ADDR_HANDLE15 : 0), 0, 0);
       else {
         const c = -1 - m;
-        this.ioapicUnit.deliverMsi(IOAPIC_SOURCE_ID, (0xfee0_0000 | ((c >>> 11) << 12)) >>> 0, 0, c & 0x7ff);
+        this.ioapicUnit.deliverMsi(IOAPIC_SOURCE_ID, (0xfee0_0000 | ((c >>> 11) << 12)) | 0, 0, c & 0x7ff);
       }
     }
-    q.length = 0;
-    this.postedHead = 0;
+    this.postedHead = this.postedTail = 0;
     this.sending = false;
   }
 
@@ -96,10 +116,10 @@ export class PcInterrupts implements IoapicHooks {
   deliver(irq: ApicIrq, pin: number): number {
     this.ioapicMessages++;
     const hi = this.ioapic.hi[pin]!;
-    if (hi & IOAPIC_RTE_HI_FORMAT_REMAPPABLE) {
-      this.posted.push(((hi >>> IOAPIC_RTE_HI_INDEX_SHIFT) & 0x7fff) | (this.ioapic.lo[pin]! & IOAPIC_RTE_LO_INDEX15 ? 0x8000 : 0));
+    if (hi & HI_FORMAT_REMAPPABLE) {
+      this.post(((hi >>> HI_INDEX_SHIFT) & 0x7fff) | (this.ioapic.lo[pin]! & LO_INDEX15 ? 0x8000 : 0));
     } else {
-      this.posted.push(-1 - (irq.vector | (irq.deliveryMode & 0x700) | ((irq.destId & 0xff) << 11)));
+      this.post(-1 - (irq.vector | (irq.deliveryMode & 0x700) | ((irq.destId & 0xff) << 11)));
     }
     // The message left the I/O APIC: a level entry's remote IRR is set whatever the target did with it.
     return 1;

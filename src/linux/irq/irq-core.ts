@@ -33,6 +33,8 @@ export class IrqCore {
   private readonly descs: (IrqDesc | undefined)[] = [];
   /** Nesting of localIrqSave(): while non-zero, CPUs hold arriving vectors in IRR. */
   irqsOff = 0;
+  /** Vectors held back that way (so that a restore with nothing held costs one compare). */
+  deferred = 0;
   private readonly resendWork = new Map<IrqDesc, WorkItem>();
 
   constructor(
@@ -59,7 +61,8 @@ export class IrqCore {
   }
 
   localIrqRestore(): void {
-    if (--this.irqsOff !== 0) return;
+    if (--this.irqsOff !== 0 || this.deferred === 0) return;
+    this.deferred = 0;
     const cpus = this.cpus;
     for (let i = 0; i < cpus.length; i++) cpus[i]!.flushPending();
   }

@@ -141,10 +141,10 @@ export class PciDev {
    * whether the mask state was updated.
    */
   private checkAndSetIntxMask(mask: boolean): boolean {
-    const dword = this.hw.configRead(CMD, 4);
-    const pending = ((dword >>> 16) & STATUS_INTX) !== 0;
+    const b = this.hw.cfg.bytes;
+    const pending = (b[CMD + 2]! & STATUS_INTX) !== 0;
     if (mask !== pending) return false;
-    const orig = dword & 0xffff;
+    const orig = b[CMD]! | (b[CMD + 1]! << 8);
     const cmd = mask ? orig | CMD_INTX_DISABLE : orig & ~CMD_INTX_DISABLE;
     if (cmd !== orig) this.hw.configWrite(CMD, 2, cmd);
     return true;

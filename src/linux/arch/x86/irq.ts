@@ -34,6 +34,7 @@ export class HostCpu implements LocalApicPort {
   /** The APIC bus delivers `vector` (fixed, physical destination). */
   accept(vector: number): void {
     if (this.inIrq || this.core.irqsOff !== 0) {
+      if (!this.inIrq) this.core.deferred++;
       const w = vector >> 5;
       const bit = 1 << (vector & 31);
       if ((this.irr[w]! & bit) === 0) {
