@@ -47,19 +47,16 @@ export function efd(p: Process): number {
   return p.eventfd(0, EFD_NONBLOCK);
 }
 
-/** Reads (and so clears) an eventfd's counter; 0 when it is 0 (EAGAIN). */
-export function take(p: Process, fd: number): number {
-  const b = new Uint8Array(8);
+/** Reads (and so clears) an eventfd's counter, 0 when it is 0; writes 1 to an eventfd (a user's signal). */
+export { count as take, signal as poke } from '../linux/kvm/helpers.js';
+
+/** Runs `fn`; the errno code of the SyscallError it throws, or null if it succeeds. */
+export function errno(fn: () => unknown): string | null {
   try {
-    p.read(fd, b);
+    fn();
+    return null;
   } catch (e) {
-    if (e instanceof SyscallError && e.code === 'EAGAIN') return 0;
+    if (e instanceof SyscallError) return e.code;
     throw e;
   }
-  return new DataView(b.buffer).getUint32(0, true);
-}
-
-/** Writes 1 to an eventfd (a user's signal). */
-export function poke(p: Process, fd: number): void {
-  p.write(fd, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]));
 }

@@ -44,14 +44,30 @@ interface MsiDevState {
   readonly irteCount: number;
 }
 
-/** The per-device MSI-X chip: masking is the entry's Vector Control mask bit. */
-class PciMsixChip implements IrqChip {
+/** What both per-device MSI chips share: an edge is acknowledged at the local APIC, replayed by an IPI. */
+abstract class PciMsiChipBase implements IrqChip {
   constructor(
     readonly name: string,
-    private readonly pdev: PciDev,
+    protected readonly pdev: PciDev,
     private readonly core: IrqCore,
   ) {}
 
+  abstract mask(desc: IrqDesc): void;
+  abstract unmask(desc: IrqDesc): void;
+
+  ack(): void {}
+
+  eoi(): void {}
+
+  /** apic_retrigger_irq(): the vector is sent again to its CPU. */
+  retrigger(desc: IrqDesc): boolean {
+    this.core.cpus[desc.cpu]!.retrigger(desc.vector);
+    return true;
+  }
+}
+
+/** The per-device MSI-X chip: masking is the entry's Vector Control mask bit. */
+class PciMsixChip extends PciMsiChipBase {
   private ctrl(desc: IrqDesc, masked: boolean): void {
     const x = this.pdev.hw.msix!;
     this.pdev.hw.barWrite(x.tableBar, x.tableOffset + desc.hwirq * 16 + 12, 4, masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
@@ -64,25 +80,10 @@ class PciMsixChip implements IrqChip {
   unmask(desc: IrqDesc): void {
     this.ctrl(desc, false);
   }
-
-  ack(): void {}
-
-  eoi(): void {}
-
-  retrigger(desc: IrqDesc): boolean {
-    this.core.cpus[desc.cpu]!.retrigger(desc.vector);
-    return true;
-  }
 }
 
 /** The per-device MSI chip: masking through the Mask Bits register when the function has one. */
-class PciMsiChip implements IrqChip {
-  constructor(
-    readonly name: string,
-    private readonly pdev: PciDev,
-    private readonly core: IrqCore,
-  ) {}
-
+class PciMsiChip extends PciMsiChipBase {
   private setMask(desc: IrqDesc, masked: boolean): void {
     const m = this.pdev.hw.msi!;
     if (!m.maskable) return;
@@ -98,15 +99,6 @@ class PciMsiChip implements IrqChip {
 
   unmask(desc: IrqDesc): void {
     this.setMask(desc, false);
-  }
-
-  ack(): void {}
-
-  eoi(): void {}
-
-  retrigger(desc: IrqDesc): boolean {
-    this.core.cpus[desc.cpu]!.retrigger(desc.vector);
-    return true;
   }
 }
 

@@ -17,9 +17,8 @@ import { fcParams } from '../../../support/runs.js';
 import { Host } from '../../../../src/host.js';
 import type { Process } from '../../../../src/linux/process.js';
 import type { EventFdFile } from '../../../../src/linux/eventfd.js';
-import { SyscallError } from '../../../../src/linux/errors.js';
 import { EDU, LEGACY, GROUP, V, openDevice } from '../../../support/vfio.js';
-import { BOOL, EVENTFD, INTX, MASK, NONE, TRIGGER, UNMASK, efd, poke, setIrqs, take } from '../../../support/irqs.js';
+import { BOOL, EVENTFD, INTX, MASK, NONE, TRIGGER, UNMASK, efd, errno, poke, setIrqs, take } from '../../../support/irqs.js';
 
 const CONFIG = 7 * 2 ** 40;
 
@@ -52,15 +51,6 @@ function unmaskModel(m: Model): void {
   else m.masked = false;
 }
 
-function errno(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-}
 
 function counter(r: Real): number {
   return (r.p.fileOrNull(r.trig) as EventFdFile).ctx.countNumber;

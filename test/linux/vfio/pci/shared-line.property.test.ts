@@ -19,10 +19,9 @@ import { EduDevice } from '../../../../src/hw/devices/edu.js';
 import { LegacyIntxDevice } from '../../../../src/hw/devices/legacy-intx.js';
 import type { Process } from '../../../../src/linux/process.js';
 import type { EventFdFile } from '../../../../src/linux/eventfd.js';
-import { SyscallError } from '../../../../src/linux/errors.js';
 import { O_RDWR } from '../../../../include-ts/linux/fcntl.js';
 import { V } from '../../../support/vfio.js';
-import { EVENTFD, INTX, NONE, TRIGGER, UNMASK, efd, setIrqs, take } from '../../../support/irqs.js';
+import { EVENTFD, INTX, NONE, TRIGGER, UNMASK, efd, errno, setIrqs, take } from '../../../support/irqs.js';
 
 const DEVS = ['0000:00:03.0', '0000:00:0b.0'] as const;
 const LEGACY = '0000:00:13.0';
@@ -61,15 +60,6 @@ function open(host: Host, bdf: string): Opened {
   return { p, device, trig: efd(p), read: 0, invented: 0 };
 }
 
-function errno(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-}
 
 function check(m: Model, r: Real): void {
   m.forEach((d, i) => {
