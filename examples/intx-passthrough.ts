@@ -81,7 +81,7 @@ export class IntxPassthroughVmm {
   private configAddr = 0;
   private ioregsel = 0;
   private readonly rte = new Uint32Array(48);
-  private deviceAsserts = 0;
+  private readonly assertsAtStart: number;
 
   constructor(
     readonly host: Host,
@@ -149,9 +149,7 @@ export class IntxPassthroughVmm {
       say('plain irqfd on GSI 16; its MSI route follows the guest\'s IOAPIC entry; EOI exits unmask');
       q.ioctl(this.vm, K.KVM_IRQFD, fd);
     }
-    host.trace.on((ev) => {
-      if (ev.type === 'irq' && ev.hop === 'intx-assert' && ev.at === EDU_BDF) this.deviceAsserts++;
-    });
+    this.assertsAtStart = host.control.pci.device(EDU_BDF).intx!.assertions;
   }
 
   /** The guest's edu driver: INTx on pin 16, vector 0x41, `selfTest` raise/handle cycles. */
@@ -262,7 +260,7 @@ export class IntxPassthroughVmm {
     const irqfds = ctl.kvm.vm(this.qemu, this.vm).irqfds();
     const resamplers = ctl.kvm.vm(this.qemu, this.vm).resamplers();
     return {
-      deviceAsserts: this.deviceAsserts,
+      deviceAsserts: ctl.pci.device(EDU_BDF).intx!.assertions - this.assertsAtStart,
       hostIrqs: ctl.irq.desc(19)?.count ?? 0,
       triggerSignals: ctx(this.trigger).signals,
       irqfdInjections: irqfds.reduce((s, i) => s + i.signals, 0),

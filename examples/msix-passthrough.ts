@@ -68,8 +68,10 @@ export class MsixPassthroughVmm {
   readonly table: Uint8Array;
   readonly pba: boolean[];
   readonly efds: number[];
-  /** Whether vector v has its irqfd assigned (in use). */
+  /** Whether vector v has its irqfd assigned. */
   readonly assigned: boolean[];
+  /** Vectors the VMM delivers itself (no irqfd: it polls the eventfd and uses KVM_SIGNAL_MSI). */
+  readonly userspace: boolean[];
   /** Message Control as the guest sees it. */
   control = 0;
   /** VFIO has the device's vectors enabled. */
@@ -128,6 +130,7 @@ export class MsixPassthroughVmm {
     for (let v = 0; v < nvec; v++) this.table[v * 16 + 12] = 1;
     this.pba = new Array<boolean>(nvec).fill(false);
     this.assigned = new Array<boolean>(nvec).fill(false);
+    this.userspace = new Array<boolean>(nvec).fill(false);
     this.efds = [];
     for (let v = 0; v < nvec; v++) this.efds.push(q.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   }
@@ -192,41 +195,61 @@ export class MsixPassthroughVmm {
     else this.irqfdDeassigns++;
   }
 
-  /** Reads vector v's eventfd without blocking: a signal the irqfd did not take becomes a pending bit. */
-  private drain(v: number): void {
+  /** Reads vector v's eventfd without blocking (a signal no irqfd took); true if it was signalled. */
+  private drain(v: number): boolean {
     const b = new Uint8Array(8);
     try {
       this.qemu.read(this.efds[v]!, b);
-      this.pba[v] = true;
+      return true;
     } catch (e) {
       if ((e as { code?: string }).code !== 'EAGAIN') throw e;
+      return false;
     }
+  }
+
+  /** msix_notify() from the VMM: the guest's message for vector v, injected with KVM_SIGNAL_MSI. */
+  private deliver(v: number): void {
+    const m = K.kvm_msi.alloc();
+    m.address_lo = this.entryWord(v, 0);
+    m.address_hi = this.entryWord(v, 4);
+    m.data = this.entryWord(v, 8);
+    this.qemu.ioctl(this.vm, K.KVM_SIGNAL_MSI, m);
   }
 
   /** vfio_msix_vector_do_use / _release + msix_handle_mask_update: bring vector v in line with the guest's masks. */
   private update(v: number): void {
     if (!this.vfioEnabled) return;
-    const want = !this.masked(v);
-    if (want === this.assigned[v]) return;
-    if (want) {
-      this.drain(v);
+    const inUse = !this.masked(v);
+    const wantIrqfd = inUse && !this.userspace[v];
+    if (wantIrqfd && !this.assigned[v]) {
+      // A signal that arrived while no irqfd listened is pending; deliver it before the irqfd takes over.
+      if (this.drain(v)) this.pba[v] = true;
       this.assigned[v] = true;
       this.commitRoutes();
-      if (this.pba[v]) {
-        this.pba[v] = false;
-        this.pbaDeliveries++;
-        const m = K.kvm_msi.alloc();
-        m.address_lo = this.entryWord(v, 0);
-        m.address_hi = this.entryWord(v, 4);
-        m.data = this.entryWord(v, 8);
-        this.qemu.ioctl(this.vm, K.KVM_SIGNAL_MSI, m);
-      }
+      this.flushPending(v);
       this.irqfd(v, true);
-    } else {
+      return;
+    }
+    if (!wantIrqfd && this.assigned[v]) {
       this.irqfd(v, false);
       this.assigned[v] = false;
       this.commitRoutes();
     }
+    if (inUse) this.flushPending(v);
+  }
+
+  /** msix_handle_mask_update(): an unmasked vector with its pending bit set is sent and the bit cleared. */
+  private flushPending(v: number): void {
+    if (!this.pba[v]) return;
+    this.pba[v] = false;
+    this.pbaDeliveries++;
+    this.deliver(v);
+  }
+
+  /** Stops (or resumes) using an irqfd for vector v: the VMM then delivers it from its own event loop. */
+  setUserspaceDelivery(v: number, on: boolean): void {
+    this.userspace[v] = on;
+    this.update(v);
   }
 
   private updateAll(): void {
@@ -243,6 +266,7 @@ export class MsixPassthroughVmm {
     } else if (!(this.control & ENABLE) && this.vfioEnabled) {
       for (let v = 0; v < this.nvec; v++) if (this.assigned[v]) this.irqfd(v, false);
       this.assigned.fill(false);
+      this.commitRoutes();
       this.qemu.ioctl(this.device, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_NONE | V.VFIO_IRQ_SET_ACTION_TRIGGER, V.VFIO_PCI_MSIX_IRQ_INDEX, 0, 0));
       this.vfioEnabled = false;
       return;
@@ -284,10 +308,14 @@ export class MsixPassthroughVmm {
     throw new Error('the guest did not settle');
   }
 
-  /** The VMM's event loop for vectors without an irqfd: a signal is recorded as pending. */
+  /** The VMM's event loop for vectors without an irqfd: a signal is delivered, or recorded as pending while masked. */
   poll(): void {
     if (!this.vfioEnabled) return;
-    for (let v = 0; v < this.nvec; v++) if (!this.assigned[v]) this.drain(v);
+    for (let v = 0; v < this.nvec; v++) {
+      if (this.assigned[v] || !this.drain(v)) continue;
+      if (this.masked(v)) this.pba[v] = true;
+      else this.deliver(v);
+    }
   }
 
   private portIo(out: boolean, port: number, size: number, dataOffset: number): void {
