@@ -52,6 +52,13 @@ export interface IntxCounts {
   readonly unmasks: number;
 }
 
+/** KVM_GET_MP_STATE: the vCPU is halted (waiting for an interrupt). */
+export function halted(q: Process, vcpu: number): boolean {
+  const s = K.kvm_mp_state.alloc();
+  q.ioctl(vcpu, K.KVM_GET_MP_STATE, s);
+  return s.mp_state === K.KVM_MP_STATE_HALTED;
+}
+
 function irqSet(flags: number, index: number, start: number, count: number, fds: readonly number[] = []): Uint8Array {
   const s = new Uint8Array(V.vfio_irq_set.size + 4 * fds.length);
   const v = V.vfio_irq_set.view(s);
@@ -169,8 +176,10 @@ export class IntxPassthroughVmm {
       try {
         q.ioctl(this.vcpu, K.KVM_RUN);
       } catch (e) {
-        if ((e as { code?: string }).code === 'EINTR') return;
-        throw e;
+        if ((e as { code?: string }).code !== 'EINTR') throw e;
+        // Interrupted: a halted guest nothing can wake is idle; a runnable one just used up its slice.
+        if (halted(q, this.vcpu)) return;
+        continue;
       }
       switch (run.exit_reason) {
         case K.KVM_EXIT_IO:

@@ -20,6 +20,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventf
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { halted } from './intx-passthrough.js';
 
 export const NIC_BDF = '0000:06:00.0';
 export const GUEST_BDF = { bus: 0, dev: 5, fn: 0 } as const;
@@ -295,11 +296,11 @@ export class MsixPassthroughVmm {
       try {
         q.ioctl(this.vcpu, K.KVM_RUN);
       } catch (e) {
-        if ((e as { code?: string }).code === 'EINTR') {
-          this.poll();
-          return;
-        }
-        throw e;
+        if ((e as { code?: string }).code !== 'EINTR') throw e;
+        // Interrupted: a halted guest nothing can wake is idle; a runnable one just used up its slice.
+        this.poll();
+        if (halted(q, this.vcpu)) return;
+        continue;
       }
       if (run.exit_reason === K.KVM_EXIT_IO) this.portIo(run.io.direction === K.KVM_EXIT_IO_OUT, run.io.port, run.io.size, Number(run.io.data_offset));
       else if (run.exit_reason === K.KVM_EXIT_MMIO) this.mmio(Number(run.mmio.phys_addr), run.mmio.len, run.mmio.is_write !== 0);

@@ -273,7 +273,7 @@ export abstract class PciFunction {
       msix.afterControlWrite();
       this.updateIntx();
     }
-    const exp = this.expCap !== 0 || this.powerOn === null ? this.expCap : (cs.findCap(PCI_CAP_ID_EXP)?.offset ?? 0);
+    const exp = this.powerOn !== null ? this.expCap : (cs.findCap(PCI_CAP_ID_EXP)?.offset ?? 0);
     if (exp && off < exp + PCI_EXP_DEVCTL + 2 && end > exp + PCI_EXP_DEVCTL) {
       const ctl = getU16(cs.bytes, exp + PCI_EXP_DEVCTL);
       if (ctl & PCI_EXP_DEVCTL_BCR_FLR) {

@@ -6,7 +6,7 @@
 // are ignored (and counted, since software that writes it is wrong; QEMU's libqos once did).
 
 import { getS32, getU16, getU32 } from '../../../abi/bytes.js';
-import { PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
+import { PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { ConfigSpace } from './config-space.js';
 import type { PciFunction } from './function.js';
 
@@ -55,7 +55,8 @@ export class MsixState {
   }
 
   get enabled(): boolean {
-    return (this.control & PCI_MSIX_FLAGS_ENABLE) !== 0;
+    // Message Control bit 15 (high byte bit 7), read as a byte: this runs on every INTx level change.
+    return (this.cs.bytes[this.offset + 3]! & 0x80) !== 0;
   }
 
   get functionMasked(): boolean {
