@@ -4,17 +4,21 @@
 // reachable through an fd: the ABI stays the real one.
 
 import type { Kernel } from './linux/kernel.js';
-import { KvmControl } from './linux/kvm/control.js';
 import { PciControl } from './control/pci.js';
+import { IrqControl } from './control/irq.js';
+import { KvmControl } from './linux/kvm/control.js';
 
 export class Control {
   /** PCI hardware and the kernel's PCI/IOMMU/VFIO state (src/control/pci.ts). */
   readonly pci: PciControl;
+  /** Interrupts: device lines and vectors, host irqs, vfio-pci's interrupt state (src/control/irq.ts). */
+  readonly irq: IrqControl;
   /** KVM: guest programs, irqchip/LAPIC/irqfd inspection (src/linux/kvm/control.ts). */
   readonly kvm: KvmControl;
 
   constructor(private readonly kernel: Kernel) {
     this.pci = new PciControl(kernel);
+    this.irq = new IrqControl(kernel);
     this.kvm = new KvmControl(kernel);
   }
 

@@ -16,12 +16,16 @@ import type { IommuCore } from './iommu/iommu-group.js';
 import type { VfioCore } from './vfio/vfio-main.js';
 import type { KvmModule } from './kvm/vm.js';
 import type { XenHypervisorPort } from './xen/hypervisor.js';
+import type { IrqCore } from './irq/irq-core.js';
+import type { PciMsi } from './pci/msi.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
   readonly cmdline?: string;
   /** The hypervisor, when this kernel is booted as Xen's dom0 (enables /dev/xen/privcmd). */
   readonly xen?: XenHypervisorPort;
+  /** Host CPUs (default 16: enough interrupt vectors for the default NIC's 2048 MSI-X queues). */
+  readonly cpus?: number;
 }
 
 export class Kernel {
@@ -33,6 +37,10 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
+  /** The host interrupt core: irq descriptors, CPUs and vectors, remapping, I/O APIC (src/linux/irq); unset in Xen's dom0. */
+  irq!: IrqCore;
+  /** PCI MSI/MSI-X vector allocation (src/linux/pci/msi.ts); unset in Xen's dom0. */
+  msi!: PciMsi;
   /** The PCI core: pci_devs, drivers, binding (src/linux/pci). */
   pci!: PciCore;
   /** IOMMU groups and DMA ownership (src/linux/iommu). */
@@ -47,8 +55,9 @@ export class Kernel {
 
   constructor(
     readonly machine: Machine,
-    opts: KernelOptions = {},
+    readonly options: KernelOptions = {},
   ) {
+    const opts = options;
     this.sched = machine.sched;
     this.trace = machine.trace;
     this.log = new KernelLog(this.sched, this.trace);

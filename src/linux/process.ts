@@ -44,6 +44,8 @@ export interface ProcessOptions {
   readonly name?: string;
   /** Open /dev/null on fds 0, 1 and 2 (default true), so the first fd handed out is 3. */
   readonly stdio?: boolean;
+  /** RLIMIT_NOFILE (default 1024; QEMU raises its soft limit like this to hold thousands of eventfds). */
+  readonly nofile?: number;
 }
 
 // Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
@@ -86,7 +88,7 @@ export class Process {
     this.name = opts.name ?? `proc${this.pid}`;
     this.sched = kernel.sched;
     this.trace = kernel.trace;
-    this.fds = new FdTable(kernel);
+    this.fds = new FdTable(kernel, opts.nofile);
     this.mm = new AddressSpace(kernel);
     this.ctx = { proc: this, kernel, async: false };
     this.asyncCtx = { proc: this, kernel, async: true };
@@ -316,12 +318,12 @@ export class Process {
    * One read or write attempt at `pos` (f_pos when `!explicitPos`); returns WOULD_BLOCK (with
    * this.blockedOn set) instead of waiting.
    */
-  private attempt(file: KFile, buf: Uint8Array, isRead: boolean, explicitPos: boolean, pos: number): number {
+  private attempt(file: KFile, buf: Uint8Array, isRead: boolean, explicitPos: boolean, pos: number, ctx: FileContext = this.ctx): number {
     if ((file.flags & ACCMODE) === (isRead ? WRONLY : RDONLY)) throw kerr('EBADF', `the file is not open for ${isRead ? 'reading' : 'writing'}`);
     const b = buf.length <= MAX_RW_COUNT ? buf : buf.subarray(0, MAX_RW_COUNT);
     try {
       const at = explicitPos ? pos : file.pos;
-      const n = isRead ? file.read(this.ctx, b, at) : file.write(this.ctx, b, at);
+      const n = isRead ? file.read(ctx, b, at) : file.write(ctx, b, at);
       if (!explicitPos && file.positional) file.pos += n;
       return n;
     } catch (e) {
@@ -379,7 +381,7 @@ export class Process {
       let n: number;
       try {
         file = this.fileFor(fd);
-        n = this.attempt(file, buf, kind === 'read', false, 0);
+        n = this.attempt(file, buf, kind === 'read', false, 0, this.asyncCtx);
         if (n === WOULD_BLOCK && file.flags & O_NONBLOCK) {
           const wb = this.blockedOn!;
           this.blockedOn = null;

@@ -61,6 +61,13 @@ const NO_DMA: DmaPort = {
 
 const NULL_SINK: MsiSink = { deliver: () => {} };
 
+// Module-local copies for the interrupt path (imported bindings are getter calls under tsx/vite).
+const CMD = PCI_COMMAND;
+const CMD_INTX_DISABLE = PCI_COMMAND_INTX_DISABLE;
+const STATUS = PCI_STATUS;
+const STATUS_INTX = PCI_STATUS_INTERRUPT;
+const INT_PIN = PCI_INTERRUPT_PIN;
+
 export interface FunctionOptions {
   readonly id: PciIdentity;
   /** PCI Express function: 4096-byte configuration space. */
@@ -101,9 +108,13 @@ export abstract class PciFunction {
   sched!: Scheduler;
   /** The device's interrupt request (what Interrupt Status reports). */
   irqLevel = false;
+  /** The requester ID its DMA and messages carry upstream after bridge aliasing (set by enumeration). */
+  upstreamRid = -1;
   /** Function-level resets performed (inspection). */
   resets = 0;
   private powerOn: Uint8Array | null = null;
+  /** The PCI Express capability's offset (0: none), found once when the capabilities are final. */
+  private expCap = 0;
   private readonly barHandlers: MmioHandler[] = [];
   private bdfCache = '';
 
@@ -163,6 +174,7 @@ export abstract class PciFunction {
     if (msi) this.msi = new MsiState(this, this.cfg, msi.offset);
     const msix = this.cfg.findCap(PCI_CAP_ID_MSIX);
     if (msix) this.msix = new MsixState(this, this.cfg, msix.offset);
+    this.expCap = this.cfg.findCap(PCI_CAP_ID_EXP)?.offset ?? 0;
     this.powerOn = this.cfg.bytes.slice();
   }
 
@@ -250,7 +262,7 @@ export abstract class PciFunction {
     const cs = this.cfg;
     cs.write(off, size, value);
     const end = off + size;
-    if (off < PCI_COMMAND + 2 && end > PCI_COMMAND) this.updateIntx();
+    if (off < CMD + 2 && end > CMD) this.updateIntx();
     const msi = this.msi;
     if (msi && off < msi.offset + 24 && end > msi.offset) {
       msi.afterWrite();
@@ -261,12 +273,12 @@ export abstract class PciFunction {
       msix.afterControlWrite();
       this.updateIntx();
     }
-    const exp = cs.findCap(PCI_CAP_ID_EXP);
-    if (exp && off < exp.offset + PCI_EXP_DEVCTL + 2 && end > exp.offset + PCI_EXP_DEVCTL) {
-      const ctl = getU16(cs.bytes, exp.offset + PCI_EXP_DEVCTL);
+    const exp = this.powerOn !== null ? this.expCap : (cs.findCap(PCI_CAP_ID_EXP)?.offset ?? 0);
+    if (exp && off < exp + PCI_EXP_DEVCTL + 2 && end > exp + PCI_EXP_DEVCTL) {
+      const ctl = getU16(cs.bytes, exp + PCI_EXP_DEVCTL);
       if (ctl & PCI_EXP_DEVCTL_BCR_FLR) {
         // Initiate FLR always reads 0; on a function that advertises FLR it resets the function.
-        cs.bytes[exp.offset + PCI_EXP_DEVCTL + 1] = cs.bytes[exp.offset + PCI_EXP_DEVCTL + 1]! & 0x7f;
+        cs.bytes[exp + PCI_EXP_DEVCTL + 1] = cs.bytes[exp + PCI_EXP_DEVCTL + 1]! & 0x7f;
         if (this.flrCapable) this.reset();
       }
     }
@@ -286,21 +298,24 @@ export abstract class PciFunction {
     this.irqLevel = level;
     if (this.pci23) {
       const b = this.cfg.bytes;
-      b[PCI_STATUS] = level ? b[PCI_STATUS]! | PCI_STATUS_INTERRUPT : b[PCI_STATUS]! & ~PCI_STATUS_INTERRUPT;
+      b[STATUS] = level ? b[STATUS]! | STATUS_INTX : b[STATUS]! & ~STATUS_INTX;
     }
     this.updateIntx();
   }
 
   /** The wire as the function drives it now. */
   get intxAsserted(): boolean {
-    if (!this.irqLevel || this.interruptPin === 0) return false;
-    if (this.pci23 && this.command & PCI_COMMAND_INTX_DISABLE) return false;
-    if (this.msi?.enabled || this.msix?.enabled) return false;
+    if (!this.irqLevel) return false;
+    const b = this.cfg.bytes;
+    if (b[INT_PIN] === 0) return false;
+    if (this.pci23 && (b[CMD + 1]! << 8) & CMD_INTX_DISABLE) return false;
+    if ((this.msi !== null && this.msi.enabled) || (this.msix !== null && this.msix.enabled)) return false;
     return true;
   }
 
   private updateIntx(): void {
-    if (this.intx !== null) this.intx.set(this.intxAsserted);
+    const pin = this.intx;
+    if (pin !== null) pin.set(this.intxAsserted);
   }
 
   // ---- BARs -------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ export class IntxLine {
 /** A function's INTx output as wired to its line. */
 export class IntxPin {
   asserted = false;
+  /** Times the pin went high (inspection). */
+  assertions = 0;
 
   constructor(
     readonly line: IntxLine,
@@ -42,6 +44,7 @@ export class IntxPin {
   set(level: boolean): void {
     if (level === this.asserted) return;
     this.asserted = level;
+    if (level) this.assertions++;
     const line = this.line;
     const before = line.asserted > 0;
     line.asserted += level ? 1 : -1;

@@ -5,6 +5,10 @@
 
 import type { PciFunction } from './function.js';
 
+/**
+ * Address and data travel as signed 32-bit numbers (`| 0`): values like 0xFEE00000 would otherwise be
+ * heap-allocated on the way through every call of the per-interrupt path. Read them with `>>> 0`.
+ */
 export interface MsiSink {
   deliver(source: PciFunction, addrLo: number, addrHi: number, data: number): void;
 }
@@ -13,7 +17,7 @@ export interface MsiSink {
 export class MsiRouter implements MsiSink {
   /** Messages delivered since boot (inspection). */
   count = 0;
-  /** The last message (inspection; numbers, no allocation). */
+  /** The last message (inspection; numbers, no allocation; signed 32-bit, see MsiSink). */
   lastAddrLo = 0;
   lastAddrHi = 0;
   lastData = 0;

@@ -4,8 +4,8 @@
 // bits. A vector raised while masked sets its Pending bit and is not sent; when software unmasks it,
 // the function sends it and clears Pending. Pending bits are read-only to software.
 
-import { getU16, getU32 } from '../../../abi/bytes.js';
-import { PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_MASKBIT, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
+import { getS32, getU16, getU32 } from '../../../abi/bytes.js';
+import { PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_MASKBIT, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { ConfigSpace } from './config-space.js';
 import type { PciFunction } from './function.js';
 
@@ -39,7 +39,8 @@ export class MsiState {
   }
 
   get enabled(): boolean {
-    return (this.control & PCI_MSI_FLAGS_ENABLE) !== 0;
+    // Message Control bit 0, read as a byte: this runs on every INTx level change.
+    return (this.cs.bytes[this.offset + 2]! & 1) !== 0;
   }
 
   /** Vectors software enabled (2^MME, at most what the function is capable of). */
@@ -82,8 +83,8 @@ export class MsiState {
 
   private send(vector: number): void {
     const b = this.cs.bytes;
-    const lo = getU32(b, this.offset + 4);
-    const hi = this.is64 ? getU32(b, this.offset + 8) : 0;
+    const lo = getS32(b, this.offset + 4);
+    const hi = this.is64 ? getS32(b, this.offset + 8) : 0;
     const n = this.allocated;
     const data = (getU16(b, this.dataOff) & ~(n - 1)) | vector;
     this.sent[vector]!++;

@@ -5,8 +5,8 @@
 // the vector becomes unmasked the function sends it and clears the bit. The PBA is read-only: writes
 // are ignored (and counted, since software that writes it is wrong; QEMU's libqos once did).
 
-import { getU16, getU32 } from '../../../abi/bytes.js';
-import { PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
+import { getS32, getU16, getU32 } from '../../../abi/bytes.js';
+import { PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { ConfigSpace } from './config-space.js';
 import type { PciFunction } from './function.js';
 
@@ -55,7 +55,8 @@ export class MsixState {
   }
 
   get enabled(): boolean {
-    return (this.control & PCI_MSIX_FLAGS_ENABLE) !== 0;
+    // Message Control bit 15 (high byte bit 7), read as a byte: this runs on every INTx level change.
+    return (this.cs.bytes[this.offset + 3]! & 0x80) !== 0;
   }
 
   get functionMasked(): boolean {
@@ -72,8 +73,10 @@ export class MsixState {
 
   /** The function wants to signal vector `v`. False if MSI-X is disabled (or `v` is out of range). */
   notify(v: number): boolean {
-    if (!this.enabled || v < 0 || v >= this.vectors) return false;
-    if (this.functionMasked || this.vectorMasked(v)) {
+    // Message Control's high byte: bit 7 = Enable, bit 6 = Function Mask (one read on the per-message path).
+    const ctlHi = this.cs.bytes[this.offset + 3]!;
+    if ((ctlHi & 0x80) === 0 || v < 0 || v >= this.vectors) return false;
+    if ((ctlHi & 0x40) !== 0 || (this.table[v * 16 + 12]! & 1) !== 0) {
       this.pba[v >> 3] = this.pba[v >> 3]! | (1 << (v & 7));
       const tr = this.fn.trace;
       if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-pending', at: this.fn.bdf, vector: v, detail: 'MSI-X vector masked: PBA bit set' });
@@ -87,9 +90,10 @@ export class MsixState {
     const t = this.table;
     const o = v * 16;
     this.sent[v]!++;
-    const tr = this.fn.trace;
-    if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-send', at: this.fn.bdf, vector: v, detail: 'MSI-X' });
-    this.fn.msiSink.deliver(this.fn, getU32(t, o), getU32(t, o + 4), getU32(t, o + 8));
+    const fn = this.fn;
+    const tr = fn.trace;
+    if (tr.active) tr.emit({ type: 'irq', t: fn.sched.now, hop: 'msi-send', at: fn.bdf, vector: v, detail: 'MSI-X' });
+    fn.msiSink.deliver(fn, getS32(t, o), getS32(t, o + 4), getS32(t, o + 8));
   }
 
   /** Sends vector `v` if it is pending and now unmasked, clearing its PBA bit. */

@@ -81,8 +81,6 @@ export class PciTopology {
   readonly msiRouter = new MsiRouter();
   /** Every function's DMA goes here (the IOMMU). */
   dma: DmaPort | null = null;
-  /** Requester ID each function's DMA carries (after bridge aliasing). */
-  private readonly dmaRids = new Map<PciFunction, number>();
   private enumerated = false;
 
   constructor(
@@ -119,7 +117,7 @@ export class PciTopology {
 
   /** The requester ID the IOMMU sees on `f`'s DMA. */
   dmaRid(f: PciFunction): number {
-    return this.dmaRids.get(f) ?? f.rid;
+    return f.upstreamRid >= 0 ? f.upstreamRid : f.rid;
   }
 
   /** The root-bus slot and pin `f`'s INTx arrives on after the swizzle. */
@@ -172,7 +170,7 @@ export class PciTopology {
         if (br.kind === 'pcie-to-pci') rid = bus.number << 8;
         else if (br.kind === 'pci-to-pci') rid = br.rid;
       }
-      this.dmaRids.set(f, rid);
+      f.upstreamRid = rid;
       const port = this.dma;
       if (port) f.dma = port;
     }

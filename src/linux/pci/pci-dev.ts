@@ -7,9 +7,14 @@ import type { PciFunction } from '../../hw/pci/function.js';
 import type { PciBridge } from '../../hw/pci/bridge.js';
 import {
   PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_IO,
-  PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_EXT_CAP_ID_ACS,
+  PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_EXT_CAP_ID_ACS, PCI_STATUS_INTERRUPT,
 } from '../../../include-ts/linux/pci_regs.js';
 import type { PciDriver } from './pci-driver.js';
+
+// Module-local copies for the interrupt path (imported bindings are getter calls under tsx).
+const CMD = PCI_COMMAND;
+const STATUS_INTX = PCI_STATUS_INTERRUPT;
+const CMD_INTX_DISABLE = PCI_COMMAND_INTX_DISABLE;
 import type { IommuGroup } from '../iommu/iommu-group.js';
 
 export class PciDev {
@@ -127,6 +132,32 @@ export class PciDev {
   intx(enable: boolean): void {
     const cmd = this.readConfig(PCI_COMMAND, 2);
     this.writeConfig(PCI_COMMAND, 2, enable ? cmd & ~PCI_COMMAND_INTX_DISABLE : cmd | PCI_COMMAND_INTX_DISABLE);
+  }
+
+  /**
+   * pci_check_and_set_intx_mask() (drivers/pci/pci.c): one dword read of Command+Status; masking sets
+   * Interrupt Disable only if Interrupt Status says this function is asserting (it was our interrupt);
+   * unmasking clears it only if Interrupt Status is clear (no interrupt already pending). Returns
+   * whether the mask state was updated.
+   */
+  private checkAndSetIntxMask(mask: boolean): boolean {
+    const b = this.hw.cfg.bytes;
+    const pending = (b[CMD + 2]! & STATUS_INTX) !== 0;
+    if (mask !== pending) return false;
+    const orig = b[CMD]! | (b[CMD + 1]! << 8);
+    const cmd = mask ? orig | CMD_INTX_DISABLE : orig & ~CMD_INTX_DISABLE;
+    if (cmd !== orig) this.hw.configWrite(CMD, 2, cmd);
+    return true;
+  }
+
+  /** pci_check_and_mask_intx(): true if the function was asserting and is now masked. */
+  checkAndMaskIntx(): boolean {
+    return this.checkAndSetIntxMask(true);
+  }
+
+  /** pci_check_and_unmask_intx(): false if an interrupt is pending (it stays masked). */
+  checkAndUnmaskIntx(): boolean {
+    return this.checkAndSetIntxMask(false);
   }
 
   /** pci_intx_mask_supported(): whether Interrupt Disable can be toggled (PCI 2.3). */

@@ -1,8 +1,12 @@
 // drivers/vfio/vfio_main.c: VFIO devices and their fds. A driver (vfio-pci) registers a vfio_device
 // for each device it binds (vfio_register_group_dev), which creates or joins the VFIO group of the
 // device's IOMMU group (/dev/vfio/<N> appears); unregistering waits until userspace has closed every fd
-// of the device (vfio_unregister_group_dev: without a REQ channel it just blocks), and removing the
-// group's last device detaches its container and leaves any open group fd dead (ENODEV).
+// of the device (vfio_unregister_group_dev: it asks the driver to relay a request — vfio-pci's REQ
+// eventfd — at once and again after every 10 s it keeps waiting), and removing the group's last device
+// detaches its container and leaves any open group fd dead (ENODEV).
+// The repeated requests run from a timer only while the unbinding caller waits asynchronously (a
+// synchronous caller could never see userspace answer, and ends in EINTR after the first request);
+// the model stops after VFIO_MAX_DEVICE_REQUESTS so that nothing waits forever.
 // Device fds: first open calls the driver's open_device, last close its close_device; ioctls go to the
 // driver except VFIO_DEVICE_FEATURE, whose common checks live here (vfio_ioctl_device_feature).
 
@@ -14,6 +18,7 @@ import type { Kernel } from '../kernel.js';
 import type { Backing } from '../mm/backing.js';
 import type { UserArg } from '../uaccess.js';
 import { WaitQueue } from '../waitqueue.js';
+import { Timer, type Scheduler } from '../../sim/scheduler.js';
 import type { PciDev } from '../pci/pci-dev.js';
 import {
   VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
@@ -46,12 +51,20 @@ export interface VfioDeviceOps {
   request(count: number): void;
 }
 
+/** The wait between two requests for the device (wait_for_completion_interruptible_timeout(HZ * 10)). */
+export const VFIO_DEVICE_REQUEST_INTERVAL_NS = 10_000_000_000;
+/** Requests the model makes before giving up on an unresponsive user (the kernel never stops). */
+export const VFIO_MAX_DEVICE_REQUESTS = 100;
+
 export class VfioDevice {
   group: VfioGroup | null = null;
   openCount = 0;
   /** Woken when the last fd closes (device->comp). */
   readonly released = new WaitQueue();
   requests = 0;
+  /** Asks again every 10 s while an unbind waits. */
+  readonly requestTimer = new Timer('vfio_unregister_group_dev', () => this.requestAgain());
+  sched: Scheduler | null = null;
 
   constructor(
     /** dev_name(): the BDF for PCI. */
@@ -59,6 +72,12 @@ export class VfioDevice {
     readonly ops: VfioDeviceOps,
     readonly pdev: PciDev,
   ) {}
+
+  private requestAgain(): void {
+    if (this.openCount === 0) return;
+    this.ops.request(this.requests++);
+    if (this.requests < VFIO_MAX_DEVICE_REQUESTS) this.sched?.armAfter(this.requestTimer, VFIO_DEVICE_REQUEST_INTERVAL_NS);
+  }
 }
 
 /** vfio_check_feature() (include/linux/vfio.h): 1 to proceed, 0 for a successful PROBE; throws EINVAL. */
@@ -185,11 +204,18 @@ export class VfioCore {
    * vfio_unregister_group_dev(): blocks while the device is open. The driver's request callback is
    * invoked each time (REQ IRQ relay, or a one-time "blocked until released" warning).
    */
-  unregisterDevice(dev: VfioDevice): void {
+  unregisterDevice(dev: VfioDevice, ctx: FileContext | null = null): void {
     if (dev.openCount > 0) {
-      dev.ops.request(dev.requests++);
+      if (!dev.requestTimer.pending) {
+        dev.ops.request(dev.requests++);
+        if (ctx?.async) {
+          dev.sched = this.kernel.sched;
+          this.kernel.sched.armAfter(dev.requestTimer, VFIO_DEVICE_REQUEST_INTERVAL_NS);
+        }
+      }
       throw new WouldBlock(dev.released, `${dev.name} is in use by userspace (a VFIO device fd is open); unbinding waits until it is closed`);
     }
+    this.kernel.sched.cancel(dev.requestTimer);
     const g = dev.group!;
     g.devices.splice(g.devices.indexOf(dev), 1);
     dev.group = null;
@@ -224,6 +250,7 @@ export class VfioCore {
 
   closeDevice(dev: VfioDevice, groupFile: VfioGroupFile): void {
     if (--dev.openCount === 0) {
+      this.kernel.sched.cancel(dev.requestTimer);
       dev.ops.closeDevice();
       dev.released.wake(1);
     }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fcParams } from '../../support/runs.js';
 import { Host } from '../../../src/host.js';
+import { Machine } from '../../../src/hw/machine.js';
 import { SimpleDevice } from '../../../src/hw/devices/simple.js';
 import { MsixNic } from '../../../src/hw/devices/msix-nic.js';
 import type { PciFunction } from '../../../src/hw/pci/function.js';
@@ -11,7 +12,7 @@ import type { MsiSink } from '../../../src/hw/pci/msi-sink.js';
 
 function recorder(): MsiSink & { msgs: Array<{ lo: number; data: number }> } {
   const msgs: Array<{ lo: number; data: number }> = [];
-  return { msgs, deliver: (_s: PciFunction, lo: number, _hi: number, data: number) => void msgs.push({ lo, data }) };
+  return { msgs, deliver: (_s: PciFunction, lo: number, _hi: number, data: number) => void msgs.push({ lo: lo >>> 0, data: data >>> 0 }) };
 }
 
 describe('INTx (PCI 2.3)', () => {
@@ -105,10 +106,11 @@ describe('MSI (§6.8.1)', () => {
 
 describe('MSI-X (§6.8.2)', () => {
   function nic(queues = 8) {
-    const host = Host.create({ preset: (m) => void m.pci.root.add(1, 0, new MsixNic({ queues })) });
-    const f = host.machine.pci.find('0000:00:01.0') as MsixNic;
+    // The bare machine: no kernel, so no host driver answers the NIC's INTx.
+    const machine = new Machine({ preset: (m) => void m.pci.root.add(1, 0, new MsixNic({ queues })) });
+    const f = machine.pci.find('0000:00:01.0') as MsixNic;
     const sink = recorder();
-    host.machine.pci.msiRouter.target = sink;
+    machine.pci.msiRouter.target = sink;
     f.configWrite(4, 2, 0x0006);
     return { f, sink, x: f.msix! };
   }

@@ -26,6 +26,20 @@ import {
   ecap_intr_remap, ecap_queued_inval, IRTA_EIME, IRTA_SIZE_MASK, type DrhdCaps,
 } from './regs.js';
 
+// Module-local copies of the constants deliverMsi() uses: imported bindings are getter calls under
+// tsx/vite, too slow for the per-interrupt path.
+const ADDR_BASE_MASK = MSI_ADDR_BASE_MASK;
+const ADDR_BASE = MSI_ADDR_BASE;
+const ADDR_REMAPPABLE = MSI_ADDR_IF_REMAPPABLE;
+const GSTS_IRES = DMA_GSTS_IRES;
+const GSTS_CFIS = DMA_GSTS_CFIS;
+const P = IRTE_P;
+const IM = IRTE_IM;
+const VECTOR_SHIFT = IRTE_VECTOR_SHIFT;
+const SVT_SHIFT = IRTE_SVT_SHIFT;
+const SQ_SHIFT = IRTE_SQ_SHIFT;
+const VERIFY_SID_SQ = SVT_VERIFY_SID_SQ;
+
 /** Interrupt-remapping fault reasons (VT-d spec 3.x 7.1.3, table 26). */
 export const IR_FAULT_INDEX_OUT_OF_RANGE = 0x21;
 export const IR_FAULT_NOT_PRESENT = 0x22;
@@ -155,12 +169,13 @@ export class DrhdUnit {
     if (this.trace.active) this.trace.emit({ type: 'irq', t: this.sched.now, hop: 'dropped', at: this.label, detail: `interrupt remapping fault 0x${reason.toString(16)} (index ${index}, source ${rid.toString(16).padStart(4, '0')})` });
   }
 
-  /** An interrupt request (a DMA write to 0xFEExxxxx) from requester `rid`. Allocation-free. */
+  /** An interrupt request (a DMA write to 0xFEExxxxx) from requester `rid`. Allocation-free; addresses may arrive as signed 32-bit values. */
   deliverMsi(rid: number, addrLo: number, _addrHi: number, data: number): void {
-    if ((addrLo & MSI_ADDR_BASE_MASK) >>> 0 !== MSI_ADDR_BASE) return;
+    if ((addrLo & ADDR_BASE_MASK) >>> 0 !== ADDR_BASE) return;
     const tr = this.trace;
-    if (!this.irEnabled || (addrLo & MSI_ADDR_IF_REMAPPABLE) === 0) {
-      if (this.irEnabled && (this.gsts & DMA_GSTS_CFIS) === 0) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
+    const irOn = (this.gsts & GSTS_IRES) !== 0;
+    if (!irOn || (addrLo & ADDR_REMAPPABLE) === 0) {
+      if (irOn && (this.gsts & GSTS_CFIS) === 0) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
       this.stats.compat++;
       this.bus.sendPhysical((addrLo & MSI_ADDR_DEST_ID_MASK) >>> MSI_ADDR_DEST_ID_SHIFT, data & 0xff);
       return;
@@ -170,15 +185,15 @@ export class DrhdUnit {
     const b = this.fetch(index);
     const iec = this.iec;
     const w0 = iec[b]!;
-    if ((w0 & IRTE_P) === 0) return this.fault(IR_FAULT_NOT_PRESENT, rid, index);
+    if ((w0 & P) === 0) return this.fault(IR_FAULT_NOT_PRESENT, rid, index);
     const w2 = iec[b + 2]!;
-    if (((w2 >>> IRTE_SVT_SHIFT) & 3) === SVT_VERIFY_SID_SQ) {
-      const sq = (w2 >>> IRTE_SQ_SHIFT) & 3;
+    if (((w2 >>> SVT_SHIFT) & 3) === VERIFY_SID_SQ) {
+      const sq = (w2 >>> SQ_SHIFT) & 3;
       const ignore = sq === 0 ? 0 : sq === 1 ? 0x4 : sq === 2 ? 0x6 : 0x7;
       if (((w2 ^ rid) & 0xffff & ~ignore) !== 0) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
     }
-    const vector = (w0 >>> IRTE_VECTOR_SHIFT) & 0xff;
-    if ((w0 & IRTE_IM) === 0) {
+    const vector = (w0 >>> VECTOR_SHIFT) & 0xff;
+    if ((w0 & IM) === 0) {
       // Remapped: a fixed physical-destination interrupt to the host (logical/lowest-priority host
       // destinations are not modeled; Xen programs physical destinations here).
       this.stats.remapped++;

@@ -19,6 +19,8 @@ export class VtdPlatform implements MsiSink {
   readonly units: DrhdUnit[];
   private readonly scopes: (ReadonlySet<string> | 'all')[];
   private readonly cache = new Map<PciFunction, DrhdUnit>();
+  /** The unit when there is exactly one and it covers every device (no per-message lookup). */
+  private readonly single: DrhdUnit | null;
 
   constructor(
     desc: readonly DrhdDescription[],
@@ -30,6 +32,7 @@ export class VtdPlatform implements MsiSink {
   ) {
     this.units = desc.map((d, i) => new DrhdUnit(i, d, mem, bus, sched, trace));
     this.scopes = desc.map((d) => (d.scope === undefined || d.scope === 'all' ? 'all' : new Set(d.scope)));
+    this.single = this.units.length === 1 && this.scopes[0] === 'all' ? this.units[0]! : null;
   }
 
   /** The unit whose scope holds `f` (an explicit scope wins over INCLUDE_PCI_ALL), or undefined. */
@@ -44,7 +47,7 @@ export class VtdPlatform implements MsiSink {
   }
 
   deliver(source: PciFunction, addrLo: number, addrHi: number, data: number): void {
-    const u = this.cache.get(source) ?? this.unitFor(source);
+    const u = this.single ?? this.cache.get(source) ?? this.unitFor(source);
     if (u !== undefined) u.deliverMsi(this.ridOf(source), addrLo, addrHi, data);
   }
 }

@@ -86,7 +86,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
 
   constructor(
     readonly pdev: PciDev,
-    private readonly kernel: Kernel,
+    readonly kernel: Kernel,
   ) {
     this.probeMmaps();
   }

@@ -10,6 +10,8 @@ import { PCI_ANY_ID, type PciDriver } from '../../pci/pci-driver.js';
 import type { PciDev } from '../../pci/pci-dev.js';
 import { VfioDevice } from '../vfio-main.js';
 import { VfioPciCoreDevice } from './vfio-pci-core.js';
+import { VfioPciIntrsImpl } from './vfio-pci-intrs.js';
+import type { FileContext } from '../../fs/file.js';
 
 export function vfioPciDriver(kernel: Kernel): PciDriver {
   kernel.params.declare('vfio_pci', 'nointxmask', 'bool', false, true);
@@ -24,14 +26,15 @@ export function vfioPciDriver(kernel: Kernel): PciDriver {
     probe(dev: PciDev) {
       if (!dev.isNormal) throw kerr('EINVAL', `vfio-pci does not bind bridges: ${dev.name} has a type ${dev.hw.headerType} header`);
       const core = new VfioPciCoreDevice(dev, kernel);
+      core.intrs = new VfioPciIntrsImpl(core);
       const vdev = new VfioDevice(dev.name, core, dev);
       core.vdev = vdev;
       kernel.vfio.registerDevice(vdev);
       dev.driverData = core;
     },
-    remove(dev: PciDev) {
+    remove(dev: PciDev, ctx: FileContext | null) {
       const core = dev.driverData as VfioPciCoreDevice;
-      kernel.vfio.unregisterDevice(core.vdev);
+      kernel.vfio.unregisterDevice(core.vdev, ctx);
     },
   };
 }

@@ -1,0 +1,94 @@
+// drivers/iommu/intel/irq_remapping.c: Linux's interrupt-remapping driver for VT-d. At boot it
+// allocates the interrupt remapping table (2^16 entries, INTR_REMAP_TABLE_ENTRIES) in machine memory,
+// points the unit at it (IRTA with EIME: the host runs in x2APIC mode), turns on queued invalidation
+// and remapping, and leaves compatibility-format interrupts blocked (CFI clear). Every host interrupt
+// that comes from a device or the I/O APIC then owns table entries: alloc_irte() takes a naturally
+// aligned block (a power of two, for multi-message MSI), modify_irte() writes the 128-bit entry and
+// flushes the unit's interrupt entry cache for that index (qi_flush_iec), and the device is programmed
+// with a remappable-format message naming the index (MSI: handle = index, SHV = 1, data = sub-handle).
+// The source-id check follows set_msi_sid(): the requester ID the device's messages carry upstream
+// (after bridge aliasing), SVT = verify SID with SQ = all 16 bits; the I/O APIC's entries use its
+// DMAR source-id.
+
+import { setU32 } from '../../../abi/bytes.js';
+import type { PcInterrupts } from '../../hw/x86/pc-interrupts.js';
+import { IRTE_P, IRTE_SIZE, IRTE_SQ_SHIFT, IRTE_SVT_SHIFT, IRTE_TM, IRTE_VECTOR_SHIFT, SVT_VERIFY_SID_SQ } from '../../hw/iommu/vtd/irte.js';
+import { DMA_GCMD_IRE, DMA_GCMD_QIE, DMA_GCMD_SIRTP, IRTA_EIME } from '../../hw/iommu/vtd/regs.js';
+import type { DrhdUnit } from '../../hw/iommu/vtd/drhd.js';
+import type { KernelLog } from '../printk.js';
+
+export const INTR_REMAP_TABLE_REG_SIZE = 0xf;
+export const INTR_REMAP_TABLE_ENTRIES = 1 << (INTR_REMAP_TABLE_REG_SIZE + 1);
+
+export class IntelIrqRemapping {
+  readonly unit: DrhdUnit;
+  readonly tableAddr: number;
+  private readonly table: Uint8Array;
+  private readonly used = new Uint8Array(INTR_REMAP_TABLE_ENTRIES);
+  /** Entries in use (inspection). */
+  inUse = 0;
+
+  constructor(platform: PcInterrupts, log: KernelLog) {
+    this.unit = platform.ioapicUnit;
+    const r = platform.mem.alloc(INTR_REMAP_TABLE_ENTRIES * IRTE_SIZE, 4096);
+    this.tableAddr = r.addr;
+    this.table = r.bytes;
+    // intel_setup_irq_remapping() + iommu_set_irq_remapping() + intel_enable_irq_remapping()
+    this.unit.writeIrta(r.addr | IRTA_EIME | INTR_REMAP_TABLE_REG_SIZE);
+    this.unit.writeGcmd(DMA_GCMD_SIRTP);
+    this.unit.writeGcmd(DMA_GCMD_QIE);
+    this.unit.writeGcmd(DMA_GCMD_QIE | DMA_GCMD_IRE);
+    log.info(`DMAR-IR: IOAPIC id 8 under DRHD base  0xfed91000 IOMMU ${this.unit.index}`);
+    log.info('DMAR-IR: Queued invalidation will be enabled to support x2apic and Intr-remapping.');
+    log.info('DMAR-IR: Enabled IRQ remapping in x2apic mode');
+  }
+
+  /** alloc_irte(): a naturally aligned block of `count` (rounded up to a power of two) entries, or -1. */
+  alloc(count: number): number {
+    let n = 1;
+    while (n < count) n <<= 1;
+    for (let base = 0; base + n <= INTR_REMAP_TABLE_ENTRIES; base += n) {
+      let free = true;
+      for (let i = base; i < base + n; i++) {
+        if (this.used[i]) {
+          free = false;
+          break;
+        }
+      }
+      if (!free) continue;
+      this.used.fill(1, base, base + n);
+      this.inUse += n;
+      return base;
+    }
+    return -1;
+  }
+
+  /** free_irte(): clears and releases the block. */
+  free(base: number, count: number): void {
+    let n = 1;
+    while (n < count) n <<= 1;
+    for (let i = base; i < base + n; i++) {
+      if (!this.used[i]) continue;
+      this.used[i] = 0;
+      this.inUse--;
+      this.table.fill(0, i * IRTE_SIZE, (i + 1) * IRTE_SIZE);
+    }
+    this.unit.invalidateIec(false, base, Math.log2(n));
+  }
+
+  /** modify_irte(): a remapped-format entry (fixed, physical destination) and the IEC flush. */
+  modify(index: number, vector: number, destApicId: number, level: boolean, sid: number): void {
+    const o = index * IRTE_SIZE;
+    const t = this.table;
+    setU32(t, o, (IRTE_P | (level ? IRTE_TM : 0) | (vector << IRTE_VECTOR_SHIFT)) >>> 0);
+    setU32(t, o + 4, destApicId >>> 0);
+    setU32(t, o + 8, ((sid & 0xffff) | (0 << IRTE_SQ_SHIFT) | (SVT_VERIFY_SID_SQ << IRTE_SVT_SHIFT)) >>> 0);
+    setU32(t, o + 12, 0);
+    this.unit.invalidateIec(false, index, 0);
+  }
+
+  /** The raw entry (inspection). */
+  entry(index: number): Uint8Array {
+    return this.table.subarray(index * IRTE_SIZE, (index + 1) * IRTE_SIZE);
+  }
+}

@@ -1,0 +1,32 @@
+// kernel/irq/handle.c: handle_irq_event() runs every action on the line (a shared line calls each
+// handler; each looks at its own device and answers IRQ_HANDLED or IRQ_NONE), ORs the answers, and
+// hands the result to the spurious-interrupt detector.
+
+import type { IrqCore } from './irq-core.js';
+import { IRQ_HANDLED, IRQ_NONE, IRQS_PENDING, type IrqDesc } from './irqdesc.js';
+import { noteInterrupt } from './spurious.js';
+
+const HANDLED = IRQ_HANDLED;
+const NONE = IRQ_NONE;
+const PENDING = IRQS_PENDING;
+
+export function handleIrqEvent(core: IrqCore, desc: IrqDesc): number {
+  desc.istate &= ~PENDING;
+  desc.inProgress = true;
+  let ret = NONE;
+  const acts = desc.actions;
+  const tr = core.trace;
+  if (tr.active) {
+    tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector, detail: `CPU${desc.cpu} ${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${acts.map((a) => a.name).join(', ')}` });
+  }
+  for (let i = 0; i < acts.length; i++) {
+    const a = acts[i]!;
+    const r = a.handler(desc.irq, a.devId);
+    if (r === HANDLED) a.handled++;
+    ret |= r;
+  }
+  desc.inProgress = false;
+  if (ret === NONE && tr.active) tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq-unhandled', at: `irq ${desc.irq}`, vector: desc.vector, detail: 'IRQ_NONE from every handler' });
+  noteInterrupt(core, desc, ret);
+  return ret;
+}
