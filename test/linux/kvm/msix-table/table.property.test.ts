@@ -107,7 +107,7 @@ class Real {
     v.host.trace.on((ev) => {
       if (ev.type !== 'irq') return;
       const irq = ev as IrqEvent;
-      if (irq.hop === 'msi-send') {
+      if (irq.hop === 'msi-send' && irq.at.includes('msix table')) {
         // A message is accepted only while the entry's GSI route says what the entry says.
         const e = Number(irq.at.match(/entry (\d+)/)![1]);
         const routed = this.routes[e]!.msi!.data & 0xff;
