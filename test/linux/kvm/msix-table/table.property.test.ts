@@ -5,7 +5,10 @@
 // re-route on KVM_EXIT_MSIX_ENTRY_UPDATED), QWORD rewrite+unmask, device raises through irqfds, irqfd
 // moves between GSIs, function mask/enable from config space, pending get/clear from userspace and a
 // migration save/restore of the table (state out, table removed and defined again, state in), under a
-// seeded interleaving scheduler so accepted messages stay in flight across commands:
+// seeded interleaving scheduler so accepted messages stay in flight across commands. Raises come from
+// eventfd writes, or from the NIC's real MSI-X vectors through VFIO (doorbell -> MSI -> interrupt
+// remapping -> host IRQ -> vfio-pci's handler -> eventfd -> irqfd -> the entry), bound with
+// VFIO_DEVICE_SET_IRQS exactly as a VMM does:
 //   - every raise is delivered once or kept pending until unmask: for each entry, messages that
 //     reached the LAPIC + messages in flight = messages the model accepted;
 //   - after a mask write followed by a read, nothing more reaches the guest for that entry until it is
@@ -13,13 +16,30 @@
 //   - the PBA equals the model's set of masked entries with undelivered raises, and only masked
 //     (blocked) entries are pending;
 //   - every delivery uses one of the entry's vectors (its GSI's route), and no message is accepted
-//     while the entry's route disagrees with its data (the hold until the VMM handled the exit).
+//     while the entry's route disagrees with its data (the hold until the VMM handled the exit);
+//   - with VFIO, masking stays virtual: the NIC's own vectors are never masked, its PBA stays empty.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { efd, irqfd, setRoutes, signal, vmm, type Route, type Vmm } from '../helpers.js';
 import { CMD, bindGsi, defineTable, enableApic, getState, msiAddress, msiData, MsixDriver, msixGuest, P, pendingBits, removeTable, setCtrl, setEntry, setState } from './helpers.js';
 import type { IrqEvent } from '../../../../src/sim/trace.js';
 import { fcParams } from '../../../support/runs.js';
+import { GROUP, NIC, V, bindVfio } from '../../../support/vfio.js';
+import type { Process } from '../../../../src/linux/process.js';
+import { O_RDWR } from '../../../../include-ts/linux/fcntl.js';
+import { EVENTFD, MSIX, TRIGGER, setIrqs } from '../../../support/irqs.js';
+
+type Source = 'eventfd' | 'vfio';
+
+/** The QEMU open sequence in `p` (the VMM's own process: its eventfds go to VFIO and to KVM). */
+function openIn(p: Process, bdf: string, group: number): number {
+  bindVfio(p, bdf);
+  const container = p.open('/dev/vfio/vfio', O_RDWR);
+  const g = p.open(`/dev/vfio/${group}`, O_RDWR);
+  p.ioctl(g, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
+  p.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
+  return p.ioctl(g, V.VFIO_GROUP_GET_DEVICE_FD, bdf);
+}
 
 const NR = 3;
 const GSI0 = 40;
@@ -76,8 +96,8 @@ class Real {
   /** Messages accepted while the entry's route was stale (the VMM had not handled the exit yet). */
   readonly stale: string[] = [];
 
-  constructor(seed: number, lazy: number) {
-    this.v = vmm({ host: { seed, policy: 'interleave', preset: 'empty' } });
+  constructor(seed: number, lazy: number, readonly source: Source) {
+    this.v = vmm({ host: { seed, policy: 'interleave', preset: source === 'vfio' ? 'default' : 'empty' } });
     const v = this.v;
     // A busy host: at a scheduling point the interleaving scheduler runs nothing with probability
     // `lazy` (else its seeded choice), so accepted messages stay in flight across guest instructions,
@@ -98,11 +118,14 @@ class Real {
       this.routes.push({ gsi: GSI0 + e, msi: { lo: msiAddress(0), data: msiData(vecA(e)) } });
     }
     setRoutes(v.p, v.vm, this.routes);
+    for (let e = 0; e < NR; e++) this.fds.push(efd(v.p));
+    if (source === 'vfio') {
+      // The NIC's first NR MSI-X vectors, enabled through VFIO with these eventfds as triggers.
+      setIrqs(v.p, openIn(v.p, NIC, GROUP.nic), MSIX, EVENTFD | TRIGGER, 0, NR, this.fds);
+    }
     for (let e = 0; e < NR; e++) {
-      const fd = efd(v.p);
-      irqfd(v.p, v.vm, fd, GSI0 + e);
+      irqfd(v.p, v.vm, this.fds[e]!, GSI0 + e);
       bindGsi(v.p, v.vm, 1, e, GSI0 + e);
-      this.fds.push(fd);
     }
     v.host.trace.on((ev) => {
       if (ev.type !== 'irq') return;
@@ -140,6 +163,8 @@ class Real {
 function check(m: Model, r: Real, what: string): void {
   const t = r.table;
   expect(r.strays, `${what}: deliveries on vectors no entry names`).toEqual([]);
+  // Masking is virtual: the physical vectors stay unmasked and nothing waits in the device's PBA.
+  if (r.source === 'vfio') expect(r.v.host.control.irq.pba(NIC), `${what}: the NIC's own PBA`).toEqual([]);
   expect(r.stale, `${what}: messages sent through a route the VMM had not updated`).toEqual([]);
   for (let e = 0; e < NR; e++) {
     const x = t.entry(e);
@@ -172,7 +197,10 @@ class Raise extends Base {
   }
   apply(m: Model, r: Real): void {
     m.raise(m.fdEntry[this.fd]!);
-    signal(r.v.p, r.fds[this.fd]!);
+    // The device raises vector `fd`: a VFIO MSI-X vector (doorbell -> MSI -> host IRQ -> vfio-pci's
+    // handler -> eventfd), or a write to the eventfd.
+    if (r.source === 'vfio') r.v.host.control.pci.ring(this.fd);
+    else signal(r.v.p, r.fds[this.fd]!);
   }
   toString(): string {
     return `raise(fd${this.fd})`;
@@ -330,18 +358,21 @@ const commands = [
   { weight: 1, arbitrary: fc.constant(new Settle()) },
 ].flatMap((c) => new Array<fc.Arbitrary<Cmd>>(c.weight).fill(c.arbitrary as fc.Arbitrary<Cmd>));
 
-describe('in-kernel MSI-X table against the PCI model (property)', () => {
+describe.each([
+  ['eventfd writes', 'eventfd', 150],
+  ['VFIO MSI-X vectors of the NIC', 'vfio', 60],
+] as const)('in-kernel MSI-X table against the PCI model, raised by %s (property)', (_name, source, runs) => {
   it('raises are delivered once or kept pending; a flushed mask holds; PBA = masked entries with undelivered raises', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.constantFrom(0, 0.9, 0.99), fc.commands(commands, { maxCommands: 40 }), (seed, lazy, cmds) => {
         const model = new Model();
-        const real = new Real(seed, lazy);
+        const real = new Real(seed, lazy, source);
         fc.modelRun(() => ({ model, real }), cmds);
         // Once the host settles, every accepted message has arrived and nothing else did.
         real.v.host.control.flush();
         for (let e = 0; e < NR; e++) expect(real.arrived(e), `entry ${e} after settling`).toBe(model.accepted[e]);
       }),
-      fcParams(150),
+      fcParams(runs),
     );
   });
 });
