@@ -371,6 +371,16 @@ export class MsixPassthroughVmm {
     }
   }
 
+  /** Where the guest's table lives, for the demo's text. */
+  get tableOwner(): string {
+    return 'VMM\'s';
+  }
+
+  /** Entry v's pending bit as the guest would read it from the PBA. */
+  pending(v: number): boolean {
+    return this.pba[v]!;
+  }
+
   counts(): MsixCounts {
     const x = this.host.control.pci.nic().msix!;
     return {
@@ -386,10 +396,14 @@ export class MsixPassthroughVmm {
 export interface MsixPassthroughResult {
   readonly lines: string[];
   readonly counts: MsixCounts;
+  readonly vmm: MsixPassthroughVmm;
 }
 
-/** The demo: 4 vectors (entry 3 left masked by the guest), raises, then the guest unmasks entry 3. */
-export function msixPassthrough(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), raises: readonly number[] = [0, 1, 1, 2, 3, 3]): MsixPassthroughResult {
+/**
+ * The demo: 4 vectors (entry 3 left masked by the guest), raises, then the guest unmasks entry 3. `Vmm`
+ * picks where the table lives (examples/msix-kernel-table.ts runs the same demo with it in the kernel).
+ */
+export function msixPassthrough(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), raises: readonly number[] = [0, 1, 1, 2, 3, 3], Vmm: typeof MsixPassthroughVmm = MsixPassthroughVmm): MsixPassthroughResult {
   const lines: string[] = [];
   const out = (l: string) => {
     lines.push(l);
@@ -397,7 +411,7 @@ export function msixPassthrough(sink: (line: string) => void = (l) => console.lo
   };
   const stop = host.strace(out);
   try {
-    const vmm = new MsixPassthroughVmm(host, 4, (s) => out(`# ${s}`));
+    const vmm = new Vmm(host, 4, (s) => out(`# ${s}`));
     const vectors = [0x50, 0x51, 0x52, 0x53];
     out('# the guest enables MSI-X and programs entries 0-3 (vectors 0x50-0x53), leaving entry 3 masked');
     vmm.load(MsixPassthroughVmm.driver(vectors, [3]));
@@ -405,13 +419,13 @@ export function msixPassthrough(sink: (line: string) => void = (l) => console.lo
     out(`# the NIC raises queues ${raises.join(', ')}`);
     for (const q of raises) host.control.pci.ring(q, NIC_BDF);
     vmm.runUntilIdle();
-    out(`# entry 3 is masked in the VMM's table: its raises wait in the VMM's PBA (pending: ${vmm.pba[3]})`);
+    out(`# entry 3 is masked in the ${vmm.tableOwner} table: its raises wait in the PBA (pending: ${vmm.pending(3)})`);
     out('# the guest unmasks entry 3');
     vmm.load(MsixPassthroughVmm.driver(vectors));
     vmm.runUntilIdle();
     const c = vmm.counts();
     out(`# per vector: device sent ${c.deviceSent.join('/')}, guest handled ${vectors.map((v) => c.guestHandled.get(v) ?? 0).join('/')}, PBA deliveries ${c.pbaDeliveries}, irqfd assigns ${c.irqfdAssigns}, deassigns ${c.irqfdDeassigns}`);
-    return { lines, counts: c };
+    return { lines, counts: c, vmm };
   } finally {
     stop();
   }
