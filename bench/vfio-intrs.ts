@@ -139,7 +139,7 @@ export async function run(): Promise<BenchResult[]> {
     results.push({ name: 'INTx round trip, unmask eventfd (assert -> automask -> eventfd -> read -> deassert -> unmask)', ...a, unit: 'round trips/s', vsKernel: true, target: '>= 3x the real kernel pair rate' });
     const b = compareRates(roundTripIoctl, bareTrip, 150, 500);
     results.push({ name: 'INTx round trip, VFIO_DEVICE_SET_IRQS UNMASK ioctl', ...b, unit: 'round trips/s', vsKernel: true });
-    results.push({ name: 'INTx round trip allocations once warm', rate: bytesPerOp(roundTrip, 100_000), unit: 'bytes/round trip', target: '0' });
+    results.push({ name: 'INTx round trip allocations once warm', rate: bytesPerOp(roundTrip, 500_000), unit: 'bytes/round trip', target: '0' });
     const before = signals;
     for (let i = 0; i < 1000; i++) roundTrip();
     if (signals - before !== 1000) throw new Error(`INTx bench lost or invented interrupts: ${signals - before} signals for 1000 round trips`);
@@ -158,19 +158,26 @@ export async function run(): Promise<BenchResult[]> {
     const raise = (i: number) => nic.ring(i & mask);
     const bare = new BareMsix(n);
     const bareRaise = (i: number) => bare.raise(i & mask);
-    const rates = compareRates(raise, bareRaise, 150, 2048);
-    const ctx = p.fileOrNull(fds[0]!) as unknown as { ctx: { countNumber: number } };
-    const c0 = ctx.ctx.countNumber;
-    for (let i = 0; i < n * 4; i++) raise(i);
-    if (ctx.ctx.countNumber - c0 !== 4) throw new Error('MSI-X bench: vector 0 did not get exactly its raises');
-    return { rates, alloc: bytesPerOp(raise, 200_000) };
+    const check = () => {
+      const ctx = p.fileOrNull(fds[0]!) as unknown as { ctx: { countNumber: number } };
+      const c0 = ctx.ctx.countNumber;
+      for (let i = 0; i < n * 4; i++) raise(i);
+      if (ctx.ctx.countNumber - c0 !== 4) throw new Error('MSI-X bench: vector 0 did not get exactly its raises');
+    };
+    return { raise, bareRaise, check };
   };
   const one = msix(1);
   const all = msix(2048);
-  results.push({ name: 'MSI-X raise -> eventfd, 1 vector enabled', ...one.rates, unit: 'interrupts/s', vsKernel: true, target: '>= 10x the real kernel pair rate' });
-  results.push({ name: 'MSI-X raise -> eventfd, 2048 vectors enabled', ...all.rates, unit: 'interrupts/s', vsKernel: true, target: '>= 10x the real kernel pair rate' });
-  results.push({ name: 'MSI-X cost per raise, 2048 vectors vs 1', rate: one.rates.rate / all.rates.rate, unit: 'x', target: '<= 1.25' });
-  results.push({ name: 'MSI-X raise allocations once warm (2048 vectors)', rate: all.alloc, unit: 'bytes/interrupt', target: '0' });
+  const oneRates = compareRates(one.raise, one.bareRaise, 150, 2048);
+  const allRates = compareRates(all.raise, all.bareRaise, 150, 2048);
+  // The cost ratio from alternating rounds of the two (both see the same machine conditions).
+  const vs = compareRates(one.raise, all.raise, 150, 2048);
+  one.check();
+  all.check();
+  results.push({ name: 'MSI-X raise -> eventfd, 1 vector enabled', ...oneRates, unit: 'interrupts/s', vsKernel: true, target: '>= 10x the real kernel pair rate' });
+  results.push({ name: 'MSI-X raise -> eventfd, 2048 vectors enabled', ...allRates, unit: 'interrupts/s', vsKernel: true, target: '>= 10x the real kernel pair rate' });
+  results.push({ name: 'MSI-X cost per raise, 2048 vectors vs 1 (alternating rounds)', rate: vs.rate / vs.baseline, unit: 'x', target: '<= 1.25' });
+  results.push({ name: 'MSI-X raise allocations once warm (2048 vectors)', rate: bytesPerOp(all.raise, 200_000), unit: 'bytes/interrupt', target: '0' });
 
   // ---- end to end: full INTx cycles in a KVM guest ---------------------------------------------------
   {

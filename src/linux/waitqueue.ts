@@ -12,23 +12,31 @@ export interface WaitEntry {
 export class WaitQueue {
   private readonly priority: WaitEntry[] = [];
   private readonly entries: WaitEntry[] = [];
+  /** Entries of both kinds (read first on every wakeup: an empty queue touches nothing else). */
+  private n = 0;
 
   add(e: WaitEntry): void {
     this.entries.push(e);
+    this.n++;
   }
 
   addPriority(e: WaitEntry): void {
     this.priority.push(e);
+    this.n++;
   }
 
   remove(e: WaitEntry): void {
     let i = this.entries.indexOf(e);
     if (i >= 0) {
       this.entries.splice(i, 1);
+      this.n--;
       return;
     }
     i = this.priority.indexOf(e);
-    if (i >= 0) this.priority.splice(i, 1);
+    if (i >= 0) {
+      this.priority.splice(i, 1);
+      this.n--;
+    }
   }
 
   get hasPriorityWaiter(): boolean {
@@ -36,12 +44,12 @@ export class WaitQueue {
   }
 
   get size(): number {
-    return this.priority.length + this.entries.length;
+    return this.n;
   }
 
   /** wake_up_poll(): calls every entry. Entries may remove themselves while being woken. */
   wake(mask: number): void {
-    if (this.priority.length === 0 && this.entries.length === 0) return;
+    if (this.n === 0) return;
     const p = this.priority;
     for (let i = 0; i < p.length; i++) {
       const e = p[i]!;

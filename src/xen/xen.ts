@@ -107,7 +107,7 @@ export class Xen implements VmxHost {
     });
     this.irqCtx = this.cpus.map((c) => Object.freeze({ cpu: c, inIrq: true }));
     this.rootCtx = this.cpus.map((c) => Object.freeze({ cpu: c, inIrq: false }));
-    this.vtd = this.hw.dmar ? new VtdPlatform(this.hw.dmar, this.mem, this.bus, this.sched, this.trace, (f) => m.pci.dmaRid(f)) : null;
+    this.vtd = this.hw.dmar ? new VtdPlatform(this.hw.dmar, this.mem, this.bus, this.sched, this.trace, m.pci) : null;
     if (this.vtd) m.pci.msiRouter.target = this.vtd;
   }
 

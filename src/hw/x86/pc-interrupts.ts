@@ -63,7 +63,7 @@ export class PcInterrupts implements IoapicHooks {
   ) {
     this.ioapic = new Ioapic(this, machine);
     this.ioapic.label = 'IO-APIC';
-    this.vtd = new VtdPlatform(dmar, this.mem, this.bus, machine.sched, machine.trace, (f) => machine.pci.dmaRid(f));
+    this.vtd = new VtdPlatform(dmar, this.mem, this.bus, machine.sched, machine.trace, machine.pci);
     this.ioapicUnit = this.vtd.units[this.vtd.units.length - 1]!;
     machine.pci.msiRouter.target = this.vtd;
     machine.iommu.intRemap = this.vtd;

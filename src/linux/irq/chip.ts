@@ -82,14 +82,15 @@ export function checkIrqResend(core: IrqCore, desc: IrqDesc): void {
 /** handle_fasteoi_irq() */
 export function handleFasteoiIrq(core: IrqCore, desc: IrqDesc, cpu: number): void {
   desc.istate &= ~REPLAY_WAITING;
-  if (desc.actions.length === 0 || desc.disabled) {
+  if (desc.action === null || desc.disabled) {
     desc.istate |= PENDING;
     desc.spuriousArrivals++;
     maskIrq(desc);
     desc.chip.eoi(desc);
     return;
   }
-  desc.kstat[cpu]!++;
+  const k = desc.stats;
+  k.counts[desc.irq * k.ncpus + cpu]!++;
   handleIrqEvent(core, desc);
   desc.chip.eoi(desc);
 }
@@ -97,17 +98,18 @@ export function handleFasteoiIrq(core: IrqCore, desc: IrqDesc, cpu: number): voi
 /** handle_edge_irq() */
 export function handleEdgeIrq(core: IrqCore, desc: IrqDesc, cpu: number): void {
   desc.istate &= ~REPLAY_WAITING;
-  if (desc.inProgress || desc.disabled || desc.actions.length === 0) {
+  if (desc.inProgress || desc.disabled || desc.action === null) {
     desc.istate |= PENDING;
     desc.spuriousArrivals++;
     maskIrq(desc);
     desc.chip.ack(desc);
     return;
   }
-  desc.kstat[cpu]!++;
+  const k = desc.stats;
+  k.counts[desc.irq * k.ncpus + cpu]!++;
   desc.chip.ack(desc);
   do {
-    if (desc.actions.length === 0) {
+    if (desc.action === null) {
       maskIrq(desc);
       return;
     }

@@ -14,13 +14,11 @@ export function handleIrqEvent(core: IrqCore, desc: IrqDesc): number {
   desc.istate &= ~PENDING;
   desc.inProgress = true;
   let ret = NONE;
-  const acts = desc.actions;
   const tr = core.trace;
   if (tr.active) {
-    tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector, detail: `CPU${desc.cpu} ${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${acts.map((a) => a.name).join(', ')}` });
+    tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector, detail: `CPU${desc.cpu} ${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${desc.actions.map((a) => a.name).join(', ')}` });
   }
-  for (let i = 0; i < acts.length; i++) {
-    const a = acts[i]!;
+  for (let a = desc.action; a !== null; a = a.next) {
     const r = a.handler(desc.irq, a.devId);
     if (r === HANDLED) a.handled++;
     ret |= r;

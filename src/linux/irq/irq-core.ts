@@ -13,7 +13,7 @@ import { VectorMatrix } from '../arch/x86/vector.js';
 import { IntelIrqRemapping } from '../iommu/intel-irq-remapping.js';
 import type { KernelLog } from '../printk.js';
 import { handleIrq } from './chip.js';
-import type { IrqAction, IrqDesc, IrqHandler } from './irqdesc.js';
+import { KstatIrqs, type IrqAction, type IrqDesc, type IrqHandler } from './irqdesc.js';
 import { disableIrq, enableIrq, freeIrq, requestIrq } from './manage.js';
 import { IRQ_DISABLE_UNLAZY } from './irqdesc.js';
 
@@ -28,6 +28,8 @@ export interface IrqCoreOptions {
 export class IrqCore {
   readonly cpus: HostCpu[];
   readonly matrix: VectorMatrix;
+  /** kstat_irqs of every descriptor. */
+  readonly kstat: KstatIrqs;
   readonly ir: IntelIrqRemapping;
   readonly ioapic: IoapicDomain;
   private readonly descs: (IrqDesc | undefined)[] = [];
@@ -45,6 +47,7 @@ export class IrqCore {
     opts: IrqCoreOptions,
   ) {
     this.cpus = [];
+    this.kstat = new KstatIrqs(opts.cpus);
     for (let i = 0; i < opts.cpus; i++) {
       const c = new HostCpu(i, i, this);
       this.cpus.push(c);

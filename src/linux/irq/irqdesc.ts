@@ -42,20 +42,27 @@ export const FLOW_EDGE = 1;
 /** An interrupt handler: returns IRQ_NONE or IRQ_HANDLED. `devId` is what request_irq() was given. */
 export type IrqHandler = (irq: number, devId: unknown) => number;
 
-/** struct irqaction */
+/** struct irqaction (the fields handle_irq_event() reads first). */
 export class IrqAction {
+  readonly handler: IrqHandler;
+  readonly devId: unknown;
   /** Times this handler returned IRQ_HANDLED (inspection). */
   handled = 0;
+  /** The next action on the same line (irqaction->next). */
+  next: IrqAction | null = null;
+  readonly irq: number;
+  /** IRQF_* as installed (the trigger bits filled in from the line's type when the caller gave none). */
+  readonly flags: number;
+  /** What /proc/interrupts prints ("vfio-intx(0000:00:03.0)", "e1000e"). */
+  readonly name: string;
 
-  constructor(
-    readonly irq: number,
-    readonly handler: IrqHandler,
-    /** IRQF_* as installed (the trigger bits filled in from the line's type when the caller gave none). */
-    readonly flags: number,
-    /** What /proc/interrupts prints ("vfio-intx(0000:00:03.0)", "e1000e"). */
-    readonly name: string,
-    readonly devId: unknown,
-  ) {}
+  constructor(irq: number, handler: IrqHandler, flags: number, name: string, devId: unknown) {
+    this.handler = handler;
+    this.devId = devId;
+    this.irq = irq;
+    this.flags = flags;
+    this.name = name;
+  }
 }
 
 /** struct irq_chip: how the interrupt controller behind a descriptor is driven. */
@@ -72,31 +79,66 @@ export interface IrqChip {
   retrigger(desc: IrqDesc): boolean;
 }
 
-/** struct irq_desc (and its irq_data) */
+/**
+ * kstat_irqs: the per-CPU interrupt counts of every descriptor, one flat table (row = irq, column =
+ * CPU) so that counting an interrupt touches one line of it instead of a per-descriptor array.
+ */
+export class KstatIrqs {
+  counts: Uint32Array;
+
+  constructor(readonly ncpus: number) {
+    this.counts = new Uint32Array(ncpus * 64);
+  }
+
+  /** A new descriptor for `irq` starts with zero counts (growing the table if needed). */
+  reset(irq: number): void {
+    const end = (irq + 1) * this.ncpus;
+    if (end > this.counts.length) {
+      let n = this.counts.length;
+      while (n < end) n *= 2;
+      const bigger = new Uint32Array(n);
+      bigger.set(this.counts);
+      this.counts = bigger;
+    }
+    this.counts.fill(0, irq * this.ncpus, end);
+  }
+}
+
+/**
+ * struct irq_desc (and its irq_data). The fields every interrupt reads come first, so that with many
+ * descriptors (2048 MSI-X vectors) one interrupt touches as few cache lines as possible.
+ */
 export class IrqDesc {
-  readonly actions: IrqAction[] = [];
-  /** Nested disable depth; 1 until the first request_irq() starts the interrupt up. */
-  depth = 1;
+  // ---- read or written by every interrupt (flow handler, handle_irq_event, note_interrupt)
+  /** FLOW_FASTEOI or FLOW_EDGE. */
+  readonly flow: number;
+  istate = 0;
   /** IRQD_IRQ_DISABLED */
   disabled = true;
-  /** IRQD_IRQ_MASKED: masked at the chip. */
-  masked = true;
-  /** IRQD_IRQ_STARTED */
-  started = false;
   /** IRQD_IRQ_INPROGRESS */
   inProgress = false;
-  istate = 0;
+  /** IRQD_IRQ_MASKED: masked at the chip. */
+  masked = true;
+  /** desc->action: the chain of actions, in request order (linked through IrqAction.next). */
+  action: IrqAction | null = null;
+  /** Where the per-CPU counts live (row `irq`). */
+  readonly stats: KstatIrqs;
+  readonly irq: number;
+  chip: IrqChip;
+  // note_interrupt() state (kernel/irq/spurious.c)
+  irqCount = 0;
+  irqsUnhandled = 0;
+  // ---- the rest
+  /** Nested disable depth; 1 until the first request_irq() starts the interrupt up. */
+  depth = 1;
+  /** IRQD_IRQ_STARTED */
+  started = false;
   /** irq_settings bits (IRQ_DISABLE_UNLAZY, IRQ_NOAUTOEN). */
   settings = 0;
   /** IRQ_TYPE_* the line is configured for. */
   triggerType: number;
-  // note_interrupt() state (kernel/irq/spurious.c)
-  irqCount = 0;
-  irqsUnhandled = 0;
   /** Virtual ns of the last unhandled interrupt (the kernel keeps jiffies). */
   lastUnhandled = -1e18;
-  /** Interrupts taken per CPU (kstat_irqs). */
-  readonly kstat: Uint32Array;
   /** Interrupts that found the line disabled or without an action (not counted in kstat). */
   spuriousArrivals = 0;
   /** The CPU and vector this interrupt is routed to (x86 vector domain). */
@@ -104,20 +146,27 @@ export class IrqDesc {
   vector = -1;
   /** Controller-specific data (the I/O APIC pin, the MSI descriptor). */
   chipData: unknown = null;
+  /** The controller's number for this interrupt (I/O APIC pin, MSI index): /proc/interrupts' hwirq. */
+  readonly hwirq: number;
+  /** Level-triggered (check_irq_resend never resends those: hardware does). */
+  readonly level: boolean;
 
-  constructor(
-    readonly irq: number,
-    /** The controller's number for this interrupt (I/O APIC pin, MSI index): /proc/interrupts' hwirq. */
-    readonly hwirq: number,
-    public chip: IrqChip,
-    /** FLOW_FASTEOI or FLOW_EDGE. */
-    readonly flow: number,
-    /** Level-triggered (check_irq_resend never resends those: hardware does). */
-    readonly level: boolean,
-    ncpus: number,
-  ) {
+  constructor(irq: number, hwirq: number, chip: IrqChip, flow: number, level: boolean, stats: KstatIrqs) {
+    this.flow = flow;
+    this.stats = stats;
+    stats.reset(irq);
+    this.irq = irq;
+    this.chip = chip;
     this.triggerType = level ? IRQ_TYPE_LEVEL_LOW : IRQ_TYPE_EDGE_RISING;
-    this.kstat = new Uint32Array(ncpus);
+    this.hwirq = hwirq;
+    this.level = level;
+  }
+
+  /** The action chain as an array (inspection; allocates). */
+  get actions(): IrqAction[] {
+    const out: IrqAction[] = [];
+    for (let a = this.action; a !== null; a = a.next) out.push(a);
+    return out;
   }
 
   /** The flow handler's name, as /proc/interrupts prints it after the hwirq. */
@@ -125,10 +174,17 @@ export class IrqDesc {
     return this.flow === FLOW_FASTEOI ? 'fasteoi' : 'edge';
   }
 
+  /** Interrupts taken per CPU (kstat_irqs; a copy). */
+  get kstat(): Uint32Array {
+    const n = this.stats.ncpus;
+    return this.stats.counts.slice(this.irq * n, this.irq * n + n);
+  }
+
   /** Total interrupts taken on every CPU. */
   get count(): number {
+    const { counts, ncpus } = this.stats;
     let n = 0;
-    for (let i = 0; i < this.kstat.length; i++) n += this.kstat[i]!;
+    for (let i = this.irq * ncpus; i < this.irq * ncpus + ncpus; i++) n += counts[i]!;
     return n;
   }
 }

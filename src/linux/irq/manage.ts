@@ -35,7 +35,7 @@ export function requestIrq(core: IrqCore, irq: number, handler: IrqHandler, flag
   if ((flags & IRQF_SHARED) !== 0 && (flags & IRQF_NO_AUTOEN) !== 0) throw kerr('EINVAL', `request_irq(${irq}, "${name}"): IRQF_NO_AUTOEN cannot be used on a shared line`);
   let f = flags;
   if ((f & IRQF_TRIGGER_MASK) === 0) f |= desc.triggerType;
-  const old = desc.actions[0];
+  const old = desc.action;
   if (old) {
     const mismatch = !(old.flags & f & IRQF_SHARED) || (old.flags & IRQF_TRIGGER_MASK) !== (f & IRQF_TRIGGER_MASK) ||
       (old.flags & IRQF_ONESHOT) !== (f & IRQF_ONESHOT) || (old.flags & IRQF_PERCPU) !== (f & IRQF_PERCPU);
@@ -58,7 +58,12 @@ export function requestIrq(core: IrqCore, irq: number, handler: IrqHandler, flag
 /** The part of __setup_irq() under the descriptor lock. */
 function setupAction(core: IrqCore, desc: IrqDesc, action: IrqAction, first: boolean): void {
   const f = action.flags;
-  desc.actions.push(action);
+  let tail = desc.action;
+  if (tail === null) desc.action = action;
+  else {
+    while (tail.next !== null) tail = tail.next;
+    tail.next = action;
+  }
   desc.irqCount = 0;
   desc.irqsUnhandled = 0;
   if (first) {
@@ -75,19 +80,26 @@ function setupAction(core: IrqCore, desc: IrqDesc, action: IrqAction, first: boo
 export function freeIrq(core: IrqCore, irq: number, devId: unknown): IrqAction | null {
   const desc = core.desc(irq);
   if (!desc) return null;
-  const i = desc.actions.findIndex((a) => a.devId === devId);
-  if (i < 0) {
+  let prev: IrqAction | null = null;
+  let action = desc.action;
+  while (action !== null && action.devId !== devId) {
+    prev = action;
+    action = action.next;
+  }
+  if (action === null) {
     core.log.warn(`Trying to free already-free IRQ ${irq}`);
     return null;
   }
-  const [action] = desc.actions.splice(i, 1);
-  if (desc.actions.length === 0) {
+  if (prev === null) desc.action = action.next;
+  else prev.next = action.next;
+  action.next = null;
+  if (desc.action === null) {
     core.localIrqSave();
     desc.settings &= ~IRQ_DISABLE_UNLAZY;
     irqShutdown(desc);
     core.localIrqRestore();
   }
-  return action!;
+  return action;
 }
 
 /** disable_irq_nosync() / disable_irq() */

@@ -144,7 +144,7 @@ export class PciMsi {
     const state: MsiDevState = { msix, entries: [], descs: [], irteBase: [], irteCount: msix ? 1 : nvec };
     const block = msix ? -1 : ir.alloc(nvec);
     for (let i = 0; i < nvec; i++) {
-      const desc = new IrqDesc(first + i, i, chip, FLOW_EDGE, false, core.cpus.length);
+      const desc = new IrqDesc(first + i, i, chip, FLOW_EDGE, false, core.kstat);
       core.matrix.assign(desc);
       const irte = msix ? ir.alloc(1) : block + i;
       ir.modify(irte, desc.vector, core.cpus[desc.cpu]!.apicId, false, sid);

@@ -4,7 +4,7 @@
 // kernel/irq/proc.c (show_interrupts) and arch/x86/kernel/irq.c (per-CPU vector_irq, ERR).
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../../src/host.js';
-import { IRQ_HANDLED, IRQ_NONE, IRQF_NO_AUTOEN, IRQF_SHARED, IrqDesc, FLOW_FASTEOI, type IrqChip } from '../../../src/linux/irq/irqdesc.js';
+import { IRQ_HANDLED, IRQ_NONE, IRQF_NO_AUTOEN, IRQF_SHARED, IrqDesc, KstatIrqs, FLOW_FASTEOI, type IrqChip } from '../../../src/linux/irq/irqdesc.js';
 import { noteInterrupt } from '../../../src/linux/irq/spurious.js';
 import type { IrqCore } from '../../../src/linux/irq/irq-core.js';
 import { KernelError } from '../../../src/linux/errors.js';
@@ -95,7 +95,12 @@ describe('request_irq / free_irq', () => {
     const { h, irq, ctl } = host();
     irq.requestIrq(20, () => IRQ_NONE, IRQF_SHARED, 'a', 1);
     irq.requestIrq(20, () => IRQ_NONE, IRQF_SHARED, 'b', 2);
-    irq.freeIrq(20, 1);
+    irq.requestIrq(20, () => IRQ_NONE, IRQF_SHARED, 'c', 3);
+    irq.freeIrq(20, 2); // the middle of the chain
+    expect(ctl.desc(20)!.actions).toEqual(['a', 'c']);
+    irq.requestIrq(20, () => IRQ_NONE, IRQF_SHARED, 'b', 2); // appended at the tail
+    irq.freeIrq(20, 1); // the head
+    irq.freeIrq(20, 3);
     expect(ctl.desc(20)!.actions).toEqual(['b']);
     expect(irq.freeIrq(20, 7)).toBeNull();
     expect(h.control.dmesg().pop()).toMatch(/Trying to free already-free IRQ 20/);
@@ -187,7 +192,7 @@ describe('note_interrupt (the spurious detector)', () => {
     const sched = new Scheduler();
     const core = { sched, log: new KernelLog(sched, new TraceBus()) } as unknown as IrqCore;
     const chip: IrqChip = { name: 't', mask() {}, unmask() {}, ack() {}, eoi() {}, retrigger: () => false };
-    const d = new IrqDesc(30, 0, chip, FLOW_FASTEOI, true, 1);
+    const d = new IrqDesc(30, 0, chip, FLOW_FASTEOI, true, new KstatIrqs(1));
     d.depth = 0;
     d.disabled = false;
     for (let i = 0; i < 200_000; i++) {

@@ -15,6 +15,11 @@ export interface DrhdDescription extends DrhdCaps {
   readonly scope?: readonly string[] | 'all';
 }
 
+/** What gives a function's requester ID as the IOMMU sees it (the PCI topology: dmaRid()). */
+export interface RidSource {
+  dmaRid(f: PciFunction): number;
+}
+
 export class VtdPlatform implements MsiSink {
   readonly units: DrhdUnit[];
   private readonly scopes: (ReadonlySet<string> | 'all')[];
@@ -28,7 +33,8 @@ export class VtdPlatform implements MsiSink {
     bus: ApicBus,
     sched: Scheduler,
     trace: TraceBus,
-    private readonly ridOf: (f: PciFunction) => number,
+    /** An object, not a closure: every platform's per-message call then goes to one method. */
+    private readonly rids: RidSource,
   ) {
     this.units = desc.map((d, i) => new DrhdUnit(i, d, mem, bus, sched, trace));
     this.scopes = desc.map((d) => (d.scope === undefined || d.scope === 'all' ? 'all' : new Set(d.scope)));
@@ -48,6 +54,6 @@ export class VtdPlatform implements MsiSink {
 
   deliver(source: PciFunction, addrLo: number, addrHi: number, data: number): void {
     const u = this.single ?? this.cache.get(source) ?? this.unitFor(source);
-    if (u !== undefined) u.deliverMsi(this.ridOf(source), addrLo, addrHi, data);
+    if (u !== undefined) u.deliverMsi(this.rids.dmaRid(source), addrLo, addrHi, data);
   }
 }

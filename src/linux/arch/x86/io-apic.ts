@@ -88,7 +88,7 @@ export class IoapicDomain {
   mapGsi(gsi: number): IrqDesc {
     const existing = this.core.desc(gsi);
     if (existing) return existing;
-    const desc = new IrqDesc(gsi, gsi, this.chip, FLOW_FASTEOI, true, this.core.cpus.length);
+    const desc = new IrqDesc(gsi, gsi, this.chip, FLOW_FASTEOI, true, this.core.kstat);
     if (!this.core.matrix.assign(desc)) throw new Error(`no vector left for IO-APIC pin ${gsi}`);
     const irte = this.ir.alloc(1);
     desc.chipData = { pin: gsi, irte } satisfies IoapicPinData;
