@@ -172,6 +172,22 @@ export function runProbe(includes: readonly string[], items: readonly ProbeItem[
   return { compared: items.length, mismatches };
 }
 
+/** Which of `names` are integer constant expressions in this configuration (one -fsyntax-only compile). */
+export function integerConstants(include: string, names: readonly string[], prelude = ''): Set<string> {
+  const head = `#include <${include}>\n${prelude}\n`;
+  const base = head.split('\n').length - 1;
+  const body = names.map((n) => `enum { vks_probe_${n} = (int)((${n}) != 0) };`).join('\n');
+  let stderr = '';
+  try {
+    execFileSync('gcc', ['-std=gnu11', '-fsyntax-only', '-x', 'c', '-'], { input: head + body + '\n', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (e) {
+    stderr = String((e as { stderr?: unknown }).stderr ?? '');
+  }
+  const bad = new Set<number>();
+  for (const m of stderr.matchAll(/^<stdin>:(\d+):\d+: error/gm)) bad.add(Number(m[1]) - base - 1);
+  return new Set(names.filter((_, i) => !bad.has(i)));
+}
+
 /** C declaration text of a record and, first, of every named record it contains (for generated test structs). */
 export function cDeclarations(rec: RecordType): string {
   const done = new Set<string>();

@@ -33,7 +33,7 @@ const CONFIG_OFFSET = BigInt(V.VFIO_PCI_CONFIG_REGION_INDEX) << 40n;
 const ENABLE = 0x8000;
 const MASKALL = 0x4000;
 
-function irqSet(flags: number, index: number, start: number, count: number, fds: readonly number[] = []): Uint8Array {
+export function irqSet(flags: number, index: number, start: number, count: number, fds: readonly number[] = []): Uint8Array {
   const s = new Uint8Array(V.vfio_irq_set.size + 4 * fds.length);
   const v = V.vfio_irq_set.view(s);
   v.argsz = s.length;
@@ -151,7 +151,7 @@ export class MsixPassthroughVmm {
 
   // ---- the emulated table ---------------------------------------------------------------------------
 
-  private entryWord(v: number, off: number): number {
+  protected entryWord(v: number, off: number): number {
     const t = this.table;
     const o = v * 16 + off;
     return (t[o]! | (t[o + 1]! << 8) | (t[o + 2]! << 16) | (t[o + 3]! << 24)) >>> 0;
@@ -163,7 +163,7 @@ export class MsixPassthroughVmm {
   }
 
   /** The whole routing table: the IOAPIC pins and one MSI route per vector in use (KVM_SET_GSI_ROUTING replaces all). */
-  private commitRoutes(): void {
+  protected commitRoutes(): void {
     const msi: number[] = [];
     for (let v = 0; v < this.nvec; v++) if (this.assigned[v]) msi.push(v);
     const r = K.kvm_irq_routing.alloc(24 + msi.length);
@@ -186,7 +186,7 @@ export class MsixPassthroughVmm {
     this.qemu.ioctl(this.vm, K.KVM_SET_GSI_ROUTING, r);
   }
 
-  private irqfd(v: number, assign: boolean): void {
+  protected irqfd(v: number, assign: boolean): void {
     const a = K.kvm_irqfd.alloc();
     a.fd = this.efds[v]!;
     a.gsi = FIRST_MSI_GSI + v;
@@ -218,7 +218,7 @@ export class MsixPassthroughVmm {
   }
 
   /** vfio_msix_vector_do_use / _release + msix_handle_mask_update: bring vector v in line with the guest's masks. */
-  private update(v: number): void {
+  protected update(v: number): void {
     if (!this.vfioEnabled) return;
     const inUse = !this.masked(v);
     const wantIrqfd = inUse && !this.userspace[v];
@@ -258,7 +258,7 @@ export class MsixPassthroughVmm {
   }
 
   /** The guest changed Message Control: enabling MSI-X enables the device's vectors in VFIO. */
-  private writeControl(value: number): void {
+  protected writeControl(value: number): void {
     const was = this.control;
     this.control = value & (ENABLE | MASKALL);
     if (this.control & ENABLE && !(was & ENABLE) && !this.vfioEnabled) {
@@ -304,9 +304,14 @@ export class MsixPassthroughVmm {
       }
       if (run.exit_reason === K.KVM_EXIT_IO) this.portIo(run.io.direction === K.KVM_EXIT_IO_OUT, run.io.port, run.io.size, Number(run.io.data_offset));
       else if (run.exit_reason === K.KVM_EXIT_MMIO) this.mmio(Number(run.mmio.phys_addr), run.mmio.len, run.mmio.is_write !== 0);
-      else throw new Error(`unexpected exit ${run.exit_reason}`);
+      else this.otherExit(run.exit_reason);
     }
     throw new Error('the guest did not settle');
+  }
+
+  /** An exit this VMM does not expect (examples/msix-kernel-table.ts handles the in-kernel table's). */
+  protected otherExit(reason: number): void {
+    throw new Error(`unexpected exit ${reason}`);
   }
 
   /** The VMM's event loop for vectors without an irqfd: a signal is delivered, or recorded as pending while masked. */
@@ -366,6 +371,16 @@ export class MsixPassthroughVmm {
     }
   }
 
+  /** Where the guest's table lives, for the demo's text. */
+  get tableOwner(): string {
+    return 'VMM\'s';
+  }
+
+  /** Entry v's pending bit as the guest would read it from the PBA. */
+  pending(v: number): boolean {
+    return this.pba[v]!;
+  }
+
   counts(): MsixCounts {
     const x = this.host.control.pci.nic().msix!;
     return {
@@ -381,10 +396,14 @@ export class MsixPassthroughVmm {
 export interface MsixPassthroughResult {
   readonly lines: string[];
   readonly counts: MsixCounts;
+  readonly vmm: MsixPassthroughVmm;
 }
 
-/** The demo: 4 vectors (entry 3 left masked by the guest), raises, then the guest unmasks entry 3. */
-export function msixPassthrough(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), raises: readonly number[] = [0, 1, 1, 2, 3, 3]): MsixPassthroughResult {
+/**
+ * The demo: 4 vectors (entry 3 left masked by the guest), raises, then the guest unmasks entry 3. `Vmm`
+ * picks where the table lives (examples/msix-kernel-table.ts runs the same demo with it in the kernel).
+ */
+export function msixPassthrough(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), raises: readonly number[] = [0, 1, 1, 2, 3, 3], Vmm: typeof MsixPassthroughVmm = MsixPassthroughVmm): MsixPassthroughResult {
   const lines: string[] = [];
   const out = (l: string) => {
     lines.push(l);
@@ -392,7 +411,7 @@ export function msixPassthrough(sink: (line: string) => void = (l) => console.lo
   };
   const stop = host.strace(out);
   try {
-    const vmm = new MsixPassthroughVmm(host, 4, (s) => out(`# ${s}`));
+    const vmm = new Vmm(host, 4, (s) => out(`# ${s}`));
     const vectors = [0x50, 0x51, 0x52, 0x53];
     out('# the guest enables MSI-X and programs entries 0-3 (vectors 0x50-0x53), leaving entry 3 masked');
     vmm.load(MsixPassthroughVmm.driver(vectors, [3]));
@@ -400,13 +419,13 @@ export function msixPassthrough(sink: (line: string) => void = (l) => console.lo
     out(`# the NIC raises queues ${raises.join(', ')}`);
     for (const q of raises) host.control.pci.ring(q, NIC_BDF);
     vmm.runUntilIdle();
-    out(`# entry 3 is masked in the VMM's table: its raises wait in the VMM's PBA (pending: ${vmm.pba[3]})`);
+    out(`# entry 3 is masked in the ${vmm.tableOwner} table: its raises wait in the PBA (pending: ${vmm.pending(3)})`);
     out('# the guest unmasks entry 3');
     vmm.load(MsixPassthroughVmm.driver(vectors));
     vmm.runUntilIdle();
     const c = vmm.counts();
     out(`# per vector: device sent ${c.deviceSent.join('/')}, guest handled ${vectors.map((v) => c.guestHandled.get(v) ?? 0).join('/')}, PBA deliveries ${c.pbaDeliveries}, irqfd assigns ${c.irqfdAssigns}, deassigns ${c.irqfdDeassigns}`);
-    return { lines, counts: c };
+    return { lines, counts: c, vmm };
   } finally {
     stop();
   }

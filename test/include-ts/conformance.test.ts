@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordType } from '../../abi/layout.js';
-import { constantProbe, gccAvailable, probeSource, recordProbes, runProbe, type ProbeItem, type ProbeMismatch, type ProbeResult } from '../../abi/cprobe.js';
+import { constantProbe, gccAvailable, integerConstants, probeSource, recordProbes, runProbe, type ProbeItem, type ProbeMismatch, type ProbeResult } from '../../abi/cprobe.js';
 import * as asmGenericIoctls from '../../include-ts/asm-generic/ioctls.js';
 import * as asmKvm from '../../include-ts/asm/kvm.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
@@ -140,22 +140,6 @@ function headerDefs(name: string): HeaderDefs {
   }
   for (const m of noPp.matchAll(/\bstruct\s+(\w+)\s*\{/g)) defs.structs.push(m[1]!);
   return defs;
-}
-
-/** Which of `names` are integer constant expressions in this configuration (one -fsyntax-only compile). */
-function integerConstants(include: string, names: readonly string[], prelude = ''): Set<string> {
-  const head = `#include <${include}>\n${prelude}\n`;
-  const base = head.split('\n').length - 1;
-  const body = names.map((n) => `enum { vks_probe_${n} = (int)((${n}) != 0) };`).join('\n');
-  let stderr = '';
-  try {
-    gcc(['-std=gnu11', '-fsyntax-only', '-x', 'c', '-'], head + body + '\n');
-  } catch (e) {
-    stderr = String((e as { stderr?: unknown }).stderr ?? '');
-  }
-  const bad = new Set<number>();
-  for (const m of stderr.matchAll(/^<stdin>:(\d+):\d+: error/gm)) bad.add(Number(m[1]) - base - 1);
-  return new Set(names.filter((_, i) => !bad.has(i)));
 }
 
 interface Coverage {

@@ -7,7 +7,7 @@
 // (KVM_EXIT_MMIO) when the VMM traps the table, as real VMMs do. Helpers are exported for programs
 // that mask and unmask entries at run time.
 
-import { GuestAsm, GuestProgram, type GuestCpuView } from '../program.js';
+import { GuestAsm, GuestProgram, r14, type GuestCpuView } from '../program.js';
 import { enableLapic, maskPic } from '../x86.js';
 import { pciConfigWrite, type Bdf } from '../pci.js';
 import { msiAddress, msiData } from '../../hw/x86/msi.js';
@@ -41,6 +41,12 @@ export interface MsixDriverOptions {
   readonly ackAddr?: number;
   /** Runs in the handler (e.g. to record the order of deliveries). */
   readonly onInterrupt?: (cpu: GuestCpuView) => void;
+  /**
+   * Mask the entry for the duration of the handler, as Linux does for oneshot/threaded MSI-X handlers
+   * and under interrupt storms (seed 004): msi_set_mask_bit() writes Vector Control and reads the
+   * table back to flush the write; the unmask write follows the EOI.
+   */
+  readonly maskInHandler?: boolean;
 }
 
 export function msixEntryAddr(table: number, entry: number, field: number): number {
@@ -84,9 +90,12 @@ export function msixDriver(o: MsixDriverOptions): GuestProgram {
     const l = `isr_${v.vector}`;
     a.handler(v.vector, l);
     a.label(l);
+    const ctrl = msixEntryAddr(o.tableAddr, v.entry, PCI_MSIX_ENTRY_VECTOR_CTRL);
+    if (o.maskInHandler) a.store32(ctrl, 1).load32(r14, ctrl);
     if (o.onInterrupt) a.js(o.onInterrupt);
     if (o.ackAddr !== undefined) a.store32(o.ackAddr, v.vector);
     a.eoi();
+    if (o.maskInHandler) a.store32(ctrl, 0);
     a.iret();
   }
   return a.build();

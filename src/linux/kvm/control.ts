@@ -14,6 +14,7 @@ import { KvmVcpuFile, KvmVmFile } from './kvm-main.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
 import { vcpuRunnable } from './x86-run.js';
+import { MsixTableControl } from './msix-table/control.js';
 
 export interface RouteView {
   readonly gsi: number;
@@ -190,6 +191,18 @@ export class KvmVmControl {
 
   ioeventfds(): string[] {
     return this.kvm.ioeventfds.list.map((p) => p.describe());
+  }
+
+  /** The in-kernel MSI-X table `id` (the proposed KVM_DEFINE_MSIX_TABLE family). */
+  msixTable(id: number): MsixTableControl {
+    const t = this.kvm.msix.byId.get(id);
+    if (!t) throw new Error(`VM ${this.kvm.id} has no MSI-X table ${id}`);
+    return new MsixTableControl(t);
+  }
+
+  /** Ids of the VM's in-kernel MSI-X tables. */
+  msixTables(): number[] {
+    return [...this.kvm.msix.byId.keys()];
   }
 
   memslots(): { slot: number; flags: number; gpa: number; size: number; userspaceAddr: number }[] {

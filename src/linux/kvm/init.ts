@@ -4,7 +4,8 @@
 
 import type { Kernel } from '../kernel.js';
 import { chardev } from '../fs/vfs.js';
-import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS, KVM_VM_IOCTLS } from '../trace/decoders/kvm.js';
+import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS } from '../trace/decoders/kvm.js';
+import { KVM_VM_IOCTLS_WITH_MSIX_TABLE } from '../trace/decoders/kvm-msix-table.js';
 import { KvmDevFile } from './kvm-main.js';
 import { KvmModule } from './vm.js';
 
@@ -16,6 +17,7 @@ export function initKvm(kernel: Kernel): void {
   kernel.kvm = module;
   kernel.vfs.mkdirp('/dev').set('kvm', chardev(() => new KvmDevFile(module), 0o660, 0, KVM_GID));
   kernel.ioctlTables.set('kvm', KVM_SYSTEM_IOCTLS);
-  kernel.ioctlTables.set('kvm-vm', KVM_VM_IOCTLS);
+  // The VM fd's ioctls include the proposed in-kernel MSI-X table family (numbers disjoint from the real ones).
+  kernel.ioctlTables.set('kvm-vm', KVM_VM_IOCTLS_WITH_MSIX_TABLE);
   kernel.ioctlTables.set('kvm-vcpu', KVM_VCPU_IOCTLS);
 }

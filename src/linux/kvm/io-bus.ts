@@ -2,14 +2,17 @@
 // __kvm_io_bus_read/__kvm_io_bus_write): devices a guest access reaches without exiting to userspace
 // — the IOAPIC, the 8259 ports, ioeventfds. A device claims a range; an access is offered to every
 // device whose range contains it (a zero-length range matches its exact address only), in address
-// order, until one handles it. Unhandled accesses exit to the VMM.
+// order, until one handles it. Unhandled accesses exit to the VMM. Writes carry the vCPU that made them
+// (kvm_io_device_ops take it too) so a device can ask for an exit after the access completes.
+
+import type { KvmVcpu } from './vcpu.js';
 
 /** An in-kernel device on a bus (struct kvm_io_device_ops). */
 export interface IoDevice {
   /** Returns the value read, or -1 if the device does not handle this access (-EOPNOTSUPP). */
   read(addr: number, len: number): number;
-  /** Returns true if the device handled the write. */
-  write(addr: number, len: number, value: number): boolean;
+  /** Returns true if the device handled the write. `vcpu` is null for accesses not made by a guest CPU. */
+  write(addr: number, len: number, value: number, vcpu: KvmVcpu | null): boolean;
 }
 
 interface Range {
@@ -57,13 +60,13 @@ export class IoBus {
     return -1;
   }
 
-  write(addr: number, len: number, value: number): boolean {
+  write(addr: number, len: number, value: number, vcpu: KvmVcpu | null = null): boolean {
     const rs = this.ranges;
     for (let i = 0; i < rs.length; i++) {
       const r = rs[i]!;
       if (r.addr > addr) break;
       if (!IoBus.covers(r, addr, len)) continue;
-      if (r.dev.write(addr, len, value)) return true;
+      if (r.dev.write(addr, len, value, vcpu)) return true;
     }
     return false;
   }

@@ -178,9 +178,20 @@ export function decodeRoutes(bytes: Uint8Array, nr: number): UserRoute[] {
 
 /**
  * kvm_set_irq(): drives `gsi` to `level` for `sourceId` on every chip it is routed to (in the order the
- * routes were added) and sums their results.
+ * routes were added) and sums their results. An assert on a GSI bound to an in-kernel MSI-X entry
+ * (the proposed KVM_SET_MSIX_ENTRY_IRQ) goes through the entry's mask gate instead: 1 when the message
+ * was accepted for delivery, 0 when it became pending.
  */
 export function kvmSetIrq(kvm: Kvm, sourceId: number, gsi: number, level: boolean, lineStatus: boolean): number {
+  if (level && kvm.msix.bound !== 0) {
+    const gate = kvm.msix.gateOf(gsi);
+    if (gate >= 0) return kvm.msix.raiseGate(gate);
+  }
+  return kvmSetIrqRouted(kvm, sourceId, gsi, level, lineStatus);
+}
+
+/** kvm_set_irq() past any MSI-X gate: straight to the GSI's routes. */
+export function kvmSetIrqRouted(kvm: Kvm, sourceId: number, gsi: number, level: boolean, lineStatus: boolean): number {
   const entries = kvm.routing.entries(gsi);
   let ret = -1;
   if (entries.length === 0) {

@@ -37,6 +37,8 @@ export class Irqfd implements WaitEntry {
   msiLo = 0;
   msiHi = 0;
   msiData = 0;
+  /** The in-kernel MSI-X entry gating this GSI (proposed KVM_SET_MSIX_ENTRY_IRQ), -1 if none. */
+  gate = -1;
   /** On kvm->irqfds.items. */
   active = false;
   /** Still hooked on the eventfd's wait queue (until the shutdown work ran). */
@@ -64,8 +66,9 @@ export class Irqfd implements WaitEntry {
       this.eventfd.doRead();
       this.signals++;
       const kvm = this.kvm;
-      if (kvm.trace.active) kvm.trace.emit({ type: 'irq', t: kvm.sched.now, hop: 'irqfd-inject', at: `vm${kvm.id} irqfd eventfd#${this.eventfd.id}`, gsi: this.gsi, detail: this.entryType === 2 ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work' });
-      if (kvmSetIrqInatomic(kvm, this.entryType, this.msiLo, this.msiHi, this.msiData) === -EWOULDBLOCK) kvm.sched.queueWork(this.inject);
+      if (kvm.trace.active) kvm.trace.emit({ type: 'irq', t: kvm.sched.now, hop: 'irqfd-inject', at: `vm${kvm.id} irqfd eventfd#${this.eventfd.id}`, gsi: this.gsi, detail: this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === 2 ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work' });
+      if (this.gate >= 0) kvm.msix.raiseGate(this.gate);
+      else if (kvmSetIrqInatomic(kvm, this.entryType, this.msiLo, this.msiHi, this.msiData) === -EWOULDBLOCK) kvm.sched.queueWork(this.inject);
       ret = true;
     }
     if (mask & EPOLLHUP) {
@@ -100,8 +103,9 @@ export class Irqfd implements WaitEntry {
     if (this.resampler) this.kvm.irqfds.resamplerShutdown(this);
   }
 
-  /** irqfd_update(): caches the GSI's route iff it has exactly one entry. */
+  /** irqfd_update(): caches the GSI's route iff it has exactly one entry (and the GSI's MSI-X gate). */
   update(): void {
+    this.gate = this.kvm.msix.gateOf(this.gsi);
     const es = this.kvm.routing.entries(this.gsi);
     if (es.length === 1) {
       const e = es[0]!;

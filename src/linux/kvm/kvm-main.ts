@@ -23,7 +23,15 @@ import {
   KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
   kvm_userspace_memory_region,
 } from '../../../include-ts/linux/kvm.js';
+import {
+  KVM_DEFINE_MSIX_TABLE, KVM_GET_MSIX_ENTRY, KVM_GET_MSIX_PENDING, KVM_GET_MSIX_TABLE_STATE, KVM_REMOVE_MSIX_TABLE,
+  KVM_SET_MSIX_ENTRY, KVM_SET_MSIX_ENTRY_IRQ, KVM_SET_MSIX_TABLE_STATE,
+} from '../../../include-ts/proposed/kvm_msix_table.js';
 import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE } from './kvm-host.js';
+import {
+  defineMsixTable, getMsixEntry, getMsixPending, getMsixTableState, removeMsixTable, setMsixEntry, setMsixEntryIrq,
+  setMsixTableState,
+} from './msix-table/ioctl.js';
 import { decodeRoutes, setIrqRouting } from './irqchip.js';
 import { kvmSendUserspaceMsi } from './irq.js';
 import { KvmVcpu } from './vcpu.js';
@@ -145,6 +153,23 @@ export class KvmVmFile extends KFile {
         return irqchipState(kvm, arg, false);
       case KVM_SET_IRQCHIP:
         return irqchipState(kvm, arg, true);
+      // The proposed in-kernel MSI-X table (include-ts/proposed/kvm_msix_table.ts).
+      case KVM_DEFINE_MSIX_TABLE:
+        return defineMsixTable(kvm, arg);
+      case KVM_REMOVE_MSIX_TABLE:
+        return removeMsixTable(kvm, arg);
+      case KVM_SET_MSIX_ENTRY:
+        return setMsixEntry(kvm, arg);
+      case KVM_GET_MSIX_ENTRY:
+        return getMsixEntry(kvm, arg);
+      case KVM_SET_MSIX_ENTRY_IRQ:
+        return setMsixEntryIrq(kvm, arg);
+      case KVM_GET_MSIX_PENDING:
+        return getMsixPending(kvm, arg);
+      case KVM_GET_MSIX_TABLE_STATE:
+        return getMsixTableState(kvm, arg);
+      case KVM_SET_MSIX_TABLE_STATE:
+        return setMsixTableState(kvm, arg);
       default:
         throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a VM ioctl this model implements`);
     }

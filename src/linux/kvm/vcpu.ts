@@ -82,8 +82,16 @@ export class KvmVcpu implements GuestBus {
   sigmask: Uint8Array | null = null;
   /** KVM_GET/SET_SREGS state other than apic_base. */
   readonly sregs = new Uint8Array(kvm_sregs.size);
-  /** Exits to userspace by reason (inspection). */
-  readonly exits = new Uint32Array(64);
+  /** Exits to userspace by reason (inspection; room for the proposed KVM_EXIT_MSIX_ENTRY_UPDATED, 100). */
+  readonly exits = new Uint32Array(128);
+  /**
+   * An exit an in-kernel device asked for during the current instruction (kvm_make_request style):
+   * the access completed in the kernel, and KVM_RUN returns with this reason once the instruction
+   * retires. 0: none. The device fills the kvm_run union itself.
+   */
+  requestedExit = 0;
+  /** The in-kernel MSI-X entry this vCPU's last exit holds until it re-enters KVM_RUN (-1: none). */
+  heldMsix = -1;
   /** Guest instructions that reached the in-kernel IOAPIC/PIC/ioeventfd devices (inspection). */
   kernelIo = 0;
 
@@ -175,7 +183,7 @@ export class KvmVcpu implements GuestBus {
       apic.mmioWrite(addr - apic.base, size, value);
       return 0;
     }
-    if (slot === null && kvm.mmioBus.write(addr, size, value)) {
+    if (slot === null && kvm.mmioBus.write(addr, size, value, this)) {
       this.kernelIo++;
       return 0;
     }
@@ -194,7 +202,7 @@ export class KvmVcpu implements GuestBus {
 
   pioOut(port: number, size: number, value: number): number {
     const p = port & 0xffff;
-    if (this.kvm.pioBus.write(p, size, value)) {
+    if (this.kvm.pioBus.write(p, size, value, this)) {
       this.kernelIo++;
       return 0;
     }

@@ -16,6 +16,7 @@ import { RoutingTable } from './irqchip.js';
 import { ApicMap } from './lapic.js';
 import { IrqfdRegistry, type Irqfd } from './irqfd.js';
 import { IoeventfdRegistry } from './ioeventfd.js';
+import { KvmMsixTables } from './msix-table/tables.js';
 import type { KvmPic } from './i8259.js';
 import type { KvmIoapic } from './ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
@@ -99,6 +100,8 @@ export class Kvm {
   readonly apicMap = new ApicMap();
   readonly irqfds: IrqfdRegistry;
   readonly ioeventfds: IoeventfdRegistry;
+  /** In-kernel MSI-X tables (the proposed KVM_DEFINE_MSIX_TABLE family). */
+  readonly msix: KvmMsixTables;
   private readonly ackNotifiers: AckNotifier[] = [];
   /** The VM fd was released (irqfds detached). */
   released = false;
@@ -118,6 +121,7 @@ export class Kvm {
     this.memslots = new MemSlots(proc.mm);
     this.irqfds = new IrqfdRegistry(this);
     this.ioeventfds = new IoeventfdRegistry(this);
+    this.msix = new KvmMsixTables(this);
     module.vms.add(this);
   }
 

@@ -58,6 +58,8 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
       setU64n(run, RUN.dirtyRegs, dirty & ~KVM_SYNC_X86_REGS);
     }
     if (v.ioPending) v.completeUserspaceIo();
+    // Userspace has handled the exit that held an MSI-X entry (it re-routed the entry's GSI): release it.
+    if (v.heldMsix >= 0) v.kvm.msix.releaseHold(v);
     if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set (pending I/O was completed first; exit_reason is unchanged)');
     return vcpuRun(v, ctx);
   } finally {
@@ -220,6 +222,13 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     const st = cpu.step(v);
     if (st === STEP_CONTINUE) {
       if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+      if (v.requestedExit !== 0) {
+        // An in-kernel device completed the access and asked for an exit after it (the MSI-X table).
+        setExit(v, v.requestedExit);
+        v.requestedExit = 0;
+        v.lastSlice = n;
+        return R_EXIT;
+      }
       continue;
     }
     v.lastSlice = n;

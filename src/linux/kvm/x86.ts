@@ -34,6 +34,8 @@ import {
 import { defaultRoutes, kvmSetIrq, RoutingTable, setIrqRouting } from './irqchip.js';
 import { KvmIoapic } from './ioapic.js';
 import { KvmPic } from './i8259.js';
+import { KVM_MSIX_MAX_TABLES } from './msix-table/tables.js';
+import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
 import { regsFromBytes, regsToBytes } from './x86-regs.js';
@@ -76,6 +78,9 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
       return KVM_USER_MEM_SLOTS;
     case KVM_CAP_IRQ_ROUTING:
       return KVM_MAX_IRQ_ROUTES;
+    case KVM_CAP_MSIX_TABLE:
+      // The proposed in-kernel MSI-X table: how many tables a VM may define.
+      return KVM_MSIX_MAX_TABLES;
     case KVM_CAP_X2APIC_API:
       // Enabling suppress-EOI-broadcast needs a split irqchip: a VM without one does not offer it [E].
       return kvm === null || kvm.irqchipMode === KVM_IRQCHIP_SPLIT ? KVM_X2APIC_API_VALID_FLAGS : KVM_X2APIC_API_VALID_FLAGS & ~KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
