@@ -218,23 +218,23 @@ export function deliverToApic(kvm: Kvm, src: KvmVcpu | null, irq: ApicIrq, rtc: 
 export class KvmLapicOps implements LapicHooks {
   constructor(
     private readonly kvm: Kvm,
-    private readonly vcpu: () => KvmVcpu,
+    private readonly vcpu: KvmVcpu,
   ) {}
 
   /** kvm_ioapic_send_eoi(). */
   eoi(_apic: Lapic, vector: number, level: boolean): void {
+    // Forwarded only for the vectors ioapic_handled_vectors names.
     const kvm = this.kvm;
-    const vcpu = this.vcpu();
-    if (!handlesVector(kvm, vcpu, vector)) return;
     if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
-      vcpu.pendingIoapicEoi = vector;
+      if (splitHandlesVector(kvm, vector)) this.vcpu.pendingIoapicEoi = vector;
       return;
     }
-    kvm.ioapic!.updateEoi(vcpu, vector, level);
+    const io = kvm.ioapic;
+    if (io !== null && io.handlesVector(this.vcpu, vector)) io.updateEoi(this.vcpu, vector, level);
   }
 
   sendIpi(_apic: Lapic, irq: ApicIrq): void {
-    deliverToApic(this.kvm, this.vcpu(), irq, null);
+    deliverToApic(this.kvm, this.vcpu, irq, null);
   }
 
   mapChanged(): void {
@@ -242,31 +242,27 @@ export class KvmLapicOps implements LapicHooks {
   }
 
   kick(): void {
-    this.vcpu().kick();
+    this.vcpu.kick();
   }
 }
 
 const scratch = new ApicIrq();
 
 /**
- * ioapic_handled_vectors: whether an EOI of `vector` by `vcpu` is forwarded to the IOAPIC. In-kernel
- * IOAPIC (kvm_ioapic_scan_entry): a pin with that vector that is level-triggered, has an ack notifier
- * (a resampler) or is the RTC pin, and targets this vCPU or has the vector pending on it (it was just in
- * ISR). Split irqchip (kvm_scan_ioapic_routes): a level-triggered MSI route below the reserved pins.
+ * ioapic_handled_vectors with a split irqchip (kvm_scan_ioapic_routes): an EOI of `vector` exits to
+ * userspace when a level-triggered MSI route below the reserved pins carries it. (The in-kernel
+ * IOAPIC's test, kvm_ioapic_scan_entry, is KvmIoapic.handlesVector.) Out of line, so the in-kernel
+ * IOAPIC's EOI path stays small.
  */
-export function handlesVector(kvm: Kvm, vcpu: KvmVcpu, vector: number): boolean {
-  if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
-    const rt = kvm.routing;
-    const n = Math.min(rt.nrRtEntries, kvm.nrReservedIoapicPins);
-    for (let gsi = 0; gsi < n; gsi++) {
-      for (const e of rt.entries(gsi)) {
-        if (e.type !== KVM_IRQ_ROUTING_MSI) continue;
-        msiToApicIrq(e.msiLo, e.msiHi, e.msiData, kvm.x2apicFormat, scratch);
-        if (scratch.trigMode && scratch.vector === vector) return true;
-      }
+function splitHandlesVector(kvm: Kvm, vector: number): boolean {
+  const rt = kvm.routing;
+  const n = Math.min(rt.nrRtEntries, kvm.nrReservedIoapicPins);
+  for (let gsi = 0; gsi < n; gsi++) {
+    for (const e of rt.entries(gsi)) {
+      if (e.type !== KVM_IRQ_ROUTING_MSI) continue;
+      msiToApicIrq(e.msiLo, e.msiHi, e.msiData, kvm.x2apicFormat, scratch);
+      if (scratch.trigMode && scratch.vector === vector) return true;
     }
-    return false;
   }
-  const io = kvm.ioapic;
-  return io !== null && io.handlesVector(vcpu, vector);
+  return false;
 }
