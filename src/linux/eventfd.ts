@@ -75,8 +75,12 @@ export class EventFdCtx {
       this.hi++;
     }
     this.signals++;
-    if (this.trace.active) this.trace.emit({ type: 'irq', t: this.sched.now, hop: 'eventfd-signal', at: `eventfd#${this.id}`, detail: `count=${this.count}` });
+    if (this.trace.active) this.traceSignal();
     this.wqh.wake(POLL_IN);
+  }
+
+  private traceSignal(): void {
+    this.trace.emit({ type: 'irq', t: this.sched.now, hop: 'eventfd-signal', at: `eventfd#${this.id}`, detail: `count=${this.count}` });
   }
 
   /** eventfd_ctx_do_read(): consumes the counter (or 1 with EFD_SEMAPHORE); returns what was taken (as a number). */
@@ -111,6 +115,15 @@ export class EventFdCtx {
   }
 }
 
+// Error paths out of line: read() and write() stay small enough to inline into the syscall path.
+function shortBuffer(op: string, buf: Uint8Array): Error {
+  return kerr('EINVAL', `eventfd ${op} need an 8-byte buffer, got ${buf.length} bytes`);
+}
+
+function allOnes(): Error {
+  return kerr('EINVAL', 'writing 0xffffffffffffffff to an eventfd is not allowed');
+}
+
 export class EventFdFile extends KFile {
   readonly kind = 'eventfd' as const;
   readonly path = 'anon_inode:[eventfd]';
@@ -120,9 +133,9 @@ export class EventFdFile extends KFile {
   }
 
   override read(_ctx: FileContext, buf: Uint8Array): number {
-    if (buf.length < 8) throw kerr('EINVAL', `eventfd reads need an 8-byte buffer, got ${buf.length} bytes`);
+    if (buf.length < 8) throw shortBuffer('reads', buf);
     const c = this.ctx;
-    if (c.isZero) throw new WouldBlock(c.wqh, 'the eventfd counter is 0');
+    if (c.lo === 0 && c.hi === 0) throw new WouldBlock(c.wqh, 'the eventfd counter is 0');
     let lo: number;
     let hi: number;
     if (c.semaphore) {
@@ -148,10 +161,10 @@ export class EventFdFile extends KFile {
   }
 
   override write(_ctx: FileContext, buf: Uint8Array): number {
-    if (buf.length < 8) throw kerr('EINVAL', `eventfd writes need an 8-byte buffer, got ${buf.length} bytes`);
+    if (buf.length < 8) throw shortBuffer('writes', buf);
     const lo = (buf[0]! | (buf[1]! << 8) | (buf[2]! << 16) | (buf[3]! << 24)) >>> 0;
     const hi = (buf[4]! | (buf[5]! << 8) | (buf[6]! << 16) | (buf[7]! << 24)) >>> 0;
-    if (lo === 0xffff_ffff && hi === 0xffff_ffff) throw kerr('EINVAL', 'writing 0xffffffffffffffff to an eventfd is not allowed');
+    if (lo === 0xffff_ffff && hi === 0xffff_ffff) throw allOnes();
     const c = this.ctx;
     if (!c.tryAdd(lo, hi)) throw new WouldBlock(c.wqh, 'the eventfd counter would overflow');
     if (lo !== 0 || hi !== 0) c.signals++;

@@ -60,6 +60,22 @@ const WOULD_BLOCK = -1;
 /** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
 const MAX_RW_COUNT = 0x7ffff000;
 
+type RwKind = 'read' | 'write' | 'pread64' | 'pwrite64';
+
+function badFd(fd: number): KernelError {
+  return kerr('EBADF', `fd ${fd} is not an open file descriptor`);
+}
+
+function notOpenFor(isRead: boolean): KernelError {
+  return kerr('EBADF', `the file is not open for ${isRead ? 'reading' : 'writing'}`);
+}
+
+/** pread/pwrite: the file must have a position (ESPIPE) and the offset must not be negative. */
+function checkPos(kind: RwKind, file: KFile, pos: number): void {
+  if (!file.positional) throw kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
+  if (pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
+}
+
 export class Process {
   readonly pid: number;
   readonly uid: number;
@@ -120,10 +136,14 @@ export class Process {
   }
 
   private fileFor(fd: number): KFile {
-    if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+    if (this.exited) throw this.exitedError();
     const f = this.fds.get(fd);
-    if (!f) throw kerr('EBADF', `fd ${fd} is not an open file descriptor`);
+    if (!f) throw badFd(fd);
     return f;
+  }
+
+  private exitedError(): KernelError {
+    return kerr('ESRCH', `process ${this.pid} has exited`);
   }
 
   private traceCall(syscall: string, fd: number | undefined, file: KFile | undefined, args: readonly unknown[], ret: number | bigint, err: unknown): void {
@@ -319,7 +339,7 @@ export class Process {
    * this.blockedOn set) instead of waiting.
    */
   private attempt(file: KFile, buf: Uint8Array, isRead: boolean, explicitPos: boolean, pos: number, ctx: FileContext = this.ctx): number {
-    if ((file.flags & ACCMODE) === (isRead ? WRONLY : RDONLY)) throw kerr('EBADF', `the file is not open for ${isRead ? 'reading' : 'writing'}`);
+    if ((file.flags & ACCMODE) === (isRead ? WRONLY : RDONLY)) throw notOpenFor(isRead);
     const b = buf.length <= MAX_RW_COUNT ? buf : buf.subarray(0, MAX_RW_COUNT);
     try {
       const at = explicitPos ? pos : file.pos;
@@ -335,28 +355,43 @@ export class Process {
     }
   }
 
-  private rw(kind: 'read' | 'write' | 'pread64' | 'pwrite64', isRead: boolean, explicitPos: boolean, fd: number, buf: Uint8Array, pos: number): number {
+  // The syscall path is kept short (the common case inlines into its caller); waiting, tracing and
+  // failing are out of line.
+  private rw(kind: RwKind, isRead: boolean, explicitPos: boolean, fd: number, buf: Uint8Array, pos: number): number {
     let file: KFile | undefined;
     try {
       file = this.fileFor(fd);
-      if (explicitPos) {
-        if (!file.positional) throw kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
-        if (pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
-      }
+      if (explicitPos) checkPos(kind, file, pos);
       let n = this.attempt(file, buf, isRead, explicitPos, pos);
-      while (n === WOULD_BLOCK) {
-        const wb = this.blockedOn!;
-        this.blockedOn = null;
-        this.waitSync(file, wb);
-        n = this.attempt(file, buf, isRead, explicitPos, pos);
-      }
+      if (n === WOULD_BLOCK) n = this.rwWait(file, buf, isRead, explicitPos, pos);
       this.sched.point();
-      if (this.trace.active) this.traceCall(kind, fd, file, explicitPos ? [fd, buf.slice(0, n), buf.length, pos] : [fd, buf.slice(0, n), buf.length], n, undefined);
+      if (this.trace.active) this.traceRw(kind, fd, file, buf, n, explicitPos, pos, undefined);
       return n;
     } catch (e) {
-      if (this.trace.active) this.traceCall(kind, fd, file, explicitPos ? [fd, buf.slice(0, 0), buf.length, pos] : [fd, buf.slice(0, 0), buf.length], -1, e);
-      this.fail(e, kind, `${kind}(${fd})`, fd);
+      return this.rwFailed(e, kind, fd, file, buf, explicitPos, pos);
     }
+  }
+
+  /** A blocking read/write: wait (sync) until the file is ready, then retry. */
+  private rwWait(file: KFile, buf: Uint8Array, isRead: boolean, explicitPos: boolean, pos: number): number {
+    let n = WOULD_BLOCK;
+    while (n === WOULD_BLOCK) {
+      const wb = this.blockedOn!;
+      this.blockedOn = null;
+      this.waitSync(file, wb);
+      n = this.attempt(file, buf, isRead, explicitPos, pos);
+    }
+    return n;
+  }
+
+  private traceRw(kind: RwKind, fd: number, file: KFile | undefined, buf: Uint8Array, n: number, explicitPos: boolean, pos: number, err: unknown): void {
+    const data = buf.slice(0, n < 0 ? 0 : n);
+    this.traceCall(kind, fd, file, explicitPos ? [fd, data, buf.length, pos] : [fd, data, buf.length], n, err);
+  }
+
+  private rwFailed(e: unknown, kind: RwKind, fd: number, file: KFile | undefined, buf: Uint8Array, explicitPos: boolean, pos: number): never {
+    if (this.trace.active) this.traceRw(kind, fd, file, buf, -1, explicitPos, pos, e);
+    this.fail(e, kind, `${kind}(${fd})`, fd);
   }
 
   read(fd: number, buf: Uint8Array): number {

@@ -49,7 +49,11 @@ export class WaitQueue {
 
   /** wake_up_poll(): calls every entry. Entries may remove themselves while being woken. */
   wake(mask: number): void {
-    if (this.n === 0) return;
+    // Small enough to be inlined everywhere: an empty queue (the common case) costs one compare.
+    if (this.n !== 0) this.wakeEntries(mask);
+  }
+
+  private wakeEntries(mask: number): void {
     const p = this.priority;
     for (let i = 0; i < p.length; i++) {
       const e = p[i]!;

@@ -231,7 +231,11 @@ export class Scheduler {
    * seeded random number of randomly chosen units.
    */
   point(): void {
-    if (this.running || (this.workHead === this.workTail && this.tasks.length === 0)) return;
+    // Inlinable: with nothing pending (the common case) a point costs two compares.
+    if (!this.running && (this.workHead !== this.workTail || this.tasks.length !== 0)) this.runPoint();
+  }
+
+  private runPoint(): void {
     this.running = true;
     try {
       if (this.policy === 'eager') {

@@ -58,6 +58,15 @@ export const LAPIC_REGS_BYTES = 0x400;
 const IRR_W = APIC_IRR >> 2;
 const ISR_W = APIC_ISR >> 2;
 const TMR_W = APIC_TMR >> 2;
+// Module-local copies for the per-interrupt paths (accept, ack, EOI): imported bindings cost a load
+// each, and hot functions must stay small enough for the JIT to inline them into their callers.
+const PPR_W = APIC_PROCPRI >> 2;
+const TPR_W = APIC_TASKPRI >> 2;
+const SPIV_W = APIC_SPIV >> 2;
+const SPIV_ENABLED = APIC_SPIV_APIC_ENABLED;
+const BASE_ENABLE = MSR_IA32_APICBASE_ENABLE;
+const DM_FIXED = APIC_DM_FIXED;
+const DM_LOWEST = APIC_DM_LOWEST;
 /** Number of LVTs in KVM's version register (max LVT entry 5). */
 const NR_LVT = 6;
 const LVT_REGS = [APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR] as const;
@@ -95,6 +104,12 @@ function countBank(regs: Uint32Array, w0: number): number {
     }
   }
   return n;
+}
+
+/** PPR from TPR and the highest in-service vector (-1: none): SDM vol. 3 11.8.3.1, __apic_update_ppr. */
+function pprFor(tpr: number, isr: number): number {
+  const isrv = isr === -1 ? 0 : isr;
+  return (tpr & 0xf0) >= (isrv & 0xf0) ? tpr & 0xff : isrv & 0xf0;
 }
 
 export class Lapic {
@@ -162,11 +177,11 @@ export class Lapic {
   }
 
   get hwEnabled(): boolean {
-    return (this.apicBase & MSR_IA32_APICBASE_ENABLE) !== 0;
+    return (this.apicBase & BASE_ENABLE) !== 0;
   }
 
   get swEnabled(): boolean {
-    return (this.regs[APIC_SPIV >> 2]! & APIC_SPIV_APIC_ENABLED) !== 0;
+    return (this.regs[SPIV_W]! & SPIV_ENABLED) !== 0;
   }
 
   /** apic_enabled(): hardware and software enabled. */
@@ -248,39 +263,6 @@ export class Lapic {
     }
   }
 
-  private clearIrr(v: number): void {
-    const i = IRR_W + ((v >> 5) << 2);
-    const bit = 1 << (v & 31);
-    const w = this.regs[i]!;
-    if (w & bit) {
-      this.regs[i] = w & ~bit;
-      if (--this.irrCount === 0) this.irrTop = -1;
-      else if (v === this.irrTop) this.irrTop = highestInBank(this.regs, IRR_W);
-    }
-  }
-
-  private setIsr(v: number): void {
-    const i = ISR_W + ((v >> 5) << 2);
-    const bit = 1 << (v & 31);
-    const w = this.regs[i]!;
-    if (!(w & bit)) {
-      this.regs[i] = w | bit;
-      this.isrCount++;
-      if (v > this.isrTop) this.isrTop = v;
-    }
-  }
-
-  private clearIsr(v: number): void {
-    const i = ISR_W + ((v >> 5) << 2);
-    const bit = 1 << (v & 31);
-    const w = this.regs[i]!;
-    if (w & bit) {
-      this.regs[i] = w & ~bit;
-      if (--this.isrCount === 0) this.isrTop = -1;
-      else if (v === this.isrTop) this.isrTop = highestInBank(this.regs, ISR_W);
-    }
-  }
-
   /** Recomputes counts and tops after the banks were written wholesale. */
   private recount(): void {
     this.irrCount = countBank(this.regs, IRR_W);
@@ -297,22 +279,20 @@ export class Lapic {
 
   /** __apic_update_ppr(): recomputes PPR; true if it decreased. */
   private updatePpr(): boolean {
-    const old = this.regs[APIC_PROCPRI >> 2]!;
-    const tpr = this.regs[APIC_TASKPRI >> 2]!;
-    const isr = this.highestIsr();
-    const isrv = isr === -1 ? 0 : isr;
-    const ppr = (tpr & 0xf0) >= (isrv & 0xf0) ? tpr & 0xff : isrv & 0xf0;
-    if (ppr !== old) this.regs[APIC_PROCPRI >> 2] = ppr;
+    const regs = this.regs;
+    const old = regs[PPR_W]!;
+    const ppr = pprFor(regs[TPR_W]!, this.isrTop);
+    if (ppr !== old) regs[PPR_W] = ppr;
     return ppr < old;
   }
 
   /** apic_update_ppr(): and wake the vCPU if lowering PPR made an IRR vector deliverable. */
   private updatePprAndKick(): void {
-    if (this.updatePpr() && this.deliverableFor(this.ppr) !== -1) this.hooks.kick(this);
+    if (this.updatePpr() && this.deliverableFor(this.regs[PPR_W]!) !== -1) this.hooks.kick(this);
   }
 
   private deliverableFor(ppr: number): number {
-    const v = this.highestIrr();
+    const v = this.irrTop;
     if (v === -1 || (v & 0xf0) <= ppr) return -1;
     return v;
   }
@@ -325,20 +305,32 @@ export class Lapic {
    * lowest-priority requests land in IRR; NMI/INIT/SIPI become pending events.
    */
   accept(deliveryMode: number, vector: number, level: boolean, trigLevel: boolean): number {
+    if (deliveryMode !== DM_FIXED && deliveryMode !== DM_LOWEST) return this.acceptOther(deliveryMode, vector, level, trigLevel);
+    if (trigLevel && !level) return 0;
+    if ((this.apicBase & BASE_ENABLE) === 0 || (this.regs[SPIV_W]! & SPIV_ENABLED) === 0) {
+      if (this.hw.trace.active) this.traceHop('dropped', vector, 'APIC software-disabled: not accepted');
+      return 0;
+    }
+    // TMR follows the trigger mode; IRR is set (a vector already pending is not reported as coalesced).
+    const regs = this.regs;
+    const w = (vector >> 5) << 2;
+    const bit = 1 << (vector & 31);
+    const tmr = regs[TMR_W + w]!;
+    regs[TMR_W + w] = trigLevel ? tmr | bit : tmr & ~bit;
+    const irr = regs[IRR_W + w]!;
+    if ((irr & bit) === 0) {
+      regs[IRR_W + w] = irr | bit;
+      this.irrCount++;
+      if (vector > this.irrTop) this.irrTop = vector;
+    }
+    if (this.hw.trace.active) this.traceHop('lapic-irr', vector, trigLevel ? 'level' : 'edge');
+    this.hooks.kick(this);
+    return 1;
+  }
+
+  /** accept() for the delivery modes that do not land in IRR (out of line: the fixed path stays small). */
+  private acceptOther(deliveryMode: number, vector: number, level: boolean, trigLevel: boolean): number {
     switch (deliveryMode) {
-      case APIC_DM_LOWEST:
-      case APIC_DM_FIXED: {
-        if (trigLevel && !level) return 0;
-        if (!this.enabled) {
-          if (this.hw.trace.active) this.traceHop('dropped', vector, 'APIC software-disabled: not accepted');
-          return 0;
-        }
-        this.setTmr(vector, trigLevel);
-        this.setIrr(vector);
-        if (this.hw.trace.active) this.traceHop('lapic-irr', vector, trigLevel ? 'level' : 'edge');
-        this.hooks.kick(this);
-        return 1;
-      }
       case APIC_DM_REMRD:
         this.hooks.kick(this);
         return 1;
@@ -388,18 +380,32 @@ export class Lapic {
 
   /** kvm_apic_has_interrupt(): the vector the CPU would take now, or -1. */
   pendingVector(): number {
-    if (!this.hwEnabled || this.irrCount === 0) return -1;
-    this.updatePpr();
-    return this.deliverableFor(this.ppr);
+    if ((this.apicBase & BASE_ENABLE) === 0 || this.irrCount === 0) return -1;
+    const regs = this.regs;
+    const ppr = pprFor(regs[TPR_W]!, this.isrTop);
+    if (ppr !== regs[PPR_W]) regs[PPR_W] = ppr;
+    const v = this.irrTop;
+    return v === -1 || (v & 0xf0) <= ppr ? -1 : v;
   }
 
   /** kvm_get_apic_interrupt(): moves the highest deliverable IRR vector to ISR and returns it (-1: none). */
   ackInterrupt(): number {
     const v = this.pendingVector();
     if (v === -1) return -1;
-    this.clearIrr(v);
-    this.setIsr(v);
-    this.updatePpr();
+    const regs = this.regs;
+    const w = (v >> 5) << 2;
+    const bit = 1 << (v & 31);
+    // v is the highest IRR vector: the next one needs a scan only if IRR is not empty now.
+    regs[IRR_W + w] = regs[IRR_W + w]! & ~bit;
+    this.irrTop = --this.irrCount === 0 ? -1 : highestInBank(regs, IRR_W);
+    const isr = regs[ISR_W + w]!;
+    if ((isr & bit) === 0) {
+      regs[ISR_W + w] = isr | bit;
+      this.isrCount++;
+      if (v > this.isrTop) this.isrTop = v;
+    }
+    const ppr = pprFor(regs[TPR_W]!, this.isrTop);
+    if (ppr !== regs[PPR_W]) regs[PPR_W] = ppr;
     if (this.hw.trace.active) this.traceHop('lapic-isr', v, undefined);
     return v;
   }
@@ -413,11 +419,23 @@ export class Lapic {
 
   /** apic_set_eoi(): the EOI register write. Returns the vector EOI'd, or -1 if ISR was empty. */
   eoi(): number {
-    const v = this.highestIsr();
+    const v = this.isrTop;
     if (v === -1) return -1;
-    this.clearIsr(v);
-    this.updatePprAndKick();
-    const level = this.testVector(APIC_TMR, v);
+    const regs = this.regs;
+    const w = (v >> 5) << 2;
+    const bit = 1 << (v & 31);
+    // v is the highest ISR vector: the next one needs a scan only if ISR is not empty now.
+    regs[ISR_W + w] = regs[ISR_W + w]! & ~bit;
+    this.isrTop = --this.isrCount === 0 ? -1 : highestInBank(regs, ISR_W);
+    // apic_update_ppr(): a lower PPR may have made an IRR vector deliverable (kick the vCPU).
+    const old = regs[PPR_W]!;
+    const ppr = pprFor(regs[TPR_W]!, this.isrTop);
+    if (ppr !== old) {
+      regs[PPR_W] = ppr;
+      const top = this.irrTop;
+      if (ppr < old && top !== -1 && (top & 0xf0) > ppr) this.hooks.kick(this);
+    }
+    const level = (regs[TMR_W + w]! & bit) !== 0;
     if (this.hw.trace.active) this.traceHop('eoi', v, level ? 'level' : 'edge');
     this.hooks.eoi(this, v, level);
     return v;

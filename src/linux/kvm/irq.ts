@@ -14,6 +14,7 @@ import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
 
 const EINVAL = 22;
+const ROUTING_MSI = KVM_IRQ_ROUTING_MSI;
 /** The scratch request MSI injection decodes into (injection is not re-entrant per message). */
 const msiIrq = new ApicIrq();
 
@@ -28,13 +29,13 @@ export function kvmSetMsi(kvm: Kvm, lo: number, hi: number, data: number, level:
 /**
  * kvm_arch_set_irq_inatomic(): MSI routes are delivered straight from the eventfd wakeup when the fast
  * path can decide; everything else (irqchip routes, broadcasts) returns -EWOULDBLOCK and goes through
- * the irqfd's inject work item.
+ * the irqfd's inject work item. `irq` is the route's message decoded by kvm_set_msi_irq (the irqfd
+ * caches it with the route; the fast path does not modify it), `hi` its address_hi.
  */
-export function kvmSetIrqInatomic(kvm: Kvm, type: number, lo: number, hi: number, data: number): number {
-  if (type !== KVM_IRQ_ROUTING_MSI) return -EWOULDBLOCK;
+export function kvmSetIrqInatomic(kvm: Kvm, type: number, hi: number, irq: ApicIrq): number {
+  if (type !== ROUTING_MSI) return -EWOULDBLOCK;
   if (kvm.x2apicFormat && (hi & 0xff) !== 0) return -EINVAL;
-  msiToApicIrq(lo, hi, data, kvm.x2apicFormat, msiIrq);
-  const r = deliverFast(kvm, null, msiIrq, null);
+  const r = deliverFast(kvm, null, irq, null);
   return r === -1000 ? -EWOULDBLOCK : r;
 }
 

@@ -25,11 +25,18 @@ import type { FileContext } from '../fs/file.js';
 import type { WaitEntry } from '../waitqueue.js';
 import { WorkItem } from '../../sim/scheduler.js';
 import { EPOLLHUP, EPOLLIN, EPOLLOUT } from '../../../include-ts/linux/poll.js';
-import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../../include-ts/linux/kvm.js';
+import { KVM_IRQ_ROUTING_MSI, KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../../include-ts/linux/kvm.js';
 import { EWOULDBLOCK, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, KVM_USERSPACE_IRQ_SOURCE_ID } from './kvm-host.js';
 import { kvmArchIrqfdAllowed, kvmSetIrqInatomic } from './irq.js';
 import { kvmSetIrq, routeName } from './irqchip.js';
+import { ApicIrq } from '../../hw/x86/apic-irq.js';
+import { msiToApicIrq } from '../../hw/x86/msi.js';
 import type { AckNotifier, Kvm } from './vm.js';
+
+// Module-local copies for the wakeup path.
+const POLL_IN = EPOLLIN;
+const POLL_HUP = EPOLLHUP;
+const MSI = KVM_IRQ_ROUTING_MSI;
 
 export class Irqfd implements WaitEntry {
   /** The cached routing entry (irq_entry): type 0 when the GSI has 0 or several entries. */
@@ -37,6 +44,9 @@ export class Irqfd implements WaitEntry {
   msiLo = 0;
   msiHi = 0;
   msiData = 0;
+  /** The cached MSI route decoded (kvm_set_msi_irq), for the x2APIC format `msiFormat` (-1: stale). */
+  readonly msiIrq = new ApicIrq();
+  msiFormat = -1;
   /** The in-kernel MSI-X entry gating this GSI (proposed KVM_SET_MSIX_ENTRY_IRQ), -1 if none. */
   gate = -1;
   /** On kvm->irqfds.items. */
@@ -62,26 +72,41 @@ export class Irqfd implements WaitEntry {
   /** irqfd_wakeup(): called with the poll mask of the event. */
   wake(mask: number): boolean {
     let ret = false;
-    if (mask & EPOLLIN) {
+    if (mask & POLL_IN) {
       this.eventfd.doRead();
       this.signals++;
       const kvm = this.kvm;
-      if (kvm.trace.active) kvm.trace.emit({ type: 'irq', t: kvm.sched.now, hop: 'irqfd-inject', at: `vm${kvm.id} irqfd eventfd#${this.eventfd.id}`, gsi: this.gsi, detail: this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === 2 ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work' });
+      if (kvm.trace.active) this.traceInject(this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === 2 ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work');
       if (this.gate >= 0) kvm.msix.raiseGate(this.gate);
-      else if (kvmSetIrqInatomic(kvm, this.entryType, this.msiLo, this.msiHi, this.msiData) === -EWOULDBLOCK) kvm.sched.queueWork(this.inject);
+      else {
+        // The cached route's message is decoded once (kvm_set_msi_irq), again only if the format changed.
+        if (this.msiFormat !== (kvm.x2apicFormat ? 1 : 0) && this.entryType === MSI) this.decodeMsi();
+        if (kvmSetIrqInatomic(kvm, this.entryType, this.msiHi, this.msiIrq) === -EWOULDBLOCK) kvm.sched.queueWork(this.inject);
+      }
       ret = true;
     }
-    if (mask & EPOLLHUP) {
+    if (mask & POLL_HUP) {
       // The eventfd is being released: detach from KVM (the shutdown work unhooks us).
       if (this.active) this.kvm.irqfds.deactivate(this);
     }
     return ret;
   }
 
+  private decodeMsi(): void {
+    const x2 = this.kvm.x2apicFormat;
+    msiToApicIrq(this.msiLo, this.msiHi, this.msiData, x2, this.msiIrq);
+    this.msiFormat = x2 ? 1 : 0;
+  }
+
+  private traceInject(detail: string): void {
+    const kvm = this.kvm;
+    kvm.trace.emit({ type: 'irq', t: kvm.sched.now, hop: 'irqfd-inject', at: `vm${kvm.id} irqfd eventfd#${this.eventfd.id}`, gsi: this.gsi, detail });
+  }
+
   /** irqfd_inject(): the work item. */
   private doInject(): void {
     const kvm = this.kvm;
-    if (kvm.trace.active) kvm.trace.emit({ type: 'irq', t: kvm.sched.now, hop: 'irqfd-inject', at: `vm${kvm.id} irqfd eventfd#${this.eventfd.id}`, gsi: this.gsi, detail: this.resampler ? 'assert source 1 (resampling)' : 'pulse source 0' });
+    if (kvm.trace.active) this.traceInject(this.resampler ? 'assert source 1 (resampling)' : 'pulse source 0');
     if (!this.resampler) {
       kvmSetIrq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, this.gsi, true, false);
       kvmSetIrq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, this.gsi, false, false);
@@ -114,6 +139,7 @@ export class Irqfd implements WaitEntry {
       this.msiLo = e.msiLo | 0;
       this.msiHi = e.msiHi | 0;
       this.msiData = e.msiData | 0;
+      this.msiFormat = -1;
     } else {
       this.entryType = 0;
     }

@@ -31,6 +31,13 @@ const MODE_MAP_DISABLED = 3;
 
 /** Result of the fast path when it cannot decide (kvm_irq_delivery_to_apic_fast() == false). */
 const NOT_HANDLED = -1000;
+// Module-local copies for the delivery fast path.
+const DEST_NOSHORT = APIC_DEST_NOSHORT;
+const DEST_SELF = APIC_DEST_SELF;
+const DEST_PHYSICAL = APIC_DEST_PHYSICAL;
+const BROADCAST = APIC_BROADCAST;
+const DM_FIXED = APIC_DM_FIXED;
+const DM_LOWEST = APIC_DM_LOWEST;
 
 /** struct kvm_apic_map (xAPIC part). */
 export class ApicMap {
@@ -113,28 +120,34 @@ function popcount16(x: number): number {
 /** kvm_apic_set_irq() (+ the RTC dest_map bookkeeping of __apic_accept_irq). */
 export function apicSetIrq(v: KvmVcpu, irq: ApicIrq, rtc: KvmIoapic | null): number {
   const r = v.lapic!.accept(irq.deliveryMode, irq.vector, irq.level, irq.trigMode !== 0);
-  if (r === 1 && rtc !== null && (irq.deliveryMode === APIC_DM_FIXED || irq.deliveryMode === APIC_DM_LOWEST)) rtc.rtcDestSet(v, irq.vector);
+  if (r === 1 && rtc !== null && (irq.deliveryMode === DM_FIXED || irq.deliveryMode === DM_LOWEST)) rtc.rtcDestSet(v, irq.vector);
   return r;
 }
 
 /** kvm_apic_is_broadcast_dest() for xAPIC destinations. */
 function isBroadcastDest(kvm: Kvm, irq: ApicIrq): boolean {
-  if (kvm.x2apicBroadcastQuirkDisabled) return irq.destId === APIC_BROADCAST || irq.destId === 0xffff_ffff;
-  return irq.destId === APIC_BROADCAST;
+  if (kvm.x2apicBroadcastQuirkDisabled) return irq.destId === BROADCAST || irq.destId === 0xffff_ffff;
+  return irq.destId === BROADCAST;
 }
 
 /** kvm_irq_delivery_to_apic_fast(): NOT_HANDLED when the slow path must decide. */
 export function deliverFast(kvm: Kvm, src: KvmVcpu | null, irq: ApicIrq, rtc: KvmIoapic | null): number {
-  if (irq.shorthand === APIC_DEST_SELF && src !== null) return apicSetIrq(src, irq, rtc);
-  if (irq.shorthand !== APIC_DEST_NOSHORT) return NOT_HANDLED;
+  const shorthand = irq.shorthand;
+  if (shorthand !== DEST_NOSHORT) return shorthand === DEST_SELF && src !== null ? apicSetIrq(src, irq, rtc) : NOT_HANDLED;
   const map = kvm.apicMap;
   if (map.dirty) map.recalc(kvm.vcpus);
   if (!map.valid || isBroadcastDest(kvm, irq)) return NOT_HANDLED;
-  if (irq.destMode === APIC_DEST_PHYSICAL) {
-    if (irq.destId > map.maxApicId) return 0;
-    const v = map.phys[irq.destId];
+  if (irq.destMode === DEST_PHYSICAL) {
+    const id = irq.destId;
+    if (id > map.maxApicId) return 0;
+    const v = map.phys[id];
     return v ? apicSetIrq(v, irq, rtc) : 0;
   }
+  return deliverLogical(map, irq, rtc);
+}
+
+/** The logical-destination half of the fast path (out of line: MSIs and IOAPIC pins are mostly physical). */
+function deliverLogical(map: ApicMap, irq: ApicIrq, rtc: KvmIoapic | null): number {
   let table: (KvmVcpu | null)[];
   let base: number;
   let mask: number;
@@ -218,23 +231,23 @@ export function deliverToApic(kvm: Kvm, src: KvmVcpu | null, irq: ApicIrq, rtc: 
 export class KvmLapicOps implements LapicHooks {
   constructor(
     private readonly kvm: Kvm,
-    private readonly vcpu: () => KvmVcpu,
+    private readonly vcpu: KvmVcpu,
   ) {}
 
   /** kvm_ioapic_send_eoi(). */
   eoi(_apic: Lapic, vector: number, level: boolean): void {
+    // Forwarded only for the vectors ioapic_handled_vectors names.
     const kvm = this.kvm;
-    const vcpu = this.vcpu();
-    if (!handlesVector(kvm, vcpu, vector)) return;
     if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
-      vcpu.pendingIoapicEoi = vector;
+      if (splitHandlesVector(kvm, vector)) this.vcpu.pendingIoapicEoi = vector;
       return;
     }
-    kvm.ioapic!.updateEoi(vcpu, vector, level);
+    const io = kvm.ioapic;
+    if (io !== null && io.handlesVector(this.vcpu, vector)) io.updateEoi(this.vcpu, vector, level);
   }
 
   sendIpi(_apic: Lapic, irq: ApicIrq): void {
-    deliverToApic(this.kvm, this.vcpu(), irq, null);
+    deliverToApic(this.kvm, this.vcpu, irq, null);
   }
 
   mapChanged(): void {
@@ -242,31 +255,27 @@ export class KvmLapicOps implements LapicHooks {
   }
 
   kick(): void {
-    this.vcpu().kick();
+    this.vcpu.kick();
   }
 }
 
 const scratch = new ApicIrq();
 
 /**
- * ioapic_handled_vectors: whether an EOI of `vector` by `vcpu` is forwarded to the IOAPIC. In-kernel
- * IOAPIC (kvm_ioapic_scan_entry): a pin with that vector that is level-triggered, has an ack notifier
- * (a resampler) or is the RTC pin, and targets this vCPU or has the vector pending on it (it was just in
- * ISR). Split irqchip (kvm_scan_ioapic_routes): a level-triggered MSI route below the reserved pins.
+ * ioapic_handled_vectors with a split irqchip (kvm_scan_ioapic_routes): an EOI of `vector` exits to
+ * userspace when a level-triggered MSI route below the reserved pins carries it. (The in-kernel
+ * IOAPIC's test, kvm_ioapic_scan_entry, is KvmIoapic.handlesVector.) Out of line, so the in-kernel
+ * IOAPIC's EOI path stays small.
  */
-export function handlesVector(kvm: Kvm, vcpu: KvmVcpu, vector: number): boolean {
-  if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
-    const rt = kvm.routing;
-    const n = Math.min(rt.nrRtEntries, kvm.nrReservedIoapicPins);
-    for (let gsi = 0; gsi < n; gsi++) {
-      for (const e of rt.entries(gsi)) {
-        if (e.type !== KVM_IRQ_ROUTING_MSI) continue;
-        msiToApicIrq(e.msiLo, e.msiHi, e.msiData, kvm.x2apicFormat, scratch);
-        if (scratch.trigMode && scratch.vector === vector) return true;
-      }
+function splitHandlesVector(kvm: Kvm, vector: number): boolean {
+  const rt = kvm.routing;
+  const n = Math.min(rt.nrRtEntries, kvm.nrReservedIoapicPins);
+  for (let gsi = 0; gsi < n; gsi++) {
+    for (const e of rt.entries(gsi)) {
+      if (e.type !== KVM_IRQ_ROUTING_MSI) continue;
+      msiToApicIrq(e.msiLo, e.msiHi, e.msiData, kvm.x2apicFormat, scratch);
+      if (scratch.trigMode && scratch.vector === vector) return true;
     }
-    return false;
   }
-  const io = kvm.ioapic;
-  return io !== null && io.handlesVector(vcpu, vector);
+  return false;
 }

@@ -102,7 +102,7 @@ export class KvmVcpu implements GuestBus {
     readonly index: number,
   ) {
     const withApic = kvm.irqchipMode !== KVM_IRQCHIP_NONE;
-    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, () => this), kvm.hw, false) : null;
+    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, this), kvm.hw, false) : null;
     if (this.lapic) {
       this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
       this.lapic.reset(vcpuId === kvm.bspVcpuId);
