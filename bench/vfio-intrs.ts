@@ -17,39 +17,19 @@ import { Host } from '../src/index.js';
 import type { Process } from '../src/linux/process.js';
 import type { EduDevice } from '../src/hw/devices/edu.js';
 import type { MsixNic } from '../src/hw/devices/msix-nic.js';
-import { O_RDWR } from '../include-ts/linux/fcntl.js';
 import { EFD_NONBLOCK } from '../include-ts/linux/eventfd.js';
 import * as V from '../include-ts/linux/vfio.js';
 import { bytesPerOp, compareRates, type BenchResult } from './lib/harness.js';
 import { IntxPassthroughVmm } from '../examples/intx-passthrough.js';
+import { bindToVfioPci, irqSet, openVfioDevice } from '../examples/lib/vfio.js';
 
 const EDU = '0000:00:03.0';
 const NIC = '0000:06:00.0';
 
-function open(host: Host, bdf: string, group: number): { p: Process; d: number } {
+function open(host: Host, bdf: string): { p: Process; d: number } {
   const p = host.spawn({ nofile: 8192 });
-  p.writeFile(`/sys/bus/pci/devices/${bdf}/driver_override`, 'vfio-pci');
-  if (p.kernel.pci.get(bdf)?.driver) p.writeFile(`/sys/bus/pci/devices/${bdf}/driver/unbind`, bdf);
-  p.writeFile('/sys/bus/pci/drivers_probe', bdf);
-  const c = p.open('/dev/vfio/vfio', O_RDWR);
-  const g = p.open(`/dev/vfio/${group}`, O_RDWR);
-  p.ioctl(g, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([c]));
-  p.ioctl(c, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
-  return { p, d: p.ioctl(g, V.VFIO_GROUP_GET_DEVICE_FD, bdf) };
-}
-
-function irqSet(index: number, flags: number, start: number, fds: readonly number[] | number): Uint8Array {
-  const list = typeof fds === 'number' ? [] : fds;
-  const count = typeof fds === 'number' ? fds : fds.length;
-  const b = new Uint8Array(20 + 4 * list.length);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, b.length, true);
-  v.setUint32(4, flags, true);
-  v.setUint32(8, index, true);
-  v.setUint32(12, start, true);
-  v.setUint32(16, count, true);
-  list.forEach((fd, i) => v.setInt32(20 + 4 * i, fd, true));
-  return b;
+  const group = bindToVfioPci(p, bdf);
+  return { p, d: openVfioDevice(p, group, bdf).device };
 }
 
 /** The bare INTx round trip: a level, a mask flag, a counter, the same checks in the same order. */
@@ -104,15 +84,15 @@ export async function run(): Promise<BenchResult[]> {
   // ---- INTx ---------------------------------------------------------------------------------------
   {
     const host = Host.create();
-    const { p, d } = open(host, EDU, 2);
+    const { p, d } = open(host, EDU);
     const trig = p.eventfd(0, EFD_NONBLOCK);
     const unmask = p.eventfd(0, EFD_NONBLOCK);
-    p.ioctl(d, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_PCI_INTX_IRQ_INDEX, V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, 0, [trig]));
-    p.ioctl(d, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_PCI_INTX_IRQ_INDEX, V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_UNMASK, 0, [unmask]));
+    p.ioctl(d, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, V.VFIO_PCI_INTX_IRQ_INDEX, 0, 1, [trig]));
+    p.ioctl(d, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_UNMASK, V.VFIO_PCI_INTX_IRQ_INDEX, 0, 1, [unmask]));
     const edu = host.control.pci.edu() as EduDevice;
     const buf = new Uint8Array(8);
     const one = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
-    const unmaskIoctl = irqSet(V.VFIO_PCI_INTX_IRQ_INDEX, V.VFIO_IRQ_SET_DATA_NONE | V.VFIO_IRQ_SET_ACTION_UNMASK, 0, 1);
+    const unmaskIoctl = irqSet(V.VFIO_IRQ_SET_DATA_NONE | V.VFIO_IRQ_SET_ACTION_UNMASK, V.VFIO_PCI_INTX_IRQ_INDEX, 0, 1);
     let signals = 0;
     const roundTrip = () => {
       edu.raiseIrq(1);
@@ -148,10 +128,10 @@ export async function run(): Promise<BenchResult[]> {
   // ---- MSI-X --------------------------------------------------------------------------------------
   const msix = (n: number) => {
     const host = Host.create();
-    const { p, d } = open(host, NIC, 11);
+    const { p, d } = open(host, NIC);
     const fds: number[] = [];
     for (let i = 0; i < n; i++) fds.push(p.eventfd(0, EFD_NONBLOCK));
-    const r = p.ioctl(d, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_PCI_MSIX_IRQ_INDEX, V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, 0, fds));
+    const r = p.ioctl(d, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, V.VFIO_PCI_MSIX_IRQ_INDEX, 0, fds.length, fds));
     if (r !== 0) throw new Error(`MSI-X enable of ${n} vectors returned ${r}`);
     const nic = host.control.pci.nic() as MsixNic;
     const mask = n - 1;

@@ -3,9 +3,8 @@
 // dword access as a function call on a Uint8Array.
 import { fileURLToPath } from 'node:url';
 import { Host } from '../src/index.js';
-import { O_RDWR } from '../include-ts/linux/fcntl.js';
-import * as V from '../include-ts/linux/vfio.js';
 import { compareRates, type BenchResult } from './lib/harness.js';
+import { bindToVfioPci, openVfioDevice } from '../examples/lib/vfio.js';
 
 const EDU = '0000:00:03.0';
 const CONFIG = 7 * 2 ** 40;
@@ -13,13 +12,7 @@ const CONFIG = 7 * 2 ** 40;
 function openEdu() {
   const host = Host.create();
   const p = host.spawn();
-  p.writeFile(`/sys/bus/pci/devices/${EDU}/driver_override`, 'vfio-pci');
-  p.writeFile('/sys/bus/pci/drivers_probe', EDU);
-  const c = p.open('/dev/vfio/vfio', O_RDWR);
-  const g = p.open('/dev/vfio/2', O_RDWR);
-  p.ioctl(g, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([c]));
-  p.ioctl(c, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
-  const d = p.ioctl(g, V.VFIO_GROUP_GET_DEVICE_FD, EDU);
+  const d = openVfioDevice(p, bindToVfioPci(p, EDU), EDU).device;
   return { p, d };
 }
 

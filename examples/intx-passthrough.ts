@@ -18,11 +18,12 @@ import { Host, type Process } from 'vfio-kvm-shim';
 import type { Mapping } from '../src/linux/mm/address-space.js';
 import type { GuestProgram } from '../src/guest/program.js';
 import { eduDriver } from '../src/guest/drivers/edu.js';
-import { O_RDWR, O_WRONLY } from 'vfio-kvm-shim/include-ts/linux/fcntl';
+import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventfd';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
 
 export type IntxMode = 'resample' | 'eoi-exit';
 
@@ -59,19 +60,6 @@ export function halted(q: Process, vcpu: number): boolean {
   return s.mp_state === K.KVM_MP_STATE_HALTED;
 }
 
-function irqSet(flags: number, index: number, start: number, count: number, fds: readonly number[] = []): Uint8Array {
-  const s = new Uint8Array(V.vfio_irq_set.size + 4 * fds.length);
-  const v = V.vfio_irq_set.view(s);
-  v.argsz = s.length;
-  v.flags = flags;
-  v.index = index;
-  v.start = start;
-  v.count = count;
-  const dv = new DataView(s.buffer);
-  fds.forEach((fd, i) => dv.setInt32(V.vfio_irq_set.size + 4 * i, fd, true));
-  return s;
-}
-
 /** A QEMU-shaped VMM with the edu device assigned. */
 export class IntxPassthroughVmm {
   readonly qemu: Process;
@@ -96,24 +84,12 @@ export class IntxPassthroughVmm {
     say: (s: string) => void = () => {},
   ) {
     // libvirt: the device leaves its host driver (none for edu) for vfio-pci.
-    const libvirt = host.spawn({ name: 'libvirtd' });
-    const w = (path: string, data: string) => {
-      const fd = libvirt.open(path, O_WRONLY);
-      libvirt.write(fd, new TextEncoder().encode(data));
-      libvirt.close(fd);
-    };
-    w(`/sys/bus/pci/devices/${EDU_BDF}/driver_override`, 'vfio-pci');
-    w('/sys/bus/pci/drivers_probe', EDU_BDF);
-    const group = libvirt.readlink(`/sys/bus/pci/devices/${EDU_BDF}/iommu_group`).split('/').pop()!;
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), EDU_BDF);
 
     const q = host.spawn({ name: 'qemu' });
     this.qemu = q;
     say('QEMU: VFIO container, group and device');
-    const container = q.open('/dev/vfio/vfio', O_RDWR);
-    const groupFd = q.open(`/dev/vfio/${group}`, O_RDWR);
-    q.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-    q.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
-    this.device = q.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, EDU_BDF);
+    this.device = openVfioDevice(q, group, EDU_BDF).device;
 
     say(`QEMU: a VM with ${mode === 'resample' ? 'the in-kernel irqchip' : 'a split irqchip (IOAPIC in the VMM)'} and one vCPU`);
     const kvm = q.open('/dev/kvm', O_RDWR);

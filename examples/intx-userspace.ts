@@ -7,11 +7,11 @@
 // Run: npx tsx --conditions=source examples/intx-userspace.ts
 import { fileURLToPath } from 'node:url';
 import { Host } from 'vfio-kvm-shim';
-import { O_RDWR, O_WRONLY } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import { EFD_CLOEXEC } from 'vfio-kvm-shim/include-ts/linux/eventfd';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import { POLLIN } from 'vfio-kvm-shim/include-ts/linux/poll';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
 
 const BDF = '0000:00:03.0';
 // edu registers (QEMU docs/specs/edu.rst)
@@ -30,18 +30,6 @@ export interface IntxUserspaceResult {
   readonly hostIrqs: number;
 }
 
-function irqSet(flags: number, index: number, start: number, count: number, fd?: number): Uint8Array {
-  const s = new Uint8Array(V.vfio_irq_set.size + (fd === undefined ? 0 : 4));
-  const v = V.vfio_irq_set.view(s);
-  v.argsz = s.length;
-  v.flags = flags;
-  v.index = index;
-  v.start = start;
-  v.count = count;
-  if (fd !== undefined) new DataView(s.buffer).setInt32(V.vfio_irq_set.size, fd, true);
-  return s;
-}
-
 export function intxUserspace(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), rounds = 3): IntxUserspaceResult {
   const lines: string[] = [];
   const stop = host.strace((l) => {
@@ -55,21 +43,10 @@ export function intxUserspace(sink: (line: string) => void = (l) => console.log(
   const results: number[] = [];
   let handled = 0;
   try {
-    const admin = host.spawn({ name: 'libvirtd' });
-    const w = (path: string, data: string) => {
-      const fd = admin.open(path, O_WRONLY);
-      admin.write(fd, new TextEncoder().encode(data));
-      admin.close(fd);
-    };
-    w(`/sys/bus/pci/devices/${BDF}/driver_override`, 'vfio-pci');
-    w('/sys/bus/pci/drivers_probe', BDF);
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
 
     const drv = host.spawn({ name: 'edu-driver' });
-    const container = drv.open('/dev/vfio/vfio', O_RDWR);
-    const group = drv.open('/dev/vfio/2', O_RDWR);
-    drv.ioctl(group, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-    drv.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
-    const dev = drv.ioctl(group, V.VFIO_GROUP_GET_DEVICE_FD, BDF);
+    const dev = openVfioDevice(drv, group, BDF).device;
 
     say('INTx: count 1, EVENTFD|MASKABLE|AUTOMASKED');
     const info = V.vfio_irq_info.alloc();
@@ -80,7 +57,7 @@ export function intxUserspace(sink: (line: string) => void = (l) => console.log(
     const bar0 = drv.mmap(null, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, dev, 0);
     const trigger = drv.eventfd(0, EFD_CLOEXEC);
     say('enable INTx with a trigger eventfd');
-    drv.ioctl(dev, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, V.VFIO_PCI_INTX_IRQ_INDEX, 0, 1, trigger));
+    drv.ioctl(dev, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, V.VFIO_PCI_INTX_IRQ_INDEX, 0, 1, [trigger]));
     bar0.write32(EDU_STATUS, EDU_STATUS_IRQFACT);
 
     const count = new Uint8Array(8);

@@ -19,7 +19,8 @@ import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import * as P from 'vfio-kvm-shim/include-ts/proposed/kvm_msix_table';
 import { PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from 'vfio-kvm-shim/include-ts/linux/pci_regs';
-import { BAR3_GPA, FIRST_MSI_GSI, MSIX_CAP, MsixPassthroughVmm, irqSet, msixPassthrough, type MsixPassthroughResult } from './msix-passthrough.js';
+import { BAR3_GPA, FIRST_MSI_GSI, MSIX_CAP, MsixPassthroughVmm, msixPassthrough, type MsixPassthroughResult } from './msix-passthrough.js';
+import { irqSet } from './lib/vfio.js';
 
 export const TABLE_ID = 0;
 

@@ -15,11 +15,12 @@ import { Host, type Process } from 'vfio-kvm-shim';
 import type { Mapping } from '../src/linux/mm/address-space.js';
 import type { GuestProgram } from '../src/guest/program.js';
 import { msixDriver } from '../src/guest/drivers/msix.js';
-import { O_RDWR, O_WRONLY } from 'vfio-kvm-shim/include-ts/linux/fcntl';
+import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventfd';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
 import { halted } from './intx-passthrough.js';
 
 export const NIC_BDF = '0000:06:00.0';
@@ -32,19 +33,6 @@ export const FIRST_MSI_GSI = 24;
 const CONFIG_OFFSET = BigInt(V.VFIO_PCI_CONFIG_REGION_INDEX) << 40n;
 const ENABLE = 0x8000;
 const MASKALL = 0x4000;
-
-export function irqSet(flags: number, index: number, start: number, count: number, fds: readonly number[] = []): Uint8Array {
-  const s = new Uint8Array(V.vfio_irq_set.size + 4 * fds.length);
-  const v = V.vfio_irq_set.view(s);
-  v.argsz = s.length;
-  v.flags = flags;
-  v.index = index;
-  v.start = start;
-  v.count = count;
-  const dv = new DataView(s.buffer);
-  fds.forEach((fd, i) => dv.setInt32(V.vfio_irq_set.size + 4 * i, fd, true));
-  return s;
-}
 
 export interface MsixCounts {
   /** Messages the device sent per vector (its table entries are the kernel's). */
@@ -90,25 +78,12 @@ export class MsixPassthroughVmm {
     readonly nvec: number,
     say: (s: string) => void = () => {},
   ) {
-    const libvirt = host.spawn({ name: 'libvirtd' });
-    const w = (path: string, data: string) => {
-      const fd = libvirt.open(path, O_WRONLY);
-      libvirt.write(fd, new TextEncoder().encode(data));
-      libvirt.close(fd);
-    };
-    w(`/sys/bus/pci/devices/${NIC_BDF}/driver_override`, 'vfio-pci');
-    if (host.control.pci.driver(NIC_BDF)) w(`/sys/bus/pci/devices/${NIC_BDF}/driver/unbind`, NIC_BDF);
-    w('/sys/bus/pci/drivers_probe', NIC_BDF);
-    const group = libvirt.readlink(`/sys/bus/pci/devices/${NIC_BDF}/iommu_group`).split('/').pop()!;
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), NIC_BDF);
 
     const q = host.spawn({ name: 'qemu', nofile: 8192 });
     this.qemu = q;
     say('QEMU: VFIO container, group and device');
-    const container = q.open('/dev/vfio/vfio', O_RDWR);
-    const groupFd = q.open(`/dev/vfio/${group}`, O_RDWR);
-    q.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-    q.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
-    this.device = q.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, NIC_BDF);
+    this.device = openVfioDevice(q, group, NIC_BDF).device;
     const x = host.control.pci.nic().msix!;
     this.tableOffset = x.tableOffset;
     this.pbaOffset = x.pbaOffset;

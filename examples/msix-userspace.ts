@@ -6,11 +6,11 @@
 // the per-vector counts. Run: npx tsx --conditions=source examples/msix-userspace.ts
 import { fileURLToPath } from 'node:url';
 import { Host } from 'vfio-kvm-shim';
-import { O_RDWR, O_WRONLY } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventfd';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import { POLLIN } from 'vfio-kvm-shim/include-ts/linux/poll';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
 
 const BDF = '0000:06:00.0';
 const NIC_DOORBELL = 0x10;
@@ -35,24 +35,11 @@ export function msixUserspace(sink: (line: string) => void = (l) => console.log(
     sink(`# ${s}`);
   };
   try {
-    const admin = host.spawn({ name: 'libvirtd' });
-    const w = (path: string, data: string) => {
-      const fd = admin.open(path, O_WRONLY);
-      admin.write(fd, new TextEncoder().encode(data));
-      admin.close(fd);
-    };
     say(`${BDF} leaves e1000e for vfio-pci`);
-    w(`/sys/bus/pci/devices/${BDF}/driver_override`, 'vfio-pci');
-    w(`/sys/bus/pci/devices/${BDF}/driver/unbind`, BDF);
-    w('/sys/bus/pci/drivers_probe', BDF);
-    const group = admin.readlink(`/sys/bus/pci/devices/${BDF}/iommu_group`).split('/').pop()!;
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
 
     const drv = host.spawn({ name: 'nic-driver' });
-    const container = drv.open('/dev/vfio/vfio', O_RDWR);
-    const groupFd = drv.open(`/dev/vfio/${group}`, O_RDWR);
-    drv.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-    drv.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
-    const dev = drv.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, BDF);
+    const dev = openVfioDevice(drv, group, BDF).device;
 
     const info = V.vfio_irq_info.alloc();
     info.argsz = V.vfio_irq_info.size;
@@ -67,16 +54,7 @@ export function msixUserspace(sink: (line: string) => void = (l) => console.log(
 
     const fds: number[] = [];
     for (let i = 0; i < nvec; i++) fds.push(drv.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    const set = new Uint8Array(V.vfio_irq_set.size + 4 * nvec);
-    const s = V.vfio_irq_set.view(set);
-    s.argsz = set.length;
-    s.flags = V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER;
-    s.index = V.VFIO_PCI_MSIX_IRQ_INDEX;
-    s.start = 0;
-    s.count = nvec;
-    const dv = new DataView(set.buffer);
-    fds.forEach((fd, i) => dv.setInt32(V.vfio_irq_set.size + 4 * i, fd, true));
-    drv.ioctl(dev, V.VFIO_DEVICE_SET_IRQS, set);
+    drv.ioctl(dev, V.VFIO_DEVICE_SET_IRQS, irqSet(V.VFIO_IRQ_SET_DATA_EVENTFD | V.VFIO_IRQ_SET_ACTION_TRIGGER, V.VFIO_PCI_MSIX_IRQ_INDEX, 0, nvec, fds));
     drv.pread(dev, ctrl, CONFIG + BigInt(cap + 2));
     say(`Message Control after SET_IRQS: 0x${(ctrl[0]! | (ctrl[1]! << 8)).toString(16)} (Enable set by the kernel)`);
 

@@ -3,9 +3,10 @@
 // strace-style trace of every call. Run: npx tsx --conditions=source examples/vfio-open.ts
 import { fileURLToPath } from 'node:url';
 import { Host, SyscallError } from 'vfio-kvm-shim';
-import { O_RDWR, O_WRONLY } from 'vfio-kvm-shim/include-ts/linux/fcntl';
+import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { bindToVfioPci } from './lib/vfio.js';
 
 const BDF = '0000:00:03.0'; // the edu device, alone in IOMMU group 2
 const GUEST_RAM = 64 << 20;
@@ -20,16 +21,8 @@ export function vfioOpen(sink: (line: string) => void = (l) => console.log(l), h
   const say = (s: string) => sink(`# ${s}`);
   try {
     // libvirt: detach the device from its host driver and give it to vfio-pci.
-    const libvirt = host.spawn({ name: 'libvirtd' });
     say(`libvirt binds ${BDF} to vfio-pci`);
-    const w = (path: string, data: string) => {
-      const fd = libvirt.open(path, O_WRONLY);
-      libvirt.write(fd, new TextEncoder().encode(data));
-      libvirt.close(fd);
-    };
-    w(`/sys/bus/pci/devices/${BDF}/driver_override`, 'vfio-pci');
-    w('/sys/bus/pci/drivers_probe', BDF);
-    const group = libvirt.readlink(`/sys/bus/pci/devices/${BDF}/iommu_group`).split('/').pop()!;
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
 
     // QEMU: container, API version and extension check.
     const qemu = host.spawn({ name: 'qemu' });

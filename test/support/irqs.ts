@@ -3,6 +3,7 @@ import type { Process } from '../../src/linux/process.js';
 import { SyscallError } from '../../src/linux/errors.js';
 import { EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
 import * as V from '../../include-ts/linux/vfio.js';
+import { irqSet as vfioIrqSet } from '../../examples/lib/vfio.js';
 
 export const INTX = V.VFIO_PCI_INTX_IRQ_INDEX;
 export const MSI = V.VFIO_PCI_MSI_IRQ_INDEX;
@@ -17,24 +18,9 @@ export const MASK = V.VFIO_IRQ_SET_ACTION_MASK;
 export const UNMASK = V.VFIO_IRQ_SET_ACTION_UNMASK;
 export const TRIGGER = V.VFIO_IRQ_SET_ACTION_TRIGGER;
 
-/**
- * struct vfio_irq_set with its data: `data` is a list of fds (DATA_EVENTFD, s32 each), of bools
- * (DATA_BOOL, one byte each), or absent (DATA_NONE).
- */
+/** struct vfio_irq_set with its data (examples/lib/vfio.ts), index first as the tests read it. */
 export function irqSet(index: number, flags: number, start: number, count: number, data: readonly number[] = []): Uint8Array {
-  const size = flags & EVENTFD ? 4 : flags & BOOL ? 1 : 0;
-  const b = new Uint8Array(20 + size * data.length);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, b.length, true);
-  v.setUint32(4, flags, true);
-  v.setUint32(8, index, true);
-  v.setUint32(12, start, true);
-  v.setUint32(16, count, true);
-  data.forEach((x, i) => {
-    if (size === 4) v.setInt32(20 + 4 * i, x, true);
-    else b[20 + i] = x;
-  });
-  return b;
+  return vfioIrqSet(flags, index, start, count, data);
 }
 
 /** VFIO_DEVICE_SET_IRQS; `data` as in irqSet (count defaults to its length, or 1 without data). */

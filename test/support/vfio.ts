@@ -5,6 +5,10 @@ import type { Process } from '../../src/linux/process.js';
 import { SyscallError } from '../../src/linux/errors.js';
 import { O_RDWR } from '../../include-ts/linux/fcntl.js';
 import * as V from '../../include-ts/linux/vfio.js';
+// driver_override + unbind + drivers_probe, as libvirt's virPCIDeviceBindToStub does.
+import { bindToVfioPci as bindVfio } from '../../examples/lib/vfio.js';
+
+export { bindVfio };
 
 export { V };
 
@@ -16,14 +20,6 @@ export const LEGACY = '0000:00:05.0';
 export const PCH_AUDIO = '0000:00:1f.3';
 
 export const GROUP = { edu: 2, legacy: 3, gpu: 1, pch: 6, bridge: 7, nic: 11, dual: 12 } as const;
-
-/** driver_override + unbind + drivers_probe, as libvirt's virPCIDeviceBindToStub does. */
-export function bindVfio(p: Process, bdf: string): void {
-  p.writeFile(`/sys/bus/pci/devices/${bdf}/driver_override`, 'vfio-pci');
-  const cur = p.kernel.pci.get(bdf)?.driver;
-  if (cur) p.writeFile(`/sys/bus/pci/devices/${bdf}/driver/unbind`, bdf);
-  p.writeFile('/sys/bus/pci/drivers_probe', bdf);
-}
 
 export interface Opened {
   readonly host: Host;

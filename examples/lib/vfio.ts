@@ -1,0 +1,63 @@
+// What every VMM example does the same way before and around the VFIO device fd: hand the device to
+// vfio-pci as libvirt does, and build struct vfio_irq_set with its trailing data.
+import { SyscallError, type Process } from 'vfio-kvm-shim';
+import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
+import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+
+/**
+ * libvirt's virPCIDeviceBindToStub: driver_override, unbind from the current driver (if the device has
+ * one), drivers_probe. Returns the device's IOMMU group number (the /dev/vfio/<group> to open).
+ */
+export function bindToVfioPci(p: Process, bdf: string): number {
+  const dev = `/sys/bus/pci/devices/${bdf}`;
+  p.writeFile(`${dev}/driver_override`, 'vfio-pci');
+  let bound = true;
+  try {
+    p.readlink(`${dev}/driver`);
+  } catch (e) {
+    if (!(e instanceof SyscallError) || e.code !== 'ENOENT') throw e;
+    bound = false;
+  }
+  if (bound) p.writeFile(`${dev}/driver/unbind`, bdf);
+  p.writeFile('/sys/bus/pci/drivers_probe', bdf);
+  return Number(p.readlink(`${dev}/iommu_group`).split('/').pop());
+}
+
+/**
+ * struct vfio_irq_set followed by its data: one s32 eventfd per element with DATA_EVENTFD, one byte per
+ * element with DATA_BOOL, nothing with DATA_NONE. argsz covers exactly the data given.
+ */
+export function irqSet(flags: number, index: number, start: number, count: number, data: readonly number[] = []): Uint8Array {
+  const size = flags & V.VFIO_IRQ_SET_DATA_EVENTFD ? 4 : flags & V.VFIO_IRQ_SET_DATA_BOOL ? 1 : 0;
+  const s = new Uint8Array(V.vfio_irq_set.size + size * data.length);
+  const v = V.vfio_irq_set.view(s);
+  v.argsz = s.length;
+  v.flags = flags;
+  v.index = index;
+  v.start = start;
+  v.count = count;
+  const dv = new DataView(s.buffer);
+  data.forEach((x, i) => {
+    if (size === 4) dv.setInt32(V.vfio_irq_set.size + 4 * i, x, true);
+    else s[V.vfio_irq_set.size + i] = x;
+  });
+  return s;
+}
+
+export interface VfioDevice {
+  readonly container: number;
+  readonly group: number;
+  readonly device: number;
+}
+
+/**
+ * QEMU's open sequence (hw/vfio/container.c, examples/vfio-open.ts explains each step): a container, the
+ * group attached to it, the Type1v2 IOMMU, then the device fd.
+ */
+export function openVfioDevice(p: Process, group: number, bdf: string): VfioDevice {
+  const container = p.open('/dev/vfio/vfio', O_RDWR);
+  const groupFd = p.open(`/dev/vfio/${group}`, O_RDWR);
+  p.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
+  p.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
+  return { container, group: groupFd, device: p.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, bdf) };
+}
