@@ -17,11 +17,12 @@ import {
   PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_MEM_PREFETCH, PCI_BASE_ADDRESS_MEM_TYPE_64, PCI_BASE_ADDRESS_SPACE_IO,
   PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_CAP_ID_PM, PCI_CLASS_REVISION, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE,
   PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_EXP_DEVCAP, PCI_EXP_DEVCAP_FLR, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR, PCI_EXP_FLAGS,
-  PCI_EXP_FLAGS_TYPE, PCI_HEADER_TYPE, PCI_INTERRUPT_PIN, PCI_ROM_ADDRESS, PCI_STATUS, PCI_STATUS_INTERRUPT,
+  PCI_EXP_FLAGS_TYPE, PCI_HEADER_TYPE, PCI_INTERRUPT_PIN, PCI_ROM_ADDRESS, PCI_STATUS,
   PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID,
 } from '../../../include-ts/linux/pci_regs.js';
 import { ConfigSpace } from './config-space.js';
 import type { IntxPin } from './intx.js';
+import { IntxRequest } from './intx-request.js';
 import { MsiState } from './msi.js';
 import type { MsiSink } from './msi-sink.js';
 import { MsixState } from './msix.js';
@@ -63,10 +64,8 @@ const NULL_SINK: MsiSink = { deliver: () => {} };
 
 // Module-local copies for the interrupt path (imported bindings are getter calls under tsx/vite).
 const CMD = PCI_COMMAND;
-const CMD_INTX_DISABLE = PCI_COMMAND_INTX_DISABLE;
-const STATUS = PCI_STATUS;
-const STATUS_INTX = PCI_STATUS_INTERRUPT;
-const INT_PIN = PCI_INTERRUPT_PIN;
+/** Capabilities start here: a write below it touches only the header. */
+const CAPS_START = 0x40;
 
 export interface FunctionOptions {
   readonly id: PciIdentity;
@@ -100,14 +99,12 @@ export abstract class PciFunction {
   /** Set when plugged into a bus. */
   bus: PciBus | null = null;
   devfn = 0;
-  /** Wired by the platform. */
-  intx: IntxPin | null = null;
+  /** INTx request, Interrupt Status and the wire (see intx-request.ts for why it is its own object). */
+  readonly intxRequest: IntxRequest;
   msiSink: MsiSink = NULL_SINK;
   dma: DmaPort = NO_DMA;
   trace!: TraceBus;
   sched!: Scheduler;
-  /** The device's interrupt request (what Interrupt Status reports). */
-  irqLevel = false;
   /** The requester ID its DMA and messages carry upstream after bridge aliasing (set by enumeration). */
   upstreamRid = -1;
   /** Function-level resets performed (inspection). */
@@ -124,6 +121,7 @@ export abstract class PciFunction {
     this.headerType = opts.headerType ?? 0;
     this.pci23 = opts.pci23 ?? true;
     this.cfg = new ConfigSpace(opts.pcie ? 4096 : 256);
+    this.intxRequest = new IntxRequest(this.cfg.bytes, this.pci23);
     const nbars = this.headerType === 0 ? 6 : 2;
     this.bars = [];
     for (let i = 0; i < nbars; i++) this.bars.push(opts.bars?.[i]);
@@ -174,6 +172,8 @@ export abstract class PciFunction {
     if (msi) this.msi = new MsiState(this, this.cfg, msi.offset);
     const msix = this.cfg.findCap(PCI_CAP_ID_MSIX);
     if (msix) this.msix = new MsixState(this, this.cfg, msix.offset);
+    this.intxRequest.msiEnableAt = msi ? msi.offset + 2 : -1;
+    this.intxRequest.msixEnableAt = msix ? msix.offset + 3 : -1;
     this.expCap = this.cfg.findCap(PCI_CAP_ID_EXP)?.offset ?? 0;
     this.powerOn = this.cfg.bytes.slice();
   }
@@ -262,16 +262,23 @@ export abstract class PciFunction {
     const cs = this.cfg;
     cs.write(off, size, value);
     const end = off + size;
-    if (off < CMD + 2 && end > CMD) this.updateIntx();
+    if (off < CMD + 2 && end > CMD) this.intxRequest.update();
+    if (end > CAPS_START) this.afterCapabilityWrite(off, end);
+    this.afterConfigWrite(off, size);
+  }
+
+  /** Side effects of a write reaching the capabilities (MSI/MSI-X control, PCIe Device Control). */
+  private afterCapabilityWrite(off: number, end: number): void {
+    const cs = this.cfg;
     const msi = this.msi;
     if (msi && off < msi.offset + 24 && end > msi.offset) {
       msi.afterWrite();
-      this.updateIntx();
+      this.intxRequest.update();
     }
     const msix = this.msix;
     if (msix && off < msix.offset + 4 && end > msix.offset + 2) {
       msix.afterControlWrite();
-      this.updateIntx();
+      this.intxRequest.update();
     }
     const exp = this.powerOn !== null ? this.expCap : (cs.findCap(PCI_CAP_ID_EXP)?.offset ?? 0);
     if (exp && off < exp + PCI_EXP_DEVCTL + 2 && end > exp + PCI_EXP_DEVCTL) {
@@ -282,7 +289,6 @@ export abstract class PciFunction {
         if (this.flrCapable) this.reset();
       }
     }
-    this.afterConfigWrite(off, size);
   }
 
   /** Device-specific reaction to config writes (bridges: bus numbers). */
@@ -295,27 +301,26 @@ export abstract class PciFunction {
    * functions; the wire is driven unless Interrupt Disable is set or MSI/MSI-X is enabled.
    */
   setIrqLevel(level: boolean): void {
-    this.irqLevel = level;
-    if (this.pci23) {
-      const b = this.cfg.bytes;
-      b[STATUS] = level ? b[STATUS]! | STATUS_INTX : b[STATUS]! & ~STATUS_INTX;
-    }
-    this.updateIntx();
+    this.intxRequest.set(level);
+  }
+
+  /** The device's interrupt request (what Interrupt Status reports). */
+  get irqLevel(): boolean {
+    return this.intxRequest.level;
+  }
+
+  /** The function's INTx pin, wired by the platform. */
+  get intx(): IntxPin | null {
+    return this.intxRequest.pin;
+  }
+
+  set intx(pin: IntxPin | null) {
+    this.intxRequest.pin = pin;
   }
 
   /** The wire as the function drives it now. */
   get intxAsserted(): boolean {
-    if (!this.irqLevel) return false;
-    const b = this.cfg.bytes;
-    if (b[INT_PIN] === 0) return false;
-    if (this.pci23 && (b[CMD + 1]! << 8) & CMD_INTX_DISABLE) return false;
-    if ((this.msi !== null && this.msi.enabled) || (this.msix !== null && this.msix.enabled)) return false;
-    return true;
-  }
-
-  private updateIntx(): void {
-    const pin = this.intx;
-    if (pin !== null) pin.set(this.intxAsserted);
+    return this.intxRequest.asserted;
   }
 
   // ---- BARs -------------------------------------------------------------------------------------
@@ -434,12 +439,12 @@ export abstract class PciFunction {
    */
   reset(): void {
     if (this.powerOn) this.cfg.bytes.set(this.powerOn);
-    this.irqLevel = false;
+    this.intxRequest.level = false;
     this.msi?.reset();
     this.msix?.reset();
     this.resets++;
     this.onReset();
-    this.updateIntx();
+    this.intxRequest.update();
   }
 
   /** Device-specific state reset. */
