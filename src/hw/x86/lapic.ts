@@ -131,6 +131,8 @@ export class Lapic {
   /** Trace label ("vcpu0"). */
   label: string;
   private readonly ipi = new ApicIrq();
+  /** The trace bus, held directly: accept, ack and EOI test it on every interrupt (one load, not two). */
+  private readonly trace: TraceBus;
 
   constructor(
     /** The vCPU index (KVM's vcpu_id, also the initial APIC ID). */
@@ -140,6 +142,7 @@ export class Lapic {
     /** Whether the in-kernel IOAPIC exists (directed EOI is then not advertised). */
     private readonly directedEoiCapable = false,
   ) {
+    this.trace = hw.trace;
     this.label = `vcpu${index}`;
     this.reset(index === 0);
   }
@@ -308,7 +311,7 @@ export class Lapic {
     if (deliveryMode !== DM_FIXED && deliveryMode !== DM_LOWEST) return this.acceptOther(deliveryMode, vector, level, trigLevel);
     if (trigLevel && !level) return 0;
     if ((this.apicBase & BASE_ENABLE) === 0 || (this.regs[SPIV_W]! & SPIV_ENABLED) === 0) {
-      if (this.hw.trace.active) this.traceHop('dropped', vector, 'APIC software-disabled: not accepted');
+      if (this.trace.active) this.traceHop('dropped', vector, 'APIC software-disabled: not accepted');
       return 0;
     }
     // TMR follows the trigger mode; IRR is set (a vector already pending is not reported as coalesced).
@@ -323,7 +326,7 @@ export class Lapic {
       this.irrCount++;
       if (vector > this.irrTop) this.irrTop = vector;
     }
-    if (this.hw.trace.active) this.traceHop('lapic-irr', vector, trigLevel ? 'level' : 'edge');
+    if (this.trace.active) this.traceHop('lapic-irr', vector, trigLevel ? 'level' : 'edge');
     this.hooks.kick(this);
     return 1;
   }
@@ -406,7 +409,7 @@ export class Lapic {
     }
     const ppr = pprFor(regs[TPR_W]!, this.isrTop);
     if (ppr !== regs[PPR_W]) regs[PPR_W] = ppr;
-    if (this.hw.trace.active) this.traceHop('lapic-isr', v, undefined);
+    if (this.trace.active) this.traceHop('lapic-isr', v, undefined);
     return v;
   }
 
@@ -436,7 +439,7 @@ export class Lapic {
       if (ppr < old && top !== -1 && (top & 0xf0) > ppr) this.hooks.kick(this);
     }
     const level = (regs[TMR_W + w]! & bit) !== 0;
-    if (this.hw.trace.active) this.traceHop('eoi', v, level ? 'level' : 'edge');
+    if (this.trace.active) this.traceHop('eoi', v, level ? 'level' : 'edge');
     this.hooks.eoi(this, v, level);
     return v;
   }
@@ -616,6 +619,6 @@ export class Lapic {
   }
 
   private traceHop(hop: 'lapic-irr' | 'lapic-isr' | 'eoi' | 'dropped', vector: number, detail: string | undefined): void {
-    this.hw.trace.emit({ type: 'irq', t: this.hw.sched.now, hop, at: this.label, vector, vcpu: this.index, ...(detail !== undefined ? { detail } : {}) });
+    this.trace.emit({ type: 'irq', t: this.hw.sched.now, hop, at: this.label, vector, vcpu: this.index, ...(detail !== undefined ? { detail } : {}) });
   }
 }
