@@ -216,9 +216,9 @@ export class IrqfdRegistry {
     }
     const irqfd = new Irqfd(kvm, gsi, eventfd, resamplefd, resampler);
     if (resampler) resampler.list.push(irqfd);
-    // kvm_irqfd_register(): route first, then the exclusive priority waiter (fails if one exists).
+    // kvm_irqfd_register(): route first, then the exclusive priority waiter (-EBUSY if one exists).
     irqfd.update();
-    if (eventfd.wqh.hasPriorityWaiter) {
+    if (!eventfd.wqh.addPriority(irqfd)) {
       const other = kvm.module.boundIrqfd(eventfd);
       if (resampler) {
         resampler.list.splice(resampler.list.indexOf(irqfd), 1);
@@ -226,7 +226,6 @@ export class IrqfdRegistry {
       }
       throw kerr('EBUSY', `eventfd fd ${fd} is already bound to an irqfd${other ? ` (VM ${other.kvm.id}, gsi ${other.gsi})` : ''}; an eventfd may feed only one irqfd`);
     }
-    eventfd.wqh.addPriority(irqfd);
     irqfd.hooked = true;
     irqfd.active = true;
     this.items.push(irqfd);
