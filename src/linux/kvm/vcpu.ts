@@ -52,10 +52,10 @@ export const RUN = {
 export const PIO_DATA_OFFSET = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
 
 const IO_NONE = 0;
-// Module-local copy for kick(), on every interrupt's path.
-const POLL_IN = EPOLLIN;
 const IO_MMIO = 1;
 const IO_PIO = 2;
+// Module-local copy for kick(), on every interrupt's path.
+const POLL_IN = EPOLLIN;
 
 export class KvmVcpu implements GuestBus {
   readonly lapic: Lapic | null;
