@@ -1,8 +1,9 @@
 // Wait queues (include/linux/wait.h, kernel/sched/wait.c): the one wakeup mechanism kernel parts hook
 // into. An entry's `wake(mask)` is called with the poll mask of the event (EPOLLIN, EPOLLHUP, ...).
-// Priority entries (add_wait_queue_priority, used by KVM's irqfd since v5.19 and made exclusive in
-// v6.17) are called first, and one that reports it consumed the event ends the wakeup: that is why an
-// eventfd bound to an irqfd never looks readable to poll().
+// The priority entry (add_wait_queue_priority, used by KVM's irqfd since v5.19; exclusive since v6.17,
+// add_wait_queue_priority_exclusive: a queue holds at most one) is called first, and when it reports it
+// consumed the event the wakeup ends: that is why an eventfd bound to an irqfd never looks readable to
+// poll(). With at most one, it is held in a field rather than a list (one object less per wakeup).
 
 export interface WaitEntry {
   /** Returns true when a priority entry consumed the event (stops the wakeup). */
@@ -10,7 +11,7 @@ export interface WaitEntry {
 }
 
 export class WaitQueue {
-  private readonly priority: WaitEntry[] = [];
+  private priority: WaitEntry | null = null;
   private readonly entries: WaitEntry[] = [];
   /** Entries of both kinds (read first on every wakeup: an empty queue touches nothing else). */
   private n = 0;
@@ -20,27 +21,25 @@ export class WaitQueue {
     this.n++;
   }
 
-  addPriority(e: WaitEntry): void {
-    this.priority.push(e);
+  /** add_wait_queue_priority_exclusive(): false (the kernel's -EBUSY) when the queue already has one. */
+  addPriority(e: WaitEntry): boolean {
+    if (this.priority !== null) return false;
+    this.priority = e;
     this.n++;
+    return true;
   }
 
   remove(e: WaitEntry): void {
-    let i = this.entries.indexOf(e);
-    if (i >= 0) {
-      this.entries.splice(i, 1);
+    if (this.priority === e) {
+      this.priority = null;
       this.n--;
       return;
     }
-    i = this.priority.indexOf(e);
+    const i = this.entries.indexOf(e);
     if (i >= 0) {
-      this.priority.splice(i, 1);
+      this.entries.splice(i, 1);
       this.n--;
     }
-  }
-
-  get hasPriorityWaiter(): boolean {
-    return this.priority.length > 0;
   }
 
   get size(): number {
@@ -55,11 +54,7 @@ export class WaitQueue {
 
   private wakeEntries(mask: number): void {
     const p = this.priority;
-    for (let i = 0; i < p.length; i++) {
-      const e = p[i]!;
-      if (e.wake(mask) === true) return;
-      if (p[i] !== e) i--; // the entry removed itself
-    }
+    if (p !== null && p.wake(mask) === true) return;
     const q = this.entries;
     for (let i = 0; i < q.length; i++) {
       const e = q[i]!;

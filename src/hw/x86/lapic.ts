@@ -108,8 +108,8 @@ function countBank(regs: Uint32Array, w0: number): number {
 
 /** PPR from TPR and the highest in-service vector (-1: none): SDM vol. 3 11.8.3.1, __apic_update_ppr. */
 function pprFor(tpr: number, isr: number): number {
-  const isrv = isr === -1 ? 0 : isr;
-  return (tpr & 0xf0) >= (isrv & 0xf0) ? tpr & 0xff : isrv & 0xf0;
+  const isrv = isr === -1 ? 0 : isr & 0xf0;
+  return (tpr & 0xf0) >= isrv ? tpr & 0xff : isrv;
 }
 
 export class Lapic {
@@ -131,6 +131,8 @@ export class Lapic {
   /** Trace label ("vcpu0"). */
   label: string;
   private readonly ipi = new ApicIrq();
+  /** The trace bus, held directly: accept, ack and EOI test it on every interrupt (one load, not two). */
+  private readonly trace: TraceBus;
 
   constructor(
     /** The vCPU index (KVM's vcpu_id, also the initial APIC ID). */
@@ -140,6 +142,7 @@ export class Lapic {
     /** Whether the in-kernel IOAPIC exists (directed EOI is then not advertised). */
     private readonly directedEoiCapable = false,
   ) {
+    this.trace = hw.trace;
     this.label = `vcpu${index}`;
     this.reset(index === 0);
   }
@@ -307,25 +310,29 @@ export class Lapic {
   accept(deliveryMode: number, vector: number, level: boolean, trigLevel: boolean): number {
     if (deliveryMode !== DM_FIXED && deliveryMode !== DM_LOWEST) return this.acceptOther(deliveryMode, vector, level, trigLevel);
     if (trigLevel && !level) return 0;
-    if ((this.apicBase & BASE_ENABLE) === 0 || (this.regs[SPIV_W]! & SPIV_ENABLED) === 0) {
-      if (this.hw.trace.active) this.traceHop('dropped', vector, 'APIC software-disabled: not accepted');
-      return 0;
-    }
+    if ((this.apicBase & BASE_ENABLE) === 0 || (this.regs[SPIV_W]! & SPIV_ENABLED) === 0) return this.notAccepted(vector);
     // TMR follows the trigger mode; IRR is set (a vector already pending is not reported as coalesced).
     const regs = this.regs;
     const w = (vector >> 5) << 2;
     const bit = 1 << (vector & 31);
-    const tmr = regs[TMR_W + w]!;
-    regs[TMR_W + w] = trigLevel ? tmr | bit : tmr & ~bit;
-    const irr = regs[IRR_W + w]!;
+    if (trigLevel) regs[TMR_W + w] |= bit;
+    else regs[TMR_W + w] &= ~bit;
+    const i = IRR_W + w;
+    const irr = regs[i]!;
     if ((irr & bit) === 0) {
-      regs[IRR_W + w] = irr | bit;
+      regs[i] = irr | bit;
       this.irrCount++;
       if (vector > this.irrTop) this.irrTop = vector;
     }
-    if (this.hw.trace.active) this.traceHop('lapic-irr', vector, trigLevel ? 'level' : 'edge');
+    if (this.trace.active) this.traceHop('lapic-irr', vector, trigLevel);
     this.hooks.kick(this);
     return 1;
+  }
+
+  /** A disabled APIC drops the request (out of line: rare, and accept() must stay small enough to inline). */
+  private notAccepted(vector: number): number {
+    if (this.trace.active) this.traceHop('dropped', vector, undefined);
+    return 0;
   }
 
   /** accept() for the delivery modes that do not land in IRR (out of line: the fixed path stays small). */
@@ -396,17 +403,15 @@ export class Lapic {
     const w = (v >> 5) << 2;
     const bit = 1 << (v & 31);
     // v is the highest IRR vector: the next one needs a scan only if IRR is not empty now.
-    regs[IRR_W + w] = regs[IRR_W + w]! & ~bit;
+    regs[IRR_W + w] &= ~bit;
     this.irrTop = --this.irrCount === 0 ? -1 : highestInBank(regs, IRR_W);
-    const isr = regs[ISR_W + w]!;
-    if ((isr & bit) === 0) {
-      regs[ISR_W + w] = isr | bit;
-      this.isrCount++;
-      if (v > this.isrTop) this.isrTop = v;
-    }
-    const ppr = pprFor(regs[TPR_W]!, this.isrTop);
-    if (ppr !== regs[PPR_W]) regs[PPR_W] = ppr;
-    if (this.hw.trace.active) this.traceHop('lapic-isr', v, undefined);
+    // v's class is above PPR, hence above TPR's and every in-service vector's: v becomes the highest
+    // ISR bit (it was clear) and the new PPR is its class, with no scan or recomputation.
+    regs[ISR_W + w] |= bit;
+    this.isrCount++;
+    this.isrTop = v;
+    regs[PPR_W] = v & 0xf0;
+    if (this.trace.active) this.traceHop('lapic-isr', v, undefined);
     return v;
   }
 
@@ -425,7 +430,7 @@ export class Lapic {
     const w = (v >> 5) << 2;
     const bit = 1 << (v & 31);
     // v is the highest ISR vector: the next one needs a scan only if ISR is not empty now.
-    regs[ISR_W + w] = regs[ISR_W + w]! & ~bit;
+    regs[ISR_W + w] &= ~bit;
     this.isrTop = --this.isrCount === 0 ? -1 : highestInBank(regs, ISR_W);
     // apic_update_ppr(): a lower PPR may have made an IRR vector deliverable (kick the vCPU).
     const old = regs[PPR_W]!;
@@ -436,7 +441,7 @@ export class Lapic {
       if (ppr < old && top !== -1 && (top & 0xf0) > ppr) this.hooks.kick(this);
     }
     const level = (regs[TMR_W + w]! & bit) !== 0;
-    if (this.hw.trace.active) this.traceHop('eoi', v, level ? 'level' : 'edge');
+    if (this.trace.active) this.traceHop('eoi', v, level);
     this.hooks.eoi(this, v, level);
     return v;
   }
@@ -615,7 +620,9 @@ export class Lapic {
     this.hooks.kick(this);
   }
 
-  private traceHop(hop: 'lapic-irr' | 'lapic-isr' | 'eoi' | 'dropped', vector: number, detail: string | undefined): void {
-    this.hw.trace.emit({ type: 'irq', t: this.hw.sched.now, hop, at: this.label, vector, vcpu: this.index, ...(detail !== undefined ? { detail } : {}) });
+  /** `level`: the trigger mode to report (IRR and EOI hops), undefined for the others. */
+  private traceHop(hop: 'lapic-irr' | 'lapic-isr' | 'eoi' | 'dropped', vector: number, level: boolean | undefined): void {
+    const detail = hop === 'dropped' ? 'APIC software-disabled: not accepted' : level === undefined ? undefined : level ? 'level' : 'edge';
+    this.trace.emit({ type: 'irq', t: this.hw.sched.now, hop, at: this.label, vector, vcpu: this.index, ...(detail !== undefined ? { detail } : {}) });
   }
 }

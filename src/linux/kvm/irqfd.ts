@@ -76,7 +76,7 @@ export class Irqfd implements WaitEntry {
       this.eventfd.doRead();
       this.signals++;
       const kvm = this.kvm;
-      if (kvm.trace.active) this.traceInject(this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === 2 ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work');
+      if (kvm.trace.active) this.traceWakeup();
       if (this.gate >= 0) kvm.msix.raiseGate(this.gate);
       else {
         // The cached route's message is decoded once (kvm_set_msi_irq), again only if the format changed.
@@ -96,6 +96,11 @@ export class Irqfd implements WaitEntry {
     const x2 = this.kvm.x2apicFormat;
     msiToApicIrq(this.msiLo, this.msiHi, this.msiData, x2, this.msiIrq);
     this.msiFormat = x2 ? 1 : 0;
+  }
+
+  /** The wakeup's trace hop (out of line: the wakeup must stay small enough to inline). */
+  private traceWakeup(): void {
+    this.traceInject(this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === MSI ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work');
   }
 
   private traceInject(detail: string): void {
@@ -211,9 +216,9 @@ export class IrqfdRegistry {
     }
     const irqfd = new Irqfd(kvm, gsi, eventfd, resamplefd, resampler);
     if (resampler) resampler.list.push(irqfd);
-    // kvm_irqfd_register(): route first, then the exclusive priority waiter (fails if one exists).
+    // kvm_irqfd_register(): route first, then the exclusive priority waiter (-EBUSY if one exists).
     irqfd.update();
-    if (eventfd.wqh.hasPriorityWaiter) {
+    if (!eventfd.wqh.addPriority(irqfd)) {
       const other = kvm.module.boundIrqfd(eventfd);
       if (resampler) {
         resampler.list.splice(resampler.list.indexOf(irqfd), 1);
@@ -221,7 +226,6 @@ export class IrqfdRegistry {
       }
       throw kerr('EBUSY', `eventfd fd ${fd} is already bound to an irqfd${other ? ` (VM ${other.kvm.id}, gsi ${other.gsi})` : ''}; an eventfd may feed only one irqfd`);
     }
-    eventfd.wqh.addPriority(irqfd);
     irqfd.hooked = true;
     irqfd.active = true;
     this.items.push(irqfd);

@@ -38,6 +38,7 @@ const DEST_PHYSICAL = APIC_DEST_PHYSICAL;
 const BROADCAST = APIC_BROADCAST;
 const DM_FIXED = APIC_DM_FIXED;
 const DM_LOWEST = APIC_DM_LOWEST;
+const IRQCHIP_SPLIT = KVM_IRQCHIP_SPLIT;
 
 /** struct kvm_apic_map (xAPIC part). */
 export class ApicMap {
@@ -238,7 +239,7 @@ export class KvmLapicOps implements LapicHooks {
   eoi(_apic: Lapic, vector: number, level: boolean): void {
     // Forwarded only for the vectors ioapic_handled_vectors names.
     const kvm = this.kvm;
-    if (kvm.irqchipMode === KVM_IRQCHIP_SPLIT) {
+    if (kvm.irqchipMode === IRQCHIP_SPLIT) {
       if (splitHandlesVector(kvm, vector)) this.vcpu.pendingIoapicEoi = vector;
       return;
     }
