@@ -70,9 +70,11 @@ export class PciBridge extends PciFunction {
     }
     this.finish();
     this.secondary = new PciBus(this);
+    this.configPort.afterWrite = (off, size) => this.afterBridgeWrite(off, size);
   }
 
-  protected override afterConfigWrite(off: number, size: number): void {
+  /** Bridge Control: asserting Secondary Bus Reset resets the secondary side. */
+  private afterBridgeWrite(off: number, size: number): void {
     const ctl = PCI_BRIDGE_CONTROL;
     if (off < ctl + 2 && off + size > ctl && this.cfg.get16(ctl) & PCI_BRIDGE_CTL_BUS_RESET) {
       // Asserting Secondary Bus Reset resets every function below; software deasserts it afterwards.

@@ -20,6 +20,7 @@ import {
   PCI_EXP_FLAGS_TYPE, PCI_HEADER_TYPE, PCI_INTERRUPT_PIN, PCI_ROM_ADDRESS, PCI_STATUS,
   PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID,
 } from '../../../include-ts/linux/pci_regs.js';
+import { ConfigPort, type CapabilityWrites } from './config-port.js';
 import { ConfigSpace } from './config-space.js';
 import type { IntxPin } from './intx.js';
 import { IntxRequest } from './intx-request.js';
@@ -62,11 +63,6 @@ const NO_DMA: DmaPort = {
 
 const NULL_SINK: MsiSink = { deliver: () => {} };
 
-// Module-local copies for the interrupt path (imported bindings are getter calls under tsx/vite).
-const CMD = PCI_COMMAND;
-/** Capabilities start here: a write below it touches only the header. */
-const CAPS_START = 0x40;
-
 export interface FunctionOptions {
   readonly id: PciIdentity;
   /** PCI Express function: 4096-byte configuration space. */
@@ -84,7 +80,7 @@ export interface FunctionOptions {
   readonly romBarSize?: number;
 }
 
-export abstract class PciFunction {
+export abstract class PciFunction implements CapabilityWrites {
   readonly cfg: ConfigSpace;
   readonly id: PciIdentity;
   readonly pcie: boolean;
@@ -101,6 +97,8 @@ export abstract class PciFunction {
   devfn = 0;
   /** INTx request, Interrupt Status and the wire (see intx-request.ts for why it is its own object). */
   readonly intxRequest: IntxRequest;
+  /** The configuration write path (see config-port.ts for why it is its own object). */
+  readonly configPort: ConfigPort;
   msiSink: MsiSink = NULL_SINK;
   dma: DmaPort = NO_DMA;
   trace!: TraceBus;
@@ -122,6 +120,7 @@ export abstract class PciFunction {
     this.pci23 = opts.pci23 ?? true;
     this.cfg = new ConfigSpace(opts.pcie ? 4096 : 256);
     this.intxRequest = new IntxRequest(this.cfg.bytes, this.pci23);
+    this.configPort = new ConfigPort(this.cfg, this.intxRequest, this);
     const nbars = this.headerType === 0 ? 6 : 2;
     this.bars = [];
     for (let i = 0; i < nbars; i++) this.bars.push(opts.bars?.[i]);
@@ -257,18 +256,13 @@ export abstract class PciFunction {
     return this.cfg.read(off, size);
   }
 
-  /** A configuration write as the function sees it: masks, then register side effects. */
+  /** A configuration write as the function sees it: masks, then register side effects (config-port.ts). */
   configWrite(off: number, size: number, value: number): void {
-    const cs = this.cfg;
-    cs.write(off, size, value);
-    const end = off + size;
-    if (off < CMD + 2 && end > CMD) this.intxRequest.update();
-    if (end > CAPS_START) this.afterCapabilityWrite(off, end);
-    this.afterConfigWrite(off, size);
+    this.configPort.write(off, size, value);
   }
 
   /** Side effects of a write reaching the capabilities (MSI/MSI-X control, PCIe Device Control). */
-  private afterCapabilityWrite(off: number, end: number): void {
+  afterCapabilityWrite(off: number, end: number): void {
     const cs = this.cfg;
     const msi = this.msi;
     if (msi && off < msi.offset + 24 && end > msi.offset) {
@@ -290,9 +284,6 @@ export abstract class PciFunction {
       }
     }
   }
-
-  /** Device-specific reaction to config writes (bridges: bus numbers). */
-  protected afterConfigWrite(_off: number, _size: number): void {}
 
   // ---- INTx -------------------------------------------------------------------------------------
 

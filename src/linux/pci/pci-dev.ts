@@ -3,6 +3,7 @@
 // pci_save_state/pci_restore_state, pci_intx_mask_supported, pci_set_master): the kernel's handle on one
 // PCI function of the modeled hardware. Config accesses go to the hardware registers directly.
 
+import type { ConfigPort } from '../../hw/pci/config-port.js';
 import type { PciFunction } from '../../hw/pci/function.js';
 import type { PciBridge } from '../../hw/pci/bridge.js';
 import {
@@ -29,12 +30,19 @@ export class PciDev {
   driverData: unknown = null;
   /** Set when the driver's remove is waiting for userspace (vfio-pci with an open device fd). */
   removing = false;
+  // The function's config bytes and write path, held here because `hw` has a class per device model
+  // (accesses through it are megamorphic) and vfio's INTx automask and unmask use them per interrupt.
+  private readonly cfgBytes: Uint8Array;
+  private readonly cfgPort: ConfigPort;
 
   constructor(
     readonly hw: PciFunction,
     /** The parent bridge's pci_dev, null on the root bus. */
     readonly parent: PciDev | null,
-  ) {}
+  ) {
+    this.cfgBytes = hw.cfg.bytes;
+    this.cfgPort = hw.configPort;
+  }
 
   /** pci_name(): "0000:01:00.0". */
   get name(): string {
@@ -105,7 +113,7 @@ export class PciDev {
   }
 
   writeConfig(off: number, size: number, value: number): void {
-    this.hw.configWrite(off, size, value);
+    this.cfgPort.write(off, size, value);
   }
 
   /** pci_enable_device(): turns on I/O and memory decoding for the BARs the function has. */
@@ -141,12 +149,12 @@ export class PciDev {
    * whether the mask state was updated.
    */
   private checkAndSetIntxMask(mask: boolean): boolean {
-    const b = this.hw.cfg.bytes;
+    const b = this.cfgBytes;
     const pending = (b[CMD + 2]! & STATUS_INTX) !== 0;
     if (mask !== pending) return false;
     const orig = b[CMD]! | (b[CMD + 1]! << 8);
     const cmd = mask ? orig | CMD_INTX_DISABLE : orig & ~CMD_INTX_DISABLE;
-    if (cmd !== orig) this.hw.configWrite(CMD, 2, cmd);
+    if (cmd !== orig) this.cfgPort.write(CMD, 2, cmd);
     return true;
   }
 
