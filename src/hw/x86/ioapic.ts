@@ -87,6 +87,9 @@ export class Ioapic {
   baseAddress = IOAPIC_DEFAULT_BASE_ADDRESS;
   label = 'ioapic';
   private readonly scratch = new ApicIrq();
+  /** The pins programmed with each vector (bit n: pin n), kept with `lo`, so an EOI visits only those
+   *  pins instead of testing all 24. Entries start zeroed: every pin has vector 0. */
+  private readonly pinsOfVector = new Uint32Array(256).fill((1 << IOAPIC_NUM_PINS) - 1, 0, 1);
 
   constructor(
     readonly hooks: IoapicHooks,
@@ -97,7 +100,7 @@ export class Ioapic {
 
   /** kvm_ioapic_reset(): every entry masked (entries start zeroed), irr and ID cleared. */
   reset(): void {
-    for (let i = 0; i < IOAPIC_NUM_PINS; i++) this.lo[i] = (this.lo[i]! | IOAPIC_RTE_MASK) >>> 0;
+    for (let i = 0; i < IOAPIC_NUM_PINS; i++) this.setLo(i, this.lo[i]! | IOAPIC_RTE_MASK);
     this.baseAddress = IOAPIC_DEFAULT_BASE_ADDRESS;
     this.ioregsel = 0;
     this.irr = 0;
@@ -119,6 +122,16 @@ export class Ioapic {
 
   vector(pin: number): number {
     return this.lo[pin]! & IOAPIC_RTE_VECTOR;
+  }
+
+  /** Stores the low dword of pin's entry, keeping `pinsOfVector` current. */
+  private setLo(pin: number, lo: number): void {
+    const old = this.lo[pin]!;
+    this.lo[pin] = lo >>> 0;
+    if ((old ^ lo) & IOAPIC_RTE_VECTOR) {
+      this.pinsOfVector[old & IOAPIC_RTE_VECTOR] &= ~(1 << pin);
+      this.pinsOfVector[lo & IOAPIC_RTE_VECTOR] |= 1 << pin;
+    }
   }
 
   /** The 64-bit redirection entry as a bigint (inspection). */
@@ -186,8 +199,11 @@ export class Ioapic {
 
   /** kvm_ioapic_update_eoi(): a LAPIC EOI of `vector`; `trigLevel` from TMR, `directedEoi` from the LAPIC's SPIV. */
   eoi(vector: number, trigLevel: boolean, directedEoi: boolean): void {
-    for (let pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
-      if ((this.lo[pin]! & IOAPIC_RTE_VECTOR) !== vector) continue;
+    // Pins with the vector in ascending order; the set is re-read after each pin, because a hook may
+    // reprogram entries and KVM's loop reads each entry when it reaches it.
+    const pins = this.pinsOfVector;
+    for (let pin = -1, m = pins[vector]!; m !== 0; m = pins[vector]! & ~((2 << pin) - 1)) {
+      pin = 31 - Math.clz32(m & -m);
       this.hooks.ack(pin);
       if (!trigLevel || directedEoi) continue;
       this.lo[pin] = (this.lo[pin]! & ~IOAPIC_RTE_REMOTE_IRR) >>> 0;
@@ -290,7 +306,7 @@ export class Ioapic {
       this.hi[pin] = val >>> 0;
     } else {
       const ro = oldLo & (IOAPIC_RTE_REMOTE_IRR | IOAPIC_RTE_DELIVERY_STATUS);
-      this.lo[pin] = ((val & ~(IOAPIC_RTE_REMOTE_IRR | IOAPIC_RTE_DELIVERY_STATUS)) | ro) >>> 0;
+      this.setLo(pin, (val & ~(IOAPIC_RTE_REMOTE_IRR | IOAPIC_RTE_DELIVERY_STATUS)) | ro);
     }
     let lo = this.lo[pin]!;
     // Linux and Xen rely on an edge write clearing remote IRR (the 82093AA has no EOI register).
@@ -325,7 +341,7 @@ export class Ioapic {
     this.ioregsel = ioregsel;
     this.id = id;
     for (let i = 0; i < IOAPIC_NUM_PINS; i++) {
-      this.lo[i] = lo[i]! >>> 0;
+      this.setLo(i, lo[i]!);
       this.hi[i] = hi[i]! >>> 0;
     }
     this.irr = 0;

@@ -145,6 +145,36 @@ describe('EOI (kvm_ioapic_update_eoi_one)', () => {
     s.io.eoi(0x38, true, false);
     expect(s.acks).toEqual([8, 9]);
   });
+  it('the vector is read from each entry as the EOI reaches it: reprogrammed, restored and reset entries', () => {
+    // kvm_ioapic_update_eoi() tests every pin's current vector in pin order, so an ack hook that
+    // reprograms a later pin decides whether that pin is acked.
+    const s = mk();
+    program(s.io, 3, IOAPIC_RTE_LEVEL | 0x40);
+    program(s.io, 12, IOAPIC_RTE_LEVEL | 0x40);
+    program(s.io, 20, IOAPIC_RTE_LEVEL | 0x41);
+    program(s.io, 12, IOAPIC_RTE_LEVEL | 0x42);
+    s.io.eoi(0x40, true, false);
+    expect(s.acks).toEqual([3]);
+    const ack = s.io.hooks.ack;
+    (s.io.hooks as { ack: (p: number) => void }).ack = (p) => {
+      ack(p);
+      if (p === 3) program(s.io, 20, IOAPIC_RTE_LEVEL | 0x40);
+      if (p === 20) program(s.io, 12, IOAPIC_RTE_LEVEL | 0x40);
+    };
+    s.acks.length = 0;
+    s.io.eoi(0x40, true, false);
+    expect(s.acks).toEqual([3, 20]);
+    // kvm_set_ioapic() replaces every entry; kvm_ioapic_reset() keeps them (vector 0 after power-on).
+    const lo = new Array<number>(24).fill(IOAPIC_RTE_MASK);
+    lo[5] = IOAPIC_RTE_LEVEL | 0x40;
+    s.io.setState(0xfec0_0000, 0, 0, 0, lo, new Array<number>(24).fill(0));
+    s.acks.length = 0;
+    s.io.eoi(0x40, true, false);
+    expect(s.acks).toEqual([5]);
+    const fresh = mk();
+    fresh.io.eoi(0, true, false);
+    expect(fresh.acks).toEqual([...Array(24).keys()]);
+  });
 });
 
 describe('unmask with irr latched (ioapic_write_indirect, v6.3 fef8f2b90edb)', () => {
