@@ -203,7 +203,8 @@ export class GuestCpu implements GuestCpuView {
         regs[insn.a] = regs[insn.a]! >>> this.val(insn.b, (f & F_B_IMM) !== 0);
         break;
       case OP_LD: {
-        const addr = this.val(insn.b, (f & F_B_IMM) !== 0) + insn.c;
+        const ea = insn.ea;
+        const addr = ea !== null ? ea : regs[insn.b]! + insn.c;
         const v = bus.read(addr, insn.d);
         if (v === GUEST_IO_EXIT) {
           this.pendingKind = PENDING_LOAD;
@@ -215,7 +216,8 @@ export class GuestCpu implements GuestCpuView {
         break;
       }
       case OP_ST: {
-        const addr = this.val(insn.a, (f & F_A_IMM) !== 0) + insn.c;
+        const ea = insn.ea;
+        const addr = ea !== null ? ea : regs[insn.a]! + insn.c;
         const r = bus.write(addr, insn.d, this.val(insn.b, (f & F_B_IMM) !== 0));
         if (r === GUEST_IO_EXIT) {
           this.pendingKind = PENDING_STORE;

@@ -105,7 +105,17 @@ export class Insn {
     readonly fn: ((cpu: GuestCpuView) => void) | null,
     /** Unresolved jump target label (resolved by build()). */
     public target: string | null,
-  ) {}
+  ) {
+    this.ea = op === OP_LD && flags & F_B_IMM ? b + c : op === OP_ST && flags & F_A_IMM ? a + c : null;
+  }
+
+  /**
+   * The address of a load or store with an immediate address, computed once (null otherwise). The
+   * field holds null or a number, so V8 keeps it as a plain tagged value: the CPU passes it to the bus
+   * as it is, where an address computed per access above 2^30 (the LAPIC page, BARs) would be boxed
+   * into a new heap number on every access.
+   */
+  readonly ea: number | null;
 
   toString(): string {
     return `${OP_NAMES[this.op]} ${this.a} ${this.b} ${this.c} ${this.d}`;
