@@ -68,6 +68,10 @@ export class MemSlot {
     const b = v.backing;
     if (b instanceof RamBacking) return getLE(b.bytes, off, len);
     const io = b as IoBacking;
+    // Up to 4 bytes the device's read is the value (little-endian, truncated to the access): no bytes
+    // in between. 8-byte accesses go through the byte helpers (read64, or two dword reads).
+    if (len === 4) return io.io.read(io.base + off, 4) >>> 0;
+    if (len === 2 || len === 1) return io.io.read(io.base + off, len) & (len === 2 ? 0xffff : 0xff);
     ioReadBytes(io.io, io.base + off, len, this.scratch, 0);
     return getLE(this.scratch, 0, len);
   }
@@ -83,8 +87,12 @@ export class MemSlot {
       return ACCESS_OK;
     }
     const io = b as IoBacking;
-    setLE(this.scratch, 0, len, value);
-    ioWriteBytes(io.io, io.base + off, len, this.scratch, 0);
+    if (len === 4) io.io.write(io.base + off, 4, value >>> 0);
+    else if (len === 2 || len === 1) io.io.write(io.base + off, len, value & (len === 2 ? 0xffff : 0xff));
+    else {
+      setLE(this.scratch, 0, len, value);
+      ioWriteBytes(io.io, io.base + off, len, this.scratch, 0);
+    }
     return ACCESS_OK;
   }
 }

@@ -237,6 +237,25 @@ describe('memory slots', () => {
     expect(run(v)).toBe('EINTR');
     expect(bar.log).toEqual(['r4@24', 'w4@64=5']);
   });
+  it('BAR slot accesses of 1, 2 and 8 bytes: values truncated to the access, 8 bytes as two dwords (low first)', () => {
+    const v = vmm();
+    const bar = new FakeBar();
+    bar.flags = O_RDWR;
+    const fd = v.p.fds.install(bar, false);
+    const m = v.p.mmap(null, 0x1000, 3, 1, fd, 0);
+    memRegion(v.p, v.vm, 1, 0, 0xfe00_0000, 0x1000, m.addr);
+    // A device answering with more bits than the access asked for: the guest sees only the access's bytes.
+    bar.regs.set(0x10, 0x1_2345);
+    bar.regs.set(0x20, 0x1ff);
+    bar.regs.set(0x30, 0x8000_0001);
+    bar.regs.set(0x34, 2);
+    const a = new GuestAsm('bar-sizes');
+    a.label('start').load(r0, 0xfe00_0010, 2).store(0xfe00_0040, r0, 4).load(r0, 0xfe00_0020, 1).store(0xfe00_0044, r0, 4);
+    a.load(r0, 0xfe00_0030, 8).store(0xfe00_0048, r0, 8).mov(r0, 0x1_2345).store(0xfe00_0050, r0, 2).store(0xfe00_0054, r0, 1).hlt();
+    load(v, a);
+    expect(run(v)).toBe('EINTR');
+    expect(bar.log).toEqual(['r2@10', 'w4@40=2345', 'r1@20', 'w4@44=ff', 'r4@30', 'r4@34', 'w4@48=80000001', 'w4@4c=2', 'w2@50=2345', 'w1@54=45']);
+  });
   it('writes to a KVM_MEM_READONLY slot exit as MMIO; reads are served from memory', () => {
     const v = vmm();
     const m = v.p.mmap(null, 0x1000, 3, 0x22, -1, 0);
