@@ -212,6 +212,17 @@ class FakeBar extends KFile {
   }
 }
 
+/** A VM with slot 1 at 0xFE000000 over an mmap of a FakeBar (an MMIO-backed VMA). */
+function barSlot(): { v: ReturnType<typeof vmm>; bar: FakeBar } {
+  const v = vmm();
+  const bar = new FakeBar();
+  bar.flags = O_RDWR;
+  const fd = v.p.fds.install(bar, false);
+  const m = v.p.mmap(null, 0x1000, 3, 1, fd, 0);
+  memRegion(v.p, v.vm, 1, 0, 0xfe00_0000, 0x1000, m.addr);
+  return { v, bar };
+}
+
 describe('memory slots', () => {
   it('guest stores to a RAM slot land in the VMM mapping; loads read it', () => {
     const v = vmm();
@@ -224,12 +235,7 @@ describe('memory slots', () => {
     expect(ram.read32(0x1ff8)).toBe(0xcaff);
   });
   it('a slot over a device BAR mmap (MMIO-backed VMA): guest accesses reach the device without exits', () => {
-    const v = vmm();
-    const bar = new FakeBar();
-    bar.flags = O_RDWR;
-    const fd = v.p.fds.install(bar, false);
-    const m = v.p.mmap(null, 0x1000, 3, 1, fd, 0);
-    memRegion(v.p, v.vm, 1, 0, 0xfe00_0000, 0x1000, m.addr);
+    const { v, bar } = barSlot();
     bar.regs.set(0x24, 5);
     const a = new GuestAsm('bar');
     a.label('start').load(r0, 0xfe00_0024, 4).store(0xfe00_0064, r0, 4).hlt();
@@ -238,12 +244,7 @@ describe('memory slots', () => {
     expect(bar.log).toEqual(['r4@24', 'w4@64=5']);
   });
   it('BAR slot accesses of 1, 2 and 8 bytes: values truncated to the access, 8 bytes as two dwords (low first)', () => {
-    const v = vmm();
-    const bar = new FakeBar();
-    bar.flags = O_RDWR;
-    const fd = v.p.fds.install(bar, false);
-    const m = v.p.mmap(null, 0x1000, 3, 1, fd, 0);
-    memRegion(v.p, v.vm, 1, 0, 0xfe00_0000, 0x1000, m.addr);
+    const { v, bar } = barSlot();
     // A device answering with more bits than the access asked for: the guest sees only the access's bytes.
     bar.regs.set(0x10, 0x1_2345);
     bar.regs.set(0x20, 0x1ff);
