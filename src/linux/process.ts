@@ -394,12 +394,56 @@ export class Process {
     this.fail(e, kind, `${kind}(${fd})`, fd);
   }
 
+  // read() and write() take a straight-line path for the common case (an open file, opened for the
+  // access, a buffer within MAX_RW_COUNT) so that it stays small enough for V8 to inline whole into
+  // every caller; anything else goes through rw(), which makes the checks in the kernel's order (this
+  // path has changed nothing yet). What the file operation throws, or what is thrown after it returned,
+  // is handled out of line as rw() would.
   read(fd: number, buf: Uint8Array): number {
-    return this.rw('read', true, false, fd, buf, 0);
+    const f = this.fds.get(fd);
+    if (f === undefined || (f.flags & ACCMODE) === WRONLY || this.exited || buf.length > MAX_RW_COUNT) return this.rw('read', true, false, fd, buf, 0);
+    let n = WOULD_BLOCK;
+    try {
+      n = f.read(this.ctx, buf, f.pos);
+      if (f.positional) f.pos += n;
+      this.sched.point();
+      if (this.trace.active) this.traceRw('read', fd, f, buf, n, false, 0, undefined);
+      return n;
+    } catch (e) {
+      return this.rwThrew(e, n !== WOULD_BLOCK, 'read', true, fd, f, buf);
+    }
   }
 
   write(fd: number, buf: Uint8Array): number {
-    return this.rw('write', false, false, fd, buf, 0);
+    const f = this.fds.get(fd);
+    if (f === undefined || (f.flags & ACCMODE) === RDONLY || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
+    let n = WOULD_BLOCK;
+    try {
+      n = f.write(this.ctx, buf, f.pos);
+      if (f.positional) f.pos += n;
+      this.sched.point();
+      if (this.trace.active) this.traceRw('write', fd, f, buf, n, false, 0, undefined);
+      return n;
+    } catch (e) {
+      return this.rwThrew(e, n !== WOULD_BLOCK, 'write', false, fd, f, buf);
+    }
+  }
+
+  /**
+   * The rest of a read()/write() that threw on the straight-line path: a file operation that would block
+   * waits and retries; anything else (or anything thrown after the operation returned) fails the call.
+   */
+  private rwThrew(e: unknown, opReturned: boolean, kind: 'read' | 'write', isRead: boolean, fd: number, file: KFile, buf: Uint8Array): number {
+    if (opReturned || !(e instanceof WouldBlock)) return this.rwFailed(e, kind, fd, file, buf, false, 0);
+    this.blockedOn = e;
+    try {
+      const n = this.rwWait(file, buf, isRead, false, 0);
+      this.sched.point();
+      if (this.trace.active) this.traceRw(kind, fd, file, buf, n, false, 0, undefined);
+      return n;
+    } catch (e2) {
+      return this.rwFailed(e2, kind, fd, file, buf, false, 0);
+    }
   }
 
   pread(fd: number, buf: Uint8Array, offset: number | bigint): number {
