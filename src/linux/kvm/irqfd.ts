@@ -7,8 +7,10 @@
 // from userspace or eventfd_signal() from a kernel driver such as VFIO's interrupt handler) its wakeup
 // runs first, consumes the counter, and stops the wakeup, so poll() on a bound eventfd never reports it
 // readable and the eventfd may be bound to at most one irqfd anywhere (EBUSY otherwise, also across
-// VMs since v6.17). The wakeup injects MSI routes at once (kvm_arch_set_irq_inatomic); anything else
-// goes through the irqfd's inject work item, which reads the routing table current when it runs:
+// VMs since v6.17). The wakeup injects MSI routes at once (kvm_arch_set_irq_inatomic); anything else,
+// and any signal to an irqfd already deactivated (off kvm->irqfds.items, so its cached route no longer
+// follows KVM_SET_GSI_ROUTING: v6.19, b4d37cdb77a0), goes through the irqfd's inject work item, which
+// reads the routing table current when it runs:
 // a plain irqfd pulses its GSI on source 0 (1 then 0 — so it also clears a level userspace set with
 // KVM_IRQ_LINE), a resampling irqfd asserts source 1 and leaves it asserted. One resampler per GSI,
 // shared by every resampling irqfd on it, is an ack notifier: on the guest's EOI (IOAPIC pin or PIC)
@@ -16,7 +18,8 @@
 // IRR only after that. Assign checks, in order: flags (EINVAL), no irqchip / RESAMPLE without the full
 // irqchip (EINVAL), fd (EBADF), not an eventfd (EINVAL), resamplefd (EBADF/EINVAL), eventfd already
 // bound (EBUSY). GSI numbers are never checked. Deassign matches (eventfd, gsi), returns 0 for any
-// valid eventfd, and waits for the shutdown work so no interrupt arrives after it returns. Closing the
+// valid eventfd, and waits for the shutdown work so no interrupt arrives after it returns (it leaves
+// the cached route alone: the wakeup's active test covers a signal in between). Closing the
 // eventfd (EPOLLHUP) detaches the irqfd asynchronously.
 
 import { kerr } from '../errors.js';
@@ -77,7 +80,9 @@ export class Irqfd implements WaitEntry {
       this.signals++;
       const kvm = this.kvm;
       if (kvm.trace.active) this.traceWakeup();
-      if (this.gate >= 0) kvm.msix.raiseGate(this.gate);
+      // Being deassigned: the cached route may be stale, so the work item reads the current one.
+      if (!this.active) kvm.sched.queueWork(this.inject);
+      else if (this.gate >= 0) kvm.msix.raiseGate(this.gate);
       else {
         // The cached route's message is decoded once (kvm_set_msi_irq), again only if the format changed.
         if (this.msiFormat !== (kvm.x2apicFormat ? 1 : 0) && this.entryType === MSI) this.decodeMsi();
@@ -100,7 +105,7 @@ export class Irqfd implements WaitEntry {
 
   /** The wakeup's trace hop (out of line: the wakeup must stay small enough to inline). */
   private traceWakeup(): void {
-    this.traceInject(this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === MSI ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work');
+    this.traceInject(!this.active ? 'irqfd being deassigned: queue irqfd_inject work (current route)' : this.gate >= 0 ? 'GSI bound to an in-kernel MSI-X entry: raise it from the wakeup' : this.entryType === MSI ? 'MSI route: inject from the wakeup' : 'queue irqfd_inject work');
   }
 
   private traceInject(detail: string): void {
@@ -264,10 +269,7 @@ export class IrqfdRegistry {
   private deassign(ctx: FileContext, fd: number, gsi: number): number {
     const eventfd = eventfdCtxFdget(ctx, fd, 'fd');
     for (const irqfd of [...this.items]) {
-      if (irqfd.eventfd === eventfd && irqfd.gsi === gsi) {
-        irqfd.entryType = 0;
-        this.deactivate(irqfd);
-      }
+      if (irqfd.eventfd === eventfd && irqfd.gsi === gsi) this.deactivate(irqfd);
     }
     // Block until every queued shutdown has run: no interrupt on this GSI after we return.
     this.kvm.module.flushCleanup();

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { msiAddress, msiData } from '../../../src/hw/x86/msi.js';
 import { EventFdFile } from '../../../src/linux/eventfd.js';
-import { POLLIN } from '../../../include-ts/linux/poll.js';
+import { EPOLLHUP, POLLIN } from '../../../include-ts/linux/poll.js';
+import { KvmVmFile } from '../../../src/linux/kvm/kvm-main.js';
+import { setIrqRouting } from '../../../src/linux/kvm/irqchip.js';
 import { count, efd, errno, irqfd, irqLine, K, run, setRoutes, signal, vmm, type Vmm } from './helpers.js';
 import { irqGuest, maskProgram } from './guests.js';
 import type { RouteOptions } from '../../../src/guest/x86.js';
@@ -305,6 +307,26 @@ describe('lifetime', () => {
     const e2 = efd(v.p);
     expect(e2).toBe(e);
     expect(irqfd(v.p, v.vm, e2, 5)).toBe(0);
+  });
+  it('a signal between deactivation and the shutdown work injects through the current route, not the cached one', () => {
+    // eventfd.c irqfd_wakeup() (v6.19, b4d37cdb77a0): an irqfd off kvm->irqfds.items no longer gets
+    // kvm_irq_routing_update(), so its wakeup schedules irqfd_inject (kvm_set_irq on the current
+    // table) instead of injecting its cached entry. Window: the eventfd file is released (EPOLLHUP)
+    // while a kernel-side holder of the eventfd_ctx (VFIO) can still signal it, and the routing
+    // changes before the cleanup workqueue ran irqfd_shutdown.
+    const v = withGuest([], [0x50, 0x52]);
+    setRoutes(v.p, v.vm, [{ gsi: 30, msi: { lo: msiAddress(0), data: msiData(0x50) } }]);
+    const e = efd(v.p);
+    irqfd(v.p, v.vm, e, 30);
+    const ctx = (v.p.fileOrNull(e) as EventFdFile).ctx;
+    const kvm = (v.p.fileOrNull(v.vm) as KvmVmFile).kvm;
+    // What eventfd_release() and KVM_SET_GSI_ROUTING do, without the syscall exit that runs the work.
+    ctx.wqh.wake(EPOLLHUP);
+    expect(ctl(v).irqfds()).toEqual([]);
+    setIrqRouting(kvm, [{ gsi: 30, type: K.KVM_IRQ_ROUTING_MSI, flags: 0, u: [msiAddress(0), 0, msiData(0x52), 0] }]);
+    ctx.signal();
+    kvm.sched.flush();
+    expect(guest(v).lapic()!.irr).toEqual([0x52]);
   });
   it('closing the VM fd releases every irqfd: the eventfd can be bound to another VM', () => {
     const v = vmm();
