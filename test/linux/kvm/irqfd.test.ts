@@ -8,7 +8,7 @@ import { EventFdFile } from '../../../src/linux/eventfd.js';
 import { EPOLLHUP, POLLIN } from '../../../include-ts/linux/poll.js';
 import { KvmVmFile } from '../../../src/linux/kvm/kvm-main.js';
 import { setIrqRouting } from '../../../src/linux/kvm/irqchip.js';
-import { count, efd, errno, irqfd, irqLine, K, run, setRoutes, signal, vmm, type Vmm } from './helpers.js';
+import { count, efd, enableCap, errno, irqfd, irqLine, K, run, setRoutes, signal, vmm, type Vmm } from './helpers.js';
 import { irqGuest, maskProgram } from './guests.js';
 import type { RouteOptions } from '../../../src/guest/x86.js';
 
@@ -153,6 +153,33 @@ describe('delivery (§1.3)', () => {
     setRoutes(v.p, v.vm, [{ gsi: 30, msi: { lo: msiAddress(0), data: msiData(0x52) } }]);
     signal(v.p, e);
     expect(guest(v).lapic()!.irr).toEqual([0x50, 0x52]);
+  });
+  it('the cached MSI is decoded in the format current at the signal: KVM_X2APIC_API_USE_32BIT_IDS after assign', () => {
+    // irq.c kvm_set_msi_irq() decodes on every injection with kvm->arch.x2apic_format, and
+    // kvm_arch_set_irq_inatomic() rejects a route kvm_msi_route_invalid() now finds invalid (-EINVAL:
+    // irqfd_wakeup() queues nothing). Routes set before the capability are not re-validated.
+    const v = withGuest([], [0x50, 0x51]);
+    setRoutes(v.p, v.vm, [
+      { gsi: 30, msi: { lo: msiAddress(0), hi: 0x100, data: msiData(0x50) } },
+      { gsi: 31, msi: { lo: msiAddress(0), hi: 0x1, data: msiData(0x51) } },
+    ]);
+    const e30 = efd(v.p);
+    const e31 = efd(v.p);
+    irqfd(v.p, v.vm, e30, 30);
+    irqfd(v.p, v.vm, e31, 31);
+    // xAPIC format: address_hi is ignored, both reach APIC 0.
+    signal(v.p, e30);
+    signal(v.p, e31);
+    expect(run(v)).toBe('EINTR');
+    expect([guest(v).handled(0x50), guest(v).handled(0x51)]).toEqual([1, 1]);
+    enableCap(v.p, v.vm, K.KVM_CAP_X2APIC_API, K.KVM_X2APIC_API_USE_32BIT_IDS);
+    // 32-bit IDs: gsi 30 now names APIC 0x100 (absent), gsi 31 has address_hi bits 7:0 set (invalid).
+    signal(v.p, e30);
+    signal(v.p, e31);
+    expect(guest(v).lapic()!.irr).toEqual([]);
+    expect(count(v.p, e30) + count(v.p, e31)).toBe(0);
+    expect(run(v)).toBe('EINTR');
+    expect([guest(v).handled(0x50), guest(v).handled(0x51)]).toEqual([1, 1]);
   });
   it('a signal to an unrouted GSI is dropped, not latched: adding the route later injects nothing [E]', () => {
     const v = withGuest([], [0x53]);
