@@ -77,6 +77,8 @@ export interface IoapicPinState {
 }
 
 export class Ioapic {
+  /** Low dwords of the redirection entries. Read freely; a store that may change the vector goes
+   *  through setLo (pinsOfVector follows it); other bits (remote IRR) may be stored directly. */
   readonly lo = new Uint32Array(IOAPIC_NUM_PINS);
   readonly hi = new Uint32Array(IOAPIC_NUM_PINS);
   irr = 0;
