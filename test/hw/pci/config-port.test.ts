@@ -126,6 +126,34 @@ describe('Bridge Control Secondary Bus Reset (PCI-to-PCI Bridge 1.2 §3.2.5.17)'
     expect(port.busResets).toBe(1);
   });
 
+  it('rewriting Bridge Control while the bit stays set is not a second reset; the next set after clearing is', () => {
+    const { find } = machine();
+    const port = find('00:1d.0') as PciBridge;
+    const nic = find('06:00.0');
+    port.configWrite(0x3e, 2, 0x40);
+    port.configWrite(0x3e, 2, 0x41); // Parity Error Response on, SBR still set
+    port.configWrite(0x3f, 1, 0); // the upper byte alone
+    port.configWrite(0x3c, 4, port.configRead(0x3c, 4));
+    expect(port.busResets).toBe(1);
+    expect(nic.resets).toBe(1);
+    port.configWrite(0x3e, 2, 0);
+    port.configWrite(0x3e, 2, 0x40);
+    expect(port.busResets).toBe(2);
+    expect(nic.resets).toBe(2);
+  });
+
+  it('a reset of the bridge itself clears the bit, so setting it afterwards resets the secondary side again', () => {
+    const { find } = machine();
+    const up = find('04:00.0') as PciBridge;
+    const dn = find('05:00.0') as PciBridge;
+    dn.configWrite(0x3e, 2, 0x40);
+    up.configWrite(0x3e, 2, 0x40); // resets 05:00.0 (Bridge Control back to 0) and everything below
+    up.configWrite(0x3e, 2, 0);
+    expect(dn.configRead(0x3e, 2) & 0x40).toBe(0);
+    dn.configWrite(0x3e, 2, 0x40);
+    expect(dn.busResets).toBe(2);
+  });
+
   it('the bridge itself is not reset: the bit stays set until software clears it', () => {
     const { find } = machine();
     const port = find('00:1d.0') as PciBridge;
