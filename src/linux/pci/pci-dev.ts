@@ -184,7 +184,11 @@ export class PciDev {
 
   /**
    * pci_restore_state(): writes the saved registers back through the hardware's write masks —
-   * capabilities first, the header (BARs, then Command last) after, as the kernel orders it.
+   * capabilities first, then the header from 0x3c down (BARs before Command, which is written last).
+   * The kernel restores the PCIe and extended capabilities before the header too, but the MSI and
+   * MSI-X capabilities after it (pci_restore_msi_state, from its own msi_desc state rather than the
+   * saved bytes, and only while the kernel has MSI enabled); here every capability comes from the
+   * saved bytes first. vfio-pci saves with MSI and MSI-X off, so what it restores ends the same.
    */
   restoreState(): void {
     const s = this.savedState;
