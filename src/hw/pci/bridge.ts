@@ -45,6 +45,8 @@ export class PciBridge extends PciFunction {
   readonly acs: boolean;
   /** Secondary bus resets performed (inspection). */
   busResets = 0;
+  /** Whether Secondary Bus Reset is set (the secondary side is held in reset). */
+  private sbrHeld = false;
 
   constructor(opts: BridgeOptions) {
     const base = DEFAULT_IDS[opts.kind];
@@ -76,11 +78,20 @@ export class PciBridge extends PciFunction {
   /** Bridge Control: asserting Secondary Bus Reset resets the secondary side. */
   private afterBridgeWrite(off: number, size: number): void {
     const ctl = PCI_BRIDGE_CONTROL;
-    if (off < ctl + 2 && off + size > ctl && this.cfg.get16(ctl) & PCI_BRIDGE_CTL_BUS_RESET) {
-      // Asserting Secondary Bus Reset resets every function below; software deasserts it afterwards.
+    if (off >= ctl + 2 || off + size <= ctl) return;
+    const held = (this.cfg.get16(ctl) & PCI_BRIDGE_CTL_BUS_RESET) !== 0;
+    const asserted = held && !this.sbrHeld;
+    this.sbrHeld = held;
+    if (asserted) {
+      // Setting Secondary Bus Reset resets every function below, which stays in reset until software
+      // clears it: rewriting Bridge Control with the bit still set is not a second reset.
       this.busResets++;
       for (const f of this.secondary.allBelow()) f.reset();
     }
+  }
+
+  protected override onReset(): void {
+    this.sbrHeld = false; // Bridge Control is back at its power-on value
   }
 }
 

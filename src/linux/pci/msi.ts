@@ -102,6 +102,13 @@ class PciMsiChip extends PciMsiChipBase {
   }
 }
 
+/** Multiple Message Enable for `nvec` vectors: log2, rounded up (msi_attrib.multiple). */
+function multipleOf(nvec: number): number {
+  let multiple = 0;
+  while (1 << multiple < nvec) multiple++;
+  return multiple;
+}
+
 export class PciMsi {
   private readonly devs = new Map<PciDev, MsiDevState>();
 
@@ -157,6 +164,7 @@ export class PciMsi {
       if (msix || i === 0) state.irteBase.push(irte);
     }
     this.devs.set(pdev, state);
+    pdev.msiRestore = () => this.restoreState(pdev);
     if (msix) this.msixEnable(pdev, state);
     else this.msiEnable(pdev, state, nvec);
     return nvec;
@@ -176,9 +184,7 @@ export class PciMsi {
   private msiEnable(pdev: PciDev, s: MsiDevState, nvec: number): void {
     const m = pdev.hw.msi!;
     if (m.maskable) pdev.writeConfig(m.offset + (m.is64 ? 0x10 : 0x0c), 4, 0xffffffff);
-    let multiple = 0;
-    while (1 << multiple < nvec) multiple++;
-    this.writeEntry(pdev, s.entries[0]!, false, multiple);
+    this.writeEntry(pdev, s.entries[0]!, false, multipleOf(nvec));
     pdev.intx(false);
     const flags = pdev.readConfig(m.offset + PCI_MSI_FLAGS, 2);
     pdev.writeConfig(m.offset + PCI_MSI_FLAGS, 2, flags | PCI_MSI_FLAGS_ENABLE);
@@ -206,6 +212,43 @@ export class PciMsi {
       pdev.writeConfig(pos + PCI_MSI_ADDRESS_HI, 4, e.addrHi);
       pdev.writeConfig(pos + 0x0c, 2, e.data);
     } else pdev.writeConfig(pos + 0x08, 2, e.data);
+  }
+
+  /**
+   * pci_restore_msi_state() (drivers/pci/msi/msi.c __pci_restore_msi_state, __pci_restore_msix_state),
+   * the last step of pci_restore_state(): a reset cleared the function's MSI-X table (or MSI
+   * registers), so the cached messages and each vector's mask state (msix_ctrl / msi_mask, here the
+   * irq's IRQD_IRQ_MASKED) are written back and Enable set, INTx disabled (pci_intx_for_msi).
+   * MSI-X goes through Function Mask so no vector fires from a half-written table.
+   */
+  private restoreState(pdev: PciDev): void {
+    const s = this.devs.get(pdev);
+    if (!s) return;
+    const hw = pdev.hw;
+    pdev.intx(false);
+    if (s.msix) {
+      const x = hw.msix!;
+      const pos = x.offset + PCI_MSIX_FLAGS;
+      pdev.writeConfig(pos, 2, pdev.readConfig(pos, 2) | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+      for (let i = 0; i < s.entries.length; i++) {
+        const e = s.entries[i]!;
+        this.writeEntry(pdev, e, true);
+        hw.barWrite(x.tableBar, x.tableOffset + e.index * 16 + 12, 4, s.descs[i]!.masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+      }
+      pdev.writeConfig(pos, 2, pdev.readConfig(pos, 2) & ~PCI_MSIX_FLAGS_MASKALL);
+      return;
+    }
+    const m = hw.msi!;
+    const pos = m.offset + PCI_MSI_FLAGS;
+    pdev.writeConfig(pos, 2, pdev.readConfig(pos, 2) & ~PCI_MSI_FLAGS_ENABLE);
+    this.writeEntry(pdev, s.entries[0]!, false);
+    if (m.maskable) {
+      let mask = 0;
+      for (let i = 0; i < s.descs.length; i++) if (s.descs[i]!.masked) mask |= 1 << i;
+      pdev.writeConfig(m.offset + (m.is64 ? 0x10 : 0x0c), 4, mask >>> 0);
+    }
+    const ctl = pdev.readConfig(pos, 2);
+    pdev.writeConfig(pos, 2, (ctl & ~PCI_MSI_FLAGS_QSIZE) | PCI_MSI_FLAGS_ENABLE | (multipleOf(s.entries.length) << 4));
   }
 
   /** pci_write_msi_msg(irq, get_cached_msi_msg(irq)): rewrites vector `n`'s message (vfio-pci does it on every rebind). */
@@ -246,5 +289,6 @@ export class PciMsi {
     }
     for (const b of s.irteBase) this.core.ir.free(b, s.irteCount);
     this.devs.delete(pdev);
+    pdev.msiRestore = null;
   }
 }

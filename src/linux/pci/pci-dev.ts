@@ -30,6 +30,11 @@ export class PciDev {
   driverData: unknown = null;
   /** Set when the driver's remove is waiting for userspace (vfio-pci with an open device fd). */
   removing = false;
+  /**
+   * pci_restore_msi_state() for the vectors the kernel has enabled, set by the MSI layer (msi.ts)
+   * while dev->msi_enabled or msix_enabled; null otherwise.
+   */
+  msiRestore: (() => void) | null = null;
   // The function's config bytes and write path, held here because `hw` has a class per device model
   // (accesses through it are megamorphic) and vfio's INTx automask and unmask use them per interrupt.
   private readonly cfgBytes: Uint8Array;
@@ -184,7 +189,12 @@ export class PciDev {
 
   /**
    * pci_restore_state(): writes the saved registers back through the hardware's write masks —
-   * capabilities first, the header (BARs, then Command last) after, as the kernel orders it.
+   * capabilities first, then the header from 0x3c down (BARs before Command, which is written last).
+   * Then, as the kernel ends, pci_restore_msi_state(): while the kernel has MSI or MSI-X enabled, the
+   * MSI layer writes its cached messages and masks back (a reset cleared the MSI-X table, which is
+   * device memory, not configuration space). The kernel never restores the MSI/MSI-X capabilities
+   * from the saved bytes (only the PCIe and other saved capabilities, before the header); here they
+   * are written back with the rest first, and the MSI restore then programs them as the kernel does.
    */
   restoreState(): void {
     const s = this.savedState;
@@ -193,6 +203,8 @@ export class PciDev {
     for (let off = 0x40; off < size; off += 4) this.writeRaw(off, s);
     for (let off = 0x3c; off >= 0x08; off -= 4) this.writeRaw(off, s);
     this.writeConfig(PCI_COMMAND, 2, s[PCI_COMMAND]! | (s[PCI_COMMAND + 1]! << 8));
+    const msi = this.msiRestore;
+    if (msi !== null) msi();
   }
 
   private writeRaw(off: number, s: Uint8Array): void {

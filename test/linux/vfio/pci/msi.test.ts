@@ -232,3 +232,30 @@ describe('last close', () => {
     expect(o.host.kernel.irq.all().some((d) => d.actions.some((a) => a.name.startsWith('vfio-msix')))).toBe(false);
   });
 });
+
+describe('function reset with MSI-X enabled (pci_restore_msi_state, drivers/pci/msi/msi.c __pci_restore_msix_state)', () => {
+  it('VFIO_DEVICE_RESET: the FLR clears the table; the restore writes the cached messages and per-vector masks back', () => {
+    const o = openDevice(NIC, GROUP.nic);
+    const a = efd(o.p);
+    const b = efd(o.p);
+    setIrqs(o.p, o.device, MSIX, EVENTFD | TRIGGER, 0, 3, [a, -1, b]);
+    const ctl = o.host.control.irq;
+    const before = [0, 1, 2].map((v) => ctl.msixVector(NIC, v));
+    const nic = o.host.control.pci.nic();
+    const resets = nic.resets;
+    expect(o.p.ioctl(o.device, V.VFIO_DEVICE_RESET)).toBe(0);
+    expect(nic.resets).toBe(resets + 1);
+    for (let v = 0; v < 3; v++) {
+      expect(ctl.msixVector(NIC, v)).toMatchObject({ masked: before[v]!.masked, addrLo: before[v]!.addrLo, data: before[v]!.data });
+    }
+    expect(before.map((e) => e.masked)).toEqual([false, true, false]);
+    expect(ctl.device(NIC).msix).toMatchObject({ enabled: true, functionMask: false });
+    // pci_intx_for_msi(dev, 0): nothing writes the saved Command back after it this time.
+    expect(ctl.device(NIC).intxDisabled).toBe(true);
+    o.host.control.pci.ring(0);
+    o.host.control.pci.ring(2);
+    o.host.control.pci.ring(1);
+    expect([take(o.p, a), take(o.p, b)]).toEqual([1, 1]);
+    expect(ctl.pba(NIC)).toEqual([1]);
+  });
+});
