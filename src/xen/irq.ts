@@ -209,7 +209,8 @@ function getFreePirq(d: Domain): number {
 export function allocateAndMapMsiPirq(xen: Xen, d: Domain, index: number, pirqIn: number, msi: MsiInfo): number {
   const bdf = `${msi.seg.toString(16).padStart(4, '0')}:${msi.bus.toString(16).padStart(2, '0')}:${(msi.devfn >> 3).toString(16).padStart(2, '0')}.${msi.devfn & 7}`;
   if (index !== -1) throw xerr('EINVAL', `d${d.id}: can't create irq for msi! (index ${index}: only -1, allocate, is modeled)`);
-  if (pirqIn >= d.nrPirqs || pirqIn < -1) throw xerr('EINVAL', `d${d.id}: invalid pirq ${pirqIn}`);
+  // Any negative pirq asks for a free one (allocate_pirq: `if ( pirq < 0 )`), not only -1.
+  if (pirqIn >= d.nrPirqs) throw xerr('EINVAL', `d${d.id}: invalid pirq ${pirqIn}`);
   const pdev = xen.pci.find(bdf);
   if (!pdev) throw xerr('ENODEV', `${bdf}: no such PCI device`);
   const tableBase = msi.tableBase;
