@@ -4,6 +4,7 @@
 // test_assign_device, deassign_device, bind_pt_irq, unbind_pt_irq). Arguments are read from and
 // written back to the caller's memory (copy_from_guest / copy_to_guest); errors are Xen's -E values.
 import { getU32 } from '../../abi/bytes.js';
+import { formatBdf } from '../hw/pci/function.js';
 import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_SELF } from '../../include-ts/xen/xen.js';
 import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, MAP_PIRQ_TYPE_MSI_SEG, MAP_PIRQ_TYPE_MULTI_MSI, PHYSDEVOP_map_pirq, PHYSDEVOP_unmap_pirq, physdev_map_pirq, physdev_unmap_pirq } from '../../include-ts/xen/physdev.js';
 import {
@@ -78,13 +79,6 @@ function doPhysdevOp(xen: Xen, cmd: number, arg: number, mem: GuestMemory): numb
   }
 }
 
-function sbdfName(sbdf: number): string {
-  const seg = sbdf >>> 16;
-  const bus = (sbdf >>> 8) & 0xff;
-  const devfn = sbdf & 0xff;
-  return `${seg.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
-}
-
 function doDomctl(xen: Xen, arg: number, mem: GuestMemory): number {
   const bytes = copyFromGuest(mem, arg, xen_domctl.size, 'domctl');
   const op = xen_domctl.view(bytes);
@@ -119,7 +113,7 @@ function doDomctl(xen: Xen, arg: number, mem: GuestMemory): number {
       const allowed = op.cmd === XEN_DOMCTL_assign_device ? XEN_DOMCTL_DEV_RDM_RELAXED : 0;
       if ((a.flags & ~allowed) !== 0) throw xerr('EINVAL', `flags 0x${a.flags.toString(16)} are not valid here`);
       const sbdf = getU32(a.bytes, 8);
-      const bdf = sbdfName(sbdf);
+      const bdf = formatBdf((sbdf >>> 8) & 0xff, sbdf & 0xff, sbdf >>> 16);
       const f = xen.pci.find(bdf);
       if (op.cmd === XEN_DOMCTL_deassign_device) {
         if (!f || !d.devices.has(f)) throw xerr('ENODEV', `${bdf} is not assigned to d${d.id}`);

@@ -5,7 +5,7 @@
 // pirq namespace of a domain (allocate_and_map_msi_pirq, get_free_pirq, map/unmap_domain_pirq), and
 // vmx_pi_update_irte (vmx.c:397-436): set msi_desc->pi_desc/gvec, rewrite the IRTE, never the device.
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE } from '../../include-ts/linux/pci_regs.js';
-import type { PciFunction } from '../hw/pci/function.js';
+import { formatBdf, type PciFunction } from '../hw/pci/function.js';
 import { DLM_FIXED } from '../hw/iommu/vtd/msi-format.js';
 import { msiAddress, msiData } from '../hw/x86/msi.js';
 import { PirqDpci, type Domain, type Vcpu } from './domain.js';
@@ -207,9 +207,10 @@ function getFreePirq(d: Domain): number {
 
 /** allocate_and_map_msi_pirq() + map_domain_pirq() for MAP_PIRQ_TYPE_MSI(_SEG): the pirq. */
 export function allocateAndMapMsiPirq(xen: Xen, d: Domain, index: number, pirqIn: number, msi: MsiInfo): number {
-  const bdf = `${msi.seg.toString(16).padStart(4, '0')}:${msi.bus.toString(16).padStart(2, '0')}:${(msi.devfn >> 3).toString(16).padStart(2, '0')}.${msi.devfn & 7}`;
+  const bdf = formatBdf(msi.bus, msi.devfn, msi.seg);
   if (index !== -1) throw xerr('EINVAL', `d${d.id}: can't create irq for msi! (index ${index}: only -1, allocate, is modeled)`);
-  if (pirqIn >= d.nrPirqs || pirqIn < -1) throw xerr('EINVAL', `d${d.id}: invalid pirq ${pirqIn}`);
+  // Any negative pirq asks for a free one (allocate_pirq: `if ( pirq < 0 )`), not only -1.
+  if (pirqIn >= d.nrPirqs) throw xerr('EINVAL', `d${d.id}: invalid pirq ${pirqIn}`);
   const pdev = xen.pci.find(bdf);
   if (!pdev) throw xerr('ENODEV', `${bdf}: no such PCI device`);
   const tableBase = msi.tableBase;

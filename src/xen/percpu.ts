@@ -31,6 +31,8 @@ export class XenCpu {
   /** The root-mode thread (exit handling, softirqs, VM entry, idle loop), null when halted or in guest. */
   thread: StepTask | null = null;
   threadSeq = 0;
+  /** The step-task name of the root-mode thread (built once: a VM exit spawns a thread). */
+  readonly threadName: string;
   /** Softirqs raised on this CPU, per number; IPIs received; notification/wakeup handler runs. */
   readonly softirqsRaised = new Uint32Array(NR_SOFTIRQS);
   ipis = 0;
@@ -42,6 +44,7 @@ export class XenCpu {
     readonly hw: VmxCpu,
   ) {
     this.piLock = new SpinLock(`vmx_pi_blocking(${id}).lock`);
+    this.threadName = `cpu${id}`;
   }
 
   /** In the scheduler's online mask. */

@@ -179,16 +179,7 @@ export class Xen implements VmxHost {
 
   /** Runs `first` (if any) and then the CPU's main loop as its one root-mode thread. */
   runRoot(c: XenCpu, first: Generator<void, void, void> | null): void {
-    const seq = ++c.threadSeq;
-    const run = function* (xen: Xen): Generator<void, void, void> {
-      try {
-        if (first) yield* first;
-        yield* cpuThread(xen, c);
-      } finally {
-        if (c.threadSeq === seq) c.thread = null;
-      }
-    };
-    c.thread = this.sched.spawn(`cpu${c.id}`, run(this));
+    c.thread = this.sched.spawn(c.threadName, rootThread(this, c, ++c.threadSeq, first));
   }
 
   /** A halted CPU with work (a softirq raised by a handler) runs its idle loop again. */
@@ -224,5 +215,15 @@ export class Xen implements VmxHost {
     const v = c.curr;
     if (v === null || v.vmcs !== vmcs) throw new Error(`cpu${c.id}: VM exit from a VMCS that is not current`);
     this.runRoot(c, vmxVmexitHandler(this, c, v, reason, vector));
+  }
+}
+
+/** A CPU's root-mode thread: `first`, then the main loop; it clears c.thread unless a newer thread replaced it. */
+function* rootThread(xen: Xen, c: XenCpu, seq: number, first: Generator<void, void, void> | null): Generator<void, void, void> {
+  try {
+    if (first) yield* first;
+    yield* cpuThread(xen, c);
+  } finally {
+    if (c.threadSeq === seq) c.thread = null;
   }
 }

@@ -113,6 +113,15 @@ describe('PHYSDEVOP_map_pirq / unmap_pirq (physdev.c, irq.c, msi.c)', () => {
     expect(errnoOf(() => xc_physdev_map_pirq_msi(small.xch, small.dom, -1, { value: -1 }, 0, 1, 0, small.tableBase))).toBe('ENOSPC');
   });
 
+  it('any negative pirq allocates a free one, not only -1 (xen/arch/x86/irq.c allocate_pirq: `if ( pirq < 0 )`)', () => {
+    const r = rig({ entries: 0 });
+    const a = { value: -2 };
+    expect(xc_physdev_map_pirq_msi(r.xch, r.dom, -1, a, 0, 1, 0, r.tableBase)).toBe(0);
+    const d = r.host.xen.domains.get(r.dom)!;
+    expect(a.value).toBe(d.nrPirqs - 1); // get_free_pirq: the highest free one
+    expect(d.pirqs.get(a.value)!.irq).toBeGreaterThan(0);
+  });
+
   it('a failed map changes nothing; unmap errors: EINVAL unmapped or out of range, ESRCH unknown domain', () => {
     const r = rig();
     const d = r.host.xen.domains.get(r.dom)!;
