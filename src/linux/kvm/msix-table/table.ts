@@ -106,8 +106,11 @@ export class MsixTable {
   private readonly ring: Int32Array;
   private ringHead = 0;
   private ringLen = 0;
-  /** vCPUs whose KVM_EXIT_MSIX_ENTRY_UPDATED for the entry userspace has not answered yet. */
-  readonly held: Uint8Array;
+  /**
+   * vCPUs whose KVM_EXIT_MSIX_ENTRY_UPDATED for the entry userspace has not answered yet: up to
+   * KVM_MAX_VCPUS (1024) per entry, so wider than a byte.
+   */
+  readonly held: Uint16Array;
   readonly deliverWork: WorkItem;
   readonly tableDev: IoDevice;
   readonly pbaDev: IoDevice;
@@ -136,7 +139,7 @@ export class MsixTable {
     this.gsi = new Int32Array(nr).fill(-1);
     this.inflight = new Uint32Array(nr);
     this.ring = new Int32Array(nr);
-    this.held = new Uint8Array(nr);
+    this.held = new Uint16Array(nr);
     this.raised = new Uint32Array(nr);
     this.delivered = new Uint32Array(nr);
     // PCI reset state: every vector masked, nothing pending.

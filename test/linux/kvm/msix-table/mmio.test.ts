@@ -3,8 +3,8 @@
 // proposal rule it checks: PCI Local Bus 3.0 §6.8.2 (../shared/reference/kvm.md §6.2) for the table
 // and PBA, the kvm-list thread (seed 004) for the exit and the all-or-nothing ownership.
 import { describe, expect, it } from 'vitest';
-import { efd, irqfd, irqLine, K, setRoutes, signal, vmm, type Route, type Vmm } from '../helpers.js';
-import { CMD, bindGsi, defineTable, entryAddr, getEntry, msiAddress, msiData, MsixDriver, msixGuest, P, PBA, removeTable, setCtrl, TABLE, type UpdateExit } from './helpers.js';
+import { efd, irqfd, irqLine, K, run, setRoutes, signal, vmm, type Route, type Vmm } from '../helpers.js';
+import { CMD, bindGsi, defineTable, entryAddr, getEntry, msiAddress, msiData, MsixDriver, msixGuest, P, PBA, removeTable, setCtrl, setEntry, TABLE, type UpdateExit } from './helpers.js';
 import type { IrqEvent } from '../../../../src/sim/trace.js';
 
 const NR = 4;
@@ -243,6 +243,33 @@ describe('address/data rewrite and the hold until userspace re-routes', () => {
     s.drv.exec(CMD.WINDOW);
     expect(s.handled(0x62)).toBe(1);
     expect(s.tab.entry(2)).toMatchObject({ pending: false, delivered: 1, raised: 2 });
+  });
+  it('each vCPU whose write changed the entry holds it until that vCPU re-enters KVM_RUN: with 300 holders (more than a byte counts; KVM_MAX_VCPUS is 1024) raises stay pending until the last one re-enters', () => {
+    const n = 300;
+    const v = vmm({ vcpus: n });
+    expect(defineTable(v.p, v.vm, { nr: 1 })).toBe(0);
+    setRoutes(v.p, v.vm, [{ gsi: GSI0, msi: { lo: msiAddress(0), data: msiData(0x50) } }]);
+    bindGsi(v.p, v.vm, 1, 0, GSI0);
+    expect(setEntry(v.p, v.vm, 1, 0, { lo: msiAddress(0), data: msiData(0x50), ctrl: 0 })).toBe(0);
+    const tab = v.host.control.kvm.vm(v.p, v.vm).msixTable(1);
+    // Every vCPU runs (the APs have had their INIT-SIPI) and stores a new data value (KvmVcpu.write is
+    // the path of a guest MMIO store).
+    const runnable = K.kvm_mp_state.alloc();
+    runnable.mp_state = K.KVM_MP_STATE_RUNNABLE;
+    for (const fd of v.vcpus.slice(1)) v.p.ioctl(fd, K.KVM_SET_MP_STATE, runnable);
+    const cpus = v.vcpus.map((fd) => v.host.control.kvm.vcpu(v.p, fd).vcpu);
+    cpus.forEach((c, i) => c.write(entryAddr(0, 8), 4, msiData(0x50 + (i & 1 ? 0 : 1))));
+    expect(tab.entry(0).held).toBe(n);
+    expect(irqLine(v.p, v.vm, GSI0, 1)).toBe(0);
+    const reenter = (i: number) => {
+      v.runs[i]!.write8(K.kvm_run.offsetof('immediate_exit'), 1);
+      expect(run(v, i)).toBe('EINTR');
+    };
+    for (let i = 0; i < n - 1; i++) reenter(i);
+    expect(tab.entry(0)).toMatchObject({ held: 1, pending: true, inflight: 0, delivered: 0 });
+    reenter(n - 1);
+    expect(tab.entry(0)).toMatchObject({ held: 0, pending: false });
+    expect(tab.entry(0).inflight + tab.entry(0).delivered).toBe(1);
   });
 });
 
