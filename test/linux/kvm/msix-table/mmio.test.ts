@@ -299,6 +299,36 @@ describe('PBA and illegal accesses', () => {
     expect(s.drv.updates).toHaveLength(1);
     expect(s.v.host.control.kvm.vcpu(s.v.p, s.v.vcpus[0]!).exits(K.KVM_EXIT_MMIO)).toBe(0);
   });
+  it('Vector Control: only bit 0 (Mask) is defined; a write with reserved bits still masks or unmasks by bit 0, and the dword reads back as the Mask bit (PCI Local Bus 3.0 §6.8.2.9: reserved bits are 0 after reset and undefined if software changes them; the model keeps them 0)', () => {
+    const s = setup();
+    signal(s.v.p, s.fds[1]!);
+    s.drv.exec(CMD.RAW_WRITE4, 1 * 16 + 12, 0xffff_fffe);
+    // Unmasked by bit 0: the pending message went out, and the dword reads 0.
+    expect(s.tab.entry(1)).toMatchObject({ masked: false, pending: false });
+    s.drv.exec(CMD.RAW_READ4, 1 * 16 + 12);
+    expect(s.drv.lastRead).toBe(0);
+    s.drv.exec(CMD.RAW_WRITE4, 1 * 16 + 12, 0xffff_ffff);
+    s.drv.exec(CMD.RAW_READ4, 1 * 16 + 12);
+    expect(s.drv.lastRead).toBe(1);
+    expect(s.tab.entry(1).masked).toBe(true);
+    expect(s.drv.updates).toEqual([]);
+  });
+
+  it('an aligned QWORD read of the PBA returns pending bits 0-63 (bit n of QWORD n/64), low dword first', () => {
+    const s = setup();
+    signal(s.v.p, s.fds[0]!);
+    signal(s.v.p, s.fds[3]!);
+    s.drv.exec(CMD.RAW_READ8, PBA - TABLE);
+    expect(s.drv.lastRead).toBe(0b1001);
+    expect(s.v.host.control.kvm.vcpu(s.v.p, s.v.vcpus[0]!).exits(K.KVM_EXIT_MMIO)).toBe(0);
+  });
+
+  it('an access straddling the end of the table is not the table\'s: it exits as KVM_EXIT_MMIO (a kvm_io_device only matches accesses inside its range, virt/kvm/kvm_main.c kvm_io_bus_cmp)', () => {
+    const s = setup();
+    expect(() => s.drv.exec(CMD.RAW_READ8, NR * 16 - 4)).toThrow(/unexpected exit 6/);
+    expect(Number(s.v.runs[0]!.read64(K.kvm_run.offsetof('mmio.phys_addr')))).toBe(TABLE + NR * 16 - 4);
+    expect(s.tab.view().illegalAccesses).toBe(0);
+  });
 });
 
 describe('ownership of the ranges', () => {
