@@ -13,9 +13,21 @@ import { enableLapic, ioapicRoute, maskPic } from '../src/guest/x86.js';
 import { msiAddress, msiData } from '../src/hw/x86/msi.js';
 import type { Lapic } from '../src/hw/x86/lapic.js';
 import { EventFdFile } from '../src/linux/eventfd.js';
+import { APIC_SPIV, APIC_SPIV_APIC_ENABLED } from '../src/hw/x86/apicdef.js';
+import { setU32 } from '../abi/bytes.js';
 import { bytesPerOp, compareRates, type BenchResult } from './lib/harness.js';
 
 const ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+
+/**
+ * Software-enables a vCPU's LAPIC (SPIV: APIC_SPIV_APIC_ENABLED, spurious vector 0xff) through
+ * KVM_GET_LAPIC/KVM_SET_LAPIC, for benchmarks that take interrupts without running guest code.
+ */
+export function enableLapicBySetLapic(p: Process, vcpu: number, state = K.kvm_lapic_state.alloc()): void {
+  p.ioctl(vcpu, K.KVM_GET_LAPIC, state);
+  setU32(state.bytes, APIC_SPIV, APIC_SPIV_APIC_ENABLED | 0xff);
+  p.ioctl(vcpu, K.KVM_SET_LAPIC, state);
+}
 
 interface MsiSetup {
   p: Process;
@@ -35,9 +47,7 @@ function msiSetup(n: number): MsiSetup {
   for (let i = 0; i < n; i++) {
     const fd = p.ioctl(vm, K.KVM_CREATE_VCPU, i);
     vcpus.push(fd);
-    p.ioctl(fd, K.KVM_GET_LAPIC, state);
-    new DataView(state.bytes.buffer, state.bytes.byteOffset).setUint32(0xf0, 0x1ff, true);
-    p.ioctl(fd, K.KVM_SET_LAPIC, state);
+    enableLapicBySetLapic(p, fd, state);
   }
   // Physical destinations 0-254 (0xff is the broadcast ID).
   const routes = K.kvm_irq_routing.alloc(n);

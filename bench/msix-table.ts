@@ -32,6 +32,7 @@ import { msixDriver } from '../src/guest/drivers/msix.js';
 import { SyscallError } from '../src/linux/errors.js';
 import type { SyscallEvent } from '../src/sim/trace.js';
 import { bytesPerOp, opsPerSecond, type BenchResult } from './lib/harness.js';
+import { enableLapicBySetLapic } from './kvm.js';
 import { BAR3_GPA, GUEST_BDF, MSIX_CAP, MsixPassthroughVmm, NIC_BDF } from '../examples/msix-passthrough.js';
 import { MsixKernelTableVmm } from '../examples/msix-kernel-table.js';
 
@@ -308,10 +309,7 @@ export function measure(mode: TableMode, n: number, maskInHandler: boolean, trac
 function hotPathOp(): (i: number) => void {
   const m = new Vm(true);
   new KernelTableVmm(m);
-  const f = K.kvm_lapic_state.alloc();
-  m.p.ioctl(m.vcpu, K.KVM_GET_LAPIC, f);
-  new DataView(f.bytes.buffer, f.bytes.byteOffset).setUint32(0xf0, 0x1ff, true);
-  m.p.ioctl(m.vcpu, K.KVM_SET_LAPIC, f);
+  enableLapicBySetLapic(m.p, m.vcpu);
   const vc = m.host.control.kvm.vcpu(m.p, m.vcpu).vcpu;
   const kvm = vc.kvm;
   const apic = vc.lapic!;

@@ -18,7 +18,7 @@ import { Host } from 'vfio-kvm-shim';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import * as P from 'vfio-kvm-shim/include-ts/proposed/kvm_msix_table';
-import { PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from 'vfio-kvm-shim/include-ts/linux/pci_regs';
+import { PCI_MSIX_ENTRY_CTRL_MASKBIT, PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from 'vfio-kvm-shim/include-ts/linux/pci_regs';
 import { BAR3_GPA, FIRST_MSI_GSI, MSIX_CAP, MsixPassthroughVmm, msixPassthrough, type MsixPassthroughResult } from './msix-passthrough.js';
 import { irqSet } from './lib/vfio.js';
 
@@ -84,7 +84,7 @@ export class MsixKernelTableVmm extends MsixPassthroughVmm {
 
   /** The guest changed an entry's address or data: copy it from the exit and re-route the entry's GSI. */
   protected override otherExit(reason: number): void {
-    if (reason !== P.KVM_EXIT_MSIX_ENTRY_UPDATED) super.otherExit(reason);
+    if (reason !== P.KVM_EXIT_MSIX_ENTRY_UPDATED) return super.otherExit(reason);
     const run = this.run;
     const at = (f: 'entry_id' | 'address_lo' | 'address_hi' | 'data') => run.read32(K.kvm_run.offsetof('hw') + P.kvm_run_msix_entry_updated.offsetof(f));
     const v = at('entry_id');
@@ -113,7 +113,7 @@ export class MsixKernelTableVmm extends MsixPassthroughVmm {
     g.table_id = TABLE_ID;
     g.entry_id = v;
     this.qemu.ioctl(this.vm, P.KVM_GET_MSIX_ENTRY, g);
-    return { masked: (g.vector_control & 1) !== 0, pending: (g.flags & P.KVM_MSIX_ENTRY_PENDING) !== 0 };
+    return { masked: (g.vector_control & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0, pending: (g.flags & P.KVM_MSIX_ENTRY_PENDING) !== 0 };
   }
 }
 

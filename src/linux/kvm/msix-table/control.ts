@@ -3,6 +3,7 @@
 // action no fd offers: raising an entry the way an in-kernel producer would (a legacy assigned
 // device's IRQ handler or vhost in the 2010 proposal). Nothing here is reachable through an fd.
 
+import { KVM_MSIX_CTRL_ENABLE, KVM_MSIX_CTRL_MASKALL } from '../../../../include-ts/proposed/kvm_msix_table.js';
 import type { MsixTable } from './table.js';
 
 export interface MsixEntryView {
@@ -40,7 +41,7 @@ export class MsixTableControl {
   view(): MsixTableView {
     const t = this.t;
     return {
-      id: t.id, nrEntries: t.nr, base: t.base, pbaBase: t.pbaBase, enabled: (t.ctrl & 1) !== 0, functionMasked: (t.ctrl & 2) !== 0,
+      id: t.id, nrEntries: t.nr, base: t.base, pbaBase: t.pbaBase, enabled: (t.ctrl & KVM_MSIX_CTRL_ENABLE) !== 0, functionMasked: (t.ctrl & KVM_MSIX_CTRL_MASKALL) !== 0,
       illegalAccesses: t.illegalAccesses, pbaWrites: t.pbaWrites, updateExits: t.updateExits,
     };
   }

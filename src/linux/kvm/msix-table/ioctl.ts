@@ -2,11 +2,13 @@
 // errno are tabulated in docs/proposals/kvm-msix-table.md). They follow the style of the real VM
 // ioctls in virt/kvm/kvm_main.c and virt/kvm/eventfd.c: EINVAL for malformed arguments, unknown flags
 // and out-of-range entries; EEXIST when an existing registration already owns the id or the range
-// (KVM_SET_USER_MEMORY_REGION's overlap rule); ENOENT for an unknown table id (KVM_IRQFD deassign's
-// and the device attribute ioctls' "no such object"); EBUSY when the table still has bound sources
-// (KVM_IRQFD's "already bound"); ENOSPC when the VM has no table slot left (kvm_io_bus_register_dev);
-// E2BIG when the caller's array is too small (KVM_GET_MSR_INDEX_LIST). Every call validates first and
-// changes nothing when it fails; every call on a table first delivers the messages it has in flight.
+// (KVM_SET_USER_MEMORY_REGION's overlap rule); ENOENT for an unknown table id (KVM_IOEVENTFD deassign
+// of nothing registered in virt/kvm/eventfd.c, and KVM_GET/SET_ONE_REG's "no such register"; not
+// KVM_IRQFD deassign, which returns 0, nor the device attribute ioctls, which say ENXIO); EBUSY when
+// the table still has bound sources (KVM_IRQFD's "already bound"); ENOSPC when the VM has no table
+// slot left (kvm_io_bus_register_dev); E2BIG when the caller's array is too small
+// (KVM_GET_MSR_INDEX_LIST). Every call validates first and changes nothing when it fails; every call on
+// a table first delivers the messages it has in flight.
 
 import { kerr } from '../../errors.js';
 import type { UserArg } from '../../uaccess.js';

@@ -29,8 +29,8 @@ import { setU32 } from '../../../../abi/bytes.js';
 import { kvm_run } from '../../../../include-ts/linux/kvm.js';
 import { PCI_MSIX_ENTRY_CTRL_MASKBIT } from '../../../../include-ts/linux/pci_regs.js';
 import {
-  KVM_EXIT_MSIX_ENTRY_UPDATED, KVM_MSIX_CTRL_ENABLE, KVM_MSIX_CTRL_MASKALL, KVM_MSIX_UPDATED_ADDRESS_HI,
-  KVM_MSIX_UPDATED_ADDRESS_LO, KVM_MSIX_UPDATED_DATA, kvm_run_msix_entry_updated,
+  KVM_EXIT_MSIX_ENTRY_UPDATED, KVM_MSIX_CTRL_ENABLE, KVM_MSIX_CTRL_MASKALL, KVM_MSIX_TABLE_MAX_ENTRIES,
+  KVM_MSIX_UPDATED_ADDRESS_HI, KVM_MSIX_UPDATED_ADDRESS_LO, KVM_MSIX_UPDATED_DATA, kvm_run_msix_entry_updated,
 } from '../../../../include-ts/proposed/kvm_msix_table.js';
 import type { IoDevice } from '../io-bus.js';
 import { kvmSetMsi } from '../irq.js';
@@ -59,6 +59,12 @@ const X = {
 } as const;
 
 const TWO32 = 0x1_0000_0000;
+
+/**
+ * An entry's number across the VM (a GSI's gate, a vCPU's hold): its table's slot * ENTRY_SPAN + the
+ * entry, one integer that the hot paths decode without a lookup.
+ */
+export const ENTRY_SPAN = KVM_MSIX_TABLE_MAX_ENTRIES;
 
 /** Bytes of a PBA for `nr` entries: one bit per entry, in whole QWORDs (PCI). */
 export function pbaBytes(nr: number): number {
@@ -106,8 +112,11 @@ export class MsixTable {
   private readonly ring: Int32Array;
   private ringHead = 0;
   private ringLen = 0;
-  /** vCPUs whose KVM_EXIT_MSIX_ENTRY_UPDATED for the entry userspace has not answered yet. */
-  readonly held: Uint8Array;
+  /**
+   * vCPUs whose KVM_EXIT_MSIX_ENTRY_UPDATED for the entry userspace has not answered yet: up to
+   * KVM_MAX_VCPUS (1024) per entry, so wider than a byte.
+   */
+  readonly held: Uint16Array;
   readonly deliverWork: WorkItem;
   readonly tableDev: IoDevice;
   readonly pbaDev: IoDevice;
@@ -136,7 +145,7 @@ export class MsixTable {
     this.gsi = new Int32Array(nr).fill(-1);
     this.inflight = new Uint32Array(nr);
     this.ring = new Int32Array(nr);
-    this.held = new Uint8Array(nr);
+    this.held = new Uint16Array(nr);
     this.raised = new Uint32Array(nr);
     this.delivered = new Uint32Array(nr);
     // PCI reset state: every vector masked, nothing pending.
@@ -325,7 +334,7 @@ export class MsixTable {
     // A vCPU exits after every changing write, so it holds at most one entry at a time.
     if (vcpu.heldMsix >= 0) this.kvm.msix.releaseHold(vcpu);
     this.held[e]!++;
-    vcpu.heldMsix = this.slot * 2048 + e;
+    vcpu.heldMsix = this.slot * ENTRY_SPAN + e;
   }
 
   /** Releases one vCPU's hold on `e` (it re-entered KVM_RUN, or the table goes away). */

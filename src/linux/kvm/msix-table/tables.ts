@@ -7,12 +7,10 @@
 import { KVM_MAX_IRQ_ROUTES } from '../kvm-host.js';
 import type { KvmVcpu } from '../vcpu.js';
 import type { Kvm } from '../vm.js';
-import { MsixTable } from './table.js';
+import { ENTRY_SPAN, MsixTable } from './table.js';
 
 /** How many tables one VM may define (KVM_CHECK_EXTENSION(KVM_CAP_MSIX_TABLE) reports it). */
 export const KVM_MSIX_MAX_TABLES = 256;
-/** A gate is slot * ENTRY_SPAN + entry. */
-const ENTRY_SPAN = 2048;
 
 export class KvmMsixTables {
   readonly byId = new Map<number, MsixTable>();
@@ -29,7 +27,7 @@ export class KvmMsixTables {
     return this.byId.size;
   }
 
-  /** The gate of `gsi` (slot * 2048 + entry), or -1 when no entry is bound to it. */
+  /** The gate of `gsi` (slot * ENTRY_SPAN + entry), or -1 when no entry is bound to it. */
   gateOf(gsi: number): number {
     const g = this.gates;
     if (g === null || gsi < 0 || gsi >= KVM_MAX_IRQ_ROUTES) return -1;

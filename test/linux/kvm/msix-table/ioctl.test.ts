@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { errno, efd, irqfd, K, setRoutes, signal, vmm } from '../helpers.js';
 import { apicVmm, bindGsi, defineTable, getEntry, getState, msiAddress, msiData, P, PBA, pendingBits, removeTable, setCtrl, setEntry, setState, TABLE } from './helpers.js';
 import { fcParams } from '../../../support/runs.js';
+import { setU32 } from '../../../../abi/bytes.js';
 
 describe('KVM_CHECK_EXTENSION(KVM_CAP_MSIX_TABLE)', () => {
   it('reports how many tables a VM may define, on /dev/kvm and on a VM', () => {
@@ -229,6 +230,26 @@ describe('KVM_GET_MSIX_TABLE_STATE / KVM_SET_MSIX_TABLE_STATE (live migration)',
     t.table_id = 1;
     t.nr_entries = 3;
     expect(errno(() => v.p.ioctl(v.vm, P.KVM_GET_MSIX_TABLE_STATE, t))).toBe('EINVAL');
+  });
+
+  it('without KVM_MSIX_STATE_ENTRIES, SET reads only the 16-byte header (nr_entries ignored): argsz 16 is enough, 15 is EINVAL, a 12-byte buffer EFAULT (the minsz rule)', () => {
+    const v = vmm();
+    defineTable(v.p, v.vm, { nr: 2, flags: 0 });
+    const tab = v.host.control.kvm.vm(v.p, v.vm).msixTable(1);
+    const hdr = (argsz: number, len = 16): Uint8Array => {
+      const b = new Uint8Array(len);
+      setU32(b, 0, argsz);
+      setU32(b, 4, P.KVM_MSIX_CTRL_ENABLE | P.KVM_MSIX_CTRL_MASKALL);
+      if (len >= 12) setU32(b, 8, 1);
+      if (len >= 16) setU32(b, 12, 0xdead);
+      return b;
+    };
+    expect(P.kvm_msix_table_state.offsetof('pending')).toBe(16);
+    expect(errno(() => v.p.ioctl(v.vm, P.KVM_SET_MSIX_TABLE_STATE, hdr(15)))).toBe('EINVAL');
+    expect(errno(() => v.p.ioctl(v.vm, P.KVM_SET_MSIX_TABLE_STATE, hdr(12, 12)))).toBe('EFAULT');
+    expect(tab.view()).toMatchObject({ enabled: false, functionMasked: false });
+    expect(v.p.ioctl(v.vm, P.KVM_SET_MSIX_TABLE_STATE, hdr(16))).toBe(0);
+    expect(tab.view()).toMatchObject({ enabled: true, functionMasked: true, nrEntries: 2 });
   });
 
   it('the state round-trips into a new table: entries, pending bits and control, and the new VM sees the same', () => {

@@ -3,8 +3,8 @@
 // proposal rule it checks: PCI Local Bus 3.0 §6.8.2 (../shared/reference/kvm.md §6.2) for the table
 // and PBA, the kvm-list thread (seed 004) for the exit and the all-or-nothing ownership.
 import { describe, expect, it } from 'vitest';
-import { efd, irqfd, irqLine, K, setRoutes, signal, vmm, type Route, type Vmm } from '../helpers.js';
-import { CMD, bindGsi, defineTable, entryAddr, getEntry, msiAddress, msiData, MsixDriver, msixGuest, P, PBA, removeTable, setCtrl, TABLE, type UpdateExit } from './helpers.js';
+import { efd, irqfd, irqLine, K, run, setRoutes, signal, vmm, type Route, type Vmm } from '../helpers.js';
+import { CMD, bindGsi, defineTable, entryAddr, getEntry, msiAddress, msiData, MsixDriver, msixGuest, P, PBA, removeTable, setCtrl, setEntry, TABLE, type UpdateExit } from './helpers.js';
 import type { IrqEvent } from '../../../../src/sim/trace.js';
 
 const NR = 4;
@@ -244,6 +244,33 @@ describe('address/data rewrite and the hold until userspace re-routes', () => {
     expect(s.handled(0x62)).toBe(1);
     expect(s.tab.entry(2)).toMatchObject({ pending: false, delivered: 1, raised: 2 });
   });
+  it('each vCPU whose write changed the entry holds it until that vCPU re-enters KVM_RUN: with 300 holders (more than a byte counts; KVM_MAX_VCPUS is 1024) raises stay pending until the last one re-enters', () => {
+    const n = 300;
+    const v = vmm({ vcpus: n });
+    expect(defineTable(v.p, v.vm, { nr: 1 })).toBe(0);
+    setRoutes(v.p, v.vm, [{ gsi: GSI0, msi: { lo: msiAddress(0), data: msiData(0x50) } }]);
+    bindGsi(v.p, v.vm, 1, 0, GSI0);
+    expect(setEntry(v.p, v.vm, 1, 0, { lo: msiAddress(0), data: msiData(0x50), ctrl: 0 })).toBe(0);
+    const tab = v.host.control.kvm.vm(v.p, v.vm).msixTable(1);
+    // Every vCPU runs (the APs have had their INIT-SIPI) and stores a new data value (KvmVcpu.write is
+    // the path of a guest MMIO store).
+    const runnable = K.kvm_mp_state.alloc();
+    runnable.mp_state = K.KVM_MP_STATE_RUNNABLE;
+    for (const fd of v.vcpus.slice(1)) v.p.ioctl(fd, K.KVM_SET_MP_STATE, runnable);
+    const cpus = v.vcpus.map((fd) => v.host.control.kvm.vcpu(v.p, fd).vcpu);
+    cpus.forEach((c, i) => c.write(entryAddr(0, 8), 4, msiData(0x50 + (i & 1 ? 0 : 1))));
+    expect(tab.entry(0).held).toBe(n);
+    expect(irqLine(v.p, v.vm, GSI0, 1)).toBe(0);
+    const reenter = (i: number) => {
+      v.runs[i]!.write8(K.kvm_run.offsetof('immediate_exit'), 1);
+      expect(run(v, i)).toBe('EINTR');
+    };
+    for (let i = 0; i < n - 1; i++) reenter(i);
+    expect(tab.entry(0)).toMatchObject({ held: 1, pending: true, inflight: 0, delivered: 0 });
+    reenter(n - 1);
+    expect(tab.entry(0)).toMatchObject({ held: 0, pending: false });
+    expect(tab.entry(0).inflight + tab.entry(0).delivered).toBe(1);
+  });
 });
 
 describe('PBA and illegal accesses', () => {
@@ -271,6 +298,36 @@ describe('PBA and illegal accesses', () => {
     expect(s.tab.view().illegalAccesses).toBe(5);
     expect(s.drv.updates).toHaveLength(1);
     expect(s.v.host.control.kvm.vcpu(s.v.p, s.v.vcpus[0]!).exits(K.KVM_EXIT_MMIO)).toBe(0);
+  });
+  it('Vector Control: only bit 0 (Mask) is defined; a write with reserved bits still masks or unmasks by bit 0, and the dword reads back as the Mask bit (PCI Local Bus 3.0 §6.8.2.9: reserved bits are 0 after reset and undefined if software changes them; the model keeps them 0)', () => {
+    const s = setup();
+    signal(s.v.p, s.fds[1]!);
+    s.drv.exec(CMD.RAW_WRITE4, 1 * 16 + 12, 0xffff_fffe);
+    // Unmasked by bit 0: the pending message went out, and the dword reads 0.
+    expect(s.tab.entry(1)).toMatchObject({ masked: false, pending: false });
+    s.drv.exec(CMD.RAW_READ4, 1 * 16 + 12);
+    expect(s.drv.lastRead).toBe(0);
+    s.drv.exec(CMD.RAW_WRITE4, 1 * 16 + 12, 0xffff_ffff);
+    s.drv.exec(CMD.RAW_READ4, 1 * 16 + 12);
+    expect(s.drv.lastRead).toBe(1);
+    expect(s.tab.entry(1).masked).toBe(true);
+    expect(s.drv.updates).toEqual([]);
+  });
+
+  it('an aligned QWORD read of the PBA returns pending bits 0-63 (bit n of QWORD n/64), low dword first', () => {
+    const s = setup();
+    signal(s.v.p, s.fds[0]!);
+    signal(s.v.p, s.fds[3]!);
+    s.drv.exec(CMD.RAW_READ8, PBA - TABLE);
+    expect(s.drv.lastRead).toBe(0b1001);
+    expect(s.v.host.control.kvm.vcpu(s.v.p, s.v.vcpus[0]!).exits(K.KVM_EXIT_MMIO)).toBe(0);
+  });
+
+  it('an access straddling the end of the table is not the table\'s: it exits as KVM_EXIT_MMIO (a kvm_io_device only matches accesses inside its range, virt/kvm/kvm_main.c kvm_io_bus_cmp)', () => {
+    const s = setup();
+    expect(() => s.drv.exec(CMD.RAW_READ8, NR * 16 - 4)).toThrow(/unexpected exit 6/);
+    expect(Number(s.v.runs[0]!.read64(K.kvm_run.offsetof('mmio.phys_addr')))).toBe(TABLE + NR * 16 - 4);
+    expect(s.tab.view().illegalAccesses).toBe(0);
   });
 });
 
