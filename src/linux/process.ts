@@ -70,10 +70,13 @@ function notOpenFor(isRead: boolean): KernelError {
   return kerr('EBADF', `the file is not open for ${isRead ? 'reading' : 'writing'}`);
 }
 
-/** pread/pwrite: the file must have a position (ESPIPE) and the offset must not be negative. */
-function checkPos(kind: RwKind, file: KFile, pos: number): void {
-  if (!file.positional) throw kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
-  if (pos < 0) throw kerr('EINVAL', `negative offset ${pos}`);
+function negativeOffset(pos: number): KernelError {
+  return kerr('EINVAL', `negative offset ${pos}`);
+}
+
+/** pread/pwrite: the file must have a position (FMODE_PREAD/FMODE_PWRITE), else ESPIPE. */
+function noPosition(kind: RwKind, file: KFile): KernelError {
+  return kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
 }
 
 export class Process {
@@ -360,8 +363,11 @@ export class Process {
   private rw(kind: RwKind, isRead: boolean, explicitPos: boolean, fd: number, buf: Uint8Array, pos: number): number {
     let file: KFile | undefined;
     try {
+      // ksys_pread64()/ksys_pwrite64(): a negative offset is EINVAL before the fd is even looked up;
+      // then EBADF, then ESPIPE, then vfs_read()/vfs_write()'s access-mode EBADF (in attempt()).
+      if (explicitPos && pos < 0 && !this.exited) throw negativeOffset(pos);
       file = this.fileFor(fd);
-      if (explicitPos) checkPos(kind, file, pos);
+      if (explicitPos && !file.positional) throw noPosition(kind, file);
       let n = this.attempt(file, buf, isRead, explicitPos, pos);
       if (n === WOULD_BLOCK) n = this.rwWait(file, buf, isRead, explicitPos, pos);
       this.sched.point();

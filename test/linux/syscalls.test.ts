@@ -70,6 +70,24 @@ describe('syscalls: common rules', () => {
     expect(err(() => p.read(pw, new Uint8Array(1))).code).toBe('EBADF');
   });
 
+  it('pread/pwrite check the offset before the fd, then ESPIPE, then the access mode (fs/read_write.c ksys_pread64, vfs_read)', () => {
+    // ksys_pread64()/ksys_pwrite64(): `if (pos < 0) return -EINVAL;` comes before fdget(), and
+    // FMODE_PREAD (ESPIPE) before vfs_read()'s FMODE_READ (EBADF).
+    const p = Host.create().spawn();
+    const b = new Uint8Array(4);
+    expect(err(() => p.pread(42, b, -1)).code).toBe('EINVAL');
+    expect(err(() => p.pwrite(42, b, -1n)).code).toBe('EINVAL');
+    const [r, w] = p.pipe();
+    expect(err(() => p.pread(r, b, -1)).code).toBe('EINVAL');
+    expect(err(() => p.pwrite(r, b, 0)).code).toBe('ESPIPE');
+    expect(err(() => p.pread(w, b, 0)).code).toBe('ESPIPE');
+    const wo = p.open('/dev/null', O_WRONLY);
+    expect(err(() => p.pread(wo, b, 0)).code).toBe('EBADF');
+    expect(err(() => p.pread(wo, b, -1)).code).toBe('EINVAL');
+    p.exit();
+    expect(err(() => p.pread(wo, b, -1)).code).toBe('ESRCH');
+  });
+
   it('pipes: FIONREAD, EOF after the last writer, EPIPE without readers, ESPIPE on pread', () => {
     const p = Host.create().spawn();
     const [r, w] = p.pipe();
