@@ -60,12 +60,12 @@ export interface VfioDevice {
 
 /**
  * QEMU's open sequence (hw/vfio/container.c, examples/vfio-open.ts explains each step): a container, the
- * group attached to it, the Type1v2 IOMMU, then the device fd.
+ * group attached to it, the IOMMU model (Type1v2 unless told), then the device fd.
  */
-export function openVfioDevice(p: Process, group: number, bdf: string): VfioDevice {
+export function openVfioDevice(p: Process, group: number, bdf: string, iommuType: number = V.VFIO_TYPE1v2_IOMMU): VfioDevice {
   const container = p.open('/dev/vfio/vfio', O_RDWR);
   const groupFd = p.open(`/dev/vfio/${group}`, O_RDWR);
   p.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-  p.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
+  p.ioctl(container, V.VFIO_SET_IOMMU, iommuType);
   return { container, group: groupFd, device: p.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, bdf) };
 }
