@@ -5,22 +5,30 @@ import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 
 /**
- * libvirt's virPCIDeviceBindToStub: driver_override, unbind from the current driver (if the device has
- * one), drivers_probe. Returns the device's IOMMU group number (the /dev/vfio/<group> to open).
+ * libvirt's virPCIDeviceBindToStub (src/util/virpci.c): nothing to do when the device's driver link
+ * already points to vfio-pci; otherwise driver_override, unbind from the current driver (only when the
+ * `driver` link exists: virPCIDeviceUnbind), drivers_probe. Returns the device's IOMMU group number (the
+ * /dev/vfio/<group> to open).
  */
 export function bindToVfioPci(p: Process, bdf: string): number {
   const dev = `/sys/bus/pci/devices/${bdf}`;
-  p.writeFile(`${dev}/driver_override`, 'vfio-pci');
-  let bound = true;
-  try {
-    p.readlink(`${dev}/driver`);
-  } catch (e) {
-    if (!(e instanceof SyscallError) || e.code !== 'ENOENT') throw e;
-    bound = false;
+  const driver = currentDriver(p, dev);
+  if (driver !== 'vfio-pci') {
+    p.writeFile(`${dev}/driver_override`, 'vfio-pci');
+    if (driver !== null) p.writeFile(`${dev}/driver/unbind`, bdf);
+    p.writeFile('/sys/bus/pci/drivers_probe', bdf);
   }
-  if (bound) p.writeFile(`${dev}/driver/unbind`, bdf);
-  p.writeFile('/sys/bus/pci/drivers_probe', bdf);
   return Number(p.readlink(`${dev}/iommu_group`).split('/').pop());
+}
+
+/** virPCIDeviceGetCurrentDriverPathAndName: the name the `driver` link points to, null without one. */
+function currentDriver(p: Process, dev: string): string | null {
+  try {
+    return p.readlink(`${dev}/driver`).split('/').pop()!;
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === 'ENOENT') return null;
+    throw e;
+  }
 }
 
 /**
@@ -52,12 +60,12 @@ export interface VfioDevice {
 
 /**
  * QEMU's open sequence (hw/vfio/container.c, examples/vfio-open.ts explains each step): a container, the
- * group attached to it, the Type1v2 IOMMU, then the device fd.
+ * group attached to it, the IOMMU model (Type1v2 unless told), then the device fd.
  */
-export function openVfioDevice(p: Process, group: number, bdf: string): VfioDevice {
+export function openVfioDevice(p: Process, group: number, bdf: string, iommuType: number = V.VFIO_TYPE1v2_IOMMU): VfioDevice {
   const container = p.open('/dev/vfio/vfio', O_RDWR);
   const groupFd = p.open(`/dev/vfio/${group}`, O_RDWR);
   p.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-  p.ioctl(container, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
+  p.ioctl(container, V.VFIO_SET_IOMMU, iommuType);
   return { container, group: groupFd, device: p.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, bdf) };
 }

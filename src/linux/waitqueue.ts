@@ -1,6 +1,6 @@
 // Wait queues (include/linux/wait.h, kernel/sched/wait.c): the one wakeup mechanism kernel parts hook
 // into. An entry's `wake(mask)` is called with the poll mask of the event (EPOLLIN, EPOLLHUP, ...).
-// The priority entry (add_wait_queue_priority, used by KVM's irqfd since v5.19; exclusive since v6.17,
+// The priority entry (add_wait_queue_priority, used by KVM's irqfd since v5.11; exclusive since v6.17,
 // add_wait_queue_priority_exclusive: a queue holds at most one) is called first, and when it reports it
 // consumed the event the wakeup ends: that is why an eventfd bound to an irqfd never looks readable to
 // poll(). With at most one, it is held in a field rather than a list (one object less per wakeup).

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
-import { O_RDWR } from '../../include-ts/linux/fcntl.js';
+import { F_DUPFD, O_RDWR } from '../../include-ts/linux/fcntl.js';
 import { fcParams } from '../support/runs.js';
 
 type Model = { open: Set<number> };
@@ -122,5 +122,19 @@ describe('fd allocation vs a reference model (property)', () => {
     expect(p.readdir('/proc/self/fd').length).toBe(1024);
     p.close(500);
     expect(p.eventfd(0, 0)).toBe(500);
+  });
+
+  it('a raised RLIMIT_NOFILE (spawn({ nofile }), as QEMU raises its soft limit) moves every bound with it', () => {
+    // fs/file.c: alloc_fd() stops at rlimit(RLIMIT_NOFILE) (EMFILE); ksys_dup3() rejects newfd >= the
+    // limit with EBADF; f_dupfd() rejects a minimum >= the limit with EINVAL.
+    const p = Host.create().spawn({ nofile: 1500 });
+    for (let i = 3; i < 1500; i++) p.eventfd(0, 0);
+    expect(code(() => p.eventfd(0, 0))).toBe('EMFILE');
+    p.close(1400);
+    expect(p.dup2(3, 1400)).toBe(1400);
+    expect(code(() => p.dup2(3, 1500))).toBe('EBADF');
+    p.close(1499);
+    expect(p.fcntl(3, F_DUPFD, 1200)).toBe(1499);
+    expect(code(() => p.fcntl(3, F_DUPFD, 1500))).toBe('EINVAL');
   });
 });

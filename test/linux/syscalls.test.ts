@@ -4,6 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { Host, SyscallError, type PollFd } from '../../src/index.js';
 import { MemoryFault } from '../../src/index.js';
+import type { Process } from '../../src/linux/process.js';
+import { EventFdFile } from '../../src/linux/eventfd.js';
+import { EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
 import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLHUP, POLLIN, POLLNVAL, POLLOUT } from '../../include-ts/linux/poll.js';
@@ -68,6 +71,81 @@ describe('syscalls: common rules', () => {
     const [pr, pw] = p.pipe();
     expect(err(() => p.write(pr, new Uint8Array(1))).code).toBe('EBADF');
     expect(err(() => p.read(pw, new Uint8Array(1))).code).toBe('EBADF');
+  });
+
+  it('pread/pwrite check the offset before the fd, then ESPIPE, then the access mode (fs/read_write.c ksys_pread64, vfs_read)', () => {
+    // ksys_pread64()/ksys_pwrite64(): `if (pos < 0) return -EINVAL;` comes before fdget(), and
+    // FMODE_PREAD (ESPIPE) before vfs_read()'s FMODE_READ (EBADF).
+    const p = Host.create().spawn();
+    const b = new Uint8Array(4);
+    expect(err(() => p.pread(42, b, -1)).code).toBe('EINVAL');
+    expect(err(() => p.pwrite(42, b, -1n)).code).toBe('EINVAL');
+    const [r, w] = p.pipe();
+    expect(err(() => p.pread(r, b, -1)).code).toBe('EINVAL');
+    expect(err(() => p.pwrite(r, b, 0)).code).toBe('ESPIPE');
+    expect(err(() => p.pread(w, b, 0)).code).toBe('ESPIPE');
+    const wo = p.open('/dev/null', O_WRONLY);
+    expect(err(() => p.pread(wo, b, 0)).code).toBe('EBADF');
+    expect(err(() => p.pread(wo, b, -1)).code).toBe('EINVAL');
+    p.exit();
+    expect(err(() => p.pread(wo, b, -1)).code).toBe('ESRCH');
+  });
+
+  it('read()/write()\'s straight-line path fails, waits and traces exactly as the checked path does', () => {
+    // read()/write() skip rw() for the common case; every outcome must be the one rw() (fs/read_write.c
+    // order: fdget EBADF, FMODE_READ/WRITE EBADF, MAX_RW_COUNT, then the file's EAGAIN or a wait) gives.
+    // MAX_RW_COUNT without allocating 2 GiB: a buffer that claims to be longer than it is.
+    class Huge extends Uint8Array {
+      static get [Symbol.species](): Uint8ArrayConstructor {
+        return Uint8Array; // the truncated view is an ordinary (honest) array
+      }
+      override get length(): number {
+        return 0x7ffff000 + 1;
+      }
+    }
+    type Slow = { rw(kind: string, isRead: boolean, explicitPos: boolean, fd: number, buf: Uint8Array, pos: number): number };
+    const scenarios: [string, (p: Process) => [number, Uint8Array, boolean]][] = [
+      ['bad fd', () => [42, new Uint8Array(8), true]],
+      ['read on O_WRONLY', (p) => [p.open('/dev/null', O_WRONLY), new Uint8Array(8), true]],
+      ['write on O_RDONLY', (p) => [p.open('/dev/null', O_RDONLY), new Uint8Array(8), false]],
+      ['empty eventfd, O_NONBLOCK', (p) => [p.eventfd(0, EFD_NONBLOCK), new Uint8Array(8), true]],
+      ['empty eventfd, blocking', (p) => [p.eventfd(0, 0), new Uint8Array(8), true]],
+      ['eventfd write that would overflow, blocking', (p) => {
+        const fd = p.eventfd(0, 0);
+        p.write(fd, new Uint8Array([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+        return [fd, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]), false];
+      }],
+      ['eventfd read, short buffer', (p) => [p.eventfd(1, 0), new Uint8Array(4), true]],
+      ['eventfd read', (p) => [p.eventfd(5, 0), new Uint8Array(8), true]],
+      ['eventfd write', (p) => [p.eventfd(5, 0), new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0]), false]],
+      ['/dev/null write beyond MAX_RW_COUNT', (p) => [p.open('/dev/null', O_WRONLY), new Huge(8), false]],
+      ['exited process', (p) => {
+        const fd = p.eventfd(1, 0);
+        p.exit();
+        return [fd, new Uint8Array(8), true];
+      }],
+    ];
+    const run = (name: string, setup: (p: Process) => [number, Uint8Array, boolean], fast: boolean) => {
+      const host = Host.create();
+      const p = host.spawn();
+      const [fd, buf, isRead] = setup(p);
+      const events: unknown[] = [];
+      host.kernel.trace.on((ev) => events.push(ev));
+      let out: unknown;
+      try {
+        if (fast) out = isRead ? p.read(fd, buf) : p.write(fd, buf);
+        else out = (p as unknown as Slow).rw(isRead ? 'read' : 'write', isRead, false, fd, buf, 0);
+      } catch (e) {
+        if (!(e instanceof SyscallError)) throw e;
+        out = e.message;
+      }
+      const after = p.exited ? 'exited' : p.fds.get(fd) instanceof EventFdFile ? (p.fds.get(fd) as EventFdFile).ctx.count : 'n/a';
+      return { name, out, events, after };
+    };
+    for (const [name, setup] of scenarios) expect(run(name, setup, true), name).toEqual(run(name, setup, false));
+    expect(run('bad fd', scenarios[0]![1], true).out).toContain('EBADF');
+    expect(run('exited', scenarios.at(-1)![1], true).out).toContain('ESRCH');
+    expect(run('huge', scenarios[9]![1], true).out).toBe(8); // /dev/null took the truncated view
   });
 
   it('pipes: FIONREAD, EOF after the last writer, EPIPE without readers, ESPIPE on pread', () => {

@@ -127,6 +127,47 @@ describe('scheduler', () => {
     );
   });
 
+  it('point() sees every queued item and runnable task: its counter stays exact through queue, cancel, flush, steps and work that queues more (property)', () => {
+    // point() reads one counter instead of the queues; if it fell behind, an eager point would leave
+    // work pending (a missed wakeup), so after every eager point nothing may be left.
+    type Op = { kind: 'queue' | 'cancel' | 'flush' | 'run' | 'spawn' | 'point' | 'chain'; i: number };
+    const op = fc.record({
+      kind: fc.constantFrom<Op['kind']>('queue', 'queue', 'cancel', 'flush', 'run', 'spawn', 'point', 'chain'),
+      i: fc.integer({ min: 0, max: 19 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), fc.constantFrom<'eager' | 'interleave'>('eager', 'interleave'), fc.integer({ min: 0, max: 1000 }), (ops, policy, seed) => {
+        const s = new Scheduler({ seed, policy });
+        const units = () => (s as unknown as { units: number }).units;
+        const items: WorkItem[] = [];
+        for (let i = 0; i < 20; i++) {
+          // Every fourth item queues its neighbour and calls point() from inside (a nested point is a no-op).
+          items.push(new WorkItem(`w${i}`, () => {
+            if (i % 4 === 0) s.queueWork(items[(i + 1) % 20]!);
+            s.point();
+          }));
+        }
+        for (const o of ops) {
+          const w = items[o.i]!;
+          if (o.kind === 'queue') s.queueWork(w);
+          else if (o.kind === 'cancel') s.cancelWork(w);
+          else if (o.kind === 'flush') s.flushWork(w);
+          else if (o.kind === 'run') s.runOne(policy === 'interleave');
+          else if (o.kind === 'spawn') s.spawn(`t${o.i}`, (function* () { for (let k = 0; k < o.i % 3; k++) yield; })());
+          else if (o.kind === 'chain') s.spawn(`c${o.i}`, (function* () { s.queueWork(w); yield; s.spawn('inner', (function* () { yield; })()); })());
+          else {
+            s.point();
+            if (policy === 'eager') expect([s.pendingWork, s.runnableTasks]).toEqual([0, 0]);
+          }
+          expect(units()).toBe(s.pendingWork + s.runnableTasks);
+        }
+        s.flush();
+        expect(units()).toBe(0);
+      }),
+      fcParams(200),
+    );
+  });
+
   it('the interleave policy is deterministic for a seed and runs everything eventually (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 20 }), (seed, n) => {

@@ -3,10 +3,9 @@ import { expect } from 'vitest';
 import { Host } from '../../src/host.js';
 import type { Process } from '../../src/linux/process.js';
 import { SyscallError } from '../../src/linux/errors.js';
-import { O_RDWR } from '../../include-ts/linux/fcntl.js';
 import * as V from '../../include-ts/linux/vfio.js';
 // driver_override + unbind + drivers_probe, as libvirt's virPCIDeviceBindToStub does.
-import { bindToVfioPci as bindVfio } from '../../examples/lib/vfio.js';
+import { bindToVfioPci as bindVfio, openVfioDevice, type VfioDevice } from '../../examples/lib/vfio.js';
 
 export { bindVfio };
 
@@ -21,24 +20,16 @@ export const PCH_AUDIO = '0000:00:1f.3';
 
 export const GROUP = { edu: 2, legacy: 3, gpu: 1, pch: 6, bridge: 7, nic: 11, dual: 12 } as const;
 
-export interface Opened {
+export interface Opened extends VfioDevice {
   readonly host: Host;
   readonly p: Process;
-  readonly container: number;
-  readonly group: number;
-  readonly device: number;
 }
 
 /** The QEMU open sequence up to a device fd (container 3, group 4, device 5 in a fresh process). */
 export function openDevice(bdf: string = EDU, groupId: number = GROUP.edu, type: number = V.VFIO_TYPE1v2_IOMMU, host: Host = Host.create()): Opened {
   const p = host.spawn();
   bindVfio(p, bdf);
-  const container = p.open('/dev/vfio/vfio', O_RDWR);
-  const group = p.open(`/dev/vfio/${groupId}`, O_RDWR);
-  p.ioctl(group, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
-  p.ioctl(container, V.VFIO_SET_IOMMU, type);
-  const device = p.ioctl(group, V.VFIO_GROUP_GET_DEVICE_FD, bdf);
-  return { host, p, container, group, device };
+  return { host, p, ...openVfioDevice(p, groupId, bdf, type) };
 }
 
 /** Runs `fn` and returns the SyscallError it throws (fails the test if it does not throw one). */

@@ -1,0 +1,74 @@
+// Wait queues (kernel/sched/wait.c): add_wait_queue_priority_exclusive() refuses a second priority
+// waiter with -EBUSY (the head entry already has WQ_FLAG_PRIORITY) and leaves the queue as it was;
+// __wake_up_common() calls the priority waiter first and stops when it consumed the event (an
+// exclusive waiter returning 1 uses up nr_exclusive = 1), otherwise goes on to the other waiters.
+import { describe, expect, it } from 'vitest';
+import { WaitQueue, type WaitEntry } from '../../src/linux/waitqueue.js';
+
+const POLL_IN = 0x1;
+
+describe('wait queue (kernel/sched/wait.c)', () => {
+  const entry = (log: string[], name: string, consumes = false): WaitEntry => ({
+    wake: (mask: number) => {
+      log.push(`${name}:${mask}`);
+      return consumes;
+    },
+  });
+
+  it('holds at most one priority waiter: a second add fails (the kernel\'s -EBUSY) and changes nothing', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const a = entry(log, 'a', true);
+    const b = entry(log, 'b', true);
+    q.add(entry(log, 'plain'));
+    expect(q.addPriority(a)).toBe(true);
+    expect(q.size).toBe(2);
+    expect(q.addPriority(b)).toBe(false);
+    expect(q.size).toBe(2);
+    q.wake(POLL_IN);
+    expect(log).toEqual(['a:1']);
+    // Removing the waiter frees the slot; removing an entry that is not queued changes nothing.
+    q.remove(a);
+    q.remove(a);
+    expect(q.size).toBe(1);
+    expect(q.addPriority(b)).toBe(true);
+    expect(q.size).toBe(2);
+  });
+
+  it('wakes the priority waiter first; when it does not consume the event every other waiter is woken', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    q.add(entry(log, 'x'));
+    q.add(entry(log, 'y'));
+    q.addPriority(entry(log, 'p', false));
+    q.wake(POLL_IN);
+    expect(log).toEqual(['p:1', 'x:1', 'y:1']);
+  });
+
+  it('entries may remove themselves while being woken, and the count stays exact', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const once: WaitEntry = {
+      wake: (m) => {
+        log.push(`once:${m}`);
+        q.remove(once);
+        return false;
+      },
+    };
+    const prio: WaitEntry = {
+      wake: (m) => {
+        log.push(`prio:${m}`);
+        q.remove(prio);
+        return false;
+      },
+    };
+    q.add(once);
+    q.add(entry(log, 'after'));
+    q.addPriority(prio);
+    q.wake(POLL_IN);
+    expect(log).toEqual(['prio:1', 'once:1', 'after:1']);
+    expect(q.size).toBe(1);
+    q.wake(POLL_IN);
+    expect(log.slice(3)).toEqual(['after:1']);
+  });
+});
