@@ -62,8 +62,7 @@ export async function run(): Promise<BenchResult[]> {
       name: 'legacy delivery allocations once warm',
       rate: bytesPerOp(legacy.deliver),
       unit: 'bytes/MSI',
-      // Measured with the sampling heap profiler (includeObjectsCollectedByMinorGC): about 1.5 KB per MSI.
-      note: 'heap growth only: the VM exit starts the CPU\'s root-mode thread (a step task and its generators: exit handler, main loop, VM entry, do_softirq), which scavenges reclaim; the allocation itself is ~1.5 KB/MSI',
+      note: 'the VM exit starts the CPU\'s root-mode thread: a step task and its generators (exit handler, main loop, VM entry, do_softirq)',
     },
   ];
 }
