@@ -67,6 +67,6 @@ export async function run(): Promise<BenchResult[]> {
     { name: 'eventfd write+read pair (model)', ...pairs, unit: 'pairs/s', vsKernel: true, target: '>= 5x the real kernel, within 3x of bare JS' },
     { name: 'eventfd pair allocations once warm', rate: bytesPerOp(pair), unit: 'bytes/pair', target: '0' },
     { name: 'ioctl dispatch (FIONREAD on a pipe)', ...ioctls, unit: 'ioctls/s', vsKernel: true },
-    { name: 'ioctl dispatch allocations once warm', rate: bytesPerOp(ioctl), unit: 'bytes/ioctl' },
+    { name: 'ioctl dispatch allocations once warm', rate: bytesPerOp(ioctl), unit: 'bytes/ioctl', target: '0' },
   ];
 }

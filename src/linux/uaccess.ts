@@ -35,9 +35,12 @@ export class UserArg {
   private proc!: Process;
 
   reset(raw: IoctlArgument, proc: Process): this {
+    // A VMM passes the same struct on every call (an Int32Array for FIONREAD, a layout view): keep the
+    // byte view made for it last time instead of allocating one per call. Strings are copied afresh,
+    // since the kernel may write into the copy.
+    if (raw !== this.raw || typeof raw === 'string') this.buf = isPointerLike(raw) ? userBytesOf(raw) : null;
     this.raw = raw;
     this.proc = proc;
-    this.buf = isPointerLike(raw) ? userBytesOf(raw) : null;
     return this;
   }
 
