@@ -182,12 +182,14 @@ export class KvmVcpu implements GuestBus {
       if (slot.write(addr, size, value) === ACCESS_FAULT) return this.memoryFault(addr, size);
       return 0;
     }
+    // No slot, or a read-only one: the write is emulated as MMIO (vcpu_mmio_write in x86.c), which
+    // offers it to the LAPIC and the MMIO bus before exiting to userspace.
     const apic = this.lapic;
-    if (slot === null && apic !== null && apic.inRange(addr)) {
+    if (apic !== null && apic.inRange(addr)) {
       apic.mmioWrite(addr - apic.base, size, value);
       return 0;
     }
-    if (slot === null && kvm.mmioBus.write(addr, size, value, this)) {
+    if (kvm.mmioBus.write(addr, size, value, this)) {
       this.kernelIo++;
       return 0;
     }

@@ -11,7 +11,7 @@ import { IoBacking, type Backing } from '../../../src/linux/mm/backing.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { APIC_DEFAULT_PHYS_BASE, APIC_ICR, APIC_ICR2 } from '../../../src/hw/x86/apicdef.js';
 import { msiAddress, msiData } from '../../../src/hw/x86/msi.js';
-import { addRam, efd, errno, exitReason, irqfd, irqLine, K, memRegion, run, setRoutes, signal, signalMsi, vmm, type Vmm } from './helpers.js';
+import { addRam, count, efd, errno, exitReason, ioeventfd, irqfd, irqLine, K, memRegion, run, setRoutes, signal, signalMsi, vmm, type Vmm } from './helpers.js';
 import { irqGuest } from './guests.js';
 
 const load = (v: Vmm, a: GuestAsm, i = 0): void => v.host.control.kvm.loadGuest(v.p, v.vcpus[i]!, a.build());
@@ -266,6 +266,18 @@ describe('memory slots', () => {
     expect(run(v)).toBe(K.KVM_EXIT_MMIO);
     expect(regs(v)[0]).toBe(9);
     expect(m.read32(0)).toBe(9);
+  });
+  it('a write to a KVM_MEM_READONLY slot reaches the in-kernel MMIO bus first (x86.c vcpu_mmio_write): an ioeventfd there is signalled, no exit', () => {
+    const v = vmm();
+    const m = v.p.mmap(null, 0x1000, 3, 0x22, -1, 0);
+    memRegion(v.p, v.vm, 2, K.KVM_MEM_READONLY, 0x20_0000, 0x1000, m.addr);
+    const e = efd(v.p);
+    ioeventfd(v.p, v.vm, { addr: 0x20_0010, len: 4, fd: e });
+    load(v, new GuestAsm('ro-ioeventfd').label('start').store(0x20_0010, 1, 4).store(0x20_0020, 2, 4).hlt());
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    expect(count(v.p, e)).toBe(1);
+    expect(Number(v.runs[0]!.read64(32))).toBe(0x20_0020);
+    expect(m.read32(0x10)).toBe(0);
   });
   it('a slot whose host range is not mapped fails KVM_RUN with EFAULT (KVM_EXIT_MEMORY_FAULT)', () => {
     const v = vmm();
