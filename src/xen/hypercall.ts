@@ -4,8 +4,8 @@
 // test_assign_device, deassign_device, bind_pt_irq, unbind_pt_irq). Arguments are read from and
 // written back to the caller's memory (copy_from_guest / copy_to_guest); errors are Xen's -E values.
 import { getU32 } from '../../abi/bytes.js';
-import { formatBdf } from '../hw/pci/function.js';
-import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_SELF } from '../../include-ts/xen/xen.js';
+import { formatBdf, type PciFunction } from '../hw/pci/function.js';
+import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_INVALID, DOMID_SELF } from '../../include-ts/xen/xen.js';
 import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, MAP_PIRQ_TYPE_MSI_SEG, MAP_PIRQ_TYPE_MULTI_MSI, PHYSDEVOP_map_pirq, PHYSDEVOP_unmap_pirq, physdev_map_pirq, physdev_unmap_pirq } from '../../include-ts/xen/physdev.js';
 import {
   XEN_DOMCTL_assign_device, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_deassign_device, XEN_DOMCTL_DEV_PCI, XEN_DOMCTL_DEV_RDM_RELAXED, XEN_DOMCTL_INTERFACE_VERSION,
@@ -79,12 +79,44 @@ function doPhysdevOp(xen: Xen, cmd: number, arg: number, mem: GuestMemory): numb
   }
 }
 
+type AssignDeviceArg = ReturnType<typeof xen_domctl.view>['u']['assign_device'];
+
+/**
+ * iommu_do_domctl / iommu_do_pci_domctl argument checks for assign, test_assign and deassign: the IOMMU
+ * (the domain's, or the global switch when the domain is NULL), no self-assignment, a PCI device, valid
+ * flags. Returns the function the sbdf names (undefined if none) and its name.
+ */
+function checkAssignArgs(xen: Xen, a: AssignDeviceArg, d: Domain | null, allowedFlags: number): { f: PciFunction | undefined; bdf: string } {
+  const iommu = d === null ? xen.iommuEnabled : d === xen.dom0 ? xen.iommuEnabled : d.iommuEnabled;
+  if (!iommu) throw xerr('EOPNOTSUPP', d === null ? 'the IOMMU is not enabled' : `the IOMMU is not enabled for d${d.id}`);
+  if (d === xen.dom0) throw xerr('EINVAL', 'self-assignment of devices is not supported');
+  if (a.dev !== XEN_DOMCTL_DEV_PCI) throw xerr('ENODEV', `device type ${a.dev} is not PCI`);
+  if ((a.flags & ~allowedFlags) !== 0) throw xerr('EINVAL', `flags 0x${a.flags.toString(16)} are not valid here`);
+  const sbdf = getU32(a.bytes, 8);
+  const bdf = formatBdf((sbdf >>> 8) & 0xff, sbdf & 0xff, sbdf >>> 16);
+  return { f: xen.pci.find(bdf), bdf };
+}
+
+/** XEN_DOMCTL_test_assign_device: 0 if the device could be assigned, EINVAL if assigned or absent. */
+function testAssignDevice(xen: Xen, a: AssignDeviceArg, d: Domain | null): number {
+  const { f, bdf } = checkAssignArgs(xen, a, d, 0);
+  try {
+    checkAssignable(xen, f, bdf);
+  } catch (e) {
+    if (e instanceof XenError) throw xerr('EINVAL', `${bdf} already assigned, or non-existent`);
+    throw e;
+  }
+  return 0;
+}
+
 function doDomctl(xen: Xen, arg: number, mem: GuestMemory): number {
   const bytes = copyFromGuest(mem, arg, xen_domctl.size, 'domctl');
   const op = xen_domctl.view(bytes);
   if (op.interface_version !== XEN_DOMCTL_INTERFACE_VERSION) {
     throw xerr('EACCES', `domctl interface version 0x${op.interface_version.toString(16)} is not Xen's 0x${XEN_DOMCTL_INTERFACE_VERSION.toString(16)}`);
   }
+  // do_domctl: test_assign_device asks about the device alone when the domain is DOMID_INVALID (d = NULL).
+  if (op.cmd === XEN_DOMCTL_test_assign_device && op.domain === DOMID_INVALID) return testAssignDevice(xen, op.u.assign_device, null);
   const d = xen.domains.get(op.domain);
   if (!d) throw xerr('ESRCH', `no domain ${op.domain}`);
   switch (op.cmd) {
@@ -103,30 +135,14 @@ function doDomctl(xen: Xen, arg: number, mem: GuestMemory): number {
       }
       return 0;
     }
-    case XEN_DOMCTL_assign_device:
     case XEN_DOMCTL_test_assign_device:
+      return testAssignDevice(xen, op.u.assign_device, d);
+    case XEN_DOMCTL_assign_device:
     case XEN_DOMCTL_deassign_device: {
-      const a = op.u.assign_device;
-      if (d === xen.dom0 ? !xen.iommuEnabled : !d.iommuEnabled) throw xerr('EOPNOTSUPP', `the IOMMU is not enabled for d${d.id}`);
-      if (d === xen.dom0) throw xerr('EINVAL', 'self-assignment of devices is not supported');
-      if (a.dev !== XEN_DOMCTL_DEV_PCI) throw xerr('ENODEV', `device type ${a.dev} is not PCI`);
-      const allowed = op.cmd === XEN_DOMCTL_assign_device ? XEN_DOMCTL_DEV_RDM_RELAXED : 0;
-      if ((a.flags & ~allowed) !== 0) throw xerr('EINVAL', `flags 0x${a.flags.toString(16)} are not valid here`);
-      const sbdf = getU32(a.bytes, 8);
-      const bdf = formatBdf((sbdf >>> 8) & 0xff, sbdf & 0xff, sbdf >>> 16);
-      const f = xen.pci.find(bdf);
+      const { f, bdf } = checkAssignArgs(xen, op.u.assign_device, d, op.cmd === XEN_DOMCTL_assign_device ? XEN_DOMCTL_DEV_RDM_RELAXED : 0);
       if (op.cmd === XEN_DOMCTL_deassign_device) {
         if (!f || !d.devices.has(f)) throw xerr('ENODEV', `${bdf} is not assigned to d${d.id}`);
         xen.complete(deassignDevice(xen, d, f), `deassign ${bdf}`);
-        return 0;
-      }
-      if (op.cmd === XEN_DOMCTL_test_assign_device) {
-        try {
-          checkAssignable(xen, f, bdf);
-        } catch (e) {
-          if (e instanceof XenError) throw xerr('EINVAL', `${bdf} already assigned, or non-existent`);
-          throw e;
-        }
         return 0;
       }
       xen.complete(assignDevice(xen, d, checkAssignable(xen, f, bdf)), `assign ${bdf}`);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { O_RDWR } from '../../include-ts/linux/fcntl.js';
 import { IOCTL_PRIVCMD_HYPERCALL, IOCTL_PRIVCMD_RESTRICT, privcmd_hypercall } from '../../include-ts/xen/privcmd.js';
-import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op } from '../../include-ts/xen/xen.js';
+import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_INVALID } from '../../include-ts/xen/xen.js';
 import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, PHYSDEVOP_map_pirq, physdev_map_pirq } from '../../include-ts/xen/physdev.js';
 import { PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
 import { Host } from '../../src/host.js';
@@ -197,6 +197,19 @@ describe('XEN_DOMCTL_* (domctl.c, arch/x86/domctl.c, passthrough/pci.c)', () => 
     expect(errnoOf(() => xc_test_assign_device(x, b, NIC_SBDF))).toBe('EINVAL');
     expect(xc_deassign_device(x, a, NIC_SBDF)).toBe(0);
     expect(xc_assign_device(x, b, NIC_SBDF)).toBe(0);
+  });
+
+  it('test_assign_device for DOMID_INVALID asks about the device alone (xen/common/domctl.c: d = NULL; drivers/passthrough/pci.c: the global IOMMU switch); other domctls ESRCH', () => {
+    const h = XenHost.create({ cmdline: 'iommu=intpost' });
+    const a = h.createHvmDomain({ vcpus: 1 });
+    const x = xc_interface_open(h.spawnDom0Process());
+    expect(xc_test_assign_device(x, DOMID_INVALID, NIC_SBDF)).toBe(0);
+    expect(errnoOf(() => xc_test_assign_device(x, DOMID_INVALID, sbdf(0, 9, 0, 0)))).toBe('EINVAL');
+    expect(errnoOf(() => xc_assign_device(x, DOMID_INVALID, NIC_SBDF))).toBe('ESRCH');
+    expect(xc_assign_device(x, a, NIC_SBDF)).toBe(0);
+    expect(errnoOf(() => xc_test_assign_device(x, DOMID_INVALID, NIC_SBDF))).toBe('EINVAL');
+    const off = XenHost.create({ cmdline: 'iommu=off' });
+    expect(errnoOf(() => xc_test_assign_device(xc_interface_open(off.spawnDom0Process()), DOMID_INVALID, NIC_SBDF))).toBe('EOPNOTSUPP');
   });
 
   it('with the IOMMU off: device assignment is EOPNOTSUPP, bind_pt_irq ESRCH; map_pirq programs a compatibility-format MSI', () => {
