@@ -1,26 +1,30 @@
 // npm run bench: runs every bench/*.ts module and prints rates, the ratio to a bare-JavaScript
 // baseline of the same work, and the ratio to the real kernel's eventfd write+read pair rate
 // measured by a C program in the same run. Reports only; nothing passes or fails here.
+//
+// Each module runs in its own Node process (as JMH forks per benchmark): V8 specializes code for the
+// object shapes and call targets it has seen, so a path measured after unrelated benchmarks ran in
+// the same process pays for their type feedback, and results would depend on the order of the files.
+// Each process measures the real kernel's pair right before its module, so every ratio compares
+// numbers taken under the same machine conditions.
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { realEventfdPairNs, type BenchModule, type BenchResult } from './lib/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
-const files = readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && (only.length === 0 || only.some((o) => f.includes(o)))).sort();
+const self = fileURLToPath(import.meta.url);
 
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a (run with --expose-gc)' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2));
 
-const pairNs = realEventfdPairNs();
-const kernelRate = pairNs ? 1e9 / pairNs : null;
-console.log(`real kernel eventfd write+read pair (C, same run): ${pairNs ? `${pairNs} ns = ${fmt(kernelRate!)} pairs/s` : 'not measured (gcc missing)'}`);
-console.log('');
-
-for (const f of files) {
-  const mod = (await import(pathToFileURL(join(here, f)).href)) as BenchModule;
-  if (typeof mod.run !== 'function') continue;
+/** The child: one module, with the kernel pair measured in the same process. */
+async function runModule(f: string): Promise<void> {
+  const pairNs = realEventfdPairNs();
+  const kernelRate = pairNs ? 1e9 / pairNs : null;
   console.log(`## ${f}`);
+  console.log(`  real kernel eventfd write+read pair (C, measured just before, same process): ${pairNs ? `${pairNs} ns = ${fmt(kernelRate!)} pairs/s` : 'not measured (gcc missing)'}`);
+  const mod = (await import(pathToFileURL(join(here, f)).href)) as BenchModule;
   const results: BenchResult[] = await mod.run();
   for (const r of results) {
     const parts = [`${r.name}: ${fmt(r.rate)} ${r.unit}`];
@@ -31,4 +35,16 @@ for (const f of files) {
     console.log(`  ${parts.join(' | ')}`);
   }
   console.log('');
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--module') {
+  await runModule(args[1]!);
+} else {
+  const ext = self.endsWith('.ts') ? '.ts' : '.js';
+  const files = readdirSync(here).filter((f) => f.endsWith(ext) && f !== `run${ext}` && (args.length === 0 || args.some((o) => f.includes(o)))).sort();
+  for (const f of files) {
+    // The same node flags (tsx's loader, --expose-gc, --conditions) in a fresh process per module.
+    execFileSync(process.execPath, [...process.execArgv, self, '--module', f], { stdio: 'inherit' });
+  }
 }

@@ -3,7 +3,6 @@
 // booted with iommu=intpost (posted: PIR + notification, no VM exit) and with iommu=no-intpost (the
 // legacy path: external-interrupt VM exit, do_IRQ, HVM_DPCI_SOFTIRQ, vlapic_set_irq, VM entry).
 import { bindMsi, rig as xenRig } from '../test/xen/helpers.js';
-import { getU32 } from '../abi/bytes.js';
 import { bytesPerOp, opsPerSecond, type BenchResult } from './lib/harness.js';
 
 const GVEC = 0x41;
@@ -20,8 +19,8 @@ function rig(cmdline: string): { deliver: () => void; fromIommu: () => void; han
   host.control.settle();
   const sched = host.xen.sched;
   // The message entry 0 holds, read once: what the NIC writes, handed straight to the platform.
-  const t = nic.msix!.table;
-  const lo = getU32(t, 0), hi = getU32(t, 4), data = getU32(t, 8);
+  const m = nic.msix!;
+  const lo = m.entryWord(0, 0), hi = m.entryWord(0, 1), data = m.entryWord(0, 2);
   return {
     fromIommu: () => {
       nic.msiSink.deliver(nic, lo, hi, data);

@@ -240,8 +240,7 @@ export class XenControl {
   /** The IRTE that MSI-X entry `entry` of the device uses (through the device's remappable message). */
   irte(entry: number, bdf = DEFAULT_NIC_BDF): DecodedIrte & { readonly index: number } {
     const f = this.device(bdf);
-    const t = f.msix!.table;
-    const lo = t[entry * 16]! | (t[entry * 16 + 1]! << 8) | (t[entry * 16 + 2]! << 16) | (t[entry * 16 + 3]! << 24);
+    const lo = f.msix!.entryWord(entry, 0);
     const index = ((lo >>> 5) & 0x7fff) | (lo & 4 ? 0x8000 : 0);
     const ir = this.xen.intremapFor(f);
     if (!ir) throw new RangeError('interrupt remapping is off: no IRTEs');
@@ -250,10 +249,8 @@ export class XenControl {
 
   /** The device's MSI-X entry as programmed (address low, address high, data, vector control). */
   msixEntry(entry: number, bdf = DEFAULT_NIC_BDF): { addrLo: number; addrHi: number; data: number; ctrl: number } {
-    const t = this.device(bdf).msix!.table;
-    const u32 = (o: number) => (t[o]! | (t[o + 1]! << 8) | (t[o + 2]! << 16) | (t[o + 3]! << 24)) >>> 0;
-    const o = entry * 16;
-    return { addrLo: u32(o), addrHi: u32(o + 4), data: u32(o + 8), ctrl: u32(o + 12) };
+    const m = this.device(bdf).msix!;
+    return { addrLo: m.entryWord(entry, 0), addrHi: m.entryWord(entry, 1), data: m.entryWord(entry, 2), ctrl: m.entryWord(entry, 3) };
   }
 
   /** Per-CPU counters: softirqs raised by name, IPIs, notification and wakeup handler runs, exits. */

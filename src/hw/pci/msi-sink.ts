@@ -17,19 +17,10 @@ export interface MsiSink {
 export class MsiRouter implements MsiSink {
   /** Messages delivered since boot (inspection). */
   count = 0;
-  /** The last message (inspection; numbers, no allocation; signed 32-bit, see MsiSink). */
-  lastAddrLo = 0;
-  lastAddrHi = 0;
-  lastData = 0;
-  lastSource: PciFunction | null = null;
   target: MsiSink | null = null;
 
   deliver(source: PciFunction, addrLo: number, addrHi: number, data: number): void {
     this.count++;
-    this.lastAddrLo = addrLo;
-    this.lastAddrHi = addrHi;
-    this.lastData = data;
-    this.lastSource = source;
     if (this.target !== null) this.target.deliver(source, addrLo, addrHi, data);
   }
 }

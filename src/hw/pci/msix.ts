@@ -5,7 +5,7 @@
 // the vector becomes unmasked the function sends it and clears the bit. The PBA is read-only: writes
 // are ignored (and counted, since software that writes it is wrong; QEMU's libqos once did).
 
-import { getS32, getU16, getU32 } from '../../../abi/bytes.js';
+import { getU16, getU32 } from '../../../abi/bytes.js';
 import { PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { ConfigSpace } from './config-space.js';
 import type { PciFunction } from './function.js';
@@ -16,7 +16,10 @@ export class MsixState {
   readonly tableOffset: number;
   readonly pbaBar: number;
   readonly pbaOffset: number;
-  readonly table: Uint8Array;
+  /** The table as dwords (entry v: words 4v..4v+3 = address low, address high, data, vector control).
+   *  Dwords, not bytes: the per-message path reads three whole fields and the Mask bit. Signed, so a
+   *  message address like 0xfee00000 travels as a small integer (see MsiSink). */
+  readonly words: Int32Array;
   /** PBA as bytes (bit v of byte v>>3), so reads of any width are little-endian slices. */
   readonly pba: Uint8Array;
   /** Messages sent per vector (inspection). */
@@ -36,7 +39,7 @@ export class MsixState {
     this.tableOffset = t & ~7;
     this.pbaBar = p & 7;
     this.pbaOffset = p & ~7;
-    this.table = new Uint8Array(this.vectors * 16);
+    this.words = new Int32Array(this.vectors * 4);
     this.pba = new Uint8Array(Math.ceil(this.vectors / 64) * 8);
     this.sent = new Uint32Array(this.vectors);
     this.reset();
@@ -64,7 +67,12 @@ export class MsixState {
   }
 
   vectorMasked(v: number): boolean {
-    return (this.table[v * 16 + 12]! & 1) !== 0;
+    return (this.words[v * 4 + 3]! & 1) !== 0;
+  }
+
+  /** Dword `w` (0-3) of entry `v`, unsigned (inspection). */
+  entryWord(v: number, w: number): number {
+    return this.words[v * 4 + w]! >>> 0;
   }
 
   pending(v: number): boolean {
@@ -76,7 +84,7 @@ export class MsixState {
     // Message Control's high byte: bit 7 = Enable, bit 6 = Function Mask (one read on the per-message path).
     const ctlHi = this.cs.bytes[this.offset + 3]!;
     if ((ctlHi & 0x80) === 0 || v < 0 || v >= this.vectors) return false;
-    if ((ctlHi & 0x40) !== 0 || (this.table[v * 16 + 12]! & 1) !== 0) {
+    if ((ctlHi & 0x40) !== 0 || (this.words[v * 4 + 3]! & 1) !== 0) {
       this.pba[v >> 3] = this.pba[v >> 3]! | (1 << (v & 7));
       const tr = this.fn.trace;
       if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-pending', at: this.fn.bdf, vector: v, detail: 'MSI-X vector masked: PBA bit set' });
@@ -87,13 +95,13 @@ export class MsixState {
   }
 
   private send(v: number): void {
-    const t = this.table;
-    const o = v * 16;
+    const t = this.words;
+    const o = v * 4;
     this.sent[v]!++;
     const fn = this.fn;
     const tr = fn.trace;
     if (tr.active) tr.emit({ type: 'irq', t: fn.sched.now, hop: 'msi-send', at: fn.bdf, vector: v, detail: 'MSI-X' });
-    fn.msiSink.deliver(fn, getS32(t, o), getS32(t, o + 4), getS32(t, o + 8));
+    fn.msiSink.deliver(fn, t[o]!, t[o + 1]!, t[o + 2]!);
   }
 
   /** Sends vector `v` if it is pending and now unmasked, clearing its PBA bit. */
@@ -103,23 +111,29 @@ export class MsixState {
     this.send(v);
   }
 
+  /** A read of `size` bytes at `off` (little-endian; an access may span dwords, QEMU splits none). */
   tableRead(off: number, size: number): number {
     let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.table[off + i]!;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.tableByte(off + i);
     return v >>> 0;
   }
 
+  private tableByte(o: number): number {
+    return (this.words[o >> 2]! >>> ((o & 3) * 8)) & 0xff;
+  }
+
   tableWrite(off: number, size: number, value: number): void {
-    for (let i = 0; i < size; i++) this.table[off + i] = (value >>> (i * 8)) & 0xff;
+    const w = this.words;
+    for (let i = 0; i < size; i++) {
+      const o = off + i;
+      const sh = (o & 3) * 8;
+      w[o >> 2] = (w[o >> 2]! & ~(0xff << sh)) | (((value >>> (i * 8)) & 0xff) << sh);
+    }
     // Vector control: bits other than Mask are reserved (read as zero).
     const v = off >> 4;
     const end = (off + size - 1) >> 4;
     for (let e = v; e <= end; e++) {
-      const c = e * 16 + 12;
-      this.table[c] = this.table[c]! & 1;
-      this.table[c + 1] = 0;
-      this.table[c + 2] = 0;
-      this.table[c + 3] = 0;
+      w[e * 4 + 3] = w[e * 4 + 3]! & 1;
       this.flush(e);
     }
   }
@@ -148,8 +162,8 @@ export class MsixState {
 
   /** Reset values: every vector masked, address/data zero, nothing pending. */
   reset(): void {
-    this.table.fill(0);
-    for (let v = 0; v < this.vectors; v++) this.table[v * 16 + 12] = 1;
+    this.words.fill(0);
+    for (let v = 0; v < this.vectors; v++) this.words[v * 4 + 3] = 1;
     this.pba.fill(0);
   }
 }
