@@ -5,9 +5,11 @@
 // re-delivers (KVM's storm guard) are hooks.
 //
 // 24 pins; MMIO at 0xFEC00000: IOREGSEL (+0x00, 8-bit index) and IOWIN (+0x10). Index 0 = ID (bits
-// 27:24), 1 = version 0x00170011 (max redirection entry 23, version 0x11, no EOI register), 2 =
+// 27:24), 1 = version 0x00170011 (max redirection entry 23, version 0x11, no EOI register: KVM's), 2 =
 // arbitration (reads as the ID), 0x10+2n / 0x11+2n = low / high dword of pin n; indexes past pin 23 read
-// all ones. Redirection entries reset to 0x0000000000010000 (masked).
+// all ones. Redirection entries reset to 0x0000000000010000 (masked). A version 0x20 part (the Intel
+// PCH IOxAPIC a host has) also has the EOI register at +0x40: writing a vector clears remote IRR of
+// every entry with that vector (Intel PCH datasheet, IOxAPIC EOI register); KVM's ignores the offset.
 //
 // Pin state machine (`irr` is the latched request per pin, `remote IRR` the level-triggered in-service
 // bit; line levels arrive already combined by the caller):
@@ -37,6 +39,10 @@ export const IOAPIC_REG_WINDOW = 0x10;
 export const IOAPIC_REG_APIC_ID = 0x00;
 export const IOAPIC_REG_VERSION = 0x01;
 export const IOAPIC_REG_ARB_ID = 0x02;
+/** The EOI register's MMIO offset (version 0x20 and later). */
+export const IOAPIC_REG_EOI = 0x40;
+/** The first version with the EOI register (Linux: mpc_ioapic_ver() >= 0x20). */
+export const IOAPIC_VERSION_EOI_REGISTER = 0x20;
 
 /** Low-dword redirection entry fields. */
 export const IOAPIC_RTE_VECTOR = 0xff;
@@ -96,6 +102,8 @@ export class Ioapic {
   constructor(
     readonly hooks: IoapicHooks,
     private readonly hw: HwContext,
+    /** The version register's low byte: 0x11 (KVM's, the 82093AA's) or 0x20 (with the EOI register). */
+    readonly version = IOAPIC_VERSION_ID,
   ) {
     this.reset();
   }
@@ -215,6 +223,21 @@ export class Ioapic {
     }
   }
 
+  /** A write of the EOI register (version 0x20): remote IRR of every level entry with `vector` clears;
+   *  an entry whose line is still high and unmasked fires again. */
+  eoiRegister(vector: number): void {
+    const pins = this.pinsOfVector;
+    for (let pin = -1, m = pins[vector]!; m !== 0; m = pins[vector]! & ~((2 << pin) - 1)) {
+      pin = 31 - Math.clz32(m & -m);
+      const lo = this.lo[pin]!;
+      if ((lo & IOAPIC_RTE_REMOTE_IRR) === 0) continue;
+      this.lo[pin] = (lo & ~IOAPIC_RTE_REMOTE_IRR) >>> 0;
+      const pending = (lo & IOAPIC_RTE_MASK) === 0 && (this.irr & (1 << pin)) !== 0;
+      if (this.hw.trace.active) this.trace(pin, pending ? 'EOI register: remote IRR cleared, line still high' : 'EOI register: remote IRR cleared');
+      this.hooks.eoiDone(pin, pending);
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // MMIO
 
@@ -262,6 +285,9 @@ export class Ioapic {
       case IOAPIC_REG_WINDOW:
         this.writeIndirect(data);
         break;
+      case IOAPIC_REG_EOI:
+        if (this.version >= IOAPIC_VERSION_EOI_REGISTER) this.eoiRegister(data & 0xff);
+        break;
       default:
         break;
     }
@@ -270,7 +296,7 @@ export class Ioapic {
   private readIndirect(): number {
     switch (this.ioregsel) {
       case IOAPIC_REG_VERSION:
-        return (((IOAPIC_NUM_PINS - 1) & 0xff) << 16) | (IOAPIC_VERSION_ID & 0xff);
+        return (((IOAPIC_NUM_PINS - 1) & 0xff) << 16) | (this.version & 0xff);
       case IOAPIC_REG_APIC_ID:
       case IOAPIC_REG_ARB_ID:
         return ((this.id & 0xf) << 24) >>> 0;

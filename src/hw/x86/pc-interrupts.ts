@@ -5,6 +5,8 @@
 // CPUs' local APICs accept them. The operating system programs these parts (redirection entries,
 // the remapping table, message addresses); this file only connects them.
 //
+// The I/O APIC is version 0x20, as Intel PCH IOxAPICs are: it has the EOI register.
+//
 // An I/O APIC redirection entry in remappable format (VT-d 5.1.5.1) carries the interrupt index in
 // bits 63:49 and 11 with bit 48 set; the request it sends carries the I/O APIC's source-id (from the
 // DMAR device scope) and selects that index, like a remappable MSI with SHV=0. A level entry's remote
@@ -21,7 +23,7 @@ import { remappableMsiAddress } from '../iommu/vtd/msi-format.js';
 import { VtdPlatform, type DrhdDescription } from '../iommu/vtd/vtd.js';
 import { ApicBus } from './apic-bus.js';
 import type { ApicIrq } from './apic-irq.js';
-import { Ioapic, IOAPIC_NUM_PINS, type IoapicHooks } from './ioapic.js';
+import { Ioapic, IOAPIC_NUM_PINS, IOAPIC_REG_EOI, IOAPIC_VERSION_EOI_REGISTER, type IoapicHooks } from './ioapic.js';
 
 /** Redirection entry, high dword: bit 48 (interrupt format: remappable). */
 export const IOAPIC_RTE_HI_FORMAT_REMAPPABLE = 1 << 16;
@@ -61,7 +63,7 @@ export class PcInterrupts implements IoapicHooks {
     readonly machine: Machine,
     dmar: readonly DrhdDescription[] = [{ scope: 'all' }],
   ) {
-    this.ioapic = new Ioapic(this, machine);
+    this.ioapic = new Ioapic(this, machine, IOAPIC_VERSION_EOI_REGISTER);
     this.ioapic.label = 'IO-APIC';
     this.vtd = new VtdPlatform(dmar, this.mem, this.bus, machine.sched, machine.trace, machine.pci);
     this.ioapicUnit = this.vtd.units[this.vtd.units.length - 1]!;
@@ -79,6 +81,12 @@ export class PcInterrupts implements IoapicHooks {
   /** Software writes one dword of a redirection entry (the indirect IOREGSEL/IOWIN access). */
   writeEntry(pin: number, half: 'lo' | 'hi', value: number): void {
     this.ioapic.writeEntry(pin, half, value);
+    if (this.postedTail !== this.postedHead) this.send();
+  }
+
+  /** Software writes the I/O APIC's EOI register. */
+  writeEoi(vector: number): void {
+    this.ioapic.mmioWrite(IOAPIC_REG_EOI, 4, vector);
     if (this.postedTail !== this.postedHead) this.send();
   }
 

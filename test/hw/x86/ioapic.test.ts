@@ -16,7 +16,7 @@ interface Stub {
   eoiDone: [number, boolean][];
 }
 
-function mk(): Stub {
+function mk(version?: number): Stub {
   const s: Partial<Stub> = { delivered: [], acks: [], masks: [], accept: 1, resample: false, eoiDone: [] };
   const hooks: IoapicHooks = {
     deliver: (irq: ApicIrq, pin) => {
@@ -32,7 +32,7 @@ function mk(): Stub {
       if (pending) s.io!.service(pin, false);
     },
   };
-  s.io = new Ioapic(hooks, { sched: new Scheduler(), trace: new TraceBus() });
+  s.io = new Ioapic(hooks, { sched: new Scheduler(), trace: new TraceBus() }, version);
   return s as Stub;
 }
 
@@ -61,6 +61,31 @@ describe('registers (ioapic_read_indirect)', () => {
     expect(rd(io, 0x11)).toBe(0);
     expect(rd(io, 0x10 + 48)).toBe(0xffffffff);
     expect(io.mmioRead(0x00, 4)).toBe(0x10 + 48);
+  });
+  it('a version 0x20 part (Intel PCH IOxAPIC) reads 0x00170020; its EOI register (+0x40) clears remote IRR of every entry with the vector and re-fires a line still high', () => {
+    const s = mk(0x20);
+    expect(rd(s.io, 1)).toBe(0x00170020);
+    program(s.io, 3, 0x8000 | 0x30);
+    program(s.io, 5, 0x8000 | 0x30);
+    program(s.io, 7, 0x8000 | 0x31);
+    s.io.setIrq(3, true, false);
+    s.io.setIrq(5, true, false);
+    s.io.setIrq(7, true, false);
+    s.io.setIrq(5, false, false);
+    expect(s.delivered.map((d) => d.pin)).toEqual([3, 5, 7]);
+    s.io.mmioWrite(0x40, 4, 0x30);
+    expect([s.io.remoteIrr(3), s.io.remoteIrr(5), s.io.remoteIrr(7)]).toEqual([true, false, true]);
+    // Pin 3's line is still high: it fired again (remote IRR set anew); pin 5's is low.
+    expect(s.eoiDone).toEqual([[3, true], [5, false]]);
+    expect(s.delivered.map((d) => d.pin)).toEqual([3, 5, 7, 3]);
+  });
+  it("KVM's version 0x11 has no EOI register: a write at +0x40 changes nothing", () => {
+    const s = mk();
+    program(s.io, 3, 0x8000 | 0x30);
+    s.io.setIrq(3, true, false);
+    s.io.mmioWrite(0x40, 4, 0x30);
+    expect(s.io.remoteIrr(3)).toBe(true);
+    expect(s.eoiDone).toEqual([]);
   });
   it('remote IRR and delivery status are read-only; writing an entry edge-triggered clears remote IRR', () => {
     const s = mk();

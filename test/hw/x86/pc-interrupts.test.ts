@@ -53,6 +53,13 @@ describe('PcInterrupts', () => {
     pc.writeEntry(19, 'lo', (lo | IOAPIC_RTE_MASK) & ~IOAPIC_RTE_LEVEL);
     pc.writeEntry(19, 'lo', lo);
     expect(got).toEqual([0x41, 0x41]);
+    // And through the EOI register this version-0x20 I/O APIC has, written with the pin (the vector
+    // field of a remappable entry).
+    edu.setIrqLevel(false);
+    edu.setIrqLevel(true);
+    expect(got).toHaveLength(2);
+    pc.writeEoi(19);
+    expect(got).toEqual([0x41, 0x41, 0x41]);
   });
 
   it('a device MSI in remappable format is remapped; with remapping on, a compatibility-format MSI is blocked', () => {

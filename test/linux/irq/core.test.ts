@@ -228,6 +228,26 @@ describe('/proc/interrupts and per-CPU delivery', () => {
     expect(h.spawn().readFile('/proc/interrupts')).toMatch(/\nERR: +1\n/);
   });
 
+  it('the EOI of a level line goes to the version-0x20 I/O APIC\'s EOI register with the pin (io_apic.c __eoi_ioapic_pin); a line still high fires again', () => {
+    const { h, card, irq, ctl } = host();
+    expect(irq.ioapic.chip.version).toBe(0x20);
+    let calls = 0;
+    // The handler leaves the device asserting once, then acknowledges it.
+    irq.requestIrq(20, () => {
+      if (++calls === 2) card.setIrqLevel(false);
+      return IRQ_HANDLED;
+    }, IRQF_SHARED, 'a', {});
+    const eois: string[] = [];
+    h.trace.on((e) => {
+      if (e.type === 'irq' && e.hop === 'ioapic' && /EOI register/.test(e.detail ?? '')) eois.push(e.detail!);
+    });
+    h.control.pci.setIrqLevel('03:00.0', true);
+    expect(eois).toEqual(['EOI register: remote IRR cleared, line still high', 'EOI register: remote IRR cleared']);
+    expect(calls).toBe(2);
+    expect(ctl.desc(20)).toMatchObject({ count: 2 });
+    expect(irq.platform.ioapic.remoteIrr(20)).toBe(false);
+  });
+
   it('GSI lines go through remapping: each has an IRTE with its vector and CPU, the RTE holds the index', () => {
     const { irq } = host();
     const d = irq.desc(23)!;

@@ -4,11 +4,13 @@
 // the I/O APIC's source-id) and a redirection entry in remappable format whose vector field holds the
 // pin number ("IO-APIC RTE will be configured with virtual vector"), masked until request_irq()
 // starts the line up. The chip masks and unmasks by rewriting the entry; its EOI (ioapic_ir_ack_level)
-// acknowledges the local APIC and then EOIs the pin itself: this I/O APIC (version 0x11) has no EOI
-// register, so __eoi_ioapic_pin() rewrites the entry as masked edge (which clears remote IRR) and
-// writes it back; a line still asserted then fires again.
+// acknowledges the local APIC and then EOIs the pin itself with __eoi_ioapic_pin(): an I/O APIC of
+// version 0x20 or later (mpc_ioapic_ver(), read from the version register at registration) has an EOI
+// register, written with the entry's vector field, which under remapping holds the pin number
+// (io_apic_eoi); an older one has none, so the entry is rewritten as masked edge (which clears remote
+// IRR) and written back. Either way a line still asserted then fires again.
 
-import { IOAPIC_REG_SELECT, IOAPIC_REG_WINDOW, IOAPIC_RTE_LEVEL, IOAPIC_RTE_MASK, IOAPIC_RTE_POLARITY, type Ioapic } from '../../../hw/x86/ioapic.js';
+import { IOAPIC_REG_SELECT, IOAPIC_REG_VERSION, IOAPIC_REG_WINDOW, IOAPIC_RTE_LEVEL, IOAPIC_RTE_MASK, IOAPIC_RTE_POLARITY, IOAPIC_VERSION_EOI_REGISTER, type Ioapic } from '../../../hw/x86/ioapic.js';
 import { IOAPIC_RTE_HI_FORMAT_REMAPPABLE, IOAPIC_RTE_HI_INDEX_SHIFT, IOAPIC_RTE_LO_INDEX15, IOAPIC_SOURCE_ID, type PcInterrupts } from '../../../hw/x86/pc-interrupts.js';
 import type { IntelIrqRemapping } from '../../iommu/intel-irq-remapping.js';
 import type { IrqCore } from '../../irq/irq-core.js';
@@ -26,6 +28,8 @@ export interface IoapicPinData {
 export class IoapicIrChip implements IrqChip {
   readonly name = 'IR-IO-APIC';
   private readonly ioapic: Ioapic;
+  /** mpc_ioapic_ver(): the version register's low byte, read when the I/O APIC was registered. */
+  version = 0;
 
   constructor(private readonly pc: PcInterrupts) {
     this.ioapic = pc.ioapic;
@@ -47,9 +51,11 @@ export class IoapicIrChip implements IrqChip {
 
   ack(): void {}
 
-  /** ioapic_ir_ack_level(): apic_ack_irq(), then __eoi_ioapic_pin() the version-0x11 way. */
+  /** ioapic_ir_ack_level(): apic_ack_irq(), then __eoi_ioapic_pin(). */
   eoi(desc: IrqDesc): void {
     const pin = this.pin(desc);
+    // The entry's vector field holds the pin (remappable format).
+    if (this.version >= IOAPIC_VERSION_EOI_REGISTER) return this.pc.writeEoi(pin);
     const entry = this.ioapic.lo[pin]!;
     this.pc.writeEntry(pin, 'lo', ((entry | MASK) & ~LEVEL) >>> 0);
     this.pc.writeEntry(pin, 'lo', entry);
@@ -73,6 +79,9 @@ export class IoapicDomain {
     this.ioapic = pc.ioapic;
     this.chip = new IoapicIrChip(pc);
     this.ioapic.id = 8;
+    // mp_register_ioapic(): io_apic_get_version().
+    this.ioapic.mmioWrite(IOAPIC_REG_SELECT, 4, IOAPIC_REG_VERSION);
+    this.chip.version = this.ioapic.mmioRead(IOAPIC_REG_WINDOW, 4) & 0xff;
   }
 
   /** __ioapic_write_entry(): high dword first, through IOREGSEL/IOWIN. */
