@@ -11,7 +11,7 @@
 
 import type { IrqCore } from './irq-core.js';
 import { handleIrqEvent } from './handle.js';
-import { FLOW_EDGE, IRQ_DISABLE_UNLAZY, IRQS_PENDING, IRQS_REPLAY, IRQS_WAITING, type IrqDesc } from './irqdesc.js';
+import { FLOW_EDGE, IRQ_DISABLE_UNLAZY, IRQS_PENDING, IRQS_REPLAY, IRQS_WAITING, kstatIncr, type IrqDesc } from './irqdesc.js';
 
 const PENDING = IRQS_PENDING;
 const REPLAY_WAITING = IRQS_REPLAY | IRQS_WAITING;
@@ -89,8 +89,7 @@ export function handleFasteoiIrq(core: IrqCore, desc: IrqDesc, cpu: number): voi
     desc.chip.eoi(desc);
     return;
   }
-  const k = desc.stats;
-  k.counts[desc.irq * k.ncpus + cpu]!++;
+  kstatIncr(desc, cpu);
   handleIrqEvent(core, desc);
   desc.chip.eoi(desc);
 }
@@ -105,8 +104,7 @@ export function handleEdgeIrq(core: IrqCore, desc: IrqDesc, cpu: number): void {
     desc.chip.ack(desc);
     return;
   }
-  const k = desc.stats;
-  k.counts[desc.irq * k.ncpus + cpu]!++;
+  kstatIncr(desc, cpu);
   desc.chip.ack(desc);
   do {
     if (desc.action === null) {

@@ -4,7 +4,7 @@
 // kernel/irq/proc.c (show_interrupts) and arch/x86/kernel/irq.c (per-CPU vector_irq, ERR).
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../../src/host.js';
-import { IRQ_HANDLED, IRQ_NONE, IRQF_NO_AUTOEN, IRQF_SHARED, IrqDesc, KstatIrqs, FLOW_FASTEOI, type IrqChip } from '../../../src/linux/irq/irqdesc.js';
+import { IRQ_HANDLED, IRQ_NONE, IRQF_NO_AUTOEN, IRQF_SHARED, IrqDesc, KstatIrqs, FLOW_FASTEOI, kstatIncr, type IrqChip } from '../../../src/linux/irq/irqdesc.js';
 import { noteInterrupt } from '../../../src/linux/irq/spurious.js';
 import type { IrqCore } from '../../../src/linux/irq/irq-core.js';
 import { KernelError } from '../../../src/linux/errors.js';
@@ -219,6 +219,21 @@ describe('/proc/interrupts and per-CPU delivery', () => {
     const d = h.kernel.irq.desc(23)!;
     expect(d.kstat[d.cpu]).toBe(1);
     expect(d.count).toBe(1);
+  });
+
+  it('kstat_irqs counts per CPU when a descriptor\'s interrupts move between CPUs (the descriptor accumulates, the table is exact when read)', () => {
+    const stats = new KstatIrqs(8);
+    const chip = { name: 'test' } as unknown as IrqChip;
+    const d = new IrqDesc(40, 0, chip, FLOW_FASTEOI, false, stats);
+    for (const cpu of [2, 2, 5, 2, 7, 7, 7]) kstatIncr(d, cpu);
+    expect([...d.kstat]).toEqual([0, 0, 3, 0, 0, 1, 0, 3]);
+    expect(d.count).toBe(7);
+    kstatIncr(d, 7);
+    expect(d.count).toBe(8);
+    expect(d.kstat[7]).toBe(4);
+    // A new descriptor for the same irq number starts from zero.
+    const again = new IrqDesc(40, 0, chip, FLOW_FASTEOI, false, stats);
+    expect(again.count).toBe(0);
   });
 
   it('a vector with no descriptor is counted as ERR', () => {
