@@ -9,7 +9,7 @@ import { O_RDWR } from '../../include-ts/linux/fcntl.js';
 import { IOCTL_PRIVCMD_HYPERCALL, IOCTL_PRIVCMD_RESTRICT, privcmd_hypercall } from '../../include-ts/xen/privcmd.js';
 import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_INVALID } from '../../include-ts/xen/xen.js';
 import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, PHYSDEVOP_map_pirq, physdev_map_pirq } from '../../include-ts/xen/physdev.js';
-import { PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
+import { PT_IRQ_TYPE_ISA, PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
 import { Host } from '../../src/host.js';
 import { SyscallError } from '../../src/linux/errors.js';
 import {
@@ -227,6 +227,24 @@ describe('XEN_DOMCTL_* (domctl.c, arch/x86/domctl.c, passthrough/pci.c)', () => 
     const irte = r.host.control.irte(0);
     expect(errnoOf(() => xc_domain_update_msi_irq(r.xch, r.dom, 0x40, 30, 0, 0))).toBe('EPERM');
     expect(r.host.control.irte(0)).toEqual(irte); // nothing changed
+  });
+
+  // xen/drivers/passthrough/x86/hvm.c pt_irq_create_bind: hvm_irq_dpci is xzalloc'ed and installed
+  // (hvm_domain_irq(d)->dpci) before `switch ( pt_irq_bind->irq_type )`, whose default is -EOPNOTSUPP;
+  // pt_irq_destroy_bind masks the MSI, then fails -EINVAL only while the domain has no hvm_irq_dpci.
+  it('bind_pt_irq with an unsupported irq type is EOPNOTSUPP but leaves the domain\'s dpci allocated: a later unbind succeeds instead of EINVAL', () => {
+    const bindIsa = (r: ReturnType<typeof rig>) => errnoOf(() => r.xch.domctl(XEN_DOMCTL_bind_pt_irq, r.dom, (d) => {
+      d.u.bind_pt_irq.machine_irq = r.pirqs[0]!;
+      d.u.bind_pt_irq.irq_type = PT_IRQ_TYPE_ISA;
+    }));
+    const fresh = rig();
+    expect(errnoOf(() => xc_domain_unbind_msi_irq(fresh.xch, fresh.dom, 0x40, fresh.pirqs[0]!, 0))).toBe('EINVAL');
+    const r = rig();
+    expect(r.host.xen.domains.get(r.dom)!.hasDpci).toBe(false);
+    expect(bindIsa(r)).toBe('EOPNOTSUPP');
+    expect(r.host.xen.domains.get(r.dom)!.hasDpci).toBe(true);
+    expect(xc_domain_unbind_msi_irq(r.xch, r.dom, 0x40, r.pirqs[0]!, 0)).toBe(0);
+    expect(r.host.control.msixEntry(0).ctrl & 1).toBe(1); // left masked
   });
 
   it('assign_device: ENODEV no such device, EBUSY owned by another guest, EINVAL self-assignment or bad flags, ENODEV not PCI; deassign ENODEV when not assigned; test_assign EINVAL', () => {
