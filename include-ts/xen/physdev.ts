@@ -14,8 +14,9 @@ export const MAP_PIRQ_TYPE_MSI_SEG = 0x3;
 export const MAP_PIRQ_TYPE_MULTI_MSI = 0x4;
 
 /**
- * IN: domid, type, index (ignored for MSI; QEMU passes -1), bus (segment in [31:16] for MSI_SEG), devfn,
- * entry_nr (MSI-X entry), table_base (MSI-X table BAR base). IN/OUT: pirq (-1 allocates one).
+ * IN: domid, type, index (for MSI: -1 asks for a new irq, else an irq dom0 created; ignored for
+ * MULTI_MSI), bus (segment in [31:16] for MSI_SEG), devfn, entry_nr (MSI-X entry), table_base (MSI-X
+ * table BAR base). IN/OUT: pirq (-1 allocates one).
  */
 export const physdev_map_pirq = struct('physdev_map_pirq', {
   domid: u16,

@@ -7,7 +7,7 @@
 
 import { KernelError, SyscallError, WouldBlock, kerr } from './errors.js';
 import { FdTable } from './fs/fdtable.js';
-import { DEFAULT_POLLMASK, KFile, type FileContext } from './fs/file.js';
+import { DEFAULT_POLLMASK, FMODE_READ, FMODE_WRITE, KFile, openFmode, type FileContext } from './fs/file.js';
 import { AttrFile } from './fs/attr-file.js';
 import type { Inode } from './fs/vfs.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
@@ -50,9 +50,9 @@ export interface ProcessOptions {
 
 // Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
 // calls, which cost more than the rest of an eventfd read.
-const ACCMODE = O_ACCMODE;
-const RDONLY = O_RDONLY;
-const WRONLY = O_WRONLY;
+// f_mode's FMODE_READ/FMODE_WRITE are OPEN_FMODE(f_flags): (f_flags + 1) & these (src/linux/fs/file.ts).
+const FM_READ = 0x1;
+const FM_WRITE = 0x2;
 
 const MAY_READ = 4;
 const MAY_WRITE = 2;
@@ -235,11 +235,12 @@ export class Process {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       this.fds.reserveCheck();
       const acc = flags & O_ACCMODE;
-      if (acc === O_ACCMODE) throw kerr('EINVAL', 'O_ACCMODE (3) is not a valid access mode');
       const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
       if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
       if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
-      const want = (acc === O_RDONLY || acc === O_RDWR ? MAY_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? MAY_WRITE : 0);
+      // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit.
+      const want = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
+      const fmode = openFmode(flags);
       // may_open(): the file-type checks come before the permission check.
       if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory`);
       if (!(flags & O_PATH) && !this.mayAccess(node, want)) {
@@ -250,8 +251,9 @@ export class Process {
           file = new DirFile(real);
           break;
         case 'attr':
-          if (want & MAY_WRITE && !node.store) throw kerr('EACCES', `${real} is read-only`);
-          if (want & MAY_READ && !node.show) throw kerr('EACCES', `${real} is write-only`);
+          // kernfs_fop_open() checks f_mode, so an access-mode-3 open of any attribute succeeds.
+          if (fmode & FMODE_WRITE && !node.store) throw kerr('EACCES', `${real} is read-only`);
+          if (fmode & FMODE_READ && !node.show) throw kerr('EACCES', `${real} is write-only`);
           file = new AttrFile(node, real);
           break;
         case 'chr':
@@ -342,7 +344,7 @@ export class Process {
    * this.blockedOn set) instead of waiting.
    */
   private attempt(file: KFile, buf: Uint8Array, isRead: boolean, explicitPos: boolean, pos: number, ctx: FileContext = this.ctx): number {
-    if ((file.flags & ACCMODE) === (isRead ? WRONLY : RDONLY)) throw notOpenFor(isRead);
+    if (((file.flags + 1) & (isRead ? FM_READ : FM_WRITE)) === 0) throw notOpenFor(isRead);
     const b = buf.length <= MAX_RW_COUNT ? buf : buf.subarray(0, MAX_RW_COUNT);
     try {
       const at = explicitPos ? pos : file.pos;
@@ -410,7 +412,7 @@ export class Process {
   // f.flags/f.pos/f.positional, for no speed measured in bench/eventfd.ts.
   read(fd: number, buf: Uint8Array): number {
     const f = this.fds.get(fd);
-    if (f === undefined || (f.flags & ACCMODE) === WRONLY || this.exited || buf.length > MAX_RW_COUNT) return this.rw('read', true, false, fd, buf, 0);
+    if (f === undefined || ((f.flags + 1) & FM_READ) === 0 || this.exited || buf.length > MAX_RW_COUNT) return this.rw('read', true, false, fd, buf, 0);
     let n = WOULD_BLOCK;
     try {
       n = f.read(this.ctx, buf, f.pos);
@@ -425,7 +427,7 @@ export class Process {
 
   write(fd: number, buf: Uint8Array): number {
     const f = this.fds.get(fd);
-    if (f === undefined || (f.flags & ACCMODE) === RDONLY || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
+    if (f === undefined || ((f.flags + 1) & FM_WRITE) === 0 || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
     let n = WOULD_BLOCK;
     try {
       n = f.write(this.ctx, buf, f.pos);
@@ -617,11 +619,12 @@ export class Process {
         vma = this.mm.map(hint, len, prot, flags, fixed, new RamBacking(new Uint8Array(len)), null);
       } else {
         file = this.fileFor(fd);
-        const acc = file.flags & O_ACCMODE;
-        if (acc === O_WRONLY) throw kerr('EACCES', 'mmap needs a file opened for reading');
-        if ((type === MAP_SHARED || type === MAP_SHARED_VALIDATE) && prot & PROT_WRITE && acc !== O_RDWR) {
-          throw kerr('EACCES', 'a shared writable mapping needs a file opened O_RDWR');
+        // do_mmap(): a shared writable mapping needs FMODE_WRITE, then every file mapping FMODE_READ.
+        const fmode = openFmode(file.flags);
+        if ((type === MAP_SHARED || type === MAP_SHARED_VALIDATE) && prot & PROT_WRITE && !(fmode & FMODE_WRITE)) {
+          throw kerr('EACCES', 'a shared writable mapping needs a file opened for writing (O_WRONLY or O_RDWR)');
         }
+        if (!(fmode & FMODE_READ)) throw kerr('EACCES', 'mmap needs a file opened for reading (O_RDONLY or O_RDWR)');
         const backing = file.mmap(this.ctx, { length: len, prot, flags, offset: off });
         vma = this.mm.map(hint, len, prot, flags, fixed, backing, file);
       }

@@ -52,14 +52,31 @@ export class WaitQueue {
     if (this.n !== 0) this.wakeEntries(mask);
   }
 
+  /**
+   * __wake_up_common(): list_for_each_entry_safe_from, which takes the next entry before calling the
+   * current one. A callback may remove itself and entries before it (the walk goes on with the entry it
+   * had taken), and entries added while the last one runs are not visited (its next was the list head).
+   * Removals only shift the taken entry towards the front, so it is found again at or before i + 1 with
+   * no copy of the array. A callback that removes the taken entry itself would make the kernel follow a
+   * poisoned list pointer; the model ends the walk there.
+   */
   private wakeEntries(mask: number): void {
     const p = this.priority;
     if (p !== null && p.wake(mask) === true) return;
     const q = this.entries;
-    for (let i = 0; i < q.length; i++) {
-      const e = q[i]!;
-      e.wake(mask);
-      if (q[i] !== e) i--;
+    let i = 0;
+    let curr = q[0];
+    while (curr !== undefined) {
+      const next = q[i + 1];
+      curr.wake(mask);
+      if (next === undefined) return;
+      i++;
+      if (q[i] !== next) {
+        if (i >= q.length) i = q.length - 1;
+        while (i >= 0 && q[i] !== next) i--;
+        if (i < 0) return;
+      }
+      curr = next;
     }
   }
 }

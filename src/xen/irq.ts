@@ -205,31 +205,77 @@ function getFreePirq(d: Domain): number {
   return -1;
 }
 
-/** allocate_and_map_msi_pirq() + map_domain_pirq() for MAP_PIRQ_TYPE_MSI(_SEG): the pirq. */
+/**
+ * nr_irqs as init_irq_data() sizes it with an APIC: one space of NR_DYNAMIC_VECTORS (irq-vectors.h) per
+ * present CPU, at least 8 per GSI. (Computed per call: xen.ts and this file import each other.)
+ */
+export function nrIrqs(xen: Xen): number {
+  return Math.max(xen.cpus.length * (LAST_DYNAMIC_VECTOR - FIRST_DYNAMIC_VECTOR + 1), 8 * NR_IRQS_GSI);
+}
+
+/** domain_irq_to_pirq(): the pirq `irq` is mapped to in `d`, 0 if none. */
+function domainIrqToPirq(d: Domain, desc: IrqDesc | undefined): number {
+  return desc !== undefined && desc.owner !== null && desc.owner.domain === d ? desc.owner.pirq : 0;
+}
+
+/**
+ * allocate_and_map_msi_pirq() -> allocate_pirq() -> map_domain_pirq() -> pci_enable_msi() for
+ * MAP_PIRQ_TYPE_MSI(_SEG): returns the pirq. The order of the checks is Xen's, because it decides which
+ * error (or success) a call that breaks several rules gets:
+ *  - index -1 asks for a new irq (create_irq, which grants dom0 access to it); any other index names an
+ *    irq, which must be a dynamic one (EINVAL) that dom0 was granted, i.e. one that exists (EPERM);
+ *  - allocate_pirq: an irq already mapped in `d` keeps its pirq when the caller asks for any (pirq < 0,
+ *    Xen >= 4.19), and a different explicit pirq is EEXIST;
+ *  - map_domain_pirq: when the pirq is already mapped to another irq (or the irq to another pirq) Xen
+ *    logs "pirq P or irq I already mapped" and returns 0 without mapping anything; the caller gets 0 and
+ *    its own pirq back, and an irq created for the call is not destroyed (only errors destroy it);
+ *  - __pci_enable_msix: an irq already driving an MSI-X entry of the device is EEXIST, and the existing
+ *    mapping survives the error (XSA-237: mappings set up before are preserved on map error paths).
+ */
 export function allocateAndMapMsiPirq(xen: Xen, d: Domain, index: number, pirqIn: number, msi: MsiInfo): number {
   const bdf = formatBdf(msi.bus, msi.devfn, msi.seg);
-  if (index !== -1) throw xerr('EINVAL', `d${d.id}: can't create irq for msi! (index ${index}: only -1, allocate, is modeled)`);
-  // Any negative pirq asks for a free one (allocate_pirq: `if ( pirq < 0 )`), not only -1.
-  if (pirqIn >= d.nrPirqs) throw xerr('EINVAL', `d${d.id}: invalid pirq ${pirqIn}`);
+  if (index !== -1 && (index < NR_IRQS_GSI || index >= nrIrqs(xen))) throw xerr('EINVAL', `dom${d.id}: can't create irq for msi! (index ${index} is not a dynamic irq)`);
+  const named = index === -1 ? undefined : xen.irqs[index];
+  // allocate_pirq()
+  const current = domainIrqToPirq(d, named);
+  let pirq = pirqIn;
+  if (pirq < 0) {
+    if (current !== 0) pirq = current;
+    else {
+      pirq = getFreePirq(d);
+      if (pirq < 0) throw xerr('ENOSPC', `dom${d.id}: no free pirq`);
+    }
+  } else if (current !== 0 && pirq !== current) {
+    throw xerr('EEXIST', `dom${d.id}: irq ${index} already mapped to pirq ${current}`);
+  }
+  // map_domain_pirq()
+  if (index !== -1 && named === undefined) throw xerr('EPERM', `dom${d.id}: irq ${index} was not created for dom0 (irq_access_permitted)`);
+  if (pirq >= d.nrPirqs) throw xerr('EINVAL', `dom${d.id}: invalid pirq ${pirq} or irq ${index}`);
+  const oldIrq = d.pirqs.get(pirq)?.irq ?? -1;
+  if (oldIrq >= 0 && (named === undefined || oldIrq !== named.irq)) {
+    // The irq create_irq() made for this call stays allocated (with its vector) and unmapped.
+    const irq = named ?? createIrq(xen);
+    xen.console.printk(`dom${d.id}: pirq ${pirq} or irq ${irq.irq} already mapped (${domainIrqToPirq(d, irq)},${oldIrq})`);
+    return pirq;
+  }
+  // pci_enable_msi() -> __pci_enable_msix()
   const pdev = xen.pci.find(bdf);
   if (!pdev) throw xerr('ENODEV', `${bdf}: no such PCI device`);
   const tableBase = msi.tableBase;
-  const useMsix = tableBase !== 0;
-  if (!useMsix) throw xerr('ENODEV', `${bdf}: MSI (table_base 0) is not modeled; map an MSI-X entry`);
+  if (tableBase === 0) throw xerr('ENODEV', `${bdf}: MSI (table_base 0) is not modeled; map an MSI-X entry`);
   if (!pdev.msix) throw xerr('ENODEV', `${bdf} has no MSI-X capability`);
   if (msi.entryNr < 0 || msi.entryNr >= pdev.msix.vectors) throw xerr('EINVAL', `${bdf}: MSI-X entry ${msi.entryNr} is beyond the table (${pdev.msix.vectors} entries)`);
-  let pirq = pirqIn;
-  if (pirq < 0) {
-    pirq = getFreePirq(d);
-    if (pirq < 0) throw xerr('ENOSPC', `d${d.id}: no free pirq`);
-  } else if ((d.pirqs.get(pirq)?.irq ?? -1) >= 0) {
-    throw xerr('EEXIST', `d${d.id}: pirq ${pirq} is already mapped`);
+  if (named !== undefined && named.msi !== null) {
+    if (named.msi.pdev === pdev) throw xerr('EEXIST', `irq ${named.irq} already mapped to MSI-X on ${bdf}`);
+    // Xen first runs msix_capability_init on this device and undoes it (pci_disable_msi) when it finds
+    // the irq's handler in use; the model refuses before touching the device.
+    throw xerr('EBUSY', `dom${d.id}: irq ${named.irq} in use`);
   }
   const ir = xen.intremapFor(pdev);
   const bar = pdev.barAddress(pdev.msix.tableBar) + pdev.msix.tableOffset;
   if (bar !== tableBase) xen.console.printk(`${bdf}: MSI-X table_base 0x${tableBase.toString(16)} differs from the BAR (0x${bar.toString(16)})`);
-  // pci_enable_msi -> msix_capability_init: the entry masked, the message written through remapping, MSI-X on.
-  const desc = createIrq(xen);
+  // msix_capability_init: the entry masked, the message written through remapping, MSI-X on.
+  const desc = named ?? createIrq(xen);
   desc.msi = new MsiDesc(pdev, msi.entryNr, ir, xen.pci.dmaRid(pdev));
   pdev.configWrite(PCI_COMMAND, 2, pdev.configRead(PCI_COMMAND, 2) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
   msixWrite(pdev, msi.entryNr, 12, 1);

@@ -7,7 +7,8 @@ import { MemoryFault } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { EventFdFile } from '../../src/linux/eventfd.js';
 import { EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
-import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { F_GETFL, O_ACCMODE, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { VFIO_API_VERSION, VFIO_GET_API_VERSION } from '../../include-ts/linux/vfio.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLHUP, POLLIN, POLLNVAL, POLLOUT } from '../../include-ts/linux/poll.js';
 import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
@@ -73,6 +74,37 @@ describe('syscalls: common rules', () => {
     expect(err(() => p.read(pw, new Uint8Array(1))).code).toBe('EBADF');
   });
 
+  // fs/open.c build_open_flags: acc_mode = ACC_MODE(flags) = "\004\002\006\006"[flags & O_ACCMODE], so
+  // access mode 3 needs MAY_READ|MAY_WRITE; do_dentry_open: f_mode = OPEN_FMODE(flags) = (flags + 1) &
+  // O_ACCMODE = 0, neither FMODE_READ nor FMODE_WRITE (include/linux/fs.h). vfs_read/vfs_write then
+  // fail EBADF and do_mmap EACCES; ioctl needs neither bit (the "ioctl-only" open).
+  it('open with access mode 3 (O_ACCMODE): both permissions checked, the file gets neither FMODE bit: read/write EBADF, mmap EACCES', () => {
+    const host = Host.create();
+    host.kernel.vfs.mkdirp('/dev').set('ro', chardev(() => new NullFile(), 0o444, 1000));
+    host.kernel.vfs.mkdirp('/dev').set('rw', chardev(() => new NullFile(), 0o600, 1000));
+    const p = host.spawn();
+    const lines: string[] = [];
+    const stop = host.strace((l) => lines.push(l));
+    const fd = p.open('/dev/null', O_ACCMODE);
+    stop();
+    expect(lines[0]).toContain('"/dev/null", O_ACCMODE)'); // strace names access mode 3 O_ACCMODE
+    expect(p.fcntl(fd, F_GETFL) & O_ACCMODE).toBe(O_ACCMODE);
+    const b = new Uint8Array(8);
+    expect(err(() => p.read(fd, b)).code).toBe('EBADF');
+    expect(err(() => p.write(fd, b)).code).toBe('EBADF');
+    expect(err(() => p.pread(fd, b, 0)).code).toBe('EBADF');
+    expect(err(() => p.pwrite(fd, b, 0)).code).toBe('EBADF');
+    expect(err(() => p.mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0)).code).toBe('EACCES');
+    expect(err(() => p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)).code).toBe('EACCES');
+    expect(p.ioctl(p.open('/dev/vfio/vfio', O_ACCMODE), VFIO_GET_API_VERSION)).toBe(VFIO_API_VERSION);
+    // may_open: MAY_READ|MAY_WRITE, so a file its owner may only read cannot be opened this way.
+    const owner = host.spawn({ uid: 1000 });
+    expect(err(() => owner.open('/dev/ro', O_ACCMODE)).code).toBe('EACCES');
+    expect(owner.open('/dev/ro', O_RDONLY)).toBeGreaterThanOrEqual(0);
+    expect(owner.open('/dev/rw', O_ACCMODE)).toBeGreaterThanOrEqual(0);
+    expect(err(() => owner.open('/dev', O_ACCMODE)).code).toBe('EISDIR');
+  });
+
   it('pread/pwrite check the offset before the fd, then ESPIPE, then the access mode (fs/read_write.c ksys_pread64, vfs_read)', () => {
     // ksys_pread64()/ksys_pwrite64(): `if (pos < 0) return -EINVAL;` comes before fdget(), and
     // FMODE_PREAD (ESPIPE) before vfs_read()'s FMODE_READ (EBADF).
@@ -108,6 +140,8 @@ describe('syscalls: common rules', () => {
       ['bad fd', () => [42, new Uint8Array(8), true]],
       ['read on O_WRONLY', (p) => [p.open('/dev/null', O_WRONLY), new Uint8Array(8), true]],
       ['write on O_RDONLY', (p) => [p.open('/dev/null', O_RDONLY), new Uint8Array(8), false]],
+      ['read on access mode 3', (p) => [p.open('/dev/null', O_ACCMODE), new Uint8Array(8), true]],
+      ['write on access mode 3', (p) => [p.open('/dev/null', O_ACCMODE), new Uint8Array(8), false]],
       ['empty eventfd, O_NONBLOCK', (p) => [p.eventfd(0, EFD_NONBLOCK), new Uint8Array(8), true]],
       ['empty eventfd, blocking', (p) => [p.eventfd(0, 0), new Uint8Array(8), true]],
       ['eventfd write that would overflow, blocking', (p) => {
@@ -145,7 +179,8 @@ describe('syscalls: common rules', () => {
     for (const [name, setup] of scenarios) expect(run(name, setup, true), name).toEqual(run(name, setup, false));
     expect(run('bad fd', scenarios[0]![1], true).out).toContain('EBADF');
     expect(run('exited', scenarios.at(-1)![1], true).out).toContain('ESRCH');
-    expect(run('huge', scenarios[9]![1], true).out).toBe(8); // /dev/null took the truncated view
+    expect(run('huge', scenarios[11]![1], true).out).toBe(8); // /dev/null took the truncated view
+    expect(run('mode 3', scenarios[3]![1], true).out).toContain('EBADF');
   });
 
   it('pipes: FIONREAD, EOF after the last writer, EPIPE without readers, ESPIPE on pread', () => {
@@ -238,6 +273,8 @@ describe('syscalls: common rules', () => {
     p.writeFile('/sys/test/rw', 'b\n');
     expect(p.readFile('/sys/test/rw')).toBe('b\n');
     expect(err(() => p.open('/sys/test/ro', O_WRONLY)).code).toBe('EACCES');
+    // kernfs_fop_open checks f_mode: access mode 3 has neither bit, so even a read-only attribute opens.
+    expect(p.open('/sys/test/ro', O_ACCMODE)).toBeGreaterThanOrEqual(0);
     expect(err(() => p.writeFile('/sys/test/rw', 'bad')).code).toBe('EINVAL');
     expect(value).toBe('b');
     expect(p.readdir('/sys/test')).toEqual(['ro', 'rw']);

@@ -71,4 +71,47 @@ describe('wait queue (kernel/sched/wait.c)', () => {
     q.wake(POLL_IN);
     expect(log.slice(3)).toEqual(['after:1']);
   });
+
+  // kernel/sched/wait.c __wake_up_common walks with list_for_each_entry_safe_from(curr, next, ...):
+  // `next` is taken before curr->func runs, so only the next entry is cached, not a copy of the list.
+  it('a callback that removes itself and an earlier entry does not make the walk skip the entry after it', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const a = entry(log, 'a');
+    const b: WaitEntry = {
+      wake: (m) => {
+        log.push(`b:${m}`);
+        q.remove(b);
+        q.remove(a);
+        return false;
+      },
+    };
+    q.add(a);
+    q.add(b);
+    q.add(entry(log, 'c'));
+    q.add(entry(log, 'd'));
+    q.wake(POLL_IN);
+    expect(log).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
+    expect(q.size).toBe(2);
+  });
+
+  it('an entry added by the last entry\'s callback is not woken by that wakeup (its next was the list head)', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const late = entry(log, 'late');
+    q.add(entry(log, 'a'));
+    let added = false;
+    q.add({
+      wake: (m) => {
+        log.push(`adder:${m}`);
+        if (!added) q.add(late);
+        added = true;
+        return false;
+      },
+    });
+    q.wake(POLL_IN);
+    expect(log).toEqual(['a:1', 'adder:1']);
+    q.wake(POLL_IN);
+    expect(log.slice(2)).toEqual(['a:1', 'adder:1', 'late:1']);
+  });
 });

@@ -9,7 +9,7 @@ import { O_RDWR } from '../../include-ts/linux/fcntl.js';
 import { IOCTL_PRIVCMD_HYPERCALL, IOCTL_PRIVCMD_RESTRICT, privcmd_hypercall } from '../../include-ts/xen/privcmd.js';
 import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_INVALID } from '../../include-ts/xen/xen.js';
 import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, PHYSDEVOP_map_pirq, physdev_map_pirq } from '../../include-ts/xen/physdev.js';
-import { PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
+import { PT_IRQ_TYPE_ISA, PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
 import { Host } from '../../src/host.js';
 import { SyscallError } from '../../src/linux/errors.js';
 import {
@@ -87,7 +87,7 @@ describe('PHYSDEVOP_map_pirq / unmap_pirq (physdev.c, irq.c, msi.c)', () => {
     expect(m.ctrl & 1).toBe(1);
   });
 
-  it('errors: ESRCH unknown domain, EINVAL bad type / index / pirq range, ENODEV no device, EINVAL entry beyond the table, EEXIST pirq taken, ENOSPC none free', () => {
+  it('errors: ESRCH unknown domain, EINVAL bad type / index / pirq range, ENODEV no device, EINVAL entry beyond the table, ENOSPC none free', () => {
     const r = rig();
     const tb = r.tableBase;
     const map = (dom: number, pirq: number, entry: number, bus = 1, index = -1) => errnoOf(() => xc_physdev_map_pirq_msi(r.xch, dom, index, { value: pirq }, 0, bus, entry, tb));
@@ -96,7 +96,8 @@ describe('PHYSDEVOP_map_pirq / unmap_pirq (physdev.c, irq.c, msi.c)', () => {
     expect(map(r.dom, 56, 0)).toBe('EINVAL');
     expect(map(r.dom, -1, 0, 7)).toBe('ENODEV');
     expect(map(r.dom, -1, 4)).toBe('EINVAL'); // the NIC has 4 MSI-X entries
-    expect(map(r.dom, r.pirqs[0]!, 2)).toBe('EEXIST');
+    expect(map(r.dom, -1, 0, 1, 9999)).toBe('EINVAL'); // index >= nr_irqs: "can't create irq for msi!"
+    expect(map(r.dom, -1, 0, 1, 200)).toBe('EPERM'); // a dynamic irq dom0 was never granted (map_domain_pirq: irq_access_permitted)
     const b = r.xch.bufferBytes.subarray(0, physdev_map_pirq.size);
     b.fill(0);
     const v = physdev_map_pirq.view(b);
@@ -111,6 +112,53 @@ describe('PHYSDEVOP_map_pirq / unmap_pirq (physdev.c, irq.c, msi.c)', () => {
     const d = small.host.xen.domains.get(small.dom)!;
     for (let p = 24; p < d.nrPirqs; p++) xc_physdev_map_pirq_msi(small.xch, small.dom, -1, { value: p }, 0, 1, p % 4, small.tableBase);
     expect(errnoOf(() => xc_physdev_map_pirq_msi(small.xch, small.dom, -1, { value: -1 }, 0, 1, 0, small.tableBase))).toBe('ENOSPC');
+  });
+
+  // xen/arch/x86/irq.c allocate_and_map_msi_pirq -> allocate_pirq -> map_domain_pirq, msi.c __pci_enable_msix.
+  it('a pirq already mapped to another irq: Xen warns "pirq P or irq I already mapped" and returns 0, maps nothing, and leaks the irq it created', () => {
+    const r = rig();
+    const xen = r.host.xen;
+    const d = xen.domains.get(r.dom)!;
+    const irq0 = d.pirqs.get(r.pirqs[0]!)!.irq;
+    const before = xen.irqs.filter(Boolean).length;
+    const p = { value: r.pirqs[0]! };
+    // map_domain_pirq: old_irq = domain_pirq_to_irq(d, pirq) > 0 and != the new irq -> dprintk + `return 0`;
+    // allocate_and_map_msi_pirq destroys the irq only when ret != 0, and *pirq_p = pirq on ret == 0.
+    expect(xc_physdev_map_pirq_msi(r.xch, r.dom, -1, p, 0, 1, 2, r.tableBase)).toBe(0);
+    expect(p.value).toBe(r.pirqs[0]);
+    expect(d.pirqs.get(r.pirqs[0]!)!.irq).toBe(irq0); // the old mapping is untouched
+    expect(r.host.control.msixEntry(2).addrLo).toBe(0); // pci_enable_msi never ran: entry 2 unprogrammed
+    const leaked = xen.irqs.filter((x) => x !== undefined && x.owner === null);
+    expect(xen.irqs.filter(Boolean).length).toBe(before + 1);
+    expect(leaked).toHaveLength(1);
+    expect(leaked[0]!.vector).toBeGreaterThanOrEqual(0); // create_irq gave it a vector
+    expect(leaked[0]!.msi).toBeNull();
+    expect(xen.console.lines.some((l) => l.includes(`pirq ${r.pirqs[0]} or irq ${leaked[0]!.irq} already mapped`))).toBe(true);
+    // Dom0 was granted the leaked irq by create_irq, so it can name it as the index of a later map.
+    const q = { value: -1 };
+    expect(xc_physdev_map_pirq_msi(r.xch, r.dom, leaked[0]!.irq, q, 0, 1, 2, r.tableBase)).toBe(0);
+    expect(d.pirqs.get(q.value)!.irq).toBe(leaked[0]!.irq);
+    expect(r.host.control.msixEntry(2).addrLo).not.toBe(0);
+  });
+
+  it('an irq already mapped: to another pirq EEXIST (allocate_pirq); to the same pirq EEXIST from __pci_enable_msix, the mapping kept (XSA-237); any pirq (< 0) reuses its own', () => {
+    const r = rig();
+    const xen = r.host.xen;
+    const d = xen.domains.get(r.dom)!;
+    const irq0 = d.pirqs.get(r.pirqs[0]!)!.irq;
+    const irqs = xen.irqs.filter(Boolean).length;
+    const map = (pirq: number, entry: number) => errnoOf(() => xc_physdev_map_pirq_msi(r.xch, r.dom, irq0, { value: pirq }, 0, 1, entry, r.tableBase));
+    // allocate_pirq: `current_pirq && pirq != current_pirq` -> -EEXIST ("irq already mapped to pirq").
+    expect(map(r.pirqs[0]! - 5, 0)).toBe('EEXIST');
+    // The same pirq passes allocate_pirq and map_domain_pirq's conflict check; __pci_enable_msix finds the
+    // irq's msi_desc on the device: "irq %d already mapped to MSI-X" -> -EEXIST.
+    expect(map(r.pirqs[0]!, 0)).toBe('EEXIST');
+    // pirq < 0 with an irq already mapped: allocate_pirq uses current_pirq (Xen 4.19 fix to the refactor in
+    // 0762e2502f1f), then the same __pci_enable_msix EEXIST.
+    expect(map(-1, 0)).toBe('EEXIST');
+    expect(d.pirqs.get(r.pirqs[0]!)!.irq).toBe(irq0);
+    expect(xen.irqs[irq0]!.owner).toEqual({ domain: d, pirq: r.pirqs[0] });
+    expect(xen.irqs.filter(Boolean).length).toBe(irqs); // index != -1: nothing to destroy, nothing created
   });
 
   it('any negative pirq allocates a free one, not only -1 (xen/arch/x86/irq.c allocate_pirq: `if ( pirq < 0 )`)', () => {
@@ -179,6 +227,24 @@ describe('XEN_DOMCTL_* (domctl.c, arch/x86/domctl.c, passthrough/pci.c)', () => 
     const irte = r.host.control.irte(0);
     expect(errnoOf(() => xc_domain_update_msi_irq(r.xch, r.dom, 0x40, 30, 0, 0))).toBe('EPERM');
     expect(r.host.control.irte(0)).toEqual(irte); // nothing changed
+  });
+
+  // xen/drivers/passthrough/x86/hvm.c pt_irq_create_bind: hvm_irq_dpci is xzalloc'ed and installed
+  // (hvm_domain_irq(d)->dpci) before `switch ( pt_irq_bind->irq_type )`, whose default is -EOPNOTSUPP;
+  // pt_irq_destroy_bind masks the MSI, then fails -EINVAL only while the domain has no hvm_irq_dpci.
+  it('bind_pt_irq with an unsupported irq type is EOPNOTSUPP but leaves the domain\'s dpci allocated: a later unbind succeeds instead of EINVAL', () => {
+    const bindIsa = (r: ReturnType<typeof rig>) => errnoOf(() => r.xch.domctl(XEN_DOMCTL_bind_pt_irq, r.dom, (d) => {
+      d.u.bind_pt_irq.machine_irq = r.pirqs[0]!;
+      d.u.bind_pt_irq.irq_type = PT_IRQ_TYPE_ISA;
+    }));
+    const fresh = rig();
+    expect(errnoOf(() => xc_domain_unbind_msi_irq(fresh.xch, fresh.dom, 0x40, fresh.pirqs[0]!, 0))).toBe('EINVAL');
+    const r = rig();
+    expect(r.host.xen.domains.get(r.dom)!.hasDpci).toBe(false);
+    expect(bindIsa(r)).toBe('EOPNOTSUPP');
+    expect(r.host.xen.domains.get(r.dom)!.hasDpci).toBe(true);
+    expect(xc_domain_unbind_msi_irq(r.xch, r.dom, 0x40, r.pirqs[0]!, 0)).toBe(0);
+    expect(r.host.control.msixEntry(0).ctrl & 1).toBe(1); // left masked
   });
 
   it('assign_device: ENODEV no such device, EBUSY owned by another guest, EINVAL self-assignment or bad flags, ENODEV not PCI; deassign ENODEV when not assigned; test_assign EINVAL', () => {

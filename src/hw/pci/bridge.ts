@@ -8,7 +8,7 @@ import {
   PCI_BRIDGE_CONTROL, PCI_BRIDGE_CTL_BUS_RESET, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_ROOT_PORT,
   PCI_EXP_TYPE_UPSTREAM, PCI_IO_BASE, PCI_MEMORY_BASE, PCI_PREF_MEMORY_BASE, PCI_PRIMARY_BUS, PCI_SEC_STATUS,
 } from '../../../include-ts/linux/pci_regs.js';
-import { addAcsCap, addAerCap, addMsiCap, addPcieCap, addPmCap } from './caps.js';
+import { addAcsCap, addAerCap, addL1ssCap, addMsiCap, addPcieCap, addPmCap } from './caps.js';
 import { PciFunction, type PciIdentity } from './function.js';
 import { PciBus } from './topology.js';
 
@@ -21,6 +21,8 @@ export interface BridgeOptions {
   readonly acs?: boolean;
   /** Physical slot number for root/downstream ports. */
   readonly slot?: number;
+  /** An L1 PM Substates extended capability (PCIe ports only). Default false. */
+  readonly l1ss?: boolean;
 }
 
 const KIND_TYPE: Record<BridgeKind, number> = {
@@ -69,6 +71,7 @@ export class PciBridge extends PciFunction {
       addPcieCap(cs, { type: KIND_TYPE[opts.kind], width: opts.kind === 'pcie-to-pci' ? 1 : 4, ...(port && opts.slot !== undefined ? { slot: opts.slot } : {}) });
       addAerCap(cs, 0x100);
       if (this.acs) addAcsCap(cs, 0x148);
+      if (opts.l1ss) addL1ssCap(cs, 0x150);
     }
     this.finish();
     this.secondary = new PciBus(this);

@@ -30,6 +30,18 @@ export interface MmapRequest {
   readonly offset: number;
 }
 
+/** f_mode bits (include/linux/fs.h): read() needs FMODE_READ, write() FMODE_WRITE (vfs_read/vfs_write: EBADF). */
+export const FMODE_READ = 0x1;
+export const FMODE_WRITE = 0x2;
+
+/**
+ * OPEN_FMODE(): O_RDONLY -> FMODE_READ, O_WRONLY -> FMODE_WRITE, O_RDWR -> both, and access mode 3
+ * (O_ACCMODE) -> neither: a file opened that way (after both permissions were checked) is for ioctl only.
+ */
+export function openFmode(flags: number): number {
+  return (flags + 1) & 3;
+}
+
 /** DEFAULT_POLLMASK: a file without a poll operation is always readable and writable. */
 export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 

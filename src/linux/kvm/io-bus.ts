@@ -5,7 +5,11 @@
 // order, until one handles it. Unhandled accesses exit to the VMM. Writes carry the vCPU that made them
 // (kvm_io_device_ops take it too) so a device can ask for an exit after the access completes.
 
+import { kerr } from '../errors.js';
 import type { KvmVcpu } from './vcpu.js';
+
+/** NR_IOBUS_DEVS (include/linux/kvm_host.h): devices per bus, ioeventfds not counted. */
+export const NR_IOBUS_DEVS = 1000;
 
 /** An in-kernel device on a bus (struct kvm_io_device_ops). */
 export interface IoDevice {
@@ -28,7 +32,13 @@ export class IoBus {
 
   constructor(readonly name: string) {}
 
+  /**
+   * kvm_io_bus_register_dev(). ENOSPC once the bus holds NR_IOBUS_DEVS devices other than ioeventfds
+   * ("exclude ioeventfd which is limited by maximum fd"); a caller registering an ioeventfd counts it
+   * in ioeventfdCount after this returns.
+   */
   register(addr: number, len: number, dev: IoDevice): void {
+    if (this.ranges.length - this.ioeventfdCount > NR_IOBUS_DEVS - 1) throw kerr('ENOSPC', `the KVM ${this.name} bus already has ${NR_IOBUS_DEVS} devices besides ioeventfds (NR_IOBUS_DEVS)`);
     this.ranges.push({ addr, len, dev });
     // kvm_io_bus_sort_cmp: by address, then by end.
     this.ranges.sort((a, b) => a.addr - b.addr || a.addr + a.len - (b.addr + b.len));

@@ -6,8 +6,9 @@
 // Assign checks: len not 0/1/2/4/8 -> EINVAL; addr + len wraps -> EINVAL; flags outside
 // KVM_IOEVENTFD_VALID_FLAG_MASK -> EINVAL; len 0 with DATAMATCH -> EINVAL; fd -> EBADF/EINVAL; an entry
 // on the same bus at the same address whose length is equal or zero on either side and whose data
-// overlaps (equal datamatch, or a wildcard on either side) -> EEXIST, whatever the eventfd. A zero-length
-// MMIO ioeventfd also goes on the fast-MMIO bus. Deassign matches bus, eventfd, address, length,
+// overlaps (equal datamatch, or a wildcard on either side) -> EEXIST, whatever the eventfd; a bus already
+// holding NR_IOBUS_DEVS other devices -> ENOSPC. A zero-length MMIO ioeventfd also goes on the fast-MMIO
+// bus, and if that fails the MMIO entry is deassigned again (kvm_assign_ioeventfd's fast_fail). Deassign matches bus, eventfd, address, length,
 // wildcard and datamatch exactly; nothing matching -> ENOENT. Port numbers above 0xFFFF and the
 // virtio-ccw bus are accepted on x86 (they never fire).
 
@@ -105,7 +106,15 @@ export class IoeventfdRegistry {
     if (a.flags & ~KVM_IOEVENTFD_VALID_FLAG_MASK) throw kerr('EINVAL', `flags 0x${a.flags.toString(16)} has unknown bits (valid mask 0x${KVM_IOEVENTFD_VALID_FLAG_MASK.toString(16)})`);
     if (!a.len && a.flags & KVM_IOEVENTFD_FLAG_DATAMATCH) throw kerr('EINVAL', 'a zero-length ioeventfd cannot have KVM_IOEVENTFD_FLAG_DATAMATCH');
     this.assignIdx(ctx, bus, a);
-    if (!a.len && bus === KVM_MMIO_BUS) this.assignIdx(ctx, KVM_FAST_MMIO_BUS, a);
+    if (!a.len && bus === KVM_MMIO_BUS) {
+      try {
+        this.assignIdx(ctx, KVM_FAST_MMIO_BUS, a);
+      } catch (e) {
+        // fast_fail: the MMIO entry just added is taken back before the error is returned.
+        this.deassignIdx(ctx, bus, a);
+        throw e;
+      }
+    }
     return 0;
   }
 
@@ -116,16 +125,16 @@ export class IoeventfdRegistry {
     const p = new Ioeventfd(bus, Number(a.addr), a.len, eventfd, wildcard, wildcard ? 0n : a.datamatch);
     const clash = this.list.find((q) => q.bus === p.bus && q.addr === p.addr && (!q.length || !p.length || (q.length === p.length && (q.wildcard || p.wildcard || q.datamatch === p.datamatch))));
     if (clash) throw kerr('EEXIST', `an ioeventfd already matches this access (${clash.describe()})`);
-    this.list.push(p);
     const b = this.busOf(bus);
     if (b) {
       b.register(p.addr, p.length, p);
       b.ioeventfdCount++;
     }
+    this.list.push(p);
   }
 
   private busOf(bus: number) {
-    return bus === KVM_MMIO_BUS ? this.kvm.mmioBus : bus === KVM_PIO_BUS ? this.kvm.pioBus : null;
+    return bus === KVM_MMIO_BUS ? this.kvm.mmioBus : bus === KVM_PIO_BUS ? this.kvm.pioBus : bus === KVM_FAST_MMIO_BUS ? this.kvm.fastMmioBus : null;
   }
 
   private deassign(ctx: FileContext, a: IoeventfdArgs): number {

@@ -94,6 +94,11 @@ export class Kvm {
   readonly memslots: MemSlots;
   readonly mmioBus = new IoBus('mmio');
   readonly pioBus = new IoBus('pio');
+  /**
+   * KVM_FAST_MMIO_BUS: the twins of zero-length MMIO ioeventfds. Never dispatched here: a zero-length
+   * entry on mmioBus already matches any write to its address, which is what the fast path is for.
+   */
+  readonly fastMmioBus = new IoBus('fast-mmio');
   pic: KvmPic | null = null;
   ioapic: KvmIoapic | null = null;
   routing = new RoutingTable(0);

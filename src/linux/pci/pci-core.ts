@@ -14,7 +14,7 @@ import type { Kernel } from '../kernel.js';
 import type { PciFunction } from '../../hw/pci/function.js';
 import { PciBridge } from '../../hw/pci/bridge.js';
 import {
-  PCI_ACS_CR, PCI_ACS_CTRL, PCI_ACS_RR, PCI_ACS_SV, PCI_ACS_UF, PCI_ACS_CAP, PCI_BRIDGE_CONTROL, PCI_BRIDGE_CTL_BUS_RESET,
+  PCI_BRIDGE_CONTROL, PCI_BRIDGE_CTL_BUS_RESET,
   PCI_CAP_ID_EXP, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR, PCI_PM_CTRL, PCI_PM_CTRL_NO_SOFT_RESET,
 } from '../../../include-ts/linux/pci_regs.js';
 import { PciDev } from './pci-dev.js';
@@ -40,17 +40,8 @@ export class PciCore {
       this.devices.push(dev);
       this.byHw.set(f, dev);
       this.byName.set(dev.name, dev);
-      this.enableAcs(dev);
+      dev.enableAcs();
     }
-  }
-
-  /** pci_enable_acs(): Source Validation, Request/Completion Redirect, Upstream Forwarding where capable. */
-  private enableAcs(dev: PciDev): void {
-    const pos = dev.acsCap;
-    if (!pos) return;
-    const cap = dev.readConfig(pos + PCI_ACS_CAP, 2);
-    const ctrl = dev.readConfig(pos + PCI_ACS_CTRL, 2);
-    dev.writeConfig(pos + PCI_ACS_CTRL, 2, ctrl | (cap & (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)));
   }
 
   get(name: string): PciDev | undefined {

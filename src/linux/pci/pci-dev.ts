@@ -7,10 +7,12 @@ import type { ConfigPort } from '../../hw/pci/config-port.js';
 import type { PciFunction } from '../../hw/pci/function.js';
 import type { PciBridge } from '../../hw/pci/bridge.js';
 import {
-  PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_IO,
-  PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_EXT_CAP_ID_ACS, PCI_STATUS_INTERRUPT,
+  PCI_ACS_CAP, PCI_ACS_CR, PCI_ACS_CTRL, PCI_ACS_RR, PCI_ACS_SV, PCI_ACS_UF, PCI_CAP_ID_EXP, PCI_CAP_ID_MSI,
+  PCI_CAP_ID_MSIX, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY,
+  PCI_EXT_CAP_ID_ACS, PCI_STATUS_INTERRUPT,
 } from '../../../include-ts/linux/pci_regs.js';
 import type { PciDriver } from './pci-driver.js';
+import { pciRestoreSavedState, pciSaveState, type PciSavedState } from './pci-state.js';
 
 // Module-local copies for the interrupt path (imported bindings are getter calls under tsx).
 const CMD = PCI_COMMAND;
@@ -24,8 +26,13 @@ export class PciDev {
   driverOverride: string | null = null;
   group: IommuGroup | null = null;
   enableCnt = 0;
-  /** pci_save_state() copy of the configuration space. */
-  savedState: Uint8Array | null = null;
+  /** What pci_save_state() saved (saved_config_space + the capability save buffers). */
+  savedState: PciSavedState | null = null;
+  /**
+   * This port's PCI_EXT_CAP_ID_L1SS save buffer as the device below it last filled it
+   * (pci_save_aspm_l1ss_state saves both ends of the link; the child's restore uses it).
+   */
+  l1ssSaved: Uint32Array | null = null;
   /** The bound driver's private data (vfio-pci: its vfio device). */
   driverData: unknown = null;
   /** Set when the driver's remove is waiting for userspace (vfio-pci with an open device fd). */
@@ -182,33 +189,33 @@ export class PciDev {
     return ((now ^ orig) & PCI_COMMAND_INTX_DISABLE) !== 0;
   }
 
-  /** pci_save_state(). */
+  /** pci_save_state(): the registers drivers/pci keeps (pci-state.ts), not the whole configuration space. */
   saveState(): void {
-    this.savedState = this.hw.cfg.bytes.slice();
+    this.savedState = pciSaveState(this);
   }
 
   /**
-   * pci_restore_state(): writes the saved registers back through the hardware's write masks —
-   * capabilities first, then the header from 0x3c down (BARs before Command, which is written last).
-   * Then, as the kernel ends, pci_restore_msi_state(): while the kernel has MSI or MSI-X enabled, the
-   * MSI layer writes its cached messages and masks back (a reset cleared the MSI-X table, which is
-   * device memory, not configuration space). The kernel never restores the MSI/MSI-X capabilities
-   * from the saved bytes (only the PCIe and other saved capabilities, before the header); here they
-   * are written back with the rest first, and the MSI restore then programs them as the kernel does.
+   * pci_restore_state(): the saved capability registers, the header (BARs before Command, a dword
+   * written only when it reads back different), then pci_restore_msi_state() — while the kernel has
+   * MSI or MSI-X enabled, the MSI layer writes its cached messages and masks back (a reset cleared the
+   * MSI-X table, which is device memory) — and pci_enable_acs(). Registers the kernel does not save
+   * stay as the reset left them.
    */
   restoreState(): void {
     const s = this.savedState;
     if (!s) return;
-    const size = this.cfgSize;
-    for (let off = 0x40; off < size; off += 4) this.writeRaw(off, s);
-    for (let off = 0x3c; off >= 0x08; off -= 4) this.writeRaw(off, s);
-    this.writeConfig(PCI_COMMAND, 2, s[PCI_COMMAND]! | (s[PCI_COMMAND + 1]! << 8));
+    pciRestoreSavedState(this, s);
     const msi = this.msiRestore;
     if (msi !== null) msi();
+    this.enableAcs();
   }
 
-  private writeRaw(off: number, s: Uint8Array): void {
-    const v = (s[off]! | (s[off + 1]! << 8) | (s[off + 2]! << 16) | (s[off + 3]! << 24)) >>> 0;
-    if (this.readConfig(off, 4) !== v) this.writeConfig(off, 4, v);
+  /** pci_enable_acs(): Source Validation, Request/Completion Redirect, Upstream Forwarding where capable. */
+  enableAcs(): void {
+    const pos = this.acsCap;
+    if (!pos) return;
+    const cap = this.readConfig(pos + PCI_ACS_CAP, 2);
+    const ctrl = this.readConfig(pos + PCI_ACS_CTRL, 2);
+    this.writeConfig(pos + PCI_ACS_CTRL, 2, ctrl | (cap & (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)));
   }
 }

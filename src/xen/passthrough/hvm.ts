@@ -6,7 +6,7 @@
 // hvm_dirq_assist (836-870, 1072-1112), and hvm_migrate_pirq(s) (hvm/hvm.c:473-500).
 import {
   XEN_DOMCTL_VMSI_X86_DELIV_MASK, XEN_DOMCTL_VMSI_X86_DEST_ID_MASK, XEN_DOMCTL_VMSI_X86_DM_MASK, XEN_DOMCTL_VMSI_X86_TRIG_MASK,
-  XEN_DOMCTL_VMSI_X86_UNMASKED, PT_IRQ_TYPE_MSI,
+  XEN_DOMCTL_VMSI_X86_UNMASKED, PT_IRQ_TYPE_MSI, PT_IRQ_TYPE_MSI_TRANSLATE, PT_IRQ_TYPE_PCI,
 } from '../../../include-ts/xen/domctl.js';
 import { DLM_LOWEST_PRIO } from '../../hw/iommu/vtd/msi-format.js';
 import { HVM_IRQ_DPCI_GUEST_MSI, HVM_IRQ_DPCI_MACH_MSI, HVM_IRQ_DPCI_MAPPED, PirqDpci, type Domain, type Vcpu } from '../domain.js';
@@ -32,13 +32,18 @@ export function vectorHashingDest(d: Domain, dest: number, logical: boolean, gve
   return s.length === 0 ? null : s[gvec % s.length]!;
 }
 
-/** pt_irq_create_bind() for PT_IRQ_TYPE_MSI. Validation is synchronous; the IRTE update is a step. */
+/**
+ * pt_irq_create_bind() for PT_IRQ_TYPE_MSI. Validation is synchronous; the IRTE update is a step.
+ * The domain's hvm_irq_dpci is allocated before the irq type is looked at, so it stays allocated
+ * whatever the type (an unsupported one is EOPNOTSUPP from the switch's default).
+ */
 export function* ptIrqCreateBind(xen: Xen, d: Domain, b: BindPtIrq): Generator<void, void, void> {
   if (b.pirq < 0 || b.pirq >= d.nrPirqs) throw xerr('EINVAL', `d${d.id}: pirq ${b.pirq} is outside 0..${d.nrPirqs - 1}`);
-  if (b.irqType !== PT_IRQ_TYPE_MSI) throw xerr('EOPNOTSUPP', `d${d.id}: irq_type ${b.irqType}: only PT_IRQ_TYPE_MSI is modeled`);
+  d.hasDpci = true;
+  if (b.irqType === PT_IRQ_TYPE_PCI || b.irqType === PT_IRQ_TYPE_MSI_TRANSLATE) throw xerr('EOPNOTSUPP', `d${d.id}: irq_type ${b.irqType}: INTx passthrough is not modeled`);
+  if (b.irqType !== PT_IRQ_TYPE_MSI) throw xerr('EOPNOTSUPP', `d${d.id}: irq_type ${b.irqType} is not supported`);
   const dpci = d.pirqs.get(b.pirq);
   if (!dpci || dpci.irq < 0) throw xerr('EINVAL', `d${d.id}: pirq ${b.pirq} is not mapped to an irq (pirq_guest_bind finds no irq_desc)`);
-  d.hasDpci = true;
   const gflags = b.gflags & ~XEN_DOMCTL_VMSI_X86_UNMASKED;
   if ((dpci.flags & HVM_IRQ_DPCI_MAPPED) === 0) {
     dpci.flags = HVM_IRQ_DPCI_MAPPED | HVM_IRQ_DPCI_MACH_MSI | HVM_IRQ_DPCI_GUEST_MSI;
@@ -69,14 +74,17 @@ export function* ptIrqCreateBind(xen: Xen, d: Domain, b: BindPtIrq): Generator<v
   if (b.gflags & XEN_DOMCTL_VMSI_X86_UNMASKED) guestMaskMsiIrq(xen, dpci.irq, false);
 }
 
-/** pt_irq_destroy_bind() for PT_IRQ_TYPE_MSI. */
+/**
+ * pt_irq_destroy_bind() for PT_IRQ_TYPE_MSI. The MSI is masked before the domain's hvm_irq_dpci is
+ * looked for, so an unbind on a domain that never reached pt_irq_create_bind masks it and fails EINVAL.
+ */
 export function* ptIrqDestroyBind(xen: Xen, d: Domain, pirq: number, irqType: number): Generator<void, void, void> {
   if (irqType !== PT_IRQ_TYPE_MSI) throw xerr('EOPNOTSUPP', `d${d.id}: irq_type ${irqType}: only PT_IRQ_TYPE_MSI is modeled`);
   const dpci = d.pirqs.get(pirq);
   if (!dpci || dpci.irq < 0) throw xerr('EINVAL', `d${d.id}: pirq ${pirq} has no irq_desc`);
-  if (!d.hasDpci) throw xerr('EINVAL', `d${d.id} has no passthrough interrupt state`);
   // Leave the MSI masked, so that the state when calling pt_irq_create_bind is consistent.
   guestMaskMsiIrq(xen, dpci.irq, true);
+  if (!d.hasDpci) throw xerr('EINVAL', `d${d.id} has no passthrough interrupt state (no pt_irq_create_bind yet)`);
   if (dpci.posted) yield* piUpdateIrte(xen, null, dpci, 0);
   if ((dpci.flags & HVM_IRQ_DPCI_MAPPED) !== 0) unbindDpci(xen, dpci);
 }

@@ -3,7 +3,7 @@
 // drivers/iommu/iommu.c (iommu_group_claim_dma_owner).
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../../src/host.js';
-import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { F_GETFL, O_ACCMODE, O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { EDU, GPU, GPU_AUDIO, GROUP, NIC, PCH_AUDIO, V, bindVfio, expectErrno, openDevice } from '../../support/vfio.js';
 
 function status(p: ReturnType<Host['spawn']>, g: number): number {
@@ -101,6 +101,32 @@ describe('group fd (group.c)', () => {
     expectErrno(() => host.spawn().open(`/dev/vfio/${GROUP.edu}`, O_RDWR), 'EBUSY');
     p.close(g);
     expect(p.open(`/dev/vfio/${GROUP.edu}`, O_RDWR)).toBeGreaterThan(0);
+  });
+
+  // fs/open.c + include/linux/fs.h OPEN_FMODE: access mode 3 opens with neither FMODE_READ nor FMODE_WRITE,
+  // which the container and group fds never look at (ioctl only). drivers/vfio/group.c
+  // vfio_device_open_file: the device fd is anon_inode_getfile(..., O_RDWR) whatever the group's mode.
+  it('container and group opened with access mode 3 (ioctl only) work; read is EBADF; the device fd is O_RDWR', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    bindVfio(p, EDU);
+    const c = p.open('/dev/vfio/vfio', O_ACCMODE);
+    const g = p.open(`/dev/vfio/${GROUP.edu}`, O_ACCMODE);
+    expectErrno(() => p.read(c, new Uint8Array(8)), 'EBADF');
+    expectErrno(() => p.read(g, new Uint8Array(8)), 'EBADF');
+    expect(p.ioctl(c, V.VFIO_GET_API_VERSION)).toBe(V.VFIO_API_VERSION);
+    p.ioctl(g, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([c]));
+    p.ioctl(c, V.VFIO_SET_IOMMU, V.VFIO_TYPE1v2_IOMMU);
+    expect(status(p, g)).toBe(V.VFIO_GROUP_FLAGS_VIABLE | V.VFIO_GROUP_FLAGS_CONTAINER_SET);
+    const d = p.ioctl(g, V.VFIO_GROUP_GET_DEVICE_FD, EDU);
+    expect(p.fcntl(d, F_GETFL) & O_ACCMODE).toBe(O_RDWR);
+    const cfg = V.vfio_region_info.alloc();
+    cfg.argsz = V.vfio_region_info.size;
+    cfg.index = V.VFIO_PCI_CONFIG_REGION_INDEX;
+    p.ioctl(d, V.VFIO_DEVICE_GET_REGION_INFO, cfg);
+    const id = new Uint8Array(2);
+    expect(p.pread(d, id, Number(cfg.offset))).toBe(2);
+    expect(id[0] | (id[1]! << 8)).toBe(0x1234); // the edu device's vendor ID
   });
 
   it('/dev/vfio/N exists only for groups with a device bound to vfio-pci (ENOENT otherwise)', () => {

@@ -17,6 +17,7 @@ import type { Kernel } from '../../kernel.js';
 import { IoBacking, type Backing } from '../../mm/backing.js';
 import type { UserArg } from '../../uaccess.js';
 import type { PciDev } from '../../pci/pci-dev.js';
+import type { PciSavedState } from '../../pci/pci-state.js';
 import type { MmioHandler } from '../../../hw/mmio.js';
 import { MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE } from '../../../../include-ts/linux/mman.js';
 import {
@@ -82,7 +83,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
   /** Times mmaps were zapped (inspection). */
   zaps = 0;
   /** vdev->pci_saved_state: the configuration saved at open, restored at last close. */
-  private savedState: Uint8Array | null = null;
+  private savedState: PciSavedState | null = null;
 
   constructor(
     readonly pdev: PciDev,

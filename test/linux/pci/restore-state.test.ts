@@ -1,0 +1,101 @@
+// pci_save_state()/pci_restore_state() bring back what the PCI core saves and nothing else
+// (drivers/pci/pci.c): the 16 header dwords (pci_restore_config_space: BARs before Command, a dword
+// written only if it reads back different), the PCIe control words pci_save_pcie_state() keeps
+// (DEVCTL, LNKCTL, SLTCTL, RTCTL, DEVCTL2, LNKCTL2 — SLTCTL2 is not a register drivers/pci/access.c
+// pcie_capability_reg_implemented() knows), LTR latencies and L1 PM Substates when both ends of the
+// link have them (drivers/pci/pcie/aspm.c), AER masks/severities/control after clearing its status
+// (drivers/pci/pcie/aer.c), VC Resource Control (drivers/pci/vc.c), then MSI (the MSI layer) and ACS.
+// The PM control/status register, an MSI capability the kernel has not enabled, the power budget data
+// select and anything else stay as the reset left them.
+import { describe, expect, it } from 'vitest';
+import { Host } from '../../../src/host.js';
+import { Gm107Gpu } from '../../../src/hw/devices/gm107.js';
+import { PciBridge } from '../../../src/hw/pci/bridge.js';
+import {
+  PCI_COMMAND, PCI_ERR_COR_STATUS, PCI_ERR_UNCOR_MASK, PCI_ERR_UNCOR_SEVER, PCI_EXP_DEVCTL, PCI_EXP_LNKCTL,
+  PCI_L1SS_CTL1, PCI_L1SS_CTL2, PCI_LTR_MAX_SNOOP_LAT, PCI_MSI_ADDRESS_LO, PCI_PM_CTRL, PCI_VC_RES_CTRL,
+} from '../../../include-ts/linux/pci_regs.js';
+
+// Gm107Gpu's layout (src/hw/devices/gm107.ts).
+const PM = 0x60;
+const MSI = 0x68;
+const EXP = 0x78;
+const VC = 0x100;
+const PWR = 0x128;
+const LTR = 0x250;
+const L1SS = 0x258;
+const GPU = '0000:01:00.0';
+
+describe('pci_restore_state restores what pci_save_state saved, and nothing else', () => {
+  it('a secondary bus reset (pci_reset_bus): DEVCTL, LTR, VC and the header come back; PM, MSI (not enabled), power budget and L1SS (the port has none) do not', () => {
+    const h = Host.create();
+    const k = h.kernel;
+    const gpu = k.pci.get(GPU)!;
+    gpu.writeConfig(PM + PCI_PM_CTRL, 2, 0x0100); // PME_En
+    gpu.writeConfig(MSI + PCI_MSI_ADDRESS_LO, 4, 0xfee01000);
+    gpu.writeConfig(PWR + 4, 1, 3); // Data Select
+    gpu.writeConfig(L1SS + PCI_L1SS_CTL1, 4, 0x0000000f);
+    gpu.writeConfig(EXP + PCI_EXP_DEVCTL, 2, 0x2000); // Relaxed Ordering and No Snoop off
+    gpu.writeConfig(LTR + PCI_LTR_MAX_SNOOP_LAT, 4, 0x10031003);
+    gpu.writeConfig(VC + PCI_VC_RES_CTRL, 4, 0x80000003);
+    const cmd = gpu.readConfig(PCI_COMMAND, 2) | 0x6;
+    gpu.writeConfig(PCI_COMMAND, 2, cmd);
+    const bar0 = gpu.readConfig(0x10, 4);
+    const resets = gpu.hw.resets;
+    k.pci.resetBus(gpu);
+    expect(gpu.hw.resets).toBe(resets + 1);
+    // Saved and restored.
+    expect(gpu.readConfig(EXP + PCI_EXP_DEVCTL, 2)).toBe(0x2000);
+    expect(gpu.readConfig(LTR + PCI_LTR_MAX_SNOOP_LAT, 4)).toBe(0x10031003);
+    expect(gpu.readConfig(VC + PCI_VC_RES_CTRL, 4) >>> 0).toBe(0x80000003);
+    expect(gpu.readConfig(PCI_COMMAND, 2)).toBe(cmd);
+    expect(gpu.readConfig(0x10, 4)).toBe(bar0);
+    // Never saved: as the reset left them.
+    expect(gpu.readConfig(PM + PCI_PM_CTRL, 2) & 0x0100).toBe(0);
+    expect(gpu.readConfig(MSI + PCI_MSI_ADDRESS_LO, 4)).toBe(0);
+    expect(gpu.readConfig(PWR + 4, 1)).toBe(0);
+    expect(gpu.readConfig(L1SS + PCI_L1SS_CTL1, 4)).toBe(0);
+  });
+
+  it('L1 PM Substates are saved and restored when the port above has them too, on both ends of the link (aspm.c pci_restore_aspm_l1ss_state)', () => {
+    const gpuHw = new Gm107Gpu();
+    const h = Host.create({
+      preset: (m) => {
+        const rp = m.pci.root.add(0x01, 0, new PciBridge({ kind: 'root-port', slot: 1, l1ss: true }));
+        rp.secondary.add(0, 0, gpuHw);
+      },
+    });
+    const k = h.kernel;
+    const gpu = k.pci.get(GPU)!;
+    const port = gpu.parent!;
+    const pl1 = port.hw.cfg.findCap(0x1e, true)!.offset;
+    const pexp = port.hw.cfg.findCap(0x10)!.offset;
+    gpu.writeConfig(L1SS + PCI_L1SS_CTL2, 4, 0x28);
+    gpu.writeConfig(L1SS + PCI_L1SS_CTL1, 4, 0x00a00005); // LTR_L1.2_THRESHOLD + the L1.2 enables
+    gpu.writeConfig(EXP + PCI_EXP_LNKCTL, 2, gpu.readConfig(EXP + PCI_EXP_LNKCTL, 2) | 0x2); // ASPM L1
+    port.writeConfig(pl1 + PCI_L1SS_CTL2, 4, 0x28);
+    port.writeConfig(pl1 + PCI_L1SS_CTL1, 4, 0x00a00005);
+    port.writeConfig(pexp + PCI_EXP_LNKCTL, 2, port.readConfig(pexp + PCI_EXP_LNKCTL, 2) | 0x2);
+    expect(k.pci.resetMethod(gpu)).toBe('bus'); // alone below the port, no FLR
+    expect(k.pci.resetFunction(gpu)).toBe(true);
+    expect(gpu.readConfig(L1SS + PCI_L1SS_CTL1, 4)).toBe(0x00a00005);
+    expect(gpu.readConfig(L1SS + PCI_L1SS_CTL2, 4)).toBe(0x28);
+    expect(gpu.readConfig(EXP + PCI_EXP_LNKCTL, 2) & 0x3).toBe(0x2);
+    expect(port.readConfig(pl1 + PCI_L1SS_CTL1, 4)).toBe(0x00a00005);
+    expect(port.readConfig(pexp + PCI_EXP_LNKCTL, 2) & 0x3).toBe(0x2);
+  });
+
+  it('AER: status cleared, masks and severities restored (aer.c pci_aer_clear_status, pci_restore_aer_state)', () => {
+    const h = Host.create();
+    const nic = h.kernel.pci.get('0000:06:00.0')!;
+    const aer = nic.hw.cfg.findCap(0x01, true)!.offset;
+    nic.writeConfig(aer + PCI_ERR_UNCOR_MASK, 4, 0x00100000);
+    nic.writeConfig(aer + PCI_ERR_UNCOR_SEVER, 4, 0x00062030);
+    nic.saveState();
+    nic.hw.cfg.bytes[aer + PCI_ERR_COR_STATUS] = 0x01; // a correctable error logged after the save
+    nic.restoreState(); // no reset in between: the restore alone
+    expect(nic.readConfig(aer + PCI_ERR_COR_STATUS, 4)).toBe(0);
+    expect(nic.readConfig(aer + PCI_ERR_UNCOR_MASK, 4)).toBe(0x00100000);
+    expect(nic.readConfig(aer + PCI_ERR_UNCOR_SEVER, 4)).toBe(0x00062030);
+  });
+});
