@@ -78,10 +78,9 @@ class BareMsix {
   }
 }
 
-export async function run(): Promise<BenchResult[]> {
+/** INTx round trips on the edu device, with the unmask eventfd and with the UNMASK ioctl. */
+function intx(): BenchResult[] {
   const results: BenchResult[] = [];
-
-  // ---- INTx ---------------------------------------------------------------------------------------
   {
     const host = Host.create();
     const { p, d } = open(host, EDU);
@@ -124,8 +123,12 @@ export async function run(): Promise<BenchResult[]> {
     for (let i = 0; i < 1000; i++) roundTrip();
     if (signals - before !== 1000) throw new Error(`INTx bench lost or invented interrupts: ${signals - before} signals for 1000 round trips`);
   }
+  return results;
+}
 
-  // ---- MSI-X --------------------------------------------------------------------------------------
+/** MSI-X raise -> eventfd with 1 and with 2048 vectors enabled. */
+function msix(): BenchResult[] {
+  const results: BenchResult[] = [];
   const msix = (n: number) => {
     const host = Host.create();
     const { p, d } = open(host, NIC);
@@ -158,8 +161,12 @@ export async function run(): Promise<BenchResult[]> {
   results.push({ name: 'MSI-X raise -> eventfd, 2048 vectors enabled', ...allRates, unit: 'interrupts/s', vsKernel: true, target: '>= 10x the real kernel pair rate' });
   results.push({ name: 'MSI-X cost per raise, 2048 vectors vs 1 (alternating rounds)', rate: vs.rate / vs.baseline, unit: 'x', target: '<= 1.25' });
   results.push({ name: 'MSI-X raise allocations once warm (2048 vectors)', rate: bytesPerOp(all.raise, 200_000), unit: 'bytes/interrupt', target: '0' });
+  return results;
+}
 
-  // ---- end to end: full INTx cycles in a KVM guest ---------------------------------------------------
+/** Full INTx cycles in a KVM guest with the edu device assigned (examples/intx-passthrough.ts). */
+function e2e(): BenchResult[] {
+  const results: BenchResult[] = [];
   {
     const host = Host.create();
     const vmm = new IntxPassthroughVmm(host, 'resample');
@@ -218,6 +225,13 @@ export async function run(): Promise<BenchResult[]> {
     results.push({ name: 'e2e INTx cycle in a KVM guest (guest raise -> host IRQ -> automask -> irqfd -> guest handler -> EOI -> resample -> unmask)', rate: med(rates), baseline: med(bares), unit: 'cycles/s', vsKernel: true, target: '>= 2x the real kernel pair rate' });
   }
   return results;
+}
+
+/** Each benchmark is run in its own process by bench/run.ts (see there). */
+export const sections = { intx, msix, e2e };
+
+export async function run(): Promise<BenchResult[]> {
+  return [...intx(), ...msix(), ...e2e()];
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -24,6 +24,8 @@ export interface BenchResult {
 
 export interface BenchModule {
   run(): Promise<BenchResult[]>;
+  /** Independent benchmarks of the module, each run in its own process when present. */
+  sections?: Record<string, () => BenchResult[]>;
 }
 
 function timedRound(op: (i: number) => void, minMs: number, batch: number): number {
