@@ -48,8 +48,12 @@ export class IntxPin {
     const line = this.line;
     const before = line.asserted > 0;
     line.asserted += level ? 1 : -1;
-    if (this.trace.active) this.trace.emit({ type: 'irq', t: this.sched.now, hop: level ? 'intx-assert' : 'intx-deassert', at: this.at, gsi: line.gsi });
+    if (this.trace.active) this.traceLevel(level);
     const after = line.asserted > 0;
     if (before !== after && line.listener !== null) line.listener(line, after);
+  }
+
+  private traceLevel(level: boolean): void {
+    this.trace.emit({ type: 'irq', t: this.sched.now, hop: level ? 'intx-assert' : 'intx-deassert', at: this.at, gsi: this.line.gsi });
   }
 }

@@ -86,8 +86,7 @@ export class MsixState {
     if ((ctlHi & 0x80) === 0 || v < 0 || v >= this.vectors) return false;
     if ((ctlHi & 0x40) !== 0 || (this.words[v * 4 + 3]! & 1) !== 0) {
       this.pba[v >> 3] = this.pba[v >> 3]! | (1 << (v & 7));
-      const tr = this.fn.trace;
-      if (tr.active) tr.emit({ type: 'irq', t: this.fn.sched.now, hop: 'msi-pending', at: this.fn.bdf, vector: v, detail: 'MSI-X vector masked: PBA bit set' });
+      if (this.fn.trace.active) this.traceHop('msi-pending', v, 'MSI-X vector masked: PBA bit set');
       return true;
     }
     this.send(v);
@@ -99,9 +98,13 @@ export class MsixState {
     const o = v * 4;
     this.sent[v]!++;
     const fn = this.fn;
-    const tr = fn.trace;
-    if (tr.active) tr.emit({ type: 'irq', t: fn.sched.now, hop: 'msi-send', at: fn.bdf, vector: v, detail: 'MSI-X' });
+    if (fn.trace.active) this.traceHop('msi-send', v, 'MSI-X');
     fn.msiSink.deliver(fn, t[o]!, t[o + 1]!, t[o + 2]!);
+  }
+
+  /** Out of line: the per-message path stays small enough to inline. */
+  private traceHop(hop: 'msi-pending' | 'msi-send', v: number, detail: string): void {
+    this.fn.trace.emit({ type: 'irq', t: this.fn.sched.now, hop, at: this.fn.bdf, vector: v, detail });
   }
 
   /** Sends vector `v` if it is pending and now unmasked, clearing its PBA bit. */

@@ -198,7 +198,7 @@ export class Ioapic {
     }
     const irq = this.scratch.set(lo & IOAPIC_RTE_VECTOR, lo & IOAPIC_RTE_DELIVERY_MODE, lo & IOAPIC_RTE_DEST_LOGICAL ? APIC_DEST_LOGICAL : APIC_DEST_PHYSICAL, level ? 1 : 0, this.hi[pin]! >>> 24);
     if (!level) this.irrDelivered |= 1 << pin;
-    if (this.hw.trace.active) this.trace(pin, `deliver vector 0x${irq.vector.toString(16)} ${level ? 'level' : 'edge'} to ${irq.destMode ? 'logical' : 'apic'} 0x${irq.destId.toString(16)}`);
+    if (this.hw.trace.active) this.traceDeliver(pin, irq);
     const ret = this.hooks.deliver(irq, pin, lineStatus);
     if (ret !== 0 && level) this.lo[pin] = (this.lo[pin]! | IOAPIC_RTE_REMOTE_IRR) >>> 0;
     return ret;
@@ -375,6 +375,10 @@ export class Ioapic {
     this.irr = 0;
     this.irrDelivered = 0;
     for (let pin = 0; pin < IOAPIC_NUM_PINS; pin++) if (irr & (1 << pin)) this.setIrq(pin, true, true);
+  }
+
+  private traceDeliver(pin: number, irq: ApicIrq): void {
+    this.trace(pin, `deliver vector 0x${irq.vector.toString(16)} ${irq.trigMode ? 'level' : 'edge'} to ${irq.destMode ? 'logical' : 'apic'} 0x${irq.destId.toString(16)}`);
   }
 
   private trace(pin: number, detail: string): void {

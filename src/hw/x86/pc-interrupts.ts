@@ -91,15 +91,18 @@ export class PcInterrupts implements IoapicHooks {
   }
 
   private post(m: number): void {
-    let q = this.posted;
-    if (this.postedTail - this.postedHead === q.length) {
-      const bigger = new Int32Array(q.length * 2);
-      for (let i = this.postedHead; i < this.postedTail; i++) bigger[i - this.postedHead] = q[i & (q.length - 1)]!;
-      this.postedTail -= this.postedHead;
-      this.postedHead = 0;
-      this.posted = q = bigger;
-    }
+    if (this.postedTail - this.postedHead === this.posted.length) this.growPosted();
+    const q = this.posted;
     q[this.postedTail++ & (q.length - 1)] = m;
+  }
+
+  private growPosted(): void {
+    const q = this.posted;
+    const bigger = new Int32Array(q.length * 2);
+    for (let i = this.postedHead; i < this.postedTail; i++) bigger[i - this.postedHead] = q[i & (q.length - 1)]!;
+    this.postedTail -= this.postedHead;
+    this.postedHead = 0;
+    this.posted = bigger;
   }
 
   /** Sends the posted requests to the remapping unit, in order (more may be posted meanwhile). */

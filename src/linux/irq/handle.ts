@@ -15,16 +15,23 @@ export function handleIrqEvent(core: IrqCore, desc: IrqDesc): number {
   desc.inProgress = true;
   let ret = NONE;
   const tr = core.trace;
-  if (tr.active) {
-    tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector, detail: `CPU${desc.cpu} ${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${desc.actions.map((a) => a.name).join(', ')}` });
-  }
+  if (tr.active) traceIrq(core, desc);
   for (let a = desc.action; a !== null; a = a.next) {
     const r = a.handler(desc.irq, a.devId);
     if (r === HANDLED) a.handled++;
     ret |= r;
   }
   desc.inProgress = false;
-  if (ret === NONE && tr.active) tr.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq-unhandled', at: `irq ${desc.irq}`, vector: desc.vector, detail: 'IRQ_NONE from every handler' });
+  if (ret === NONE && tr.active) traceUnhandled(core, desc);
   noteInterrupt(core, desc, ret);
   return ret;
+}
+
+// The trace events, out of line: the per-interrupt function stays small enough for TurboFan to inline.
+function traceIrq(core: IrqCore, desc: IrqDesc): void {
+  core.trace.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq', at: `irq ${desc.irq}`, vector: desc.vector, detail: `CPU${desc.cpu} ${desc.chip.name} ${desc.hwirq}-${desc.flowName}: ${desc.actions.map((a) => a.name).join(', ')}` });
+}
+
+function traceUnhandled(core: IrqCore, desc: IrqDesc): void {
+  core.trace.emit({ type: 'irq', t: core.sched.now, hop: 'host-irq-unhandled', at: `irq ${desc.irq}`, vector: desc.vector, detail: 'IRQ_NONE from every handler' });
 }

@@ -15,13 +15,20 @@ const UNHANDLED_WINDOW_NS = 100_000_000;
 const NONE = IRQ_NONE;
 
 export function noteInterrupt(core: IrqCore, desc: IrqDesc, ret: number): void {
-  if (ret === NONE) {
-    const now = core.sched.now;
-    if (now > desc.lastUnhandled + UNHANDLED_WINDOW_NS) desc.irqsUnhandled = 1;
-    else desc.irqsUnhandled++;
-    desc.lastUnhandled = now;
-  }
+  if (ret === NONE) countUnhandled(core, desc);
   if (++desc.irqCount < 100_000) return;
+  judge(core, desc);
+}
+
+function countUnhandled(core: IrqCore, desc: IrqDesc): void {
+  const now = core.sched.now;
+  if (now > desc.lastUnhandled + UNHANDLED_WINDOW_NS) desc.irqsUnhandled = 1;
+  else desc.irqsUnhandled++;
+  desc.lastUnhandled = now;
+}
+
+/** Every 100,000 interrupts: a line with more than 99,900 unhandled is disabled. */
+function judge(core: IrqCore, desc: IrqDesc): void {
   desc.irqCount = 0;
   if (desc.irqsUnhandled > 99_900) {
     reportBadIrq(core, desc);

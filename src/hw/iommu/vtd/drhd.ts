@@ -149,17 +149,20 @@ export class DrhdUnit {
 
   /** The IRTE words hardware uses for `index` (filling the IEC on a miss). */
   private fetch(index: number): number {
+    if (this.iecValid[index] === 0) this.fill(index);
+    return index * 4;
+  }
+
+  /** An interrupt entry cache miss: the entry is read from the table in memory. */
+  private fill(index: number): void {
+    const t = this.irt!;
+    const o = index * IRTE_SIZE;
     const base = index * 4;
-    if (this.iecValid[index] === 0) {
-      const t = this.irt!;
-      const o = index * IRTE_SIZE;
-      this.iec[base] = getU32(t, o);
-      this.iec[base + 1] = getU32(t, o + 4);
-      this.iec[base + 2] = getU32(t, o + 8);
-      this.iec[base + 3] = getU32(t, o + 12);
-      this.iecValid[index] = 1;
-    }
-    return base;
+    this.iec[base] = getU32(t, o);
+    this.iec[base + 1] = getU32(t, o + 4);
+    this.iec[base + 2] = getU32(t, o + 8);
+    this.iec[base + 3] = getU32(t, o + 12);
+    this.iecValid[index] = 1;
   }
 
   private fault(reason: number, rid: number, index: number): void {
@@ -169,17 +172,14 @@ export class DrhdUnit {
     if (this.trace.active) this.trace.emit({ type: 'irq', t: this.sched.now, hop: 'dropped', at: this.label, detail: `interrupt remapping fault 0x${reason.toString(16)} (index ${index}, source ${rid.toString(16).padStart(4, '0')})` });
   }
 
-  /** An interrupt request (a DMA write to 0xFEExxxxx) from requester `rid`. Allocation-free; addresses may arrive as signed 32-bit values. */
+  /**
+   * An interrupt request (a DMA write to 0xFEExxxxx) from requester `rid`. Allocation-free; addresses may
+   * arrive as signed 32-bit values. The remapped case is kept small (TurboFan inlines it into the
+   * device's send path); compatibility format, faults, posting and tracing are out of line.
+   */
   deliverMsi(rid: number, addrLo: number, _addrHi: number, data: number): void {
     if ((addrLo & ADDR_BASE_MASK) >>> 0 !== ADDR_BASE) return;
-    const tr = this.trace;
-    const irOn = (this.gsts & GSTS_IRES) !== 0;
-    if (!irOn || (addrLo & ADDR_REMAPPABLE) === 0) {
-      if (irOn && (this.gsts & GSTS_CFIS) === 0) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
-      this.stats.compat++;
-      this.bus.sendPhysical((addrLo & MSI_ADDR_DEST_ID_MASK) >>> MSI_ADDR_DEST_ID_SHIFT, data & 0xff);
-      return;
-    }
+    if ((this.gsts & GSTS_IRES) === 0 || (addrLo & ADDR_REMAPPABLE) === 0) return this.compat(rid, addrLo, data);
     const index = msiInterruptIndex(addrLo, data);
     if (index >= this.entries) return this.fault(IR_FAULT_INDEX_OUT_OF_RANGE, rid, index);
     const b = this.fetch(index);
@@ -187,22 +187,33 @@ export class DrhdUnit {
     const w0 = iec[b]!;
     if ((w0 & P) === 0) return this.fault(IR_FAULT_NOT_PRESENT, rid, index);
     const w2 = iec[b + 2]!;
-    if (((w2 >>> SVT_SHIFT) & 3) === VERIFY_SID_SQ) {
-      const sq = (w2 >>> SQ_SHIFT) & 3;
-      const ignore = sq === 0 ? 0 : sq === 1 ? 0x4 : sq === 2 ? 0x6 : 0x7;
-      if (((w2 ^ rid) & 0xffff & ~ignore) !== 0) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
-    }
+    if (((w2 >>> SVT_SHIFT) & 3) === VERIFY_SID_SQ && !sidMatches(w2, rid)) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
     const vector = (w0 >>> VECTOR_SHIFT) & 0xff;
-    if ((w0 & IM) === 0) {
-      // Remapped: a fixed physical-destination interrupt to the host (logical/lowest-priority host
-      // destinations are not modeled; Xen programs physical destinations here).
-      this.stats.remapped++;
-      const dst = this.eime ? iec[b + 1]! : (iec[b + 1]! >>> 8) & 0xff;
-      if (tr.active) tr.emit({ type: 'irq', t: this.sched.now, hop: 'iommu-remap', at: this.label, vector, detail: `IRTE ${index} remapped: host vector 0x${vector.toString(16)} to APIC ${dst}${w0 & IRTE_DM ? ' (logical)' : ''}${(w0 & IRTE_DLM_MASK) !== 0 ? ' lowest-priority' : ''}` });
-      this.bus.sendPhysical(dst, vector);
-      return;
-    }
-    // Posted (reference xen.md 2.4).
+    if ((w0 & IM) !== 0) return this.post(rid, index, b, vector);
+    // Remapped: a fixed physical-destination interrupt to the host (logical/lowest-priority host
+    // destinations are not modeled; Xen programs physical destinations here).
+    this.stats.remapped++;
+    const dst = this.eime ? iec[b + 1]! : (iec[b + 1]! >>> 8) & 0xff;
+    if (this.trace.active) this.traceRemap(index, vector, dst, w0);
+    this.bus.sendPhysical(dst, vector);
+  }
+
+  /** Remapping off, or a compatibility-format request: passed through unless CFI blocks it. */
+  private compat(rid: number, addrLo: number, data: number): void {
+    if ((this.gsts & GSTS_IRES) !== 0 && (this.gsts & GSTS_CFIS) === 0) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
+    this.stats.compat++;
+    this.bus.sendPhysical((addrLo & MSI_ADDR_DEST_ID_MASK) >>> MSI_ADDR_DEST_ID_SHIFT, data & 0xff);
+  }
+
+  private traceRemap(index: number, vector: number, dst: number, w0: number): void {
+    this.trace.emit({ type: 'irq', t: this.sched.now, hop: 'iommu-remap', at: this.label, vector, detail: `IRTE ${index} remapped: host vector 0x${vector.toString(16)} to APIC ${dst}${w0 & IRTE_DM ? ' (logical)' : ''}${(w0 & IRTE_DLM_MASK) !== 0 ? ' lowest-priority' : ''}` });
+  }
+
+  /** A posted IRTE (reference xen.md 2.4): PIR bit, then a notification unless ON is set or SN suppresses it. */
+  private post(rid: number, index: number, b: number, vector: number): void {
+    const iec = this.iec;
+    const w0 = iec[b]!;
+    const tr = this.trace;
     const pda = iec[b + 3]! * 0x1_0000_0000 + ((iec[b + 1]! & IRTE_PDA_LO_MASK) >>> 0);
     const pd = this.mem.at(pda);
     if (pd === undefined) return this.fault(IR_FAULT_PDA_INVALID, rid, index);
@@ -226,4 +237,11 @@ export class DrhdUnit {
       if (tr.active) tr.emit({ type: 'irq', t: this.sched.now, hop: 'pi-post', at: this.label, vector, detail: `IRTE ${index} posted: PIR[0x${vector.toString(16)}]=1, no notification (${ctl & 1 ? 'ON already 1' : 'SN=1'})` });
     }
   }
+}
+
+/** Source-id verification with the SQ qualifier (VT-d 9.10): SQ ignores function bits of the requester ID. */
+function sidMatches(w2: number, rid: number): boolean {
+  const sq = (w2 >>> SQ_SHIFT) & 3;
+  const ignore = sq === 0 ? 0 : sq === 1 ? 0x4 : sq === 2 ? 0x6 : 0x7;
+  return ((w2 ^ rid) & 0xffff & ~ignore) === 0;
 }

@@ -86,8 +86,7 @@ function vfio_intx_handler(_irq: number, dev: unknown): number {
     ret = HANDLED;
   }
   if (ret === HANDLED) {
-    const tr = v.kernel.trace;
-    if (tr.active) tr.emit({ type: 'irq', t: v.kernel.sched.now, hop: 'vfio-mask', at: v.pdev.name, detail: v.pci23 ? 'automask: INTx Disable set (pci_check_and_mask_intx)' : 'automask: disable_irq_nosync (no PCI 2.3 masking)' });
+    if (v.kernel.trace.active) v.traceHop('vfio-mask', v.pci23 ? 'automask: INTx Disable set (pci_check_and_mask_intx)' : 'automask: disable_irq_nosync (no PCI 2.3 masking)');
     v.sendIntxEventfd(ctx);
   }
   return ret;
@@ -149,7 +148,7 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
         if (this.pci23) this.pdev.intx(false);
         else irq.disableIrqNosync(this.pdev.irq);
         ctx.masked = true;
-        this.traceHop('vfio-mask', 'masked');
+        if (this.kernel.trace.active) this.traceHop('vfio-mask', 'masked');
       }
       return true;
     } finally {
@@ -173,7 +172,7 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
           if (!this.pdev.checkAndUnmaskIntx()) ret = 1;
         } else irq.enableIrq(this.pdev.irq);
         ctx.masked = ret > 0;
-        this.traceHop('vfio-unmask', ret > 0 ? 'still asserting: stays masked, trigger signalled again' : 'unmasked');
+        if (this.kernel.trace.active) this.traceHop('vfio-unmask', ret > 0 ? 'still asserting: stays masked, trigger signalled again' : 'unmasked');
       }
       return ret;
     } finally {
@@ -188,9 +187,9 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
     return true;
   }
 
-  private traceHop(hop: 'vfio-mask' | 'vfio-unmask', detail: string): void {
-    const tr = this.kernel.trace;
-    if (tr.active) tr.emit({ type: 'irq', t: this.kernel.sched.now, hop, at: this.pdev.name, detail });
+  /** Out of line, and called only when tracing: the interrupt paths stay small enough to inline. */
+  traceHop(hop: 'vfio-mask' | 'vfio-unmask', detail: string): void {
+    this.kernel.trace.emit({ type: 'irq', t: this.kernel.sched.now, hop, at: this.pdev.name, detail });
   }
 
   /** vfio_intx_enable() */
