@@ -78,8 +78,6 @@ export class KvmVcpu implements GuestBus {
   budget = DEFAULT_RUN_BUDGET;
   /** Instructions the last guest entry executed (budget accounting). */
   lastSlice = 0;
-  /** The apic_base last written to kvm_run (rewritten only when it changes). */
-  reportedApicBase = -1;
   /** KVM_SET_SIGNAL_MASK (stored; the model delivers no signals). */
   sigmask: Uint8Array | null = null;
   /** KVM_GET/SET_SREGS state other than apic_base. */

@@ -81,11 +81,9 @@ function postRunSave(v: KvmVcpu): void {
   const run = v.run;
   run[RUN.ifFlag] = v.cpu.ifFlag ? 1 : 0;
   setU64n(run, RUN.cr8, v.lapic ? (v.lapic.tpr >> 4) & 0xf : 0);
-  const base = v.lapic ? v.lapic.apicBase : 0;
-  if (base !== v.reportedApicBase) {
-    v.reportedApicBase = base;
-    setU64n(run, RUN.apicBase, base);
-  }
+  // Written on every exit, like if_flag and cr8: kvm_run is shared with userspace, which may have
+  // stored anything there since the last exit.
+  setU64n(run, RUN.apicBase, v.lapic ? v.lapic.apicBase : 0);
   const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
   run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
 }

@@ -152,6 +152,17 @@ describe('HLT, blocking and exits', () => {
     const m = v.runs[0]!;
     expect([m.read8(13), m.read8(12), Number(m.read64(24))]).toEqual([1, 1, 0xfee00900]);
   });
+  it('post_kvm_run_save rewrites apic_base on every exit: a value userspace stored in kvm_run does not survive KVM_RUN', () => {
+    // arch/x86/kvm/x86.c post_kvm_run_save(): kvm_run->apic_base = vcpu->arch.apic_base, unconditionally.
+    const v = vmm();
+    load(v, new GuestAsm('h').label('start').out(0x80, 0, 1).out(0x80, 1, 1));
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    const m = v.runs[0]!;
+    m.write32(24, 0);
+    m.write32(28, 0xdead);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(Number(m.read64(24))).toBe(0xfee00900);
+  });
 });
 
 describe('interrupt priority in the guest (LAPIC TPR/PPR, IF, nesting)', () => {
