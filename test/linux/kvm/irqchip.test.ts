@@ -4,7 +4,8 @@
 // (arch/x86/kvm/x86.c). Reference kvm.md §2.2-2.5; [E] = measured on 6.18.
 import { describe, expect, it } from 'vitest';
 import { msiAddress, msiData } from '../../../src/hw/x86/msi.js';
-import { enableCap, errno, ioapicState, irqLine, K, lineStatus, setRoutes, signalMsi, vmm } from './helpers.js';
+import { GuestAsm, r0 } from '../../../src/guest/program.js';
+import { enableCap, errno, ioapicState, irqLine, K, lineStatus, run, setRoutes, signalMsi, vmm } from './helpers.js';
 
 const IOAPIC = K.KVM_IRQCHIP_IOAPIC;
 const MASTER = K.KVM_IRQCHIP_PIC_MASTER;
@@ -217,5 +218,24 @@ describe('KVM_GET/SET_IRQCHIP (§2.5) [E]', () => {
     c.chip.ioapic.irr = 1 << 5;
     v.p.ioctl(v.vm, K.KVM_SET_IRQCHIP, c);
     expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).lapic()!.irr).toEqual([0x45]);
+  });
+});
+
+describe('the emulated IOAPIC is an 82093AA (version 0x11): no EOI register', () => {
+  it('a guest reads version 0x00170011, and its write of the vector at +0x40 is swallowed: remote IRR stays set, no exit', () => {
+    // arch/x86/kvm/ioapic.c: IOAPIC_VERSION_ID 0x11; ioapic_mmio_write() handles IOREGSEL and IOWIN
+    // only (`default: break;`), so the offset a version 0x20 IOxAPIC uses for EOI does nothing here,
+    // and the access still completes in the kernel (the device is registered for the whole 0x100).
+    const v = vmm();
+    enableApic(v);
+    setPin(v, 20, 0x8000 | 0x40);
+    expect(lineStatus(v.p, v.vm, 20, 1)).toBe(1);
+    expect(ioapicState(v.p, v.vm).redirtbl.get(20).fields.remote_irr).toBe(1);
+    const a = new GuestAsm('eoi-register');
+    a.label('start').store32(0xfec00040, 0x40).store32(0xfec00000, 1).load(r0, 0xfec00010, 4).hlt();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+    expect(run(v)).toBe('EINTR');
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest().regs[0]).toBe(0x00170011);
+    expect(ioapicState(v.p, v.vm).redirtbl.get(20).fields.remote_irr).toBe(1);
   });
 });
