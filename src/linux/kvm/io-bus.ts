@@ -2,7 +2,9 @@
 // __kvm_io_bus_read/__kvm_io_bus_write): devices a guest access reaches without exiting to userspace
 // — the IOAPIC, the 8259 ports, ioeventfds. A device claims a range; an access is offered to every
 // device whose range contains it (a zero-length range matches its exact address only), in address
-// order, until one handles it. Unhandled accesses exit to the VMM. Writes carry the vCPU that made them
+// order, until one handles it (the first candidate is found by binary search, as
+// kvm_io_bus_get_first_dev does, so a bus with many ioeventfds costs O(log n) per access, not O(n)).
+// Unhandled accesses exit to the VMM. Writes carry the vCPU that made them
 // (kvm_io_device_ops take it too) so a device can ask for an exit after the access completes.
 
 import { kerr } from '../errors.js';
@@ -27,6 +29,8 @@ interface Range {
 
 export class IoBus {
   private ranges: Range[] = [];
+  /** The longest registered range: a range starting more than this below an access cannot cover it. */
+  private maxLen = 0;
   /** Registered ioeventfds (they do not count against the device limit). */
   ioeventfdCount = 0;
 
@@ -42,10 +46,13 @@ export class IoBus {
     this.ranges.push({ addr, len, dev });
     // kvm_io_bus_sort_cmp: by address, then by end.
     this.ranges.sort((a, b) => a.addr - b.addr || a.addr + a.len - (b.addr + b.len));
+    if (len > this.maxLen) this.maxLen = len;
   }
 
   unregister(dev: IoDevice): void {
     this.ranges = this.ranges.filter((r) => r.dev !== dev);
+    this.maxLen = 0;
+    for (const r of this.ranges) if (r.len > this.maxLen) this.maxLen = r.len;
   }
 
   get devices(): readonly IoDevice[] {
@@ -58,9 +65,23 @@ export class IoBus {
     return addr >= r.addr && addr + len <= r.addr + r.len;
   }
 
+  /** The first range that may cover an access at `addr` (binary search on the start address). */
+  private first(addr: number): number {
+    const rs = this.ranges;
+    const from = addr - this.maxLen;
+    let lo = 0;
+    let hi = rs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rs[mid]!.addr < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   read(addr: number, len: number): number {
     const rs = this.ranges;
-    for (let i = 0; i < rs.length; i++) {
+    for (let i = this.first(addr); i < rs.length; i++) {
       const r = rs[i]!;
       if (r.addr > addr) break;
       if (!IoBus.covers(r, addr, len)) continue;
@@ -72,7 +93,7 @@ export class IoBus {
 
   write(addr: number, len: number, value: number, vcpu: KvmVcpu | null = null): boolean {
     const rs = this.ranges;
-    for (let i = 0; i < rs.length; i++) {
+    for (let i = this.first(addr); i < rs.length; i++) {
       const r = rs[i]!;
       if (r.addr > addr) break;
       if (!IoBus.covers(r, addr, len)) continue;
