@@ -79,6 +79,23 @@ describe('registers (ioapic_read_indirect)', () => {
     expect(s.eoiDone).toEqual([[3, true], [5, false]]);
     expect(s.delivered.map((d) => d.pin)).toEqual([3, 5, 7, 3]);
   });
+  it('the EOI register clears remote IRR of a masked entry too, which does not fire while masked; it is write-only and takes the low byte', () => {
+    // Intel PCH/ICH IOxAPIC EOI register (offset 40h, bits 7:0, WO): every entry whose vector matches
+    // has Remote_IRR cleared; an entry then resamples its input and sends again only if unmasked.
+    const s = mk(0x20);
+    program(s.io, 4, 0x8000 | 0x33);
+    s.io.setIrq(4, true, false);
+    program(s.io, 4, 0x8000 | IOAPIC_RTE_MASK | 0x33);
+    expect(s.io.remoteIrr(4)).toBe(true);
+    expect(s.io.mmioRead(0x40, 4)).toBe(0);
+    s.io.mmioWrite(0x40, 4, 0x1233);
+    expect(s.io.remoteIrr(4)).toBe(false);
+    expect(s.eoiDone).toEqual([[4, false]]);
+    expect(s.delivered.map((d) => d.pin)).toEqual([4]);
+    // Unmasked with the line still high: it fires (the ordinary unmask rule).
+    program(s.io, 4, 0x8000 | 0x33);
+    expect(s.delivered.map((d) => d.pin)).toEqual([4, 4]);
+  });
   it("KVM's version 0x11 has no EOI register: a write at +0x40 changes nothing", () => {
     const s = mk();
     program(s.io, 3, 0x8000 | 0x30);
