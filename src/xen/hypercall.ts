@@ -54,12 +54,16 @@ function doPhysdevOp(xen: Xen, cmd: number, arg: number, mem: GuestMemory): numb
     case PHYSDEVOP_map_pirq: {
       const bytes = copyFromGuest(mem, arg, physdev_map_pirq.size, 'PHYSDEVOP_map_pirq');
       const map = physdev_map_pirq.view(bytes);
-      let type = map.type;
+      // do_physdev_op works on its copy of the struct and copies all of it back, whatever the result
+      // (only the MULTI_MSI table_base check returns before that): MSI_SEG comes back as MSI.
       let seg = 0;
-      if (type === MAP_PIRQ_TYPE_MSI_SEG) {
-        type = MAP_PIRQ_TYPE_MSI;
+      if (map.type === MAP_PIRQ_TYPE_MSI_SEG) {
+        map.type = MAP_PIRQ_TYPE_MSI;
         seg = map.bus >>> 16;
+      } else if (map.type === MAP_PIRQ_TYPE_MULTI_MSI && map.table_base !== 0n) {
+        throw xerr('EINVAL', 'map_pirq: MAP_PIRQ_TYPE_MULTI_MSI is for MSI, but table_base (MSI-X) is set');
       }
+      const type = map.type;
       const d = lookupAnyDomain(xen, map.domid);
       if (type === MAP_PIRQ_TYPE_GSI || type === MAP_PIRQ_TYPE_MULTI_MSI) throw xerr('EOPNOTSUPP', `map_pirq type ${type} (GSI / multi-vector MSI) is not modeled`);
       if (type !== MAP_PIRQ_TYPE_MSI) throw xerr('EINVAL', `dom${d.id}: wrong map_pirq type ${type.toString(16)}`);

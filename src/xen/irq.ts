@@ -292,7 +292,14 @@ export function allocateAndMapMsiPirq(xen: Xen, d: Domain, index: number, pirqIn
   return pirq;
 }
 
-/** unmap_domain_pirq(): a still-bound pirq is force-unbound; the IRTE is freed, the entry masked. */
+/**
+ * unmap_domain_pirq(): a still-bound pirq is force-unbound; the IRTE is freed, the entry masked.
+ * Simplified: after a forced unbind Xen leaves the pirq half-mapped (info->arch.irq = -irq, the
+ * irq_pirq slot -pirq, hvm_pirq_dpci flags and a queued softirq kept) until pirq_guest_unbind, which
+ * unbind_pt_irq can no longer reach (EPERM: irq <= 0); so get_free_pirq skips that pirq and
+ * allocate_pirq finds -pirq (EBUSY) when create_irq hands out that irq number again. The model frees the pirq
+ * at once, as an unmap after unbind_pt_irq (what QEMU does) would.
+ */
 export function unmapDomainPirq(xen: Xen, d: Domain, pirq: number): void {
   if (pirq < 0 || pirq >= d.nrPirqs) throw xerr('EINVAL', `d${d.id}: pirq ${pirq} is outside 0..${d.nrPirqs - 1}`);
   const dpci = d.pirqs.get(pirq);

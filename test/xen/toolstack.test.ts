@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { O_RDWR } from '../../include-ts/linux/fcntl.js';
 import { IOCTL_PRIVCMD_HYPERCALL, IOCTL_PRIVCMD_RESTRICT, privcmd_hypercall } from '../../include-ts/xen/privcmd.js';
 import { __HYPERVISOR_domctl, __HYPERVISOR_physdev_op, DOMID_INVALID } from '../../include-ts/xen/xen.js';
-import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, PHYSDEVOP_map_pirq, physdev_map_pirq } from '../../include-ts/xen/physdev.js';
+import { MAP_PIRQ_TYPE_GSI, MAP_PIRQ_TYPE_MSI, MAP_PIRQ_TYPE_MSI_SEG, MAP_PIRQ_TYPE_MULTI_MSI, PHYSDEVOP_map_pirq, physdev_map_pirq } from '../../include-ts/xen/physdev.js';
 import { PT_IRQ_TYPE_ISA, PT_IRQ_TYPE_PCI, XEN_DOMCTL_bind_pt_irq, XEN_DOMCTL_DEV_DT, XEN_DOMCTL_INTERFACE_VERSION, xen_domctl } from '../../include-ts/xen/domctl.js';
 import { Host } from '../../src/host.js';
 import { SyscallError } from '../../src/linux/errors.js';
@@ -17,17 +17,8 @@ import {
   xc_physdev_unmap_pirq, xc_test_assign_device,
 } from '../../src/xen/libxc.js';
 import { XenHost } from '../../src/xen/host.js';
+import { errno as errnoOf } from '../support/irqs.js';
 import { bindMsi, NIC_SBDF, rig } from './helpers.js';
-
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 describe('/dev/xen/privcmd (drivers/xen/privcmd.c)', () => {
   it('exists only in a dom0 kernel, and only root may open it (0600)', () => {
@@ -159,6 +150,44 @@ describe('PHYSDEVOP_map_pirq / unmap_pirq (physdev.c, irq.c, msi.c)', () => {
     expect(d.pirqs.get(r.pirqs[0]!)!.irq).toBe(irq0);
     expect(xen.irqs[irq0]!.owner).toEqual({ domain: d, pirq: r.pirqs[0] });
     expect(xen.irqs.filter(Boolean).length).toBe(irqs); // index != -1: nothing to destroy, nothing created
+  });
+
+  // xen/arch/x86/physdev.c do_physdev_op(PHYSDEVOP_map_pirq): the switch on map.type rewrites MSI_SEG to
+  // MSI in Xen's copy and returns -EINVAL for MULTI_MSI with a table_base before physdev_map_pirq looks
+  // the domain up; every other outcome ends in __copy_to_guest of the whole struct.
+  it('map_pirq copies the struct back with MSI_SEG turned into MSI; MULTI_MSI with a table_base is EINVAL before the domain lookup', () => {
+    const r = rig({ entries: 0 });
+    const call = (fill: (v: ReturnType<typeof physdev_map_pirq.view>) => void) => {
+      const v = physdev_map_pirq.view(r.xch.argBytes(physdev_map_pirq.size));
+      v.domid = r.dom;
+      v.type = MAP_PIRQ_TYPE_MSI_SEG;
+      v.index = -1;
+      v.pirq = -1;
+      v.bus = (0 << 16) | 1;
+      v.table_base = BigInt(r.tableBase);
+      fill(v);
+      return { errno: errnoOf(() => r.xch.hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_map_pirq, r.xch.bufferAddress)), v };
+    };
+    const ok = call(() => {});
+    expect(ok.errno).toBeNull();
+    expect(ok.v.type).toBe(MAP_PIRQ_TYPE_MSI);
+    expect(r.host.xen.domains.get(r.dom)!.pirqs.get(ok.v.pirq)!.irq).toBeGreaterThan(0);
+    const failed = call((v) => (v.domid = 9)); // ESRCH, and still copied back
+    expect(failed.errno).toBe('ESRCH');
+    expect(failed.v.type).toBe(MAP_PIRQ_TYPE_MSI);
+    const irqs = r.host.xen.irqs.filter(Boolean).length;
+    const multi = call((v) => {
+      v.type = MAP_PIRQ_TYPE_MULTI_MSI;
+      v.domid = 9;
+    });
+    expect(multi.errno).toBe('EINVAL'); // not ESRCH: checked first
+    expect(multi.v.type).toBe(MAP_PIRQ_TYPE_MULTI_MSI);
+    expect(call((v) => {
+      v.type = MAP_PIRQ_TYPE_MULTI_MSI;
+      v.domid = 9;
+      v.table_base = 0n;
+    }).errno).toBe('ESRCH');
+    expect(r.host.xen.irqs.filter(Boolean).length).toBe(irqs);
   });
 
   it('any negative pirq allocates a free one, not only -1 (xen/arch/x86/irq.c allocate_pirq: `if ( pirq < 0 )`)', () => {
