@@ -173,7 +173,7 @@ export class Process {
     if (file.flags & O_NONBLOCK) throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
     let woken = false;
     const entry = { wake: () => { woken = true; } };
-    wb.wq.add(entry);
+    wb.wq.addTail(entry); // wait_event_interruptible*(): a sleeper goes to the tail
     try {
       if (!this.kernel.sched.runUntil(() => woken)) {
         throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
@@ -183,11 +183,16 @@ export class Process {
     }
   }
 
-  /** Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. */
-  private async waitAsync(wq: WaitQueue | null, deadline = Infinity): Promise<boolean> {
+  /**
+   * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. A blocked
+   * read/write/ioctl sleeps at the tail (wait_event*()); poll() queues at the head (`poll`: __pollwait
+   * uses add_wait_queue()).
+   */
+  private async waitAsync(wq: WaitQueue | null, deadline = Infinity, poll = false): Promise<boolean> {
     let woken = false;
     const entry = { wake: () => { woken = true; } };
-    wq?.add(entry);
+    if (poll) wq?.add(entry);
+    else wq?.addTail(entry);
     try {
       let idleTurns = 0;
       for (;;) {
@@ -720,7 +725,7 @@ export class Process {
   }
 
   private async waitAsyncAny(queues: WaitQueue[], deadline: number): Promise<boolean> {
-    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline);
+    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline, true);
     // Fan in: one relay queue woken by any of them.
     const relay = new WaitQueue();
     const entry = { wake: () => relay.wake(0) };
