@@ -122,9 +122,10 @@ export class Process {
     return this.ctx;
   }
 
-  /** The open file behind `fd`, or undefined (kernel code uses this for fdget()). */
+  /** fdget(): the open file behind `fd`, or undefined; an O_PATH file is invisible to it (FMODE_PATH). */
   fileOrNull(fd: number): KFile | undefined {
-    return this.fds.get(fd);
+    const f = this.fds.get(fd);
+    return f === undefined || (f.flags & O_PATH) !== 0 ? undefined : f;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -138,10 +139,19 @@ export class Process {
     throw e;
   }
 
+  /** fdget(): EBADF for a closed fd and for an O_PATH one (only close, dup and some fcntls take those). */
   private fileFor(fd: number): KFile {
     if (this.exited) throw this.exitedError();
     const f = this.fds.get(fd);
-    if (!f) throw badFd(fd);
+    if (f === undefined || (f.flags & O_PATH) !== 0) throw badFd(fd);
+    return f;
+  }
+
+  /** fdget_raw(): O_PATH files included (dup, dup2, fcntl). */
+  private rawFileFor(fd: number): KFile {
+    if (this.exited) throw this.exitedError();
+    const f = this.fds.get(fd);
+    if (f === undefined) throw badFd(fd);
     return f;
   }
 
@@ -173,7 +183,7 @@ export class Process {
     if (file.flags & O_NONBLOCK) throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
     let woken = false;
     const entry = { wake: () => { woken = true; } };
-    wb.wq.add(entry);
+    wb.wq.addTail(entry); // wait_event_interruptible*(): a sleeper goes to the tail
     try {
       if (!this.kernel.sched.runUntil(() => woken)) {
         throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
@@ -183,11 +193,16 @@ export class Process {
     }
   }
 
-  /** Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. */
-  private async waitAsync(wq: WaitQueue | null, deadline = Infinity): Promise<boolean> {
+  /**
+   * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. A blocked
+   * read/write/ioctl sleeps at the tail (wait_event*()); poll() queues at the head (`poll`: __pollwait
+   * uses add_wait_queue()).
+   */
+  private async waitAsync(wq: WaitQueue | null, deadline = Infinity, poll = false): Promise<boolean> {
     let woken = false;
     const entry = { wake: () => { woken = true; } };
-    wq?.add(entry);
+    if (poll) wq?.add(entry);
+    else wq?.addTail(entry);
     try {
       let idleTurns = 0;
       for (;;) {
@@ -236,6 +251,7 @@ export class Process {
       this.fds.reserveCheck();
       const acc = flags & O_ACCMODE;
       const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
+      if (flags & O_PATH) return this.openPath(path, flags, node, real);
       if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
       if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
       // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit.
@@ -243,7 +259,7 @@ export class Process {
       const fmode = openFmode(flags);
       // may_open(): the file-type checks come before the permission check.
       if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory`);
-      if (!(flags & O_PATH) && !this.mayAccess(node, want)) {
+      if (!this.mayAccess(node, want)) {
         throw kerr('EACCES', `${real} is mode ${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}; uid ${this.uid} may not open it for ${acc === O_RDONLY ? 'reading' : acc === O_WRONLY ? 'writing' : 'reading and writing'}`);
       }
       switch (node.type) {
@@ -275,6 +291,22 @@ export class Process {
     }
   }
 
+  /**
+   * open(O_PATH): build_open_how() keeps only O_PATH_FLAGS (the access mode goes), acc_mode is 0 (no
+   * may_open(): no EISDIR, no permission check), O_NOFOLLOW gives an fd for the symlink itself, and
+   * do_dentry_open() stops before the file's open operation: no driver sees the open. The file has
+   * FMODE_PATH, which fdget() skips: read, write, ioctl, mmap, poll and most fcntls see EBADF.
+   */
+  private openPath(path: string, flags: number, node: Inode, real: string): number {
+    if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
+    const file = new PathFile(real);
+    file.flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW); // f_flags: what build_open_flags() kept
+    const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
+    this.kernel.point();
+    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);
+    return fd;
+  }
+
   close(fd: number): void {
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
@@ -289,7 +321,7 @@ export class Process {
 
   dup(fd: number): number {
     try {
-      const f = this.fileFor(fd);
+      const f = this.rawFileFor(fd);
       const nfd = this.fds.install(f, false);
       if (this.kernel.trace.active) this.traceCall('dup', fd, f, [fd], nfd, undefined);
       return nfd;
@@ -301,7 +333,7 @@ export class Process {
 
   dup2(oldfd: number, newfd: number): number {
     try {
-      const f = this.fileFor(oldfd);
+      const f = this.rawFileFor(oldfd);
       if (newfd < 0 || newfd >= this.fds.limit) throw kerr('EBADF', `fd ${newfd} is out of range`);
       if (oldfd !== newfd) this.fds.installAt(newfd, f, false);
       this.kernel.point();
@@ -315,7 +347,11 @@ export class Process {
 
   fcntl(fd: number, cmd: number, arg = 0): number {
     try {
-      const f = this.fileFor(fd);
+      const f = this.rawFileFor(fd);
+      // fs/fcntl.c check_fcntl_cmd(): on an O_PATH file only these commands are allowed.
+      if (f.flags & O_PATH && cmd !== F_DUPFD && cmd !== F_DUPFD_CLOEXEC && cmd !== F_GETFD && cmd !== F_SETFD && cmd !== F_GETFL) {
+        throw kerr('EBADF', `fd ${fd} was opened with O_PATH: fcntl command ${cmd} is not allowed on it`);
+      }
       let r: number;
       switch (cmd) {
         case F_GETFD: r = this.fds.isCloexec(fd) ? FD_CLOEXEC : 0; break;
@@ -659,7 +695,7 @@ export class Process {
     for (const p of fds) {
       p.revents = 0;
       if (p.fd < 0) continue;
-      const f = this.fds.get(p.fd);
+      const f = this.fileOrNull(p.fd);
       if (!f) {
         p.revents = POLLNVAL;
       } else {
@@ -720,7 +756,7 @@ export class Process {
   }
 
   private async waitAsyncAny(queues: WaitQueue[], deadline: number): Promise<boolean> {
-    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline);
+    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline, true);
     // Fan in: one relay queue woken by any of them.
     const relay = new WaitQueue();
     const entry = { wake: () => relay.wake(0) };
@@ -852,6 +888,23 @@ function toOffset(o: number | bigint): number {
     return Number(o);
   }
   return o;
+}
+
+/**
+ * An O_PATH file (f_op = empty_fops, FMODE_PATH): a location, not an open object. The syscalls refuse
+ * it through fileFor(); read() reaches it through the straight-line path, so it refuses that here.
+ */
+class PathFile extends KFile {
+  readonly kind = 'other' as const;
+  constructor(readonly path: string) {
+    super();
+  }
+  override read(): number {
+    throw kerr('EBADF', `${this.path} was opened with O_PATH, which gives no access to its contents`);
+  }
+  override write(): number {
+    throw kerr('EBADF', `${this.path} was opened with O_PATH, which gives no access to its contents`);
+  }
 }
 
 /** An open directory (only for O_RDONLY|O_DIRECTORY opens; listings go through readdir). */

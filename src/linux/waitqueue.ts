@@ -4,6 +4,11 @@
 // add_wait_queue_priority_exclusive: a queue holds at most one) is called first, and when it reports it
 // consumed the event the wakeup ends: that is why an eventfd bound to an irqfd never looks readable to
 // poll(). With at most one, it is held in a field rather than a list (one object less per wakeup).
+// The other entries keep the kernel's list order, which decides who is woken first: add_wait_queue()
+// (poll's __pollwait, vfio's virqfd) puts an entry at the head (after the priority entry), while the
+// wait_event*() sleepers of a blocking read or write (do_wait_intr, prepare_to_wait_exclusive) go to
+// the tail. WQ_FLAG_EXCLUSIVE for plain entries is not modelled: their return value is ignored, so
+// every plain waiter is woken (the model's blocked callers retry and block again instead).
 
 export interface WaitEntry {
   /** Returns true when a priority entry consumed the event (stops the wakeup). */
@@ -16,7 +21,14 @@ export class WaitQueue {
   /** Entries of both kinds (read first on every wakeup: an empty queue touches nothing else). */
   private n = 0;
 
+  /** add_wait_queue() / __add_wait_queue(): at the head of the list, behind the priority entry. */
   add(e: WaitEntry): void {
+    this.entries.unshift(e);
+    this.n++;
+  }
+
+  /** __add_wait_queue_entry_tail(): where wait_event*() puts a sleeper (do_wait_intr, prepare_to_wait_exclusive). */
+  addTail(e: WaitEntry): void {
     this.entries.push(e);
     this.n++;
   }
@@ -54,11 +66,12 @@ export class WaitQueue {
 
   /**
    * __wake_up_common(): list_for_each_entry_safe_from, which takes the next entry before calling the
-   * current one. A callback may remove itself and entries before it (the walk goes on with the entry it
-   * had taken), and entries added while the last one runs are not visited (its next was the list head).
-   * Removals only shift the taken entry towards the front, so it is found again at or before i + 1 with
-   * no copy of the array. A callback that removes the taken entry itself would make the kernel follow a
-   * poisoned list pointer; the model ends the walk there.
+   * current one. A callback may remove itself and other entries (the walk goes on with the entry it had
+   * taken, wherever the array now holds it), an entry add()ed at the head during the walk is behind it
+   * and not visited, and entries added while the last one runs are not visited (its next was the list
+   * head). The taken entry is looked up again only when the array changed around it. A callback that
+   * removes the taken entry itself would make the kernel follow a poisoned list pointer; the model ends
+   * the walk there.
    */
   private wakeEntries(mask: number): void {
     const p = this.priority;
@@ -72,8 +85,7 @@ export class WaitQueue {
       if (next === undefined) return;
       i++;
       if (q[i] !== next) {
-        if (i >= q.length) i = q.length - 1;
-        while (i >= 0 && q[i] !== next) i--;
+        i = q.indexOf(next);
         if (i < 0) return;
       }
       curr = next;

@@ -7,12 +7,12 @@ import { MemoryFault } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { EventFdFile } from '../../src/linux/eventfd.js';
 import { EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
-import { F_GETFL, O_ACCMODE, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { F_GETFD, F_GETFL, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { VFIO_API_VERSION, VFIO_GET_API_VERSION } from '../../include-ts/linux/vfio.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLHUP, POLLIN, POLLNVAL, POLLOUT } from '../../include-ts/linux/poll.js';
 import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
-import { chardev, attr } from '../../src/linux/fs/vfs.js';
+import { chardev, attr, symlink } from '../../src/linux/fs/vfs.js';
 import { NullFile } from '../../src/linux/drivers/mem.js';
 import { KernelError } from '../../src/linux/errors.js';
 import { RamBacking } from '../../src/linux/mm/backing.js';
@@ -103,6 +103,46 @@ describe('syscalls: common rules', () => {
     expect(owner.open('/dev/ro', O_RDONLY)).toBeGreaterThanOrEqual(0);
     expect(owner.open('/dev/rw', O_ACCMODE)).toBeGreaterThanOrEqual(0);
     expect(err(() => owner.open('/dev', O_ACCMODE)).code).toBe('EISDIR');
+  });
+
+  // fs/open.c build_open_flags(): with O_PATH only O_DIRECTORY|O_NOFOLLOW|O_PATH stay in f_flags and
+  // acc_mode is 0 (no may_open(): no permission check, no EISDIR); do_dentry_open() sets FMODE_PATH and
+  // returns before f_op->open, so no driver sees the open. fdget() skips FMODE_PATH files (fs/file.c),
+  // so read/write/pread/ioctl/mmap are EBADF and poll reports POLLNVAL (fs/select.c); dup uses
+  // fget_raw and fcntl allows only F_DUPFD*, F_GETFD, F_SETFD, F_GETFL (fs/fcntl.c check_fcntl_cmd).
+  it('open with O_PATH: no permission check and no driver open; only close, dup and a few fcntls work on the fd', () => {
+    const host = Host.create();
+    let opens = 0;
+    host.kernel.vfs.mkdirp('/dev').set('secret', chardev(() => (opens++, new NullFile()), 0o600));
+    host.kernel.vfs.mkdirp('/dev').set('alias', symlink('/dev/secret'));
+    const p = host.spawn({ uid: 1000 });
+    const fd = p.open('/dev/secret', O_PATH | O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    expect(opens).toBe(0);
+    expect(p.fcntl(fd, F_GETFL)).toBe(O_PATH);
+    expect(p.fcntl(fd, F_GETFD)).toBe(FD_CLOEXEC);
+    const b = new Uint8Array(8);
+    expect(err(() => p.read(fd, b)).code).toBe('EBADF');
+    expect(err(() => p.write(fd, b)).code).toBe('EBADF');
+    expect(err(() => p.pread(fd, b, 0)).code).toBe('EBADF');
+    expect(err(() => p.ioctl(fd, FIONREAD, new Int32Array(1))).code).toBe('EBADF');
+    expect(err(() => p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)).code).toBe('EBADF');
+    expect(err(() => p.fcntl(fd, F_SETFL, O_NONBLOCK)).code).toBe('EBADF');
+    const pfd: PollFd[] = [{ fd, events: POLLIN }];
+    expect(p.poll(pfd, 0)).toBe(1);
+    expect(pfd[0]!.revents).toBe(POLLNVAL);
+    const d = p.dup(fd);
+    expect(p.fcntl(d, F_GETFL)).toBe(O_PATH);
+    p.close(d);
+    p.close(fd);
+    // A directory with an access mode that would be EISDIR, and a symlink itself with O_NOFOLLOW.
+    expect(p.open('/dev', O_PATH | O_RDWR)).toBeGreaterThanOrEqual(0);
+    const l = p.open('/dev/alias', O_PATH | O_NOFOLLOW);
+    expect(p.fcntl(l, F_GETFL)).toBe(O_PATH | O_NOFOLLOW);
+    expect(err(() => p.open('/dev/alias', O_NOFOLLOW)).code).toBe('ELOOP');
+    expect(err(() => p.open('/dev/secret', O_PATH | O_DIRECTORY)).code).toBe('ENOTDIR');
+    expect(opens).toBe(0);
+    // A kernel fdget() (an eventfd argument) does not see it either.
+    expect(p.fileOrNull(p.open('/dev/secret', O_PATH))).toBeUndefined();
   });
 
   it('pread/pwrite check the offset before the fd, then ESPIPE, then the access mode (fs/read_write.c ksys_pread64, vfs_read)', () => {

@@ -20,7 +20,7 @@ describe('wait queue (kernel/sched/wait.c)', () => {
     const log: string[] = [];
     const a = entry(log, 'a', true);
     const b = entry(log, 'b', true);
-    q.add(entry(log, 'plain'));
+    q.addTail(entry(log, 'plain'));
     expect(q.addPriority(a)).toBe(true);
     expect(q.size).toBe(2);
     expect(q.addPriority(b)).toBe(false);
@@ -38,8 +38,8 @@ describe('wait queue (kernel/sched/wait.c)', () => {
   it('wakes the priority waiter first; when it does not consume the event every other waiter is woken', () => {
     const q = new WaitQueue();
     const log: string[] = [];
-    q.add(entry(log, 'x'));
-    q.add(entry(log, 'y'));
+    q.addTail(entry(log, 'x'));
+    q.addTail(entry(log, 'y'));
     q.addPriority(entry(log, 'p', false));
     q.wake(POLL_IN);
     expect(log).toEqual(['p:1', 'x:1', 'y:1']);
@@ -62,8 +62,8 @@ describe('wait queue (kernel/sched/wait.c)', () => {
         return false;
       },
     };
-    q.add(once);
-    q.add(entry(log, 'after'));
+    q.addTail(once);
+    q.addTail(entry(log, 'after'));
     q.addPriority(prio);
     q.wake(POLL_IN);
     expect(log).toEqual(['prio:1', 'once:1', 'after:1']);
@@ -86,10 +86,10 @@ describe('wait queue (kernel/sched/wait.c)', () => {
         return false;
       },
     };
-    q.add(a);
-    q.add(b);
-    q.add(entry(log, 'c'));
-    q.add(entry(log, 'd'));
+    q.addTail(a);
+    q.addTail(b);
+    q.addTail(entry(log, 'c'));
+    q.addTail(entry(log, 'd'));
     q.wake(POLL_IN);
     expect(log).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
     expect(q.size).toBe(2);
@@ -99,12 +99,12 @@ describe('wait queue (kernel/sched/wait.c)', () => {
     const q = new WaitQueue();
     const log: string[] = [];
     const late = entry(log, 'late');
-    q.add(entry(log, 'a'));
+    q.addTail(entry(log, 'a'));
     let added = false;
-    q.add({
+    q.addTail({
       wake: (m) => {
         log.push(`adder:${m}`);
-        if (!added) q.add(late);
+        if (!added) q.addTail(late);
         added = true;
         return false;
       },
@@ -113,5 +113,42 @@ describe('wait queue (kernel/sched/wait.c)', () => {
     expect(log).toEqual(['a:1', 'adder:1']);
     q.wake(POLL_IN);
     expect(log.slice(2)).toEqual(['a:1', 'adder:1', 'late:1']);
+  });
+
+  // include/linux/wait.h __add_wait_queue(): add_wait_queue() (poll's __pollwait, vfio's virqfd) links
+  // the entry at the head, after any WQ_FLAG_PRIORITY entries; __add_wait_queue_entry_tail() (the
+  // wait_event*() sleepers: do_wait_intr, prepare_to_wait_exclusive) links it at the tail.
+  it('add_wait_queue() queues at the head behind the priority entry; a wait_event sleeper at the tail', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    q.addTail(entry(log, 'sleeper1'));
+    q.add(entry(log, 'poll1'));
+    q.addPriority(entry(log, 'prio'));
+    q.add(entry(log, 'poll2'));
+    q.addTail(entry(log, 'sleeper2'));
+    q.wake(POLL_IN);
+    expect(log).toEqual(['prio:1', 'poll2:1', 'poll1:1', 'sleeper1:1', 'sleeper2:1']);
+  });
+
+  it('an entry add()ed at the head during a wakeup is behind the walk: woken by the next wakeup only', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const early = entry(log, 'early');
+    let added = false;
+    q.addTail({
+      wake: (m) => {
+        log.push(`adder:${m}`);
+        if (!added) q.add(early);
+        added = true;
+        return false;
+      },
+    });
+    q.addTail(entry(log, 'b'));
+    q.addTail(entry(log, 'c'));
+    q.wake(POLL_IN);
+    expect(log).toEqual(['adder:1', 'b:1', 'c:1']);
+    expect(q.size).toBe(4);
+    q.wake(POLL_IN);
+    expect(log.slice(3)).toEqual(['early:1', 'adder:1', 'b:1', 'c:1']);
   });
 });
