@@ -236,6 +236,25 @@ describe('/proc/interrupts and per-CPU delivery', () => {
     expect(again.count).toBe(0);
   });
 
+  it('kstat_irqs across irq_free_descs and reuse of the number: the freed descriptor\'s counts stay exact until then and never reach its successor\'s row', () => {
+    const { h } = host();
+    const core = h.kernel.irq;
+    const chip = { name: 'test' } as unknown as IrqChip;
+    const irq = core.allocIrqRange(1);
+    const d = new IrqDesc(irq, 0, chip, FLOW_FASTEOI, false, core.kstat);
+    core.install(d);
+    for (const cpu of [1, 1, 3, 3, 3]) kstatIncr(d, cpu); // CPU 3's three are still accumulated in the descriptor
+    core.remove(d);
+    const row = core.kstat.counts.slice(irq * core.kstat.ncpus, irq * core.kstat.ncpus + 4);
+    expect([...row]).toEqual([0, 2, 0, 3]);
+    const next = new IrqDesc(irq, 0, chip, FLOW_FASTEOI, false, core.kstat);
+    core.install(next);
+    kstatIncr(next, 2);
+    void d.count; // a stale reference read after the reuse adds nothing to the row
+    expect([...next.kstat].slice(0, 4)).toEqual([0, 0, 1, 0]);
+    expect(next.count).toBe(1);
+  });
+
   it('a vector with no descriptor is counted as ERR', () => {
     const { h, irq } = host();
     irq.cpus[3]!.accept(0xe0);
