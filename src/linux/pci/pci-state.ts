@@ -78,7 +78,8 @@ function implemented(dev: PciDev, pos: number, reg: number): boolean {
       return t === PCI_EXP_TYPE_ENDPOINT || t === PCI_EXP_TYPE_LEG_END || t === PCI_EXP_TYPE_ROOT_PORT || t === PCI_EXP_TYPE_UPSTREAM
         || t === PCI_EXP_TYPE_DOWNSTREAM || t === PCI_EXP_TYPE_PCI_BRIDGE || t === PCI_EXP_TYPE_PCIE_BRIDGE;
     case PCI_EXP_SLTCTL:
-      return (t === PCI_EXP_TYPE_ROOT_PORT || t === PCI_EXP_TYPE_DOWNSTREAM) && (pcieFlags(dev, pos) & PCI_EXP_FLAGS_SLOT) !== 0;
+      // pcie_cap_has_sltctl(): any downstream port (a PCI/PCI-X-to-PCIe bridge too) with a slot.
+      return downstreamPort(dev) && (pcieFlags(dev, pos) & PCI_EXP_FLAGS_SLOT) !== 0;
     case PCI_EXP_RTCTL:
       return hasRtctl(dev);
     case PCI_EXP_DEVCTL2:

@@ -11,9 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { Host } from '../../../src/host.js';
 import { Gm107Gpu } from '../../../src/hw/devices/gm107.js';
 import { PciBridge } from '../../../src/hw/pci/bridge.js';
+import { addPcieCap, addRawExtCap, addVcCap } from '../../../src/hw/pci/caps.js';
+import { PciFunction } from '../../../src/hw/pci/function.js';
 import {
   PCI_COMMAND, PCI_ERR_COR_STATUS, PCI_ERR_UNCOR_MASK, PCI_ERR_UNCOR_SEVER, PCI_EXP_DEVCTL, PCI_EXP_LNKCTL,
-  PCI_L1SS_CTL1, PCI_L1SS_CTL2, PCI_LTR_MAX_SNOOP_LAT, PCI_MSI_ADDRESS_LO, PCI_PM_CTRL, PCI_VC_RES_CTRL,
+  PCI_EXP_FLAGS, PCI_EXP_FLAGS_SLOT, PCI_EXP_SLTCTL, PCI_EXP_TYPE_PCIE_BRIDGE, PCI_EXT_CAP_ID_MFVC,
+  PCI_L1SS_CTL1, PCI_L1SS_CTL2, PCI_LTR_MAX_SNOOP_LAT, PCI_MSI_ADDRESS_LO, PCI_PM_CTRL, PCI_VC_PORT_CTRL, PCI_VC_RES_CTRL,
 } from '../../../include-ts/linux/pci_regs.js';
 
 // Gm107Gpu's layout (src/hw/devices/gm107.ts).
@@ -98,4 +101,41 @@ describe('pci_restore_state restores what pci_save_state saved, and nothing else
     expect(nic.readConfig(aer + PCI_ERR_UNCOR_MASK, 4)).toBe(0x00100000);
     expect(nic.readConfig(aer + PCI_ERR_UNCOR_SEVER, 4)).toBe(0x00062030);
   });
+
+  it('a PCI/PCI-X-to-PCIe bridge with a slot gets its Slot Control back (access.c pcie_cap_has_sltctl: pcie_downstream_port)', () => {
+    const { fn, dev } = twoVcBridge();
+    dev.writeConfig(TwoVcBridge.EXP + PCI_EXP_SLTCTL, 2, 0x0028);
+    dev.saveState();
+    fn.reset();
+    expect(dev.readConfig(TwoVcBridge.EXP + PCI_EXP_SLTCTL, 2)).toBe(0);
+    dev.restoreState();
+    expect(dev.readConfig(TwoVcBridge.EXP + PCI_EXP_SLTCTL, 2)).toBe(0x0028);
+  });
 });
+
+function twoVcBridge() {
+  const fn = new TwoVcBridge();
+  const h = Host.create({ preset: (m) => void m.pci.root.add(2, 0, fn) });
+  return { fn, dev: h.kernel.pci.get('0000:00:02.0')! };
+}
+
+/** A PCI-to-PCIe bridge function (PCIe type 8, a downstream port) with a slot, and both an MFVC and a VC capability. */
+class TwoVcBridge extends PciFunction {
+  static readonly EXP = 0x40;
+  static readonly VC = 0x100;
+  static readonly MFVC = 0x140;
+
+  constructor() {
+    super({ id: { vendor: 0x8086, device: 0x1234, revision: 1, classCode: 0x060400, name: 'test PCI/PCI-X to PCIe bridge' }, pcie: true });
+    const cs = this.cfg;
+    const exp = addPcieCap(cs, { type: PCI_EXP_TYPE_PCIE_BRIDGE }, TwoVcBridge.EXP);
+    cs.u16(exp + PCI_EXP_FLAGS, cs.bytes[exp + 2]! | (cs.bytes[exp + 3]! << 8) | PCI_EXP_FLAGS_SLOT);
+    cs.writable(exp + PCI_EXP_SLTCTL, 2, 0x1fff);
+    addVcCap(cs, TwoVcBridge.VC);
+    const mf = addRawExtCap(cs, TwoVcBridge.MFVC, PCI_EXT_CAP_ID_MFVC, 1, 0x1c);
+    cs.writable(mf + PCI_VC_PORT_CTRL, 2, 0x000e);
+    cs.u32(mf + PCI_VC_RES_CTRL, 0x800000ff);
+    cs.writable(mf + PCI_VC_RES_CTRL, 4, 0x000000fe);
+    this.finish();
+  }
+}
