@@ -102,6 +102,20 @@ describe('pci_restore_state restores what pci_save_state saved, and nothing else
     expect(nic.readConfig(aer + PCI_ERR_UNCOR_SEVER, 4)).toBe(0x00062030);
   });
 
+  it('every VC-type capability is saved and restored, not just the first found (vc.c vc_caps[]: MFVC, VC, VC9)', () => {
+    const { fn, dev } = twoVcBridge();
+    dev.writeConfig(TwoVcBridge.MFVC + PCI_VC_PORT_CTRL, 2, 0x0002);
+    dev.writeConfig(TwoVcBridge.MFVC + PCI_VC_RES_CTRL, 4, 0x80000005);
+    dev.writeConfig(TwoVcBridge.VC + PCI_VC_RES_CTRL, 4, 0x80000009);
+    dev.saveState();
+    fn.reset();
+    expect(dev.readConfig(TwoVcBridge.MFVC + PCI_VC_RES_CTRL, 4) >>> 0).toBe(0x800000ff);
+    dev.restoreState();
+    expect(dev.readConfig(TwoVcBridge.MFVC + PCI_VC_PORT_CTRL, 2)).toBe(0x0002);
+    expect(dev.readConfig(TwoVcBridge.MFVC + PCI_VC_RES_CTRL, 4) >>> 0).toBe(0x80000005);
+    expect(dev.readConfig(TwoVcBridge.VC + PCI_VC_RES_CTRL, 4) >>> 0).toBe(0x80000009);
+  });
+
   it('a PCI/PCI-X-to-PCIe bridge with a slot gets its Slot Control back (access.c pcie_cap_has_sltctl: pcie_downstream_port)', () => {
     const { fn, dev } = twoVcBridge();
     dev.writeConfig(TwoVcBridge.EXP + PCI_EXP_SLTCTL, 2, 0x0028);
