@@ -3,7 +3,8 @@
 // the interrupt entry cache (IEC), queued-invalidation of IEC entries, and the handling of every
 // interrupt request that reaches it:
 // - IR disabled: the message is delivered as a compatibility-format MSI;
-// - compatibility format with IR enabled: blocked unless CFI is set (fault 0x25);
+// - compatibility format with IR enabled: blocked (fault 0x25) in x2APIC mode (IRTA.EIME) or unless CFI
+//   is set (5.1.4: "if EIME, or if Compatibility format interrupts are disabled (CFIS=0)");
 // - remappable format: index = handle (+ sub-handle), the (cached) IRTE is checked (present, SID) and
 //   then either remapped (IM=0: host vector to DST) or posted (IM=1: 2.4 of reference xen.md):
 //   atomically PIR[vector]=1, and if ON=0 and (URG or SN=0) then ON=1 and a notification with vector
@@ -198,9 +199,9 @@ export class DrhdUnit {
     this.bus.sendPhysical(dst, vector);
   }
 
-  /** Remapping off, or a compatibility-format request: passed through unless CFI blocks it. */
+  /** Remapping off, or a compatibility-format request: passed through unless EIME or a clear CFIS blocks it. */
   private compat(rid: number, addrLo: number, data: number): void {
-    if ((this.gsts & GSTS_IRES) !== 0 && (this.gsts & GSTS_CFIS) === 0) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
+    if ((this.gsts & GSTS_IRES) !== 0 && (this.eime || (this.gsts & GSTS_CFIS) === 0)) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
     this.stats.compat++;
     this.bus.sendPhysical((addrLo & MSI_ADDR_DEST_ID_MASK) >>> MSI_ADDR_DEST_ID_SHIFT, data & 0xff);
   }

@@ -10,7 +10,7 @@ import { DrhdUnit, IR_FAULT_COMPAT_BLOCKED, IR_FAULT_INDEX_OUT_OF_RANGE, IR_FAUL
 import { IRTE_IM, IRTE_P, IRTE_URG, SVT_VERIFY_SID_SQ } from '../../../../src/hw/iommu/vtd/irte.js';
 import { msiHandle, msiInterruptIndex, remappableMsiAddress } from '../../../../src/hw/iommu/vtd/msi-format.js';
 import { PiDesc } from '../../../../src/hw/iommu/vtd/pi-desc.js';
-import { DMA_GCMD_IRE, DMA_GCMD_QIE, DMA_GCMD_SIRTP, IRTA_EIME, cap_intr_post, ecap_intr_remap, ecap_queued_inval } from '../../../../src/hw/iommu/vtd/regs.js';
+import { DMA_GCMD_CFI, DMA_GCMD_IRE, DMA_GCMD_QIE, DMA_GCMD_SIRTP, IRTA_EIME, cap_intr_post, ecap_intr_remap, ecap_queued_inval } from '../../../../src/hw/iommu/vtd/regs.js';
 import { Scheduler } from '../../../../src/sim/scheduler.js';
 import { TraceBus } from '../../../../src/sim/trace.js';
 import { msiAddress, msiData } from '../../../../src/hw/x86/msi.js';
@@ -131,5 +131,23 @@ describe('faults', () => {
     t.u.deliverMsi(SID, msiAddress(0), 0, msiData(0x30));
     expect(t.u.faults.map((f) => f.reason)).toEqual([IR_FAULT_NOT_PRESENT, IR_FAULT_INDEX_OUT_OF_RANGE, IR_FAULT_SID_MISMATCH, IR_FAULT_COMPAT_BLOCKED]);
     expect(t.got).toEqual([]);
+  });
+
+  it('compatibility format (5.1.4): passed through with IR off, and with IR on only when CFI is set and EIME is not (x2APIC mode blocks it)', () => {
+    const compat = msiAddress(2);
+    const got: number[] = [];
+    const bus = new ApicBus();
+    bus.attach({ apicId: 2, accept: (v) => got.push(v) });
+    const plain = new DrhdUnit(0, {}, new PhysMemory(), bus, new Scheduler(), new TraceBus());
+    plain.deliverMsi(SID, compat, 0, msiData(0x41));
+    expect(got).toEqual([0x41]);
+    expect(plain.faults).toEqual([]);
+    for (const eime of [false, true]) {
+      const t = unit(eime);
+      t.u.writeGcmd(DMA_GCMD_QIE | DMA_GCMD_IRE | DMA_GCMD_CFI);
+      t.u.deliverMsi(SID, compat, 0, msiData(0x42));
+      expect(t.got).toEqual(eime ? [] : [[2, 0x42]]);
+      expect(t.u.faults.map((f) => f.reason)).toEqual(eime ? [IR_FAULT_COMPAT_BLOCKED] : []);
+    }
   });
 });
