@@ -282,6 +282,27 @@ describe('/proc/interrupts and per-CPU delivery', () => {
     expect(irq.platform.ioapic.remoteIrr(20)).toBe(false);
   });
 
+  it('an I/O APIC older than version 0x20 has no EOI register: the pin is EOIed by rewriting its entry masked and edge, then back (io_apic.c __eoi_ioapic_pin)', () => {
+    const { h, card, irq, ctl } = host();
+    irq.ioapic.chip.version = 0x11; // what mp_register_ioapic would have read from an 82093AA
+    let calls = 0;
+    irq.requestIrq(20, () => {
+      if (++calls === 2) card.setIrqLevel(false);
+      return IRQ_HANDLED;
+    }, IRQF_SHARED, 'a', {});
+    const hops: string[] = [];
+    h.trace.on((e) => {
+      if (e.type === 'irq' && e.hop === 'ioapic' && /EOI register/.test(e.detail ?? '')) hops.push(e.detail!);
+    });
+    const entry = irq.platform.ioapic.pinState(20).entry;
+    h.control.pci.setIrqLevel('03:00.0', true);
+    expect(hops).toEqual([]); // the EOI register is never written
+    expect(calls).toBe(2); // the edge rewrite cleared remote IRR; the line, still high, fired again
+    expect(ctl.desc(20)).toMatchObject({ count: 2 });
+    expect(irq.platform.ioapic.remoteIrr(20)).toBe(false);
+    expect(irq.platform.ioapic.pinState(20).entry).toBe(entry); // level and unmasked again
+  });
+
   it('GSI lines go through remapping: each has an IRTE with its vector and CPU, the RTE holds the index', () => {
     const { irq } = host();
     const d = irq.desc(23)!;
