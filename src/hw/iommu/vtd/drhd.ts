@@ -18,7 +18,7 @@ import type { PhysMemory } from '../../memory.js';
 import type { ApicBus } from '../../x86/apic-bus.js';
 import {
   IRTE_DLM_MASK, IRTE_DM, IRTE_IM, IRTE_P, IRTE_PDA_LO_MASK, IRTE_SIZE, IRTE_SQ_SHIFT, IRTE_SVT_SHIFT, IRTE_URG, IRTE_VECTOR_SHIFT,
-  SVT_VERIFY_SID_SQ,
+  SVT_VERIFY_BUS, SVT_VERIFY_SID_SQ,
 } from './irte.js';
 import { MSI_ADDR_BASE, MSI_ADDR_BASE_MASK, MSI_ADDR_DEST_ID_MASK, MSI_ADDR_DEST_ID_SHIFT, MSI_ADDR_IF_REMAPPABLE, msiInterruptIndex } from './msi-format.js';
 import { PI_CONTROL, PI_NDST, PI_NV } from './pi-desc.js';
@@ -40,6 +40,7 @@ const VECTOR_SHIFT = IRTE_VECTOR_SHIFT;
 const SVT_SHIFT = IRTE_SVT_SHIFT;
 const SQ_SHIFT = IRTE_SQ_SHIFT;
 const VERIFY_SID_SQ = SVT_VERIFY_SID_SQ;
+const VERIFY_BUS = SVT_VERIFY_BUS;
 
 /** Interrupt-remapping fault reasons (VT-d spec 3.x 7.1.3, table 26). */
 export const IR_FAULT_INDEX_OUT_OF_RANGE = 0x21;
@@ -188,7 +189,7 @@ export class DrhdUnit {
     const w0 = iec[b]!;
     if ((w0 & P) === 0) return this.fault(IR_FAULT_NOT_PRESENT, rid, index);
     const w2 = iec[b + 2]!;
-    if (((w2 >>> SVT_SHIFT) & 3) === VERIFY_SID_SQ && !sidMatches(w2, rid)) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
+    if (((w2 >>> SVT_SHIFT) & 3) !== 0 && !sourceMatches(w2, rid)) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
     const vector = (w0 >>> VECTOR_SHIFT) & 0xff;
     if ((w0 & IM) !== 0) return this.post(rid, index, b, vector);
     // Remapped: a fixed physical-destination interrupt to the host (logical/lowest-priority host
@@ -240,8 +241,20 @@ export class DrhdUnit {
   }
 }
 
-/** Source-id verification with the SQ qualifier (VT-d 9.10): SQ ignores function bits of the requester ID. */
-function sidMatches(w2: number, rid: number): boolean {
+/**
+ * Source validation (VT-d 9.10, IRTE SVT/SQ/SID): SVT=01b compares the requester ID with SID, SQ masking
+ * function bits; SVT=10b checks that the requester's bus is within SID[15:8] (start) .. SID[7:0] (end),
+ * which is what software programs for devices behind a PCIe-to-PCI bridge (the bridge may take
+ * ownership of their requests). SVT=11b is reserved: nothing matches (real hardware reports a reserved
+ * field, 24h; the unit models no reserved-field checks, so it reports a source-id mismatch).
+ */
+function sourceMatches(w2: number, rid: number): boolean {
+  const svt = (w2 >>> SVT_SHIFT) & 3;
+  if (svt === VERIFY_BUS) {
+    const bus = (rid >>> 8) & 0xff;
+    return bus >= ((w2 >>> 8) & 0xff) && bus <= (w2 & 0xff);
+  }
+  if (svt !== VERIFY_SID_SQ) return false;
   const sq = (w2 >>> SQ_SHIFT) & 3;
   const ignore = sq === 0 ? 0 : sq === 1 ? 0x4 : sq === 2 ? 0x6 : 0x7;
   return ((w2 ^ rid) & 0xffff & ~ignore) === 0;
