@@ -6,16 +6,19 @@
 // aligned block (a power of two, for multi-message MSI), modify_irte() writes the 128-bit entry and
 // flushes the unit's interrupt entry cache for that index (qi_flush_iec), and the device is programmed
 // with a remappable-format message naming the index (MSI: handle = index, SHV = 1, data = sub-handle).
-// The source-id check follows set_msi_sid(): the requester ID the device's messages carry upstream
-// (after bridge aliasing), SVT = verify SID with SQ = all 16 bits; the I/O APIC's entries use its
-// DMAR source-id.
+// The source-id check follows set_msi_sid(): the device's own requester ID, SVT = verify SID with
+// SQ = all 16 bits, unless a bridge aliases its requests (pci_for_each_dma_alias): behind a
+// PCIe-to-PCI bridge (or a conventional bridge) the entry verifies a bus range instead (SVT = verify
+// bus), since only the bus is certain; the I/O APIC's entries use its DMAR source-id.
 
 import { setU32 } from '../../../abi/bytes.js';
 import type { PcInterrupts } from '../../hw/x86/pc-interrupts.js';
-import { IRTE_P, IRTE_SIZE, IRTE_SQ_SHIFT, IRTE_SVT_SHIFT, IRTE_TM, IRTE_VECTOR_SHIFT, SVT_VERIFY_SID_SQ } from '../../hw/iommu/vtd/irte.js';
+import { IRTE_P, IRTE_SIZE, IRTE_SQ_SHIFT, IRTE_SVT_SHIFT, IRTE_TM, IRTE_VECTOR_SHIFT, SVT_VERIFY_BUS, SVT_VERIFY_SID_SQ } from '../../hw/iommu/vtd/irte.js';
 import { DMA_GCMD_IRE, DMA_GCMD_QIE, DMA_GCMD_SIRTP, IRTA_EIME } from '../../hw/iommu/vtd/regs.js';
 import type { DrhdUnit } from '../../hw/iommu/vtd/drhd.js';
 import type { KernelLog } from '../printk.js';
+import type { PciDev } from '../pci/pci-dev.js';
+import { PCI_EXP_TYPE_PCIE_BRIDGE, PCI_EXP_TYPE_PCI_BRIDGE } from '../../../include-ts/linux/pci_regs.js';
 
 export const INTR_REMAP_TABLE_REG_SIZE = 0xf;
 export const INTR_REMAP_TABLE_ENTRIES = 1 << (INTR_REMAP_TABLE_REG_SIZE + 1);
@@ -76,13 +79,16 @@ export class IntelIrqRemapping {
     this.unit.invalidateIec(false, base, Math.log2(n));
   }
 
-  /** modify_irte(): a remapped-format entry (fixed, physical destination) and the IEC flush. */
-  modify(index: number, vector: number, destApicId: number, level: boolean, sid: number): void {
+  /**
+   * modify_irte(): a remapped-format entry (fixed, physical destination) and the IEC flush. `source` is
+   * the entry's SID, SQ and SVT fields as irteSid() or irteVerifyBus() make them.
+   */
+  modify(index: number, vector: number, destApicId: number, level: boolean, source: number): void {
     const o = index * IRTE_SIZE;
     const t = this.table;
     setU32(t, o, (IRTE_P | (level ? IRTE_TM : 0) | (vector << IRTE_VECTOR_SHIFT)) >>> 0);
     setU32(t, o + 4, destApicId >>> 0);
-    setU32(t, o + 8, ((sid & 0xffff) | (0 << IRTE_SQ_SHIFT) | (SVT_VERIFY_SID_SQ << IRTE_SVT_SHIFT)) >>> 0);
+    setU32(t, o + 8, source >>> 0);
     setU32(t, o + 12, 0);
     this.unit.invalidateIec(false, index, 0);
   }
@@ -91,4 +97,52 @@ export class IntelIrqRemapping {
   entry(index: number): Uint8Array {
     return this.table.subarray(index * IRTE_SIZE, (index + 1) * IRTE_SIZE);
   }
+}
+
+/** SQ_ALL_16: every bit of the SID is compared. */
+const SQ_ALL_16 = 0;
+
+/** set_irte_sid(irte, SVT_VERIFY_SID_SQ, SQ_ALL_16, sid). */
+export function irteSid(sid: number): number {
+  return (sid & 0xffff) | (SQ_ALL_16 << IRTE_SQ_SHIFT) | (SVT_VERIFY_SID_SQ << IRTE_SVT_SHIFT);
+}
+
+/** set_irte_verify_bus(): requester buses start..end. */
+export function irteVerifyBus(start: number, end: number): number {
+  return ((start & 0xff) << 8) | (end & 0xff) | (SQ_ALL_16 << IRTE_SQ_SHIFT) | (SVT_VERIFY_BUS << IRTE_SVT_SHIFT);
+}
+
+/**
+ * pci_for_each_dma_alias() (drivers/pci/search.c): the requester IDs `pdev`'s requests may carry, in
+ * the order the kernel visits them: its own, then each bridge on the way up that takes ownership (a
+ * PCIe-to-PCI bridge: its secondary bus, devfn 0; a PCI-to-PCIe bridge or a conventional bridge: its
+ * own ID). PCIe ports do not alias. No DMA alias quirks are modeled.
+ */
+export function dmaAliases(pdev: PciDev): number[] {
+  const out = [pdev.hw.rid];
+  for (let br = pdev.parent; br !== null; br = br.parent) {
+    if (!br.isPcie) out.push(br.hw.rid);
+    else if (br.pcieType === PCI_EXP_TYPE_PCI_BRIDGE) out.push(br.subordinate!.secondary.number << 8);
+    else if (br.pcieType === PCI_EXP_TYPE_PCIE_BRIDGE) out.push(br.hw.rid);
+  }
+  return out;
+}
+
+/** set_msi_sid() (drivers/iommu/intel/irq_remapping.c): the source validation of `pdev`'s MSI entries. */
+export function setMsiSid(pdev: PciDev): number {
+  const own = pdev.hw.rid;
+  const bus = own >>> 8;
+  let alias = own;
+  let count = 0;
+  let busmatch = 0;
+  for (const a of dmaAliases(pdev)) {
+    if (count === 0 || a >>> 8 === alias >>> 8) busmatch++;
+    alias = a;
+    count++;
+  }
+  // The last alias is a bridge on an upstream bus (a topology alias): only the bus range is certain.
+  if (alias !== own && alias >>> 8 !== bus) return irteVerifyBus(alias >>> 8, bus);
+  // Several aliases, all on the device's bus (directly below a PCIe-to-PCI bridge): verify the bus.
+  if (count >= 2 && busmatch === count) return irteVerifyBus(bus, bus);
+  return irteSid(alias);
 }

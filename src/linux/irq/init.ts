@@ -23,6 +23,6 @@ export function initIrq(kernel: Kernel): void {
   const core = new IrqCore(platform, kernel.sched, kernel.trace, kernel.log, { cpus: kernel.options.cpus ?? DEFAULT_HOST_CPUS });
   kernel.irq = core;
   for (const gsi of [...m.pci.lines.keys()].sort((a, b) => a - b)) if (gsi < 24) core.ioapic.mapGsi(gsi);
-  kernel.msi = new PciMsi(core, m.pci);
+  kernel.msi = new PciMsi(core);
   kernel.vfs.mkdirp('/proc').set('interrupts', attr('procfs', () => showInterrupts(core)));
 }

@@ -106,8 +106,12 @@ export class IrqCore {
     }
   }
 
-  /** irq_free_descs() */
+  /**
+   * irq_free_descs(). What the descriptor accumulated goes to its row now: the row is zeroed when the
+   * number is reused, and a stale reference flushing later must not add to the new descriptor's counts.
+   */
   remove(desc: IrqDesc): void {
+    this.kstat.flush(desc);
     this.matrix.release(desc);
     this.descs[desc.irq] = undefined;
     while (this.descs.length > 0 && this.descs[this.descs.length - 1] === undefined) this.descs.length--;

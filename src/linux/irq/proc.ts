@@ -25,7 +25,8 @@ export function showInterrupts(core: IrqCore): string {
   for (const d of core.all()) {
     if (d.actions.length === 0 && d.count === 0) continue;
     let line = `${num(d.irq, prec)}: `;
-    for (let c = 0; c < ncpus; c++) line += `${num(d.kstat[c]!, 10)} `;
+    const kstat = d.kstat; // a copy of the row: take it once per line
+    for (let c = 0; c < ncpus; c++) line += `${num(kstat[c]!, 10)} `;
     line += ` ${d.chip.name.padStart(8, ' ')}`;
     line += ` ${num(d.hwirq, prec)}`;
     line += `-${d.flowName.padEnd(8, ' ')}`;

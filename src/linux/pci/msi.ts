@@ -20,10 +20,10 @@
 import { kerr } from '../errors.js';
 import type { IrqCore } from '../irq/irq-core.js';
 import { FLOW_EDGE, IrqDesc, type IrqChip } from '../irq/irqdesc.js';
-import type { PciTopology } from '../../hw/pci/topology.js';
 import { remappableMsiAddress } from '../../hw/iommu/vtd/msi-format.js';
 import { PCI_MSIX_ENTRY_CTRL_MASKBIT, PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, PCI_MSIX_FLAGS_MASKALL, PCI_MSI_ADDRESS_HI, PCI_MSI_ADDRESS_LO, PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QSIZE } from '../../../include-ts/linux/pci_regs.js';
 import type { PciDev } from './pci-dev.js';
+import { setMsiSid } from '../iommu/intel-irq-remapping.js';
 
 /** struct msi_desc: one vector, with the message the kernel wrote (the cached msi_msg). */
 export class MsiEntry {
@@ -112,10 +112,7 @@ function multipleOf(nvec: number): number {
 export class PciMsi {
   private readonly devs = new Map<PciDev, MsiDevState>();
 
-  constructor(
-    private readonly core: IrqCore,
-    private readonly topo: PciTopology,
-  ) {}
+  constructor(private readonly core: IrqCore) {}
 
   /** 'msi', 'msix' or null: what the kernel has enabled on `pdev` (dev->msi_enabled / msix_enabled). */
   mode(pdev: PciDev): 'msi' | 'msix' | null {
@@ -145,7 +142,7 @@ export class PciMsi {
     }
     const core = this.core;
     const ir = core.ir;
-    const sid = this.topo.dmaRid(hw);
+    const source = setMsiSid(pdev);
     const first = core.allocIrqRange(nvec);
     const chip = msix ? new PciMsixChip(`IR-PCI-MSIX-${pdev.name}`, pdev, core) : new PciMsiChip(`IR-PCI-MSI-${pdev.name}`, pdev, core);
     const state: MsiDevState = { msix, entries: [], descs: [], irteBase: [], irteCount: msix ? 1 : nvec };
@@ -154,7 +151,7 @@ export class PciMsi {
       const desc = new IrqDesc(first + i, i, chip, FLOW_EDGE, false, core.kstat);
       core.matrix.assign(desc);
       const irte = msix ? ir.alloc(1) : block + i;
-      ir.modify(irte, desc.vector, core.cpus[desc.cpu]!.apicId, false, sid);
+      ir.modify(irte, desc.vector, core.cpus[desc.cpu]!.apicId, false, source);
       // irte_prepare_msg(): handle = the entry (or the MSI block's base), SHV, data = sub-handle 0.
       const entry = new MsiEntry(i, first + i, remappableMsiAddress(msix ? irte : block), 0, 0);
       desc.chipData = entry;

@@ -37,8 +37,9 @@ export interface PciSavedState {
   readonly l1ss: Uint32Array | null;
   /** PCI_EXT_CAP_ID_ERR buffer: UNCOR_MASK, UNCOR_SEVER, COR_MASK, CAP (and ROOT_COMMAND with an RTCTL). */
   readonly aer: Uint32Array | null;
-  /** The VC (or MFVC / VC9) buffer: the Port VC Control word, then each VC's Resource Control. */
-  readonly vc: { readonly pos: number; readonly portCtrl: number; readonly resCtrl: Uint32Array } | null;
+  /** The MFVC, VC and VC9 buffers (each capability the function has, in vc_caps[] order): the Port VC
+   *  Control word, then each VC's Resource Control. */
+  readonly vc: readonly VcSaved[];
 }
 
 function extCap(dev: PciDev, id: number): number {
@@ -78,7 +79,8 @@ function implemented(dev: PciDev, pos: number, reg: number): boolean {
       return t === PCI_EXP_TYPE_ENDPOINT || t === PCI_EXP_TYPE_LEG_END || t === PCI_EXP_TYPE_ROOT_PORT || t === PCI_EXP_TYPE_UPSTREAM
         || t === PCI_EXP_TYPE_DOWNSTREAM || t === PCI_EXP_TYPE_PCI_BRIDGE || t === PCI_EXP_TYPE_PCIE_BRIDGE;
     case PCI_EXP_SLTCTL:
-      return (t === PCI_EXP_TYPE_ROOT_PORT || t === PCI_EXP_TYPE_DOWNSTREAM) && (pcieFlags(dev, pos) & PCI_EXP_FLAGS_SLOT) !== 0;
+      // pcie_cap_has_sltctl(): any downstream port (a PCI/PCI-X-to-PCIe bridge too) with a slot.
+      return downstreamPort(dev) && (pcieFlags(dev, pos) & PCI_EXP_FLAGS_SLOT) !== 0;
     case PCI_EXP_RTCTL:
       return hasRtctl(dev);
     case PCI_EXP_DEVCTL2:
@@ -99,9 +101,13 @@ function pcieWrite(dev: PciDev, reg: number, v: number): void {
   if (pos && implemented(dev, pos, reg)) dev.writeConfig(pos + reg, 2, v);
 }
 
-/** The VC capability pci_save_vc_state() finds first (MFVC, VC, VC9). */
-function vcCap(dev: PciDev): number {
-  return extCap(dev, PCI_EXT_CAP_ID_MFVC) || extCap(dev, PCI_EXT_CAP_ID_VC) || extCap(dev, PCI_EXT_CAP_ID_VC9);
+/** vc.c vc_caps[]: pci_save_vc_state() and pci_restore_vc_state() visit every one the function has. */
+const VC_CAPS = [PCI_EXT_CAP_ID_MFVC, PCI_EXT_CAP_ID_VC, PCI_EXT_CAP_ID_VC9] as const;
+
+export interface VcSaved {
+  readonly id: number;
+  readonly portCtrl: number;
+  readonly resCtrl: Uint32Array;
 }
 
 /** pci_save_state(). */
@@ -134,14 +140,16 @@ export function pciSaveState(dev: PciDev): PciSavedState {
     if (hasRtctl(dev)) regs.push(PCI_ERR_ROOT_COMMAND);
     aer = Uint32Array.from(regs, (r) => dev.readConfig(ae + r, 4));
   }
-  // pci_save_vc_state() -> pci_vc_do_save_buffer(save): Port VC Control, then each VC's Resource Control.
-  let vc: PciSavedState['vc'] = null;
-  const vp = vcCap(dev);
-  if (vp) {
+  // pci_save_vc_state() -> pci_vc_do_save_buffer(save) for each VC capability: Port VC Control, then
+  // each VC's Resource Control.
+  const vc: VcSaved[] = [];
+  for (const id of VC_CAPS) {
+    const vp = extCap(dev, id);
+    if (!vp) continue;
     const n = (dev.readConfig(vp + PCI_VC_PORT_CAP1, 4) & PCI_VC_CAP1_EVCC) + 1;
     const resCtrl = new Uint32Array(n);
     for (let i = 0; i < n; i++) resCtrl[i] = dev.readConfig(vp + PCI_VC_RES_CTRL + i * PCI_CAP_VC_PER_VC_SIZEOF, 4);
-    vc = { pos: vp, portCtrl: dev.readConfig(vp + PCI_VC_PORT_CTRL, 2), resCtrl };
+    vc.push({ id, portCtrl: dev.readConfig(vp + PCI_VC_PORT_CTRL, 2), resCtrl });
   }
   return { config, pcie, ltr, l1ss, aer, vc };
 }
@@ -229,8 +237,10 @@ export function pciRestoreSavedState(dev: PciDev, s: PciSavedState): void {
   // pci_bridge_reconfigure_ltr() would re-enable LTR on an upstream bridge with ltr_path; no modeled
   // device advertises LTR in DEVCAP2, so no bridge has one.
   if (s.pcie) for (let i = 0; i < PCIE_SAVE_REGS.length; i++) pcieWrite(dev, PCIE_SAVE_REGS[i]!, s.pcie[i]!);
-  if (s.vc) {
-    const { pos, portCtrl, resCtrl } = s.vc;
+  // pci_restore_vc_state(): each saved VC capability the function (still) has.
+  for (const { id, portCtrl, resCtrl } of s.vc) {
+    const pos = extCap(dev, id);
+    if (!pos) continue;
     dev.writeConfig(pos + PCI_VC_PORT_CTRL, 2, portCtrl);
     for (let i = 0; i < resCtrl.length; i++) {
       // An FLR may leave the VC configured: keep the current Enable, restore the rest.

@@ -150,6 +150,45 @@ describe('MSI-X (§6.8.2)', () => {
     expect(sink.msgs.map((m) => m.data)).toEqual([1, 2]);
   });
 
+  it('table accesses of 1, 2 and 4 bytes land in their byte lanes (little-endian) and read back from any lane', () => {
+    const { f, sink, x } = nic();
+    f.configWrite(x.offset + 2, 2, 0x8000);
+    // Vector 6's address low a byte at a time, its data as two words, the high address as a dword.
+    for (let i = 0; i < 4; i++) f.barWrite(3, 6 * 16 + i, 1, [0x0c, 0x10, 0xe0, 0xfe][i]!);
+    f.barWrite(3, 6 * 16 + 8, 2, 0x4321);
+    f.barWrite(3, 6 * 16 + 10, 2, 0x0000);
+    f.barWrite(3, 6 * 16 + 4, 4, 0);
+    expect(f.barRead(3, 6 * 16, 4)).toBe(0xfee0100c);
+    expect(f.barRead(3, 6 * 16 + 2, 2)).toBe(0xfee0);
+    expect(f.barRead(3, 6 * 16 + 3, 1)).toBe(0xfe);
+    expect(f.barRead(3, 6 * 16 + 8, 4)).toBe(0x4321);
+    // A sub-dword write leaves the rest of its dword alone.
+    f.barWrite(3, 6 * 16 + 9, 1, 0x55);
+    expect(f.barRead(3, 6 * 16 + 8, 4)).toBe(0x5521);
+    // The neighbours are untouched: vector 5's and 7's entries still read as reset.
+    expect([f.barRead(3, 5 * 16 + 12, 4), f.barRead(3, 7 * 16, 4), f.barRead(3, 7 * 16 + 12, 4)]).toEqual([1, 0, 1]);
+    f.barWrite(3, 6 * 16 + 12, 1, 0); // the Mask bit is in byte 0 of Vector Control
+    f.ring(6);
+    expect(sink.msgs).toEqual([{ lo: 0xfee0100c, data: 0x5521 }]);
+  });
+
+  it('Vector Control: bits 31:1 are reserved (§6.8.2.9: zero after reset) and stay zero, whichever lanes a write covers', () => {
+    const { f, x } = nic();
+    f.configWrite(x.offset + 2, 2, 0x8000);
+    f.barWrite(3, 2 * 16 + 12, 4, 0xfffffffe);
+    expect(f.barRead(3, 2 * 16 + 12, 4)).toBe(0);
+    expect(x.vectorMasked(2)).toBe(false);
+    f.barWrite(3, 2 * 16 + 12, 4, 0xffffffff);
+    expect(f.barRead(3, 2 * 16 + 12, 4)).toBe(1);
+    f.barWrite(3, 2 * 16 + 13, 1, 0xff);
+    f.barWrite(3, 2 * 16 + 14, 2, 0xffff);
+    expect(f.barRead(3, 2 * 16 + 12, 4)).toBe(1);
+    expect(x.vectorMasked(2)).toBe(true);
+    // An entry's data dword is not Vector Control: all 32 bits are kept.
+    f.barWrite(3, 2 * 16 + 8, 4, 0xffffffff);
+    expect(f.barRead(3, 2 * 16 + 8, 4)).toBe(0xffffffff);
+  });
+
   it('the PBA is read-only: writes are ignored and counted', () => {
     const { f, x } = nic();
     f.configWrite(x.offset + 2, 2, 0x8000);

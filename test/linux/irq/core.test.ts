@@ -45,6 +45,24 @@ function handler(name: string, owns: () => boolean, ack: () => void = () => {}):
   return h;
 }
 
+/**
+ * GSI 20 with a handler that leaves the card asserting once, then acknowledges it; the card raises its
+ * line. Returns the handler's call count and the I/O APIC's EOI-register trace details.
+ */
+function assertTwice({ h, card, irq }: ReturnType<typeof host>): { calls: () => number; eois: string[] } {
+  let calls = 0;
+  irq.requestIrq(20, () => {
+    if (++calls === 2) card.setIrqLevel(false);
+    return IRQ_HANDLED;
+  }, IRQF_SHARED, 'a', {});
+  const eois: string[] = [];
+  h.trace.on((e) => {
+    if (e.type === 'irq' && e.hop === 'ioapic' && /EOI register/.test(e.detail ?? '')) eois.push(e.detail!);
+  });
+  h.control.pci.setIrqLevel('03:00.0', true);
+  return { calls: () => calls, eois };
+}
+
 describe('request_irq / free_irq', () => {
   it('EINVAL: no descriptor, IRQF_SHARED without dev_id, IRQF_SHARED with IRQF_NO_AUTOEN', () => {
     const { irq } = host();
@@ -236,6 +254,25 @@ describe('/proc/interrupts and per-CPU delivery', () => {
     expect(again.count).toBe(0);
   });
 
+  it('kstat_irqs across irq_free_descs and reuse of the number: the freed descriptor\'s counts stay exact until then and never reach its successor\'s row', () => {
+    const { h } = host();
+    const core = h.kernel.irq;
+    const chip = { name: 'test' } as unknown as IrqChip;
+    const irq = core.allocIrqRange(1);
+    const d = new IrqDesc(irq, 0, chip, FLOW_FASTEOI, false, core.kstat);
+    core.install(d);
+    for (const cpu of [1, 1, 3, 3, 3]) kstatIncr(d, cpu); // CPU 3's three are still accumulated in the descriptor
+    core.remove(d);
+    const row = core.kstat.counts.slice(irq * core.kstat.ncpus, irq * core.kstat.ncpus + 4);
+    expect([...row]).toEqual([0, 2, 0, 3]);
+    const next = new IrqDesc(irq, 0, chip, FLOW_FASTEOI, false, core.kstat);
+    core.install(next);
+    kstatIncr(next, 2);
+    void d.count; // a stale reference read after the reuse adds nothing to the row
+    expect([...next.kstat].slice(0, 4)).toEqual([0, 0, 1, 0]);
+    expect(next.count).toBe(1);
+  });
+
   it('a vector with no descriptor is counted as ERR', () => {
     const { h, irq } = host();
     irq.cpus[3]!.accept(0xe0);
@@ -244,23 +281,26 @@ describe('/proc/interrupts and per-CPU delivery', () => {
   });
 
   it('the EOI of a level line goes to the version-0x20 I/O APIC\'s EOI register with the pin (io_apic.c __eoi_ioapic_pin); a line still high fires again', () => {
-    const { h, card, irq, ctl } = host();
+    const t = host();
+    const { irq, ctl } = t;
     expect(irq.ioapic.chip.version).toBe(0x20);
-    let calls = 0;
-    // The handler leaves the device asserting once, then acknowledges it.
-    irq.requestIrq(20, () => {
-      if (++calls === 2) card.setIrqLevel(false);
-      return IRQ_HANDLED;
-    }, IRQF_SHARED, 'a', {});
-    const eois: string[] = [];
-    h.trace.on((e) => {
-      if (e.type === 'irq' && e.hop === 'ioapic' && /EOI register/.test(e.detail ?? '')) eois.push(e.detail!);
-    });
-    h.control.pci.setIrqLevel('03:00.0', true);
+    const { calls, eois } = assertTwice(t);
     expect(eois).toEqual(['EOI register: remote IRR cleared, line still high', 'EOI register: remote IRR cleared']);
-    expect(calls).toBe(2);
+    expect(calls()).toBe(2);
     expect(ctl.desc(20)).toMatchObject({ count: 2 });
     expect(irq.platform.ioapic.remoteIrr(20)).toBe(false);
+  });
+
+  it('an I/O APIC older than version 0x20 has no EOI register: the pin is EOIed by rewriting its entry masked and edge, then back (io_apic.c __eoi_ioapic_pin)', () => {
+    const t = host();
+    const { irq, ctl } = t;
+    irq.ioapic.chip.version = 0x11; // what mp_register_ioapic would have read from an 82093AA
+    const { calls, eois } = assertTwice(t);
+    expect(eois).toEqual([]); // the EOI register is never written
+    expect(calls()).toBe(2); // the edge rewrite cleared remote IRR; the line, still high, fired again
+    expect(ctl.desc(20)).toMatchObject({ count: 2 });
+    expect(irq.platform.ioapic.remoteIrr(20)).toBe(false);
+    expect(irq.platform.ioapic.pinState(20)).toMatchObject({ level: true, masked: false, vector: 20 }); // the entry is back
   });
 
   it('GSI lines go through remapping: each has an IRTE with its vector and CPU, the RTE holds the index', () => {

@@ -3,7 +3,8 @@
 // the interrupt entry cache (IEC), queued-invalidation of IEC entries, and the handling of every
 // interrupt request that reaches it:
 // - IR disabled: the message is delivered as a compatibility-format MSI;
-// - compatibility format with IR enabled: blocked unless CFI is set (fault 0x25);
+// - compatibility format with IR enabled: blocked (fault 0x25) in x2APIC mode (IRTA.EIME) or unless CFI
+//   is set (5.1.4: "if EIME, or if Compatibility format interrupts are disabled (CFIS=0)");
 // - remappable format: index = handle (+ sub-handle), the (cached) IRTE is checked (present, SID) and
 //   then either remapped (IM=0: host vector to DST) or posted (IM=1: 2.4 of reference xen.md):
 //   atomically PIR[vector]=1, and if ON=0 and (URG or SN=0) then ON=1 and a notification with vector
@@ -17,7 +18,7 @@ import type { PhysMemory } from '../../memory.js';
 import type { ApicBus } from '../../x86/apic-bus.js';
 import {
   IRTE_DLM_MASK, IRTE_DM, IRTE_IM, IRTE_P, IRTE_PDA_LO_MASK, IRTE_SIZE, IRTE_SQ_SHIFT, IRTE_SVT_SHIFT, IRTE_URG, IRTE_VECTOR_SHIFT,
-  SVT_VERIFY_SID_SQ,
+  SVT_VERIFY_BUS, SVT_VERIFY_SID_SQ,
 } from './irte.js';
 import { MSI_ADDR_BASE, MSI_ADDR_BASE_MASK, MSI_ADDR_DEST_ID_MASK, MSI_ADDR_DEST_ID_SHIFT, MSI_ADDR_IF_REMAPPABLE, msiInterruptIndex } from './msi-format.js';
 import { PI_CONTROL, PI_NDST, PI_NV } from './pi-desc.js';
@@ -39,6 +40,7 @@ const VECTOR_SHIFT = IRTE_VECTOR_SHIFT;
 const SVT_SHIFT = IRTE_SVT_SHIFT;
 const SQ_SHIFT = IRTE_SQ_SHIFT;
 const VERIFY_SID_SQ = SVT_VERIFY_SID_SQ;
+const VERIFY_BUS = SVT_VERIFY_BUS;
 
 /** Interrupt-remapping fault reasons (VT-d spec 3.x 7.1.3, table 26). */
 export const IR_FAULT_INDEX_OUT_OF_RANGE = 0x21;
@@ -187,7 +189,7 @@ export class DrhdUnit {
     const w0 = iec[b]!;
     if ((w0 & P) === 0) return this.fault(IR_FAULT_NOT_PRESENT, rid, index);
     const w2 = iec[b + 2]!;
-    if (((w2 >>> SVT_SHIFT) & 3) === VERIFY_SID_SQ && !sidMatches(w2, rid)) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
+    if (((w2 >>> SVT_SHIFT) & 3) !== 0 && !sourceMatches(w2, rid)) return this.fault(IR_FAULT_SID_MISMATCH, rid, index);
     const vector = (w0 >>> VECTOR_SHIFT) & 0xff;
     if ((w0 & IM) !== 0) return this.post(rid, index, b, vector);
     // Remapped: a fixed physical-destination interrupt to the host (logical/lowest-priority host
@@ -198,9 +200,9 @@ export class DrhdUnit {
     this.bus.sendPhysical(dst, vector);
   }
 
-  /** Remapping off, or a compatibility-format request: passed through unless CFI blocks it. */
+  /** Remapping off, or a compatibility-format request: passed through unless EIME or a clear CFIS blocks it. */
   private compat(rid: number, addrLo: number, data: number): void {
-    if ((this.gsts & GSTS_IRES) !== 0 && (this.gsts & GSTS_CFIS) === 0) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
+    if ((this.gsts & GSTS_IRES) !== 0 && (this.eime || (this.gsts & GSTS_CFIS) === 0)) return this.fault(IR_FAULT_COMPAT_BLOCKED, rid, -1);
     this.stats.compat++;
     this.bus.sendPhysical((addrLo & MSI_ADDR_DEST_ID_MASK) >>> MSI_ADDR_DEST_ID_SHIFT, data & 0xff);
   }
@@ -239,8 +241,20 @@ export class DrhdUnit {
   }
 }
 
-/** Source-id verification with the SQ qualifier (VT-d 9.10): SQ ignores function bits of the requester ID. */
-function sidMatches(w2: number, rid: number): boolean {
+/**
+ * Source validation (VT-d 9.10, IRTE SVT/SQ/SID): SVT=01b compares the requester ID with SID, SQ masking
+ * function bits; SVT=10b checks that the requester's bus is within SID[15:8] (start) .. SID[7:0] (end),
+ * which is what software programs for devices behind a PCIe-to-PCI bridge (the bridge may take
+ * ownership of their requests). SVT=11b is reserved: nothing matches (real hardware reports a reserved
+ * field, 24h; the unit models no reserved-field checks, so it reports a source-id mismatch).
+ */
+function sourceMatches(w2: number, rid: number): boolean {
+  const svt = (w2 >>> SVT_SHIFT) & 3;
+  if (svt === VERIFY_BUS) {
+    const bus = (rid >>> 8) & 0xff;
+    return bus >= ((w2 >>> 8) & 0xff) && bus <= (w2 & 0xff);
+  }
+  if (svt !== VERIFY_SID_SQ) return false;
   const sq = (w2 >>> SQ_SHIFT) & 3;
   const ignore = sq === 0 ? 0 : sq === 1 ? 0x4 : sq === 2 ? 0x6 : 0x7;
   return ((w2 ^ rid) & 0xffff & ~ignore) === 0;

@@ -12,7 +12,7 @@
 
 import { IOAPIC_REG_SELECT, IOAPIC_REG_VERSION, IOAPIC_REG_WINDOW, IOAPIC_RTE_LEVEL, IOAPIC_RTE_MASK, IOAPIC_RTE_POLARITY, IOAPIC_VERSION_EOI_REGISTER, type Ioapic } from '../../../hw/x86/ioapic.js';
 import { IOAPIC_RTE_HI_FORMAT_REMAPPABLE, IOAPIC_RTE_HI_INDEX_SHIFT, IOAPIC_RTE_LO_INDEX15, IOAPIC_SOURCE_ID, type PcInterrupts } from '../../../hw/x86/pc-interrupts.js';
-import type { IntelIrqRemapping } from '../../iommu/intel-irq-remapping.js';
+import { irteSid, type IntelIrqRemapping } from '../../iommu/intel-irq-remapping.js';
 import type { IrqCore } from '../../irq/irq-core.js';
 import { FLOW_FASTEOI, IrqDesc, type IrqChip } from '../../irq/irqdesc.js';
 
@@ -101,7 +101,7 @@ export class IoapicDomain {
     if (!this.core.matrix.assign(desc)) throw new Error(`no vector left for IO-APIC pin ${gsi}`);
     const irte = this.ir.alloc(1);
     desc.chipData = { pin: gsi, irte } satisfies IoapicPinData;
-    this.ir.modify(irte, desc.vector, this.core.cpus[desc.cpu]!.apicId, true, IOAPIC_SOURCE_ID);
+    this.ir.modify(irte, desc.vector, this.core.cpus[desc.cpu]!.apicId, true, irteSid(IOAPIC_SOURCE_ID)); // set_ioapic_sid()
     const hi = (((irte & 0x7fff) << IOAPIC_RTE_HI_INDEX_SHIFT) | IOAPIC_RTE_HI_FORMAT_REMAPPABLE) >>> 0;
     const lo = (gsi | LEVEL | IOAPIC_RTE_POLARITY | MASK | (irte & 0x8000 ? IOAPIC_RTE_LO_INDEX15 : 0)) >>> 0;
     this.writeRte(gsi, lo, hi);

@@ -7,10 +7,10 @@ import { setU32 } from '../../../../abi/bytes.js';
 import { PhysMemory } from '../../../../src/hw/memory.js';
 import { ApicBus } from '../../../../src/hw/x86/apic-bus.js';
 import { DrhdUnit, IR_FAULT_COMPAT_BLOCKED, IR_FAULT_INDEX_OUT_OF_RANGE, IR_FAULT_NOT_PRESENT, IR_FAULT_SID_MISMATCH } from '../../../../src/hw/iommu/vtd/drhd.js';
-import { IRTE_IM, IRTE_P, IRTE_URG, SVT_VERIFY_SID_SQ } from '../../../../src/hw/iommu/vtd/irte.js';
+import { IRTE_IM, IRTE_P, IRTE_SQ_SHIFT, IRTE_URG, SVT_VERIFY_BUS, SVT_VERIFY_SID_SQ } from '../../../../src/hw/iommu/vtd/irte.js';
 import { msiHandle, msiInterruptIndex, remappableMsiAddress } from '../../../../src/hw/iommu/vtd/msi-format.js';
 import { PiDesc } from '../../../../src/hw/iommu/vtd/pi-desc.js';
-import { DMA_GCMD_IRE, DMA_GCMD_QIE, DMA_GCMD_SIRTP, IRTA_EIME, cap_intr_post, ecap_intr_remap, ecap_queued_inval } from '../../../../src/hw/iommu/vtd/regs.js';
+import { DMA_GCMD_CFI, DMA_GCMD_IRE, DMA_GCMD_QIE, DMA_GCMD_SIRTP, IRTA_EIME, cap_intr_post, ecap_intr_remap, ecap_queued_inval } from '../../../../src/hw/iommu/vtd/regs.js';
 import { Scheduler } from '../../../../src/sim/scheduler.js';
 import { TraceBus } from '../../../../src/sim/trace.js';
 import { msiAddress, msiData } from '../../../../src/hw/x86/msi.js';
@@ -131,5 +131,49 @@ describe('faults', () => {
     t.u.deliverMsi(SID, msiAddress(0), 0, msiData(0x30));
     expect(t.u.faults.map((f) => f.reason)).toEqual([IR_FAULT_NOT_PRESENT, IR_FAULT_INDEX_OUT_OF_RANGE, IR_FAULT_SID_MISMATCH, IR_FAULT_COMPAT_BLOCKED]);
     expect(t.got).toEqual([]);
+  });
+
+  it('source validation (9.10): SVT=01b with SQ ignoring function bits, SVT=10b a requester bus range, SVT=00b none, SVT=11b (reserved) nothing', () => {
+    const t = unit();
+    const entry = (svt: number, sq: number, sid: number) => [IRTE_P | (0x30 << 16), 2, (sid | (sq << IRTE_SQ_SHIFT) | (svt << 18)) >>> 0, 0];
+    const cases: [number[], number, boolean][] = [
+      [entry(SVT_VERIFY_SID_SQ, 0, 0x0218), 0x0218, true],
+      [entry(SVT_VERIFY_SID_SQ, 0, 0x0218), 0x0219, false],
+      [entry(SVT_VERIFY_SID_SQ, 1, 0x0218), 0x021c, true], // SQ=01b: bit 2 ignored
+      [entry(SVT_VERIFY_SID_SQ, 1, 0x0218), 0x0219, false],
+      [entry(SVT_VERIFY_SID_SQ, 3, 0x0218), 0x021f, true], // SQ=11b: bits 2:0 ignored
+      [entry(SVT_VERIFY_BUS, 0, 0x0305), 0x0300, true], // buses 3..5
+      [entry(SVT_VERIFY_BUS, 0, 0x0305), 0x05f8, true],
+      [entry(SVT_VERIFY_BUS, 0, 0x0305), 0x0200, false],
+      [entry(SVT_VERIFY_BUS, 0, 0x0305), 0x0600, false],
+      [entry(0, 0, 0x0218), 0x7700, true],
+      [entry(3, 0, 0x0218), 0x0218, false],
+    ];
+    cases.forEach(([e, rid, ok], i) => {
+      t.write(i, e);
+      t.got.length = 0;
+      const faults = t.u.faults.length;
+      t.u.deliverMsi(rid, remappableMsiAddress(i), 0, 0);
+      expect({ i, delivered: t.got.length === 1, fault: t.u.faults.length > faults }).toEqual({ i, delivered: ok, fault: !ok });
+    });
+    expect(t.u.faults.every((f) => f.reason === IR_FAULT_SID_MISMATCH)).toBe(true);
+  });
+
+  it('compatibility format (5.1.4): passed through with IR off, and with IR on only when CFI is set and EIME is not (x2APIC mode blocks it)', () => {
+    const compat = msiAddress(2);
+    const got: number[] = [];
+    const bus = new ApicBus();
+    bus.attach({ apicId: 2, accept: (v) => got.push(v) });
+    const plain = new DrhdUnit(0, {}, new PhysMemory(), bus, new Scheduler(), new TraceBus());
+    plain.deliverMsi(SID, compat, 0, msiData(0x41));
+    expect(got).toEqual([0x41]);
+    expect(plain.faults).toEqual([]);
+    for (const eime of [false, true]) {
+      const t = unit(eime);
+      t.u.writeGcmd(DMA_GCMD_QIE | DMA_GCMD_IRE | DMA_GCMD_CFI);
+      t.u.deliverMsi(SID, compat, 0, msiData(0x42));
+      expect(t.got).toEqual(eime ? [] : [[2, 0x42]]);
+      expect(t.u.faults.map((f) => f.reason)).toEqual(eime ? [IR_FAULT_COMPAT_BLOCKED] : []);
+    }
   });
 });
