@@ -97,7 +97,9 @@ export class Ioapic {
   private readonly scratch = new ApicIrq();
   /** The pins programmed with each vector (bit n: pin n), kept with `lo`, so an EOI visits only those
    *  pins instead of testing all 24. Entries start zeroed: every pin has vector 0. */
-  private readonly pinsOfVector = new Uint32Array(256).fill((1 << IOAPIC_NUM_PINS) - 1, 0, 1);
+  // Int32Array, not Uint32Array: the EOI loops' bit set stays an int32 (a Uint32 load merged with an
+  // int32 in a loop phi makes TurboFan carry it as a double).
+  private readonly pinsOfVector = new Int32Array(256).fill((1 << IOAPIC_NUM_PINS) - 1, 0, 1);
 
   constructor(
     readonly hooks: IoapicHooks,
@@ -223,9 +225,11 @@ export class Ioapic {
     }
   }
 
-  /** A write of the EOI register (version 0x20): remote IRR of every level entry with `vector` clears;
-   *  an entry whose line is still high and unmasked fires again. */
-  eoiRegister(vector: number): void {
+  /** A write of the EOI register (version 0x20; an older part has none): remote IRR of every level
+   *  entry with the vector in bits 7:0 clears; an entry whose line is still high and unmasked fires again. */
+  eoiRegister(value: number): void {
+    if (this.version < IOAPIC_VERSION_EOI_REGISTER) return;
+    const vector = value & 0xff;
     const pins = this.pinsOfVector;
     for (let pin = -1, m = pins[vector]!; m !== 0; m = pins[vector]! & ~((2 << pin) - 1)) {
       pin = 31 - Math.clz32(m & -m);
@@ -286,7 +290,7 @@ export class Ioapic {
         this.writeIndirect(data);
         break;
       case IOAPIC_REG_EOI:
-        if (this.version >= IOAPIC_VERSION_EOI_REGISTER) this.eoiRegister(data & 0xff);
+        this.eoiRegister(data);
         break;
       default:
         break;

@@ -115,8 +115,11 @@ function pprFor(tpr: number, isr: number): number {
 export class Lapic {
   /** The first KiB of the APIC page (KVM_GET_LAPIC layout). */
   readonly regs = new Uint32Array(LAPIC_REGS_BYTES >> 2);
-  /** IA32_APIC_BASE: physical base | enable | BSP. */
+  /** IA32_APIC_BASE: physical base | enable | BSP. Written only through reset() and setApicBase(). */
   apicBase = 0;
+  /** Its enable bit, kept apart (KVM's apic_hw_disabled key): the MSR value is above 2^31, so testing
+   *  it on every interrupt would convert a double. */
+  private baseEnabled = false;
   /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
   irrCount = 0;
   isrCount = 0;
@@ -154,6 +157,7 @@ export class Lapic {
   reset(bsp: boolean): void {
     this.regs.fill(0);
     this.apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (bsp ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
+    this.baseEnabled = true;
     this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
     this.setVersion();
     for (const r of LVT_REGS) this.regs[r >> 2] = APIC_LVT_MASKED;
@@ -180,7 +184,7 @@ export class Lapic {
   }
 
   get hwEnabled(): boolean {
-    return (this.apicBase & BASE_ENABLE) !== 0;
+    return this.baseEnabled;
   }
 
   get swEnabled(): boolean {
@@ -230,6 +234,7 @@ export class Lapic {
   setApicBase(value: number): void {
     const old = this.apicBase;
     this.apicBase = value >>> 0;
+    this.baseEnabled = (value & BASE_ENABLE) !== 0;
     if ((old ^ value) & MSR_IA32_APICBASE_ENABLE) this.hooks.mapChanged(this);
   }
 
@@ -310,7 +315,7 @@ export class Lapic {
   accept(deliveryMode: number, vector: number, level: boolean, trigLevel: boolean): number {
     if (deliveryMode !== DM_FIXED && deliveryMode !== DM_LOWEST) return this.acceptOther(deliveryMode, vector, level, trigLevel);
     if (trigLevel && !level) return 0;
-    if ((this.apicBase & BASE_ENABLE) === 0 || (this.regs[SPIV_W]! & SPIV_ENABLED) === 0) return this.notAccepted(vector);
+    if (!this.baseEnabled || (this.regs[SPIV_W]! & SPIV_ENABLED) === 0) return this.notAccepted(vector);
     // TMR follows the trigger mode; IRR is set (a vector already pending is not reported as coalesced).
     const regs = this.regs;
     const w = (vector >> 5) << 2;
@@ -387,7 +392,7 @@ export class Lapic {
 
   /** kvm_apic_has_interrupt(): the vector the CPU would take now, or -1. */
   pendingVector(): number {
-    if ((this.apicBase & BASE_ENABLE) === 0 || this.irrCount === 0) return -1;
+    if (!this.baseEnabled || this.irrCount === 0) return -1;
     const regs = this.regs;
     const ppr = pprFor(regs[TPR_W]!, this.isrTop);
     if (ppr !== regs[PPR_W]) regs[PPR_W] = ppr;

@@ -23,7 +23,7 @@ import { remappableMsiAddress } from '../iommu/vtd/msi-format.js';
 import { VtdPlatform, type DrhdDescription } from '../iommu/vtd/vtd.js';
 import { ApicBus } from './apic-bus.js';
 import type { ApicIrq } from './apic-irq.js';
-import { Ioapic, IOAPIC_NUM_PINS, IOAPIC_REG_EOI, IOAPIC_VERSION_EOI_REGISTER, type IoapicHooks } from './ioapic.js';
+import { Ioapic, IOAPIC_NUM_PINS, IOAPIC_VERSION_EOI_REGISTER, type IoapicHooks } from './ioapic.js';
 
 /** Redirection entry, high dword: bit 48 (interrupt format: remappable). */
 export const IOAPIC_RTE_HI_FORMAT_REMAPPABLE = 1 << 16;
@@ -84,9 +84,9 @@ export class PcInterrupts implements IoapicHooks {
     if (this.postedTail !== this.postedHead) this.send();
   }
 
-  /** Software writes the I/O APIC's EOI register. */
+  /** Software writes the I/O APIC's EOI register (a dword store at +0x40). */
   writeEoi(vector: number): void {
-    this.ioapic.mmioWrite(IOAPIC_REG_EOI, 4, vector);
+    this.ioapic.eoiRegister(vector);
     if (this.postedTail !== this.postedHead) this.send();
   }
 

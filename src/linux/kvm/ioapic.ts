@@ -9,16 +9,18 @@
 //   otherwise inject at once (commit fef8f2b90edb);
 // - the EOI storm guard: the 10,000th successive immediate re-delivery is instead delayed by HZ/100;
 // - RTC coalescing for KVM_IRQ_LINE_STATUS on GSI 8 (rtc_status.pending_eoi, dest_map);
-// - the set of vectors whose EOI must reach the IOAPIC (kvm_ioapic_scan_entry);
+// - its part of each vCPU's set of vectors whose EOI must reach the IOAPIC (kvm_ioapic_scan_entry,
+//   scan-ioapic.ts), and the scan requests a redirection entry write makes;
 // - the MMIO device at 0xFEC00000 on the VM's MMIO bus; KVM_GET/SET_IRQCHIP state.
 
-import { Ioapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, IOAPIC_NUM_PINS, type IoapicHooks } from '../../hw/x86/ioapic.js';
+import { Ioapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, IOAPIC_NUM_PINS, IOAPIC_REG_WINDOW, IOAPIC_RTE_DELIVERY_MODE, IOAPIC_RTE_DEST_LOGICAL, type IoapicHooks } from '../../hw/x86/ioapic.js';
 import type { ApicIrq } from '../../hw/x86/apic-irq.js';
-import { APIC_IRR, APIC_ISR } from '../../hw/x86/apicdef.js';
+import { APIC_DEST_LOGICAL, APIC_DEST_PHYSICAL, APIC_IRR, APIC_ISR } from '../../hw/x86/apicdef.js';
 import { Timer } from '../../sim/scheduler.js';
 import { KVM_IRQCHIP_IOAPIC } from '../../../include-ts/linux/kvm.js';
 import { IOAPIC_STORM_DELAY_NS, IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT, KVM_MAX_VCPU_IDS, RTC_GSI } from './kvm-host.js';
 import { deliverToApic } from './lapic.js';
+import { requestScanIoapic, scanIoapicIrq, setHandled } from './scan-ioapic.js';
 import type { IoDevice } from './io-bus.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
@@ -35,9 +37,6 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
   /** rtc_status: pending_eoi and dest_map (vCPU id -> vector, -1 = not pending). */
   rtcPendingEoi = 0;
   private readonly rtcDest = new Int16Array(KVM_MAX_VCPU_IDS).fill(-1);
-  /** Vectors whose EOI must reach the IOAPIC (KVM's ioapic_handled_vectors, rescanned when marked dirty). */
-  private readonly handled = new Uint32Array(8);
-  private handledDirty = true;
 
   constructor(private readonly kvm: Kvm) {
     this.chip = new Ioapic(this, kvm.hw);
@@ -119,31 +118,16 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     this.chip.eoi(vector, trigLevel, vcpu.lapic!.directedEoi);
   }
 
-  /**
-   * Whether `vcpu`'s EOI of `vector` is forwarded here (kvm_ioapic_scan_entry): a pin with that vector
-   * that is level-triggered, has an ack notifier (a resampler) or is the RTC pin — or the vector is
-   * the RTC interrupt this vCPU has not EOI'd yet. The vector was in the vCPU's ISR, which is the
-   * "pending EOI" half of KVM's destination test.
-   */
-  handlesVector(vcpu: KvmVcpu, vector: number): boolean {
-    if (this.rtcDest[vcpu.vcpuId] === vector) return true;
-    if (this.handledDirty) this.rescan();
-    return (this.handled[vector >> 5]! & (1 << (vector & 31))) !== 0;
-  }
-
-  /** KVM_REQ_SCAN_IOAPIC: entries, ack notifiers or routes changed. */
-  markScan(): void {
-    this.handledDirty = true;
-  }
-
-  private rescan(): void {
-    this.handledDirty = false;
-    this.handled.fill(0);
+  /** kvm_ioapic_scan_entry(): this IOAPIC's part of `vcpu`'s ioapic_handled_vectors. */
+  scanEntry(vcpu: KvmVcpu): void {
+    // A missed RTC EOI is still awaited from this vCPU.
+    const rtc = this.rtcDest[vcpu.vcpuId]!;
+    if (rtc !== -1) setHandled(vcpu, rtc);
     const c = this.chip;
     for (let pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
       if (c.isLevel(pin) || pin === RTC_GSI || this.kvm.hasAckNotifier(KVM_IRQCHIP_IOAPIC, pin)) {
-        const v = c.vector(pin);
-        this.handled[v >> 5] |= 1 << (v & 31);
+        const lo = c.lo[pin]!;
+        scanIoapicIrq(vcpu, c.hi[pin]! >>> 24, lo & IOAPIC_RTE_DEST_LOGICAL ? APIC_DEST_LOGICAL : APIC_DEST_PHYSICAL, lo & 0xff);
       }
     }
   }
@@ -198,10 +182,36 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
   }
 
   write(addr: number, len: number, value: number): boolean {
-    if (!this.chip.inRange(addr)) return false;
-    this.chip.mmioWrite(addr - this.chip.baseAddress, len, value);
-    this.handledDirty = true;
+    const c = this.chip;
+    if (!c.inRange(addr)) return false;
+    const off = addr - c.baseAddress;
+    // ioapic_write_indirect(): a write of either half of a redirection entry asks for scans.
+    const pin = (off & 0xff) === IOAPIC_REG_WINDOW && (len === 1 || len === 2 || len === 4 || len === 8) ? (c.ioregsel - 0x10) >> 1 : -1;
+    const oldHi = pin >= 0 && pin < IOAPIC_NUM_PINS ? c.hi[pin]! : 0;
+    const oldLo = pin >= 0 && pin < IOAPIC_NUM_PINS ? c.lo[pin]! : 0;
+    c.mmioWrite(off, len, value);
+    if (pin >= 0 && pin < IOAPIC_NUM_PINS) this.requestScanForEntry(pin, oldLo, oldHi);
     return true;
+  }
+
+  /**
+   * The scan requests of an entry write: with fixed delivery, the vCPUs the new destination names and,
+   * if the destination changed, those the old destination ID names under the new destination mode
+   * (kvm_bitmap_or_dest_vcpus + kvm_make_scan_ioapic_request_mask); every vCPU otherwise.
+   */
+  private requestScanForEntry(pin: number, oldLo: number, oldHi: number): void {
+    const c = this.chip;
+    const lo = c.lo[pin]!;
+    if ((lo & IOAPIC_RTE_DELIVERY_MODE) !== 0) return requestScanIoapic(this.kvm);
+    const mode = lo & IOAPIC_RTE_DEST_LOGICAL ? APIC_DEST_LOGICAL : APIC_DEST_PHYSICAL;
+    const dest = c.hi[pin]! >>> 24;
+    const oldDest = oldHi >>> 24;
+    const changed = oldDest !== dest || (oldLo ^ lo) & IOAPIC_RTE_DEST_LOGICAL;
+    for (const v of this.kvm.vcpus) {
+      const apic = v.lapic;
+      if (apic === null) continue;
+      if (apic.matchDest(dest, mode) || (changed && apic.matchDest(oldDest, mode))) v.scanIoapicRequested = true;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -233,9 +243,9 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     }
     this.rtcPendingEoi = 0;
     this.rtcDest.fill(-1);
-    this.handledDirty = true;
     this.chip.setState(Number(dv.getBigUint64(0, true)), dv.getUint32(8, true), dv.getUint32(12, true), dv.getUint32(16, true), lo, hi);
     this.rtcRestoreAll();
+    requestScanIoapic(this.kvm);
   }
 
   destroy(): void {

@@ -28,6 +28,7 @@ import {
   KVM_SET_MSIX_ENTRY, KVM_SET_MSIX_ENTRY_IRQ, KVM_SET_MSIX_TABLE_STATE,
 } from '../../../include-ts/proposed/kvm_msix_table.js';
 import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE } from './kvm-host.js';
+import { requestScanIoapic } from './scan-ioapic.js';
 import {
   defineMsixTable, getMsixEntry, getMsixPending, getMsixTableState, removeMsixTable, setMsixEntry, setMsixEntryIrq,
   setMsixTableState,
@@ -187,6 +188,7 @@ export class KvmVmFile extends KFile {
     kvm.createdVcpus++;
     kvm.vcpus.push(vcpu);
     kvm.apicMap.dirty = true;
+    requestScanIoapic(kvm);
     kvm.get();
     const f = new KvmVcpuFile(vcpu);
     f.flags = O_RDWR;

@@ -19,10 +19,9 @@ import {
 import type { Lapic, LapicHooks } from '../../hw/x86/lapic.js';
 import type { KvmIoapic } from './ioapic.js';
 import { KVM_IRQCHIP_SPLIT } from './kvm-host.js';
+import { handlesVector, requestScanIoapic, vcpuScanIoapic } from './scan-ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
-import { KVM_IRQ_ROUTING_MSI } from '../../../include-ts/linux/kvm.js';
-import { msiToApicIrq } from '../../hw/x86/msi.js';
 
 const MODE_SW_DISABLED = 0;
 const MODE_FLAT = 1;
@@ -235,24 +234,31 @@ export class KvmLapicOps implements LapicHooks {
     private readonly vcpu: KvmVcpu,
   ) {}
 
-  /** kvm_ioapic_send_eoi(). */
+  /** kvm_ioapic_send_eoi(): only the vectors this vCPU's ioapic_handled_vectors names go on. */
   eoi(_apic: Lapic, vector: number, level: boolean): void {
-    // Forwarded only for the vectors ioapic_handled_vectors names.
+    const v = this.vcpu;
+    // A guest EOI comes from guest mode, entered after any scan request was served; one made through
+    // the control API (no KVM_RUN) serves it here.
+    if (v.scanIoapicRequested) vcpuScanIoapic(v);
+    if (!handlesVector(v, vector)) return;
+    // The EOI of an interrupt from before a re-route: later ones need not be intercepted.
+    if (v.highestStalePendingIoapicEoi === vector) v.scanIoapicRequested = true;
     const kvm = this.kvm;
     if (kvm.irqchipMode === IRQCHIP_SPLIT) {
-      if (splitHandlesVector(kvm, vector)) this.vcpu.pendingIoapicEoi = vector;
+      v.pendingIoapicEoi = vector;
       return;
     }
-    const io = kvm.ioapic;
-    if (io !== null && io.handlesVector(this.vcpu, vector)) io.updateEoi(this.vcpu, vector, level);
+    kvm.ioapic?.updateEoi(v, vector, level);
   }
 
   sendIpi(_apic: Lapic, irq: ApicIrq): void {
     deliverToApic(this.kvm, this.vcpu, irq, null);
   }
 
+  /** kvm_recalculate_apic_map(), which ends with kvm_make_scan_ioapic_request(). */
   mapChanged(): void {
     this.kvm.apicMap.dirty = true;
+    requestScanIoapic(this.kvm);
   }
 
   kick(): void {
@@ -260,23 +266,3 @@ export class KvmLapicOps implements LapicHooks {
   }
 }
 
-const scratch = new ApicIrq();
-
-/**
- * ioapic_handled_vectors with a split irqchip (kvm_scan_ioapic_routes): an EOI of `vector` exits to
- * userspace when a level-triggered MSI route below the reserved pins carries it. (The in-kernel
- * IOAPIC's test, kvm_ioapic_scan_entry, is KvmIoapic.handlesVector.) Out of line, so the in-kernel
- * IOAPIC's EOI path stays small.
- */
-function splitHandlesVector(kvm: Kvm, vector: number): boolean {
-  const rt = kvm.routing;
-  const n = Math.min(rt.nrRtEntries, kvm.nrReservedIoapicPins);
-  for (let gsi = 0; gsi < n; gsi++) {
-    for (const e of rt.entries(gsi)) {
-      if (e.type !== KVM_IRQ_ROUTING_MSI) continue;
-      msiToApicIrq(e.msiLo, e.msiHi, e.msiData, kvm.x2apicFormat, scratch);
-      if (scratch.trigMode && scratch.vector === vector) return true;
-    }
-  }
-  return false;
-}

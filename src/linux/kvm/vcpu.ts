@@ -67,6 +67,12 @@ export class KvmVcpu implements GuestBus {
   readonly wq = new WaitQueue();
   /** Split irqchip: an EOI waiting to be reported as KVM_EXIT_IOAPIC_EOI (-1: none). */
   pendingIoapicEoi = -1;
+  /** ioapic_handled_vectors: the vectors whose EOI this vCPU forwards to the IOAPIC (scan-ioapic.ts). */
+  readonly ioapicHandledVectors = new Int32Array(8);
+  /** KVM_REQ_SCAN_IOAPIC, served before the next guest instruction. */
+  scanIoapicRequested = true;
+  /** highest_stale_pending_ioapic_eoi: a vector handled only because it was pending at the scan (-1: none). */
+  highestStalePendingIoapicEoi = -1;
   /** A userspace access in flight (complete_userspace_io). */
   ioKind = IO_NONE;
   ioLen = 0;

@@ -20,7 +20,8 @@ import { KvmMsixTables } from './msix-table/tables.js';
 import type { KvmPic } from './i8259.js';
 import type { KvmIoapic } from './ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
-import { KVM_IRQCHIP_NONE, KVM_MAX_VCPUS } from './kvm-host.js';
+import { KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_VCPUS } from './kvm-host.js';
+import { requestScanIoapic } from './scan-ioapic.js';
 
 /** struct kvm_irq_ack_notifier. */
 export interface AckNotifier {
@@ -138,19 +139,20 @@ export class Kvm {
   installRouting(rt: RoutingTable): void {
     this.routing = rt;
     this.irqfds.routingUpdate();
-    this.ioapic?.markScan();
+    // kvm_arch_irq_routing_update(): only a split irqchip's EOI set is made of routes.
+    if (this.irqchipMode === KVM_IRQCHIP_SPLIT) requestScanIoapic(this);
   }
 
   /** kvm_register_irq_ack_notifier() (+ kvm_vcpu_request_scan_ioapic). */
   registerAckNotifier(n: AckNotifier): void {
     this.ackNotifiers.unshift(n);
-    this.ioapic?.markScan();
+    requestScanIoapic(this);
   }
 
   unregisterAckNotifier(n: AckNotifier): void {
     const i = this.ackNotifiers.indexOf(n);
     if (i >= 0) this.ackNotifiers.splice(i, 1);
-    this.ioapic?.markScan();
+    requestScanIoapic(this);
   }
 
   /** kvm_irq_has_notifier(). */

@@ -31,6 +31,7 @@ import { LAPIC_EVENT_INIT, LAPIC_EVENT_SIPI } from '../../hw/x86/lapic.js';
 import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT } from '../../guest/cpu.js';
 import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
+import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
 import { regsFromBytes, regsToBytes } from './x86-regs.js';
 
@@ -186,6 +187,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   let n = 0;
   v.lastSlice = 0;
   for (;;) {
+    // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
+    if (v.scanIoapicRequested) vcpuScanIoapic(v);
     if (v.pendingIoapicEoi >= 0) {
       v.run[RUN.eoiVector] = v.pendingIoapicEoi;
       v.pendingIoapicEoi = -1;
