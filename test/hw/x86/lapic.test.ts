@@ -47,6 +47,25 @@ describe('LAPIC reset (kvm_lapic_reset; values measured with KVM_GET_LAPIC on 6.
     expect(apic.readReg(APIC_LVT0)).toBe(0x10000);
     expect(apic.apicBase).toBe(0xfee00800);
   });
+  it('INIT keeps IA32_APIC_BASE and the APIC ID (kvm_lapic_reset(init_event): __kvm_apic_set_base and the ID only at RESET); RESET restores both', () => {
+    const { apic, maps } = mk(1);
+    enable(apic);
+    apic.setApicBase(0xfed00800);
+    apic.mmioWrite(APIC_ID, 4, 0x07000000);
+    apic.mmioWrite(APIC_TASKPRI, 4, 0x20);
+    maps.length = 0;
+    apic.reset(false, true);
+    expect(apic.apicBase).toBe(0xfed00800);
+    expect(apic.readReg(APIC_ID)).toBe(0x07000000);
+    // Everything else is back at its reset value, and the map is recalculated.
+    expect(apic.readReg(APIC_SPIV)).toBe(0xff);
+    expect(apic.readReg(APIC_TASKPRI)).toBe(0);
+    expect(apic.readReg(APIC_LVT0)).toBe(0x10000);
+    expect(maps.length).toBeGreaterThan(0);
+    apic.reset(false);
+    expect(apic.apicBase).toBe(0xfee00800);
+    expect(apic.readReg(APIC_ID)).toBe(0x01000000);
+  });
 });
 
 describe('acceptance (__apic_accept_irq)', () => {

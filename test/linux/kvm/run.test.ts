@@ -338,6 +338,24 @@ describe('APs, IPIs and the split irqchip', () => {
     expect(run(v, 1)).toBe('EAGAIN');
     expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
   });
+  it('INIT leaves the APIC ID as it was (kvm_lapic_reset sets it only at RESET, lapic.c)', () => {
+    const v = vmm({ vcpus: 2 });
+    const s = K.kvm_lapic_state.alloc();
+    v.p.ioctl(v.vcpus[1]!, K.KVM_GET_LAPIC, s);
+    new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(0x20, 0x05000000, true);
+    v.p.ioctl(v.vcpus[1]!, K.KVM_SET_LAPIC, s);
+    const bsp = new GuestAsm('bsp');
+    bsp.label('start');
+    enableLapic(bsp);
+    bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR2, 5 << 24).store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4500);
+    bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4600 | 0x9a).hlt();
+    load(v, bsp, 0);
+    load(v, new GuestAsm('ap').label('start').out(0x90, 1, 1), 1);
+    run(v, 0);
+    expect(run(v, 1)).toBe('EAGAIN');
+    expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[1]!).lapic()!.id).toBe(5);
+  });
   it('split irqchip: the EOI of a level-triggered MSI route below the reserved pins exits KVM_EXIT_IOAPIC_EOI with eoi.vector', () => {
     const v = vmm({ irqchip: 'split' });
     setRoutes(v.p, v.vm, [{ gsi: 5, msi: { lo: msiAddress(0), data: msiData(0x65, 0, true) } }]);
