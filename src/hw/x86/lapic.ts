@@ -244,12 +244,18 @@ export class Lapic {
     return (this.spiv & APIC_SPIV_DIRECTED_EOI) !== 0;
   }
 
-  /** Sets IA32_APIC_BASE (the MSR write, or KVM_SET_SREGS.apic_base). */
+  /**
+   * Sets IA32_APIC_BASE (the MSR write, or KVM_SET_SREGS.apic_base): __kvm_apic_set_base(). Turning
+   * the enable bit on also sets the xAPIC ID back to the vCPU index (kvm_apic_set_xapic_id).
+   */
   setApicBase(value: number): void {
     const old = this.apicBaseMsr;
     this.apicBaseMsr = value >>> 0;
     this.baseEnabled = (value & BASE_ENABLE) !== 0;
-    if ((old ^ value) & MSR_IA32_APICBASE_ENABLE) this.hooks.mapChanged(this);
+    if ((old ^ value) & BASE_ENABLE) {
+      if (this.baseEnabled) this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
+      this.hooks.mapChanged(this);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -66,6 +66,21 @@ describe('LAPIC reset (kvm_lapic_reset; values measured with KVM_GET_LAPIC on 6.
     expect(apic.apicBase).toBe(0xfee00800);
     expect(apic.readReg(APIC_ID)).toBe(0x01000000);
   });
+  it('hardware-enabling the APIC through IA32_APIC_BASE sets the xAPIC ID back to the vCPU index (__kvm_apic_set_base)', () => {
+    const { apic, maps } = mk(2);
+    apic.mmioWrite(APIC_ID, 4, 0x07000000);
+    apic.setApicBase(0xfee00000); // disabled: the ID register is out of reach, and kept
+    expect(apic.hwEnabled).toBe(false);
+    expect(apic.xapicId).toBe(7);
+    apic.setApicBase(0xfee00000); // no change of the enable bit: nothing happens
+    maps.length = 0;
+    apic.setApicBase(0xfee00800);
+    expect(apic.readReg(APIC_ID)).toBe(0x02000000);
+    expect(maps.length).toBe(1);
+    apic.mmioWrite(APIC_ID, 4, 0x07000000);
+    apic.setApicBase(0xfed00800); // enabled already: a base move keeps the ID
+    expect(apic.xapicId).toBe(7);
+  });
 });
 
 describe('acceptance (__apic_accept_irq)', () => {
