@@ -115,8 +115,9 @@ function pprFor(tpr: number, isr: number): number {
 export class Lapic {
   /** The first KiB of the APIC page (KVM_GET_LAPIC layout). */
   readonly regs = new Uint32Array(LAPIC_REGS_BYTES >> 2);
-  /** IA32_APIC_BASE: physical base | enable | BSP. Written only through reset() and setApicBase(). */
-  apicBase = 0;
+  /** IA32_APIC_BASE: physical base | enable | BSP. Private so that every store goes through reset()
+   *  or setApicBase(), which keep baseEnabled with it. */
+  private apicBaseMsr = 0;
   /** Its enable bit, kept apart (KVM's apic_hw_disabled key): the MSR value is above 2^31, so testing
    *  it on every interrupt would convert a double. */
   private baseEnabled = false;
@@ -153,12 +154,20 @@ export class Lapic {
   // ---------------------------------------------------------------------------------------------
   // State
 
-  /** kvm_lapic_reset() for a powered-on vCPU. */
-  reset(bsp: boolean): void {
+  /**
+   * kvm_lapic_reset(): RESET (power-on), or with `initEvent` an INIT, which leaves IA32_APIC_BASE and
+   * the APIC ID as they were (SDM vol. 3 "Local APIC State After an INIT Reset").
+   */
+  reset(bsp: boolean, initEvent = false): void {
+    const id = this.regs[APIC_ID >> 2]!;
     this.regs.fill(0);
-    this.apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (bsp ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
-    this.baseEnabled = true;
-    this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
+    if (initEvent) {
+      this.regs[APIC_ID >> 2] = id;
+    } else {
+      this.apicBaseMsr = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (bsp ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
+      this.baseEnabled = true;
+      this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
+    }
     this.setVersion();
     for (const r of LVT_REGS) this.regs[r >> 2] = APIC_LVT_MASKED;
     if (bsp) this.regs[APIC_LVT0 >> 2] = APIC_DM_EXTINT;
@@ -179,8 +188,13 @@ export class Lapic {
     this.regs[APIC_LVR >> 2] = v >>> 0;
   }
 
+  /** IA32_APIC_BASE. */
+  get apicBase(): number {
+    return this.apicBaseMsr;
+  }
+
   get base(): number {
-    return (this.apicBase & 0xffff_f000) >>> 0;
+    return (this.apicBaseMsr & 0xffff_f000) >>> 0;
   }
 
   get hwEnabled(): boolean {
@@ -230,12 +244,18 @@ export class Lapic {
     return (this.spiv & APIC_SPIV_DIRECTED_EOI) !== 0;
   }
 
-  /** Sets IA32_APIC_BASE (the MSR write, or KVM_SET_SREGS.apic_base). */
+  /**
+   * Sets IA32_APIC_BASE (the MSR write, or KVM_SET_SREGS.apic_base): __kvm_apic_set_base(). Turning
+   * the enable bit on also sets the xAPIC ID back to the vCPU index (kvm_apic_set_xapic_id).
+   */
   setApicBase(value: number): void {
-    const old = this.apicBase;
-    this.apicBase = value >>> 0;
+    const old = this.apicBaseMsr;
+    this.apicBaseMsr = value >>> 0;
     this.baseEnabled = (value & BASE_ENABLE) !== 0;
-    if ((old ^ value) & MSR_IA32_APICBASE_ENABLE) this.hooks.mapChanged(this);
+    if ((old ^ value) & BASE_ENABLE) {
+      if (this.baseEnabled) this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
+      this.hooks.mapChanged(this);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import {
 import type { Lapic, LapicHooks } from '../../hw/x86/lapic.js';
 import type { KvmIoapic } from './ioapic.js';
 import { KVM_IRQCHIP_SPLIT } from './kvm-host.js';
-import { handlesVector, requestScanIoapic, vcpuScanIoapic } from './scan-ioapic.js';
+import { handlesVector, requestScanIoapic } from './scan-ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
 
@@ -236,10 +236,8 @@ export class KvmLapicOps implements LapicHooks {
 
   /** kvm_ioapic_send_eoi(): only the vectors this vCPU's ioapic_handled_vectors names go on. */
   eoi(_apic: Lapic, vector: number, level: boolean): void {
+    // Only a guest instruction EOIs, and enterGuest() serves a scan request before each one.
     const v = this.vcpu;
-    // A guest EOI comes from guest mode, entered after any scan request was served; one made through
-    // the control API (no KVM_RUN) serves it here.
-    if (v.scanIoapicRequested) vcpuScanIoapic(v);
     if (!handlesVector(v, vector)) return;
     // The EOI of an interrupt from before a re-route: later ones need not be intercepted.
     if (v.highestStalePendingIoapicEoi === vector) v.scanIoapicRequested = true;

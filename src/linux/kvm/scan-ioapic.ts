@@ -4,12 +4,12 @@
 // kvm_ioapic_send_eoi).
 //
 // Each vCPU has its own bitmap, ioapic_handled_vectors, rebuilt when a request reaches it, at its next
-// guest entry (the model serves it before the next guest instruction, or before an EOI made through
-// the control API without KVM_RUN). A vector is in it when an IOAPIC pin (in-kernel: level-triggered,
-// with an ack notifier, or the RTC pin; split: a level-triggered MSI route below the reserved pins)
-// carries it and either targets this vCPU or is pending in its IRR/ISR at that moment. The second case
-// is a stale pending EOI (the pin was re-routed away while its interrupt was in flight): its EOI is
-// forwarded once, and forwarding it asks for a new scan, which drops the vector again.
+// guest entry (the model serves it before the next guest instruction; only guest instructions EOI).
+// A vector is in it when an IOAPIC pin (in-kernel: level-triggered, with an ack notifier, or the RTC
+// pin; split: a level-triggered MSI route below the reserved pins) carries it and either targets this
+// vCPU or is pending in its IRR/ISR at that moment. The second case is a stale pending EOI (the pin
+// was re-routed away while its interrupt was in flight): its EOI is forwarded once, and forwarding it
+// asks for a new scan, which drops the vector again.
 //
 // So a vCPU that is not a destination of a level pin and takes the same vector from elsewhere (an
 // MSI, an IPI) does not clear the pin's remote IRR with its EOI, and after re-routing a pin the EOI

@@ -109,8 +109,9 @@ function acceptEvents(v: KvmVcpu): void {
   if (apic === null || apic.pendingEvents === 0) return;
   if (apic.pendingEvents & LAPIC_EVENT_INIT) {
     apic.pendingEvents &= ~LAPIC_EVENT_INIT;
-    // kvm_vcpu_reset(vcpu, init_event): the APIC and the CPU return to their reset state.
-    apic.reset(v.isBsp);
+    // kvm_vcpu_reset(vcpu, init_event): the APIC (but for its base MSR and ID) and the CPU return to
+    // their reset state.
+    apic.reset(v.isBsp, true);
     v.cpu.reset();
     v.mpState = v.isBsp ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
   }

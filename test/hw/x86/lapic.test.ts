@@ -47,6 +47,40 @@ describe('LAPIC reset (kvm_lapic_reset; values measured with KVM_GET_LAPIC on 6.
     expect(apic.readReg(APIC_LVT0)).toBe(0x10000);
     expect(apic.apicBase).toBe(0xfee00800);
   });
+  it('INIT keeps IA32_APIC_BASE and the APIC ID (kvm_lapic_reset(init_event): __kvm_apic_set_base and the ID only at RESET); RESET restores both', () => {
+    const { apic, maps } = mk(1);
+    enable(apic);
+    apic.setApicBase(0xfed00800);
+    apic.mmioWrite(APIC_ID, 4, 0x07000000);
+    apic.mmioWrite(APIC_TASKPRI, 4, 0x20);
+    maps.length = 0;
+    apic.reset(false, true);
+    expect(apic.apicBase).toBe(0xfed00800);
+    expect(apic.readReg(APIC_ID)).toBe(0x07000000);
+    // Everything else is back at its reset value, and the map is recalculated.
+    expect(apic.readReg(APIC_SPIV)).toBe(0xff);
+    expect(apic.readReg(APIC_TASKPRI)).toBe(0);
+    expect(apic.readReg(APIC_LVT0)).toBe(0x10000);
+    expect(maps.length).toBeGreaterThan(0);
+    apic.reset(false);
+    expect(apic.apicBase).toBe(0xfee00800);
+    expect(apic.readReg(APIC_ID)).toBe(0x01000000);
+  });
+  it('hardware-enabling the APIC through IA32_APIC_BASE sets the xAPIC ID back to the vCPU index (__kvm_apic_set_base)', () => {
+    const { apic, maps } = mk(2);
+    apic.mmioWrite(APIC_ID, 4, 0x07000000);
+    apic.setApicBase(0xfee00000); // disabled: the ID register is out of reach, and kept
+    expect(apic.hwEnabled).toBe(false);
+    expect(apic.xapicId).toBe(7);
+    apic.setApicBase(0xfee00000); // no change of the enable bit: nothing happens
+    maps.length = 0;
+    apic.setApicBase(0xfee00800);
+    expect(apic.readReg(APIC_ID)).toBe(0x02000000);
+    expect(maps.length).toBe(1);
+    apic.mmioWrite(APIC_ID, 4, 0x07000000);
+    apic.setApicBase(0xfed00800); // enabled already: a base move keeps the ID
+    expect(apic.xapicId).toBe(7);
+  });
 });
 
 describe('acceptance (__apic_accept_irq)', () => {

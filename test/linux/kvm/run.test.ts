@@ -323,20 +323,37 @@ describe('memory slots', () => {
   });
 });
 
+/** vCPU 0 sends INIT then SIPI to APIC `apicId` and halts; vCPU 1's program is one OUT 0x90. */
+function loadInitSipi(v: Vmm, apicId: number): void {
+  const bsp = new GuestAsm('bsp');
+  bsp.label('start');
+  enableLapic(bsp);
+  bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR2, apicId << 24).store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4500);
+  bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4600 | 0x9a).hlt();
+  load(v, bsp, 0);
+  load(v, new GuestAsm('ap').label('start').out(0x90, 1, 1), 1);
+}
+
 describe('APs, IPIs and the split irqchip', () => {
   it('an AP waits for INIT/SIPI: KVM_RUN EINTR, then EAGAIN after the BSP sends INIT+SIPI, then it runs', () => {
     const v = vmm({ vcpus: 2 });
-    const bsp = new GuestAsm('bsp');
-    bsp.label('start');
-    enableLapic(bsp);
-    bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR2, 1 << 24).store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4500);
-    bsp.store32(APIC_DEFAULT_PHYS_BASE + APIC_ICR, 0x4600 | 0x9a).hlt();
-    load(v, bsp, 0);
-    load(v, new GuestAsm('ap').label('start').out(0x90, 1, 1), 1);
+    loadInitSipi(v, 1);
     expect(run(v, 1)).toBe('EINTR');
     run(v, 0);
     expect(run(v, 1)).toBe('EAGAIN');
     expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+  });
+  it('INIT leaves the APIC ID as it was (kvm_lapic_reset sets it only at RESET, lapic.c)', () => {
+    const v = vmm({ vcpus: 2 });
+    const s = K.kvm_lapic_state.alloc();
+    v.p.ioctl(v.vcpus[1]!, K.KVM_GET_LAPIC, s);
+    new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(0x20, 0x05000000, true);
+    v.p.ioctl(v.vcpus[1]!, K.KVM_SET_LAPIC, s);
+    loadInitSipi(v, 5);
+    run(v, 0);
+    expect(run(v, 1)).toBe('EAGAIN');
+    expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[1]!).lapic()!.id).toBe(5);
   });
   it('split irqchip: the EOI of a level-triggered MSI route below the reserved pins exits KVM_EXIT_IOAPIC_EOI with eoi.vector', () => {
     const v = vmm({ irqchip: 'split' });

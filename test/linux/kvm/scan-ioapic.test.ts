@@ -1,7 +1,8 @@
 // Per-vCPU ioapic_handled_vectors (arch/x86/kvm/x86.c vcpu_scan_ioapic; arch/x86/kvm/irq.c
 // kvm_scan_ioapic_irq; arch/x86/kvm/ioapic.c kvm_ioapic_scan_entry, ioapic_write_indirect;
-// arch/x86/kvm/lapic.c kvm_ioapic_send_eoi): a vCPU forwards the EOI of a vector to the IOAPIC only if,
-// at its last scan, a level pin with that vector targeted it or the vector was pending there.
+// arch/x86/kvm/lapic.c kvm_ioapic_send_eoi, kvm_apic_set_state, kvm_recalculate_apic_map): a vCPU
+// forwards the EOI of a vector to the IOAPIC only if, at its last scan, a level pin with that vector
+// targeted it or the vector was pending there.
 import { describe, expect, it } from 'vitest';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic, ioapicRoute, maskPic } from '../../../src/guest/x86.js';
@@ -12,18 +13,21 @@ const PIN = 20;
 const VEC = 0x50;
 
 /**
- * Two vCPUs. vCPU 0 routes pin 20 (level, vector 0x50) to APIC `dest` and exits with interrupts off;
- * vCPU 1 enables its APIC, exits once (its entry serves the scan requests so far), then takes
- * interrupts: its 0x50 handler EOIs and exits with OUT 0x80, 3.
+ * Two vCPUs. vCPU 0 routes pin 20 (level, vector 0x50) to APIC `dest` and exits with interrupts off
+ * (OUT 0x80, 1); given `reroute`, its next KVM_RUN writes the entry again with that destination and
+ * exits (OUT 0x80, 4). vCPU 1 enables its APIC, exits once (its entry serves the scan requests so
+ * far), then takes interrupts: its 0x50 handler EOIs and exits with OUT 0x80, 3.
  */
-function setup(dest: number): Vmm {
+function setup(dest: number, reroute?: number): Vmm {
   const v = vmm({ vcpus: 2 });
   const a = new GuestAsm('cpu0');
   a.label('start');
   maskPic(a);
   enableLapic(a);
   ioapicRoute(a, PIN, { vector: VEC, level: true, dest });
-  a.out(0x80, 1, 1).label('idle').hlt().jmp('idle');
+  a.out(0x80, 1, 1);
+  if (reroute !== undefined) ioapicRoute(a, PIN, { vector: VEC, level: true, dest: reroute }).out(0x80, 4, 1);
+  a.label('idle').hlt().jmp('idle');
   v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
   const b = new GuestAsm('cpu1');
   b.label('start');
@@ -85,6 +89,39 @@ describe('ioapic_handled_vectors is per vCPU', () => {
     expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
     expect(c.handled(VEC)).toBe(2);
     expect(remoteIrr(v)).toBe(1);
+  });
+  it('a guest write that moves a fixed entry away asks the old destination to rescan too, so it stops forwarding the vector', () => {
+    // ioapic_write_indirect(): for a fixed-delivery entry whose destination changed, the vCPUs the old
+    // destination ID names (under the new destination mode) are added to the scan request mask.
+    const v = setup(1, 0);
+    expect(run(v, 0)).toBe(K.KVM_EXIT_IO); // OUT 0x80, 4: pin 20 now targets APIC 0
+    irqLine(v.p, v.vm, PIN, 1); // delivered to vCPU 0 (interrupts off): remote IRR set
+    irqLine(v.p, v.vm, PIN, 0);
+    expect(remoteIrr(v)).toBe(1);
+    // vCPU 1 enters (and halts) before the MSI arrives: had 0x50 been pending in its IRR at that
+    // scan, it would rightly have been kept as a stale pending EOI.
+    expect(run(v, 1)).toBe('EINTR');
+    expect(signalMsi(v.p, v.vm, msiAddress(1), msiData(VEC, 0, true))).toBe(1);
+    expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[1]!).handled(VEC)).toBe(1);
+    // Had only the new destination (vCPU 0) been asked, vCPU 1 would still hold 0x50 from its scan
+    // at the first entry, and this EOI would have cleared the pin's remote IRR.
+    expect(remoteIrr(v)).toBe(1);
+  });
+  it('KVM_SET_LAPIC that makes a vCPU the destination asks for a scan (kvm_apic_set_state recalculates the APIC map)', () => {
+    // lapic.c kvm_apic_set_state() marks the map dirty and calls kvm_recalculate_apic_map(), which ends
+    // with kvm_make_scan_ioapic_request().
+    const v = setup(5); // pin 20 targets APIC 5: nobody yet, so vCPU 1's scan left 0x50 out
+    const s = K.kvm_lapic_state.alloc();
+    v.p.ioctl(v.vcpus[1]!, K.KVM_GET_LAPIC, s);
+    new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(0x20, 0x05000000, true); // APIC ID 5
+    v.p.ioctl(v.vcpus[1]!, K.KVM_SET_LAPIC, s);
+    irqLine(v.p, v.vm, PIN, 1); // delivered to vCPU 1 (APIC 5): remote IRR set
+    irqLine(v.p, v.vm, PIN, 0);
+    expect(remoteIrr(v)).toBe(1);
+    expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[1]!).handled(VEC)).toBe(1);
+    expect(remoteIrr(v)).toBe(0);
   });
   it("nor does it run the pin's ack notifiers: a resampling irqfd on the pin is not resampled by an edge MSI's EOI", () => {
     const v = setup(0);
