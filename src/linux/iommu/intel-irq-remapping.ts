@@ -7,9 +7,10 @@
 // flushes the unit's interrupt entry cache for that index (qi_flush_iec), and the device is programmed
 // with a remappable-format message naming the index (MSI: handle = index, SHV = 1, data = sub-handle).
 // The source-id check follows set_msi_sid(): the device's own requester ID, SVT = verify SID with
-// SQ = all 16 bits, unless a bridge aliases its requests (pci_for_each_dma_alias): behind a
-// PCIe-to-PCI bridge (or a conventional bridge) the entry verifies a bus range instead (SVT = verify
-// bus), since only the bus is certain; the I/O APIC's entries use its DMAR source-id.
+// SQ = all 16 bits, unless a bridge aliases its requests (pci_for_each_dma_alias): behind a PCIe-to-PCI
+// bridge the entry verifies a bus range instead (SVT = verify bus), since only the bus is certain;
+// behind a conventional bridge, which forwards the requests as its own, the entry verifies the
+// bridge's requester ID. The I/O APIC's entries use its DMAR source-id.
 
 import { setU32 } from '../../../abi/bytes.js';
 import type { PcInterrupts } from '../../hw/x86/pc-interrupts.js';
@@ -113,36 +114,49 @@ export function irteVerifyBus(start: number, end: number): number {
 }
 
 /**
- * pci_for_each_dma_alias() (drivers/pci/search.c): the requester IDs `pdev`'s requests may carry, in
- * the order the kernel visits them: its own, then each bridge on the way up that takes ownership (a
- * PCIe-to-PCI bridge: its secondary bus, devfn 0; a PCI-to-PCIe bridge or a conventional bridge: its
- * own ID). PCIe ports do not alias. No DMA alias quirks are modeled.
+ * pci_for_each_dma_alias() (drivers/pci/search.c): calls `fn` with each requester ID `pdev`'s requests
+ * may carry and the device that produced it, in the order the kernel visits them: its own, then each
+ * bridge on the way up that takes ownership (a PCIe-to-PCI bridge: its secondary bus, devfn 0; a
+ * PCI-to-PCIe bridge or a conventional bridge: its own ID). PCIe ports do not alias. No DMA alias
+ * quirks are modeled.
  */
-export function dmaAliases(pdev: PciDev): number[] {
-  const out = [pdev.hw.rid];
+export function forEachDmaAlias(pdev: PciDev, fn: (dev: PciDev, alias: number) => void): void {
+  fn(pdev, pdev.hw.rid);
   for (let br = pdev.parent; br !== null; br = br.parent) {
-    if (!br.isPcie) out.push(br.hw.rid);
-    else if (br.pcieType === PCI_EXP_TYPE_PCI_BRIDGE) out.push(br.subordinate!.secondary.number << 8);
-    else if (br.pcieType === PCI_EXP_TYPE_PCIE_BRIDGE) out.push(br.hw.rid);
+    if (!br.isPcie) fn(br, br.hw.rid);
+    else if (br.pcieType === PCI_EXP_TYPE_PCI_BRIDGE) fn(br, br.subordinate!.secondary.number << 8);
+    else if (br.pcieType === PCI_EXP_TYPE_PCIE_BRIDGE) fn(br, br.hw.rid);
   }
+}
+
+/** The requester IDs forEachDmaAlias() visits. */
+export function dmaAliases(pdev: PciDev): number[] {
+  const out: number[] = [];
+  forEachDmaAlias(pdev, (_dev, alias) => out.push(alias));
   return out;
 }
 
 /** set_msi_sid() (drivers/iommu/intel/irq_remapping.c): the source validation of `pdev`'s MSI entries. */
 export function setMsiSid(pdev: PciDev): number {
-  const own = pdev.hw.rid;
-  const bus = own >>> 8;
-  let alias = own;
+  const bus = pdev.hw.rid >>> 8;
+  // set_msi_sid_cb(): the last alias, the bus of the device that produced it, and how many aliases
+  // share a bus with the one before.
+  let alias = 0;
+  let aliasDevBus = bus;
   let count = 0;
   let busmatch = 0;
-  for (const a of dmaAliases(pdev)) {
+  forEachDmaAlias(pdev, (dev, a) => {
     if (count === 0 || a >>> 8 === alias >>> 8) busmatch++;
     alias = a;
+    aliasDevBus = dev.hw.rid >>> 8;
     count++;
-  }
-  // The last alias is a bridge on an upstream bus (a topology alias): only the bus range is certain.
-  if (alias !== own && alias >>> 8 !== bus) return irteVerifyBus(alias >>> 8, bus);
-  // Several aliases, all on the device's bus (directly below a PCIe-to-PCI bridge): verify the bus.
+  });
+  // An alias on another bus than the device that made it (a PCIe-to-PCI bridge's secondary bus): only
+  // the bus range is certain.
+  if (alias >>> 8 !== aliasDevBus) return irteVerifyBus(alias >>> 8, bus);
+  // Several aliases, all on one bus: verify the bus.
   if (count >= 2 && busmatch === count) return irteVerifyBus(bus, bus);
-  return irteSid(alias);
+  // A bridge on an upstream bus (a conventional bridge takes ownership): a topology alias, use it.
+  if (aliasDevBus !== bus) return irteSid(alias);
+  return irteSid(pdev.hw.rid);
 }

@@ -130,6 +130,8 @@ export class PciMsi {
     const kind = msix ? 'MSI-X' : 'MSI';
     const cur = this.devs.get(pdev);
     if (cur) throw kerr('EINVAL', `${pdev.name}: can't enable ${kind} (${cur.msix ? 'MSI-X' : 'MSI'} already enabled)`);
+    // __pci_enable_msi_range / __pci_enable_msix_range: an empty range is refused before the hardware is looked at.
+    if (max < min) throw kerr('ERANGE', `${pdev.name}: ${kind} range of ${min} to ${max} vectors is empty`);
     const hw = pdev.hw;
     const hwsize = msix ? (hw.msix?.vectors ?? 0) : (hw.msi?.capable ?? 0);
     if (hwsize === 0) throw kerr('EINVAL', `${pdev.name} has no ${kind} capability`);

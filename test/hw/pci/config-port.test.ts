@@ -19,6 +19,18 @@ function machine() {
 
 const pinUp = (f: PciFunction) => f.intx!.asserted;
 
+type ConfigWrite = readonly [off: number, size: number, value: number];
+
+/** With the function's request up, `mask` takes the wire down and `unmask` drives it again. */
+function expectGates(f: PciFunction, mask: ConfigWrite, unmask: ConfigWrite): void {
+  f.setIrqLevel(true);
+  expect(pinUp(f)).toBe(true);
+  f.configWrite(...mask);
+  expect(pinUp(f)).toBe(false);
+  f.configWrite(...unmask);
+  expect(pinUp(f)).toBe(true);
+}
+
 describe('Command writes re-drive the INTx wire', () => {
   it('a dword write of Command+Status (offset 4, size 4) masks and unmasks the wire', () => {
     const { find } = machine();
@@ -34,12 +46,7 @@ describe('Command writes re-drive the INTx wire', () => {
 
   it('a byte write of Command\'s upper half (offset 5) reaches the gate', () => {
     const { find } = machine();
-    const edu = find('00:03.0');
-    edu.setIrqLevel(true);
-    edu.configWrite(5, 1, 0x04);
-    expect(pinUp(edu)).toBe(false);
-    edu.configWrite(5, 1, 0);
-    expect(pinUp(edu)).toBe(true);
+    expectGates(find('00:03.0'), [5, 1, 0x04], [5, 1, 0]);
   });
 });
 
@@ -48,22 +55,14 @@ describe('MSI and MSI-X Enable gate the INTx wire (§6.8.1.3, §6.8.2.3)', () =>
     const { find } = machine();
     const edu = find('00:03.0');
     const off = edu.msi!.offset;
-    edu.setIrqLevel(true);
-    edu.configWrite(off + 2, 2, 1);
-    expect(pinUp(edu)).toBe(false);
-    edu.configWrite(off + 2, 2, 0);
-    expect(pinUp(edu)).toBe(true);
+    expectGates(edu, [off + 2, 2, 1], [off + 2, 2, 0]);
   });
 
   it('a dword write at the MSI capability header (ID, next, Message Control) gates the wire too', () => {
     const { find } = machine();
     const edu = find('00:03.0');
     const off = edu.msi!.offset;
-    edu.setIrqLevel(true);
-    edu.configWrite(off, 4, 1 << 16);
-    expect(pinUp(edu)).toBe(false);
-    edu.configWrite(off, 4, 0);
-    expect(pinUp(edu)).toBe(true);
+    expectGates(edu, [off, 4, 1 << 16], [off, 4, 0]);
   });
 
   it('MSI-X Enable releases the wire and clearing it drives the wire again; Function Mask alone does not', () => {

@@ -359,7 +359,8 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     if (flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) throw kerr('EINVAL', `unknown flags 0x${flags.toString(16)}`);
     if (count >= 0xffffffff - start) throw kerr('EINVAL', 'start + count overflows');
     const max = this.irqCount(index);
-    if ((start >= max && max > 0) || start + count > max || max === 0) throw kerr('EINVAL', `[${start}, +${count}) is outside the ${max} interrupt(s) of index ${index}`);
+    // An index with no interrupts (max 0) fails here whatever start and count are.
+    if (start >= max || start + count > max) throw kerr('EINVAL', `[${start}, +${count}) is outside the ${max} interrupt(s) of index ${index}`);
     let size = 0;
     switch (flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
       case VFIO_IRQ_SET_DATA_NONE: size = 0; break;

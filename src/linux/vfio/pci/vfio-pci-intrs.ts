@@ -410,7 +410,14 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
         this.kernel.log.info(`vfio-pci ${this.pdev.name}: ${kind}: only ${ret} of ${start + count} vectors available`);
         return ret;
       }
-      this.msiSetBlock(ctx, start, count, data, msix);
+      // A block the new vectors cannot hold (count 0 with start > 0) fails after the enable: undo it
+      // (vfio_pci_set_msi_trigger calls vfio_msi_disable when vfio_msi_set_block fails).
+      try {
+        this.msiSetBlock(ctx, start, count, data, msix);
+      } catch (e) {
+        this.msiDisable(msix);
+        throw e;
+      }
       return 0;
     }
     if (this.irqType !== index) throw kerr('EINVAL', `${kind} is not enabled on ${this.pdev.name}: a loopback trigger needs it`);

@@ -100,6 +100,23 @@ describe('MSI-X through SET_IRQS', () => {
     expect(o.host.control.irq.vfio(NIC)!.vectors.map((v) => v.trigger)).toEqual(before);
   });
 
+  it('an enable whose block is empty fails with nothing enabled: count 0 at start 0 is ERANGE, at start > 0 EINVAL', () => {
+    // vfio_pci_set_msi_trigger(): vfio_msi_enable(start + count) first — pci_alloc_irq_vectors(pdev, 1, 0)
+    // is -ERANGE (drivers/pci/msi/api.c, __pci_enable_msix_range: maxvec < minvec) —, then
+    // vfio_msi_set_block(), whose start >= num_ctx is -EINVAL and makes the caller vfio_msi_disable().
+    const o = openDevice(NIC, GROUP.nic);
+    const cmd = cfg16(o, 4);
+    expectErrno(() => setIrqs(o.p, o.device, MSIX, EVENTFD | TRIGGER, 0, 0), 'ERANGE');
+    expect(o.host.control.irq.vfio(NIC)).toMatchObject({ irqType: 'none', vectorsEnabled: 0 });
+    expectErrno(() => setIrqs(o.p, o.device, MSIX, EVENTFD | TRIGGER, 1, 0), 'EINVAL');
+    expect(o.host.control.irq.vfio(NIC)).toMatchObject({ irqType: 'none', vectorsEnabled: 0 });
+    expect(o.host.kernel.msi.mode(o.host.kernel.pci.get(NIC)!)).toBe(null);
+    expect(o.host.control.irq.device(NIC).msix).toMatchObject({ enabled: false });
+    expect(cfg16(o, 4)).toBe(cmd);
+    // Nothing was left behind: a real enable works.
+    expect(setIrqs(o.p, o.device, MSIX, EVENTFD | TRIGGER, 0, 1, [efd(o.p)])).toBe(0);
+  });
+
   it('rebinding a vector rewrites its cached message into the table (a backdoor reset had wiped it)', () => {
     const o = nicMsix(1);
     const x = o.host.control.pci.nic().msix!;
