@@ -11,6 +11,7 @@ import { IRQS_PENDING, IRQS_SPURIOUS_DISABLED, type IrqDesc } from '../linux/irq
 import { showInterrupts } from '../linux/irq/proc.js';
 import { VfioPciCoreDevice } from '../linux/vfio/pci/vfio-pci-core.js';
 import type { VfioPciIntrsImpl } from '../linux/vfio/pci/vfio-pci-intrs.js';
+import { normBdf } from './pci.js';
 import { PCI_COMMAND_INTX_DISABLE, PCI_STATUS_INTERRUPT } from '../../include-ts/linux/pci_regs.js';
 
 export interface IrqDescState {
@@ -109,7 +110,7 @@ export class IrqControl {
   constructor(private readonly kernel: Kernel) {}
 
   private fn(bdf: string): PciFunction {
-    const f = this.kernel.machine.pci.find(bdf.length === 7 ? `0000:${bdf}` : bdf);
+    const f = this.kernel.machine.pci.find(bdf);
     if (!f) throw new Error(`no PCI function at ${bdf}`);
     return f;
   }
@@ -200,7 +201,7 @@ export class IrqControl {
   }
 
   private intrs(bdf: string): VfioPciIntrsImpl | null {
-    const d = this.kernel.pci.get(bdf.length === 7 ? `0000:${bdf}` : bdf);
+    const d = this.kernel.pci.get(normBdf(bdf));
     const core = d?.driverData;
     return core instanceof VfioPciCoreDevice ? (core.intrs as VfioPciIntrsImpl | null) : null;
   }

@@ -12,16 +12,17 @@ import type { PciDev } from '../linux/pci/pci-dev.js';
 import type { IommuGroup } from '../linux/iommu/iommu-group.js';
 import { VfioPciCoreDevice } from '../linux/vfio/pci/vfio-pci-core.js';
 
+/** A BDF as the kernel names devices: "01:00.0" gets segment 0000. */
+export function normBdf(bdf: string): string {
+  return bdf.length === 7 ? `0000:${bdf}` : bdf;
+}
+
 export class PciControl {
   constructor(private readonly kernel: Kernel) {}
 
-  private norm(bdf: string): string {
-    return bdf.length === 7 ? `0000:${bdf}` : bdf;
-  }
-
   /** The hardware function at `bdf` ("0000:01:00.0" or "01:00.0"). */
   device(bdf: string): PciFunction {
-    const f = this.kernel.machine.pci.find(this.norm(bdf));
+    const f = this.kernel.machine.pci.find(normBdf(bdf));
     if (!f) throw new Error(`no PCI function at ${bdf}`);
     return f;
   }
@@ -33,7 +34,7 @@ export class PciControl {
 
   /** The kernel's pci_dev for `bdf` (driver, override, group). */
   pciDev(bdf: string): PciDev {
-    const d = this.kernel.pci.get(this.norm(bdf));
+    const d = this.kernel.pci.get(normBdf(bdf));
     if (!d) throw new Error(`no pci_dev ${bdf}`);
     return d;
   }

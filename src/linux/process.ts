@@ -514,20 +514,17 @@ export class Process {
           throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
         }
       } catch (e) {
-        if (this.kernel.trace.active) this.traceCall(kind, fd, file, [fd, buf.slice(0, 0), buf.length], -1, e);
-        this.fail(e, kind, `${kind}(${fd})`, fd);
+        return this.rwFailed(e, kind, fd, file, buf, false, 0);
       }
       if (n !== WOULD_BLOCK) {
         this.kernel.point();
-        if (this.kernel.trace.active) this.traceCall(kind, fd, file, [fd, buf.slice(0, n), buf.length], n, undefined);
+        if (this.trace.active) this.traceRw(kind, fd, file, buf, n, false, 0, undefined);
         return n;
       }
       const wb = this.blockedOn!;
       this.blockedOn = null;
       if (!(await this.waitAsync(wb.wq))) {
-        const e = kerr('EINTR', `${wb.reason}; nothing in the program or the model can make it ready`);
-        if (this.kernel.trace.active) this.traceCall(kind, fd, file, [fd, buf.slice(0, 0), buf.length], -1, e);
-        this.fail(e, kind, `${kind}(${fd})`, fd);
+        return this.rwFailed(kerr('EINTR', `${wb.reason}; nothing in the program or the model can make it ready`), kind, fd, file, buf, false, 0);
       }
     }
   }

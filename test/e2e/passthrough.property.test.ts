@@ -32,6 +32,7 @@ import { IntxPassthroughVmm, BAR0_GPA as EDU_BAR0, GSI, VECTOR, GUEST_BDF as EDU
 import { MsixPassthroughVmm, BAR3_GPA, GUEST_BDF as NIC_GUEST, MSIX_CAP, NIC_BDF } from '../../examples/msix-passthrough.js';
 import { MsixKernelTableVmm, TABLE_ID } from '../../examples/msix-kernel-table.js';
 import type { EduDevice } from '../../src/hw/devices/edu.js';
+import type { Process } from '../../src/linux/process.js';
 
 /** One thing the guest does when it next looks at its mailbox. */
 type Action = { op: 'store'; addr: number; value: number } | { op: 'eoi' } | { op: 'config16'; reg: number; value: number };
@@ -79,11 +80,12 @@ function mailboxGuest(box: Mailbox, setup: (a: GuestAsm) => void, handlers: (a: 
   return a.build();
 }
 
-function wake(host: Host, vmm: { qemu: import('../../src/linux/process.js').Process; vcpu: number }): void {
+/** The VMM wakes the halted vCPU (KVM_SET_MP_STATE RUNNABLE) so the guest looks at its mailbox, and runs it until it idles. */
+function runGuest(vmm: { qemu: Process; vcpu: number; runUntilIdle(): void }): void {
   const s = K.kvm_mp_state.alloc();
   s.mp_state = K.KVM_MP_STATE_RUNNABLE;
   vmm.qemu.ioctl(vmm.vcpu, K.KVM_SET_MP_STATE, s);
-  void host;
+  vmm.runUntilIdle();
 }
 
 // ---- INTx -------------------------------------------------------------------------------------------
@@ -111,11 +113,6 @@ function intxSettle(m: IntxModel): void {
   }
 }
 
-function intxRun(r: IntxReal): void {
-  wake(r.host, r.vmm);
-  r.vmm.runUntilIdle();
-}
-
 function intxCheck(m: IntxModel, r: IntxReal): void {
   const g = r.host.control.kvm.vcpu(r.vmm.qemu, r.vmm.vcpu).guest();
   expect(g.regs[3], 'handler entries that found no interrupt (invented)').toBe(0);
@@ -131,7 +128,7 @@ class IntxRaise implements IntxCmd {
   check = () => true;
   run(m: IntxModel, r: IntxReal): void {
     r.host.control.pci.mmioWrite(EDU_BDF, 0, 0x60, 4, this.bit);
-    intxRun(r);
+    runGuest(r.vmm);
     m.status |= this.bit;
     intxSettle(m);
     intxCheck(m, r);
@@ -144,7 +141,7 @@ class GuestPinMask implements IntxCmd {
   check = () => true;
   run(m: IntxModel, r: IntxReal): void {
     r.box.queue.push({ op: 'store', addr: IOAPIC, value: 0x10 + 2 * GSI }, { op: 'store', addr: IOAPIC + 0x10, value: redirLow({ vector: VECTOR, level: true, masked: this.on }) });
-    intxRun(r);
+    runGuest(r.vmm);
     m.masked = this.on;
     intxSettle(m);
     intxCheck(m, r);
@@ -167,7 +164,7 @@ class GuestEoi implements IntxCmd {
   check = (m: Readonly<IntxModel>) => m.inService;
   run(m: IntxModel, r: IntxReal): void {
     r.box.queue.push({ op: 'eoi' });
-    intxRun(r);
+    runGuest(r.vmm);
     m.inService = false;
     intxSettle(m);
     intxCheck(m, r);
@@ -247,11 +244,6 @@ function msixFlush(m: MsixModel): void {
   }
 }
 
-function msixRun(r: MsixReal): void {
-  wake(r.host, r.vmm);
-  r.vmm.runUntilIdle();
-}
-
 function kernelPba(r: MsixReal): boolean[] {
   const pending = r.host.control.kvm.vm(r.vmm.qemu, r.vmm.vm).msixTable(TABLE_ID).pendingEntries();
   return Array.from({ length: N }, (_, v) => pending.includes(v));
@@ -272,7 +264,7 @@ class MsixRaise implements MsixCmd {
   check = () => true;
   run(m: MsixModel, r: MsixReal): void {
     r.host.control.pci.ring(this.v, NIC_BDF);
-    msixRun(r);
+    runGuest(r.vmm);
     if (msixMasked(m, this.v)) m.pba[this.v] = true;
     else deliver(m, this.v);
     msixCheck(m, r);
@@ -288,7 +280,7 @@ class GuestEntryMask implements MsixCmd {
   check = () => true;
   run(m: MsixModel, r: MsixReal): void {
     r.box.queue.push({ op: 'store', addr: msixEntryAddr(BAR3_GPA, this.v, PCI_MSIX_ENTRY_VECTOR_CTRL), value: this.on ? 1 : 0 });
-    msixRun(r);
+    runGuest(r.vmm);
     m.gmasked[this.v] = this.on;
     msixFlush(m);
     msixCheck(m, r);
@@ -301,7 +293,7 @@ class GuestFunctionMask implements MsixCmd {
   check = () => true;
   run(m: MsixModel, r: MsixReal): void {
     r.box.queue.push({ op: 'config16', reg: MSIX_CAP + 2, value: PCI_MSIX_FLAGS_ENABLE | (this.on ? PCI_MSIX_FLAGS_MASKALL : 0) });
-    msixRun(r);
+    runGuest(r.vmm);
     m.fm = this.on;
     msixFlush(m);
     msixCheck(m, r);
@@ -317,7 +309,7 @@ class GuestRetarget implements MsixCmd {
   check = () => true;
   run(m: MsixModel, r: MsixReal): void {
     r.box.queue.push({ op: 'store', addr: msixEntryAddr(BAR3_GPA, this.v, PCI_MSIX_ENTRY_DATA), value: msiData(this.vector) });
-    msixRun(r);
+    runGuest(r.vmm);
     m.gvec[this.v] = this.vector;
     msixCheck(m, r);
   }
@@ -332,7 +324,7 @@ class VmmIrqfd implements MsixCmd {
   check = () => true;
   run(m: MsixModel, r: MsixReal): void {
     r.vmm.setUserspaceDelivery(this.v, this.userspace);
-    msixRun(r);
+    runGuest(r.vmm);
     msixCheck(m, r);
   }
   toString = () => (this.userspace ? `VMM deassigns vector ${this.v}'s irqfd and delivers it itself` : `VMM assigns vector ${this.v}'s irqfd again`);
