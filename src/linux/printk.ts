@@ -5,6 +5,7 @@
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
 
+export const KERN_EMERG = 0;
 export const KERN_ERR = 3;
 export const KERN_WARNING = 4;
 export const KERN_NOTICE = 5;

@@ -7,6 +7,7 @@
 // Not modeled: the irqpoll/irqfixup options and the 100 ms poll of disabled lines they enable.
 
 import { irqDisable } from './chip.js';
+import { KERN_EMERG } from '../printk.js';
 import type { IrqCore } from './irq-core.js';
 import { IRQ_NONE, IRQS_SPURIOUS_DISABLED, type IrqDesc } from './irqdesc.js';
 
@@ -32,7 +33,7 @@ function judge(core: IrqCore, desc: IrqDesc): void {
   desc.irqCount = 0;
   if (desc.irqsUnhandled > 99_900) {
     reportBadIrq(core, desc);
-    core.log.printk(0, `Disabling IRQ #${desc.irq}`);
+    core.log.printk(KERN_EMERG, `Disabling IRQ #${desc.irq}`);
     desc.istate |= IRQS_SPURIOUS_DISABLED;
     desc.depth++;
     irqDisable(desc);

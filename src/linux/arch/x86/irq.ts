@@ -1,7 +1,8 @@
-// arch/x86/kernel/irq.c (common_interrupt, __common_interrupt) with the part of the local APIC a host
-// CPU needs: a CPU takes an interrupt vector from the APIC bus, looks the vector up in its per-CPU
-// vector_irq[] table and runs that descriptor's flow handler. A vector with no descriptor is counted
-// as an error ("No irq handler for vector") and acknowledged. The host CPU runs handlers to
+// arch/x86/kernel/irq.c (common_interrupt, call_irq_handler, reevaluate_vector) with the part of the
+// local APIC a host CPU needs: a CPU takes an interrupt vector from the APIC bus, looks the vector up in
+// its per-CPU vector_irq[] table and runs that descriptor's flow handler. A vector with no descriptor is
+// logged ("No irq handler for CPU.VECTOR", the 6.17+ wording) and acknowledged; it is not an error
+// interrupt (/proc/interrupts' ERR counts APIC error interrupts, see proc.ts). The host CPU runs handlers to
 // completion with interrupts off: a vector that arrives meanwhile waits in IRR and is taken when the
 // handler returns (in priority order, highest vector first), which also keeps a screaming level line
 // an iteration, not a recursion. The same holds while kernel code runs with an interrupt-disabling
@@ -10,6 +11,7 @@
 
 import type { LocalApicPort } from '../../../hw/x86/apic-bus.js';
 import { handleIrq } from '../../irq/chip.js';
+import { KERN_EMERG } from '../../printk.js';
 import type { IrqCore } from '../../irq/irq-core.js';
 import type { IrqDesc } from '../../irq/irqdesc.js';
 
@@ -22,8 +24,8 @@ export class HostCpu implements LocalApicPort {
   private inIrq = false;
   /** Interrupts taken (inspection). */
   taken = 0;
-  /** Vectors that arrived with no descriptor (/proc/interrupts' ERR line). */
-  errors = 0;
+  /** Vectors that arrived with no descriptor (inspection; the kernel only logs them). */
+  unhandledVectors = 0;
 
   constructor(
     readonly index: number,
@@ -75,13 +77,13 @@ export class HostCpu implements LocalApicPort {
     }
   }
 
-  /** __common_interrupt() */
+  /** call_irq_handler(); without a descriptor, reevaluate_vector()'s message (not rate-limited here). */
   private dispatch(vector: number): void {
     this.taken++;
     const desc = this.vectorIrq[vector];
     if (desc === undefined) {
-      this.errors++;
-      this.core.log.err(`__common_interrupt: ${this.index}.${vector} No irq handler for vector`);
+      this.unhandledVectors++;
+      this.core.log.printk(KERN_EMERG, `No irq handler for ${this.index}.${vector}`);
       return;
     }
     handleIrq(this.core, desc, this.index);
