@@ -28,7 +28,8 @@ export interface BenchModule {
   sections?: Record<string, () => BenchResult[]>;
 }
 
-function timedRound(op: (i: number) => void, minMs: number, batch: number): number {
+/** The timing loop's source: compiled once per measured operation (see `loopFor`). */
+const LOOP_SOURCE = `
   let n = 0;
   const t0 = performance.now();
   let t1 = t0;
@@ -37,14 +38,45 @@ function timedRound(op: (i: number) => void, minMs: number, batch: number): numb
     n += batch;
     t1 = performance.now();
   }
-  return (n / (t1 - t0)) * 1000;
+  return (n / (t1 - t0)) * 1000;`;
+
+type Loop = (op: (i: number) => void, minMs: number, batch: number) => number;
+const loops = new WeakMap<(i: number) => void, Loop>();
+
+/**
+ * A timing loop of its own for `op`, as benchmark.js compiles one per benchmark: V8 keeps type
+ * feedback per function, so one loop shared by the model and its bare baseline would see two call
+ * targets at `op(...)`, and the code it is optimized into (what gets inlined where) would depend on
+ * which ran first and how often.
+ */
+function loopFor(op: (i: number) => void): Loop {
+  let l = loops.get(op);
+  if (l === undefined) {
+    l = new Function('op', 'minMs', 'batch', LOOP_SOURCE) as Loop;
+    loops.set(op, l);
+  }
+  return l;
 }
+
+function timedRound(op: (i: number) => void, minMs: number, batch: number): number {
+  return loopFor(op)(op, minMs, batch);
+}
+
+/**
+ * Runs `op` for WARMUP_MS before anything is timed. A count of iterations is not enough: a fast path
+ * finishes a fixed count in a few milliseconds, while V8 is still compiling it (concurrently) in its
+ * optimizing tiers, and the first timed rounds would measure lower-tier code.
+ */
+function warmUp(op: (i: number) => void, batch: number): void {
+  timedRound(op, WARMUP_MS, batch);
+}
+const WARMUP_MS = 300;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** Operations per second of `op`: warm-up, then the median of `rounds` timed rounds of at least `minMs`. */
 export function opsPerSecond(op: (i: number) => void, minMs = 150, batch = 1000, rounds = 5): number {
-  for (let i = 0; i < batch * 20; i++) op(i);
+  warmUp(op, batch);
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) rates.push(timedRound(op, minMs, batch));
   return median(rates);
@@ -55,10 +87,8 @@ export function opsPerSecond(op: (i: number) => void, minMs = 150, batch = 1000,
  * see the same machine conditions.
  */
 export function compareRates(model: (i: number) => void, bare: (i: number) => void, minMs = 150, batch = 1000, rounds = 7): { rate: number; baseline: number } {
-  for (let i = 0; i < batch * 20; i++) {
-    model(i);
-    bare(i);
-  }
+  warmUp(model, batch);
+  warmUp(bare, batch);
   const m: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < rounds; r++) {
