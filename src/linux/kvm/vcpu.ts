@@ -86,8 +86,13 @@ export class KvmVcpu implements GuestBus {
   lastSlice = 0;
   /** KVM_SET_SIGNAL_MASK (stored; the model delivers no signals). */
   sigmask: Uint8Array | null = null;
-  /** KVM_GET/SET_SREGS state other than apic_base. */
+  /** KVM_GET/SET_SREGS state other than apic_base and cr8. */
   readonly sregs = new Uint8Array(kvm_sregs.size);
+  /**
+   * vcpu->arch.cr8: CR8 (TPR[7:4]) of a vCPU whose LAPIC is in userspace, loaded from kvm_run.cr8 on
+   * every KVM_RUN. Unused with an in-kernel LAPIC, whose TPR is CR8 (x86-regs.ts kvmGetCr8/kvmSetCr8).
+   */
+  cr8 = 0;
   /** Exits to userspace by reason (inspection; room for the proposed KVM_EXIT_MSIX_ENTRY_UPDATED, 100). */
   readonly exits = new Uint32Array(128);
   /**

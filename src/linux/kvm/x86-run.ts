@@ -1,8 +1,13 @@
 // KVM_RUN on x86 (arch/x86/kvm/x86.c: kvm_arch_vcpu_ioctl_run, vcpu_run, vcpu_enter_guest,
 // vcpu_block, kvm_vcpu_has_events, kvm_apic_accept_events, post_kvm_run_save).
 //
-// - A pending userspace access (the MMIO read or port IN userspace just answered) is completed first,
+// - Without an in-kernel LAPIC, kvm_run.cr8 is loaded into the vCPU's CR8 ("re-sync apic's tpr"),
+//   after the sync-register block and before anything else: a value with bits above 3 fails KVM_RUN
+//   with EINVAL (the registers a dirty sync block carried stay set, as in the kernel).
+// - A pending userspace access (the MMIO read or port IN userspace just answered) is completed next,
 //   then `immediate_exit` is honoured: -1/EINTR with exit_reason untouched.
+// - Every return, error or not, rewrites if_flag, cr8 (kvm_get_cr8: TPR[7:4], or the vCPU's CR8),
+//   apic_base and ready_for_interrupt_injection in kvm_run (post_kvm_run_save).
 // - vcpu_run sets exit_reason = KVM_EXIT_UNKNOWN, then alternates guest execution and blocking.
 // - Before each guest instruction KVM injects what is pending: NMIs, then (IF=1, no STI shadow) the
 //   8259's ExtINT or the highest deliverable LAPIC vector (IRR -> ISR); a split irqchip's IOAPIC EOI
@@ -33,7 +38,7 @@ import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
-import { regsFromBytes, regsToBytes } from './x86-regs.js';
+import { kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes } from './x86-regs.js';
 
 const R_CONTINUE = 1;
 const R_EXIT = 0;
@@ -58,6 +63,11 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
       regsFromBytes(v, run.subarray(RUN.syncRegs));
       setU64n(run, RUN.dirtyRegs, dirty & ~KVM_SYNC_X86_REGS);
     }
+    // Re-sync the TPR a userspace LAPIC keeps in kvm_run.cr8.
+    if (v.lapic === null) {
+      const cr8 = getU64n(run, RUN.cr8);
+      if (!kvmSetCr8(v, cr8)) throw kerr('EINVAL', `kvm_run.cr8 0x${cr8.toString(16)} sets bits reserved in CR8 (only bits 0-3, TPR[7:4], exist); the guest did not run`);
+    }
     if (v.ioPending) v.completeUserspaceIo();
     // Userspace has handled the exit that held an MSI-X entry (it re-routed the entry's GSI): release it.
     if (v.heldMsix >= 0) v.kvm.msix.releaseHold(v);
@@ -81,7 +91,7 @@ function runUninitialized(v: KvmVcpu, ctx: FileContext, wantsToRun: boolean): ne
 function postRunSave(v: KvmVcpu): void {
   const run = v.run;
   run[RUN.ifFlag] = v.cpu.ifFlag ? 1 : 0;
-  setU64n(run, RUN.cr8, v.lapic ? (v.lapic.tpr >> 4) & 0xf : 0);
+  setU64n(run, RUN.cr8, kvmGetCr8(v));
   // Written on every exit, like if_flag and cr8: kvm_run is shared with userspace, which may have
   // stored anything there since the last exit.
   setU64n(run, RUN.apicBase, v.lapic ? v.lapic.apicBase : 0);

@@ -1,6 +1,6 @@
 // The x86 VM and vCPU ioctls (arch/x86/kvm/x86.c: kvm_arch_vm_ioctl, kvm_vm_ioctl_enable_cap,
 // kvm_vm_ioctl_check_extension, kvm_vm_ioctl_irq_line, kvm_vm_ioctl_get/set_irqchip,
-// kvm_arch_vcpu_ioctl, kvm_arch_vcpu_ioctl_get/set_mpstate, __get/__set_sregs).
+// kvm_arch_vcpu_ioctl, kvm_arch_vcpu_ioctl_get/set_mpstate, __get/__set_sregs_common).
 //
 // KVM_CREATE_IRQCHIP: EEXIST if an irqchip (full or split) exists, EINVAL once a vCPU was created;
 // creates the 8259 pair, the IOAPIC and the default routes; vCPUs created afterwards get a LAPIC.
@@ -12,7 +12,7 @@
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
-import { getS32, getU32, getU64, setU32 } from '../../../abi/bytes.js';
+import { getS32, getU32, getU64, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
 import {
   KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
   KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOAPIC_POLARITY_IGNORED, KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_ANY_LENGTH,
@@ -38,7 +38,7 @@ import { KVM_MSIX_MAX_TABLES } from './msix-table/tables.js';
 import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
-import { regsFromBytes, regsToBytes } from './x86-regs.js';
+import { kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes } from './x86-regs.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -196,17 +196,24 @@ export function setRegs(v: KvmVcpu, arg: UserArg): number {
 }
 
 const SREGS_APIC_BASE = kvm_sregs.offsetof('apic_base');
+const SREGS_CR8 = kvm_sregs.offsetof('cr8');
 
+/** __get_sregs_common(): cr8 is kvm_get_cr8() (TPR[7:4], or the vCPU's CR8 without an in-kernel LAPIC). */
 export function getSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
   b.set(v.sregs);
   const base = v.lapic ? v.lapic.apicBase : 0xfee0_0900;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   dv.setBigUint64(SREGS_APIC_BASE, BigInt(base), true);
+  setU64n(b, SREGS_CR8, kvmGetCr8(v));
   return 0;
 }
 
-/** __set_sregs(): only IA32_APIC_BASE is checked (kvm_set_apic_base: reserved bits, invalid mode). */
+/**
+ * __set_sregs_common(): only IA32_APIC_BASE is checked (kvm_set_apic_base: reserved bits, invalid mode).
+ * cr8 goes through kvm_set_cr8(), whose refusal of reserved bits is ignored: the call succeeds and
+ * CR8 (TPR) keeps its value.
+ */
 export function setSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
   const base = getU64(b, SREGS_APIC_BASE);
@@ -214,6 +221,7 @@ export function setSregs(v: KvmVcpu, arg: UserArg): number {
   if (base & 0x2ffn || base & 0x400n || base >> 36n) throw kerr('EINVAL', `apic_base 0x${base.toString(16)} sets reserved bits`);
   v.sregs.set(b);
   if (v.lapic) v.lapic.setApicBase(Number(base));
+  kvmSetCr8(v, getU64n(b, SREGS_CR8));
   return 0;
 }
 

@@ -12,7 +12,7 @@ import * as K from '../../../include-ts/linux/kvm.js';
 import { O_CLOEXEC, O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
 import { POLLIN } from '../../../include-ts/linux/poll.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -268,6 +268,36 @@ export function runModel(script: string[]): string[] {
         m.memory_size = u64(t[5]!);
         m.userspace_addr = t[6]!.startsWith('@') ? u64(t[6]!.slice(1)) : BigInt(buf.addr) + u64(t[6]!);
         res(() => p.ioctl(fd(t[1]!), K.KVM_SET_USER_MEMORY_REGION, m));
+        break;
+      }
+      case 'runie': {
+        const m = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd(t[1]!), 0);
+        m.write8(K.kvm_run.offsetof('immediate_exit'), 1);
+        if (t.length > 2) m.write64(K.kvm_run.offsetof('cr8'), u64(t[2]!));
+        // kvm_run.cr8 is printed on failure too: post_kvm_run_save runs on every return.
+        let r: string;
+        try {
+          r = `${p.ioctl(fd(t[1]!), K.KVM_RUN)} 0`;
+        } catch (e) {
+          if (!(e instanceof SyscallError)) throw e;
+          r = `-1 ${e.errno}`;
+        }
+        out.push(`${r} cr8=${m.read64(K.kvm_run.offsetof('cr8'))}`);
+        p.munmap(m.addr, 4096);
+        break;
+      }
+      case 'getcr8': {
+        const sr = K.kvm_sregs.alloc();
+        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr), () => `cr8=${sr.cr8}`);
+        break;
+      }
+      case 'setcr8': {
+        const sr = K.kvm_sregs.alloc();
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr);
+          sr.cr8 = u64(t[2]!);
+          return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
+        });
         break;
       }
       default:

@@ -67,6 +67,15 @@ const FIXED: Record<string, string[]> = {
     'cap h1 121 0 24', 'vm h0 0', 'vcpu h2 0', 'irqchip h2', 'cap h2 121 0 24', 'vm h0 0', 'irqchip h3', 'irqchip h3', 'vm h0 7',
     'vcpu h3 4095', 'vcpu h3 4096', 'vcpu h3 4095', 'cap h3 129 0 4', 'cap h3 129 0 12', 'cap h3 129 0 16', 'cap h3 129 0 2', 'cap h3 9999 0 0',
   ],
+  // arch/x86/kvm/x86.c kvm_arch_vcpu_ioctl_run (kvm_set_cr8 from kvm_run->cr8 without an in-kernel
+  // LAPIC, before immediate_exit), post_kvm_run_save, __get/__set_sregs_common (kvm_set_cr8's refusal
+  // of reserved bits ignored); lapic.c kvm_lapic_set_tpr.
+  'CR8: kvm_run.cr8 and SET/GET_SREGS, without and with an in-kernel LAPIC': [
+    'kvm', 'vm h0 0', 'vcpu h1 0', 'getcr8 h2', 'runie h2 5', 'getcr8 h2', 'runie h2 16', 'getcr8 h2', 'runie h2 0x10000000000',
+    'setcr8 h2 9', 'getcr8 h2', 'setcr8 h2 19', 'getcr8 h2', 'runie h2', 'getcr8 h2', 'runie h2 15', 'getcr8 h2',
+    'vm h0 0', 'irqchip h3', 'vcpu h3 0', 'getcr8 h4', 'runie h4 16', 'getcr8 h4', 'setcr8 h4 9', 'getcr8 h4', 'runie h4 3',
+    'setcr8 h4 19', 'getcr8 h4', 'apicon h4', 'runie h4', 'getcr8 h4',
+  ],
 };
 
 /** The first line where model and kernel differ, as a readable report. */

@@ -9,6 +9,8 @@
  * argument is either hN or a literal number (e.g. -1, 0). "reset" closes every handle and starts a new
  * sequence; "settle" waits a few milliseconds so queued work items (irqfd injection) have run, as the
  * model's eager scheduler does at every syscall exit. Result lines: "<ret> <errno>[ extra]".
+ * "runie" is KVM_RUN with kvm_run.immediate_exit set, so the guest never executes: only the entry
+ * checks and post_kvm_run_save are compared.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -228,6 +230,37 @@ int main(void)
 			m.memory_size = strtoull(tok[5], 0, 0);
 			m.userspace_addr = tok[6][0] == '@' ? strtoull(tok[6] + 1, 0, 0) : (uint64_t)(uintptr_t)(buf + strtoull(tok[6], 0, 0));
 			res(ioctl(fdarg(tok[1]), KVM_SET_USER_MEMORY_REGION, &m), NULL);
+		} else if (!strcmp(c, "runie")) {
+			/* runie vcpu [cr8]: KVM_RUN with immediate_exit; prints kvm_run.cr8 afterwards. */
+			char x[32];
+			struct kvm_run *run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fdarg(tok[1]), 0);
+			if (run == MAP_FAILED) {
+				res(-1, NULL);
+				continue;
+			}
+			run->immediate_exit = 1;
+			if (n > 2)
+				run->cr8 = strtoull(tok[2], 0, 0);
+			long r = ioctl(fdarg(tok[1]), KVM_RUN, 0);
+			int e = errno;
+			snprintf(x, sizeof x, "cr8=%llu", (unsigned long long)run->cr8);
+			munmap(run, 4096);
+			errno = e;
+			res(r, x);
+		} else if (!strcmp(c, "getcr8")) {
+			struct kvm_sregs sr;
+			char x[32];
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			snprintf(x, sizeof x, "cr8=%llu", (unsigned long long)sr.cr8);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "setcr8")) {
+			struct kvm_sregs sr;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			if (r == 0) {
+				sr.cr8 = strtoull(tok[2], 0, 0);
+				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
+			}
+			res(r, NULL);
 		} else {
 			printf("? unknown command %s\n", c);
 		}

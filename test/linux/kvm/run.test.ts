@@ -390,6 +390,132 @@ describe('registers', () => {
   });
 });
 
+// arch/x86/kvm/x86.c: kvm_arch_vcpu_ioctl_run ("re-sync apic's tpr": kvm_set_cr8(vcpu, kvm_run->cr8)
+// without an in-kernel LAPIC, after sync_regs and before complete_userspace_io and immediate_exit),
+// kvm_set_cr8 (CR8_RESERVED_BITS = ~X86_CR8_TPR), kvm_get_cr8, post_kvm_run_save (kvm_run->cr8 on
+// every return), __get_sregs_common / __set_sregs_common (kvm_set_cr8's refusal is ignored);
+// lapic.c kvm_lapic_set_tpr (TPR = cr8 << 4). [E]: measured on a 6.18 host.
+describe('CR8: kvm_run.cr8 and KVM_GET/SET_SREGS', () => {
+  const CR8 = K.kvm_run.offsetof('cr8');
+  const sregs = (v: Vmm) => {
+    const s = K.kvm_sregs.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_SREGS, s);
+    return s;
+  };
+  const setSregsCr8 = (v: Vmm, cr8: bigint): number | string => {
+    const s = sregs(v);
+    s.cr8 = cr8;
+    return errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_SET_SREGS, s));
+  };
+  const tpr = (v: Vmm): number => v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).lapic()!.tpr;
+  const guest = (v: Vmm) => v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest();
+
+  it('no in-kernel LAPIC: KVM_RUN loads kvm_run.cr8 into CR8; the exit and KVM_GET_SREGS report it', () => {
+    const v = vmm({ irqchip: 'none' });
+    load(v, new GuestAsm('c').label('start').hlt().out(0x80, 0, 1).hlt());
+    const m = v.runs[0]!;
+    expect(sregs(v).cr8).toBe(0n);
+    m.write64(CR8, 5n);
+    expect(run(v)).toBe(K.KVM_EXIT_HLT);
+    expect(m.read64(CR8)).toBe(5n);
+    expect(sregs(v).cr8).toBe(5n);
+    // Userspace owns the value: what it stores before the next entry is the CR8 from then on.
+    m.write64(CR8, 0xfn);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([m.read64(CR8), sregs(v).cr8]).toEqual([0xfn, 0xfn]);
+    // Loaded before immediate_exit is honoured [E].
+    m.write64(CR8, 3n);
+    m.write8(1, 1);
+    expect(run(v)).toBe('EINTR');
+    expect([m.read64(CR8), sregs(v).cr8]).toEqual([3n, 3n]);
+  });
+
+  it('no in-kernel LAPIC: kvm_run.cr8 above 0xf fails KVM_RUN with EINVAL before the guest runs; nothing changes [E]', () => {
+    const v = vmm({ irqchip: 'none' });
+    load(v, new GuestAsm('c').label('start').load(r1, 0xe000_0000, 4).out(0x80, 0, 1).hlt());
+    const m = v.runs[0]!;
+    m.write64(CR8, 5n);
+    expect(run(v)).toBe(K.KVM_EXIT_MMIO);
+    const before = guest(v);
+    m.write32(40, 0x1234); // the MMIO read's data, to be completed on the next entry
+    m.write64(CR8, 0x10n);
+    m.write32(8, 0x77); // exit_reason: KVM_RUN fails before vcpu_run() would reset it
+    expect(run(v)).toBe('EINVAL');
+    // The pending read was not completed, no instruction ran, CR8 kept its value, and
+    // post_kvm_run_save still rewrote kvm_run.cr8 with it.
+    expect(guest(v)).toEqual(before);
+    expect([m.read32(8), m.read64(CR8), sregs(v).cr8]).toEqual([0x77, 5n, 5n]);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).exits(K.KVM_EXIT_MMIO)).toBe(1);
+    // Checked before immediate_exit, too: EINVAL, not EINTR.
+    m.write64(CR8, 1n << 40n);
+    m.write8(1, 1);
+    expect(run(v)).toBe('EINVAL');
+    m.write8(1, 0);
+    // A valid value lets the same entry complete the read and run on.
+    m.write64(CR8, 2n);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([regs(v)[1], sregs(v).cr8]).toEqual([0x1234, 2n]);
+  });
+
+  it('no in-kernel LAPIC: a dirty sync-register block is applied before the cr8 check fails [E]', () => {
+    const v = vmm({ irqchip: 'none' });
+    load(v, new GuestAsm('c').label('start').out(0x80, 0, 1).hlt());
+    const m = v.runs[0]!;
+    const s = K.kvm_run.offsetof('s');
+    m.write64(s + K.kvm_regs.offsetof('rbx'), 0x99n);
+    m.write64(s + K.kvm_regs.offsetof('rflags'), 2n);
+    m.write64(K.kvm_run.offsetof('kvm_dirty_regs'), BigInt(K.KVM_SYNC_X86_REGS));
+    m.write64(CR8, 0x20n);
+    expect(run(v)).toBe('EINVAL');
+    expect(m.read64(K.kvm_run.offsetof('kvm_dirty_regs'))).toBe(0n);
+    expect(regs(v)[1]).toBe(0x99);
+    expect(guest(v).instructions).toBe(0);
+  });
+
+  it('no in-kernel LAPIC: KVM_SET_SREGS sets CR8; a reserved value is ignored and the call succeeds [E]; the next KVM_RUN reloads kvm_run.cr8', () => {
+    const v = vmm({ irqchip: 'none' });
+    load(v, new GuestAsm('c').label('start').out(0x80, 0, 1).out(0x80, 1, 1));
+    expect(setSregsCr8(v, 9n)).toBe(0);
+    expect(sregs(v).cr8).toBe(9n);
+    expect(setSregsCr8(v, 0x13n)).toBe(0);
+    expect(sregs(v).cr8).toBe(9n);
+    // kvm_run.cr8 still holds what userspace last stored (0): KVM_RUN loads it over the SET_SREGS value.
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([v.runs[0]!.read64(CR8), sregs(v).cr8]).toEqual([0n, 0n]);
+  });
+
+  it('in-kernel LAPIC: kvm_run.cr8 is not loaded (0x10 is no error) and reports TPR[7:4] on every exit [E]', () => {
+    const v = vmm();
+    const a = new GuestAsm('c').label('start');
+    enableLapic(a);
+    setTpr(a, 0x5c);
+    a.out(0x80, 0, 1);
+    setTpr(a, 0xf0);
+    a.out(0x80, 1, 1).hlt();
+    load(v, a);
+    const m = v.runs[0]!;
+    m.write64(CR8, 0x10n);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([m.read64(CR8), sregs(v).cr8]).toEqual([5n, 5n]);
+    m.write64(CR8, 0xan);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect([m.read64(CR8), tpr(v)]).toEqual([0xfn, 0xf0]);
+  });
+
+  it('in-kernel LAPIC: KVM_SET_SREGS cr8 writes TPR = cr8 << 4 (TPR[3:0] cleared); a reserved value leaves TPR alone [E]', () => {
+    const v = vmm();
+    const l = K.kvm_lapic_state.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_LAPIC, l);
+    new DataView(l.bytes.buffer, l.bytes.byteOffset).setUint32(0x80, 0x7f, true);
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_LAPIC, l);
+    expect(sregs(v).cr8).toBe(7n);
+    expect(setSregsCr8(v, 9n)).toBe(0);
+    expect(tpr(v)).toBe(0x90);
+    expect(setSregsCr8(v, 0x13n)).toBe(0);
+    expect([tpr(v), sregs(v).cr8]).toEqual([0x90, 9n]);
+  });
+});
+
 describe('interrupt storm guard (ioapic.c IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT)', () => {
   it('after 10,000 immediate re-deliveries on EOI the next one waits 10 ms of virtual time', () => {
     const v = vmm();
