@@ -1,4 +1,4 @@
-// <fcntl.h> (asm-generic/fcntl.h on x86-64): open flags and fcntl commands.
+// <fcntl.h> (asm-generic/fcntl.h on x86-64, <linux/fcntl.h>): open flags and fcntl commands.
 export const O_ACCMODE = 0o3;
 export const O_RDONLY = 0o0;
 export const O_WRONLY = 0o1;
@@ -21,5 +21,9 @@ export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const F_DUPFD_CLOEXEC = 1030;
+/** <linux/fcntl.h> since 6.10: (F_LINUX_SPECIFIC_BASE + 3). */
+export const F_DUPFD_QUERY = 1027;
+/** <linux/fcntl.h> since 6.12: (F_LINUX_SPECIFIC_BASE + 4). */
+export const F_CREATED_QUERY = 1028;
 export const FD_CLOEXEC = 1;
 export const AT_FDCWD = -100;

@@ -24,7 +24,7 @@ import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
 import { getS32 } from '../../abi/bytes.js';
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
 import {
-  F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
+  F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY,
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
@@ -61,6 +61,19 @@ const WOULD_BLOCK = -1;
 const MAX_RW_COUNT = 0x7ffff000;
 
 type RwKind = 'read' | 'write' | 'pread64' | 'pwrite64';
+
+/**
+ * fs/fcntl.c check_fcntl_cmd(): the only commands an O_PATH (FMODE_PATH) file accepts; fcntl() fails
+ * every other one with EBADF before looking at it.
+ */
+function pathFcntlAllowed(cmd: number): boolean {
+  switch (cmd) {
+    case F_CREATED_QUERY: case F_DUPFD: case F_DUPFD_CLOEXEC: case F_DUPFD_QUERY: case F_GETFD: case F_SETFD: case F_GETFL:
+      return true;
+    default:
+      return false;
+  }
+}
 
 function badFd(fd: number): KernelError {
   return kerr('EBADF', `fd ${fd} is not an open file descriptor`);
@@ -348,8 +361,7 @@ export class Process {
   fcntl(fd: number, cmd: number, arg = 0): number {
     try {
       const f = this.rawFileFor(fd);
-      // fs/fcntl.c check_fcntl_cmd(): on an O_PATH file only these commands are allowed.
-      if (f.flags & O_PATH && cmd !== F_DUPFD && cmd !== F_DUPFD_CLOEXEC && cmd !== F_GETFD && cmd !== F_SETFD && cmd !== F_GETFL) {
+      if (f.flags & O_PATH && !pathFcntlAllowed(cmd)) {
         throw kerr('EBADF', `fd ${fd} was opened with O_PATH: fcntl command ${cmd} is not allowed on it`);
       }
       let r: number;
@@ -361,6 +373,20 @@ export class Process {
         case F_DUPFD: case F_DUPFD_CLOEXEC:
           if (arg < 0 || arg >= this.fds.limit) throw kerr('EINVAL', `F_DUPFD minimum ${arg} is out of range`);
           r = this.fds.install(f, cmd === F_DUPFD_CLOEXEC, arg);
+          break;
+        case F_DUPFD_QUERY: {
+          // f_dupfd_query(): `arg` is looked up with fdget_raw() (O_PATH fds count); not open is EBADF.
+          const other = this.fds.get(arg);
+          if (other === undefined) throw kerr('EBADF', `F_DUPFD_QUERY: fd ${arg} (the fd to compare with ${fd}) is not an open file descriptor`);
+          r = other === f ? 1 : 0; // the same open file description (struct file), not merely the same inode
+          break;
+        }
+        case F_CREATED_QUERY:
+          // f_created_query() reports FMODE_CREATED, which lookup_open()/atomic_open() (fs/namei.c) set
+          // only when open(O_CREAT) created the name. Nothing in the model creates files: /dev, /sys and
+          // /proc entries are made by drivers, no directory has a create operation, and O_CREAT on an
+          // existing name opens it without creating. So every open file description here answers 0.
+          r = 0;
           break;
         default: throw kerr('EINVAL', `fcntl command ${cmd} is not supported`);
       }

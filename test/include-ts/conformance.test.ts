@@ -29,10 +29,35 @@ interface Group {
   readonly header: string;
   readonly includes: readonly string[];
   readonly module: Module;
-  /** Exports that belong to another group (re-exports). */
+  /** Exports that belong to another group (re-exports, or names only another group's header defines). */
   readonly exclude?: Module;
   readonly prelude?: string;
   readonly flags?: readonly string[];
+  /**
+   * Macros newer than the installed headers may be: where the header lacks one, the probe defines it
+   * with its definition from the newer uapi header, so its value is still computed by gcc from the
+   * installed header's terms. A test checks that the installed header lacks only names newer than it.
+   */
+  readonly newer?: Readonly<Record<string, NewerMacro>>;
+}
+
+interface NewerMacro {
+  /** The first kernel whose uapi header defines it. */
+  readonly since: string;
+  /** Its definition there, in terms the installed header defines. */
+  readonly definition: string;
+}
+
+/** include/uapi/linux/fcntl.h (6.18) names that the installed 6.1 headers do not have yet. */
+const FCNTL_NEWER: Readonly<Record<string, NewerMacro>> = {
+  F_DUPFD_QUERY: { since: '6.10', definition: '(F_LINUX_SPECIFIC_BASE + 3)' },
+  F_CREATED_QUERY: { since: '6.12', definition: '(F_LINUX_SPECIFIC_BASE + 4)' },
+};
+
+/** The group's prelude, then a fallback definition of each newer macro the headers lack. */
+function preludeOf(group: Group): string {
+  const fallbacks = Object.entries(group.newer ?? {}).map(([n, m]) => `#ifndef ${n}\n#define ${n} ${m.definition}\n#endif`);
+  return [group.prelude ?? '', ...fallbacks].join('\n');
 }
 
 const GROUPS: readonly Group[] = [
@@ -42,7 +67,9 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/kvm.h', includes: ['linux/kvm.h'], module: kvm, exclude: asmKvm, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
   { header: 'linux/pci_regs.h', includes: ['linux/pci_regs.h'], module: pciRegs },
   { header: 'sys/eventfd.h', includes: ['sys/eventfd.h'], module: eventfd },
-  { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, flags: ['-D_GNU_SOURCE'] },
+  // glibc's <fcntl.h>, and the kernel's own <linux/fcntl.h> (F_LINUX_SPECIFIC_BASE and the 6.10+ commands).
+  { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, exclude: FCNTL_NEWER, flags: ['-D_GNU_SOURCE'] },
+  { header: 'linux/fcntl.h', includes: ['linux/fcntl.h'], module: fcntl, newer: FCNTL_NEWER },
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },
@@ -192,7 +219,8 @@ function headerVersion(): string {
  * mismatches of their own instead of failing the whole compile.
  */
 function probeGroup(group: Group, items: readonly ProbeItem[]): ProbeResult {
-  const src = probeSource(group.includes, items, group.prelude ?? '');
+  const prelude = preludeOf(group);
+  const src = probeSource(group.includes, items, prelude);
   let stderr = '';
   try {
     gcc(['-std=gnu11', '-fsyntax-only', '-w', ...(group.flags ?? []), '-x', 'c', '-'], src);
@@ -215,7 +243,7 @@ function probeGroup(group: Group, items: readonly ProbeItem[]): ProbeResult {
       if (!rejected.has(key)) rejected.set(key, m[2]!);
     }
   }
-  const res = runProbe(group.includes, items.filter((it) => !rejected.has(it.key)), group.prelude ?? '', group.flags ?? []);
+  const res = runProbe(group.includes, items.filter((it) => !rejected.has(it.key)), prelude, group.flags ?? []);
   const notInC: ProbeMismatch[] = [...rejected].map(([key, err]) => ({ key, expected: 'present', actual: `not in the C header (${err})` }));
   return { compared: items.length, mismatches: [...notInC, ...res.mismatches] };
 }
@@ -253,6 +281,29 @@ describe('ABI conformance of include-ts with the installed C headers (gcc, x86-6
       expect(res.compared).toBeGreaterThan(0);
     });
   }
+
+  it('macros newer than the installed headers: exported by include-ts, and missing from the headers only if the headers are older', () => {
+    const installed = headerVersion();
+    const older = (a: string, b: string): boolean => {
+      const [x, y] = [a, b].map((v) => v.split('.').map(Number));
+      for (let i = 0; i < Math.max(x!.length, y!.length); i++) if ((x![i] ?? 0) !== (y![i] ?? 0)) return (x![i] ?? 0) < (y![i] ?? 0);
+      return false;
+    };
+    let checked = 0;
+    for (const group of GROUPS) {
+      const newer = Object.entries(group.newer ?? {});
+      if (newer.length === 0) continue;
+      const present = integerConstants(group.includes[0]!, newer.map(([n]) => n));
+      for (const [name, m] of newer) {
+        expect(typeof group.module[name], `${name} is exported by the module of <${group.header}>`).toBe('number');
+        if (!present.has(name)) {
+          expect(older(installed, m.since), `<${group.header}> ${installed} lacks ${name}, which is in uapi headers since ${m.since}`).toBe(true);
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
 
   it('<linux/vfio.h>: every macro, enumerator and struct it defines is in include-ts/linux/vfio.ts', () => {
     const defs = headerDefs('linux/vfio.h');

@@ -1,16 +1,19 @@
 // fd allocation (fs/file.c alloc_fd: lowest free descriptor; dup2 replaces; close frees), checked
 // against a reference model on random sequences; /proc/self/fd must list exactly the model's fds.
+// The model also knows which open file description each fd holds, the oracle for F_DUPFD_QUERY
+// (fs/fcntl.c f_dupfd_query: 1 iff both fds hold the same struct file, EBADF if either is not open).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
-import { F_DUPFD, O_RDWR } from '../../include-ts/linux/fcntl.js';
+import { F_DUPFD, F_DUPFD_QUERY, O_RDWR } from '../../include-ts/linux/fcntl.js';
 import { fcParams } from '../support/runs.js';
 
-type Model = { open: Set<number> };
+/** Each open fd and the open file description (an id) it holds. */
+type Model = { open: Map<number, number>; nextDesc: number };
 type Real = { p: Process };
 
-const lowestFree = (s: Set<number>): number => {
+const lowestFree = (s: ReadonlyMap<number, unknown>): number => {
   let fd = 0;
   while (s.has(fd)) fd++;
   return fd;
@@ -25,14 +28,14 @@ const code = (f: () => unknown): string => {
   }
 };
 
-const check = (m: Model, r: Real) => expect(r.p.readdir('/proc/self/fd').map(Number).sort((a, b) => a - b)).toEqual([...m.open].sort((a, b) => a - b));
+const check = (m: Model, r: Real) => expect(r.p.readdir('/proc/self/fd').map(Number).sort((a, b) => a - b)).toEqual([...m.open.keys()].sort((a, b) => a - b));
 
 class OpenCmd implements fc.Command<Model, Real> {
   check() { return true; }
   run(m: Model, r: Real) {
     const want = lowestFree(m.open);
     expect(r.p.open('/dev/null', O_RDWR)).toBe(want);
-    m.open.add(want);
+    m.open.set(want, m.nextDesc++);
     check(m, r);
   }
   toString() { return 'open(/dev/null)'; }
@@ -42,7 +45,7 @@ class EventfdCmd implements fc.Command<Model, Real> {
   run(m: Model, r: Real) {
     const want = lowestFree(m.open);
     expect(r.p.eventfd(0, 0)).toBe(want);
-    m.open.add(want);
+    m.open.set(want, m.nextDesc++);
     check(m, r);
   }
   toString() { return 'eventfd()'; }
@@ -51,9 +54,9 @@ class PipeCmd implements fc.Command<Model, Real> {
   check() { return true; }
   run(m: Model, r: Real) {
     const a = lowestFree(m.open);
-    m.open.add(a);
+    m.open.set(a, m.nextDesc++);
     const b = lowestFree(m.open);
-    m.open.add(b);
+    m.open.set(b, m.nextDesc++);
     expect(r.p.pipe()).toEqual([a, b]);
     check(m, r);
   }
@@ -76,7 +79,7 @@ class DupCmd implements fc.Command<Model, Real> {
     if (!m.open.has(this.fd)) return void expect(code(() => r.p.dup(this.fd))).toBe('EBADF');
     const want = lowestFree(m.open);
     expect(r.p.dup(this.fd)).toBe(want);
-    m.open.add(want);
+    m.open.set(want, m.open.get(this.fd)!);
     check(m, r);
   }
   toString() { return `dup(${this.fd})`; }
@@ -87,14 +90,27 @@ class Dup2Cmd implements fc.Command<Model, Real> {
   run(m: Model, r: Real) {
     if (!m.open.has(this.from)) return void expect(code(() => r.p.dup2(this.from, this.to))).toBe('EBADF');
     expect(r.p.dup2(this.from, this.to)).toBe(this.to);
-    m.open.add(this.to);
+    m.open.set(this.to, m.open.get(this.from)!);
     check(m, r);
   }
   toString() { return `dup2(${this.from}, ${this.to})`; }
 }
+class DupfdQueryCmd implements fc.Command<Model, Real> {
+  constructor(readonly fd: number, readonly other: number) {}
+  check() { return true; }
+  run(m: Model, r: Real) {
+    const a = m.open.get(this.fd);
+    const b = m.open.get(this.other);
+    let same = -1;
+    expect(code(() => (same = r.p.fcntl(this.fd, F_DUPFD_QUERY, this.other)))).toBe(a === undefined || b === undefined ? 'EBADF' : 'OK');
+    if (a !== undefined && b !== undefined) expect(same).toBe(a === b ? 1 : 0);
+    check(m, r);
+  }
+  toString() { return `fcntl(${this.fd}, F_DUPFD_QUERY, ${this.other})`; }
+}
 
 describe('fd allocation vs a reference model (property)', () => {
-  it('hands out the lowest free fd and tracks closes, dups and dup2s', () => {
+  it('hands out the lowest free fd and tracks closes, dups and dup2s; F_DUPFD_QUERY agrees with the model', () => {
     const fdArb = fc.integer({ min: 0, max: 12 });
     const cmds = [
       fc.constant(new OpenCmd()),
@@ -103,11 +119,13 @@ describe('fd allocation vs a reference model (property)', () => {
       fdArb.map((fd) => new CloseCmd(fd)),
       fdArb.map((fd) => new DupCmd(fd)),
       fc.tuple(fdArb, fdArb).map(([a, b]) => new Dup2Cmd(a, b)),
+      fc.tuple(fdArb, fdArb).map(([a, b]) => new DupfdQueryCmd(a, b)),
     ];
     fc.assert(
       fc.property(fc.commands(cmds, { maxCommands: 50 }), (seq) => {
         const p = Host.create().spawn();
-        fc.modelRun(() => ({ model: { open: new Set([0, 1, 2]) }, real: { p } }), seq);
+        // fds 0, 1 and 2 share one open /dev/null (Process opens it once and installs it three times).
+        fc.modelRun(() => ({ model: { open: new Map([[0, 0], [1, 0], [2, 0]]), nextDesc: 1 }, real: { p } }), seq);
       }),
       fcParams(200),
     );

@@ -7,7 +7,7 @@ import { MemoryFault } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { EventFdFile } from '../../src/linux/eventfd.js';
 import { EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
-import { F_GETFD, F_GETFL, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_CREAT, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { VFIO_API_VERSION, VFIO_GET_API_VERSION } from '../../include-ts/linux/vfio.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLHUP, POLLIN, POLLNVAL, POLLOUT } from '../../include-ts/linux/poll.js';
@@ -109,7 +109,8 @@ describe('syscalls: common rules', () => {
   // acc_mode is 0 (no may_open(): no permission check, no EISDIR); do_dentry_open() sets FMODE_PATH and
   // returns before f_op->open, so no driver sees the open. fdget() skips FMODE_PATH files (fs/file.c),
   // so read/write/pread/ioctl/mmap are EBADF and poll reports POLLNVAL (fs/select.c); dup uses
-  // fget_raw and fcntl allows only F_DUPFD*, F_GETFD, F_SETFD, F_GETFL (fs/fcntl.c check_fcntl_cmd).
+  // fget_raw and fcntl allows only F_DUPFD*, F_GETFD, F_SETFD, F_GETFL and the two queries (fs/fcntl.c
+  // check_fcntl_cmd; the queries are tested below).
   it('open with O_PATH: no permission check and no driver open; only close, dup and a few fcntls work on the fd', () => {
     const host = Host.create();
     let opens = 0;
@@ -363,5 +364,123 @@ describe('syscalls: common rules', () => {
     expect(p.readlink(`/proc/${p.pid}/fd/${r}`)).toMatch(/^pipe:\[\d+\]$/);
     expect(p.readlink('/proc/self')).toBe(String(p.pid));
     expect(err(() => p.readlink('/dev/null')).code).toBe('EINVAL');
+  });
+});
+
+// fs/fcntl.c (6.18): f_dupfd_query() looks `arg` up with fdget_raw() (O_PATH fds count), returns -EBADF
+// when it is not open, else whether both fds hold the same struct file; f_created_query() returns
+// FMODE_CREATED, which only lookup_open()/atomic_open() (fs/namei.c) set, when O_CREAT created the
+// name. check_fcntl_cmd() lets both through on an O_PATH (FMODE_PATH) file, and SYSCALL(fcntl) looks
+// `fd` up first: a closed `fd` is EBADF before anything else.
+describe('fcntl F_DUPFD_QUERY and F_CREATED_QUERY', () => {
+  it('F_DUPFD_QUERY: 1 for the fd itself and every dup of it, 0 for another open of the same path', () => {
+    const p = Host.create().spawn();
+    const fd = p.open('/dev/null', O_RDWR);
+    const dups = [p.dup(fd), p.fcntl(fd, F_DUPFD, 10), p.fcntl(fd, F_DUPFD_CLOEXEC, 20), p.dup2(fd, 30)];
+    for (const d of [fd, ...dups]) {
+      expect(p.fcntl(fd, F_DUPFD_QUERY, d)).toBe(1);
+      expect(p.fcntl(d, F_DUPFD_QUERY, fd)).toBe(1);
+    }
+    const again = p.open('/dev/null', O_RDWR);
+    expect(p.fcntl(fd, F_DUPFD_QUERY, again)).toBe(0);
+    expect(p.fcntl(again, F_DUPFD_QUERY, dups[0])).toBe(0);
+    // Not the same inode either: the two ends of one pipe are two open file descriptions.
+    const [r, w] = p.pipe();
+    expect(p.fcntl(r, F_DUPFD_QUERY, w)).toBe(0);
+    // The dups outlive the fd they came from.
+    p.close(fd);
+    expect(p.fcntl(dups[0]!, F_DUPFD_QUERY, dups[3]!)).toBe(1);
+  });
+
+  it('F_DUPFD_QUERY: EBADF when either fd is not open, changing nothing', () => {
+    const p = Host.create().spawn();
+    const fd = p.open('/dev/null', O_RDWR | O_CLOEXEC);
+    const closed = p.dup(fd);
+    p.close(closed);
+    const before = { fds: p.readdir('/proc/self/fd'), flags: p.fcntl(fd, F_GETFL), fdflags: p.fcntl(fd, F_GETFD) };
+    for (const arg of [closed, 42, -1, 5000]) {
+      const e = err(() => p.fcntl(fd, F_DUPFD_QUERY, arg));
+      expect(e.code).toBe('EBADF');
+      expect(e.message).toContain(`fd ${arg} (the fd to compare with ${fd}) is not an open file descriptor`);
+    }
+    expect(err(() => p.fcntl(closed, F_DUPFD_QUERY, fd)).message).toContain(`fd ${closed} is not an open file descriptor`);
+    expect({ fds: p.readdir('/proc/self/fd'), flags: p.fcntl(fd, F_GETFL), fdflags: p.fcntl(fd, F_GETFD) }).toEqual(before);
+  });
+
+  it('both queries work on O_PATH fds (check_fcntl_cmd), and F_DUPFD_QUERY sees O_PATH fds as its argument (fdget_raw)', () => {
+    const p = Host.create().spawn();
+    const path = p.open('/dev/null', O_PATH);
+    const pathDup = p.dup(path);
+    const normal = p.open('/dev/null', O_RDWR);
+    expect(p.fcntl(path, F_DUPFD_QUERY, pathDup)).toBe(1);
+    expect(p.fcntl(path, F_DUPFD_QUERY, normal)).toBe(0);
+    expect(p.fcntl(normal, F_DUPFD_QUERY, path)).toBe(0);
+    expect(p.fcntl(pathDup, F_DUPFD_QUERY, path)).toBe(1);
+    expect(p.fcntl(path, F_CREATED_QUERY)).toBe(0); // O_PATH keeps no O_CREAT (build_open_flags)
+  });
+
+  it('the O_PATH allow-list is exactly check_fcntl_cmd(): every other command is EBADF on an O_PATH fd, whatever it is', () => {
+    const p = Host.create().spawn();
+    const allowed = [F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_SETFD, F_GETFL];
+    const normal = p.open('/dev/null', O_RDWR);
+    const codeOf = (f: () => unknown): string => {
+      try {
+        f();
+        return 'OK';
+      } catch (e) {
+        return (e as SyscallError).code;
+      }
+    };
+    for (let cmd = 0; cmd <= 1040; cmd++) {
+      const path = p.open('/dev/null', O_PATH);
+      expect(codeOf(() => p.fcntl(path, cmd, normal)), `command ${cmd}`).toBe(allowed.includes(cmd) ? 'OK' : 'EBADF');
+      // On an ordinary file every command gets past that check (to EINVAL for those the model lacks).
+      expect(codeOf(() => p.fcntl(normal, cmd, normal)), `command ${cmd}`).not.toBe('EBADF');
+      for (const fd of p.readdir('/proc/self/fd').map(Number)) if (fd > normal) p.close(fd);
+    }
+  });
+
+  it('F_CREATED_QUERY: 0 for every open here (nothing in the model creates a file), whatever the flags and the argument', () => {
+    const p = Host.create().spawn();
+    // O_CREAT on an existing name opens it without creating it: no FMODE_CREATED.
+    const existing = p.open('/dev/null', O_RDWR | O_CREAT);
+    expect(p.fcntl(existing, F_CREATED_QUERY)).toBe(0);
+    expect(p.fcntl(existing, F_CREATED_QUERY, 1)).toBe(0);
+    expect(p.fcntl(p.eventfd(0, EFD_NONBLOCK), F_CREATED_QUERY)).toBe(0);
+    expect(p.fcntl(p.pipe()[1], F_CREATED_QUERY)).toBe(0);
+    expect(p.fcntl(p.dup(existing), F_CREATED_QUERY)).toBe(0);
+    expect(err(() => p.fcntl(99, F_CREATED_QUERY)).code).toBe('EBADF');
+  });
+
+  it('strace names the commands and prints their arguments and results as strace does', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const fd = p.open('/dev/null', O_RDWR);
+    const path = p.open('/dev/null', O_PATH);
+    const lines: string[] = [];
+    const stop = host.strace((l) => lines.push(l));
+    p.fcntl(fd, F_DUPFD_QUERY, fd);
+    p.fcntl(fd, F_DUPFD_QUERY, path);
+    err(() => p.fcntl(fd, F_DUPFD_QUERY, 42));
+    p.fcntl(path, F_CREATED_QUERY);
+    p.fcntl(fd, F_SETFD, FD_CLOEXEC);
+    p.fcntl(fd, F_GETFD);
+    p.fcntl(fd, F_SETFL, O_NONBLOCK);
+    p.fcntl(fd, F_GETFL);
+    p.fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    err(() => p.fcntl(fd, 1029));
+    stop();
+    expect(lines).toEqual([
+      `fcntl(${fd}, F_DUPFD_QUERY, ${fd}) = 1`,
+      `fcntl(${fd}, F_DUPFD_QUERY, ${path}) = 0`,
+      `fcntl(${fd}, F_DUPFD_QUERY, 42) = -1 EBADF (Bad file descriptor)`,
+      `fcntl(${path}, F_CREATED_QUERY, 0) = 0`,
+      `fcntl(${fd}, F_SETFD, FD_CLOEXEC) = 0`,
+      `fcntl(${fd}, F_GETFD) = 0x1 (flags FD_CLOEXEC)`,
+      `fcntl(${fd}, F_SETFL, O_RDONLY|O_NONBLOCK) = 0`,
+      `fcntl(${fd}, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)`,
+      `fcntl(${fd}, F_DUPFD_CLOEXEC, 10) = 10`,
+      `fcntl(${fd}, 0x405 /* F_??? */, 0) = -1 EINVAL (Invalid argument)`,
+    ]);
   });
 });

@@ -59,6 +59,12 @@ const OPEN_FLAGS = flagSet([
   [F.O_CLOEXEC, 'O_CLOEXEC'],
   [F.O_PATH, 'O_PATH'],
 ]);
+const FD_FLAGS = flagSet([[F.FD_CLOEXEC, 'FD_CLOEXEC']]);
+/** strace's fcntlcmds xlat, for the commands include-ts defines. */
+const FCNTL_CMDS = new Map<number, string>([
+  [F.F_DUPFD, 'F_DUPFD'], [F.F_GETFD, 'F_GETFD'], [F.F_SETFD, 'F_SETFD'], [F.F_GETFL, 'F_GETFL'], [F.F_SETFL, 'F_SETFL'],
+  [F.F_DUPFD_QUERY, 'F_DUPFD_QUERY'], [F.F_CREATED_QUERY, 'F_CREATED_QUERY'], [F.F_DUPFD_CLOEXEC, 'F_DUPFD_CLOEXEC'],
+]);
 const PIPE_FLAGS = flagSet([[F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
 const EFD_FLAGS = flagSet([[EFD_SEMAPHORE, 'EFD_SEMAPHORE'], [EFD_NONBLOCK, 'EFD_NONBLOCK'], [EFD_CLOEXEC, 'EFD_CLOEXEC']]);
 const PROT_FLAGS = flagSet([[M.PROT_READ, 'PROT_READ'], [M.PROT_WRITE, 'PROT_WRITE'], [M.PROT_EXEC, 'PROT_EXEC']]);
@@ -99,6 +105,8 @@ export function quoteBytes(b: Uint8Array, max = 32): string {
 }
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
+/** printf's `%#llx`, which strace's PRINT_VAL_X and RVAL_HEX use: zero prints as `0`. */
+const altHex = (v: number): string => (v ? hex(v >>> 0) : '0');
 
 function isHiddenPad(name: string): boolean {
   return /^(pad|padding|reserved|rsvd|__reserved|pad\d*)$/.test(name);
@@ -257,6 +265,28 @@ function result(ev: SyscallEvent, ok: string): string {
   return ok;
 }
 
+/**
+ * fcntl as strace's print_fcntl() (src/fcntl.c) prints it: the command by name, the third argument
+ * only where the command takes one (decoded by its type), F_GETFD/F_GETFL results in hex with their
+ * flags. Commands it has no case for (F_CREATED_QUERY among them) print the argument in hex.
+ */
+function formatFcntl(ev: SyscallEvent): string {
+  const [fd, cmd, arg] = ev.args as [number, number, number];
+  const name = FCNTL_CMDS.get(cmd) ?? `${altHex(cmd)} /* F_??? */`;
+  const ret = Number(ev.ret);
+  let third = '';
+  let ok = String(ret);
+  switch (cmd) {
+    case F.F_SETFD: third = formatFlags(arg, FD_FLAGS); break;
+    case F.F_SETFL: third = formatFlags(arg, OPEN_FLAGS); break;
+    case F.F_DUPFD: case F.F_DUPFD_CLOEXEC: case F.F_DUPFD_QUERY: third = String(arg); break;
+    case F.F_GETFD: if (ret) ok = `${altHex(ret)} (flags ${formatFlags(ret, FD_FLAGS)})`; break;
+    case F.F_GETFL: ok = `${altHex(ret)} (flags ${formatFlags(ret, OPEN_FLAGS)})`; break;
+    default: third = altHex(arg);
+  }
+  return `fcntl(${fd}, ${name}${third ? `, ${third}` : ''}) = ${result(ev, ok)}`;
+}
+
 /** One syscall event as strace prints it. */
 export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, IoctlTable>): string {
   const a = ev.args;
@@ -304,7 +334,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'getdents64':
       return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
     case 'fcntl':
-      return `fcntl(${a[0]}, ${a[1]}, ${a[2]}) = ${result(ev, dec(ev.ret))}`;
+      return formatFcntl(ev);
     default:
       return `${ev.syscall}(${a.map(dec).join(', ')}) = ${result(ev, dec(ev.ret))}`;
   }
