@@ -10,8 +10,13 @@ export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
 export const O_NONBLOCK = 0o4000;
 export const O_DSYNC = 0o10000;
+export const FASYNC = 0o20000;
+export const O_DIRECT = 0o40000;
+/** The kernel's value (asm-generic/fcntl.h); glibc on x86-64 defines O_LARGEFILE as 0. */
+export const O_LARGEFILE = 0o100000;
 export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
+export const O_NOATIME = 0o1000000;
 export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;

@@ -25,7 +25,8 @@ import { getS32 } from '../../abi/bytes.js';
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
-  O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY,
+  O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
+  O_LARGEFILE, O_NOATIME,
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
@@ -59,6 +60,12 @@ const MAY_WRITE = 2;
 const WOULD_BLOCK = -1;
 /** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
 const MAX_RW_COUNT = 0x7ffff000;
+/**
+ * What an open's flags leave in f_flags: VALID_OPEN_FLAGS (include/linux/fcntl.h; __O_TMPFILE, which
+ * nothing in the model supports, aside) without O_CLOEXEC (build_open_flags()) and O_CREAT, O_EXCL,
+ * O_NOCTTY, O_TRUNC (do_dentry_open()).
+ */
+const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME;
 
 type RwKind = 'read' | 'write' | 'pread64' | 'pwrite64';
 
@@ -275,6 +282,8 @@ export class Process {
       if (!this.mayAccess(node, want)) {
         throw kerr('EACCES', `${real} is mode ${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}; uid ${this.uid} may not open it for ${acc === O_RDONLY ? 'reading' : acc === O_WRONLY ? 'writing' : 'reading and writing'}`);
       }
+      // may_open(): O_NOATIME needs the file's owner or CAP_FOWNER (inode_owner_or_capable()).
+      if (flags & O_NOATIME && this.uid !== 0 && this.uid !== node.uid) throw kerr('EPERM', `O_NOATIME on ${real} needs its owner (uid ${node.uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
       switch (node.type) {
         case 'dir':
           file = new DirFile(real);
@@ -289,7 +298,11 @@ export class Process {
           file = node.open(this.ctx, flags, real);
           break;
       }
-      file!.flags = flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
+      // open()/openat() add O_LARGEFILE on 64-bit (force_o_largefile()); build_open_how() drops bits
+      // outside VALID_OPEN_FLAGS, build_open_flags() O_CLOEXEC, do_dentry_open() the open-time-only flags.
+      file!.flags = (flags & F_FLAGS_KEPT) | O_LARGEFILE;
+      // do_dentry_open(), after f_op->open: no modeled file supports direct I/O (FMODE_CAN_ODIRECT).
+      if (flags & O_DIRECT) throw kerr('EINVAL', `${real} does not support O_DIRECT`);
       const fd = this.fds.install(file!, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);

@@ -7,7 +7,7 @@ import { MemoryFault } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { EventFdFile } from '../../src/linux/eventfd.js';
 import { EFD_NONBLOCK } from '../../include-ts/linux/eventfd.js';
-import { F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_CREAT, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { FASYNC, O_APPEND, O_DIRECT, O_EXCL, O_LARGEFILE, O_NOATIME, O_NOCTTY, O_SYNC, O_TRUNC, F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_CREAT, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { VFIO_API_VERSION, VFIO_GET_API_VERSION } from '../../include-ts/linux/vfio.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLHUP, POLLIN, POLLNVAL, POLLOUT } from '../../include-ts/linux/poll.js';
@@ -103,6 +103,46 @@ describe('syscalls: common rules', () => {
     expect(owner.open('/dev/ro', O_RDONLY)).toBeGreaterThanOrEqual(0);
     expect(owner.open('/dev/rw', O_ACCMODE)).toBeGreaterThanOrEqual(0);
     expect(err(() => owner.open('/dev', O_ACCMODE)).code).toBe('EISDIR');
+  });
+
+  // f_flags as F_GETFL reports them (fs/open.c): open()/openat() add O_LARGEFILE on 64-bit
+  // (force_o_largefile()), build_open_how() drops bits outside VALID_OPEN_FLAGS, build_open_flags()
+  // drops O_CLOEXEC, do_dentry_open() drops O_CREAT|O_EXCL|O_NOCTTY|O_TRUNC and, after f_op->open,
+  // refuses O_DIRECT without FMODE_CAN_ODIRECT (EINVAL; the driver's release runs); may_open() refuses
+  // O_NOATIME to anyone but the owner or CAP_FOWNER (EPERM). The expected values are what a real x86-64
+  // kernel returned for /dev/null.
+  it('open() f_flags: O_LARGEFILE added, open-time flags dropped, O_DIRECT EINVAL, O_NOATIME owner only', () => {
+    const host = Host.create();
+    let opens = 0;
+    let releases = 0;
+    class Counted extends NullFile {
+      override release() {
+        releases++;
+      }
+    }
+    host.kernel.vfs.mkdirp('/dev').set('null2', chardev(() => (opens++, new Counted()), 0o666));
+    const p = host.spawn();
+    const getfl = (flags: number) => {
+      const fd = p.open('/dev/null2', flags);
+      const fl = p.fcntl(fd, F_GETFL);
+      p.close(fd);
+      return fl;
+    };
+    expect(getfl(O_RDWR)).toBe(0x8002);
+    expect(getfl(O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_CREAT)).toBe(0x28002);
+    expect(getfl(O_RDWR | O_TRUNC | O_NOCTTY | O_EXCL)).toBe(0x8002);
+    expect(getfl(O_RDONLY | O_NOATIME)).toBe(0x48000);
+    expect(getfl(O_RDWR | O_SYNC)).toBe(0x109002);
+    expect(getfl(O_RDWR | FASYNC)).toBe(0xa002);
+    expect(getfl(O_RDWR | 0x40000000)).toBe(0x8002);
+    expect(getfl(O_ACCMODE)).toBe(0x8003);
+    expect(getfl(O_RDWR | O_APPEND | O_NONBLOCK)).toBe(0x8c02);
+    const before = { opens, releases, fds: p.fds.openFds().length };
+    expect(err(() => p.open('/dev/null2', O_RDWR | O_DIRECT)).code).toBe('EINVAL');
+    expect({ opens, releases, fds: p.fds.openFds().length }).toEqual({ opens: before.opens + 1, releases: before.releases + 1, fds: before.fds });
+    const other = host.spawn({ uid: 1000 });
+    expect(err(() => other.open('/dev/null2', O_RDONLY | O_NOATIME)).code).toBe('EPERM');
+    expect(other.fcntl(other.open('/dev/null2', O_RDONLY), F_GETFL)).toBe(O_LARGEFILE);
   });
 
   // fs/open.c build_open_flags(): with O_PATH only O_DIRECTORY|O_NOFOLLOW|O_PATH stay in f_flags and
@@ -478,7 +518,7 @@ describe('fcntl F_DUPFD_QUERY and F_CREATED_QUERY', () => {
       `fcntl(${fd}, F_SETFD, FD_CLOEXEC) = 0`,
       `fcntl(${fd}, F_GETFD) = 0x1 (flags FD_CLOEXEC)`,
       `fcntl(${fd}, F_SETFL, O_RDONLY|O_NONBLOCK) = 0`,
-      `fcntl(${fd}, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)`,
+      `fcntl(${fd}, F_GETFL) = 0x8802 (flags O_RDWR|O_NONBLOCK|O_LARGEFILE)`,
       `fcntl(${fd}, F_DUPFD_CLOEXEC, 10) = 10`,
       `fcntl(${fd}, 0x405 /* F_??? */, 0) = -1 EINVAL (Invalid argument)`,
     ]);

@@ -54,10 +54,17 @@ const OPEN_FLAGS = flagSet([
   [F.O_TRUNC, 'O_TRUNC'],
   [F.O_APPEND, 'O_APPEND'],
   [F.O_NONBLOCK, 'O_NONBLOCK'],
-  [F.O_DIRECTORY, 'O_DIRECTORY'],
+  // strace's open_mode_flags order (O_SYNC before O_DSYNC, whose bit it includes).
+  [F.O_SYNC, 'O_SYNC'],
+  [F.O_DSYNC, 'O_DSYNC'],
+  [F.O_DIRECT, 'O_DIRECT'],
+  [F.O_LARGEFILE, 'O_LARGEFILE'],
   [F.O_NOFOLLOW, 'O_NOFOLLOW'],
+  [F.O_NOATIME, 'O_NOATIME'],
   [F.O_CLOEXEC, 'O_CLOEXEC'],
   [F.O_PATH, 'O_PATH'],
+  [F.O_DIRECTORY, 'O_DIRECTORY'],
+  [F.FASYNC, 'FASYNC'],
 ]);
 const FD_FLAGS = flagSet([[F.FD_CLOEXEC, 'FD_CLOEXEC']]);
 /** strace's fcntlcmds xlat, for the commands include-ts defines. */
