@@ -78,3 +78,13 @@ export const APIC_BROADCAST = 0xff;
 /** IA32_APIC_BASE MSR bits. */
 export const MSR_IA32_APICBASE_BSP = 1 << 8;
 export const MSR_IA32_APICBASE_ENABLE = 1 << 11;
+/** x2APIC mode enable (EXTD). */
+export const X2APIC_ENABLE = 1 << 10;
+
+/**
+ * IA32_APIC_BASE after RESET: the default base, enabled, BSP flag on the bootstrap processor
+ * (SDM vol. 3 "Local APIC Status and Location"; KVM's kvm_lapic_reset).
+ */
+export function apicBaseResetValue(bsp: boolean): number {
+  return (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (bsp ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
+}

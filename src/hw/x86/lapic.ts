@@ -33,7 +33,7 @@ import {
   APIC_LVTTHMR, APIC_LVT_LEVEL_TRIGGER, APIC_LVT_MASKED, APIC_LVT_REMOTE_IRR, APIC_MMIO_LENGTH, APIC_MODE_MASK,
   APIC_PROCPRI, APIC_SEND_PENDING, APIC_SHORT_MASK, APIC_SPIV, APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI,
   APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR, APIC_VECTOR_MASK, APIC_VERSION, APIC_BROADCAST,
-  APIC_DEST_LOGICAL, MSR_IA32_APICBASE_BSP, MSR_IA32_APICBASE_ENABLE,
+  APIC_DEST_LOGICAL, MSR_IA32_APICBASE_ENABLE, apicBaseResetValue,
 } from './apicdef.js';
 
 /** What the hypervisor does around the APIC. */
@@ -116,8 +116,11 @@ export class Lapic {
   /** The first KiB of the APIC page (KVM_GET_LAPIC layout). */
   readonly regs = new Uint32Array(LAPIC_REGS_BYTES >> 2);
   /** IA32_APIC_BASE: physical base | enable | BSP. Private so that every store goes through reset()
-   *  or setApicBase(), which keep baseEnabled with it. */
+   *  or setApicBase(), which keep baseEnabled and baseAddr with it. A number, not a u32: the base may
+   *  sit above 4 GiB (up to MAXPHYADDR bits, exact in a double). */
   private apicBaseMsr = 0;
+  /** Its physical base (bits 12 and up), kept apart for the MMIO range check. */
+  private baseAddr = 0;
   /** Its enable bit, kept apart (KVM's apic_hw_disabled key): the MSR value is above 2^31, so testing
    *  it on every interrupt would convert a double. */
   private baseEnabled = false;
@@ -164,7 +167,8 @@ export class Lapic {
     if (initEvent) {
       this.regs[APIC_ID >> 2] = id;
     } else {
-      this.apicBaseMsr = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (bsp ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
+      this.apicBaseMsr = apicBaseResetValue(bsp);
+      this.baseAddr = APIC_DEFAULT_PHYS_BASE;
       this.baseEnabled = true;
       this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
     }
@@ -194,7 +198,7 @@ export class Lapic {
   }
 
   get base(): number {
-    return (this.apicBaseMsr & 0xffff_f000) >>> 0;
+    return this.baseAddr;
   }
 
   get hwEnabled(): boolean {
@@ -250,7 +254,9 @@ export class Lapic {
    */
   setApicBase(value: number): void {
     const old = this.apicBaseMsr;
-    this.apicBaseMsr = value >>> 0;
+    this.apicBaseMsr = value;
+    // `& 0xfff` sees the low 32 bits, which hold bits 0-11 whatever the value's size.
+    this.baseAddr = value - (value & 0xfff);
     this.baseEnabled = (value & BASE_ENABLE) !== 0;
     if ((old ^ value) & BASE_ENABLE) {
       if (this.baseEnabled) this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;

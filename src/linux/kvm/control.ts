@@ -45,6 +45,8 @@ export interface LapicView {
   readonly isr: number[];
   readonly tmr: number[];
   readonly nmiPending: number;
+  /** IA32_APIC_BASE. */
+  readonly apicBase: number;
 }
 
 export interface GuestView {
@@ -91,7 +93,7 @@ export class KvmVcpuControl {
   lapic(): LapicView | null {
     const a = this.vcpu.lapic;
     if (!a) return null;
-    return { id: a.xapicId, enabled: a.enabled, tpr: a.tpr, ppr: a.readReg(0xa0), irr: a.vectors(APIC_IRR), isr: a.vectors(APIC_ISR), tmr: a.vectors(APIC_TMR), nmiPending: a.nmiPending };
+    return { id: a.xapicId, enabled: a.enabled, tpr: a.tpr, ppr: a.readReg(0xa0), irr: a.vectors(APIC_IRR), isr: a.vectors(APIC_ISR), tmr: a.vectors(APIC_TMR), nmiPending: a.nmiPending, apicBase: a.apicBase };
   }
 
   guest(): GuestView {

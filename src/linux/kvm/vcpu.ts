@@ -7,6 +7,7 @@
 // kvm_run + io.data_offset, on the PIO page). The access completes when userspace re-enters KVM_RUN.
 
 import { Lapic } from '../../hw/x86/lapic.js';
+import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
 import { WaitQueue } from '../waitqueue.js';
 import { getLE, setLE, setU16, setU32, setU64n } from '../../../abi/bytes.js';
@@ -93,6 +94,12 @@ export class KvmVcpu implements GuestBus {
    * every KVM_RUN. Unused with an in-kernel LAPIC, whose TPR is CR8 (x86-regs.ts kvmGetCr8/kvmSetCr8).
    */
   cr8 = 0;
+  /**
+   * vcpu->arch.apic_base of a vCPU without an in-kernel LAPIC: its RESET value (kvm_lapic_reset runs
+   * without a LAPIC too), then whatever KVM_SET_SREGS stores. Unused with a LAPIC, which keeps it
+   * (x86-regs.ts kvmGetApicBase/kvmApicSetBase).
+   */
+  apicBase: number;
   /** Exits to userspace by reason (inspection; room for the proposed KVM_EXIT_MSIX_ENTRY_UPDATED, 100). */
   readonly exits = new Uint32Array(128);
   /**
@@ -118,6 +125,7 @@ export class KvmVcpu implements GuestBus {
       this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
       this.lapic.reset(vcpuId === kvm.bspVcpuId);
     }
+    this.apicBase = apicBaseResetValue(vcpuId === kvm.bspVcpuId);
     this.cpu = new GuestCpu(vcpuId, kvm.hw);
     this.cpu.label = `vm${kvm.id} vcpu${vcpuId}`;
     // kvm_arch_vcpu_create(): APs wait for INIT/SIPI when the LAPIC is in the kernel.

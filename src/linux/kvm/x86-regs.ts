@@ -7,10 +7,16 @@
 // in-kernel LAPIC, CR8 is TPR[7:4] (setting it writes TPR = cr8 << 4, clearing TPR[3:0]); without one
 // it is vcpu->arch.cr8, which userspace owns through kvm_run.cr8. Bits above 3 are reserved
 // (CR8_RESERVED_BITS): kvm_set_cr8 refuses the value and changes nothing.
+//
+// IA32_APIC_BASE (lapic.c: kvm_lapic_reset, kvm_apic_set_base, __kvm_apic_set_base; x86.c:
+// post_kvm_run_save, __get/__set_sregs_common): vcpu->arch.apic_base exists with or without an
+// in-kernel LAPIC. kvm_vcpu_reset calls kvm_lapic_reset either way, which sets it to 0xfee00000 |
+// ENABLE | BSP (vCPU 0); without a LAPIC it is only a value userspace sets (KVM_SET_SREGS) and reads
+// back (KVM_GET_SREGS, kvm_run.apic_base). With a LAPIC, the LAPIC keeps it (src/hw/x86/lapic.ts).
 
 import { getU64n, setU64n } from '../../../abi/bytes.js';
 import { kvm_regs } from '../../../include-ts/linux/kvm.js';
-import { APIC_TASKPRI } from '../../hw/x86/apicdef.js';
+import { APIC_TASKPRI, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 
 const RIP = kvm_regs.offsetof('rip');
@@ -49,4 +55,43 @@ export function kvmSetCr8(v: KvmVcpu, cr8: number): boolean {
   if (apic !== null) apic.writeReg(APIC_TASKPRI, cr8 << 4);
   else v.cr8 = cr8;
   return true;
+}
+
+/** kvm_get_apic_base(): vcpu->arch.apic_base. */
+export function kvmGetApicBase(v: KvmVcpu): number {
+  const apic = v.lapic;
+  return apic !== null ? apic.apicBase : v.apicBase;
+}
+
+/**
+ * MAXPHYADDR of a vCPU without guest CPUID (cpuid_query_maxphyaddr: no leaf 0x80000008): IA32_APIC_BASE
+ * bits from here up are reserved (kvm_vcpu_reserved_gpa_bits_raw).
+ */
+const MAXPHYADDR = 36n;
+/** Bits 0-7 and 9 (the 0x2ff of kvm_apic_set_base), and EXTD: the model gives the guest no x2APIC CPUID bit. */
+const APIC_BASE_RESERVED_LOW = BigInt(0x2ff | X2APIC_ENABLE);
+
+/**
+ * Why kvm_apic_set_base(vcpu, value, host_initiated = true) would refuse `value`, or null. The model
+ * has no guest-initiated write (no KVM_SET_MSRS, no WRMSR), so the mode-transition checks of a guest
+ * write never apply. The same value as now is always accepted, unchecked.
+ */
+export function apicBaseRefusal(v: KvmVcpu, value: bigint): string | null {
+  if (value === BigInt(kvmGetApicBase(v))) return null;
+  if (value >> MAXPHYADDR) return `bits ${MAXPHYADDR} and up are beyond MAXPHYADDR (${MAXPHYADDR})`;
+  if (value & APIC_BASE_RESERVED_LOW) {
+    // LAPIC_MODE_INVALID (x2APIC without xAPIC enable) is reserved too without x2APIC in CPUID.
+    return (value & BigInt(X2APIC_ENABLE)) !== 0n
+      ? `x2APIC enable (bit 10) is reserved: the guest CPUID has no x2APIC${(value & BigInt(MSR_IA32_APICBASE_ENABLE)) === 0n ? ' (and x2APIC without the enable bit is an invalid mode)' : ''}`
+      : 'bits 0-7 and 9 are reserved';
+  }
+  return null;
+}
+
+/** __kvm_apic_set_base() of a value apicBaseRefusal() accepted. */
+export function kvmApicSetBase(v: KvmVcpu, value: bigint): void {
+  const n = Number(value);
+  const apic = v.lapic;
+  if (apic !== null) apic.setApicBase(n);
+  else v.apicBase = n;
 }

@@ -7,7 +7,8 @@
 // - A pending userspace access (the MMIO read or port IN userspace just answered) is completed next,
 //   then `immediate_exit` is honoured: -1/EINTR with exit_reason untouched.
 // - Every return, error or not, rewrites if_flag, cr8 (kvm_get_cr8: TPR[7:4], or the vCPU's CR8),
-//   apic_base and ready_for_interrupt_injection in kvm_run (post_kvm_run_save).
+//   apic_base (vcpu->arch.apic_base, LAPIC or not) and ready_for_interrupt_injection in kvm_run
+//   (post_kvm_run_save).
 // - vcpu_run sets exit_reason = KVM_EXIT_UNKNOWN, then alternates guest execution and blocking.
 // - Before each guest instruction KVM injects what is pending: NMIs, then (IF=1, no STI shadow) the
 //   8259's ExtINT or the highest deliverable LAPIC vector (IRR -> ISR); a split irqchip's IOAPIC EOI
@@ -38,7 +39,7 @@ import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
-import { kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes } from './x86-regs.js';
+import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes } from './x86-regs.js';
 
 const R_CONTINUE = 1;
 const R_EXIT = 0;
@@ -94,7 +95,7 @@ function postRunSave(v: KvmVcpu): void {
   setU64n(run, RUN.cr8, kvmGetCr8(v));
   // Written on every exit, like if_flag and cr8: kvm_run is shared with userspace, which may have
   // stored anything there since the last exit.
-  setU64n(run, RUN.apicBase, v.lapic ? v.lapic.apicBase : 0);
+  setU64n(run, RUN.apicBase, kvmGetApicBase(v));
   const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
   run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
 }

@@ -38,7 +38,9 @@ import { KVM_MSIX_MAX_TABLES } from './msix-table/tables.js';
 import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
-import { kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes } from './x86-regs.js';
+import {
+  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes,
+} from './x86-regs.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -198,29 +200,31 @@ export function setRegs(v: KvmVcpu, arg: UserArg): number {
 const SREGS_APIC_BASE = kvm_sregs.offsetof('apic_base');
 const SREGS_CR8 = kvm_sregs.offsetof('cr8');
 
-/** __get_sregs_common(): cr8 is kvm_get_cr8() (TPR[7:4], or the vCPU's CR8 without an in-kernel LAPIC). */
+/**
+ * __get_sregs_common(): cr8 is kvm_get_cr8() (TPR[7:4], or the vCPU's CR8 without an in-kernel LAPIC);
+ * apic_base is vcpu->arch.apic_base (the LAPIC's, or the vCPU's own without one).
+ */
 export function getSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
   b.set(v.sregs);
-  const base = v.lapic ? v.lapic.apicBase : 0xfee0_0900;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  dv.setBigUint64(SREGS_APIC_BASE, BigInt(base), true);
+  setU64n(b, SREGS_APIC_BASE, kvmGetApicBase(v));
   setU64n(b, SREGS_CR8, kvmGetCr8(v));
   return 0;
 }
 
 /**
- * __set_sregs_common(): only IA32_APIC_BASE is checked (kvm_set_apic_base: reserved bits, invalid mode).
- * cr8 goes through kvm_set_cr8(), whose refusal of reserved bits is ignored: the call succeeds and
- * CR8 (TPR) keeps its value.
+ * __set_sregs_common(): only IA32_APIC_BASE is checked (kvm_apic_set_base(vcpu, apic_base, true):
+ * reserved bits, invalid mode), before anything is set: EINVAL, and nothing changes. It is kept with or
+ * without an in-kernel LAPIC. cr8 goes through kvm_set_cr8(), whose refusal of reserved bits is
+ * ignored: the call succeeds and CR8 (TPR) keeps its value.
  */
 export function setSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
   const base = getU64(b, SREGS_APIC_BASE);
-  // Reserved: bits 0-7 and 9, x2APIC enable (no x2APIC in the guest's CPUID), bits >= MAXPHYADDR (36 without CPUID).
-  if (base & 0x2ffn || base & 0x400n || base >> 36n) throw kerr('EINVAL', `apic_base 0x${base.toString(16)} sets reserved bits`);
+  const why = apicBaseRefusal(v, base);
+  if (why !== null) throw kerr('EINVAL', `apic_base 0x${base.toString(16)} is refused: ${why}; no register was changed`);
   v.sregs.set(b);
-  if (v.lapic) v.lapic.setApicBase(Number(base));
+  kvmApicSetBase(v, base);
   kvmSetCr8(v, getU64n(b, SREGS_CR8));
   return 0;
 }

@@ -81,6 +81,14 @@ describe('LAPIC reset (kvm_lapic_reset; values measured with KVM_GET_LAPIC on 6.
     apic.setApicBase(0xfed00800); // enabled already: a base move keeps the ID
     expect(apic.xapicId).toBe(7);
   });
+  it('IA32_APIC_BASE above 4 GiB is kept in full and moves the APIC page there (base = bits 12 and up)', () => {
+    const { apic } = mk(0);
+    apic.setApicBase(0x8_fee0_0900);
+    expect([apic.apicBase, apic.base, apic.hwEnabled]).toEqual([0x8_fee0_0900, 0x8_fee0_0000, true]);
+    expect([apic.inRange(0x8_fee0_0000), apic.inRange(0x8_fee0_0fff), apic.inRange(0xfee0_0000)]).toEqual([true, true, false]);
+    apic.reset(true);
+    expect([apic.apicBase, apic.base]).toEqual([0xfee00900, 0xfee00000]);
+  });
 });
 
 describe('acceptance (__apic_accept_irq)', () => {

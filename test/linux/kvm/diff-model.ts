@@ -62,6 +62,8 @@ export function runReal(scripts: string[][]): string[][] {
 
 const u32 = (s: string): number => Number(BigInt.asUintN(32, BigInt(s)));
 const u64 = (s: string): bigint => BigInt.asUintN(64, BigInt(s));
+/** printf's %#llx. */
+const hex = (v: bigint): string => (v === 0n ? '0' : `0x${v.toString(16)}`);
 
 /** Executes one script against a fresh model host. */
 export function runModel(script: string[]): string[] {
@@ -274,7 +276,8 @@ export function runModel(script: string[]): string[] {
         const m = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd(t[1]!), 0);
         m.write8(K.kvm_run.offsetof('immediate_exit'), 1);
         if (t.length > 2) m.write64(K.kvm_run.offsetof('cr8'), u64(t[2]!));
-        // kvm_run.cr8 is printed on failure too: post_kvm_run_save runs on every return.
+        m.write64(K.kvm_run.offsetof('apic_base'), 0x5a5an);
+        // kvm_run.cr8 and apic_base are printed on failure too: post_kvm_run_save runs on every return.
         let r: string;
         try {
           r = `${p.ioctl(fd(t[1]!), K.KVM_RUN)} 0`;
@@ -282,13 +285,14 @@ export function runModel(script: string[]): string[] {
           if (!(e instanceof SyscallError)) throw e;
           r = `-1 ${e.errno}`;
         }
-        out.push(`${r} cr8=${m.read64(K.kvm_run.offsetof('cr8'))}`);
+        out.push(`${r} cr8=${m.read64(K.kvm_run.offsetof('cr8'))} apic_base=${hex(m.read64(K.kvm_run.offsetof('apic_base')))}`);
         p.munmap(m.addr, 4096);
         break;
       }
-      case 'getcr8': {
+      case 'getcr8':
+      case 'getab': {
         const sr = K.kvm_sregs.alloc();
-        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr), () => `cr8=${sr.cr8}`);
+        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr), () => (t[0] === 'getcr8' ? `cr8=${sr.cr8}` : `apic_base=${hex(sr.apic_base)}`));
         break;
       }
       case 'setcr8': {
@@ -296,6 +300,16 @@ export function runModel(script: string[]): string[] {
         res(() => {
           p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr);
           sr.cr8 = u64(t[2]!);
+          return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
+        });
+        break;
+      }
+      case 'setab': {
+        const sr = K.kvm_sregs.alloc();
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr);
+          sr.apic_base = u64(t[2]!);
+          if (t.length > 3) sr.cr8 = u64(t[3]!);
           return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
         });
         break;

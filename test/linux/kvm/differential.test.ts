@@ -76,6 +76,20 @@ const FIXED: Record<string, string[]> = {
     'vm h0 0', 'irqchip h3', 'vcpu h3 0', 'getcr8 h4', 'runie h4 16', 'getcr8 h4', 'setcr8 h4 9', 'getcr8 h4', 'runie h4 3',
     'setcr8 h4 19', 'getcr8 h4', 'apicon h4', 'runie h4', 'getcr8 h4',
   ],
+  // arch/x86/kvm/lapic.c kvm_lapic_reset (apic_base = 0xfee00000 | ENABLE | BSP-for-vCPU-0, with or
+  // without a LAPIC), kvm_apic_set_base (the same value unchecked; reserved bits 0-7, 9, x2APIC enable
+  // without x2APIC CPUID, bits >= MAXPHYADDR 36); x86.c __set_sregs_common (EINVAL before anything is
+  // set: cr8 not applied), __get_sregs_common and post_kvm_run_save (vcpu->arch.apic_base).
+  'APIC base: kvm_run.apic_base and SET/GET_SREGS, without and with an in-kernel LAPIC': [
+    'kvm', 'vm h0 0', 'vcpu h1 0', 'vcpu h1 1', 'getab h2', 'runie h2', 'getab h3', 'runie h3', 'setab h2 0xfee00800',
+    'getab h2', 'runie h2', 'setab h2 0xfee00901 9', 'getab h2', 'getcr8 h2', 'setab h2 0xfee00d00', 'setab h2 0xfee00400',
+    'setab h2 0x10fee00900', 'setab h2 0xfee00a00', 'setab h2 0xfee00980', 'setab h2 0xffffffffffffffff', 'getab h2',
+    'setab h2 0x8fee00900 4', 'getab h2', 'getcr8 h2', 'runie h2', 'setab h2 0', 'getab h2', 'runie h2 3', 'setab h2 0x100',
+    'setab h2 0x10', 'setab h2 0xfec00900 7', 'getab h2', 'getcr8 h2', 'setab h3 0xfee00900', 'getab h3', 'runie h3 16',
+    'vm h0 0', 'irqchip h4', 'vcpu h4 0', 'vcpu h4 1', 'getab h5', 'runie h5', 'getab h6', 'runie h6', 'setab h5 0xfee00800',
+    'runie h5', 'setab h5 0xfee00901 9', 'getcr8 h5', 'getab h5', 'setab h5 0x8fee00900', 'getab h5', 'runie h5',
+    'setab h5 0', 'getab h5', 'runie h5', 'setab h6 0xfec00900', 'getab h6', 'runie h6',
+  ],
 };
 
 /** The first line where model and kernel differ, as a readable report. */

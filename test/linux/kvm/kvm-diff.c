@@ -10,7 +10,7 @@
  * sequence; "settle" waits a few milliseconds so queued work items (irqfd injection) have run, as the
  * model's eager scheduler does at every syscall exit. Result lines: "<ret> <errno>[ extra]".
  * "runie" is KVM_RUN with kvm_run.immediate_exit set, so the guest never executes: only the entry
- * checks and post_kvm_run_save are compared.
+ * checks and post_kvm_run_save are compared (kvm_run.cr8 and kvm_run.apic_base afterwards).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -231,8 +231,8 @@ int main(void)
 			m.userspace_addr = tok[6][0] == '@' ? strtoull(tok[6] + 1, 0, 0) : (uint64_t)(uintptr_t)(buf + strtoull(tok[6], 0, 0));
 			res(ioctl(fdarg(tok[1]), KVM_SET_USER_MEMORY_REGION, &m), NULL);
 		} else if (!strcmp(c, "runie")) {
-			/* runie vcpu [cr8]: KVM_RUN with immediate_exit; prints kvm_run.cr8 afterwards. */
-			char x[32];
+			/* runie vcpu [cr8]: KVM_RUN with immediate_exit; prints kvm_run.cr8 and apic_base afterwards. */
+			char x[64];
 			struct kvm_run *run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fdarg(tok[1]), 0);
 			if (run == MAP_FAILED) {
 				res(-1, NULL);
@@ -241,23 +241,41 @@ int main(void)
 			run->immediate_exit = 1;
 			if (n > 2)
 				run->cr8 = strtoull(tok[2], 0, 0);
+			/* A stale value, so that the line shows KVM rewrote it. */
+			run->apic_base = 0x5a5a;
 			long r = ioctl(fdarg(tok[1]), KVM_RUN, 0);
 			int e = errno;
-			snprintf(x, sizeof x, "cr8=%llu", (unsigned long long)run->cr8);
+			snprintf(x, sizeof x, "cr8=%llu apic_base=%#llx", (unsigned long long)run->cr8,
+				 (unsigned long long)run->apic_base);
 			munmap(run, 4096);
 			errno = e;
 			res(r, x);
-		} else if (!strcmp(c, "getcr8")) {
+		} else if (!strcmp(c, "getcr8") || !strcmp(c, "getab")) {
+			/* getcr8/getab vcpu: KVM_GET_SREGS; prints cr8 or apic_base. */
 			struct kvm_sregs sr;
-			char x[32];
+			char x[48];
 			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
-			snprintf(x, sizeof x, "cr8=%llu", (unsigned long long)sr.cr8);
+			if (!strcmp(c, "getcr8"))
+				snprintf(x, sizeof x, "cr8=%llu", (unsigned long long)sr.cr8);
+			else
+				snprintf(x, sizeof x, "apic_base=%#llx", (unsigned long long)sr.apic_base);
 			res(r, r == 0 ? x : NULL);
 		} else if (!strcmp(c, "setcr8")) {
 			struct kvm_sregs sr;
 			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
 			if (r == 0) {
 				sr.cr8 = strtoull(tok[2], 0, 0);
+				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
+			}
+			res(r, NULL);
+		} else if (!strcmp(c, "setab")) {
+			/* setab vcpu apic_base [cr8]: one KVM_SET_SREGS changing apic_base (and cr8). */
+			struct kvm_sregs sr;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			if (r == 0) {
+				sr.apic_base = strtoull(tok[2], 0, 0);
+				if (n > 3)
+					sr.cr8 = strtoull(tok[3], 0, 0);
 				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
 			}
 			res(r, NULL);

@@ -516,6 +516,83 @@ describe('CR8: kvm_run.cr8 and KVM_GET/SET_SREGS', () => {
   });
 });
 
+// IA32_APIC_BASE, vcpu->arch.apic_base: arch/x86/kvm/lapic.c kvm_lapic_reset (called by x86.c
+// kvm_vcpu_reset with or without an in-kernel LAPIC: 0xfee00000 | ENABLE | BSP for vCPU 0),
+// kvm_apic_set_base (the current value is accepted unchecked; reserved: bits 0-7 and 9, x2APIC enable
+// without x2APIC in CPUID, bits >= MAXPHYADDR, 36 without CPUID), __kvm_apic_set_base; x86.c
+// __set_sregs_common (kvm_apic_set_base fails: EINVAL before any register is set), __get_sregs_common
+// and post_kvm_run_save (vcpu->arch.apic_base). [E]: measured on a 6.18 host.
+describe('IA32_APIC_BASE: kvm_run.apic_base and KVM_GET/SET_SREGS', () => {
+  const APIC_BASE = K.kvm_run.offsetof('apic_base');
+  const sregs = (v: Vmm, i = 0) => {
+    const s = K.kvm_sregs.alloc();
+    v.p.ioctl(v.vcpus[i]!, K.KVM_GET_SREGS, s);
+    return s;
+  };
+  const setSregs = (v: Vmm, f: (s: ReturnType<typeof sregs>) => void, i = 0): number | string => {
+    const s = sregs(v, i);
+    f(s);
+    return errno(() => v.p.ioctl(v.vcpus[i]!, K.KVM_SET_SREGS, s));
+  };
+  /** KVM_RUN with immediate_exit over a stale kvm_run.apic_base: what post_kvm_run_save wrote. */
+  const runApicBase = (v: Vmm, i = 0): bigint => {
+    const m = v.runs[i]!;
+    m.write64(APIC_BASE, 0x5a5an);
+    m.write8(1, 1);
+    expect(run(v, i)).toBe('EINTR');
+    m.write8(1, 0);
+    return m.read64(APIC_BASE);
+  };
+
+  it('no in-kernel LAPIC: the RESET value, BSP flag on vCPU 0 only, in KVM_GET_SREGS and kvm_run after every KVM_RUN [E]', () => {
+    const v = vmm({ irqchip: 'none', vcpus: 2 });
+    expect([sregs(v, 0).apic_base, sregs(v, 1).apic_base]).toEqual([0xfee00900n, 0xfee00800n]);
+    expect([runApicBase(v, 0), runApicBase(v, 1)]).toEqual([0xfee00900n, 0xfee00800n]);
+    // A guest exit rewrites it too.
+    load(v, new GuestAsm('c').label('start').out(0x80, 0, 1).hlt());
+    v.runs[0]!.write64(APIC_BASE, 0n);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(v.runs[0]!.read64(APIC_BASE)).toBe(0xfee00900n);
+  });
+
+  it('no in-kernel LAPIC: KVM_SET_SREGS apic_base is kept: disabled, moved, above 4 GiB (below MAXPHYADDR 36) [E]', () => {
+    const v = vmm({ irqchip: 'none' });
+    for (const base of [0xfee00800n, 0n, 0x100n, 0xfec00900n, 0x8_fee0_0900n]) {
+      expect(setSregs(v, (s) => { s.apic_base = base; })).toBe(0);
+      expect([sregs(v).apic_base, runApicBase(v)]).toEqual([base, base]);
+    }
+  });
+
+  it('no in-kernel LAPIC: a refused apic_base fails KVM_SET_SREGS with EINVAL and changes no register [E]', () => {
+    const v = vmm({ irqchip: 'none' });
+    // (cr8 stays 0: every KVM_RUN below reloads kvm_run.cr8, 0, into CR8.)
+    expect(setSregs(v, (s) => { s.apic_base = 0xfec00800n; })).toBe(0);
+    const before = sregs(v);
+    // bit 0; bit 9; x2APIC enable (no x2APIC CPUID); x2APIC without enable (invalid mode); bit 36; all.
+    for (const bad of [0xfee00901n, 0xfee00a00n, 0xfee00d00n, 0xfee00400n, 0x10_fee0_0900n, 0xffff_ffff_ffff_ffffn]) {
+      expect(setSregs(v, (s) => {
+        s.apic_base = bad;
+        s.cr8 = 9n;
+        s.cr2 = 0x1234n;
+        s.efer = 0x500n;
+      })).toBe('EINVAL');
+      expect(sregs(v).bytes).toEqual(before.bytes);
+      expect(runApicBase(v)).toBe(0xfec00800n);
+    }
+  });
+
+  it('in-kernel LAPIC: the LAPIC keeps it; a base above 4 GiB is kept in full [E]', () => {
+    const v = vmm({ vcpus: 2 });
+    expect([sregs(v, 0).apic_base, runApicBase(v, 0), sregs(v, 1).apic_base]).toEqual([0xfee00900n, 0xfee00900n, 0xfee00800n]);
+    expect(setSregs(v, (s) => { s.apic_base = 0x8_fee0_0900n; })).toBe(0);
+    const apic = () => v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).lapic()!;
+    expect(apic().apicBase).toBe(0x8_fee0_0900);
+    expect([sregs(v).apic_base, runApicBase(v)]).toEqual([0x8_fee0_0900n, 0x8_fee0_0900n]);
+    expect(setSregs(v, (s) => { s.apic_base = 0xfee00901n; s.cr8 = 9n; })).toBe('EINVAL');
+    expect([apic().apicBase, apic().tpr]).toEqual([0x8_fee0_0900, 0]);
+  });
+});
+
 describe('interrupt storm guard (ioapic.c IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT)', () => {
   it('after 10,000 immediate re-deliveries on EOI the next one waits 10 ms of virtual time', () => {
     const v = vmm();
