@@ -67,6 +67,9 @@ const MAX_RW_COUNT = 0x7ffff000;
  */
 const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME;
 
+/** The part of setfl()'s SETFL_MASK (fs/fcntl.c) the model changes: all of it but O_NOATIME. */
+const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT;
+
 type RwKind = 'read' | 'write' | 'pread64' | 'pwrite64';
 
 /**
@@ -382,7 +385,14 @@ export class Process {
         case F_GETFD: r = this.fds.isCloexec(fd) ? FD_CLOEXEC : 0; break;
         case F_SETFD: this.fds.setCloexec(fd, (arg & FD_CLOEXEC) !== 0); r = 0; break;
         case F_GETFL: r = f.flags; break;
-        case F_SETFL: f.flags = (f.flags & ~(O_NONBLOCK | O_APPEND)) | (arg & (O_NONBLOCK | O_APPEND)); r = 0; break;
+        case F_SETFL:
+          // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which no modeled file has, except on a pipe,
+          // where it selects packet mode (stored; packets are not modeled). O_NOATIME (owner check) is
+          // not settable here; FASYNC changes only through a ->fasync operation, which none has.
+          if (arg & O_DIRECT && f.kind !== 'pipe') throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
+          f.flags = (f.flags & ~SETFL_MODELED) | (arg & SETFL_MODELED);
+          r = 0;
+          break;
         case F_DUPFD: case F_DUPFD_CLOEXEC:
           if (arg < 0 || arg >= this.fds.limit) throw kerr('EINVAL', `F_DUPFD minimum ${arg} is out of range`);
           r = this.fds.install(f, cmd === F_DUPFD_CLOEXEC, arg);

@@ -111,7 +111,7 @@ describe('syscalls: common rules', () => {
   // refuses O_DIRECT without FMODE_CAN_ODIRECT (EINVAL; the driver's release runs); may_open() refuses
   // O_NOATIME to anyone but the owner or CAP_FOWNER (EPERM). The expected values are what a real x86-64
   // kernel returned for /dev/null.
-  it('open() f_flags: O_LARGEFILE added, open-time flags dropped, O_DIRECT EINVAL, O_NOATIME owner only', () => {
+  it('open() f_flags: O_LARGEFILE added, open-time flags dropped, O_DIRECT EINVAL (open and F_SETFL), O_NOATIME owner only', () => {
     const host = Host.create();
     let opens = 0;
     let releases = 0;
@@ -140,6 +140,16 @@ describe('syscalls: common rules', () => {
     const before = { opens, releases, fds: p.fds.openFds().length };
     expect(err(() => p.open('/dev/null2', O_RDWR | O_DIRECT)).code).toBe('EINVAL');
     expect({ opens, releases, fds: p.fds.openFds().length }).toEqual({ opens: before.opens + 1, releases: before.releases + 1, fds: before.fds });
+    // fs/fcntl.c setfl(): O_DIRECT without FMODE_CAN_ODIRECT is EINVAL and changes nothing (a real
+    // kernel: fcntl(F_SETFL, O_NONBLOCK|O_DIRECT) on /dev/null); a pipe takes it (packet mode).
+    const fd = p.open('/dev/null2', O_RDWR | FASYNC);
+    expect(err(() => p.fcntl(fd, F_SETFL, O_NONBLOCK | O_DIRECT)).code).toBe('EINVAL');
+    expect(p.fcntl(fd, F_GETFL)).toBe(0xa002);
+    expect(p.fcntl(fd, F_SETFL, O_NONBLOCK)).toBe(0);
+    expect(p.fcntl(fd, F_GETFL)).toBe(0xa802);
+    const [r] = p.pipe();
+    expect(p.fcntl(r!, F_SETFL, O_DIRECT)).toBe(0);
+    expect(p.fcntl(r!, F_GETFL)).toBe(O_DIRECT);
     const other = host.spawn({ uid: 1000 });
     expect(err(() => other.open('/dev/null2', O_RDONLY | O_NOATIME)).code).toBe('EPERM');
     expect(other.fcntl(other.open('/dev/null2', O_RDONLY), F_GETFL)).toBe(O_LARGEFILE);
