@@ -295,21 +295,15 @@ export function runModel(script: string[]): string[] {
         res(() => p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr), () => (t[0] === 'getcr8' ? `cr8=${sr.cr8}` : `apic_base=${hex(sr.apic_base)}`));
         break;
       }
-      case 'setcr8': {
-        const sr = K.kvm_sregs.alloc();
-        res(() => {
-          p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr);
-          sr.cr8 = u64(t[2]!);
-          return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
-        });
-        break;
-      }
+      // KVM_GET_SREGS, change cr8 (setcr8 vcpu cr8) or apic_base and maybe cr8 (setab vcpu base [cr8]), KVM_SET_SREGS.
+      case 'setcr8':
       case 'setab': {
         const sr = K.kvm_sregs.alloc();
         res(() => {
           p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr);
-          sr.apic_base = u64(t[2]!);
-          if (t.length > 3) sr.cr8 = u64(t[3]!);
+          if (t[0] === 'setab') sr.apic_base = u64(t[2]!);
+          const cr8 = t[0] === 'setcr8' ? t[2] : t[3];
+          if (cr8 !== undefined) sr.cr8 = u64(cr8);
           return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
         });
         break;

@@ -260,21 +260,17 @@ int main(void)
 			else
 				snprintf(x, sizeof x, "apic_base=%#llx", (unsigned long long)sr.apic_base);
 			res(r, r == 0 ? x : NULL);
-		} else if (!strcmp(c, "setcr8")) {
+		} else if (!strcmp(c, "setcr8") || !strcmp(c, "setab")) {
+			/* setcr8 vcpu cr8, setab vcpu apic_base [cr8]: one KVM_SET_SREGS over KVM_GET_SREGS's values. */
 			struct kvm_sregs sr;
+			int ab = !strcmp(c, "setab");
 			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
 			if (r == 0) {
-				sr.cr8 = strtoull(tok[2], 0, 0);
-				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
-			}
-			res(r, NULL);
-		} else if (!strcmp(c, "setab")) {
-			/* setab vcpu apic_base [cr8]: one KVM_SET_SREGS changing apic_base (and cr8). */
-			struct kvm_sregs sr;
-			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
-			if (r == 0) {
-				sr.apic_base = strtoull(tok[2], 0, 0);
-				if (n > 3)
+				if (ab)
+					sr.apic_base = strtoull(tok[2], 0, 0);
+				if (!ab)
+					sr.cr8 = strtoull(tok[2], 0, 0);
+				else if (n > 3)
 					sr.cr8 = strtoull(tok[3], 0, 0);
 				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
 			}
