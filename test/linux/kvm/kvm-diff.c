@@ -1,9 +1,9 @@
 /*
  * The real-kernel side of the KVM differential test (test/linux/kvm/differential.test.ts): reads a
  * script of ioctl-level commands on stdin and prints one result line per command, in the format the
- * model side (test/linux/kvm/diff-model.ts) prints for the same script. No guest code is executed:
- * only results the reference calls trustworthy on any host (errors, routing validation,
- * IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
+ * model side (test/linux/kvm/diff-model.ts) prints for the same script. Apart from "mmiow" (below), no
+ * guest code is executed: only results the reference calls trustworthy on any host (errors, routing
+ * validation, IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
  *
  * Handles: every command that creates an fd stores it as h<N> (N counts from 0 per sequence); an fd
  * argument is either hN or a literal number (e.g. -1, 0). "reset" closes every handle and starts a new
