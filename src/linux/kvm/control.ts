@@ -72,7 +72,7 @@ export class KvmVcpuControl {
    * program's entry on SIPI, or when the VMM sets KVM_MP_STATE_RUNNABLE).
    */
   loadGuest(program: GuestProgram): void {
-    this.vcpu.cpu.load(program);
+    this.vcpu.loadProgram(program);
     if (this.vcpu.mpState === KVM_MP_STATE_HALTED) this.vcpu.mpState = KVM_MP_STATE_RUNNABLE;
   }
 

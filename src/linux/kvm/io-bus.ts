@@ -1,11 +1,16 @@
-// The in-kernel I/O buses (virt/kvm/kvm_main.c: kvm_io_bus_register_dev, kvm_io_bus_get_first_dev,
-// __kvm_io_bus_read/__kvm_io_bus_write): devices a guest access reaches without exiting to userspace
-// — the IOAPIC, the 8259 ports, ioeventfds. A device claims a range; an access is offered to every
-// device whose range contains it (a zero-length range matches its exact address only), in address
-// order, until one handles it (the first candidate is found by binary search, as
-// kvm_io_bus_get_first_dev does, so a bus with many ioeventfds costs O(log n) per access, not O(n)).
-// Unhandled accesses exit to the VMM. Writes carry the vCPU that made them
-// (kvm_io_device_ops take it too) so a device can ask for an exit after the access completes.
+// The in-kernel I/O buses (virt/kvm/kvm_main.c: kvm_io_bus_cmp, kvm_io_bus_register_dev,
+// kvm_io_bus_unregister_dev, kvm_io_bus_get_first_dev, __kvm_io_bus_read/__kvm_io_bus_write; lib/bsearch.c):
+// devices a guest access reaches without exiting to userspace — the IOAPIC, the 8259 ports, ioeventfds.
+// Exactly the kernel's algorithm, because with overlapping ranges it decides which device gets an access:
+// - kvm_io_bus_cmp(r1, r2) is 0 when r1 lies inside r2 (at r2's exact address when r2's length is 0);
+// - registration inserts before the first entry that compares greater than the new range, so among
+//   ranges that compare equal the one registered first comes first;
+// - an access is binary-searched with that comparison (lib/bsearch.c's halving), the index walked back
+//   while the previous entry still contains the access, then offered forward to each entry while it
+//   contains the access, until one handles it. Only that contiguous run is offered: a containing range
+//   separated from it by one that does not contain the access is never asked.
+// Unhandled accesses exit to the VMM. Writes carry the vCPU that made them (kvm_io_device_ops take it
+// too) so a device can ask for an exit after the access completes.
 
 import { kerr } from '../errors.js';
 import type { KvmVcpu } from './vcpu.js';
@@ -27,10 +32,21 @@ interface Range {
   readonly dev: IoDevice;
 }
 
+/**
+ * kvm_io_bus_cmp(): -1 when r1 starts below r2; otherwise 1 when r1 ends past r2 (when r2 is zero-length:
+ * when r1 starts past it), else 0. Not symmetric: r2's length decides.
+ */
+function ioBusCmp(addr1: number, len1: number, addr2: number, len2: number): number {
+  if (addr1 < addr2) return -1;
+  if (len2 !== 0) {
+    addr1 += len1;
+    addr2 += len2;
+  }
+  return addr1 > addr2 ? 1 : 0;
+}
+
 export class IoBus {
   private ranges: Range[] = [];
-  /** The longest registered range: a range starting more than this below an access cannot cover it. */
-  private maxLen = 0;
   /** Registered ioeventfds (they do not count against the device limit). */
   ioeventfdCount = 0;
 
@@ -42,50 +58,54 @@ export class IoBus {
    * in ioeventfdCount after this returns.
    */
   register(addr: number, len: number, dev: IoDevice): void {
-    if (this.ranges.length - this.ioeventfdCount > NR_IOBUS_DEVS - 1) throw kerr('ENOSPC', `the KVM ${this.name} bus already has ${NR_IOBUS_DEVS} devices besides ioeventfds (NR_IOBUS_DEVS)`);
-    this.ranges.push({ addr, len, dev });
-    // kvm_io_bus_sort_cmp: by address, then by end.
-    this.ranges.sort((a, b) => a.addr - b.addr || a.addr + a.len - (b.addr + b.len));
-    if (len > this.maxLen) this.maxLen = len;
+    const rs = this.ranges;
+    if (rs.length - this.ioeventfdCount > NR_IOBUS_DEVS - 1) throw kerr('ENOSPC', `the KVM ${this.name} bus already has ${NR_IOBUS_DEVS} devices besides ioeventfds (NR_IOBUS_DEVS)`);
+    let i = 0;
+    while (i < rs.length && ioBusCmp(rs[i]!.addr, rs[i]!.len, addr, len) <= 0) i++;
+    rs.splice(i, 0, { addr, len, dev });
   }
 
+  /** kvm_io_bus_unregister_dev(): removes the device's first range; a device not on the bus is ignored. */
   unregister(dev: IoDevice): void {
-    this.ranges = this.ranges.filter((r) => r.dev !== dev);
-    this.maxLen = 0;
-    for (const r of this.ranges) if (r.len > this.maxLen) this.maxLen = r.len;
+    const i = this.ranges.findIndex((r) => r.dev === dev);
+    if (i >= 0) this.ranges.splice(i, 1);
   }
 
   get devices(): readonly IoDevice[] {
     return this.ranges.map((r) => r.dev);
   }
 
-  /** kvm_io_bus_cmp() == 0: the access lies inside the device's range (or at its address when len is 0). */
-  private static covers(r: Range, addr: number, len: number): boolean {
-    if (r.len === 0) return addr === r.addr;
-    return addr >= r.addr && addr + len <= r.addr + r.len;
-  }
-
-  /** The first range that may cover an access at `addr` (binary search on the start address). */
-  private first(addr: number): number {
+  /** kvm_io_bus_get_first_dev(): the start of the run of ranges containing the access, or -1 (-ENOENT). */
+  private first(addr: number, len: number): number {
     const rs = this.ranges;
-    const from = addr - this.maxLen;
-    let lo = 0;
-    let hi = rs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (rs[mid]!.addr < from) lo = mid + 1;
-      else hi = mid;
+    // lib/bsearch.c: halve `num` each step; on "greater", move past the pivot first.
+    let base = 0;
+    let num = rs.length;
+    let off = -1;
+    while (num > 0) {
+      const pivot = base + (num >> 1);
+      const r = ioBusCmp(addr, len, rs[pivot]!.addr, rs[pivot]!.len);
+      if (r === 0) {
+        off = pivot;
+        break;
+      }
+      if (r > 0) {
+        base = pivot + 1;
+        num--;
+      }
+      num >>= 1;
     }
-    return lo;
+    if (off < 0) return -1;
+    while (off > 0 && ioBusCmp(addr, len, rs[off - 1]!.addr, rs[off - 1]!.len) === 0) off--;
+    return off;
   }
 
   read(addr: number, len: number): number {
     const rs = this.ranges;
-    for (let i = this.first(addr); i < rs.length; i++) {
-      const r = rs[i]!;
-      if (r.addr > addr) break;
-      if (!IoBus.covers(r, addr, len)) continue;
-      const v = r.dev.read(addr, len);
+    const i0 = this.first(addr, len);
+    if (i0 < 0) return -1;
+    for (let i = i0; i < rs.length && ioBusCmp(addr, len, rs[i]!.addr, rs[i]!.len) === 0; i++) {
+      const v = rs[i]!.dev.read(addr, len);
       if (v >= 0) return v;
     }
     return -1;
@@ -93,11 +113,10 @@ export class IoBus {
 
   write(addr: number, len: number, value: number, vcpu: KvmVcpu | null = null): boolean {
     const rs = this.ranges;
-    for (let i = this.first(addr); i < rs.length; i++) {
-      const r = rs[i]!;
-      if (r.addr > addr) break;
-      if (!IoBus.covers(r, addr, len)) continue;
-      if (r.dev.write(addr, len, value, vcpu)) return true;
+    const i0 = this.first(addr, len);
+    if (i0 < 0) return false;
+    for (let i = i0; i < rs.length && ioBusCmp(addr, len, rs[i]!.addr, rs[i]!.len) === 0; i++) {
+      if (rs[i]!.dev.write(addr, len, value, vcpu)) return true;
     }
     return false;
   }

@@ -9,6 +9,7 @@
 import { Lapic } from '../../hw/x86/lapic.js';
 import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
+import type { GuestProgram } from '../../guest/program.js';
 import { WaitQueue } from '../waitqueue.js';
 import { getLE, setLE, setU16, setU32, setU64n } from '../../../abi/bytes.js';
 import {
@@ -273,6 +274,17 @@ export class KvmVcpu implements GuestBus {
     setU64n(run, RUN.memoryFaultFlags, 0);
     setU64n(run, RUN.memoryFaultFlags + 8, this.faultGpa & ~0xfff);
     setU64n(run, RUN.memoryFaultFlags + 16, PAGE_SIZE);
+  }
+
+  /**
+   * Loads a new guest program (the control API's stand-in for userspace writing code and setting RIP).
+   * An access the old program exited for is dropped, not completed into the new one: the kernel's
+   * completion callbacks (complete_fast_pio_out and the like) skip the instruction only while RIP is
+   * still the one that exited.
+   */
+  loadProgram(program: GuestProgram): void {
+    this.cpu.load(program);
+    this.ioKind = IO_NONE;
   }
 
   /** complete_emulated_mmio / complete_emulated_pio: finishes the access userspace handled. */

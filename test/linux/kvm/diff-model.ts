@@ -12,6 +12,7 @@ import * as K from '../../../include-ts/linux/kvm.js';
 import { O_CLOEXEC, O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
 import { POLLIN } from '../../../include-ts/linux/poll.js';
+import { GuestAsm } from '../../../src/guest/program.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -306,6 +307,29 @@ export function runModel(script: string[]): string[] {
           if (cr8 !== undefined) sr.cr8 = u64(cr8);
           return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
         });
+        break;
+      }
+      // A guest that stores `len` bytes of `value` at `addr`, then OUTs to port 0x10 (see kvm-diff.c).
+      case 'mmiow': {
+        const a = new GuestAsm('mmiow');
+        a.label('start').store(u32(t[2]!), u32(t[4]!), u32(t[3]!) as 1 | 2 | 4).out(0x10, 0, 1).hlt();
+        host.control.kvm.loadGuest(p, fd(t[1]!), a.build());
+        const m = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd(t[1]!), 0);
+        const exits: string[] = [];
+        res(() => {
+          for (let i = 0; i < 4; i++) {
+            p.ioctl(fd(t[1]!), K.KVM_RUN);
+            const reason = m.read32(K.kvm_run.offsetof('exit_reason'));
+            if (reason === K.KVM_EXIT_MMIO) {
+              exits.push(`mmio@${hex(m.read64(K.kvm_run.offsetof('mmio.phys_addr')))}/${m.read32(K.kvm_run.offsetof('mmio.len'))}`);
+              continue;
+            }
+            exits.push(reason === K.KVM_EXIT_IO ? `io@0x${m.read16(K.kvm_run.offsetof('io.port')).toString(16)}` : `exit${reason}`);
+            break;
+          }
+          return 0;
+        }, () => exits.join(' '));
+        p.munmap(m.addr, 4096);
         break;
       }
       default:

@@ -1,9 +1,9 @@
 /*
  * The real-kernel side of the KVM differential test (test/linux/kvm/differential.test.ts): reads a
  * script of ioctl-level commands on stdin and prints one result line per command, in the format the
- * model side (test/linux/kvm/diff-model.ts) prints for the same script. No guest code is executed:
- * only results the reference calls trustworthy on any host (errors, routing validation,
- * IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
+ * model side (test/linux/kvm/diff-model.ts) prints for the same script. Apart from "mmiow" (below), no
+ * guest code is executed: only results the reference calls trustworthy on any host (errors, routing
+ * validation, IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
  *
  * Handles: every command that creates an fd stores it as h<N> (N counts from 0 per sequence); an fd
  * argument is either hN or a literal number (e.g. -1, 0). "reset" closes every handle and starts a new
@@ -11,6 +11,8 @@
  * model's eager scheduler does at every syscall exit. Result lines: "<ret> <errno>[ extra]".
  * "runie" is KVM_RUN with kvm_run.immediate_exit set, so the guest never executes: only the entry
  * checks and post_kvm_run_save are compared (kvm_run.cr8 and kvm_run.apic_base afterwards).
+ * "mmiow" is the one command that runs guest code: a single store, to see which in-kernel device (or
+ * the VMM, through KVM_EXIT_MMIO) an MMIO write reaches.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -275,6 +277,74 @@ int main(void)
 				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
 			}
 			res(r, NULL);
+		} else if (!strcmp(c, "mmiow")) {
+			/*
+			 * mmiow vcpu addr len value: the guest (flat 32-bit protected mode, code at guest-physical
+			 * 0x1000, which a slot must map to buf + 0x1000) stores len bytes (1, 2 or 4) of value at
+			 * addr, then does OUT 0x10. Prints each exit until that OUT: "mmio@addr/len", then "io@0x10".
+			 */
+			int vfd = fdarg(tok[1]);
+			uint32_t addr = strtoul(tok[2], 0, 0);
+			int len = atoi(tok[3]);
+			uint32_t val = strtoul(tok[4], 0, 0);
+			unsigned char *code = (unsigned char *)buf + 0x1000;
+			int o = 0;
+			if (len == 2)
+				code[o++] = 0x66; /* operand-size prefix */
+			code[o++] = len == 1 ? 0xc6 : 0xc7; /* mov r/m, imm */
+			code[o++] = 0x05; /* ModRM: [disp32] */
+			memcpy(code + o, &addr, 4);
+			o += 4;
+			memcpy(code + o, &val, len);
+			o += len;
+			code[o++] = 0xe6; /* out imm8, al */
+			code[o++] = 0x10;
+			struct kvm_sregs sr;
+			struct kvm_regs rg;
+			char x[256];
+			int xo = 0;
+			x[0] = 0;
+			long r = ioctl(vfd, KVM_GET_SREGS, &sr);
+			if (r == 0) {
+				struct kvm_segment seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3,
+							   .present = 1, .db = 1, .s = 1, .g = 1 };
+				sr.ds = sr.es = sr.fs = sr.gs = sr.ss = seg;
+				seg.selector = 0x08;
+				seg.type = 11;
+				sr.cs = seg;
+				sr.cr0 |= 1;
+				r = ioctl(vfd, KVM_SET_SREGS, &sr);
+			}
+			if (r == 0) {
+				memset(&rg, 0, sizeof rg);
+				rg.rip = 0x1000;
+				rg.rflags = 2;
+				r = ioctl(vfd, KVM_SET_REGS, &rg);
+			}
+			struct kvm_run *run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+			if (run == MAP_FAILED) {
+				res(-1, NULL);
+				continue;
+			}
+			for (int i = 0; r == 0 && i < 4; i++) {
+				r = ioctl(vfd, KVM_RUN, 0);
+				if (r < 0)
+					break;
+				if (run->exit_reason == KVM_EXIT_MMIO) {
+					xo += snprintf(x + xo, sizeof x - xo, "%smmio@%#llx/%u", xo ? " " : "",
+						       (unsigned long long)run->mmio.phys_addr, run->mmio.len);
+					continue;
+				}
+				if (run->exit_reason == KVM_EXIT_IO)
+					xo += snprintf(x + xo, sizeof x - xo, "%sio@%#x", xo ? " " : "", run->io.port);
+				else
+					xo += snprintf(x + xo, sizeof x - xo, "%sexit%u", xo ? " " : "", run->exit_reason);
+				break;
+			}
+			int e = errno;
+			munmap(run, 4096);
+			errno = e;
+			res(r, x);
 		} else {
 			printf("? unknown command %s\n", c);
 		}
