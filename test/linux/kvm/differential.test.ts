@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { realKvmUnavailable, runModel, runReal } from './diff-model.js';
-import { script } from './differential-gen.js';
+import { ioBusScript, script } from './differential-gen.js';
 import { runs } from '../../support/runs.js';
 
 const why = realKvmUnavailable();
@@ -119,20 +119,27 @@ describe.skipIf(why !== null)('the model matches the real kernel (ioctl level)',
     expect(firstDiff(s, real!, model)).toBeNull();
   });
 
-  it('random ioctl sequences: irqfd, routing, IRQ_LINE(_STATUS), SIGNAL_MSI, IOEVENTFD, IOAPIC pins, eventfd I/O (property)', () => {
-    // Batch the kernel side: one helper run for every sampled script, then shrink on the model side
-    // against fresh kernel runs only when a difference shows up.
-    const samples = fc.sample(script, { numRuns: runs(150), seed: Number(process.env['VKS_SEED'] ?? 0x5eed) });
+  /** Runs the sampled scripts on the kernel in one batch; on a difference, shrinks against fresh kernel runs. */
+  function differential(arb: fc.Arbitrary<string[]>, n: number): void {
+    const samples = fc.sample(arb, { numRuns: runs(n), seed: Number(process.env['VKS_SEED'] ?? 0x5eed) });
     const reals = runReal(samples);
     samples.forEach((s, i) => {
       const d = firstDiff(s, reals[i]!, runModel(s));
       if (d) {
         fc.assert(
-          fc.property(script, (t) => firstDiff(t, runReal([t])[0]!, runModel(t)) === null),
+          fc.property(arb, (t) => firstDiff(t, runReal([t])[0]!, runModel(t)) === null),
           { seed: 0x5eed, numRuns: 50, examples: [[s]] },
         );
       }
       expect(d).toBeNull();
     });
+  }
+
+  it('random ioctl sequences: irqfd, routing, IRQ_LINE(_STATUS), SIGNAL_MSI, IOEVENTFD, IOAPIC pins, eventfd I/O (property)', () => {
+    differential(script, 150);
+  });
+
+  it('random I/O bus sequences: overlapping ioeventfds and the IOAPIC window, guest MMIO writes (property)', () => {
+    differential(ioBusScript, 100);
   });
 });
