@@ -12,7 +12,7 @@ import * as K from '../../../include-ts/linux/kvm.js';
 import { O_CLOEXEC, O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
 import { POLLIN } from '../../../include-ts/linux/poll.js';
-import { GuestAsm } from '../../../src/guest/program.js';
+import { GuestAsm, r0 } from '../../../src/guest/program.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -309,27 +309,47 @@ export function runModel(script: string[]): string[] {
         });
         break;
       }
-      // A guest that stores `len` bytes of `value` at `addr`, then OUTs to port 0x10 (see kvm-diff.c).
-      case 'mmiow': {
-        const a = new GuestAsm('mmiow');
-        a.label('start').store(u32(t[2]!), u32(t[4]!), u32(t[3]!) as 1 | 2 | 4).out(0x10, 0, 1).hlt();
+      // Guest code, as kvm-diff.c's guest(): one access, then OUT 0x10 with r0 (eax).
+      case 'mmiow':
+      case 'mmior':
+      case 'piow':
+      case 'pior': {
+        const addr = u32(t[2]!);
+        const len = u32(t[3]!) as 1 | 2 | 4;
+        const a = new GuestAsm(t[0]!).label('start');
+        if (t[0] === 'mmiow') a.store(addr, u32(t[4]!), len);
+        else if (t[0] === 'mmior') a.load(r0, addr, len);
+        else if (t[0] === 'pior') a.in(r0, addr, len);
+        else a.mov(r0, u32(t[4]!)).out(addr, r0, len);
+        a.out(0x10, r0, 4).hlt();
         host.control.kvm.loadGuest(p, fd(t[1]!), a.build());
-        const m = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd(t[1]!), 0);
+        const m = p.mmap(null, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd(t[1]!), 0);
         const exits: string[] = [];
+        const at = (f: string): number => K.kvm_run.offsetof(f);
         res(() => {
-          for (let i = 0; i < 4; i++) {
+          for (let i = 0; i < 6; i++) {
             p.ioctl(fd(t[1]!), K.KVM_RUN);
-            const reason = m.read32(K.kvm_run.offsetof('exit_reason'));
+            const reason = m.read32(at('exit_reason'));
             if (reason === K.KVM_EXIT_MMIO) {
-              exits.push(`mmio@${hex(m.read64(K.kvm_run.offsetof('mmio.phys_addr')))}/${m.read32(K.kvm_run.offsetof('mmio.len'))}`);
+              exits.push(`mmio@${hex(m.read64(at('mmio.phys_addr')))}/${m.read32(at('mmio.len'))}`);
+              if (m.read8(at('mmio.is_write')) === 0) m.write64(at('mmio.data'), 0x5a5a5a5a5a5a5a5an);
               continue;
             }
-            exits.push(reason === K.KVM_EXIT_IO ? `io@0x${m.read16(K.kvm_run.offsetof('io.port')).toString(16)}` : `exit${reason}`);
-            break;
+            if (reason !== K.KVM_EXIT_IO) {
+              exits.push(`exit${reason}`);
+              break;
+            }
+            const size = m.read8(at('io.size'));
+            const data = Number(m.read64(at('io.data_offset')));
+            if (m.read8(at('io.direction')) === K.KVM_EXIT_IO_IN) for (let b = 0; b < size; b++) m.write8(data + b, 0x5a);
+            const v = size === 1 ? m.read8(data) : size === 2 ? m.read16(data) : m.read32(data);
+            const port = m.read16(at('io.port'));
+            exits.push(`io@0x${port.toString(16)}=${hex(BigInt(v))}`);
+            if (port === 0x10) break;
           }
           return 0;
         }, () => exits.join(' '));
-        p.munmap(m.addr, 4096);
+        p.munmap(m.addr, 8192);
         break;
       }
       default:

@@ -35,8 +35,8 @@ export const script = fc.tuple(prelude, fc.array(command, { minLength: 1, maxLen
 
 
 // I/O bus scripts: ioeventfds over and around the in-kernel IOAPIC's window (0xfec00000, 0x100) and in a
-// window of their own, guest MMIO writes (mmiow: which device takes a write, or whether it exits), and the
-// IOAPIC state and eventfd counts those writes leave. Zero-length ioeventfds stay out of the IOAPIC
+// window of their own, guest MMIO and port accesses (mmiow/mmior/piow/pior: which device takes each one or
+// whether it exits, and what a read returns), and the IOAPIC/PIC state and eventfd counts they leave. Zero-length ioeventfds stay out of the IOAPIC
 // window: on Intel hosts a zero-length MMIO ioeventfd is also matched on KVM_FAST_MMIO_BUS before the
 // instruction is emulated (vmx.c handle_ept_misconfig), on AMD only on KVM_MMIO_BUS, so inside the
 // IOAPIC's window the two vendors differ; the model follows the emulated path.
@@ -48,11 +48,19 @@ const ioevCmd = fc.oneof(
 ).chain(([a, l]) => fc.tuple(fc.constant(a), fc.constant(l), fc.constantFrom(...EFDS), fc.constantFrom(0, 0, 1, 4, 5), fc.constantFrom(0, 1, 5)))
   .map(([a, l, f, fl, dm]) => `ioev h1 ${a} ${l} ${f} ${fl} ${dm}`);
 const mmioAddr = fc.tuple(fc.constantFrom(...IOAPIC_ADDRS, ...OWN_ADDRS), fc.constantFrom(0, 0, 0, 1, 2)).map(([a, d]) => a + d);
+// Port I/O: the in-kernel 8259s (0x20/0x21, 0xa0/0xa1, ELCR 0x4d0/0x4d1) and PIO ioeventfds among them,
+// with values that include ICW1 (init), OCW2 (EOI) and OCW3 (register reads, poll) commands.
+const PIO_PORTS = [0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0x22, 0x60];
+const pioValue = fc.constantFrom(0, 0x11, 0x13, 0x20, 0x60, 0x0a, 0x0b, 0x0c, 0x08, 0x48, 0xff, 0xfb, 0x01, 0x02, 0x04, 0xc0, 0x1234);
 const busCommand = fc.oneof(
   { weight: 4, arbitrary: ioevCmd },
   { weight: 5, arbitrary: fc.tuple(mmioAddr, fc.constantFrom(1, 2, 4), fc.constantFrom(0, 1, 5, 0x10, 0x12)).map(([a, l, v]) => `mmiow h2 ${a} ${l} ${v}`) },
+  { weight: 3, arbitrary: fc.tuple(mmioAddr, fc.constantFrom(1, 2, 4)).map(([a, l]) => `mmior h2 ${a} ${l}`) },
+  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...PIO_PORTS), fc.constantFrom(1, 1, 1, 2, 4), pioValue).map(([p, l, v]) => `piow h2 ${p} ${l} ${v}`) },
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...PIO_PORTS), fc.constantFrom(1, 1, 2)).map(([p, l]) => `pior h2 ${p} ${l}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...PIO_PORTS), fc.constantFrom(1, 2, 4), fc.constantFrom(...EFDS), fc.constantFrom(2, 2, 3, 6, 7), fc.constantFrom(0, 1, 0x20)).map(([a, l, f, fl, dm]) => `ioev h1 ${a} ${l} ${f} ${fl} ${dm}`) },
   { weight: 2, arbitrary: fc.constantFrom(...EFDS).map((f) => `read ${f}`) },
-  { weight: 1, arbitrary: fc.constant('getioapic h1') },
+  { weight: 1, arbitrary: fc.constantFrom('getioapic h1', 'getpic h1 0', 'getpic h1 1') },
 );
 const busPrelude = fc.constantFrom('kernel', 'kernel', 'none').map((chip) => [
   'kvm', 'vm h0 0', ...(chip === 'kernel' ? ['irqchip h1'] : []), 'vcpu h1 0', 'eventfd 0', 'eventfd 0', 'eventfd 0', 'eventfd 0',

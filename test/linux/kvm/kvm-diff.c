@@ -1,9 +1,9 @@
 /*
  * The real-kernel side of the KVM differential test (test/linux/kvm/differential.test.ts): reads a
  * script of ioctl-level commands on stdin and prints one result line per command, in the format the
- * model side (test/linux/kvm/diff-model.ts) prints for the same script. Apart from "mmiow" (below), no
- * guest code is executed: only results the reference calls trustworthy on any host (errors, routing
- * validation, IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
+ * model side (test/linux/kvm/diff-model.ts) prints for the same script. Apart from mmiow/mmior/piow
+ * (guest() below), no guest code is executed: only results the reference calls trustworthy on any host
+ * (errors, routing validation, IRQ_LINE_STATUS values, IOAPIC/LAPIC state read back, eventfd counters).
  *
  * Handles: every command that creates an fd stores it as h<N> (N counts from 0 per sequence); an fd
  * argument is either hN or a literal number (e.g. -1, 0). "reset" closes every handle and starts a new
@@ -11,8 +11,6 @@
  * model's eager scheduler does at every syscall exit. Result lines: "<ret> <errno>[ extra]".
  * "runie" is KVM_RUN with kvm_run.immediate_exit set, so the guest never executes: only the entry
  * checks and post_kvm_run_save are compared (kvm_run.cr8 and kvm_run.apic_base afterwards).
- * "mmiow" is the one command that runs guest code: a single store, to see which in-kernel device (or
- * the VMM, through KVM_EXIT_MMIO) an MMIO write reaches.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +52,75 @@ static void newh(long r)
 	} else {
 		printf("-1 %d\n", errno);
 	}
+}
+
+/*
+ * Runs guest code on vcpu vfd: flat 32-bit protected mode, the code copied to guest-physical 0x1000
+ * (which a slot must map to buf + 0x1000) followed by OUT 0x10, eax. Prints each exit until that OUT:
+ * "mmio@addr/len" per KVM_EXIT_MMIO and "io@port=value" per port exit (reads are answered with 0x5a
+ * bytes; port 0x10 ends the run). The one place the helper executes guest code: to see which
+ * in-kernel device (or the VMM) an access reaches and what it returns.
+ */
+static void guest(int vfd, const unsigned char *body, int len)
+{
+	unsigned char *code = (unsigned char *)buf + 0x1000;
+	struct kvm_sregs sr;
+	struct kvm_regs rg;
+	char x[512];
+	int xo = 0;
+	memcpy(code, body, len);
+	code[len] = 0xe7; /* out 0x10, eax */
+	code[len + 1] = 0x10;
+	x[0] = 0;
+	long r = ioctl(vfd, KVM_GET_SREGS, &sr);
+	if (r == 0) {
+		struct kvm_segment seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3,
+					   .present = 1, .db = 1, .s = 1, .g = 1 };
+		sr.ds = sr.es = sr.fs = sr.gs = sr.ss = seg;
+		seg.selector = 0x08;
+		seg.type = 11;
+		sr.cs = seg;
+		sr.cr0 |= 1;
+		r = ioctl(vfd, KVM_SET_SREGS, &sr);
+	}
+	if (r == 0) {
+		memset(&rg, 0, sizeof rg);
+		rg.rip = 0x1000;
+		rg.rflags = 2;
+		r = ioctl(vfd, KVM_SET_REGS, &rg);
+	}
+	struct kvm_run *run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+	if (run == MAP_FAILED) {
+		res(-1, NULL);
+		return;
+	}
+	for (int i = 0; r == 0 && i < 6; i++) {
+		r = ioctl(vfd, KVM_RUN, 0);
+		if (r < 0)
+			break;
+		if (run->exit_reason == KVM_EXIT_MMIO) {
+			xo += snprintf(x + xo, sizeof x - xo, "%smmio@%#llx/%u", xo ? " " : "",
+				       (unsigned long long)run->mmio.phys_addr, run->mmio.len);
+			if (!run->mmio.is_write)
+				memset(run->mmio.data, 0x5a, sizeof run->mmio.data);
+			continue;
+		}
+		if (run->exit_reason != KVM_EXIT_IO) {
+			xo += snprintf(x + xo, sizeof x - xo, "%sexit%u", xo ? " " : "", run->exit_reason);
+			break;
+		}
+		uint32_t v = 0;
+		if (run->io.direction == KVM_EXIT_IO_IN)
+			memset((char *)run + run->io.data_offset, 0x5a, run->io.size);
+		memcpy(&v, (char *)run + run->io.data_offset, run->io.size);
+		xo += snprintf(x + xo, sizeof x - xo, "%sio@%#x=%#x", xo ? " " : "", run->io.port, v);
+		if (run->io.port == 0x10)
+			break;
+	}
+	int e = errno;
+	munmap(run, 8192);
+	errno = e;
+	res(r, x);
 }
 
 int main(void)
@@ -277,74 +344,60 @@ int main(void)
 				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
 			}
 			res(r, NULL);
-		} else if (!strcmp(c, "mmiow")) {
+		} else if (!strcmp(c, "mmiow") || !strcmp(c, "mmior") || !strcmp(c, "piow") || !strcmp(c, "pior")) {
 			/*
-			 * mmiow vcpu addr len value: the guest (flat 32-bit protected mode, code at guest-physical
-			 * 0x1000, which a slot must map to buf + 0x1000) stores len bytes (1, 2 or 4) of value at
-			 * addr, then does OUT 0x10. Prints each exit until that OUT: "mmio@addr/len", then "io@0x10".
+			 * mmiow vcpu addr len value: stores len bytes (1, 2 or 4) of value at addr;
+			 * mmior vcpu addr len: loads len bytes from addr into eax;
+			 * piow vcpu port len value: OUT of len bytes of value to port;
+			 * pior vcpu port len: IN of len bytes from port into eax;
+			 * each then does OUT 0x10 with eax (4 bytes). See guest().
 			 */
-			int vfd = fdarg(tok[1]);
 			uint32_t addr = strtoul(tok[2], 0, 0);
 			int len = atoi(tok[3]);
-			uint32_t val = strtoul(tok[4], 0, 0);
-			unsigned char *code = (unsigned char *)buf + 0x1000;
+			uint32_t val = n > 4 ? strtoul(tok[4], 0, 0) : 0;
+			unsigned char code[32];
 			int o = 0;
-			if (len == 2)
-				code[o++] = 0x66; /* operand-size prefix */
-			code[o++] = len == 1 ? 0xc6 : 0xc7; /* mov r/m, imm */
-			code[o++] = 0x05; /* ModRM: [disp32] */
-			memcpy(code + o, &addr, 4);
-			o += 4;
-			memcpy(code + o, &val, len);
-			o += len;
-			code[o++] = 0xe6; /* out imm8, al */
-			code[o++] = 0x10;
-			struct kvm_sregs sr;
-			struct kvm_regs rg;
-			char x[256];
-			int xo = 0;
-			x[0] = 0;
-			long r = ioctl(vfd, KVM_GET_SREGS, &sr);
-			if (r == 0) {
-				struct kvm_segment seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3,
-							   .present = 1, .db = 1, .s = 1, .g = 1 };
-				sr.ds = sr.es = sr.fs = sr.gs = sr.ss = seg;
-				seg.selector = 0x08;
-				seg.type = 11;
-				sr.cs = seg;
-				sr.cr0 |= 1;
-				r = ioctl(vfd, KVM_SET_SREGS, &sr);
+			if (!strcmp(c, "pior")) {
+				code[o++] = 0x31; /* xor eax, eax */
+				code[o++] = 0xc0;
+				code[o++] = 0x66; /* mov dx, imm16 */
+				code[o++] = 0xba;
+				memcpy(code + o, &addr, 2);
+				o += 2;
+				if (len == 2)
+					code[o++] = 0x66;
+				code[o++] = len == 1 ? 0xec : 0xed; /* in al/ax/eax, dx */
+			} else if (!strcmp(c, "piow")) {
+				code[o++] = 0xb8; /* mov eax, imm32 */
+				memcpy(code + o, &val, 4);
+				o += 4;
+				code[o++] = 0x66; /* mov dx, imm16 */
+				code[o++] = 0xba;
+				memcpy(code + o, &addr, 2);
+				o += 2;
+				if (len == 2)
+					code[o++] = 0x66;
+				code[o++] = len == 1 ? 0xee : 0xef; /* out dx, al/ax/eax */
+			} else if (!strcmp(c, "mmior")) {
+				code[o++] = 0x31; /* xor eax, eax */
+				code[o++] = 0xc0;
+				if (len == 2)
+					code[o++] = 0x66;
+				code[o++] = len == 1 ? 0x8a : 0x8b; /* mov al/ax/eax, [disp32] */
+				code[o++] = 0x05;
+				memcpy(code + o, &addr, 4);
+				o += 4;
+			} else {
+				if (len == 2)
+					code[o++] = 0x66; /* operand-size prefix */
+				code[o++] = len == 1 ? 0xc6 : 0xc7; /* mov r/m, imm */
+				code[o++] = 0x05; /* ModRM: [disp32] */
+				memcpy(code + o, &addr, 4);
+				o += 4;
+				memcpy(code + o, &val, len);
+				o += len;
 			}
-			if (r == 0) {
-				memset(&rg, 0, sizeof rg);
-				rg.rip = 0x1000;
-				rg.rflags = 2;
-				r = ioctl(vfd, KVM_SET_REGS, &rg);
-			}
-			struct kvm_run *run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
-			if (run == MAP_FAILED) {
-				res(-1, NULL);
-				continue;
-			}
-			for (int i = 0; r == 0 && i < 4; i++) {
-				r = ioctl(vfd, KVM_RUN, 0);
-				if (r < 0)
-					break;
-				if (run->exit_reason == KVM_EXIT_MMIO) {
-					xo += snprintf(x + xo, sizeof x - xo, "%smmio@%#llx/%u", xo ? " " : "",
-						       (unsigned long long)run->mmio.phys_addr, run->mmio.len);
-					continue;
-				}
-				if (run->exit_reason == KVM_EXIT_IO)
-					xo += snprintf(x + xo, sizeof x - xo, "%sio@%#x", xo ? " " : "", run->io.port);
-				else
-					xo += snprintf(x + xo, sizeof x - xo, "%sexit%u", xo ? " " : "", run->exit_reason);
-				break;
-			}
-			int e = errno;
-			munmap(run, 4096);
-			errno = e;
-			res(r, x);
+			guest(fdarg(tok[1]), code, o);
 		} else {
 			printf("? unknown command %s\n", c);
 		}
