@@ -509,13 +509,17 @@ export class Lapic {
     return addr >= base && addr < base + APIC_MMIO_LENGTH;
   }
 
-  /** apic_mmio_read() + kvm_lapic_reg_read(). */
+  /**
+   * apic_mmio_read() + kvm_lapic_reg_read(). -1 when kvm_lapic_reg_read() refuses the access (a register
+   * that cannot be read, or one crossing a 4-byte boundary): apic_mmio_read() still reports it handled
+   * but writes no data, so what the guest gets is up to the caller's buffer (see KvmVcpu.read).
+   */
   mmioRead(offset: number, len: number): number {
     if (!this.hwEnabled) return len >= 4 ? 0xffff_ffff : (1 << (len * 8)) - 1;
     const align = offset & 0xf;
-    if (align + len > 4) return 0;
+    if (align + len > 4) return -1;
     const reg = offset & ~0xf;
-    if (reg > 0x3f0 || !READABLE.has(reg)) return 0;
+    if (reg > 0x3f0 || !READABLE.has(reg)) return -1;
     const v = this.readReg(reg) >>> (align * 8);
     return len === 4 ? v >>> 0 : v & ((1 << (len * 8)) - 1);
   }

@@ -75,6 +75,12 @@ export class KvmVcpu implements GuestBus {
   scanIoapicRequested = true;
   /** highest_stale_pending_ioapic_eoi: a vector handled only because it was pending at the scan (-1: none). */
   highestStalePendingIoapicEoi = -1;
+  /**
+   * The x86 emulator's read cache (ctxt->mem_read.data) as a little-endian number: every emulated MMIO
+   * read puts its bytes at its start, and it is never cleared. A LAPIC read that kvm_lapic_reg_read()
+   * refuses leaves it untouched, so the guest reads whatever the previous MMIO read left there.
+   */
+  private emulatorReadCache = 0;
   /** A userspace access in flight (complete_userspace_io). */
   ioKind = IO_NONE;
   ioLen = 0;
@@ -184,13 +190,24 @@ export class KvmVcpu implements GuestBus {
       return v;
     }
     const apic = this.lapic;
-    if (apic !== null && apic.inRange(addr)) return apic.mmioRead(addr - apic.base, size);
+    if (apic !== null && apic.inRange(addr)) {
+      const v = apic.mmioRead(addr - apic.base, size);
+      return v >= 0 ? this.emulatedRead(v, size) : this.emulatorReadCache % 2 ** (size * 8);
+    }
     const v = kvm.mmioBus.read(addr, size);
     if (v >= 0) {
       this.kernelIo++;
-      return v;
+      return this.emulatedRead(v, size);
     }
     return this.mmioExit(addr, size, false, 0);
+  }
+
+  /** An emulated MMIO read's value, also left in the emulator's read cache (its first `size` bytes). */
+  private emulatedRead(v: number, size: number): number {
+    const span = 2 ** (size * 8);
+    const c = this.emulatorReadCache;
+    this.emulatorReadCache = c - (c % span) + v;
+    return v;
   }
 
   write(addr: number, size: number, value: number): number {
@@ -293,6 +310,7 @@ export class KvmVcpu implements GuestBus {
     const run = this.run;
     let value = 0;
     if (!this.ioIsWrite) value = getLE(run, this.ioKind === IO_MMIO ? RUN.mmioData : PIO_DATA_OFFSET, this.ioLen);
+    if (this.ioKind === IO_MMIO && !this.ioIsWrite) this.emulatedRead(value, this.ioLen);
     this.ioKind = IO_NONE;
     this.cpu.completeIo(value);
   }

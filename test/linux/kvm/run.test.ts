@@ -3,7 +3,7 @@
 // Reference kvm.md §4 and behaviour 10. Guest-execution timing is from code, not [E] (the measuring host
 // was PVM, see the reference's caveat).
 import { describe, expect, it } from 'vitest';
-import { GuestAsm, r0, r1, r2 } from '../../../src/guest/program.js';
+import { GuestAsm, r0, r1, r2, r3, r4 } from '../../../src/guest/program.js';
 import { enableLapic, maskPic, setTpr } from '../../../src/guest/x86.js';
 import { KFile, type FileContext, type MmapRequest } from '../../../src/linux/fs/file.js';
 import { EventFdFile } from '../../../src/linux/eventfd.js';
@@ -91,6 +91,24 @@ describe('MMIO and PIO exits (§4.3)', () => {
     load(v, b);
     expect(run(v)).toBe(K.KVM_EXIT_IO);
     expect(v.runs[0]!.read16(34)).toBe(0x510); // kvm_run.io.port
+  });
+});
+
+// lapic.c apic_mmio_read(): a read kvm_lapic_reg_read() refuses (EOI and the other write-only or absent
+// registers, or an access crossing a 4-byte boundary) is still "handled" but writes no data; the x86
+// emulator (emulate.c read_emulated) hands the guest its read cache, ctxt->mem_read.data, whose first
+// bytes hold the previous emulated MMIO read. Checked against real KVM by differential.test.ts.
+describe('in-kernel LAPIC reads the kernel refuses', () => {
+  it('return the bytes the previous emulated MMIO read left in the emulator read cache', () => {
+    const v = vmm();
+    const a = new GuestAsm('stale');
+    const lapic = (off: number) => APIC_DEFAULT_PHYS_BASE + off;
+    a.label('start').load(r0, lapic(0x330), 4).load(r1, lapic(0xb0), 4).load(r2, lapic(0x30), 1).load(r3, lapic(0xb0), 4).load(r4, lapic(0x24), 4).hlt();
+    load(v, a);
+    expect(run(v)).toBe('EINTR');
+    // LVT thermal (masked: 0x10000); EOI -> the same; version's low byte (0x14) over the cache's first
+    // byte; EOI -> 0x10014; a read at 0x24 crosses the register's dword -> the same stale bytes.
+    expect([...regs(v).slice(0, 5)]).toEqual([0x10000, 0x10000, 0x14, 0x10014, 0x10014]);
   });
 });
 
