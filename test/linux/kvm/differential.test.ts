@@ -155,7 +155,8 @@ describe.skipIf(why !== null)('the model matches the real kernel (ioctl level)',
     const reals = runReal(samples);
     samples.forEach((s, i) => {
       let d = firstDiff(s, reals[i]!, runModel(s));
-      if (d) {
+      if (d && diffAt(s) < 0) d = `sample ${i} of seed ${seed} (VKS_SEED) differed once but not on a fresh kernel run (timing on the real kernel?): ${d}`;
+      else if (d) {
         let t = s.slice(0, diffAt(s) + 1);
         const culprit = t[t.length - 1];
         for (let k = t.length - 2; k >= 0; k--) {
