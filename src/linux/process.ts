@@ -267,14 +267,14 @@ export class Process {
     return (bits & want) === want;
   }
 
-  open(path: string, flags: number = O_RDONLY, _mode = 0): number {
+  open(path: string, flags: number = O_RDONLY, mode = 0): number {
     let file: KFile | undefined;
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       this.fds.reserveCheck();
       const acc = flags & O_ACCMODE;
       const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
-      if (flags & O_PATH) return this.openPath(path, flags, node, real);
+      if (flags & O_PATH) return this.openPath(path, flags, mode, node, real);
       if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
       if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
       // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit.
@@ -308,14 +308,14 @@ export class Process {
       if (flags & O_DIRECT) throw kerr('EINVAL', `${real} does not support O_DIRECT`);
       const fd = this.fds.install(file!, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
-      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
       return fd;
     } catch (e) {
       if (file && file.refs === 0) {
         file.released = true;
         file.release(this.kernel);
       }
-      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags], -1, e);
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags, mode], -1, e);
       this.fail(e, 'open', `open("${path}")`, undefined, path);
     }
   }
@@ -326,13 +326,13 @@ export class Process {
    * do_dentry_open() stops before the file's open operation: no driver sees the open. The file has
    * FMODE_PATH, which fdget() skips: read, write, ioctl, mmap, poll and most fcntls see EBADF.
    */
-  private openPath(path: string, flags: number, node: Inode, real: string): number {
+  private openPath(path: string, flags: number, mode: number, node: Inode, real: string): number {
     if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
     const file = new PathFile(real);
     file.flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW); // f_flags: what build_open_flags() kept
     const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
     this.kernel.point();
-    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);
+    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
     return fd;
   }
 
