@@ -275,8 +275,9 @@ export class Process {
       const acc = flags & O_ACCMODE;
       const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
       if (flags & O_PATH) return this.openPath(path, flags, mode, node, real);
-      if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
+      // do_open(): LOOKUP_DIRECTORY (ENOTDIR) before may_open()'s file-type checks (ELOOP, EISDIR).
       if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
+      if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
       // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit.
       const want = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
       const fmode = openFmode(flags);

@@ -146,35 +146,42 @@ export class Vfs {
     return d;
   }
 
-  /** path_lookup(): resolves an absolute path; `followLast` = false leaves a final symlink unresolved. */
+  /**
+   * path_lookupat(): resolves an absolute path; `followLast` = false leaves a final symlink unresolved.
+   * As link_path_walk() does, every component before the last must be a directory (ENOTDIR), `.` and
+   * `..` included; as lookup_last() does, a trailing slash after the last name follows a final symlink
+   * whatever `followLast` says, and the result must be a directory (LOOKUP_DIRECTORY: ENOTDIR).
+   */
   resolve(path: string, ctx: FileContext, followLast = true): Resolved {
     if (!path.startsWith('/')) throw kerr('ENOENT', `${path}: only absolute paths exist in this model (no working directory)`);
     let hops = 0;
     let parts = path.split('/').filter(Boolean);
+    // Whether the string being walked (the path, or the body of the symlink last followed) ends in '/'.
+    let slash = path.endsWith('/');
+    let mustBeDir = false;
     let stack: string[] = [];
     let node: Inode = this.root;
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
+      if (node.type !== 'dir') throw kerr('ENOTDIR', `/${stack.join('/')} is not a directory`);
       if (name === '.') continue;
       if (name === '..') {
         stack.pop();
         node = this.walk(stack, ctx);
         continue;
       }
-      if (node.type !== 'dir') throw kerr('ENOTDIR', `/${stack.join('/')} is not a directory`);
+      const last = i === parts.length - 1;
+      const trailing = last && slash;
+      if (trailing) mustBeDir = true;
       const child = node.lookup(name, ctx);
       if (!child) throw kerr('ENOENT', `/${[...stack, name].join('/')} does not exist`);
-      const last = i === parts.length - 1;
-      if (child.type === 'link' && (!last || followLast)) {
+      if (child.type === 'link' && (!last || followLast || trailing)) {
         if (++hops > MAX_SYMLINKS) throw kerr('ELOOP', `too many levels of symbolic links resolving ${path}`);
         const target = child.target(ctx);
         const rest = parts.slice(i + 1);
-        if (target.startsWith('/')) {
-          stack = [];
-          parts = [...target.split('/').filter(Boolean), ...rest];
-        } else {
-          parts = [...target.split('/').filter(Boolean), ...rest];
-        }
+        if (rest.length === 0) slash = target.endsWith('/');
+        if (target.startsWith('/')) stack = [];
+        parts = [...target.split('/').filter(Boolean), ...rest];
         node = this.walk(stack, ctx);
         i = -1;
         continue;
@@ -182,7 +189,9 @@ export class Vfs {
       stack.push(name);
       node = child;
     }
-    return { node, path: '/' + stack.join('/') };
+    const real = '/' + stack.join('/');
+    if (mustBeDir && node.type !== 'dir') throw kerr('ENOTDIR', `${real} is not a directory (the path ends in '/')`);
+    return { node, path: real };
   }
 
   private walk(stack: readonly string[], ctx: FileContext): Inode {
