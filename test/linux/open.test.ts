@@ -6,8 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
-import { chardev, type CharDevNode } from '../../src/linux/fs/vfs.js';
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY } from '../../include-ts/linux/fcntl.js';
+import { StaticDir, chardev, symlink, type CharDevNode } from '../../src/linux/fs/vfs.js';
+import { F_CREATED_QUERY, F_GETFL, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
+
+const NOBODY = { uid: 65534, gid: 65534 };
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 interface World {
   readonly host: Host;
@@ -30,7 +34,7 @@ function world(): World {
 
 /** What a failed open must leave as it was. */
 function state(w: World, p: Process): unknown {
-  return { fds: p.readdir('/proc/self/fd'), root: p.readdir('/'), dev: p.readdir('/dev'), vfio: p.readdir('/dev/vfio'), opens: { ...w.opens } };
+  return { fds: p.fds.openFds(), root: p.readdir('/'), dev: p.readdir('/dev'), vfio: p.readdir('/dev/vfio'), opens: { ...w.opens } };
 }
 
 /** open() fails with `code` and changes nothing. */
@@ -82,5 +86,224 @@ describe('open(): the path walk (link_path_walk, lookup_last)', () => {
     const p = w.host.spawn();
     refuses(w, p, '/proc/self', O_RDONLY | O_NOFOLLOW | O_DIRECTORY, 'ENOTDIR');
     refuses(w, p, '/proc/self', O_RDONLY | O_NOFOLLOW, 'ELOOP');
+  });
+});
+
+// fs/open.c build_open_flags() (6.18): `if ((flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT))
+// return -EINVAL;` (since 6.4), before do_sys_openat2() looks at the name or takes an fd (EMFILE);
+// build_open_how() keeps only O_PATH_FLAGS with O_PATH, so O_PATH|O_CREAT|O_DIRECTORY is no error.
+// Measured: EINVAL on /dev/null, on a missing name and under a missing directory, as root and as
+// uid 65534; O_PATH|O_CREAT|O_DIRECTORY on a missing name is ENOENT.
+describe('open(O_CREAT): flag rules (build_open_flags)', () => {
+  it('O_CREAT|O_DIRECTORY is EINVAL before the name is looked up and before EMFILE', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY)]) {
+      for (const path of ['/dev/null', '/dev/ocreat_none', '/nonexistent_ocreat/x', '/dev']) refuses(w, p, path, O_RDWR | O_CREAT | O_DIRECTORY, 'EINVAL');
+    }
+    const full = w.host.spawn({ nofile: 3 });
+    refuses(w, full, '/dev/null', O_RDONLY, 'EMFILE');
+    refuses(w, full, '/dev/null', O_RDONLY | O_CREAT | O_DIRECTORY, 'EINVAL');
+    const p = w.host.spawn();
+    refuses(w, p, '/dev/ocreat_none', O_PATH | O_CREAT | O_DIRECTORY, 'ENOENT');
+    expect(p.open('/dev', O_PATH | O_CREAT | O_DIRECTORY)).toBe(3);
+  });
+});
+
+// fs/namei.c do_open() on a name that exists: `if ((open_flag & O_EXCL) && !(file->f_mode &
+// FMODE_CREATED)) return -EEXIST; if (d_is_dir(nd->path.dentry)) return -EISDIR;`, before may_open()
+// and before any driver open. lookup_open() returns an existing dentry before may_o_create(), so a
+// user who may not write the directory (nor open the file) still gets EEXIST. O_CREAT|O_EXCL implies
+// O_NOFOLLOW (build_open_flags()), so a symlink is the existing name; O_CREAT alone follows it.
+// Measured: EEXIST for /dev/kvm, /dev/null, /sys/bus/pci, /dev, /, /dev/., /dev/./, /dev/.. and
+// /proc/self with O_CREAT|O_EXCL; EISDIR for the directories (and /proc/self) with O_CREAT; ELOOP for
+// /proc/self with O_CREAT|O_NOFOLLOW; the same as root and as uid 65534.
+describe('open(O_CREAT) on an existing name (do_open)', () => {
+  it('O_CREAT|O_EXCL on /dev/kvm is EEXIST, and the driver is never opened (root or not)', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY), w.host.spawn({ uid: 1000, groups: [36] })]) {
+      refuses(w, p, '/dev/kvm', O_RDWR | O_CREAT | O_EXCL, 'EEXIST');
+      refuses(w, p, '/dev/null', O_RDWR | O_CREAT | O_EXCL, 'EEXIST');
+    }
+    expect(w.opens).toEqual({ null: 0, kvm: 0 });
+    // Without O_EXCL, an existing name opens as without O_CREAT: the driver opens, nothing is created,
+    // and may_open()'s permission check still applies (0660 root:kvm is not for uid 65534).
+    const p = w.host.spawn();
+    const fd = p.open('/dev/null', O_WRONLY | O_CREAT, 0o600);
+    expect(w.opens).toEqual({ null: 1, kvm: 0 });
+    expect(p.fcntl(fd, F_GETFL)).toBe(O_WRONLY | O_LARGEFILE); // do_dentry_open() drops O_CREAT
+    expect(p.fcntl(fd, F_CREATED_QUERY)).toBe(0);
+    refuses(w, w.host.spawn(NOBODY), '/dev/kvm', O_RDWR | O_CREAT, 'EACCES');
+  });
+
+  it('O_CREAT on a directory is EISDIR, O_CREAT|O_EXCL EEXIST, whatever the directory', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY)]) {
+      for (const dir of ['/sys/bus/pci', '/dev', '/', '/dev/.', '/dev/./', '/dev/..', '/proc/self/fd']) {
+        refuses(w, p, dir, O_RDONLY | O_CREAT, 'EISDIR');
+        refuses(w, p, dir, O_RDONLY | O_CREAT | O_EXCL, 'EEXIST');
+      }
+    }
+  });
+
+  it('a final symlink: EEXIST with O_CREAT|O_EXCL (not followed), followed with O_CREAT, ELOOP with O_NOFOLLOW', () => {
+    const w = world();
+    const p = w.host.spawn();
+    refuses(w, p, '/proc/self', O_RDONLY | O_CREAT | O_EXCL, 'EEXIST');
+    refuses(w, p, '/proc/self', O_RDONLY | O_CREAT, 'EISDIR');
+    refuses(w, p, '/proc/self', O_RDONLY | O_CREAT | O_NOFOLLOW, 'ELOOP');
+  });
+});
+
+// fs/namei.c open_last_lookups(): with O_CREAT, `if (unlikely(nd->last.name[nd->last.len])) return
+// ERR_PTR(-EISDIR);` before the last name is looked up; the walk before it (link_path_walk()) fails
+// first on a missing (ENOENT) or non-directory (ENOTDIR) component. '.' and '..' are not names
+// (LAST_DOT), so '/dev/./' gets do_open()'s checks. Measured: EISDIR for /dev/null/,
+// /dev/ocreat_none/ (with and without O_EXCL), /sys/ocreat_none/ and /dev/; ENOTDIR for /dev/null/x.
+describe('open(O_CREAT) and a trailing slash (open_last_lookups)', () => {
+  it('a name followed by / is EISDIR whether it exists or not; the walk before it fails first', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY)]) {
+      for (const path of ['/dev/null/', '/dev/ocreat_none/', '/sys/ocreat_none/', '/dev/', '/proc/ocreat_none/']) {
+        refuses(w, p, path, O_WRONLY | O_CREAT, 'EISDIR');
+        refuses(w, p, path, O_WRONLY | O_CREAT | O_EXCL, 'EISDIR');
+      }
+      refuses(w, p, '/nonexistent_ocreat/x/', O_WRONLY | O_CREAT, 'ENOENT');
+      refuses(w, p, '/dev/null/x', O_WRONLY | O_CREAT, 'ENOTDIR');
+      refuses(w, p, '/dev/null/x/', O_WRONLY | O_CREAT, 'ENOTDIR');
+    }
+  });
+});
+
+// fs/namei.c lookup_open() on a missing name: may_o_create() needs MAY_WRITE|MAY_EXEC on the directory
+// (EACCES; root passes by CAP_DAC_OVERRIDE); procfs's ->lookup fails with ENOENT instead of giving a
+// negative dentry (proc_root_lookup(), proc_pident_lookup(), proc_lookupfd_common()), which wins over
+// that EACCES; then a directory without ->create is EACCES (kernfs: sysfs). A missing directory on
+// the way is link_path_walk()'s ENOENT, before any of it. Measured, as root and as uid 65534: EACCES
+// for /sys/bus/pci/nonexistent and /sys/kernel/ocreat (with or without O_EXCL); ENOENT for
+// /proc/ocreat_none, /proc/self/ocreat_none, /proc/self/fd/99, /proc/99999999/x,
+// /sys/bus/nonexistent/x and /nonexistent_ocreat/x; as uid 65534, EACCES for a new name in /dev
+// (0755 root) and through a dangling symlink into /dev or /sys.
+describe('open(O_CREAT) on a missing name (lookup_open, may_o_create)', () => {
+  it('sysfs: EACCES, for root too (no ->create); procfs: ENOENT (its lookup fails); a missing directory on the way: ENOENT before either', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY)]) {
+      for (const path of ['/sys/bus/pci/nonexistent', '/sys/kernel/ocreat', '/sys/bus/pci/devices/nonexistent']) {
+        refuses(w, p, path, O_WRONLY | O_CREAT, 'EACCES');
+        refuses(w, p, path, O_WRONLY | O_CREAT | O_EXCL, 'EACCES');
+      }
+      for (const path of ['/proc/ocreat_none', '/proc/self/ocreat_none', '/proc/self/fd/99', '/proc/99999999/x']) refuses(w, p, path, O_WRONLY | O_CREAT, 'ENOENT');
+      for (const path of ['/sys/bus/nonexistent/x', '/nonexistent_ocreat/x', '/dev/ocreat_none/x']) {
+        refuses(w, p, path, O_WRONLY | O_CREAT, 'ENOENT');
+        refuses(w, p, path, O_WRONLY | O_CREAT | O_EXCL, 'ENOENT');
+      }
+    }
+  });
+
+  it('devtmpfs: EACCES for a user without write permission on the directory (may_o_create)', () => {
+    const w = world();
+    const dev = w.host.kernel.vfs.mkdirp('/dev');
+    dev.set('ocreat_dangling', symlink('/dev/ocreat_target'));
+    dev.set('ocreat_dangling_sys', symlink('/sys/ocreat_none'));
+    const p = w.host.spawn(NOBODY);
+    for (const path of ['/dev/ocreat_new', '/dev/vfio/ocreat_new', '/ocreat_new', '/dev/ocreat_dangling']) refuses(w, p, path, O_RDWR | O_CREAT, 'EACCES');
+    refuses(w, p, '/dev/ocreat_dangling_sys', O_WRONLY | O_CREAT, 'EACCES');
+    refuses(w, w.host.spawn(), '/dev/ocreat_dangling_sys', O_WRONLY | O_CREAT, 'EACCES');
+    // O_CREAT|O_EXCL does not follow it: the symlink is the name that exists.
+    refuses(w, w.host.spawn(), '/dev/ocreat_dangling', O_WRONLY | O_CREAT | O_EXCL, 'EEXIST');
+  });
+});
+
+// What devtmpfs (shmem) does on open(O_CREAT) of a missing name by a user who may write the directory:
+// lookup_open() sets FMODE_CREATED and calls ->create (a regular file owned by the caller, mode &
+// S_IALLUGO & ~umask: vfs_prepare_mode()); do_open() then skips may_open()'s permission check
+// (acc_mode 0), so the creator may open it even with mode 0. f_created_query() (fs/fcntl.c) reports
+// FMODE_CREATED: 1 on the creating open file description (and its dups), 0 on any other open. A
+// symlink whose target is missing is followed and the target created. Measured: created=1 and mode
+// 0644 from 0666 (umask 022), mode 0 opened O_RDONLY by its creator, 0666 with umask 0, EEXIST on a
+// second O_CREAT|O_EXCL, created=1 through a dangling symlink and 0 on a reopen, O_DIRECT accepted
+// (F_GETFL 0140002), a write past the end leaving zeros, reads at the end returning 0.
+describe('open(O_CREAT) creates a file where the filesystem can (devtmpfs, rootfs)', () => {
+  it('root creates /dev/ocreat_a: FMODE_CREATED on that open only, a listed name, a file that keeps what is written', () => {
+    const w = world();
+    const p = w.host.spawn();
+    const fd = p.open('/dev/ocreat_a', O_RDWR | O_CREAT, 0o666);
+    expect(p.fcntl(fd, F_CREATED_QUERY)).toBe(1);
+    expect(p.fcntl(p.dup(fd), F_CREATED_QUERY)).toBe(1);
+    expect(p.fcntl(fd, F_GETFL)).toBe(O_RDWR | O_LARGEFILE);
+    expect(p.readlink(`/proc/self/fd/${fd}`)).toBe('/dev/ocreat_a');
+    expect(p.readdir('/dev')).toContain('ocreat_a');
+    expect(p.write(fd, bytes('hello'))).toBe(5);
+    const again = p.open('/dev/ocreat_a', O_RDWR | O_CREAT, 0o666);
+    expect(p.fcntl(again, F_CREATED_QUERY)).toBe(0);
+    const b = new Uint8Array(16);
+    expect(p.read(again, b)).toBe(5);
+    expect(Buffer.from(b.subarray(0, 5)).toString()).toBe('hello');
+    expect(p.read(again, b)).toBe(0);
+    refuses(w, p, '/dev/ocreat_a', O_RDWR | O_CREAT | O_EXCL, 'EEXIST');
+    expect(w.opens).toEqual({ null: 0, kvm: 0 });
+  });
+
+  it("the new file's mode is mode & ~umask, its owner the creator; its creator opens it whatever the mode", () => {
+    const w = world();
+    const root = w.host.spawn();
+    const nobody = w.host.spawn(NOBODY);
+    root.open('/dev/ocreat_u', O_WRONLY | O_CREAT, 0o666);
+    refuses(w, nobody, '/dev/ocreat_u', O_RDWR, 'EACCES'); // 0644
+    expect(nobody.open('/dev/ocreat_u', O_RDONLY)).toBe(3);
+    w.host.spawn({ umask: 0 }).open('/dev/ocreat_u0', O_WRONLY | O_CREAT, 0o666);
+    expect(nobody.open('/dev/ocreat_u0', O_RDWR)).toBe(4); // 0666
+    // Only the permission bits count (S_IALLUGO), and mode 0 still opens for its creator (acc_mode 0).
+    const fd = root.open('/dev/ocreat_0', O_RDWR | O_CREAT, 0o170000);
+    expect(root.fcntl(fd, F_CREATED_QUERY)).toBe(1);
+    refuses(w, nobody, '/dev/ocreat_0', O_RDONLY, 'EACCES');
+    // A directory the user may write: the user owns what it creates there.
+    w.host.kernel.vfs.mkdirp('/dev').set('ocreat_home', new StaticDir(0o700, NOBODY.uid, NOBODY.gid));
+    const own = nobody.open('/dev/ocreat_home/f', O_WRONLY | O_CREAT, 0o600);
+    expect(nobody.fcntl(own, F_CREATED_QUERY)).toBe(1);
+    expect(nobody.open('/dev/ocreat_home/f', O_RDWR)).toBeGreaterThan(own);
+    refuses(w, w.host.spawn({ uid: 1000 }), '/dev/ocreat_home/g', O_WRONLY | O_CREAT, 'EACCES');
+  });
+
+  it('a dangling symlink is followed and its target created (O_CREAT without O_EXCL)', () => {
+    const w = world();
+    w.host.kernel.vfs.mkdirp('/dev').set('ocreat_dangling', symlink('/dev/ocreat_target'));
+    const p = w.host.spawn();
+    const fd = p.open('/dev/ocreat_dangling', O_WRONLY | O_CREAT, 0o600);
+    expect(p.fcntl(fd, F_CREATED_QUERY)).toBe(1);
+    expect(p.readlink(`/proc/self/fd/${fd}`)).toBe('/dev/ocreat_target');
+    expect(p.fcntl(p.open('/dev/ocreat_target', O_WRONLY | O_CREAT, 0o600), F_CREATED_QUERY)).toBe(0);
+  });
+
+  it('in the root directory and in /dev subdirectories too (rootfs and devtmpfs create; sysfs and procfs do not)', () => {
+    const w = world();
+    const p = w.host.spawn();
+    expect(p.fcntl(p.open('/ocreat_root', O_RDWR | O_CREAT, 0o644), F_CREATED_QUERY)).toBe(1);
+    expect(p.readdir('/')).toContain('ocreat_root');
+    expect(p.fcntl(p.open('/dev/vfio/ocreat_v', O_RDWR | O_CREAT, 0o644), F_CREATED_QUERY)).toBe(1);
+    expect(p.readdir('/dev/vfio')).toContain('ocreat_v');
+  });
+
+  it('contents: holes read as zeros, reads stop at the end, pread/pwrite, FIONREAD, O_DIRECT accepted', () => {
+    const w = world();
+    const p = w.host.spawn();
+    const fd = p.open('/dev/ocreat_s', O_RDWR | O_CREAT | O_DIRECT, 0o644);
+    expect(p.fcntl(fd, F_GETFL)).toBe(O_RDWR | O_DIRECT | O_LARGEFILE);
+    expect(p.pwrite(fd, bytes('q'), 4)).toBe(1);
+    const b = new Uint8Array(16).fill(0x55);
+    expect(p.read(fd, b)).toBe(5);
+    expect([...b.subarray(0, 6)]).toEqual([0, 0, 0, 0, 0x71, 0x55]);
+    expect(p.read(fd, b)).toBe(0);
+    expect(p.pread(fd, b, 100)).toBe(0);
+    // A write across a page boundary, read back whole.
+    const big = new Uint8Array(5000).map((_, i) => i & 0xff);
+    expect(p.pwrite(fd, big, 4000)).toBe(5000);
+    const back = new Uint8Array(5000);
+    expect(p.pread(fd, back, 4000)).toBe(5000);
+    expect(back).toEqual(big);
+    const n = new Int32Array(1);
+    const r = p.open('/dev/ocreat_s', O_RDONLY);
+    p.read(r, new Uint8Array(1000));
+    p.ioctl(r, FIONREAD, n);
+    expect(n[0]).toBe(9000 - 1000); // do_vfs_ioctl(): i_size - f_pos
   });
 });
