@@ -27,7 +27,7 @@ import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-gener
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
-  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL,
+  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC,
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
@@ -57,6 +57,8 @@ export interface ProcessOptions {
 // f_mode's FMODE_READ/FMODE_WRITE are OPEN_FMODE(f_flags): (f_flags + 1) & these (src/linux/fs/file.ts).
 const FM_READ = 0x1;
 const FM_WRITE = 0x2;
+/** O_APPEND. */
+const F_APPEND = 0o2000;
 
 const MAY_READ = 4;
 const MAY_WRITE = 2;
@@ -313,6 +315,9 @@ export class Process {
       file.flags = (flags & F_FLAGS_KEPT) | O_LARGEFILE;
       // do_dentry_open(), after f_op->open: only tmpfs files support direct I/O (FMODE_CAN_ODIRECT).
       if (flags & O_DIRECT && !(file instanceof ShmemFile)) throw kerr('EINVAL', `${file.path} does not support O_DIRECT`);
+      // do_open(): handle_truncate() on an existing regular file, once it is open (a created one is
+      // empty: O_TRUNC is dropped). Truncating a sysfs or procfs attribute changes nothing.
+      if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) file.inode.truncate();
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
@@ -357,13 +362,16 @@ export class Process {
     if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
     if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
     const acc = flags & O_ACCMODE;
-    // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit.
-    const want = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
+    // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit;
+    // build_open_flags(): O_TRUNC asks for write permission whatever the access mode.
+    let want = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
+    if (flags & O_TRUNC) want |= MAY_WRITE;
     const fmode = openFmode(flags);
     // may_open(): the file-type checks come before the permission check.
-    if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory`);
+    if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory${acc === O_RDONLY ? ' (O_TRUNC asks to write it)' : ''}`);
     if (!this.mayAccess(node, want)) {
-      throw kerr('EACCES', `${real} is mode ${modeText(node)}; uid ${this.uid} may not open it for ${acc === O_RDONLY ? 'reading' : acc === O_WRONLY ? 'writing' : 'reading and writing'}`);
+      const what = want === MAY_READ ? 'reading' : want === MAY_WRITE ? 'writing' : 'reading and writing';
+      throw kerr('EACCES', `${real} is mode ${modeText(node)}; uid ${this.uid} may not open it for ${what}${flags & O_TRUNC ? ' (O_TRUNC needs write permission)' : ''}`);
     }
     // may_open(): O_NOATIME needs the file's owner or CAP_FOWNER (inode_owner_or_capable()).
     if (flags & O_NOATIME && this.uid !== 0 && this.uid !== node.uid) throw kerr('EPERM', `O_NOATIME on ${real} needs its owner (uid ${node.uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
@@ -492,9 +500,11 @@ export class Process {
     if (((file.flags + 1) & (isRead ? FM_READ : FM_WRITE)) === 0) throw notOpenFor(isRead);
     const b = buf.length <= MAX_RW_COUNT ? buf : buf.subarray(0, MAX_RW_COUNT);
     try {
-      const at = explicitPos ? pos : file.pos;
+      // generic_write_checks(): an O_APPEND write to a regular file goes to its end (pwrite's too);
+      // write() then leaves f_pos after it.
+      const at = !isRead && file.flags & O_APPEND && file instanceof ShmemFile ? file.inode.size : explicitPos ? pos : file.pos;
       const n = isRead ? file.read(ctx, b, at) : file.write(ctx, b, at);
-      if (!explicitPos && file.positional) file.pos += n;
+      if (!explicitPos && file.positional) file.pos = at + n;
       return n;
     } catch (e) {
       if (e instanceof WouldBlock) {
@@ -548,7 +558,7 @@ export class Process {
   }
 
   // read() and write() take a straight-line path for the common case (an open file, opened for the
-  // access, a buffer within MAX_RW_COUNT) so that it stays small enough for V8 to inline whole into
+  // access, a buffer within MAX_RW_COUNT, no O_APPEND on a write) so that it stays small enough for V8 to inline whole into
   // every caller; anything else goes through rw(), which makes the checks in the kernel's order (this
   // path has changed nothing yet). What the file operation throws, or what is thrown after it returned,
   // is handled out of line as rw() would (test/linux/syscalls.test.ts runs both paths side by side).
@@ -572,7 +582,7 @@ export class Process {
 
   write(fd: number, buf: Uint8Array): number {
     const f = this.fds.get(fd);
-    if (f === undefined || ((f.flags + 1) & FM_WRITE) === 0 || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
+    if (f === undefined || ((f.flags + 1) & FM_WRITE) === 0 || f.flags & F_APPEND || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
     let n = WOULD_BLOCK;
     try {
       n = f.write(this.ctx, buf, f.pos);

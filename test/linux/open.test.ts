@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { StaticDir, chardev, symlink, type CharDevNode } from '../../src/linux/fs/vfs.js';
-import { F_CREATED_QUERY, F_GETFL, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { F_CREATED_QUERY, F_GETFL, F_SETFL, O_APPEND, O_TRUNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -305,5 +305,55 @@ describe('open(O_CREAT) creates a file where the filesystem can (devtmpfs, rootf
     p.read(r, new Uint8Array(1000));
     p.ioctl(r, FIONREAD, n);
     expect(n[0]).toBe(9000 - 1000); // do_vfs_ioctl(): i_size - f_pos
+  });
+});
+
+// fs/open.c build_open_flags(): `if (flags & O_TRUNC) acc_mode |= MAY_WRITE;`, so O_RDONLY|O_TRUNC
+// needs write permission (may_open(): EISDIR on a directory, EACCES without it); do_open() truncates
+// an existing regular file once it is open (handle_truncate()), never one it created. mm/filemap.c
+// generic_write_checks(): an O_APPEND write starts at i_size, pwrite()'s too, and write() leaves f_pos
+// after it. Measured (a C program on /dev): EISDIR for /dev O_RDONLY|O_TRUNC (with O_DIRECTORY too),
+// EACCES for /proc/interrupts O_RDONLY|O_TRUNC as uid 65534 (it opens as root); with O_APPEND, f_pos
+// 5 after writing "hello", still 5 after pwrite("Z", 0), 8 on a second fd that wrote "ab" then set
+// O_APPEND and wrote "cd", 10 after "XY"; contents "ablloZcdXY"; then an O_RDONLY|O_TRUNC open leaves
+// the first fd reading 0 bytes at f_pos 10.
+describe('open(O_TRUNC) and O_APPEND', () => {
+  it('O_TRUNC asks for write permission: EISDIR on a directory, EACCES on a file the user may only read', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY)]) {
+      refuses(w, p, '/dev', O_RDONLY | O_TRUNC, 'EISDIR');
+      refuses(w, p, '/dev', O_RDONLY | O_DIRECTORY | O_TRUNC, 'EISDIR');
+    }
+    refuses(w, w.host.spawn(NOBODY), '/proc/interrupts', O_RDONLY | O_TRUNC, 'EACCES');
+    expect(w.host.spawn().open('/proc/interrupts', O_RDONLY | O_TRUNC)).toBe(3);
+  });
+
+  it('O_APPEND writes go to the end (pwrite too), and O_TRUNC empties an existing file', () => {
+    const w = world();
+    const p = w.host.spawn();
+    const fd = p.open('/dev/ocreat_app', O_RDWR | O_CREAT | O_APPEND, 0o644);
+    const pos = (f: number): number => p.fileOrNull(f)!.pos;
+    p.write(fd, bytes('hello'));
+    expect(pos(fd)).toBe(5);
+    p.pwrite(fd, bytes('Z'), 0);
+    expect(pos(fd)).toBe(5);
+    const fd2 = p.open('/dev/ocreat_app', O_RDWR);
+    p.write(fd2, bytes('ab'));
+    p.fcntl(fd2, F_SETFL, O_APPEND);
+    p.write(fd2, bytes('cd'));
+    expect(pos(fd2)).toBe(8);
+    p.write(fd, bytes('XY'));
+    expect(pos(fd)).toBe(10);
+    const b = new Uint8Array(32);
+    expect(Buffer.from(b.subarray(0, p.pread(fd, b, 0))).toString()).toBe('ablloZcdXY');
+    p.open('/dev/ocreat_app', O_RDONLY | O_TRUNC);
+    expect(p.read(fd, b)).toBe(0);
+    expect(pos(fd)).toBe(10);
+    expect(p.pread(fd, b, 0)).toBe(0);
+    // creat(): O_CREAT|O_WRONLY|O_TRUNC on the existing name empties it too, without creating.
+    p.write(fd, bytes('again'));
+    const c = p.open('/dev/ocreat_app', O_WRONLY | O_CREAT | O_TRUNC, 0o644);
+    expect(p.fcntl(c, F_CREATED_QUERY)).toBe(0);
+    expect(p.pread(fd, b, 0)).toBe(0);
   });
 });
