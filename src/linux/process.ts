@@ -27,7 +27,7 @@ import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-gener
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
-  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC,
+  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE,
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
@@ -71,11 +71,11 @@ const WOULD_BLOCK = -1;
 /** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
 const MAX_RW_COUNT = 0x7ffff000;
 /**
- * What an open's flags leave in f_flags: VALID_OPEN_FLAGS (include/linux/fcntl.h; __O_TMPFILE, which
- * nothing in the model supports, aside) without O_CLOEXEC (build_open_flags()) and O_CREAT, O_EXCL,
- * O_NOCTTY, O_TRUNC (do_dentry_open()).
+ * What an open's flags leave in f_flags: VALID_OPEN_FLAGS (include/linux/fcntl.h; O_PATH opens set
+ * their own) without O_CLOEXEC (build_open_flags()) and O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC
+ * (do_dentry_open()). An O_TMPFILE file keeps both its bits.
  */
-const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME;
+const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | __O_TMPFILE;
 
 /** The part of setfl()'s SETFL_MASK (fs/fcntl.c) the model changes: all of it but O_NOATIME. */
 const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT;
@@ -92,6 +92,21 @@ function pathFcntlAllowed(cmd: number): boolean {
       return true;
     default:
       return false;
+  }
+}
+
+/**
+ * build_open_flags()'s rules for the flags that create (after build_open_how() has dropped them all
+ * with O_PATH): O_CREAT with O_DIRECTORY is EINVAL since 6.4 (that also refuses O_CREAT|O_TMPFILE);
+ * __O_TMPFILE needs O_DIRECTORY (old kernels would open the directory) and an access mode that writes.
+ */
+function checkCreateFlags(path: string, flags: number): void {
+  if ((flags & (O_CREAT | O_DIRECTORY)) === (O_CREAT | O_DIRECTORY)) {
+    throw kerr('EINVAL', `O_CREAT with O_DIRECTORY on ${path} (refused since Linux 6.4: it would make a regular file, not a directory)`);
+  }
+  if (flags & __O_TMPFILE) {
+    if (!(flags & O_DIRECTORY)) throw kerr('EINVAL', `__O_TMPFILE without O_DIRECTORY on ${path} (O_TMPFILE is both bits)`);
+    if ((flags & O_ACCMODE) === O_RDONLY) throw kerr('EINVAL', `O_TMPFILE on ${path} with O_RDONLY (an unnamed file must be opened for writing)`);
   }
 }
 
@@ -295,28 +310,28 @@ export class Process {
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       // build_open_how(): with O_PATH only O_PATH_FLAGS count, so none of the creation rules apply.
-      if (!(flags & O_PATH) && (flags & (O_CREAT | O_DIRECTORY)) === (O_CREAT | O_DIRECTORY)) {
-        throw kerr('EINVAL', `O_CREAT with O_DIRECTORY on ${path} (refused since Linux 6.4: it would make a regular file, not a directory)`);
-      }
+      if (!(flags & O_PATH)) checkCreateFlags(path, flags);
       this.fds.reserveCheck();
-      const creat = (flags & (O_CREAT | O_PATH)) === O_CREAT;
-      // build_open_flags(): O_CREAT|O_EXCL never follows a final symlink (it is the name that exists).
-      const follow = !(flags & O_NOFOLLOW) && !(creat && flags & O_EXCL);
-      const vfs = this.kernel.vfs;
-      const found = creat ? vfs.lookupCreate(path, this.ctx, follow) : vfs.resolve(path, this.ctx, follow);
-      if (found.node === undefined) {
-        file = this.createFile(found, mode);
+      if ((flags & (__O_TMPFILE | O_PATH)) === __O_TMPFILE) {
+        file = this.openTmpfile(path, flags, mode);
       } else {
-        if (flags & O_PATH) return this.openPath(path, flags, mode, found.node, found.path);
-        file = this.openExisting(path, flags, found.node, found.path);
+        const creat = (flags & (O_CREAT | O_PATH)) === O_CREAT;
+        // build_open_flags(): O_CREAT|O_EXCL never follows a final symlink (it is the name that exists).
+        const follow = !(flags & O_NOFOLLOW) && !(creat && flags & O_EXCL);
+        const vfs = this.kernel.vfs;
+        const found = creat ? vfs.lookupCreate(path, this.ctx, follow) : vfs.resolve(path, this.ctx, follow);
+        if (found.node === undefined) file = this.createFile(found, mode);
+        else if (flags & O_PATH) return this.openPath(path, flags, mode, found.node, found.path);
+        else file = this.openExisting(path, flags, found.node, found.path);
       }
       // open()/openat() add O_LARGEFILE on 64-bit (force_o_largefile()); build_open_how() drops bits
       // outside VALID_OPEN_FLAGS, build_open_flags() O_CLOEXEC, do_dentry_open() the open-time-only flags.
       file.flags = (flags & F_FLAGS_KEPT) | O_LARGEFILE;
       // do_dentry_open(), after f_op->open: only tmpfs files support direct I/O (FMODE_CAN_ODIRECT).
       if (flags & O_DIRECT && !(file instanceof ShmemFile)) throw kerr('EINVAL', `${file.path} does not support O_DIRECT`);
-      // do_open(): handle_truncate() on an existing regular file, once it is open (a created one is
-      // empty: O_TRUNC is dropped). Truncating a sysfs or procfs attribute changes nothing.
+      // do_open(): handle_truncate() on an existing regular file, once it is open (a created one, like
+      // an O_TMPFILE one, is empty: O_TRUNC is dropped). Truncating a sysfs or procfs attribute changes
+      // nothing.
       if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) file.inode.truncate();
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
@@ -330,6 +345,25 @@ export class Process {
       if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags, mode], -1, e);
       this.fail(e, 'open', `open("${path}")`, undefined, path);
     }
+  }
+
+  /**
+   * do_tmpfile(): an unnamed tmpfs file in the directory `path` names (ENOTDIR, ENOENT), which the
+   * caller must be allowed to write and search (vfs_tmpfile(): EACCES) and whose filesystem must have
+   * ->tmpfile (EOPNOTSUPP: sysfs, procfs). No FMODE_CREATED: F_CREATED_QUERY reports 0.
+   */
+  private openTmpfile(path: string, flags: number, mode: number): ShmemFile {
+    const vfs = this.kernel.vfs;
+    const { node: dir, path: dirPath } = vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
+    if (dir.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory (O_TMPFILE names the directory to make the file in)`);
+    if (!this.mayAccess(dir, MAY_WRITE | MAY_EXEC)) {
+      throw kerr('EACCES', `O_TMPFILE in ${dirPath} needs write and search permission on it (mode ${modeText(dir)}); uid ${this.uid} has not`);
+    }
+    const fs = vfs.fsOf(dirPath);
+    if (!fs.creates) throw kerr('EOPNOTSUPP', `${dirPath} is a ${fs.name} directory, which cannot make files (no ->tmpfile)`);
+    const inode = new ShmemInode(mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    // What /proc/<pid>/fd shows for it (d_path() of an unlinked dentry).
+    return new ShmemFile(inode, `${dirPath === '/' ? '' : dirPath}/#${inode.ino} (deleted)`, false);
   }
 
   /**

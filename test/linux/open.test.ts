@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { StaticDir, chardev, symlink, type CharDevNode } from '../../src/linux/fs/vfs.js';
-import { F_CREATED_QUERY, F_GETFL, F_SETFL, O_APPEND, O_TRUNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { F_CREATED_QUERY, F_GETFL, F_SETFL, O_ACCMODE, O_APPEND, O_TMPFILE, __O_TMPFILE, O_TRUNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -355,5 +355,54 @@ describe('open(O_TRUNC) and O_APPEND', () => {
     const c = p.open('/dev/ocreat_app', O_WRONLY | O_CREAT | O_TRUNC, 0o644);
     expect(p.fcntl(c, F_CREATED_QUERY)).toBe(0);
     expect(p.pread(fd, b, 0)).toBe(0);
+  });
+});
+
+// fs/open.c build_open_flags(): __O_TMPFILE needs O_DIRECTORY (EINVAL) and an access mode with
+// MAY_WRITE (EINVAL); O_CREAT with it is the O_CREAT|O_DIRECTORY EINVAL; O_PATH drops it. fs/namei.c
+// do_tmpfile(): the directory is looked up with LOOKUP_DIRECTORY (ENOENT, ENOTDIR), then vfs_tmpfile()
+// needs MAY_WRITE|MAY_EXEC on it (EACCES) before asking for ->tmpfile (EOPNOTSUPP: sysfs, procfs), and
+// sets no FMODE_CREATED. Measured, as root: an fd with F_GETFL 0x418002 (O_RDWR|O_LARGEFILE|O_TMPFILE),
+// 0x418003 with access mode 3, F_CREATED_QUERY 0, /proc/self/fd naming "/dev/#138 (deleted)", / works
+// too; EINVAL for O_RDONLY, for __O_TMPFILE alone and with O_CREAT; EOPNOTSUPP for /sys and /proc;
+// ENOTDIR for /dev/null and for /proc/self with O_NOFOLLOW; ENOENT for /dev/ocreat_none; O_PATH gives
+// an O_PATH|O_DIRECTORY fd. As uid 65534: EACCES for /dev, /sys and /proc, the EINVALs unchanged.
+describe('open(O_TMPFILE)', () => {
+  it('root gets an unnamed file in /dev and /: written and read back, not FMODE_CREATED, never listed', () => {
+    const w = world();
+    const p = w.host.spawn();
+    const listed = p.readdir('/dev');
+    const fd = p.open('/dev', O_RDWR | O_TMPFILE, 0o600);
+    expect(p.fcntl(fd, F_GETFL)).toBe(0x418002);
+    expect(p.fcntl(fd, F_CREATED_QUERY)).toBe(0);
+    expect(p.readlink(`/proc/self/fd/${fd}`)).toMatch(/^\/dev\/#\d+ \(deleted\)$/);
+    p.write(fd, bytes('tmp'));
+    const b = new Uint8Array(8);
+    expect(p.pread(fd, b, 0)).toBe(3);
+    expect(p.fcntl(p.open('/', O_ACCMODE | O_TMPFILE | O_EXCL, 0o600), F_GETFL)).toBe(0x418003);
+    expect(p.readlink('/proc/self/fd/4')).toMatch(/^\/#\d+ \(deleted\)$/);
+    expect(p.readdir('/dev')).toEqual(listed);
+    expect(p.readdir('/')).toEqual(['dev', 'proc', 'sys']);
+    // O_PATH drops __O_TMPFILE (build_open_how()): an O_PATH open of the directory.
+    expect(p.fcntl(p.open('/dev', O_PATH | O_TMPFILE), F_GETFL)).toBe(O_PATH | O_DIRECTORY);
+  });
+
+  it('EINVAL for its flag rules, then ENOENT/ENOTDIR for the directory, EACCES without write permission, EOPNOTSUPP where the filesystem cannot', () => {
+    const w = world();
+    for (const p of [w.host.spawn(), w.host.spawn(NOBODY)]) {
+      refuses(w, p, '/dev', O_RDONLY | O_TMPFILE, 'EINVAL');
+      refuses(w, p, '/dev', O_RDWR | __O_TMPFILE, 'EINVAL');
+      refuses(w, p, '/dev', O_RDWR | O_CREAT | O_TMPFILE, 'EINVAL');
+      refuses(w, p, '/nonexistent_ocreat', O_RDONLY | O_TMPFILE, 'EINVAL');
+      refuses(w, p, '/dev/null', O_RDWR | O_TMPFILE, 'ENOTDIR');
+      refuses(w, p, '/proc/self', O_RDWR | O_TMPFILE | O_NOFOLLOW, 'ENOTDIR');
+      refuses(w, p, '/dev/ocreat_none', O_RDWR | O_TMPFILE, 'ENOENT');
+    }
+    const root = w.host.spawn();
+    refuses(w, root, '/sys', O_RDWR | O_TMPFILE, 'EOPNOTSUPP');
+    refuses(w, root, '/proc', O_RDWR | O_TMPFILE, 'EOPNOTSUPP');
+    refuses(w, root, '/sys/bus/pci', O_WRONLY | O_TMPFILE, 'EOPNOTSUPP');
+    const nobody = w.host.spawn(NOBODY);
+    for (const dir of ['/dev', '/sys', '/proc', '/']) refuses(w, nobody, dir, O_RDWR | O_TMPFILE, 'EACCES');
   });
 });
