@@ -4,11 +4,16 @@
 // name added to the directory. The errnos were measured on this machine (Linux 6.18, as root and as
 // uid 65534, with a C program calling open(2) on /dev (devtmpfs), /sys (sysfs) and /proc (procfs)).
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { StaticDir, chardev, symlink, type CharDevNode } from '../../src/linux/fs/vfs.js';
 import { F_CREATED_QUERY, F_GETFL, F_SETFL, O_ACCMODE, O_APPEND, O_TMPFILE, __O_TMPFILE, O_TRUNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
+import { errnoInfo } from '../../abi/errno.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -404,5 +409,116 @@ describe('open(O_TMPFILE)', () => {
     refuses(w, root, '/sys/bus/pci', O_WRONLY | O_TMPFILE, 'EOPNOTSUPP');
     const nobody = w.host.spawn(NOBODY);
     for (const dir of ['/dev', '/sys', '/proc', '/']) refuses(w, nobody, dir, O_RDWR | O_TMPFILE, 'EACCES');
+  });
+});
+
+// The same calls on this machine's kernel and on the model, compared: a C program makes each openat
+// (the raw syscall, so the flags are exactly these) as root and as uid 65534 and prints the errno, or
+// F_GETFL for an fd it got; under the real strace, its openat lines are compared with the model's
+// strace. Only calls that create nothing on the real system are made (the program would unlink what
+// F_CREATED_QUERY says it created, and the test would fail). Needs root (for uid 65534 and for the
+// permissions the model gives root), gcc, a 6.12+ kernel (F_CREATED_QUERY; the model is 6.18), and
+// strace for the strace half.
+const ORACLE_C = `#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+  int i = 1;
+  if (argc > 1 && strcmp(argv[1], "--nobody") == 0) {
+    if (setgid(65534) || setuid(65534)) return 2;
+    i = 2;
+  }
+  for (; i + 2 < argc; i += 3) {
+    long fd = syscall(SYS_openat, AT_FDCWD, argv[i + 2], (int)strtol(argv[i], 0, 0), (int)strtol(argv[i + 1], 0, 0));
+    if (fd < 0) { printf("%d\\n", errno); continue; }
+    if (fcntl(fd, 1028, 0) == 1) { unlink(argv[i + 2]); printf("CREATED\\n"); }
+    else printf("OK %d\\n", fcntl(fd, F_GETFL));
+    close(fd);
+  }
+  return 0;
+}
+`;
+
+const [kmajor, kminor] = release().split('.').map(Number) as [number, number];
+const ORACLE_SKIP =
+  process.getuid?.() !== 0 ? 'not running as root' :
+  !['/usr/bin/gcc', '/bin/gcc'].some(existsSync) ? 'gcc is not installed' :
+  kmajor < 6 || (kmajor === 6 && kminor < 12) ? `kernel ${release()} is older than 6.12` : undefined;
+if (ORACLE_SKIP) console.warn(`open(): the real-kernel oracle test is skipped: ${ORACLE_SKIP}`);
+const STRACE = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
+if (!ORACLE_SKIP && !STRACE) console.warn('open(): strace is not installed: the oracle test compares errnos only');
+
+/** Calls that create nothing on a real system (names the test checks are absent there). */
+const ORACLE_CALLS: ReadonlyArray<readonly [string, number, number?]> = [
+  ['/dev/null', O_RDWR | O_CREAT | O_EXCL, 0o644], ['/dev/null', O_RDWR | O_CREAT, 0o644], ['/dev/kvm', O_RDWR | O_CREAT | O_EXCL, 0o644],
+  ['/sys/bus/pci/nonexistent', O_WRONLY | O_CREAT, 0o644], ['/sys/bus/pci/nonexistent', O_WRONLY | O_CREAT | O_EXCL, 0o644],
+  ['/sys/kernel/ocreat_none', O_RDONLY | O_CREAT, 0o644], ['/sys/bus/pci', O_RDONLY | O_CREAT, 0o644], ['/sys/bus/pci', O_RDONLY | O_CREAT | O_EXCL, 0o644],
+  ['/sys/bus/ocreat_none/x', O_RDONLY | O_CREAT, 0o644], ['/ocreat_none/x', O_WRONLY | O_CREAT | O_EXCL, 0o644],
+  ['/dev/null/', O_WRONLY | O_CREAT, 0o644], ['/dev/null/', O_RDONLY], ['/dev/null/', O_RDONLY | O_NOFOLLOW], ['/dev/null/x', O_WRONLY | O_CREAT, 0o644],
+  ['/dev/ocreat_none/', O_WRONLY | O_CREAT, 0o644], ['/dev/ocreat_none/', O_WRONLY | O_CREAT | O_EXCL, 0o644], ['/sys/ocreat_none/', O_WRONLY | O_CREAT, 0o644],
+  ['/dev/', O_RDONLY | O_CREAT, 0o644], ['/dev/null', O_RDWR | O_CREAT | O_DIRECTORY, 0o644], ['/dev/ocreat_none', O_RDWR | O_CREAT | O_DIRECTORY, 0o644],
+  ['/ocreat_none/x', O_RDWR | O_CREAT | O_DIRECTORY, 0o644], ['/dev', O_RDONLY | O_CREAT, 0o644], ['/dev', O_RDONLY | O_CREAT | O_EXCL, 0o644],
+  ['/', O_RDONLY | O_CREAT, 0o644], ['/', O_RDONLY | O_CREAT | O_EXCL, 0o644], ['/dev/.', O_RDONLY | O_CREAT, 0o644], ['/dev/./', O_RDONLY | O_CREAT | O_EXCL, 0o644],
+  ['/dev/..', O_RDONLY | O_CREAT | O_EXCL, 0o644], ['/proc/self', O_RDONLY | O_CREAT | O_EXCL, 0o644], ['/proc/self', O_RDONLY | O_CREAT, 0o644],
+  ['/proc/self', O_RDONLY | O_CREAT | O_NOFOLLOW, 0o644], ['/proc/self', O_RDONLY | O_NOFOLLOW | O_DIRECTORY], ['/proc/self/', O_RDONLY | O_NOFOLLOW],
+  ['/proc/ocreat_none', O_WRONLY | O_CREAT, 0o644], ['/proc/self/ocreat_none', O_WRONLY | O_CREAT, 0o644], ['/proc/self/fd/99', O_WRONLY | O_CREAT, 0o644],
+  ['/proc/99999999/x', O_WRONLY | O_CREAT, 0o644], ['/proc/interrupts', O_RDONLY | O_CREAT, 0o644], ['/proc/interrupts', O_RDONLY | O_TRUNC],
+  ['/dev', O_RDONLY | O_TRUNC], ['/dev/null/.', O_RDONLY], ['/dev/null/..', O_RDONLY],
+  ['/dev', O_RDWR | O_TMPFILE, 0o600], ['/dev', O_RDONLY | O_TMPFILE, 0o600], ['/dev', O_RDWR | __O_TMPFILE, 0o600], ['/dev', O_RDWR | O_CREAT | O_TMPFILE, 0o600],
+  ['/sys', O_RDWR | O_TMPFILE, 0o600], ['/proc', O_RDWR | O_TMPFILE, 0o600], ['/dev/null', O_RDWR | O_TMPFILE, 0o600], ['/dev/ocreat_none', O_RDWR | O_TMPFILE, 0o600],
+  ['/dev', O_RDONLY | O_PATH | O_TMPFILE, 0o600], ['/dev/ocreat_none', O_RDONLY | O_PATH | O_CREAT, 0o600],
+];
+
+describe('open(): the model against this machine\'s kernel', () => {
+  it.skipIf(ORACLE_SKIP !== undefined)('every O_CREAT/O_EXCL/O_TMPFILE/trailing-slash call gives the real errno (root and uid 65534), and strace prints it alike', () => {
+    for (const name of ['/dev/ocreat_none', '/sys/ocreat_none', '/sys/kernel/ocreat_none', '/sys/bus/ocreat_none', '/ocreat_none', '/proc/ocreat_none']) {
+      expect(existsSync(name), `${name} must not exist on this machine`).toBe(false);
+    }
+    const calls = ORACLE_CALLS.filter(([path]) => !path.startsWith('/dev/kvm') || existsSync('/dev/kvm')).filter(([path]) => !path.startsWith('/sys/bus/pci') || existsSync('/sys/bus/pci'));
+    const dir = mkdtempSync(join(tmpdir(), 'open-oracle-'));
+    try {
+      writeFileSync(join(dir, 'oracle.c'), ORACLE_C);
+      execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(dir, 'oracle.c')]);
+      const args = calls.flatMap(([path, flags, mode]) => [String(flags), String(mode ?? 0), path]);
+      for (const who of ['root', 'nobody'] as const) {
+        const argv = who === 'nobody' ? ['--nobody', ...args] : args;
+        const traceFile = join(dir, `${who}.strace`);
+        const out = STRACE
+          ? execFileSync(STRACE, ['-e', 'trace=openat', '-o', traceFile, join(dir, 'oracle'), ...argv], { encoding: 'utf8' })
+          : execFileSync(join(dir, 'oracle'), argv, { encoding: 'utf8' });
+        const real = out.trim().split('\n');
+        expect(real).toHaveLength(calls.length);
+        const w = world();
+        const p = w.host.spawn(who === 'root' ? {} : NOBODY);
+        const modelLines: string[] = [];
+        const stop = w.host.strace((l) => { if (l.startsWith('openat(')) modelLines.push(l); });
+        const model = calls.map(([path, flags, mode]) => {
+          try {
+            const fd = p.open(path, flags, mode ?? 0);
+            const fl = p.fcntl(fd, F_GETFL);
+            p.close(fd);
+            return `OK ${fl}`;
+          } catch (e) {
+            if (!(e instanceof SyscallError)) throw e;
+            return String(e.errno);
+          }
+        });
+        stop();
+        const named = (r: string): string => (/^\d+$/.test(r) ? errnoInfo(Number(r)).code : r);
+        const show = (rs: string[]): string[] => rs.map((r, i) => `${who} open("${calls[i]![0]}", 0${calls[i]![1].toString(8)}): ${named(r)}`);
+        expect(show(model)).toEqual(show(real));
+        if (STRACE) {
+          const realLines = readFileSync(traceFile, 'utf8').trim().split('\n').filter((l) => l.startsWith('openat(')).slice(-calls.length).map((l) => l.replace(/\s+= /, ' = '));
+          expect(modelLines).toEqual(realLines);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
