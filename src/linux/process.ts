@@ -491,8 +491,8 @@ export class Process {
         case F_GETFL: r = f.flags; break;
         case F_SETFL:
           // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which only tmpfs files have here, except on a
-          // pipe, where it selects packet mode (stored; packets are not modeled). O_NOATIME (owner check) is
-          // not settable here; FASYNC changes only through a ->fasync operation, which none has.
+          // pipe, where it selects packet mode (stored; packets are not modeled). O_NOATIME (owner
+          // check) is not settable here; FASYNC changes only through a ->fasync operation, which none has.
           if (arg & O_DIRECT && f.kind !== 'pipe' && !(f instanceof ShmemFile)) throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
           f.flags = (f.flags & ~SETFL_MODELED) | (arg & SETFL_MODELED);
           r = 0;
@@ -592,9 +592,9 @@ export class Process {
   }
 
   // read() and write() take a straight-line path for the common case (an open file, opened for the
-  // access, a buffer within MAX_RW_COUNT, no O_APPEND on a write) so that it stays small enough for V8 to inline whole into
-  // every caller; anything else goes through rw(), which makes the checks in the kernel's order (this
-  // path has changed nothing yet). What the file operation throws, or what is thrown after it returned,
+  // access, a buffer within MAX_RW_COUNT, no O_APPEND on a write) so that it stays small enough for V8
+  // to inline whole into every caller; anything else goes through rw(), which makes the checks in the
+  // kernel's order (this path has changed nothing yet). What the file operation throws, or what is thrown after it returned,
   // is handled out of line as rw() would (test/linux/syscalls.test.ts runs both paths side by side).
   // The two bodies are written out on purpose: one body taking `isRead` is twice the bytecode the
   // caller must find inlining budget for, and merges the read and write sites' type feedback on
