@@ -226,7 +226,7 @@ describe('open(O_CREAT) on a missing name (lookup_open, may_o_create)', () => {
 // symlink whose target is missing is followed and the target created. Measured: created=1 and mode
 // 0644 from 0666 (umask 022), mode 0 opened O_RDONLY by its creator, 0666 with umask 0, EEXIST on a
 // second O_CREAT|O_EXCL, created=1 through a dangling symlink and 0 on a reopen, O_DIRECT accepted
-// (F_GETFL 0140002), a write past the end leaving zeros, reads at the end returning 0.
+// (F_GETFL 0140002, and by F_SETFL), a write past the end leaving zeros, reads at the end returning 0.
 describe('open(O_CREAT) creates a file where the filesystem can (devtmpfs, rootfs)', () => {
   it('root creates /dev/ocreat_a: FMODE_CREATED on that open only, a listed name, a file that keeps what is written', () => {
     const w = world();
@@ -305,6 +305,12 @@ describe('open(O_CREAT) creates a file where the filesystem can (devtmpfs, rootf
     const back = new Uint8Array(5000);
     expect(p.pread(fd, back, 4000)).toBe(5000);
     expect(back).toEqual(big);
+    // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which tmpfs files have and /dev/null has not
+    // (measured: F_SETFL O_DIRECT 0 with F_GETFL 0140002 on a /dev file, EINVAL on /dev/null).
+    const plain = p.open('/dev/ocreat_s', O_RDWR);
+    expect(p.fcntl(plain, F_SETFL, O_DIRECT)).toBe(0);
+    expect(p.fcntl(plain, F_GETFL)).toBe(O_RDWR | O_DIRECT | O_LARGEFILE);
+    expect(() => p.fcntl(p.open('/dev/null', O_RDWR), F_SETFL, O_DIRECT)).toThrow(/EINVAL/);
     const n = new Int32Array(1);
     const r = p.open('/dev/ocreat_s', O_RDONLY);
     p.read(r, new Uint8Array(1000));
