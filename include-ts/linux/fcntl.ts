@@ -20,6 +20,10 @@ export const O_NOATIME = 0o1000000;
 export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
+/** The kernel's bit (asm-generic/fcntl.h); glibc's __O_TMPFILE also includes O_DIRECTORY. */
+export const __O_TMPFILE = 0o20000000;
+/** __O_TMPFILE | O_DIRECTORY: open(2) must carry both (build_open_flags()). */
+export const O_TMPFILE = 0o20200000;
 export const F_DUPFD = 0;
 export const F_GETFD = 1;
 export const F_SETFD = 2;

@@ -9,7 +9,8 @@ import { KernelError, SyscallError, WouldBlock, kerr } from './errors.js';
 import { FdTable } from './fs/fdtable.js';
 import { DEFAULT_POLLMASK, FMODE_READ, FMODE_WRITE, KFile, openFmode, type FileContext } from './fs/file.js';
 import { AttrFile } from './fs/attr-file.js';
-import type { Inode } from './fs/vfs.js';
+import type { Inode, Missing } from './fs/vfs.js';
+import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
 import type { Kernel } from './kernel.js';
@@ -26,7 +27,7 @@ import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-gener
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
-  O_LARGEFILE, O_NOATIME,
+  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE,
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
@@ -47,6 +48,8 @@ export interface ProcessOptions {
   readonly stdio?: boolean;
   /** RLIMIT_NOFILE (default 1024; QEMU raises its soft limit like this to hold thousands of eventfds). */
   readonly nofile?: number;
+  /** The umask applied to files open(O_CREAT) creates (default 022, init's). */
+  readonly umask?: number;
 }
 
 // Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
@@ -54,18 +57,25 @@ export interface ProcessOptions {
 // f_mode's FMODE_READ/FMODE_WRITE are OPEN_FMODE(f_flags): (f_flags + 1) & these (src/linux/fs/file.ts).
 const FM_READ = 0x1;
 const FM_WRITE = 0x2;
+/** O_APPEND. */
+const F_APPEND = 0o2000;
 
 const MAY_READ = 4;
 const MAY_WRITE = 2;
+const MAY_EXEC = 1;
+/** include/linux/stat.h: the permission bits a created file's mode keeps. */
+const S_IALLUGO = 0o7777;
+/** init_fs's umask (fs/fs_struct.c), which processes inherit unless they change it. */
+const DEFAULT_UMASK = 0o022;
 const WOULD_BLOCK = -1;
 /** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
 const MAX_RW_COUNT = 0x7ffff000;
 /**
- * What an open's flags leave in f_flags: VALID_OPEN_FLAGS (include/linux/fcntl.h; __O_TMPFILE, which
- * nothing in the model supports, aside) without O_CLOEXEC (build_open_flags()) and O_CREAT, O_EXCL,
- * O_NOCTTY, O_TRUNC (do_dentry_open()).
+ * What an open's flags leave in f_flags: VALID_OPEN_FLAGS (include/linux/fcntl.h; O_PATH opens set
+ * their own) without O_CLOEXEC (build_open_flags()) and O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC
+ * (do_dentry_open()). An O_TMPFILE file keeps both its bits.
  */
-const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME;
+const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | __O_TMPFILE;
 
 /** The part of setfl()'s SETFL_MASK (fs/fcntl.c) the model changes: all of it but O_NOATIME. */
 const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT;
@@ -83,6 +93,26 @@ function pathFcntlAllowed(cmd: number): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * build_open_flags()'s rules for the flags that create (after build_open_how() has dropped them all
+ * with O_PATH): O_CREAT with O_DIRECTORY is EINVAL since 6.4 (that also refuses O_CREAT|O_TMPFILE);
+ * __O_TMPFILE needs O_DIRECTORY (old kernels would open the directory) and an access mode that writes.
+ */
+function checkCreateFlags(path: string, flags: number): void {
+  if ((flags & (O_CREAT | O_DIRECTORY)) === (O_CREAT | O_DIRECTORY)) {
+    throw kerr('EINVAL', `O_CREAT with O_DIRECTORY on ${path} (refused since Linux 6.4: it would make a regular file, not a directory)`);
+  }
+  if (flags & __O_TMPFILE) {
+    if (!(flags & O_DIRECTORY)) throw kerr('EINVAL', `__O_TMPFILE without O_DIRECTORY on ${path} (O_TMPFILE is both bits)`);
+    if ((flags & O_ACCMODE) === O_RDONLY) throw kerr('EINVAL', `O_TMPFILE on ${path} with O_RDONLY (an unnamed file must be opened for writing)`);
+  }
+}
+
+/** `0660 owned by 0:36`, for EACCES reasons. */
+function modeText(node: Inode): string {
+  return `${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}`;
 }
 
 function badFd(fd: number): KernelError {
@@ -108,6 +138,7 @@ export class Process {
   readonly gid: number;
   readonly groups: readonly number[];
   readonly name: string;
+  readonly umask: number;
   readonly fds: FdTable;
   readonly mm: AddressSpace;
   exited = false;
@@ -128,6 +159,7 @@ export class Process {
     this.gid = opts.gid ?? this.uid;
     this.groups = opts.groups ?? [];
     this.name = opts.name ?? `proc${this.pid}`;
+    this.umask = (opts.umask ?? DEFAULT_UMASK) & 0o777;
     this.sched = kernel.sched;
     this.trace = kernel.trace;
     this.fds = new FdTable(kernel, opts.nofile);
@@ -267,56 +299,128 @@ export class Process {
     return (bits & want) === want;
   }
 
-  open(path: string, flags: number = O_RDONLY, _mode = 0): number {
+  /**
+   * open(2) as do_sys_openat2() runs it: build_open_flags() (EINVAL), get_unused_fd_flags() (EMFILE),
+   * then path_openat(): the walk, open_last_lookups() (which with O_CREAT creates a missing name where
+   * the filesystem can), do_open() and the file's open. A failed call installs no fd; only a file it
+   * created stays created, as in Linux (nothing after the creation can fail here).
+   */
+  open(path: string, flags: number = O_RDONLY, mode = 0): number {
     let file: KFile | undefined;
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      // build_open_how(): with O_PATH only O_PATH_FLAGS count, so none of the creation rules apply.
+      if (!(flags & O_PATH)) checkCreateFlags(path, flags);
       this.fds.reserveCheck();
-      const acc = flags & O_ACCMODE;
-      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
-      if (flags & O_PATH) return this.openPath(path, flags, node, real);
-      if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
-      if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
-      // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit.
-      const want = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
-      const fmode = openFmode(flags);
-      // may_open(): the file-type checks come before the permission check.
-      if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory`);
-      if (!this.mayAccess(node, want)) {
-        throw kerr('EACCES', `${real} is mode ${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}; uid ${this.uid} may not open it for ${acc === O_RDONLY ? 'reading' : acc === O_WRONLY ? 'writing' : 'reading and writing'}`);
-      }
-      // may_open(): O_NOATIME needs the file's owner or CAP_FOWNER (inode_owner_or_capable()).
-      if (flags & O_NOATIME && this.uid !== 0 && this.uid !== node.uid) throw kerr('EPERM', `O_NOATIME on ${real} needs its owner (uid ${node.uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
-      switch (node.type) {
-        case 'dir':
-          file = new DirFile(real);
-          break;
-        case 'attr':
-          // kernfs_fop_open() checks f_mode, so an access-mode-3 open of any attribute succeeds.
-          if (fmode & FMODE_WRITE && !node.store) throw kerr('EACCES', `${real} is read-only`);
-          if (fmode & FMODE_READ && !node.show) throw kerr('EACCES', `${real} is write-only`);
-          file = new AttrFile(node, real);
-          break;
-        case 'chr':
-          file = node.open(this.ctx, flags, real);
-          break;
+      if ((flags & (__O_TMPFILE | O_PATH)) === __O_TMPFILE) {
+        file = this.openTmpfile(path, flags, mode);
+      } else {
+        const creat = (flags & (O_CREAT | O_PATH)) === O_CREAT;
+        // build_open_flags(): O_CREAT|O_EXCL never follows a final symlink (it is the name that exists).
+        const follow = !(flags & O_NOFOLLOW) && !(creat && flags & O_EXCL);
+        const vfs = this.kernel.vfs;
+        const found = creat ? vfs.lookupCreate(path, this.ctx, follow) : vfs.resolve(path, this.ctx, follow);
+        if (found.node === undefined) file = this.createFile(found, mode);
+        else if (flags & O_PATH) return this.openPath(path, flags, mode, found.node, found.path);
+        else file = this.openExisting(path, flags, found.node, found.path);
       }
       // open()/openat() add O_LARGEFILE on 64-bit (force_o_largefile()); build_open_how() drops bits
       // outside VALID_OPEN_FLAGS, build_open_flags() O_CLOEXEC, do_dentry_open() the open-time-only flags.
-      file!.flags = (flags & F_FLAGS_KEPT) | O_LARGEFILE;
-      // do_dentry_open(), after f_op->open: no modeled file supports direct I/O (FMODE_CAN_ODIRECT).
-      if (flags & O_DIRECT) throw kerr('EINVAL', `${real} does not support O_DIRECT`);
-      const fd = this.fds.install(file!, (flags & O_CLOEXEC) !== 0);
+      file.flags = (flags & F_FLAGS_KEPT) | O_LARGEFILE;
+      // do_dentry_open(), after f_op->open: only tmpfs files support direct I/O (FMODE_CAN_ODIRECT).
+      if (flags & O_DIRECT && !(file instanceof ShmemFile)) throw kerr('EINVAL', `${file.path} does not support O_DIRECT`);
+      // do_open(): handle_truncate() on an existing regular file, once it is open (a created one, like
+      // an O_TMPFILE one, is empty: O_TRUNC is dropped). Truncating a sysfs or procfs attribute changes
+      // nothing.
+      if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) file.inode.truncate();
+      const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
-      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
       return fd;
     } catch (e) {
       if (file && file.refs === 0) {
         file.released = true;
         file.release(this.kernel);
       }
-      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags], -1, e);
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags, mode], -1, e);
       this.fail(e, 'open', `open("${path}")`, undefined, path);
+    }
+  }
+
+  /**
+   * do_tmpfile(): an unnamed tmpfs file in the directory `path` names (ENOTDIR, ENOENT), which the
+   * caller must be allowed to write and search (vfs_tmpfile(): EACCES) and whose filesystem must have
+   * ->tmpfile (EOPNOTSUPP: sysfs, procfs). No FMODE_CREATED: F_CREATED_QUERY reports 0.
+   */
+  private openTmpfile(path: string, flags: number, mode: number): ShmemFile {
+    const vfs = this.kernel.vfs;
+    const { node: dir, path: dirPath } = vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
+    if (dir.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory (O_TMPFILE names the directory to make the file in)`);
+    if (!this.mayAccess(dir, MAY_WRITE | MAY_EXEC)) {
+      throw kerr('EACCES', `O_TMPFILE in ${dirPath} needs write and search permission on it (mode ${modeText(dir)}); uid ${this.uid} has not`);
+    }
+    const fs = vfs.fsOf(dirPath);
+    if (!fs.creates) throw kerr('EOPNOTSUPP', `${dirPath} is a ${fs.name} directory, which cannot make files (no ->tmpfile)`);
+    const inode = new ShmemInode(mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    // What /proc/<pid>/fd shows for it (d_path() of an unlinked dentry).
+    return new ShmemFile(inode, `${dirPath === '/' ? '' : dirPath}/#${inode.ino} (deleted)`, false);
+  }
+
+  /**
+   * lookup_open() for a name that does not exist, with O_CREAT: procfs's ->lookup fails (ENOENT);
+   * may_o_create() needs write and search permission on the directory (EACCES); a directory without
+   * ->create (sysfs, procfs) is EACCES; else a tmpfs file owned by the caller, mode & ~umask, opened
+   * with FMODE_CREATED and acc_mode 0 (do_open(): the creator may open it whatever its mode says).
+   */
+  private createFile(where: Missing, mode: number): ShmemFile {
+    const vfs = this.kernel.vfs;
+    const fs = vfs.fsOf(where.dirPath);
+    if (fs.lookupFails) throw kerr('ENOENT', `${where.path} does not exist, and ${fs.name} directories create nothing (their lookup fails)`);
+    if (!this.mayAccess(where.dir, MAY_WRITE | MAY_EXEC)) {
+      throw kerr('EACCES', `creating ${where.path} needs write and search permission on ${where.dirPath} (mode ${modeText(where.dir)}); uid ${this.uid} has not`);
+    }
+    if (!fs.creates) throw kerr('EACCES', `${where.dirPath} is a ${fs.name} directory, which cannot create files (no ->create)`);
+    // build_open_how(): mode & S_IALLUGO; vfs_prepare_mode(): less the umask.
+    const inode = new ShmemInode(mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    vfs.create(where, inode);
+    return new ShmemFile(inode, where.path, true);
+  }
+
+  /** do_open() on a name that exists: O_CREAT's checks, then may_open(), then the file's open. */
+  private openExisting(path: string, flags: number, node: Inode, real: string): KFile {
+    if (flags & O_CREAT) {
+      if (flags & O_EXCL) throw kerr('EEXIST', `${path} exists (O_CREAT|O_EXCL creates a new name or fails)`);
+      if (node.type === 'dir') throw kerr('EISDIR', `${real} is a directory (O_CREAT makes regular files)`);
+    }
+    // do_open(): LOOKUP_DIRECTORY (ENOTDIR) before may_open()'s file-type checks (ELOOP, EISDIR).
+    if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
+    if (node.type === 'link') throw kerr('ELOOP', `${path} is a symbolic link and O_NOFOLLOW was given`);
+    const acc = flags & O_ACCMODE;
+    // ACC_MODE(): access mode 3 asks for both permissions, though the file gets neither f_mode bit;
+    // build_open_flags(): O_TRUNC asks for write permission whatever the access mode.
+    let want = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
+    if (flags & O_TRUNC) want |= MAY_WRITE;
+    const fmode = openFmode(flags);
+    // may_open(): the file-type checks come before the permission check.
+    if (node.type === 'dir' && want & MAY_WRITE) throw kerr('EISDIR', `${real} is a directory${acc === O_RDONLY ? ' (O_TRUNC asks to write it)' : ''}`);
+    if (!this.mayAccess(node, want)) {
+      const what = want === MAY_READ ? 'reading' : want === MAY_WRITE ? 'writing' : 'reading and writing';
+      throw kerr('EACCES', `${real} is mode ${modeText(node)}; uid ${this.uid} may not open it for ${what}${flags & O_TRUNC ? ' (O_TRUNC needs write permission)' : ''}`);
+    }
+    // may_open(): O_NOATIME needs the file's owner or CAP_FOWNER (inode_owner_or_capable()).
+    if (flags & O_NOATIME && this.uid !== 0 && this.uid !== node.uid) throw kerr('EPERM', `O_NOATIME on ${real} needs its owner (uid ${node.uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
+    switch (node.type) {
+      case 'dir':
+        return new DirFile(real);
+      case 'attr':
+        // kernfs_fop_open() checks f_mode, so an access-mode-3 open of any attribute succeeds.
+        if (fmode & FMODE_WRITE && !node.store) throw kerr('EACCES', `${real} is read-only`);
+        if (fmode & FMODE_READ && !node.show) throw kerr('EACCES', `${real} is write-only`);
+        return new AttrFile(node, real);
+      case 'chr':
+        return node.open(this.ctx, flags, real);
+      case 'reg':
+        return new ShmemFile(node, real, false);
     }
   }
 
@@ -326,13 +430,13 @@ export class Process {
    * do_dentry_open() stops before the file's open operation: no driver sees the open. The file has
    * FMODE_PATH, which fdget() skips: read, write, ioctl, mmap, poll and most fcntls see EBADF.
    */
-  private openPath(path: string, flags: number, node: Inode, real: string): number {
+  private openPath(path: string, flags: number, mode: number, node: Inode, real: string): number {
     if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
     const file = new PathFile(real);
     file.flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW); // f_flags: what build_open_flags() kept
     const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
     this.kernel.point();
-    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags], fd, undefined);
+    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
     return fd;
   }
 
@@ -386,10 +490,10 @@ export class Process {
         case F_SETFD: this.fds.setCloexec(fd, (arg & FD_CLOEXEC) !== 0); r = 0; break;
         case F_GETFL: r = f.flags; break;
         case F_SETFL:
-          // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which no modeled file has, except on a pipe,
-          // where it selects packet mode (stored; packets are not modeled). O_NOATIME (owner check) is
-          // not settable here; FASYNC changes only through a ->fasync operation, which none has.
-          if (arg & O_DIRECT && f.kind !== 'pipe') throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
+          // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which only tmpfs files have here, except on a
+          // pipe, where it selects packet mode (stored; packets are not modeled). O_NOATIME (owner
+          // check) is not settable here; FASYNC changes only through a ->fasync operation, which none has.
+          if (arg & O_DIRECT && f.kind !== 'pipe' && !(f instanceof ShmemFile)) throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
           f.flags = (f.flags & ~SETFL_MODELED) | (arg & SETFL_MODELED);
           r = 0;
           break;
@@ -405,11 +509,9 @@ export class Process {
           break;
         }
         case F_CREATED_QUERY:
-          // f_created_query() reports FMODE_CREATED, which lookup_open()/atomic_open() (fs/namei.c) set
-          // only when open(O_CREAT) created the name. Nothing in the model creates files: /dev, /sys and
-          // /proc entries are made by drivers, no directory has a create operation, and O_CREAT on an
-          // existing name opens it without creating. So every open file description here answers 0.
-          r = 0;
+          // f_created_query() reports FMODE_CREATED, which lookup_open() (fs/namei.c) sets only on the
+          // open file description of the open(O_CREAT) that created the name (dups share it).
+          r = f instanceof ShmemFile && f.created ? 1 : 0;
           break;
         default: throw kerr('EINVAL', `fcntl command ${cmd} is not supported`);
       }
@@ -432,9 +534,11 @@ export class Process {
     if (((file.flags + 1) & (isRead ? FM_READ : FM_WRITE)) === 0) throw notOpenFor(isRead);
     const b = buf.length <= MAX_RW_COUNT ? buf : buf.subarray(0, MAX_RW_COUNT);
     try {
-      const at = explicitPos ? pos : file.pos;
+      // generic_write_checks(): an O_APPEND write to a regular file goes to its end (pwrite's too);
+      // write() then leaves f_pos after it.
+      const at = !isRead && file.flags & O_APPEND && file instanceof ShmemFile ? file.inode.size : explicitPos ? pos : file.pos;
       const n = isRead ? file.read(ctx, b, at) : file.write(ctx, b, at);
-      if (!explicitPos && file.positional) file.pos += n;
+      if (!explicitPos && file.positional) file.pos = at + n;
       return n;
     } catch (e) {
       if (e instanceof WouldBlock) {
@@ -488,9 +592,9 @@ export class Process {
   }
 
   // read() and write() take a straight-line path for the common case (an open file, opened for the
-  // access, a buffer within MAX_RW_COUNT) so that it stays small enough for V8 to inline whole into
-  // every caller; anything else goes through rw(), which makes the checks in the kernel's order (this
-  // path has changed nothing yet). What the file operation throws, or what is thrown after it returned,
+  // access, a buffer within MAX_RW_COUNT, no O_APPEND on a write) so that it stays small enough for V8
+  // to inline whole into every caller; anything else goes through rw(), which makes the checks in the
+  // kernel's order (this path has changed nothing yet). What the file operation throws, or what is thrown after it returned,
   // is handled out of line as rw() would (test/linux/syscalls.test.ts runs both paths side by side).
   // The two bodies are written out on purpose: one body taking `isRead` is twice the bytecode the
   // caller must find inlining budget for, and merges the read and write sites' type feedback on
@@ -512,7 +616,7 @@ export class Process {
 
   write(fd: number, buf: Uint8Array): number {
     const f = this.fds.get(fd);
-    if (f === undefined || ((f.flags + 1) & FM_WRITE) === 0 || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
+    if (f === undefined || ((f.flags + 1) & FM_WRITE) === 0 || f.flags & F_APPEND || this.exited || buf.length > MAX_RW_COUNT) return this.rw('write', false, false, fd, buf, 0);
     let n = WOULD_BLOCK;
     try {
       n = f.write(this.ctx, buf, f.pos);

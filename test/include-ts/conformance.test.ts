@@ -68,8 +68,9 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/pci_regs.h', includes: ['linux/pci_regs.h'], module: pciRegs },
   { header: 'sys/eventfd.h', includes: ['sys/eventfd.h'], module: eventfd },
   // glibc's <fcntl.h>, and the kernel's own <linux/fcntl.h> (F_LINUX_SPECIFIC_BASE and the 6.10+ commands).
-  // glibc's x86-64 O_LARGEFILE is 0 (every 64-bit open is large); the kernel's flag is checked below.
-  { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, exclude: { ...FCNTL_NEWER, O_LARGEFILE: null }, flags: ['-D_GNU_SOURCE'] },
+  // glibc's x86-64 O_LARGEFILE is 0 (every 64-bit open is large), and its __O_TMPFILE includes
+  // O_DIRECTORY; the kernel's flags are checked below.
+  { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, exclude: { ...FCNTL_NEWER, O_LARGEFILE: null, __O_TMPFILE: null }, flags: ['-D_GNU_SOURCE'] },
   { header: 'linux/fcntl.h', includes: ['linux/fcntl.h'], module: fcntl, newer: FCNTL_NEWER },
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.

@@ -490,7 +490,7 @@ describe('fcntl F_DUPFD_QUERY and F_CREATED_QUERY', () => {
     }
   });
 
-  it('F_CREATED_QUERY: 0 for every open here (nothing in the model creates a file), whatever the flags and the argument', () => {
+  it('F_CREATED_QUERY: 0 for every open that did not create its file, whatever the flags and the argument (the creating open: test/linux/open.test.ts)', () => {
     const p = Host.create().spawn();
     // O_CREAT on an existing name opens it without creating it: no FMODE_CREATED.
     const existing = p.open('/dev/null', O_RDWR | O_CREAT);

@@ -1,10 +1,13 @@
 // The VFS (fs/namei.c, fs/open.c, fs/kernfs): one tree of inodes for /dev, /sys and /proc. Directories
 // may be dynamic (their entries computed on lookup, e.g. /dev/vfio/<group> exists only while a device of
 // the group is bound to vfio-pci); attribute files are sysfs/procfs style (show on read, store on write);
-// symlinks are followed like namei does (40 hops at most, then ELOOP).
+// symlinks are followed like namei does (40 hops at most, then ELOOP). Which filesystem a directory is
+// on follows from its path (devtmpfs on /dev, sysfs on /sys, proc on /proc, a rootfs at /): that decides
+// what open(O_CREAT) of a missing name does there (only devtmpfs and rootfs create: shmem files).
 
 import { kerr } from '../errors.js';
 import type { FileContext, KFile } from './file.js';
+import type { ShmemInode } from './shmem.js';
 
 export interface NodeBase {
   /** Permission bits (0o644...). */
@@ -37,7 +40,8 @@ export interface LinkNode extends NodeBase {
   target(ctx: FileContext): string;
 }
 
-export type Inode = DirNode | CharDevNode | AttrNode | LinkNode;
+/** A regular file made by open(O_CREAT) or O_TMPFILE (src/linux/fs/shmem.ts). */
+export type Inode = DirNode | CharDevNode | AttrNode | LinkNode | ShmemInode;
 
 /** Entries computed on lookup, alongside a static directory's own (e.g. /proc/<pid>). */
 export interface DynamicEntries {
@@ -58,9 +62,10 @@ export class StaticDir implements DirNode {
   ) {}
 
   list(ctx: FileContext): string[] {
-    const own = [...this.children.keys()];
-    if (this.dynamic) own.push(...this.dynamic.list(ctx));
-    return own.sort();
+    const own = new Set(this.children.keys());
+    // A created file may hold a name that dynamic entries would also list (the child shadows them).
+    if (this.dynamic) for (const n of this.dynamic.list(ctx)) own.add(n);
+    return [...own].sort();
   }
 
   lookup(name: string, ctx: FileContext): Inode | undefined {
@@ -136,6 +141,41 @@ export interface Resolved {
   readonly path: string;
 }
 
+/** An O_CREAT lookup whose last name does not exist: where it would be created. */
+export interface Missing {
+  readonly node: undefined;
+  readonly dir: DirNode;
+  /** The directory's path with every symlink resolved. */
+  readonly dirPath: string;
+  readonly name: string;
+  /** dirPath/name. */
+  readonly path: string;
+}
+
+/** What open() needs to know of the filesystem a directory is on (its inode_operations). */
+export interface FsType {
+  readonly name: 'rootfs' | 'devtmpfs' | 'sysfs' | 'proc';
+  /** ->create and ->tmpfile: shmem has them; kernfs (sysfs) and procfs directories have neither. */
+  readonly creates: boolean;
+  /**
+   * ->lookup of a missing name fails with ENOENT (procfs: proc_root_lookup(), proc_pident_lookup(),
+   * proc_lookupfd_common()) where other filesystems give a negative dentry; so O_CREAT there is ENOENT
+   * whatever lookup_open() found about permissions.
+   */
+  readonly lookupFails: boolean;
+}
+
+/**
+ * The mounts of the model: devtmpfs (shmem) on /dev, sysfs on /sys, proc on /proc. The root is a
+ * rootfs that can create files, as every real root filesystem (tmpfs, ext4...) can.
+ */
+const ROOTFS: FsType = { name: 'rootfs', creates: true, lookupFails: false };
+const MOUNTS: ReadonlyArray<readonly [string, FsType]> = [
+  ['/dev', { name: 'devtmpfs', creates: true, lookupFails: false }],
+  ['/sys', { name: 'sysfs', creates: false, lookupFails: false }],
+  ['/proc', { name: 'proc', creates: false, lookupFails: true }],
+];
+
 export class Vfs {
   readonly root = new StaticDir();
 
@@ -146,35 +186,75 @@ export class Vfs {
     return d;
   }
 
-  /** path_lookup(): resolves an absolute path; `followLast` = false leaves a final symlink unresolved. */
+  /**
+   * path_lookupat(): resolves an absolute path; `followLast` = false leaves a final symlink unresolved.
+   * As link_path_walk() does, every component before the last must be a directory (ENOTDIR), `.` and
+   * `..` included; as lookup_last() does, a trailing slash after the last name follows a final symlink
+   * whatever `followLast` says, and the result must be a directory (LOOKUP_DIRECTORY: ENOTDIR).
+   */
   resolve(path: string, ctx: FileContext, followLast = true): Resolved {
+    return this.lookup(path, ctx, followLast, false) as Resolved;
+  }
+
+  /**
+   * The lookup of open(O_CREAT) (open_last_lookups()): a missing last name (in an existing directory)
+   * is returned as a Missing, and a trailing slash after the last name is EISDIR before any lookup.
+   */
+  lookupCreate(path: string, ctx: FileContext, followLast: boolean): Resolved | Missing {
+    return this.lookup(path, ctx, followLast, true);
+  }
+
+  /** The filesystem that a directory at this resolved path is on. */
+  fsOf(dirPath: string): FsType {
+    for (const [at, fs] of MOUNTS) if (dirPath === at || dirPath.startsWith(at + '/')) return fs;
+    return ROOTFS;
+  }
+
+  /** ->create: a new name in a directory of a filesystem that creates files. */
+  create(where: Missing, inode: ShmemInode): void {
+    if (!(where.dir instanceof StaticDir) || !this.fsOf(where.dirPath).creates) throw new Error(`vfs: ${where.dirPath} cannot hold created files`);
+    where.dir.add(where.name, inode);
+  }
+
+  private lookup(path: string, ctx: FileContext, followLast: boolean, create: boolean): Resolved | Missing {
     if (!path.startsWith('/')) throw kerr('ENOENT', `${path}: only absolute paths exist in this model (no working directory)`);
     let hops = 0;
     let parts = path.split('/').filter(Boolean);
+    // Whether the string being walked (the path, or the body of the symlink last followed) ends in '/'.
+    let slash = path.endsWith('/');
+    let mustBeDir = false;
     let stack: string[] = [];
     let node: Inode = this.root;
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
+      if (node.type !== 'dir') throw kerr('ENOTDIR', `/${stack.join('/')} is not a directory`);
       if (name === '.') continue;
       if (name === '..') {
         stack.pop();
         node = this.walk(stack, ctx);
         continue;
       }
-      if (node.type !== 'dir') throw kerr('ENOTDIR', `/${stack.join('/')} is not a directory`);
-      const child = node.lookup(name, ctx);
-      if (!child) throw kerr('ENOENT', `/${[...stack, name].join('/')} does not exist`);
       const last = i === parts.length - 1;
-      if (child.type === 'link' && (!last || followLast)) {
+      const trailing = last && slash;
+      if (trailing) {
+        if (create) throw kerr('EISDIR', `${path}: O_CREAT on a name followed by '/' (only a directory could match, and O_CREAT makes files)`);
+        mustBeDir = true;
+      }
+      const child = node.lookup(name, ctx);
+      if (!child) {
+        if (last && create) {
+          const dirPath = '/' + stack.join('/');
+          return { node: undefined, dir: node, dirPath, name, path: dirPath === '/' ? `/${name}` : `${dirPath}/${name}` };
+        }
+        throw kerr('ENOENT', `/${[...stack, name].join('/')} does not exist`);
+      }
+      if (child.type === 'link' && (!last || followLast || trailing)) {
         if (++hops > MAX_SYMLINKS) throw kerr('ELOOP', `too many levels of symbolic links resolving ${path}`);
         const target = child.target(ctx);
         const rest = parts.slice(i + 1);
-        if (target.startsWith('/')) {
-          stack = [];
-          parts = [...target.split('/').filter(Boolean), ...rest];
-        } else {
-          parts = [...target.split('/').filter(Boolean), ...rest];
-        }
+        if (rest.length === 0) slash = target.endsWith('/');
+        if (target.startsWith('/')) stack = [];
+        parts = [...target.split('/').filter(Boolean), ...rest];
         node = this.walk(stack, ctx);
         i = -1;
         continue;
@@ -182,7 +262,9 @@ export class Vfs {
       stack.push(name);
       node = child;
     }
-    return { node, path: '/' + stack.join('/') };
+    const real = '/' + stack.join('/');
+    if (mustBeDir && node.type !== 'dir') throw kerr('ENOTDIR', `${real} is not a directory (the path ends in '/')`);
+    return { node, path: real };
   }
 
   private walk(stack: readonly string[], ctx: FileContext): Inode {

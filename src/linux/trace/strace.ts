@@ -63,6 +63,9 @@ const OPEN_FLAGS = flagSet([
   [F.O_NOATIME, 'O_NOATIME'],
   [F.O_CLOEXEC, 'O_CLOEXEC'],
   [F.O_PATH, 'O_PATH'],
+  // O_TMPFILE (both of its bits) before O_DIRECTORY, as strace lists it; a lone __O_TMPFILE by its name.
+  [F.O_TMPFILE, 'O_TMPFILE', F.O_TMPFILE],
+  [F.__O_TMPFILE, '__O_TMPFILE'],
   [F.O_DIRECTORY, 'O_DIRECTORY'],
   [F.FASYNC, 'FASYNC'],
 ]);
@@ -294,13 +297,27 @@ function formatFcntl(ev: SyscallEvent): string {
   return `fcntl(${fd}, ${name}${third ? `, ${third}` : ''}) = ${result(ev, ok)}`;
 }
 
+/**
+ * openat as strace's do_open() (src/open.c) prints it: the mode only when the flags can create a file
+ * (O_CREAT or __O_TMPFILE), as print_numeric_umode_t() does: the 16-bit umode_t in `%#03o`.
+ */
+function formatOpenat(ev: SyscallEvent): string {
+  const [, path, flags, mode] = ev.args as [string, string, number, number | undefined];
+  let text = `openat(AT_FDCWD, ${JSON.stringify(path)}, ${formatFlags(flags, OPEN_FLAGS)}`;
+  if (flags & (F.O_CREAT | F.__O_TMPFILE)) {
+    const m = (mode ?? 0) & 0xffff;
+    text += `, ${(m ? `0${m.toString(8)}` : '0').padStart(3, '0')}`;
+  }
+  return `${text}) = ${result(ev, String(ev.ret))}`;
+}
+
 /** One syscall event as strace prints it. */
 export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, IoctlTable>): string {
   const a = ev.args;
   const dec = (v: unknown): string => String(v);
   switch (ev.syscall) {
     case 'openat':
-      return `openat(AT_FDCWD, ${JSON.stringify(a[1])}, ${formatFlags(a[2] as number, OPEN_FLAGS)}) = ${result(ev, dec(ev.ret))}`;
+      return formatOpenat(ev);
     case 'close':
     case 'dup':
       return `${ev.syscall}(${a[0]}) = ${result(ev, dec(ev.ret))}`;

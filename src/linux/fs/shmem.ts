@@ -1,0 +1,94 @@
+// mm/shmem.c: a tmpfs regular file, which is what open(O_CREAT) and O_TMPFILE make in /dev (devtmpfs
+// is shmem when CONFIG_TMPFS, drivers/base/devtmpfs.c) and in the model's rootfs. The contents are
+// sparse pages: reads stop at i_size, a write past it leaves a hole that reads as zeros. O_APPEND is
+// applied by the syscall layer (generic_write_checks()); O_DIRECT is accepted (shmem sets
+// FMODE_CAN_ODIRECT). Not modeled: mmap (the KFile default, ENODEV, where tmpfs would map the page
+// cache), ftruncate and fallocate (no such syscalls in the model), and the mount's size limit (ENOSPC).
+
+import { KFile, type FileContext } from './file.js';
+import type { UserArg } from '../uaccess.js';
+import { setU32 } from '../../../abi/bytes.js';
+import { FIONREAD } from '../../../include-ts/asm-generic/ioctls.js';
+
+const PAGE = 4096;
+
+let nextIno = 1;
+
+/** A tmpfs inode (S_IFREG): owner, permission bits and contents. */
+export class ShmemInode {
+  readonly type = 'reg' as const;
+  readonly ino = nextIno++;
+  /** i_size. */
+  size = 0;
+  private readonly pages = new Map<number, Uint8Array>();
+
+  constructor(
+    /** Permission bits (S_IALLUGO), already reduced by the creator's umask. */
+    readonly mode: number,
+    readonly uid: number,
+    readonly gid: number,
+  ) {}
+
+  read(buf: Uint8Array, pos: number): number {
+    const n = Math.max(0, Math.min(buf.length, this.size - pos));
+    for (let done = 0; done < n; ) {
+      const off = (pos + done) % PAGE;
+      const len = Math.min(PAGE - off, n - done);
+      const page = this.pages.get(Math.floor((pos + done) / PAGE));
+      if (page) buf.set(page.subarray(off, off + len), done);
+      else buf.fill(0, done, done + len);
+      done += len;
+    }
+    return n;
+  }
+
+  write(buf: Uint8Array, pos: number): number {
+    for (let done = 0; done < buf.length; ) {
+      const index = Math.floor((pos + done) / PAGE);
+      const off = (pos + done) % PAGE;
+      const len = Math.min(PAGE - off, buf.length - done);
+      let page = this.pages.get(index);
+      if (!page) this.pages.set(index, (page = new Uint8Array(PAGE)));
+      page.set(buf.subarray(done, done + len), off);
+      done += len;
+    }
+    if (buf.length) this.size = Math.max(this.size, pos + buf.length);
+    return buf.length;
+  }
+
+  /** O_TRUNC (handle_truncate()): i_size 0, every page freed. */
+  truncate(): void {
+    this.size = 0;
+    this.pages.clear();
+  }
+}
+
+/** An open tmpfs file. */
+export class ShmemFile extends KFile {
+  readonly kind = 'other' as const;
+  override readonly positional = true;
+
+  constructor(
+    readonly inode: ShmemInode,
+    readonly path: string,
+    /** FMODE_CREATED: this open created the file (F_CREATED_QUERY reports it). */
+    readonly created: boolean,
+  ) {
+    super();
+  }
+
+  override read(_ctx: FileContext, buf: Uint8Array, pos: number): number {
+    return this.inode.read(buf, pos);
+  }
+
+  override write(_ctx: FileContext, buf: Uint8Array, pos: number): number {
+    return this.inode.write(buf, pos);
+  }
+
+  /** do_vfs_ioctl(): FIONREAD on a regular file is i_size - f_pos, as an int. */
+  override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    if (req !== FIONREAD) return super.ioctl(ctx, req, arg);
+    setU32(arg.user(4), 0, this.inode.size - this.pos);
+    return 0;
+  }
+}
