@@ -189,10 +189,13 @@ describe('register writes (kvm_lapic_reg_write)', () => {
     apic.mmioWrite(APIC_LDR, 4, 0x12345678);
     expect(apic.readReg(APIC_LDR)).toBe(0x12000000);
   });
-  it('sub-dword reads return the register bytes; the EOI register is write-only', () => {
+  it('sub-dword reads return the register bytes; the EOI register and dword-crossing reads give no data (-1)', () => {
+    // lapic.c kvm_lapic_reg_read() refuses them and apic_mmio_read() writes nothing (KvmVcpu.read then
+    // hands the guest the emulator's read cache).
     const { apic } = mk(3);
     expect(apic.mmioRead(APIC_ID + 3, 1)).toBe(3);
-    expect(apic.mmioRead(APIC_EOI, 4)).toBe(0);
+    expect(apic.mmioRead(APIC_EOI, 4)).toBe(-1);
+    expect(apic.mmioRead(APIC_ID + 2, 4)).toBe(-1);
   });
   it('a hardware-disabled APIC reads all ones and ignores writes (LAPIC_MMIO_HOLE quirk)', () => {
     const { apic } = mk();
