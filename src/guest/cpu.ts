@@ -58,6 +58,10 @@ export enum Imm {
 
 export const NREGS = 16;
 
+/** Opcodes that only read and write registers, the pc and the call stack (see GuestCpu.run()). */
+const REGISTER_ONLY = new Uint8Array(32);
+for (const op of [Op.NOP, Op.MOV, Op.ADD, Op.SUB, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.JMP, Op.JZ, Op.JNZ, Op.JEQ, Op.JNE, Op.JLT, Op.JGE, Op.CALL, Op.RET]) REGISTER_ONLY[op] = 1;
+
 /** What a guest access reaches. Reads return the value (>= 0) or GUEST_IO_EXIT. */
 export interface GuestBus {
   read(addr: number, size: number): number;
@@ -111,6 +115,10 @@ export class GuestCpu implements GuestCpuView {
   readonly handled = new Uint32Array(256);
   nmis = 0;
   instructions = 0;
+  /** The opcode of the last instruction step() fetched. */
+  private lastOp = Op.NOP;
+  /** Instructions the last run() executed. */
+  ran = 0;
   /** Why the CPU triple-faulted (null while healthy). */
   fault: string | null = null;
   label: string;
@@ -199,6 +207,26 @@ export class GuestCpu implements GuestCpuView {
     return imm ? x : this.regs[x]!;
   }
 
+  /**
+   * Executes up to `max` (>= 1) instructions, one after the other while they are register-only and
+   * none started in an STI shadow: after such an instruction nothing a hypervisor checks before the
+   * next one (pending interrupts and NMIs, IF, the shadow, faults, exits, queued work) can have changed,
+   * so checking again would find what it found before the first. Returns the last step()'s status;
+   * `ran` is how many instructions executed.
+   */
+  run(bus: GuestBus, max: number): number {
+    let n = 0;
+    for (;;) {
+      const shadow = this.shadow;
+      const st = this.step(bus);
+      n++;
+      if (st !== STEP_CONTINUE || shadow || n >= max || REGISTER_ONLY[this.lastOp] === 0) {
+        this.ran = n;
+        return st;
+      }
+    }
+  }
+
   /** Executes one instruction. */
   step(bus: GuestBus): number {
     const prog = this.program;
@@ -214,6 +242,7 @@ export class GuestCpu implements GuestCpuView {
     }
     this.shadow = false;
     this.instructions++;
+    this.lastOp = insn.op;
     const f = insn.flags;
     const regs = this.regs;
     switch (insn.op) {

@@ -195,7 +195,7 @@ function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
 function enterGuest(v: KvmVcpu, budget: number): number {
   const cpu = v.cpu;
   const apic = v.lapic;
-  const sched = v.kvm.sched;
+  const kernel = v.kvm.kernel;
   let n = 0;
   v.lastSlice = 0;
   for (;;) {
@@ -231,10 +231,11 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       v.lastSlice = n;
       return -1;
     }
-    n++;
-    const st = cpu.step(v);
+    // Register-only instructions run as one batch: the checks above would not change between them.
+    const st = cpu.run(v, budget - n);
+    n += cpu.ran;
     if (st === STEP_CONTINUE) {
-      if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+      kernel.point();
       if (v.requestedExit !== 0) {
         // An in-kernel device completed the access and asked for an exit after it (the MSI-X table).
         setExit(v, v.requestedExit);
@@ -248,7 +249,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     switch (st) {
       case STEP_HALT:
         v.mpState = KVM_MP_STATE_HALTED;
-        if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+        kernel.point();
         return R_CONTINUE;
       case STEP_IO_EXIT:
         v.exits[getU32(v.run, RUN.exitReason)]!++;
