@@ -196,6 +196,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   const cpu = v.cpu;
   const apic = v.lapic;
   const kernel = v.kvm.kernel;
+  const sched = v.kvm.sched;
   let n = 0;
   v.lastSlice = 0;
   for (;;) {
@@ -232,7 +233,9 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       return -1;
     }
     // Register-only instructions run as one batch: the checks above would not change between them.
-    const st = cpu.run(v, budget - n);
+    // One at a time while an 'interleave' scheduling point left work pending: each instruction's
+    // point may run some of it.
+    const st = cpu.run(v, sched.pendingWork === 0 && sched.runnableTasks === 0 ? budget - n : 1);
     n += cpu.ran;
     if (st === STEP_CONTINUE) {
       kernel.point();
