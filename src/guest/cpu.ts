@@ -58,9 +58,13 @@ export enum Imm {
 
 export const NREGS = 16;
 
-/** Opcodes that only read and write registers, the pc and the call stack (see GuestCpu.run()). */
-const REGISTER_ONLY = new Uint8Array(32);
-for (const op of [Op.NOP, Op.MOV, Op.ADD, Op.SUB, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.JMP, Op.JZ, Op.JNZ, Op.JEQ, Op.JNE, Op.JLT, Op.JGE, Op.CALL, Op.RET]) REGISTER_ONLY[op] = 1;
+/**
+ * Opcodes GuestCpu.run() continues after: those that only read and write registers, the pc and the
+ * call stack, CLI (it can only keep interrupts out) and STI (its shadow keeps interrupts and NMIs out
+ * until the next instruction has run, and run() stops after that one).
+ */
+const BATCHABLE = new Uint8Array(32);
+for (const op of [Op.NOP, Op.MOV, Op.ADD, Op.SUB, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.JMP, Op.JZ, Op.JNZ, Op.JEQ, Op.JNE, Op.JLT, Op.JGE, Op.CALL, Op.RET, Op.CLI, Op.STI]) BATCHABLE[op] = 1;
 
 /** What a guest access reaches. Reads return the value (>= 0) or GUEST_IO_EXIT. */
 export interface GuestBus {
@@ -214,11 +218,11 @@ export class GuestCpu implements GuestCpuView {
   }
 
   /**
-   * Executes up to `max` (>= 1) instructions, one after the other while they are register-only and
-   * none started in an STI shadow: after such an instruction nothing a hypervisor checks before the
-   * next one (pending interrupts and NMIs, IF, the shadow, faults, exits, queued work) can have changed,
-   * so checking again would find what it found before the first. Returns the last step()'s status;
-   * `ran` is how many instructions executed.
+   * Executes up to `max` (>= 1) instructions back to back while they are BATCHABLE and none started
+   * in an STI shadow. Such an instruction touches no device, LAPIC or memory, so nothing becomes
+   * pending (interrupts, NMIs, exits, work), and it lifts nothing that blocks delivery (IF, NMI
+   * blocking, a pending access): the checks a hypervisor makes before each instruction would deliver
+   * nothing between them. Returns the last step()'s status; `ran` is how many instructions executed.
    */
   run(bus: GuestBus, max: number): number {
     let n = 0;
@@ -226,7 +230,7 @@ export class GuestCpu implements GuestCpuView {
       const shadow = this.shadow;
       const st = this.step(bus);
       n++;
-      if (st !== STEP_CONTINUE || shadow || n >= max || REGISTER_ONLY[this.lastOp] === 0) {
+      if (st !== STEP_CONTINUE || shadow || n >= max || BATCHABLE[this.lastOp] === 0) {
         this.ran = n;
         return st;
       }

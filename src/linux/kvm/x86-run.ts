@@ -232,7 +232,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       v.lastSlice = n;
       return -1;
     }
-    // Register-only instructions run as one batch: the checks above would not change between them.
+    // Instructions that cannot make anything deliverable run as one batch (GuestCpu.run()): the
+    // checks above would deliver nothing between them.
     // One at a time while an 'interleave' scheduling point left work pending: each instruction's
     // point may run some of it.
     const st = cpu.run(v, sched.pendingWork === 0 && sched.runnableTasks === 0 ? budget - n : 1);
