@@ -59,9 +59,9 @@ export enum Imm {
 export const NREGS = 16;
 
 /**
- * Opcodes GuestCpu.run() continues after: those that only read and write registers, the pc and the
- * call stack, CLI (it can only keep interrupts out) and STI (its shadow keeps interrupts and NMIs out
- * until the next instruction has run, and run() stops after that one).
+ * Opcodes GuestCpu.step() continues a batch after: those that only read and write registers, the pc
+ * and the call stack, CLI (it can only keep interrupts out) and STI (its shadow keeps interrupts and
+ * NMIs out until the next instruction has run, and step() stops after that one).
  */
 const BATCHABLE = new Uint8Array(32);
 for (const op of [Op.NOP, Op.MOV, Op.ADD, Op.SUB, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.JMP, Op.JZ, Op.JNZ, Op.JEQ, Op.JNE, Op.JLT, Op.JGE, Op.CALL, Op.RET, Op.CLI, Op.STI]) BATCHABLE[op] = 1;
@@ -119,9 +119,7 @@ export class GuestCpu implements GuestCpuView {
   readonly handled = new Uint32Array(256);
   nmis = 0;
   instructions = 0;
-  /** The opcode of the last instruction step() fetched. */
-  private lastOp = Op.NOP;
-  /** Instructions the last run() executed. */
+  /** Instructions the last step() started. */
   ran = 0;
   /** Why the CPU triple-faulted (null while healthy). */
   fault: string | null = null;
@@ -217,192 +215,193 @@ export class GuestCpu implements GuestCpuView {
     return imm ? x : this.regs[x]!;
   }
 
-  /**
-   * Executes up to `max` (>= 1) instructions back to back while they are BATCHABLE and none started
-   * in an STI shadow. Such an instruction touches no device, LAPIC or memory, so nothing becomes
-   * pending (interrupts, NMIs, exits, work), and it lifts nothing that blocks delivery (IF, NMI
-   * blocking, a pending access): the checks a hypervisor makes before each instruction would deliver
-   * nothing between them. Returns the last step()'s status; `ran` is how many instructions executed.
-   */
-  run(bus: GuestBus, max: number): number {
-    let n = 0;
-    for (;;) {
-      const shadow = this.shadow;
-      const st = this.step(bus);
-      n++;
-      if (st !== STEP_CONTINUE || shadow || n >= max || BATCHABLE[this.lastOp] === 0) {
-        this.ran = n;
-        return st;
-      }
-    }
+  /** step() without a program, or after a fault: the attempt counts as one instruction started. */
+  private cannotRun(): number {
+    this.ran = 1;
+    if (this.program === null) this.fault = 'no guest program loaded';
+    return STEP_FAULT;
   }
 
-  /** Executes one instruction. */
-  step(bus: GuestBus): number {
+  /**
+   * Executes one instruction; with `max`, up to `max` back to back while they are BATCHABLE and none
+   * started in an STI shadow. Such an instruction touches no device, LAPIC or memory, so nothing
+   * becomes pending (interrupts, NMIs, exits, work), and it lifts nothing that blocks delivery (IF, NMI
+   * blocking, a pending access): the checks a hypervisor makes before each instruction would deliver
+   * nothing between them. Returns the status of the last instruction; `ran` is how many were started.
+   * The batch loop is around the dispatch itself, so a batch costs no call per instruction.
+   */
+  step(bus: GuestBus, max = 1): number {
     const prog = this.program;
-    if (prog === null) {
-      this.fault = 'no guest program loaded';
-      return STEP_FAULT;
-    }
-    if (this.fault !== null) return STEP_FAULT;
-    const insn = prog.code[this.pc];
-    if (insn === undefined) {
-      this.fault = `execution ran off the end of ${prog.name} (pc ${this.pc})`;
-      return STEP_FAULT;
-    }
-    this.shadow = false;
-    this.instructions++;
-    this.lastOp = insn.op;
-    const f = insn.flags;
+    // Neither can change inside a batch: a BATCHABLE instruction that faults ends it.
+    if (prog === null || this.fault !== null) return this.cannotRun();
+    const code = prog.code;
     const regs = this.regs;
-    switch (insn.op) {
-      case Op.NOP:
-        break;
-      case Op.MOV:
-        regs[insn.a] = this.val(insn.b, (f & Imm.B) !== 0);
-        break;
-      case Op.ADD:
-        regs[insn.a] = regs[insn.a]! + this.val(insn.b, (f & Imm.B) !== 0);
-        break;
-      case Op.SUB:
-        regs[insn.a] = regs[insn.a]! - this.val(insn.b, (f & Imm.B) !== 0);
-        break;
-      case Op.AND:
-        regs[insn.a] = (regs[insn.a]! & this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
-        break;
-      case Op.OR:
-        regs[insn.a] = (regs[insn.a]! | this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
-        break;
-      case Op.XOR:
-        regs[insn.a] = (regs[insn.a]! ^ this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
-        break;
-      case Op.SHL:
-        regs[insn.a] = (regs[insn.a]! << this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
-        break;
-      case Op.SHR:
-        regs[insn.a] = regs[insn.a]! >>> this.val(insn.b, (f & Imm.B) !== 0);
-        break;
-      case Op.LD: {
-        const ea = insn.ea;
-        const addr = ea !== null ? ea : regs[insn.b]! + insn.c;
-        const v = bus.read(addr, insn.d);
-        if (v === GUEST_IO_EXIT) {
-          this.pendingKind = PENDING_LOAD;
-          this.pendingReg = insn.a;
-          return STEP_IO_EXIT;
-        }
-        if (v === GUEST_IO_FAULT) return STEP_IO_FAULT;
-        regs[insn.a] = v;
-        break;
-      }
-      case Op.ST: {
-        const ea = insn.ea;
-        const addr = ea !== null ? ea : regs[insn.a]! + insn.c;
-        const r = bus.write(addr, insn.d, this.val(insn.b, (f & Imm.B) !== 0));
-        if (r === GUEST_IO_EXIT) {
-          this.pendingKind = PENDING_STORE;
-          return STEP_IO_EXIT;
-        }
-        if (r === GUEST_IO_FAULT) return STEP_IO_FAULT;
-        break;
-      }
-      case Op.IN: {
-        const v = bus.pioIn(this.val(insn.b, (f & Imm.B) !== 0), insn.d);
-        if (v === GUEST_IO_EXIT) {
-          this.pendingKind = PENDING_LOAD;
-          this.pendingReg = insn.a;
-          return STEP_IO_EXIT;
-        }
-        regs[insn.a] = v;
-        break;
-      }
-      case Op.OUT: {
-        const r = bus.pioOut(this.val(insn.a, (f & Imm.A) !== 0), insn.d, this.val(insn.b, (f & Imm.B) !== 0));
-        if (r === GUEST_IO_EXIT) {
-          this.pendingKind = PENDING_STORE;
-          return STEP_IO_EXIT;
-        }
-        break;
-      }
-      case Op.JMP:
-        this.pc = insn.a;
-        return STEP_CONTINUE;
-      case Op.JZ:
-        if (regs[insn.a] === 0) {
-          this.pc = insn.c;
-          return STEP_CONTINUE;
-        }
-        break;
-      case Op.JNZ:
-        if (regs[insn.a] !== 0) {
-          this.pc = insn.c;
-          return STEP_CONTINUE;
-        }
-        break;
-      case Op.JEQ:
-      case Op.JNE:
-      case Op.JLT:
-      case Op.JGE: {
-        const x = regs[insn.a]!;
-        const y = this.val(insn.b, (f & Imm.B) !== 0);
-        const taken = insn.op === Op.JEQ ? x === y : insn.op === Op.JNE ? x !== y : insn.op === Op.JLT ? x < y : x >= y;
-        if (taken) {
-          this.pc = insn.c;
-          return STEP_CONTINUE;
-        }
-        break;
-      }
-      case Op.CALL:
-        if (this.callDepth >= MAX_DEPTH) {
-          this.fault = `call nesting deeper than ${MAX_DEPTH} (stack overflow)`;
-          return STEP_FAULT;
-        }
-        this.callStack[this.callDepth++] = this.pc + 1;
-        this.pc = insn.a;
-        return STEP_CONTINUE;
-      case Op.RET:
-        if (this.callDepth === 0) {
-          this.fault = 'ret with an empty call stack';
-          return STEP_FAULT;
-        }
-        this.pc = this.callStack[--this.callDepth]!;
-        return STEP_CONTINUE;
-      case Op.STI:
-        if (!this.ifFlag) {
-          this.ifFlag = true;
-          this.shadow = true;
-        }
-        break;
-      case Op.CLI:
-        this.ifFlag = false;
-        break;
-      case Op.HLT:
-        this.pc++;
-        this.halted = true;
-        return STEP_HALT;
-      case Op.IRET: {
-        if (this.depth === 0) {
-          this.fault = 'iret outside an interrupt handler';
-          return STEP_FAULT;
-        }
-        const d = --this.depth;
-        this.pc = this.framePc[d]!;
-        this.ifFlag = this.frameIf[d] === 1;
-        if (this.frameNmi[d]) this.nmiBlocked = false;
-        this.vector = this.frameVec[d]!;
-        return STEP_CONTINUE;
-      }
-      case Op.JS:
-        insn.fn!(this);
-        break;
-      case Op.FAULT:
-        this.fault = 'the guest executed a deliberate fault';
+    for (let n = 1; ; n++) {
+      this.ran = n;
+      const insn = code[this.pc];
+      if (insn === undefined) {
+        this.fault = `execution ran off the end of ${prog.name} (pc ${this.pc})`;
         return STEP_FAULT;
-      default:
-        this.fault = `invalid opcode ${insn.op}`;
-        return STEP_FAULT;
+      }
+      const shadow = this.shadow;
+      this.shadow = false;
+      this.instructions++;
+      const op = insn.op;
+      const f = insn.flags;
+      let jumped = false;
+      switch (op) {
+        case Op.NOP:
+          break;
+        case Op.MOV:
+          regs[insn.a] = this.val(insn.b, (f & Imm.B) !== 0);
+          break;
+        case Op.ADD:
+          regs[insn.a] = regs[insn.a]! + this.val(insn.b, (f & Imm.B) !== 0);
+          break;
+        case Op.SUB:
+          regs[insn.a] = regs[insn.a]! - this.val(insn.b, (f & Imm.B) !== 0);
+          break;
+        case Op.AND:
+          regs[insn.a] = (regs[insn.a]! & this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
+          break;
+        case Op.OR:
+          regs[insn.a] = (regs[insn.a]! | this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
+          break;
+        case Op.XOR:
+          regs[insn.a] = (regs[insn.a]! ^ this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
+          break;
+        case Op.SHL:
+          regs[insn.a] = (regs[insn.a]! << this.val(insn.b, (f & Imm.B) !== 0)) >>> 0;
+          break;
+        case Op.SHR:
+          regs[insn.a] = regs[insn.a]! >>> this.val(insn.b, (f & Imm.B) !== 0);
+          break;
+        case Op.LD: {
+          const ea = insn.ea;
+          const addr = ea !== null ? ea : regs[insn.b]! + insn.c;
+          const v = bus.read(addr, insn.d);
+          if (v === GUEST_IO_EXIT) {
+            this.pendingKind = PENDING_LOAD;
+            this.pendingReg = insn.a;
+            return STEP_IO_EXIT;
+          }
+          if (v === GUEST_IO_FAULT) return STEP_IO_FAULT;
+          regs[insn.a] = v;
+          break;
+        }
+        case Op.ST: {
+          const ea = insn.ea;
+          const addr = ea !== null ? ea : regs[insn.a]! + insn.c;
+          const r = bus.write(addr, insn.d, this.val(insn.b, (f & Imm.B) !== 0));
+          if (r === GUEST_IO_EXIT) {
+            this.pendingKind = PENDING_STORE;
+            return STEP_IO_EXIT;
+          }
+          if (r === GUEST_IO_FAULT) return STEP_IO_FAULT;
+          break;
+        }
+        case Op.IN: {
+          const v = bus.pioIn(this.val(insn.b, (f & Imm.B) !== 0), insn.d);
+          if (v === GUEST_IO_EXIT) {
+            this.pendingKind = PENDING_LOAD;
+            this.pendingReg = insn.a;
+            return STEP_IO_EXIT;
+          }
+          regs[insn.a] = v;
+          break;
+        }
+        case Op.OUT: {
+          const r = bus.pioOut(this.val(insn.a, (f & Imm.A) !== 0), insn.d, this.val(insn.b, (f & Imm.B) !== 0));
+          if (r === GUEST_IO_EXIT) {
+            this.pendingKind = PENDING_STORE;
+            return STEP_IO_EXIT;
+          }
+          break;
+        }
+        case Op.JMP:
+          this.pc = insn.a;
+          jumped = true;
+          break;
+        case Op.JZ:
+          if (regs[insn.a] === 0) {
+            this.pc = insn.c;
+            jumped = true;
+          }
+          break;
+        case Op.JNZ:
+          if (regs[insn.a] !== 0) {
+            this.pc = insn.c;
+            jumped = true;
+          }
+          break;
+        case Op.JEQ:
+        case Op.JNE:
+        case Op.JLT:
+        case Op.JGE: {
+          const x = regs[insn.a]!;
+          const y = this.val(insn.b, (f & Imm.B) !== 0);
+          const taken = op === Op.JEQ ? x === y : op === Op.JNE ? x !== y : op === Op.JLT ? x < y : x >= y;
+          if (taken) {
+            this.pc = insn.c;
+            jumped = true;
+          }
+          break;
+        }
+        case Op.CALL:
+          if (this.callDepth >= MAX_DEPTH) {
+            this.fault = `call nesting deeper than ${MAX_DEPTH} (stack overflow)`;
+            return STEP_FAULT;
+          }
+          this.callStack[this.callDepth++] = this.pc + 1;
+          this.pc = insn.a;
+          jumped = true;
+          break;
+        case Op.RET:
+          if (this.callDepth === 0) {
+            this.fault = 'ret with an empty call stack';
+            return STEP_FAULT;
+          }
+          this.pc = this.callStack[--this.callDepth]!;
+          jumped = true;
+          break;
+        case Op.STI:
+          if (!this.ifFlag) {
+            this.ifFlag = true;
+            this.shadow = true;
+          }
+          break;
+        case Op.CLI:
+          this.ifFlag = false;
+          break;
+        case Op.HLT:
+          this.pc++;
+          this.halted = true;
+          return STEP_HALT;
+        case Op.IRET: {
+          if (this.depth === 0) {
+            this.fault = 'iret outside an interrupt handler';
+            return STEP_FAULT;
+          }
+          const d = --this.depth;
+          this.pc = this.framePc[d]!;
+          this.ifFlag = this.frameIf[d] === 1;
+          if (this.frameNmi[d]) this.nmiBlocked = false;
+          this.vector = this.frameVec[d]!;
+          jumped = true;
+          break;
+        }
+        case Op.JS:
+          insn.fn!(this);
+          break;
+        case Op.FAULT:
+          this.fault = 'the guest executed a deliberate fault';
+          return STEP_FAULT;
+        default:
+          this.fault = `invalid opcode ${insn.op}`;
+          return STEP_FAULT;
+      }
+      if (!jumped) this.pc++;
+      if (n >= max || shadow || BATCHABLE[op] === 0) return STEP_CONTINUE;
     }
-    this.pc++;
-    return STEP_CONTINUE;
   }
 }

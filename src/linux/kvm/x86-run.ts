@@ -232,11 +232,11 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       v.lastSlice = n;
       return -1;
     }
-    // Instructions that cannot make anything deliverable run as one batch (GuestCpu.run()): the
+    // Instructions that cannot make anything deliverable run as one batch (GuestCpu.step()): the
     // checks above would deliver nothing between them.
     // One at a time while an 'interleave' scheduling point left work pending: each instruction's
     // point may run some of it.
-    const st = cpu.run(v, sched.pendingWork === 0 && sched.runnableTasks === 0 ? budget - n : 1);
+    const st = cpu.step(v, sched.pendingWork === 0 && sched.runnableTasks === 0 ? budget - n : 1);
     n += cpu.ran;
     if (st === STEP_CONTINUE) {
       kernel.point();
