@@ -14,44 +14,7 @@
 // JavaScript, so loops over vectors or pins unroll at build time.
 
 import { APIC_DEFAULT_PHYS_BASE, APIC_EOI } from '../hw/x86/apicdef.js';
-
-export const OP_NOP = 0;
-export const OP_MOV = 1;
-export const OP_ADD = 2;
-export const OP_SUB = 3;
-export const OP_AND = 4;
-export const OP_OR = 5;
-export const OP_XOR = 6;
-export const OP_SHL = 7;
-export const OP_SHR = 8;
-export const OP_LD = 9;
-export const OP_ST = 10;
-export const OP_IN = 11;
-export const OP_OUT = 12;
-export const OP_JMP = 13;
-export const OP_JZ = 14;
-export const OP_JNZ = 15;
-export const OP_JEQ = 16;
-export const OP_JNE = 17;
-export const OP_JLT = 18;
-export const OP_JGE = 19;
-export const OP_CALL = 20;
-export const OP_RET = 21;
-export const OP_STI = 22;
-export const OP_CLI = 23;
-export const OP_HLT = 24;
-export const OP_IRET = 25;
-export const OP_JS = 26;
-export const OP_FAULT = 27;
-
-export const OP_NAMES = ['nop', 'mov', 'add', 'sub', 'and', 'or', 'xor', 'shl', 'shr', 'ld', 'st', 'in', 'out', 'jmp', 'jz', 'jnz', 'jeq', 'jne', 'jlt', 'jge', 'call', 'ret', 'sti', 'cli', 'hlt', 'iret', 'js', 'fault'];
-
-/** Operand `a` is an immediate (else a register index). */
-export const F_A_IMM = 1;
-/** Operand `b` is an immediate. */
-export const F_B_IMM = 2;
-
-export const NREGS = 16;
+import { Imm, NREGS, Op } from './cpu.js';
 
 /** A register operand. */
 export class Reg {
@@ -106,7 +69,7 @@ export class Insn {
     /** Unresolved jump target label (resolved by build()). */
     public target: string | null,
   ) {
-    this.ea = op === OP_LD && flags & F_B_IMM ? b + c : op === OP_ST && flags & F_A_IMM ? a + c : null;
+    this.ea = op === Op.LD && flags & Imm.B ? b + c : op === Op.ST && flags & Imm.A ? a + c : null;
   }
 
   /**
@@ -118,7 +81,7 @@ export class Insn {
   readonly ea: number | null;
 
   toString(): string {
-    return `${OP_NAMES[this.op]} ${this.a} ${this.b} ${this.c} ${this.d}`;
+    return `${Op[this.op]?.toLowerCase()} ${this.a} ${this.b} ${this.c} ${this.d}`;
   }
 }
 
@@ -195,49 +158,49 @@ export class GuestAsm {
   }
 
   nop(): this {
-    return this.emit(OP_NOP, 0, 0, 0, 0, 0);
+    return this.emit(Op.NOP, 0, 0, 0, 0, 0);
   }
 
   mov(dst: Reg, src: Operand): this {
-    return this.emit(OP_MOV, dst.n, isReg(src) ? src.n : src, 0, 0, isReg(src) ? 0 : F_B_IMM);
+    return this.emit(Op.MOV, dst.n, isReg(src) ? src.n : src, 0, 0, isReg(src) ? 0 : Imm.B);
   }
 
   private alu(op: number, dst: Reg, src: Operand): this {
-    return this.emit(op, dst.n, isReg(src) ? src.n : src, 0, 0, isReg(src) ? 0 : F_B_IMM);
+    return this.emit(op, dst.n, isReg(src) ? src.n : src, 0, 0, isReg(src) ? 0 : Imm.B);
   }
 
   add(dst: Reg, src: Operand): this {
-    return this.alu(OP_ADD, dst, src);
+    return this.alu(Op.ADD, dst, src);
   }
   sub(dst: Reg, src: Operand): this {
-    return this.alu(OP_SUB, dst, src);
+    return this.alu(Op.SUB, dst, src);
   }
   and(dst: Reg, src: Operand): this {
-    return this.alu(OP_AND, dst, src);
+    return this.alu(Op.AND, dst, src);
   }
   or(dst: Reg, src: Operand): this {
-    return this.alu(OP_OR, dst, src);
+    return this.alu(Op.OR, dst, src);
   }
   xor(dst: Reg, src: Operand): this {
-    return this.alu(OP_XOR, dst, src);
+    return this.alu(Op.XOR, dst, src);
   }
   shl(dst: Reg, src: Operand): this {
-    return this.alu(OP_SHL, dst, src);
+    return this.alu(Op.SHL, dst, src);
   }
   shr(dst: Reg, src: Operand): this {
-    return this.alu(OP_SHR, dst, src);
+    return this.alu(Op.SHR, dst, src);
   }
 
   /** dst = size-byte load from `addr` (memory, MMIO, or an exit to the VMM). */
   load(dst: Reg, addr: Address, size: AccessSize = 4): this {
     const { base, off, imm } = this.addr(addr);
-    return this.emit(OP_LD, dst.n, base, off, size, imm ? F_B_IMM : 0);
+    return this.emit(Op.LD, dst.n, base, off, size, imm ? Imm.B : 0);
   }
 
   /** size-byte store of `value` to `addr`. */
   store(addr: Address, value: Operand, size: AccessSize = 4): this {
     const { base, off, imm } = this.addr(addr);
-    return this.emit(OP_ST, base, isReg(value) ? value.n : value, off, size, (imm ? F_A_IMM : 0) | (isReg(value) ? 0 : F_B_IMM));
+    return this.emit(Op.ST, base, isReg(value) ? value.n : value, off, size, (imm ? Imm.A : 0) | (isReg(value) ? 0 : Imm.B));
   }
 
   load32(dst: Reg, addr: Address): this {
@@ -248,61 +211,61 @@ export class GuestAsm {
   }
 
   in(dst: Reg, port: Operand, size: 1 | 2 | 4 = 1): this {
-    return this.emit(OP_IN, dst.n, isReg(port) ? port.n : port, 0, size, isReg(port) ? 0 : F_B_IMM);
+    return this.emit(Op.IN, dst.n, isReg(port) ? port.n : port, 0, size, isReg(port) ? 0 : Imm.B);
   }
 
   out(port: Operand, value: Operand, size: 1 | 2 | 4 = 1): this {
-    return this.emit(OP_OUT, isReg(port) ? port.n : port, isReg(value) ? value.n : value, 0, size, (isReg(port) ? 0 : F_A_IMM) | (isReg(value) ? 0 : F_B_IMM));
+    return this.emit(Op.OUT, isReg(port) ? port.n : port, isReg(value) ? value.n : value, 0, size, (isReg(port) ? 0 : Imm.A) | (isReg(value) ? 0 : Imm.B));
   }
 
   jmp(label: string): this {
-    return this.emit(OP_JMP, 0, 0, 0, 0, 0, null, label);
+    return this.emit(Op.JMP, 0, 0, 0, 0, 0, null, label);
   }
   jz(r: Reg, label: string): this {
-    return this.emit(OP_JZ, r.n, 0, 0, 0, 0, null, label);
+    return this.emit(Op.JZ, r.n, 0, 0, 0, 0, null, label);
   }
   jnz(r: Reg, label: string): this {
-    return this.emit(OP_JNZ, r.n, 0, 0, 0, 0, null, label);
+    return this.emit(Op.JNZ, r.n, 0, 0, 0, 0, null, label);
   }
   jeq(r: Reg, v: Operand, label: string): this {
-    return this.emit(OP_JEQ, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : F_B_IMM, null, label);
+    return this.emit(Op.JEQ, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : Imm.B, null, label);
   }
   jne(r: Reg, v: Operand, label: string): this {
-    return this.emit(OP_JNE, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : F_B_IMM, null, label);
+    return this.emit(Op.JNE, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : Imm.B, null, label);
   }
   jlt(r: Reg, v: Operand, label: string): this {
-    return this.emit(OP_JLT, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : F_B_IMM, null, label);
+    return this.emit(Op.JLT, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : Imm.B, null, label);
   }
   jge(r: Reg, v: Operand, label: string): this {
-    return this.emit(OP_JGE, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : F_B_IMM, null, label);
+    return this.emit(Op.JGE, r.n, isReg(v) ? v.n : v, 0, 0, isReg(v) ? 0 : Imm.B, null, label);
   }
   call(label: string): this {
-    return this.emit(OP_CALL, 0, 0, 0, 0, 0, null, label);
+    return this.emit(Op.CALL, 0, 0, 0, 0, 0, null, label);
   }
   ret(): this {
-    return this.emit(OP_RET, 0, 0, 0, 0, 0);
+    return this.emit(Op.RET, 0, 0, 0, 0, 0);
   }
   sti(): this {
-    return this.emit(OP_STI, 0, 0, 0, 0, 0);
+    return this.emit(Op.STI, 0, 0, 0, 0, 0);
   }
   cli(): this {
-    return this.emit(OP_CLI, 0, 0, 0, 0, 0);
+    return this.emit(Op.CLI, 0, 0, 0, 0, 0);
   }
   hlt(): this {
-    return this.emit(OP_HLT, 0, 0, 0, 0, 0);
+    return this.emit(Op.HLT, 0, 0, 0, 0, 0);
   }
   iret(): this {
-    return this.emit(OP_IRET, 0, 0, 0, 0, 0);
+    return this.emit(Op.IRET, 0, 0, 0, 0, 0);
   }
 
   /** Runs a JavaScript function at this point (register arithmetic a test needs; no I/O). */
   js(fn: (cpu: GuestCpuView) => void): this {
-    return this.emit(OP_JS, 0, 0, 0, 0, 0, fn);
+    return this.emit(Op.JS, 0, 0, 0, 0, 0, fn);
   }
 
   /** Stops the guest as a triple fault would (KVM_EXIT_SHUTDOWN). */
   fault(): this {
-    return this.emit(OP_FAULT, 0, 0, 0, 0, 0);
+    return this.emit(Op.FAULT, 0, 0, 0, 0, 0);
   }
 
   /** The LAPIC EOI: a 32-bit write of 0 to APIC base + 0xB0. */
@@ -316,7 +279,7 @@ export class GuestAsm {
       if (insn.target === null) continue;
       const t = this.labels.get(insn.target);
       if (t === undefined) throw new Error(`guest program ${this.name}: undefined label ${insn.target}`);
-      if (insn.op === OP_JMP || insn.op === OP_CALL) insn.a = t;
+      if (insn.op === Op.JMP || insn.op === Op.CALL) insn.a = t;
       else insn.c = t;
     }
     const handlers = new Int32Array(256).fill(-1);

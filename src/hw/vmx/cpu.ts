@@ -196,10 +196,11 @@ export class VmxCpu implements LocalApicPort, GuestBus {
     const vm = this.vmcs;
     if (!this.nonRoot || vm === null) return;
     const g = vm.guest;
-    for (let n = 0; n < GUEST_SLICE; n++) {
+    for (let n = 0; n < GUEST_SLICE; n += g.ran) {
       if (vm.vid) this.vidDeliver(vm);
       else if (vm.intrWindowExiting && g.interruptible) return this.exit(vm, EXIT_INTR_WINDOW, -1);
-      const r = g.step(this);
+      // Instructions after which the two checks above cannot decide differently run as one batch.
+      const r = g.step(this, GUEST_SLICE - n);
       if (!this.nonRoot || this.vmcs !== vm) return;
       if (this.pendingExit !== NO_EXIT) {
         const e = this.pendingExit;

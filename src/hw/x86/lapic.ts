@@ -67,6 +67,10 @@ const SPIV_ENABLED = APIC_SPIV_APIC_ENABLED;
 const BASE_ENABLE = MSR_IA32_APICBASE_ENABLE;
 const DM_FIXED = APIC_DM_FIXED;
 const DM_LOWEST = APIC_DM_LOWEST;
+const LVT0_W = APIC_LVT0 >> 2;
+const LVT_MASKED = APIC_LVT_MASKED;
+const MODE_MASK = APIC_MODE_MASK;
+const DM_EXTINT = APIC_DM_EXTINT;
 /** Number of LVTs in KVM's version register (max LVT entry 5). */
 const NR_LVT = 6;
 const LVT_REGS = [APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR] as const;
@@ -448,9 +452,9 @@ export class Lapic {
 
   /** kvm_apic_accept_pic_intr(): whether this APIC passes 8259 (ExtINT) interrupts to its CPU. */
   acceptsPicInterrupt(): boolean {
-    if (!this.hwEnabled) return true;
-    const lvt0 = this.lvt0;
-    return (lvt0 & APIC_LVT_MASKED) === 0 && (lvt0 & APIC_MODE_MASK) === APIC_DM_EXTINT;
+    if (!this.baseEnabled) return true;
+    const lvt0 = this.regs[LVT0_W]!;
+    return (lvt0 & LVT_MASKED) === 0 && (lvt0 & MODE_MASK) === DM_EXTINT;
   }
 
   /** apic_set_eoi(): the EOI register write. Returns the vector EOI'd, or -1 if ISR was empty. */

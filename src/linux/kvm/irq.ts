@@ -65,7 +65,9 @@ export function kvmArchIrqfdAllowed(kvm: Kvm, flags: number): string | null {
 export function kvmCpuHasExtint(v: KvmVcpu): boolean {
   const pic = v.kvm.pic;
   if (pic === null || v.lapic === null) return false;
-  return v.lapic.acceptsPicInterrupt() && pic.output;
+  // INTR first: both tests are side-effect free, and this runs before every guest instruction with IF
+  // set, where INTR is almost always low.
+  return pic.output && v.lapic.acceptsPicInterrupt();
 }
 
 /** kvm_cpu_has_interrupt() (ExtINT or a deliverable LAPIC vector). */

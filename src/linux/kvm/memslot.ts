@@ -18,7 +18,7 @@
 import { kerr } from '../errors.js';
 import type { AddressSpace, Vma } from '../mm/address-space.js';
 import { TASK_SIZE } from '../mm/address-space.js';
-import { IoBacking, RamBacking, ioReadBytes, ioWriteBytes } from '../mm/backing.js';
+import { IoBacking, ioReadBytes, ioWriteBytes } from '../mm/backing.js';
 import { KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
 import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, PAGE_SIZE } from './kvm-host.js';
 import { getLE, setLE } from '../../../abi/bytes.js';
@@ -66,7 +66,7 @@ export class MemSlot {
     if (v === null) return ACCESS_FAULT;
     const off = hva - v.start;
     const b = v.backing;
-    if (b instanceof RamBacking) return getLE(b.bytes, off, len);
+    if (b.ram !== null) return getLE(b.ram, off, len);
     const io = b as IoBacking;
     // Up to 4 bytes the device's read is the value (little-endian, truncated to the access): no bytes
     // in between. 8-byte accesses go through the byte helpers (read64, or two dword reads).
@@ -82,8 +82,8 @@ export class MemSlot {
     if (v === null) return ACCESS_FAULT;
     const off = hva - v.start;
     const b = v.backing;
-    if (b instanceof RamBacking) {
-      setLE(b.bytes, off, len, value);
+    if (b.ram !== null) {
+      setLE(b.ram, off, len, value);
       return ACCESS_OK;
     }
     const io = b as IoBacking;

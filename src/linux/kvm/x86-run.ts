@@ -195,6 +195,7 @@ function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
 function enterGuest(v: KvmVcpu, budget: number): number {
   const cpu = v.cpu;
   const apic = v.lapic;
+  const kernel = v.kvm.kernel;
   const sched = v.kvm.sched;
   let n = 0;
   v.lastSlice = 0;
@@ -231,10 +232,14 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       v.lastSlice = n;
       return -1;
     }
-    n++;
-    const st = cpu.step(v);
+    // Instructions that cannot make anything deliverable run as one batch (GuestCpu.step()): the
+    // checks above would deliver nothing between them.
+    // One at a time while an 'interleave' scheduling point left work pending: each instruction's
+    // point may run some of it.
+    const st = cpu.step(v, sched.pendingWork === 0 && sched.runnableTasks === 0 ? budget - n : 1);
+    n += cpu.ran;
     if (st === STEP_CONTINUE) {
-      if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+      kernel.point();
       if (v.requestedExit !== 0) {
         // An in-kernel device completed the access and asked for an exit after it (the MSI-X table).
         setExit(v, v.requestedExit);
@@ -248,7 +253,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     switch (st) {
       case STEP_HALT:
         v.mpState = KVM_MP_STATE_HALTED;
-        if (sched.pendingWork !== 0 || sched.runnableTasks !== 0) v.kvm.kernel.point();
+        kernel.point();
         return R_CONTINUE;
       case STEP_IO_EXIT:
         v.exits[getU32(v.run, RUN.exitReason)]!++;

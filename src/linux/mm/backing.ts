@@ -20,13 +20,20 @@ export class MemoryFault extends Error {
 
 export abstract class Backing {
   abstract readonly length: number;
+  /**
+   * RamBacking's bytes, null for MMIO. Per-access code (a guest access through a memory slot) tests
+   * this field: `instanceof RamBacking` on an imported class is a generic prototype walk in V8.
+   */
+  abstract readonly ram: Uint8Array | null;
   /** A backing for [offset, offset+length) of this one (for partial munmap and for mmap offsets). */
   abstract slice(offset: number, length: number): Backing;
 }
 
 export class RamBacking extends Backing {
+  readonly ram: Uint8Array;
   constructor(readonly bytes: Uint8Array) {
     super();
+    this.ram = bytes;
   }
   get length(): number {
     return this.bytes.length;
@@ -37,6 +44,7 @@ export class RamBacking extends Backing {
 }
 
 export class IoBacking extends Backing {
+  readonly ram = null;
   constructor(
     readonly io: MmioHandler,
     /** Offset of this backing's first byte within the device window. */
