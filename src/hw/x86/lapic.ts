@@ -128,6 +128,9 @@ export class Lapic {
   /** Its enable bit, kept apart (KVM's apic_hw_disabled key): the MSR value is above 2^31, so testing
    *  it on every interrupt would convert a double. */
   private baseEnabled = false;
+  /** apicBaseMsr as two int32 halves, for writers that must not box it (post_kvm_run_save). */
+  apicBaseLo = 0;
+  apicBaseHi = 0;
   /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
   irrCount = 0;
   isrCount = 0;
@@ -171,7 +174,7 @@ export class Lapic {
     if (initEvent) {
       this.regs[APIC_ID >> 2] = id;
     } else {
-      this.apicBaseMsr = apicBaseResetValue(bsp);
+      this.storeApicBase(apicBaseResetValue(bsp));
       this.baseAddr = APIC_DEFAULT_PHYS_BASE;
       this.baseEnabled = true;
       this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
@@ -247,6 +250,12 @@ export class Lapic {
     return this.regs[APIC_LVT0 >> 2]!;
   }
 
+  private storeApicBase(value: number): void {
+    this.apicBaseMsr = value;
+    this.apicBaseLo = value | 0;
+    this.apicBaseHi = (value / 0x1_0000_0000) | 0;
+  }
+
   /** Whether SPIV's suppress-EOI-broadcast (directed EOI) bit is set. */
   get directedEoi(): boolean {
     return (this.spiv & APIC_SPIV_DIRECTED_EOI) !== 0;
@@ -258,7 +267,7 @@ export class Lapic {
    */
   setApicBase(value: number): void {
     const old = this.apicBaseMsr;
-    this.apicBaseMsr = value;
+    this.storeApicBase(value);
     // `& 0xfff` sees the low 32 bits, which hold bits 0-11 whatever the value's size.
     this.baseAddr = value - (value & 0xfff);
     this.baseEnabled = (value & BASE_ENABLE) !== 0;

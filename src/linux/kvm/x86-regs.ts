@@ -14,7 +14,7 @@
 // ENABLE | BSP (vCPU 0); without a LAPIC it is only a value userspace sets (KVM_SET_SREGS) and reads
 // back (KVM_GET_SREGS, kvm_run.apic_base). With a LAPIC, the LAPIC keeps it (src/hw/x86/lapic.ts).
 
-import { getU64n, setU64n } from '../../../abi/bytes.js';
+import { getU64n, setU32, setU64n } from '../../../abi/bytes.js';
 import { kvm_regs } from '../../../include-ts/linux/kvm.js';
 import { APIC_TASKPRI, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
@@ -61,6 +61,18 @@ export function kvmSetCr8(v: KvmVcpu, cr8: number): boolean {
 export function kvmGetApicBase(v: KvmVcpu): number {
   const apic = v.lapic;
   return apic !== null ? apic.apicBase : v.apicBase;
+}
+
+/**
+ * Stores IA32_APIC_BASE at `b[o]` as a u64 (post_kvm_run_save's kvm_run.apic_base). The value
+ * (0xfee00900 and up) is not a small integer: read from its field and handed to a call V8 did not
+ * inline, it is boxed as a heap number, 16 bytes on every KVM_RUN. The LAPIC keeps it as int32 halves.
+ */
+export function putApicBase(v: KvmVcpu, b: Uint8Array, o: number): void {
+  const apic = v.lapic;
+  if (apic === null) return setU64n(b, o, v.apicBase);
+  setU32(b, o, apic.apicBaseLo);
+  setU32(b, o + 4, apic.apicBaseHi);
 }
 
 /**

@@ -39,7 +39,7 @@ import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
-import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes } from './x86-regs.js';
+import { kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsToBytes } from './x86-regs.js';
 
 const R_CONTINUE = 1;
 const R_EXIT = 0;
@@ -95,7 +95,7 @@ function postRunSave(v: KvmVcpu): void {
   setU64n(run, RUN.cr8, kvmGetCr8(v));
   // Written on every exit, like if_flag and cr8: kvm_run is shared with userspace, which may have
   // stored anything there since the last exit.
-  setU64n(run, RUN.apicBase, kvmGetApicBase(v));
+  putApicBase(v, run, RUN.apicBase);
   const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
   run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
 }
