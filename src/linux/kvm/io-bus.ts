@@ -33,8 +33,8 @@ interface Range {
 }
 
 /**
- * kvm_io_bus_cmp(): -1 when r1 starts below r2; otherwise 1 when r1 ends past r2 (when r2 is zero-length:
- * when r1 starts past it), else 0. Not symmetric: r2's length decides.
+ * kvm_io_bus_cmp(r1, r2): -1 when r1 starts below r2; otherwise 1 when r1 ends past r2 (when r2 is
+ * zero-length: when r1 starts past it), else 0. Not symmetric: r2's length decides.
  */
 function ioBusCmp(addr1: number, len1: number, addr2: number, len2: number): number {
   if (addr1 < addr2) return -1;
@@ -43,6 +43,19 @@ function ioBusCmp(addr1: number, len1: number, addr2: number, len2: number): num
     addr2 += len2;
   }
   return addr1 > addr2 ? 1 : 0;
+}
+
+/**
+ * kvm_io_bus_cmp(access, r), for the per-access path. It takes the range itself: MMIO addresses are
+ * above 2^31, so a range's address read from its field and passed to a call V8 did not inline would be
+ * boxed as a heap number on every guest access.
+ */
+function accessCmp(addr: number, len: number, r: Range): number {
+  const a2 = r.addr;
+  if (addr < a2) return -1;
+  const l2 = r.len;
+  if (l2 === 0) return addr > a2 ? 1 : 0;
+  return addr + len > a2 + l2 ? 1 : 0;
 }
 
 export class IoBus {
@@ -84,7 +97,7 @@ export class IoBus {
     let off = -1;
     while (num > 0) {
       const pivot = base + (num >> 1);
-      const r = ioBusCmp(addr, len, rs[pivot]!.addr, rs[pivot]!.len);
+      const r = accessCmp(addr, len, rs[pivot]!);
       if (r === 0) {
         off = pivot;
         break;
@@ -96,7 +109,7 @@ export class IoBus {
       num >>= 1;
     }
     if (off < 0) return -1;
-    while (off > 0 && ioBusCmp(addr, len, rs[off - 1]!.addr, rs[off - 1]!.len) === 0) off--;
+    while (off > 0 && accessCmp(addr, len, rs[off - 1]!) === 0) off--;
     return off;
   }
 
@@ -104,7 +117,7 @@ export class IoBus {
     const rs = this.ranges;
     const i0 = this.first(addr, len);
     if (i0 < 0) return -1;
-    for (let i = i0; i < rs.length && ioBusCmp(addr, len, rs[i]!.addr, rs[i]!.len) === 0; i++) {
+    for (let i = i0; i < rs.length && accessCmp(addr, len, rs[i]!) === 0; i++) {
       const v = rs[i]!.dev.read(addr, len);
       if (v >= 0) return v;
     }
@@ -115,7 +128,7 @@ export class IoBus {
     const rs = this.ranges;
     const i0 = this.first(addr, len);
     if (i0 < 0) return false;
-    for (let i = i0; i < rs.length && ioBusCmp(addr, len, rs[i]!.addr, rs[i]!.len) === 0; i++) {
+    for (let i = i0; i < rs.length && accessCmp(addr, len, rs[i]!) === 0; i++) {
       if (rs[i]!.dev.write(addr, len, value, vcpu)) return true;
     }
     return false;
