@@ -36,10 +36,11 @@ export const script = fc.tuple(prelude, fc.array(command, { minLength: 1, maxLen
 
 // I/O bus scripts: ioeventfds over and around the in-kernel IOAPIC's window (0xfec00000, 0x100) and in a
 // window of their own, guest MMIO and port accesses (mmiow/mmior/piow/pior: which device takes each one or
-// whether it exits, and what a read returns), and the IOAPIC/PIC state and eventfd counts they leave. Zero-length ioeventfds stay out of the IOAPIC
-// window: on Intel hosts a zero-length MMIO ioeventfd is also matched on KVM_FAST_MMIO_BUS before the
-// instruction is emulated (vmx.c handle_ept_misconfig), on AMD only on KVM_MMIO_BUS, so inside the
-// IOAPIC's window the two vendors differ; the model follows the emulated path.
+// whether it exits, and what a read returns), and the IOAPIC/PIC state and eventfd counts they leave.
+// Zero-length ioeventfds stay out of the IOAPIC window: on Intel hosts a zero-length MMIO ioeventfd is
+// also matched on KVM_FAST_MMIO_BUS before the instruction is emulated (vmx.c handle_ept_misconfig),
+// while SVM (and this machine's kvm_pvm) only emulate, so inside the IOAPIC's window hosts differ; the
+// model follows the emulated path.
 const IOAPIC_ADDRS = [0xfec00000, 0xfec00004, 0xfec00008, 0xfec00010, 0xfec00014, 0xfec00020, 0xfec00040, 0xfec000fc, 0xfec00100];
 const OWN_ADDRS = [0xd0000000, 0xd0000002, 0xd0000004, 0xd0000008, 0xd000000c];
 const ioevCmd = fc.oneof(
@@ -58,9 +59,10 @@ const pioValue = fc.constantFrom(0, 0x11, 0x13, 0x20, 0x60, 0x0a, 0x0b, 0x0c, 0x
 // below including illegal vectors (< 16, which set ESR bits).
 const LAPIC_REGS = [0x20, 0x30, 0x80, 0x90, 0xa0, 0xb0, 0xd0, 0xe0, 0xf0, 0x100, 0x110, 0x180, 0x200, 0x210, 0x280, 0x2f0, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x3e0, 0x3f0, 0x24, 0xf2];
 const lapicValue = fc.constantFrom(0, 1, 5, 0x10, 0x30, 0x40, 0xfe, 0xff, 0x100, 0x1ff, 0x10ff, 0x4040, 0x10000, 0x1c040, 0x80040, 0xc4040, 0x8000040, 0xff000000, 0xffffffff);
-// TPR writes keep the low nibble clear: on AMD hosts without AVIC, KVM mirrors the TPR in the VMCB's
-// 4-bit V_TPR and copies it back on every exit (svm.c sync_cr8_to_lapic -> kvm_lapic_set_tpr(cr8 << 4)),
-// so TPR bits 3:0 read as 0 after the guest ran; with Intel's TPR shadow they stay. The model keeps them.
+// TPR writes keep the low nibble clear: on this machine (kvm_pvm on an AMD host) TPR bits 3:0 read as
+// 0 once the guest has run, as on SVM without AVIC, which copies the 4-bit V_TPR back into the TPR on
+// exits (svm.c sync_cr8_to_lapic -> kvm_lapic_set_tpr(cr8 << 4)); Intel's TPR shadow keeps them, and so
+// does the model.
 const lapicCommand = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...LAPIC_REGS), lapicValue).map(([r, v]) => `mmiow h2 ${0xfee00000 + r} ${r & 3 ? 1 : 4} ${r === 0x80 ? v & 0xf0 : v}`) },
   { weight: 3, arbitrary: fc.constantFrom(...LAPIC_REGS).map((r) => `mmior h2 ${0xfee00000 + r} ${r & 3 ? 1 : 4}`) },
