@@ -242,11 +242,14 @@ export function runModel(script: string[]): string[] {
         );
         break;
       }
-      case 'apicon': {
+      // One u32 of the LAPIC register page through KVM_GET/SET_LAPIC (apicon: SPIV = 0x1ff).
+      case 'apicon':
+      case 'setlapic': {
         const s = K.kvm_lapic_state.alloc();
+        const on = t[0] === 'apicon';
         res(() => {
           p.ioctl(fd(t[1]!), K.KVM_GET_LAPIC, s);
-          new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(0xf0, 0x1ff, true);
+          new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(on ? 0xf0 : u32(t[2]!), on ? 0x1ff : u32(t[3]!), true);
           return p.ioctl(fd(t[1]!), K.KVM_SET_LAPIC, s);
         });
         break;

@@ -67,6 +67,9 @@ const lapicCommand = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...LAPIC_REGS), lapicValue).map(([r, v]) => `mmiow h2 ${0xfee00000 + r} ${r & 3 ? 1 : 4} ${r === 0x80 ? v & 0xf0 : v}`) },
   { weight: 3, arbitrary: fc.constantFrom(...LAPIC_REGS).map((r) => `mmior h2 ${0xfee00000 + r} ${r & 3 ? 1 : 4}`) },
   { weight: 1, arbitrary: fc.constant('getlapic h2') },
+  // KVM_SET_LAPIC of one register (kvm_apic_set_state: version restored, PPR recomputed, ISR/IRR counts
+  // rebuilt). Not TMICT: a timer started that way fires on the real kernel's clock.
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...LAPIC_REGS.filter((r) => (r & 0xf) === 0), 0x120, 0x170, 0x1a0, 0x220, 0x270), lapicValue).map(([r, v]) => `setlapic h2 ${r} ${r === 0x80 ? v & 0xf0 : v}`) },
 );
 const busCommand = fc.oneof(
   { weight: 4, arbitrary: ioevCmd },

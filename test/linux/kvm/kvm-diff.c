@@ -272,11 +272,18 @@ int main(void)
 			unsigned char *p = (unsigned char *)&ch.chip.pic;
 			snprintf(x, sizeof x, "irr=%x imr=%x isr=%x elcr=%x last=%x", p[1], p[2], p[3], p[14], p[0]);
 			res(r, r == 0 ? x : NULL);
-		} else if (!strcmp(c, "apicon")) {
+		} else if (!strcmp(c, "apicon") || !strcmp(c, "setlapic")) {
+			/*
+			 * setlapic vcpu off value: one u32 of the register page, through KVM_GET_LAPIC and
+			 * KVM_SET_LAPIC; apicon vcpu is setlapic vcpu 0xf0 0x1ff (software enable, spurious 0xff).
+			 */
+			int on = !strcmp(c, "apicon");
+			unsigned off = on ? 0xf0 : strtoul(tok[2], 0, 0);
+			uint32_t val = on ? 0x1ff : strtoul(tok[3], 0, 0);
 			struct kvm_lapic_state s;
 			long r = ioctl(fdarg(tok[1]), KVM_GET_LAPIC, &s);
 			if (r == 0) {
-				*(uint32_t *)(s.regs + 0xf0) = 0x1ff;
+				memcpy(s.regs + off, &val, 4);
 				r = ioctl(fdarg(tok[1]), KVM_SET_LAPIC, &s);
 			}
 			res(r, NULL);
