@@ -230,6 +230,19 @@ export function runModel(script: string[]): string[] {
         });
         break;
       }
+      // len bytes of the kvm_irqchip union, between KVM_GET_IRQCHIP and KVM_SET_IRQCHIP.
+      case 'setchip': {
+        const c = K.kvm_irqchip.alloc();
+        c.chip_id = u32(t[2]!);
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_IRQCHIP, c);
+          const at = K.kvm_irqchip.offsetof('chip') + u32(t[3]!);
+          const v = u32(t[5]!);
+          for (let i = 0; i < u32(t[4]!); i++) c.bytes[at + i] = (v >>> (i * 8)) & 0xff;
+          return p.ioctl(fd(t[1]!), K.KVM_SET_IRQCHIP, c);
+        });
+        break;
+      }
       case 'getpic': {
         const c = K.kvm_irqchip.alloc();
         c.chip_id = u32(t[2]!);

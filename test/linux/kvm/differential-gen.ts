@@ -81,6 +81,10 @@ const busCommand = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...EFDS).map((f) => `read ${f}`) },
   { weight: 1, arbitrary: fc.constantFrom('getioapic h1', 'getpic h1 0', 'getpic h1 1') },
   { weight: 6, arbitrary: lapicCommand },
+  // KVM_SET_IRQCHIP with one field changed: any byte of either kvm_pic_state (no validation: the 8259
+  // then runs from that state), or the IOAPIC's IOREGSEL, ID and IRR (kvm_set_ioapic re-injects IRR).
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(0, 1), fc.integer({ min: 0, max: 15 }), fc.constantFrom(0, 1, 2, 3, 4, 8, 0x0a, 0x0b, 0x10, 0x11, 0x20, 0x40, 0x80, 0xfe, 0xff)).map(([c, o, v]) => `setchip h1 ${c} ${o} 1 ${v}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(8, 12, 16), fc.constantFrom(0, 1, 0x10, 0x11, 0x12, 0x3f, 0x100, 0x10001, 0x800000, 0x0f000000, 0xffffffff)).map(([o, v]) => `setchip h1 2 ${o} 4 ${v}`) },
 );
 const busPrelude = fc.constantFrom('kernel', 'kernel', 'none').map((chip) => [
   'kvm', 'vm h0 0', ...(chip === 'kernel' ? ['irqchip h1'] : []), 'vcpu h1 0', 'eventfd 0', 'eventfd 0', 'eventfd 0', 'eventfd 0',

@@ -263,6 +263,18 @@ int main(void)
 				r = ioctl(fdarg(tok[1]), KVM_SET_IRQCHIP, &ch);
 			}
 			res(r, NULL);
+		} else if (!strcmp(c, "setchip")) {
+			/* setchip vm chip_id off len value: len bytes of the kvm_irqchip union, GET then SET_IRQCHIP. */
+			struct kvm_irqchip ch;
+			uint32_t val = strtoul(tok[5], 0, 0);
+			memset(&ch, 0, sizeof ch);
+			ch.chip_id = strtoul(tok[2], 0, 0);
+			long r = ioctl(fdarg(tok[1]), KVM_GET_IRQCHIP, &ch);
+			if (r == 0) {
+				memcpy((char *)&ch.chip + strtoul(tok[3], 0, 0), &val, atoi(tok[4]));
+				r = ioctl(fdarg(tok[1]), KVM_SET_IRQCHIP, &ch);
+			}
+			res(r, NULL);
 		} else if (!strcmp(c, "getpic")) {
 			struct kvm_irqchip ch;
 			char x[128];
