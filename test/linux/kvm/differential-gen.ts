@@ -91,3 +91,38 @@ const busPrelude = fc.constantFrom('kernel', 'kernel', 'none').map((chip) => [
   'mem h1 0 0 0 0x10000 0',
 ]);
 export const ioBusScript = fc.tuple(busPrelude, fc.array(busCommand, { minLength: 1, maxLength: 25, size: 'large' })).map(([p, cs]) => [...p, ...cs]);
+
+// APIC delivery scripts: three vCPUs whose xAPIC IDs, LDR/DFR (flat and cluster logical mode), software
+// enable and TPR are set through KVM_SET_LAPIC, then MSIs (KVM_SIGNAL_MSI) and IOAPIC pins with physical,
+// logical, broadcast and lowest-priority destinations; every LAPIC's IRR/TMR/ISR is compared
+// (lapic.c kvm_irq_delivery_to_apic_fast, kvm_apic_match_dest, the APIC map, lowest-priority choice).
+const VCPUS = ['h2', 'h3', 'h4'];
+const vcpuRef = fc.constantFrom(...VCPUS);
+const apicSetup = fc.oneof(
+  fc.tuple(vcpuRef, fc.constantFrom(0, 0x01000000, 0x02000000, 0x03000000, 0x04000000, 0x10000000, 0x11000000, 0x12000000, 0x21000000, 0xff000000)).map(([v, x]) => `setlapic ${v} 208 ${x}`),
+  fc.tuple(vcpuRef, fc.constantFrom(0xffffffff, 0x0fffffff)).map(([v, x]) => `setlapic ${v} 224 ${x}`),
+  fc.tuple(vcpuRef, fc.constantFrom(0, 0x01000000, 0x02000000, 0x05000000, 0xff000000)).map(([v, x]) => `setlapic ${v} 32 ${x}`),
+  fc.tuple(vcpuRef, fc.constantFrom(0x1ff, 0xff, 0x10f)).map(([v, x]) => `setlapic ${v} 240 ${x}`),
+  fc.tuple(vcpuRef, fc.constantFrom(0, 0x40, 0x80, 0xf0)).map(([v, x]) => `setlapic ${v} 128 ${x}`),
+);
+const apicDest = fc.constantFrom(0, 1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x21, 0x0f, 0xff);
+const apicDelivery = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(apicDest, fc.boolean(), fc.boolean(), fc.constantFrom(0x31, 0x45, 0x80, 0xe2), fc.constantFrom(0, 1), fc.boolean()).map(([d, logical, rh, vec, mode, level]) => `msi h1 ${0xfee00000 + d * 4096 + (logical ? 4 : 0) + (rh ? 8 : 0)} 0 ${vec | (mode << 8) | (level ? 0xc000 : 0)} 0`) },
+  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 1, max: 23 }), apicDest, fc.boolean(), fc.constantFrom(0x33, 0x51, 0x90), fc.constantFrom(0, 1), fc.boolean()).map(([pin, d, logical, vec, mode, level]) => `setpin h1 ${pin} ${(BigInt(d) << 56n) | BigInt(vec | (mode << 8) | (logical ? 0x800 : 0) | (level ? 0x8000 : 0))}`) },
+  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 1, max: 23 }), fc.constantFrom(0, 1)).map(([pin, l]) => `line h1 ${pin} ${l}`) },
+);
+const apicCommand = fc.oneof(
+  { weight: 3, arbitrary: apicSetup },
+  { weight: 5, arbitrary: apicDelivery },
+  { weight: 2, arbitrary: vcpuRef.map((v) => `getlapic ${v}`) },
+);
+const LDRS = [0x01000000, 0x02000000, 0x04000000, 0x03000000, 0x11000000, 0x12000000, 0x21000000, 0x10000000];
+/** Each script starts with every vCPU in one logical mode (flat or cluster) and a logical ID, so that the
+ *  APIC map's fast path is used; commands may change any of it afterwards (a mixed map takes the slow
+ *  path). */
+const apicPrelude = fc.tuple(fc.constantFrom(0xffffffff, 0x0fffffff), fc.tuple(fc.constantFrom(...LDRS), fc.constantFrom(...LDRS), fc.constantFrom(...LDRS)))
+  .map(([dfr, ldrs]) => VCPUS.flatMap((v, i) => [`setlapic ${v} 224 ${dfr}`, `setlapic ${v} 208 ${ldrs[i]}`]));
+export const apicScript = fc.tuple(apicPrelude, fc.array(apicCommand, { minLength: 1, maxLength: 30, size: 'large' })).map(([p, cs]) => [
+  'kvm', 'vm h0 0', 'irqchip h1', 'vcpu h1 0', 'vcpu h1 1', 'vcpu h1 2', 'apicon h2', 'apicon h3', 'apicon h4', ...p, ...cs,
+  'getlapic h2', 'getlapic h3', 'getlapic h4',
+]);

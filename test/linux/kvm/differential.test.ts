@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { realKvmUnavailable, runModel, runReal } from './diff-model.js';
-import { ioBusScript, script } from './differential-gen.js';
+import { apicScript, ioBusScript, script } from './differential-gen.js';
 import { runs } from '../../support/runs.js';
 
 const why = realKvmUnavailable();
@@ -176,5 +176,9 @@ describe.skipIf(why !== null)('the model matches the real kernel (ioctl level)',
 
   it('random I/O bus sequences: overlapping ioeventfds and the IOAPIC window, guest MMIO writes (property)', () => {
     differential(ioBusScript, 100);
+  });
+
+  it('random APIC delivery: IDs, logical modes, enable and TPR set by KVM_SET_LAPIC; MSIs and IOAPIC pins to every destination kind (property)', () => {
+    differential(apicScript, 100);
   });
 });
