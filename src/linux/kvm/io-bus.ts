@@ -26,36 +26,28 @@ export interface IoDevice {
   write(addr: number, len: number, value: number, vcpu: KvmVcpu | null): boolean;
 }
 
-interface Range {
+/** A range on a bus (struct kvm_io_range without the device). */
+export interface IoRange {
   readonly addr: number;
   readonly len: number;
+}
+
+interface Range extends IoRange {
   readonly dev: IoDevice;
 }
 
 /**
- * kvm_io_bus_cmp(r1, r2): -1 when r1 starts below r2; otherwise 1 when r1 ends past r2 (when r2 is
- * zero-length: when r1 starts past it), else 0. Not symmetric: r2's length decides.
+ * kvm_io_bus_cmp(r1, r2), r1 given as `addr1`/`len1`: -1 when r1 starts below r2; otherwise 1 when r1
+ * ends past r2 (when r2 is zero-length: when r1 starts past it), else 0. Not symmetric: r2's length
+ * decides. r2 is passed as the range itself: MMIO addresses are above 2^31, so a range's address read
+ * from its field and passed to a call V8 did not inline would be boxed on every guest access.
  */
-function ioBusCmp(addr1: number, len1: number, addr2: number, len2: number): number {
+export function ioBusCmp(addr1: number, len1: number, r2: IoRange): number {
+  const addr2 = r2.addr;
   if (addr1 < addr2) return -1;
-  if (len2 !== 0) {
-    addr1 += len1;
-    addr2 += len2;
-  }
-  return addr1 > addr2 ? 1 : 0;
-}
-
-/**
- * kvm_io_bus_cmp(access, r), for the per-access path. It takes the range itself: MMIO addresses are
- * above 2^31, so a range's address read from its field and passed to a call V8 did not inline would be
- * boxed as a heap number on every guest access.
- */
-function accessCmp(addr: number, len: number, r: Range): number {
-  const a2 = r.addr;
-  if (addr < a2) return -1;
-  const l2 = r.len;
-  if (l2 === 0) return addr > a2 ? 1 : 0;
-  return addr + len > a2 + l2 ? 1 : 0;
+  const len2 = r2.len;
+  if (len2 === 0) return addr1 > addr2 ? 1 : 0;
+  return addr1 + len1 > addr2 + len2 ? 1 : 0;
 }
 
 export class IoBus {
@@ -73,9 +65,10 @@ export class IoBus {
   register(addr: number, len: number, dev: IoDevice): void {
     const rs = this.ranges;
     if (rs.length - this.ioeventfdCount > NR_IOBUS_DEVS - 1) throw kerr('ENOSPC', `the KVM ${this.name} bus already has ${NR_IOBUS_DEVS} devices besides ioeventfds (NR_IOBUS_DEVS)`);
+    const range: Range = { addr, len, dev };
     let i = 0;
-    while (i < rs.length && ioBusCmp(rs[i]!.addr, rs[i]!.len, addr, len) <= 0) i++;
-    rs.splice(i, 0, { addr, len, dev });
+    while (i < rs.length && ioBusCmp(rs[i]!.addr, rs[i]!.len, range) <= 0) i++;
+    rs.splice(i, 0, range);
   }
 
   /** kvm_io_bus_unregister_dev(): removes the device's first range; a device not on the bus is ignored. */
@@ -97,7 +90,7 @@ export class IoBus {
     let off = -1;
     while (num > 0) {
       const pivot = base + (num >> 1);
-      const r = accessCmp(addr, len, rs[pivot]!);
+      const r = ioBusCmp(addr, len, rs[pivot]!);
       if (r === 0) {
         off = pivot;
         break;
@@ -109,7 +102,7 @@ export class IoBus {
       num >>= 1;
     }
     if (off < 0) return -1;
-    while (off > 0 && accessCmp(addr, len, rs[off - 1]!) === 0) off--;
+    while (off > 0 && ioBusCmp(addr, len, rs[off - 1]!) === 0) off--;
     return off;
   }
 
@@ -117,7 +110,7 @@ export class IoBus {
     const rs = this.ranges;
     const i0 = this.first(addr, len);
     if (i0 < 0) return -1;
-    for (let i = i0; i < rs.length && accessCmp(addr, len, rs[i]!) === 0; i++) {
+    for (let i = i0; i < rs.length && ioBusCmp(addr, len, rs[i]!) === 0; i++) {
       const v = rs[i]!.dev.read(addr, len);
       if (v >= 0) return v;
     }
@@ -128,7 +121,7 @@ export class IoBus {
     const rs = this.ranges;
     const i0 = this.first(addr, len);
     if (i0 < 0) return false;
-    for (let i = i0; i < rs.length && accessCmp(addr, len, rs[i]!) === 0; i++) {
+    for (let i = i0; i < rs.length && ioBusCmp(addr, len, rs[i]!) === 0; i++) {
       if (rs[i]!.dev.write(addr, len, value, vcpu)) return true;
     }
     return false;

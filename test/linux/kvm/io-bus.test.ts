@@ -3,7 +3,7 @@
 // kvm_io_bus_get_first_dev, __kvm_io_bus_write/__kvm_io_bus_read) and lib/bsearch.c. The property test
 // (io-bus.property.test.ts) checks random buses against a reference; these pin the surprising cases.
 import { describe, expect, it } from 'vitest';
-import { IoBus, type IoDevice } from '../../../src/linux/kvm/io-bus.js';
+import { IoBus, ioBusCmp, type IoDevice } from '../../../src/linux/kvm/io-bus.js';
 
 function bus(ranges: [number, number][], accepts: (i: number) => boolean = () => true) {
   const b = new IoBus('test');
@@ -21,6 +21,20 @@ function bus(ranges: [number, number][], accepts: (i: number) => boolean = () =>
   };
   return { b, devs, order, write };
 }
+
+describe('kvm_io_bus_cmp(r1, r2)', () => {
+  it.each([
+    ['r1 starts below r2', 0xff, 1, 0x100, 8, -1],
+    ['r1 inside r2, same start', 0x100, 4, 0x100, 8, 0],
+    ['r1 inside r2, same end', 0x104, 4, 0x100, 8, 0],
+    ['r1 ends past r2', 0x106, 4, 0x100, 8, 1],
+    ['zero-length r2: same address, any length', 0x100, 8, 0x100, 0, 0],
+    ['zero-length r2: a later address', 0x101, 1, 0x100, 0, 1],
+    ['r1 zero-length, r2 not: compares ends', 0x108, 0, 0x100, 8, 0],
+  ] as const)('%s', (_n, a1, l1, a2, l2, want) => {
+    expect(ioBusCmp(a1, l1, { addr: a2, len: l2 })).toBe(want);
+  });
+});
 
 describe('kvm_io_bus_register_dev: insertion before the first entry comparing greater', () => {
   it('ranges that compare equal keep registration order, so the same two ranges dispatch differently', () => {
