@@ -376,27 +376,23 @@ int main(void)
 			uint32_t val = n > 4 ? strtoul(tok[4], 0, 0) : 0;
 			unsigned char code[32];
 			int o = 0;
-			if (!strcmp(c, "pior")) {
-				code[o++] = 0x31; /* xor eax, eax */
-				code[o++] = 0xc0;
+			if (c[0] == 'p') {
+				if (!strcmp(c, "pior")) {
+					code[o++] = 0x31; /* xor eax, eax */
+					code[o++] = 0xc0;
+				} else {
+					code[o++] = 0xb8; /* mov eax, imm32 */
+					memcpy(code + o, &val, 4);
+					o += 4;
+				}
 				code[o++] = 0x66; /* mov dx, imm16 */
 				code[o++] = 0xba;
 				memcpy(code + o, &addr, 2);
 				o += 2;
 				if (len == 2)
 					code[o++] = 0x66;
-				code[o++] = len == 1 ? 0xec : 0xed; /* in al/ax/eax, dx */
-			} else if (!strcmp(c, "piow")) {
-				code[o++] = 0xb8; /* mov eax, imm32 */
-				memcpy(code + o, &val, 4);
-				o += 4;
-				code[o++] = 0x66; /* mov dx, imm16 */
-				code[o++] = 0xba;
-				memcpy(code + o, &addr, 2);
-				o += 2;
-				if (len == 2)
-					code[o++] = 0x66;
-				code[o++] = len == 1 ? 0xee : 0xef; /* out dx, al/ax/eax */
+				/* in al/ax/eax, dx (0xec/0xed) or out dx, al/ax/eax (0xee/0xef) */
+				code[o++] = (!strcmp(c, "pior") ? 0xec : 0xee) + (len != 1);
 			} else if (!strcmp(c, "mmior")) {
 				code[o++] = 0x31; /* xor eax, eax */
 				code[o++] = 0xc0;
