@@ -128,9 +128,9 @@ export class Lapic {
   /** Its enable bit, kept apart (KVM's apic_hw_disabled key): the MSR value is above 2^31, so testing
    *  it on every interrupt would convert a double. */
   private baseEnabled = false;
-  /** apicBaseMsr as two int32 halves, for writers that must not box it (post_kvm_run_save). */
-  apicBaseLo = 0;
-  apicBaseHi = 0;
+  /** apicBaseMsr as two int32 halves (see apicBaseLo). */
+  private baseLo = 0;
+  private baseHi = 0;
   /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
   irrCount = 0;
   isrCount = 0;
@@ -204,6 +204,19 @@ export class Lapic {
     return this.apicBaseMsr;
   }
 
+  /**
+   * IA32_APIC_BASE's low and high 32 bits as int32 (small integers), for per-exit writers
+   * (post_kvm_run_save): the whole value is above 2^31, and handed to a call V8 did not inline it is
+   * boxed as a heap number.
+   */
+  get apicBaseLo(): number {
+    return this.baseLo;
+  }
+
+  get apicBaseHi(): number {
+    return this.baseHi;
+  }
+
   get base(): number {
     return this.baseAddr;
   }
@@ -252,8 +265,8 @@ export class Lapic {
 
   private storeApicBase(value: number): void {
     this.apicBaseMsr = value;
-    this.apicBaseLo = value | 0;
-    this.apicBaseHi = (value / 0x1_0000_0000) | 0;
+    this.baseLo = value | 0;
+    this.baseHi = (value / 0x1_0000_0000) | 0;
   }
 
   /** Whether SPIV's suppress-EOI-broadcast (directed EOI) bit is set. */

@@ -64,15 +64,19 @@ export function kvmGetApicBase(v: KvmVcpu): number {
 }
 
 /**
- * Stores IA32_APIC_BASE at `b[o]` as a u64 (post_kvm_run_save's kvm_run.apic_base). The value
- * (0xfee00900 and up) is not a small integer: read from its field and handed to a call V8 did not
- * inline, it is boxed as a heap number, 16 bytes on every KVM_RUN. The LAPIC keeps it as int32 halves.
+ * Stores IA32_APIC_BASE at `b[o]` as a u64 (post_kvm_run_save's kvm_run.apic_base, on every exit). The
+ * value (0xfee00900 and up) is not a small integer: read into a variable and handed to a call V8 did
+ * not inline, it is boxed as a heap number, 16 bytes per KVM_RUN. Only int32 halves leave this function.
  */
 export function putApicBase(v: KvmVcpu, b: Uint8Array, o: number): void {
   const apic = v.lapic;
-  if (apic === null) return setU64n(b, o, v.apicBase);
-  setU32(b, o, apic.apicBaseLo);
-  setU32(b, o + 4, apic.apicBaseHi);
+  if (apic !== null) {
+    setU32(b, o, apic.apicBaseLo);
+    setU32(b, o + 4, apic.apicBaseHi);
+  } else {
+    setU32(b, o, v.apicBase | 0);
+    setU32(b, o + 4, (v.apicBase / 0x1_0000_0000) | 0);
+  }
 }
 
 /**
