@@ -23,19 +23,18 @@ const POLL_IN = EPOLLIN;
 const POLL_OUT = EPOLLOUT;
 export const EFD_FLAGS_SET = EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK;
 
-let nextId = 1;
-
 /** The kernel's eventfd context (`struct eventfd_ctx`), shared by the file and kernel users. */
 export class EventFdCtx {
   /** Counter as two unsigned 32-bit halves. */
   lo: number;
   hi = 0;
   readonly wqh = new WaitQueue();
-  readonly id = nextId++;
   /** Total signals ever added (kernel and user), for inspection; never read on hot paths. */
   signals = 0;
 
   constructor(
+    /** The eventfd's id (eventfd-id in fdinfo), from the kernel's counter. */
+    readonly id: number,
     initval: number,
     readonly semaphore: boolean,
     private readonly trace: TraceBus,

@@ -3,6 +3,7 @@
 // in order by src/linux/boot.ts and store their state in the fields below; adding a subsystem adds a
 // field and a boot entry, nothing else.
 
+import { KernelIds } from './ids.js';
 import type { Machine } from '../hw/machine.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
@@ -33,6 +34,8 @@ export class Kernel {
   readonly trace: TraceBus;
   readonly log: KernelLog;
   readonly vfs = new Vfs();
+  /** Identifiers handed out per machine (eventfd ids, pipe and tmpfs inode numbers, VFIO containers). */
+  readonly ids = new KernelIds();
   readonly params: ModuleParams;
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */

@@ -14,8 +14,6 @@ import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM } from 
 export const PIPE_BUF = 4096;
 const PIPE_SIZE = 65536;
 
-let nextPipeIno = 1;
-
 class PipeInode {
   readonly buf = new Uint8Array(PIPE_SIZE);
   head = 0;
@@ -23,7 +21,7 @@ class PipeInode {
   readers = 0;
   writers = 0;
   readonly wq = new WaitQueue();
-  readonly ino = nextPipeIno++;
+  constructor(readonly ino: number) {}
 }
 
 export class PipeFile extends KFile {
@@ -100,8 +98,8 @@ export class PipeFile extends KFile {
     this.pipe.wq.wake(EPOLLHUP | EPOLLERR);
   }
 
-  static create(): [PipeFile, PipeFile] {
-    const inode = new PipeInode();
+  static create(ino: number): [PipeFile, PipeFile] {
+    const inode = new PipeInode(ino);
     return [new PipeFile(inode, 'read'), new PipeFile(inode, 'write')];
   }
 }

@@ -361,7 +361,7 @@ export class Process {
     }
     const fs = vfs.fsOf(dirPath);
     if (!fs.creates) throw kerr('EOPNOTSUPP', `${dirPath} is a ${fs.name} directory, which cannot make files (no ->tmpfile)`);
-    const inode = new ShmemInode(mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    const inode = new ShmemInode(this.kernel.ids.next('shmem-ino'), mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
     // What /proc/<pid>/fd shows for it (d_path() of an unlinked dentry).
     return new ShmemFile(inode, `${dirPath === '/' ? '' : dirPath}/#${inode.ino} (deleted)`, false);
   }
@@ -381,7 +381,7 @@ export class Process {
     }
     if (!fs.creates) throw kerr('EACCES', `${where.dirPath} is a ${fs.name} directory, which cannot create files (no ->create)`);
     // build_open_how(): mode & S_IALLUGO; vfs_prepare_mode(): less the umask.
-    const inode = new ShmemInode(mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    const inode = new ShmemInode(this.kernel.ids.next('shmem-ino'), mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
     vfs.create(where, inode);
     return new ShmemFile(inode, where.path, true);
   }
@@ -927,7 +927,7 @@ export class Process {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       if (flags & ~EFD_FLAGS_SET) throw kerr('EINVAL', `unknown eventfd flags 0x${(flags & ~EFD_FLAGS_SET).toString(16)}`);
       this.fds.reserveCheck();
-      file = new EventFdFile(new EventFdCtx(initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
+      file = new EventFdFile(new EventFdCtx(this.kernel.ids.next('eventfd'), initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
       file.flags = O_RDWR | (flags & O_NONBLOCK);
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       if (this.kernel.trace.active) this.traceCall('eventfd2', undefined, file, [initval, flags], fd, undefined);
@@ -942,7 +942,7 @@ export class Process {
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       if (flags & ~(O_CLOEXEC | O_NONBLOCK)) throw kerr('EINVAL', `unsupported pipe2 flags 0x${flags.toString(16)}`);
-      const [r, w] = PipeFile.create();
+      const [r, w] = PipeFile.create(this.kernel.ids.next('pipe-ino'));
       r.flags = O_RDONLY | (flags & O_NONBLOCK);
       w.flags = O_WRONLY | (flags & O_NONBLOCK);
       const rfd = this.fds.install(r, (flags & O_CLOEXEC) !== 0);

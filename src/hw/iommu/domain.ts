@@ -13,10 +13,7 @@ export interface DomainExtent {
   readonly prot: number;
 }
 
-let nextDomainId = 1;
-
 export class IommuDomain {
-  readonly id = nextDomainId++;
   /** Sorted by iova, never overlapping. */
   private readonly extents: DomainExtent[] = [];
 
@@ -43,7 +40,7 @@ export class IommuDomain {
   map(iova: number, mem: Uint8Array, prot: number): void {
     const size = mem.length;
     for (const x of this.extents) {
-      if (iova < x.iova + x.size && x.iova < iova + size) throw new Error(`iommu domain ${this.id}: [0x${iova.toString(16)}, +0x${size.toString(16)}) overlaps a mapping`);
+      if (iova < x.iova + x.size && x.iova < iova + size) throw new Error(`iommu domain: [0x${iova.toString(16)}, +0x${size.toString(16)}) overlaps a mapping`);
     }
     this.extents.push({ iova, size, mem, prot });
     this.extents.sort((a, b) => a.iova - b.iova);

@@ -12,17 +12,15 @@ import { FIONREAD } from '../../../include-ts/asm-generic/ioctls.js';
 
 const PAGE = 4096;
 
-let nextIno = 1;
-
 /** A tmpfs inode (S_IFREG): owner, permission bits and contents. */
 export class ShmemInode {
   readonly type = 'reg' as const;
-  readonly ino = nextIno++;
   /** i_size. */
   size = 0;
   private readonly pages = new Map<number, Uint8Array>();
 
   constructor(
+    readonly ino: number,
     /** Permission bits (S_IALLUGO), already reduced by the creator's umask. */
     readonly mode: number,
     readonly uid: number,

@@ -31,17 +31,17 @@ export interface VfioIommuDriver {
   open(arg: number): VfioIommuData;
 }
 
-let nextContainerId = 1;
-
 export class VfioContainer {
-  readonly id = nextContainerId++;
+  readonly id: number;
   readonly groups: VfioGroup[] = [];
   driver: VfioIommuDriver | null = null;
   data: VfioIommuData | null = null;
   /** References: the container file plus each attached group. */
   refs = 0;
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(private readonly kernel: Kernel) {
+    this.id = kernel.ids.next('vfio-container');
+  }
 
   get name(): string {
     return `container #${this.id}`;
