@@ -22,7 +22,7 @@ import type { TraceBus } from '../sim/trace.js';
 import { WaitQueue } from './waitqueue.js';
 import { NullFile } from './drivers/mem.js';
 import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
-import { getS32 } from '../../abi/bytes.js';
+import { getS32, getU64, setU64 } from '../../abi/bytes.js';
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
@@ -31,6 +31,9 @@ import {
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
+import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
+import { ResourceLimits } from './resource.js';
+import { CAP_LAST_CAP, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 
 export interface PollFd {
   fd: number;
@@ -50,11 +53,26 @@ export interface ProcessOptions {
   readonly nofile?: number;
   /** The umask applied to files open(O_CREAT) creates (default 022, init's). */
   readonly umask?: number;
+  /**
+   * Limits set by whoever started the process (`ulimit` in its shell), keyed by RLIMIT_*: [soft, hard]
+   * in bytes or counts, RLIM_INFINITY for none. The rest are init's. `nofile` sets RLIMIT_NOFILE's soft
+   * limit (and the hard one if it is below).
+   */
+  readonly rlimits?: Readonly<Record<number, readonly [cur: number | bigint, max: number | bigint]>>;
+  /**
+   * The effective capability set (bit n = capability n): every capability for uid 0 and none for
+   * others unless given, as a container that drops some (Docker drops CAP_SYS_RESOURCE and
+   * CAP_IPC_LOCK) would set it. Consulted by the checks that name a capability: prlimit64's
+   * CAP_SYS_RESOURCE and VFIO pinning's CAP_IPC_LOCK; file permissions still go by uid 0.
+   */
+  readonly capabilities?: bigint;
 }
 
 // Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
 // calls, which cost more than the rest of an eventfd read.
 // f_mode's FMODE_READ/FMODE_WRITE are OPEN_FMODE(f_flags): (f_flags + 1) & these (src/linux/fs/file.ts).
+const RLIMIT64_SIZE = rlimit64.size;
+const ALL_CAPS = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
 const FM_READ = 0x1;
 const FM_WRITE = 0x2;
 /** O_APPEND. */
@@ -141,6 +159,9 @@ export class Process {
   readonly umask: number;
   readonly fds: FdTable;
   readonly mm: AddressSpace;
+  readonly rlimits = new ResourceLimits();
+  /** The effective capability set (bit n = capability n). */
+  readonly capEff: bigint;
   exited = false;
   private readonly sched: Scheduler;
   private readonly trace: TraceBus;
@@ -160,9 +181,16 @@ export class Process {
     this.groups = opts.groups ?? [];
     this.name = opts.name ?? `proc${this.pid}`;
     this.umask = (opts.umask ?? DEFAULT_UMASK) & 0o777;
+    this.capEff = opts.capabilities ?? (this.uid === 0 ? ALL_CAPS : 0n);
     this.sched = kernel.sched;
     this.trace = kernel.trace;
-    this.fds = new FdTable(kernel, opts.nofile);
+    if (opts.nofile !== undefined) {
+      const hard = this.rlimits.hard(RLIMIT_NOFILE);
+      const n = BigInt(opts.nofile);
+      this.rlimits.preset(RLIMIT_NOFILE, n, n > hard ? n : hard);
+    }
+    for (const [r, [cur, max]] of Object.entries(opts.rlimits ?? {})) this.rlimits.preset(Number(r), BigInt(cur), BigInt(max));
+    this.fds = new FdTable(kernel, this.rlimits);
     this.mm = new AddressSpace(kernel);
     this.ctx = { proc: this, kernel, async: false };
     this.asyncCtx = { proc: this, kernel, async: true };
@@ -171,6 +199,11 @@ export class Process {
       const tty = new NullFile();
       for (let i = 0; i < 3; i++) this.fds.install(tty, false);
     }
+  }
+
+  /** capable(): whether the effective set has `cap`. */
+  capable(cap: number): boolean {
+    return ((this.capEff >> BigInt(cap)) & 1n) === 1n;
   }
 
   get context(): FileContext {
@@ -959,6 +992,47 @@ export class Process {
       if (this.kernel.trace.active) this.traceCall('pipe2', undefined, undefined, [[], flags], -1, e);
       this.fail(e, 'pipe2', 'pipe');
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // resource limits
+
+  /**
+   * prlimit64(pid, resource, new, old) (kernel/sys.c): `next` and `old` are the caller's struct rlimit64
+   * bytes (16: rlim_cur, rlim_max), null for NULL; a shorter buffer faults (EFAULT). pid 0 is the
+   * caller. As in the kernel, a fault writing `old` comes after the new limit is installed.
+   */
+  prlimit(pid: number, resource: number, next: Uint8Array | null, old: Uint8Array | null): void {
+    const asked = next && next.length >= RLIMIT64_SIZE ? { cur: getU64(next, 0), max: getU64(next, 8) } : null;
+    try {
+      if (this.exited) throw this.exitedError();
+      if (next && !asked) throw kerr('EFAULT', `the new limit needs ${RLIMIT64_SIZE} bytes (struct rlimit64); the buffer has ${next.length}`);
+      const target = pid === 0 ? this : this.kernel.processes.get(pid);
+      if (!target || target.exited) throw kerr('ESRCH', `no process ${pid}`);
+      // check_prlimit_permission(): another process's limits need its uids or CAP_SYS_RESOURCE.
+      if (target !== this && target.uid !== this.uid && !this.capable(CAP_SYS_RESOURCE)) throw kerr('EPERM', `process ${pid} runs as uid ${target.uid}; uid ${this.uid} may not read or change its limits without CAP_SYS_RESOURCE`);
+      const prev = target.rlimits.prlimit(resource, asked, this.capable(CAP_SYS_RESOURCE));
+      if (old) {
+        if (old.length < RLIMIT64_SIZE) throw kerr('EFAULT', `the old limit needs ${RLIMIT64_SIZE} bytes (struct rlimit64); the buffer has ${old.length}`);
+        setU64(old, 0, prev.cur);
+        setU64(old, 8, prev.max);
+      }
+      if (this.kernel.trace.active) this.traceCall('prlimit64', undefined, undefined, [pid, resource, asked, old ? prev : null], 0, undefined);
+    } catch (e) {
+      // strace shows a pointer it could not (or, after a failure, would not) read as its address.
+      if (this.kernel.trace.active) this.traceCall('prlimit64', undefined, undefined, [pid, resource, next ? (asked ?? 'addr') : null, old ? 'addr' : null], -1, e);
+      this.fail(e, 'prlimit64', `prlimit(${pid}, ${resource})`);
+    }
+  }
+
+  /** getrlimit(2) as glibc makes it on x86-64: prlimit64(0, resource, NULL, buf). */
+  getrlimit(resource: number, buf: Uint8Array): void {
+    this.prlimit(0, resource, null, buf);
+  }
+
+  /** setrlimit(2) as glibc makes it on x86-64: prlimit64(0, resource, buf, NULL). */
+  setrlimit(resource: number, buf: Uint8Array): void {
+    this.prlimit(0, resource, buf, null);
   }
 
   // ---------------------------------------------------------------------------------------------

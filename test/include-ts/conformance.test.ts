@@ -20,6 +20,8 @@ import * as kvm from '../../include-ts/linux/kvm.js';
 import * as mman from '../../include-ts/linux/mman.js';
 import * as pciRegs from '../../include-ts/linux/pci_regs.js';
 import * as poll from '../../include-ts/linux/poll.js';
+import * as resource from '../../include-ts/linux/resource.js';
+import * as capability from '../../include-ts/linux/capability.js';
 import * as vfio from '../../include-ts/linux/vfio.js';
 
 type Module = Readonly<Record<string, unknown>>;
@@ -76,6 +78,9 @@ const GROUPS: readonly Group[] = [
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },
   { header: 'asm-generic/ioctls.h', includes: ['asm-generic/ioctls.h'], module: asmGenericIoctls },
+  // MLOCK_LIMIT is written in terms of the kernel's PAGE_SIZE.
+  { header: 'linux/resource.h', includes: ['linux/resource.h'], module: resource, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
+  { header: 'linux/capability.h', includes: ['linux/capability.h'], module: capability },
 ];
 
 function isLayout(v: unknown): v is RecordType {

@@ -1,12 +1,12 @@
 // A process's file descriptor table (fs/file.c): fds are handed out lowest-free first, each slot
 // holds one reference on its open file description, and close-on-exec is a per-slot flag.
-// RLIMIT_NOFILE's usual soft limit of 1024 applies (EMFILE past it).
+// The process's RLIMIT_NOFILE soft limit bounds new fds (EMFILE past it); fds already open above a
+// lowered limit stay usable, as the table itself does not shrink.
 
 import { kerr } from '../errors.js';
 import type { KFile } from './file.js';
 import type { Kernel } from '../kernel.js';
-
-export const NR_OPEN_DEFAULT = 1024;
+import type { ResourceLimits } from '../resource.js';
 
 export class FdTable {
   private readonly files: (KFile | undefined)[] = [];
@@ -14,8 +14,13 @@ export class FdTable {
 
   constructor(
     private readonly kernel: Kernel,
-    readonly limit = NR_OPEN_DEFAULT,
+    private readonly rlimits: ResourceLimits,
   ) {}
+
+  /** rlimit(RLIMIT_NOFILE). */
+  get limit(): number {
+    return this.rlimits.nofile;
+  }
 
   /** The lowest free fd at or above `min` (EMFILE if none below the limit). */
   private lowestFree(min: number): number {

@@ -311,6 +311,22 @@ function formatOpenat(ev: SyscallEvent): string {
   return `${text}) = ${result(ev, String(ev.ret))}`;
 }
 
+/** A limit as strace's sprint_rlim64() (src/resource.c) prints it: multiples of 1024 as `N*1024`. */
+function rlim64(v: bigint): string {
+  if (v === 0xffff_ffff_ffff_ffffn) return 'RLIM64_INFINITY';
+  return v > 1024n && v % 1024n === 0n ? `${v / 1024n}*1024` : String(v);
+}
+
+/** prlimit64 as strace prints it: the old limit only on success, a pointer it would not read as an address. */
+function formatPrlimit(ev: SyscallEvent): string {
+  const [pid, resource, next, old] = ev.args as [number, number, RlimitArg, RlimitArg];
+  const lim = (x: RlimitArg): string => (x === null ? 'NULL' : x === 'addr' ? '0x0' : `{rlim_cur=${rlim64(x.cur)}, rlim_max=${rlim64(x.max)}}`);
+  const name = RLIMIT_NAMES_C[resource] ?? `${altHex(resource >>> 0)} /* RLIMIT_??? */`;
+  return `prlimit64(${pid}, ${name}, ${lim(next)}, ${lim(old)}) = ${result(ev, String(ev.ret))}`;
+}
+type RlimitArg = { cur: bigint; max: bigint } | 'addr' | null;
+const RLIMIT_NAMES_C = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE', 'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME'];
+
 /** One syscall event as strace prints it. */
 export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, IoctlTable>): string {
   const a = ev.args;
@@ -359,6 +375,8 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
     case 'fcntl':
       return formatFcntl(ev);
+    case 'prlimit64':
+      return formatPrlimit(ev);
     default:
       return `${ev.syscall}(${a.map(dec).join(', ')}) = ${result(ev, dec(ev.ret))}`;
   }
