@@ -20,6 +20,14 @@ export function normBdf(bdf: string): string {
 export class PciControl {
   constructor(private readonly kernel: Kernel) {}
 
+  /**
+   * Gives /dev/vfio/<group> an owner and mode, as a udev rule (OWNER=, GROUP=, MODE=) or libvirt's
+   * chown for its qemu user does, so an unprivileged process can open the group.
+   */
+  vfioGroupNode(group: number, uid: number, gid = uid, mode = 0o660): void {
+    this.kernel.vfio.setNodeOwner(group, uid, gid, mode);
+  }
+
   /** The hardware function at `bdf` ("0000:01:00.0" or "01:00.0"). */
   device(bdf: string): PciFunction {
     const f = this.kernel.machine.pci.find(normBdf(bdf));

@@ -11,6 +11,12 @@
 //    of 6.x (the newest kernels return EOVERFLOW instead, with check_add_overflow()).
 //  - vaddr is resolved in the caller's memory (vfio_pin_pages_remote): unmapped → EFAULT; the pinned
 //    pages are what device DMA then reads and writes.
+//  - Pinned pages are charged to the caller's mm->locked_vm. Without CAP_IPC_LOCK (dma->lock_cap, taken
+//    at map time) a page that would take locked_vm past RLIMIT_MEMLOCK fails the map with ENOMEM and
+//    "vfio_pin_pages_remote: RLIMIT_MEMLOCK (<limit>) exceeded"; pages are pinned (and faulted) in order,
+//    so whichever of an unmapped page and the limit comes first decides the errno. Nothing stays pinned
+//    or charged after a failure (vfio_remove_dma). Unmapping uncharges. The same page mapped twice is
+//    charged twice, as the kernel does for pages it has not pinned through this same vfio_dma.
 // Module parameter: vfio_iommu_type1.dma_entry_limit (default 65535), read when a container opens.
 
 import { getU32, getU64, setU32, setU64, setU64n } from '../../../abi/bytes.js';
@@ -18,6 +24,9 @@ import { CapChainBuilder } from '../../../abi/capchain.js';
 import { kerr } from '../errors.js';
 import type { FileContext } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
+import type { AddressSpace } from '../mm/address-space.js';
+import { RLIMIT_MEMLOCK } from '../../../include-ts/linux/resource.js';
+import { CAP_IPC_LOCK } from '../../../include-ts/linux/capability.js';
 import type { UserArg } from '../uaccess.js';
 import { IOMMU_READ, IOMMU_WRITE, IommuDomain } from '../../hw/iommu/domain.js';
 import {
@@ -57,6 +66,9 @@ export interface VfioDma {
   /** IOVAs of the domain extents backing it (one per VMA piece pinned). */
   readonly extents: number[];
   readonly pid: number;
+  /** dma->mm and the pages charged to its locked_vm (dma->locked_vm). */
+  readonly mm: AddressSpace;
+  readonly lockedPages: number;
 }
 
 class Type1Instance implements VfioIommuData {
@@ -207,19 +219,32 @@ class Type1Instance implements VfioIommuData {
     if (!this.iovaValid(iova, iova + size - 1)) {
       throw kerr('EINVAL', `[0x${iova.toString(16)}, +0x${size.toString(16)}) is not inside one valid IOVA range (the MSI window 0xfee00000-0xfeefffff is reserved; the aperture ends at 0x${IOVA_APERTURE_END.toString(16)})`);
     }
-    // vfio_pin_pages_remote(): resolve every page in the caller's address space before changing anything.
+    // vfio_pin_pages_remote(): pin page by page, each faulted in and then charged, so a page that is not
+    // mapped and the page past RLIMIT_MEMLOCK fail in address order. Everything is checked before any
+    // state changes, which is what vfio_remove_dma's undo amounts to.
     const pieces: Array<{ iova: number; mem: Uint8Array }> = [];
     const mm = ctx.proc.mm;
+    const lockCap = ctx.proc.capable(CAP_IPC_LOCK);
+    const limit = ctx.proc.rlimits.softPages(RLIMIT_MEMLOCK);
+    const chargeable = lockCap ? Infinity : Math.max(0, limit - mm.lockedVm) * PGSIZE;
     let off = 0;
     while (off < size) {
       const va = vaddr + off;
       const vma = mm.find(va);
-      if (!vma) throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is not mapped in the caller's address space`);
-      const n = Math.min(size - off, vma.end - va);
+      if (off >= chargeable || !vma) {
+        if (vma) {
+          this.kernel.log.warn(`vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limit * PGSIZE}) exceeded`);
+          throw kerr('ENOMEM', `pinning 0x${size.toString(16)} bytes would lock ${mm.lockedVm + size / PGSIZE} pages; RLIMIT_MEMLOCK allows ${limit} (${limit * PGSIZE} bytes) and the process lacks CAP_IPC_LOCK`);
+        }
+        throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is not mapped in the caller's address space`);
+      }
+      const n = Math.min(size - off, vma.end - va, chargeable - off);
       pieces.push({ iova: iova + off, mem: mm.ram(va, n) });
       off += n;
     }
-    const d: VfioDma = { iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid };
+    const npage = size / PGSIZE;
+    mm.lockedVm += npage; // vfio_lock_acct()
+    const d: VfioDma = { iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid, mm, lockedPages: npage };
     for (const p of pieces) {
       this.domain.map(p.iova, p.mem, prot);
       d.extents.push(p.iova);
@@ -232,6 +257,7 @@ class Type1Instance implements VfioIommuData {
 
   private removeDma(d: VfioDma): void {
     for (const e of d.extents) this.domain.unmap(e);
+    d.mm.lockedVm -= d.lockedPages;
     this.dmaAvail++;
   }
 

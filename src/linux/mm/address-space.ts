@@ -2,6 +2,8 @@
 // page-granular rules, top-down placement below mmap_base, MAP_FIXED replacement, VMA splitting, and
 // resolution of user addresses for the kernel (copy_from_user, VFIO DMA pinning, KVM memory slots).
 // A file mapping holds a reference on the file, so a mapped file stays open after close(fd).
+// `lockedVm` is mm->locked_vm, the pages charged against RLIMIT_MEMLOCK (mm/util.c
+// __account_locked_vm); the model's only charger is VFIO's DMA pinning.
 
 import { kerr } from '../errors.js';
 import type { KFile } from '../fs/file.js';
@@ -36,6 +38,8 @@ const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
 export class AddressSpace {
   private readonly vmas: Vma[] = [];
+  /** mm->locked_vm, in pages (VmLck in /proc/<pid>/status). */
+  lockedVm = 0;
 
   constructor(private readonly kernel: Kernel) {}
 

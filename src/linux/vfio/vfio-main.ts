@@ -160,6 +160,8 @@ export class VfioCore {
   readonly groups = new Map<number, VfioGroup>();
   readonly iommuDrivers: VfioIommuDriver[] = [];
   private readonly devDir: StaticDir;
+  /** What udev rules (or libvirt's chown) give /dev/vfio/<group>: root-only 0600 otherwise. */
+  private readonly nodeOwners = new Map<number, { uid: number; gid: number; mode: number }>();
 
   constructor(private readonly kernel: Kernel) {
     this.devDir = kernel.vfs.mkdirp('/dev/vfio');
@@ -169,9 +171,15 @@ export class VfioCore {
       lookup: (name) => {
         const g = this.groups.get(Number(name));
         if (!g || String(g.id) !== name) return undefined;
-        return chardev(() => this.openGroup(g), 0o600);
+        const o = this.nodeOwners.get(g.id);
+        return chardev(() => this.openGroup(g), o?.mode ?? 0o600, o?.uid ?? 0, o?.gid ?? 0);
       },
     };
+  }
+
+  /** Sets the owner and mode of /dev/vfio/<group> (a udev rule's OWNER, GROUP and MODE). */
+  setNodeOwner(group: number, uid: number, gid: number, mode: number): void {
+    this.nodeOwners.set(group, { uid, gid, mode: mode & 0o7777 });
   }
 
   registerIommuDriver(d: VfioIommuDriver): void {

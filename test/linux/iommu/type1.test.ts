@@ -9,7 +9,10 @@ import { walkCaps } from '../../../abi/capchain.js';
 import { getU32, getU64 } from '../../../abi/bytes.js';
 import type { Process } from '../../../src/linux/process.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
-import { EDU, GROUP, V, expectErrno, openDevice } from '../../support/vfio.js';
+import { EDU, GROUP, V, bindVfio, expectErrno, openDevice } from '../../support/vfio.js';
+import { openVfioDevice } from '../../../examples/lib/vfio.js';
+import { RLIMIT_MEMLOCK } from '../../../include-ts/linux/resource.js';
+import { CAP_IPC_LOCK } from '../../../include-ts/linux/capability.js';
 
 const R = V.VFIO_DMA_MAP_FLAG_READ;
 const W = V.VFIO_DMA_MAP_FLAG_WRITE;
@@ -331,5 +334,74 @@ describe('MAP/UNMAP_DMA vs an interval model (model-based, fc.commands)', () => 
       }),
       fcParams(120),
     );
+  });
+});
+
+// Pinned pages are charged to mm->locked_vm against RLIMIT_MEMLOCK unless the mapper has CAP_IPC_LOCK
+// (vfio_iommu_type1.c vfio_dma_do_map: dma->lock_cap = capable(CAP_IPC_LOCK); vfio_pin_pages_remote's
+// per-page check and pr_warn; vfio_lock_acct / mm/util.c __account_locked_vm; vfio_remove_dma undoes a
+// failed map; vfio_unpin_pages_remote uncharges).
+describe('RLIMIT_MEMLOCK and locked_vm', () => {
+  /** An unprivileged VMM (uid 107, as libvirt's qemu user) given the group node by a udev rule. */
+  function vmm(memlock: number, opts: { uid?: number; capabilities?: bigint } = { uid: 107 }) {
+    const host = Host.create();
+    bindVfio(host.spawn(), EDU);
+    host.control.pci.vfioGroupNode(GROUP.edu, 107);
+    const q = host.spawn({ ...opts, rlimits: { [RLIMIT_MEMLOCK]: [memlock, memlock] } });
+    const fds = openVfioDevice(q, GROUP.edu, EDU);
+    const ram = q.mmap(null, 0x40000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return { host, q, ram, ...fds };
+  }
+
+  it('an unprivileged map past the limit is ENOMEM with the kernel\'s warning, and leaves nothing pinned or charged', () => {
+    const { host, q, container, ram } = vmm(64 * 1024 + 100);
+    map(q, container, ram.addr, 0, 0x10000);
+    expect(q.mm.lockedVm).toBe(16);
+    const e = expectErrno(() => map(q, container, ram.addr + 0x10000, 0x100000, 0x2000), 'ENOMEM');
+    expect(e.message).toMatch(/RLIMIT_MEMLOCK/);
+    expect(host.control.dmesg().at(-1)).toMatch(/vfio_pin_pages_remote: RLIMIT_MEMLOCK \(65536\) exceeded$/);
+    expect(q.mm.lockedVm).toBe(16);
+    expect(unmap(q, container, 0, 0x10000)).toBe(0x10000n);
+    expect(q.mm.lockedVm).toBe(0);
+    // The failed range was never mapped: the same IOVA maps now, within the limit.
+    map(q, container, ram.addr + 0x10000, 0x100000, 0x2000);
+    expect(q.mm.lockedVm).toBe(2);
+  });
+
+  it('the same pages mapped at two IOVAs are charged twice', () => {
+    const { q, container, ram } = vmm(0x8000);
+    map(q, container, ram.addr, 0, 0x4000);
+    map(q, container, ram.addr, 0x100000, 0x4000);
+    expect(q.mm.lockedVm).toBe(8);
+    expectErrno(() => map(q, container, ram.addr, 0x200000, 0x1000), 'ENOMEM');
+  });
+
+  it('pages are faulted and charged in order: an unmapped page before the limit is EFAULT, after it ENOMEM', () => {
+    const { q, container, ram } = vmm(0x4000);
+    q.munmap(ram.addr + 0x2000, 0x1000);
+    expectErrno(() => map(q, container, ram.addr, 0, 0x8000), 'EFAULT');
+    q.munmap(ram.addr + 0x8000, 0x1000);
+    expectErrno(() => map(q, container, ram.addr + 0x3000, 0, 0x6000), 'ENOMEM');
+    expect(q.mm.lockedVm).toBe(0);
+  });
+
+  it('CAP_IPC_LOCK skips the limit but not the charge; uid 0 without it is limited too', () => {
+    const root = vmm(0x1000, {});
+    map(root.q, root.container, root.ram.addr, 0, 0x20000);
+    expect(root.q.mm.lockedVm).toBe(32);
+    const noLock = vmm(0x1000, { uid: 0, capabilities: ((1n << 41n) - 1n) & ~(1n << BigInt(CAP_IPC_LOCK)) });
+    expectErrno(() => map(noLock.q, noLock.container, noLock.ram.addr, 0, 0x2000), 'ENOMEM');
+  });
+
+  it('releasing the container (its last fd and group gone) uncharges every mapping', () => {
+    const { q, container, group, device, ram } = vmm(0x10000);
+    map(q, container, ram.addr, 0, 0x4000);
+    map(q, container, ram.addr + 0x4000, 0x10000, 0x4000);
+    expect(q.mm.lockedVm).toBe(8);
+    q.close(container);
+    q.close(device);
+    expect(q.mm.lockedVm).toBe(8); // the group still holds the container
+    q.close(group);
+    expect(q.mm.lockedVm).toBe(0);
   });
 });
