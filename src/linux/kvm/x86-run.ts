@@ -146,6 +146,13 @@ function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: strin
   }
 }
 
+/** Delivers the interrupt KVM_SET_SREGS queued (out of line: it is rare). */
+function reinjectIrq(v: KvmVcpu): void {
+  const vec = v.injectedIrq;
+  v.injectedIrq = -1;
+  v.cpu.deliver(vec);
+}
+
 /** vcpu_run(). */
 function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
   setU32(v.run, RUN.exitReason, KVM_EXIT_UNKNOWN);
@@ -215,8 +222,10 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setU32(v.run, RUN.internalNdata, 0);
       return R_EXIT;
     }
-    // inject_pending_event(): NMI first, then external interrupts.
-    if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
+    // kvm_check_and_inject_events(): an interrupt already injected (KVM_SET_SREGS's interrupt_bitmap)
+    // is re-injected first, whatever IF says; then NMIs, then external interrupts.
+    if (v.injectedIrq >= 0) reinjectIrq(v);
+    else if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
       apic.nmiPending--;
       cpu.deliverNmi();
     } else if (cpu.interruptible) {
