@@ -115,7 +115,7 @@ export function vcpuRunnable(v: KvmVcpu): boolean {
 }
 
 /** kvm_apic_accept_events(). */
-function acceptEvents(v: KvmVcpu): void {
+export function acceptEvents(v: KvmVcpu): void {
   const apic = v.lapic;
   if (apic === null || apic.pendingEvents === 0) return;
   if (apic.pendingEvents & LAPIC_EVENT_INIT) {

@@ -38,6 +38,7 @@ import {
   KVM_X2APIC_API_VALID_FLAGS, KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST, KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
   MAX_NR_RESERVED_IOAPIC_PINS,
 } from './kvm-host.js';
+import { acceptEvents } from './x86-run.js';
 import { defaultRoutes, kvmSetIrq, RoutingTable, setIrqRouting } from './irqchip.js';
 import { KvmIoapic } from './ioapic.js';
 import { KvmPic } from './i8259.js';
@@ -311,8 +312,10 @@ export function setSregs(v: KvmVcpu, arg: UserArg): number {
   return 0;
 }
 
+/** kvm_arch_vcpu_ioctl_get_mpstate(): pending INIT/SIPI are accepted first (kvm_apic_accept_events). */
 export function getMpState(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(4);
+  acceptEvents(v);
   setU32(b, 0, v.mpState);
   return 0;
 }
