@@ -14,6 +14,7 @@ import type { RecordType } from '../../abi/layout.js';
 import { constantProbe, gccAvailable, integerConstants, probeSource, recordProbes, runProbe, type ProbeItem, type ProbeMismatch, type ProbeResult } from '../../abi/cprobe.js';
 import * as asmGenericIoctls from '../../include-ts/asm-generic/ioctls.js';
 import * as asmKvm from '../../include-ts/asm/kvm.js';
+import * as processorFlags from '../../include-ts/asm/processor-flags.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
 import * as kvm from '../../include-ts/linux/kvm.js';
@@ -65,6 +66,7 @@ function preludeOf(group: Group): string {
 const GROUPS: readonly Group[] = [
   { header: 'linux/vfio.h', includes: ['linux/vfio.h'], module: vfio },
   { header: 'asm/kvm.h', includes: ['asm/kvm.h'], module: asmKvm },
+  { header: 'asm/processor-flags.h', includes: ['asm/processor-flags.h'], module: processorFlags },
   // KVM_COALESCED_MMIO_MAX is written in terms of the kernel's PAGE_SIZE (4 KiB on x86).
   { header: 'linux/kvm.h', includes: ['linux/kvm.h'], module: kvm, exclude: asmKvm, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
   { header: 'linux/pci_regs.h', includes: ['linux/pci_regs.h'], module: pciRegs },

@@ -3,8 +3,8 @@
 // kvm_vcpu_release), dispatching to the x86 parts (x86.ts, x86-run.ts).
 //
 // /dev/kvm: KVM_GET_API_VERSION (12; a non-zero argument -> EINVAL), KVM_CREATE_VM (type 0 only on this
-// host [E]), KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE (12288); anything else -> EINVAL (x86's
-// kvm_arch_dev_ioctl). VM fd: unknown ioctls -> ENOTTY; vCPU fd: unknown -> EINVAL [E]. VM and vCPU
+// host [E]), KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE (12288), KVM_GET_MSR_INDEX_LIST (msr.ts);
+// anything else -> EINVAL (x86's kvm_arch_dev_ioctl). VM fd: unknown ioctls -> ENOTTY; vCPU fd: unknown -> EINVAL [E]. VM and vCPU
 // ioctls from a process other than the VM's creator -> EIO. KVM_CREATE_VCPU: id >= 4096 -> EINVAL,
 // more than 1024 vCPUs -> EINVAL, an id in use -> EEXIST. KVM_RUN with a non-zero argument -> EINVAL.
 
@@ -17,9 +17,9 @@ import { getU32, getU64 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import {
   KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
-  KVM_GET_API_VERSION, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_GET_SREGS,
+  KVM_GET_API_VERSION, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_REGS, KVM_GET_SREGS,
   KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
-  KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
+  KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
   KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
   kvm_userspace_memory_region,
 } from '../../../include-ts/linux/kvm.js';
@@ -35,6 +35,7 @@ import {
 } from './msix-table/ioctl.js';
 import { decodeRoutes, setIrqRouting } from './irqchip.js';
 import { kvmSendUserspaceMsi } from './irq.js';
+import { msrIndexList, msrIo } from './msr.js';
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { vcpuIoctlRun } from './x86-run.js';
@@ -79,6 +80,8 @@ export class KvmDevFile extends KFile {
       case KVM_GET_VCPU_MMAP_SIZE:
         if (argValue(arg)) throw kerr('EINVAL', 'KVM_GET_VCPU_MMAP_SIZE takes no argument (0)');
         return KVM_VCPU_MMAP_SIZE;
+      case KVM_GET_MSR_INDEX_LIST:
+        return msrIndexList(arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a /dev/kvm ioctl`);
     }
@@ -233,6 +236,10 @@ export class KvmVcpuFile extends KFile {
         return getMpState(v, arg);
       case KVM_SET_MP_STATE:
         return setMpState(v, arg);
+      case KVM_GET_MSRS:
+        return msrIo(v, arg, false);
+      case KVM_SET_MSRS:
+        return msrIo(v, arg, true);
       case KVM_SET_SIGNAL_MASK:
         return setSignalMask(v, arg);
       default:

@@ -20,6 +20,7 @@ import { EPOLLIN } from '../../../include-ts/linux/poll.js';
 import { ACCESS_FAULT } from './memslot.js';
 import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { KvmLapicOps } from './lapic.js';
+import { VcpuMsrs } from './msr.js';
 import type { Kvm } from './vm.js';
 
 /** Offsets in struct kvm_run (from the uapi layout). */
@@ -94,8 +95,18 @@ export class KvmVcpu implements GuestBus {
   lastSlice = 0;
   /** KVM_SET_SIGNAL_MASK (stored; the model delivers no signals). */
   sigmask: Uint8Array | null = null;
-  /** KVM_GET/SET_SREGS state other than apic_base and cr8. */
+  /**
+   * KVM_GET/SET_SREGS state other than apic_base, cr8 and interrupt_bitmap (kept zero here); EFER and
+   * the FS/GS bases are also MSRs (msr.ts), which read and write these bytes.
+   */
   readonly sregs = new Uint8Array(kvm_sregs.size);
+  /** The other MSRs KVM_GET/SET_MSRS reach (msr.ts). */
+  readonly msrs: VcpuMsrs;
+  /**
+   * vcpu->arch.interrupt (injected, not soft): the vector KVM_SET_SREGS's interrupt_bitmap queued, injected
+   * at the next guest entry whatever IF says; -1: none.
+   */
+  injectedIrq = -1;
   /**
    * vcpu->arch.cr8: CR8 (TPR[7:4]) of a vCPU whose LAPIC is in userspace, loaded from kvm_run.cr8 on
    * every KVM_RUN. Unused with an in-kernel LAPIC, whose TPR is CR8 (x86-regs.ts kvmGetCr8/kvmSetCr8).
@@ -137,6 +148,7 @@ export class KvmVcpu implements GuestBus {
     this.cpu.label = `vm${kvm.id} vcpu${vcpuId}`;
     // kvm_arch_vcpu_create(): APs wait for INIT/SIPI when the LAPIC is in the kernel.
     this.mpState = !withApic || vcpuId === kvm.bspVcpuId ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
+    this.msrs = new VcpuMsrs(kvm.sched.now);
     this.resetSregs();
   }
 

@@ -81,16 +81,16 @@ export function putApicBase(v: KvmVcpu, b: Uint8Array, o: number): void {
 
 /**
  * MAXPHYADDR of a vCPU without guest CPUID (cpuid_query_maxphyaddr: no leaf 0x80000008): IA32_APIC_BASE
- * bits from here up are reserved (kvm_vcpu_reserved_gpa_bits_raw).
+ * and long-mode CR3 bits from here up are reserved (kvm_vcpu_reserved_gpa_bits_raw, kvm_vcpu_is_illegal_gpa).
  */
-const MAXPHYADDR = 36n;
+export const MAXPHYADDR = 36n;
 /** Bits 0-7 and 9 (the 0x2ff of kvm_apic_set_base), and EXTD: the model gives the guest no x2APIC CPUID bit. */
 const APIC_BASE_RESERVED_LOW = BigInt(0x2ff | X2APIC_ENABLE);
 
 /**
- * Why kvm_apic_set_base(vcpu, value, host_initiated = true) would refuse `value`, or null. The model
- * has no guest-initiated write (no KVM_SET_MSRS, no WRMSR), so the mode-transition checks of a guest
- * write never apply. The same value as now is always accepted, unchecked.
+ * Why kvm_apic_set_base(vcpu, value, host_initiated = true) would refuse `value`, or null: for
+ * KVM_SET_SREGS and KVM_SET_MSRS alike. The model has no guest-initiated write (no WRMSR), so the
+ * mode-transition checks of a guest write never apply. The same value as now is always accepted, unchecked.
  */
 export function apicBaseRefusal(v: KvmVcpu, value: bigint): string | null {
   if (value === BigInt(kvmGetApicBase(v))) return null;

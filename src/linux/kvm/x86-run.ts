@@ -115,7 +115,7 @@ export function vcpuRunnable(v: KvmVcpu): boolean {
 }
 
 /** kvm_apic_accept_events(). */
-function acceptEvents(v: KvmVcpu): void {
+export function acceptEvents(v: KvmVcpu): void {
   const apic = v.lapic;
   if (apic === null || apic.pendingEvents === 0) return;
   if (apic.pendingEvents & LAPIC_EVENT_INIT) {
@@ -144,6 +144,13 @@ function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: strin
     setExit(v, KVM_EXIT_INTR);
     throw kerr('EINTR', `${what}, and nothing pending in the model can wake it: returning as if a signal arrived (KVM_EXIT_INTR); use ioctlAsync to wait for another part of the program`);
   }
+}
+
+/** Delivers the interrupt KVM_SET_SREGS queued (out of line: it is rare). */
+function reinjectIrq(v: KvmVcpu): void {
+  const vec = v.injectedIrq;
+  v.injectedIrq = -1;
+  v.cpu.deliver(vec);
 }
 
 /** vcpu_run(). */
@@ -215,8 +222,10 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setU32(v.run, RUN.internalNdata, 0);
       return R_EXIT;
     }
-    // inject_pending_event(): NMI first, then external interrupts.
-    if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
+    // kvm_check_and_inject_events(): an interrupt already injected (KVM_SET_SREGS's interrupt_bitmap)
+    // is re-injected first, whatever IF says; then NMIs, then external interrupts.
+    if (v.injectedIrq >= 0) reinjectIrq(v);
+    else if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
       apic.nmiPending--;
       cpu.deliverNmi();
     } else if (cpu.interruptible) {

@@ -1,6 +1,6 @@
 // The x86 VM and vCPU ioctls (arch/x86/kvm/x86.c: kvm_arch_vm_ioctl, kvm_vm_ioctl_enable_cap,
 // kvm_vm_ioctl_check_extension, kvm_vm_ioctl_irq_line, kvm_vm_ioctl_get/set_irqchip,
-// kvm_arch_vcpu_ioctl, kvm_arch_vcpu_ioctl_get/set_mpstate, __get/__set_sregs_common).
+// kvm_arch_vcpu_ioctl, kvm_arch_vcpu_ioctl_get/set_mpstate, __get/__set_sregs(_common), kvm_is_valid_sregs).
 //
 // KVM_CREATE_IRQCHIP: EEXIST if an irqchip (full or split) exists, EINVAL once a vCPU was created;
 // creates the 8259 pair, the IOAPIC and the default routes; vCPUs created afterwards get a LAPIC.
@@ -12,7 +12,14 @@
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
-import { getS32, getU32, getU64, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
+import { getS32, getU16, getU32, getU64, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
+import {
+  X86_CR0_CD, X86_CR0_NW, X86_CR0_PE, X86_CR0_PG, X86_CR4_DE, X86_CR4_FSGSBASE, X86_CR4_MCE, X86_CR4_OSFXSR,
+  X86_CR4_OSXMMEXCPT, X86_CR4_OSXSAVE, X86_CR4_PAE, X86_CR4_PCE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_PVI,
+  X86_CR4_SMAP, X86_CR4_SMEP, X86_CR4_TSD, X86_CR4_UMIP, X86_CR4_VME,
+} from '../../../include-ts/asm/processor-flags.js';
+import { EFER_LMA, EFER_LME } from '../../hw/x86/msr-index.js';
+import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import {
   KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
   KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOAPIC_POLARITY_IGNORED, KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_ANY_LENGTH,
@@ -31,6 +38,7 @@ import {
   KVM_X2APIC_API_VALID_FLAGS, KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST, KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
   MAX_NR_RESERVED_IOAPIC_PINS,
 } from './kvm-host.js';
+import { acceptEvents } from './x86-run.js';
 import { defaultRoutes, kvmSetIrq, RoutingTable, setIrqRouting } from './irqchip.js';
 import { KvmIoapic } from './ioapic.js';
 import { KvmPic } from './i8259.js';
@@ -39,7 +47,7 @@ import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
 import {
-  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes,
+  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, MAXPHYADDR, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
 
 /**
@@ -199,38 +207,115 @@ export function setRegs(v: KvmVcpu, arg: UserArg): number {
 
 const SREGS_APIC_BASE = kvm_sregs.offsetof('apic_base');
 const SREGS_CR8 = kvm_sregs.offsetof('cr8');
+const SREGS_CR0 = kvm_sregs.offsetof('cr0');
+const SREGS_CR3 = kvm_sregs.offsetof('cr3');
+const SREGS_CR4 = kvm_sregs.offsetof('cr4');
+const SREGS_EFER = kvm_sregs.offsetof('efer');
+const SREGS_CS_L = kvm_sregs.offsetof('cs.l');
+const SREGS_CS_BASE = kvm_sregs.offsetof('cs.base');
+const SREGS_CS_SELECTOR = kvm_sregs.offsetof('cs.selector');
+const SREGS_INTERRUPT_BITMAP = kvm_sregs.offsetof('interrupt_bitmap');
+/** KVM_NR_INTERRUPTS: interrupt_bitmap's bits. */
+const KVM_NR_INTERRUPTS = 256;
 
 /**
- * __get_sregs_common(): cr8 is kvm_get_cr8() (TPR[7:4], or the vCPU's CR8 without an in-kernel LAPIC);
- * apic_base is vcpu->arch.apic_base (the LAPIC's, or the vCPU's own without one).
+ * The CR4 bits the modelled host supports (everything else is cr4_reserved_bits): the architectural
+ * base (VME..OSXMMEXCPT), UMIP, FSGSBASE, OSXSAVE, SMEP, SMAP and PKE, as on the machine the
+ * differential test runs on (an AMD EPYC under kvm_pvm). Host-dependent: LA57 needs a 5-level-paging
+ * host, VMXE nested VMX, PCIDE is refused on this host; SMXE and the reserved bits never pass. Before
+ * KVM_SET_CPUID2 the guest CPUID reserves nothing more (cr4_guest_rsvd_bits is empty).
+ */
+export const CR4_SUPPORTED = BigInt(
+  X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE | X86_CR4_PCE
+  | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_UMIP | X86_CR4_FSGSBASE | X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP
+  | X86_CR4_PKE,
+);
+
+/**
+ * Why kvm_is_valid_sregs() refuses `b`, or null: long mode (EFER.LME with CR0.PG) needs CR4.PAE,
+ * EFER.LMA and a CR3 below MAXPHYADDR; outside it neither EFER.LMA nor a 64-bit code segment (cs.l);
+ * then kvm_is_valid_cr4 (CR4_SUPPORTED) and kvm_is_valid_cr0 (no bits above 31, NW needs CD, PG needs
+ * PE). EFER itself is not checked against efer_reserved_bits (KVM_SET_SREGS stores any EFER).
+ */
+export function sregsRefusal(b: Uint8Array): string | null {
+  const efer = getU64(b, SREGS_EFER);
+  const cr0 = getU64(b, SREGS_CR0);
+  const cr4 = getU64(b, SREGS_CR4);
+  const lme = (efer & BigInt(EFER_LME)) !== 0n;
+  const lma = (efer & BigInt(EFER_LMA)) !== 0n;
+  if (lme && cr0 & BigInt(X86_CR0_PG)) {
+    if (!(cr4 & BigInt(X86_CR4_PAE))) return 'EFER.LME with CR0.PG (long mode) needs CR4.PAE';
+    if (!lma) return 'EFER.LME with CR0.PG (long mode) needs EFER.LMA';
+    const cr3 = getU64(b, SREGS_CR3);
+    if (cr3 >> MAXPHYADDR) return `cr3 0x${cr3.toString(16)} has bits at or above MAXPHYADDR (${MAXPHYADDR})`;
+  } else {
+    if (lma) return 'EFER.LMA is set outside long mode (it needs EFER.LME and CR0.PG)';
+    if (b[SREGS_CS_L]) return 'cs.l (a 64-bit code segment) is set outside long mode';
+  }
+  if (cr4 & ~CR4_SUPPORTED) return `cr4 0x${cr4.toString(16)} sets bits this host does not support (0x${(cr4 & ~CR4_SUPPORTED).toString(16)})`;
+  if (cr0 >> 32n) return `cr0 0x${cr0.toString(16)} has bits above 31`;
+  if (cr0 & BigInt(X86_CR0_NW) && !(cr0 & BigInt(X86_CR0_CD))) return 'CR0.NW without CR0.CD';
+  if (cr0 & BigInt(X86_CR0_PG) && !(cr0 & BigInt(X86_CR0_PE))) return 'CR0.PG without CR0.PE';
+  return null;
+}
+
+/**
+ * __get_sregs_common() / __get_sregs(): cr8 is kvm_get_cr8() (TPR[7:4], or the vCPU's CR8 without an
+ * in-kernel LAPIC); apic_base is vcpu->arch.apic_base (the LAPIC's, or the vCPU's own without one);
+ * interrupt_bitmap has the bit of the injected interrupt, if any.
  */
 export function getSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
   b.set(v.sregs);
   setU64n(b, SREGS_APIC_BASE, kvmGetApicBase(v));
   setU64n(b, SREGS_CR8, kvmGetCr8(v));
+  if (v.injectedIrq >= 0) b[SREGS_INTERRUPT_BITMAP + (v.injectedIrq >> 3)] = 1 << (v.injectedIrq & 7);
   return 0;
 }
 
+/** find_first_bit() over interrupt_bitmap, or -1. */
+function firstPendingVector(b: Uint8Array): number {
+  for (let i = 0; i < KVM_NR_INTERRUPTS / 8; i++) {
+    const byte = b[SREGS_INTERRUPT_BITMAP + i]!;
+    if (byte !== 0) return i * 8 + 31 - Math.clz32(byte & -byte);
+  }
+  return -1;
+}
+
 /**
- * __set_sregs_common(): only IA32_APIC_BASE is checked (kvm_apic_set_base(vcpu, apic_base, true):
- * reserved bits, invalid mode), before anything is set: EINVAL, and nothing changes. It is kept with or
- * without an in-kernel LAPIC. cr8 goes through kvm_set_cr8(), whose refusal of reserved bits is
- * ignored: the call succeeds and CR8 (TPR) keeps its value.
+ * kvm_arch_vcpu_ioctl_set_sregs() -> __set_sregs(): kvm_is_valid_sregs (sregsRefusal) and
+ * kvm_apic_set_base(vcpu, apic_base, true) (reserved bits, invalid mode) are checked before anything is
+ * set: EINVAL, and nothing changes. apic_base is kept with or without an in-kernel LAPIC. cr8 goes
+ * through kvm_set_cr8(), whose refusal of reserved bits is ignored: CR8 (TPR) keeps its value. The
+ * first vector set in interrupt_bitmap becomes the injected interrupt (an empty bitmap keeps the one
+ * queued before). A BSP whose state is the RESET vector (rip 0xfff0, cs 0xf000/0xffff0000, CR0.PE
+ * clear) becomes runnable ("older userspace won't unhalt the vcpu on reset").
  */
 export function setSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
+  const invalid = sregsRefusal(b);
+  if (invalid !== null) throw kerr('EINVAL', `kvm_sregs is not a valid CPU state: ${invalid}; no register was changed`);
   const base = getU64(b, SREGS_APIC_BASE);
   const why = apicBaseRefusal(v, base);
   if (why !== null) throw kerr('EINVAL', `apic_base 0x${base.toString(16)} is refused: ${why}; no register was changed`);
   v.sregs.set(b);
+  v.sregs.fill(0, SREGS_INTERRUPT_BITMAP, SREGS_INTERRUPT_BITMAP + KVM_NR_INTERRUPTS / 8);
   kvmApicSetBase(v, base);
   kvmSetCr8(v, getU64n(b, SREGS_CR8));
+  const vec = firstPendingVector(b);
+  if (vec >= 0) v.injectedIrq = vec;
+  if (kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP && v.cpu.pc === 0xfff0 && getU16(b, SREGS_CS_SELECTOR) === 0xf000
+    && getU64(b, SREGS_CS_BASE) === 0xffff0000n && !(getU64(b, SREGS_CR0) & BigInt(X86_CR0_PE))) {
+    v.mpState = KVM_MP_STATE_RUNNABLE;
+    v.cpu.halted = false;
+  }
   return 0;
 }
 
+/** kvm_arch_vcpu_ioctl_get_mpstate(): pending INIT/SIPI are accepted first (kvm_apic_accept_events). */
 export function getMpState(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(4);
+  acceptEvents(v);
   setU32(b, 0, v.mpState);
   return 0;
 }

@@ -206,6 +206,14 @@ function formatRecord(rec: RecordType, bytes: Uint8Array, off: number, fc: Field
 function formatChanged(rec: RecordType, before: Uint8Array, after: Uint8Array, fc: FieldCtx): string {
   const out: string[] = [];
   for (const f of rec.fields) {
+    if (f.type.kind === 'flex' && fc.desc.formatTail) {
+      // A flexible array the kernel filled in (KVM_GET_MSRS entries, an MSR list), as the tail prints it.
+      let changed = false;
+      for (let i = f.offset; i < after.length; i++) if (before[i] !== after[i]) changed = true;
+      const tail = changed ? fc.desc.formatTail(after) : undefined;
+      if (tail !== undefined) out.push(`${f.name}=${tail}`);
+      continue;
+    }
     if (f.unnamed || f.type.kind === 'anon' || f.type.kind === 'flex' || f.type.kind === 'bits') continue;
     const size = memberSize(f.type);
     let changed = false;

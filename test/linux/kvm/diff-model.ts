@@ -325,6 +325,97 @@ export function runModel(script: string[]): string[] {
         });
         break;
       }
+      case 'msrlist': {
+        const room = u32(t[2]!);
+        const l = K.kvm_msr_list.alloc(Math.min(room, 1024));
+        l.nmsrs = room;
+        // The count is printed on failure too (E2BIG writes it back).
+        let r: string;
+        try {
+          r = `${p.ioctl(fd(t[1]!), K.KVM_GET_MSR_INDEX_LIST, l)} 0 n=${l.nmsrs} list=` + Array.from({ length: l.nmsrs }, (_, i) => hex(BigInt(l.indices.get(i)))).join(',');
+        } catch (e) {
+          if (!(e instanceof SyscallError)) throw e;
+          r = `-1 ${e.errno} n=${l.nmsrs}`;
+        }
+        out.push(r);
+        break;
+      }
+      // KVM_GET_MSRS (data prefilled with 0x5a bytes; printed after, the TSC's as "tsc"), KVM_SET_MSRS of
+      // index/data pairs, or KVM_GET_MSRS of n SYSENTER_CS entries (nmsrs); pad and reserved nonzero.
+      case 'getmsr':
+      case 'setmsr':
+      case 'nmsrs': {
+        const set = t[0] === 'setmsr';
+        const cnt = t[0] === 'nmsrs';
+        const n = cnt ? u32(t[2]!) : set ? (t.length - 2) >> 1 : t.length - 2;
+        const m = K.kvm_msrs.alloc(Math.min(n, 300));
+        m.nmsrs = n;
+        m.pad = 7;
+        for (let i = 0; i < Math.min(n, 300); i++) {
+          const e = m.entries.get(i);
+          e.index = cnt ? 0x174 : u32(t[2 + (set ? 2 * i : i)]!);
+          e.reserved = 5;
+          e.data = set ? u64(t[3 + 2 * i]!) : 0x5a5a5a5a5a5a5a5an;
+        }
+        res(
+          () => p.ioctl(fd(t[1]!), set ? K.KVM_SET_MSRS : K.KVM_GET_MSRS, m),
+          (r) => (set || cnt ? undefined : Array.from({ length: n }, (_, i) => (m.entries.get(i).index === 0x10 && r > i ? 'tsc' : hex(m.entries.get(i).data))).join(',')),
+        );
+        break;
+      }
+      case 'getsregs': {
+        const sr = K.kvm_sregs.alloc();
+        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr), () => {
+          let ib = -1;
+          for (let i = 0; i < 256 && ib < 0; i++) if ((sr.interrupt_bitmap.get(i >> 6) >> BigInt(i & 63)) & 1n) ib = i;
+          return `cr0=${hex(sr.cr0)} cr3=${hex(sr.cr3)} cr4=${hex(sr.cr4)} efer=${hex(sr.efer)} apic_base=${hex(sr.apic_base)} cr8=${sr.cr8} fs=${hex(sr.fs.base)} gs=${hex(sr.gs.base)} l=${sr.cs.l} ib=${ib}`;
+        });
+        break;
+      }
+      // KVM_GET_SREGS, fields changed (field=value; ib=N sets a bit of an emptied interrupt_bitmap), KVM_SET_SREGS.
+      case 'setsregs': {
+        const sr = K.kvm_sregs.alloc();
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr);
+          for (let i = 0; i < 4; i++) sr.interrupt_bitmap.set(i, 0n);
+          for (const kv of t.slice(2)) {
+            const [k, vs] = kv.split('=') as [string, string];
+            const v = u64(vs);
+            if (k === 'cr0') sr.cr0 = v;
+            else if (k === 'cr3') sr.cr3 = v;
+            else if (k === 'cr4') sr.cr4 = v;
+            else if (k === 'efer') sr.efer = v;
+            else if (k === 'apic_base') sr.apic_base = v;
+            else if (k === 'cr8') sr.cr8 = v;
+            else if (k === 'fs') sr.fs.base = v;
+            else if (k === 'gs') sr.gs.base = v;
+            else if (k === 'l') sr.cs.l = Number(v);
+            else if (k === 'cssel') sr.cs.selector = Number(v);
+            else if (k === 'csbase') sr.cs.base = v;
+            else if (k === 'ib') sr.interrupt_bitmap.set(Number(v) >> 6, sr.interrupt_bitmap.get(Number(v) >> 6) | (1n << BigInt(Number(v) & 63)));
+            else throw new Error(`setsregs: unknown field ${k}`);
+          }
+          return p.ioctl(fd(t[1]!), K.KVM_SET_SREGS, sr);
+        });
+        break;
+      }
+      case 'getmp':
+      case 'setmp': {
+        const mp = K.kvm_mp_state.alloc();
+        mp.mp_state = t.length > 2 ? u32(t[2]!) : 0xff;
+        const get = t[0] === 'getmp';
+        res(() => p.ioctl(fd(t[1]!), get ? K.KVM_GET_MP_STATE : K.KVM_SET_MP_STATE, mp), () => (get ? `mp=${mp.mp_state}` : undefined));
+        break;
+      }
+      case 'setrip': {
+        const rg = K.kvm_regs.alloc();
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_REGS, rg);
+          rg.rip = u64(t[2]!);
+          return p.ioctl(fd(t[1]!), K.KVM_SET_REGS, rg);
+        });
+        break;
+      }
       // Guest code, as kvm-diff.c's guest(): one access, then OUT 0x10 with r0 (eax).
       case 'mmiow':
       case 'mmior':

@@ -126,3 +126,40 @@ export const apicScript = fc.tuple(apicPrelude, fc.array(apicCommand, { minLengt
   'kvm', 'vm h0 0', 'irqchip h1', 'vcpu h1 0', 'vcpu h1 1', 'vcpu h1 2', 'apicon h2', 'apicon h3', 'apicon h4', ...p, ...cs,
   'getlapic h2', 'getlapic h3', 'getlapic h4',
 ]);
+
+// MSR and SREGS scripts: KVM_SET/GET_MSRS batches over the model's MSRs, x2APIC and unknown ones, and
+// KVM_SET_SREGS pokes of the registers kvm_is_valid_sregs checks, read back through both interfaces.
+// Host-dependent inputs are kept out (see differential.test.ts): PAT values kvm_pat_valid refuses, SYSENTER_CS
+// above 32 bits, EFER's SVME/LMSLE/FFXSR, CR4 bits that depend on host CPU features (11-14, 16-18, 20-25),
+// and CR0.PG with PE outside long mode; MISC_ENABLE is written first (its RESET value differs on kvm_pvm).
+const MSRS = [0x10, 0x1b, 0x3b, 0x174, 0x175, 0x176, 0x1a0, 0x277, 0x2ff, 0x6e0, 0x800, 0x802, 0x830, 0x8ff,
+  0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102, 0x12345, 0xdeadbeef];
+const MSR_VALUES = [0n, 1n, 2n, 6n, 0x100n, 0x401n, 0x501n, 0x800n, 0x805n, 0xc06n, 0xd01n, 0x12345678n, 0xffffffffn, 0x100000000n,
+  0x7fffffffffffn, 0x800000000000n, 0xffff800000000000n, 0xfff0800000000000n, 0xffffffffffffffffn, 0xfee00800n, 0xfee00900n,
+  0xfee00d00n, 0x0007040600070406n];
+const PAT_VALID = [0n, 0x0007040600070406n, 0x0706050401000706n, 0x0101010101010101n];
+const msrValue = (index: number, v: bigint, k: number): bigint =>
+  index === 0x277 && !PAT_VALID.includes(v) ? PAT_VALID[k % PAT_VALID.length]! : index === 0x174 ? v & 0xffffffffn : v;
+const msrPair = fc.tuple(fc.constantFrom(...MSRS), fc.constantFrom(...MSR_VALUES), fc.nat(3)).map(([i, v, k]) => `0x${i.toString(16)} 0x${msrValue(i, v, k).toString(16)}`);
+const CR0S = [0x60000010n, 0x11n, 0x1n, 0x0n, 0x60000000n, 0x20000000n, 0x80000000n, 0x80000011n, 0x100000010n, 0x1ffeffffn];
+const CR4S = [0n, 0x20n, 0x7ffn, 0x8000n, 0x100000000n, 0x21n];
+const EFERS = [0n, 1n, 2n, 0x100n, 0x101n, 0x400n, 0x500n, 0x501n, 0x800n, 0xd01n, 0x200n];
+const CR3S = [0n, 0x1000n, 0xffffff000n, 0x1000000000n, 0x10000000000n];
+const VECTORS = [0, 32, 64, 65, 200, 255];
+const sregsPoke = fc.record({
+  cr0: fc.constantFrom(...CR0S), cr4: fc.constantFrom(...CR4S), efer: fc.constantFrom(...EFERS), cr3: fc.constantFrom(...CR3S),
+  l: fc.constantFrom(0, 0, 1), fs: fc.constantFrom(0n, 0x800000000000n, 0xffff800000000000n), ib: fc.array(fc.constantFrom(...VECTORS), { maxLength: 2 }),
+  apic: fc.constantFrom(null, null, 0xfee00900, 0xfee00800, 0xfee00d00),
+}).filter((r) => !(r.cr0 & 0x80000000n && r.cr0 & 1n && !(r.efer & 0x100n)))
+  .map((r) => `setsregs h2 cr0=0x${r.cr0.toString(16)} cr4=0x${r.cr4.toString(16)} efer=0x${r.efer.toString(16)} cr3=0x${r.cr3.toString(16)} l=${r.l} fs=0x${r.fs.toString(16)}${r.ib.map((v) => ` ib=${v}`).join('')}${r.apic === null ? '' : ` apic_base=0x${r.apic.toString(16)}`}`);
+const msrCommand = fc.oneof(
+  { weight: 5, arbitrary: fc.array(msrPair, { minLength: 1, maxLength: 3 }).map((ps) => `setmsr h2 ${ps.join(' ')}`) },
+  { weight: 4, arbitrary: fc.array(fc.constantFrom(...MSRS), { minLength: 1, maxLength: 4 }).map((is) => `getmsr h2 ${is.map((i) => `0x${i.toString(16)}`).join(' ')}`) },
+  { weight: 3, arbitrary: sregsPoke },
+  { weight: 2, arbitrary: fc.constant('getsregs h2') },
+  { weight: 1, arbitrary: fc.constantFrom('getmp h2', 'setmp h2 0', 'setmp h2 3', 'runie h2', 'nmsrs h2 256') },
+);
+export const msrScript = fc.tuple(fc.boolean(), fc.array(msrCommand, { minLength: 1, maxLength: 25, size: 'large' })).map(([irqchip, cs]) => [
+  'kvm', 'vm h0 0', ...(irqchip ? ['irqchip h1'] : []), 'vcpu h1 0', 'setmsr h2 0x1a0 0', ...cs, 'getsregs h2',
+  'getmsr h2 0x1b 0x174 0x175 0x176 0x1a0 0x277 0x2ff 0xc0000080 0xc0000081 0xc0000082 0xc0000083 0xc0000084 0xc0000100 0xc0000101 0xc0000102',
+]);

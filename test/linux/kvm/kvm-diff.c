@@ -363,6 +363,102 @@ int main(void)
 				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
 			}
 			res(r, NULL);
+		} else if (!strcmp(c, "msrlist")) {
+			/* msrlist kvm room: KVM_GET_MSR_INDEX_LIST with nmsrs = room; prints the count and the list. */
+			static struct { struct kvm_msr_list l; uint32_t i[1024]; } L;
+			char x[8192];
+			int o;
+			L.l.nmsrs = strtoul(tok[2], 0, 0);
+			long r = ioctl(fdarg(tok[1]), KVM_GET_MSR_INDEX_LIST, &L);
+			o = snprintf(x, sizeof x, "n=%u", L.l.nmsrs);
+			for (unsigned i = 0; r == 0 && i < L.l.nmsrs && i < 1024; i++)
+				o += snprintf(x + o, sizeof x - o, "%s%#x", i ? "," : " list=", L.i[i]);
+			res(r, x);
+		} else if (!strcmp(c, "getmsr") || !strcmp(c, "setmsr") || !strcmp(c, "nmsrs")) {
+			/*
+			 * getmsr vcpu idx...: KVM_GET_MSRS, every data prefilled with 0x5a bytes, pad and reserved
+			 * nonzero; prints every entry's data afterwards (processed, failed or untouched), the TSC's
+			 * (0x10) as "tsc" once read (it is the host's clock). setmsr vcpu idx data [idx data]...:
+			 * KVM_SET_MSRS. nmsrs vcpu n: KVM_GET_MSRS of n entries of SYSENTER_CS (0x174).
+			 */
+			static struct { struct kvm_msrs h; struct kvm_msr_entry e[300]; } M;
+			char x[4096];
+			int o = 0, set = !strcmp(c, "setmsr"), cnt = !strcmp(c, "nmsrs");
+			unsigned nm = cnt ? strtoul(tok[2], 0, 0) : set ? (n - 2) / 2 : n - 2;
+			memset(&M, 0, sizeof M);
+			M.h.nmsrs = nm;
+			M.h.pad = 7;
+			for (unsigned i = 0; i < nm && i < 300; i++) {
+				M.e[i].index = cnt ? 0x174 : strtoul(tok[2 + (set ? 2 * i : i)], 0, 0);
+				M.e[i].reserved = 5;
+				M.e[i].data = set ? strtoull(tok[3 + 2 * i], 0, 0) : 0x5a5a5a5a5a5a5a5aull;
+			}
+			long r = ioctl(fdarg(tok[1]), set ? KVM_SET_MSRS : KVM_GET_MSRS, &M);
+			x[0] = 0;
+			for (unsigned i = 0; !set && !cnt && i < nm; i++) {
+				if (M.e[i].index == 0x10 && r > (long)i)
+					o += snprintf(x + o, sizeof x - o, "%stsc", i ? "," : "");
+				else
+					o += snprintf(x + o, sizeof x - o, "%s%#llx", i ? "," : "", (unsigned long long)M.e[i].data);
+			}
+			res(r, !set && !cnt ? x : NULL);
+		} else if (!strcmp(c, "getsregs")) {
+			struct kvm_sregs sr;
+			char x[512];
+			int ib = -1;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			for (int i = 0; i < 256; i++)
+				if (sr.interrupt_bitmap[i / 64] >> (i % 64) & 1) {
+					ib = i;
+					break;
+				}
+			snprintf(x, sizeof x, "cr0=%#llx cr3=%#llx cr4=%#llx efer=%#llx apic_base=%#llx cr8=%llu fs=%#llx gs=%#llx l=%u ib=%d",
+				 (unsigned long long)sr.cr0, (unsigned long long)sr.cr3, (unsigned long long)sr.cr4,
+				 (unsigned long long)sr.efer, (unsigned long long)sr.apic_base, (unsigned long long)sr.cr8,
+				 (unsigned long long)sr.fs.base, (unsigned long long)sr.gs.base, sr.cs.l, ib);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "setsregs")) {
+			/*
+			 * setsregs vcpu field=value...: KVM_GET_SREGS, the fields changed, KVM_SET_SREGS. Fields: cr0 cr3
+			 * cr4 efer apic_base cr8 fs gs (bases) l (cs.l) cssel csbase, ib (sets that interrupt_bitmap bit;
+			 * the bitmap starts empty, as GET_SREGS fills it with the injected interrupt only).
+			 */
+			struct kvm_sregs sr;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			memset(sr.interrupt_bitmap, 0, sizeof sr.interrupt_bitmap);
+			for (int i = 2; r == 0 && i < n; i++) {
+				char *eq = strchr(tok[i], '=');
+				unsigned long long v = strtoull(eq + 1, 0, 0);
+				*eq = 0;
+				if (!strcmp(tok[i], "cr0")) sr.cr0 = v;
+				else if (!strcmp(tok[i], "cr3")) sr.cr3 = v;
+				else if (!strcmp(tok[i], "cr4")) sr.cr4 = v;
+				else if (!strcmp(tok[i], "efer")) sr.efer = v;
+				else if (!strcmp(tok[i], "apic_base")) sr.apic_base = v;
+				else if (!strcmp(tok[i], "cr8")) sr.cr8 = v;
+				else if (!strcmp(tok[i], "fs")) sr.fs.base = v;
+				else if (!strcmp(tok[i], "gs")) sr.gs.base = v;
+				else if (!strcmp(tok[i], "l")) sr.cs.l = v;
+				else if (!strcmp(tok[i], "cssel")) sr.cs.selector = v;
+				else if (!strcmp(tok[i], "csbase")) sr.cs.base = v;
+				else if (!strcmp(tok[i], "ib")) sr.interrupt_bitmap[v / 64] |= 1ull << (v % 64);
+			}
+			if (r == 0)
+				r = ioctl(fdarg(tok[1]), KVM_SET_SREGS, &sr);
+			res(r, NULL);
+		} else if (!strcmp(c, "getmp") || !strcmp(c, "setmp")) {
+			struct kvm_mp_state mp = { .mp_state = n > 2 ? strtoul(tok[2], 0, 0) : 0xff };
+			char x[32];
+			long r = ioctl(fdarg(tok[1]), c[0] == 'g' ? KVM_GET_MP_STATE : KVM_SET_MP_STATE, &mp);
+			snprintf(x, sizeof x, "mp=%u", mp.mp_state);
+			res(r, c[0] == 'g' && r == 0 ? x : NULL);
+		} else if (!strcmp(c, "setrip")) {
+			struct kvm_regs rg;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_REGS, &rg);
+			rg.rip = strtoull(tok[2], 0, 0);
+			if (r == 0)
+				r = ioctl(fdarg(tok[1]), KVM_SET_REGS, &rg);
+			res(r, NULL);
 		} else if (!strcmp(c, "mmiow") || !strcmp(c, "mmior") || !strcmp(c, "piow") || !strcmp(c, "pior")) {
 			/*
 			 * mmiow vcpu addr len value: stores len bytes (1, 2 or 4) of value at addr;
