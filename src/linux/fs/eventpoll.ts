@@ -506,11 +506,15 @@ export function epollOpName(op: number): string | undefined {
   return OPS[op];
 }
 
-/** do_epoll_wait(): EINVAL for maxevents, then EBADF, then EINVAL for a file that is no epoll. */
+/**
+ * do_epoll_wait() as of 6.15 (the checks moved into ep_check_params() for io_uring): EBADF first, then
+ * EINVAL for maxevents, then (access_ok) nothing the model can check, then EINVAL for a file that is no
+ * epoll. Measured on 6.18: epoll_wait(99, buf, 0, 0) is EBADF.
+ */
 export function epollWaitTarget(caller: EpollCaller, epfd: number, maxevents: number): EpollFile {
-  if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) throw kerr('EINVAL', `maxevents ${maxevents} must be between 1 and EP_MAX_EVENTS (${EP_MAX_EVENTS})`);
   const f = caller.fileOrNull(epfd);
   if (f === undefined) throw kerr('EBADF', `epfd ${epfd} is not an open file descriptor`);
+  if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) throw kerr('EINVAL', `maxevents ${maxevents} must be between 1 and EP_MAX_EVENTS (${EP_MAX_EVENTS})`);
   if (!(f instanceof EpollFile)) throw kerr('EINVAL', `epfd ${epfd} is not an epoll file descriptor (it is ${f.path})`);
   return f;
 }
