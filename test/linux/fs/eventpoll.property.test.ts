@@ -1,7 +1,8 @@
 // epoll against a reference model (fs/eventpoll.c semantics in a few lines): random EPOLL_CTL_ADD/MOD/
 // DEL, dup and close, eventfd writes and reads, and epoll_wait with small maxevents. The reference
 // keeps the interest list by (file, fd number) and the ready list as an array:
-// - a write wakes the file: every armed item on it that is not on the ready list goes to its tail;
+// - a write wakes the file: every armed item on it that is not on the ready list goes to its tail, the
+//   most recently added first (add_wait_queue() puts each item's entry at the head of the file's queue);
 //   ADD and MOD do the same for a file that is readable (a read wakes with EPOLLOUT only: no item);
 // - epoll_wait takes items from the front: one whose file is not readable, or that ONESHOT disarmed,
 //   drops out; a reported LT item goes back to the tail, ET and ONESHOT ones do not (ONESHOT disarms
@@ -67,7 +68,7 @@ class Model {
   write(fd: number, n: number): void {
     const f = this.fds.get(fd)!;
     this.counter.set(f, this.counter.get(f)! + n);
-    for (const [key, it] of this.items) if (it.file === f) this.queue(key);
+    for (const [key, it] of [...this.items].reverse()) if (it.file === f) this.queue(key);
   }
 
   ctl(op: 'ADD' | 'MOD' | 'DEL', fd: number, mode: Mode, data: number): string {

@@ -42,7 +42,7 @@ const SCRIPTS: Readonly<Record<string, readonly string[]>> = {
     'ep e', 'efd d', 'ctl e add d 1 4', 'dup d d2', 'close d', 'w d2 1', 'wait e 8', 'ctl e del d 1 0', 'ctlnull e del d', 'ctl e del d2 1 0', 'ctl e mod d2 1 0',
     'ctl e add d2 1 5', 'wait e 8', 'close d2', 'wait e 8', 'efd d3', 'ctl e add d3 1 6', 'wait e 8',
   ],
-  'the same file through two fds is two items': [
+  'the same file through two fds is two items, and a wakeup queues the newest item first (add_wait_queue at the head)': [
     'ep e', 'efd s', 'dup s s2', 'ctl e add s 1 1', 'ctl e add s2 1 2', 'ctl e add s 1 3', 'w s 1', 'wait e 8', 'close s', 'wait e 8', 'close s2', 'wait e 8',
   ],
   'EPOLL_CTL_DEL': [
