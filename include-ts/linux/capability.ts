@@ -5,4 +5,5 @@ export const CAP_FOWNER = 3;
 export const CAP_IPC_LOCK = 14;
 export const CAP_SYS_ADMIN = 21;
 export const CAP_SYS_RESOURCE = 24;
+export const CAP_BLOCK_SUSPEND = 36;
 export const CAP_LAST_CAP = 40;

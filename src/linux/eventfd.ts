@@ -126,6 +126,8 @@ function allOnes(): Error {
 export class EventFdFile extends KFile {
   readonly kind = 'eventfd' as const;
   readonly path = 'anon_inode:[eventfd]';
+  /** eventfd_fops.poll = eventfd_poll. */
+  override readonly canPoll = true;
 
   constructor(readonly ctx: EventFdCtx) {
     super();

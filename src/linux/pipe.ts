@@ -27,6 +27,8 @@ class PipeInode {
 export class PipeFile extends KFile {
   readonly kind = 'pipe' as const;
   readonly path: string;
+  /** pipefifo_fops.poll = pipe_poll. */
+  override readonly canPoll = true;
 
   constructor(
     private readonly pipe: PipeInode,

@@ -13,6 +13,7 @@ import type { Inode, Missing } from './fs/vfs.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
+import { EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
 import type { Kernel } from './kernel.js';
 import { AddressSpace, Mapping, PAGE_SIZE, TASK_SIZE } from './mm/address-space.js';
 import { RamBacking } from './mm/backing.js';
@@ -22,7 +23,7 @@ import type { TraceBus } from '../sim/trace.js';
 import { WaitQueue } from './waitqueue.js';
 import { NullFile } from './drivers/mem.js';
 import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
-import { getS32, getU64, setU64 } from '../../abi/bytes.js';
+import { getS32, getU32, getU64, setU64 } from '../../abi/bytes.js';
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
@@ -34,6 +35,7 @@ import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
 import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { ResourceLimits } from './resource.js';
 import { CAP_LAST_CAP, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
+import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
 
 export interface PollFd {
   fd: number;
@@ -949,6 +951,171 @@ export class Process {
     } finally {
       for (const q of queues) q.remove(entry);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // epoll (fs/eventpoll.c; the kernel side is src/linux/fs/eventpoll.ts)
+
+  /** epoll_create(2): `size` is only checked (> 0), as since Linux 2.6.8. */
+  epollCreate(size: number): number {
+    return this.epollCreateCall('epoll_create', size, () => {
+      if (size <= 0) throw kerr('EINVAL', `size ${size} must be greater than 0 (it is otherwise ignored)`);
+      return 0;
+    });
+  }
+
+  /** epoll_create1(2): EPOLL_CLOEXEC is the only flag. */
+  epollCreate1(flags: number): number {
+    return this.epollCreateCall('epoll_create1', flags, () => {
+      if (flags & ~EPOLL_CLOEXEC) throw kerr('EINVAL', `unknown epoll_create1 flags 0x${((flags & ~EPOLL_CLOEXEC) >>> 0).toString(16)} (only EPOLL_CLOEXEC is allowed)`);
+      return flags;
+    });
+  }
+
+  /** do_epoll_create(): the flags' check, then get_unused_fd_flags() (EMFILE), then the anon inode file. */
+  private epollCreateCall(syscall: string, arg: number, check: () => number): number {
+    let file: EpollFile | undefined;
+    try {
+      if (this.exited) throw this.exitedError();
+      const flags = check();
+      this.fds.reserveCheck();
+      file = new EpollFile();
+      const fd = this.fds.install(file, (flags & EPOLL_CLOEXEC) !== 0);
+      if (this.trace.active) this.traceCall(syscall, undefined, file, [arg], fd, undefined);
+      return fd;
+    } catch (e) {
+      if (this.trace.active) this.traceCall(syscall, undefined, undefined, [arg], -1, e);
+      this.fail(e, syscall, `${syscall}(${arg})`);
+    }
+  }
+
+  /**
+   * epoll_ctl(2). `event` is the caller's struct epoll_event (12 bytes, packed: u32 events, u64 data at
+   * offset 4); it is copied in first for every op but EPOLL_CTL_DEL (EFAULT if null or short), as the
+   * syscall does before do_epoll_ctl().
+   */
+  epollCtl(epfd: number, op: number, fd: number, event: Uint8Array | null): void {
+    try {
+      if (this.exited) throw this.exitedError();
+      let events = 0;
+      let lo = 0;
+      let hi = 0;
+      if (op !== EPOLL_CTL_DEL) {
+        if (event === null || event.length < EPOLL_EVENT_SIZE) throw kerr('EFAULT', `the struct epoll_event is ${event === null ? 'NULL' : `${event.length} bytes, not 12`}`);
+        events = getU32(event, 0);
+        lo = getU32(event, 4);
+        hi = getU32(event, 8);
+      }
+      doEpollCtl(this, epfd, op, fd, events, lo, hi);
+      this.kernel.point();
+      if (this.trace.active) this.traceCall('epoll_ctl', epfd, this.fds.get(epfd), [epfd, op, fd, event?.slice(0, EPOLL_EVENT_SIZE) ?? null], 0, undefined);
+    } catch (e) {
+      if (this.trace.active) this.traceCall('epoll_ctl', epfd, undefined, [epfd, op, fd, event?.slice(0, EPOLL_EVENT_SIZE) ?? null], -1, e);
+      this.fail(e, 'epoll_ctl', `epoll_ctl(${epfd}, ${op}, ${fd})`, epfd);
+    }
+  }
+
+  /**
+   * epoll_wait(2): fills `events` (maxevents packed 12-byte struct epoll_events; null is a NULL pointer)
+   * and returns how many. `timeout` in milliseconds of virtual time; -1 waits without limit and fails
+   * with EINTR, saying why, when nothing in the model can ever make an item ready.
+   */
+  epollWait(epfd: number, events: Uint8Array | null, maxevents: number, timeout: number): number {
+    return this.epollWaitCall('epoll_wait', epfd, events, maxevents, timeout, null, 8);
+  }
+
+  /**
+   * epoll_pwait(2): epoll_wait with a signal mask for the wait (sigsetsize must be 8, the kernel's
+   * sizeof(sigset_t)). The model delivers no signals, so the mask is checked and traced, nothing more.
+   */
+  epollPwait(epfd: number, events: Uint8Array | null, maxevents: number, timeout: number, sigmask: Uint8Array | null = null, sigsetsize = 8): number {
+    return this.epollWaitCall('epoll_pwait', epfd, events, maxevents, timeout, sigmask, sigsetsize);
+  }
+
+  private epollWaitCall(syscall: string, epfd: number, events: Uint8Array | null, maxevents: number, timeout: number, sigmask: Uint8Array | null, sigsetsize: number): number {
+    try {
+      if (this.exited) throw this.exitedError();
+      this.checkSigmask(sigmask, sigsetsize);
+      const ep = epollWaitTarget(this, epfd, maxevents);
+      const n = this.epollPoll(ep, events, maxevents, timeout);
+      this.kernel.point();
+      if (this.trace.active) this.traceEpollWait(syscall, epfd, ep, events, maxevents, timeout, sigmask, sigsetsize, n, undefined);
+      return n;
+    } catch (e) {
+      if (this.trace.active) this.traceEpollWait(syscall, epfd, undefined, events, maxevents, timeout, sigmask, sigsetsize, -1, e);
+      this.fail(e, syscall, `${syscall}(${epfd})`, epfd);
+    }
+  }
+
+  /** set_user_sigmask(): no mask is fine; else sigsetsize must be sizeof(sigset_t) (EINVAL), then it is copied (EFAULT). */
+  private checkSigmask(sigmask: Uint8Array | null, sigsetsize: number): void {
+    if (sigmask === null) return;
+    if (sigsetsize !== 8) throw kerr('EINVAL', `sigsetsize ${sigsetsize} is not sizeof(sigset_t) = 8`);
+    if (sigmask.length < 8) throw kerr('EFAULT', `the signal mask is ${sigmask.length} bytes, not 8`);
+  }
+
+  /**
+   * ep_poll(): harvest what is ready; if nothing was and the timeout allows, sleep on the epoll's wait
+   * queue (running the scheduler) until an item's wakeup or the deadline, then harvest again.
+   */
+  private epollPoll(ep: EpollFile, events: Uint8Array | null, maxevents: number, timeout: number): number {
+    const s = this.kernel.sched;
+    const deadline = timeout < 0 ? Infinity : s.now + timeout * 1e6;
+    let timedOut = timeout === 0;
+    let eavail = ep.eventsAvailable;
+    for (;;) {
+      if (eavail) {
+        const n = ep.sendEvents(events, maxevents);
+        if (n > 0) return n;
+      }
+      if (timedOut) return 0;
+      let woken = ep.eventsAvailable;
+      if (!woken) {
+        const entry = { wake: () => { woken = true; } };
+        ep.wq.addTail(entry);
+        try {
+          if (!s.runUntil(() => woken, deadline)) {
+            if (deadline === Infinity) throw kerr('EINTR', 'epoll_wait with no timeout would wait forever: no item of the epoll can become ready and nothing is pending in the model (use epollWaitAsync if another part of the program will make one ready)');
+            timedOut = true;
+          }
+        } finally {
+          ep.wq.remove(entry);
+        }
+      }
+      eavail = woken;
+    }
+  }
+
+  /** epoll_wait() that waits without blocking the JS thread (another part of the program may make an item ready). */
+  async epollWaitAsync(epfd: number, events: Uint8Array | null, maxevents: number, timeout: number): Promise<number> {
+    const s = this.kernel.sched;
+    let ep: EpollFile | undefined;
+    try {
+      if (this.exited) throw this.exitedError();
+      ep = epollWaitTarget(this, epfd, maxevents);
+      const deadline = timeout < 0 ? Infinity : s.now + timeout * 1e6;
+      let n = 0;
+      for (;;) {
+        if (ep.eventsAvailable) n = ep.sendEvents(events, maxevents);
+        if (n > 0 || timeout === 0 || s.now >= deadline) break;
+        if (!ep.eventsAvailable && !(await this.waitAsync(ep.wq, deadline))) {
+          if (deadline === Infinity) throw kerr('EINTR', 'epollWaitAsync with no timeout: no item of the epoll can become ready and nothing in the program or the model will make one');
+        }
+      }
+      this.kernel.point();
+      if (this.trace.active) this.traceEpollWait('epoll_wait', epfd, ep, events, maxevents, timeout, null, 8, n, undefined);
+      return n;
+    } catch (e) {
+      if (this.trace.active) this.traceEpollWait('epoll_wait', epfd, ep, events, maxevents, timeout, null, 8, -1, e);
+      this.fail(e, 'epoll_wait', `epoll_wait(${epfd})`, epfd);
+    }
+  }
+
+  private traceEpollWait(syscall: string, epfd: number, ep: EpollFile | undefined, events: Uint8Array | null, maxevents: number, timeout: number, sigmask: Uint8Array | null, sigsetsize: number, n: number, err: unknown): void {
+    const out = events === null ? null : n >= 0 ? events.slice(0, n * EPOLL_EVENT_SIZE) : new Uint8Array(0);
+    const args: unknown[] = [epfd, out, maxevents, timeout];
+    if (syscall === 'epoll_pwait') args.push(sigmask === null ? null : sigmask.slice(0, 8), sigsetsize);
+    this.traceCall(syscall, epfd, ep, args, n, err);
   }
 
   // ---------------------------------------------------------------------------------------------

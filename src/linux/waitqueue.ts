@@ -7,8 +7,10 @@
 // The other entries keep the kernel's list order, which decides who is woken first: add_wait_queue()
 // (poll's __pollwait, vfio's virqfd) puts an entry at the head (after the priority entry), while the
 // wait_event*() sleepers of a blocking read or write (do_wait_intr, prepare_to_wait_exclusive) go to
-// the tail. WQ_FLAG_EXCLUSIVE for plain entries is not modelled: their return value is ignored, so
-// every plain waiter is woken (the model's blocked callers retry and block again instead).
+// the tail. WQ_FLAG_EXCLUSIVE is modelled only for the entries add_wait_queue_exclusive() queues (epoll's
+// EPOLLEXCLUSIVE items): the walk stops after the first of them that reports it woke someone. The other
+// plain entries' return value is ignored, so every one of them is woken (the model's blocked callers,
+// exclusive sleepers in the kernel, retry and block again instead).
 
 export interface WaitEntry {
   /** Returns true when a priority entry consumed the event (stops the wakeup). */
@@ -18,6 +20,8 @@ export interface WaitEntry {
 export class WaitQueue {
   private priority: WaitEntry | null = null;
   private readonly entries: WaitEntry[] = [];
+  /** Entries queued by addExclusive() (WQ_FLAG_EXCLUSIVE); null until the first, so most queues never allocate it. */
+  private exclusive: Set<WaitEntry> | null = null;
   /** Entries of both kinds (read first on every wakeup: an empty queue touches nothing else). */
   private n = 0;
 
@@ -29,6 +33,16 @@ export class WaitQueue {
 
   /** __add_wait_queue_entry_tail(): where wait_event*() puts a sleeper (do_wait_intr, prepare_to_wait_exclusive). */
   addTail(e: WaitEntry): void {
+    this.entries.push(e);
+    this.n++;
+  }
+
+  /**
+   * add_wait_queue_exclusive(): at the tail, with WQ_FLAG_EXCLUSIVE: a wakeup (nr_exclusive = 1) ends
+   * after the first exclusive entry whose callback returns true.
+   */
+  addExclusive(e: WaitEntry): void {
+    (this.exclusive ??= new Set()).add(e);
     this.entries.push(e);
     this.n++;
   }
@@ -51,6 +65,8 @@ export class WaitQueue {
     if (i >= 0) {
       this.entries.splice(i, 1);
       this.n--;
+      const ex = this.exclusive;
+      if (ex !== null && ex.delete(e) && ex.size === 0) this.exclusive = null;
     }
   }
 
@@ -76,12 +92,16 @@ export class WaitQueue {
   private wakeEntries(mask: number): void {
     const p = this.priority;
     if (p !== null && p.wake(mask) === true) return;
+    const ex = this.exclusive;
     const q = this.entries;
     let i = 0;
     let curr = q[0];
     while (curr !== undefined) {
       const next = q[i + 1];
-      curr.wake(mask);
+      // `ret && (flags & WQ_FLAG_EXCLUSIVE) && !--nr_exclusive`: the flag is read before the call.
+      if (ex !== null && ex.has(curr)) {
+        if (curr.wake(mask) === true) return;
+      } else curr.wake(mask);
       if (next === undefined) return;
       i++;
       if (q[i] !== next) {

@@ -16,6 +16,7 @@ import * as asmGenericIoctls from '../../include-ts/asm-generic/ioctls.js';
 import * as asmKvm from '../../include-ts/asm/kvm.js';
 import * as processorFlags from '../../include-ts/asm/processor-flags.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
+import * as eventpoll from '../../include-ts/linux/eventpoll.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
 import * as kvm from '../../include-ts/linux/kvm.js';
 import * as mman from '../../include-ts/linux/mman.js';
@@ -79,6 +80,9 @@ const GROUPS: readonly Group[] = [
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },
+  // The kernel's header, not glibc's <sys/epoll.h>: it has EPOLL_URING_WAKE and EPOLLNVAL, and its
+  // struct epoll_event is the kernel's (data a __u64, packed on x86-64: 12 bytes, data at offset 4).
+  { header: 'linux/eventpoll.h', includes: ['linux/eventpoll.h'], module: eventpoll },
   { header: 'asm-generic/ioctls.h', includes: ['asm-generic/ioctls.h'], module: asmGenericIoctls },
   // MLOCK_LIMIT is written in terms of the kernel's PAGE_SIZE.
   { header: 'linux/resource.h', includes: ['linux/resource.h'], module: resource, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },

@@ -151,4 +151,25 @@ describe('wait queue (kernel/sched/wait.c)', () => {
     q.wake(POLL_IN);
     expect(log.slice(3)).toEqual(['early:1', 'adder:1', 'b:1', 'c:1']);
   });
+
+  // kernel/sched/wait.c __wake_up_common(): `if (ret && (flags & WQ_FLAG_EXCLUSIVE) && !--nr_exclusive)
+  // break;` with nr_exclusive = 1 for wake_up_poll(); add_wait_queue_exclusive() queues at the tail.
+  it('add_wait_queue_exclusive(): queued at the tail; the first exclusive entry returning true ends the wakeup', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const x1 = entry(log, 'x1', false);
+    const x2 = entry(log, 'x2', true);
+    const x3 = entry(log, 'x3', true);
+    q.addExclusive(x1);
+    q.addExclusive(x2);
+    q.addExclusive(x3);
+    q.add(entry(log, 'head', true)); // a plain entry's return value ends nothing
+    q.wake(POLL_IN);
+    expect(log).toEqual(['head:1', 'x1:1', 'x2:1']);
+    q.remove(x2);
+    expect(q.size).toBe(3);
+    log.length = 0;
+    q.wake(POLL_IN);
+    expect(log).toEqual(['head:1', 'x1:1', 'x3:1']);
+  });
 });

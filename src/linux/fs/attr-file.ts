@@ -24,6 +24,11 @@ export class AttrFile extends KFile {
   }
 
   override readonly positional = true;
+  /**
+   * kernfs_file_fops.poll = kernfs_fop_poll and proc_reg_file_ops.poll = proc_reg_poll: attributes can
+   * be polled (DEFAULT_POLLMASK, the KFile default; sysfs_notify() is not modelled).
+   */
+  override readonly canPoll = true;
 
   override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
     if (!this.node.show) throw kerr('EIO', `${this.path} cannot be read`);

@@ -42,6 +42,12 @@ export function openFmode(flags: number): number {
   return (flags + 1) & 3;
 }
 
+/** One epoll item watching a file (struct epitem on file->f_ep, fs/eventpoll.c). */
+export interface EpollLink {
+  /** ep_remove(): takes the item out of its epoll set and off the file's wait queue. */
+  unlink(): void;
+}
+
 /** DEFAULT_POLLMASK: a file without a poll operation is always readable and writable. */
 export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 
@@ -57,6 +63,14 @@ export abstract class KFile {
   /** Open references: fd-table slots plus kernel references (e.g. a VFIO device fd pins its group file). */
   refs = 0;
   released = false;
+
+  /**
+   * file_can_poll(): whether the file has a ->poll operation. Without one poll(2) reports
+   * DEFAULT_POLLMASK and epoll_ctl(EPOLL_CTL_ADD) fails with EPERM.
+   */
+  readonly canPoll: boolean = false;
+  /** file->f_ep: the epoll items watching this file; null while none does. */
+  fEp: EpollLink[] | null = null;
 
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
   readonly positional: boolean = false;
@@ -99,6 +113,8 @@ export abstract class KFile {
   put(kernel: Kernel): void {
     if (--this.refs === 0 && !this.released) {
       this.released = true;
+      // __fput(): eventpoll_release() first: the closed file leaves every epoll set before its release.
+      while (this.fEp !== null) this.fEp[0]!.unlink();
       this.release(kernel);
     }
   }

@@ -50,6 +50,7 @@ export type IoctlTable = ReadonlyMap<number, IoctlDesc>;
 export type TraceFileKind =
   | 'eventfd'
   | 'pipe'
+  | 'epoll'
   | 'vfio-container'
   | 'vfio-group'
   | 'vfio-device'

@@ -15,6 +15,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../../../include-ts/li
 import * as F from '../../../include-ts/linux/fcntl.js';
 import * as M from '../../../include-ts/linux/mman.js';
 import * as P from '../../../include-ts/linux/poll.js';
+import * as E from '../../../include-ts/linux/eventpoll.js';
 
 export function flagSet(entries: ReadonlyArray<readonly [number, string, number?]>): FlagSet {
   return { bits: entries };
@@ -91,6 +92,79 @@ const POLL_FLAGS = flagSet([
   [P.POLLIN, 'POLLIN'], [P.POLLPRI, 'POLLPRI'], [P.POLLOUT, 'POLLOUT'], [P.POLLERR, 'POLLERR'], [P.POLLHUP, 'POLLHUP'],
   [P.POLLNVAL, 'POLLNVAL'], [P.POLLRDNORM, 'POLLRDNORM'], [P.POLLRDBAND, 'POLLRDBAND'], [P.POLLWRNORM, 'POLLWRNORM'], [P.POLLWRBAND, 'POLLWRBAND'],
 ]);
+
+/** strace's epollevents xlat (strace 6.1 has no EPOLL_URING_WAKE: it prints that bit in hex). */
+const EPOLL_EVENTS = flagSet([
+  [E.EPOLLIN, 'EPOLLIN'], [E.EPOLLPRI, 'EPOLLPRI'], [E.EPOLLOUT, 'EPOLLOUT'], [E.EPOLLERR, 'EPOLLERR'], [E.EPOLLHUP, 'EPOLLHUP'],
+  [E.EPOLLNVAL, 'EPOLLNVAL'], [E.EPOLLRDNORM, 'EPOLLRDNORM'], [E.EPOLLRDBAND, 'EPOLLRDBAND'], [E.EPOLLWRNORM, 'EPOLLWRNORM'],
+  [E.EPOLLWRBAND, 'EPOLLWRBAND'], [E.EPOLLMSG, 'EPOLLMSG'], [E.EPOLLRDHUP, 'EPOLLRDHUP'], [E.EPOLLEXCLUSIVE, 'EPOLLEXCLUSIVE'],
+  [E.EPOLLWAKEUP, 'EPOLLWAKEUP'], [E.EPOLLONESHOT, 'EPOLLONESHOT'], [E.EPOLLET | 0, 'EPOLLET'],
+]);
+const EPOLL_CREATE_FLAGS = flagSet([[E.EPOLL_CLOEXEC, 'EPOLL_CLOEXEC']]);
+const EPOLL_CTL_OPS = new Map<number, string>([[E.EPOLL_CTL_ADD, 'EPOLL_CTL_ADD'], [E.EPOLL_CTL_DEL, 'EPOLL_CTL_DEL'], [E.EPOLL_CTL_MOD, 'EPOLL_CTL_MOD']]);
+/** Signal names as strace prints them in a sigset (no SIG prefix; real-time signals as RT_n from SIGRTMIN = 32). */
+const SIGNALS = ['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT',
+  'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
+
+/** printflags() with strace's `0x1 /* NAME_??? *\/` when no name matched (and `0` for zero). */
+function flagsOrUnknown(v: number, set: FlagSet, unknown: string): string {
+  const text = formatFlags(v, set);
+  return v !== 0 && text.startsWith('0x') ? `${text} /* ${unknown} */` : text;
+}
+
+/** One struct epoll_event (12 packed bytes at `off`), as strace's print_epoll_event() prints it. */
+function formatEpollEvent(b: Uint8Array, off: number): string {
+  const lo = readU32(b, off + 4);
+  const u64 = (BigInt(readU32(b, off + 8)) << 32n) | BigInt(lo);
+  return `{events=${flagsOrUnknown(readU32(b, off), EPOLL_EVENTS, 'EPOLL???')}, data={u32=${lo}, u64=${u64}}}`;
+}
+
+function readU32(b: Uint8Array, off: number): number {
+  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+}
+
+/** A pointer argument the model holds as bytes: NULL, or an address it does not have (printed 0x0, as read() does). */
+function pointer(b: Uint8Array | null | undefined): string {
+  return b === null ? 'NULL' : '0x0';
+}
+
+/** A sigset_t as strace's sprintsigmask_n() prints it: `[INT TERM]`, or `~[...]` listing the signals not in a mostly full set. */
+function formatSigset(b: Uint8Array): string {
+  const set: number[] = [];
+  for (let sig = 1; sig <= 64; sig++) if (b[(sig - 1) >> 3]! & (1 << ((sig - 1) & 7))) set.push(sig);
+  const inverted = set.length * 2 > 64;
+  const list = inverted ? Array.from({ length: 64 }, (_, i) => i + 1).filter((n) => !set.includes(n)) : set;
+  const names = list.map((n) => (n < 32 ? SIGNALS[n - 1]! : `RT_${n - 32}`));
+  return `${inverted ? '~' : ''}[${names.join(' ')}]`;
+}
+
+/** epoll_wait/epoll_pwait: the events written (at most 32 printed, then `...`), or the pointer when the call failed. */
+function formatEpollWait(ev: SyscallEvent): string {
+  const [epfd, out, maxevents, timeout, sigmask, sigsetsize] = ev.args as [number, Uint8Array | null, number, number, Uint8Array | null | undefined, number | undefined];
+  let events: string;
+  if (ev.errno || out === null) events = pointer(out);
+  else {
+    const n = Number(ev.ret);
+    const items: string[] = [];
+    for (let i = 0; i < Math.min(n, 32); i++) items.push(formatEpollEvent(out, i * 12));
+    if (n > 32) items.push('...');
+    events = `[${items.join(', ')}]`;
+  }
+  let tail = '';
+  if (ev.syscall === 'epoll_pwait') {
+    const mask = sigmask === null || sigmask === undefined ? 'NULL' : ev.errno || sigmask.length < 8 ? '0x0' : formatSigset(sigmask);
+    tail = `, ${mask}, ${sigsetsize}`;
+  }
+  return `${ev.syscall}(${epfd}, ${events}, ${maxevents}, ${timeout}${tail}) = ${result(ev, String(ev.ret))}`;
+}
+
+/** epoll_ctl: the op by name; the event struct, except for EPOLL_CTL_DEL, which strace prints as a pointer. */
+function formatEpollCtl(ev: SyscallEvent): string {
+  const [epfd, op, fd, event] = ev.args as [number, number, number, Uint8Array | null];
+  const opName = EPOLL_CTL_OPS.get(op) ?? `${altHex(op)} /* EPOLL_CTL_??? */`;
+  const arg = op === E.EPOLL_CTL_DEL || event === null || event.length < 12 ? pointer(event) : formatEpollEvent(event, 0);
+  return `epoll_ctl(${epfd}, ${opName}, ${fd}, ${arg}) = ${result(ev, String(ev.ret))}`;
+}
 
 /** strace's escaping of a byte string, cut at `max` bytes. */
 export function quoteBytes(b: Uint8Array, max = 32): string {
@@ -385,6 +459,14 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return formatFcntl(ev);
     case 'prlimit64':
       return formatPrlimit(ev);
+    case 'epoll_create':
+      return `epoll_create(${a[0]}) = ${result(ev, dec(ev.ret))}`;
+    case 'epoll_create1':
+      return `epoll_create1(${flagsOrUnknown(a[0] as number, EPOLL_CREATE_FLAGS, 'EPOLL_???')}) = ${result(ev, dec(ev.ret))}`;
+    case 'epoll_ctl':
+      return formatEpollCtl(ev);
+    case 'epoll_wait': case 'epoll_pwait':
+      return formatEpollWait(ev);
     default:
       return `${ev.syscall}(${a.map(dec).join(', ')}) = ${result(ev, dec(ev.ret))}`;
   }
