@@ -42,10 +42,7 @@ export class ResourceLimits {
   private readonly max = new BigUint64Array(RLIM_NLIMITS).fill(RLIM_INFINITY);
 
   constructor() {
-    const init = (r: number, cur: number, max: number | bigint = cur): void => {
-      this.cur[r] = BigInt(cur);
-      this.max[r] = BigInt(max);
-    };
+    const init = (r: number, cur: number, max: number | bigint = cur): void => this.preset(r, BigInt(cur), BigInt(max));
     init(RLIMIT_STACK, STK_LIM, RLIM_INFINITY);
     init(RLIMIT_CORE, 0, RLIM_INFINITY);
     init(RLIMIT_NPROC, INIT_NPROC);
@@ -65,10 +62,11 @@ export class ResourceLimits {
     return this.max[resource]!;
   }
 
-  /** rlimit(RLIMIT_NOFILE) as the fd allocator uses it (at most NR_OPEN, so a number). */
-  get nofile(): number {
-    return Number(this.cur[RLIMIT_NOFILE]!);
-  }
+  /**
+   * rlimit(RLIMIT_NOFILE) as the fd allocator reads it, kept as a plain number (it is at most NR_OPEN):
+   * reading a BigUint64Array element makes a BigInt, and the allocator reads this once per fd it creates.
+   */
+  nofile = INR_OPEN_CUR;
 
   /** rlimit(resource) >> PAGE_SHIFT, as a number of pages (RLIM_INFINITY stays far above any count). */
   softPages(resource: number): number {
@@ -89,10 +87,7 @@ export class ResourceLimits {
       }
     }
     const old = { cur: this.cur[resource]!, max: this.max[resource]! };
-    if (next) {
-      this.cur[resource] = next.cur;
-      this.max[resource] = next.max;
-    }
+    if (next) this.preset(resource, next.cur, next.max);
     return old;
   }
 
@@ -100,5 +95,6 @@ export class ResourceLimits {
   preset(resource: number, cur: bigint, max: bigint): void {
     this.cur[resource] = cur;
     this.max[resource] = max;
+    if (resource === RLIMIT_NOFILE) this.nofile = Number(cur);
   }
 }

@@ -24,8 +24,9 @@ export class FdTable {
 
   /** The lowest free fd at or above `min` (EMFILE if none below the limit). */
   private lowestFree(min: number): number {
-    for (let fd = min; fd < this.limit; fd++) if (this.files[fd] === undefined) return fd;
-    throw kerr('EMFILE', `no free file descriptor below the limit of ${this.limit}`);
+    const limit = this.rlimits.nofile;
+    for (let fd = min; fd < limit; fd++) if (this.files[fd] === undefined) return fd;
+    throw kerr('EMFILE', `no free file descriptor below the limit of ${limit}`);
   }
 
   /** fd_install(): takes a new reference on `file`. */
