@@ -74,6 +74,8 @@ export interface ProcessOptions {
 // calls, which cost more than the rest of an eventfd read.
 // f_mode's FMODE_READ/FMODE_WRITE are OPEN_FMODE(f_flags): (f_flags + 1) & these (src/linux/fs/file.ts).
 const RLIMIT64_SIZE = rlimit64.size;
+const RLIM_CUR = rlimit64.offsetof('rlim_cur');
+const RLIM_MAX = rlimit64.offsetof('rlim_max');
 const ALL_CAPS = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
 const FM_READ = 0x1;
 const FM_WRITE = 0x2;
@@ -1170,19 +1172,22 @@ export class Process {
    * caller. As in the kernel, a fault writing `old` comes after the new limit is installed.
    */
   prlimit(pid: number, resource: number, next: Uint8Array | null, old: Uint8Array | null): void {
-    const asked = next && next.length >= RLIMIT64_SIZE ? { cur: getU64(next, 0), max: getU64(next, 8) } : null;
+    const asked = next && next.length >= RLIMIT64_SIZE ? { cur: getU64(next, RLIM_CUR), max: getU64(next, RLIM_MAX) } : null;
     try {
       if (this.exited) throw this.exitedError();
       if (next && !asked) throw kerr('EFAULT', `the new limit needs ${RLIMIT64_SIZE} bytes (struct rlimit64); the buffer has ${next.length}`);
       const target = pid === 0 ? this : this.kernel.processes.get(pid);
       if (!target || target.exited) throw kerr('ESRCH', `no process ${pid}`);
-      // check_prlimit_permission(): another process's limits need its uids or CAP_SYS_RESOURCE.
-      if (target !== this && target.uid !== this.uid && !this.capable(CAP_SYS_RESOURCE)) throw kerr('EPERM', `process ${pid} runs as uid ${target.uid}; uid ${this.uid} may not read or change its limits without CAP_SYS_RESOURCE`);
+      // check_prlimit_permission(): another process's limits need our uid and gid to be its (real,
+      // effective and saved) ones, or CAP_SYS_RESOURCE.
+      if (target !== this && (target.uid !== this.uid || target.gid !== this.gid) && !this.capable(CAP_SYS_RESOURCE)) {
+        throw kerr('EPERM', `process ${pid} runs as ${target.uid}:${target.gid}; ${this.uid}:${this.gid} may not read or change its limits without CAP_SYS_RESOURCE`);
+      }
       const prev = target.rlimits.prlimit(resource, asked, this.capable(CAP_SYS_RESOURCE));
       if (old) {
         if (old.length < RLIMIT64_SIZE) throw kerr('EFAULT', `the old limit needs ${RLIMIT64_SIZE} bytes (struct rlimit64); the buffer has ${old.length}`);
-        setU64(old, 0, prev.cur);
-        setU64(old, 8, prev.max);
+        setU64(old, RLIM_CUR, prev.cur);
+        setU64(old, RLIM_MAX, prev.max);
       }
       if (this.kernel.trace.active) this.traceCall('prlimit64', undefined, undefined, [pid, resource, asked, old ? prev : null], 0, undefined);
     } catch (e) {

@@ -85,13 +85,15 @@ describe('prlimit64 (do_prlimit)', () => {
     expect(get(p, RLIMIT_MEMLOCK)).toEqual([4096n, BigInt(M)]);
   });
 
-  it('another process: ESRCH if there is none, EPERM unless its uid is ours or we have CAP_SYS_RESOURCE', () => {
+  it('another process: ESRCH if there is none, EPERM unless its uid and gid are ours or we have CAP_SYS_RESOURCE', () => {
     const host = Host.create();
     const root = host.spawn();
     const a = host.spawn(NOBODY);
     const b = host.spawn(NOBODY);
     expectErrno(() => a.prlimit(2147483647, RLIMIT_MEMLOCK, null, new Uint8Array(16)), 'ESRCH');
     expectErrno(() => a.prlimit(root.pid, RLIMIT_MEMLOCK, null, new Uint8Array(16)), 'EPERM');
+    // Same uid, another gid: check_prlimit_permission compares both.
+    expectErrno(() => a.prlimit(host.spawn({ uid: 65534, gid: 100 }).pid, RLIMIT_MEMLOCK, null, new Uint8Array(16)), 'EPERM');
     a.prlimit(b.pid, RLIMIT_MEMLOCK, lim(M, M), null);
     expect(get(b, RLIMIT_MEMLOCK)).toEqual([BigInt(M), BigInt(M)]);
     expect(get(root, RLIMIT_MEMLOCK, a.pid)).toEqual([BigInt(M) * 8n, BigInt(M) * 8n]);
