@@ -122,6 +122,35 @@ describe('formatted by the strace formatter', () => {
     );
   });
 
+  it('a flexible array stops at the count its struct names (flex(elem, countField)), not at the end of the buffer', () => {
+    const m = K.kvm_msrs.alloc(3);
+    m.nmsrs = 1;
+    for (let i = 0; i < 3; i++) Object.assign(m.entries.get(i), { index: 0x174 + i, data: BigInt(i + 1) });
+    expect(ioctl('kvm-vcpu', K.KVM_SET_MSRS, { in: m.bytes }, 1)).toBe('ioctl(5, KVM_SET_MSRS, {nmsrs=1, entries=[{index=0x174, data=0x1}]}) = 1');
+    const l = K.kvm_msr_list.alloc(4);
+    l.nmsrs = 2;
+    l.indices.set(0, 0x10);
+    l.indices.set(1, 0x1b);
+    l.indices.set(2, 0x99);
+    expect(ioctl('kvm', K.KVM_GET_MSR_INDEX_LIST, { in: l.bytes, out: l.bytes })).toBe('ioctl(5, KVM_GET_MSR_INDEX_LIST, {nmsrs=2, indices=[0x10, 0x1b]}) = 0');
+    const c = K.kvm_cpuid2.alloc(3);
+    c.nent = 1;
+    for (let i = 0; i < 3; i++) c.entries.get(i).function = 0x40000000 + i;
+    expect(ioctl('kvm-vcpu', K.KVM_SET_CPUID2, { in: c.bytes })).toMatch(/^ioctl\(5, KVM_SET_CPUID2, \{nent=1, entries=\[\{function=0x40000000, [^{}\]]*\}\]\}\) = 0$/);
+  });
+
+  it('an in/out struct shows the flexible array the kernel filled in after => (no decoder of its own needed), up to the new count', () => {
+    const before = K.kvm_cpuid2.alloc(3);
+    before.nent = 3;
+    const after = K.kvm_cpuid2.alloc(3);
+    after.nent = 1;
+    Object.assign(after.entries.get(0), { function: 0x80000008, eax: 0x3024 });
+    Object.assign(after.entries.get(1), { function: 0x99 });
+    expect(ioctl('kvm', K.KVM_GET_SUPPORTED_CPUID, { in: before.bytes, out: after.bytes })).toMatch(
+      /=> \{nent=1, entries=\[\{function=0x80000008, index=0x0, flags=0, eax=0x3024, [^\]]*\}\]\}\) = 0$/,
+    );
+  });
+
   it('KVM_IRQFD, KVM_IOEVENTFD and KVM_SET_USER_MEMORY_REGION name their flags', () => {
     const irqfd = K.kvm_irqfd.encode({ fd: 7, gsi: 5, flags: K.KVM_IRQFD_FLAG_RESAMPLE, resamplefd: 8 });
     expect(ioctl('kvm-vm', K.KVM_IRQFD, { in: irqfd })).toBe('ioctl(5, KVM_IRQFD, {fd=7, gsi=5, flags=KVM_IRQFD_FLAG_RESAMPLE, resamplefd=8}) = 0');

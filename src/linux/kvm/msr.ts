@@ -34,7 +34,7 @@ import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
 import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { kvm_sregs } from '../../../include-ts/linux/kvm.js';
-import { kvm_msr_entry, kvm_msrs } from '../../../include-ts/asm/kvm.js';
+import { kvm_msr_entry, kvm_msr_list, kvm_msrs } from '../../../include-ts/asm/kvm.js';
 import {
   EFER_LMA, EFER_LME, EFER_NX, EFER_SCE, MSR_CSTAR, MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_APICBASE,
   MSR_IA32_CR_PAT, MSR_IA32_CR_PAT_DEFAULT, MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_BTS_UNAVAIL,
@@ -57,8 +57,7 @@ export const KVM_MSR_INDEX_LIST: readonly number[] = [
 /** efer_reserved_bits' complement on a host without nested SVM (no SVME, LMSLE, FFXSR, AUTOIBRS). */
 export const EFER_SUPPORTED = BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX);
 /** Virtual-address width of the canonical checks (max_host_virt_addr_bits: a host without LA57). */
-const VIRT_ADDR_BITS = 48n;
-const U64 = (1n << 64n) - 1n;
+const VIRT_ADDR_BITS = 48;
 
 const SREGS_EFER = kvm_sregs.offsetof('efer');
 const SREGS_FS_BASE = kvm_sregs.offsetof('fs.base');
@@ -86,15 +85,14 @@ export class VcpuMsrs {
   }
 }
 
-/** is_noncanonical_address() for an MSR value. */
-function isCanonical(v: bigint): boolean {
-  const top = v >> (VIRT_ADDR_BITS - 1n);
-  return top === 0n || top === U64 >> (VIRT_ADDR_BITS - 1n);
-}
-
 /** __canonical_address(): sign-extended from bit 47. */
 function canonicalize(v: bigint): bigint {
-  return BigInt.asUintN(64, BigInt.asIntN(Number(VIRT_ADDR_BITS), v));
+  return BigInt.asUintN(64, BigInt.asIntN(VIRT_ADDR_BITS, v));
+}
+
+/** is_noncanonical_msr_address(), negated: the value is its own canonical form. */
+function isCanonical(v: bigint): boolean {
+  return canonicalize(v) === v;
 }
 
 /** kvm_pat_valid(): every byte is 0 (UC), 1 (WC), 4 (WT), 5 (WP), 6 (WB) or 7 (UC-). */
@@ -194,23 +192,28 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
   }
 }
 
-const ENTRIES = kvm_msrs.size;
+const NMSRS = kvm_msrs.offsetof('nmsrs');
+const ENTRIES = kvm_msrs.offsetof('entries');
 const ENTRY = kvm_msr_entry.size;
+const ENTRY_INDEX = kvm_msr_entry.offsetof('index');
+const ENTRY_DATA = kvm_msr_entry.offsetof('data');
+const LIST_NMSRS = kvm_msr_list.offsetof('nmsrs');
+const LIST_INDICES = kvm_msr_list.offsetof('indices');
 
 /** msr_io(): KVM_GET_MSRS (`set` false) and KVM_SET_MSRS on a vCPU. */
 export function msrIo(v: KvmVcpu, arg: UserArg, set: boolean): number {
-  const n = getU32(arg.user(ENTRIES), 0);
+  const n = getU32(arg.user(kvm_msrs.size), NMSRS);
   if (n >= MAX_IO_MSRS) throw kerr('E2BIG', `kvm_msrs.nmsrs ${n} is not below MAX_IO_MSRS (${MAX_IO_MSRS})`);
   const b = arg.user(ENTRIES + n * ENTRY);
   let i = 0;
   for (; i < n; i++) {
     const o = ENTRIES + i * ENTRY;
-    const index = getU32(b, o);
+    const index = getU32(b, o + ENTRY_INDEX);
     if (set) {
-      if (!kvmSetMsr(v, index, getU64(b, o + 8))) break;
+      if (!kvmSetMsr(v, index, getU64(b, o + ENTRY_DATA))) break;
     } else {
       const d = kvmGetMsr(v, index);
-      setU64(b, o + 8, d ?? 0n);
+      setU64(b, o + ENTRY_DATA, d ?? 0n);
       if (d === null) break;
     }
   }
@@ -220,11 +223,11 @@ export function msrIo(v: KvmVcpu, arg: UserArg, set: boolean): number {
 /** KVM_GET_MSR_INDEX_LIST: the count is written back even when the user's array is too small (E2BIG). */
 export function msrIndexList(arg: UserArg): number {
   const list = KVM_MSR_INDEX_LIST;
-  const hdr = arg.user(4);
-  const room = getU32(hdr, 0);
-  setU32(hdr, 0, list.length);
+  const hdr = arg.user(kvm_msr_list.size);
+  const room = getU32(hdr, LIST_NMSRS);
+  setU32(hdr, LIST_NMSRS, list.length);
   if (room < list.length) throw kerr('E2BIG', `kvm_msr_list.nmsrs ${room} is smaller than the ${list.length} MSRs of the list (nmsrs now says how many)`);
-  const b = arg.user(4 + list.length * 4);
-  for (let i = 0; i < list.length; i++) setU32(b, 4 + i * 4, list[i]!);
+  const b = arg.user(LIST_INDICES + list.length * 4);
+  for (let i = 0; i < list.length; i++) setU32(b, LIST_INDICES + i * 4, list[i]!);
   return 0;
 }

@@ -121,9 +121,10 @@ export function acceptEvents(v: KvmVcpu): void {
   if (apic.pendingEvents & LAPIC_EVENT_INIT) {
     apic.pendingEvents &= ~LAPIC_EVENT_INIT;
     // kvm_vcpu_reset(vcpu, init_event): the APIC (but for its base MSR and ID) and the CPU return to
-    // their reset state.
+    // their reset state; kvm_clear_interrupt_queue() drops an interrupt KVM_SET_SREGS queued.
     apic.reset(v.isBsp, true);
     v.cpu.reset();
+    v.injectedIrq = -1;
     v.mpState = v.isBsp ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
   }
   if (apic.pendingEvents & LAPIC_EVENT_SIPI) {

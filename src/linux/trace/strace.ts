@@ -7,7 +7,7 @@
 
 import { formatUnknownIoctl } from '../../../abi/ioc.js';
 import { errnoInfo } from '../../../abi/errno.js';
-import { readBits, readScalar, type AnyRecord as RecordType, type Field, type MemberType } from '../../../abi/layout.js';
+import { readBits, readScalar, type AnyRecord as RecordType, type Field, type FlexType, type MemberType } from '../../../abi/layout.js';
 import type { SyscallEvent, TraceBus, TraceEvent } from '../../sim/trace.js';
 import type { FlagSet, IoctlDesc, IoctlTable } from './ioctl-desc.js';
 import { GENERIC_IOCTLS } from './decoders/generic.js';
@@ -258,8 +258,7 @@ function formatFields(rec: RecordType, bytes: Uint8Array, base: number, fc: Fiel
     if (isHiddenPad(f.name) && fieldAllZero(bytes, base + f.offset, memberSize(f.type))) continue;
     if (f.type.kind === 'flex') {
       if (base + f.offset >= Math.min(bytes.length, limit)) continue;
-      const tail = fc.desc.formatTail?.(bytes.subarray(base, limit));
-      out.push(`${f.name}=${tail ?? formatValue(f.type, bytes, base + f.offset, f.name, sub, limit)}`);
+      out.push(`${f.name}=${formatFlex(rec, f, bytes, base, sub, limit)}`);
       continue;
     }
     if (f.type.kind === 'bits') {
@@ -268,6 +267,22 @@ function formatFields(rec: RecordType, bytes: Uint8Array, base: number, fc: Fiel
     }
     out.push(`${f.name}=${formatValue(f.type, bytes, base + f.offset, f.name, sub, limit)}`);
   }
+}
+
+/**
+ * A flexible array member: the descriptor's formatTail, or its elements up to the count its struct
+ * gives (`flex(elem, 'nmsrs')`, as the kernel reads them) and to the end of the bytes.
+ */
+function formatFlex(rec: RecordType, f: Field, bytes: Uint8Array, base: number, fc: FieldCtx, limit: number): string {
+  const tail = fc.desc.formatTail?.(bytes.subarray(base, limit));
+  if (tail !== undefined) return tail;
+  const t = f.type as FlexType;
+  const cf = t.countField === undefined ? undefined : rec.fields.find((x) => x.name === t.countField);
+  if (cf !== undefined && cf.type.kind === 'scalar' && base + cf.offset + cf.type.size <= bytes.length) {
+    const count = Number(readScalar(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), base + cf.offset, cf.type));
+    limit = Math.min(limit, base + f.offset + count * t.elem.size);
+  }
+  return formatValue(t, bytes, base + f.offset, f.name, fc, limit);
 }
 
 function formatRecord(rec: RecordType, bytes: Uint8Array, off: number, fc: FieldCtx, limit = bytes.length): string {
@@ -280,19 +295,14 @@ function formatRecord(rec: RecordType, bytes: Uint8Array, off: number, fc: Field
 function formatChanged(rec: RecordType, before: Uint8Array, after: Uint8Array, fc: FieldCtx): string {
   const out: string[] = [];
   for (const f of rec.fields) {
-    if (f.type.kind === 'flex' && fc.desc.formatTail) {
-      // A flexible array the kernel filled in (KVM_GET_MSRS entries, an MSR list), as the tail prints it.
-      let changed = false;
-      for (let i = f.offset; i < after.length; i++) if (before[i] !== after[i]) changed = true;
-      const tail = changed ? fc.desc.formatTail(after) : undefined;
-      if (tail !== undefined) out.push(`${f.name}=${tail}`);
-      continue;
-    }
-    if (f.unnamed || f.type.kind === 'anon' || f.type.kind === 'flex' || f.type.kind === 'bits') continue;
-    const size = memberSize(f.type);
+    if (f.unnamed || f.type.kind === 'anon' || f.type.kind === 'bits') continue;
+    // A flexible array (KVM_GET_MSRS entries, an MSR list) runs to the end of the bytes.
+    const end = f.type.kind === 'flex' ? after.length : f.offset + memberSize(f.type);
     let changed = false;
-    for (let i = f.offset; i < f.offset + size; i++) if (before[i] !== after[i]) changed = true;
-    if (changed) out.push(`${f.name}=${formatValue(f.type, after, f.offset, f.name, { desc: fc.desc, path: f.name }, after.length)}`);
+    for (let i = f.offset; i < end; i++) if (before[i] !== after[i]) changed = true;
+    if (!changed) continue;
+    const sub: FieldCtx = { desc: fc.desc, path: f.name };
+    out.push(`${f.name}=${f.type.kind === 'flex' ? formatFlex(rec, f, after, 0, sub, after.length) : formatValue(f.type, after, f.offset, f.name, sub, after.length)}`);
   }
   return `{${out.join(', ')}}`;
 }

@@ -173,6 +173,9 @@ const FIXED: Record<string, string[]> = {
   'SET_SREGS: interrupt_bitmap': [
     'kvm', 'vm h0 0', 'vcpu h1 0', 'setsregs h2 ib=65 ib=64 ib=200', 'getsregs h2', 'setsregs h2', 'getsregs h2', 'setsregs h2 ib=255',
     'getsregs h2', 'setsregs h2 ib=3 cr0=0x20000000', 'getsregs h2', 'setsregs h2 ib=0', 'getsregs h2',
+    // x86.c kvm_vcpu_reset (INIT, taken by GET_MP_STATE's kvm_apic_accept_events): kvm_clear_interrupt_queue.
+    'vm h0 0', 'irqchip h3', 'vcpu h3 0', 'apicon h4', 'setsregs h4 ib=64', 'getsregs h4', 'msi h3 0xfee00000 0 0x500 0', 'getsregs h4',
+    'getmp h4', 'getsregs h4',
   ],
   // x86.c kvm_arch_vcpu_ioctl_get/set_mpstate (without an in-kernel LAPIC only RUNNABLE; SIPI_RECEIVED
   // becomes INIT_RECEIVED with a SIPI pending, which GET_MP_STATE's kvm_apic_accept_events takes) and __set_sregs_common ("older userspace won't unhalt the vcpu on reset": a BSP

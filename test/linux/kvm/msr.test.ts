@@ -13,7 +13,7 @@ import {
 import { X86_CR0_PE, X86_CR0_PG, X86_CR4_LA57, X86_CR4_PAE, X86_CR4_PCIDE, X86_CR4_VMXE } from '../../../include-ts/asm/processor-flags.js';
 import { KVM_MSR_INDEX_LIST, kvmPatValid, MAX_IO_MSRS } from '../../../src/linux/kvm/msr.js';
 import { GuestAsm } from '../../../src/guest/program.js';
-import { errno, K, vmm, type Vmm } from './helpers.js';
+import { errno, K, signalMsi, vmm, type Vmm } from './helpers.js';
 
 function msrs(entries: readonly (readonly [number, bigint?])[]): ReturnType<typeof A.kvm_msrs.alloc> {
   const m = A.kvm_msrs.alloc(entries.length);
@@ -258,6 +258,20 @@ describe('KVM_SET_SREGS validation (x86.c kvm_is_valid_sregs, __set_sregs_common
     v.p.ioctl(v.vcpus[0]!, K.KVM_RUN);
     expect(v.runs[0]!.read32(K.kvm_run.offsetof('exit_reason'))).toBe(K.KVM_EXIT_IO);
     expect(v.runs[0]!.read16(K.kvm_run.offsetof('io.port'))).toBe(0x10);
+    expect(sregs(v).interrupt_bitmap.get(1)).toBe(0n);
+  });
+  it('INIT drops the interrupt interrupt_bitmap queued (x86.c kvm_vcpu_reset -> kvm_clear_interrupt_queue), seen after KVM_GET_MP_STATE accepts it', () => {
+    const v = vmm();
+    const lapic = K.kvm_lapic_state.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_LAPIC, lapic);
+    new DataView(lapic.bytes.buffer, lapic.bytes.byteOffset).setUint32(0xf0, 0x1ff, true);
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_LAPIC, lapic);
+    expect(setSregs(v, (s) => { s.interrupt_bitmap.set(1, 1n); })).toBe(0);
+    expect(signalMsi(v.p, v.vm, 0xfee00000, 0x500)).toBe(1);
+    expect(sregs(v).interrupt_bitmap.get(1)).toBe(1n);
+    const mp = K.kvm_mp_state.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_MP_STATE, mp);
+    expect(mp.mp_state).toBe(K.KVM_MP_STATE_RUNNABLE);
     expect(sregs(v).interrupt_bitmap.get(1)).toBe(0n);
   });
   it('a halted BSP at the RESET vector (rip 0xfff0, cs 0xf000/0xffff0000, PE clear) becomes RUNNABLE; not with PE or without BSP', () => {

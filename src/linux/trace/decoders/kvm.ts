@@ -145,30 +145,8 @@ const d = (name: string, desc: Omit<IoctlDesc, 'name'>): IoctlDesc => ({ name, .
 
 const checkExtension = d('KVM_CHECK_EXTENSION', { arg: 'value', valueNames: KVM_CAP_NAMES });
 const enableCap = d('KVM_ENABLE_CAP', { arg: 'struct', layout: K.kvm_enable_cap, values: { cap: KVM_CAP_NAMES } });
-const hex0x = (v: number | bigint): string => `0x${v.toString(16)}`;
-/** kvm_msrs.entries: the first nmsrs (at most 16), as {index=0x1b, data=0xfee00900}. */
-function msrEntries(bytes: Uint8Array): string {
-  const base = K.kvm_msrs.offsetof('entries');
-  const esz = K.kvm_msr_entry.size;
-  const n = Math.min(K.kvm_msrs.view(bytes).nmsrs, Math.floor((bytes.length - base) / esz));
-  const out: string[] = [];
-  for (let i = 0; i < Math.min(n, 16); i++) {
-    const e = K.kvm_msr_entry.view(bytes, base + i * esz);
-    out.push(`{index=${hex0x(e.index)}, data=${hex0x(e.data)}}`);
-  }
-  if (n > 16) out.push('...');
-  return `[${out.join(', ')}]`;
-}
-/** kvm_msr_list.indices: the first nmsrs (at most 16). */
-function msrIndices(bytes: Uint8Array): string {
-  const n = Math.min(K.kvm_msr_list.view(bytes).nmsrs, Math.floor((bytes.length - 4) / 4));
-  const out: string[] = [];
-  for (let i = 0; i < Math.min(n, 16); i++) out.push(hex0x(K.kvm_msr_list.view(bytes).indices.get(i)));
-  if (n > 16) out.push('...');
-  return `[${out.join(', ')}]`;
-}
-const msrList = { arg: 'struct', layout: K.kvm_msr_list, out: true, inout: true, formatTail: msrIndices } as const;
-const getMsrs = d('KVM_GET_MSRS', { arg: 'struct', layout: K.kvm_msrs, out: true, inout: true, formatTail: msrEntries });
+const msrList = { arg: 'struct', layout: K.kvm_msr_list, out: true, inout: true, hex: ['indices'] } as const;
+const getMsrs = d('KVM_GET_MSRS', { arg: 'struct', layout: K.kvm_msrs, out: true, inout: true, hex: ['index', 'data'] });
 const deviceAttr = { arg: 'struct', layout: K.kvm_device_attr, hex: ['attr', 'addr'] } as const;
 const getSupportedHvCpuid = d('KVM_GET_SUPPORTED_HV_CPUID', {
   arg: 'struct', layout: K.kvm_cpuid2, out: true, inout: true, hex: CPUID_HEX, flags: { 'entries.flags': CPUID_FLAGS },
@@ -281,7 +259,7 @@ export const KVM_VCPU_IOCTLS: IoctlTable = ioctlTable([
   })],
   [K.KVM_INTERRUPT, d('KVM_INTERRUPT', { arg: 'struct', layout: K.kvm_interrupt })],
   [K.KVM_GET_MSRS, getMsrs],
-  [K.KVM_SET_MSRS, d('KVM_SET_MSRS', { arg: 'struct', layout: K.kvm_msrs, formatTail: msrEntries })],
+  [K.KVM_SET_MSRS, d('KVM_SET_MSRS', { arg: 'struct', layout: K.kvm_msrs, hex: ['index', 'data'] })],
   [K.KVM_SET_CPUID, d('KVM_SET_CPUID', { arg: 'struct', layout: K.kvm_cpuid, hex: CPUID_HEX })],
   [K.KVM_SET_SIGNAL_MASK, d('KVM_SET_SIGNAL_MASK', { arg: 'struct', layout: K.kvm_signal_mask, hex: ['sigset'] })],
   [K.KVM_GET_FPU, d('KVM_GET_FPU', { arg: 'struct', layout: K.kvm_fpu, out: true, hex: ['fcw', 'fsw', 'ftwx', 'last_ip', 'last_dp', 'mxcsr'] })],
