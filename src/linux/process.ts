@@ -271,15 +271,23 @@ export class Process {
   /** Waits (sync) for a WouldBlock condition; EAGAIN on O_NONBLOCK, EINTR if nothing can ever wake it. */
   private waitSync(file: KFile, wb: WouldBlock): void {
     if (file.flags & O_NONBLOCK) throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
+    if (!this.sleepSync(wb.wq)) {
+      throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
+    }
+  }
+
+  /**
+   * Sleeps (sync) on `wq` until it is woken or `deadline` passes, running the scheduler meanwhile;
+   * returns whether it was woken. A wait_event*() sleeper goes to the tail of the queue.
+   */
+  private sleepSync(wq: WaitQueue, deadline = Infinity): boolean {
     let woken = false;
     const entry = { wake: () => { woken = true; } };
-    wb.wq.addTail(entry); // wait_event_interruptible*(): a sleeper goes to the tail
+    wq.addTail(entry);
     try {
-      if (!this.kernel.sched.runUntil(() => woken)) {
-        throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
-      }
+      return this.kernel.sched.runUntil(() => woken, deadline);
     } finally {
-      wb.wq.remove(entry);
+      wq.remove(entry);
     }
   }
 
@@ -1069,20 +1077,12 @@ export class Process {
         if (n > 0) return n;
       }
       if (timedOut) return 0;
-      let woken = ep.eventsAvailable;
-      if (!woken) {
-        const entry = { wake: () => { woken = true; } };
-        ep.wq.addTail(entry);
-        try {
-          if (!s.runUntil(() => woken, deadline)) {
-            if (deadline === Infinity) throw kerr('EINTR', 'epoll_wait with no timeout would wait forever: no item of the epoll can become ready and nothing is pending in the model (use epollWaitAsync if another part of the program will make one ready)');
-            timedOut = true;
-          }
-        } finally {
-          ep.wq.remove(entry);
-        }
+      // The final check before sleeping, then the sleep; woken or not at the deadline decides eavail.
+      eavail = ep.eventsAvailable || this.sleepSync(ep.wq, deadline);
+      if (!eavail) {
+        if (deadline === Infinity) throw kerr('EINTR', 'epoll_wait with no timeout would wait forever: no item of the epoll can become ready and nothing is pending in the model (use epollWaitAsync if another part of the program will make one ready)');
+        timedOut = true;
       }
-      eavail = woken;
     }
   }
 
