@@ -20,7 +20,7 @@ import { RamBacking } from './mm/backing.js';
 import { UserArg, isPointerLike, type IoctlArgument } from './uaccess.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
-import { WaitQueue } from './waitqueue.js';
+import { WaitQueue, type WaitEntry } from './waitqueue.js';
 import { NullFile } from './drivers/mem.js';
 import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
 import { getS32, getU32, getU64, setU64 } from '../../abi/bytes.js';
@@ -278,27 +278,30 @@ export class Process {
 
   /**
    * Sleeps (sync) on `wq` until it is woken or `deadline` passes, running the scheduler meanwhile;
-   * returns whether it was woken. A wait_event*() sleeper goes to the tail of the queue.
+   * returns whether it was woken. A wait_event*() sleeper goes to the tail of the queue and, like
+   * autoremove_wake_function() (kernel/sched/wait.c; ep_autoremove_wake_function() in epoll_wait),
+   * leaves it the moment it is woken: a second wakeup before the sleeper runs finds the queue empty.
    */
   private sleepSync(wq: WaitQueue, deadline = Infinity): boolean {
     let woken = false;
-    const entry = { wake: () => { woken = true; } };
+    const entry: WaitEntry = { wake: () => { woken = true; wq.remove(entry); } };
     wq.addTail(entry);
     try {
       return this.kernel.sched.runUntil(() => woken, deadline);
     } finally {
-      wq.remove(entry);
+      if (!woken) wq.remove(entry);
     }
   }
 
   /**
    * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. A blocked
-   * read/write/ioctl sleeps at the tail (wait_event*()); poll() queues at the head (`poll`: __pollwait
-   * uses add_wait_queue()).
+   * read/write/ioctl sleeps at the tail (wait_event*()) and leaves the queue when woken, as sleepSync()
+   * does; poll() queues at the head (`poll`: __pollwait uses add_wait_queue()) and its entry, pollwake(),
+   * stays until the call ends.
    */
   private async waitAsync(wq: WaitQueue | null, deadline = Infinity, poll = false): Promise<boolean> {
     let woken = false;
-    const entry = { wake: () => { woken = true; } };
+    const entry: WaitEntry = poll ? { wake: () => { woken = true; } } : { wake: () => { woken = true; wq!.remove(entry); } };
     if (poll) wq?.add(entry);
     else wq?.addTail(entry);
     try {

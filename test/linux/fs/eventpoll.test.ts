@@ -315,6 +315,38 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
     expect([waitAll(p, ea), waitAll(p, eb)]).toEqual([['1:1'], ['2:1']]);
   });
 
+  // ep_poll() sleeps with ep_autoremove_wake_function() (fs/eventpoll.c; autoremove_wake_function() in
+  // kernel/sched/wait.c for wait_event*()): the first wakeup takes the sleeper off ep->wq, so a second
+  // wakeup before it runs finds waitqueue_active(&ep->wq) false, ewake stays 0, and the walk goes on to
+  // the next exclusive item.
+  it('EPOLLEXCLUSIVE: two writes before the woken waiter runs reach both epolls (the sleeper left ep->wq at the first)', async () => {
+    const p = Host.create().spawn();
+    const a = p.eventfd(0, 0);
+    const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
+    p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
+    p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+    const wa = p.epollWaitAsync(ea, new Uint8Array(12), 1, -1);
+    const wb = p.epollWaitAsync(eb, new Uint8Array(12), 1, -1);
+    await new Promise((r) => setImmediate(r));
+    p.write(a, one());
+    expect(epollOf(p, ea).wq.size).toBe(0);
+    p.write(a, one());
+    expect([await wa, await wb]).toEqual([1, 1]);
+  });
+
+  it('EPOLLEXCLUSIVE: a blocked epoll_wait leaves ep->wq when woken, so a second signal in the same step reaches the next epoll', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const a = p.eventfd(0, 0);
+    const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
+    p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
+    p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+    const ctx = (p.fds.get(a) as EventFdFile).ctx;
+    host.kernel.sched.armAfter(new Timer('irq', () => { ctx.signal(); ctx.signal(); }), 1e6);
+    expect(waitAll(p, ea, 1, -1)).toEqual(['1:1']);
+    expect(waitAll(p, eb)).toEqual(['2:1']);
+  });
+
   // ep_eventpoll_poll(): an epoll polls EPOLLIN when an item on its ready list still polls ready;
   // ep_poll_safewake() wakes its poll_wait queue (pollers, outer epolls) with EPOLLIN.
   it('poll() and pollAsync() on an epoll fd wake when a watched eventfd is written', async () => {
