@@ -13,7 +13,7 @@ import type { Inode, Missing } from './fs/vfs.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
-import { EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
+import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
 import type { Kernel } from './kernel.js';
 import { AddressSpace, Mapping, PAGE_SIZE, TASK_SIZE } from './mm/address-space.js';
 import { RamBacking } from './mm/backing.js';
@@ -1012,10 +1012,10 @@ export class Process {
       let lo = 0;
       let hi = 0;
       if (op !== EPOLL_CTL_DEL) {
-        if (event === null || event.length < EPOLL_EVENT_SIZE) throw kerr('EFAULT', `the struct epoll_event is ${event === null ? 'NULL' : `${event.length} bytes, not 12`}`);
-        events = getU32(event, 0);
-        lo = getU32(event, 4);
-        hi = getU32(event, 8);
+        if (event === null || event.length < EPOLL_EVENT_SIZE) throw kerr('EFAULT', `the struct epoll_event is ${event === null ? 'NULL' : `${event.length} bytes, not ${EPOLL_EVENT_SIZE}`}`);
+        events = getU32(event, EPOLL_EVENTS_OFF);
+        lo = getU32(event, EPOLL_DATA_OFF);
+        hi = getU32(event, EPOLL_DATA_OFF + 4);
       }
       doEpollCtl(this, epfd, op, fd, events, lo, hi);
       this.kernel.point();
