@@ -149,6 +149,14 @@ function waitAll(p: ReturnType<Host['spawn']>, ep: number, max = 8, timeout = 0)
   return Array.from({ length: n }, (_, i) => `${dv.getBigUint64(i * 12 + 4, true)}:${dv.getUint32(i * 12, true).toString(16)}`);
 }
 const epollOf = (p: ReturnType<Host['spawn']>, fd: number): EpollFile => p.fds.get(fd) as EpollFile;
+/** An eventfd watched by two epolls, each through an EPOLLIN|EPOLLEXCLUSIVE|EPOLLET item (data 1 and 2). */
+function twoExclusiveEpolls(p: ReturnType<Host['spawn']>): { a: number; ea: number; eb: number } {
+  const a = p.eventfd(0, 0);
+  const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
+  p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
+  p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+  return { a, ea, eb };
+}
 
 describe('epoll_ctl: file_can_poll() (fs/eventpoll.c do_epoll_ctl: EPERM without ->poll)', () => {
   // drivers/vfio/container.c vfio_fops, drivers/vfio/group.c vfio_group_fops and drivers/vfio/vfio_main.c
@@ -294,10 +302,7 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
   // epoll_wait (and the wakeup's IN/OUT matches); __wake_up_common() then stops at that exclusive entry.
   it('EPOLLEXCLUSIVE: one write wakes one of two waiting epolls; with nobody waiting both hear it', async () => {
     const p = Host.create().spawn();
-    const a = p.eventfd(0, 0);
-    const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
-    p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
-    p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+    const { a, ea, eb } = twoExclusiveEpolls(p);
     let doneB = false;
     const wa = p.epollWaitAsync(ea, new Uint8Array(12), 1, -1);
     const wb = p.epollWaitAsync(eb, new Uint8Array(12), 1, -1).then((n) => ((doneB = true), n));
@@ -321,10 +326,7 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
   // the next exclusive item.
   it('EPOLLEXCLUSIVE: two writes before the woken waiter runs reach both epolls (the sleeper left ep->wq at the first)', async () => {
     const p = Host.create().spawn();
-    const a = p.eventfd(0, 0);
-    const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
-    p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
-    p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+    const { a, ea, eb } = twoExclusiveEpolls(p);
     const wa = p.epollWaitAsync(ea, new Uint8Array(12), 1, -1);
     const wb = p.epollWaitAsync(eb, new Uint8Array(12), 1, -1);
     await new Promise((r) => setImmediate(r));
@@ -337,10 +339,7 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
   it('EPOLLEXCLUSIVE: a blocked epoll_wait leaves ep->wq when woken, so a second signal in the same step reaches the next epoll', () => {
     const host = Host.create();
     const p = host.spawn();
-    const a = p.eventfd(0, 0);
-    const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
-    p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
-    p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+    const { a, ea, eb } = twoExclusiveEpolls(p);
     const ctx = (p.fds.get(a) as EventFdFile).ctx;
     host.kernel.sched.armAfter(new Timer('irq', () => { ctx.signal(); ctx.signal(); }), 1e6);
     expect(waitAll(p, ea, 1, -1)).toEqual(['1:1']);
