@@ -37,6 +37,33 @@ import { ResourceLimits } from './resource.js';
 import { CAP_LAST_CAP, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
 
+/**
+ * Where a sleeper queues. 'tail': a wait_event*() sleeper (do_wait_intr, prepare_to_wait_exclusive).
+ * 'poll': poll()'s __pollwait entry, add_wait_queue() at the head. 'epoll': ep_poll()'s
+ * __add_wait_queue_exclusive(), at the head and exclusive: a wakeup wakes one epoll_wait, the newest
+ * (measured on 6.18: of two threads waiting on one epoll, the later one gets the event).
+ */
+type SleepHow = 'tail' | 'poll' | 'epoll';
+
+/**
+ * Queues a sleeper on `wq` that calls `woke` when woken. Sleepers leave the queue the moment they are
+ * woken (autoremove_wake_function() in kernel/sched/wait.c, ep_autoremove_wake_function() in
+ * fs/eventpoll.c), so a second wakeup before the sleeper runs finds the queue without it; poll()'s
+ * entry (pollwake) stays until the call ends.
+ */
+function queueSleeper(wq: WaitQueue, how: SleepHow, woke: () => void): WaitEntry {
+  if (how === 'poll') {
+    const e: WaitEntry = { wake: () => { woke(); } };
+    wq.add(e);
+    return e;
+  }
+  // default_wake_function() reports that it woke the task: an exclusive sleeper ends the wakeup.
+  const e: WaitEntry = { wake: () => { woke(); wq.remove(e); return true; } };
+  if (how === 'epoll') wq.addExclusiveHead(e);
+  else wq.addTail(e);
+  return e;
+}
+
 export interface PollFd {
   fd: number;
   events: number;
@@ -278,14 +305,11 @@ export class Process {
 
   /**
    * Sleeps (sync) on `wq` until it is woken or `deadline` passes, running the scheduler meanwhile;
-   * returns whether it was woken. A wait_event*() sleeper goes to the tail of the queue and, like
-   * autoremove_wake_function() (kernel/sched/wait.c; ep_autoremove_wake_function() in epoll_wait),
-   * leaves it the moment it is woken: a second wakeup before the sleeper runs finds the queue empty.
+   * returns whether it was woken. Queued as `how` says (see queueSleeper()).
    */
-  private sleepSync(wq: WaitQueue, deadline = Infinity): boolean {
+  private sleepSync(wq: WaitQueue, deadline = Infinity, how: SleepHow = 'tail'): boolean {
     let woken = false;
-    const entry: WaitEntry = { wake: () => { woken = true; wq.remove(entry); } };
-    wq.addTail(entry);
+    const entry = queueSleeper(wq, how, () => { woken = true; });
     try {
       return this.kernel.sched.runUntil(() => woken, deadline);
     } finally {
@@ -294,16 +318,12 @@ export class Process {
   }
 
   /**
-   * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. A blocked
-   * read/write/ioctl sleeps at the tail (wait_event*()) and leaves the queue when woken, as sleepSync()
-   * does; poll() queues at the head (`poll`: __pollwait uses add_wait_queue()) and its entry, pollwake(),
-   * stays until the call ends.
+   * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. Queued as
+   * `how` says (see queueSleeper()).
    */
-  private async waitAsync(wq: WaitQueue | null, deadline = Infinity, poll = false): Promise<boolean> {
+  private async waitAsync(wq: WaitQueue | null, deadline = Infinity, how: SleepHow = 'tail'): Promise<boolean> {
     let woken = false;
-    const entry: WaitEntry = poll ? { wake: () => { woken = true; } } : { wake: () => { woken = true; wq!.remove(entry); } };
-    if (poll) wq?.add(entry);
-    else wq?.addTail(entry);
+    const entry = wq === null ? null : queueSleeper(wq, how, () => { woken = true; });
     try {
       let idleTurns = 0;
       for (;;) {
@@ -329,7 +349,7 @@ export class Process {
         if (++idleTurns > 3) return false;
       }
     } finally {
-      wq?.remove(entry);
+      if (entry !== null && !woken) wq!.remove(entry);
     }
   }
 
@@ -952,7 +972,7 @@ export class Process {
   }
 
   private async waitAsyncAny(queues: WaitQueue[], deadline: number): Promise<boolean> {
-    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline, true);
+    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline, 'poll');
     // Fan in: one relay queue woken by any of them.
     const relay = new WaitQueue();
     const entry = { wake: () => relay.wake(0) };
@@ -1081,7 +1101,7 @@ export class Process {
       }
       if (timedOut) return 0;
       // The final check before sleeping, then the sleep; woken or not at the deadline decides eavail.
-      eavail = ep.eventsAvailable || this.sleepSync(ep.wq, deadline);
+      eavail = ep.eventsAvailable || this.sleepSync(ep.wq, deadline, 'epoll');
       if (!eavail) {
         if (deadline === Infinity) throw kerr('EINTR', 'epoll_wait with no timeout would wait forever: no item of the epoll can become ready and nothing is pending in the model (use epollWaitAsync if another part of the program will make one ready)');
         timedOut = true;
@@ -1101,7 +1121,7 @@ export class Process {
       for (;;) {
         if (ep.eventsAvailable) n = ep.sendEvents(events, maxevents);
         if (n > 0 || timeout === 0 || s.now >= deadline) break;
-        if (!ep.eventsAvailable && !(await this.waitAsync(ep.wq, deadline))) {
+        if (!ep.eventsAvailable && !(await this.waitAsync(ep.wq, deadline, 'epoll'))) {
           if (deadline === Infinity) throw kerr('EINTR', 'epollWaitAsync with no timeout: no item of the epoll can become ready and nothing in the program or the model will make one');
         }
       }

@@ -384,6 +384,7 @@ export class EpollFile extends KFile {
       else if ((epi.events & ET) === 0) this.rdllist.addTail(epi);
     }
     tx.spliceToHead(this.rdllist); // ep_done_scan(): what was not harvested goes back in front
+    this.wakeNextWaiter();
     if (fault && res === 0) throw kerr('EFAULT', `the events buffer (${out === null ? 'NULL' : `${out.length} bytes`}) has no room for an epoll_event (${EPOLL_EVENT_SIZE} bytes) at offset 0`);
     return res;
   }
@@ -393,13 +394,27 @@ export class EpollFile extends KFile {
    * that do not are dropped from the ready list on the way, as the kernel does.
    */
   override poll(): number {
+    let res = 0;
     for (let epi = this.rdllist.head; epi !== null; ) {
       const next = epi.next;
-      if (epi.poll() !== 0) return EPOLLIN | EPOLLRDNORM;
+      if (epi.poll() !== 0) {
+        res = EPOLLIN | EPOLLRDNORM;
+        break;
+      }
       this.rdllist.remove(epi);
       epi = next;
     }
-    return 0;
+    this.wakeNextWaiter();
+    return res;
+  }
+
+  /**
+   * The end of ep_done_scan(): items still ready wake ep->wq, whose epoll_wait sleepers are woken one
+   * at a time (the harvester itself left the queue when it was woken), so the next one gets the
+   * level-triggered events the previous harvest put back.
+   */
+  private wakeNextWaiter(): void {
+    if (this.rdllist.head !== null && this.wq.size !== 0) this.wq.wake(0);
   }
 
   /** ep_eventpoll_release() -> ep_clear_and_put(): wake the pollers, then drop every item. */

@@ -346,6 +346,38 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
     expect(waitAll(p, eb)).toEqual(['2:1']);
   });
 
+  // ep_poll() queues its sleeper with __add_wait_queue_exclusive(): at the head of ep->wq and exclusive,
+  // so ep_poll_callback()'s wake_up(&ep->wq) wakes one epoll_wait, the newest (measured on Linux 6.18:
+  // of two threads in epoll_wait on one epoll, the later one gets an edge-triggered event, every time).
+  // ep_done_scan() wakes ep->wq again while items are left on the ready list, so a level-triggered event
+  // the first harvest put back reaches the next waiter too.
+  it('two epoll_waits on one epoll: an edge-triggered event wakes the newest only; a level-triggered one reaches both', async () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const a = p.eventfd(0, 0);
+    const ctx = (p.fds.get(a) as EventFdFile).ctx;
+    const s = host.kernel.sched;
+    const ep = p.epollCreate1(0);
+    p.epollCtl(ep, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLET, 1));
+    const log: string[] = [];
+    const waiter = (name: string): Promise<void> => p.epollWaitAsync(ep, new Uint8Array(12), 1, -1).then((n) => {
+      log.push(`${name}:${n}@${(s.now - t0) / 1e6}ms`);
+      if (name === 'newer') log.push(`asleep:${epollOf(p, ep).wq.size}`);
+    });
+    const t0 = s.now;
+    s.armAfter(new Timer('irq', () => ctx.signal()), 1e6);
+    s.armAfter(new Timer('irq', () => ctx.signal()), 2e6);
+    await Promise.all([waiter('older'), waiter('newer')]); // both asleep before either runs the scheduler
+    expect(log).toEqual(['newer:1@1ms', 'asleep:1', 'older:1@2ms']);
+
+    p.epollCtl(ep, EPOLL_CTL_MOD, a, ev(EPOLLIN, 2)); // level-triggered from here
+    p.read(a, new Uint8Array(8)); // not readable: both waiters sleep
+    log.length = 0;
+    s.armAfter(new Timer('irq', () => ctx.signal()), 1e6);
+    await Promise.all([waiter('first'), waiter('second')]);
+    expect(log.map((l) => l.replace(/@.*/, '')).sort()).toEqual(['first:1', 'second:1']);
+  });
+
   // ep_eventpoll_poll(): an epoll polls EPOLLIN when an item on its ready list still polls ready;
   // ep_poll_safewake() wakes its poll_wait queue (pollers, outer epolls) with EPOLLIN.
   it('poll() and pollAsync() on an epoll fd wake when a watched eventfd is written', async () => {
