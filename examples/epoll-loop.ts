@@ -57,7 +57,7 @@ export async function epollLoop(sink: (line: string) => void = (l) => console.lo
       }
       rounds++;
       for (let i = 0; i < n; i++) {
-        const vector = Number(epoll_event.view(events.subarray(i * 12, i * 12 + 12)).data);
+        const vector = Number(epoll_event.view(events, i * epoll_event.size).data);
         drv.read(fds[vector]!, buf); // edge-triggered: drain it, or the next MSI would be the only news
         counts[vector]! += new DataView(buf.buffer).getUint32(0, true);
       }

@@ -13,14 +13,14 @@ import type { Inode, Missing } from './fs/vfs.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
-import { EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
+import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
 import type { Kernel } from './kernel.js';
 import { AddressSpace, Mapping, PAGE_SIZE, TASK_SIZE } from './mm/address-space.js';
 import { RamBacking } from './mm/backing.js';
 import { UserArg, isPointerLike, type IoctlArgument } from './uaccess.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
-import { WaitQueue } from './waitqueue.js';
+import { WaitQueue, type WaitEntry } from './waitqueue.js';
 import { NullFile } from './drivers/mem.js';
 import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
 import { getS32, getU32, getU64, setU64 } from '../../abi/bytes.js';
@@ -36,6 +36,33 @@ import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { ResourceLimits } from './resource.js';
 import { CAP_LAST_CAP, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
+
+/**
+ * Where a sleeper queues. 'tail': a wait_event*() sleeper (do_wait_intr, prepare_to_wait_exclusive).
+ * 'poll': poll()'s __pollwait entry, add_wait_queue() at the head. 'epoll': ep_poll()'s
+ * __add_wait_queue_exclusive(), at the head and exclusive: a wakeup wakes one epoll_wait, the newest
+ * (measured on 6.18: of two threads waiting on one epoll, the later one gets the event).
+ */
+type SleepHow = 'tail' | 'poll' | 'epoll';
+
+/**
+ * Queues a sleeper on `wq` that calls `woke` when woken. Sleepers leave the queue the moment they are
+ * woken (autoremove_wake_function() in kernel/sched/wait.c, ep_autoremove_wake_function() in
+ * fs/eventpoll.c), so a second wakeup before the sleeper runs finds the queue without it; poll()'s
+ * entry (pollwake) stays until the call ends.
+ */
+function queueSleeper(wq: WaitQueue, how: SleepHow, woke: () => void): WaitEntry {
+  if (how === 'poll') {
+    const e: WaitEntry = { wake: () => { woke(); } };
+    wq.add(e);
+    return e;
+  }
+  // default_wake_function() reports that it woke the task: an exclusive sleeper ends the wakeup.
+  const e: WaitEntry = { wake: () => { woke(); wq.remove(e); return true; } };
+  if (how === 'epoll') wq.addExclusiveHead(e);
+  else wq.addTail(e);
+  return e;
+}
 
 export interface PollFd {
   fd: number;
@@ -273,28 +300,32 @@ export class Process {
   /** Waits (sync) for a WouldBlock condition; EAGAIN on O_NONBLOCK, EINTR if nothing can ever wake it. */
   private waitSync(file: KFile, wb: WouldBlock): void {
     if (file.flags & O_NONBLOCK) throw kerr('EAGAIN', `${wb.reason} (O_NONBLOCK)`);
-    let woken = false;
-    const entry = { wake: () => { woken = true; } };
-    wb.wq.addTail(entry); // wait_event_interruptible*(): a sleeper goes to the tail
-    try {
-      if (!this.kernel.sched.runUntil(() => woken)) {
-        throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
-      }
-    } finally {
-      wb.wq.remove(entry);
+    if (!this.sleepSync(wb.wq)) {
+      throw kerr('EINTR', `${wb.reason}; the call would block forever (nothing pending in the model can change that; use the async form if another part of the program will)`);
     }
   }
 
   /**
-   * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. A blocked
-   * read/write/ioctl sleeps at the tail (wait_event*()); poll() queues at the head (`poll`: __pollwait
-   * uses add_wait_queue()).
+   * Sleeps (sync) on `wq` until it is woken or `deadline` passes, running the scheduler meanwhile;
+   * returns whether it was woken. Queued as `how` says (see queueSleeper()).
    */
-  private async waitAsync(wq: WaitQueue | null, deadline = Infinity, poll = false): Promise<boolean> {
+  private sleepSync(wq: WaitQueue, deadline = Infinity, how: SleepHow = 'tail'): boolean {
     let woken = false;
-    const entry = { wake: () => { woken = true; } };
-    if (poll) wq?.add(entry);
-    else wq?.addTail(entry);
+    const entry = queueSleeper(wq, how, () => { woken = true; });
+    try {
+      return this.kernel.sched.runUntil(() => woken, deadline);
+    } finally {
+      if (!woken) wq.remove(entry);
+    }
+  }
+
+  /**
+   * Waits (async) until `wq` is woken, driving the scheduler when the program itself is idle. Queued as
+   * `how` says (see queueSleeper()).
+   */
+  private async waitAsync(wq: WaitQueue | null, deadline = Infinity, how: SleepHow = 'tail'): Promise<boolean> {
+    let woken = false;
+    const entry = wq === null ? null : queueSleeper(wq, how, () => { woken = true; });
     try {
       let idleTurns = 0;
       for (;;) {
@@ -320,7 +351,7 @@ export class Process {
         if (++idleTurns > 3) return false;
       }
     } finally {
-      wq?.remove(entry);
+      if (entry !== null && !woken) wq!.remove(entry);
     }
   }
 
@@ -943,7 +974,7 @@ export class Process {
   }
 
   private async waitAsyncAny(queues: WaitQueue[], deadline: number): Promise<boolean> {
-    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline, true);
+    if (queues.length <= 1) return this.waitAsync(queues[0] ?? null, deadline, 'poll');
     // Fan in: one relay queue woken by any of them.
     const relay = new WaitQueue();
     const entry = { wake: () => relay.wake(0) };
@@ -1003,10 +1034,10 @@ export class Process {
       let lo = 0;
       let hi = 0;
       if (op !== EPOLL_CTL_DEL) {
-        if (event === null || event.length < EPOLL_EVENT_SIZE) throw kerr('EFAULT', `the struct epoll_event is ${event === null ? 'NULL' : `${event.length} bytes, not 12`}`);
-        events = getU32(event, 0);
-        lo = getU32(event, 4);
-        hi = getU32(event, 8);
+        if (event === null || event.length < EPOLL_EVENT_SIZE) throw kerr('EFAULT', `the struct epoll_event is ${event === null ? 'NULL' : `${event.length} bytes, not ${EPOLL_EVENT_SIZE}`}`);
+        events = getU32(event, EPOLL_EVENTS_OFF);
+        lo = getU32(event, EPOLL_DATA_OFF);
+        hi = getU32(event, EPOLL_DATA_OFF + 4);
       }
       doEpollCtl(this, epfd, op, fd, events, lo, hi);
       this.kernel.point();
@@ -1071,20 +1102,12 @@ export class Process {
         if (n > 0) return n;
       }
       if (timedOut) return 0;
-      let woken = ep.eventsAvailable;
-      if (!woken) {
-        const entry = { wake: () => { woken = true; } };
-        ep.wq.addTail(entry);
-        try {
-          if (!s.runUntil(() => woken, deadline)) {
-            if (deadline === Infinity) throw kerr('EINTR', 'epoll_wait with no timeout would wait forever: no item of the epoll can become ready and nothing is pending in the model (use epollWaitAsync if another part of the program will make one ready)');
-            timedOut = true;
-          }
-        } finally {
-          ep.wq.remove(entry);
-        }
+      // The final check before sleeping, then the sleep; woken or not at the deadline decides eavail.
+      eavail = ep.eventsAvailable || this.sleepSync(ep.wq, deadline, 'epoll');
+      if (!eavail) {
+        if (deadline === Infinity) throw kerr('EINTR', 'epoll_wait with no timeout would wait forever: no item of the epoll can become ready and nothing is pending in the model (use epollWaitAsync if another part of the program will make one ready)');
+        timedOut = true;
       }
-      eavail = woken;
     }
   }
 
@@ -1100,7 +1123,7 @@ export class Process {
       for (;;) {
         if (ep.eventsAvailable) n = ep.sendEvents(events, maxevents);
         if (n > 0 || timeout === 0 || s.now >= deadline) break;
-        if (!ep.eventsAvailable && !(await this.waitAsync(ep.wq, deadline))) {
+        if (!ep.eventsAvailable && !(await this.waitAsync(ep.wq, deadline, 'epoll'))) {
           if (deadline === Infinity) throw kerr('EINTR', 'epollWaitAsync with no timeout: no item of the epoll can become ready and nothing in the program or the model will make one');
         }
       }

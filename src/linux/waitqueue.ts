@@ -8,9 +8,10 @@
 // (poll's __pollwait, vfio's virqfd) puts an entry at the head (after the priority entry), while the
 // wait_event*() sleepers of a blocking read or write (do_wait_intr, prepare_to_wait_exclusive) go to
 // the tail. WQ_FLAG_EXCLUSIVE is modelled only for the entries add_wait_queue_exclusive() queues (epoll's
-// EPOLLEXCLUSIVE items): the walk stops after the first of them that reports it woke someone. The other
-// plain entries' return value is ignored, so every one of them is woken (the model's blocked callers,
-// exclusive sleepers in the kernel, retry and block again instead).
+// EPOLLEXCLUSIVE items) and __add_wait_queue_exclusive() (epoll_wait's sleeper, at the head): the walk
+// stops after the first of them that reports it woke someone. The other plain entries' return value is
+// ignored, so every one of them is woken (the model's blocked callers, exclusive sleepers in the kernel,
+// retry and block again instead).
 
 export interface WaitEntry {
   /** Returns true when a priority entry consumed the event (stops the wakeup). */
@@ -44,6 +45,13 @@ export class WaitQueue {
   addExclusive(e: WaitEntry): void {
     (this.exclusive ??= new Set()).add(e);
     this.entries.push(e);
+    this.n++;
+  }
+
+  /** __add_wait_queue_exclusive(): at the head, with WQ_FLAG_EXCLUSIVE (ep_poll()'s sleeper: wake-one, newest first). */
+  addExclusiveHead(e: WaitEntry): void {
+    (this.exclusive ??= new Set()).add(e);
+    this.entries.unshift(e);
     this.n++;
   }
 

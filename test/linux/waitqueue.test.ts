@@ -172,4 +172,23 @@ describe('wait queue (kernel/sched/wait.c)', () => {
     q.wake(POLL_IN);
     expect(log).toEqual(['head:1', 'x1:1', 'x3:1']);
   });
+
+  // include/linux/wait.h __add_wait_queue_exclusive() (ep_poll()'s sleeper): list_add() at the head,
+  // with WQ_FLAG_EXCLUSIVE: the newest such entry is woken first, and alone when it reports it woke.
+  it('__add_wait_queue_exclusive(): queued at the head; the newest exclusive sleeper alone is woken', () => {
+    const q = new WaitQueue();
+    const log: string[] = [];
+    const s1 = entry(log, 's1', true);
+    q.addExclusiveHead(s1);
+    q.addExclusiveHead(entry(log, 's2', true));
+    q.wake(POLL_IN);
+    expect(log).toEqual(['s2:1']);
+    expect(q.size).toBe(2);
+    q.remove(s1);
+    q.addTail(entry(log, 'tail', true)); // not exclusive: its return value ends nothing
+    q.addExclusiveHead(entry(log, 's3', false)); // woke nobody: the walk goes on
+    log.length = 0;
+    q.wake(POLL_IN);
+    expect(log).toEqual(['s3:1', 's2:1']);
+  });
 });

@@ -21,12 +21,17 @@ import { WaitQueue, type WaitEntry } from '../waitqueue.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import {
   EPOLLERR, EPOLLEXCLUSIVE, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDNORM, EPOLLWAKEUP,
+  EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, epoll_event,
 } from '../../../include-ts/linux/eventpoll.js';
+import { setU32 } from '../../../abi/bytes.js';
 
 /** Maximum nesting of epoll sets (ep_loop_check(), reverse_path_check()). */
 export const EP_MAX_NESTS = 4;
-/** sizeof(struct epoll_event) on x86-64 (packed). */
-export const EPOLL_EVENT_SIZE = 12;
+/** sizeof(struct epoll_event) on x86-64 (packed: 12). */
+export const EPOLL_EVENT_SIZE = epoll_event.size;
+/** offsetof(struct epoll_event, events) and offsetof(struct epoll_event, data) (4: packed). */
+export const EPOLL_EVENTS_OFF = epoll_event.offsetof('events');
+export const EPOLL_DATA_OFF = epoll_event.offsetof('data');
 /** EP_MAX_EVENTS = INT_MAX / sizeof(struct epoll_event). */
 export const EP_MAX_EVENTS = Math.floor(0x7fff_ffff / EPOLL_EVENT_SIZE);
 
@@ -366,20 +371,21 @@ export class EpollFile extends KFile {
       if (revents === 0) continue;
       const off = res * EPOLL_EVENT_SIZE;
       const room = out === null ? 0 : out.length - off;
-      if (room >= 4) putU32(out!, off, revents);
+      if (room >= EPOLL_EVENTS_OFF + 4) setU32(out!, off + EPOLL_EVENTS_OFF, revents); // __put_user(revents) came first
       if (room < EPOLL_EVENT_SIZE) {
         tx.addHead(epi);
         fault = true;
         break;
       }
-      putU32(out!, off + 4, epi.dataLo);
-      putU32(out!, off + 8, epi.dataHi);
+      setU32(out!, off + EPOLL_DATA_OFF, epi.dataLo);
+      setU32(out!, off + EPOLL_DATA_OFF + 4, epi.dataHi);
       res++;
       if ((epi.events & ONESHOT) !== 0) epi.events &= EP_PRIVATE_BITS;
       else if ((epi.events & ET) === 0) this.rdllist.addTail(epi);
     }
     tx.spliceToHead(this.rdllist); // ep_done_scan(): what was not harvested goes back in front
-    if (fault && res === 0) throw kerr('EFAULT', `the events buffer (${out === null ? 'NULL' : `${out.length} bytes`}) has no room for an epoll_event (12 bytes) at offset 0`);
+    this.wakeNextWaiter();
+    if (fault && res === 0) throw kerr('EFAULT', `the events buffer (${out === null ? 'NULL' : `${out.length} bytes`}) has no room for an epoll_event (${EPOLL_EVENT_SIZE} bytes) at offset 0`);
     return res;
   }
 
@@ -388,13 +394,27 @@ export class EpollFile extends KFile {
    * that do not are dropped from the ready list on the way, as the kernel does.
    */
   override poll(): number {
+    let res = 0;
     for (let epi = this.rdllist.head; epi !== null; ) {
       const next = epi.next;
-      if (epi.poll() !== 0) return EPOLLIN | EPOLLRDNORM;
+      if (epi.poll() !== 0) {
+        res = EPOLLIN | EPOLLRDNORM;
+        break;
+      }
       this.rdllist.remove(epi);
       epi = next;
     }
-    return 0;
+    this.wakeNextWaiter();
+    return res;
+  }
+
+  /**
+   * The end of ep_done_scan(): items still ready wake ep->wq, whose epoll_wait sleepers are woken one
+   * at a time (the harvester itself left the queue when it was woken), so the next one gets the
+   * level-triggered events the previous harvest put back.
+   */
+  private wakeNextWaiter(): void {
+    if (this.rdllist.head !== null && this.wq.size !== 0) this.wq.wake(0);
   }
 
   /** ep_eventpoll_release() -> ep_clear_and_put(): wake the pollers, then drop every item. */
@@ -402,13 +422,6 @@ export class EpollFile extends KFile {
     if (this.pollWait.size !== 0) this.safewake();
     for (const epi of this.items()) this.remove(epi);
   }
-}
-
-function putU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-  b[o + 2] = (v >>> 16) & 0xff;
-  b[o + 3] = (v >>> 24) & 0xff;
 }
 
 /**
@@ -447,8 +460,6 @@ export interface EpollCaller {
   fileOrNull(fd: number): KFile | undefined;
 }
 
-const OPS: Readonly<Record<number, string>> = { 1: 'EPOLL_CTL_ADD', 2: 'EPOLL_CTL_DEL', 3: 'EPOLL_CTL_MOD' };
-
 /**
  * do_epoll_ctl(), in the kernel's order: EBADF (epfd, then fd), EPERM (no ->poll), EPOLLWAKEUP
  * dropped without CAP_BLOCK_SUSPEND, EINVAL (epfd == fd's file, epfd no epoll, EPOLLEXCLUSIVE with
@@ -462,34 +473,34 @@ export function doEpollCtl(caller: EpollCaller, epfd: number, op: number, fd: nu
   const tf = caller.fileOrNull(fd);
   if (tf === undefined) throw kerr('EBADF', `fd ${fd} is not an open file descriptor`);
   if (!tf.canPoll) throw kerr('EPERM', `fd ${fd} (${tf.path}) cannot be polled: its file has no poll operation`);
-  const hasEvent = op !== 2;
+  const hasEvent = op !== EPOLL_CTL_DEL;
   // ep_take_care_of_epollwakeup(): EPOLLWAKEUP needs CAP_BLOCK_SUSPEND, else it is silently dropped.
   if (hasEvent && (events & EPOLLWAKEUP) !== 0 && !caller.capable(CAP_BLOCK_SUSPEND)) events &= ~EPOLLWAKEUP;
   if (f === tf) throw kerr('EINVAL', `fd ${fd} is the epoll itself (an epoll cannot watch itself)`);
   if (!(f instanceof EpollFile)) throw kerr('EINVAL', `epfd ${epfd} is not an epoll file descriptor (it is ${f.path})`);
   if (hasEvent && (events & EXCLUSIVE) !== 0) {
-    if (op === 3) throw kerr('EINVAL', 'EPOLLEXCLUSIVE with EPOLL_CTL_MOD (exclusive wakeups are chosen at EPOLL_CTL_ADD only)');
-    if (op === 1 && tf instanceof EpollFile) throw kerr('EINVAL', `EPOLLEXCLUSIVE on fd ${fd}, an epoll (nested exclusive wakeups are not supported)`);
-    if (op === 1 && (events & ~EPOLLEXCLUSIVE_OK_BITS) !== 0) {
+    if (op === EPOLL_CTL_MOD) throw kerr('EINVAL', 'EPOLLEXCLUSIVE with EPOLL_CTL_MOD (exclusive wakeups are chosen at EPOLL_CTL_ADD only)');
+    if (op === EPOLL_CTL_ADD && tf instanceof EpollFile) throw kerr('EINVAL', `EPOLLEXCLUSIVE on fd ${fd}, an epoll (nested exclusive wakeups are not supported)`);
+    if (op === EPOLL_CTL_ADD && (events & ~EPOLLEXCLUSIVE_OK_BITS) !== 0) {
       throw kerr('EINVAL', `EPOLLEXCLUSIVE allows only EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLWAKEUP and EPOLLET (got 0x${((events & ~EPOLLEXCLUSIVE_OK_BITS) >>> 0).toString(16)} more)`);
     }
   }
   const ep = f;
   let check: LoopCheck | null = null;
-  if (op === 1 && (ep.fEp !== null || tf instanceof EpollFile)) {
+  if (op === EPOLL_CTL_ADD && (ep.fEp !== null || tf instanceof EpollFile)) {
     check = tf instanceof EpollFile ? ep.loopCheck(tf) : EpollFile.pathCheck(ep);
   }
   const epi = ep.find(tf, fd);
   switch (op) {
-    case 1:
+    case EPOLL_CTL_ADD:
       if (epi !== undefined) throw kerr('EEXIST', `fd ${fd} (${tf.path}) is already in epoll ${epfd}`);
       ep.insert(tf, fd, events | EPOLLERR | EPOLLHUP, dataLo, dataHi, check);
       return;
-    case 2:
+    case EPOLL_CTL_DEL:
       if (epi === undefined) throw notIn(epfd, fd, tf);
       ep.remove(epi);
       return;
-    case 3:
+    case EPOLL_CTL_MOD:
       if (epi === undefined) throw notIn(epfd, fd, tf);
       if ((epi.events & EXCLUSIVE) !== 0) throw kerr('EINVAL', `fd ${fd} was added with EPOLLEXCLUSIVE, which EPOLL_CTL_MOD cannot change`);
       ep.modify(epi, events | EPOLLERR | EPOLLHUP, dataLo, dataHi);
@@ -501,10 +512,6 @@ export function doEpollCtl(caller: EpollCaller, epfd: number, op: number, fd: nu
 
 function notIn(epfd: number, fd: number, tf: KFile): Error {
   return kerr('ENOENT', `fd ${fd} (${tf.path}) is not in epoll ${epfd} (items are keyed by file and fd number)`);
-}
-
-export function epollOpName(op: number): string | undefined {
-  return OPS[op];
 }
 
 /**

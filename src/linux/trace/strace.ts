@@ -6,6 +6,7 @@
 // structs `{in} => {changed fields}`; failures print `= -1 EINVAL (Invalid argument)` as strace does.
 
 import { formatUnknownIoctl } from '../../../abi/ioc.js';
+import { getU32, getU64 } from '../../../abi/bytes.js';
 import { errnoInfo } from '../../../abi/errno.js';
 import { readBits, readScalar, type AnyRecord as RecordType, type Field, type FlexType, type MemberType } from '../../../abi/layout.js';
 import type { SyscallEvent, TraceBus, TraceEvent } from '../../sim/trace.js';
@@ -112,15 +113,13 @@ function flagsOrUnknown(v: number, set: FlagSet, unknown: string): string {
   return v !== 0 && text.startsWith('0x') ? `${text} /* ${unknown} */` : text;
 }
 
-/** One struct epoll_event (12 packed bytes at `off`), as strace's print_epoll_event() prints it. */
-function formatEpollEvent(b: Uint8Array, off: number): string {
-  const lo = readU32(b, off + 4);
-  const u64 = (BigInt(readU32(b, off + 8)) << 32n) | BigInt(lo);
-  return `{events=${flagsOrUnknown(readU32(b, off), EPOLL_EVENTS, 'EPOLL???')}, data={u32=${lo}, u64=${u64}}}`;
-}
+const EPOLL_EVENT_EVENTS = E.epoll_event.offsetof('events');
+const EPOLL_EVENT_DATA = E.epoll_event.offsetof('data');
 
-function readU32(b: Uint8Array, off: number): number {
-  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+/** One struct epoll_event (packed, at `off`), as strace's print_epoll_event() prints it. */
+function formatEpollEvent(b: Uint8Array, off: number): string {
+  const events = getU32(b, off + EPOLL_EVENT_EVENTS);
+  return `{events=${flagsOrUnknown(events, EPOLL_EVENTS, 'EPOLL???')}, data={u32=${getU32(b, off + EPOLL_EVENT_DATA)}, u64=${getU64(b, off + EPOLL_EVENT_DATA)}}}`;
 }
 
 /** A pointer argument the model holds as bytes: NULL, or an address it does not have (printed 0x0, as read() does). */
@@ -146,7 +145,7 @@ function formatEpollWait(ev: SyscallEvent): string {
   else {
     const n = Number(ev.ret);
     const items: string[] = [];
-    for (let i = 0; i < Math.min(n, 32); i++) items.push(formatEpollEvent(out, i * 12));
+    for (let i = 0; i < Math.min(n, 32); i++) items.push(formatEpollEvent(out, i * E.epoll_event.size));
     if (n > 32) items.push('...');
     events = `[${items.join(', ')}]`;
   }
@@ -162,7 +161,7 @@ function formatEpollWait(ev: SyscallEvent): string {
 function formatEpollCtl(ev: SyscallEvent): string {
   const [epfd, op, fd, event] = ev.args as [number, number, number, Uint8Array | null];
   const opName = EPOLL_CTL_OPS.get(op) ?? `${altHex(op)} /* EPOLL_CTL_??? */`;
-  const arg = op === E.EPOLL_CTL_DEL || event === null || event.length < 12 ? pointer(event) : formatEpollEvent(event, 0);
+  const arg = op === E.EPOLL_CTL_DEL || event === null || event.length < E.epoll_event.size ? pointer(event) : formatEpollEvent(event, 0);
   return `epoll_ctl(${epfd}, ${opName}, ${fd}, ${arg}) = ${result(ev, String(ev.ret))}`;
 }
 

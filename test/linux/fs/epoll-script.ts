@@ -2,7 +2,7 @@
 // the command list there) on a model process and prints the same result lines.
 import { SyscallError } from '../../../src/index.js';
 import type { PollFd, Process } from '../../../src/linux/process.js';
-import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from '../../../include-ts/linux/eventpoll.js';
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, epoll_event } from '../../../include-ts/linux/eventpoll.js';
 import { O_NONBLOCK } from '../../../include-ts/linux/fcntl.js';
 import { POLLIN, POLLOUT } from '../../../include-ts/linux/poll.js';
 import { KVM_CREATE_VCPU, KVM_CREATE_VM } from '../../../include-ts/linux/kvm.js';
@@ -16,11 +16,7 @@ function opOf(s: string): number {
 
 /** struct epoll_event bytes: events (hex), data (decimal or 0x). */
 export function epollEvent(events: number, data: bigint): Uint8Array {
-  const b = new Uint8Array(12);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, events >>> 0, true);
-  dv.setBigUint64(4, data, true);
-  return b;
+  return epoll_event.encode({ events: events >>> 0, data });
 }
 
 export function runEpollScript(p: Process, script: readonly string[]): string[] {

@@ -149,6 +149,14 @@ function waitAll(p: ReturnType<Host['spawn']>, ep: number, max = 8, timeout = 0)
   return Array.from({ length: n }, (_, i) => `${dv.getBigUint64(i * 12 + 4, true)}:${dv.getUint32(i * 12, true).toString(16)}`);
 }
 const epollOf = (p: ReturnType<Host['spawn']>, fd: number): EpollFile => p.fds.get(fd) as EpollFile;
+/** An eventfd watched by two epolls, each through an EPOLLIN|EPOLLEXCLUSIVE|EPOLLET item (data 1 and 2). */
+function twoExclusiveEpolls(p: ReturnType<Host['spawn']>): { a: number; ea: number; eb: number } {
+  const a = p.eventfd(0, 0);
+  const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
+  p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
+  p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+  return { a, ea, eb };
+}
 
 describe('epoll_ctl: file_can_poll() (fs/eventpoll.c do_epoll_ctl: EPERM without ->poll)', () => {
   // drivers/vfio/container.c vfio_fops, drivers/vfio/group.c vfio_group_fops and drivers/vfio/vfio_main.c
@@ -294,10 +302,7 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
   // epoll_wait (and the wakeup's IN/OUT matches); __wake_up_common() then stops at that exclusive entry.
   it('EPOLLEXCLUSIVE: one write wakes one of two waiting epolls; with nobody waiting both hear it', async () => {
     const p = Host.create().spawn();
-    const a = p.eventfd(0, 0);
-    const [ea, eb] = [p.epollCreate1(0), p.epollCreate1(0)];
-    p.epollCtl(ea, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1));
-    p.epollCtl(eb, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2));
+    const { a, ea, eb } = twoExclusiveEpolls(p);
     let doneB = false;
     const wa = p.epollWaitAsync(ea, new Uint8Array(12), 1, -1);
     const wb = p.epollWaitAsync(eb, new Uint8Array(12), 1, -1).then((n) => ((doneB = true), n));
@@ -313,6 +318,64 @@ describe('epoll_wait: blocking, timeouts and wakeups (ep_poll)', () => {
     // Nobody waiting: every exclusive entry runs.
     p.write(a, one());
     expect([waitAll(p, ea), waitAll(p, eb)]).toEqual([['1:1'], ['2:1']]);
+  });
+
+  // ep_poll() sleeps with ep_autoremove_wake_function() (fs/eventpoll.c; autoremove_wake_function() in
+  // kernel/sched/wait.c for wait_event*()): the first wakeup takes the sleeper off ep->wq, so a second
+  // wakeup before it runs finds waitqueue_active(&ep->wq) false, ewake stays 0, and the walk goes on to
+  // the next exclusive item.
+  it('EPOLLEXCLUSIVE: two writes before the woken waiter runs reach both epolls (the sleeper left ep->wq at the first)', async () => {
+    const p = Host.create().spawn();
+    const { a, ea, eb } = twoExclusiveEpolls(p);
+    const wa = p.epollWaitAsync(ea, new Uint8Array(12), 1, -1);
+    const wb = p.epollWaitAsync(eb, new Uint8Array(12), 1, -1);
+    await new Promise((r) => setImmediate(r));
+    p.write(a, one());
+    expect(epollOf(p, ea).wq.size).toBe(0);
+    p.write(a, one());
+    expect([await wa, await wb]).toEqual([1, 1]);
+  });
+
+  it('EPOLLEXCLUSIVE: a blocked epoll_wait leaves ep->wq when woken, so a second signal in the same step reaches the next epoll', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const { a, ea, eb } = twoExclusiveEpolls(p);
+    const ctx = (p.fds.get(a) as EventFdFile).ctx;
+    host.kernel.sched.armAfter(new Timer('irq', () => { ctx.signal(); ctx.signal(); }), 1e6);
+    expect(waitAll(p, ea, 1, -1)).toEqual(['1:1']);
+    expect(waitAll(p, eb)).toEqual(['2:1']);
+  });
+
+  // ep_poll() queues its sleeper with __add_wait_queue_exclusive(): at the head of ep->wq and exclusive,
+  // so ep_poll_callback()'s wake_up(&ep->wq) wakes one epoll_wait, the newest (measured on Linux 6.18:
+  // of two threads in epoll_wait on one epoll, the later one gets an edge-triggered event, every time).
+  // ep_done_scan() wakes ep->wq again while items are left on the ready list, so a level-triggered event
+  // the first harvest put back reaches the next waiter too.
+  it('two epoll_waits on one epoll: an edge-triggered event wakes the newest only; a level-triggered one reaches both', async () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const a = p.eventfd(0, 0);
+    const ctx = (p.fds.get(a) as EventFdFile).ctx;
+    const s = host.kernel.sched;
+    const ep = p.epollCreate1(0);
+    p.epollCtl(ep, EPOLL_CTL_ADD, a, ev(EPOLLIN | EPOLLET, 1));
+    const log: string[] = [];
+    const waiter = (name: string): Promise<void> => p.epollWaitAsync(ep, new Uint8Array(12), 1, -1).then((n) => {
+      log.push(`${name}:${n}@${(s.now - t0) / 1e6}ms`);
+      if (name === 'newer') log.push(`asleep:${epollOf(p, ep).wq.size}`);
+    });
+    const t0 = s.now;
+    s.armAfter(new Timer('irq', () => ctx.signal()), 1e6);
+    s.armAfter(new Timer('irq', () => ctx.signal()), 2e6);
+    await Promise.all([waiter('older'), waiter('newer')]); // both asleep before either runs the scheduler
+    expect(log).toEqual(['newer:1@1ms', 'asleep:1', 'older:1@2ms']);
+
+    p.epollCtl(ep, EPOLL_CTL_MOD, a, ev(EPOLLIN, 2)); // level-triggered from here
+    p.read(a, new Uint8Array(8)); // not readable: both waiters sleep
+    log.length = 0;
+    s.armAfter(new Timer('irq', () => ctx.signal()), 1e6);
+    await Promise.all([waiter('first'), waiter('second')]);
+    expect(log.map((l) => l.replace(/@.*/, '')).sort()).toEqual(['first:1', 'second:1']);
   });
 
   // ep_eventpoll_poll(): an epoll polls EPOLLIN when an item on its ready list still polls ready;
