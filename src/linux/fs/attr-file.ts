@@ -3,7 +3,8 @@
 // write() is handed whole to the attribute's store method, which may fail with the kernel's errno.
 
 import { kerr } from '../errors.js';
-import { KFile, type FileContext } from './file.js';
+import { DEFAULT_POLLMASK, KFile, type FileContext } from './file.js';
+import { POLLERR, POLLPRI } from '../../../include-ts/linux/poll.js';
 import type { AttrNode } from './vfs.js';
 
 const encoder = new TextEncoder();
@@ -26,13 +27,23 @@ export class AttrFile extends KFile {
   override readonly positional = true;
   /**
    * kernfs_file_fops.poll = kernfs_fop_poll and proc_reg_file_ops.poll = proc_reg_poll: attributes can
-   * be polled (DEFAULT_POLLMASK, the KFile default; sysfs_notify() is not modelled).
+   * be polled. procfs files report DEFAULT_POLLMASK (the KFile default). A sysfs attribute also reports
+   * EPOLLERR|EPOLLPRI until this open file first renders it (kernfs_generic_poll: of->event, 0 at open
+   * and set by kernfs_seq_show, differs from the node's event count, which starts at 1), so a file
+   * opened write-only always does. sysfs_notify(), which would raise it again, is not modelled.
    */
   override readonly canPoll = true;
+  /** Whether a read has rendered the attribute through this open file (of->event caught up). */
+  private shown = false;
+
+  override poll(): number {
+    return this.node.kind === 'sysfs' && !this.shown ? DEFAULT_POLLMASK | POLLERR | POLLPRI : DEFAULT_POLLMASK;
+  }
 
   override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
     if (!this.node.show) throw kerr('EIO', `${this.path} cannot be read`);
     if (pos === 0 || this.content === null) {
+      this.shown = true;
       const c = this.node.show(ctx);
       this.content = typeof c === 'string' ? encoder.encode(c) : c;
     }
