@@ -47,8 +47,9 @@ import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
 import {
-  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, MAXPHYADDR, regsFromBytes, regsToBytes,
+  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmRipRead, kvmSetCr8, MAXPHYADDR, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
+import { RESET_RIP } from './x86-reset.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -304,7 +305,7 @@ export function setSregs(v: KvmVcpu, arg: UserArg): number {
   kvmSetCr8(v, getU64n(b, SREGS_CR8));
   const vec = firstPendingVector(b);
   if (vec >= 0) v.injectedIrq = vec;
-  if (kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP && v.cpu.pc === 0xfff0 && getU16(b, SREGS_CS_SELECTOR) === 0xf000
+  if (kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP && kvmRipRead(v) === RESET_RIP && getU16(b, SREGS_CS_SELECTOR) === 0xf000
     && getU64(b, SREGS_CS_BASE) === 0xffff0000n && !(getU64(b, SREGS_CR0) & BigInt(X86_CR0_PE))) {
     v.mpState = KVM_MP_STATE_RUNNABLE;
     v.cpu.halted = false;

@@ -459,6 +459,53 @@ int main(void)
 			if (r == 0)
 				r = ioctl(fdarg(tok[1]), KVM_SET_REGS, &rg);
 			res(r, NULL);
+		} else if (!strcmp(c, "getregs")) {
+			/* getregs vcpu: KVM_GET_REGS; the 16 GPRs (rax..r15, kvm_regs order), rip and rflags in hex. */
+			struct kvm_regs rg;
+			char x[512];
+			int o;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_REGS, &rg);
+			unsigned long long *g = (unsigned long long *)&rg;
+			o = snprintf(x, sizeof x, "gpr=");
+			for (int i = 0; i < 16; i++)
+				o += snprintf(x + o, sizeof x - o, "%s%llx", i ? "," : "", g[i]);
+			snprintf(x + o, sizeof x - o, " rip=%#llx rflags=%#llx", (unsigned long long)rg.rip,
+				 (unsigned long long)rg.rflags);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "setgpr")) {
+			/* setgpr vcpu i value [i value]...: KVM_GET_REGS, u64 i of kvm_regs (0-15 GPRs, 16 rip, 17 rflags) set, KVM_SET_REGS. */
+			struct kvm_regs rg;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_REGS, &rg);
+			for (int i = 2; r == 0 && i + 1 < n; i += 2)
+				((unsigned long long *)&rg)[atoi(tok[i])] = strtoull(tok[i + 1], 0, 0);
+			if (r == 0)
+				r = ioctl(fdarg(tok[1]), KVM_SET_REGS, &rg);
+			res(r, NULL);
+		} else if (!strcmp(c, "getseg")) {
+			/*
+			 * getseg vcpu: KVM_GET_SREGS' segments (selector:base:limit:type.present.dpl.db.s.l.g.avl.unusable,
+			 * in hex) for cs ds es fs gs ss tr ldt, gdt and idt (base:limit) and cr2.
+			 */
+			struct kvm_sregs sr;
+			char x[1024];
+			int o = 0;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			struct kvm_segment *sg[8] = { &sr.cs, &sr.ds, &sr.es, &sr.fs, &sr.gs, &sr.ss, &sr.tr, &sr.ldt };
+			const char *nm[8] = { "cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt" };
+			for (int i = 0; i < 8; i++)
+				o += snprintf(x + o, sizeof x - o, "%s=%x:%llx:%x:%x.%x.%x.%x.%x.%x.%x.%x.%x ", nm[i], sg[i]->selector,
+					      (unsigned long long)sg[i]->base, sg[i]->limit, sg[i]->type, sg[i]->present, sg[i]->dpl,
+					      sg[i]->db, sg[i]->s, sg[i]->l, sg[i]->g, sg[i]->avl, sg[i]->unusable);
+			snprintf(x + o, sizeof x - o, "gdt=%llx:%x idt=%llx:%x cr2=%llx", (unsigned long long)sr.gdt.base, sr.gdt.limit,
+				 (unsigned long long)sr.idt.base, sr.idt.limit, (unsigned long long)sr.cr2);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "lapicreg")) {
+			/* lapicreg vcpu off: one u32 of KVM_GET_LAPIC's register page, in hex. */
+			struct kvm_lapic_state s;
+			char x[32];
+			long r = ioctl(fdarg(tok[1]), KVM_GET_LAPIC, &s);
+			snprintf(x, sizeof x, "%#x", *(uint32_t *)(s.regs + strtoul(tok[2], 0, 0)));
+			res(r, r == 0 ? x : NULL);
 		} else if (!strcmp(c, "mmiow") || !strcmp(c, "mmior") || !strcmp(c, "piow") || !strcmp(c, "pior")) {
 			/*
 			 * mmiow vcpu addr len value: stores len bytes (1, 2 or 4) of value at addr;
