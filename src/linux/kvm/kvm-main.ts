@@ -190,7 +190,6 @@ export class KvmVmFile extends KFile {
     const vcpu = new KvmVcpu(kvm, vid, kvm.vcpus.length);
     kvm.createdVcpus++;
     kvm.vcpus.push(vcpu);
-    kvm.apicMap.dirty = true;
     requestScanIoapic(kvm);
     kvm.get();
     const f = new KvmVcpuFile(vcpu);

@@ -65,9 +65,13 @@ function segment(b: Uint8Array, at: number, type: number, s: number): void {
 export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   // kvm_lapic_reset(): IA32_APIC_BASE (RESET only) exists without an in-kernel LAPIC too; its BSP bit
   // and the BSP's LINT0 = ExtINT follow kvm_vcpu_is_reset_bsp (the vCPU ID), not the current BSP bit.
+  // kvm_lapic_reset() ends by recalculating the APIC map at once: at KVM_CREATE_VCPU the new vCPU is not
+  // yet online, so the map leaves it out (interrupts to its APIC ID are dropped) until something changes it.
   const apic = v.lapic;
-  if (apic !== null) apic.reset(v.isBsp, initEvent);
-  else if (!initEvent) v.apicBase = apicBaseResetValue(v.isBsp);
+  if (apic !== null) {
+    apic.reset(v.isBsp, initEvent);
+    v.kvm.apicMap.recalc(v.kvm.vcpus, true);
+  } else if (!initEvent) v.apicBase = apicBaseResetValue(v.isBsp);
   // No NMI queued (nmi_queued/nmi_pending: the LAPIC's count, cleared above), no injected interrupt.
   v.injectedIrq = -1;
   if (!initEvent) v.msrs.miscEnable = BigInt(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL);

@@ -63,6 +63,15 @@ function lapicReg(v: Vmm, i: number, off: number, value?: number): number {
   }
   return dv.getUint32(off, true);
 }
+/**
+ * Two vCPUs, the second's APIC software-enabled (KVM_SET_LAPIC of SPIV): kvm_lapic_reset recalculated the
+ * APIC map while vCPU 1 was being created, so it is in the map only after something changes it.
+ */
+function twoVcpus(): Vmm {
+  const v = vmm({ vcpus: 2 });
+  lapicReg(v, 1, 0xf0, 0x1ff);
+  return v;
+}
 /** An MSI with delivery mode `dm` (5 INIT, 6 STARTUP) to APIC `id`. */
 const ipi = (v: Vmm, id: number, dm: number, vector = 0): number => signalMsi(v.p, v.vm, 0xfee00000 | (id << 12), (dm << 8) | vector);
 const seg = (g: Sregs['cs']) => [g.selector, g.base, g.limit, g.type, g.present, g.dpl, g.db, g.s, g.l, g.g, g.avl, g.unusable];
@@ -98,7 +107,7 @@ describe('RESET: kvm_arch_vcpu_create -> kvm_vcpu_reset(vcpu, false) (x86.c, vmx
 describe('INIT: kvm_apic_accept_events -> kvm_vcpu_reset(vcpu, true) (lapic.c, x86.c, vmx.c)', () => {
   /** vCPU 1 with registers, segments, MSRs and LAPIC words set away from their reset values. */
   function dirtyAp(): Vmm {
-    const v = vmm({ vcpus: 2 });
+    const v = twoVcpus();
     setRegs(v, 1, (r) => {
       for (const g of GPRS) r[g] = 0x77n;
       r.rip = 0x1234n;
@@ -134,7 +143,7 @@ describe('INIT: kvm_apic_accept_events -> kvm_vcpu_reset(vcpu, true) (lapic.c, x
   });
 
   it('CR0: NW and CD as they were, everything else but ET cleared ("CR0.CD/NW are set on RESET, preserved on INIT")', () => {
-    const v = vmm({ vcpus: 2 });
+    const v = twoVcpus();
     for (const [before, after] of [[0x60000011n, 0x60000010n], [0x40000011n, 0x40000010n], [0x11n, 0x10n], [0x80000031n, 0x10n]] as const) {
       expect(setSregs(v, 1, (s) => { s.cr0 = before; })).toBe(0);
       ipi(v, 1, 5);
@@ -177,7 +186,7 @@ describe('INIT: kvm_apic_accept_events -> kvm_vcpu_reset(vcpu, true) (lapic.c, x
     const u64 = fc.bigInt({ min: 0n, max: (1n << 48n) - 1n });
     fc.assert(fc.property(fc.array(u64, { minLength: 18, maxLength: 18 }), fc.constantFrom(0x11n, 0x60000011n, 0x40000011n, 0x10n), u64, u64,
       (gprs, cr0, fsBase, csBase) => {
-        const v = vmm({ vcpus: 2 });
+        const v = twoVcpus();
         setRegs(v, 1, (r) => {
           GPRS.forEach((g, i) => { r[g] = gprs[i]!; });
           r.rip = gprs[16]!;
@@ -196,9 +205,21 @@ describe('INIT: kvm_apic_accept_events -> kvm_vcpu_reset(vcpu, true) (lapic.c, x
   });
 });
 
+describe('the APIC map at KVM_CREATE_VCPU (lapic.c kvm_lapic_reset -> kvm_recalculate_apic_map, kvm_irq_delivery_to_apic_fast)', () => {
+  it('the vCPU being created is not yet in kvm_for_each_vcpu: messages to its APIC ID are dropped until the map changes', () => {
+    const v = vmm({ vcpus: 1 });
+    expect(ipi(v, 0, 4)).toBe(0); // the map exists, empty
+    v.vcpus.push(v.p.ioctl(v.vm, K.KVM_CREATE_VCPU, 1));
+    expect([ipi(v, 0, 4), ipi(v, 1, 4)]).toEqual([1, 0]);
+    expect(signalMsi(v.p, v.vm, 0xfee00000 | (0xff << 12), 0x400)).toBe(2); // broadcast: the slow path sees every vCPU
+    lapicReg(v, 1, 0xf0, 0x1ff);
+    expect(ipi(v, 1, 4)).toBe(1);
+  });
+});
+
 describe('SIPI: kvm_vcpu_deliver_sipi_vector (x86.c)', () => {
   it('CS = vector << 8 / vector << 12, RIP 0, other registers as they were; only in INIT_RECEIVED', () => {
-    const v = vmm({ vcpus: 2 });
+    const v = twoVcpus();
     expect(ipi(v, 1, 6, 0x12)).toBe(1);
     expect(mpState(v, 1)).toBe(K.KVM_MP_STATE_UNINITIALIZED); // dropped: not INIT_RECEIVED
     ipi(v, 1, 5);
@@ -216,7 +237,7 @@ describe('SIPI: kvm_vcpu_deliver_sipi_vector (x86.c)', () => {
   });
 
   it('KVM_SET_MP_STATE(SIPI_RECEIVED) delivers the last vector received; INIT_RECEIVED alone resets nothing', () => {
-    const v = vmm({ vcpus: 2 });
+    const v = twoVcpus();
     ipi(v, 1, 6, 0x9a);
     mpState(v, 1);
     setRegs(v, 1, (r) => { r.rip = 0x4444n; });
