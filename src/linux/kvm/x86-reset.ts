@@ -8,7 +8,7 @@
 // injected interrupt, GPRs zeroed but RDX = the guest CPUID leaf 1 EAX (0x600 without KVM_SET_CPUID2,
 // which the model lacks), RIP 0xfff0, RFLAGS 0x2, CS 0xf000 base 0xffff0000, DS/ES/FS/GS/SS selector 0
 // base 0 (so the FS/GS base MSRs read 0), all limits 0xffff, TR busy TSS, LDTR, GDTR/IDTR limit 0xffff,
-// CR2/CR3/CR4/EFER 0, CR8 0 (vmx_vcpu_reset's kvm_set_cr8). CR0 is ET | NW | CD at RESET; INIT keeps
+// CR2/CR3/CR4/EFER 0, CR8 0 (vmx_vcpu_reset's kvm_set_cr8), DR0-3 0, DR6 0xffff0ff0, DR7 0x400. CR0 is ET | NW | CD at RESET; INIT keeps
 // NW and CD as they were ("CR0.CD/NW are set on RESET, preserved on INIT") and clears the rest.
 // Segment attributes are VMX's (vmx.c seg_setup, AR 0x93/0x9b, TR 0x8b, LDTR 0x82), which is what
 // the kvm_pvm host the differential test runs on reports too; SVM's svm_get_segment reports CS type
@@ -32,6 +32,10 @@ import type { KvmVcpu } from './vcpu.js';
 export const KVM_RESET_RDX = 0x600;
 /** The RESET vector's RIP (with CS base 0xffff0000: linear 0xfffffff0). */
 export const RESET_RIP = 0xfff0;
+/** DR6_ACTIVE_LOW: the DR6 bits that read 1 when inactive (arch/x86/include/asm/debugreg.h). */
+export const DR6_ACTIVE_LOW = 0xffff0ff0;
+/** DR7_FIXED_1: DR7 bit 10, always 1. */
+export const DR7_FIXED_1 = 0x400;
 /** RDX in the guest CPU's register file (kvm_regs order: rax, rbx, rcx, rdx, ...). */
 const REG_RDX = 3;
 
@@ -78,6 +82,10 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   // An access the vCPU exited for is not completed into the reset CPU (complete_fast_pio_* skip it
   // once RIP moved).
   v.cancelUserspaceIo();
+  // Debug registers: DR0-3 0, DR6 DR6_ACTIVE_LOW, DR7 DR7_FIXED_1.
+  v.db.fill(0n);
+  v.dr6 = DR6_ACTIVE_LOW;
+  v.dr7 = DR7_FIXED_1;
   // GPRs 0 but RDX, RFLAGS 0x2 (IF clear, no STI/NMI blocking: GUEST_INTERRUPTIBILITY_INFO 0), RIP 0xfff0.
   const cpu = v.cpu;
   cpu.reset();

@@ -12,7 +12,7 @@
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
-import { getS32, getU16, getU32, getU64, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
+import { getS32, getU16, getU32, getU64, getU64n, setU32, setU64, setU64n } from '../../../abi/bytes.js';
 import {
   X86_CR0_CD, X86_CR0_NW, X86_CR0_PE, X86_CR0_PG, X86_CR4_DE, X86_CR4_FSGSBASE, X86_CR4_MCE, X86_CR4_OSFXSR,
   X86_CR4_OSXMMEXCPT, X86_CR4_OSXSAVE, X86_CR4_PAE, X86_CR4_PCE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_PVI,
@@ -21,7 +21,7 @@ import {
 import { EFER_LMA, EFER_LME } from '../../hw/x86/msr-index.js';
 import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import {
-  KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
+  KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DEBUGREGS, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
   KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOAPIC_POLARITY_IGNORED, KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_ANY_LENGTH,
   KVM_CAP_IOEVENTFD_NO_LENGTH, KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE, KVM_CAP_IRQ_INJECT_STATUS,
   KVM_CAP_IRQ_ROUTING, KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, KVM_CAP_MAX_VCPUS, KVM_CAP_MAX_VCPU_ID, KVM_CAP_MP_STATE,
@@ -29,7 +29,7 @@ import {
   KVM_CAP_SYNC_MMU, KVM_CAP_USER_MEMORY, KVM_CAP_X2APIC_API, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
   KVM_IRQCHIP_PIC_SLAVE, KVM_MP_STATE_AP_RESET_HOLD, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED,
   KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_SIPI_RECEIVED, KVM_MP_STATE_UNINITIALIZED, kvm_enable_cap, kvm_irq_level,
-  kvm_irqchip, kvm_sregs,
+  kvm_debugregs, kvm_irqchip, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
 import { LAPIC_EVENT_SIPI, LAPIC_REGS_BYTES } from '../../hw/x86/lapic.js';
 import {
@@ -78,6 +78,7 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_IOEVENTFD_ANY_LENGTH:
     case KVM_CAP_IMMEDIATE_EXIT:
     case KVM_CAP_HALT_POLL:
+    case KVM_CAP_DEBUGREGS:
       return 1;
     case KVM_CAP_NR_VCPUS:
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
@@ -346,6 +347,39 @@ export function setMpState(v: KvmVcpu, arg: UserArg): number {
     v.cpu.halted = st === KVM_MP_STATE_HALTED;
   }
   v.kick();
+  return 0;
+}
+
+const DBG_DB = kvm_debugregs.offsetof('db');
+const DBG_DR6 = kvm_debugregs.offsetof('dr6');
+const DBG_DR7 = kvm_debugregs.offsetof('dr7');
+const DBG_FLAGS = kvm_debugregs.offsetof('flags');
+
+/** kvm_vcpu_ioctl_x86_get_debugregs(): the struct zeroed, then DR0-3, DR6 and DR7 as stored. */
+export function getDebugregs(v: KvmVcpu, arg: UserArg): number {
+  const b = arg.user(kvm_debugregs.size);
+  b.fill(0);
+  for (let i = 0; i < 4; i++) setU64(b, DBG_DB + i * 8, v.db[i]!);
+  setU64n(b, DBG_DR6, v.dr6);
+  setU64n(b, DBG_DR7, v.dr7);
+  return 0;
+}
+
+/**
+ * kvm_vcpu_ioctl_x86_set_debugregs(): flags must be 0, DR6 and DR7 fit in 32 bits (kvm_dr6_valid,
+ * kvm_dr7_valid), else EINVAL and nothing changes; the values are stored as given (no fixed bits forced).
+ */
+export function setDebugregs(v: KvmVcpu, arg: UserArg): number {
+  const b = arg.user(kvm_debugregs.size);
+  const flags = getU64(b, DBG_FLAGS);
+  if (flags) throw kerr('EINVAL', `kvm_debugregs.flags 0x${flags.toString(16)} must be 0`);
+  const dr6 = getU64(b, DBG_DR6);
+  const dr7 = getU64(b, DBG_DR7);
+  if (dr6 >> 32n) throw kerr('EINVAL', `dr6 0x${dr6.toString(16)} has bits above 31 set`);
+  if (dr7 >> 32n) throw kerr('EINVAL', `dr7 0x${dr7.toString(16)} has bits above 31 set`);
+  for (let i = 0; i < 4; i++) v.db[i] = getU64(b, DBG_DB + i * 8);
+  v.dr6 = Number(dr6);
+  v.dr7 = Number(dr7);
   return 0;
 }
 

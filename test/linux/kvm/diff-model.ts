@@ -435,6 +435,23 @@ export function runModel(script: string[]): string[] {
         });
         break;
       }
+      // KVM_GET_DEBUGREGS (prefilled with 0x5a bytes) printed; setdbg: GET, flags/dr6/dr7/db0 set, KVM_SET_DEBUGREGS.
+      case 'getdbg':
+      case 'setdbg': {
+        const d = K.kvm_debugregs.alloc();
+        d.bytes.fill(0x5a);
+        const get = t[0] === 'getdbg';
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_DEBUGREGS, d);
+          if (get) return 0;
+          d.flags = u64(t[2]!);
+          d.dr6 = u64(t[3]!);
+          d.dr7 = u64(t[4]!);
+          d.db.set(0, u64(t[5]!));
+          return p.ioctl(fd(t[1]!), K.KVM_SET_DEBUGREGS, d);
+        }, () => (get ? `db=${[0, 1, 2, 3].map((i) => d.db.get(i).toString(16)).join(',')} dr6=${hex(d.dr6)} dr7=${hex(d.dr7)} flags=${d.flags.toString(16)} res0=${d.reserved.get(0).toString(16)}` : undefined));
+        break;
+      }
       // KVM_GET_SREGS' segments (selector:base:limit:type.present.dpl.db.s.l.g.avl.unusable, hex), gdt, idt, cr2.
       case 'getseg': {
         const sr = K.kvm_sregs.alloc();

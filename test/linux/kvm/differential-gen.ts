@@ -182,12 +182,13 @@ const resetCommand = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.nat(4)).map(([v, s]) => `setmp ${v} ${s}`) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.constantFrom(0x80, 0x90, 0xd0, 0x380, 0x3f0), fc.constantFrom(0x10, 0x33, 0x01000000)).map(([v, o, x]) => `setlapic ${v} 0x${o.toString(16)} 0x${x.toString(16)}`) },
   { weight: 1, arbitrary: fc.constantFrom(...RESET_VCPUS).map((v) => `apicon ${v}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.constantFrom(0n, 0x400n, 0xffff0ff0n, 0xffffffffn, 0x100000000n), fc.constantFrom(0n, 0x400n, 0xffffffffn, 0x100000000n), fc.constantFrom(0n, 0x1234n)).map(([v, d6, d7, d0]) => `setdbg ${v} 0 0x${d6.toString(16)} 0x${d7.toString(16)} 0x${d0.toString(16)}`) },
   { weight: 4, arbitrary: fc.tuple(fc.constantFrom('getmp', 'getregs', 'getseg', 'getsregs'), fc.constantFrom(...RESET_VCPUS)).map(([c, v]) => `${c} ${v}`) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.array(fc.constantFrom(...resetMsrs), { minLength: 1, maxLength: 4 })).map(([v, is]) => `getmsr ${v} ${is.map((i) => `0x${i.toString(16)}`).join(' ')}`) },
 );
 export const resetScript = fc.array(resetCommand, { minLength: 1, maxLength: 30, size: 'large' }).map((cs) => [
   'kvm', 'vm h0 0', 'irqchip h1', 'vcpu h1 0', 'vcpu h1 1', 'setmsr h2 0x1a0 0', 'setmsr h3 0x1a0 0', ...cs,
-  ...RESET_VCPUS.flatMap((v) => [`getmp ${v}`, `getregs ${v}`, `getseg ${v}`, `getsregs ${v}`,
+  ...RESET_VCPUS.flatMap((v) => [`getmp ${v}`, `getregs ${v}`, `getseg ${v}`, `getsregs ${v}`, `getdbg ${v}`,
     `getmsr ${v} ${resetMsrs.filter((i) => i < 0x800 || i > 0x8ff).map((i) => `0x${i.toString(16)}`).join(' ')}`,
     `lapicreg ${v} 0x20`, `lapicreg ${v} 0x90`, `lapicreg ${v} 0xf0`, `lapicreg ${v} 0x350`, `lapicreg ${v} 0x3f0`]),
 ]);

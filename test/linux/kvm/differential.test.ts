@@ -245,6 +245,14 @@ const FIXED: Record<string, string[]> = {
     'setab h3 0xfee00800', 'msi h1 0xfee01000 0 0x400 0', 'setab h3 0xfee00c00', 'setab h3 0xfee00800', 'msi h1 0xfee01000 0 0x400 0',
     'vcpu h1 2', 'msi h1 0xfee02000 0 0x500 0', 'apicon h4', 'msi h1 0xfee02000 0 0x500 0', 'getmp h4',
   ],
+  // x86.c kvm_vcpu_ioctl_x86_get_debugregs (the struct zeroed, DR0-3/DR6/DR7 as stored), _set_debugregs (flags
+  // nonzero, DR6 or DR7 above 32 bits: EINVAL; stored as given), kvm_vcpu_reset (DR0-3 0, DR6 DR6_ACTIVE_LOW
+  // 0xffff0ff0, DR7 DR7_FIXED_1 0x400, at RESET and INIT); KVM_CAP_DEBUGREGS.
+  'debug registers: KVM_GET/SET_DEBUGREGS, RESET and INIT': [
+    'kvm', 'check h0 50', 'vm h0 0', 'irqchip h1', 'vcpu h1 0', 'vcpu h1 1', 'getdbg h2', 'setdbg h2 1 0 0x400 0', 'setdbg h2 0 0x100000000 0x400 0',
+    'setdbg h2 0 0 0x100000000 0', 'getdbg h2', 'setdbg h2 0 0 0 0', 'getdbg h2', 'setdbg h2 0 0x1 0x2 0xffffffffffffffff', 'getdbg h2',
+    'apicon h3', 'setdbg h3 0 0xffffffff 0xffffffff 0x1234', 'getdbg h3', 'msi h1 0xfee01000 0 0x500 0', 'getdbg h3', 'getmp h3', 'getdbg h3',
+  ],
   // lapic.c kvm_lapic_reg_write (APIC_LVTT: apic_lvt_mask[LVT_TIMER] | lapic_timer.timer_mode_mask, which only
   // KVM_SET_CPUID2 sets: without it no timer mode bit survives a guest write), kvm_lapic_reset (LVTT masked).
   'LAPIC: LVT timer mode bits without KVM_SET_CPUID2 (guest MMIO writes)': [

@@ -481,6 +481,27 @@ int main(void)
 			if (r == 0)
 				r = ioctl(fdarg(tok[1]), KVM_SET_REGS, &rg);
 			res(r, NULL);
+		} else if (!strcmp(c, "getdbg") || !strcmp(c, "setdbg")) {
+			/*
+			 * getdbg vcpu: KVM_GET_DEBUGREGS (struct prefilled with 0x5a bytes), prints db0-3, dr6, dr7, flags
+			 * and reserved[0]. setdbg vcpu flags dr6 dr7 db0: KVM_GET_DEBUGREGS, those fields set, KVM_SET_DEBUGREGS.
+			 */
+			struct kvm_debugregs d;
+			char x[256];
+			memset(&d, 0x5a, sizeof d);
+			long r = ioctl(fdarg(tok[1]), KVM_GET_DEBUGREGS, &d);
+			if (c[0] == 's' && r == 0) {
+				d.flags = strtoull(tok[2], 0, 0);
+				d.dr6 = strtoull(tok[3], 0, 0);
+				d.dr7 = strtoull(tok[4], 0, 0);
+				d.db[0] = strtoull(tok[5], 0, 0);
+				r = ioctl(fdarg(tok[1]), KVM_SET_DEBUGREGS, &d);
+			}
+			snprintf(x, sizeof x, "db=%llx,%llx,%llx,%llx dr6=%#llx dr7=%#llx flags=%llx res0=%llx", (unsigned long long)d.db[0],
+				 (unsigned long long)d.db[1], (unsigned long long)d.db[2], (unsigned long long)d.db[3],
+				 (unsigned long long)d.dr6, (unsigned long long)d.dr7, (unsigned long long)d.flags,
+				 (unsigned long long)d.reserved[0]);
+			res(r, c[0] == 'g' && r == 0 ? x : NULL);
 		} else if (!strcmp(c, "getseg")) {
 			/*
 			 * getseg vcpu: KVM_GET_SREGS' segments (selector:base:limit:type.present.dpl.db.s.l.g.avl.unusable,

@@ -205,6 +205,35 @@ describe('INIT: kvm_apic_accept_events -> kvm_vcpu_reset(vcpu, true) (lapic.c, x
   });
 });
 
+describe('debug registers (x86.c kvm_vcpu_ioctl_x86_get/set_debugregs, kvm_vcpu_reset)', () => {
+  const dbg = (v: Vmm, i: number, set?: (d: ReturnType<typeof K.kvm_debugregs.alloc>) => void): ReturnType<typeof K.kvm_debugregs.alloc> | number | string => {
+    const d = K.kvm_debugregs.alloc();
+    d.bytes.fill(0x5a);
+    v.p.ioctl(v.vcpus[i]!, K.KVM_GET_DEBUGREGS, d);
+    if (!set) return d;
+    set(d);
+    return errno(() => v.p.ioctl(v.vcpus[i]!, K.KVM_SET_DEBUGREGS, d));
+  };
+  it('RESET: DR0-3 0, DR6 0xffff0ff0 (DR6_ACTIVE_LOW), DR7 0x400 (DR7_FIXED_1), the rest of the struct zeroed', () => {
+    const d = dbg(vmm(), 0) as ReturnType<typeof K.kvm_debugregs.alloc>;
+    expect([d.db.get(0), d.db.get(3), d.dr6, d.dr7, d.flags, d.reserved.get(8)]).toEqual([0n, 0n, 0xffff0ff0n, 0x400n, 0n, 0n]);
+  });
+  it('SET: flags or DR6/DR7 bits above 31 -> EINVAL, nothing changed; values are stored as given; INIT resets them', () => {
+    const v = twoVcpus();
+    expect(dbg(v, 1, (d) => { d.flags = 1n; d.db.set(0, 5n); })).toBe('EINVAL');
+    expect(dbg(v, 1, (d) => { d.dr6 = 1n << 32n; })).toBe('EINVAL');
+    expect(dbg(v, 1, (d) => { d.dr7 = 1n << 40n; })).toBe('EINVAL');
+    expect((dbg(v, 1) as ReturnType<typeof K.kvm_debugregs.alloc>).db.get(0)).toBe(0n);
+    expect(dbg(v, 1, (d) => { d.dr6 = 0n; d.dr7 = 0n; d.db.set(2, 0xffffffffffffffffn); })).toBe(0);
+    const d = dbg(v, 1) as ReturnType<typeof K.kvm_debugregs.alloc>;
+    expect([d.dr6, d.dr7, d.db.get(2)]).toEqual([0n, 0n, 0xffffffffffffffffn]);
+    ipi(v, 1, 5);
+    mpState(v, 1);
+    const r = dbg(v, 1) as ReturnType<typeof K.kvm_debugregs.alloc>;
+    expect([r.dr6, r.dr7, r.db.get(2)]).toEqual([0xffff0ff0n, 0x400n, 0n]);
+  });
+});
+
 describe('the APIC map at KVM_CREATE_VCPU (lapic.c kvm_lapic_reset -> kvm_recalculate_apic_map, kvm_irq_delivery_to_apic_fast)', () => {
   it('the vCPU being created is not yet in kvm_for_each_vcpu: messages to its APIC ID are dropped until the map changes', () => {
     const v = vmm({ vcpus: 1 });
