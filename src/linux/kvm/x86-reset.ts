@@ -52,8 +52,8 @@ const SREGS_TR = kvm_sregs.offsetof('tr');
 const SREGS_LDT = kvm_sregs.offsetof('ldt');
 const SREGS_GDT_LIMIT = kvm_sregs.offsetof('gdt.limit');
 const SREGS_IDT_LIMIT = kvm_sregs.offsetof('idt.limit');
-const SREGS_CS_SELECTOR = kvm_sregs.offsetof('cs.selector');
-const SREGS_CS_BASE = kvm_sregs.offsetof('cs.base');
+export const SREGS_CS_SELECTOR = kvm_sregs.offsetof('cs.selector');
+export const SREGS_CS_BASE = kvm_sregs.offsetof('cs.base');
 const CR0_KEPT_ON_INIT = BigInt(X86_CR0_NW | X86_CR0_CD);
 
 /** One segment register as vmx.c seg_setup/vmx_vcpu_reset leave it: base 0, limit 0xffff, present. */

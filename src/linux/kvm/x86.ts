@@ -49,7 +49,7 @@ import type { Kvm, KvmModule } from './vm.js';
 import {
   apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmRipRead, kvmSetCr8, MAXPHYADDR, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
-import { RESET_RIP } from './x86-reset.js';
+import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -214,8 +214,6 @@ const SREGS_CR3 = kvm_sregs.offsetof('cr3');
 const SREGS_CR4 = kvm_sregs.offsetof('cr4');
 const SREGS_EFER = kvm_sregs.offsetof('efer');
 const SREGS_CS_L = kvm_sregs.offsetof('cs.l');
-const SREGS_CS_BASE = kvm_sregs.offsetof('cs.base');
-const SREGS_CS_SELECTOR = kvm_sregs.offsetof('cs.selector');
 const SREGS_INTERRUPT_BITMAP = kvm_sregs.offsetof('interrupt_bitmap');
 /** KVM_NR_INTERRUPTS: interrupt_bitmap's bits. */
 const KVM_NR_INTERRUPTS = 256;
