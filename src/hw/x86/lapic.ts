@@ -76,12 +76,17 @@ const NR_LVT = 6;
 const LVT_REGS = [APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR] as const;
 const LVT_MASK = APIC_LVT_MASKED | APIC_SEND_PENDING | APIC_VECTOR_MASK;
 const LINT_MASK = LVT_MASK | APIC_MODE_MASK | APIC_INPUT_POLARITY | APIC_LVT_REMOTE_IRR | APIC_LVT_LEVEL_TRIGGER;
-/** apic_lvt_mask[] by LVT index; the timer also keeps its mode bits 18:17. */
-const LVT_WRITE_MASK = [LVT_MASK | (3 << 17), LVT_MASK | APIC_MODE_MASK, LVT_MASK | APIC_MODE_MASK, LINT_MASK, LINT_MASK, LVT_MASK];
+/** apic_lvt_mask[] by LVT index; the timer's mode bits (18:17) are added per LAPIC (Lapic.timerModeMask). */
+const LVT_WRITE_MASK = [LVT_MASK, LVT_MASK | APIC_MODE_MASK, LVT_MASK | APIC_MODE_MASK, LINT_MASK, LINT_MASK, LVT_MASK];
+/** The LVT timer's mode field (bits 18:17: one-shot, periodic, TSC-deadline). */
+export const APIC_LVT_TIMER_MODE_MASK = 3 << 17;
 
 /** Pending INIT/SIPI events (KVM_APIC_INIT / KVM_APIC_SIPI bits). */
 export const LAPIC_EVENT_INIT = 1;
 export const LAPIC_EVENT_SIPI = 2;
+
+/** What kvm_lapic_reset() zeroes on INIT besides the IRR/ISR/TMR banks (PPR: recomputed from them). */
+const INIT_CLEARED = [APIC_TASKPRI, APIC_PROCPRI, APIC_LDR, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_TDCR, APIC_TMICT] as const;
 
 /** Registers a read may name (kvm_lapic_readable_reg_mask for xAPIC without CMCI). */
 const READABLE = new Set<number>([
@@ -142,6 +147,11 @@ export class Lapic {
   /** LAPIC_EVENT_INIT / LAPIC_EVENT_SIPI. */
   pendingEvents = 0;
   sipiVector = 0;
+  /**
+   * The LVT timer mode bits a write keeps (KVM's lapic_timer.timer_mode_mask): both bits on hardware;
+   * KVM sets them only from the guest CPUID (KVM_SET_CPUID2), so a KVM LAPIC without one keeps none.
+   */
+  timerModeMask = APIC_LVT_TIMER_MODE_MASK;
   /** Trace label ("vcpu0"). */
   label: string;
   private readonly ipi = new ApicIrq();
@@ -165,15 +175,18 @@ export class Lapic {
   // State
 
   /**
-   * kvm_lapic_reset(): RESET (power-on), or with `initEvent` an INIT, which leaves IA32_APIC_BASE and
-   * the APIC ID as they were (SDM vol. 3 "Local APIC State After an INIT Reset").
+   * kvm_lapic_reset(): RESET (power-on: a zeroed page), or with `initEvent` an INIT, which leaves
+   * IA32_APIC_BASE and the APIC ID as they were (SDM vol. 3 "Local APIC State After an INIT Reset") and
+   * sets only the registers kvm_lapic_reset() sets: LVTs, DFR, SPIV, TPR, LDR, ESR, ICR, ICR2, TDCR,
+   * TMICT and the IRR/ISR/TMR banks. Anything else KVM_SET_LAPIC stored in the page (APR, reserved
+   * words) survives an INIT; PPR is recomputed.
    */
   reset(bsp: boolean, initEvent = false): void {
-    const id = this.regs[APIC_ID >> 2]!;
-    this.regs.fill(0);
     if (initEvent) {
-      this.regs[APIC_ID >> 2] = id;
+      for (const r of INIT_CLEARED) this.regs[r >> 2] = 0;
+      for (let i = 0; i < 8; i++) this.regs[IRR_W + i * 4] = this.regs[ISR_W + i * 4] = this.regs[TMR_W + i * 4] = 0;
     } else {
+      this.regs.fill(0);
       this.storeApicBase(apicBaseResetValue(bsp));
       this.baseAddr = APIC_DEFAULT_PHYS_BASE;
       this.baseEnabled = true;
@@ -621,7 +634,7 @@ export class Lapic {
         const idx = LVT_REGS.indexOf(reg as (typeof LVT_REGS)[number]);
         let v = val;
         if (!this.swEnabled) v |= APIC_LVT_MASKED;
-        this.regs[reg >> 2] = (v & LVT_WRITE_MASK[idx]!) >>> 0;
+        this.regs[reg >> 2] = (v & (idx === 0 ? LVT_WRITE_MASK[0]! | this.timerModeMask : LVT_WRITE_MASK[idx]!)) >>> 0;
         return;
       }
       case APIC_TMICT:

@@ -1,6 +1,8 @@
 // arch/x86/kvm/cpuid.c (+ the ioctl glue in x86.c): what KVM reports of the host CPU on /dev/kvm
 // (KVM_GET_SUPPORTED_CPUID, KVM_GET_EMULATED_CPUID) and each vCPU's guest CPUID (KVM_SET_CPUID,
 // KVM_SET_CPUID2, KVM_GET_CPUID2), with what the guest CPUID changes in the model:
+// - RDX after RESET/INIT (leaf 1 EAX), and the LAPIC timer's mode bits (periodic; TSC-deadline when
+//   leaf 1 has it);
 // - MAXPHYADDR (cpuid_query_maxphyaddr): leaf 0x80000008 EAX[7:0] when leaf 0x80000000 reaches it,
 //   else 36; IA32_APIC_BASE and long-mode CR3 bits from there up are reserved;
 // - cr4_guest_rsvd_bits (__cr4_reserved_bits): CR4.OSXSAVE, SMEP, SMAP, FSGSBASE, PKE and UMIP become
@@ -31,6 +33,7 @@ import { kvm_sregs } from '../../../include-ts/linux/kvm.js';
 import { MSR_IA32_APICBASE_ENABLE } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 import { kvmGetApicBase } from './x86-regs.js';
+import { KVM_RESET_RDX } from './x86-reset.js';
 
 /** KVM_MAX_CPUID_ENTRIES (arch/x86/include/asm/kvm_host.h). */
 export const KVM_MAX_CPUID_ENTRIES = 256;
@@ -191,6 +194,12 @@ export class GuestCpuid {
   get nent(): number {
     return this.entries.length / ENTRY2;
   }
+
+  /** What kvm_vcpu_reset() puts in RDX: leaf 1's EAX (family/model/stepping), 0x600 without one. */
+  resetRdx(): number {
+    const o = find(this.entries, 1);
+    return o >= 0 ? getU32(this.entries, o + EAX) : KVM_RESET_RDX;
+  }
 }
 
 /**
@@ -255,9 +264,16 @@ function hasFeature(e: Uint8Array, fn: number, index: number, reg: number, bit: 
   return o >= 0 && (getU32(e, o + reg) & (1 << bit)) !== 0;
 }
 
-/** kvm_vcpu_after_set_cpuid(): MAXPHYADDR and the guest-reserved CR4 bits. */
-function afterSetCpuid(c: GuestCpuid): void {
+/**
+ * kvm_vcpu_after_set_cpuid(): MAXPHYADDR, the guest-reserved CR4 bits, and with a leaf 1 the LAPIC
+ * timer's mode bits: periodic, plus TSC-deadline if leaf 1 offers it (before any KVM_SET_CPUID2 an
+ * LVTT write keeps no mode bit).
+ */
+function afterSetCpuid(v: KvmVcpu): void {
+  const c = v.guestCpuid;
   const e = c.entries;
+  const leaf1 = find(e, 1);
+  if (leaf1 >= 0 && v.lapic) v.lapic.timerModeMask = getU32(e, leaf1 + ECX) & (1 << 24) ? 3 << 17 : 1 << 17;
   const ext = find(e, 0x80000000);
   const phys = ext >= 0 && getU32(e, ext + EAX) >= 0x80000008 ? find(e, 0x80000008) : -1;
   c.maxPhyAddr = BigInt(phys >= 0 ? getU32(e, phys + EAX) & 0xff : 36);
@@ -301,7 +317,7 @@ function setCpuid(v: KvmVcpu, entries: Uint8Array): number {
   }
   checkCpuid(entries);
   c.entries = entries;
-  afterSetCpuid(c);
+  afterSetCpuid(v);
   return 0;
 }
 

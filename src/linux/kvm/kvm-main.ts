@@ -18,9 +18,9 @@ import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import {
   KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_CPUID2, KVM_GET_EMULATED_CPUID, KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID, KVM_SET_CPUID2,
   KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_TSS_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
-  KVM_GET_API_VERSION, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_REGS, KVM_GET_SREGS,
+  KVM_GET_API_VERSION, KVM_GET_DEBUGREGS, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_REGS, KVM_GET_SREGS,
   KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
-  KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
+  KVM_SET_DEBUGREGS, KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
   KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
   kvm_userspace_memory_region,
 } from '../../../include-ts/linux/kvm.js';
@@ -42,8 +42,8 @@ import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { vcpuIoctlRun } from './x86-run.js';
 import {
-  checkExtension, createIrqchip, enableCap, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine, setLapic,
-  setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
+  checkExtension, createIrqchip, enableCap, getDebugregs, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine,
+  setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
 } from './x86.js';
 
 /** An ioctl's `unsigned long arg`: a pointer counts as non-zero. */
@@ -200,7 +200,6 @@ export class KvmVmFile extends KFile {
     const vcpu = new KvmVcpu(kvm, vid, kvm.vcpus.length);
     kvm.createdVcpus++;
     kvm.vcpus.push(vcpu);
-    kvm.apicMap.dirty = true;
     requestScanIoapic(kvm);
     kvm.get();
     const f = new KvmVcpuFile(vcpu);
@@ -258,6 +257,10 @@ export class KvmVcpuFile extends KFile {
         return setCpuid2(v, arg);
       case KVM_GET_CPUID2:
         return getCpuid2(v, arg);
+      case KVM_GET_DEBUGREGS:
+        return getDebugregs(v, arg);
+      case KVM_SET_DEBUGREGS:
+        return setDebugregs(v, arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

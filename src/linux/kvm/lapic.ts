@@ -51,8 +51,12 @@ export class ApicMap {
   readonly flat: (KvmVcpu | null)[] = new Array(8).fill(null);
   readonly cluster: (KvmVcpu | null)[] = new Array(64).fill(null);
 
-  /** kvm_recalculate_apic_map(). */
-  recalc(vcpus: readonly KvmVcpu[]): void {
+  /**
+   * kvm_recalculate_apic_map() over the vCPUs kvm_for_each_vcpu() sees. `allocated`: the map exists even
+   * if no vCPU is in it (kvm_lapic_reset() recalculates it while the vCPU being created is not yet
+   * visible, so that vCPU stays out of it until the next change).
+   */
+  recalc(vcpus: readonly KvmVcpu[], allocated = false): void {
     this.dirty = false;
     let max = 255;
     for (const v of vcpus) if (v.lapic && v.lapic.hwEnabled) max = Math.max(max, v.vcpuId);
@@ -62,7 +66,7 @@ export class ApicMap {
     this.cluster.fill(null);
     this.logicalMode = MODE_SW_DISABLED;
     // KVM computes the map only once a vCPU with a LAPIC exists; until then kvm->arch.apic_map is NULL.
-    this.valid = vcpus.some((v) => v.lapic !== null);
+    this.valid = allocated || vcpus.some((v) => v.lapic !== null);
     for (const v of vcpus) {
       const apic = v.lapic;
       if (!apic || !apic.hwEnabled) continue;

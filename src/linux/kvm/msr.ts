@@ -37,8 +37,7 @@ import { kvm_sregs } from '../../../include-ts/linux/kvm.js';
 import { kvm_msr_entry, kvm_msr_list, kvm_msrs } from '../../../include-ts/asm/kvm.js';
 import {
   EFER_LMA, EFER_LME, EFER_NX, EFER_SCE, MSR_CSTAR, MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_APICBASE,
-  MSR_IA32_CR_PAT, MSR_IA32_CR_PAT_DEFAULT, MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_BTS_UNAVAIL,
-  MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_EIP, MSR_IA32_SYSENTER_ESP, MSR_IA32_TSC,
+  MSR_IA32_CR_PAT, MSR_IA32_CR_PAT_DEFAULT, MSR_IA32_MISC_ENABLE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_EIP, MSR_IA32_SYSENTER_ESP, MSR_IA32_TSC,
   MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_MTRRdefType, MSR_STAR, MSR_SYSCALL_MASK,
 } from '../../hw/x86/msr-index.js';
 import type { KvmVcpu } from './vcpu.js';
@@ -73,9 +72,10 @@ export class VcpuMsrs {
   sysenterCs = 0n;
   sysenterEsp = 0n;
   sysenterEip = 0n;
-  /** kvm_vcpu_reset(): MSR_IA32_CR_PAT_DEFAULT, and PEBS/BTS unavailable in MISC_ENABLE. */
+  /** kvm_arch_vcpu_create(): MSR_IA32_CR_PAT_DEFAULT. */
   pat = MSR_IA32_CR_PAT_DEFAULT;
-  miscEnable = BigInt(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL);
+  /** Set at RESET (x86-reset.ts: PEBS/BTS unavailable), kept by INIT. */
+  miscEnable = 0n;
   mtrrDefType = 0n;
   /** TSC = virtual ns + offset; the offset makes it 0 when the vCPU is created. */
   tscOffset: bigint;

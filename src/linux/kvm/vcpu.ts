@@ -8,7 +8,6 @@
 
 import { GuestCpuid } from './cpuid.js';
 import { Lapic } from '../../hw/x86/lapic.js';
-import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
 import type { GuestProgram } from '../../guest/program.js';
 import { WaitQueue } from '../waitqueue.js';
@@ -22,6 +21,7 @@ import { ACCESS_FAULT } from './memslot.js';
 import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { KvmLapicOps } from './lapic.js';
 import { VcpuMsrs } from './msr.js';
+import { kvmVcpuReset } from './x86-reset.js';
 import type { Kvm } from './vm.js';
 
 /** Offsets in struct kvm_run (from the uapi layout). */
@@ -90,6 +90,12 @@ export class KvmVcpu implements GuestBus {
   /** Where a memory fault happened (for KVM_EXIT_MEMORY_FAULT). */
   faultGpa = 0;
   faultLen = 0;
+  /**
+   * RIP = the guest program's instruction index + ripBias (x86-regs.ts): KVM_GET/SET_REGS show the
+   * architectural RIP (0xfff0 after RESET/INIT, 0 after SIPI) while the program runs from its entry.
+   * Loading a program sets it to 0 (RIP = instruction index).
+   */
+  ripBias = 0;
   /** Guest instructions one KVM_RUN may execute without an exit before returning with EINTR. */
   budget = DEFAULT_RUN_BUDGET;
   /** Instructions the last guest entry executed (budget accounting). */
@@ -101,6 +107,10 @@ export class KvmVcpu implements GuestBus {
    * the FS/GS bases are also MSRs (msr.ts), which read and write these bytes.
    */
   readonly sregs = new Uint8Array(kvm_sregs.size);
+  /** vcpu->arch.db[0-3], dr6, dr7 (KVM_GET/SET_DEBUGREGS; set by x86-reset.ts). */
+  readonly db = new BigUint64Array(4);
+  dr6 = 0;
+  dr7 = 0;
   /** The other MSRs KVM_GET/SET_MSRS reach (msr.ts). */
   readonly msrs: VcpuMsrs;
   /**
@@ -146,42 +156,20 @@ export class KvmVcpu implements GuestBus {
     this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, this), kvm.hw, false) : null;
     if (this.lapic) {
       this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
-      this.lapic.reset(vcpuId === kvm.bspVcpuId);
+      // lapic_timer.timer_mode_mask is 0 until KVM_SET_CPUID2 sets it (cpuid.ts): LVTT keeps no mode bits.
+      this.lapic.timerModeMask = 0;
     }
-    this.apicBase = apicBaseResetValue(vcpuId === kvm.bspVcpuId);
+    this.apicBase = 0;
     this.cpu = new GuestCpu(vcpuId, kvm.hw);
     this.cpu.label = `vm${kvm.id} vcpu${vcpuId}`;
     // kvm_arch_vcpu_create(): APs wait for INIT/SIPI when the LAPIC is in the kernel.
     this.mpState = !withApic || vcpuId === kvm.bspVcpuId ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
     this.msrs = new VcpuMsrs(kvm.sched.now);
-    this.resetSregs();
+    kvmVcpuReset(this, false);
   }
 
   get isBsp(): boolean {
     return this.vcpuId === this.kvm.bspVcpuId;
-  }
-
-  /** The reset values KVM reports before any KVM_SET_SREGS (measured on 6.18). */
-  resetSregs(): void {
-    const s = kvm_sregs.view(this.sregs);
-    for (const seg of ['cs', 'ds', 'es', 'fs', 'gs', 'ss'] as const) {
-      const v = s[seg];
-      v.limit = 0xffff;
-      v.present = 1;
-      v.s = 1;
-      v.type = seg === 'cs' ? 0xb : 3;
-    }
-    s.cs.selector = 0xf000;
-    s.cs.base = 0xffff0000n;
-    s.tr.limit = 0xffff;
-    s.tr.present = 1;
-    s.tr.type = 0xb;
-    s.ldt.limit = 0xffff;
-    s.ldt.present = 1;
-    s.ldt.type = 2;
-    s.gdt.limit = 0xffff;
-    s.idt.limit = 0xffff;
-    s.cr0 = 0x60000010n;
   }
 
   /** kvm_vcpu_kick(): wake the vCPU if it is blocked in KVM_RUN. */
@@ -318,6 +306,12 @@ export class KvmVcpu implements GuestBus {
    */
   loadProgram(program: GuestProgram): void {
     this.cpu.load(program);
+    this.ripBias = 0;
+    this.cancelUserspaceIo();
+  }
+
+  /** Drops the access the vCPU exited for, uncompleted (a new program, or a RESET/INIT). */
+  cancelUserspaceIo(): void {
     this.ioKind = IO_NONE;
   }
 

@@ -1,7 +1,8 @@
 // KVM_GET_REGS / KVM_SET_REGS and the kvm_run sync-register block (arch/x86/kvm/x86.c: __get_regs,
 // __set_regs, sync_regs, store_regs) over the guest model's CPU: r0-r15 are rax, rbx, rcx, rdx, rsi,
-// rdi, rsp, rbp, r8-r15 in kvm_regs order; rip is the guest program's instruction index; rflags holds
-// IF (bit 9) and the always-one bit 1.
+// rdi, rsp, rbp, r8-r15 in kvm_regs order; rip is the guest program's instruction index plus the
+// vCPU's ripBias (0 once a program is loaded; RESET/INIT and SIPI set it so that the program's entry
+// reads as 0xfff0 or 0, x86-reset.ts); rflags holds IF (bit 9) and the always-one bit 1.
 //
 // CR8 (x86.c: kvm_set_cr8, kvm_get_cr8; lapic.c: kvm_lapic_set_tpr, kvm_lapic_get_cr8): with an
 // in-kernel LAPIC, CR8 is TPR[7:4] (setting it writes TPR = cr8 << 4, clearing TPR[3:0]); without one
@@ -27,15 +28,20 @@ export const X86_EFLAGS_IF = 0x200;
 export function regsToBytes(v: KvmVcpu, out: Uint8Array): void {
   const cpu = v.cpu;
   for (let i = 0; i < 16; i++) setU64n(out, i * 8, Math.max(0, cpu.regs[i]!));
-  setU64n(out, RIP, cpu.pc);
+  setU64n(out, RIP, kvmRipRead(v));
   setU64n(out, RFLAGS, X86_EFLAGS_FIXED | (cpu.ifFlag ? X86_EFLAGS_IF : 0));
 }
 
 export function regsFromBytes(v: KvmVcpu, src: Uint8Array): void {
   const cpu = v.cpu;
   for (let i = 0; i < 16; i++) cpu.regs[i] = getU64n(src, i * 8);
-  cpu.pc = getU64n(src, RIP);
+  cpu.pc = getU64n(src, RIP) - v.ripBias;
   cpu.ifFlag = (getU64n(src, RFLAGS) & X86_EFLAGS_IF) !== 0;
+}
+
+/** kvm_rip_read(): the architectural RIP (not below 0: a program may jump before the entry RIP mapped to). */
+export function kvmRipRead(v: KvmVcpu): number {
+  return Math.max(0, v.cpu.pc + v.ripBias);
 }
 
 /** X86_CR8_TPR: the only CR8 bits that exist; anything else is CR8_RESERVED_BITS. */

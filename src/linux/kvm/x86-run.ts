@@ -39,7 +39,9 @@ import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
-import { kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsToBytes } from './x86-regs.js';
+import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsToBytes } from './x86-regs.js';
+import { kvmVcpuDeliverSipiVector, kvmVcpuReset } from './x86-reset.js';
+import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 
 const R_CONTINUE = 1;
 const R_EXIT = 0;
@@ -120,18 +122,15 @@ export function acceptEvents(v: KvmVcpu): void {
   if (apic === null || apic.pendingEvents === 0) return;
   if (apic.pendingEvents & LAPIC_EVENT_INIT) {
     apic.pendingEvents &= ~LAPIC_EVENT_INIT;
-    // kvm_vcpu_reset(vcpu, init_event): the APIC (but for its base MSR and ID) and the CPU return to
-    // their reset state; kvm_clear_interrupt_queue() drops an interrupt KVM_SET_SREGS queued.
-    apic.reset(v.isBsp, true);
-    v.cpu.reset();
-    v.injectedIrq = -1;
-    v.mpState = v.isBsp ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
+    // kvm_vcpu_reset(vcpu, true); then kvm_vcpu_is_bsp() — the BSP bit of IA32_APIC_BASE, not the
+    // vCPU ID — decides whether the vCPU runs from the RESET vector or waits for a SIPI.
+    kvmVcpuReset(v, true);
+    v.mpState = kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
   }
   if (apic.pendingEvents & LAPIC_EVENT_SIPI) {
     apic.pendingEvents &= ~LAPIC_EVENT_SIPI;
     if (v.mpState === KVM_MP_STATE_INIT_RECEIVED) {
-      // The SIPI vector selects the start page; a guest program starts at its entry point.
-      v.cpu.reset();
+      kvmVcpuDeliverSipiVector(v, apic.sipiVector);
       v.mpState = KVM_MP_STATE_RUNNABLE;
     }
   }

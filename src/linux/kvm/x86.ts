@@ -12,7 +12,7 @@
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
-import { getS32, getU16, getU32, getU64, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
+import { getS32, getU16, getU32, getU64, getU64n, setU32, setU64, setU64n } from '../../../abi/bytes.js';
 import {
   X86_CR0_CD, X86_CR0_NW, X86_CR0_PE, X86_CR0_PG, X86_CR4_DE, X86_CR4_FSGSBASE, X86_CR4_MCE, X86_CR4_OSFXSR,
   X86_CR4_OSXMMEXCPT, X86_CR4_OSXSAVE, X86_CR4_PAE, X86_CR4_PCE, X86_CR4_PGE, X86_CR4_PKE, X86_CR4_PSE, X86_CR4_PVI,
@@ -21,7 +21,7 @@ import {
 import { EFER_LMA, EFER_LME } from '../../hw/x86/msr-index.js';
 import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import {
-  KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
+  KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DEBUGREGS, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
   KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOAPIC_POLARITY_IGNORED, KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_ANY_LENGTH,
   KVM_CAP_IOEVENTFD_NO_LENGTH, KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE, KVM_CAP_IRQ_INJECT_STATUS,
   KVM_CAP_IRQ_ROUTING, KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, KVM_CAP_MAX_VCPUS, KVM_CAP_MAX_VCPU_ID, KVM_CAP_MP_STATE,
@@ -30,7 +30,7 @@ import {
   KVM_IRQCHIP_PIC_SLAVE, KVM_MP_STATE_AP_RESET_HOLD, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED,
   KVM_CAP_EXT_CPUID, KVM_CAP_EXT_EMUL_CPUID, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_SET_TSS_ADDR,
   KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_SIPI_RECEIVED, KVM_MP_STATE_UNINITIALIZED, kvm_enable_cap, kvm_irq_level,
-  kvm_irqchip, kvm_sregs,
+  kvm_debugregs, kvm_irqchip, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
 import { LAPIC_EVENT_SIPI, LAPIC_REGS_BYTES } from '../../hw/x86/lapic.js';
 import {
@@ -48,8 +48,9 @@ import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
 import {
-  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes,
+  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmRipRead, kvmSetCr8, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
+import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -82,6 +83,7 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_EXT_EMUL_CPUID:
     case KVM_CAP_SET_TSS_ADDR:
     case KVM_CAP_SET_IDENTITY_MAP_ADDR:
+    case KVM_CAP_DEBUGREGS:
       return 1;
     case KVM_CAP_NR_VCPUS:
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
@@ -237,8 +239,6 @@ const SREGS_CR3 = kvm_sregs.offsetof('cr3');
 const SREGS_CR4 = kvm_sregs.offsetof('cr4');
 const SREGS_EFER = kvm_sregs.offsetof('efer');
 const SREGS_CS_L = kvm_sregs.offsetof('cs.l');
-const SREGS_CS_BASE = kvm_sregs.offsetof('cs.base');
-const SREGS_CS_SELECTOR = kvm_sregs.offsetof('cs.selector');
 const SREGS_INTERRUPT_BITMAP = kvm_sregs.offsetof('interrupt_bitmap');
 /** KVM_NR_INTERRUPTS: interrupt_bitmap's bits. */
 const KVM_NR_INTERRUPTS = 256;
@@ -332,7 +332,7 @@ export function setSregs(v: KvmVcpu, arg: UserArg): number {
   kvmSetCr8(v, getU64n(b, SREGS_CR8));
   const vec = firstPendingVector(b);
   if (vec >= 0) v.injectedIrq = vec;
-  if (kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP && v.cpu.pc === 0xfff0 && getU16(b, SREGS_CS_SELECTOR) === 0xf000
+  if (kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP && kvmRipRead(v) === RESET_RIP && getU16(b, SREGS_CS_SELECTOR) === 0xf000
     && getU64(b, SREGS_CS_BASE) === 0xffff0000n && !(getU64(b, SREGS_CR0) & BigInt(X86_CR0_PE))) {
     v.mpState = KVM_MP_STATE_RUNNABLE;
     v.cpu.halted = false;
@@ -373,6 +373,39 @@ export function setMpState(v: KvmVcpu, arg: UserArg): number {
     v.cpu.halted = st === KVM_MP_STATE_HALTED;
   }
   v.kick();
+  return 0;
+}
+
+const DBG_DB = kvm_debugregs.offsetof('db');
+const DBG_DR6 = kvm_debugregs.offsetof('dr6');
+const DBG_DR7 = kvm_debugregs.offsetof('dr7');
+const DBG_FLAGS = kvm_debugregs.offsetof('flags');
+
+/** kvm_vcpu_ioctl_x86_get_debugregs(): the struct zeroed, then DR0-3, DR6 and DR7 as stored. */
+export function getDebugregs(v: KvmVcpu, arg: UserArg): number {
+  const b = arg.user(kvm_debugregs.size);
+  b.fill(0);
+  for (let i = 0; i < 4; i++) setU64(b, DBG_DB + i * 8, v.db[i]!);
+  setU64n(b, DBG_DR6, v.dr6);
+  setU64n(b, DBG_DR7, v.dr7);
+  return 0;
+}
+
+/**
+ * kvm_vcpu_ioctl_x86_set_debugregs(): flags must be 0, DR6 and DR7 fit in 32 bits (kvm_dr6_valid,
+ * kvm_dr7_valid), else EINVAL and nothing changes; the values are stored as given (no fixed bits forced).
+ */
+export function setDebugregs(v: KvmVcpu, arg: UserArg): number {
+  const b = arg.user(kvm_debugregs.size);
+  const flags = getU64(b, DBG_FLAGS);
+  if (flags) throw kerr('EINVAL', `kvm_debugregs.flags 0x${flags.toString(16)} must be 0`);
+  const dr6 = getU64(b, DBG_DR6);
+  const dr7 = getU64(b, DBG_DR7);
+  if (dr6 >> 32n) throw kerr('EINVAL', `dr6 0x${dr6.toString(16)} has bits above 31 set`);
+  if (dr7 >> 32n) throw kerr('EINVAL', `dr7 0x${dr7.toString(16)} has bits above 31 set`);
+  for (let i = 0; i < 4; i++) v.db[i] = getU64(b, DBG_DB + i * 8);
+  v.dr6 = Number(dr6);
+  v.dr7 = Number(dr7);
   return 0;
 }
 

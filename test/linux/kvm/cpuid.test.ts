@@ -19,8 +19,10 @@ import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
-import { errno, K, vmm } from './helpers.js';
+import { errno, K, run, signalMsi, vmm } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
+import { enableLapic } from '../../../src/guest/x86.js';
+import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
@@ -260,5 +262,43 @@ describe('what the guest CPUID changes (cpuid.c kvm_vcpu_after_set_cpuid, x86.h 
     const now = getCpuid(v);
     expect(getU32(now, 0)).toBe(getU32(table, 0));
     expect(getU32(now, entry(now, 0x80000008) + 12)).toBe(0x3030);
+  });
+
+  it('RESET and INIT put leaf 1 EAX in RDX (kvm_vcpu_reset: 0x600 without a leaf 1)', () => {
+    const v = vmm();
+    const rdx = () => {
+      const r = K.kvm_regs.alloc();
+      v.p.ioctl(v.vcpus[0]!, K.KVM_GET_REGS, r);
+      return r.rdx;
+    };
+    expect(rdx()).toBe(0x600n);
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_CPUID2, supported(v));
+    expect(rdx()).toBe(0x600n); // set after the RESET: RDX is what the reset left
+    const s = K.kvm_lapic_state.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_LAPIC, s);
+    new DataView(s.bytes.buffer, s.bytes.byteOffset).setUint32(0xf0, 0x1ff, true); // SPIV: software-enabled
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_LAPIC, s);
+    expect(signalMsi(v.p, v.vm, 0xfee00000, 0x500)).toBe(1); // INIT to APIC ID 0
+    const mp = new Uint8Array(4);
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_MP_STATE, mp); // accepts the INIT (kvm_apic_accept_events)
+    expect(rdx()).toBe(0xa10f11n);
+  });
+
+  it('the LAPIC timer keeps the periodic mode bit, and TSC-deadline only when leaf 1 offers it (timer_mode_mask)', () => {
+    const lvtt = (leaf1Ecx: number | null): number => {
+      const v = vmm();
+      if (leaf1Ecx !== null) v.p.ioctl(v.vcpus[0]!, K.KVM_SET_CPUID2, cpuid2([[1, 0, 0, 0, 0, leaf1Ecx, 0]]));
+      const a = new GuestAsm('lvtt').label('start');
+      enableLapic(a);
+      a.store32(APIC_DEFAULT_PHYS_BASE + APIC_LVTT, 0x600ef).out(0x80, 0, 1).hlt();
+      v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+      expect(run(v)).toBe(K.KVM_EXIT_IO);
+      const s = K.kvm_lapic_state.alloc();
+      v.p.ioctl(v.vcpus[0]!, K.KVM_GET_LAPIC, s);
+      return new DataView(s.bytes.buffer, s.bytes.byteOffset).getUint32(APIC_LVTT, true);
+    };
+    expect(lvtt(null)).toBe(0xef);
+    expect(lvtt(0)).toBe(0x200ef);
+    expect(lvtt(1 << 24)).toBe(0x600ef);
   });
 });

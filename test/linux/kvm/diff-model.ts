@@ -416,6 +416,61 @@ export function runModel(script: string[]): string[] {
         });
         break;
       }
+      case 'getregs': {
+        const rg = K.kvm_regs.alloc();
+        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_REGS, rg), () => {
+          const g = (['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const).map((r) => rg[r].toString(16));
+          return `gpr=${g.join(',')} rip=${hex(rg.rip)} rflags=${hex(rg.rflags)}`;
+        });
+        break;
+      }
+      // KVM_GET_REGS, u64s of kvm_regs set by index (0-15 GPRs, 16 rip, 17 rflags), KVM_SET_REGS.
+      case 'setgpr': {
+        const rg = K.kvm_regs.alloc();
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_REGS, rg);
+          const dv = new DataView(rg.bytes.buffer, rg.bytes.byteOffset);
+          for (let i = 2; i + 1 < t.length; i += 2) dv.setBigUint64(Number(t[i]) * 8, u64(t[i + 1]!), true);
+          return p.ioctl(fd(t[1]!), K.KVM_SET_REGS, rg);
+        });
+        break;
+      }
+      // KVM_GET_DEBUGREGS (prefilled with 0x5a bytes) printed; setdbg: GET, flags/dr6/dr7/db0 set, KVM_SET_DEBUGREGS.
+      case 'getdbg':
+      case 'setdbg': {
+        const d = K.kvm_debugregs.alloc();
+        d.bytes.fill(0x5a);
+        const get = t[0] === 'getdbg';
+        res(() => {
+          p.ioctl(fd(t[1]!), K.KVM_GET_DEBUGREGS, d);
+          if (get) return 0;
+          d.flags = u64(t[2]!);
+          d.dr6 = u64(t[3]!);
+          d.dr7 = u64(t[4]!);
+          d.db.set(0, u64(t[5]!));
+          return p.ioctl(fd(t[1]!), K.KVM_SET_DEBUGREGS, d);
+        }, () => (get ? `db=${[0, 1, 2, 3].map((i) => d.db.get(i).toString(16)).join(',')} dr6=${hex(d.dr6)} dr7=${hex(d.dr7)} flags=${d.flags.toString(16)} res0=${d.reserved.get(0).toString(16)}` : undefined));
+        break;
+      }
+      // KVM_GET_SREGS' segments (selector:base:limit:type.present.dpl.db.s.l.g.avl.unusable, hex), gdt, idt, cr2.
+      case 'getseg': {
+        const sr = K.kvm_sregs.alloc();
+        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_SREGS, sr), () => {
+          const segs = (['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] as const).map((n) => {
+            const g = sr[n];
+            const f = [g.type, g.present, g.dpl, g.db, g.s, g.l, g.g, g.avl, g.unusable].map((x) => x.toString(16)).join('.');
+            return `${n}=${g.selector.toString(16)}:${g.base.toString(16)}:${g.limit.toString(16)}:${f} `;
+          });
+          return `${segs.join('')}gdt=${sr.gdt.base.toString(16)}:${sr.gdt.limit.toString(16)} idt=${sr.idt.base.toString(16)}:${sr.idt.limit.toString(16)} cr2=${sr.cr2.toString(16)}`;
+        });
+        break;
+      }
+      // One u32 of KVM_GET_LAPIC's register page, in hex.
+      case 'lapicreg': {
+        const s = K.kvm_lapic_state.alloc();
+        res(() => p.ioctl(fd(t[1]!), K.KVM_GET_LAPIC, s), () => hex(BigInt(new DataView(s.bytes.buffer, s.bytes.byteOffset).getUint32(u32(t[2]!), true))));
+        break;
+      }
       // Guest code, as kvm-diff.c's guest(): one access, then OUT 0x10 with r0 (eax).
       case 'mmiow':
       case 'mmior':

@@ -163,3 +163,32 @@ export const msrScript = fc.tuple(fc.boolean(), fc.array(msrCommand, { minLength
   'kvm', 'vm h0 0', ...(irqchip ? ['irqchip h1'] : []), 'vcpu h1 0', 'setmsr h2 0x1a0 0', ...cs, 'getsregs h2',
   'getmsr h2 0x1b 0x174 0x175 0x176 0x1a0 0x277 0x2ff 0xc0000080 0xc0000081 0xc0000082 0xc0000083 0xc0000084 0xc0000100 0xc0000101 0xc0000102',
 ]);
+
+// INIT/SIPI scripts: two vCPUs with in-kernel LAPICs, their registers, segments, MSRs and APIC base poked,
+// INIT, SIPI and NMI messages (KVM_SIGNAL_MSI) and SET_MP_STATE, read back through GET_MP_STATE (which accepts
+// the events), GET_REGS, GET_SREGS and GET_MSRS. Kept out (host-dependent, see differential.test.ts): reads of
+// the FS/GS base MSRs (kvm_pvm keeps them across INIT), RFLAGS bits but IF (the model keeps only IF), GPR values
+// beyond 2^53 (the guest model's registers are doubles).
+const RESET_VCPUS = ['h2', 'h3'] as const;
+const GPR_VALUES = [0n, 1n, 0x600n, 0x1234n, 0xfff0n, 0xffffffffn, 0x1fffffffffffffn];
+const resetMsrs = MSRS.filter((i) => i !== 0xc0000100 && i !== 0xc0000101 && i !== 0x10);
+const resetCommand = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.nat(16), fc.constantFrom(...GPR_VALUES)).map(([v, i, x]) => `setgpr ${v} ${i} 0x${x.toString(16)}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.constantFrom(0x2, 0x202)).map(([v, f]) => `setgpr ${v} 17 0x${f.toString(16)}`) },
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), sregsPoke).map(([v, s]) => s.replace('setsregs h2', `setsregs ${v}`)) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.constantFrom(0x10, 0xf000, 0x9a00), fc.constantFrom(0n, 0x9a000n, 0xffff0000n)).map(([v, sel, base]) => `setsregs ${v} cssel=0x${sel.toString(16)} csbase=0x${base.toString(16)}`) },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.array(msrPair, { minLength: 1, maxLength: 3 })).map(([v, ps]) => `setmsr ${v} ${ps.join(' ')}`) },
+  { weight: 4, arbitrary: fc.tuple(fc.nat(1), fc.constantFrom(0x400, 0x500, 0x500, 0x600, 0x612, 0x69a, 0x6ff)).map(([id, d]) => `msi h1 0x${((0xfee00000 | (id << 12)) >>> 0).toString(16)} 0 0x${d.toString(16)} 0`) },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.nat(4)).map(([v, s]) => `setmp ${v} ${s}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.constantFrom(0x80, 0x90, 0xd0, 0x380, 0x3f0), fc.constantFrom(0x10, 0x33, 0x01000000)).map(([v, o, x]) => `setlapic ${v} 0x${o.toString(16)} 0x${x.toString(16)}`) },
+  { weight: 1, arbitrary: fc.constantFrom(...RESET_VCPUS).map((v) => `apicon ${v}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.constantFrom(0n, 0x400n, 0xffff0ff0n, 0xffffffffn, 0x100000000n), fc.constantFrom(0n, 0x400n, 0xffffffffn, 0x100000000n), fc.constantFrom(0n, 0x1234n)).map(([v, d6, d7, d0]) => `setdbg ${v} 0 0x${d6.toString(16)} 0x${d7.toString(16)} 0x${d0.toString(16)}`) },
+  { weight: 4, arbitrary: fc.tuple(fc.constantFrom('getmp', 'getregs', 'getseg', 'getsregs'), fc.constantFrom(...RESET_VCPUS)).map(([c, v]) => `${c} ${v}`) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RESET_VCPUS), fc.array(fc.constantFrom(...resetMsrs), { minLength: 1, maxLength: 4 })).map(([v, is]) => `getmsr ${v} ${is.map((i) => `0x${i.toString(16)}`).join(' ')}`) },
+);
+export const resetScript = fc.array(resetCommand, { minLength: 1, maxLength: 30, size: 'large' }).map((cs) => [
+  'kvm', 'vm h0 0', 'irqchip h1', 'vcpu h1 0', 'vcpu h1 1', 'setmsr h2 0x1a0 0', 'setmsr h3 0x1a0 0', ...cs,
+  ...RESET_VCPUS.flatMap((v) => [`getmp ${v}`, `getregs ${v}`, `getseg ${v}`, `getsregs ${v}`, `getdbg ${v}`,
+    `getmsr ${v} ${resetMsrs.filter((i) => i < 0x800 || i > 0x8ff).map((i) => `0x${i.toString(16)}`).join(' ')}`,
+    `lapicreg ${v} 0x20`, `lapicreg ${v} 0x90`, `lapicreg ${v} 0xf0`, `lapicreg ${v} 0x350`, `lapicreg ${v} 0x3f0`]),
+]);

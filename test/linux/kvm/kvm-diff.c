@@ -459,6 +459,74 @@ int main(void)
 			if (r == 0)
 				r = ioctl(fdarg(tok[1]), KVM_SET_REGS, &rg);
 			res(r, NULL);
+		} else if (!strcmp(c, "getregs")) {
+			/* getregs vcpu: KVM_GET_REGS; the 16 GPRs (rax..r15, kvm_regs order), rip and rflags in hex. */
+			struct kvm_regs rg;
+			char x[512];
+			int o;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_REGS, &rg);
+			unsigned long long *g = (unsigned long long *)&rg;
+			o = snprintf(x, sizeof x, "gpr=");
+			for (int i = 0; i < 16; i++)
+				o += snprintf(x + o, sizeof x - o, "%s%llx", i ? "," : "", g[i]);
+			snprintf(x + o, sizeof x - o, " rip=%#llx rflags=%#llx", (unsigned long long)rg.rip,
+				 (unsigned long long)rg.rflags);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "setgpr")) {
+			/* setgpr vcpu i value [i value]...: KVM_GET_REGS, u64 i of kvm_regs (0-15 GPRs, 16 rip, 17 rflags) set, KVM_SET_REGS. */
+			struct kvm_regs rg;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_REGS, &rg);
+			for (int i = 2; r == 0 && i + 1 < n; i += 2)
+				((unsigned long long *)&rg)[atoi(tok[i])] = strtoull(tok[i + 1], 0, 0);
+			if (r == 0)
+				r = ioctl(fdarg(tok[1]), KVM_SET_REGS, &rg);
+			res(r, NULL);
+		} else if (!strcmp(c, "getdbg") || !strcmp(c, "setdbg")) {
+			/*
+			 * getdbg vcpu: KVM_GET_DEBUGREGS (struct prefilled with 0x5a bytes), prints db0-3, dr6, dr7, flags
+			 * and reserved[0]. setdbg vcpu flags dr6 dr7 db0: KVM_GET_DEBUGREGS, those fields set, KVM_SET_DEBUGREGS.
+			 */
+			struct kvm_debugregs d;
+			char x[256];
+			memset(&d, 0x5a, sizeof d);
+			long r = ioctl(fdarg(tok[1]), KVM_GET_DEBUGREGS, &d);
+			if (c[0] == 's' && r == 0) {
+				d.flags = strtoull(tok[2], 0, 0);
+				d.dr6 = strtoull(tok[3], 0, 0);
+				d.dr7 = strtoull(tok[4], 0, 0);
+				d.db[0] = strtoull(tok[5], 0, 0);
+				r = ioctl(fdarg(tok[1]), KVM_SET_DEBUGREGS, &d);
+			}
+			snprintf(x, sizeof x, "db=%llx,%llx,%llx,%llx dr6=%#llx dr7=%#llx flags=%llx res0=%llx", (unsigned long long)d.db[0],
+				 (unsigned long long)d.db[1], (unsigned long long)d.db[2], (unsigned long long)d.db[3],
+				 (unsigned long long)d.dr6, (unsigned long long)d.dr7, (unsigned long long)d.flags,
+				 (unsigned long long)d.reserved[0]);
+			res(r, c[0] == 'g' && r == 0 ? x : NULL);
+		} else if (!strcmp(c, "getseg")) {
+			/*
+			 * getseg vcpu: KVM_GET_SREGS' segments (selector:base:limit:type.present.dpl.db.s.l.g.avl.unusable,
+			 * in hex) for cs ds es fs gs ss tr ldt, gdt and idt (base:limit) and cr2.
+			 */
+			struct kvm_sregs sr;
+			char x[1024];
+			int o = 0;
+			long r = ioctl(fdarg(tok[1]), KVM_GET_SREGS, &sr);
+			struct kvm_segment *sg[8] = { &sr.cs, &sr.ds, &sr.es, &sr.fs, &sr.gs, &sr.ss, &sr.tr, &sr.ldt };
+			const char *nm[8] = { "cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt" };
+			for (int i = 0; i < 8; i++)
+				o += snprintf(x + o, sizeof x - o, "%s=%x:%llx:%x:%x.%x.%x.%x.%x.%x.%x.%x.%x ", nm[i], sg[i]->selector,
+					      (unsigned long long)sg[i]->base, sg[i]->limit, sg[i]->type, sg[i]->present, sg[i]->dpl,
+					      sg[i]->db, sg[i]->s, sg[i]->l, sg[i]->g, sg[i]->avl, sg[i]->unusable);
+			snprintf(x + o, sizeof x - o, "gdt=%llx:%x idt=%llx:%x cr2=%llx", (unsigned long long)sr.gdt.base, sr.gdt.limit,
+				 (unsigned long long)sr.idt.base, sr.idt.limit, (unsigned long long)sr.cr2);
+			res(r, r == 0 ? x : NULL);
+		} else if (!strcmp(c, "lapicreg")) {
+			/* lapicreg vcpu off: one u32 of KVM_GET_LAPIC's register page, in hex. */
+			struct kvm_lapic_state s;
+			char x[32];
+			long r = ioctl(fdarg(tok[1]), KVM_GET_LAPIC, &s);
+			snprintf(x, sizeof x, "%#x", *(uint32_t *)(s.regs + strtoul(tok[2], 0, 0)));
+			res(r, r == 0 ? x : NULL);
 		} else if (!strcmp(c, "mmiow") || !strcmp(c, "mmior") || !strcmp(c, "piow") || !strcmp(c, "pior")) {
 			/*
 			 * mmiow vcpu addr len value: stores len bytes (1, 2 or 4) of value at addr;
