@@ -37,7 +37,7 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
 import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { ResourceLimits } from './resource.js';
-import { CAP_LAST_CAP, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
+import { CAP_LAST_CAP, CAP_SETGID, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
 
 /**
@@ -116,6 +116,8 @@ const F_APPEND = 0o2000;
 /** init_fs's umask (fs/fs_struct.c), which processes inherit unless they change it. */
 const DEFAULT_UMASK = 0o022;
 const WOULD_BLOCK = -1;
+/** NGROUPS_MAX (include/uapi/linux/limits.h): the most supplementary groups setgroups() takes. */
+const NGROUPS_MAX = 65536;
 /** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
 const MAX_RW_COUNT = 0x7ffff000;
 /**
@@ -179,7 +181,8 @@ export class Process implements Cred {
   readonly pid: number;
   readonly uid: number;
   readonly gid: number;
-  readonly groups: readonly number[];
+  /** Supplementary groups, sorted (groups_sort(): spawn's initgroups and setgroups sort them). */
+  groups: readonly number[];
   readonly name: string;
   readonly umask: number;
   readonly fds: FdTable;
@@ -203,7 +206,7 @@ export class Process implements Cred {
     this.pid = kernel.allocPid();
     this.uid = opts.uid ?? 0;
     this.gid = opts.gid ?? this.uid;
-    this.groups = opts.groups ?? [];
+    this.groups = [...(opts.groups ?? [])].map((g) => g >>> 0).sort((a, b) => a - b);
     this.name = opts.name ?? `proc${this.pid}`;
     this.umask = (opts.umask ?? DEFAULT_UMASK) & 0o777;
     this.capEff = opts.capabilities ?? (this.uid === 0 ? ALL_CAPS : 0n);
@@ -1266,6 +1269,53 @@ export class Process implements Cred {
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path], -1, e);
       this.fail(e, 'readlink', `readlink("${path}")`, undefined, path);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // supplementary groups (kernel/groups.c)
+
+  /**
+   * getgroups(2): returns the number of supplementary groups; with size > 0 also writes them (sorted)
+   * to `list` (EINVAL if size is negative or below the count, EFAULT if `list` holds fewer).
+   */
+  getgroups(size: number, list: Uint32Array | null): number {
+    const n = this.groups.length;
+    try {
+      if (this.exited) throw this.exitedError();
+      size |= 0;
+      if (size < 0) throw kerr('EINVAL', `negative size ${size}`);
+      if (size > 0) {
+        if (n > size) throw kerr('EINVAL', `the process has ${n} supplementary groups; the list has room for ${size}`);
+        if (!list || list.length < n) throw kerr('EFAULT', `the list holds ${list?.length ?? 0} gids; ${n} are to be written`);
+        list.set(this.groups);
+      }
+      if (this.kernel.trace.active) this.traceCall('getgroups', undefined, undefined, [size, size === 0 && !list ? null : this.groups], n, undefined);
+      return n;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('getgroups', undefined, undefined, [size, list ? 'addr' : null], -1, e);
+      this.fail(e, 'getgroups', `getgroups(${size})`);
+    }
+  }
+
+  /**
+   * setgroups(2): needs CAP_SETGID (EPERM, checked first); size at most NGROUPS_MAX (EINVAL); the
+   * first `size` gids of `list` (EFAULT if it holds fewer), sorted (groups_sort()).
+   */
+  setgroups(size: number, list: Uint32Array | null): void {
+    size |= 0;
+    const readable = list !== null && size >= 0 && size <= NGROUPS_MAX && list.length >= size;
+    const shown = readable ? [...list.subarray(0, size)] : list === null ? null : 'addr';
+    try {
+      if (this.exited) throw this.exitedError();
+      if (!this.capable(CAP_SETGID)) throw kerr('EPERM', `setgroups needs CAP_SETGID; uid ${this.uid} has not`);
+      if (size < 0 || size > NGROUPS_MAX) throw kerr('EINVAL', `${size} groups (at most NGROUPS_MAX ${NGROUPS_MAX})`);
+      if (size > 0 && !readable) throw kerr('EFAULT', `the list holds ${list?.length ?? 0} gids; setgroups reads ${size}`);
+      this.groups = [...(list?.subarray(0, size) ?? [])].sort((a, b) => a - b);
+      if (this.kernel.trace.active) this.traceCall('setgroups', undefined, undefined, [size, shown], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('setgroups', undefined, undefined, [size, shown], -1, e);
+      this.fail(e, 'setgroups', `setgroups(${size})`);
     }
   }
 

@@ -486,6 +486,12 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return formatPrlimit(ev);
     case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':
       return formatOwnerMode(ev);
+    case 'getgroups': case 'setgroups': {
+      // print_groups(): the gids, or the address strace would not (or could not) read.
+      const list = a[1] as readonly number[] | 'addr' | null;
+      const shown = list === null ? 'NULL' : list === 'addr' || (ev.errno && ev.syscall === 'getgroups') ? '0x0' : `[${list.join(', ')}]`;
+      return `${ev.syscall}(${a[0]}, ${shown}) = ${result(ev, dec(ev.ret))}`;
+    }
     case 'epoll_create':
       return `epoll_create(${a[0]}) = ${result(ev, dec(ev.ret))}`;
     case 'epoll_create1':

@@ -4,7 +4,9 @@
 // or -, caps the effective set in hex) runs in a child that takes those credentials (setgroups,
 // setresgid, setresuid with PR_SET_KEEPCAPS, capset). Prints one line an operation: OK, the errno
 // number, `open:<errno>` when fchown/fchmod could not open the file, or for stat `<mode> <uid> <gid>`.
-// efd-fchown/efd-fchmod and pipe-fchown/pipe-fchmod (path -) make an eventfd or a pipe and change it.
+// efd-fchown/efd-fchmod and pipe-fchown/pipe-fchmod (path -) make an eventfd or a pipe and change it;
+// `getgroups - [size]` prints `<n>: <gids>`; `setgroups <path> <gids|->` sets them and, unless the path
+// is -, opens the path for reading (`OK open:<result>`).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +67,28 @@ static void run(char *op, char *rel, char *a, char *b) {
     close(fds[0]);
     if (fds[1] != fds[0]) close(fds[1]);
     errno = e;
+  } else if (!strcmp(op, "getgroups")) {
+    gid_t g[64];
+    int n = getgroups(!strcmp(a, "") ? 64 : atoi(a), g);
+    if (n < 0) { printf("%d\n", errno); return; }
+    printf("%d:", n);
+    for (int i = 0; i < n; i++) printf(" %u", g[i]);
+    printf("\n");
+    return;
+  } else if (!strcmp(op, "setgroups")) {
+    gid_t g[64];
+    int n = 0;
+    if (strcmp(a, "-") != 0)
+      for (char *t = strtok(a, ","); t && n < 64; t = strtok(0, ",")) g[n++] = (gid_t)atoi(t);
+    r = setgroups(n, g);
+    // Then whether the new groups open the file named.
+    if (!r && strcmp(rel, "-") != 0) {
+      int fd = open(p, O_RDONLY);
+      if (fd < 0) { printf("OK open:%d\n", errno); return; }
+      close(fd);
+      printf("OK open:OK\n");
+      return;
+    }
   } else if (!strcmp(op, "mkdir")) r = mkdir(p, 0700);
   else if (!strcmp(op, "stat")) {
     struct stat st;

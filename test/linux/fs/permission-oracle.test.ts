@@ -117,6 +117,10 @@ const SCRIPT: readonly string[] = [
   `${NOBODY} chmod /sys/bus/pci/drivers_probe 0200`, `${N_FOWNER} chmod /sys/bus/pci/drivers_probe 0200`, 'root stat /sys/bus/pci/drivers_probe',
   `${NOBODY} efd-fchmod - 0600`, 'root efd-fchown - 0 0', `${NOBODY} pipe-fchmod - 0644`, `${NOBODY} pipe-fchown - 0 -1`,
   `${NOBODY} pipe-fchown - 65534 65534`, `${U} pipe-fchown - -1 2000`, `${UG} pipe-fchown - -1 2000`,
+  // Supplementary groups (kernel/groups.c): sorted, EINVAL for a short list, CAP_SETGID to set them,
+  // and the new set decides group permission at once.
+  '1000:1000:3000,2000,5,2000:0 getgroups -', '1000:1000:3000,2000,5:0 getgroups - 2', '1000:1000:3000,2000,5:0 getgroups - 3',
+  `${U} setgroups - 2000`, '1000:1000:-:40 setgroups g750/f 2000', '1000:1000:2000:40 setgroups g750/f -', '1000:1000:2000:40 setgroups - 7,3,5',
 ];
 
 const CHANGES = /^(chown|lchown|fchown|chmod|fchmod)\(/;
@@ -193,6 +197,24 @@ function runModel(script: readonly string[]): { out: string[]; trace: string[] }
         if (w >= 0) p.close(w);
         return res;
       }
+      case 'getgroups': {
+        const list = new Uint32Array(64);
+        try {
+          const n = p.getgroups(a === '' ? 64 : Number(a), list);
+          return `${n}:${[...list.subarray(0, n)].map((g) => ` ${g}`).join('')}`;
+        } catch (e) {
+          if (!(e instanceof SyscallError)) throw e;
+          return String(e.errno);
+        }
+      }
+      case 'setgroups': {
+        // A process of its own: the C side changes only the child that runs this line.
+        const [uid, gid, groups, caps] = who.split(':') as [string, string, string, string];
+        const q = host.spawn({ uid: Number(uid), gid: Number(gid), groups: groups === '-' ? [] : groups.split(',').map(Number), capabilities: BigInt(`0x${caps}`), umask: 0, stdio: false });
+        const gids = a === '-' ? [] : a.split(',').map(Number);
+        const r = tryOp(() => q.setgroups(gids.length, Uint32Array.from(gids)));
+        return r !== 'OK' || rel === '-' ? r : `OK open:${tryOp(() => q.close(q.open(path, O_RDONLY)))}`;
+      }
       default:
         throw new Error(`unknown op ${op}`);
     }
@@ -203,7 +225,7 @@ function runModel(script: readonly string[]): { out: string[]; trace: string[] }
 
 /** A result with its errno named, after the script line. */
 function show(script: readonly string[], results: readonly string[]): string[] {
-  return results.map((r, i) => `${script[i]}: ${r.replace(/^(open:)?(\d+)$/, (_, o: string | undefined, n: string) => `${o ?? ''}${errnoInfo(Number(n)).code}`)}`);
+  return results.map((r, i) => `${script[i]}: ${r.replace(/^(OK )?(open:)?(\d+)$/, (_, k: string | undefined, o: string | undefined, n: string) => `${k ?? ''}${o ?? ''}${errnoInfo(Number(n)).code}`)}`);
 }
 
 describe('permissions, path walks, chown and chmod: the model against this machine\'s kernel', () => {

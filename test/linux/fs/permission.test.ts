@@ -11,7 +11,7 @@ import { StaticDir } from '../../../src/linux/fs/vfs.js';
 import { genericPermission, MAY_EXEC, MAY_READ, MAY_WRITE, type InodeAttrs } from '../../../src/linux/fs/namei.js';
 import type { Cred } from '../../../src/linux/cred.js';
 import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY } from '../../../include-ts/linux/fcntl.js';
-import { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID } from '../../../include-ts/linux/capability.js';
+import { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_SETGID } from '../../../include-ts/linux/capability.js';
 import { EDU, GROUP, bindVfio, expectErrno } from '../../support/vfio.js';
 
 const cap = (...caps: number[]): bigint => caps.reduce((s, c) => s | (1n << BigInt(c)), 0n);
@@ -247,5 +247,48 @@ describe('strace lines (strace 6.1 on this machine prints these calls so: permis
       `fchown(${fd}, 1, 1) = -1 EOPNOTSUPP (Operation not supported)`,
       'chmod("/t/priv/f", 0644) = -1 EACCES (Permission denied)',
     ]);
+  });
+});
+
+describe('supplementary groups (kernel/groups.c getgroups, setgroups)', () => {
+  it('sorted; EPERM without CAP_SETGID before EINVAL; EINVAL above NGROUPS_MAX or for a short list; EFAULT; traced as strace 6.1 prints them', () => {
+    const host = Host.create();
+    const p = host.spawn({ uid: 1000, gid: 1000, capabilities: cap(CAP_SETGID) });
+    const lines: string[] = [];
+    const stop = host.strace((l) => lines.push(l));
+    p.setgroups(4, Uint32Array.of(2000, 5, 1000, 5));
+    expect(p.getgroups(0, null)).toBe(4);
+    const out = new Uint32Array(8);
+    expect(p.getgroups(8, out)).toBe(4);
+    expect([...out.subarray(0, 4)]).toEqual([5, 5, 1000, 2000]);
+    expectErrno(() => p.getgroups(2, out), 'EINVAL');
+    expectErrno(() => p.setgroups(70000, out), 'EINVAL');
+    expectErrno(() => p.setgroups(2, new Uint32Array(1)), 'EFAULT');
+    expect(p.groups).toEqual([5, 5, 1000, 2000]);
+    p.setgroups(0, null);
+    const q = host.spawn({ uid: 5, gid: 5 });
+    expectErrno(() => q.setgroups(70000, out), 'EPERM');
+    stop();
+    // The same calls under strace on this machine (addresses as 0x0).
+    expect(lines).toEqual([
+      'setgroups(4, [2000, 5, 1000, 5]) = 0',
+      'getgroups(0, NULL) = 4',
+      'getgroups(8, [5, 5, 1000, 2000]) = 4',
+      'getgroups(2, 0x0) = -1 EINVAL (Invalid argument)',
+      'setgroups(70000, 0x0) = -1 EINVAL (Invalid argument)',
+      'setgroups(2, 0x0) = -1 EFAULT (Bad address)',
+      'setgroups(0, NULL) = 0',
+      'setgroups(70000, 0x0) = -1 EPERM (Operation not permitted)',
+    ]);
+  });
+
+  it('the new set decides group permission at once', () => {
+    const { host, root } = tree();
+    root.chown('/t/priv', 0, 2000);
+    root.chmod('/t/priv', 0o750);
+    const p = host.spawn({ uid: 1000, gid: 1000, capabilities: cap(CAP_SETGID) });
+    expectErrno(() => p.open('/t/priv/f', O_RDONLY), 'EACCES');
+    p.setgroups(1, Uint32Array.of(2000));
+    p.close(p.open('/t/priv/f', O_RDONLY));
   });
 });
