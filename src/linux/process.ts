@@ -1,5 +1,6 @@
 // A process and its system calls (fs/open.c, fs/read_write.c, fs/ioctl.c, fs/select.c, mm/mmap.c,
-// fs/file.c, fs/fcntl.c): the ABI a VMM is written against. Every call validates like the kernel
+// fs/file.c, fs/fcntl.c, kernel/groups.c): the ABI a VMM is written against. Its credentials (uid,
+// gid, groups, capabilities) are what permission checks read (src/linux/fs/namei.ts). Every call validates like the kernel
 // before changing anything, fails with the kernel's errno as a SyscallError, and reports itself on the
 // trace bus. Calls that would block either wait for the scheduler to make them ready (sync form; they
 // fail with EINTR, never hang, when nothing in the model can ever make them ready) or have an async

@@ -17,15 +17,10 @@ import type { Process } from '../../../src/linux/process.js';
 import { StaticDir } from '../../../src/linux/fs/vfs.js';
 import { errnoInfo } from '../../../abi/errno.js';
 import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY } from '../../../include-ts/linux/fcntl.js';
+import { REAL_CAPS, STRACE, rootOracleSkip } from '../../support/root-oracle.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
-/** This process's effective capabilities (this machine's root lacks CAP_SYS_RESOURCE). */
-const REAL_CAPS = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
-const SKIP =
-  process.getuid?.() !== 0 ? 'not running as root' : !['/usr/bin/gcc', '/bin/gcc'].some(existsSync) ? 'gcc is not installed' : undefined;
-if (SKIP) console.warn(`permissions: the real-kernel oracle test is skipped: ${SKIP}`);
-const STRACE = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
-if (!SKIP && !STRACE) console.warn('permissions: strace is not installed: the oracle test compares results only');
+const SKIP = rootOracleSkip('permissions');
 
 // Credentials: uid:gid:supplementary groups:effective capabilities (hex).
 const NOBODY = '65534:65534:-:0';
@@ -132,14 +127,14 @@ function runModel(script: readonly string[]): { out: string[]; trace: string[] }
   const root = host.spawn({ capabilities: REAL_CAPS, umask: 0, stdio: false });
   const base = host.kernel.vfs.mkdirp(MODEL_BASE);
   base.mode = 0o700; // mkdtemp()'s
+  const spawnAs = (who: string): Process => {
+    const [uid, gid, groups, caps] = who.split(':') as [string, string, string, string];
+    return host.spawn({ uid: Number(uid), gid: Number(gid), groups: groups === '-' ? [] : groups.split(',').map(Number), capabilities: BigInt(`0x${caps}`), umask: 0, stdio: false });
+  };
   const procs = new Map<string, Process>([['root', root]]);
   const proc = (who: string): Process => {
     let p = procs.get(who);
-    if (!p) {
-      const [uid, gid, groups, caps] = who.split(':') as [string, string, string, string];
-      p = host.spawn({ uid: Number(uid), gid: Number(gid), groups: groups === '-' ? [] : groups.split(',').map(Number), capabilities: BigInt(`0x${caps}`), umask: 0, stdio: false });
-      procs.set(who, p);
-    }
+    if (!p) procs.set(who, (p = spawnAs(who)));
     return p;
   };
   const trace: string[] = [];
@@ -209,8 +204,7 @@ function runModel(script: readonly string[]): { out: string[]; trace: string[] }
       }
       case 'setgroups': {
         // A process of its own: the C side changes only the child that runs this line.
-        const [uid, gid, groups, caps] = who.split(':') as [string, string, string, string];
-        const q = host.spawn({ uid: Number(uid), gid: Number(gid), groups: groups === '-' ? [] : groups.split(',').map(Number), capabilities: BigInt(`0x${caps}`), umask: 0, stdio: false });
+        const q = spawnAs(who);
         const gids = a === '-' ? [] : a.split(',').map(Number);
         const r = tryOp(() => q.setgroups(gids.length, Uint32Array.from(gids)));
         return r !== 'OK' || rel === '-' ? r : `OK open:${tryOp(() => q.close(q.open(path, O_RDONLY)))}`;
