@@ -30,6 +30,9 @@ export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const F_DUPFD_CLOEXEC = 1030;
+/** (F_LINUX_SPECIFIC_BASE + 7) and (+ 8): a pipe's capacity in bytes. */
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
 /** <linux/fcntl.h> since 6.10: (F_LINUX_SPECIFIC_BASE + 3). */
 export const F_DUPFD_QUERY = 1027;
 /** <linux/fcntl.h> since 6.12: (F_LINUX_SPECIFIC_BASE + 4). */

@@ -10,6 +10,7 @@ import type { TraceBus } from '../sim/trace.js';
 import { Vfs } from './fs/vfs.js';
 import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
+import { PipeLimits } from './pipe.js';
 import type { Process } from './process.js';
 import type { IoctlTable } from './trace/ioctl-desc.js';
 import type { PciCore } from './pci/pci-core.js';
@@ -38,6 +39,8 @@ export class Kernel {
   readonly ids = new KernelIds();
   readonly params: ModuleParams;
   readonly processes = new Map<number, Process>();
+  /** The pipe sysctls and each user's pipe pages (fs/pipe.c). */
+  readonly pipeLimits = new PipeLimits();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */
   readonly ioctlTables = new Map<string, IoctlTable>();
   /** The host interrupt core: irq descriptors, CPUs and vectors, remapping, I/O APIC (src/linux/irq); unset in Xen's dom0. */

@@ -30,7 +30,7 @@ import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
 import { getS32, getU32, getU64, setU64 } from '../../abi/bytes.js';
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
 import {
-  F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
+  F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
   O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE,
 } from '../../include-ts/linux/fcntl.js';
@@ -40,6 +40,7 @@ import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { ResourceLimits } from './resource.js';
 import { CAP_LAST_CAP, CAP_SETGID, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
+import { O_NOTIFICATION_PIPE } from '../../include-ts/linux/watch_queue.js';
 
 /**
  * Where a sleeper queues. 'tail': a wait_event*() sleeper (do_wait_intr, prepare_to_wait_exclusive).
@@ -569,7 +570,7 @@ export class Process implements Cred {
         case F_GETFL: r = f.flags; break;
         case F_SETFL:
           // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which only tmpfs files have here, except on a
-          // pipe, where it selects packet mode (stored; packets are not modeled). O_NOATIME (owner
+          // pipe, where it selects packet mode for the write end's writes. O_NOATIME (owner
           // check) is not settable here; FASYNC changes only through a ->fasync operation, which none has.
           if (arg & O_DIRECT && f.kind !== 'pipe' && !(f instanceof ShmemFile)) throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
           f.flags = (f.flags & ~SETFL_MODELED) | (arg & SETFL_MODELED);
@@ -586,6 +587,11 @@ export class Process implements Cred {
           r = other === f ? 1 : 0; // the same open file description (struct file), not merely the same inode
           break;
         }
+        case F_SETPIPE_SZ: case F_GETPIPE_SZ:
+          // pipe_fcntl(): EBADF for anything but a pipe.
+          if (!(f instanceof PipeFile)) throw kerr('EBADF', `fd ${fd} (${f.kind}) is not a pipe`);
+          r = f.pipeSize(this, cmd === F_SETPIPE_SZ, arg);
+          break;
         case F_CREATED_QUERY:
           // f_created_query() reports FMODE_CREATED, which lookup_open() (fs/namei.c) sets only on the
           // open file description of the open(O_CREAT) that created the name (dups share it).
@@ -1176,18 +1182,24 @@ export class Process implements Cred {
   pipe(flags = 0): [readFd: number, writeFd: number] {
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
-      if (flags & ~(O_CLOEXEC | O_NONBLOCK)) throw kerr('EINVAL', `unsupported pipe2 flags 0x${flags.toString(16)}`);
-      const [r, w] = PipeFile.create(this.kernel.ids.next('pipe-ino'));
+      // __do_pipe_flags(): EINVAL for other flags; then create_pipe_files(), where a notification
+      // pipe (O_NOTIFICATION_PIPE) is ENOPKG on kernels without CONFIG_WATCH_QUEUE, as Debian's.
+      if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_NOTIFICATION_PIPE)) throw kerr('EINVAL', `unsupported pipe2 flags 0x${flags.toString(16)}`);
+      const [r, w] = PipeFile.create(this.kernel, this, flags);
+      if (flags & O_NOTIFICATION_PIPE) {
+        r.release(this.kernel);
+        w.release(this.kernel);
+        throw kerr('ENOPKG', 'O_NOTIFICATION_PIPE: this kernel is built without CONFIG_WATCH_QUEUE');
+      }
       // get_pipe_inode(): S_IFIFO | 0600, owned by the caller's fsuid and fsgid (fchmod/fchown reach it).
       r.fInode = w.fInode = { type: 'fifo', mode: 0o600, uid: this.uid, gid: this.gid };
-      r.flags = O_RDONLY | (flags & O_NONBLOCK);
-      w.flags = O_WRONLY | (flags & O_NONBLOCK);
       const rfd = this.fds.install(r, (flags & O_CLOEXEC) !== 0);
       let wfd: number;
       try {
         wfd = this.fds.install(w, (flags & O_CLOEXEC) !== 0);
       } catch (e) {
         this.fds.close(rfd);
+        w.release(this.kernel);
         throw e;
       }
       if (this.kernel.trace.active) this.traceCall('pipe2', undefined, r, [[rfd, wfd], flags], 0, undefined);

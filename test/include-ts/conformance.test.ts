@@ -18,6 +18,7 @@ import * as processorFlags from '../../include-ts/asm/processor-flags.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
 import * as eventpoll from '../../include-ts/linux/eventpoll.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
+import * as watchQueue from '../../include-ts/linux/watch_queue.js';
 import * as kvm from '../../include-ts/linux/kvm.js';
 import * as mman from '../../include-ts/linux/mman.js';
 import * as pciRegs from '../../include-ts/linux/pci_regs.js';
@@ -77,6 +78,7 @@ const GROUPS: readonly Group[] = [
   // O_DIRECTORY; the kernel's flags are checked below.
   { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, exclude: { ...FCNTL_NEWER, O_LARGEFILE: null, __O_TMPFILE: null }, flags: ['-D_GNU_SOURCE'] },
   { header: 'linux/fcntl.h', includes: ['linux/fcntl.h'], module: fcntl, newer: FCNTL_NEWER },
+  { header: 'linux/watch_queue.h', includes: ['linux/watch_queue.h'], module: watchQueue },
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },

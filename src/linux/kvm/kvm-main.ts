@@ -16,7 +16,8 @@ import type { UserArg } from '../uaccess.js';
 import { getU32, getU64 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import {
-  KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
+  KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_CPUID2, KVM_GET_EMULATED_CPUID, KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID, KVM_SET_CPUID2,
+  KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_TSS_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
   KVM_GET_API_VERSION, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_REGS, KVM_GET_SREGS,
   KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
   KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
@@ -36,12 +37,13 @@ import {
 import { decodeRoutes, setIrqRouting } from './irqchip.js';
 import { kvmSendUserspaceMsi } from './irq.js';
 import { msrIndexList, msrIo } from './msr.js';
+import { devGetCpuid, getCpuid2, setCpuid1, setCpuid2 } from './cpuid.js';
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { vcpuIoctlRun } from './x86-run.js';
 import {
   checkExtension, createIrqchip, enableCap, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine, setLapic,
-  setMpState, setRegs, setSignalMask, setSregs,
+  setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
 } from './x86.js';
 
 /** An ioctl's `unsigned long arg`: a pointer counts as non-zero. */
@@ -82,6 +84,10 @@ export class KvmDevFile extends KFile {
         return KVM_VCPU_MMAP_SIZE;
       case KVM_GET_MSR_INDEX_LIST:
         return msrIndexList(arg);
+      case KVM_GET_SUPPORTED_CPUID:
+        return devGetCpuid(arg, false);
+      case KVM_GET_EMULATED_CPUID:
+        return devGetCpuid(arg, true);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a /dev/kvm ioctl`);
     }
@@ -153,6 +159,10 @@ export class KvmVmFile extends KFile {
         return irqLine(kvm, arg, true);
       case KVM_CREATE_IRQCHIP:
         return createIrqchip(kvm);
+      case KVM_SET_TSS_ADDR:
+        return setTssAddr(argULong(arg));
+      case KVM_SET_IDENTITY_MAP_ADDR:
+        return setIdentityMapAddr(kvm, arg);
       case KVM_GET_IRQCHIP:
         return irqchipState(kvm, arg, false);
       case KVM_SET_IRQCHIP:
@@ -242,6 +252,12 @@ export class KvmVcpuFile extends KFile {
         return msrIo(v, arg, true);
       case KVM_SET_SIGNAL_MASK:
         return setSignalMask(v, arg);
+      case KVM_SET_CPUID:
+        return setCpuid1(v, arg);
+      case KVM_SET_CPUID2:
+        return setCpuid2(v, arg);
+      case KVM_GET_CPUID2:
+        return getCpuid2(v, arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

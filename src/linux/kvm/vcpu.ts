@@ -6,6 +6,7 @@
 // as KVM_EXIT_MMIO (one exit per access of at most 8 bytes, data in mmio.data) or KVM_EXIT_IO (data at
 // kvm_run + io.data_offset, on the PIO page). The access completes when userspace re-enters KVM_RUN.
 
+import { GuestCpuid } from './cpuid.js';
 import { Lapic } from '../../hw/x86/lapic.js';
 import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
@@ -130,6 +131,10 @@ export class KvmVcpu implements GuestBus {
   heldMsix = -1;
   /** Guest instructions that reached the in-kernel IOAPIC/PIC/ioeventfd devices (inspection). */
   kernelIo = 0;
+  /** The guest CPUID (KVM_SET_CPUID2) and what KVM derives from it (cpuid.ts). */
+  readonly guestCpuid = new GuestCpuid();
+  /** kvm_vcpu_has_run(): the vCPU entered the guest at least once (last_vmentry_cpu != -1). */
+  hasRun = false;
 
   constructor(
     readonly kvm: Kvm,

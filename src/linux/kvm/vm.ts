@@ -90,6 +90,8 @@ export class Kvm {
   /** vCPUs in creation order (kvm->vcpu_array). */
   readonly vcpus: KvmVcpu[] = [];
   createdVcpus = 0;
+  /** KVM_SET_IDENTITY_MAP_ADDR (kvm->arch.ept_identity_map_addr). */
+  identityMapAddr = 0n;
   readonly maxVcpus = KVM_MAX_VCPUS;
   readonly bspVcpuId = 0;
   readonly memslots: MemSlots;

@@ -79,11 +79,6 @@ export function putApicBase(v: KvmVcpu, b: Uint8Array, o: number): void {
   }
 }
 
-/**
- * MAXPHYADDR of a vCPU without guest CPUID (cpuid_query_maxphyaddr: no leaf 0x80000008): IA32_APIC_BASE
- * and long-mode CR3 bits from here up are reserved (kvm_vcpu_reserved_gpa_bits_raw, kvm_vcpu_is_illegal_gpa).
- */
-export const MAXPHYADDR = 36n;
 /** Bits 0-7 and 9 (the 0x2ff of kvm_apic_set_base), and EXTD: the model gives the guest no x2APIC CPUID bit. */
 const APIC_BASE_RESERVED_LOW = BigInt(0x2ff | X2APIC_ENABLE);
 
@@ -94,7 +89,9 @@ const APIC_BASE_RESERVED_LOW = BigInt(0x2ff | X2APIC_ENABLE);
  */
 export function apicBaseRefusal(v: KvmVcpu, value: bigint): string | null {
   if (value === BigInt(kvmGetApicBase(v))) return null;
-  if (value >> MAXPHYADDR) return `bits ${MAXPHYADDR} and up are beyond MAXPHYADDR (${MAXPHYADDR})`;
+  // kvm_vcpu_reserved_gpa_bits_raw(): from the guest CPUID's MAXPHYADDR up (36 without CPUID).
+  const maxPhy = v.guestCpuid.maxPhyAddr;
+  if (value >> maxPhy) return `bits ${maxPhy} and up are beyond MAXPHYADDR (${maxPhy})`;
   if (value & APIC_BASE_RESERVED_LOW) {
     // LAPIC_MODE_INVALID (x2APIC without xAPIC enable) is reserved too without x2APIC in CPUID.
     return (value & BigInt(X2APIC_ENABLE)) !== 0n

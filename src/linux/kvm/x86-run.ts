@@ -207,6 +207,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   const sched = v.kvm.sched;
   let n = 0;
   v.lastSlice = 0;
+  v.hasRun = true;
   for (;;) {
     // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
     if (v.scanIoapicRequested) vcpuScanIoapic(v);

@@ -28,6 +28,7 @@ import {
   KVM_CAP_NR_MEMSLOTS, KVM_CAP_NR_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_SIGNAL_MSI, KVM_CAP_SPLIT_IRQCHIP,
   KVM_CAP_SYNC_MMU, KVM_CAP_USER_MEMORY, KVM_CAP_X2APIC_API, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
   KVM_IRQCHIP_PIC_SLAVE, KVM_MP_STATE_AP_RESET_HOLD, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED,
+  KVM_CAP_EXT_CPUID, KVM_CAP_EXT_EMUL_CPUID, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_SET_TSS_ADDR,
   KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_SIPI_RECEIVED, KVM_MP_STATE_UNINITIALIZED, kvm_enable_cap, kvm_irq_level,
   kvm_irqchip, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
@@ -47,7 +48,7 @@ import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm, KvmModule } from './vm.js';
 import {
-  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, MAXPHYADDR, regsFromBytes, regsToBytes,
+  apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmSetCr8, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
 
 /**
@@ -77,6 +78,10 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_IOEVENTFD_ANY_LENGTH:
     case KVM_CAP_IMMEDIATE_EXIT:
     case KVM_CAP_HALT_POLL:
+    case KVM_CAP_EXT_CPUID:
+    case KVM_CAP_EXT_EMUL_CPUID:
+    case KVM_CAP_SET_TSS_ADDR:
+    case KVM_CAP_SET_IDENTITY_MAP_ADDR:
       return 1;
     case KVM_CAP_NR_VCPUS:
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
@@ -110,6 +115,26 @@ export function createIrqchip(kvm: Kvm): number {
   kvm.ioapic = new KvmIoapic(kvm);
   kvm.irqchipMode = KVM_IRQCHIP_KERNEL;
   setIrqRouting(kvm, defaultRoutes());
+  return 0;
+}
+
+/**
+ * KVM_SET_TSS_ADDR (kvm_vm_ioctl_set_tss_addr): the three pages VMX needs for real mode without
+ * unrestricted guest must sit below 4 GiB, so an address above (unsigned int)(-3 * PAGE_SIZE) is
+ * EINVAL [E]. Hosts with unrestricted guest (and SVM) then store nothing: neither does the model.
+ */
+export function setTssAddr(addr: bigint): number {
+  if (addr > 0xffff_d000n) throw kerr('EINVAL', `TSS address 0x${addr.toString(16)} leaves no room below 4 GiB for its 3 pages (the limit is 0xffffd000)`);
+  return 0;
+}
+
+/**
+ * KVM_SET_IDENTITY_MAP_ADDR: EINVAL once the VM has vCPUs (checked before the argument is read), then
+ * EFAULT for an unreadable u64 [E]; the address is kept (VMX's EPT identity map for real mode).
+ */
+export function setIdentityMapAddr(kvm: Kvm, arg: UserArg): number {
+  if (kvm.createdVcpus) throw kerr('EINVAL', `the VM already has ${kvm.createdVcpus} vCPU(s); KVM_SET_IDENTITY_MAP_ADDR must come before KVM_CREATE_VCPU`);
+  kvm.identityMapAddr = getU64(arg.user(8), 0);
   return 0;
 }
 
@@ -234,10 +259,10 @@ export const CR4_SUPPORTED = BigInt(
 /**
  * Why kvm_is_valid_sregs() refuses `b`, or null: long mode (EFER.LME with CR0.PG) needs CR4.PAE,
  * EFER.LMA and a CR3 below MAXPHYADDR; outside it neither EFER.LMA nor a 64-bit code segment (cs.l);
- * then kvm_is_valid_cr4 (CR4_SUPPORTED) and kvm_is_valid_cr0 (no bits above 31, NW needs CD, PG needs
+ * then kvm_is_valid_cr4 (CR4_SUPPORTED, then the guest CPUID's cr4_guest_rsvd_bits) and kvm_is_valid_cr0 (no bits above 31, NW needs CD, PG needs
  * PE). EFER itself is not checked against efer_reserved_bits (KVM_SET_SREGS stores any EFER).
  */
-export function sregsRefusal(b: Uint8Array): string | null {
+export function sregsRefusal(v: KvmVcpu, b: Uint8Array): string | null {
   const efer = getU64(b, SREGS_EFER);
   const cr0 = getU64(b, SREGS_CR0);
   const cr4 = getU64(b, SREGS_CR4);
@@ -247,12 +272,15 @@ export function sregsRefusal(b: Uint8Array): string | null {
     if (!(cr4 & BigInt(X86_CR4_PAE))) return 'EFER.LME with CR0.PG (long mode) needs CR4.PAE';
     if (!lma) return 'EFER.LME with CR0.PG (long mode) needs EFER.LMA';
     const cr3 = getU64(b, SREGS_CR3);
-    if (cr3 >> MAXPHYADDR) return `cr3 0x${cr3.toString(16)} has bits at or above MAXPHYADDR (${MAXPHYADDR})`;
+    const maxPhy = v.guestCpuid.maxPhyAddr;
+    if (cr3 >> maxPhy) return `cr3 0x${cr3.toString(16)} has bits at or above MAXPHYADDR (${maxPhy})`;
   } else {
     if (lma) return 'EFER.LMA is set outside long mode (it needs EFER.LME and CR0.PG)';
     if (b[SREGS_CS_L]) return 'cs.l (a 64-bit code segment) is set outside long mode';
   }
   if (cr4 & ~CR4_SUPPORTED) return `cr4 0x${cr4.toString(16)} sets bits this host does not support (0x${(cr4 & ~CR4_SUPPORTED).toString(16)})`;
+  const guestRsvd = cr4 & v.guestCpuid.cr4GuestRsvd;
+  if (guestRsvd) return `cr4 0x${cr4.toString(16)} sets bits whose features the guest CPUID (KVM_SET_CPUID2) lacks (0x${guestRsvd.toString(16)})`;
   if (cr0 >> 32n) return `cr0 0x${cr0.toString(16)} has bits above 31`;
   if (cr0 & BigInt(X86_CR0_NW) && !(cr0 & BigInt(X86_CR0_CD))) return 'CR0.NW without CR0.CD';
   if (cr0 & BigInt(X86_CR0_PG) && !(cr0 & BigInt(X86_CR0_PE))) return 'CR0.PG without CR0.PE';
@@ -293,7 +321,7 @@ function firstPendingVector(b: Uint8Array): number {
  */
 export function setSregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_sregs.size);
-  const invalid = sregsRefusal(b);
+  const invalid = sregsRefusal(v, b);
   if (invalid !== null) throw kerr('EINVAL', `kvm_sregs is not a valid CPU state: ${invalid}; no register was changed`);
   const base = getU64(b, SREGS_APIC_BASE);
   const why = apicBaseRefusal(v, base);

@@ -76,8 +76,10 @@ const FD_FLAGS = flagSet([[F.FD_CLOEXEC, 'FD_CLOEXEC']]);
 const FCNTL_CMDS = new Map<number, string>([
   [F.F_DUPFD, 'F_DUPFD'], [F.F_GETFD, 'F_GETFD'], [F.F_SETFD, 'F_SETFD'], [F.F_GETFL, 'F_GETFL'], [F.F_SETFL, 'F_SETFL'],
   [F.F_DUPFD_QUERY, 'F_DUPFD_QUERY'], [F.F_CREATED_QUERY, 'F_CREATED_QUERY'], [F.F_DUPFD_CLOEXEC, 'F_DUPFD_CLOEXEC'],
+  [F.F_SETPIPE_SZ, 'F_SETPIPE_SZ'], [F.F_GETPIPE_SZ, 'F_GETPIPE_SZ'],
 ]);
-const PIPE_FLAGS = flagSet([[F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
+/** pipe2's flags, in strace's open_mode_flags order (O_EXCL is O_NOTIFICATION_PIPE). */
+const PIPE_FLAGS = flagSet([[F.O_EXCL, 'O_EXCL'], [F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_DIRECT, 'O_DIRECT'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
 const EFD_FLAGS = flagSet([[EFD_SEMAPHORE, 'EFD_SEMAPHORE'], [EFD_NONBLOCK, 'EFD_NONBLOCK'], [EFD_CLOEXEC, 'EFD_CLOEXEC']]);
 const PROT_FLAGS = flagSet([[M.PROT_READ, 'PROT_READ'], [M.PROT_WRITE, 'PROT_WRITE'], [M.PROT_EXEC, 'PROT_EXEC']]);
 const MAP_FLAGS = flagSet([
@@ -381,6 +383,8 @@ function formatFcntl(ev: SyscallEvent): string {
     case F.F_SETFD: third = formatFlags(arg, FD_FLAGS); break;
     case F.F_SETFL: third = formatFlags(arg, OPEN_FLAGS); break;
     case F.F_DUPFD: case F.F_DUPFD_CLOEXEC: case F.F_DUPFD_QUERY: third = String(arg); break;
+    case F.F_SETPIPE_SZ: third = String(arg >>> 0); break;
+    case F.F_GETPIPE_SZ: break;
     case F.F_GETFD: if (ret) ok = `${altHex(ret)} (flags ${formatFlags(ret, FD_FLAGS)})`; break;
     case F.F_GETFL: ok = `${altHex(ret)} (flags ${formatFlags(ret, OPEN_FLAGS)})`; break;
     default: third = altHex(arg);

@@ -1,0 +1,119 @@
+/*
+ * The real-kernel half of test/linux/kvm/cpuid.test.ts: a fixed sequence of the CPUID, TSS and
+ * identity-map ioctls on /dev/kvm, a VM and a vCPU, one result line each. Lines never carry
+ * host-dependent values: the supported table's length is printed as T, errors as E<errno>.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+static struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[1024]; } b;
+static struct { struct kvm_cpuid c; struct kvm_cpuid_entry e[4]; } b1;
+static unsigned T;
+
+static void res(const char *what, long r) {
+  if (r < 0) printf("%s: E%d\n", what, errno);
+  else printf("%s: %ld\n", what, r);
+}
+
+static void sup(const char *what, int fd, unsigned long req, unsigned nent) {
+  b.c.nent = nent;
+  long r = ioctl(fd, req, &b);
+  if (r < 0) printf("%s: E%d nent %s\n", what, errno, b.c.nent == nent ? "unchanged" : "changed");
+  else printf("%s: %ld n=%s\n", what, r, b.c.nent == T ? "T" : b.c.nent == 3 ? "3" : "?");
+}
+
+static void one(uint32_t fn, uint32_t flags, uint32_t eax, uint32_t pad1) {
+  memset(&b, 0, sizeof b);
+  b.c.nent = 1;
+  b.e[0].function = fn;
+  b.e[0].flags = flags;
+  b.e[0].eax = eax;
+  b.e[0].padding[1] = pad1;
+}
+
+int main(void) {
+  int kvm = open("/dev/kvm", O_RDWR);
+  b.c.nent = 1024;
+  if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &b) < 0) return 1;
+  T = b.c.nent;
+  for (unsigned i = 0; i < T; i++)
+    if (b.e[i].function == 0x40000000) printf("signature: %08x %08x %08x %08x\n", b.e[i].eax, b.e[i].ebx, b.e[i].ecx, b.e[i].edx);
+  sup("supported nent 0", kvm, KVM_GET_SUPPORTED_CPUID, 0);
+  sup("supported nent 1", kvm, KVM_GET_SUPPORTED_CPUID, 1);
+  sup("supported nent T-1", kvm, KVM_GET_SUPPORTED_CPUID, T - 1);
+  sup("supported nent T", kvm, KVM_GET_SUPPORTED_CPUID, T);
+  sup("supported nent 1000", kvm, KVM_GET_SUPPORTED_CPUID, 1000);
+  memset(&b, 0, sizeof b);
+  b.e[1].padding[2] = 1;
+  sup("emulated, dirty padding", kvm, KVM_GET_EMULATED_CPUID, 3);
+  memset(&b, 0, sizeof b);
+  b.e[5].padding[0] = 1;
+  sup("emulated nent 3, dirty padding past nent", kvm, KVM_GET_EMULATED_CPUID, 3);
+  memset(&b, 0, sizeof b);
+  sup("emulated nent 4", kvm, KVM_GET_EMULATED_CPUID, 4);
+  printf("emulated leaf 0 eax, leaf 1 ecx MOVBE, leaf 7 flags: %x %x %x\n", b.e[0].eax, b.e[1].ecx & (1 << 22), b.e[2].flags);
+  int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+  sup("VM fd KVM_GET_SUPPORTED_CPUID", vm, KVM_GET_SUPPORTED_CPUID, 1000);
+  res("tss 0xfffbd000", ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL));
+  res("tss 0xfffffffd", ioctl(vm, KVM_SET_TSS_ADDR, 0xfffffffdUL));
+  res("tss 0xffffd000", ioctl(vm, KVM_SET_TSS_ADDR, 0xffffd000UL));
+  res("tss 0xffffd001", ioctl(vm, KVM_SET_TSS_ADDR, 0xffffd001UL));
+  res("tss 1<<32", ioctl(vm, KVM_SET_TSS_ADDR, 0x100000000UL));
+  uint64_t ident = 0xfeffc000;
+  res("identity map", ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, &ident));
+  res("identity map NULL", ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, 0));
+  int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+  res("identity map after a vCPU", ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, &ident));
+  res("identity map NULL after a vCPU", ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, 0));
+  sup("vCPU fd KVM_GET_SUPPORTED_CPUID", vcpu, KVM_GET_SUPPORTED_CPUID, 1000);
+  memset(&b, 0, sizeof b);
+  res("get_cpuid2 nent 0, none set", ioctl(vcpu, KVM_GET_CPUID2, &b));
+  printf("  nent %u\n", b.c.nent);
+  b.c.nent = 257;
+  res("set_cpuid2 nent 257", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  one(0xd, 1, 1u << 18, 0);
+  res("set_cpuid2 0xD XTILE_DATA", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  one(0xd, 1, 1u << 17, 0);
+  res("set_cpuid2 0xD XTILE_CFG", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  one(0x80000008, 0, 0x2830, 0);
+  res("set_cpuid2 vaddr 40", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  one(0x80000008, 0, 0x3930, 0);
+  res("set_cpuid2 vaddr 57", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  one(0x80000008, 0, 0x0030, 0);
+  res("set_cpuid2 vaddr 0", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  one(0x80000008, 0, 0x3030, 9);
+  res("set_cpuid2 vaddr 48, padding 9", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  b.c.nent = 0;
+  res("get_cpuid2 nent 0", ioctl(vcpu, KVM_GET_CPUID2, &b));
+  printf("  nent %u\n", b.c.nent);
+  memset(&b, 0, sizeof b);
+  b.c.nent = 4;
+  res("get_cpuid2 nent 4", ioctl(vcpu, KVM_GET_CPUID2, &b));
+  printf("  nent %u: %x.%u flags %u eax %x padding %u\n", b.c.nent, b.e[0].function, b.e[0].index, b.e[0].flags, b.e[0].eax, b.e[0].padding[1]);
+  memset(&b1, 0, sizeof b1);
+  b1.c.nent = 1;
+  b1.e[0].function = 0x4000ff00;
+  b1.e[0].ebx = 0x5a;
+  res("set_cpuid (legacy)", ioctl(vcpu, KVM_SET_CPUID, &b1));
+  memset(&b, 0, sizeof b);
+  b.c.nent = 4;
+  res("get_cpuid2 after set_cpuid", ioctl(vcpu, KVM_GET_CPUID2, &b));
+  printf("  nent %u: %x.%u flags %u ebx %x\n", b.c.nent, b.e[0].function, b.e[0].index, b.e[0].flags, b.e[0].ebx);
+  b1.c.nent = 257;
+  res("set_cpuid nent 257", ioctl(vcpu, KVM_SET_CPUID, &b1));
+  b.c.nent = 0;
+  res("set_cpuid2 nent 0", ioctl(vcpu, KVM_SET_CPUID2, &b));
+  b.c.nent = 4;
+  res("get_cpuid2 after nent 0", ioctl(vcpu, KVM_GET_CPUID2, &b));
+  printf("  nent %u\n", b.c.nent);
+  res("cap EXT_CPUID", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXT_CPUID));
+  res("cap EXT_EMUL_CPUID", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXT_EMUL_CPUID));
+  res("cap SET_TSS_ADDR", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR));
+  res("cap SET_IDENTITY_MAP_ADDR", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR));
+  return 0;
+}
