@@ -21,8 +21,9 @@ export class PciControl {
   constructor(private readonly kernel: Kernel) {}
 
   /**
-   * Gives /dev/vfio/<group> an owner and mode, as a udev rule (OWNER=, GROUP=, MODE=) or libvirt's
-   * chown for its qemu user does, so an unprivileged process can open the group.
+   * A udev rule (OWNER=, GROUP=, MODE=) for /dev/vfio/<group>, so an unprivileged process can open the
+   * group: udev's chown and chmod as root, now if the node exists and whenever it appears again. (A
+   * one-off chown, as libvirt does for its qemu user, is `chown()` by a root process.)
    */
   vfioGroupNode(group: number, uid: number, gid = uid, mode = 0o660): void {
     this.kernel.vfio.setNodeOwner(group, uid, gid, mode);

@@ -1,5 +1,6 @@
 // A process and its system calls (fs/open.c, fs/read_write.c, fs/ioctl.c, fs/select.c, mm/mmap.c,
-// fs/file.c, fs/fcntl.c): the ABI a VMM is written against. Every call validates like the kernel
+// fs/file.c, fs/fcntl.c, kernel/groups.c): the ABI a VMM is written against. Its credentials (uid,
+// gid, groups, capabilities) are what permission checks read (src/linux/fs/namei.ts). Every call validates like the kernel
 // before changing anything, fails with the kernel's errno as a SyscallError, and reports itself on the
 // trace bus. Calls that would block either wait for the scheduler to make them ready (sync form; they
 // fail with EINTR, never hang, when nothing in the model can ever make them ready) or have an async
@@ -10,6 +11,9 @@ import { FdTable } from './fs/fdtable.js';
 import { DEFAULT_POLLMASK, FMODE_READ, FMODE_WRITE, KFile, openFmode, type FileContext } from './fs/file.js';
 import { AttrFile } from './fs/attr-file.js';
 import type { Inode, Missing } from './fs/vfs.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission, modeText, ownerOrCapable, type InodeAttrs } from './fs/namei.js';
+import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
+import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
@@ -34,7 +38,7 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
 import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { ResourceLimits } from './resource.js';
-import { CAP_LAST_CAP, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
+import { CAP_LAST_CAP, CAP_SETGID, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
 import { O_NOTIFICATION_PIPE } from '../../include-ts/linux/watch_queue.js';
 
@@ -93,7 +97,8 @@ export interface ProcessOptions {
    * The effective capability set (bit n = capability n): every capability for uid 0 and none for
    * others unless given, as a container that drops some (Docker drops CAP_SYS_RESOURCE and
    * CAP_IPC_LOCK) would set it. Consulted by the checks that name a capability: prlimit64's
-   * CAP_SYS_RESOURCE and VFIO pinning's CAP_IPC_LOCK; file permissions still go by uid 0.
+   * CAP_SYS_RESOURCE, VFIO pinning's CAP_IPC_LOCK, file permissions' CAP_DAC_OVERRIDE and
+   * CAP_DAC_READ_SEARCH, chown's CAP_CHOWN, chmod's CAP_FOWNER and CAP_FSETID.
    */
   readonly capabilities?: bigint;
 }
@@ -110,14 +115,11 @@ const FM_WRITE = 0x2;
 /** O_APPEND. */
 const F_APPEND = 0o2000;
 
-const MAY_READ = 4;
-const MAY_WRITE = 2;
-const MAY_EXEC = 1;
-/** include/linux/stat.h: the permission bits a created file's mode keeps. */
-const S_IALLUGO = 0o7777;
 /** init_fs's umask (fs/fs_struct.c), which processes inherit unless they change it. */
 const DEFAULT_UMASK = 0o022;
 const WOULD_BLOCK = -1;
+/** NGROUPS_MAX (include/uapi/linux/limits.h): the most supplementary groups setgroups() takes. */
+const NGROUPS_MAX = 65536;
 /** The largest read or write the kernel performs in one call (MAX_RW_COUNT). */
 const MAX_RW_COUNT = 0x7ffff000;
 /**
@@ -160,11 +162,6 @@ function checkCreateFlags(path: string, flags: number): void {
   }
 }
 
-/** `0660 owned by 0:36`, for EACCES reasons. */
-function modeText(node: Inode): string {
-  return `${node.mode.toString(8).padStart(4, '0')} owned by ${node.uid}:${node.gid}`;
-}
-
 function badFd(fd: number): KernelError {
   return kerr('EBADF', `fd ${fd} is not an open file descriptor`);
 }
@@ -182,11 +179,12 @@ function noPosition(kind: RwKind, file: KFile): KernelError {
   return kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
 }
 
-export class Process {
+export class Process implements Cred {
   readonly pid: number;
   readonly uid: number;
   readonly gid: number;
-  readonly groups: readonly number[];
+  /** Supplementary groups, sorted (groups_sort(): spawn's initgroups and setgroups sort them). */
+  groups: readonly number[];
   readonly name: string;
   readonly umask: number;
   readonly fds: FdTable;
@@ -210,7 +208,7 @@ export class Process {
     this.pid = kernel.allocPid();
     this.uid = opts.uid ?? 0;
     this.gid = opts.gid ?? this.uid;
-    this.groups = opts.groups ?? [];
+    this.groups = [...(opts.groups ?? [])].map((g) => g >>> 0).sort((a, b) => a - b);
     this.name = opts.name ?? `proc${this.pid}`;
     this.umask = (opts.umask ?? DEFAULT_UMASK) & 0o777;
     this.capEff = opts.capabilities ?? (this.uid === 0 ? ALL_CAPS : 0n);
@@ -359,13 +357,9 @@ export class Process {
   // ---------------------------------------------------------------------------------------------
   // open / close / dup / fcntl
 
+  /** inode_permission() with this process's credentials (src/linux/fs/namei.ts). */
   private mayAccess(node: Inode, want: number): boolean {
-    if (this.uid === 0) return true;
-    let bits: number;
-    if (node.uid === this.uid) bits = (node.mode >> 6) & 7;
-    else if (node.gid === this.gid || this.groups.includes(node.gid)) bits = (node.mode >> 3) & 7;
-    else bits = node.mode & 7;
-    return (bits & want) === want;
+    return inodePermission(this, node, want);
   }
 
   /**
@@ -430,9 +424,11 @@ export class Process {
     }
     const fs = vfs.fsOf(dirPath);
     if (!fs.creates) throw kerr('EOPNOTSUPP', `${dirPath} is a ${fs.name} directory, which cannot make files (no ->tmpfile)`);
-    const inode = new ShmemInode(this.kernel.ids.next('shmem-ino'), mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    const inode = this.newShmemInode(dir, mode);
     // What /proc/<pid>/fd shows for it (d_path() of an unlinked dentry).
-    return new ShmemFile(inode, `${dirPath === '/' ? '' : dirPath}/#${inode.ino} (deleted)`, false);
+    const file = new ShmemFile(inode, `${dirPath === '/' ? '' : dirPath}/#${inode.ino} (deleted)`, false);
+    file.fInode = inode;
+    return file;
   }
 
   /**
@@ -449,10 +445,17 @@ export class Process {
       throw kerr('EACCES', `creating ${where.path} needs write and search permission on ${where.dirPath} (mode ${modeText(where.dir)}); uid ${this.uid} has not`);
     }
     if (!fs.creates) throw kerr('EACCES', `${where.dirPath} is a ${fs.name} directory, which cannot create files (no ->create)`);
-    // build_open_how(): mode & S_IALLUGO; vfs_prepare_mode(): less the umask.
-    const inode = new ShmemInode(this.kernel.ids.next('shmem-ino'), mode & S_IALLUGO & ~this.umask, this.uid, this.gid);
+    const inode = this.newShmemInode(where.dir, mode);
     vfs.create(where, inode);
-    return new ShmemFile(inode, where.path, true);
+    const file = new ShmemFile(inode, where.path, true);
+    file.fInode = inode;
+    return file;
+  }
+
+  /** shmem_get_inode(): build_open_how()'s mode & S_IALLUGO, vfs_prepare_mode() and inode_init_owner(). */
+  private newShmemInode(dir: InodeAttrs, mode: number): ShmemInode {
+    const o = createdOwner(this, dir, mode, this.umask);
+    return new ShmemInode(this.kernel.ids.next('shmem-ino'), o.mode, o.uid, o.gid);
   }
 
   /** do_open() on a name that exists: O_CREAT's checks, then may_open(), then the file's open. */
@@ -477,7 +480,14 @@ export class Process {
       throw kerr('EACCES', `${real} is mode ${modeText(node)}; uid ${this.uid} may not open it for ${what}${flags & O_TRUNC ? ' (O_TRUNC needs write permission)' : ''}`);
     }
     // may_open(): O_NOATIME needs the file's owner or CAP_FOWNER (inode_owner_or_capable()).
-    if (flags & O_NOATIME && this.uid !== 0 && this.uid !== node.uid) throw kerr('EPERM', `O_NOATIME on ${real} needs its owner (uid ${node.uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
+    if (flags & O_NOATIME && !ownerOrCapable(this, node)) throw kerr('EPERM', `O_NOATIME on ${real} needs its owner (uid ${node.uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
+    const file = this.openNode(flags, fmode, node, real);
+    file.fInode = node;
+    return file;
+  }
+
+  /** do_dentry_open(): the file type's open. */
+  private openNode(flags: number, fmode: number, node: Exclude<Inode, { type: 'link' }>, real: string): KFile {
     switch (node.type) {
       case 'dir':
         return new DirFile(real);
@@ -1181,6 +1191,8 @@ export class Process {
         w.release(this.kernel);
         throw kerr('ENOPKG', 'O_NOTIFICATION_PIPE: this kernel is built without CONFIG_WATCH_QUEUE');
       }
+      // get_pipe_inode(): S_IFIFO | 0600, owned by the caller's fsuid and fsgid (fchmod/fchown reach it).
+      r.fInode = w.fInode = { type: 'fifo', mode: 0o600, uid: this.uid, gid: this.gid };
       const rfd = this.fds.install(r, (flags & O_CLOEXEC) !== 0);
       let wfd: number;
       try {
@@ -1270,6 +1282,108 @@ export class Process {
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path], -1, e);
       this.fail(e, 'readlink', `readlink("${path}")`, undefined, path);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // supplementary groups (kernel/groups.c)
+
+  /**
+   * getgroups(2): returns the number of supplementary groups; with size > 0 also writes them (sorted)
+   * to `list` (EINVAL if size is negative or below the count, EFAULT if `list` holds fewer).
+   */
+  getgroups(size: number, list: Uint32Array | null): number {
+    const n = this.groups.length;
+    try {
+      if (this.exited) throw this.exitedError();
+      size |= 0;
+      if (size < 0) throw kerr('EINVAL', `negative size ${size}`);
+      if (size > 0) {
+        if (n > size) throw kerr('EINVAL', `the process has ${n} supplementary groups; the list has room for ${size}`);
+        if (!list || list.length < n) throw kerr('EFAULT', `the list holds ${list?.length ?? 0} gids; ${n} are to be written`);
+        list.set(this.groups);
+      }
+      if (this.kernel.trace.active) this.traceCall('getgroups', undefined, undefined, [size, size === 0 && !list ? null : this.groups], n, undefined);
+      return n;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('getgroups', undefined, undefined, [size, list ? 'addr' : null], -1, e);
+      this.fail(e, 'getgroups', `getgroups(${size})`);
+    }
+  }
+
+  /**
+   * setgroups(2): needs CAP_SETGID (EPERM, checked first); size at most NGROUPS_MAX (EINVAL); the
+   * first `size` gids of `list` (EFAULT if it holds fewer), sorted (groups_sort()).
+   */
+  setgroups(size: number, list: Uint32Array | null): void {
+    size |= 0;
+    const readable = list !== null && size >= 0 && size <= NGROUPS_MAX && list.length >= size;
+    const shown = readable ? [...list.subarray(0, size)] : list === null ? null : 'addr';
+    try {
+      if (this.exited) throw this.exitedError();
+      if (!this.capable(CAP_SETGID)) throw kerr('EPERM', `setgroups needs CAP_SETGID; uid ${this.uid} has not`);
+      if (size < 0 || size > NGROUPS_MAX) throw kerr('EINVAL', `${size} groups (at most NGROUPS_MAX ${NGROUPS_MAX})`);
+      if (size > 0 && !readable) throw kerr('EFAULT', `the list holds ${list?.length ?? 0} gids; setgroups reads ${size}`);
+      this.groups = [...(list?.subarray(0, size) ?? [])].sort((a, b) => a - b);
+      if (this.kernel.trace.active) this.traceCall('setgroups', undefined, undefined, [size, shown], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('setgroups', undefined, undefined, [size, shown], -1, e);
+      this.fail(e, 'setgroups', `setgroups(${size})`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // owner and mode (fs/open.c: chown_common, chmod_common; the checks in src/linux/fs/attr.ts)
+
+  /** chown(2): a final symlink is followed; an id of -1 (0xffffffff) leaves it unchanged. */
+  chown(path: string, uid: number, gid: number): void {
+    this.changeAttr('chown', path, [path, uid >>> 0, gid >>> 0], (inode) => chownAttr(this, inode, uid >>> 0, gid >>> 0));
+  }
+
+  /** lchown(2): as chown, on a final symlink itself. */
+  lchown(path: string, uid: number, gid: number): void {
+    this.changeAttr('lchown', path, [path, uid >>> 0, gid >>> 0], (inode) => chownAttr(this, inode, uid >>> 0, gid >>> 0));
+  }
+
+  /** fchown(2): the open file's inode (EBADF for an O_PATH fd, as fdget() skips them). */
+  fchown(fd: number, uid: number, gid: number): void {
+    this.changeAttr('fchown', fd, [fd, uid >>> 0, gid >>> 0], (inode) => chownAttr(this, inode, uid >>> 0, gid >>> 0));
+  }
+
+  /** chmod(2): the mode is a umode_t (16 bits), of which S_IALLUGO counts; a final symlink is followed. */
+  chmod(path: string, mode: number): void {
+    this.changeAttr('chmod', path, [path, mode & 0xffff], () => chmodAttr(mode & 0xffff));
+  }
+
+  /** fchmod(2). */
+  fchmod(fd: number, mode: number): void {
+    this.changeAttr('fchmod', fd, [fd, mode & 0xffff], () => chmodAttr(mode & 0xffff));
+  }
+
+  /** The path walk or fdget(), then notify_change() with the iattr `attrOf` builds. */
+  private changeAttr(syscall: string, target: string | number, args: readonly unknown[], attrOf: (inode: InodeAttrs) => IAttr): void {
+    const fd = typeof target === 'number' ? target : undefined;
+    const path = typeof target === 'string' ? target : undefined;
+    try {
+      let inode: InodeAttrs;
+      let where: string;
+      if (typeof target === 'number') {
+        const file = this.fileFor(target);
+        // anon_inode_setattr(): the one inode every anonymous file shares cannot change.
+        if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${target} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
+        inode = file.fInode;
+        where = file.path;
+      } else {
+        if (this.exited) throw this.exitedError();
+        const r = this.kernel.vfs.resolve(target, this.ctx, syscall !== 'lchown');
+        inode = r.node;
+        where = r.path;
+      }
+      notifyChange(this, inode, attrOf(inode), where);
+      if (this.kernel.trace.active) this.traceCall(syscall, fd, undefined, args, 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall(syscall, fd, undefined, args, -1, e);
+      this.fail(e, syscall, `${syscall}(${typeof target === 'number' ? target : JSON.stringify(target)})`, fd, path);
     }
   }
 

@@ -4,7 +4,7 @@
 // machine's kernel where it can be.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, SyscallError } from '../../src/index.js';
@@ -16,6 +16,7 @@ import {
   RLIM_INFINITY, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_STACK, rlimit64,
 } from '../../include-ts/linux/resource.js';
 import { expectErrno } from '../support/vfio.js';
+import { REAL_CAPS, STRACE, rootOracleSkip } from '../support/root-oracle.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const M = 1024 * 1024;
@@ -197,14 +198,7 @@ const CALLS: readonly Call[] = [
   [1, RLIMIT_MEMLOCK, '-', '-', '1'],
 ];
 
-/** This process's effective capabilities (a container's root may lack CAP_SYS_RESOURCE). */
-const REAL_CAPS = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
-
-const ORACLE_SKIP =
-  process.getuid?.() !== 0 ? 'not running as root' : !['/usr/bin/gcc', '/bin/gcc'].some(existsSync) ? 'gcc is not installed' : undefined;
-if (ORACLE_SKIP) console.warn(`prlimit64: the real-kernel oracle test is skipped: ${ORACLE_SKIP}`);
-const STRACE = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
-if (!ORACLE_SKIP && !STRACE) console.warn('prlimit64: strace is not installed: the oracle test compares results only');
+const ORACLE_SKIP = rootOracleSkip('prlimit64');
 
 function modelCall(p: Process, initPid: number, [pid, resource, cur, max, old]: Call): string {
   const num = (s: string): bigint => (s === 'inf' ? RLIM_INFINITY : BigInt(s));

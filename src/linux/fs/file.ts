@@ -9,6 +9,7 @@ import type { Process } from '../process.js';
 import type { TraceFileKind } from '../trace/ioctl-desc.js';
 import type { UserArg } from '../uaccess.js';
 import type { WaitQueue } from '../waitqueue.js';
+import type { InodeAttrs } from './namei.js';
 import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../../include-ts/linux/poll.js';
 
 export interface FileContext {
@@ -69,6 +70,12 @@ export abstract class KFile {
    * DEFAULT_POLLMASK and epoll_ctl(EPOLL_CTL_ADD) fails with EPERM.
    */
   readonly canPoll: boolean = false;
+  /**
+   * file->f_inode as fchown/fchmod see it: the node open() found or made, a pipe's pipefs inode; null
+   * for files on the shared anonymous inode (eventfd, epoll, VFIO device and KVM fds), whose
+   * ->setattr refuses every change (anon_inode_setattr: EOPNOTSUPP).
+   */
+  fInode: InodeAttrs | null = null;
   /** file->f_ep: the epoll items watching this file; null while none does. */
   fEp: EpollLink[] | null = null;
 

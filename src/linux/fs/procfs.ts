@@ -1,6 +1,10 @@
 // The per-process part of /proc (fs/proc/base.c, fs/proc/fd.c): /proc/self and /proc/<pid>/fd/<n>,
 // whose links name the open file (`anon_inode:[eventfd]`, `/dev/vfio/7`), so tests can check for
-// leaked fds the way one does with `ls -l /proc/self/fd`; /proc/<pid>/limits (proc_pid_limits). System-wide files (/proc/interrupts) are
+// leaked fds the way one does with `ls -l /proc/self/fd`; /proc/<pid>/limits (proc_pid_limits).
+// /proc/<pid> and its entries belong to the task's uid and gid; /proc/<pid>/fd is 0500 and open to the
+// task itself whatever its mode (proc_fd_permission); their mode cannot change (proc_setattr). Not
+// modelled: the ptrace_may_access() check of reading /proc/<pid>/fd (the links and the listing), which
+// a caller with another uid passes only with CAP_SYS_PTRACE. System-wide files (/proc/interrupts) are
 // added to /proc by their subsystems.
 
 import type { Kernel } from '../kernel.js';
@@ -8,6 +12,10 @@ import type { Process } from '../process.js';
 import { RLIM_INFINITY, RLIM_NLIMITS } from '../../../include-ts/linux/resource.js';
 import { RLIMIT_NAMES } from '../resource.js';
 import { attr, dynamicDir, symlink, type Inode } from './vfs.js';
+import { kerr } from '../errors.js';
+import type { Cred } from '../cred.js';
+import { genericPermission, type InodeAttrs } from './namei.js';
+import { ATTR_MODE, simpleSetattr, type IAttr } from './attr.js';
 
 /** proc_pid_limits(): `%-25s %-20s %-20s %-10s` rows, "unlimited" for RLIM_INFINITY, no unit column when there is none. */
 function limitsText(p: Process): string {
@@ -20,22 +28,42 @@ function limitsText(p: Process): string {
   return out;
 }
 
+/**
+ * proc_setattr(), the ->setattr of /proc/<pid> and its entries: no mode change (EPERM, before any
+ * other check); an owner change passes setattr_prepare() but lasts only until the next lookup, when
+ * pid_revalidate() gives the entry the task's owner again (here: the nodes are made afresh).
+ */
+function procSetattr(cred: Cred, attr: IAttr, path: string, node: InodeAttrs): void {
+  if (attr.valid & ATTR_MODE) throw kerr('EPERM', `${path} is a /proc/<pid> entry, whose mode cannot change`);
+  simpleSetattr(cred, node, attr, path);
+}
+
 export function initProcfs(kernel: Kernel): void {
   const proc = kernel.vfs.mkdirp('/proc');
   proc.set('self', symlink((ctx) => String(ctx.proc.pid)));
   const pidDir = (pid: number): Inode | undefined => {
     const p = kernel.processes.get(pid);
     if (!p) return undefined;
-    const fdDir = dynamicDir(
+    // proc_pid_make_inode() / pid_update_inode(): owned by the task's euid and egid (task_dump_owner()
+    // of a dumpable task, which every process of the model is).
+    const owned = <T extends InodeAttrs>(node: T): T => {
+      node.uid = p.uid;
+      node.gid = p.gid;
+      node.setattr = (cred, attr, path) => procSetattr(cred, attr, path, node);
+      return node;
+    };
+    const fdDir = owned(dynamicDir(
       () => p.fds.openFds().map(String),
       (name) => {
         const f = /^\d+$/.test(name) ? p.fds.get(Number(name)) : undefined;
         return f ? symlink(f.path) : undefined;
       },
       0o500,
-    );
-    const limits = attr('procfs', () => limitsText(p));
-    return dynamicDir(() => ['fd', 'limits'], (name) => (name === 'fd' ? fdDir : name === 'limits' ? limits : undefined), 0o555);
+    ));
+    // proc_fd_permission(): the mode bits, or the task itself (same_thread_group()) whatever they say.
+    fdDir.permission = (cred, mask) => genericPermission(cred, fdDir, mask) || cred === p;
+    const limits = owned(attr('procfs', () => limitsText(p)));
+    return owned(dynamicDir(() => ['fd', 'limits'], (name) => (name === 'fd' ? fdDir : name === 'limits' ? limits : undefined), 0o555));
   };
   proc.dynamic = {
     list: () => [...kernel.processes.keys()].map(String),

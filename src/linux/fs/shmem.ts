@@ -22,9 +22,9 @@ export class ShmemInode {
   constructor(
     readonly ino: number,
     /** Permission bits (S_IALLUGO), already reduced by the creator's umask. */
-    readonly mode: number,
-    readonly uid: number,
-    readonly gid: number,
+    public mode: number,
+    public uid: number,
+    public gid: number,
   ) {}
 
   read(buf: Uint8Array, pos: number): number {

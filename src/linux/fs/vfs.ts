@@ -4,17 +4,18 @@
 // symlinks are followed like namei does (40 hops at most, then ELOOP). Which filesystem a directory is
 // on follows from its path (devtmpfs on /dev, sysfs on /sys, proc on /proc, a rootfs at /): that decides
 // what open(O_CREAT) of a missing name does there (only devtmpfs and rootfs create: shmem files).
+// Walking a path needs search permission on every directory a name is looked up in (may_lookup():
+// EACCES); an inode's owner and mode change with chown/chmod (src/linux/fs/attr.ts), and last as long
+// as the node object does: nodes a dynamic directory computes on each lookup start afresh, as procfs's
+// /proc/<pid> entries do when pid_revalidate() resets them to the task's owner.
 
 import { kerr } from '../errors.js';
 import type { FileContext, KFile } from './file.js';
 import type { ShmemInode } from './shmem.js';
+import { MAY_EXEC, inodePermission, modeText, type InodeAttrs } from './namei.js';
 
-export interface NodeBase {
-  /** Permission bits (0o644...). */
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-}
+/** An inode's permission bits (0o644...), owner and group, which chown and chmod change. */
+export interface NodeBase extends Omit<InodeAttrs, 'type'> {}
 
 export interface DirNode extends NodeBase {
   readonly type: 'dir';
@@ -56,9 +57,9 @@ export class StaticDir implements DirNode {
   dynamic: DynamicEntries | undefined;
 
   constructor(
-    readonly mode = 0o755,
-    readonly uid = 0,
-    readonly gid = 0,
+    public mode = 0o755,
+    public uid = 0,
+    public gid = 0,
   ) {}
 
   list(ctx: FileContext): string[] {
@@ -228,6 +229,10 @@ export class Vfs {
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
       if (node.type !== 'dir') throw kerr('ENOTDIR', `/${stack.join('/')} is not a directory`);
+      // may_lookup(): search permission on the directory, before any name in it (. and .. too).
+      if (!inodePermission(ctx.proc, node, MAY_EXEC)) {
+        throw kerr('EACCES', `search permission on /${stack.join('/')} (mode ${modeText(node)}) is denied to uid ${ctx.proc.uid}, so ${path} cannot be reached`);
+      }
       if (name === '.') continue;
       if (name === '..') {
         stack.pop();

@@ -8,6 +8,7 @@
 // with the kernel's errno for each failing write.
 
 import { kerr } from '../errors.js';
+import { CAP_SYS_ADMIN } from '../../../include-ts/linux/capability.js';
 import type { FileContext } from '../fs/file.js';
 import { attr, symlink, type StaticDir, type Inode } from '../fs/vfs.js';
 import type { Kernel } from '../kernel.js';
@@ -130,9 +131,9 @@ function populateDevice(core: PciCore, dev: PciDev, dir: StaticDir, path: string
     const c = id.classCode;
     return `pci:v${h(id.vendor, 8)}d${h(id.device, 8)}sv${h(id.subVendor ?? 0, 8)}sd${h(id.subDevice ?? 0, 8)}bc${h(c >> 16, 2)}sc${h((c >> 8) & 0xff, 2)}i${h(c & 0xff, 2)}\n`;
   }));
-  // pci_read_config(): unprivileged readers see only the standard header.
+  // pci_read_config(): readers without CAP_SYS_ADMIN see only the standard header.
   dir.set('config', attr('sysfs', (ctx) => {
-    const n = ctx.proc.uid === 0 ? dev.cfgSize : 64;
+    const n = ctx.proc.capable(CAP_SYS_ADMIN) ? dev.cfgSize : 64;
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i += 4) {
       const v = dev.readConfig(i, 4);

@@ -399,11 +399,27 @@ function formatFcntl(ev: SyscallEvent): string {
 function formatOpenat(ev: SyscallEvent): string {
   const [, path, flags, mode] = ev.args as [string, string, number, number | undefined];
   let text = `openat(AT_FDCWD, ${JSON.stringify(path)}, ${formatFlags(flags, OPEN_FLAGS)}`;
-  if (flags & (F.O_CREAT | F.__O_TMPFILE)) {
-    const m = (mode ?? 0) & 0xffff;
-    text += `, ${(m ? `0${m.toString(8)}` : '0').padStart(3, '0')}`;
-  }
+  if (flags & (F.O_CREAT | F.__O_TMPFILE)) text += `, ${umode(mode ?? 0)}`;
   return `${text}) = ${result(ev, String(ev.ret))}`;
+}
+
+/** print_numeric_umode_t(): the 16-bit umode_t in `%#03o`. */
+function umode(mode: number): string {
+  const m = mode & 0xffff;
+  return (m ? `0${m.toString(8)}` : '0').padStart(3, '0');
+}
+
+/** printuid(): a uid_t or gid_t, `-1` for (uid_t)-1. */
+function printUid(id: number): string {
+  return id === 0xffffffff ? '-1' : String(id);
+}
+
+/** chown/lchown/fchown (path or fd, owner, group) and chmod/fchmod (path or fd, mode) as strace prints them. */
+function formatOwnerMode(ev: SyscallEvent): string {
+  const [where, a, b] = ev.args as [string | number, number, number | undefined];
+  const first = typeof where === 'string' ? JSON.stringify(where) : String(where);
+  const rest = b === undefined ? umode(a) : `${printUid(a)}, ${printUid(b)}`;
+  return `${ev.syscall}(${first}, ${rest}) = ${result(ev, String(ev.ret))}`;
 }
 
 /** A limit as strace's sprint_rlim64() (src/resource.c) prints it: multiples of 1024 as `N*1024`. */
@@ -472,6 +488,14 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return formatFcntl(ev);
     case 'prlimit64':
       return formatPrlimit(ev);
+    case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':
+      return formatOwnerMode(ev);
+    case 'getgroups': case 'setgroups': {
+      // print_groups(): the gids, or the address strace would not (or could not) read.
+      const list = a[1] as readonly number[] | 'addr' | null;
+      const shown = list === null ? 'NULL' : list === 'addr' || (ev.errno && ev.syscall === 'getgroups') ? '0x0' : `[${list.join(', ')}]`;
+      return `${ev.syscall}(${a[0]}, ${shown}) = ${result(ev, dec(ev.ret))}`;
+    }
     case 'epoll_create':
       return `epoll_create(${a[0]}) = ${result(ev, dec(ev.ret))}`;
     case 'epoll_create1':

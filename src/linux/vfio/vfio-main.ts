@@ -13,7 +13,9 @@
 import { getU32 } from '../../../abi/bytes.js';
 import { WouldBlock, kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
-import { chardev, type StaticDir } from '../fs/vfs.js';
+import { chardev, type CharDevNode, type StaticDir } from '../fs/vfs.js';
+import { chmodAttr, chownAttr, notifyChange } from '../fs/attr.js';
+import { INIT_CRED } from '../cred.js';
 import type { Kernel } from '../kernel.js';
 import type { Backing } from '../mm/backing.js';
 import type { UserArg } from '../uaccess.js';
@@ -160,8 +162,10 @@ export class VfioCore {
   readonly groups = new Map<number, VfioGroup>();
   readonly iommuDrivers: VfioIommuDriver[] = [];
   private readonly devDir: StaticDir;
-  /** What udev rules (or libvirt's chown) give /dev/vfio/<group>: root-only 0600 otherwise. */
-  private readonly nodeOwners = new Map<number, { uid: number; gid: number; mode: number }>();
+  /** udev rules for /dev/vfio/<group> (OWNER=, GROUP=, MODE=), applied whenever the node appears. */
+  private readonly nodeRules = new Map<number, { uid: number; gid: number; mode: number }>();
+  /** The devtmpfs node of each group, which lives as long as the group (chown/chmod on it last that long). */
+  private readonly nodes = new Map<number, CharDevNode>();
 
   constructor(private readonly kernel: Kernel) {
     this.devDir = kernel.vfs.mkdirp('/dev/vfio');
@@ -170,16 +174,28 @@ export class VfioCore {
       list: () => [...this.groups.keys()].map(String),
       lookup: (name) => {
         const g = this.groups.get(Number(name));
-        if (!g || String(g.id) !== name) return undefined;
-        const o = this.nodeOwners.get(g.id);
-        return chardev(() => this.openGroup(g), o?.mode ?? 0o600, o?.uid ?? 0, o?.gid ?? 0);
+        return g && String(g.id) === name ? this.nodes.get(g.id) : undefined;
       },
     };
   }
 
-  /** Sets the owner and mode of /dev/vfio/<group> (a udev rule's OWNER, GROUP and MODE). */
+  /**
+   * A udev rule giving /dev/vfio/<group> an owner and mode: applied now if the node exists, and each
+   * time it appears again.
+   */
   setNodeOwner(group: number, uid: number, gid: number, mode: number): void {
-    this.nodeOwners.set(group, { uid, gid, mode: mode & 0o7777 });
+    this.nodeRules.set(group, { uid, gid, mode: mode & 0o7777 });
+    const node = this.nodes.get(group);
+    if (node) this.udevApply(group, node);
+  }
+
+  /** What udev does for a matching rule: chown(OWNER, GROUP), then chmod(MODE), as root. */
+  private udevApply(group: number, node: CharDevNode): void {
+    const rule = this.nodeRules.get(group);
+    if (!rule) return;
+    const path = `/dev/vfio/${group}`;
+    notifyChange(INIT_CRED, node, chownAttr(INIT_CRED, node, rule.uid, rule.gid), path);
+    notifyChange(INIT_CRED, node, chmodAttr(rule.mode), path);
   }
 
   registerIommuDriver(d: VfioIommuDriver): void {
@@ -203,6 +219,11 @@ export class VfioCore {
     if (!g) {
       g = new VfioGroup(ig.id, ig, this.kernel);
       this.groups.set(ig.id, g);
+      // vfio_group's device node: devtmpfs makes it root-only (0600); udev then applies its rules.
+      const group = g;
+      const node = chardev(() => this.openGroup(group), 0o600);
+      this.nodes.set(g.id, node);
+      this.udevApply(g.id, node);
     }
     g.devices.push(dev);
     dev.group = g;
@@ -233,6 +254,7 @@ export class VfioCore {
       if (g.container) g.detachContainer();
       g.iommuGroup = null;
       this.groups.delete(g.id);
+      this.nodes.delete(g.id);
     }
   }
 
