@@ -8,6 +8,7 @@ import type { Machine } from '../hw/machine.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
 import { Vfs } from './fs/vfs.js';
+import { InodeNumbers } from './fs/fdinfo.js';
 import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
@@ -36,6 +37,8 @@ export class Kernel {
   readonly vfs = new Vfs();
   /** Identifiers handed out per machine (eventfd ids, pipe and tmpfs inode numbers, VFIO containers). */
   readonly ids = new KernelIds();
+  /** Mount ids and inode numbers of open files, as /proc/<pid>/fdinfo shows them (fs/fdinfo.ts). */
+  readonly inodes = new InodeNumbers(this);
   readonly params: ModuleParams;
   readonly processes = new Map<number, Process>();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */

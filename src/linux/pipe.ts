@@ -71,6 +71,10 @@ export class PipeFile extends KFile {
     return n;
   }
 
+  override get ino(): number {
+    return this.pipe.ino;
+  }
+
   /** pipe_ioctl(): FIONREAD reports the bytes waiting in the pipe. */
   override ioctl(_ctx: FileContext, req: number, arg: UserArg): number {
     if (req !== FIONREAD) return super.ioctl(_ctx, req, arg);

@@ -417,6 +417,23 @@ export class EpollFile extends KFile {
     if (this.rdllist.head !== null && this.wq.size !== 0) this.wq.wake(0);
   }
 
+  /**
+   * ep_show_fdinfo(): one line per item in rbtree order (ep_cmp_ffd(): by struct file, then fd; the
+   * file's creation order stands in for its address), with the item's events as stored (EPOLLERR|
+   * EPOLLHUP added, disarmed to the private bits after an EPOLLONESHOT fired), its data, and the
+   * target file's f_pos, inode number and superblock device.
+   */
+  override showFdinfo(kernel: Kernel): string {
+    const items = this.items().sort((a, b) => a.file.serial - b.file.serial || a.fd - b.fd);
+    let out = '';
+    for (const epi of items) {
+      const { ino, dev } = kernel.inodes.of(epi.file);
+      const data = ((BigInt(epi.dataHi) << 32n) | BigInt(epi.dataLo)).toString(16);
+      out += `tfd: ${String(epi.fd).padStart(8)} events: ${(epi.events >>> 0).toString(16).padStart(8)} data: ${data.padStart(16)}  pos:${epi.file.pos} ino:${ino.toString(16)} sdev:${dev.toString(16)}\n`;
+    }
+    return out;
+  }
+
   /** ep_eventpoll_release() -> ep_clear_and_put(): wake the pollers, then drop every item. */
   override release(_kernel: Kernel): void {
     if (this.pollWait.size !== 0) this.safewake();
