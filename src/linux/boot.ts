@@ -3,6 +3,7 @@
 import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
+import { initEpoll } from './fs/eventpoll.js';
 import { initIrq } from './irq/init.js';
 import { initPci } from './pci/init.js';
 import { initVfio } from './vfio/init.js';
@@ -16,6 +17,7 @@ export interface Subsystem {
 
 export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
+  { name: 'epoll', init: initEpoll },
   { name: 'mem', init: initMemDevices },
   { name: 'irq', init: initIrq },
   { name: 'pci', init: initPci },

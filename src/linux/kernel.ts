@@ -9,6 +9,7 @@ import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
 import { Vfs } from './fs/vfs.js';
 import { InodeNumbers } from './fs/fdinfo.js';
+import type { EpollWatches } from './fs/eventpoll.js';
 import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import type { Process } from './process.js';
@@ -53,6 +54,8 @@ export class Kernel {
   iommu!: IommuCore;
   /** VFIO: containers, groups, devices (src/linux/vfio). */
   vfio!: VfioCore;
+  /** epoll's max_user_watches and per-user counts (src/linux/fs/eventpoll.ts). */
+  epoll!: EpollWatches;
   /** KVM (src/linux/kvm), set by its init. */
   kvm: KvmModule | null = null;
   /** The hypervisor port when running as Xen's dom0, else null. */

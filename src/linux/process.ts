@@ -1012,7 +1012,7 @@ export class Process {
       if (this.exited) throw this.exitedError();
       const flags = check();
       this.fds.reserveCheck();
-      file = new EpollFile();
+      file = new EpollFile(this.kernel.epoll, this.uid);
       const fd = this.fds.install(file, (flags & EPOLL_CLOEXEC) !== 0);
       if (this.trace.active) this.traceCall(syscall, undefined, file, [arg], fd, undefined);
       return fd;
