@@ -20,11 +20,13 @@
 //   (KVM's default LAPIC_MMIO_HOLE quirk).
 // - Reset: ID = index << 24, version 0x00050014, DFR flat, SPIV 0xFF (software-disabled), LVTs masked,
 //   except the BSP's LINT0 = ExtINT (KVM_X86_QUIRK_LINT0_REENABLED) so the 8259 reaches it.
-// The APIC timer's registers are kept but the timer does not count (TMCCT reads 0).
+// - The timer (apic-timer.ts) counts on virtual time; its expiry is injected by the hypervisor
+//   (injectPendingTimer) when it next enters the guest.
 
 import type { Scheduler } from '../../sim/scheduler.js';
 import type { TraceBus } from '../../sim/trace.js';
 import { ApicIrq } from './apic-irq.js';
+import { APIC_LVT_TIMER_TSCDEADLINE, ApicTimer, type TimerApic } from './apic-timer.js';
 import {
   APIC_ARBPRI, APIC_DEFAULT_PHYS_BASE, APIC_DFR, APIC_DFR_CLUSTER, APIC_DFR_FLAT, APIC_DM_EXTINT, APIC_DM_FIXED,
   APIC_DM_INIT, APIC_DM_LOWEST, APIC_DM_NMI, APIC_DM_REMRD, APIC_DM_SMI, APIC_DM_STARTUP, APIC_EOI, APIC_ESR,
@@ -121,7 +123,7 @@ function pprFor(tpr: number, isr: number): number {
   return (tpr & 0xf0) >= isrv ? tpr & 0xff : isrv;
 }
 
-export class Lapic {
+export class Lapic implements TimerApic {
   /** The first KiB of the APIC page (KVM_GET_LAPIC layout). */
   readonly regs = new Uint32Array(LAPIC_REGS_BYTES >> 2);
   /** IA32_APIC_BASE: physical base | enable | BSP. Private so that every store goes through reset()
@@ -154,6 +156,8 @@ export class Lapic {
   timerModeMask = APIC_LVT_TIMER_MODE_MASK;
   /** Trace label ("vcpu0"). */
   label: string;
+  /** The APIC timer (apic-timer.ts). */
+  readonly timer: ApicTimer;
   private readonly ipi = new ApicIrq();
   /** The trace bus, held directly: accept, ack and EOI test it on every interrupt (one load, not two). */
   private readonly trace: TraceBus;
@@ -168,6 +172,7 @@ export class Lapic {
   ) {
     this.trace = hw.trace;
     this.label = `vcpu${index}`;
+    this.timer = new ApicTimer(this, () => hw.sched);
     this.reset(index === 0);
   }
 
@@ -202,6 +207,10 @@ export class Lapic {
     this.irrTop = -1;
     this.isrTop = -1;
     this.nmiPending = 0;
+    // kvm_lapic_reset(): the timer stopped (TMICT 0), its mode from the masked LVTT, TDCR's divisor.
+    this.timer.cancel();
+    this.timer.updateLvtt();
+    this.timer.updateDivide();
     // pending INIT/SIPI events survive (an INIT processed together with a SIPI still starts the CPU).
     this.hooks.mapChanged(this);
   }
@@ -569,7 +578,7 @@ export class Lapic {
       case APIC_ARBPRI:
         return 0;
       case APIC_TMCCT:
-        return 0;
+        return this.timer.current(this.hw.sched.now);
       case APIC_PROCPRI:
         this.updatePpr();
         return this.ppr;
@@ -613,6 +622,8 @@ export class Lapic {
         this.setSpiv(val & mask);
         if (!(val & APIC_SPIV_APIC_ENABLED)) {
           for (const r of LVT_REGS) this.regs[r >> 2] = (this.regs[r >> 2]! | APIC_LVT_MASKED) >>> 0;
+          this.timer.updateLvtt();
+          this.timer.pending = false;
         }
         return;
       }
@@ -635,14 +646,23 @@ export class Lapic {
         let v = val;
         if (!this.swEnabled) v |= APIC_LVT_MASKED;
         this.regs[reg >> 2] = (v & (idx === 0 ? LVT_WRITE_MASK[0]! | this.timerModeMask : LVT_WRITE_MASK[idx]!)) >>> 0;
+        if (idx === 0) this.timer.updateLvtt();
         return;
       }
       case APIC_TMICT:
+        // Ignored in TSC-deadline mode; otherwise the timer starts over from the new count.
+        if (this.timer.mode === APIC_LVT_TIMER_TSCDEADLINE) return;
+        this.timer.cancel();
         this.regs[APIC_TMICT >> 2] = val >>> 0;
+        this.timer.start();
         return;
-      case APIC_TDCR:
+      case APIC_TDCR: {
+        const old = this.timer.divideCount;
         this.regs[APIC_TDCR >> 2] = val & 0xb;
+        this.timer.updateDivide();
+        this.timer.divideChanged(old);
         return;
+      }
       case APIC_ESR:
         return;
       default:
@@ -670,15 +690,34 @@ export class Lapic {
     this.hooks.sendIpi(this, irq);
   }
 
+  /** TimerApic: an expiry is pending; wake the vCPU so that it is injected. */
+  timerExpired(): void {
+    this.hooks.kick(this);
+  }
+
+  /**
+   * kvm_apic_inject_pending_timer_irqs(): delivers a pending timer expiry through LVTT (kvm_apic_local_deliver:
+   * not while LVTT is masked or the APIC hardware-disabled; the timer LVT's delivery mode is always fixed).
+   */
+  injectPendingTimer(): void {
+    const lvtt = this.regs[APIC_LVTT >> 2]!;
+    if (this.baseEnabled && !(lvtt & APIC_LVT_MASKED)) this.accept(DM_FIXED, lvtt & APIC_VECTOR_MASK, true, false);
+    this.timer.injected();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Save/restore (KVM_GET_LAPIC / KVM_SET_LAPIC)
 
-  /** Copies the register page into `out` (0x400 bytes), TMCCT reading 0. */
+  /** Copies the register page into `out` (0x400 bytes), with TMCCT as a read would give it (kvm_apic_get_state). */
   getState(out: Uint8Array): void {
     this.updatePpr();
     const src = new Uint8Array(this.regs.buffer, this.regs.byteOffset, LAPIC_REGS_BYTES);
     out.set(src);
-    out[APIC_TMCCT] = out[APIC_TMCCT + 1] = out[APIC_TMCCT + 2] = out[APIC_TMCCT + 3] = 0;
+    const c = this.timer.current(this.hw.sched.now);
+    out[APIC_TMCCT] = c & 0xff;
+    out[APIC_TMCCT + 1] = (c >>> 8) & 0xff;
+    out[APIC_TMCCT + 2] = (c >>> 16) & 0xff;
+    out[APIC_TMCCT + 3] = c >>> 24;
   }
 
   /** kvm_apic_set_state(): loads the page, keeps KVM's version register, recomputes PPR and counts. */
@@ -687,6 +726,11 @@ export class Lapic {
     this.setSpiv(spiv);
     new Uint8Array(this.regs.buffer, this.regs.byteOffset, LAPIC_REGS_BYTES).set(src.subarray(0, LAPIC_REGS_BYTES));
     this.setVersion();
+    // The timer starts again from the page's TMCCT (__start_apic_timer(apic, APIC_TMCCT)), then TMCCT is 0.
+    this.timer.cancel();
+    this.timer.updateLvtt();
+    this.timer.updateDivide();
+    this.timer.start(this.regs[APIC_TMCCT >> 2]!);
     this.regs[APIC_TMCCT >> 2] = 0;
     this.recount();
     this.updatePpr();

@@ -61,6 +61,9 @@ const IO_PIO = 2;
 // Module-local copy for kick(), on every interrupt's path.
 const POLL_IN = EPOLLIN;
 
+/** kvm.ko's min_timer_period_us default (arch/x86/kvm/x86.c). */
+export const KVM_MIN_TIMER_PERIOD_US = 200;
+
 export class KvmVcpu implements GuestBus {
   readonly lapic: Lapic | null;
   readonly cpu: GuestCpu;
@@ -158,6 +161,8 @@ export class KvmVcpu implements GuestBus {
       this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
       // lapic_timer.timer_mode_mask is 0 until KVM_SET_CPUID2 sets it (cpuid.ts): LVTT keeps no mode bits.
       this.lapic.timerModeMask = 0;
+      // min_timer_period_us (kvm.ko, 200 here as on this machine): the shortest periodic APIC timer period.
+      this.lapic.timer.minPeriodNs = KVM_MIN_TIMER_PERIOD_US * 1000;
     }
     this.apicBase = 0;
     this.cpu = new GuestCpu(vcpuId, kvm.hw);

@@ -112,6 +112,8 @@ export function vcpuRunnable(v: KvmVcpu): boolean {
   if (hasPendingInitSipi(v)) return true;
   const apic = v.lapic;
   if (apic !== null && apic.nmiPending > 0 && !v.cpu.nmiBlocked) return true;
+  // kvm_cpu_has_pending_timer(): an expired APIC timer wakes a halted vCPU whatever IF says.
+  if (apic !== null && apic.timer.pending) return true;
   if (v.cpu.ifFlag && !v.cpu.shadow && kvmCpuHasInterrupt(v)) return true;
   return false;
 }
@@ -223,6 +225,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setU32(v.run, RUN.internalNdata, 0);
       return R_EXIT;
     }
+    // kvm_inject_apic_timer_irqs(): an expired APIC timer goes to IRR first.
+    if (apic !== null && apic.timer.pending) apic.injectPendingTimer();
     // kvm_check_and_inject_events(): an interrupt already injected (KVM_SET_SREGS's interrupt_bitmap)
     // is re-injected first, whatever IF says; then NMIs, then external interrupts.
     if (v.injectedIrq >= 0) reinjectIrq(v);
