@@ -422,3 +422,23 @@ describe('MSR_IA32_TSC_ADJUST (x86.c kvm_set_msr_common / kvm_get_msr_common)', 
     expect(getMsr(v, MSR_IA32_TSC)).toBe(t);
   });
 });
+
+describe('strace of the clock and TSC ioctls (src/linux/trace/decoders/kvm.ts)', () => {
+  it('KVM_SET_TSC_KHZ prints its argument as strace 6.1 does (no decoder: %#lx), KVM_GET_TSC_KHZ its 0', () => {
+    const v = vmm();
+    const lines: string[] = [];
+    v.host.strace((l) => lines.push(l));
+    const fd = v.vcpus[0]!;
+    v.p.ioctl(fd, K.KVM_SET_TSC_KHZ, 0x4f3a44);
+    errno(() => v.p.ioctl(fd, K.KVM_SET_TSC_KHZ, 2 ** 32 + 5));
+    v.p.ioctl(fd, K.KVM_SET_TSC_KHZ, 0);
+    v.p.ioctl(fd, K.KVM_GET_TSC_KHZ, 0);
+    // As strace 6.1 printed them for clock-oracle.c on this machine.
+    expect(lines).toEqual([
+      `ioctl(${fd}, KVM_SET_TSC_KHZ, 0x4f3a44) = 0`,
+      `ioctl(${fd}, KVM_SET_TSC_KHZ, 0x100000005) = -1 EINVAL (Invalid argument)`,
+      `ioctl(${fd}, KVM_SET_TSC_KHZ, 0) = 0`,
+      `ioctl(${fd}, KVM_GET_TSC_KHZ, 0) = ${H}`,
+    ]);
+  });
+});
