@@ -208,11 +208,11 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   let n = 0;
   v.lastSlice = 0;
   v.hasRun = true;
+  // KVM_REQ_CLOCK_UPDATE, pending at each entry in catch-up mode: kvm_guest_time_update's catch-up.
+  if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
   for (;;) {
     // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
     if (v.scanIoapicRequested) vcpuScanIoapic(v);
-    // KVM_REQ_CLOCK_UPDATE (pending at every entry in catch-up mode): kvm_guest_time_update's catch-up.
-    if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
     if (v.pendingIoapicEoi >= 0) {
       v.run[RUN.eoiVector] = v.pendingIoapicEoi;
       v.pendingIoapicEoi = -1;

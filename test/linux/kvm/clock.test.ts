@@ -10,9 +10,6 @@
 // (group 0 attribute 0 is KVM_X86_XCOMP_GUEST_SUPP there, not modelled). Those are checked on the model
 // against the source below.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -26,20 +23,12 @@ import { MSR_IA32_TSC, MSR_IA32_TSC_ADJUST } from '../../../src/hw/x86/msr-index
 import { GuestAsm } from '../../../src/guest/program.js';
 import { HOST_TSC_KHZ, hostTsc, kvmGetTimeScale, pvclockScaleDelta } from '../../../src/linux/kvm/tsc.js';
 import { HOST_REALTIME_AT_BOOT_NS, hostRealtimeNs } from '../../../src/linux/kvm/kvmclock.js';
+import { kvmOracleSkipReason, runCOracle } from './c-oracle.js';
 import { errno, K, run, vmm, type Vmm } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function kvmUsable(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = kvmUsable();
+const SKIP = kvmOracleSkipReason();
 if (SKIP) console.warn(`KVM clock/TSC: the real-kernel comparison is skipped: ${SKIP}`);
 
 const H = HOST_TSC_KHZ;
@@ -191,14 +180,7 @@ function modelLines(): string[] {
 
 describe('KVM clock and TSC ioctls against this machine\'s kernel (clock-oracle.c)', () => {
   it.skipIf(SKIP !== undefined)('every call gives the same result and the same host-independent values', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'clock-oracle-'));
-    try {
-      execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(here, 'clock-oracle.c')]);
-      const real = execFileSync(join(dir, 'oracle'), { encoding: 'utf8' }).trim().split('\n');
-      expect(modelLines()).toEqual(real);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(modelLines()).toEqual(runCOracle(join(here, 'clock-oracle.c')));
   });
 });
 
