@@ -200,6 +200,12 @@ export class GuestCpuid {
     const o = find(this.entries, 1);
     return o >= 0 ? getU32(this.entries, o + EAX) : KVM_RESET_RDX;
   }
+
+  /** guest_cpuid_has(): bit `bit` of register `reg` (0 EAX .. 3 EDX) in leaf fn/index. */
+  hasBit(fn: number, index: number, reg: number, bit: number): boolean {
+    const o = find(this.entries, fn, index);
+    return o >= 0 && ((getU32(this.entries, o + EAX + 4 * reg) >>> bit) & 1) === 1;
+  }
 }
 
 /**

@@ -39,6 +39,9 @@ import { kvmSendUserspaceMsi } from './irq.js';
 import { msrIndexList, msrIo } from './msr.js';
 import { clearDirtyLog, getDirtyLog } from './dirty-log.js';
 import { devGetCpuid, getCpuid2, setCpuid1, setCpuid2 } from './cpuid.js';
+import { vcpuSetTscKhz, vcpuTscAttr, vmSetTscKhz } from './tsc.js';
+import { vmGetClock, vmSetClock } from './kvmclock.js';
+import * as KC from '../../../include-ts/linux/kvm.js';
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { vcpuIoctlRun } from './x86-run.js';
@@ -189,6 +192,14 @@ export class KvmVmFile extends KFile {
         return getMsixTableState(kvm, arg);
       case KVM_SET_MSIX_TABLE_STATE:
         return setMsixTableState(kvm, arg);
+      case KC.KVM_GET_CLOCK:
+        return vmGetClock(kvm, arg);
+      case KC.KVM_SET_CLOCK:
+        return vmSetClock(kvm, arg);
+      case KC.KVM_SET_TSC_KHZ:
+        return vmSetTscKhz(kvm, arg);
+      case KC.KVM_GET_TSC_KHZ:
+        return kvm.tsc.defaultTscKhz;
       default:
         throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a VM ioctl this model implements`);
     }
@@ -266,6 +277,16 @@ export class KvmVcpuFile extends KFile {
         return getDebugregs(v, arg);
       case KVM_SET_DEBUGREGS:
         return setDebugregs(v, arg);
+      case KC.KVM_SET_TSC_KHZ:
+        return vcpuSetTscKhz(v, arg);
+      case KC.KVM_GET_TSC_KHZ:
+        return v.tsc.virtualTscKhz;
+      case KC.KVM_HAS_DEVICE_ATTR:
+        return vcpuTscAttr(v, ctx, 'has', arg);
+      case KC.KVM_GET_DEVICE_ATTR:
+        return vcpuTscAttr(v, ctx, 'get', arg);
+      case KC.KVM_SET_DEVICE_ATTR:
+        return vcpuTscAttr(v, ctx, 'set', arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

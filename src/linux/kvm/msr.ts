@@ -9,11 +9,13 @@
 //   an errno). GET writes the data of every processed entry and 0 into the failing one (kvm_do_msr_access
 //   zeroes a failed read); entries after it, `pad` and `reserved` are left as the user wrote them.
 // - Unknown MSRs fail (ignore_msrs=0). The model's MSRs and their rules:
-//   TSC (0x10): a write sets the TSC (kvm_synchronize_tsc's offset); the model's TSC counts virtual
-//     nanoseconds (1 GHz) from vCPU creation. The cross-vCPU synchronisation heuristic is not modelled.
+//   TSC (0x10): host TSC + l1_tsc_offset; a write is kvm_synchronize_tsc() (tsc.ts: the host TSC, the
+//     synchronisation of vCPUs, catch-up).
 //   APIC_BASE (0x1b): kvm_apic_set_base(host_initiated) — the checks KVM_SET_SREGS makes (x86-regs.ts).
-//   TSC_ADJUST (0x3b), TSC_DEADLINE (0x6e0): the guest has no TSC_ADJUST / TSC-deadline CPUID bit, so
-//     writes are accepted and dropped, reads give 0 (with or without an in-kernel LAPIC).
+//   TSC_ADJUST (0x3b): stored when the guest CPUID has TSC_ADJUST (leaf 7 EBX bit 1), else the write is
+//     dropped; reads give the stored value (0 until then).
+//   TSC_DEADLINE (0x6e0): the guest has no TSC-deadline timer mode, so writes are accepted and dropped,
+//     reads give 0 (with or without an in-kernel LAPIC).
 //   EFER: bits outside efer_reserved_bits (SCE, LME, LMA, NX on a host without nested SVM) fail; a
 //     host-initiated write skips the guest's LME/paging checks, and LMA keeps its current value.
 //     EFER is sregs.efer (KVM_GET/SET_SREGS see the same value).
@@ -42,6 +44,10 @@ import {
 } from '../../hw/x86/msr-index.js';
 import type { KvmVcpu } from './vcpu.js';
 import { apicBaseRefusal, kvmApicSetBase, kvmGetApicBase } from './x86-regs.js';
+import { kvmReadL1Tsc, kvmSynchronizeTsc } from './tsc.js';
+
+/** X86_FEATURE_TSC_ADJUST: CPUID leaf 7 subleaf 0, EBX bit 1. */
+const X86_FEATURE_TSC_ADJUST_BIT = 1;
 
 /** MAX_IO_MSRS: KVM_GET/SET_MSRS take fewer entries than this. */
 export const MAX_IO_MSRS = 256;
@@ -77,12 +83,6 @@ export class VcpuMsrs {
   /** Set at RESET (x86-reset.ts: PEBS/BTS unavailable), kept by INIT. */
   miscEnable = 0n;
   mtrrDefType = 0n;
-  /** TSC = virtual ns + offset; the offset makes it 0 when the vCPU is created. */
-  tscOffset: bigint;
-
-  constructor(now: number) {
-    this.tscOffset = -BigInt(now);
-  }
 }
 
 /** __canonical_address(): sign-extended from bit 47. */
@@ -112,9 +112,9 @@ function mtrrDefTypeValid(v: bigint): boolean {
 export function kvmGetMsr(v: KvmVcpu, index: number): bigint | null {
   const m = v.msrs;
   switch (index) {
-    case MSR_IA32_TSC: return BigInt.asUintN(64, BigInt(v.kvm.sched.now) + m.tscOffset);
+    case MSR_IA32_TSC: return kvmReadL1Tsc(v);
     case MSR_IA32_APICBASE: return BigInt(kvmGetApicBase(v));
-    case MSR_IA32_TSC_ADJUST:
+    case MSR_IA32_TSC_ADJUST: return v.tsc.tscAdjust;
     case MSR_IA32_TSC_DEADLINE: return 0n;
     case MSR_EFER: return getU64(v.sregs, SREGS_EFER);
     case MSR_FS_BASE: return getU64(v.sregs, SREGS_FS_BASE);
@@ -144,13 +144,16 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
   const m = v.msrs;
   switch (index) {
     case MSR_IA32_TSC:
-      m.tscOffset = data - BigInt(v.kvm.sched.now);
+      kvmSynchronizeTsc(v, data);
       return true;
     case MSR_IA32_APICBASE:
       if (apicBaseRefusal(v, data) !== null) return false;
       kvmApicSetBase(v, data);
       return true;
     case MSR_IA32_TSC_ADJUST:
+      // Host-initiated: only the stored value changes (a guest write would also move the offset).
+      if (v.guestCpuid.hasBit(7, 0, 1, X86_FEATURE_TSC_ADJUST_BIT)) v.tsc.tscAdjust = data;
+      return true;
     case MSR_IA32_TSC_DEADLINE:
       return true;
     case MSR_EFER: {

@@ -22,6 +22,7 @@ import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQC
 import { KvmLapicOps } from './lapic.js';
 import { VcpuMsrs } from './msr.js';
 import { kvmVcpuReset } from './x86-reset.js';
+import { VcpuTsc, kvmVcpuTscCreate } from './tsc.js';
 import type { Kvm } from './vm.js';
 
 /** Offsets in struct kvm_run (from the uapi layout). */
@@ -148,6 +149,8 @@ export class KvmVcpu implements GuestBus {
   readonly guestCpuid = new GuestCpuid();
   /** kvm_vcpu_has_run(): the vCPU entered the guest at least once (last_vmentry_cpu != -1). */
   hasRun = false;
+  /** The guest TSC: rate, offset, synchronization generation, catch-up, TSC_ADJUST (tsc.ts). */
+  readonly tsc = new VcpuTsc();
 
   constructor(
     readonly kvm: Kvm,
@@ -169,8 +172,9 @@ export class KvmVcpu implements GuestBus {
     this.cpu.label = `vm${kvm.id} vcpu${vcpuId}`;
     // kvm_arch_vcpu_create(): APs wait for INIT/SIPI when the LAPIC is in the kernel.
     this.mpState = !withApic || vcpuId === kvm.bspVcpuId ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
-    this.msrs = new VcpuMsrs(kvm.sched.now);
+    this.msrs = new VcpuMsrs();
     kvmVcpuReset(this, false);
+    kvmVcpuTscCreate(this);
   }
 
   get isBsp(): boolean {

@@ -22,6 +22,8 @@ import type { KvmIoapic } from './ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
 import { KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_VCPUS } from './kvm-host.js';
 import { requestScanIoapic } from './scan-ioapic.js';
+import { KvmTsc } from './tsc.js';
+import { KvmClock } from './kvmclock.js';
 
 /** struct kvm_irq_ack_notifier. */
 export interface AckNotifier {
@@ -111,6 +113,10 @@ export class Kvm {
   /** In-kernel MSI-X tables (the proposed KVM_DEFINE_MSIX_TABLE family). */
   readonly msix: KvmMsixTables;
   private readonly ackNotifiers: AckNotifier[] = [];
+  /** kvm->arch's TSC state: default rate, last write, synchronization generation (tsc.ts). */
+  readonly tsc = new KvmTsc();
+  /** kvm->arch.kvmclock_offset (kvmclock.ts). */
+  readonly kvmclock: KvmClock;
   /** The VM fd was released (irqfds detached). */
   released = false;
   /** kvm->users_count: the VM fd and every vCPU fd. */
@@ -130,6 +136,7 @@ export class Kvm {
     this.irqfds = new IrqfdRegistry(this);
     this.ioeventfds = new IoeventfdRegistry(this);
     this.msix = new KvmMsixTables(this);
+    this.kvmclock = new KvmClock(kernel.sched.now);
     module.vms.add(this);
   }
 

@@ -42,6 +42,7 @@ import { RUN, type KvmVcpu } from './vcpu.js';
 import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsToBytes } from './x86-regs.js';
 import { kvmVcpuDeliverSipiVector, kvmVcpuReset } from './x86-reset.js';
 import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
+import { kvmTscCatchup } from './tsc.js';
 
 const R_CONTINUE = 1;
 const R_EXIT = 0;
@@ -209,6 +210,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   let n = 0;
   v.lastSlice = 0;
   v.hasRun = true;
+  // KVM_REQ_CLOCK_UPDATE, pending at each entry in catch-up mode: kvm_guest_time_update's catch-up.
+  if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
   for (;;) {
     // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
     if (v.scanIoapicRequested) vcpuScanIoapic(v);

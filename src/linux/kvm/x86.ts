@@ -45,6 +45,9 @@ import { KvmIoapic } from './ioapic.js';
 import { KvmPic } from './i8259.js';
 import { KVM_MSIX_MAX_TABLES } from './msix-table/tables.js';
 import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.js';
+import * as KC from '../../../include-ts/linux/kvm.js';
+import { KVM_CLOCK_VALID_FLAGS } from './kvmclock.js';
+import { HAS_TSC_CONTROL } from './tsc.js';
 import type { KvmVcpu } from './vcpu.js';
 import { enableManualDirtyLogProtect, KVM_DIRTY_LOG_MANUAL_CAPS } from './dirty-log.js';
 import type { Kvm, KvmModule } from './vm.js';
@@ -85,7 +88,14 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_SET_TSS_ADDR:
     case KVM_CAP_SET_IDENTITY_MAP_ADDR:
     case KVM_CAP_DEBUGREGS:
+    case KC.KVM_CAP_GET_TSC_KHZ:
+    case KC.KVM_CAP_VCPU_ATTRIBUTES:
       return 1;
+    case KC.KVM_CAP_ADJUST_CLOCK:
+      return KVM_CLOCK_VALID_FLAGS;
+    case KC.KVM_CAP_TSC_CONTROL:
+    case KC.KVM_CAP_VM_TSC_CONTROL:
+      return HAS_TSC_CONTROL ? 1 : 0;
     case KVM_CAP_NR_VCPUS:
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
     case KVM_CAP_MAX_VCPUS:

@@ -40,7 +40,7 @@ export interface IoctlDesc {
   readonly values?: Readonly<Record<string, ValueNames>>;
   /** Names for a by-value argument. */
   readonly valueNames?: ValueNames;
-  /** Fields printed in hex (addresses, sizes). */
+  /** Fields printed in hex (addresses, sizes); 'arg' for a by-value argument strace prints as %#lx. */
   readonly hex?: ReadonlyArray<string>;
 }
 

@@ -329,6 +329,8 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
       return ev.argValue !== undefined ? ev.argValue.toString() : '0';
     case 'value': {
       const v = ev.argValue ?? 0;
+      // hex: ['arg']: an ioctl strace has no decoder for prints its argument as %#lx.
+      if (desc.hex?.includes('arg')) return Number(v) === 0 ? '0' : `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
       return desc.valueNames?.get(Number(v)) ?? v.toString();
     }
     case 'string': {

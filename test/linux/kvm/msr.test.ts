@@ -199,12 +199,12 @@ describe('the rules of each MSR (host-initiated)', () => {
       expect([getMsr(v, MSR_IA32_TSC_ADJUST), getMsr(v, MSR_IA32_TSC_DEADLINE)]).toEqual([0n, 0n]);
     }
   });
-  it('TSC: a host write sets it; it then counts virtual nanoseconds', () => {
+  it('TSC: a host write sets it; it then counts at the host TSC rate (2596130 kHz; tsc.ts)', () => {
     const v = vmm();
     expect(getMsr(v, MSR_IA32_TSC)).toBe(0n);
     expect(setMsr(v, MSR_IA32_TSC, 1_000_000n)).toBe(true);
-    v.host.control.advance(500);
-    expect(getMsr(v, MSR_IA32_TSC)).toBe(1_000_500n);
+    v.host.control.advance(1_000_000);
+    expect(getMsr(v, MSR_IA32_TSC)).toBe(1_000_000n + 2_596_130n);
   });
   it('x2APIC MSRs (0x800-0x8ff) fail: the LAPIC is never in x2APIC mode (lapic.c kvm_x2apic_msr_read/write)', () => {
     for (const irqchip of ['kernel', 'none'] as const) {

@@ -219,7 +219,7 @@ export const KVM_VM_IOCTLS: IoctlTable = ioctlTable([
   [K.KVM_GET_CLOCK, d('KVM_GET_CLOCK', { arg: 'struct', layout: K.kvm_clock_data, out: true, flags: { flags: CLOCK_FLAGS } })],
   [K.KVM_GET_PIT2, d('KVM_GET_PIT2', { arg: 'struct', layout: K.kvm_pit_state2, out: true, flags: { flags: PIT_STATE2_FLAGS } })],
   [K.KVM_SET_PIT2, d('KVM_SET_PIT2', { arg: 'struct', layout: K.kvm_pit_state2, flags: { flags: PIT_STATE2_FLAGS } })],
-  [K.KVM_SET_TSC_KHZ, d('KVM_SET_TSC_KHZ', { arg: 'value' })],
+  [K.KVM_SET_TSC_KHZ, d('KVM_SET_TSC_KHZ', { arg: 'value', hex: ['arg'] })],
   [K.KVM_GET_TSC_KHZ, d('KVM_GET_TSC_KHZ', { arg: 'none' })],
   [K.KVM_SIGNAL_MSI, d('KVM_SIGNAL_MSI', {
     arg: 'struct', layout: K.kvm_msi, flags: { flags: MSI_FLAGS }, hex: ['address_lo', 'address_hi', 'data'],
@@ -301,7 +301,7 @@ export const KVM_VCPU_IOCTLS: IoctlTable = ioctlTable([
   [K.KVM_SET_SREGS2, d('KVM_SET_SREGS2', { arg: 'struct', layout: K.kvm_sregs2, hex: SREGS_HEX, flags: { flags: SREGS2_FLAGS } })],
   [K.KVM_XEN_VCPU_GET_ATTR, d('KVM_XEN_VCPU_GET_ATTR', { arg: 'struct', layout: K.kvm_xen_vcpu_attr, out: true, inout: true })],
   [K.KVM_XEN_VCPU_SET_ATTR, d('KVM_XEN_VCPU_SET_ATTR', { arg: 'struct', layout: K.kvm_xen_vcpu_attr })],
-  [K.KVM_SET_TSC_KHZ, d('KVM_SET_TSC_KHZ', { arg: 'value' })],
+  [K.KVM_SET_TSC_KHZ, d('KVM_SET_TSC_KHZ', { arg: 'value', hex: ['arg'] })],
   [K.KVM_GET_TSC_KHZ, d('KVM_GET_TSC_KHZ', { arg: 'none' })],
   [K.KVM_SET_DEVICE_ATTR, d('KVM_SET_DEVICE_ATTR', deviceAttr)],
   [K.KVM_GET_DEVICE_ATTR, d('KVM_GET_DEVICE_ATTR', deviceAttr)],
