@@ -51,6 +51,8 @@ import {
   apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmRipRead, kvmSetCr8, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
 import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
+import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts/linux/kvm.js';
+import { xsave2Size } from './fpu.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -84,7 +86,11 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_SET_TSS_ADDR:
     case KVM_CAP_SET_IDENTITY_MAP_ADDR:
     case KVM_CAP_DEBUGREGS:
+    case KVM_CAP_XSAVE:
+    case KVM_CAP_XCRS:
       return 1;
+    case KVM_CAP_XSAVE2:
+      return xsave2Size();
     case KVM_CAP_NR_VCPUS:
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
     case KVM_CAP_MAX_VCPUS:
