@@ -27,6 +27,7 @@ import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { kvm_fpu, kvm_xcrs } from '../../../include-ts/asm/kvm.js';
 import { errno, K, signalMsi, vmm, type Vmm } from './helpers.js';
 import { xstateRequiredSize } from '../../../src/linux/kvm/cpuid.js';
+import { fcParams } from '../../support/runs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
@@ -248,5 +249,263 @@ describe("KVM FPU/XSAVE/XCR ioctls against this machine's /dev/kvm", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Unit tests against the source.
+
+const fpuGet = (v: Vmm, i = 0) => {
+  const f = kvm_fpu.alloc();
+  v.p.ioctl(v.vcpus[i]!, K.KVM_GET_FPU, f);
+  return f;
+};
+const xsaveGet = (v: Vmm, i = 0): Uint8Array => {
+  const b = new Uint8Array(4096);
+  v.p.ioctl(v.vcpus[i]!, K.KVM_GET_XSAVE, b);
+  return b;
+};
+const xcr0Get = (v: Vmm, i = 0): bigint => {
+  const b = new Uint8Array(kvm_xcrs.size);
+  v.p.ioctl(v.vcpus[i]!, K.KVM_GET_XCRS, b);
+  return getU64(b, 16);
+};
+const xcr0Set = (v: Vmm, x: bigint, i = 0) => {
+  const b = new Uint8Array(kvm_xcrs.size);
+  setU32(b, 0, 1);
+  setU64(b, 16, x);
+  return errno(() => v.p.ioctl(v.vcpus[i]!, K.KVM_SET_XCRS, b));
+};
+const xsaveSet = (v: Vmm, b: Uint8Array, i = 0) => errno(() => v.p.ioctl(v.vcpus[i]!, K.KVM_SET_XSAVE, b));
+/** KVM_SET_CPUID2 with leaf 0 and leaf 0xD sub-leaves 0 and 1 as given. */
+function setCpuidD(v: Vmm, d0eax: number, d1eax = 0, i = 0): void {
+  const b = new Uint8Array(8 + 3 * E2);
+  setU32(b, 0, 3);
+  setU32(b, 8 + 12, 0xd);
+  for (const [k, sub, eax] of [[1, 0, d0eax], [2, 1, d1eax]] as const) {
+    const o = 8 + k * E2;
+    setU32(b, o, 0xd);
+    setU32(b, o + 4, sub);
+    setU32(b, o + 8, K.KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+    setU32(b, o + 12, eax);
+  }
+  v.p.ioctl(v.vcpus[i]!, K.KVM_SET_CPUID2, b);
+}
+/** Leaf 0xD sub-leaf `sub` EBX as KVM_GET_CPUID2 reports it. */
+function leafDEbx(v: Vmm, sub: number, i = 0): number {
+  const b = new Uint8Array(8 + 8 * E2);
+  setU32(b, 0, 8);
+  v.p.ioctl(v.vcpus[i]!, K.KVM_GET_CPUID2, b);
+  for (let o = 8; o < 8 + getU32(b, 0) * E2; o += E2) if (getU32(b, o) === 0xd && getU32(b, o + 4) === sub) return getU32(b, o + 16);
+  throw new Error(`no leaf 0xD.${sub}`);
+}
+
+describe('KVM_GET/SET_FPU (x86.c kvm_arch_vcpu_ioctl_get_fpu/_set_fpu)', () => {
+  it('after RESET: FCW 0x37f (fpstate_init_fxstate), everything else 0, and mxcsr reads 0: GET never fills it in', () => {
+    const f = fpuGet(vmm());
+    expect([f.fcw, f.fsw, f.ftwx, f.last_opcode, f.last_ip, f.last_dp, f.mxcsr]).toEqual([0x37f, 0, 0, 0, 0n, 0n, 0]);
+  });
+  it('SET stores the legacy fields but MXCSR, unchecked; the XSAVE image keeps the init x87 state while xstate_bv lacks x87', () => {
+    const v = vmm();
+    const f = kvm_fpu.alloc();
+    f.fcw = 0x40;
+    f.ftwx = 0xff;
+    f.mxcsr = 0xdead0000; // reserved bits: SET_FPU does not look at it
+    f.bytes[kvm_fpu.offsetof('xmm')] = 9;
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_SET_FPU, f))).toBe(0);
+    const g = fpuGet(v);
+    expect([g.fcw, g.ftwx, g.mxcsr, g.bytes[kvm_fpu.offsetof('xmm')]]).toEqual([0x40, 0xff, 0, 9]);
+    const x = xsaveGet(v);
+    expect([getU32(x, 0), getU32(x, 24), x[160], getU64(x, 512)]).toEqual([0x37f, 0x1f80, 0, 0n]);
+    // Once x87 and SSE are live (KVM_SET_XSAVE), the same raw fields are what the image shows.
+    const img = image(3n, 0x1f80);
+    expect(xsaveSet(v, img)).toBe(0);
+    f.mxcsr = 0;
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_FPU, f);
+    const y = xsaveGet(v);
+    expect([getU32(y, 0) & 0xffff, y[4], y[160], getU32(y, 24)]).toEqual([0x40, 0xff, 9, 0x1f80]);
+  });
+  it('a buffer shorter than struct kvm_fpu: EFAULT, nothing stored', () => {
+    const v = vmm();
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_SET_FPU, new Uint8Array(100)))).toBe('EFAULT');
+    expect(fpuGet(v).fcw).toBe(0x37f);
+  });
+});
+
+describe('KVM_GET/SET_XSAVE (x86.c, fpu/core.c fpu_copy_uabi_to_guest_fpstate, fpu/xstate.c copy_uabi_to_xstate)', () => {
+  it('GET shows only what the guest CPUID allows (guest_supported_xcr0 | FP | SSE); the rest is kept and shown once allowed', () => {
+    const v = vmm();
+    expect(xsaveSet(v, image(0xe7n, 0x1f80))).toBe(0); // accepted against KVM's supported XCR0, not the guest's
+    let x = xsaveGet(v);
+    expect([getU64(x, 512), x[0x240]]).toEqual([3n, 0]);
+    setCpuidD(v, 0x7);
+    x = xsaveGet(v);
+    expect([getU64(x, 512), x[0x240], x[0x340]]).toEqual([7n, 3, 0]);
+    setCpuidD(v, 0xe7);
+    x = xsaveGet(v);
+    expect([getU64(x, 512), x[0x340], x[0x380], x[0x580]]).toEqual([0xe7n, 4, 5, 6]);
+  });
+  it('a refused image changes nothing (EINVAL: unknown components, xcomp_bv, header reserved bytes, MXCSR outside 0x2ffff)', () => {
+    const v = vmm();
+    expect(xsaveSet(v, image(3n, 0x1f81))).toBe(0);
+    const before = xsaveGet(v);
+    for (const bad of [image(0x203n, 0x1f80), image(3n, 0x1f80 | (1 << 18)), (() => { const b = image(3n, 0); b[530] = 1; return b; })()]) {
+      bad[0] = 0x55;
+      expect(xsaveSet(v, bad)).toBe('EINVAL');
+    }
+    expect(xsaveGet(v)).toEqual(before);
+  });
+  it('KVM_SET_XSAVE reads uabi_size (4096) bytes: a shorter buffer is EFAULT, nothing stored', () => {
+    const v = vmm();
+    expect(xsaveSet(v, image(3n, 0x1f81).subarray(0, 4095))).toBe('EFAULT');
+    expect(getU32(xsaveGet(v), 24)).toBe(0x1f80);
+  });
+  it('KVM_GET_XSAVE2 writes guest_fpu.uabi_size bytes, the size KVM_CAP_XSAVE2 reports (4096: no AMX)', () => {
+    const v = vmm();
+    expect(v.p.ioctl(v.vm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_XSAVE2)).toBe(4096);
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_GET_XSAVE2, new Uint8Array(4095)))).toBe('EFAULT');
+  });
+});
+
+describe('XCR0 (x86.c __kvm_set_xcr, kvm_vcpu_ioctl_x86_set_xcrs; cpuid.c cpuid_get_supported_xcr0)', () => {
+  it('guest_supported_xcr0 is the guest CPUID leaf 0xD.0 within KVM\'s support: x87 always, nothing else without it', () => {
+    const v = vmm();
+    expect([xcr0Set(v, 3n), xcr0Set(v, 1n)]).toEqual(['EINVAL', 0]);
+    setCpuidD(v, 0x3);
+    expect([xcr0Set(v, 3n), xcr0Set(v, 7n)]).toEqual([0, 'EINVAL']);
+    setCpuidD(v, 0xfffbffff); // bits KVM does not support stay out (XTILE_DATA, bit 18, would be EPERM)
+    expect([xcr0Set(v, 7n), xcr0Set(v, 0x207n), xcr0Set(v, 0x1fn), xcr0Set(v, 0xe7n)]).toEqual([0, 'EINVAL', 'EINVAL', 0]);
+    expect(xcr0Get(v)).toBe(0xe7n);
+  });
+  it('x87 must stay set, AVX needs SSE, AVX-512 needs AVX and all three of its components', () => {
+    const v = vmm();
+    setCpuidD(v, 0xe7);
+    expect([0n, 0x5n, 0x27n, 0x67n, 0xe3n, 0xe5n].map((x) => xcr0Set(v, x))).toEqual(Array(6).fill('EINVAL'));
+    expect(xcr0Get(v)).toBe(1n);
+  });
+  it('INIT keeps XCR0 and the XSAVE state (kvm_vcpu_reset sets XCR0 only at RESET; kvm_xstate_reset clears only MPX/CET, absent here)', () => {
+    const v = vmm({ vcpus: 2 });
+    setCpuidD(v, 0xe7, 0, 1);
+    expect(xcr0Set(v, 7n, 1)).toBe(0);
+    expect(xsaveSet(v, image(7n, 0x1f90), 1)).toBe(0);
+    const before = xsaveGet(v, 1);
+    const ls = new Uint8Array(1024);
+    v.p.ioctl(v.vcpus[1]!, K.KVM_GET_LAPIC, ls);
+    setU32(ls, 0xf0, 0x1ff);
+    v.p.ioctl(v.vcpus[1]!, K.KVM_SET_LAPIC, ls);
+    signalMsi(v.p, v.vm, 0xfee01000, 0x500);
+    const mp = new Uint8Array(4);
+    v.p.ioctl(v.vcpus[1]!, K.KVM_GET_MP_STATE, mp);
+    expect(getU32(mp, 0)).toBe(K.KVM_MP_STATE_INIT_RECEIVED);
+    expect(xcr0Get(v, 1)).toBe(7n);
+    expect(xsaveGet(v, 1)).toEqual(before);
+  });
+});
+
+describe('leaf 0xD EBX follows XCR0 (cpuid.c kvm_update_cpuid_runtime, xstate_required_size)', () => {
+  it('standard sizes from the host table: x87/SSE 576, +AVX 0x340, +AVX-512 0x980; compacted alike (no aligned component here)', () => {
+    expect([1n, 3n, 7n, 0xe7n].map((x) => xstateRequiredSize(x, false))).toEqual([576, 576, 0x340, 0x980]);
+    expect([1n, 7n, 0x27n, 0xe7n].map((x) => xstateRequiredSize(x, true))).toEqual([576, 0x340, 0x380, 0x980]);
+  });
+  it('sub-leaf 0 always, sub-leaf 1 when it offers XSAVEC or XSAVES: the compacted size of XCR0', () => {
+    const v = vmm();
+    setCpuidD(v, 0xe7, 1 << 1);
+    expect([leafDEbx(v, 0), leafDEbx(v, 1)]).toEqual([576, 576]);
+    expect(xcr0Set(v, 7n)).toBe(0);
+    expect([leafDEbx(v, 0), leafDEbx(v, 1)]).toEqual([0x340, 0x340]);
+    setCpuidD(v, 0xe7, 1); // XSAVEOPT only: sub-leaf 1 EBX as given
+    expect(leafDEbx(v, 1)).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Model-based: random SET_FPU / SET_XSAVE / SET_XCRS / INIT against a reference of the rules above.
+
+/** What each live component holds: a mark byte (x87: FCW, SSE: XMM0 byte, others: their first byte). */
+class Ref {
+  xf = 0n;
+  fcw = 0x37f;
+  mxcsr = 0x1f80;
+  xmm = 0;
+  marks = new Map<number, number>();
+  xcr0 = 1n;
+}
+class Real {
+  v = vmm({ vcpus: 2 });
+  constructor() {
+    setCpuidD(this.v, 0xe7, 0, 1);
+    const ls = new Uint8Array(1024);
+    this.v.p.ioctl(this.v.vcpus[1]!, K.KVM_GET_LAPIC, ls);
+    setU32(ls, 0xf0, 0x1ff);
+    this.v.p.ioctl(this.v.vcpus[1]!, K.KVM_SET_LAPIC, ls);
+  }
+}
+const EXT = [[2, 0x240], [5, 0x340], [6, 0x380], [7, 0x580]] as const;
+function checkState(m: Ref, r: Real): void {
+  const x = xsaveGet(r.v, 1);
+  const f = fpuGet(r.v, 1);
+  const got = {
+    bv: getU64(x, 512).toString(16), fcw: getU32(x, 0) & 0xffff, mxcsr: getU32(x, 24), xmm: x[160], ext: EXT.map(([, o]) => x[o]),
+    rawFcw: f.fcw, rawXmm: f.bytes[kvm_fpu.offsetof('xmm')], xcr0: xcr0Get(r.v, 1).toString(16),
+  };
+  const live = (bit: number) => ((m.xf >> BigInt(bit)) & 1n) !== 0n;
+  const want = {
+    bv: m.xf.toString(16), fcw: live(0) ? m.fcw : 0x37f, mxcsr: live(1) || live(2) ? m.mxcsr : 0x1f80, xmm: live(1) ? m.xmm : 0,
+    ext: EXT.map(([bit]) => (live(bit) ? m.marks.get(bit) ?? 0 : 0)), rawFcw: m.fcw, rawXmm: m.xmm, xcr0: m.xcr0.toString(16),
+  };
+  expect(got).toEqual(want);
+}
+type RefCmd = fc.Command<Ref, Real>;
+const refCmd = (name: string, run: (m: Ref, r: Real) => void): RefCmd => ({
+  check: () => true,
+  run(m, r) {
+    run(m, r);
+    checkState(m, r);
+  },
+  toString: () => name,
+});
+const xsaveCmd = fc.tuple(fc.constantFrom(0n, 1n, 2n, 3n, 4n, 6n, 7n, 0xe7n, 0xe3n, 0x8n, 0x203n), fc.constantFrom(0x1f80, 0x1f81, 0x21f80, 0x41f80), fc.integer({ min: 1, max: 255 }))
+  .map(([bv, mxcsr, mark]) => refCmd(`KVM_SET_XSAVE(bv ${bv.toString(16)}, mxcsr ${mxcsr.toString(16)}, mark ${mark})`, (m, r) => {
+    const b = new Uint8Array(4096);
+    setU16(b, 0, mark);
+    setU32(b, 24, mxcsr);
+    b[160] = mark;
+    for (const [, o] of EXT) b[o] = mark;
+    setU64(b, 512, bv);
+    const refused = (bv & ~0xe7n) !== 0n || ((bv & 7n) !== 0n && (mxcsr & ~0x2ffff) !== 0);
+    expect(xsaveSet(r.v, b, 1)).toBe(refused ? 'EINVAL' : 0);
+    if (refused) return;
+    if (bv & 1n) [m.fcw, m.mxcsr] = [mark, mxcsr];
+    else if (bv & 6n) m.mxcsr = mxcsr;
+    if (bv & 2n) m.xmm = mark;
+    for (const [bit] of EXT) if ((bv >> BigInt(bit)) & 1n) m.marks.set(bit, mark);
+    m.xf = bv;
+  }));
+const fpuCmd = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 255 })).map(([fcw, xmm]) => refCmd(`KVM_SET_FPU(fcw ${fcw.toString(16)}, xmm0 ${xmm})`, (m, r) => {
+  const f = kvm_fpu.alloc();
+  f.fcw = fcw;
+  f.bytes[kvm_fpu.offsetof('xmm')] = xmm;
+  r.v.p.ioctl(r.v.vcpus[1]!, K.KVM_SET_FPU, f);
+  // The other x87 fields become 0, which the checks do not look at; MXCSR is not SET_FPU's.
+  [m.fcw, m.xmm] = [fcw, xmm];
+}));
+const xcrCmd = fc.constantFrom(0n, 1n, 3n, 5n, 7n, 0x27n, 0xe7n, 0x207n).map((x) => refCmd(`KVM_SET_XCRS(xcr0 ${x.toString(16)})`, (m, r) => {
+  const ok = [1n, 3n, 7n, 0xe7n].includes(x);
+  expect(xcr0Set(r.v, x, 1)).toBe(ok ? 0 : 'EINVAL');
+  if (ok) m.xcr0 = x;
+}));
+const initCmd = fc.constant(refCmd('INIT (SIGNAL_MSI + KVM_GET_MP_STATE)', (_m, r) => {
+  signalMsi(r.v.p, r.v.vm, 0xfee01000, 0x500);
+  r.v.p.ioctl(r.v.vcpus[1]!, K.KVM_GET_MP_STATE, new Uint8Array(4));
+}));
+
+describe('FPU state against a reference model (property)', () => {
+  it('random KVM_SET_FPU / KVM_SET_XSAVE / KVM_SET_XCRS / INIT keep GET_XSAVE, GET_FPU and GET_XCRS as the rules say', () => {
+    fc.assert(
+      fc.property(fc.commands([xsaveCmd, fpuCmd, xcrCmd, initCmd], { maxCommands: 25 }), (cmds) => {
+        fc.modelRun(() => ({ model: new Ref(), real: new Real() }), cmds);
+      }),
+      fcParams(60),
+    );
   });
 });
