@@ -22,9 +22,12 @@
 // - XCR0 is x87 at RESET and kept at INIT (kvm_vcpu_reset sets it only when !init_event); KVM_SET_XCRS
 //   needs no CR4.OSXSAVE [E]. INIT clears only MPX/CET components KVM supports (kvm_xstate_reset): none
 //   on the modelled host, so INIT keeps the whole FPU state.
-// - KVM_RUN does not touch the image: guest programs have no FPU instructions, and the XSAVE/XRSTOR
-//   around guest entry would only re-save what was loaded (a CPU may clear xfeatures bits of components
-//   left in their init state; not modelled).
+// - Every KVM_RUN loads the fpstate into the CPU and saves it back (kvm_load_guest_fpu before anything
+//   else, kvm_put_guest_fpu at the end, immediate_exit and early errors included). XSAVES's init
+//   optimization then drops from xfeatures each component left in its init state, without writing its
+//   bytes: on this host x87 counts FCW, FSW, FTW and the ST registers' 80 bits (not FOP/FIP/FDP),
+//   SSE the XMM registers and MXCSR, the others every byte [E]. Guest programs have no FPU instructions,
+//   so nothing else changes (what the CPU stores for FOP/FIP/FDP while FSW.ES is clear is not modelled).
 //
 // Host facts (this machine, the host of cpuid.ts): XSAVE components x87, SSE, AVX, AVX-512 opmask,
 // ZMM_Hi256, Hi16_ZMM (XCR0 0xe7, 2432 bytes standard), no PKRU, MXCSR feature mask 0x2ffff, and
@@ -118,6 +121,32 @@ export class GuestFpu {
   constructor() {
     setU16(this.regs, FX_CWD, FCW_DEFAULT);
     setU32(this.regs, FX_MXCSR, MXCSR_DEFAULT);
+  }
+
+  /**
+   * kvm_load_guest_fpu() + kvm_put_guest_fpu() around KVM_RUN: XRSTORS of the image, then XSAVES, whose
+   * init optimization clears the xfeatures bit of every component in its init state (see the header).
+   */
+  swapThroughCpu(): void {
+    let xf = this.xfeatures;
+    for (const [bit, offset, size] of COMPONENTS) {
+      const m = 1n << BigInt(bit);
+      if (xf & m && this.inInitState(bit, offset, size)) xf &= ~m;
+    }
+    this.xfeatures = xf;
+  }
+
+  private inInitState(bit: number, offset: number, size: number): boolean {
+    const r = this.regs;
+    if (bit === 0) {
+      if (getU16(r, FX_CWD) !== FCW_DEFAULT || getU16(r, FX_SWD) !== 0 || r[FX_TWD] !== 0) return false;
+      // Each ST register is 10 bytes in a 16-byte slot.
+      for (let st = FX_ST; st < FX_XMM; st += 16) for (let k = 0; k < 10; k++) if (r[st + k]) return false;
+      return true;
+    }
+    if (bit === 1 && getU32(r, FX_MXCSR) !== MXCSR_DEFAULT) return false;
+    for (let o = offset; o < offset + size; o++) if (r[o]) return false;
+    return true;
   }
 
   /**

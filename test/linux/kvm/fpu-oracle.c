@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 static uint8_t xs[8192];
 static struct kvm_fpu f;
@@ -228,5 +229,56 @@ int main(void) {
   getx(v1, "  xsave");
   getf(v1, "  fpu");
   getxcr(v0, "vCPU 0 xcrs");
+
+  /*
+   * KVM_RUN (immediate_exit: the guest does not run) still loads the fpstate and saves it back: XSAVES
+   * drops components left in their init state from xstate_bv.
+   */
+  struct kvm_run *run = mmap(0, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, v0, 0);
+  run->immediate_exit = 1;
+  cb.c.nent = 256;
+  ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &cb);
+  res("vCPU 0 set_cpuid2 supported", ioctl(v0, KVM_SET_CPUID2, &cb));
+  static const struct { const char *what; int off; uint8_t val; uint64_t bv; } c[] = {
+    {"init values, bv e7", -1, 0, 0xe7},
+    {"FCW 0x27f", 1, 2, 1},
+    {"ST0 byte 0", 32, 1, 1},
+    {"ST0 byte 9", 41, 1, 1},
+    {"ST7 byte 10 (padding)", 32 + 7 * 16 + 10, 1, 1},
+    {"FTW 1", 4, 1, 1},
+    {"FSW 1", 2, 1, 1},
+    {"FOP 1", 6, 1, 1},
+    {"FIP 1", 8, 1, 1},
+    {"FDP 1", 16, 1, 1},
+    {"MXCSR 0x1f81 under x87 only", 24, 0x81, 1},
+    {"MXCSR 0x1f81, SSE", 24, 0x81, 2},
+    {"MXCSR_MASK 0, SSE", 28, 0, 2},
+    {"XMM15 byte 15", 160 + 255, 1, 2},
+    {"MXCSR 0x1f81, AVX only", 24, 0x81, 4},
+    {"YMM_Hi128 byte", 0x240, 1, 4},
+    {"opmask byte", 0x340, 1, 0xe7},
+    {"ZMM_Hi256 last byte", 0x57f, 1, 0xe7},
+    {"Hi16_ZMM byte", 0x580, 1, 0xe7},
+  };
+  for (unsigned i = 0; i < sizeof c / sizeof c[0]; i++) {
+    memset(xs, 0, sizeof xs);
+    xs[0] = 0x7f; xs[1] = 3; xs[24] = 0x80; xs[25] = 0x1f; xs[28] = 0xff; xs[29] = 0xff; xs[30] = 2;
+    memcpy(xs + 512, &c[i].bv, 8);
+    if (c[i].off >= 0) xs[c[i].off] = c[i].val;
+    char w[96];
+    snprintf(w, sizeof w, "set_xsave %s", c[i].what);
+    res(w, ioctl(v0, KVM_SET_XSAVE, xs));
+    res("  run, immediate_exit", ioctl(v0, KVM_RUN, 0));
+    getx(v0, "  xsave");
+  }
+  /* SET_FPU's raw bytes stay behind a clear xstate_bv bit: the CPU loaded init and saved nothing. */
+  image(0, 0x1f80);
+  res("set_xsave bv 0", ioctl(v0, KVM_SET_XSAVE, xs));
+  memset(&f, 0, sizeof f);
+  f.fcw = 0x27f; f.fsw = 0x80; f.last_opcode = 0x55; f.last_ip = 0x1234; f.last_dp = 0x5678; f.fpr[0][0] = 1; f.xmm[0][0] = 7;
+  res("set_fpu", ioctl(v0, KVM_SET_FPU, &f));
+  res("  run, immediate_exit", ioctl(v0, KVM_RUN, 0));
+  getf(v0, "  fpu");
+  getx(v0, "  xsave");
   return 0;
 }
