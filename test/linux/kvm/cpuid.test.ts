@@ -9,16 +9,14 @@
 // checked on the model against the source: this machine's kvm_pvm rewrites parts of the guest CPUID on
 // KVM_SET_CPUID2 (it puts host feature bits into leaves 1, 7 and 0xD), which VMX and SVM do not.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Host, SyscallError } from '../../../src/index.js';
+import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
+import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
 import { errno, K, run, signalMsi, vmm } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
@@ -27,17 +25,7 @@ import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.j
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
 
-function kvmUsable(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = kvmUsable();
-if (SKIP) console.warn(`KVM CPUID: the real-kernel comparison is skipped: ${SKIP}`);
+const SKIP = cOracleSkip('KVM CPUID');
 
 /** The model half of cpuid-oracle.c, line for line. */
 function modelLines(): string[] {
@@ -45,14 +33,7 @@ function modelLines(): string[] {
   const p: Process = Host.create().spawn();
   const b = new Uint8Array(8 + 1024 * E2);
   const b1 = new Uint8Array(8 + 4 * 24);
-  const code = (f: () => number): string => {
-    try {
-      return String(f());
-    } catch (e) {
-      if (!(e instanceof SyscallError)) throw e;
-      return `E${e.errno}`;
-    }
-  };
+  const code = resultCode;
   const res = (what: string, f: () => number) => out.push(`${what}: ${code(f)}`);
   const kvm = p.open('/dev/kvm', O_RDWR);
   setU32(b, 0, 1024);
@@ -154,14 +135,7 @@ function modelLines(): string[] {
 
 describe('KVM CPUID, TSS and identity-map ioctls against this machine\'s /dev/kvm', () => {
   it.skipIf(SKIP !== undefined)('the fixed sequence gives the same line for every call', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cpuid-oracle-'));
-    try {
-      execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(here, 'cpuid-oracle.c')]);
-      const real = execFileSync(join(dir, 'oracle'), { encoding: 'utf8' }).trim().split('\n');
-      expect(modelLines()).toEqual(real);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(modelLines()).toEqual(runCOracle(join(here, 'cpuid-oracle.c')));
   });
 });
 

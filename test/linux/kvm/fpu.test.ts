@@ -14,19 +14,17 @@
 // whose leaf 0xD.0 offers less than the host (this machine's kvm_pvm replaces its EAX with the host's
 // on KVM_SET_CPUID2, which VMX and SVM do not), checked below against cpuid.c instead.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { Host, SyscallError } from '../../../src/index.js';
+import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { getU32, getU64, setU16, setU32, setU64 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { kvm_fpu, kvm_xcrs } from '../../../include-ts/asm/kvm.js';
 import { kvm_run } from '../../../include-ts/linux/kvm.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
 import { errno, K, signalMsi, vmm, type Vmm } from './helpers.js';
 import { xstateRequiredSize } from '../../../src/linux/kvm/cpuid.js';
 import { fcParams } from '../../support/runs.js';
@@ -34,17 +32,7 @@ import { fcParams } from '../../support/runs.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
 
-function kvmUsable(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = kvmUsable();
-if (SKIP) console.warn(`KVM FPU: the real-kernel comparison is skipped: ${SKIP}`);
+const SKIP = cOracleSkip('KVM FPU');
 
 /** The non-zero 32-bit words of `b[0..n)`, as fpu-oracle.c's dump() prints them. */
 function words(b: Uint8Array, n = b.length): string {
@@ -77,14 +65,7 @@ function image(bv: bigint, mxcsr: number): Uint8Array {
 function modelLines(): string[] {
   const out: string[] = [];
   const p: Process = Host.create().spawn();
-  const code = (f: () => number): string => {
-    try {
-      return String(f());
-    } catch (e) {
-      if (!(e instanceof SyscallError)) throw e;
-      return `E${e.errno}`;
-    }
-  };
+  const code = resultCode;
   const res = (what: string, f: () => number) => out.push(`${what}: ${code(f)}`);
   const getx = (fd: number, what: string) => {
     const b = new Uint8Array(8192).fill(0xaa);
@@ -294,14 +275,7 @@ function modelLines(): string[] {
 
 describe("KVM FPU/XSAVE/XCR ioctls against this machine's /dev/kvm", () => {
   it.skipIf(SKIP !== undefined)('the fixed sequence gives the same line for every call', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpu-oracle-'));
-    try {
-      execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(here, 'fpu-oracle.c')]);
-      const real = execFileSync(join(dir, 'oracle'), { encoding: 'utf8' }).trim().split('\n');
-      expect(modelLines()).toEqual(real);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(modelLines()).toEqual(runCOracle(join(here, 'fpu-oracle.c')));
   });
 });
 
