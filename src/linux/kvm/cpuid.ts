@@ -8,9 +8,12 @@
 // - cr4_guest_rsvd_bits (__cr4_reserved_bits): CR4.OSXSAVE, SMEP, SMAP, FSGSBASE, PKE and UMIP become
 //   reserved unless both the guest CPUID and KVM (the supported table) have the feature;
 // - the bits KVM keeps up to date itself (kvm_update_cpuid_runtime): leaf 1 OSXSAVE from CR4 and APIC
-//   from IA32_APIC_BASE.EN, leaf 7 OSPKE from CR4.PKE, and the XSAVE sizes in leaf 0xD EBX (XCR0 is
-//   always x87 only here: 576 bytes). The model applies them whenever the entries are read or compared,
-//   which is what updating them on every CR4/APIC_BASE change amounts to.
+//   from IA32_APIC_BASE.EN, leaf 7 OSPKE from CR4.PKE, and the XSAVE sizes in leaf 0xD EBX
+//   (xstate_required_size of the vCPU's XCR0, fpu.ts; IA32_XSS is 0). The model applies them whenever
+//   the entries are read or compared, which is what updating them on every CR4/APIC_BASE/XCR0 change
+//   amounts to;
+// - guest_supported_xcr0 (cpuid_get_supported_xcr0): leaf 0xD.0 EDX:EAX & KVM's supported XCR0, the
+//   bound KVM_SET_XCRS checks and KVM_GET_XSAVE filters by (fpu.ts).
 // After the first guest entry (kvm_vcpu_has_run) only an identical table is accepted (EINVAL otherwise),
 // as QEMU's vCPU hotplug needs. A table is validated before it replaces the old one, so a refused call
 // changes nothing: E2BIG above 256 entries, EFAULT, EINVAL for a virtual-address width in leaf
@@ -190,6 +193,8 @@ export class GuestCpuid {
   maxPhyAddr = 36n;
   /** vcpu->arch.cr4_guest_rsvd_bits. */
   cr4GuestRsvd = 0n;
+  /** vcpu->arch.guest_supported_xcr0 (cpuid_get_supported_xcr0): 0 until a table has leaf 0xD.0. */
+  supportedXcr0 = 0n;
 
   get nent(): number {
     return this.entries.length / ENTRY2;
@@ -231,8 +236,37 @@ function setBit(e: Uint8Array, o: number, bit: number, on: boolean): void {
   setU32(e, o, on ? (v | (1 << bit)) >>> 0 : v & ~(1 << bit));
 }
 
-/** xstate_required_size(XCR0 = x87): the legacy area and the XSAVE header. */
-const XSAVE_SIZE_X87 = 512 + 64;
+/**
+ * cpuid_count() on the modelled host: its leaf 0xD sub-leaves equal what KVM reports for them here
+ * (measured), so the supported table stands for the CPU itself. [eax, ebx, ecx, edx]; zeros if absent.
+ */
+export function hostCpuid(fn: number, index: number): readonly [number, number, number, number] {
+  const o = find(SUPPORTED_BYTES, fn, index);
+  return o < 0 ? [0, 0, 0, 0] : [getU32(SUPPORTED_BYTES, o + EAX), getU32(SUPPORTED_BYTES, o + EBX), getU32(SUPPORTED_BYTES, o + ECX), getU32(SUPPORTED_BYTES, o + EDX)];
+}
+
+/** kvm_caps.supported_xcr0: the XCR0 bits KVM offers (leaf 0xD.0 EDX:EAX of the supported table). */
+export const KVM_SUPPORTED_XCR0 = ((): bigint => {
+  const [eax, , , edx] = hostCpuid(0xd, 0);
+  return (BigInt(edx) << 32n) | BigInt(eax);
+})();
+
+/**
+ * xstate_required_size(): the XSAVE area size for the components in `xstateBv`, from the host's leaf
+ * 0xD: the legacy area and header (576 bytes), then each extended component at its standard offset
+ * (EBX), or, compacted, one after the other (64-byte aligned where ECX[1] says so).
+ */
+export function xstateRequiredSize(xstateBv: bigint, compacted: boolean): number {
+  let ret = 512 + 64;
+  const bv = xstateBv & ~3n; // XFEATURE_MASK_EXTEND
+  for (let bit = 2; bv >> BigInt(bit); bit++) {
+    if (!((bv >> BigInt(bit)) & 1n)) continue;
+    const [eax, ebx, ecx] = hostCpuid(0xd, bit);
+    const offset = compacted ? (ecx & 2 ? (ret + 63) & ~63 : ret) : ebx;
+    ret = Math.max(ret, offset + eax);
+  }
+  return ret;
+}
 
 const SREGS_CR4 = kvm_sregs.offsetof('cr4');
 
@@ -248,10 +282,12 @@ function withRuntime(v: KvmVcpu, entries: Uint8Array): Uint8Array {
   }
   o = find(e, 7, 0);
   if (o >= 0) setBit(e, o + ECX, 4, (cr4 & BigInt(X86_CR4_PKE)) !== 0n); // OSPKE (the host has PKU)
+  const xcr0 = v.fpu.xcr0;
   o = find(e, 0xd, 0);
-  if (o >= 0) setU32(e, o + EBX, XSAVE_SIZE_X87);
+  if (o >= 0) setU32(e, o + EBX, xstateRequiredSize(xcr0, false));
   o = find(e, 0xd, 1);
-  if (o >= 0 && getU32(e, o + EAX) & ((1 << 1) | (1 << 3))) setU32(e, o + EBX, XSAVE_SIZE_X87); // XSAVEC or XSAVES
+  // XSAVEC or XSAVES: the compacted size of XCR0 | IA32_XSS (0: the model has no XSS).
+  if (o >= 0 && getU32(e, o + EAX) & ((1 << 1) | (1 << 3))) setU32(e, o + EBX, xstateRequiredSize(xcr0, true));
   return e;
 }
 
@@ -288,6 +324,8 @@ function afterSetCpuid(v: KvmVcpu): void {
     if (!hasFeature(e, fn, index, reg, bit) || !hasFeature(SUPPORTED_BYTES, fn, index, reg, bit)) rsvd |= cr4;
   }
   c.cr4GuestRsvd = BigInt(rsvd);
+  const xsave = find(e, 0xd, 0);
+  c.supportedXcr0 = xsave < 0 ? 0n : ((BigInt(getU32(e, xsave + EDX)) << 32n) | BigInt(getU32(e, xsave + EAX))) & KVM_SUPPORTED_XCR0;
 }
 
 /** kvm_check_cpuid(): the virtual-address width, then the dynamic xfeatures. */

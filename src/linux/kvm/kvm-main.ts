@@ -24,6 +24,7 @@ import {
   KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
   kvm_userspace_memory_region,
 } from '../../../include-ts/linux/kvm.js';
+import { KVM_GET_FPU, KVM_GET_XCRS, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_XSAVE } from '../../../include-ts/linux/kvm.js';
 import {
   KVM_DEFINE_MSIX_TABLE, KVM_GET_MSIX_ENTRY, KVM_GET_MSIX_PENDING, KVM_GET_MSIX_TABLE_STATE, KVM_REMOVE_MSIX_TABLE,
   KVM_SET_MSIX_ENTRY, KVM_SET_MSIX_ENTRY_IRQ, KVM_SET_MSIX_TABLE_STATE,
@@ -42,6 +43,7 @@ import { devGetCpuid, getCpuid2, setCpuid1, setCpuid2 } from './cpuid.js';
 import { vcpuSetTscKhz, vcpuTscAttr, vmSetTscKhz } from './tsc.js';
 import { vmGetClock, vmSetClock } from './kvmclock.js';
 import * as KC from '../../../include-ts/linux/kvm.js';
+import { getFpu, getXcrs, getXsave, getXsave2, setFpu, setXcrs, setXsave } from './fpu.js';
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { vcpuIoctlRun } from './x86-run.js';
@@ -287,6 +289,20 @@ export class KvmVcpuFile extends KFile {
         return vcpuTscAttr(v, ctx, 'get', arg);
       case KC.KVM_SET_DEVICE_ATTR:
         return vcpuTscAttr(v, ctx, 'set', arg);
+      case KVM_GET_FPU:
+        return getFpu(v, arg);
+      case KVM_SET_FPU:
+        return setFpu(v, arg);
+      case KVM_GET_XSAVE:
+        return getXsave(v, arg);
+      case KVM_GET_XSAVE2:
+        return getXsave2(v, arg);
+      case KVM_SET_XSAVE:
+        return setXsave(v, arg);
+      case KVM_GET_XCRS:
+        return getXcrs(v, arg);
+      case KVM_SET_XCRS:
+        return setXcrs(v, arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

@@ -7,6 +7,7 @@
 // kvm_run + io.data_offset, on the PIO page). The access completes when userspace re-enters KVM_RUN.
 
 import { GuestCpuid } from './cpuid.js';
+import { GuestFpu } from './fpu.js';
 import { Lapic } from '../../hw/x86/lapic.js';
 import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
 import type { GuestProgram } from '../../guest/program.js';
@@ -147,6 +148,8 @@ export class KvmVcpu implements GuestBus {
   kernelIo = 0;
   /** The guest CPUID (KVM_SET_CPUID2) and what KVM derives from it (cpuid.ts). */
   readonly guestCpuid = new GuestCpuid();
+  /** vcpu->arch.guest_fpu and xcr0: the FPU/XSAVE state (fpu.ts). */
+  readonly fpu = new GuestFpu();
   /** kvm_vcpu_has_run(): the vCPU entered the guest at least once (last_vmentry_cpu != -1). */
   hasRun = false;
   /** The guest TSC: rate, offset, synchronization generation, catch-up, TSC_ADJUST (tsc.ts). */

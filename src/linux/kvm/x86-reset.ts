@@ -16,6 +16,8 @@
 // which a new vCPU already has). INIT keeps every other MSR: STAR/LSTAR/CSTAR/SFMASK, KERNEL_GS_BASE,
 // SYSENTER_*, PAT, MISC_ENABLE, MTRRdefType, TSC and APIC_BASE; EFER and the FS/GS bases go with the
 // registers above. mp_state is the caller's (kvm_apic_accept_events).
+// FPU (fpu.ts): XCR0 = x87 at RESET only; INIT keeps the XSAVE state but for MPX/CET components
+// (kvm_xstate_reset: none on the modelled host).
 //
 // The guest program is not x86 code: it starts at its entry point at RESET, INIT and SIPI alike, while
 // KVM_GET_REGS shows the architectural RIP (KvmVcpu.ripBias maps one to the other).
@@ -81,6 +83,7 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   // An access the vCPU exited for is not completed into the reset CPU (complete_fast_pio_* skip it
   // once RIP moved).
   v.cancelUserspaceIo();
+  v.fpu.reset(initEvent);
   // Debug registers: DR0-3 0, DR6 DR6_ACTIVE_LOW, DR7 DR7_FIXED_1.
   v.db.fill(0n);
   v.dr6 = DR6_ACTIVE_LOW;

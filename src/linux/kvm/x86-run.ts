@@ -78,6 +78,8 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
     if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set (pending I/O was completed first; exit_reason is unchanged)');
     return vcpuRun(v, ctx);
   } finally {
+    // kvm_load_guest_fpu() at the start, kvm_put_guest_fpu() here: the XSAVE header as the CPU saves it.
+    v.fpu.swapThroughCpu();
     if (getU64n(run, RUN.validRegs) & KVM_SYNC_X86_REGS) regsToBytes(v, run.subarray(RUN.syncRegs));
     postRunSave(v);
   }

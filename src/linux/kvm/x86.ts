@@ -55,6 +55,8 @@ import {
   apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmRipRead, kvmSetCr8, regsFromBytes, regsToBytes,
 } from './x86-regs.js';
 import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
+import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts/linux/kvm.js';
+import { xsave2Size } from './fpu.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -96,6 +98,11 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KC.KVM_CAP_TSC_CONTROL:
     case KC.KVM_CAP_VM_TSC_CONTROL:
       return HAS_TSC_CONTROL ? 1 : 0;
+    case KVM_CAP_XSAVE:
+    case KVM_CAP_XCRS:
+      return 1;
+    case KVM_CAP_XSAVE2:
+      return xsave2Size();
     case KVM_CAP_NR_VCPUS:
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
     case KVM_CAP_MAX_VCPUS:

@@ -1,22 +1,27 @@
-// Running a small C oracle next to a KVM test: whether /dev/kvm and gcc are usable here, and the
-// oracle's output lines (compiled into a temporary directory, removed afterwards).
+// The real-kernel half of the small KVM oracles (cpuid-oracle.c, fpu-oracle.c): whether gcc and
+// /dev/kvm are usable here, and a C file compiled and run, its output as lines.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SyscallError } from '../../../src/index.js';
 
-/** Why the real-kernel comparison cannot run here, or undefined when it can. */
-export function kvmOracleSkipReason(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
+/** Why a real-kernel comparison cannot run here (printed once as a warning), or undefined. */
+export function cOracleSkip(label: string): string | undefined {
+  let why: string | undefined;
+  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) why = 'gcc is not installed';
+  else {
+    try {
+      accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    } catch {
+      why = '/dev/kvm is not usable here';
+    }
   }
-  return undefined;
+  if (why) console.warn(`${label}: the real-kernel comparison is skipped: ${why}`);
+  return why;
 }
 
-/** Compile `source` with gcc -O1, run it, and return its stdout lines. */
+/** Compiles `source` with gcc -O1, runs it, and returns its stdout's lines. */
 export function runCOracle(source: string): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'kvm-oracle-'));
   try {
@@ -24,5 +29,15 @@ export function runCOracle(source: string): string[] {
     return execFileSync(join(dir, 'oracle'), { encoding: 'utf8' }).trim().split('\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A call's result as the oracles print it: the return value, or E<errno> for a failed syscall. */
+export function resultCode(f: () => number): string {
+  try {
+    return String(f());
+  } catch (e) {
+    if (!(e instanceof SyscallError)) throw e;
+    return `E${e.errno}`;
   }
 }

@@ -11,12 +11,12 @@
 import { describe, expect, it } from 'vitest';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Host, SyscallError } from '../../../src/index.js';
+import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
-import { kvmOracleSkipReason, runCOracle } from './c-oracle.js';
+import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
 import { errno, K, run, signalMsi, vmm } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
@@ -25,8 +25,7 @@ import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.j
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
 
-const SKIP = kvmOracleSkipReason();
-if (SKIP) console.warn(`KVM CPUID: the real-kernel comparison is skipped: ${SKIP}`);
+const SKIP = cOracleSkip('KVM CPUID');
 
 /** The model half of cpuid-oracle.c, line for line. */
 function modelLines(): string[] {
@@ -34,14 +33,7 @@ function modelLines(): string[] {
   const p: Process = Host.create().spawn();
   const b = new Uint8Array(8 + 1024 * E2);
   const b1 = new Uint8Array(8 + 4 * 24);
-  const code = (f: () => number): string => {
-    try {
-      return String(f());
-    } catch (e) {
-      if (!(e instanceof SyscallError)) throw e;
-      return `E${e.errno}`;
-    }
-  };
+  const code = resultCode;
   const res = (what: string, f: () => number) => out.push(`${what}: ${code(f)}`);
   const kvm = p.open('/dev/kvm', O_RDWR);
   setU32(b, 0, 1024);
