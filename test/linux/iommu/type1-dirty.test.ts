@@ -54,27 +54,14 @@ interface Get {
   len?: number;
 }
 
-/** VFIO_IOMMU_DIRTY_PAGES GET_BITMAP: header + struct vfio_iommu_type1_dirty_bitmap_get (48 bytes). */
-function getArg(o: Ctx, g: Get): Uint8Array {
-  const b = new Uint8Array(g.len ?? 48);
+/**
+ * The 48 bytes both calls take: a 24-byte header (argsz, flags, iova, size) and struct vfio_bitmap, or an
+ * 8-byte header and struct vfio_iommu_type1_dirty_bitmap_get (iova, size, bitmap) — the same offsets.
+ */
+function reportArg(o: Ctx, flags: number, g: Get): Uint8Array {
   const full = new Uint8Array(48);
   setU32(full, 0, g.argsz ?? 48);
-  setU32(full, 4, g.flags ?? GET);
-  setU64(full, 8, BigInt(g.iova ?? BASE));
-  setU64(full, 16, BigInt(g.size));
-  setU64(full, 24, BigInt(g.pgsize ?? PG));
-  setU64(full, 32, BigInt(g.bmsize ?? 8 * Math.ceil(Number(g.size) / PG / 64)));
-  setU64(full, 40, BigInt(g.data ?? o.bm.addr));
-  b.set(full.subarray(0, b.length));
-  return b;
-}
-const get = (o: Ctx, g: Get) => o.p.ioctl(o.container, V.VFIO_IOMMU_DIRTY_PAGES, getArg(o, g));
-
-/** VFIO_IOMMU_UNMAP_DMA with GET_DIRTY_BITMAP: struct vfio_iommu_type1_dma_unmap + struct vfio_bitmap. */
-function unmapArg(o: Ctx, g: Get): Uint8Array {
-  const full = new Uint8Array(48);
-  setU32(full, 0, g.argsz ?? 48);
-  setU32(full, 4, g.flags ?? UNMAP_DIRTY);
+  setU32(full, 4, g.flags ?? flags);
   setU64(full, 8, BigInt(g.iova ?? BASE));
   setU64(full, 16, BigInt(g.size));
   setU64(full, 24, BigInt(g.pgsize ?? PG));
@@ -82,6 +69,11 @@ function unmapArg(o: Ctx, g: Get): Uint8Array {
   setU64(full, 40, BigInt(g.data ?? o.bm.addr));
   return full.slice(0, g.len ?? 48);
 }
+/** VFIO_IOMMU_DIRTY_PAGES GET_BITMAP */
+const getArg = (o: Ctx, g: Get) => reportArg(o, GET, g);
+const get = (o: Ctx, g: Get) => o.p.ioctl(o.container, V.VFIO_IOMMU_DIRTY_PAGES, getArg(o, g));
+/** VFIO_IOMMU_UNMAP_DMA with GET_DIRTY_BITMAP */
+const unmapArg = (o: Ctx, g: Get) => reportArg(o, UNMAP_DIRTY, g);
 
 const word = (m: Mapping, i: number) => getU64(m.bytes!, i * 8);
 const garbage = (m: Mapping, v = 0xaa) => m.bytes!.fill(v);
