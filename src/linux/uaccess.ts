@@ -6,6 +6,8 @@
 
 import { kerr } from './errors.js';
 import type { Process } from './process.js';
+import { TASK_SIZE, type AddressSpace } from './mm/address-space.js';
+import { PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 
 export type IoctlArgument = number | bigint | string | ArrayBufferView | { readonly bytes: Uint8Array } | undefined;
 
@@ -119,4 +121,48 @@ export class UserArg {
       return undefined;
     }
   }
+}
+
+/** USER_PTR_MAX (arch/x86/kernel/cpu/common.c): TASK_SIZE_MAX with 4-level paging and no LAM. */
+export const USER_PTR_MAX = TASK_SIZE;
+
+/**
+ * access_ok() for a size not known at compile time (arch/x86/include/asm/uaccess_64.h __access_ok):
+ * addr + size must not wrap and must stay at or below USER_PTR_MAX. Nothing is looked up: an unmapped
+ * range passes and faults later, in the copy.
+ */
+export function accessOk(addr: bigint, size: bigint): boolean {
+  const sum = BigInt.asUintN(64, addr + size);
+  return sum <= BigInt(USER_PTR_MAX) && sum >= addr;
+}
+
+/**
+ * Walks [addr, addr+len) of `mm` VMA by VMA, handing each accessible RAM piece to `fn`; stops at the first
+ * byte that is unmapped, MMIO, or lacks `prot`. Returns the bytes not reached (0: all of them).
+ */
+function walkUser(mm: AddressSpace, addr: number, len: number, prot: number, fn: (ram: Uint8Array, done: number) => void): number {
+  let done = 0;
+  while (done < len) {
+    const a = addr + done;
+    const vma = mm.find(a);
+    if (!vma || (vma.prot & prot) !== prot || !vma.backing.ram) break;
+    const n = Math.min(len - done, vma.end - a);
+    const off = a - vma.start;
+    fn(vma.backing.ram.subarray(off, off + n), done);
+    done += n;
+  }
+  return len - done;
+}
+
+/**
+ * copy_to_user(): writes `src` at user address `addr` of `mm`; returns the bytes NOT copied. As on x86,
+ * every byte before the first one that faults (unmapped, not writable, not RAM) is written.
+ */
+export function copyToUser(mm: AddressSpace, addr: number, src: Uint8Array): number {
+  return walkUser(mm, addr, src.length, PROT_WRITE, (ram, done) => ram.set(src.subarray(done, done + ram.length)));
+}
+
+/** copy_from_user(): reads `dst.length` bytes at `addr` of `mm`; returns the bytes NOT copied. */
+export function copyFromUser(mm: AddressSpace, dst: Uint8Array, addr: number): number {
+  return walkUser(mm, addr, dst.length, PROT_READ, (ram, done) => dst.set(ram, done));
 }

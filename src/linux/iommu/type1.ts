@@ -17,6 +17,16 @@
 //    so whichever of an unmapped page and the limit comes first decides the errno. Nothing stays pinned
 //    or charged after a failure (vfio_remove_dma). Unmapping uncharges. The same page mapped twice is
 //    charged twice, as the kernel does for pages it has not pinned through this same vfio_dma.
+//  - Dirty page tracking (VFIO_IOMMU_DIRTY_PAGES START/STOP/GET_BITMAP, UNMAP_DMA with
+//    GET_DIRTY_BITMAP): one bitmap per vfio_dma while tracking is on (type1-dirty.ts has the bit
+//    operations). Type1 has no hardware dirty bits: what it knows is which pages are pinned. Pages pinned
+//    through vfio_pin_pages() (dma->pfn_list, used by emulated-IOMMU/mdev drivers) are recorded; every
+//    group backed by a real IOMMU domain can write anywhere it is mapped without telling, so while one is
+//    attached and has not declared pinned-page dirty scope (num_non_pinned_groups), every page of every
+//    mapping is reported dirty on every read. The model's groups are all IOMMU-backed vfio-pci groups, and
+//    vfio-pci never pins (it has no dma_unmap op, so vfio_pin_pages() refuses it before type1): the pfn
+//    lists stay empty, num_non_pinned_groups is the number of attached groups, and device DMA through the
+//    IOMMU needs no hook — it is covered by "all mapped pages are dirty", exactly as in the kernel.
 // Module parameter: vfio_iommu_type1.dma_entry_limit (default 65535), read when a container opens.
 
 import { getU32, getU64, setU32, setU64, setU64n } from '../../../abi/bytes.js';
@@ -27,7 +37,8 @@ import type { Kernel } from '../kernel.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { RLIMIT_MEMLOCK } from '../../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK } from '../../../include-ts/linux/capability.js';
-import type { UserArg } from '../uaccess.js';
+import { accessOk, type UserArg } from '../uaccess.js';
+import { DIRTY_BITMAP_PAGES_MAX, DIRTY_BITMAP_SIZE_MAX, DmaBitmap, bitmapPages, updateUserBitmap, verifyBitmapSize } from './type1-dirty.js';
 import { IOMMU_READ, IOMMU_WRITE, IommuDomain } from '../../hw/iommu/domain.js';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE,
@@ -49,8 +60,6 @@ export const IOVA_APERTURE_END = 2 ** 48 - 1;
 /** The x86 MSI window, an IOMMU reserved region (IOMMU_RESV_MSI). */
 export const MSI_WINDOW_START = 0xfee0_0000;
 export const MSI_WINDOW_END = 0xfeef_ffff;
-/** DIRTY_BITMAP_SIZE_MAX: bitmap bytes for INT_MAX pages. */
-const DIRTY_BITMAP_SIZE_MAX = 0x1000_0000;
 export const DMA_ENTRY_LIMIT_DEFAULT = 65535;
 const U64_MAX = 2 ** 64;
 const U64_MAXB = 0xffffffffffffffffn;
@@ -69,6 +78,8 @@ export interface VfioDma {
   /** dma->mm and the pages charged to its locked_vm (dma->locked_vm). */
   readonly mm: AddressSpace;
   readonly lockedPages: number;
+  /** dma->bitmap: allocated while dirty page tracking is on. */
+  bitmap: DmaBitmap | null;
 }
 
 class Type1Instance implements VfioIommuData {
@@ -94,15 +105,26 @@ class Type1Instance implements VfioIommuData {
     return type1CheckExtension(this, arg);
   }
 
+  /**
+   * iommu->num_non_pinned_groups: attached IOMMU-backed groups that have not pinned a page through
+   * vfio_pin_pages() (which would set their pinned_page_dirty_scope). Every group of the model is one.
+   */
+  numNonPinnedGroups = 0;
+
   attachGroup(group: VfioGroup): void {
     this.groups.push(group);
     this.setContexts(group, this.domain);
+    // "An iommu backed group can dirty memory directly and therefore demotes the iommu scope."
+    this.numNonPinnedGroups++;
   }
 
   detachGroup(group: VfioGroup): void {
     const i = this.groups.indexOf(group);
     if (i >= 0) this.groups.splice(i, 1);
     this.setContexts(group, null);
+    // The group may have written anything while it was attached: vfio_iommu_populate_bitmap_full().
+    this.numNonPinnedGroups--;
+    if (this.dirtyTracking) for (const d of this.dma) d.bitmap!.set(0, d.size / PGSIZE);
   }
 
   private setContexts(group: VfioGroup, domain: IommuDomain | null): void {
@@ -124,8 +146,8 @@ class Type1Instance implements VfioIommuData {
       case VFIO_CHECK_EXTENSION: return this.checkExtension(arg.value());
       case VFIO_IOMMU_GET_INFO: return this.getInfo(arg);
       case VFIO_IOMMU_MAP_DMA: return this.mapDma(ctx, arg);
-      case VFIO_IOMMU_UNMAP_DMA: return this.unmapDma(arg);
-      case VFIO_IOMMU_DIRTY_PAGES: return this.dirtyPages(arg);
+      case VFIO_IOMMU_UNMAP_DMA: return this.unmapDma(ctx, arg);
+      case VFIO_IOMMU_DIRTY_PAGES: return this.dirtyPages(ctx, arg);
       default: throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a Type1 IOMMU ioctl`);
     }
   }
@@ -243,8 +265,13 @@ class Type1Instance implements VfioIommuData {
       off += n;
     }
     const npage = size / PGSIZE;
+    // vfio_dma_bitmap_alloc() after pinning; its failure undoes the map (vfio_remove_dma).
+    if (this.dirtyTracking && npage > DIRTY_BITMAP_PAGES_MAX) throw kerr('EINVAL', `dirty tracking is on and ${npage} pages exceed the bitmap limit of ${DIRTY_BITMAP_PAGES_MAX} (DIRTY_BITMAP_PAGES_MAX)`);
     mm.lockedVm += npage; // vfio_lock_acct()
-    const d: VfioDma = { iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid, mm, lockedPages: npage };
+    const d: VfioDma = {
+      iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid, mm, lockedPages: npage,
+      bitmap: this.dirtyTracking ? new DmaBitmap(npage) : null,
+    };
     for (const p of pieces) {
       this.domain.map(p.iova, p.mem, prot);
       d.extents.push(p.iova);
@@ -263,18 +290,23 @@ class Type1Instance implements VfioIommuData {
 
   // ---- UNMAP_DMA ---------------------------------------------------------------------------------
 
-  private unmapDma(arg: UserArg): number {
+  private unmapDma(ctx: FileContext, arg: UserArg): number {
     const minsz = 24;
     const { b, argsz, flags } = header(arg, minsz, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR, 'struct vfio_iommu_type1_dma_unmap');
     if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP && flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) {
       throw kerr('EINVAL', 'GET_DIRTY_BITMAP cannot be combined with ALL or VADDR');
     }
-    if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
-      if (argsz < minsz + 24) throw kerr('EINVAL', 'GET_DIRTY_BITMAP needs a struct vfio_bitmap after the header');
-      throw kerr('EINVAL', this.dirtyTracking ? 'unmapping with a dirty bitmap is not modeled' : 'dirty page tracking is not started (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)');
-    }
     const iovaB = getU64(b, 8);
     const sizeB = getU64(b, 16);
+    const getDirty = (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
+    // vfio_iommu_type1_unmap_dma(): the struct vfio_bitmap after the header, checked before the unmap.
+    let bm: Bitmap | null = null;
+    if (getDirty) {
+      if (argsz < minsz + 24) throw kerr('EINVAL', `GET_DIRTY_BITMAP needs a struct vfio_bitmap after the header: argsz ${argsz} < ${minsz + 24}`);
+      bm = readBitmap(arg.user(minsz + 24), minsz);
+      const why = verifyBitmapSize(bitmapPages(sizeB, bm.pgsize), bm.size);
+      if (why) throw kerr('EINVAL', why);
+    }
     let iova = Number(iovaB);
     let size = Number(sizeB);
     const all = (flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
@@ -287,13 +319,12 @@ class Type1Instance implements VfioIommuData {
     } else if (!sizeB || sizeB & PGMASK || iovaB + sizeB - 1n > U64_MAXB) {
       throw kerr('EINVAL', !sizeB ? 'size is 0' : sizeB & PGMASK ? `size 0x${sizeB.toString(16)} is not 4 KiB aligned` : 'iova + size wraps past 2^64');
     }
-    if (this.v2 && !all) {
-      const first = this.findDma(iova, 1);
-      if (first && first.iova !== iova) throw kerr('EINVAL', `TYPE1v2: [0x${iova.toString(16)}, +0x${size.toString(16)}) starts inside the mapping [0x${first.iova.toString(16)}, +0x${first.size.toString(16)}) (a v2 unmap may not bisect a mapping)`);
-      const last = this.findDma(iova + size - 1, 1);
-      if (last && last.iova + last.size !== iova + size) throw kerr('EINVAL', `TYPE1v2: [0x${iova.toString(16)}, +0x${size.toString(16)}) ends inside the mapping [0x${last.iova.toString(16)}, +0x${last.size.toString(16)}) (a v2 unmap may not bisect a mapping)`);
+    // "When dirty tracking is enabled, allow only min supported pgsize."
+    if (bm) {
+      if (!this.dirtyTracking) throw kerr('EINVAL', 'GET_DIRTY_BITMAP: dirty page tracking is not started (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)');
+      if (bm.pgsize !== BigInt(PGSIZE)) throw kerr('EINVAL', `GET_DIRTY_BITMAP: bitmap.pgsize 0x${bm.pgsize.toString(16)} is not the IOMMU's smallest page size 0x${PGSIZE.toString(16)}`);
     }
-    let unmapped = 0;
+    if (this.v2 && !all) this.checkNoBisect(iova, size, 'unmap');
     const victims: VfioDma[] = [];
     for (const d of this.dma) {
       if (d.iova + d.size <= iova) continue;
@@ -302,6 +333,7 @@ class Type1Instance implements VfioIommuData {
       if (!this.v2 && iova > d.iova) break;
       victims.push(d);
     }
+    let unmapped = 0;
     if (invalidate) {
       if (victims.some((d) => d.vaddrInvalid)) throw kerr('EINVAL', 'a mapping in the range already has its vaddr invalidated');
       for (const d of victims) {
@@ -310,6 +342,9 @@ class Type1Instance implements VfioIommuData {
       }
     } else {
       for (const d of victims) {
+        // Each mapping's bits go out just before it is removed; a fault stops the loop with the earlier
+        // mappings already gone and the size not written back (the kernel returns before copy_to_user).
+        if (bm) updateUserBitmap(ctx.proc.mm, Number(bm.data), d, iova, PGSIZE, this.allDirty);
         this.removeDma(d);
         this.dma.splice(this.dma.indexOf(d), 1);
         unmapped += d.size;
@@ -320,24 +355,103 @@ class Type1Instance implements VfioIommuData {
   }
 
   /**
-   * vfio_iommu_type1_dirty_pages(): v1 containers → EACCES; then argsz/flags, exactly one flag. START and
-   * STOP toggle tracking; reading the bitmap (GET_BITMAP) is not modeled and fails EINVAL saying so.
+   * The TYPE1v2 rule shared by UNMAP_DMA and GET_BITMAP: the range must not start or end inside a
+   * mapping (vfio_find_dma(iova, 1) must start at iova; the one holding iova + size - 1 must end there).
    */
-  private dirtyPages(arg: UserArg): number {
+  private checkNoBisect(iova: number, size: number, what: string): void {
+    const first = this.findDma(iova, 1);
+    if (first && first.iova !== iova) throw kerr('EINVAL', `TYPE1v2: the ${what} range [0x${iova.toString(16)}, +0x${size.toString(16)}) starts inside the mapping [0x${first.iova.toString(16)}, +0x${first.size.toString(16)}) (it may not bisect a mapping)`);
+    const last = this.findDma(iova + size - 1, 1);
+    if (last && last.iova + last.size !== iova + size) throw kerr('EINVAL', `TYPE1v2: the ${what} range [0x${iova.toString(16)}, +0x${size.toString(16)}) ends inside the mapping [0x${last.iova.toString(16)}, +0x${last.size.toString(16)}) (it may not bisect a mapping)`);
+  }
+
+  /**
+   * update_user_bitmap's "mark all pages dirty if any IOMMU capable device is not able to report dirty
+   * pages and all pages are pinned and mapped": every vfio_dma here is iommu_mapped (a Type1 instance
+   * always has its domain), so only the group count matters.
+   */
+  private get allDirty(): boolean {
+    return this.numNonPinnedGroups > 0;
+  }
+
+  /**
+   * vfio_iommu_type1_dirty_pages(): v1 containers → EACCES; argsz/flags; exactly one flag. START allocates
+   * a bitmap per vfio_dma and marks the pages pinned through vfio_pin_pages (none in the model); a second
+   * START changes nothing. STOP frees them. GET_BITMAP reports a range of whole mappings.
+   */
+  private dirtyPages(ctx: FileContext, arg: UserArg): number {
     if (!this.v2) throw kerr('EACCES', 'dirty page tracking needs a TYPE1v2 container');
-    const b = arg.user(8);
-    const argsz = getU32(b, 0);
-    const flags = getU32(b, 4);
+    const minsz = 8;
+    const head = arg.user(minsz);
+    const argsz = getU32(head, 0);
+    const flags = getU32(head, 4);
     const mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP | VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
-    if (argsz < 8 || flags & ~mask) throw kerr('EINVAL', argsz < 8 ? `argsz ${argsz} is smaller than 8` : `unknown flags 0x${(flags & ~mask).toString(16)}`);
+    if (argsz < minsz || flags & ~mask) throw kerr('EINVAL', argsz < minsz ? `argsz ${argsz} is smaller than ${minsz}` : `unknown flags 0x${(flags & ~mask).toString(16)}`);
     if (!flags || flags & (flags - 1)) throw kerr('EINVAL', 'exactly one of START, STOP, GET_BITMAP is needed');
-    if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) this.dirtyTracking = true;
-    else if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) this.dirtyTracking = false;
-    else throw kerr('EINVAL', this.dirtyTracking ? 'reading the dirty bitmap is not modeled' : 'dirty page tracking is not started');
+    if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
+      if (this.dirtyTracking) return 0;
+      // vfio_dma_bitmap_alloc_all(): a mapping of more than INT_MAX pages fails it, freeing the others.
+      const big = this.dma.find((d) => d.size / PGSIZE > DIRTY_BITMAP_PAGES_MAX);
+      if (big) throw kerr('EINVAL', `the mapping at iova 0x${big.iova.toString(16)} has more than ${DIRTY_BITMAP_PAGES_MAX} pages (DIRTY_BITMAP_PAGES_MAX)`);
+      for (const d of this.dma) d.bitmap = new DmaBitmap(d.size / PGSIZE); // + vfio_dma_populate_bitmap(): no pfn_list pages
+      this.dirtyTracking = true;
+      return 0;
+    }
+    if (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
+      if (this.dirtyTracking) {
+        this.dirtyTracking = false;
+        for (const d of this.dma) d.bitmap = null;
+      }
+      return 0;
+    }
+    return this.getBitmap(ctx, arg, argsz - minsz);
+  }
+
+  /** VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP with struct vfio_iommu_type1_dirty_bitmap_get after the header. */
+  private getBitmap(ctx: FileContext, arg: UserArg, dataSize: number): number {
+    const sizeofRange = 40;
+    if (dataSize < sizeofRange) throw kerr('EINVAL', `GET_BITMAP needs a struct vfio_iommu_type1_dirty_bitmap_get (${sizeofRange} bytes) after the header; argsz leaves ${dataSize}`);
+    const r = arg.user(8 + sizeofRange);
+    const iovaB = getU64(r, 8);
+    const sizeB = getU64(r, 16);
+    if (iovaB + sizeB > U64_MAXB) throw kerr('EINVAL', `iova 0x${iovaB.toString(16)} + size 0x${sizeB.toString(16)} wraps past 2^64`);
+    const bm = readBitmap(r, 24);
+    const why = verifyBitmapSize(bitmapPages(sizeB, bm.pgsize), bm.size);
+    if (why) throw kerr('EINVAL', why);
+    if (bm.pgsize !== BigInt(PGSIZE)) throw kerr('EINVAL', `bitmap.pgsize 0x${bm.pgsize.toString(16)} is not the IOMMU's smallest page size 0x${PGSIZE.toString(16)}`);
+    if (iovaB & PGMASK) throw kerr('EINVAL', `iova 0x${iovaB.toString(16)} is not 4 KiB aligned`);
+    if (!sizeB || sizeB & PGMASK) throw kerr('EINVAL', !sizeB ? 'size is 0' : `size 0x${sizeB.toString(16)} is not 4 KiB aligned`);
+    if (!this.dirtyTracking) throw kerr('EINVAL', 'dirty page tracking is not started (VFIO_IOMMU_DIRTY_PAGES_FLAG_START)');
+    // vfio_iova_dirty_bitmap(): whole mappings only; then each one inside the range, in IOVA order, is
+    // reported and its bits reset to the pages still pinned through vfio_pin_pages (none here).
+    const iova = Number(iovaB);
+    const size = Number(sizeB);
+    this.checkNoBisect(iova, size, 'GET_BITMAP');
+    const data = Number(bm.data);
+    for (const d of this.dma) {
+      if (d.iova < iova) continue;
+      if (d.iova > iova + size - 1) break;
+      updateUserBitmap(ctx.proc.mm, data, d, iova, PGSIZE, this.allDirty);
+      d.bitmap!.clear(0, d.size / PGSIZE);
+    }
     return 0;
   }
 
   dirtyTracking = false;
+}
+
+/** struct vfio_bitmap at `off` of `b`. */
+interface Bitmap {
+  readonly pgsize: bigint;
+  readonly size: bigint;
+  readonly data: bigint;
+}
+
+/** Reads struct vfio_bitmap and applies access_ok(data, size): a range past the user address space is EINVAL. */
+function readBitmap(b: Uint8Array, off: number): Bitmap {
+  const bm = { pgsize: getU64(b, off), size: getU64(b, off + 8), data: getU64(b, off + 16) };
+  if (!accessOk(bm.data, bm.size)) throw kerr('EINVAL', `bitmap.data 0x${bm.data.toString(16)} + bitmap.size 0x${bm.size.toString(16)} is not a user address range (access_ok)`);
+  return bm;
 }
 
 function header(arg: UserArg, minsz: number, mask: number, what: string): { b: Uint8Array; argsz: number; flags: number } {
