@@ -12,7 +12,7 @@
 // No dirty ring (KVM_CAP_DIRTY_LOG_RING reports 0): the bitmap is the only log.
 
 import { kerr } from '../errors.js';
-import type { UserArg } from '../uaccess.js';
+import { copyFromUser, copyToUser, type UserArg } from '../uaccess.js';
 import type { Process } from '../process.js';
 import { getU32, getU64 } from '../../../abi/bytes.js';
 import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, kvm_clear_dirty_log, kvm_dirty_log } from '../../../include-ts/linux/kvm.js';
@@ -42,7 +42,7 @@ export function getDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
   // Without manual protect the bits are taken (xchg into the second bitmap) before the copy, so a
   // faulting copy loses them, as in the kernel.
   if (!(kvm.memslots.manualDirtyLogProtect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) d.fill(0);
-  proc.mm.ram(Number(getU64(b, 8)), bits.length).set(bits);
+  if (copyToUser(proc.mm, Number(getU64(b, 8)), bits) !== 0) throw kerr('EFAULT', 'dirty_bitmap is not writable user memory for the whole bitmap');
   return 0;
 }
 
@@ -58,7 +58,8 @@ export function clearDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
     throw kerr('EINVAL', `pages ${first}+${numPages} are not inside slot ${slot.id}'s ${npages} pages, or num_pages is not a multiple of 64 short of its end`);
   }
   const words = Math.ceil(numPages / 64);
-  const user = proc.mm.ram(Number(getU64(b, 16)), words * 8);
+  const user = new Uint8Array(words * 8);
+  if (copyFromUser(proc.mm, user, Number(getU64(b, 16))) !== 0) throw kerr('EFAULT', 'dirty_bitmap is not readable user memory for the pages asked');
   const d = slot.dirty;
   const base = Number(first) / 8;
   for (let i = 0; i < words * 8; i++) d[base + i]! &= ~user[i]!;

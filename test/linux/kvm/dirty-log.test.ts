@@ -4,33 +4,21 @@
 // with a real-mode guest that writes guest pages 1 and 3; the same sequence runs on the model with a
 // guest program doing the same writes, and every printed line must be equal.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { Host, SyscallError } from '../../../src/index.js';
+import { Host } from '../../../src/index.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { K } from './helpers.js';
 import { fcParams } from '../../support/runs.js';
+import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PAGE = 4096;
 
-function skipReason(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = skipReason();
-if (SKIP) console.warn(`KVM dirty log: the real-kernel comparison is skipped: ${SKIP}`);
+const SKIP = cOracleSkip('KVM dirty log');
 
 /** A VM with one vCPU (no irqchip) and 16 pages of memory the VMM maps where it likes. */
 function setup(pages = 16) {
@@ -39,14 +27,7 @@ function setup(pages = 16) {
   const kvm = p.open('/dev/kvm', O_RDWR);
   const vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
   const mem = p.mmap(null, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  const code = (e: unknown) => (e instanceof SyscallError ? `E${e.errno}` : (() => { throw e; })());
-  const call = (f: () => number): string => {
-    try {
-      return String(f());
-    } catch (e) {
-      return code(e);
-    }
-  };
+  const call = resultCode;
   const slot = (gpa: number, flags: number, size = pages * PAGE): string => {
     const r = K.kvm_userspace_memory_region.alloc();
     r.slot = 0;
@@ -152,14 +133,7 @@ function modelLines(): string[] {
 
 describe('KVM dirty page logging against this machine\'s /dev/kvm', () => {
   it.skipIf(SKIP !== undefined)('the same sequence gives the same line for every step', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dirty-log-oracle-'));
-    try {
-      execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(here, 'dirty-log-oracle.c')]);
-      const real = execFileSync(join(dir, 'oracle'), { encoding: 'utf8' }).trim().split('\n');
-      expect(modelLines()).toEqual(real);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(modelLines()).toEqual(runCOracle(join(here, 'dirty-log-oracle.c')));
   });
 });
 
