@@ -29,14 +29,17 @@ import { kerr, WouldBlock } from '../errors.js';
 import type { FileContext } from '../fs/file.js';
 import { getU32, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
 import {
-  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
+  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
   KVM_INTERNAL_ERROR_EMULATION, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE,
   KVM_MP_STATE_UNINITIALIZED,
 } from '../../../include-ts/linux/kvm.js';
 import { LAPIC_EVENT_INIT, LAPIC_EVENT_SIPI } from '../../hw/x86/lapic.js';
 import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT } from '../../guest/cpu.js';
 import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
-import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
+import { kvmCpuGetInterrupt, kvmCpuHasInterrupt } from './irq.js';
+import {
+  deliverExceptionPayload, exceptionPending, irqWindowOpen, nmiRequested, processNmi, runReadyForInjection,
+} from './vcpu-events.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
 import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsToBytes } from './x86-regs.js';
@@ -98,20 +101,22 @@ function postRunSave(v: KvmVcpu): void {
   // Written on every exit, like if_flag and cr8: kvm_run is shared with userspace, which may have
   // stored anything there since the last exit.
   putApicBase(v, run, RUN.apicBase);
-  const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
-  run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
+  run[RUN.readyForInterruptInjection] = runReadyForInjection(v) ? 1 : 0;
 }
 
 function hasPendingInitSipi(v: KvmVcpu): boolean {
   return v.lapic !== null && v.lapic.pendingEvents !== 0;
 }
 
-/** kvm_vcpu_has_events() || kvm_vcpu_running(). */
+/**
+ * kvm_vcpu_has_events() || kvm_vcpu_running(): a pending exception or triple fault, a queued NMI
+ * (KVM_REQ_NMI wakes the vCPU even while NMIs are blocked), a pending NMI it can take, or an interrupt.
+ */
 export function vcpuRunnable(v: KvmVcpu): boolean {
   if (v.mpState === KVM_MP_STATE_RUNNABLE) return true;
   if (hasPendingInitSipi(v)) return true;
-  const apic = v.lapic;
-  if (apic !== null && apic.nmiPending > 0 && !v.cpu.nmiBlocked) return true;
+  if (exceptionPending(v)) return true;
+  if (nmiRequested(v) || (v.nmiPending > 0 && !v.cpu.nmiBlocked && !v.cpu.shadow)) return true;
   if (v.cpu.ifFlag && !v.cpu.shadow && kvmCpuHasInterrupt(v)) return true;
   return false;
 }
@@ -146,11 +151,44 @@ function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: strin
   }
 }
 
-/** Delivers the interrupt KVM_SET_SREGS queued (out of line: it is rare). */
-function reinjectIrq(v: KvmVcpu): void {
-  const vec = v.injectedIrq;
-  v.injectedIrq = -1;
-  v.cpu.deliver(vec);
+/**
+ * The first half of kvm_check_and_inject_events(), out of line (rare): re-injects an injected exception,
+ * else (no exception pending) an injected NMI or interrupt (KVM_SET_SREGS, KVM_INTERRUPT,
+ * KVM_SET_VCPU_EVENTS), then injects a pending exception. Each completes at once in the model. Returns
+ * whether anything was injected (then no new NMI or interrupt is, before the next instruction).
+ */
+function injectQueued(v: KvmVcpu): boolean {
+  const cpu = v.cpu;
+  let injected = false;
+  if (v.excInjected) {
+    deliverException(v);
+    injected = true;
+  } else if (!v.excPending) {
+    if (v.nmiInjected) {
+      v.nmiInjected = false;
+      cpu.nmiBlocked = false;
+      cpu.deliverNmi();
+      injected = true;
+    } else if (v.injectedIrq >= 0) {
+      const vec = v.injectedIrq;
+      v.injectedIrq = -1;
+      cpu.deliver(vec);
+      injected = true;
+    }
+  }
+  if (v.excPending) {
+    deliverException(v);
+    injected = true;
+  }
+  return injected;
+}
+
+/** kvm_inject_exception() and its completion: the payload lands (CR2/DR6), the handler is entered. */
+function deliverException(v: KvmVcpu): void {
+  v.excInjected = false;
+  v.excPending = false;
+  deliverExceptionPayload(v);
+  v.cpu.deliver(v.excNr);
 }
 
 /** vcpu_run(). */
@@ -170,6 +208,12 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
       r = vcpuBlock(v, ctx);
     }
     if (r <= 0) return 0;
+    // vcpu_run(): after an exit the kernel handled (HLT with an in-kernel LAPIC, a wakeup), a requested
+    // interrupt window that is open ends KVM_RUN. Without an in-kernel LAPIC, HLT exits first.
+    if (irqWindowOpen(v, v.run[RUN.requestInterruptWindow]!) && !(v.lapic === null && v.mpState === KVM_MP_STATE_HALTED)) {
+      setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);
+      return 0;
+    }
   }
 }
 
@@ -223,18 +267,39 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setU32(v.run, RUN.internalNdata, 0);
       return R_EXIT;
     }
-    // kvm_check_and_inject_events(): an interrupt already injected (KVM_SET_SREGS's interrupt_bitmap)
-    // is re-injected first, whatever IF says; then NMIs, then external interrupts.
-    if (v.injectedIrq >= 0) reinjectIrq(v);
-    else if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
-      apic.nmiPending--;
+    // KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS) is served before anything is injected.
+    if (v.tripleFault) {
+      v.tripleFault = false;
+      setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    // KVM_REQ_NMI: process_nmi().
+    if (v.nmiQueued !== 0 || (apic !== null && apic.nmiPending !== 0)) processNmi(v);
+    // kvm_check_and_inject_events(): what was already injected (or a pending exception) goes first,
+    // whatever IF says; then, when nothing waits for re-injection, NMIs, then external interrupts.
+    if ((v.excInjected || v.excPending || v.nmiInjected || v.injectedIrq >= 0) && injectQueued(v)) {
+      // Nothing new this time round (can_inject is false).
+    } else if (v.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
+      v.nmiPending--;
       cpu.deliverNmi();
     } else if (cpu.interruptible) {
       const vec = kvmCpuGetInterrupt(v);
-      if (vec >= 0) cpu.deliver(vec);
+      if (vec >= 0) {
+        // kvm_queue_interrupt(): interrupt.nr keeps the vector after delivery.
+        v.irqNr = vec;
+        cpu.deliver(vec);
+      }
     }
     if (cpu.fault !== null) {
       setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    // A userspace irqchip asked for an exit once it can inject (request_interrupt_window): VMX's
+    // interrupt-window exit fires at the first instruction boundary with IF=1 and no shadow.
+    if (v.run[RUN.requestInterruptWindow] !== 0 && irqWindowOpen(v, 1)) {
+      setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);
       v.lastSlice = n;
       return R_EXIT;
     }
