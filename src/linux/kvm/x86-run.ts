@@ -279,7 +279,10 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     // kvm_check_and_inject_events(): what was already injected (or a pending exception) goes first,
     // whatever IF says; then, when nothing waits for re-injection, NMIs, then external interrupts.
     if ((v.excInjected || v.excPending || v.nmiInjected || v.injectedIrq >= 0) && injectQueued(v)) {
-      // Nothing new this time round (can_inject is false).
+      // Nothing new this time round (can_inject is false). An NMI or interrupt that is waiting makes
+      // the kernel ask for an immediate exit (-EBUSY): the next entry injects before the handler's
+      // first instruction.
+      if (cpu.fault === null && (v.nmiPending > 0 || kvmCpuHasInterrupt(v))) continue;
     } else if (v.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
       v.nmiPending--;
       cpu.deliverNmi();
