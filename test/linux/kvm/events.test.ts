@@ -340,3 +340,128 @@ describe('model lines follow the source where the host differs', () => {
     for (const line of Object.values(HOST_SPECIFIC)) expect(model).toContain(line);
   });
 });
+
+/** One vCPU of a fresh VM, with the events program (or `a`) loaded. */
+function one(irqchip: 'kernel' | 'split' | 'none', a: GuestAsm = program()): Steps {
+  const v = vmm({ irqchip });
+  v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+  return new Steps(v, v.vcpus[0]!, 0);
+}
+
+describe('vCPU events in the model, rule by rule (arch/x86/kvm/x86.c)', () => {
+  it('CHECK_EXTENSION: VCPU_EVENTS, USER_NMI, EXCEPTION_PAYLOAD and X86_TRIPLE_FAULT_EVENT are 1; INTR_SHADOW, ROBUST_SINGLESTEP and X86_SMM are 0', () => {
+    // kvm_vm_ioctl_check_extension: INTR_SHADOW is never reported on x86; the host's ROBUST_SINGLESTEP (1)
+    // needs KVM_SET_GUEST_DEBUG, which the model lacks; X86_SMM needs CONFIG_KVM_SMM.
+    const v = vmm({ irqchip: 'none' });
+    const caps = [K.KVM_CAP_VCPU_EVENTS, K.KVM_CAP_USER_NMI, K.KVM_CAP_EXCEPTION_PAYLOAD, K.KVM_CAP_X86_TRIPLE_FAULT_EVENT, K.KVM_CAP_INTR_SHADOW, K.KVM_CAP_X86_ROBUST_SINGLESTEP, K.KVM_CAP_X86_SMM];
+    expect(caps.map((c) => v.p.ioctl(v.vm, K.KVM_CHECK_EXTENSION, c))).toEqual([1, 1, 1, 1, 0, 0, 0]);
+  });
+
+  it('split irqchip: HLT with IF=1 and a requested window exits KVM_EXIT_IRQ_WINDOW_OPEN; KVM_INTERRUPT then wakes the vCPU with the ExtINT', () => {
+    // vcpu_run: after vcpu_enter_guest handled HLT in the kernel (r = 1), dm_request_for_irq_injection &&
+    // kvm_vcpu_ready_for_interrupt_injection -> KVM_EXIT_IRQ_WINDOW_OPEN. kvm_vcpu_ioctl_interrupt stores
+    // pending_external_vector (EEXIST while it waits); kvm_cpu_has_extint makes the halted vCPU runnable.
+    const s = one('split');
+    s.window = 1;
+    s.run('hlt');
+    s.intr('intr', 0x40);
+    s.intr('again', 0x41);
+    s.run('wake');
+    s.window = 0;
+    expect(s.out).toEqual([
+      'hlt: exit=7 if=1 ready=1 cr8=0 apicbase=fee00900',
+      'intr: 0',
+      'again: E17',
+      'wake: exit=2 io=81/40 if=0 ready=0 cr8=0 apicbase=fee00900',
+    ]);
+  });
+
+  it('the full irqchip ignores request_interrupt_window and always reports ready_for_interrupt_injection', () => {
+    // dm_request_for_irq_injection is false with pic_in_kernel; post_kvm_run_save: ready = pic_in_kernel || ...
+    const s = one('kernel');
+    s.window = 1;
+    s.run('hlt');
+    expect(s.out).toEqual(['hlt: E4 if=1 ready=1 cr8=0 apicbase=fee00900']);
+  });
+
+  it('a queued NMI wakes a halted vCPU even while NMIs are blocked, and stays pending', () => {
+    // kvm_vcpu_has_events: kvm_test_request(KVM_REQ_NMI) is enough; process_nmi then keeps one pending
+    // (limit 1 while blocked) that cannot be injected.
+    const a = new GuestAsm('nmi-hlt');
+    a.label('main').entry('main').label('L').out(0x80, 0, 1).jmp('L');
+    a.label('h2').handler(2, 'h2').hlt().out(0x82, 2, 1).label('spin').jmp('spin');
+    const s = one('kernel', a);
+    s.nmi();
+    s.run('into handler, hlt');
+    s.nmi();
+    s.run('woken');
+    s.get('after');
+    expect(s.out).toEqual([
+      'nmi: 0',
+      'into handler, hlt: E4 if=0 ready=1 cr8=0 apicbase=fee00900',
+      'nmi: 0',
+      'woken: exit=2 io=82/0 if=0 ready=1 cr8=0 apicbase=fee00900',
+      'after: flags=d exc=0/0/0/0/0 intr=0/0/0/0 nmi=0/1/1 sipi=0 smi=0/0/0/0 tf=0 pl=0/0',
+    ]);
+  });
+
+  it('an injected exception whose vector has no handler is a triple fault: KVM_EXIT_SHUTDOWN', () => {
+    // The model's guest has no IDT beyond its handlers: a missing one is what a #NP -> #DF -> triple
+    // fault would end in (kvm_multiple_exception, KVM_REQ_TRIPLE_FAULT -> KVM_EXIT_SHUTDOWN).
+    const s = one('none');
+    s.set('inject #GP', 0, 1, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    s.run('run');
+    expect(s.out).toEqual(['inject #GP: 0', 'run: exit=8 if=0 ready=0 cr8=0 apicbase=fee00900']);
+  });
+
+  it('a pending #DB payload goes to DR6 (kvm_deliver_exception_payload) when GET reports it without KVM_CAP_EXCEPTION_PAYLOAD', () => {
+    const s = one('none');
+    enableCap(s.p, s.v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 1);
+    s.set('pending #DB', KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x4001);
+    enableCap(s.p, s.v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 0);
+    s.get('get');
+    const dbg = new Uint8Array(K.kvm_debugregs.size);
+    s.p.ioctl(s.fd, K.KVM_GET_DEBUGREGS, dbg);
+    // DR6 0xffff0ff0: B0 set from the payload, BS (bit 14) set, bit 12 cleared.
+    expect(getU64(dbg, K.kvm_debugregs.offsetof('dr6'))).toBe(0xffff4ff1n);
+    expect(s.out[1]).toBe('get: flags=d exc=1/1/1/0/0 intr=0/0/0/0 nmi=0/0/0 sipi=0 smi=0/0/0/0 tf=0 pl=0/0');
+  });
+
+  it('INIT clears the injected exception, interrupt and NMIs but keeps the vectors (kvm_vcpu_reset)', () => {
+    const s = one('kernel');
+    s.set('stuff', KVM_VCPUEVENT_VALID_NMI_PENDING, 1, 0, 6, 1, 0x33, 0, 1, 1, 0, 0, 0, 0, 0, 0);
+    s.set('latch INIT', KVM_VCPUEVENT_VALID_SMM | KVM_VCPUEVENT_VALID_NMI_PENDING, 1, 0, 6, 1, 0x33, 0, 1, 1, 0, 0, 1, 0, 0, 0);
+    s.p.ioctl(s.fd, K.KVM_GET_MP_STATE, new Uint8Array(4));
+    s.get('after INIT');
+    expect(s.out[2]).toBe('after INIT: flags=d exc=0/0/6/0/0 intr=0/33/0/0 nmi=0/0/0 sipi=0 smi=0/0/0/0 tf=0 pl=0/0');
+  });
+
+  it('ready_for_interrupt_injection is 0 while an event waits for (re)injection, even with IF=1', () => {
+    // kvm_vcpu_ready_for_interrupt_injection: !kvm_event_needs_reinjection && !kvm_is_exception_pending.
+    const s = one('none');
+    s.run('hlt');
+    s.set('nmi injected', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const b = new Uint8Array(EVSZ);
+    b[O('nmi.injected')] = 1;
+    s.p.ioctl(s.fd, K.KVM_SET_VCPU_EVENTS, b);
+    s.immediateExit = 1;
+    s.run('immediate');
+    expect(s.out).toEqual([
+      'hlt: exit=5 if=1 ready=1 cr8=0 apicbase=fee00900',
+      'nmi injected: 0',
+      'immediate: E4 if=1 ready=0 cr8=0 apicbase=fee00900',
+    ]);
+  });
+
+  it('KVM_SET_VCPU_EVENTS refuses before changing anything: unknown flags, payload without the cap, exception vector 2 or > 31', () => {
+    const s = one('none');
+    s.set('ok', 0, 0, 0, 0, 1, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    s.set('flag', 0x80, 0, 0, 0, 1, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    s.set('payload', KVM_VCPUEVENT_VALID_PAYLOAD, 0, 0, 0, 1, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    s.set('nmi vector', 0, 1, 0, 2, 1, 0x23, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    s.set('vector 200', 0, 1, 0, 200, 1, 0x24, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    s.get('get');
+    expect(s.out).toEqual(['ok: 0', 'flag: E22', 'payload: E22', 'nmi vector: E22', 'vector 200: E22',
+      'get: flags=d exc=0/0/0/0/0 intr=1/20/0/0 nmi=0/0/0 sipi=0 smi=0/0/0/0 tf=0 pl=0/0']);
+  });
+});
