@@ -7,6 +7,7 @@ import type { Kernel } from './linux/kernel.js';
 import { PciControl } from './control/pci.js';
 import { IrqControl } from './control/irq.js';
 import { KvmControl } from './linux/kvm/control.js';
+import { EpollControl } from './control/epoll.js';
 
 export class Control {
   /** PCI hardware and the kernel's PCI/IOMMU/VFIO state (src/control/pci.ts). */
@@ -15,11 +16,14 @@ export class Control {
   readonly irq: IrqControl;
   /** KVM: guest programs, irqchip/LAPIC/irqfd inspection (src/linux/kvm/control.ts). */
   readonly kvm: KvmControl;
+  /** epoll: max_user_watches and per-user item counts (src/control/epoll.ts). */
+  readonly epoll: EpollControl;
 
   constructor(private readonly kernel: Kernel) {
     this.pci = new PciControl(kernel);
     this.irq = new IrqControl(kernel);
     this.kvm = new KvmControl(kernel);
+    this.epoll = new EpollControl(kernel);
   }
 
   /** Virtual time in nanoseconds since boot. */

@@ -4,6 +4,7 @@ import type { Kernel } from './kernel.js';
 import { initMemDevices } from './drivers/mem-init.js';
 import { initProcfs } from './fs/procfs.js';
 import { initPipeSysctls } from './pipe.js';
+import { initEpoll } from './fs/eventpoll.js';
 import { initIrq } from './irq/init.js';
 import { initPci } from './pci/init.js';
 import { initVfio } from './vfio/init.js';
@@ -18,6 +19,7 @@ export interface Subsystem {
 export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'procfs', init: initProcfs },
   { name: 'pipe', init: initPipeSysctls },
+  { name: 'epoll', init: initEpoll },
   { name: 'mem', init: initMemDevices },
   { name: 'irq', init: initIrq },
   { name: 'pci', init: initPci },

@@ -181,6 +181,12 @@ export class EventFdFile extends KFile {
     return this.ctx.wqh;
   }
 
+  /** eventfd_show_fdinfo(): the counter (%16llx), the ida id and whether EFD_SEMAPHORE is set. */
+  override showFdinfo(): string {
+    const c = this.ctx;
+    return `eventfd-count: ${c.count.toString(16).padStart(16)}\neventfd-id: ${c.id}\neventfd-semaphore: ${c.semaphore ? 1 : 0}\n`;
+  }
+
   override release(_kernel: Kernel): void {
     this.ctx.wqh.wake(EPOLLHUP);
   }

@@ -8,6 +8,8 @@ import type { Machine } from '../hw/machine.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
 import { Vfs } from './fs/vfs.js';
+import { InodeNumbers } from './fs/fdinfo.js';
+import type { EpollWatches } from './fs/eventpoll.js';
 import { ModuleParams } from './moduleparam.js';
 import { KernelLog } from './printk.js';
 import { PipeLimits } from './pipe.js';
@@ -37,6 +39,8 @@ export class Kernel {
   readonly vfs = new Vfs();
   /** Identifiers handed out per machine (eventfd ids, pipe and tmpfs inode numbers, VFIO containers). */
   readonly ids = new KernelIds();
+  /** Mount ids and inode numbers of open files, as /proc/<pid>/fdinfo shows them (fs/fdinfo.ts). */
+  readonly inodes = new InodeNumbers(this);
   readonly params: ModuleParams;
   readonly processes = new Map<number, Process>();
   /** The pipe sysctls and each user's pipe pages (fs/pipe.c). */
@@ -53,6 +57,8 @@ export class Kernel {
   iommu!: IommuCore;
   /** VFIO: containers, groups, devices (src/linux/vfio). */
   vfio!: VfioCore;
+  /** epoll's max_user_watches and per-user counts (src/linux/fs/eventpoll.ts). */
+  epoll!: EpollWatches;
   /** KVM (src/linux/kvm), set by its init. */
   kvm: KvmModule | null = null;
   /** The hypervisor port when running as Xen's dom0, else null. */

@@ -23,6 +23,7 @@
 import { kerr, WouldBlock } from './errors.js';
 import { KFile, type FileContext } from './fs/file.js';
 import { attr } from './fs/vfs.js';
+import { parseUlongSysctl } from './fs/sysctl.js';
 import type { Kernel } from './kernel.js';
 import type { Process } from './process.js';
 import { WaitQueue } from './waitqueue.js';
@@ -265,6 +266,10 @@ export class PipeFile extends KFile {
     return ret;
   }
 
+  override get ino(): number {
+    return this.pipe.ino;
+  }
+
   /** pipe_ioctl(): FIONREAD reports the bytes waiting in the pipe. */
   override ioctl(_ctx: FileContext, req: number, arg: UserArg): number {
     if (req !== FIONREAD) return super.ioctl(_ctx, req, arg);
@@ -335,24 +340,32 @@ export class PipeFile extends KFile {
 }
 
 /**
- * fs_pipe_sysctls: /proc/sys/fs/pipe-max-size (written through round_pipe_size(), EINVAL where that
- * gives 0), pipe-user-pages-hard and pipe-user-pages-soft, all 0644. The model parses one unsigned
- * decimal number; the kernel's proc_do*vec parsers also take vectors and (ignored) negative values.
+ * fs_pipe_sysctls: /proc/sys/fs/pipe-max-size (proc_douintvec through round_pipe_size(), EINVAL where
+ * that gives 0), pipe-user-pages-hard and pipe-user-pages-soft (proc_doulongvec_minmax), all 0644,
+ * parsed as kernel/sysctl.c parses one number (fs/sysctl.ts).
  */
 export function initPipeSysctls(kernel: Kernel): void {
   const l = kernel.pipeLimits;
   const fs = kernel.vfs.mkdirp('/proc/sys/fs');
-  const num = (name: string, text: string, max: number): number => {
-    const m = /^\s*(\d+)\s*$/.exec(text);
-    const v = m ? Number(m[1]) : NaN;
-    if (!(v <= max)) throw kerr('EINVAL', `/proc/sys/fs/${name}: "${text.trim()}" is not a number up to ${max}`);
-    return v;
-  };
-  fs.set('pipe-max-size', attr('procfs', () => `${l.maxSize}\n`, (_ctx, text) => {
-    const v = roundPipeSize(num('pipe-max-size', text, 0xffffffff));
-    if (v === 0) throw kerr('EINVAL', `/proc/sys/fs/pipe-max-size: ${text.trim()} is larger than 2^31`);
-    l.maxSize = v;
+  // The model keeps the page limits as numbers: past 2^53 they are as good as unlimited.
+  const pages = (v: bigint): number => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
+  fs.set('pipe-max-size', attr('procfs', () => `${l.maxSize}\n`, (_ctx, data) => {
+    const { value, consumed } = parseUlongSysctl('pipe-max-size', data, 0n, 0xffffffffn);
+    if (value !== null) {
+      const v = roundPipeSize(Number(value));
+      if (v === 0) throw kerr('EINVAL', `/proc/sys/fs/pipe-max-size: ${value} is larger than 2^31`);
+      l.maxSize = v;
+    }
+    return consumed;
   }, 0o644));
-  fs.set('pipe-user-pages-hard', attr('procfs', () => `${l.userPagesHard}\n`, (_ctx, text) => { l.userPagesHard = num('pipe-user-pages-hard', text, Number.MAX_SAFE_INTEGER); }, 0o644));
-  fs.set('pipe-user-pages-soft', attr('procfs', () => `${l.userPagesSoft}\n`, (_ctx, text) => { l.userPagesSoft = num('pipe-user-pages-soft', text, Number.MAX_SAFE_INTEGER); }, 0o644));
+  fs.set('pipe-user-pages-hard', attr('procfs', () => `${l.userPagesHard}\n`, (_ctx, data) => {
+    const { value, consumed } = parseUlongSysctl('pipe-user-pages-hard', data, 0n, (1n << 64n) - 1n);
+    if (value !== null) l.userPagesHard = pages(value);
+    return consumed;
+  }, 0o644));
+  fs.set('pipe-user-pages-soft', attr('procfs', () => `${l.userPagesSoft}\n`, (_ctx, data) => {
+    const { value, consumed } = parseUlongSysctl('pipe-user-pages-soft', data, 0n, (1n << 64n) - 1n);
+    if (value !== null) l.userPagesSoft = pages(value);
+    return consumed;
+  }, 0o644));
 }

@@ -1028,7 +1028,7 @@ export class Process implements Cred {
       if (this.exited) throw this.exitedError();
       const flags = check();
       this.fds.reserveCheck();
-      file = new EpollFile();
+      file = new EpollFile(this.kernel.epoll, this.uid);
       const fd = this.fds.install(file, (flags & EPOLL_CLOEXEC) !== 0);
       if (this.trace.active) this.traceCall(syscall, undefined, file, [arg], fd, undefined);
       return fd;
@@ -1081,12 +1081,24 @@ export class Process implements Cred {
     return this.epollWaitCall('epoll_pwait', epfd, events, maxevents, timeout, sigmask, sigsetsize);
   }
 
-  private epollWaitCall(syscall: string, epfd: number, events: Uint8Array | null, maxevents: number, timeout: number, sigmask: Uint8Array | null, sigsetsize: number): number {
+  /**
+   * epoll_pwait2(2): epoll_pwait with the timeout as a struct __kernel_timespec (16 bytes: s64 tv_sec,
+   * s64 tv_nsec, in virtual time; null is NULL, no timeout). As fs/eventpoll.c checks it before
+   * anything else: EFAULT if it cannot be read, EINVAL unless timespec64_valid() (tv_sec >= 0, 0 <=
+   * tv_nsec < 10^9); then set_user_sigmask() and do_epoll_wait() as epoll_pwait.
+   */
+  epollPwait2(epfd: number, events: Uint8Array | null, maxevents: number, timeout: Uint8Array | null, sigmask: Uint8Array | null = null, sigsetsize = 8): number {
+    return this.epollWaitCall('epoll_pwait2', epfd, events, maxevents, timeout, sigmask, sigsetsize);
+  }
+
+  /** `timeout`: milliseconds (epoll_wait, epoll_pwait: negative waits without limit), or epoll_pwait2's timespec bytes. */
+  private epollWaitCall(syscall: string, epfd: number, events: Uint8Array | null, maxevents: number, timeout: number | Uint8Array | null, sigmask: Uint8Array | null, sigsetsize: number): number {
     try {
       if (this.exited) throw this.exitedError();
+      const ns = typeof timeout === 'number' ? (timeout < 0 ? -1 : timeout * 1e6) : timespecTimeout(timeout);
       this.checkSigmask(sigmask, sigsetsize);
       const ep = epollWaitTarget(this, epfd, maxevents);
-      const n = this.epollPoll(ep, events, maxevents, timeout);
+      const n = this.epollPoll(ep, events, maxevents, ns);
       this.kernel.point();
       if (this.trace.active) this.traceEpollWait(syscall, epfd, ep, events, maxevents, timeout, sigmask, sigsetsize, n, undefined);
       return n;
@@ -1107,10 +1119,11 @@ export class Process implements Cred {
    * ep_poll(): harvest what is ready; if nothing was and the timeout allows, sleep on the epoll's wait
    * queue (running the scheduler) until an item's wakeup or the deadline, then harvest again.
    */
-  private epollPoll(ep: EpollFile, events: Uint8Array | null, maxevents: number, timeout: number): number {
+  private epollPoll(ep: EpollFile, events: Uint8Array | null, maxevents: number, timeoutNs: number): number {
     const s = this.kernel.sched;
-    const deadline = timeout < 0 ? Infinity : s.now + timeout * 1e6;
-    let timedOut = timeout === 0;
+    // A deadline past KTIME_MAX is no deadline (timespec64_to_ktime() saturates; schedule_hrtimeout_range()).
+    const deadline = timeoutNs < 0 || s.now + timeoutNs >= KTIME_MAX ? Infinity : s.now + timeoutNs;
+    let timedOut = timeoutNs === 0;
     let eavail = ep.eventsAvailable;
     for (;;) {
       if (eavail) {
@@ -1152,10 +1165,10 @@ export class Process implements Cred {
     }
   }
 
-  private traceEpollWait(syscall: string, epfd: number, ep: EpollFile | undefined, events: Uint8Array | null, maxevents: number, timeout: number, sigmask: Uint8Array | null, sigsetsize: number, n: number, err: unknown): void {
+  private traceEpollWait(syscall: string, epfd: number, ep: EpollFile | undefined, events: Uint8Array | null, maxevents: number, timeout: number | Uint8Array | null, sigmask: Uint8Array | null, sigsetsize: number, n: number, err: unknown): void {
     const out = events === null ? null : n >= 0 ? events.slice(0, n * EPOLL_EVENT_SIZE) : new Uint8Array(0);
-    const args: unknown[] = [epfd, out, maxevents, timeout];
-    if (syscall === 'epoll_pwait') args.push(sigmask === null ? null : sigmask.slice(0, 8), sigsetsize);
+    const args: unknown[] = [epfd, out, maxevents, timeout instanceof Uint8Array ? timeout.slice(0, TIMESPEC_SIZE) : timeout];
+    if (syscall !== 'epoll_wait') args.push(sigmask === null ? null : sigmask.slice(0, 8), sigsetsize);
     this.traceCall(syscall, epfd, ep, args, n, err);
   }
 
@@ -1425,6 +1438,24 @@ export class Process implements Cred {
     this.kernel.processes.delete(this.pid);
     this.kernel.point();
   }
+}
+
+/** sizeof(struct __kernel_timespec): s64 tv_sec, long long tv_nsec. */
+const TIMESPEC_SIZE = 16;
+/** KTIME_MAX: the largest ktime_t, in ns. */
+const KTIME_MAX = 2 ** 63 - 1;
+
+/**
+ * epoll_pwait2's timeout: get_timespec64() (EFAULT), poll_select_set_timeout()'s timespec64_valid()
+ * (EINVAL); in ns, -1 for NULL (no timeout).
+ */
+function timespecTimeout(ts: Uint8Array | null): number {
+  if (ts === null) return -1;
+  if (ts.length < TIMESPEC_SIZE) throw kerr('EFAULT', `the timeout is ${ts.length} bytes, not sizeof(struct __kernel_timespec) = ${TIMESPEC_SIZE}`);
+  const sec = BigInt.asIntN(64, getU64(ts, 0));
+  const nsec = BigInt.asIntN(64, getU64(ts, 8));
+  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw kerr('EINVAL', `the timeout {tv_sec=${sec}, tv_nsec=${nsec}} is not a valid timespec (tv_sec >= 0, 0 <= tv_nsec < 1000000000)`);
+  return Number(sec) * 1e9 + Number(nsec);
 }
 
 function toOffset(o: number | bigint): number {

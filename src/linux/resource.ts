@@ -23,8 +23,12 @@ export const INR_OPEN_MAX = 4096;
 const STK_LIM = 8 * 1024 * 1024;
 /** MQ_BYTES_MAX (include/linux/mqueue.h). */
 const MQ_BYTES_MAX = 819_200;
+/**
+ * The modeled machine's memory (8 GiB), all of it free at boot and all low memory (x86-64 has no
+ * highmem): what boot-time sizing reads (fork_init(), eventpoll_init()).
+ */
+export const MODEL_FREE_RAM = 8 * 1024 ** 3;
 /** fork_init(): max_threads = free memory / (8 * THREAD_SIZE); NPROC and SIGPENDING get half. */
-const MODEL_FREE_RAM = 8 * 1024 ** 3;
 const THREAD_SIZE = 16 * 1024;
 const INIT_NPROC = MODEL_FREE_RAM / (8 * THREAD_SIZE) / 2;
 

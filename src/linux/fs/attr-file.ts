@@ -55,7 +55,7 @@ export class AttrFile extends KFile {
 
   override write(ctx: FileContext, buf: Uint8Array, _pos: number): number {
     if (!this.node.store) throw kerr('EIO', `${this.path} cannot be written`);
-    this.node.store(ctx, decoder.decode(buf));
-    return buf.length;
+    const n = this.node.store(ctx, decoder.decode(buf));
+    return typeof n === 'number' ? n : buf.length;
   }
 }

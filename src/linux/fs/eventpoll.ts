@@ -9,9 +9,14 @@
 // reverse_path_check()'s limits on wakeup paths. Closing the last reference to a file takes it out
 // of every set (eventpoll_release(), from KFile.put); a dup'd fd keeps the file, and so the item, alive.
 //
+// Each item is charged to the user who created the epoll (ep->user, struct user_struct's
+// epoll_watches): EPOLL_CTL_ADD fails with ENOSPC once that user has max_user_watches items, the
+// /proc/sys/fs/epoll/max_user_watches sysctl sized at boot from low memory (eventpoll_init()). The
+// epoll's fdinfo lists its items (ep_show_fdinfo(), via src/linux/fs/fdinfo.ts).
+//
 // Not modelled: ep->ovflist (events that arrive while ep_send_events() copies to userspace: no wakeup
-// can run during a harvest here), wakeup sources (EPOLLWAKEUP is kept or dropped, nothing more),
-// max_user_watches (ENOSPC), busy polling and the EPIOC[GS]PARAMS ioctls, /proc/<pid>/fdinfo.
+// can run during a harvest here), wakeup sources (EPOLLWAKEUP is kept or dropped, nothing more), busy
+// polling and the EPIOC[GS]PARAMS ioctls.
 
 import { CAP_BLOCK_SUSPEND } from '../../../include-ts/linux/capability.js';
 import { kerr } from '../errors.js';
@@ -24,6 +29,9 @@ import {
   EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, epoll_event,
 } from '../../../include-ts/linux/eventpoll.js';
 import { setU32 } from '../../../abi/bytes.js';
+import { MODEL_FREE_RAM } from '../resource.js';
+import { attr } from './vfs.js';
+import { parseUlongSysctl } from './sysctl.js';
 
 /** Maximum nesting of epoll sets (ep_loop_check(), reverse_path_check()). */
 export const EP_MAX_NESTS = 4;
@@ -147,6 +155,61 @@ interface LoopCheck {
   readonly files: Set<KFile>;
 }
 
+/** EP_ITEM_COST: sizeof(struct epitem) + sizeof(struct eppoll_entry) on x86-64 in 6.18 (120 + 64). */
+export const EP_ITEM_COST = 184;
+const PAGE_SHIFT = 12;
+/** LONG_MAX: the sysctl's upper bound (extra2 = &long_max). */
+const LONG_MAX = (1n << 63n) - 1n;
+
+/**
+ * eventpoll_init(): "allows top 4% of lomem to be allocated for epoll watches (per user)":
+ * ((totalram_pages - totalhigh_pages) / 25 << PAGE_SHIFT) / EP_ITEM_COST.
+ */
+export function defaultMaxUserWatches(ramBytes: number): number {
+  const lowPages = Math.floor(ramBytes / 2 ** PAGE_SHIFT);
+  return Math.floor((Math.floor(lowPages / 25) * 2 ** PAGE_SHIFT) / EP_ITEM_COST);
+}
+
+/** One user's epoll_watches counter (struct user_struct, by uid). */
+export interface EpollUser {
+  readonly uid: number;
+  watches: number;
+}
+
+/** max_user_watches and every user's epoll_watches count. */
+export class EpollWatches {
+  /** /proc/sys/fs/epoll/max_user_watches (a long in the kernel; kept below 2^53 here). */
+  max: number;
+  private readonly users = new Map<number, EpollUser>();
+
+  constructor(ramBytes: number) {
+    this.max = defaultMaxUserWatches(ramBytes);
+  }
+
+  /** get_current_user(): the uid's counter, made on first use. */
+  user(uid: number): EpollUser {
+    let u = this.users.get(uid);
+    if (u === undefined) this.users.set(uid, (u = { uid, watches: 0 }));
+    return u;
+  }
+
+  /** How many epoll items the uid's epolls hold. */
+  count(uid: number): number {
+    return this.users.get(uid)?.watches ?? 0;
+  }
+}
+
+/** eventpoll_init() and epoll_sysctls_init(): the limit, and /proc/sys/fs/epoll/max_user_watches (0644, proc_doulongvec_minmax in [0, LONG_MAX]). */
+export function initEpoll(kernel: Kernel): void {
+  const w = (kernel.epoll = new EpollWatches(MODEL_FREE_RAM));
+  kernel.vfs.mkdirp('/proc/sys/fs/epoll').set('max_user_watches', attr('procfs', () => `${w.max}\n`, (_ctx, data) => {
+    const { value, consumed } = parseUlongSysctl('max_user_watches', data, 0n, LONG_MAX);
+    // The model keeps the limit as a number: past 2^53 it is as good as unlimited.
+    if (value !== null) w.max = value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+    return consumed;
+  }, 0o644));
+}
+
 /** An epoll file: struct eventpoll. */
 export class EpollFile extends KFile {
   readonly kind = 'epoll' as const;
@@ -168,10 +231,14 @@ export class EpollFile extends KFile {
   private gen: LoopCheck | null = null;
   private loopCheckDepth = 0;
 
-  constructor() {
+  /** ep->user: the creator's counter, charged for every item of this epoll. */
+  readonly user: EpollUser;
+
+  constructor(private readonly watches: EpollWatches, uid: number) {
     super();
     // anon_inode_getfile("[eventpoll]", ..., O_RDWR | (flags & O_CLOEXEC)) keeps O_ACCMODE | O_NONBLOCK.
     this.flags = O_RDWR;
+    this.user = watches.user(uid);
   }
 
   override get waitQueue(): WaitQueue {
@@ -243,6 +310,11 @@ export class EpollFile extends KFile {
    * wakeup paths (the item is removed again, as ep_remove_safe() does, before it was ever polled).
    */
   insert(file: KFile, fd: number, events: number, dataLo: number, dataHi: number, check: LoopCheck | null): void {
+    // percpu_counter_compare(&ep->user->epoll_watches, max_user_watches) >= 0: the first check.
+    if (this.user.watches >= this.watches.max) {
+      throw kerr('ENOSPC', `uid ${this.user.uid} already has ${this.user.watches} epoll items, the limit of /proc/sys/fs/epoll/max_user_watches (${this.watches.max})`);
+    }
+    this.user.watches++;
     const epi = new EpItem(this, file, fd, events, dataLo, dataHi);
     // attach_epitem(): hlist_add_head on file->f_ep.
     (file.fEp ??= []).unshift(epi);
@@ -293,6 +365,7 @@ export class EpollFile extends KFile {
       byFd.delete(epi.fd);
       if (byFd.size === 0) this.rbr.delete(epi.file);
       this.count--;
+      this.user.watches--;
     }
     if (epi.list !== null) epi.list.remove(epi);
   }
@@ -415,6 +488,23 @@ export class EpollFile extends KFile {
    */
   private wakeNextWaiter(): void {
     if (this.rdllist.head !== null && this.wq.size !== 0) this.wq.wake(0);
+  }
+
+  /**
+   * ep_show_fdinfo(): one line per item in rbtree order (ep_cmp_ffd(): by struct file, then fd; the
+   * file's creation order stands in for its address), with the item's events as stored (EPOLLERR|
+   * EPOLLHUP added, disarmed to the private bits after an EPOLLONESHOT fired), its data, and the
+   * target file's f_pos, inode number and superblock device.
+   */
+  override showFdinfo(kernel: Kernel): string {
+    const items = this.items().sort((a, b) => a.file.serial - b.file.serial || a.fd - b.fd);
+    let out = '';
+    for (const epi of items) {
+      const { ino, dev } = kernel.inodes.of(epi.file);
+      const data = ((BigInt(epi.dataHi) << 32n) | BigInt(epi.dataLo)).toString(16);
+      out += `tfd: ${String(epi.fd).padStart(8)} events: ${(epi.events >>> 0).toString(16).padStart(8)} data: ${data.padStart(16)}  pos:${epi.file.pos} ino:${ino.toString(16)} sdev:${dev.toString(16)}\n`;
+    }
+    return out;
   }
 
   /** ep_eventpoll_release() -> ep_clear_and_put(): wake the pollers, then drop every item. */

@@ -52,7 +52,16 @@ export interface EpollLink {
 /** DEFAULT_POLLMASK: a file without a poll operation is always readable and writable. */
 export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 
+/** Files opened so far, across hosts: only their order is ever used (KFile.serial). */
+let filesOpened = 0;
+
 export abstract class KFile {
+  /**
+   * Creation order. It stands in for the struct file's address where the kernel orders files by it
+   * (epoll's interest list, ep_cmp_ffd()); it is never printed, so sharing the counter between hosts
+   * changes nothing a host can observe.
+   */
+  readonly serial = filesOpened++;
   /** The file type, which names its ioctls in traces. */
   abstract readonly kind: TraceFileKind;
   /** What /proc/<pid>/fd/<n> links to: a path, or `anon_inode:[eventfd]`. */
@@ -106,6 +115,22 @@ export abstract class KFile {
   /** The wait queue woken when the poll mask may have changed (null: never changes). */
   get waitQueue(): WaitQueue | null {
     return null;
+  }
+
+  /**
+   * i_ino for files whose inode has its own number (pipes, tmpfs files); undefined for the others,
+   * which fs/fdinfo.ts numbers by mount (one anon inode, or by path).
+   */
+  get ino(): number | undefined {
+    return undefined;
+  }
+
+  /**
+   * ->show_fdinfo(): the lines /proc/<pid>/fdinfo/<fd> prints after pos/flags/mnt_id/ino ('' for a
+   * file_operations without one, the default).
+   */
+  showFdinfo(_kernel: Kernel): string {
+    return '';
   }
 
   /** Called once when the last reference goes away. */

@@ -1,21 +1,23 @@
 // The per-process part of /proc (fs/proc/base.c, fs/proc/fd.c): /proc/self and /proc/<pid>/fd/<n>,
 // whose links name the open file (`anon_inode:[eventfd]`, `/dev/vfio/7`), so tests can check for
-// leaked fds the way one does with `ls -l /proc/self/fd`; /proc/<pid>/limits (proc_pid_limits).
+// leaked fds the way one does with `ls -l /proc/self/fd`; /proc/<pid>/fdinfo/<n> (fs/proc/fd.c seq_show,
+// rendered by fs/fdinfo.ts); /proc/<pid>/limits (proc_pid_limits).
 // /proc/<pid> and its entries belong to the task's uid and gid; /proc/<pid>/fd is 0500 and open to the
 // task itself whatever its mode (proc_fd_permission); their mode cannot change (proc_setattr). Not
 // modelled: the ptrace_may_access() check of reading /proc/<pid>/fd (the links and the listing), which
 // a caller with another uid passes only with CAP_SYS_PTRACE. System-wide files (/proc/interrupts) are
 // added to /proc by their subsystems.
 
+import { kerr } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import type { Process } from '../process.js';
 import { RLIM_INFINITY, RLIM_NLIMITS } from '../../../include-ts/linux/resource.js';
 import { RLIMIT_NAMES } from '../resource.js';
 import { attr, dynamicDir, symlink, type Inode } from './vfs.js';
-import { kerr } from '../errors.js';
 import type { Cred } from '../cred.js';
 import { genericPermission, type InodeAttrs } from './namei.js';
 import { ATTR_MODE, simpleSetattr, type IAttr } from './attr.js';
+import { fdinfoText } from './fdinfo.js';
 
 /** proc_pid_limits(): `%-25s %-20s %-20s %-10s` rows, "unlimited" for RLIM_INFINITY, no unit column when there is none. */
 function limitsText(p: Process): string {
@@ -38,6 +40,9 @@ function procSetattr(cred: Cred, attr: IAttr, path: string, node: InodeAttrs): v
   simpleSetattr(cred, node, attr, path);
 }
 
+/** name_to_int(): a decimal fd number without leading zeros ("07" names nothing). */
+const FD_NAME = /^(0|[1-9]\d{0,9})$/;
+
 export function initProcfs(kernel: Kernel): void {
   const proc = kernel.vfs.mkdirp('/proc');
   proc.set('self', symlink((ctx) => String(ctx.proc.pid)));
@@ -55,15 +60,31 @@ export function initProcfs(kernel: Kernel): void {
     const fdDir = owned(dynamicDir(
       () => p.fds.openFds().map(String),
       (name) => {
-        const f = /^\d+$/.test(name) ? p.fds.get(Number(name)) : undefined;
+        const f = FD_NAME.test(name) ? p.fds.get(Number(name)) : undefined;
         return f ? symlink(f.path) : undefined;
       },
       0o500,
     ));
     // proc_fd_permission(): the mode bits, or the task itself (same_thread_group()) whatever they say.
     fdDir.permission = (cred, mask) => genericPermission(cred, fdDir, mask) || cred === p;
+    // proc_fdinfo_inode_operations: S_IFDIR|0555; each entry S_IFREG|0444, rendered at each read from
+    // offset 0; seq_show() fails with ENOENT once the fd has been closed.
+    const fdinfoDir = owned(dynamicDir(
+      () => p.fds.openFds().map(String),
+      (name) => {
+        const fd = Number(name);
+        if (!FD_NAME.test(name) || p.fds.get(fd) === undefined) return undefined;
+        return owned(attr('procfs', () => {
+          const f = p.fds.get(fd);
+          if (f === undefined) throw kerr('ENOENT', `fd ${fd} of process ${p.pid} was closed after its fdinfo was opened`);
+          return fdinfoText(kernel, p, fd, f);
+        }, undefined, 0o444));
+      },
+      0o555,
+    ));
     const limits = owned(attr('procfs', () => limitsText(p)));
-    return owned(dynamicDir(() => ['fd', 'limits'], (name) => (name === 'fd' ? fdDir : name === 'limits' ? limits : undefined), 0o555));
+    const entries = new Map<string, Inode>([['fd', fdDir], ['fdinfo', fdinfoDir], ['limits', limits]]);
+    return owned(dynamicDir(() => [...entries.keys()], (name) => entries.get(name), 0o555));
   };
   proc.dynamic = {
     list: () => [...kernel.processes.keys()].map(String),

@@ -75,6 +75,10 @@ export class ShmemFile extends KFile {
     super();
   }
 
+  override get ino(): number {
+    return this.inode.ino;
+  }
+
   override read(_ctx: FileContext, buf: Uint8Array, pos: number): number {
     return this.inode.read(buf, pos);
   }

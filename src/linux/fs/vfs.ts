@@ -28,12 +28,15 @@ export interface CharDevNode extends NodeBase {
   open(ctx: FileContext, flags: number, path: string): KFile;
 }
 
-/** A sysfs/procfs attribute: `show` renders the content at read, `store` takes each write. */
+/**
+ * A sysfs/procfs attribute: `show` renders the content at read, `store` takes each write and may return
+ * how many bytes it consumed (proc_sysctl handlers can take less than the whole write); else all.
+ */
 export interface AttrNode extends NodeBase {
   readonly type: 'attr';
   readonly kind: 'sysfs' | 'procfs';
   show?(ctx: FileContext): string | Uint8Array;
-  store?(ctx: FileContext, data: string): void;
+  store?(ctx: FileContext, data: string): number | void;
 }
 
 export interface LinkNode extends NodeBase {
@@ -120,7 +123,7 @@ export function symlink(target: string | ((ctx: FileContext) => string)): LinkNo
 export function attr(
   kind: 'sysfs' | 'procfs',
   show: ((ctx: FileContext) => string | Uint8Array) | undefined,
-  store?: (ctx: FileContext, data: string) => void,
+  store?: (ctx: FileContext, data: string) => number | void,
   mode?: number,
 ): AttrNode {
   const m = mode ?? ((show ? 0o444 : 0) | (store ? 0o200 : 0));

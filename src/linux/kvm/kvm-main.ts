@@ -17,7 +17,7 @@ import { getU32, getU64 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import {
   KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_CPUID2, KVM_GET_EMULATED_CPUID, KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID, KVM_SET_CPUID2,
-  KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_TSS_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
+  KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_TSS_ADDR, KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_ENABLE_CAP,
   KVM_GET_API_VERSION, KVM_GET_DEBUGREGS, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_REGS, KVM_GET_SREGS,
   KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
   KVM_SET_DEBUGREGS, KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
@@ -37,6 +37,7 @@ import {
 import { decodeRoutes, setIrqRouting } from './irqchip.js';
 import { kvmSendUserspaceMsi } from './irq.js';
 import { msrIndexList, msrIo } from './msr.js';
+import { clearDirtyLog, getDirtyLog } from './dirty-log.js';
 import { devGetCpuid, getCpuid2, setCpuid1, setCpuid2 } from './cpuid.js';
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
@@ -160,6 +161,10 @@ export class KvmVmFile extends KFile {
         return irqLine(kvm, arg, true);
       case KVM_CREATE_IRQCHIP:
         return createIrqchip(kvm);
+      case KVM_GET_DIRTY_LOG:
+        return getDirtyLog(kvm, ctx.proc, arg);
+      case KVM_CLEAR_DIRTY_LOG:
+        return clearDirtyLog(kvm, ctx.proc, arg);
       case KVM_SET_TSS_ADDR:
         return setTssAddr(argULong(arg));
       case KVM_SET_IDENTITY_MAP_ADDR:

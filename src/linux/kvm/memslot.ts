@@ -14,12 +14,14 @@
 // - an existing slot may only move (new gpa) or change LOG_DIRTY_PAGES; a different size, userspace
 //   address or READONLY bit -> EINVAL; identical -> 0
 // - creating or moving onto pages another slot covers -> EEXIST
+// - KVM_MEM_LOG_DIRTY_PAGES gives the slot a dirty bitmap that every guest write through the slot
+//   marks (dirty-log.ts reads and clears it); a move or flags change keeps it while logging stays on
 
 import { kerr } from '../errors.js';
 import type { AddressSpace, Vma } from '../mm/address-space.js';
 import { TASK_SIZE } from '../mm/address-space.js';
 import { IoBacking, ioReadBytes, ioWriteBytes } from '../mm/backing.js';
-import { KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
+import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
 import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, PAGE_SIZE } from './kvm-host.js';
 import { getLE, setLE } from '../../../abi/bytes.js';
 
@@ -28,6 +30,11 @@ export const ACCESS_OK = 0;
 export const ACCESS_FAULT = -2;
 
 export class MemSlot {
+  /**
+   * memslot->dirty_bitmap while KVM_MEM_LOG_DIRTY_PAGES is set: one bit per page in unsigned longs
+   * (little-endian bytes, ALIGN(npages, 64) / 8 of them), null otherwise (dirty-log.ts reads it).
+   */
+  dirty: Uint8Array | null = null;
   /** Last VMA the slot resolved to (re-checked on each access). */
   private vma: Vma | null = null;
   private readonly scratch = new Uint8Array(8);
@@ -47,6 +54,17 @@ export class MemSlot {
 
   get readonly(): boolean {
     return (this.flags & KVM_MEM_READONLY) !== 0;
+  }
+
+  get npages(): number {
+    return this.size / PAGE_SIZE;
+  }
+
+  /** mark_page_dirty_in_slot() for every page a guest write of `len` bytes at `gpa` touched. */
+  private markDirty(d: Uint8Array, gpa: number, len: number): void {
+    const first = Math.floor((gpa - this.gpa) / PAGE_SIZE);
+    const last = Math.floor((gpa + len - 1 - this.gpa) / PAGE_SIZE);
+    for (let pg = first; pg <= last; pg++) d[pg >> 3]! |= 1 << (pg & 7);
   }
 
   private resolve(hva: number, len: number): Vma | null {
@@ -82,6 +100,8 @@ export class MemSlot {
     if (v === null) return ACCESS_FAULT;
     const off = hva - v.start;
     const b = v.backing;
+    // Dirty logging sees every guest write through the slot, RAM or a device's pages alike.
+    if (this.dirty !== null) this.markDirty(this.dirty, gpa, len);
     if (b.ram !== null) {
       setLE(b.ram, off, len, value);
       return ACCESS_OK;
@@ -114,7 +134,28 @@ export class MemSlots {
   private sorted: MemSlot[] = [];
   private last: MemSlot | null = null;
 
+  /** kvm->manual_dirty_log_protect (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's args[0]). */
+  manualDirtyLogProtect = 0;
+
   constructor(private readonly mm: AddressSpace) {}
+
+  /** By slot id (KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG). */
+  byIdOrNull(id: number): MemSlot | null {
+    return this.byId.get(id) ?? null;
+  }
+
+  /**
+   * kvm_prepare_memory_region(): a slot without KVM_MEM_LOG_DIRTY_PAGES has no bitmap; one with it
+   * keeps the old slot's (a move or a flags change), or gets a new one, all ones when manual protect
+   * asked for KVM_DIRTY_LOG_INITIALLY_SET.
+   */
+  private dirtyBitmapFor(flags: number, npages: number, old: MemSlot | undefined): Uint8Array | null {
+    if (!(flags & KVM_MEM_LOG_DIRTY_PAGES)) return null;
+    if (old?.dirty) return old.dirty;
+    const d = new Uint8Array(Math.ceil(npages / 64) * 8);
+    if (this.manualDirtyLogProtect & KVM_DIRTY_LOG_INITIALLY_SET) for (let pg = 0; pg < npages; pg++) d[pg >> 3]! |= 1 << (pg & 7);
+    return d;
+  }
 
   list(): readonly MemSlot[] {
     return this.sorted;
@@ -172,6 +213,7 @@ export class MemSlots {
       }
       if (gpa !== old.gpa) move = true;
       else if (r.flags !== old.flags) {
+        old.dirty = this.dirtyBitmapFor(r.flags, old.npages, old);
         old.flags = r.flags;
         return 0;
       } else return 0;
@@ -181,10 +223,13 @@ export class MemSlots {
       throw kerr('EEXIST', `guest range 0x${gpa.toString(16)}-0x${(gpa + size - 1).toString(16)} overlaps slot ${clash.id} (0x${clash.gpa.toString(16)}-0x${(clash.end - 1).toString(16)})`);
     }
     if (move) {
+      old!.dirty = this.dirtyBitmapFor(r.flags, old!.npages, old);
       old!.gpa = gpa;
       old!.flags = r.flags;
     } else {
-      this.byId.set(id, new MemSlot(id, r.flags, gpa, size, uaddr, this.mm));
+      const slot = new MemSlot(id, r.flags, gpa, size, uaddr, this.mm);
+      slot.dirty = this.dirtyBitmapFor(r.flags, slot.npages, undefined);
+      this.byId.set(id, slot);
     }
     this.rebuild();
     return 0;

@@ -29,7 +29,7 @@ import {
   KVM_CAP_SYNC_MMU, KVM_CAP_USER_MEMORY, KVM_CAP_X2APIC_API, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
   KVM_IRQCHIP_PIC_SLAVE, KVM_MP_STATE_AP_RESET_HOLD, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED,
   KVM_CAP_EXT_CPUID, KVM_CAP_EXT_EMUL_CPUID, KVM_CAP_VCPU_EVENTS, KVM_CAP_USER_NMI, KVM_CAP_EXCEPTION_PAYLOAD,
-  KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_SET_TSS_ADDR,
+  KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_SET_TSS_ADDR,
   KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_SIPI_RECEIVED, KVM_MP_STATE_UNINITIALIZED, kvm_enable_cap, kvm_irq_level,
   kvm_debugregs, kvm_irqchip, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
@@ -47,6 +47,7 @@ import { KvmPic } from './i8259.js';
 import { KVM_MSIX_MAX_TABLES } from './msix-table/tables.js';
 import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.js';
 import type { KvmVcpu } from './vcpu.js';
+import { enableManualDirtyLogProtect, KVM_DIRTY_LOG_MANUAL_CAPS } from './dirty-log.js';
 import type { Kvm, KvmModule } from './vm.js';
 import {
   apicBaseRefusal, kvmApicSetBase, kvmGetApicBase, kvmGetCr8, kvmRipRead, kvmSetCr8, regsFromBytes, regsToBytes,
@@ -105,6 +106,8 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_MSIX_TABLE:
       // The proposed in-kernel MSI-X table: how many tables a VM may define.
       return KVM_MSIX_MAX_TABLES;
+    case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+      return KVM_DIRTY_LOG_MANUAL_CAPS;
     case KVM_CAP_X2APIC_API:
       // Enabling suppress-EOI-broadcast needs a split irqchip: a VM without one does not offer it [E].
       return kvm === null || kvm.irqchipMode === KVM_IRQCHIP_SPLIT ? KVM_X2APIC_API_VALID_FLAGS : KVM_X2APIC_API_VALID_FLAGS & ~KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
@@ -166,6 +169,8 @@ export function enableCap(kvm: Kvm, arg: UserArg): number {
     case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
       kvm.tripleFaultEvent = args0 !== 0n;
       return 0;
+    case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+      return enableManualDirtyLogProtect(kvm, args0);
     case KVM_CAP_SPLIT_IRQCHIP:
       if (args0 > BigInt(MAX_NR_RESERVED_IOAPIC_PINS)) throw kerr('EINVAL', `args[0] (reserved IOAPIC pins) ${args0} is above ${MAX_NR_RESERVED_IOAPIC_PINS}`);
       if (kvm.irqchipMode !== KVM_IRQCHIP_NONE) throw kerr('EEXIST', 'the VM already has an irqchip');

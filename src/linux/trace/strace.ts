@@ -139,9 +139,19 @@ function formatSigset(b: Uint8Array): string {
   return `${inverted ? '~' : ''}[${names.join(' ')}]`;
 }
 
-/** epoll_wait/epoll_pwait: the events written (at most 32 printed, then `...`), or the pointer when the call failed. */
+/**
+ * epoll_pwait2's timeout as strace decodes it (on exit, like the events): `{tv_sec=S, tv_nsec=N}`, NULL,
+ * or the pointer when the call failed.
+ */
+function formatTimespecArg(ev: SyscallEvent, ts: Uint8Array | null): string {
+  if (ts === null || ev.errno || ts.length < 16) return pointer(ts);
+  return `{tv_sec=${BigInt.asIntN(64, getU64(ts, 0))}, tv_nsec=${BigInt.asIntN(64, getU64(ts, 8))}}`;
+}
+
+/** epoll_wait/epoll_pwait/epoll_pwait2: the events written (at most 32 printed, then `...`), or the pointer when the call failed. */
 function formatEpollWait(ev: SyscallEvent): string {
-  const [epfd, out, maxevents, timeout, sigmask, sigsetsize] = ev.args as [number, Uint8Array | null, number, number, Uint8Array | null | undefined, number | undefined];
+  const [epfd, out, maxevents, timeoutArg, sigmask, sigsetsize] = ev.args as [number, Uint8Array | null, number, number | Uint8Array | null, Uint8Array | null | undefined, number | undefined];
+  const timeout = ev.syscall === 'epoll_pwait2' ? formatTimespecArg(ev, timeoutArg as Uint8Array | null) : String(timeoutArg);
   let events: string;
   if (ev.errno || out === null) events = pointer(out);
   else {
@@ -152,7 +162,7 @@ function formatEpollWait(ev: SyscallEvent): string {
     events = `[${items.join(', ')}]`;
   }
   let tail = '';
-  if (ev.syscall === 'epoll_pwait') {
+  if (ev.syscall !== 'epoll_wait') {
     const mask = sigmask === null || sigmask === undefined ? 'NULL' : ev.errno || sigmask.length < 8 ? '0x0' : formatSigset(sigmask);
     tail = `, ${mask}, ${sigsetsize}`;
   }
@@ -502,7 +512,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return `epoll_create1(${flagsOrUnknown(a[0] as number, EPOLL_CREATE_FLAGS, 'EPOLL_???')}) = ${result(ev, dec(ev.ret))}`;
     case 'epoll_ctl':
       return formatEpollCtl(ev);
-    case 'epoll_wait': case 'epoll_pwait':
+    case 'epoll_wait': case 'epoll_pwait': case 'epoll_pwait2':
       return formatEpollWait(ev);
     default:
       return `${ev.syscall}(${a.map(dec).join(', ')}) = ${result(ev, dec(ev.ret))}`;

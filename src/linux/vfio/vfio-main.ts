@@ -22,6 +22,7 @@ import type { UserArg } from '../uaccess.js';
 import { WaitQueue } from '../waitqueue.js';
 import { Timer, type Scheduler } from '../../sim/scheduler.js';
 import type { PciDev } from '../pci/pci-dev.js';
+import { devicePath } from '../pci/pci-sysfs.js';
 import {
   VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_MIGRATION,
@@ -106,6 +107,14 @@ export class VfioDeviceFile extends KFile {
   }
 
   override readonly positional = true;
+
+  /**
+   * vfio_device_show_fdinfo() (v6.18): the device's sysfs path. vfio_device_fops is the f_op of group-
+   * obtained device fds too (vfio_device_open_file()), so they print it as cdev fds do.
+   */
+  override showFdinfo(): string {
+    return `vfio-device-syspath: ${devicePath(this.device.pdev)}\n`;
+  }
 
   override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
     if (req === VFIO_DEVICE_BIND_IOMMUFD) throw kerr('EINVAL', 'VFIO_DEVICE_BIND_IOMMUFD is only for device cdev fds (/dev/vfio/devices/vfioN), not group-obtained ones');

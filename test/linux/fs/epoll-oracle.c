@@ -14,6 +14,9 @@
  *   ctlnull EP OP FD  epoll_ctl with a NULL event
  *   wait EP MAX [BYTES]   epoll_wait(EP, buf, MAX, 0) where only BYTES (default MAX*12) are mapped
  *   waitnull EP MAX   epoll_wait(EP, NULL, MAX, 0)
+ *   pwait2 EP MAX SEC NSEC SIGSETSIZE MASK   epoll_pwait2(EP, buf, MAX, &{SEC, NSEC}, MASK, SIGSETSIZE);
+ *                     MASK is a sigset in hex, or - for NULL
+ *   pwait2null EP MAX SIGSETSIZE   epoll_pwait2(EP, buf, MAX, NULL, NULL, SIGSETSIZE)
  *   w N VAL / r N     eventfd write / read                pw N / pr N        1-byte pipe write / read
  *   poll N            poll({N, POLLIN|POLLOUT}, 1, 0): revents in hex
  *   dup N M / close N / getfl N
@@ -110,17 +113,27 @@ int main(void) {
       ret(syscall(SYS_epoll_ctl, lookup(a[1]), op_of(a[2]), lookup(a[3]), &ev));
     } else if (strcmp(c, "ctlnull") == 0) {
       ret(syscall(SYS_epoll_ctl, lookup(a[1]), op_of(a[2]), lookup(a[3]), NULL));
-    } else if (strcmp(c, "wait") == 0 || strcmp(c, "waitnull") == 0) {
+    } else if (strcmp(c, "wait") == 0 || strcmp(c, "waitnull") == 0 || strncmp(c, "pwait2", 6) == 0) {
       int max = (int)strtol(a[2], 0, 0);
-      long bytes = n > 3 ? atol(a[3]) : (long)max * 12;
+      int pw2 = c[0] == 'p';
+      long bytes = n > 3 && !pw2 ? atol(a[3]) : (long)max * 12;
       char *buf = 0;
-      if (c[4] == 0) {
+      if (strcmp(c, "waitnull") != 0) {
         if (bytes > page) bytes = page;
         if (bytes < 0) bytes = 0;
         buf = area + page - bytes;
         memset(buf, 0xee, bytes);
       }
-      long r = syscall(SYS_epoll_wait, lookup(a[1]), buf, max, 0);
+      long r;
+      if (strcmp(c, "pwait2") == 0) {
+        struct { int64_t sec; int64_t nsec; } ts = { strtoll(a[3], 0, 10), strtoll(a[4], 0, 10) };
+        uint64_t mask = strtoull(a[6], 0, 16);
+        r = syscall(SYS_epoll_pwait2, lookup(a[1]), buf, max, &ts, strcmp(a[6], "-") == 0 ? NULL : &mask, atol(a[5]));
+      } else if (pw2) {
+        r = syscall(SYS_epoll_pwait2, lookup(a[1]), buf, max, NULL, NULL, atol(a[3]));
+      } else {
+        r = syscall(SYS_epoll_wait, lookup(a[1]), buf, max, 0);
+      }
       if (r < 0) { ret(r); continue; }
       printf("%ld", r);
       for (long i = 0; i < r; i++) {

@@ -54,11 +54,21 @@ function step(p: Process, a: string[], names: Map<string, number>, fd: (n: strin
     case 'kvmvcpu': names.set(x, p.ioctl(fd(y), KVM_CREATE_VCPU, 0)); return '0';
     case 'ctl': p.epollCtl(fd(x), opOf(y), fd(z), epollEvent(parseInt(w, 16), BigInt(a[5]!))); return '0';
     case 'ctlnull': p.epollCtl(fd(x), opOf(y), fd(z), null); return '0';
-    case 'wait': case 'waitnull': {
+    case 'wait': case 'waitnull': case 'pwait2': case 'pwait2null': {
       const max = Number(y);
-      const bytes = c === 'waitnull' ? 0 : Math.max(0, Math.min(PAGE, z ? Number(z) : max * 12));
+      const pw2 = c.startsWith('pwait2');
+      const bytes = c === 'waitnull' ? 0 : Math.max(0, Math.min(PAGE, z && !pw2 ? Number(z) : max * 12));
       const buf = c === 'waitnull' ? null : new Uint8Array(bytes).fill(0xee);
-      const n = p.epollWait(fd(x), buf, max, 0);
+      let n: number;
+      if (c === 'pwait2') {
+        const ts = new Uint8Array(16);
+        new DataView(ts.buffer).setBigInt64(0, BigInt(z), true);
+        new DataView(ts.buffer).setBigInt64(8, BigInt(w), true);
+        const mask = a[6] === '-' ? null : new Uint8Array(8);
+        if (mask) new DataView(mask.buffer).setBigUint64(0, BigInt(`0x${a[6]}`), true);
+        n = p.epollPwait2(fd(x), buf, max, ts, mask, Number(a[5]));
+      } else if (c === 'pwait2null') n = p.epollPwait2(fd(x), buf, max, null, null, Number(z));
+      else n = p.epollWait(fd(x), buf, max, 0);
       let s = String(n);
       for (let i = 0; i < n; i++) {
         const dv = new DataView(buf!.buffer, i * 12);

@@ -7,19 +7,24 @@
 // - epoll_wait takes items from the front: one whose file is not readable, or that ONESHOT disarmed,
 //   drops out; a reported LT item goes back to the tail, ET and ONESHOT ones do not (ONESHOT disarms
 //   until MOD); items not reached stay in front;
-// - DEL, and the last close of a file (not of an fd: a dup keeps the file and its items), remove items.
+// - DEL, and the last close of a file (not of an fd: a dup keeps the file and its items), remove items;
+// - ADD fails with ENOSPC once the set holds max_user_watches (lowered to LIMIT) items (ep_insert());
+// - the epoll's fdinfo lists the items by file (creation order), then fd, with their stored events
+//   (EPOLLERR|EPOLLHUP added; a fired ONESHOT item keeps only EPOLLONESHOT) and data (ep_show_fdinfo()).
 // So LT reports while readable, ET once per wakeup, ONESHOT once until MOD, nothing for fds not in the
 // set, in the reference's order. Failures print the seed and shrink to named commands.
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import { Host, SyscallError } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
-import { EPOLLET, EPOLLIN, EPOLLONESHOT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from '../../../include-ts/linux/eventpoll.js';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from '../../../include-ts/linux/eventpoll.js';
 import { O_NONBLOCK } from '../../../include-ts/linux/fcntl.js';
 import { fcParams } from '../../support/runs.js';
 import { epollEvent } from './epoll-script.js';
 
 type Mode = 'LT' | 'ET' | 'ONESHOT';
+/** max_user_watches for the run: small enough for random sequences to reach it. */
+const LIMIT = 4;
 const MODE_BITS: Record<Mode, number> = { LT: EPOLLIN, ET: EPOLLIN | EPOLLET, ONESHOT: EPOLLIN | EPOLLONESHOT };
 
 interface Item {
@@ -77,6 +82,7 @@ class Model {
     const it = this.items.get(key);
     if (op === 'ADD') {
       if (it) return 'EEXIST';
+      if (this.items.size >= LIMIT) return 'ENOSPC';
       this.items.set(key, { file: f, fd, mode, data, armed: true });
     } else if (!it) return 'ENOENT';
     else if (op === 'DEL') {
@@ -94,6 +100,12 @@ class Model {
     if ([...this.fds.values()].includes(f)) return;
     for (const [key, it] of [...this.items]) if (it.file === f) this.items.delete(key);
     this.ready = this.ready.filter((k) => this.items.has(k));
+  }
+
+  /** ep_show_fdinfo()'s lines as `fd events data` (hex). */
+  fdinfo(): string[] {
+    const stored = (it: Item): number => (it.armed ? MODE_BITS[it.mode] | EPOLLERR | EPOLLHUP : EPOLLONESHOT);
+    return [...this.items.values()].sort((a, b) => a.file - b.file || a.fd - b.fd).map((it) => `${it.fd} ${(stored(it) >>> 0).toString(16)} ${it.data.toString(16)}`);
   }
 
   wait(max: number): string[] {
@@ -175,6 +187,13 @@ const commands = [
     m.close(fd);
     r.p.close(fd);
   })),
+  fc.constant(cmd('cat /proc/self/fdinfo/3', () => true, (m, r) => {
+    const got = r.p.readFile(`/proc/self/fdinfo/${r.ep}`).split('\n').filter((l) => l.startsWith('tfd:')).map((l) => {
+      const f = /^tfd: +(\d+) events: +([0-9a-f]+) data: +([0-9a-f]+)  pos:0 /.exec(l);
+      return f ? `${f[1]} ${f[2]} ${f[3]}` : l;
+    });
+    same('fdinfo', m.fdinfo(), got);
+  })),
   fc.integer({ min: 1, max: 3 }).map((max) => cmd(`epoll_wait(maxevents=${max})`, () => true, (m, r) => {
     const want = m.wait(max);
     const buf = new Uint8Array(max * 12);
@@ -186,11 +205,13 @@ const commands = [
 ];
 
 describe('epoll against a reference model of its interest and ready lists', () => {
-  it('random ADD/MOD/DEL, dup/close, eventfd writes and reads, epoll_wait with small maxevents (property)', () => {
+  it('random ADD/MOD/DEL, dup/close, eventfd writes and reads, epoll_wait with small maxevents, fdinfo, ENOSPC (property)', () => {
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 60, size: 'large' }), (cmds) => {
         fc.modelRun(() => {
-          const p = Host.create().spawn();
+          const host = Host.create();
+          host.control.epoll.setMaxUserWatches(LIMIT);
+          const p = host.spawn();
           const ep = p.epollCreate1(0);
           return { model: new Model(), real: { p, ep } };
         }, cmds);

@@ -77,6 +77,12 @@ const SCRIPTS: Readonly<Record<string, readonly string[]>> = {
     'ctl e add b 50000001 0', 'ctl e add b 10002001 0', 'ctl e add b 10000002 0', 'ctl e add e2 10000001 0', 'ctl e add b 10000000 0', 'ctl e mod b 1 0', 'ctl e mod b 10000001 0',
     'ctlnull e del b', 'ctl e add b b000001d 1', 'ctl e mod b 20000001 2', 'w b 1', 'wait e 8',
   ],
+  'epoll_pwait2: the timespec is checked first (EFAULT, then EINVAL), then the sigmask, then do_epoll_wait': [
+    'ep e', 'efd a', 'ctl e add a 1 5', 'w a 1', 'pwait2 e 4 0 0 8 -', 'pwait2 e 4 0 -1 8 -', 'pwait2 e 4 0 1000000000 8 -', 'pwait2 e 4 -1 0 8 -',
+    'pwait2 e 4 0 999999999 7 -', 'pwait2 e 4 0 0 7 2', 'pwait2 99 4 -1 0 7 2', 'pwait2 99 4 0 0 7 2', 'pwait2 99 0 0 0 8 -', 'pwait2 e 0 0 0 8 -',
+    'pwait2null e 4 8', 'pwait2 e 4 0 0 8 4001', 'r a', 'pwait2 e 4 0 1000 8 1', 'w a 3', 'pwait2 e 4 9223372036854775807 0 8 -', 'pwait2 a 4 0 0 8 -',
+    'pwait2 e 4 0 0 8 fffffffffffffffe',
+  ],
   'nesting: loops are ELOOP, chains deeper than EP_MAX_NESTS too': [
     'ep e1', 'ep e2', 'ep e3', 'ep e4', 'ep e5', 'ep e6', 'ep e7',
     'ctl e1 add e2 1 0', 'ctl e2 add e1 1 0', 'ctl e2 add e3 1 0', 'ctl e3 add e1 1 0', 'ctl e3 add e4 1 0', 'ctl e4 add e5 1 0', 'ctl e5 add e6 1 0',
@@ -112,7 +118,7 @@ describe('epoll: the model against this machine\'s kernel', () => {
         const input = script.join('\n') + '\n';
         const traceFile = join(dir, 'strace.txt');
         const out = STRACE
-          ? execFileSync(STRACE, ['-e', 'trace=epoll_create,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait', '-o', traceFile, bin], { input, encoding: 'utf8' })
+          ? execFileSync(STRACE, ['-e', 'trace=epoll_create,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2', '-o', traceFile, bin], { input, encoding: 'utf8' })
           : execFileSync(bin, { input, encoding: 'utf8' });
         const named = (r: string | undefined): string => (r !== undefined && /^E\d+$/.test(r) ? errnoInfo(Number(r.slice(1))).code : String(r));
         const real = out.trim().split('\n');
@@ -456,6 +462,44 @@ describe('epoll_pwait (set_user_sigmask) and the strace lines', () => {
       'epoll_create1(0x1 /* EPOLL_??? */) = -1 EINVAL (Invalid argument)',
       'epoll_ctl(3, 0x7 /* EPOLL_CTL_??? */, 4, NULL) = -1 EFAULT (Bad address)',
       'epoll_ctl(3, EPOLL_CTL_DEL, 4, NULL) = 0',
+    ]);
+  });
+});
+
+describe('epoll_pwait2 (fs/eventpoll.c: get_timespec64, poll_select_set_timeout, do_epoll_pwait)', () => {
+  const ts = (sec: bigint, nsec: bigint): Uint8Array => {
+    const b = new Uint8Array(16);
+    new DataView(b.buffer).setBigInt64(0, sec, true);
+    new DataView(b.buffer).setBigInt64(8, nsec, true);
+    return b;
+  };
+
+  it('an unreadable timespec is EFAULT before anything else; the wait lasts tv_sec s + tv_nsec ns of virtual time; NULL waits without limit', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const lines: string[] = [];
+    host.strace((l) => lines.push(l));
+    const ep = p.epollCreate1(0);
+    const a = p.eventfd(0, O_NONBLOCK);
+    p.epollCtl(ep, EPOLL_CTL_ADD, a, ev(EPOLLIN, 7));
+    expectErrno(() => p.epollPwait2(99, null, 0, new Uint8Array(8), null, 7), 'EFAULT');
+    expectErrno(() => p.epollPwait2(ep, new Uint8Array(12), 1, ts(0n, -1n)), 'EINVAL');
+    const t0 = host.control.now;
+    expect(p.epollPwait2(ep, new Uint8Array(12), 1, ts(1n, 500n))).toBe(0);
+    expect(host.control.now - t0).toBe(1_000_000_500);
+    // No timeout and nothing that could make the eventfd readable: the model's EINTR, not a hang.
+    expectErrno(() => p.epollPwait2(ep, new Uint8Array(12), 1, null), 'EINTR');
+    // A timer that writes the eventfd ends the wait early.
+    const t1 = host.control.now;
+    host.kernel.sched.armAfter(new Timer('irq', () => (p.fds.get(a) as EventFdFile).ctx.signal()), 3000);
+    expect(p.epollPwait2(ep, new Uint8Array(12), 1, ts(5n, 0n))).toBe(1);
+    expect(host.control.now - t1).toBe(3000);
+    expect(lines.filter((l) => l.startsWith('epoll_pwait2'))).toEqual([
+      'epoll_pwait2(99, NULL, 0, 0x0, NULL, 7) = -1 EFAULT (Bad address)',
+      'epoll_pwait2(3, 0x0, 1, 0x0, NULL, 8) = -1 EINVAL (Invalid argument)',
+      'epoll_pwait2(3, [], 1, {tv_sec=1, tv_nsec=500}, NULL, 8) = 0',
+      'epoll_pwait2(3, 0x0, 1, NULL, NULL, 8) = -1 EINTR (Interrupted system call)',
+      'epoll_pwait2(3, [{events=EPOLLIN, data={u32=7, u64=7}}], 1, {tv_sec=5, tv_nsec=0}, NULL, 8) = 1',
     ]);
   });
 });

@@ -1,0 +1,74 @@
+// Dirty page logging (virt/kvm/kvm_main.c: kvm_get_dirty_log_protect, kvm_clear_dirty_log_protect,
+// kvm_vm_ioctl_enable_cap_generic's KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): what a VMM reads to migrate
+// guest memory. A slot with KVM_MEM_LOG_DIRTY_PAGES has a bitmap (memslot.ts) that every guest write
+// through the slot marks; writes the VMM makes itself are not logged.
+// - KVM_GET_DIRTY_LOG copies the bitmap (ALIGN(npages, 64) / 8 bytes) to the user's pointer. Without
+//   manual protect it also clears it (the kernel swaps in a second bitmap and write-protects the pages
+//   again); with KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE the bits stay until KVM_CLEAR_DIRTY_LOG.
+// - KVM_CLEAR_DIRTY_LOG clears the bits set in the user's bitmap for [first_page, first_page +
+//   num_pages): first_page must be a multiple of 64 and num_pages too unless the range runs to the end.
+// - Errors in the kernel's order: EINVAL for an address space or slot id out of range, ENOENT for a
+//   slot that does not exist or does not log, EFAULT for the user bitmap [E].
+// No dirty ring (KVM_CAP_DIRTY_LOG_RING reports 0): the bitmap is the only log.
+
+import { kerr } from '../errors.js';
+import type { UserArg } from '../uaccess.js';
+import type { Process } from '../process.js';
+import { getU32, getU64 } from '../../../abi/bytes.js';
+import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, kvm_clear_dirty_log, kvm_dirty_log } from '../../../include-ts/linux/kvm.js';
+import { KVM_USER_MEM_SLOTS } from './kvm-host.js';
+import type { MemSlot } from './memslot.js';
+import type { Kvm } from './vm.js';
+
+/** KVM_DIRTY_LOG_MANUAL_CAPS: what KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 reports and accepts. */
+export const KVM_DIRTY_LOG_MANUAL_CAPS = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
+
+/** The slot's bitmap, after the id checks every dirty-log ioctl makes. */
+function loggingSlot(kvm: Kvm, slotArg: number): MemSlot & { dirty: Uint8Array } {
+  const as = slotArg >>> 16;
+  const id = slotArg & 0xffff;
+  if (as >= 1 || id >= KVM_USER_MEM_SLOTS) throw kerr('EINVAL', as >= 1 ? `address space ${as} does not exist (this VM has one: no SMM)` : `slot ${id} is not below KVM_USER_MEM_SLOTS (${KVM_USER_MEM_SLOTS})`);
+  const slot = kvm.memslots.byIdOrNull(id);
+  if (slot === null || slot.dirty === null) throw kerr('ENOENT', slot === null ? `slot ${id} does not exist` : `slot ${id} does not log dirty pages (KVM_MEM_LOG_DIRTY_PAGES is not set)`);
+  return slot as MemSlot & { dirty: Uint8Array };
+}
+
+/** KVM_GET_DIRTY_LOG. */
+export function getDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
+  const b = arg.user(kvm_dirty_log.size);
+  const slot = loggingSlot(kvm, getU32(b, 0));
+  const d = slot.dirty;
+  const bits = d.slice();
+  // Without manual protect the bits are taken (xchg into the second bitmap) before the copy, so a
+  // faulting copy loses them, as in the kernel.
+  if (!(kvm.memslots.manualDirtyLogProtect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) d.fill(0);
+  proc.mm.ram(Number(getU64(b, 8)), bits.length).set(bits);
+  return 0;
+}
+
+/** KVM_CLEAR_DIRTY_LOG. */
+export function clearDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
+  const b = arg.user(kvm_clear_dirty_log.size);
+  const numPages = getU32(b, 4);
+  const first = getU64(b, 8);
+  if (first & 63n) throw kerr('EINVAL', `first_page ${first} is not a multiple of 64`);
+  const slot = loggingSlot(kvm, getU32(b, 0));
+  const npages = BigInt(slot.npages);
+  if (first > npages || BigInt(numPages) > npages - first || (BigInt(numPages) < npages - first && numPages & 63)) {
+    throw kerr('EINVAL', `pages ${first}+${numPages} are not inside slot ${slot.id}'s ${npages} pages, or num_pages is not a multiple of 64 short of its end`);
+  }
+  const words = Math.ceil(numPages / 64);
+  const user = proc.mm.ram(Number(getU64(b, 16)), words * 8);
+  const d = slot.dirty;
+  const base = Number(first) / 8;
+  for (let i = 0; i < words * 8; i++) d[base + i]! &= ~user[i]!;
+  return 0;
+}
+
+/** KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): INITIALLY_SET only together with PROTECT_ENABLE. */
+export function enableManualDirtyLogProtect(kvm: Kvm, args0: bigint): number {
+  const allowed = args0 & BigInt(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) ? KVM_DIRTY_LOG_MANUAL_CAPS : KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+  if (args0 & ~BigInt(allowed)) throw kerr('EINVAL', `args[0] 0x${args0.toString(16)} has bits other than 0x${allowed.toString(16)} (KVM_DIRTY_LOG_INITIALLY_SET needs KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)`);
+  kvm.memslots.manualDirtyLogProtect = Number(args0);
+  return 0;
+}
