@@ -173,7 +173,12 @@ function kvmWriteCr2(v: KvmVcpu, value: bigint): void {
  * (no CONFIG_KVM_SMM) but latched_init (an INIT waiting in the in-kernel LAPIC).
  */
 export function getVcpuEvents(v: KvmVcpu, arg: UserArg): number {
-  const b = arg.user(kvm_vcpu_events.size);
+  vcpuEventsToBytes(v, arg.user(kvm_vcpu_events.size));
+  return 0;
+}
+
+/** kvm_vcpu_ioctl_x86_get_vcpu_events() into `b` (also kvm_run.s.regs.events, KVM_SYNC_X86_EVENTS). */
+export function vcpuEventsToBytes(v: KvmVcpu, b: Uint8Array): void {
   processNmi(v);
   const payloadEnabled = v.kvm.exceptionPayloadEnabled;
   if (!payloadEnabled && v.excPending && v.excHasPayload) deliverExceptionPayload(v);
@@ -202,7 +207,6 @@ export function getVcpuEvents(v: KvmVcpu, arg: UserArg): number {
     flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
   }
   setU32(b, EV.flags, flags);
-  return 0;
 }
 
 /**
@@ -217,7 +221,12 @@ function interruptShadow(v: KvmVcpu): number {
 
 /** kvm_vcpu_ioctl_x86_set_vcpu_events(); see the header for the order of its checks and effects. */
 export function setVcpuEvents(v: KvmVcpu, arg: UserArg): number {
-  const b = arg.user(kvm_vcpu_events.size);
+  vcpuEventsFromBytes(v, arg.user(kvm_vcpu_events.size));
+  return 0;
+}
+
+/** kvm_vcpu_ioctl_x86_set_vcpu_events() from `b` (also kvm_run.s.regs.events, KVM_SYNC_X86_EVENTS). */
+export function vcpuEventsFromBytes(v: KvmVcpu, b: Uint8Array): void {
   const flags = getU32(b, EV.flags);
   const kvm = v.kvm;
   if (flags & ~VALID_FLAGS) throw kerr('EINVAL', `kvm_vcpu_events.flags 0x${flags.toString(16)} has bits other than KVM_VCPUEVENT_VALID_* (0x${VALID_FLAGS.toString(16)}); nothing was changed`);
@@ -273,7 +282,6 @@ export function setVcpuEvents(v: KvmVcpu, arg: UserArg): number {
     v.tripleFault = b[EV.tripleFault]! !== 0;
   }
   v.kick();
-  return 0;
 }
 
 /** kvm_vcpu_ioctl_nmi(): works with or without an in-kernel LAPIC. */

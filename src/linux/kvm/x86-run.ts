@@ -37,8 +37,9 @@ import { LAPIC_EVENT_INIT, LAPIC_EVENT_SIPI } from '../../hw/x86/lapic.js';
 import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT } from '../../guest/cpu.js';
 import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasInterrupt } from './irq.js';
+import { KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events } from '../../../include-ts/asm/kvm.js';
 import {
-  deliverExceptionPayload, exceptionPending, irqWindowOpen, nmiRequested, processNmi, runReadyForInjection,
+  deliverExceptionPayload, exceptionPending, vcpuEventsFromBytes, vcpuEventsToBytes, irqWindowOpen, nmiRequested, processNmi, runReadyForInjection,
 } from './vcpu-events.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
@@ -47,6 +48,8 @@ import { kvmVcpuDeliverSipiVector, kvmVcpuReset } from './x86-reset.js';
 import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 
 const R_CONTINUE = 1;
+/** kvm_run.s.regs.events. */
+const SYNC_EVENTS = RUN.syncRegs + kvm_sync_regs.offsetof('events');
 const R_EXIT = 0;
 
 function setExit(v: KvmVcpu, reason: number): void {
@@ -69,6 +72,12 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
       regsFromBytes(v, run.subarray(RUN.syncRegs));
       setU64n(run, RUN.dirtyRegs, dirty & ~KVM_SYNC_X86_REGS);
     }
+    // sync_regs(): the events block goes through kvm_vcpu_ioctl_x86_set_vcpu_events; its refusal fails
+    // KVM_RUN with EINVAL (what it stored before refusing stays, the dirty bit stays set).
+    if (dirty & KVM_SYNC_X86_EVENTS) {
+      vcpuEventsFromBytes(v, run.subarray(SYNC_EVENTS, SYNC_EVENTS + kvm_vcpu_events.size));
+      setU64n(run, RUN.dirtyRegs, getU64n(run, RUN.dirtyRegs) & ~KVM_SYNC_X86_EVENTS);
+    }
     // Re-sync the TPR a userspace LAPIC keeps in kvm_run.cr8.
     if (v.lapic === null) {
       const cr8 = getU64n(run, RUN.cr8);
@@ -80,7 +89,9 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
     if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set (pending I/O was completed first; exit_reason is unchanged)');
     return vcpuRun(v, ctx);
   } finally {
-    if (getU64n(run, RUN.validRegs) & KVM_SYNC_X86_REGS) regsToBytes(v, run.subarray(RUN.syncRegs));
+    const valid = getU64n(run, RUN.validRegs);
+    if (valid & KVM_SYNC_X86_REGS) regsToBytes(v, run.subarray(RUN.syncRegs));
+    if (valid & KVM_SYNC_X86_EVENTS) vcpuEventsToBytes(v, run.subarray(SYNC_EVENTS, SYNC_EVENTS + kvm_vcpu_events.size));
     postRunSave(v);
   }
 }

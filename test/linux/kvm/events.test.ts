@@ -25,7 +25,7 @@ import { GuestAsm } from '../../../src/guest/program.js';
 import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import {
   KVM_VCPUEVENT_VALID_NMI_PENDING, KVM_VCPUEVENT_VALID_PAYLOAD, KVM_VCPUEVENT_VALID_SHADOW, KVM_VCPUEVENT_VALID_SIPI_VECTOR,
-  KVM_VCPUEVENT_VALID_SMM, KVM_VCPUEVENT_VALID_TRIPLE_FAULT, kvm_vcpu_events,
+  KVM_VCPUEVENT_VALID_SMM, KVM_VCPUEVENT_VALID_TRIPLE_FAULT, KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events,
 } from '../../../include-ts/asm/kvm.js';
 import { enableCap, errno, K, vmm, type Vmm } from './helpers.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
@@ -463,5 +463,30 @@ describe('vCPU events in the model, rule by rule (arch/x86/kvm/x86.c)', () => {
     s.get('get');
     expect(s.out).toEqual(['ok: 0', 'flag: E22', 'payload: E22', 'nmi vector: E22', 'vector 200: E22',
       'get: flags=d exc=0/0/0/0/0 intr=1/20/0/0 nmi=0/0/0 sipi=0 smi=0/0/0/0 tf=0 pl=0/0']);
+  });
+
+  it('KVM_SYNC_X86_EVENTS: kvm_run.s.regs.events is read like KVM_SET_VCPU_EVENTS before entry and written like GET on every return', () => {
+    // x86.c sync_regs()/store_regs(); checked on this machine: a refused events block fails KVM_RUN with
+    // EINVAL, keeps the dirty bit, and the block is rewritten from the vCPU on the way out.
+    const s = one('none');
+    const m = s.v.runs[0]!;
+    const ev = K.kvm_run.offsetof('s') + kvm_sync_regs.offsetof('events');
+    const valid = K.kvm_run.offsetof('kvm_valid_regs');
+    const dirty = K.kvm_run.offsetof('kvm_dirty_regs');
+    m.write64(valid, BigInt(KVM_SYNC_X86_EVENTS));
+    s.immediateExit = 1;
+    const r1 = errno(() => s.p.ioctl(s.fd, K.KVM_RUN));
+    expect([r1, m.read32(ev + O('flags'))]).toEqual(['EINTR', 0xd]);
+    m.write32(ev + O('flags'), 0);
+    m.write8(ev + O('interrupt.injected'), 1);
+    m.write8(ev + O('interrupt.nr'), 0x40);
+    m.write64(dirty, BigInt(KVM_SYNC_X86_EVENTS));
+    const r2 = errno(() => s.p.ioctl(s.fd, K.KVM_RUN));
+    expect([r2, m.read64(dirty), m.read8(ev + O('interrupt.injected')), m.read8(ev + O('interrupt.nr'))]).toEqual(['EINTR', 0n, 1, 0x40]);
+    m.write32(ev + O('flags'), 0x80);
+    m.write8(ev + O('interrupt.nr'), 0x41);
+    m.write64(dirty, BigInt(KVM_SYNC_X86_EVENTS));
+    const r3 = errno(() => s.p.ioctl(s.fd, K.KVM_RUN));
+    expect([r3, m.read64(dirty), m.read8(ev + O('interrupt.nr')), m.read32(ev + O('flags'))]).toEqual(['EINVAL', BigInt(KVM_SYNC_X86_EVENTS), 0x40, 0xd]);
   });
 });
