@@ -8,11 +8,21 @@
 //   then `immediate_exit` is honoured: -1/EINTR with exit_reason untouched.
 // - Every return, error or not, rewrites if_flag, cr8 (kvm_get_cr8: TPR[7:4], or the vCPU's CR8),
 //   apic_base (vcpu->arch.apic_base, LAPIC or not) and ready_for_interrupt_injection in kvm_run
-//   (post_kvm_run_save).
+//   (post_kvm_run_save: the full irqchip, or kvm_vcpu_ready_for_interrupt_injection: IF=1, no shadow,
+//   no ExtINT waiting, LINT0 taking ExtINT, nothing waiting for re-injection, no pending exception).
+// - kvm_run.s.regs: KVM_SYNC_X86_REGS and KVM_SYNC_X86_EVENTS are loaded before entry (sync_regs) and
+//   stored on every return (store_regs); a refused events block fails KVM_RUN with EINVAL.
+// - request_interrupt_window without the full irqchip (dm_request_for_irq_injection): KVM_RUN ends with
+//   KVM_EXIT_IRQ_WINDOW_OPEN at the first instruction boundary where the vCPU is ready for injection
+//   (VMX's interrupt-window exit), or after a HLT the kernel handled; without an in-kernel LAPIC, HLT
+//   exits with KVM_EXIT_HLT first.
 // - vcpu_run sets exit_reason = KVM_EXIT_UNKNOWN, then alternates guest execution and blocking.
-// - Before each guest instruction KVM injects what is pending: NMIs, then (IF=1, no STI shadow) the
-//   8259's ExtINT or the highest deliverable LAPIC vector (IRR -> ISR); a split irqchip's IOAPIC EOI
-//   exits as KVM_EXIT_IOAPIC_EOI.
+// - Before each guest instruction KVM injects what is pending (kvm_check_and_inject_events, with
+//   vcpu-events.ts): a requested triple fault exits KVM_EXIT_SHUTDOWN; an injected exception, NMI or
+//   interrupt is re-injected whatever IF says, then a pending exception; when nothing waits for
+//   re-injection, NMIs (process_nmi's count, not while blocked or in a shadow), then (IF=1, no STI shadow)
+//   the ExtINT (8259, a split irqchip's KVM_INTERRUPT vector) or the highest deliverable LAPIC vector
+//   (IRR -> ISR); a split irqchip's IOAPIC EOI exits as KVM_EXIT_IOAPIC_EOI.
 // - HLT with the in-kernel LAPIC blocks inside KVM_RUN until an interrupt the guest can take (IF=1),
 //   an NMI or INIT/SIPI arrives; the model runs its scheduler (work items, device timers) meanwhile.
 //   When nothing in the model can ever wake the vCPU, KVM_RUN returns -1/EINTR with exit_reason =

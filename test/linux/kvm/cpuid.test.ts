@@ -10,7 +10,7 @@
 // KVM_SET_CPUID2 (it puts host feature bits into leaves 1, 7 and 0xD), which VMX and SVM do not.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
-import { errno, K, run, signalMsi, vmm } from './helpers.js';
+import { errno, K, run, signalMsi, vmm, realKvmSkipReason } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
 import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.js';
@@ -27,16 +27,7 @@ import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.j
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
 
-function kvmUsable(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = kvmUsable();
+const SKIP = realKvmSkipReason();
 if (SKIP) console.warn(`KVM CPUID: the real-kernel comparison is skipped: ${SKIP}`);
 
 /** The model half of cpuid-oracle.c, line for line. */

@@ -5,7 +5,7 @@
 // guest program doing the same writes, and every printed line must be equal.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,22 +14,13 @@ import { Host, SyscallError } from '../../../src/index.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
-import { K } from './helpers.js';
+import { K, realKvmSkipReason } from './helpers.js';
 import { fcParams } from '../../support/runs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PAGE = 4096;
 
-function skipReason(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = skipReason();
+const SKIP = realKvmSkipReason();
 if (SKIP) console.warn(`KVM dirty log: the real-kernel comparison is skipped: ${SKIP}`);
 
 /** A VM with one vCPU (no irqchip) and 16 pages of memory the VMM maps where it likes. */

@@ -16,7 +16,7 @@
 //  - its guests cannot IRET (KVM_EXIT_INTERNAL_ERROR), so the handlers never return.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,21 +27,12 @@ import {
   KVM_VCPUEVENT_VALID_NMI_PENDING, KVM_VCPUEVENT_VALID_PAYLOAD, KVM_VCPUEVENT_VALID_SHADOW, KVM_VCPUEVENT_VALID_SIPI_VECTOR,
   KVM_VCPUEVENT_VALID_SMM, KVM_VCPUEVENT_VALID_TRIPLE_FAULT, KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events,
 } from '../../../include-ts/asm/kvm.js';
-import { enableCap, errno, K, vmm, type Vmm } from './helpers.js';
+import { enableCap, errno, K, vmm, type Vmm, realKvmSkipReason } from './helpers.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function kvmUsable(): string | undefined {
-  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not usable here';
-  }
-  return undefined;
-}
-const SKIP = kvmUsable();
+const SKIP = realKvmSkipReason();
 if (SKIP) console.warn(`KVM vCPU events: the real-kernel comparison is skipped: ${SKIP}`);
 
 const O = (p: string) => kvm_vcpu_events.offsetof(p);

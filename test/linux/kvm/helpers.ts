@@ -1,5 +1,6 @@
 // Test helpers: a VMM's worth of KVM setup written with the real ioctls, plus small wrappers that
 // return `errno` codes so tables of expected results read like the reference.
+import { accessSync, constants, existsSync } from 'node:fs';
 import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import type { Mapping } from '../../../src/linux/mm/address-space.js';
@@ -197,4 +198,15 @@ export function run(v: Vmm, i = 0): number | string {
 
 export function exitReason(v: Vmm, i = 0): number {
   return v.runs[i]!.read32(8);
+}
+
+/** Why a real-kernel oracle (a C program compiled with gcc, run on /dev/kvm) cannot run here, or undefined. */
+export function realKvmSkipReason(): string | undefined {
+  if (!['/usr/bin/gcc', '/bin/gcc'].some(existsSync)) return 'gcc is not installed';
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return '/dev/kvm is not usable here';
+  }
+  return undefined;
 }
