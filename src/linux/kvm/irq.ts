@@ -61,13 +61,17 @@ export function kvmArchIrqfdAllowed(kvm: Kvm, flags: number): string | null {
   return kvm.irqchipMode === KVM_IRQCHIP_NONE ? 'the VM has no in-kernel irqchip (KVM_CREATE_IRQCHIP or KVM_CAP_SPLIT_IRQCHIP first)' : null;
 }
 
-/** kvm_cpu_has_extint(): the PIC's INTR reaches this vCPU. */
+/**
+ * kvm_cpu_has_extint(): the PIC's INTR reaches this vCPU; with a split irqchip, a KVM_INTERRUPT vector
+ * waits (pending_external_vector); without an in-kernel LAPIC, an interrupt is injected (interrupt.injected).
+ */
 export function kvmCpuHasExtint(v: KvmVcpu): boolean {
   const pic = v.kvm.pic;
-  if (pic === null || v.lapic === null) return false;
   // INTR first: both tests are side-effect free, and this runs before every guest instruction with IF
   // set, where INTR is almost always low.
-  return pic.output && v.lapic.acceptsPicInterrupt();
+  if (pic !== null) return pic.output && v.lapic!.acceptsPicInterrupt();
+  if (v.lapic === null) return v.injectedIrq >= 0;
+  return v.pendingExternalVector !== -1 && v.lapic.acceptsPicInterrupt();
 }
 
 /** kvm_cpu_has_interrupt() (ExtINT or a deliverable LAPIC vector). */
@@ -78,6 +82,12 @@ export function kvmCpuHasInterrupt(v: KvmVcpu): boolean {
 
 /** kvm_cpu_get_interrupt(): acknowledges and returns the next vector, or -1. */
 export function kvmCpuGetInterrupt(v: KvmVcpu): number {
-  if (kvmCpuHasExtint(v)) return v.kvm.pic!.readIrq();
+  if (kvmCpuHasExtint(v)) {
+    if (v.lapic === null) return v.injectedIrq;
+    if (v.kvm.pic !== null) return v.kvm.pic.readIrq();
+    const vec = v.pendingExternalVector;
+    v.pendingExternalVector = -1;
+    return vec;
+  }
   return v.lapic !== null ? v.lapic.ackInterrupt() : -1;
 }

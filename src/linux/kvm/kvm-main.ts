@@ -21,7 +21,7 @@ import {
   KVM_GET_API_VERSION, KVM_GET_DEBUGREGS, KVM_GET_IRQCHIP, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_REGS, KVM_GET_SREGS,
   KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
   KVM_SET_DEBUGREGS, KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
-  KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
+  KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_NMI, KVM_INTERRUPT, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
   kvm_userspace_memory_region,
 } from '../../../include-ts/linux/kvm.js';
 import { KVM_GET_FPU, KVM_GET_XCRS, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_XSAVE } from '../../../include-ts/linux/kvm.js';
@@ -47,6 +47,7 @@ import { getFpu, getXcrs, getXsave, getXsave2, setFpu, setXcrs, setXsave } from 
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { vcpuIoctlRun } from './x86-run.js';
+import { getVcpuEvents, setVcpuEvents, vcpuIoctlInterrupt, vcpuIoctlNmi } from './vcpu-events.js';
 import {
   checkExtension, createIrqchip, enableCap, getDebugregs, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine,
   setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
@@ -303,6 +304,14 @@ export class KvmVcpuFile extends KFile {
         return getXcrs(v, arg);
       case KVM_SET_XCRS:
         return setXcrs(v, arg);
+      case KVM_GET_VCPU_EVENTS:
+        return getVcpuEvents(v, arg);
+      case KVM_SET_VCPU_EVENTS:
+        return setVcpuEvents(v, arg);
+      case KVM_NMI:
+        return vcpuIoctlNmi(v);
+      case KVM_INTERRUPT:
+        return vcpuIoctlInterrupt(v, arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

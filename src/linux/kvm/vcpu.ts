@@ -123,6 +123,28 @@ export class KvmVcpu implements GuestBus {
    * at the next guest entry whatever IF says; -1: none.
    */
   injectedIrq = -1;
+  /** vcpu->arch.interrupt.nr / .soft: the last vector queued, kept after delivery (vcpu-events.ts). */
+  irqNr = 0;
+  irqSoft = false;
+  /** vcpu->arch.exception: injected, pending, vector, error code and payload (vcpu-events.ts). */
+  excInjected = false;
+  excPending = false;
+  excNr = 0;
+  excHasErrorCode = false;
+  excErrorCode = 0;
+  excHasPayload = false;
+  excPayload = 0n;
+  /** nmi_queued (KVM_NMI; the in-kernel LAPIC's NMIs wait in `lapic.nmiPending`), nmi_pending, nmi_injected. */
+  nmiQueued = 0;
+  nmiPending = 0;
+  nmiInjected = false;
+  /** pending_external_vector: the ExtINT vector KVM_INTERRUPT gave a split irqchip's vCPU (-1: none). */
+  pendingExternalVector = -1;
+  /** KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS with KVM_CAP_X86_TRIPLE_FAULT_EVENT). */
+  tripleFault = false;
+  /** The interrupt-shadow bits KVM_SET_VCPU_EVENTS set, and the guest instruction count when it did. */
+  shadowBits = 0;
+  shadowSetAt = -1;
   /**
    * vcpu->arch.cr8: CR8 (TPR[7:4]) of a vCPU whose LAPIC is in userspace, loaded from kvm_run.cr8 on
    * every KVM_RUN. Unused with an in-kernel LAPIC, whose TPR is CR8 (x86-regs.ts kvmGetCr8/kvmSetCr8).

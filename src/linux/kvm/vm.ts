@@ -89,6 +89,9 @@ export class Kvm {
   x2apicFormat = false;
   x2apicBroadcastQuirkDisabled = false;
   x2apicApiFlags = 0;
+  /** kvm->arch.exception_payload_enabled / triple_fault_event (KVM_ENABLE_CAP; vcpu-events.ts). */
+  exceptionPayloadEnabled = false;
+  tripleFaultEvent = false;
   /** vCPUs in creation order (kvm->vcpu_array). */
   readonly vcpus: KvmVcpu[] = [];
   createdVcpus = 0;

@@ -77,8 +77,14 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
     apic.reset(v.isBsp, initEvent);
     v.kvm.apicMap.recalc(v.kvm.vcpus, true);
   } else if (!initEvent) v.apicBase = apicBaseResetValue(v.isBsp);
-  // No NMI queued (nmi_queued/nmi_pending: the LAPIC's count, cleared above), no injected interrupt.
+  // No NMI queued or pending (the LAPIC's count was cleared above), none injected; the interrupt and
+  // exception queues cleared (kvm_clear_interrupt_queue/kvm_clear_exception_queue keep the vectors).
+  v.nmiQueued = 0;
+  v.nmiPending = 0;
+  v.nmiInjected = false;
   v.injectedIrq = -1;
+  v.excInjected = false;
+  v.excPending = false;
   if (!initEvent) v.msrs.miscEnable = BigInt(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL);
   // An access the vCPU exited for is not completed into the reset CPU (complete_fast_pio_* skip it
   // once RIP moved).

@@ -8,11 +8,21 @@
 //   then `immediate_exit` is honoured: -1/EINTR with exit_reason untouched.
 // - Every return, error or not, rewrites if_flag, cr8 (kvm_get_cr8: TPR[7:4], or the vCPU's CR8),
 //   apic_base (vcpu->arch.apic_base, LAPIC or not) and ready_for_interrupt_injection in kvm_run
-//   (post_kvm_run_save).
+//   (post_kvm_run_save: the full irqchip, or kvm_vcpu_ready_for_interrupt_injection: IF=1, no shadow,
+//   no ExtINT waiting, LINT0 taking ExtINT, nothing waiting for re-injection, no pending exception).
+// - kvm_run.s.regs: KVM_SYNC_X86_REGS and KVM_SYNC_X86_EVENTS are loaded before entry (sync_regs) and
+//   stored on every return (store_regs); a refused events block fails KVM_RUN with EINVAL.
+// - request_interrupt_window without the full irqchip (dm_request_for_irq_injection): KVM_RUN ends with
+//   KVM_EXIT_IRQ_WINDOW_OPEN at the first instruction boundary where the vCPU is ready for injection
+//   (VMX's interrupt-window exit), or after a HLT the kernel handled; without an in-kernel LAPIC, HLT
+//   exits with KVM_EXIT_HLT first.
 // - vcpu_run sets exit_reason = KVM_EXIT_UNKNOWN, then alternates guest execution and blocking.
-// - Before each guest instruction KVM injects what is pending: NMIs, then (IF=1, no STI shadow) the
-//   8259's ExtINT or the highest deliverable LAPIC vector (IRR -> ISR); a split irqchip's IOAPIC EOI
-//   exits as KVM_EXIT_IOAPIC_EOI.
+// - Before each guest instruction KVM injects what is pending (kvm_check_and_inject_events, with
+//   vcpu-events.ts): a requested triple fault exits KVM_EXIT_SHUTDOWN; an injected exception, NMI or
+//   interrupt is re-injected whatever IF says, then a pending exception; when nothing waits for
+//   re-injection, NMIs (process_nmi's count, not while blocked or in a shadow), then (IF=1, no STI shadow)
+//   the ExtINT (8259, a split irqchip's KVM_INTERRUPT vector) or the highest deliverable LAPIC vector
+//   (IRR -> ISR); a split irqchip's IOAPIC EOI exits as KVM_EXIT_IOAPIC_EOI.
 // - HLT with the in-kernel LAPIC blocks inside KVM_RUN until an interrupt the guest can take (IF=1),
 //   an NMI or INIT/SIPI arrives; the model runs its scheduler (work items, device timers) meanwhile.
 //   When nothing in the model can ever wake the vCPU, KVM_RUN returns -1/EINTR with exit_reason =
@@ -29,14 +39,18 @@ import { kerr, WouldBlock } from '../errors.js';
 import type { FileContext } from '../fs/file.js';
 import { getU32, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
 import {
-  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
+  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
   KVM_INTERNAL_ERROR_EMULATION, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE,
   KVM_MP_STATE_UNINITIALIZED,
 } from '../../../include-ts/linux/kvm.js';
 import { LAPIC_EVENT_INIT, LAPIC_EVENT_SIPI } from '../../hw/x86/lapic.js';
 import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT } from '../../guest/cpu.js';
 import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
-import { kvmCpuGetInterrupt, kvmCpuHasExtint, kvmCpuHasInterrupt } from './irq.js';
+import { kvmCpuGetInterrupt, kvmCpuHasInterrupt } from './irq.js';
+import { KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events } from '../../../include-ts/asm/kvm.js';
+import {
+  deliverExceptionPayload, exceptionPending, vcpuEventsFromBytes, vcpuEventsToBytes, irqWindowOpen, nmiRequested, processNmi, runReadyForInjection,
+} from './vcpu-events.js';
 import { vcpuScanIoapic } from './scan-ioapic.js';
 import { RUN, type KvmVcpu } from './vcpu.js';
 import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsToBytes } from './x86-regs.js';
@@ -45,6 +59,8 @@ import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import { kvmTscCatchup } from './tsc.js';
 
 const R_CONTINUE = 1;
+/** kvm_run.s.regs.events. */
+const SYNC_EVENTS = RUN.syncRegs + kvm_sync_regs.offsetof('events');
 const R_EXIT = 0;
 
 function setExit(v: KvmVcpu, reason: number): void {
@@ -67,6 +83,12 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
       regsFromBytes(v, run.subarray(RUN.syncRegs));
       setU64n(run, RUN.dirtyRegs, dirty & ~KVM_SYNC_X86_REGS);
     }
+    // sync_regs(): the events block goes through kvm_vcpu_ioctl_x86_set_vcpu_events; its refusal fails
+    // KVM_RUN with EINVAL (what it stored before refusing stays, the dirty bit stays set).
+    if (dirty & KVM_SYNC_X86_EVENTS) {
+      vcpuEventsFromBytes(v, run.subarray(SYNC_EVENTS, SYNC_EVENTS + kvm_vcpu_events.size));
+      setU64n(run, RUN.dirtyRegs, getU64n(run, RUN.dirtyRegs) & ~KVM_SYNC_X86_EVENTS);
+    }
     // Re-sync the TPR a userspace LAPIC keeps in kvm_run.cr8.
     if (v.lapic === null) {
       const cr8 = getU64n(run, RUN.cr8);
@@ -80,7 +102,9 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
   } finally {
     // kvm_load_guest_fpu() at the start, kvm_put_guest_fpu() here: the XSAVE header as the CPU saves it.
     v.fpu.swapThroughCpu();
-    if (getU64n(run, RUN.validRegs) & KVM_SYNC_X86_REGS) regsToBytes(v, run.subarray(RUN.syncRegs));
+    const valid = getU64n(run, RUN.validRegs);
+    if (valid & KVM_SYNC_X86_REGS) regsToBytes(v, run.subarray(RUN.syncRegs));
+    if (valid & KVM_SYNC_X86_EVENTS) vcpuEventsToBytes(v, run.subarray(SYNC_EVENTS, SYNC_EVENTS + kvm_vcpu_events.size));
     postRunSave(v);
   }
 }
@@ -101,22 +125,24 @@ function postRunSave(v: KvmVcpu): void {
   // Written on every exit, like if_flag and cr8: kvm_run is shared with userspace, which may have
   // stored anything there since the last exit.
   putApicBase(v, run, RUN.apicBase);
-  const ready = v.kvm.pic !== null || (v.cpu.ifFlag && !v.cpu.shadow && !kvmCpuHasExtint(v) && (v.lapic === null || v.lapic.acceptsPicInterrupt()));
-  run[RUN.readyForInterruptInjection] = ready ? 1 : 0;
+  run[RUN.readyForInterruptInjection] = runReadyForInjection(v) ? 1 : 0;
 }
 
 function hasPendingInitSipi(v: KvmVcpu): boolean {
   return v.lapic !== null && v.lapic.pendingEvents !== 0;
 }
 
-/** kvm_vcpu_has_events() || kvm_vcpu_running(). */
+/**
+ * kvm_vcpu_has_events() || kvm_vcpu_running(): a pending exception or triple fault, a queued NMI
+ * (KVM_REQ_NMI wakes the vCPU even while NMIs are blocked), a pending NMI it can take, or an interrupt.
+ */
 export function vcpuRunnable(v: KvmVcpu): boolean {
   if (v.mpState === KVM_MP_STATE_RUNNABLE) return true;
   if (hasPendingInitSipi(v)) return true;
-  const apic = v.lapic;
-  if (apic !== null && apic.nmiPending > 0 && !v.cpu.nmiBlocked) return true;
+  if (exceptionPending(v)) return true;
+  if (nmiRequested(v) || (v.nmiPending > 0 && !v.cpu.nmiBlocked && !v.cpu.shadow)) return true;
   // kvm_cpu_has_pending_timer(): an expired APIC timer wakes a halted vCPU whatever IF says.
-  if (apic !== null && apic.timer.pending) return true;
+  if (v.lapic !== null && v.lapic.timer.pending) return true;
   if (v.cpu.ifFlag && !v.cpu.shadow && kvmCpuHasInterrupt(v)) return true;
   return false;
 }
@@ -151,11 +177,44 @@ function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: strin
   }
 }
 
-/** Delivers the interrupt KVM_SET_SREGS queued (out of line: it is rare). */
-function reinjectIrq(v: KvmVcpu): void {
-  const vec = v.injectedIrq;
-  v.injectedIrq = -1;
-  v.cpu.deliver(vec);
+/**
+ * The first half of kvm_check_and_inject_events(), out of line (rare): re-injects an injected exception,
+ * else (no exception pending) an injected NMI or interrupt (KVM_SET_SREGS, KVM_INTERRUPT,
+ * KVM_SET_VCPU_EVENTS), then injects a pending exception. Each completes at once in the model. Returns
+ * whether anything was injected (then no new NMI or interrupt is, before the next instruction).
+ */
+function injectQueued(v: KvmVcpu): boolean {
+  const cpu = v.cpu;
+  let injected = false;
+  if (v.excInjected) {
+    deliverException(v);
+    injected = true;
+  } else if (!v.excPending) {
+    if (v.nmiInjected) {
+      v.nmiInjected = false;
+      cpu.nmiBlocked = false;
+      cpu.deliverNmi();
+      injected = true;
+    } else if (v.injectedIrq >= 0) {
+      const vec = v.injectedIrq;
+      v.injectedIrq = -1;
+      cpu.deliver(vec);
+      injected = true;
+    }
+  }
+  if (v.excPending) {
+    deliverException(v);
+    injected = true;
+  }
+  return injected;
+}
+
+/** kvm_inject_exception() and its completion: the payload lands (CR2/DR6), the handler is entered. */
+function deliverException(v: KvmVcpu): void {
+  v.excInjected = false;
+  v.excPending = false;
+  deliverExceptionPayload(v);
+  v.cpu.deliver(v.excNr);
 }
 
 /** vcpu_run(). */
@@ -175,6 +234,12 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
       r = vcpuBlock(v, ctx);
     }
     if (r <= 0) return 0;
+    // vcpu_run(): after an exit the kernel handled (HLT with an in-kernel LAPIC, a wakeup), a requested
+    // interrupt window that is open ends KVM_RUN. Without an in-kernel LAPIC, HLT exits first.
+    if (irqWindowOpen(v, v.run[RUN.requestInterruptWindow]!) && !(v.lapic === null && v.mpState === KVM_MP_STATE_HALTED)) {
+      setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);
+      return 0;
+    }
   }
 }
 
@@ -230,20 +295,44 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setU32(v.run, RUN.internalNdata, 0);
       return R_EXIT;
     }
-    // kvm_inject_apic_timer_irqs(): an expired APIC timer goes to IRR first.
+    // vcpu_run(): an expired APIC timer goes to IRR before the next entry (kvm_inject_pending_timer_irqs).
     if (apic !== null && apic.timer.pending) apic.injectPendingTimer();
-    // kvm_check_and_inject_events(): an interrupt already injected (KVM_SET_SREGS's interrupt_bitmap)
-    // is re-injected first, whatever IF says; then NMIs, then external interrupts.
-    if (v.injectedIrq >= 0) reinjectIrq(v);
-    else if (apic !== null && apic.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
-      apic.nmiPending--;
+    // KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS) is served before anything is injected.
+    if (v.tripleFault) {
+      v.tripleFault = false;
+      setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    // KVM_REQ_NMI: process_nmi().
+    if (v.nmiQueued !== 0 || (apic !== null && apic.nmiPending !== 0)) processNmi(v);
+    // kvm_check_and_inject_events(): what was already injected (or a pending exception) goes first,
+    // whatever IF says; then, when nothing waits for re-injection, NMIs, then external interrupts.
+    if ((v.excInjected || v.excPending || v.nmiInjected || v.injectedIrq >= 0) && injectQueued(v)) {
+      // Nothing new this time round (can_inject is false). An NMI or interrupt that is waiting makes
+      // the kernel ask for an immediate exit (-EBUSY): the next entry injects before the handler's
+      // first instruction.
+      if (cpu.fault === null && (v.nmiPending > 0 || kvmCpuHasInterrupt(v))) continue;
+    } else if (v.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
+      v.nmiPending--;
       cpu.deliverNmi();
     } else if (cpu.interruptible) {
       const vec = kvmCpuGetInterrupt(v);
-      if (vec >= 0) cpu.deliver(vec);
+      if (vec >= 0) {
+        // kvm_queue_interrupt(): interrupt.nr keeps the vector after delivery.
+        v.irqNr = vec;
+        cpu.deliver(vec);
+      }
     }
     if (cpu.fault !== null) {
       setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    // A userspace irqchip asked for an exit once it can inject (request_interrupt_window): VMX's
+    // interrupt-window exit fires at the first instruction boundary with IF=1 and no shadow.
+    if (v.run[RUN.requestInterruptWindow] !== 0 && irqWindowOpen(v, 1)) {
+      setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);
       v.lastSlice = n;
       return R_EXIT;
     }

@@ -28,7 +28,8 @@ import {
   KVM_CAP_NR_MEMSLOTS, KVM_CAP_NR_VCPUS, KVM_CAP_READONLY_MEM, KVM_CAP_SIGNAL_MSI, KVM_CAP_SPLIT_IRQCHIP,
   KVM_CAP_SYNC_MMU, KVM_CAP_USER_MEMORY, KVM_CAP_X2APIC_API, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
   KVM_IRQCHIP_PIC_SLAVE, KVM_MP_STATE_AP_RESET_HOLD, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED,
-  KVM_CAP_EXT_CPUID, KVM_CAP_EXT_EMUL_CPUID, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_SET_TSS_ADDR,
+  KVM_CAP_EXT_CPUID, KVM_CAP_EXT_EMUL_CPUID, KVM_CAP_VCPU_EVENTS, KVM_CAP_USER_NMI, KVM_CAP_EXCEPTION_PAYLOAD,
+  KVM_CAP_X86_TRIPLE_FAULT_EVENT, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_SET_TSS_ADDR,
   KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_SIPI_RECEIVED, KVM_MP_STATE_UNINITIALIZED, kvm_enable_cap, kvm_irq_level,
   kvm_debugregs, kvm_irqchip, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
@@ -92,6 +93,12 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_DEBUGREGS:
     case KC.KVM_CAP_GET_TSC_KHZ:
     case KC.KVM_CAP_VCPU_ATTRIBUTES:
+    case KVM_CAP_VCPU_EVENTS:
+    case KVM_CAP_USER_NMI:
+    case KVM_CAP_EXCEPTION_PAYLOAD:
+    case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+      // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)
+      // and KVM_CAP_X86_SMM (0 here: no CONFIG_KVM_SMM) describe features the model does not have.
       return 1;
     case KC.KVM_CAP_ADJUST_CLOCK:
       return KVM_CLOCK_VALID_FLAGS;
@@ -172,6 +179,13 @@ export function enableCap(kvm: Kvm, arg: UserArg): number {
   }
   if (flags) throw kerr('EINVAL', `kvm_enable_cap.flags must be 0 (got 0x${flags.toString(16)})`);
   switch (cap) {
+    case KVM_CAP_EXCEPTION_PAYLOAD:
+      // kvm->arch.exception_payload_enabled = args[0] (a bool: any non-zero value enables, 0 disables).
+      kvm.exceptionPayloadEnabled = args0 !== 0n;
+      return 0;
+    case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+      kvm.tripleFaultEvent = args0 !== 0n;
+      return 0;
     case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
       return enableManualDirtyLogProtect(kvm, args0);
     case KVM_CAP_SPLIT_IRQCHIP:
@@ -319,7 +333,7 @@ export function getSregs(v: KvmVcpu, arg: UserArg): number {
   b.set(v.sregs);
   setU64n(b, SREGS_APIC_BASE, kvmGetApicBase(v));
   setU64n(b, SREGS_CR8, kvmGetCr8(v));
-  if (v.injectedIrq >= 0) b[SREGS_INTERRUPT_BITMAP + (v.injectedIrq >> 3)] = 1 << (v.injectedIrq & 7);
+  if (v.injectedIrq >= 0 && !v.irqSoft) b[SREGS_INTERRUPT_BITMAP + (v.injectedIrq >> 3)] = 1 << (v.injectedIrq & 7);
   return 0;
 }
 
@@ -353,7 +367,12 @@ export function setSregs(v: KvmVcpu, arg: UserArg): number {
   kvmApicSetBase(v, base);
   kvmSetCr8(v, getU64n(b, SREGS_CR8));
   const vec = firstPendingVector(b);
-  if (vec >= 0) v.injectedIrq = vec;
+  if (vec >= 0) {
+    // kvm_queue_interrupt(vcpu, vec, false)
+    v.injectedIrq = vec;
+    v.irqNr = vec;
+    v.irqSoft = false;
+  }
   if (kvmGetApicBase(v) & MSR_IA32_APICBASE_BSP && kvmRipRead(v) === RESET_RIP && getU16(b, SREGS_CS_SELECTOR) === 0xf000
     && getU64(b, SREGS_CS_BASE) === 0xffff0000n && !(getU64(b, SREGS_CR0) & BigInt(X86_CR0_PE))) {
     v.mpState = KVM_MP_STATE_RUNNABLE;

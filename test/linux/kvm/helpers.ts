@@ -198,3 +198,4 @@ export function run(v: Vmm, i = 0): number | string {
 export function exitReason(v: Vmm, i = 0): number {
   return v.runs[i]!.read32(8);
 }
+
