@@ -114,6 +114,8 @@ export class GuestFpu {
   readonly regs = new Uint8Array(XSTATE_SIZE);
   /** xsave.header.xfeatures: the components whose bytes in `regs` are live. */
   xfeatures = 0n;
+  /** The image went through swapThroughCpu() and nothing wrote it since (KVM_SET_FPU/SET_XSAVE/INIT clear it). */
+  swapped = false;
   /** vcpu->arch.xcr0. */
   xcr0 = XFEATURE_MASK_FP;
 
@@ -128,6 +130,10 @@ export class GuestFpu {
    * init optimization clears the xfeatures bit of every component in its init state (see the header).
    */
   swapThroughCpu(): void {
+    // Nothing to drop, or nothing changed since the last swap: every KVM_RUN passes here, so the
+    // common case (a guest that never touches the FPU) must cost one compare and allocate nothing.
+    if (this.xfeatures === 0n || this.swapped) return;
+    this.swapped = true;
     let xf = this.xfeatures;
     for (const [bit, offset, size] of COMPONENTS) {
       const m = 1n << BigInt(bit);
@@ -159,6 +165,7 @@ export class GuestFpu {
       this.xcr0 = XFEATURE_MASK_FP;
       return;
     }
+    this.swapped = false;
     const mask = KVM_SUPPORTED_XCR0 & (XFEATURE_MASK_BNDREGS | XFEATURE_MASK_BNDCSR | XFEATURE_MASK_CET_ALL);
     for (const [bit, offset, size] of COMPONENTS) if ((mask >> BigInt(bit)) & 1n) this.regs.fill(0, offset, offset + size);
   }
@@ -202,6 +209,7 @@ export function getFpu(v: KvmVcpu, arg: UserArg): number {
 export function setFpu(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_fpu.size);
   const r = v.fpu.regs;
+  v.fpu.swapped = false;
   r.set(b.subarray(FPU_FPR, FPU_FPR + 128), FX_ST);
   setU16(r, FX_CWD, getU16(b, FPU_FCW));
   setU16(r, FX_SWD, getU16(b, FPU_FSW));
@@ -288,6 +296,7 @@ export function setXsave(v: KvmVcpu, arg: UserArg): number {
   if (xf & (XFEATURE_MASK_SSE | XFEATURE_MASK_YMM) && !(xf & XFEATURE_MASK_FP)) f.regs.set(b.subarray(FX_MXCSR, FX_ST), FX_MXCSR);
   for (const [bit, offset, size] of COMPONENTS) if ((xf >> BigInt(bit)) & 1n) f.regs.set(b.subarray(offset, offset + size), offset);
   f.xfeatures = xf;
+  f.swapped = false;
   return 0;
 }
 
