@@ -15,7 +15,10 @@
 //   between one-shot and periodic keeps it running. Changing TDCR rescales the time left.
 // - KVM_SET_LAPIC restarts the timer from the TMCCT in the page (a one-shot one with TMCCT 0 fires at
 //   once) and stores TMCCT as 0.
-// Not modelled: TSC-deadline mode (MSR_IA32_TSC_DEADLINE), KVM's timer advance and the preemption timer.
+// - TSC-deadline mode: the hypervisor, which knows the guest TSC, arms the timer for a deadline
+//   (armDeadline, from IA32_TSC_DEADLINE writes); the deadline is cleared when its expiry is injected.
+// Not modelled: KVM's timer advance (the interrupt fires at the deadline, as the guest sees it after
+// kvm_wait_lapic_expire) and the VMX preemption timer.
 
 import type { Scheduler } from '../../sim/scheduler.js';
 import { Timer } from '../../sim/scheduler.js';
@@ -49,6 +52,10 @@ export class ApicTimer {
   pending = false;
   /** min_timer_period_us in ns (KVM's module parameter; 0 on hardware). */
   minPeriodNs = 0;
+  /** lapic_timer.tscdeadline (TSC-deadline mode): the guest TSC to fire at, 0 when disarmed. */
+  tscDeadline = 0n;
+  /** restart_apic_timer() in TSC-deadline mode (start_sw_tscdeadline): set by the hypervisor, which can turn a deadline into time. */
+  restartDeadline: (() => void) | null = null;
   private timer: Timer | null = null;
 
   constructor(
@@ -90,6 +97,7 @@ export class ApicTimer {
       this.apic.regs[APIC_TMICT >> 2] = 0;
       this.period = 0;
       this.target = 0;
+      this.tscDeadline = 0n;
     }
     this.mode = mode;
     this.limitPeriodic();
@@ -101,7 +109,10 @@ export class ApicTimer {
    */
   start(count?: number): void {
     this.pending = false;
-    if (this.mode === APIC_LVT_TIMER_TSCDEADLINE) return;
+    if (this.mode === APIC_LVT_TIMER_TSCDEADLINE) {
+      if (this.tscDeadline !== 0n) this.restartDeadline?.();
+      return;
+    }
     this.period = this.toNs(this.tmict);
     if (this.period === 0) return;
     this.limitPeriodic();
@@ -114,6 +125,21 @@ export class ApicTimer {
     const s = this.sched();
     if (s === null) return;
     this.target = s.now + deadline;
+    s.arm(this.hostTimer(), this.target);
+  }
+
+  /**
+   * start_sw_tscdeadline(), from the hypervisor: the deadline is `ns` of virtual time away; one already
+   * passed (ns <= 0) expires at once.
+   */
+  armDeadline(ns: number): void {
+    const s = this.sched();
+    if (s === null) return;
+    if (ns <= 0) {
+      this.fire();
+      return;
+    }
+    this.target = s.now + ns;
     s.arm(this.hostTimer(), this.target);
   }
 
@@ -168,6 +194,10 @@ export class ApicTimer {
    */
   injected(): void {
     this.pending = false;
+    if (this.mode === APIC_LVT_TIMER_TSCDEADLINE) {
+      this.tscDeadline = 0n;
+      return;
+    }
     if (this.mode === APIC_LVT_TIMER_ONESHOT) {
       this.target = 0;
       return;

@@ -14,8 +14,8 @@
 //   APIC_BASE (0x1b): kvm_apic_set_base(host_initiated) — the checks KVM_SET_SREGS makes (x86-regs.ts).
 //   TSC_ADJUST (0x3b): stored when the guest CPUID has TSC_ADJUST (leaf 7 EBX bit 1), else the write is
 //     dropped; reads give the stored value (0 until then).
-//   TSC_DEADLINE (0x6e0): the guest has no TSC-deadline timer mode, so writes are accepted and dropped,
-//     reads give 0 (with or without an in-kernel LAPIC).
+//   TSC_DEADLINE (0x6e0): the APIC timer's deadline in TSC-deadline mode (tsc-deadline.ts); in any
+//     other mode, or without an in-kernel LAPIC, writes are accepted and dropped and reads give 0.
 //   EFER: bits outside efer_reserved_bits (SCE, LME, LMA, NX on a host without nested SVM) fail; a
 //     host-initiated write skips the guest's LME/paging checks, and LMA keeps its current value.
 //     EFER is sregs.efer (KVM_GET/SET_SREGS see the same value).
@@ -45,6 +45,7 @@ import {
 import type { KvmVcpu } from './vcpu.js';
 import { apicBaseRefusal, kvmApicSetBase, kvmGetApicBase } from './x86-regs.js';
 import { kvmReadL1Tsc, kvmSynchronizeTsc } from './tsc.js';
+import { kvmGetLapicTscDeadline, kvmSetLapicTscDeadline } from './tsc-deadline.js';
 
 /** X86_FEATURE_TSC_ADJUST: CPUID leaf 7 subleaf 0, EBX bit 1. */
 const X86_FEATURE_TSC_ADJUST_BIT = 1;
@@ -115,7 +116,7 @@ export function kvmGetMsr(v: KvmVcpu, index: number): bigint | null {
     case MSR_IA32_TSC: return kvmReadL1Tsc(v);
     case MSR_IA32_APICBASE: return BigInt(kvmGetApicBase(v));
     case MSR_IA32_TSC_ADJUST: return v.tsc.tscAdjust;
-    case MSR_IA32_TSC_DEADLINE: return 0n;
+    case MSR_IA32_TSC_DEADLINE: return kvmGetLapicTscDeadline(v);
     case MSR_EFER: return getU64(v.sregs, SREGS_EFER);
     case MSR_FS_BASE: return getU64(v.sregs, SREGS_FS_BASE);
     case MSR_GS_BASE: return getU64(v.sregs, SREGS_GS_BASE);
@@ -155,6 +156,7 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
       if (v.guestCpuid.hasBit(7, 0, 1, X86_FEATURE_TSC_ADJUST_BIT)) v.tsc.tscAdjust = data;
       return true;
     case MSR_IA32_TSC_DEADLINE:
+      kvmSetLapicTscDeadline(v, data);
       return true;
     case MSR_EFER: {
       // set_efer(): reserved bits fail; LMA is the CPU's to set, so it keeps its value.

@@ -7,6 +7,7 @@
 // kvm_run + io.data_offset, on the PIO page). The access completes when userspace re-enters KVM_RUN.
 
 import { GuestCpuid } from './cpuid.js';
+import { startSwTscDeadline } from './tsc-deadline.js';
 import { GuestFpu } from './fpu.js';
 import { Lapic } from '../../hw/x86/lapic.js';
 import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
@@ -191,6 +192,7 @@ export class KvmVcpu implements GuestBus {
       this.lapic.timerModeMask = 0;
       // min_timer_period_us (kvm.ko, 200 here as on this machine): the shortest periodic APIC timer period.
       this.lapic.timer.minPeriodNs = KVM_MIN_TIMER_PERIOD_US * 1000;
+      this.lapic.timer.restartDeadline = () => startSwTscDeadline(this);
     }
     this.apicBase = 0;
     this.cpu = new GuestCpu(vcpuId, kvm.hw);

@@ -1,7 +1,7 @@
 // The local APIC timer as KVM emulates it (arch/x86/kvm/lapic.c: update_divide_count, tmict_to_ns,
 // set_target_expiration, limit_periodic_timer_frequency, apic_update_lvtt, apic_timer_fn,
 // kvm_apic_inject_pending_timer_irqs, apic_get_tmcct, update_target_expiration, kvm_apic_set_state's
-// __start_apic_timer(apic, APIC_TMCCT)), on the model's virtual time. Wall-clock timing on the real
+// __start_apic_timer(apic, APIC_TMCCT), kvm_set_lapic_tscdeadline_msr), on the model's virtual time. Wall-clock timing on the real
 // kernel cannot be compared, so these check the source's rules.
 import { describe, expect, it } from 'vitest';
 import { GuestAsm, r0, r1 } from '../../../src/guest/program.js';
@@ -9,6 +9,8 @@ import { enableLapic } from '../../../src/guest/x86.js';
 import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT, APIC_TDCR, APIC_TMCCT, APIC_TMICT } from '../../../src/hw/x86/apicdef.js';
 import { APIC_LVT_TIMER_PERIODIC } from '../../../src/hw/x86/apic-timer.js';
 import { errno, K, run, vmm, type Vmm } from './helpers.js';
+import * as A from '../../../include-ts/asm/kvm.js';
+import { MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE } from '../../../src/hw/x86/msr-index.js';
 
 const APIC = APIC_DEFAULT_PHYS_BASE;
 const VEC = 0x40;
@@ -228,3 +230,64 @@ describe('APIC timer: divisor and mode changes (lapic.c TDCR write, apic_update_
   });
 });
 
+
+describe('APIC timer, TSC-deadline mode (lapic.c kvm_set_lapic_tscdeadline_msr, start_sw_tscdeadline)', () => {
+  const msr = (v: Vmm, index: number, data?: bigint): bigint => {
+    const m = A.kvm_msrs.alloc(1);
+    m.nmsrs = 1;
+    m.entries.get(0).index = index;
+    if (data !== undefined) {
+      m.entries.get(0).data = data;
+      expect(v.p.ioctl(v.vcpus[0]!, K.KVM_SET_MSRS, m)).toBe(1);
+    } else expect(v.p.ioctl(v.vcpus[0]!, K.KVM_GET_MSRS, m)).toBe(1);
+    return m.entries.get(0).data;
+  };
+  /** LVTT in TSC-deadline mode (the guest CPUID offers it), then `sti; hlt` counting timer interrupts. */
+  const deadlineVm = (): Vmm => {
+    const v = vmm();
+    withPeriodic(v, 1 << 24);
+    const a = new GuestAsm('deadline').label('start');
+    enableLapic(a);
+    a.store32(APIC + APIC_LVTT, VEC | (2 << 17));
+    a.out(0x80, 0, 1);
+    a.sti().label('idle').hlt().jmp('idle');
+    a.handler(VEC, 'isr').label('isr').add(r0, 1).eoi().iret();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    return v;
+  };
+
+  it('fires when the guest TSC reaches the deadline, at the vCPU\'s TSC rate; the MSR reads back until then, 0 after', () => {
+    const v = deadlineVm();
+    const khz = BigInt(v.p.ioctl(v.vcpus[0]!, K.KVM_GET_TSC_KHZ));
+    const tsc = msr(v, MSR_IA32_TSC);
+    const t0 = v.host.control.now;
+    msr(v, MSR_IA32_TSC_DEADLINE, tsc + khz); // one millisecond of guest TSC
+    expect(msr(v, MSR_IA32_TSC_DEADLINE)).toBe(tsc + khz);
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_RUN))).toBe('EINTR');
+    expect(count(v)).toBe(1);
+    expect(v.host.control.now - t0).toBe(1_000_000);
+    expect(msr(v, MSR_IA32_TSC_DEADLINE)).toBe(0n);
+    expect(lapicReg(v, APIC_TMCCT)).toBe(0);
+  });
+
+  it('a deadline already passed fires at once; 0 disarms; TMICT is ignored in this mode', () => {
+    const v = deadlineVm();
+    msr(v, MSR_IA32_TSC_DEADLINE, 1n);
+    const t0 = v.host.control.now;
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_RUN))).toBe('EINTR');
+    expect(count(v)).toBe(1);
+    expect(v.host.control.now).toBe(t0);
+    msr(v, MSR_IA32_TSC_DEADLINE, msr(v, MSR_IA32_TSC) + 1000n);
+    msr(v, MSR_IA32_TSC_DEADLINE, 0n);
+    expect(errno(() => v.p.ioctl(v.vcpus[0]!, K.KVM_RUN))).toBe('EINTR');
+    expect(count(v)).toBe(1);
+  });
+
+  it('outside TSC-deadline mode the MSR is dropped and reads 0', () => {
+    const v = vmm();
+    withPeriodic(v, 1 << 24);
+    msr(v, MSR_IA32_TSC_DEADLINE, 12345n);
+    expect(msr(v, MSR_IA32_TSC_DEADLINE)).toBe(0n);
+  });
+});
