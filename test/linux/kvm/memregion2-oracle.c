@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 struct region2 { uint32_t slot, flags; uint64_t guest_phys_addr, memory_size, userspace_addr, guest_memfd_offset; uint32_t guest_memfd, pad1; uint64_t pad2[14]; };
 struct gmem { uint64_t size, flags, reserved[6]; };
 struct attrs { uint64_t address, size, attributes, flags; };
@@ -97,5 +99,8 @@ int main(void) {
   res("v1 24 bytes readable, flag 8", ioctl(vm, KVM_SET_USER_MEMORY_REGION, tail(24, 8, 8, 0x800000)));
   { struct attrs a = {0, 4096, 8, 0}; res("SET_MEMORY_ATTRIBUTES", ioctl(vm, SET_MEMORY_ATTRIBUTES, &a)); }
   { struct gmem g = {4096, 0}; int fd = ioctl(vm, CREATE_GUEST_MEMFD, &g); printf("host-only CREATE_GUEST_MEMFD: %s\n", fd >= 0 ? "fd" : "failed"); }
+  /* kvm_dev_ioctl_create_vm() takes an fd before kvm_arch_init_vm() checks the type. */
+  { int fd = dup(kvm); close(fd); struct rlimit l = {fd, fd}; setrlimit(RLIMIT_NOFILE, &l); }
+  res("no fd left, create VM TDX", ioctl(kvm, KVM_CREATE_VM, 5));
   return 0;
 }

@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../../../src/index.js';
+import { GuestAsm } from '../../../src/guest/program.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { RLIMIT_NOFILE } from '../../../include-ts/linux/resource.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { KVM_X86_DEFAULT_VM, KVM_X86_SEV_ES_VM, KVM_X86_SEV_VM, KVM_X86_SNP_VM, KVM_X86_SW_PROTECTED_VM, KVM_X86_TDX_VM } from '../../../include-ts/asm/kvm.js';
 import { K } from './helpers.js';
@@ -128,6 +130,13 @@ function modelRun(): { lines: string[]; strace: string[] } {
   g.size = BigInt(PAGE);
   const gfd = resultCode(() => p.ioctl(vm, K.KVM_CREATE_GUEST_MEMFD, place(g.bytes, 0)));
   lines.push(`host-only CREATE_GUEST_MEMFD: ${/^\d+$/.test(gfd) ? 'fd' : 'failed'}`);
+  const fd = p.dup(kvm);
+  p.close(fd);
+  const l = new Uint8Array(16);
+  new DataView(l.buffer).setBigUint64(0, BigInt(fd), true);
+  new DataView(l.buffer).setBigUint64(8, BigInt(fd), true);
+  p.setrlimit(RLIMIT_NOFILE, l);
+  res('no fd left, create VM TDX', () => p.ioctl(kvm, K.KVM_CREATE_VM, KVM_X86_TDX_VM));
   return { lines, strace: strace.filter((l) => l.startsWith('ioctl(')) };
 }
 
@@ -156,5 +165,80 @@ describe('KVM_SET_USER_MEMORY_REGION2 and VM types against this machine\'s /dev/
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('KVM_SET_USER_MEMORY_REGION2 on the model (virt/kvm/kvm_main.c)', () => {
+  function setup() {
+    const host = Host.create();
+    const p = host.spawn();
+    const kvm = p.open('/dev/kvm', O_RDWR);
+    const vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+    const mem = p.mmap(null, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const r2 = (slot: number, flags: number, gpa: number, size: number) => {
+      const v = K.kvm_userspace_memory_region2.alloc();
+      v.slot = slot;
+      v.flags = flags;
+      v.guest_phys_addr = BigInt(gpa);
+      v.memory_size = BigInt(size);
+      v.userspace_addr = BigInt(mem.addr);
+      return v;
+    };
+    return { host, p, kvm, vm, mem, r2 };
+  }
+
+  it('a slot made by region2 is an ordinary slot: the guest writes through it and dirty logging sees it (kvm_set_memory_region)', () => {
+    const s = setup();
+    expect(s.p.ioctl(s.vm, K.KVM_SET_USER_MEMORY_REGION2, s.r2(0, K.KVM_MEM_LOG_DIRTY_PAGES, 0, 16 * PAGE))).toBe(0);
+    const vcpu = s.p.ioctl(s.vm, K.KVM_CREATE_VCPU, 0);
+    s.host.control.kvm.loadGuest(s.p, vcpu, new GuestAsm('w').label('start').store32(2 * PAGE + 8, 0x11223344).hlt().build());
+    s.p.ioctl(vcpu, K.KVM_RUN);
+    expect(new DataView(s.mem.bytes!.buffer, s.mem.bytes!.byteOffset).getUint32(2 * PAGE + 8, true)).toBe(0x11223344);
+    const l = K.kvm_dirty_log.alloc();
+    l.slot = 0;
+    const b = s.p.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    l.dirty_bitmap = BigInt(b.addr);
+    expect(s.p.ioctl(s.vm, K.KVM_GET_DIRTY_LOG, l)).toBe(0);
+    expect(b.bytes![0]).toBe(1 << 2);
+    // The same slot through v1: only the flags changed (KVM_MR_FLAGS_ONLY).
+    const v1 = K.kvm_userspace_memory_region.alloc();
+    v1.slot = 0;
+    v1.memory_size = BigInt(16 * PAGE);
+    v1.userspace_addr = BigInt(s.mem.addr);
+    expect(s.p.ioctl(s.vm, K.KVM_SET_USER_MEMORY_REGION, v1)).toBe(0);
+    expect(resultCode(() => s.p.ioctl(s.vm, K.KVM_GET_DIRTY_LOG, l))).toBe('E2');
+  });
+
+  it('v1 refuses flags outside KVM_SET_USER_MEMORY_REGION_V1_FLAGS before the slot rules; a refused call changes no slot', () => {
+    const s = setup();
+    const v1 = K.kvm_userspace_memory_region.alloc();
+    v1.slot = 0;
+    v1.flags = K.KVM_MEM_GUEST_MEMFD;
+    v1.memory_size = BigInt(PAGE);
+    v1.userspace_addr = BigInt(s.mem.addr);
+    expect(() => s.p.ioctl(s.vm, K.KVM_SET_USER_MEMORY_REGION, v1)).toThrow(/KVM_SET_USER_MEMORY_REGION takes only/);
+    // region2 gets past that check and stops at check_memory_region_flags (no guest_memfd here).
+    expect(() => s.p.ioctl(s.vm, K.KVM_SET_USER_MEMORY_REGION2, s.r2(0, K.KVM_MEM_GUEST_MEMFD, 0, PAGE))).toThrow(/KVM_MEM_GUEST_MEMFD.*no guest_memfd/);
+    // Neither made slot 0: deleting it fails (kvm_set_memory_region: !old -> EINVAL).
+    expect(resultCode(() => s.p.ioctl(s.vm, K.KVM_SET_USER_MEMORY_REGION2, s.r2(0, 0, 0, 0)))).toBe('E22');
+  });
+
+  it('the slot id is checked before the flags (kvm_vm_ioctl_set_memory_region, then check_memory_region_flags)', () => {
+    const s = setup();
+    expect(() => s.p.ioctl(s.vm, K.KVM_SET_USER_MEMORY_REGION2, s.r2(32764, 0x80, 0, PAGE))).toThrow(/slot 32764 is not below KVM_USER_MEM_SLOTS/);
+  });
+
+  it('the capabilities: USER_MEMORY2 1, VM_TYPES BIT(KVM_X86_DEFAULT_VM), no memory attributes, no guest_memfd (arch/x86/kvm/x86.c)', () => {
+    const s = setup();
+    for (const fd of [s.kvm, s.vm]) {
+      expect(s.p.ioctl(fd, K.KVM_CHECK_EXTENSION, K.KVM_CAP_USER_MEMORY2)).toBe(1);
+      expect(s.p.ioctl(fd, K.KVM_CHECK_EXTENSION, K.KVM_CAP_VM_TYPES)).toBe(1 << KVM_X86_DEFAULT_VM);
+      expect(s.p.ioctl(fd, K.KVM_CHECK_EXTENSION, K.KVM_CAP_MEMORY_ATTRIBUTES)).toBe(0);
+      expect(s.p.ioctl(fd, K.KVM_CHECK_EXTENSION, K.KVM_CAP_GUEST_MEMFD)).toBe(0);
+      expect(s.p.ioctl(fd, K.KVM_CHECK_EXTENSION, K.KVM_CAP_GUEST_MEMFD_FLAGS)).toBe(0);
+    }
+    const g = K.kvm_create_guest_memfd.alloc();
+    g.size = BigInt(PAGE);
+    expect(resultCode(() => s.p.ioctl(s.vm, K.KVM_CREATE_GUEST_MEMFD, g))).toBe('E25');
   });
 });
