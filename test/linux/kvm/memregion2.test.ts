@@ -29,6 +29,21 @@ const SKIP = cOracleSkip('KVM_SET_USER_MEMORY_REGION2');
 
 type Region2 = Partial<{ slot: number; flags: number; gpa: number; size: number; gmoff: number; gmfd: number; pad1: number; pad2: bigint }>;
 
+/** A struct kvm_userspace_memory_region2 for memory at `uaddr`. */
+function region2Of(r: Region2, uaddr: number) {
+  const v = K.kvm_userspace_memory_region2.alloc();
+  v.slot = r.slot ?? 0;
+  v.flags = r.flags ?? 0;
+  v.guest_phys_addr = BigInt(r.gpa ?? 0);
+  v.memory_size = BigInt(r.size ?? 0);
+  v.userspace_addr = BigInt(uaddr);
+  v.guest_memfd_offset = BigInt(r.gmoff ?? 0);
+  v.guest_memfd = r.gmfd ?? 0;
+  v.pad1 = r.pad1 ?? 0;
+  v.pad2.set(13, r.pad2 ?? 0n);
+  return v;
+}
+
 /** The oracle's sequence on the model; returns its lines and the model's strace of it. */
 function modelRun(): { lines: string[]; strace: string[] } {
   const host = Host.create();
@@ -47,19 +62,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
   };
   const lines: string[] = [];
   const res = (w: string, f: () => number) => lines.push(`${w}: ${resultCode(f)}`);
-  const region2 = (r: Region2) => {
-    const v = K.kvm_userspace_memory_region2.alloc();
-    v.slot = r.slot ?? 0;
-    v.flags = r.flags ?? 0;
-    v.guest_phys_addr = BigInt(r.gpa ?? 0);
-    v.memory_size = BigInt(r.size ?? 0);
-    v.userspace_addr = BigInt(mem.addr);
-    v.guest_memfd_offset = BigInt(r.gmoff ?? 0);
-    v.guest_memfd = r.gmfd ?? 0;
-    v.pad1 = r.pad1 ?? 0;
-    v.pad2.set(13, r.pad2 ?? 0n);
-    return v;
-  };
+  const region2 = (r: Region2) => region2Of(r, mem.addr);
   const r2 = (w: string, r: Region2) => res(w, () => p.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION2, place(region2(r).bytes, 0)));
   const r1 = (w: string, slot: number, flags: number, gpa: number, size: number) => {
     const v = K.kvm_userspace_memory_region.alloc();
@@ -175,15 +178,7 @@ describe('KVM_SET_USER_MEMORY_REGION2 on the model (virt/kvm/kvm_main.c)', () =>
     const kvm = p.open('/dev/kvm', O_RDWR);
     const vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
     const mem = p.mmap(null, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    const r2 = (slot: number, flags: number, gpa: number, size: number) => {
-      const v = K.kvm_userspace_memory_region2.alloc();
-      v.slot = slot;
-      v.flags = flags;
-      v.guest_phys_addr = BigInt(gpa);
-      v.memory_size = BigInt(size);
-      v.userspace_addr = BigInt(mem.addr);
-      return v;
-    };
+    const r2 = (slot: number, flags: number, gpa: number, size: number) => region2Of({ slot, flags, gpa, size }, mem.addr);
     return { host, p, kvm, vm, mem, r2 };
   }
 
