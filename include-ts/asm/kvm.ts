@@ -432,3 +432,11 @@ export const KVM_PMU_EVENT_DENY = 1;
 /** vCPU device-attr group and attribute for the TSC offset (KVM_{GET,SET,HAS}_DEVICE_ATTR). */
 export const KVM_VCPU_TSC_CTRL = 0;
 export const KVM_VCPU_TSC_OFFSET = 0;
+
+/** KVM_CREATE_VM's type on x86 (newer than the 6.1 headers: 6.8; SEV 6.10, SNP 6.11, TDX 6.16). */
+export const KVM_X86_DEFAULT_VM = 0;
+export const KVM_X86_SW_PROTECTED_VM = 1;
+export const KVM_X86_SEV_VM = 2;
+export const KVM_X86_SEV_ES_VM = 3;
+export const KVM_X86_SNP_VM = 4;
+export const KVM_X86_TDX_VM = 5;

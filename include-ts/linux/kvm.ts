@@ -98,6 +98,24 @@ export const kvm_userspace_memory_region = struct('kvm_userspace_memory_region',
 export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
 export const KVM_MEM_READONLY = 1 << 1;
 
+/**
+ * KVM_SET_USER_MEMORY_REGION2 (6.8): the v1 fields at the same offsets, then a guest_memfd binding and
+ * room for more (160 bytes).
+ */
+export const kvm_userspace_memory_region2 = struct('kvm_userspace_memory_region2', {
+  slot: u32,
+  flags: u32,
+  guest_phys_addr: u64,
+  memory_size: u64,
+  userspace_addr: u64,
+  guest_memfd_offset: u64,
+  guest_memfd: u32,
+  pad1: u32,
+  pad2: array(u64, 14),
+});
+/** Only in kvm_userspace_memory_region2.flags: the slot's private memory is in guest_memfd (6.8). */
+export const KVM_MEM_GUEST_MEMFD = 1 << 2;
+
 /** KVM_IRQ_LINE/KVM_IRQ_LINE_STATUS (`irq` in, `status` out: the same word) and KVM_GET_IRQCHIP/KVM_SET_IRQCHIP. */
 export const kvm_irq_level = struct('kvm_irq_level', {
   irq_or_status: anon(union('kvm_irq_level_irq_or_status', { irq: u32, status: s32 })),
@@ -799,6 +817,13 @@ export const KVM_CAP_VM_DISABLE_NX_HUGE_PAGES = 220;
 export const KVM_CAP_S390_ZPCI_OP = 221;
 export const KVM_CAP_S390_CPU_TOPOLOGY = 222;
 export const KVM_CAP_DIRTY_LOG_RING_ACQ_REL = 223;
+// Newer than the 6.1 headers installed here (6.8 unless said otherwise).
+export const KVM_CAP_USER_MEMORY2 = 231;
+export const KVM_CAP_MEMORY_ATTRIBUTES = 233;
+export const KVM_CAP_GUEST_MEMFD = 234;
+export const KVM_CAP_VM_TYPES = 235;
+/** 6.18. */
+export const KVM_CAP_GUEST_MEMFD_FLAGS = 244;
 
 /**
  * KVM_SET_GSI_ROUTING: the routing table, one entry per GSI route, typed by KVM_IRQ_ROUTING_* (`u` holds the
@@ -975,6 +1000,7 @@ export const KVM_GET_NR_MMU_PAGES = _IO(KVMIO, 0x45);
 export const KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, kvm_userspace_memory_region);
 export const KVM_SET_TSS_ADDR = _IO(KVMIO, 0x47);
 export const KVM_SET_IDENTITY_MAP_ADDR = _IOW(KVMIO, 0x48, u64);
+export const KVM_SET_USER_MEMORY_REGION2 = _IOW(KVMIO, 0x49, kvm_userspace_memory_region2);
 
 /** s390 user-controlled VMs. */
 export const kvm_s390_ucas_mapping = struct('kvm_s390_ucas_mapping', { user_addr: u64, vcpu_addr: u64, length: u64 });
@@ -1469,6 +1495,27 @@ export const kvm_s390_zpci_op = struct('kvm_s390_zpci_op', {
   }),
 });
 export const KVM_S390_ZPCI_OP = _IOW(KVMIO, 0xd1, kvm_s390_zpci_op);
+
+/** KVM_SET_MEMORY_ATTRIBUTES (6.8, VM fd): attributes of a guest-physical range. */
+export const kvm_memory_attributes = struct('kvm_memory_attributes', {
+  address: u64,
+  size: u64,
+  attributes: u64,
+  flags: u64,
+});
+export const KVM_SET_MEMORY_ATTRIBUTES = _IOW(KVMIO, 0xd2, kvm_memory_attributes);
+export const KVM_MEMORY_ATTRIBUTE_PRIVATE = 1 << 3;
+
+/** KVM_CREATE_GUEST_MEMFD (6.8, VM fd): a file of guest memory that the VMM need not map. */
+export const kvm_create_guest_memfd = struct('kvm_create_guest_memfd', {
+  size: u64,
+  flags: u64,
+  reserved: array(u64, 6),
+});
+export const KVM_CREATE_GUEST_MEMFD = _IOWR(KVMIO, 0xd4, kvm_create_guest_memfd);
+/** kvm_create_guest_memfd.flags (6.18). */
+export const GUEST_MEMFD_FLAG_MMAP = 1 << 0;
+export const GUEST_MEMFD_FLAG_INIT_SHARED = 1 << 1;
 export const KVM_S390_ZPCIOP_REG_AEN = 0;
 export const KVM_S390_ZPCIOP_DEREG_AEN = 1;
 export const KVM_S390_ZPCIOP_REGAEN_HOST = 1 << 0;

@@ -65,12 +65,47 @@ function preludeOf(group: Group): string {
   return [group.prelude ?? '', ...fallbacks].join('\n');
 }
 
+/** include/uapi/linux/kvm.h (6.18) names that the installed 6.1 headers do not have yet. */
+const KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
+  KVM_MEM_GUEST_MEMFD: { since: '6.8', definition: '(1UL << 2)' },
+  KVM_CAP_USER_MEMORY2: { since: '6.8', definition: '231' },
+  KVM_CAP_MEMORY_ATTRIBUTES: { since: '6.8', definition: '233' },
+  KVM_CAP_GUEST_MEMFD: { since: '6.8', definition: '234' },
+  KVM_CAP_VM_TYPES: { since: '6.8', definition: '235' },
+  KVM_CAP_GUEST_MEMFD_FLAGS: { since: '6.18', definition: '244' },
+  KVM_SET_USER_MEMORY_REGION2: { since: '6.8', definition: '_IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2)' },
+  KVM_SET_MEMORY_ATTRIBUTES: { since: '6.8', definition: '_IOW(KVMIO, 0xd2, struct kvm_memory_attributes)' },
+  KVM_MEMORY_ATTRIBUTE_PRIVATE: { since: '6.8', definition: '(1ULL << 3)' },
+  KVM_CREATE_GUEST_MEMFD: { since: '6.8', definition: '_IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd)' },
+  GUEST_MEMFD_FLAG_MMAP: { since: '6.18', definition: '(1ULL << 0)' },
+  GUEST_MEMFD_FLAG_INIT_SHARED: { since: '6.18', definition: '(1ULL << 1)' },
+};
+/** The 6.8 structs of those ioctls, as the 6.18 header defines them, where the installed header lacks them. */
+const KVM_NEWER_STRUCTS = `#ifndef KVM_CAP_USER_MEMORY2
+struct kvm_userspace_memory_region2 { __u32 slot; __u32 flags; __u64 guest_phys_addr; __u64 memory_size;
+  __u64 userspace_addr; __u64 guest_memfd_offset; __u32 guest_memfd; __u32 pad1; __u64 pad2[14]; };
+struct kvm_memory_attributes { __u64 address; __u64 size; __u64 attributes; __u64 flags; };
+struct kvm_create_guest_memfd { __u64 size; __u64 flags; __u64 reserved[6]; };
+#endif`;
+/** arch/x86/include/uapi/asm/kvm.h (6.18) VM types. */
+const ASM_KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
+  KVM_X86_DEFAULT_VM: { since: '6.8', definition: '0' },
+  KVM_X86_SW_PROTECTED_VM: { since: '6.8', definition: '1' },
+  KVM_X86_SEV_VM: { since: '6.10', definition: '2' },
+  KVM_X86_SEV_ES_VM: { since: '6.10', definition: '3' },
+  KVM_X86_SNP_VM: { since: '6.11', definition: '4' },
+  KVM_X86_TDX_VM: { since: '6.16', definition: '5' },
+};
+
 const GROUPS: readonly Group[] = [
   { header: 'linux/vfio.h', includes: ['linux/vfio.h'], module: vfio },
-  { header: 'asm/kvm.h', includes: ['asm/kvm.h'], module: asmKvm },
+  { header: 'asm/kvm.h', includes: ['asm/kvm.h'], module: asmKvm, newer: ASM_KVM_NEWER },
   { header: 'asm/processor-flags.h', includes: ['asm/processor-flags.h'], module: processorFlags },
   // KVM_COALESCED_MMIO_MAX is written in terms of the kernel's PAGE_SIZE (4 KiB on x86).
-  { header: 'linux/kvm.h', includes: ['linux/kvm.h'], module: kvm, exclude: asmKvm, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
+  {
+    header: 'linux/kvm.h', includes: ['linux/kvm.h'], module: kvm, exclude: asmKvm, newer: KVM_NEWER,
+    prelude: `#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif\n${KVM_NEWER_STRUCTS}`,
+  },
   { header: 'linux/pci_regs.h', includes: ['linux/pci_regs.h'], module: pciRegs },
   { header: 'sys/eventfd.h', includes: ['sys/eventfd.h'], module: eventfd },
   // glibc's <fcntl.h>, and the kernel's own <linux/fcntl.h> (F_LINUX_SPECIFIC_BASE and the 6.10+ commands).

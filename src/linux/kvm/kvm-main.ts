@@ -3,7 +3,7 @@
 // kvm_vcpu_release), dispatching to the x86 parts (x86.ts, x86-run.ts).
 //
 // /dev/kvm: KVM_GET_API_VERSION (12; a non-zero argument -> EINVAL), KVM_CREATE_VM (type 0 only on this
-// host [E]), KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE (12288), KVM_GET_MSR_INDEX_LIST (msr.ts);
+// host [E]: vm-type.ts), KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE (12288), KVM_GET_MSR_INDEX_LIST (msr.ts);
 // anything else -> EINVAL (x86's kvm_arch_dev_ioctl). VM fd: unknown ioctls -> ENOTTY; vCPU fd: unknown -> EINVAL [E]. VM and vCPU
 // ioctls from a process other than the VM's creator -> EIO. KVM_CREATE_VCPU: id >= 4096 -> EINVAL,
 // more than 1024 vCPUs -> EINVAL, an id in use -> EEXIST. KVM_RUN with a non-zero argument -> EINVAL.
@@ -22,7 +22,6 @@ import {
   KVM_GET_VCPU_MMAP_SIZE, KVM_IOEVENTFD, KVM_IRQFD, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_RUN, KVM_SET_GSI_ROUTING,
   KVM_SET_DEBUGREGS, KVM_SET_IRQCHIP, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SIGNAL_MASK, KVM_SET_SREGS,
   KVM_SET_USER_MEMORY_REGION, KVM_SIGNAL_MSI, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_NMI, KVM_INTERRUPT, kvm_ioeventfd, kvm_irq_routing, kvm_irqfd, kvm_msi,
-  kvm_userspace_memory_region,
 } from '../../../include-ts/linux/kvm.js';
 import { KVM_GET_FPU, KVM_GET_XCRS, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_XSAVE } from '../../../include-ts/linux/kvm.js';
 import {
@@ -46,6 +45,8 @@ import * as KC from '../../../include-ts/linux/kvm.js';
 import { getFpu, getXcrs, getXsave, getXsave2, setFpu, setXcrs, setXsave } from './fpu.js';
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
+import { setUserMemoryRegion } from './user-memory-region.js';
+import { checkVmType } from './vm-type.js';
 import { vcpuIoctlRun } from './x86-run.js';
 import { getVcpuEvents, setVcpuEvents, vcpuIoctlInterrupt, vcpuIoctlNmi } from './vcpu-events.js';
 import {
@@ -102,9 +103,9 @@ export class KvmDevFile extends KFile {
 
   /** kvm_dev_ioctl_create_vm(). */
   private createVm(ctx: FileContext, arg: UserArg): number {
-    const type = argULong(arg);
-    if (type !== 0n) throw kerr('EINVAL', `VM type ${type} is not supported on this host (only KVM_X86_DEFAULT_VM, 0)`);
+    // kvm_dev_ioctl_create_vm() takes the fd before kvm_arch_init_vm() looks at the type.
     ctx.proc.fds.reserveCheck();
+    checkVmType(argULong(arg));
     const kvm = new Kvm(this.module, ctx.kernel, ctx.proc);
     const f = new KvmVmFile(kvm);
     f.flags = O_RDWR;
@@ -127,10 +128,10 @@ export class KvmVmFile extends KFile {
     switch (req) {
       case KVM_CREATE_VCPU:
         return this.createVcpu(ctx, argULong(arg));
-      case KVM_SET_USER_MEMORY_REGION: {
-        const b = arg.user(kvm_userspace_memory_region.size);
-        return kvm.memslots.set({ slot: getU32(b, 0), flags: getU32(b, 4), guestPhysAddr: getU64(b, 8), memorySize: getU64(b, 16), userspaceAddr: getU64(b, 24) });
-      }
+      case KVM_SET_USER_MEMORY_REGION:
+        return setUserMemoryRegion(kvm, arg, false);
+      case KC.KVM_SET_USER_MEMORY_REGION2:
+        return setUserMemoryRegion(kvm, arg, true);
       case KVM_CHECK_EXTENSION: {
         const cap = argULong(arg);
         return cap > 0xffff_ffffn ? 0 : checkExtension(kvm.module, kvm, Number(cap));

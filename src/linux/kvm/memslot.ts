@@ -5,9 +5,14 @@
 // (MMIO-backed VMA: guest accesses reach the device directly). KVM does not require the range to be
 // mapped when the slot is created; a guest access to an unmapped address fails KVM_RUN with EFAULT.
 //
-// Rules (x86, 6.18, one address space — this build has no SMM):
-// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY -> EINVAL
-// - slot id >= KVM_USER_MEM_SLOTS (32764) or address space (slot >> 16) != 0 -> EINVAL
+// Rules (x86, 6.18, one address space — this build has no SMM), for KVM_SET_USER_MEMORY_REGION and
+// KVM_SET_USER_MEMORY_REGION2 alike (user-memory-region.ts copies the struct and applies v1's flag limit):
+// - slot id (low 16 bits) >= KVM_USER_MEM_SLOTS (32764) -> EINVAL, checked first
+// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY -> EINVAL. KVM_MEM_GUEST_MEMFD too: the
+//   model has no guest_memfd, so it is the kernel without CONFIG_KVM_GUEST_MEMFD (KVM_CAP_GUEST_MEMFD 0).
+//   [The 6.18 host accepts it on a default VM with a guest_memfd fd and a page-aligned offset; it refuses
+//   it with LOG_DIRTY_PAGES or READONLY, and refuses changing a guest_memfd slot except deleting it.]
+// - address space (slot >> 16) != 0 -> EINVAL
 // - memory_size, guest_phys_addr or userspace_addr not page aligned -> EINVAL
 // - userspace range past TASK_SIZE, gpa + size wrapping, more than 2^31-1 pages -> EINVAL
 // - size 0 deletes: EINVAL if the slot does not exist
@@ -21,7 +26,7 @@ import { kerr } from '../errors.js';
 import type { AddressSpace, Vma } from '../mm/address-space.js';
 import { TASK_SIZE } from '../mm/address-space.js';
 import { IoBacking, ioReadBytes, ioWriteBytes } from '../mm/backing.js';
-import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
+import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
 import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, PAGE_SIZE } from './kvm-host.js';
 import { getLE, setLE } from '../../../abi/bytes.js';
 
@@ -181,13 +186,15 @@ export class MemSlots {
     return this.sorted.find((m) => m.id !== id && m.gpa < end && gpa < m.end);
   }
 
-  /** kvm_vm_ioctl_set_memory_region() for KVM_SET_USER_MEMORY_REGION. */
+  /** kvm_vm_ioctl_set_memory_region() for KVM_SET_USER_MEMORY_REGION(2). */
   set(r: MemoryRegion): number {
     const hex = (v: bigint): string => `0x${v.toString(16)}`;
-    if (r.flags & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) throw kerr('EINVAL', `flags 0x${r.flags.toString(16)} has bits other than KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY`);
     const asId = r.slot >>> 16;
     const id = r.slot & 0xffff;
+    // kvm_vm_ioctl_set_memory_region() checks the id before check_memory_region_flags().
     if (id >= KVM_USER_MEM_SLOTS) throw kerr('EINVAL', `slot ${id} is not below KVM_USER_MEM_SLOTS (${KVM_USER_MEM_SLOTS})`);
+    if (r.flags & KVM_MEM_GUEST_MEMFD) throw kerr('EINVAL', 'KVM_MEM_GUEST_MEMFD: this kernel has no guest_memfd (KVM_CAP_GUEST_MEMFD is 0)');
+    if (r.flags & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) throw kerr('EINVAL', `flags 0x${r.flags.toString(16)} has bits other than KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY`);
     if (r.memorySize % PAGE !== 0n) throw kerr('EINVAL', `memory_size ${hex(r.memorySize)} is not a multiple of the page size`);
     if (r.guestPhysAddr % PAGE !== 0n) throw kerr('EINVAL', `guest_phys_addr ${hex(r.guestPhysAddr)} is not page aligned`);
     if (r.userspaceAddr % PAGE !== 0n || r.userspaceAddr + r.memorySize > BigInt(TASK_SIZE)) {

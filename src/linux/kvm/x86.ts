@@ -58,6 +58,7 @@ import {
 import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
 import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts/linux/kvm.js';
 import { xsave2Size } from './fpu.js';
+import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -118,6 +119,12 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
       return KVM_MAX_VCPU_IDS;
     case KVM_CAP_NR_MEMSLOTS:
       return KVM_USER_MEM_SLOTS;
+    case KC.KVM_CAP_USER_MEMORY2:
+      return 1;
+    case KC.KVM_CAP_VM_TYPES:
+      return KVM_SUPPORTED_VM_TYPES;
+    // KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_GUEST_MEMFD and KVM_CAP_GUEST_MEMFD_FLAGS are 0 (default):
+    // no private memory, no guest_memfd (vm-type.ts says what the host reports instead).
     case KVM_CAP_IRQ_ROUTING:
       return KVM_MAX_IRQ_ROUTES;
     case KVM_CAP_MSIX_TABLE:

@@ -8,6 +8,8 @@ import type { AnyRecord } from '../../../abi/layout.js';
 export interface FlagSet {
   /** Single-bit (or multi-bit, exact-match under `mask`) names, printed `A|B|C`. */
   readonly bits: ReadonlyArray<readonly [value: number, name: string, mask?: number]>;
+  /** strace's comment when no bit has a name (printflags' `NAME_???`): `0x4 /* KVM_MEM_??? *\/`. */
+  readonly unknown?: string;
 }
 
 /** Names for an enumerated value (e.g. an extension id or an IRQ index). */
@@ -40,6 +42,8 @@ export interface IoctlDesc {
   readonly values?: Readonly<Record<string, ValueNames>>;
   /** Names for a by-value argument. */
   readonly valueNames?: ValueNames;
+  /** With valueNames: strace's comment for a value it has no name for (`0xe7 /* KVM_CAP_??? *\/`). */
+  readonly valueUnknown?: string;
   /** Fields printed in hex (addresses, sizes); 'arg' for a by-value argument strace prints as %#lx. */
   readonly hex?: ReadonlyArray<string>;
 }

@@ -215,7 +215,7 @@ interface FieldCtx {
 function scalarText(v: number | bigint, name: string, fc: FieldCtx): string {
   const key = fc.path;
   const fs = fc.desc.flags?.[key];
-  if (fs) return formatFlags(Number(v), fs);
+  if (fs) return fs.unknown !== undefined ? flagsOrUnknown(Number(v), fs, fs.unknown) : formatFlags(Number(v), fs);
   const vn = fc.desc.values?.[key];
   if (vn) {
     const n = vn.get(Number(v));
@@ -320,7 +320,8 @@ function formatChanged(rec: RecordType, before: Uint8Array, after: Uint8Array, f
 
 function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
   if (!desc) {
-    if (ev.argValue !== undefined) return ev.argValue.toString();
+    // strace has no decoder: it prints the argument as %#lx (a pointer shows as its address).
+    if (ev.argValue !== undefined) return Number(ev.argValue) === 0 ? '0' : `0x${BigInt.asUintN(64, BigInt(ev.argValue)).toString(16)}`;
     return ev.argIn ? `${quoteBytes(ev.argIn, 16)}` : '0';
   }
   const failed = ev.errno !== 0;
@@ -331,7 +332,10 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
       const v = ev.argValue ?? 0;
       // hex: ['arg']: an ioctl strace has no decoder for prints its argument as %#lx.
       if (desc.hex?.includes('arg')) return Number(v) === 0 ? '0' : `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
-      return desc.valueNames?.get(Number(v)) ?? v.toString();
+      const name = desc.valueNames?.get(Number(v));
+      if (name !== undefined) return name;
+      // printxval(): a value missing from the xlat prints as %#x with a `NAME_???` comment.
+      return desc.valueUnknown !== undefined ? `${altHex(Number(v))} /* ${desc.valueUnknown} */` : v.toString();
     }
     case 'string': {
       if (!ev.argIn) return 'NULL';
@@ -349,6 +353,8 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
       if (!layout) return '?';
       const src = ev.argIn ?? ev.argOut;
       if (!src) return ev.argValue !== undefined ? hex(ev.argValue) : 'NULL';
+      // A struct at a user address that is not all readable: strace's umove fails and it prints the address.
+      if (ev.argValue !== undefined && !layout.flexField && src.length < layout.size) return hex(ev.argValue);
       const fc: FieldCtx = { desc, path: '' };
       const limit = structLimit(layout, src);
       if (failed || !desc.out || !ev.argOut) return formatRecord(layout, src, 0, fc, limit);

@@ -16,8 +16,11 @@ function namesByPrefix(prefix: string, exclude: RegExp = /^$/): ValueNames {
   return m;
 }
 
-/** KVM_CAP_* by number: KVM_CHECK_EXTENSION's argument and kvm_enable_cap.cap. */
-export const KVM_CAP_NAMES: ValueNames = namesByPrefix('KVM_CAP_');
+/**
+ * KVM_CAP_* by number: KVM_CHECK_EXTENSION's argument and kvm_enable_cap.cap. strace 6.1's list ends at
+ * KVM_CAP_DIRTY_LOG_RING_ACQ_REL (223): newer ones print as their number with a `KVM_CAP_???` comment.
+ */
+export const KVM_CAP_NAMES: ValueNames = namesByPrefix('KVM_CAP_', /^KVM_CAP_(USER_MEMORY2|MEMORY_ATTRIBUTES|GUEST_MEMFD|GUEST_MEMFD_FLAGS|VM_TYPES)$/);
 /** KVM_EXIT_* by number (kvm_run.exit_reason), for the run-loop view of the tracer. */
 export const KVM_EXIT_NAMES: ValueNames = namesByPrefix('KVM_EXIT_', /^KVM_EXIT_(IO_IN|IO_OUT|HYPERV_|XEN_HCALL)/);
 /** KVM_IRQ_ROUTING_* by number (kvm_irq_routing_entry.type). */
@@ -31,7 +34,8 @@ export const KVM_IRQCHIP_NAMES: ValueNames = new Map([
 const MP_STATE_NAMES = namesByPrefix('KVM_MP_STATE_');
 const DEV_TYPE_NAMES = namesByPrefix('KVM_DEV_TYPE_', /_MAX$/);
 
-const MEM_FLAGS = flags([K.KVM_MEM_LOG_DIRTY_PAGES, 'KVM_MEM_LOG_DIRTY_PAGES'], [K.KVM_MEM_READONLY, 'KVM_MEM_READONLY']);
+// strace 6.1's kvm_mem_flags has no KVM_MEM_GUEST_MEMFD (6.8).
+const MEM_FLAGS: FlagSet = { ...flags([K.KVM_MEM_LOG_DIRTY_PAGES, 'KVM_MEM_LOG_DIRTY_PAGES'], [K.KVM_MEM_READONLY, 'KVM_MEM_READONLY']), unknown: 'KVM_MEM_???' };
 const IRQFD_FLAGS = flags([K.KVM_IRQFD_FLAG_DEASSIGN, 'KVM_IRQFD_FLAG_DEASSIGN'], [K.KVM_IRQFD_FLAG_RESAMPLE, 'KVM_IRQFD_FLAG_RESAMPLE']);
 const IOEVENTFD_FLAGS = flags(
   [K.KVM_IOEVENTFD_FLAG_DATAMATCH, 'KVM_IOEVENTFD_FLAG_DATAMATCH'],
@@ -143,7 +147,7 @@ const CPUID_HEX = ['function', 'index', 'eax', 'ebx', 'ecx', 'edx'];
 
 const d = (name: string, desc: Omit<IoctlDesc, 'name'>): IoctlDesc => ({ name, ...desc });
 
-const checkExtension = d('KVM_CHECK_EXTENSION', { arg: 'value', valueNames: KVM_CAP_NAMES });
+const checkExtension = d('KVM_CHECK_EXTENSION', { arg: 'value', valueNames: KVM_CAP_NAMES, valueUnknown: 'KVM_CAP_???' });
 const enableCap = d('KVM_ENABLE_CAP', { arg: 'struct', layout: K.kvm_enable_cap, values: { cap: KVM_CAP_NAMES } });
 const msrList = { arg: 'struct', layout: K.kvm_msr_list, out: true, inout: true, hex: ['indices'] } as const;
 const getMsrs = d('KVM_GET_MSRS', { arg: 'struct', layout: K.kvm_msrs, out: true, inout: true, hex: ['index', 'data'] });
@@ -156,7 +160,8 @@ const getStatsFd = d('KVM_GET_STATS_FD', { arg: 'none' });
 /** /dev/kvm. */
 export const KVM_SYSTEM_IOCTLS: IoctlTable = ioctlTable([
   [K.KVM_GET_API_VERSION, d('KVM_GET_API_VERSION', { arg: 'none' })],
-  [K.KVM_CREATE_VM, d('KVM_CREATE_VM', { arg: 'value' })],
+  // strace 6.1 does not decode the VM type: %#lx.
+  [K.KVM_CREATE_VM, d('KVM_CREATE_VM', { arg: 'value', hex: ['arg'] })],
   [K.KVM_GET_MSR_INDEX_LIST, d('KVM_GET_MSR_INDEX_LIST', msrList)],
   [K.KVM_CHECK_EXTENSION, checkExtension],
   [K.KVM_GET_VCPU_MMAP_SIZE, d('KVM_GET_VCPU_MMAP_SIZE', { arg: 'none' })],
@@ -183,8 +188,9 @@ export const KVM_VM_IOCTLS: IoctlTable = ioctlTable([
     arg: 'struct', layout: K.kvm_memory_region, flags: { flags: MEM_FLAGS }, hex: ['guest_phys_addr', 'memory_size'],
   })],
   [K.KVM_SET_USER_MEMORY_REGION, d('KVM_SET_USER_MEMORY_REGION', {
+    // strace 6.1: slot and memory_size %u, flags printflags(kvm_mem_flags), the addresses %#x.
     arg: 'struct', layout: K.kvm_userspace_memory_region, flags: { flags: MEM_FLAGS },
-    hex: ['guest_phys_addr', 'memory_size', 'userspace_addr'],
+    hex: ['guest_phys_addr', 'userspace_addr'],
   })],
   [K.KVM_GET_DIRTY_LOG, d('KVM_GET_DIRTY_LOG', { arg: 'struct', layout: K.kvm_dirty_log, hex: ['dirty_bitmap'] })],
   [K.KVM_CLEAR_DIRTY_LOG, d('KVM_CLEAR_DIRTY_LOG', { arg: 'struct', layout: K.kvm_clear_dirty_log, hex: ['dirty_bitmap'] })],
