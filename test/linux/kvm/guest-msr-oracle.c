@@ -149,6 +149,7 @@ int main(void) {
   acc("wr pat", 1, 0x277, 0x06, 0x04, 1);
   acc("rd pat", 0, 0x277, 0, 0, 1);
   acc("wr pat invalid", 1, 0x277, 0x02, 0, 1);
+  hostmsr("host set pat", 1, 0x277, 0x0000000400000006ull);
   acc("rd unknown", 0, 0x12345, 0, 0, 1);
   acc("wr unknown", 1, 0x12345, 1, 2, 1);
   acc("rd apic base", 0, 0x1b, 0, 0, 1);
@@ -159,7 +160,7 @@ int main(void) {
   acc("rd misc enable", 0, 0x1a0, 0, 0, 1);
   acc("wr misc enable ro bits", 1, 0x1a0, 0, 0, 1);
   acc("wr misc enable emon", 1, 0x1a0, 0x1880, 0, 1);
-  acc("rd misc enable", 0, 0x1a0, 0, 0, 1);
+  acc("rd misc enable after emon", 0, 0x1a0, 0, 0, 1);
   hostmsr("host set misc enable 0", 1, 0x1a0, 0);
   acc("rd efer", 0, 0xc0000080, 0, 0, 1);
   acc("wr efer sce", 1, 0xc0000080, 1, 0, 1);
@@ -248,14 +249,14 @@ int main(void) {
   acc("rd apic base denied", 0, 0x1b, 0, 0, 1);
   reply("rd apic base denied answered", 1, 0, 0);
   acc("rd x2apic never filtered", 0, 0x808, 0, 0, 1);
-  reply("rd x2apic answered", 0, 0, 0);
+  reply("rd x2apic answered under deny", 0, 0, 0);
   acc("rd unknown denied", 0, 0x12345, 0, 0, 1);
   hostmsr("host get apic base", 0, 0x1b, 0);
   hostmsr("host set pat", 1, 0x277, 0x0007040600070406ull);
   static const uint32_t r_x2[][3] = { { KVM_MSR_FILTER_READ, 1, 0x808 } };
   filter("deny x2apic tpr reads", 0, 1, r_x2, b0);
-  acc("rd x2apic tpr", 0, 0x808, 0, 0, 1);
-  reply("rd x2apic answered", 1, 0, 0);
+  acc("rd x2apic tpr, filter covers it", 0, 0x808, 0, 0, 1);
+  reply("rd x2apic refused, filter covers it", 1, 0, 0);
   filter("default deny, allow pat", KVM_MSR_FILTER_DEFAULT_DENY, 1, r_pat_rw, b1);
   cap("user space msr off", 0);
   acc("rd apic base denied, no exits", 0, 0x1b, 0, 0, 1);
