@@ -20,7 +20,7 @@
 import { describe, expect, it } from 'vitest';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GuestAsm } from '../../../src/guest/program.js';
+import { GuestAsm, r2 as reg2 } from '../../../src/guest/program.js';
 import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { kvm_msr_filter, kvm_msr_filter_range, kvm_msrs, kvm_msr_entry, KVM_MSR_FILTER_DEFAULT_DENY, KVM_MSR_FILTER_READ, KVM_MSR_FILTER_WRITE } from '../../../include-ts/asm/kvm.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
@@ -269,5 +269,159 @@ describe('guest RDMSR/WRMSR, userspace MSR exits and the MSR filter against the 
     expect(model.map(label)).toEqual(real.map(label));
     const keep = (ls: string[]) => ls.filter((l) => !HOST_SPECIFIC.has(label(l)));
     expect(keep(model)).toEqual(keep(real));
+  });
+});
+
+/** A model VM without irqchip, the test program loaded, and the Steps helpers. */
+function model(): Steps {
+  return new Steps(vmm({ irqchip: 'none' }));
+}
+
+/** KVM_SET_CPUID2 with leaf 7 EBX bit 1 (TSC_ADJUST) and leaf 0x80000001 EDX bits 29 (LM) and 20 (NX). */
+function setCpuid(s: Steps): void {
+  const b = new Uint8Array(8 + 2 * 40);
+  setU32(b, 0, 2);
+  setU32(b, 8, 7);
+  setU32(b, 16, 1);
+  setU32(b, 24, 1 << 1);
+  setU32(b, 48, 0x80000001);
+  setU32(b, 72, (1 << 29) | (1 << 20));
+  expect(s.p.ioctl(s.fd, K.KVM_SET_CPUID2, b)).toBe(0);
+}
+
+const last = (s: Steps) => s.out[s.out.length - 1]!;
+
+describe('guest-initiated MSR writes (x86.c kvm_set_msr_common, host_initiated = false)', () => {
+  it('a PAT with a reserved memory type is refused with #GP (kvm_pat_valid), as for KVM_SET_MSRS', () => {
+    const s = model();
+    s.acc('wr', true, 0x277, 0x02, 0);
+    expect(last(s)).toBe('wr: exit=2 io=8d eax=2 edx=0');
+    s.hostmsr('pat', false, 0x277, 0n);
+    expect(last(s)).toBe('pat: 1 7040600070406');
+  });
+
+  it('MISC_ENABLE: a change of BTS/PEBS-unavailable (the PMU read-only bits) is #GP; EMON (bit 7) writes are ignored', () => {
+    const s = model();
+    s.acc('rd', false, 0x1a0, 0, 0);
+    expect(last(s)).toBe('rd: exit=2 io=80 eax=1800 edx=0');
+    s.acc('wr', true, 0x1a0, 0x0800, 0);
+    expect(last(s)).toBe('wr: exit=2 io=8d eax=800 edx=0');
+    s.acc('wr', true, 0x1a0, 0x1881, 0);
+    expect(last(s)).toBe('wr: exit=2 io=80 eax=1881 edx=0');
+    s.hostmsr('misc', false, 0x1a0, 0n);
+    expect(last(s)).toBe('misc: 1 1801');
+    // Host-initiated writes change any bit, EMON included.
+    s.hostmsr('misc', true, 0x1a0, 0x80n);
+    s.hostmsr('misc', false, 0x1a0, 0n);
+    expect(last(s)).toBe('misc: 1 80');
+  });
+
+  it('a guest TSC write makes the guest TSC read the value and moves TSC_ADJUST by the same amount', () => {
+    const s = model();
+    const before = s.msrs(false, [[0x10, 0n]]).data[0]!;
+    s.acc('wr', true, 0x10, 0, 0x100);
+    const [tsc, adj] = s.msrs(false, [[0x10, 0n], [0x3b, 0n]]).data as [bigint, bigint];
+    expect(tsc - (1n << 40n)).toBeGreaterThanOrEqual(0n);
+    expect(tsc - (1n << 40n)).toBeLessThan(1n << 30n);
+    const moved = BigInt.asIntN(64, adj);
+    expect((1n << 40n) - before - moved).toBeGreaterThanOrEqual(0n);
+    expect((1n << 40n) - before - moved).toBeLessThan(1n << 30n);
+  });
+
+  it('a guest TSC_ADJUST write (CPUID TSC_ADJUST) moves the TSC by the change; without the CPUID bit it is dropped', () => {
+    const without = model();
+    without.acc('wr', true, 0x3b, 0, 1);
+    without.hostmsr('adj', false, 0x3b, 0n);
+    expect(last(without)).toBe('adj: 1 0');
+    const s = model();
+    setCpuid(s);
+    const t0 = s.msrs(false, [[0x10, 0n]]).data[0]!;
+    s.acc('wr', true, 0x3b, 0, 1);
+    const [t1, adj] = s.msrs(false, [[0x10, 0n], [0x3b, 0n]]).data as [bigint, bigint];
+    expect(adj).toBe(1n << 32n);
+    expect(t1 - t0 - (1n << 32n)).toBeGreaterThanOrEqual(0n);
+    expect(t1 - t0 - (1n << 32n)).toBeLessThan(1n << 30n);
+  });
+
+  it('EFER: LME needs CPUID LM and NX CPUID NX (__kvm_valid_efer); LME cannot change while CR0.PG is set', () => {
+    const without = model();
+    without.acc('lme', true, 0xc0000080, 0x100, 0);
+    expect(last(without)).toBe('lme: exit=2 io=8d eax=100 edx=0');
+    without.acc('nx', true, 0xc0000080, 0x800, 0);
+    expect(last(without)).toBe('nx: exit=2 io=8d eax=800 edx=0');
+    const s = model();
+    setCpuid(s);
+    s.acc('lme', true, 0xc0000080, 0x900, 0);
+    expect(last(s)).toBe('lme: exit=2 io=80 eax=900 edx=0');
+    s.acc('lme off', true, 0xc0000080, 0, 0);
+    expect(last(s)).toBe('lme off: exit=2 io=80 eax=0 edx=0');
+    const sr = new Uint8Array(K.kvm_sregs.size);
+    s.p.ioctl(s.fd, K.KVM_GET_SREGS, sr);
+    setU64(sr, K.kvm_sregs.offsetof('cr0'), 0x80000011n);
+    s.p.ioctl(s.fd, K.KVM_SET_SREGS, sr);
+    s.acc('lme, paging', true, 0xc0000080, 0x100, 0);
+    expect(last(s)).toBe('lme, paging: exit=2 io=8d eax=100 edx=0');
+    s.acc('sce, paging', true, 0xc0000080, 0x1, 0);
+    expect(last(s)).toBe('sce, paging: exit=2 io=80 eax=1 edx=0');
+    // Host-initiated, the paging check does not apply.
+    s.hostmsr('host lme', true, 0xc0000080, 0x100n);
+    expect(last(s)).toBe('host lme: 1 100');
+  });
+
+  it('a #GP without a handler in the guest triple-faults: KVM_EXIT_SHUTDOWN', () => {
+    const v = vmm({ irqchip: 'none' });
+    const a = new GuestAsm('no-gp');
+    a.label('start').mov(reg2, 0x12345).rdmsr().hlt();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+    v.p.ioctl(v.vcpus[0]!, K.KVM_RUN);
+    expect(v.runs[0]!.read32(R('exit_reason'))).toBe(K.KVM_EXIT_SHUTDOWN);
+  });
+});
+
+describe('KVM_CAP_X86_USER_SPACE_MSR and KVM_X86_SET_MSR_FILTER (x86.c kvm_msr_user_space, kvm_msr_allowed)', () => {
+  it('x2APIC MSRs are never filtered, even by a range that names them: the read fails as invalid (reason INVAL)', () => {
+    const s = model();
+    s.cap('all', 7n);
+    s.filter('x2apic', 0, [[KVM_MSR_FILTER_READ, 1, 0x808]], [0]);
+    expect(last(s)).toBe('x2apic: 0');
+    s.acc('rd', false, 0x808, 0, 0);
+    expect(last(s)).toBe('rd: exit=29 msr=0/0/1/808/0 eax=0 edx=0');
+    s.reply('refused', 1, 0n);
+    expect(last(s)).toBe('refused: exit=2 io=8d eax=0 edx=0');
+  });
+
+  it('a range applies to the access types of its flags only; the first matching range decides', () => {
+    const s = model();
+    s.cap('filter exits', BigInt(K.KVM_MSR_EXIT_REASON_FILTER));
+    s.bitmaps.write8(0x1000, 1);
+    // Range 0 denies writes of PAT; range 1 (allow) covers it too but comes second.
+    s.filter('f', 0, [[KVM_MSR_FILTER_WRITE, 1, 0x277], [KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, 1, 0x277]], [0, 1]);
+    s.acc('rd', false, 0x277, 0, 0);
+    expect(last(s)).toBe('rd: exit=2 io=80 eax=70406 edx=70406');
+    s.acc('wr', true, 0x277, 6, 6);
+    expect(last(s)).toBe('wr: exit=30 msr=0/0/4/277/600000006 eax=6 edx=6');
+    s.reply('accepted', 0, 0n);
+    expect(last(s)).toBe('accepted: exit=2 io=80 eax=6 edx=6');
+    // Userspace said it handled the write: KVM's PAT did not change.
+    s.hostmsr('pat', false, 0x277, 0n);
+    expect(last(s)).toBe('pat: 1 7040600070406');
+  });
+
+  it('a refused KVM_X86_SET_MSR_FILTER keeps the filter in place (validated before it is swapped)', () => {
+    const s = model();
+    s.bitmaps.write8(0x2000, 0xff);
+    s.filter('deny pat', KVM_MSR_FILTER_DEFAULT_DENY, [[KVM_MSR_FILTER_READ, 1, 0x1b]], [2]);
+    s.filter('bad', 0, [[KVM_MSR_FILTER_READ, 1, 0x1b], [KVM_MSR_FILTER_READ, 1, 0x277]], [2, -1]);
+    expect(last(s)).toBe('bad: E14');
+    s.acc('rd pat', false, 0x277, 0, 0);
+    expect(last(s)).toBe('rd pat: exit=2 io=8d eax=0 edx=0');
+    s.acc('rd apic base', false, 0x1b, 0, 0);
+    expect(last(s)).toBe('rd apic base: exit=2 io=80 eax=fee00900 edx=0');
+  });
+
+  it('KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR) takes flags 0 only (kvm_vm_ioctl_enable_cap)', () => {
+    const s = model();
+    s.res('flags', () => enableCap(s.p, s.v.vm, K.KVM_CAP_X86_USER_SPACE_MSR, 1, 1));
+    expect(last(s)).toBe('flags: E22');
   });
 });
