@@ -48,6 +48,8 @@ export enum Op {
   IRET = 25,
   JS = 26,
   FAULT = 27,
+  RDMSR = 28,
+  WRMSR = 29,
 }
 
 /** Operand flags: operand `a` / `b` is an immediate (else a register index). */
@@ -73,12 +75,22 @@ export interface GuestBus {
   write(addr: number, size: number, value: number): number;
   pioIn(port: number, size: number): number;
   pioOut(port: number, size: number, value: number): number;
+  /**
+   * RDMSR of MSR `index` (ECX): 0 when it completed (the hypervisor wrote EDX:EAX), GUEST_IO_EXIT when
+   * it left to userspace, GUEST_MSR_GP when the hypervisor queued #GP (the instruction does not retire).
+   * A bus without MSRs (absent) makes the instruction a fault.
+   */
+  rdmsr?(index: number): number;
+  /** WRMSR of EDX:EAX (`hi`, `lo`) to MSR `index`: as rdmsr(). */
+  wrmsr?(index: number, lo: number, hi: number): number;
 }
 
 /** The access was handed to userspace; the instruction completes on re-entry. */
 export const GUEST_IO_EXIT = -1;
 /** The access faulted in the hypervisor (e.g. unmapped host memory behind a memory slot). */
 export const GUEST_IO_FAULT = -2;
+/** The MSR access raised #GP: the hypervisor queued the exception, the instruction did not retire. */
+export const GUEST_MSR_GP = -3;
 
 export const STEP_CONTINUE = 0;
 export const STEP_HALT = 1;
@@ -209,6 +221,33 @@ export class GuestCpu implements GuestCpuView {
     if (this.pendingKind === PENDING_LOAD) this.regs[this.pendingReg] = value;
     this.pendingKind = PENDING_NONE;
     this.pc++;
+  }
+
+  /**
+   * Ends an access userspace refused without retiring the instruction (the hypervisor queued an
+   * exception whose handler returns to it).
+   */
+  abortIo(): void {
+    this.pendingKind = PENDING_NONE;
+  }
+
+  /** RDMSR/WRMSR (ECX = r2, EDX:EAX = r3:r0): out of line, off the interpreter's hot cases. */
+  private msr(bus: GuestBus, write: boolean): number {
+    const regs = this.regs;
+    const index = regs[2]! >>> 0;
+    const fn = write ? bus.wrmsr : bus.rdmsr;
+    if (fn === undefined) {
+      this.fault = `${write ? 'wrmsr' : 'rdmsr'} on a bus without MSRs`;
+      return STEP_FAULT;
+    }
+    const r = write ? bus.wrmsr!(index, regs[0]! >>> 0, regs[3]! >>> 0) : bus.rdmsr!(index);
+    if (r === GUEST_IO_EXIT) {
+      // The hypervisor writes EDX:EAX itself when userspace answers a read.
+      this.pendingKind = PENDING_STORE;
+      return STEP_IO_EXIT;
+    }
+    if (r !== GUEST_MSR_GP) this.pc++;
+    return STEP_CONTINUE;
   }
 
   private val(x: number, imm: boolean): number {
@@ -396,6 +435,9 @@ export class GuestCpu implements GuestCpuView {
         case Op.FAULT:
           this.fault = 'the guest executed a deliberate fault';
           return STEP_FAULT;
+        case Op.RDMSR:
+        case Op.WRMSR:
+          return this.msr(bus, op === Op.WRMSR);
         default:
           this.fault = `invalid opcode ${insn.op}`;
           return STEP_FAULT;

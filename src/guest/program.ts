@@ -2,7 +2,8 @@
 // A program is deterministic code for a tiny register machine whose only side effects are the ones a
 // real guest has on its hypervisor: memory and MMIO accesses (to RAM slots, in-kernel devices such as
 // the LAPIC and IOAPIC, device BARs, or unbacked addresses that exit to the VMM), port I/O, STI/CLI,
-// HLT, interrupt handlers per vector with IRET, and the LAPIC EOI write. Hypervisor-neutral: KVM and
+// HLT, interrupt handlers per vector with IRET, the LAPIC EOI write, and RDMSR/WRMSR (ECX = r2,
+// EDX:EAX = r3:r0, as KVM_GET/SET_REGS show them). Hypervisor-neutral: KVM and
 // Xen vCPUs run the same programs (src/guest/cpu.ts).
 //
 //   const a = new GuestAsm('demo');
@@ -256,6 +257,16 @@ export class GuestAsm {
   }
   iret(): this {
     return this.emit(Op.IRET, 0, 0, 0, 0, 0);
+  }
+
+  /** RDMSR: EDX:EAX (r3:r0) = MSR[ECX (r2)]; #GP if the hypervisor refuses it. */
+  rdmsr(): this {
+    return this.emit(Op.RDMSR, 0, 0, 0, 0, 0);
+  }
+
+  /** WRMSR: MSR[ECX (r2)] = EDX:EAX (r3:r0); #GP if the hypervisor refuses it. */
+  wrmsr(): this {
+    return this.emit(Op.WRMSR, 0, 0, 0, 0, 0);
   }
 
   /** Runs a JavaScript function at this point (register arithmetic a test needs; no I/O). */

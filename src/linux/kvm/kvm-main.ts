@@ -38,6 +38,7 @@ import { decodeRoutes, setIrqRouting } from './irqchip.js';
 import { kvmSendUserspaceMsi } from './irq.js';
 import { msrIndexList, msrIo } from './msr.js';
 import { clearDirtyLog, getDirtyLog } from './dirty-log.js';
+import { parseMsrFilter } from './msr-filter.js';
 import { devGetCpuid, getCpuid2, setCpuid1, setCpuid2 } from './cpuid.js';
 import { vcpuSetTscKhz, vcpuTscAttr, vmSetTscKhz } from './tsc.js';
 import { vmGetClock, vmSetClock } from './kvmclock.js';
@@ -171,6 +172,10 @@ export class KvmVmFile extends KFile {
         return getDirtyLog(kvm, ctx.proc, arg);
       case KVM_CLEAR_DIRTY_LOG:
         return clearDirtyLog(kvm, ctx.proc, arg);
+      case KC.KVM_X86_SET_MSR_FILTER:
+        // kvm_vm_ioctl_set_msr_filter: the whole filter is replaced, or nothing changes.
+        kvm.msrFilter = parseMsrFilter(ctx.proc, arg);
+        return 0;
       case KVM_SET_TSS_ADDR:
         return setTssAddr(argULong(arg));
       case KVM_SET_IDENTITY_MAP_ADDR:

@@ -2,7 +2,8 @@
 // do_get_msr/do_set_msr, kvm_do_msr_access, __kvm_set_msr, kvm_get_msr_common/kvm_set_msr_common,
 // set_efer; arch/x86/kvm/lapic.c kvm_apic_set_base, kvm_x2apic_msr_read/write,
 // kvm_get/set_lapic_tscdeadline_msr; arch/x86/kvm/mtrr.c kvm_mtrr_valid). Every access here is
-// host-initiated (KVM_GET_MSRS / KVM_SET_MSRS): the guest has no RDMSR/WRMSR in the model.
+// host-initiated (KVM_GET_MSRS / KVM_SET_MSRS); guest RDMSR/WRMSR (guest-msr.ts) add their own checks
+// and reuse these for the rest.
 //
 // - KVM_GET_MSRS / KVM_SET_MSRS: nmsrs >= MAX_IO_MSRS (256) -> E2BIG; otherwise the MSRs are processed in
 //   order and the call returns how many succeeded, stopping at the first that fails (its position, not

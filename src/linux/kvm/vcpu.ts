@@ -5,6 +5,7 @@
 // the in-kernel MMIO/PIO buses (IOAPIC, 8259 ports, ioeventfds), and anything else exits to userspace
 // as KVM_EXIT_MMIO (one exit per access of at most 8 bytes, data in mmio.data) or KVM_EXIT_IO (data at
 // kvm_run + io.data_offset, on the PIO page). The access completes when userspace re-enters KVM_RUN.
+// Guest RDMSR/WRMSR go to guest-msr.ts; their KVM_EXIT_X86_RDMSR/WRMSR complete the same way.
 
 import { GuestCpuid } from './cpuid.js';
 import { startSwTscDeadline } from './tsc-deadline.js';
@@ -23,6 +24,7 @@ import { ACCESS_FAULT } from './memslot.js';
 import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { KvmLapicOps } from './lapic.js';
 import { VcpuMsrs } from './msr.js';
+import { completeUserspaceMsr, kvmEmulateRdmsr, kvmEmulateWrmsr } from './guest-msr.js';
 import { kvmVcpuReset } from './x86-reset.js';
 import { VcpuTsc, kvmVcpuTscCreate } from './tsc.js';
 import type { Kvm } from './vm.js';
@@ -61,6 +63,8 @@ export const PIO_DATA_OFFSET = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
 const IO_NONE = 0;
 const IO_MMIO = 1;
 const IO_PIO = 2;
+/** KVM_EXIT_X86_RDMSR / WRMSR (guest-msr.ts). */
+const IO_MSR = 3;
 // Module-local copy for kick(), on every interrupt's path.
 const POLL_IN = EPOLLIN;
 
@@ -93,6 +97,11 @@ export class KvmVcpu implements GuestBus {
   ioKind = IO_NONE;
   ioLen = 0;
   ioIsWrite = false;
+  /**
+   * The guest pc of a port I/O exit (vcpu->arch.cui_linear_rip): complete_fast_pio_in/out drop the
+   * completion when userspace moved RIP (KVM_SET_REGS) before re-entering.
+   */
+  ioPc = 0;
   /** Where a memory fault happened (for KVM_EXIT_MEMORY_FAULT). */
   faultGpa = 0;
   faultLen = 0;
@@ -291,6 +300,23 @@ export class KvmVcpu implements GuestBus {
     return this.pioExit(p, size, true, value);
   }
 
+  /** Guest RDMSR (guest-msr.ts): an MSR exit completes on re-entry like an I/O exit. */
+  rdmsr(index: number): number {
+    return this.msrResult(kvmEmulateRdmsr(this, index), false);
+  }
+
+  wrmsr(index: number, lo: number, hi: number): number {
+    return this.msrResult(kvmEmulateWrmsr(this, index, lo, hi), true);
+  }
+
+  private msrResult(r: number, isWrite: boolean): number {
+    if (r === GUEST_IO_EXIT) {
+      this.ioKind = IO_MSR;
+      this.ioIsWrite = isWrite;
+    }
+    return r;
+  }
+
   private mmioExit(addr: number, len: number, isWrite: boolean, value: number): number {
     const run = this.run;
     setU64n(run, RUN.mmioPhysAddr, addr);
@@ -314,6 +340,7 @@ export class KvmVcpu implements GuestBus {
     if (isOut) setLE(run, PIO_DATA_OFFSET, size, value);
     setU32(run, RUN.exitReason, KVM_EXIT_IO);
     this.ioKind = IO_PIO;
+    this.ioPc = this.cpu.pc;
     this.ioLen = size;
     this.ioIsWrite = isOut;
     return GUEST_IO_EXIT;
@@ -354,6 +381,17 @@ export class KvmVcpu implements GuestBus {
   /** complete_emulated_mmio / complete_emulated_pio: finishes the access userspace handled. */
   completeUserspaceIo(): void {
     if (this.ioKind === IO_NONE) return;
+    if (this.ioKind === IO_MSR) {
+      this.ioKind = IO_NONE;
+      if (completeUserspaceMsr(this, this.ioIsWrite)) this.cpu.completeIo(0);
+      else this.cpu.abortIo();
+      return;
+    }
+    if (this.ioKind === IO_PIO && this.cpu.pc !== this.ioPc) {
+      this.ioKind = IO_NONE;
+      this.cpu.abortIo();
+      return;
+    }
     const run = this.run;
     let value = 0;
     if (!this.ioIsWrite) value = getLE(run, this.ioKind === IO_MMIO ? RUN.mmioData : PIO_DATA_OFFSET, this.ioLen);

@@ -4,6 +4,7 @@
 // its memory slots name that process's addresses, and VM and vCPU ioctls from another process fail
 // with EIO.
 
+import type { MsrFilter } from './msr-filter.js';
 import type { Kernel } from '../kernel.js';
 import type { Process } from '../process.js';
 import type { EventFdCtx } from '../eventfd.js';
@@ -92,6 +93,9 @@ export class Kvm {
   /** kvm->arch.exception_payload_enabled / triple_fault_event (KVM_ENABLE_CAP; vcpu-events.ts). */
   exceptionPayloadEnabled = false;
   tripleFaultEvent = false;
+  /** kvm->arch.user_space_msr_mask (KVM_CAP_X86_USER_SPACE_MSR) and msr_filter (msr-filter.ts). */
+  userSpaceMsrMask = 0;
+  msrFilter: MsrFilter | null = null;
   /** vCPUs in creation order (kvm->vcpu_array). */
   readonly vcpus: KvmVcpu[] = [];
   createdVcpus = 0;

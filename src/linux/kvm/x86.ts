@@ -7,7 +7,8 @@
 // KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): flags must be 0; args[0] (reserved IOAPIC pins) at most
 // 4096 [E] -> else EINVAL; an irqchip already there or a vCPU created -> EEXIST; empty routing.
 // KVM_ENABLE_CAP(KVM_CAP_X2APIC_API): unknown bits -> EINVAL; enable-suppress-EOI-broadcast needs a
-// split irqchip and excludes disable-suppress [E]. KVM_GET/SET_IRQCHIP: ENXIO without a full irqchip,
+// split irqchip and excludes disable-suppress [E]. KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR): args[0]
+// with bits other than KVM_MSR_EXIT_REASON_VALID_MASK -> EINVAL (guest-msr.ts). KVM_GET/SET_IRQCHIP: ENXIO without a full irqchip,
 // chip_id >= 3 -> EINVAL. KVM_IRQ_LINE(_STATUS): ENXIO without an irqchip; any GSI is accepted.
 
 import { kerr } from '../errors.js';
@@ -59,6 +60,7 @@ import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
 import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts/linux/kvm.js';
 import { xsave2Size } from './fpu.js';
 import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
+import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -98,6 +100,8 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_USER_NMI:
     case KVM_CAP_EXCEPTION_PAYLOAD:
     case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+    case KC.KVM_CAP_X86_USER_SPACE_MSR:
+    case KC.KVM_CAP_X86_MSR_FILTER:
       // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)
       // and KVM_CAP_X86_SMM (0 here: no CONFIG_KVM_SMM) describe features the model does not have.
       return 1;
@@ -195,6 +199,10 @@ export function enableCap(kvm: Kvm, arg: UserArg): number {
       return 0;
     case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
       return enableManualDirtyLogProtect(kvm, args0);
+    case KC.KVM_CAP_X86_USER_SPACE_MSR:
+      if (args0 & ~BigInt(KVM_MSR_EXIT_REASON_VALID_MASK)) throw kerr('EINVAL', `args[0] 0x${args0.toString(16)} has bits other than KVM_MSR_EXIT_REASON_INVAL|UNKNOWN|FILTER (0x${KVM_MSR_EXIT_REASON_VALID_MASK.toString(16)})`);
+      kvm.userSpaceMsrMask = Number(args0);
+      return 0;
     case KVM_CAP_SPLIT_IRQCHIP:
       if (args0 > BigInt(MAX_NR_RESERVED_IOAPIC_PINS)) throw kerr('EINVAL', `args[0] (reserved IOAPIC pins) ${args0} is above ${MAX_NR_RESERVED_IOAPIC_PINS}`);
       if (kvm.irqchipMode !== KVM_IRQCHIP_NONE) throw kerr('EEXIST', 'the VM already has an irqchip');
