@@ -58,6 +58,8 @@ export interface PitHooks {
   timerAllowed(): boolean;
   /** The minimum period of a periodic timer in ns (KVM's min_timer_period_us). */
   readonly minPeriodNs: number;
+  /** Channel 0's timer was cancelled (KVM: kthread_flush_work of the expiry work). */
+  timerCancelled(): void;
   /** A new channel 0 timer was programmed (KVM: kvm_pit_reset_reinject). */
   timerProgrammed(): void;
   /** Channel 0's timer expired (pit_timer_fn); it is re-armed afterwards unless suspended. */
@@ -137,6 +139,7 @@ export class Pit {
   stopTimer(): void {
     if (this.timer !== null) this.sched.cancel(this.timer);
     this.suspended = false;
+    this.hooks.timerCancelled();
   }
 
   /** create_pit_timer(). */

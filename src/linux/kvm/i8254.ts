@@ -85,6 +85,11 @@ export class KvmPit implements PitHooks {
     return this.kvm.irqchipMode === KVM_IRQCHIP_KERNEL && !(this.pit.flags & KVM_PIT_FLAGS_HPET_LEGACY);
   }
 
+  /** destroy_pit_timer() / create_pit_timer(): an expiry's work still queued runs now. */
+  timerCancelled(): void {
+    this.kvm.sched.flushWork(this.work);
+  }
+
   timerProgrammed(): void {
     this.resetReinject();
   }
@@ -149,8 +154,8 @@ export class KvmPit implements PitHooks {
     this.kvm.pioBus.unregister(this.dev);
     if (this.speaker) this.kvm.pioBus.unregister(this.speaker);
     this.setReinject(false);
-    this.pit.stopTimer();
     this.kvm.sched.cancelWork(this.work);
+    this.pit.stopTimer();
   }
 
   /** The three channels as struct kvm_pit_state. */

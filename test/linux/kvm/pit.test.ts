@@ -22,6 +22,9 @@ import { K, setRoutes, vmm } from './helpers.js';
 import type { Kvm } from '../../../src/linux/kvm/vm.js';
 import { KVM_PIT_IRQ_SOURCE_ID } from '../../../src/linux/kvm/i8254.js';
 import { ticksToNs } from '../../../src/hw/x86/i8254.js';
+import { GuestAsm, r0 } from '../../../src/guest/program.js';
+import { enableLapic, ioapicRoute, maskPic } from '../../../src/guest/x86.js';
+import { run } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIP = cOracleSkip('KVM PIT');
@@ -289,5 +292,65 @@ describe('the PIT on the PIO bus (i8254.c pit_ioport_read/write, speaker_ioport_
     expect(v.sched.nextTimerAt()).toBeDefined();
     v.p.close(v.vm);
     expect(v.sched.nextTimerAt()).toBeUndefined();
+  });
+});
+
+/**
+ * A guest with the 8259s masked that routes IOAPIC `pin` edge-triggered to vector 0x30 (masked when
+ * asked), programs PIT channel 0 in mode 2 with `count`, and idles in `sti; hlt`; each tick counts in r0
+ * and EOIs; after `ticks` ticks it writes port 0x80 (an exit to userspace).
+ */
+function pitGuest(pin: number, count: number, ticks: number, masked = false) {
+  const a = new GuestAsm('pit-guest');
+  a.label('start');
+  maskPic(a);
+  enableLapic(a);
+  ioapicRoute(a, pin, { vector: 0x30, masked });
+  a.out(0x43, 0x34);
+  a.out(0x40, count & 0xff);
+  a.out(0x40, count >> 8);
+  a.sti();
+  a.label('idle');
+  a.hlt();
+  a.jlt(r0, ticks, 'idle');
+  a.out(0x80, 0);
+  a.jmp('idle');
+  a.handler(0x30, 'tick');
+  a.label('tick');
+  a.add(r0, 1);
+  a.eoi();
+  a.iret();
+  return a.build();
+}
+
+describe('a guest taking PIT ticks (KVM_RUN)', () => {
+  it('kernel default routes: GSI 0 is IOAPIC pin 0; five ticks of a 10 ms rate generator take 50 ms of virtual time', () => {
+    const v = vmm();
+    v.p.ioctl(v.vm, K.KVM_CREATE_PIT2, new Uint8Array(kvm_pit_config.size));
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, pitGuest(0, 11932, 5));
+    const t0 = v.host.kernel.sched.now;
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    const g = v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest();
+    expect(g.regs[0]).toBe(5);
+    expect(v.host.kernel.sched.now - t0).toBe(5 * ticksToNs(11932));
+  });
+
+  it("QEMU's routing (GSI 0 -> IOAPIC pin 2) delivers the same ticks on pin 2", () => {
+    const v = vmm();
+    setRoutes(v.p, v.vm, [{ gsi: 0, chip: K.KVM_IRQCHIP_PIC_MASTER, pin: 0 }, { gsi: 0, chip: K.KVM_IRQCHIP_IOAPIC, pin: 2 }]);
+    v.p.ioctl(v.vm, K.KVM_CREATE_PIT2, new Uint8Array(kvm_pit_config.size));
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, pitGuest(2, 11932, 3));
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest().regs[0]).toBe(3);
+  });
+
+  it('a masked pin: the first pulse is never acked, the held timer leaves nothing to wait for, KVM_RUN returns EINTR', () => {
+    const v = vmm();
+    v.p.ioctl(v.vm, K.KVM_CREATE_PIT2, new Uint8Array(kvm_pit_config.size));
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, pitGuest(0, 11932, 1, true));
+    expect(run(v)).toBe('EINTR');
+    const pit = v.host.control.kvm.vm(v.p, v.vm).kvm.pit!;
+    expect(pit.irqAck).toBe(0);
+    expect(pit.pit.suspended).toBe(true);
   });
 });
