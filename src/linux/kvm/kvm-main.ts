@@ -54,6 +54,7 @@ import {
   checkExtension, createIrqchip, enableCap, getDebugregs, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine,
   setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
 } from './x86.js';
+import { createPit, getPit, getPit2, reinjectControl, setPit, setPit2 } from './i8254.js';
 
 /** An ioctl's `unsigned long arg`: a pointer counts as non-zero. */
 function argValue(arg: UserArg): number {
@@ -168,6 +169,20 @@ export class KvmVmFile extends KFile {
         return irqLine(kvm, arg, true);
       case KVM_CREATE_IRQCHIP:
         return createIrqchip(kvm);
+      case KC.KVM_CREATE_PIT2:
+        return createPit(kvm, arg);
+      case KC.KVM_CREATE_PIT:
+        return createPit(kvm, null);
+      case KC.KVM_GET_PIT2:
+        return getPit2(kvm, arg);
+      case KC.KVM_SET_PIT2:
+        return setPit2(kvm, arg);
+      case KC.KVM_GET_PIT:
+        return getPit(kvm, arg);
+      case KC.KVM_SET_PIT:
+        return setPit(kvm, arg);
+      case KC.KVM_REINJECT_CONTROL:
+        return reinjectControl(kvm, arg);
       case KVM_GET_DIRTY_LOG:
         return getDirtyLog(kvm, ctx.proc, arg);
       case KVM_CLEAR_DIRTY_LOG:

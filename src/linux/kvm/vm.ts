@@ -19,6 +19,7 @@ import { IrqfdRegistry, type Irqfd } from './irqfd.js';
 import { IoeventfdRegistry } from './ioeventfd.js';
 import { KvmMsixTables } from './msix-table/tables.js';
 import type { KvmPic } from './i8259.js';
+import type { KvmPit } from './i8254.js';
 import type { KvmIoapic } from './ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
 import { KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_VCPUS } from './kvm-host.js';
@@ -112,6 +113,8 @@ export class Kvm {
    */
   readonly fastMmioBus = new IoBus('fast-mmio');
   pic: KvmPic | null = null;
+  /** kvm->arch.vpit (i8254.ts). */
+  pit: KvmPit | null = null;
   ioapic: KvmIoapic | null = null;
   routing = new RoutingTable(0);
   readonly apicMap = new ApicMap();
@@ -197,6 +200,7 @@ export class Kvm {
   /** kvm_put_kvm(): the last reference destroys the VM. */
   put(): void {
     if (--this.users > 0) return;
+    this.pit?.destroy();
     this.ioapic?.destroy();
     this.module.vms.delete(this);
   }

@@ -102,6 +102,10 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
     case KC.KVM_CAP_X86_USER_SPACE_MSR:
     case KC.KVM_CAP_X86_MSR_FILTER:
+    case KC.KVM_CAP_PIT:
+    case KC.KVM_CAP_PIT2:
+    case KC.KVM_CAP_PIT_STATE2:
+    case KC.KVM_CAP_REINJECT_CONTROL:
       // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)
       // and KVM_CAP_X86_SMM (0 here: no CONFIG_KVM_SMM) describe features the model does not have.
       return 1;
