@@ -16,8 +16,9 @@
 // - While the guest has not acked a pulse, further expiries only count: the model stops the host timer
 //   then and counts the expiries it skipped when the ack comes (the same pending count, and no timer
 //   firing for nobody, so a vCPU halted with the interrupt masked gets EINTR instead of spinning).
-// Not modelled: the IRQ mask notifier (unmasking GSI 0 resets the pending count and the ack flag),
-// the NMI watchdog route (PIT -> LVT0 in NMI mode), the APICv inhibit. With reinjection off, the
+// - Unmasking the pin GSI 0 routes to (IOAPIC entry, or PIC master IMR) drops the pending ticks and
+//   re-arms the ack (pit_mask_notifer), so a guest that masked the timer mid-pulse gets ticks again.
+// Not modelled: the NMI watchdog route (PIT -> LVT0 in NMI mode), the APICv inhibit. With reinjection off, the
 // timer fires on every period, as KVM's does: a vCPU halted where no tick can wake it keeps virtual
 // time running until its caller's deadline.
 
@@ -32,7 +33,7 @@ import type { IoDevice } from './io-bus.js';
 import { kvmSetIrq } from './irqchip.js';
 import { KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE } from './kvm-host.js';
 import { KVM_MIN_TIMER_PERIOD_US } from './vcpu.js';
-import type { AckNotifier, Kvm } from './vm.js';
+import type { AckNotifier, Kvm, MaskNotifier } from './vm.js';
 
 /** KVM_PIT_IRQ_SOURCE_ID: the source ID the PIT's pulses use on the GSI 0 pins (after userspace 0 and resample 1). */
 export const KVM_PIT_IRQ_SOURCE_ID = 2;
@@ -45,6 +46,15 @@ export class KvmPit implements PitHooks {
   pending = 0;
   irqAck = 1;
   readonly ackNotifier: AckNotifier = { gsi: 0, irqAcked: () => this.ackIrq() };
+  /** pit_mask_notifer(): unmasking GSI 0 drops the ticks still pending and re-arms the ack. */
+  readonly maskNotifier: MaskNotifier = {
+    gsi: 0,
+    maskChanged: (masked) => {
+      if (masked) return;
+      this.catchUp(); // a held timer fires again from its next expiry
+      this.resetReinject();
+    },
+  };
   private readonly work = new WorkItem('kvm-pit', () => this.doWork());
   private readonly dev: IoDevice;
   private readonly speaker: IoDevice | null;
@@ -57,6 +67,7 @@ export class KvmPit implements PitHooks {
     this.pit.reset();
     this.resetReinject();
     this.setReinject(true);
+    kvm.registerMaskNotifier(this.maskNotifier);
     this.dev = {
       read: (addr) => (addr >= PIT_BASE && addr < PIT_BASE + PIT_LENGTH ? this.pit.read(addr) : -1),
       write: (addr, _len, v) => {
@@ -154,6 +165,7 @@ export class KvmPit implements PitHooks {
     this.kvm.pioBus.unregister(this.dev);
     if (this.speaker) this.kvm.pioBus.unregister(this.speaker);
     this.setReinject(false);
+    this.kvm.unregisterMaskNotifier(this.maskNotifier);
     this.kvm.sched.cancelWork(this.work);
     this.pit.stopTimer();
   }

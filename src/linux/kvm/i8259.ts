@@ -48,8 +48,9 @@ export class KvmPic implements PicHooks {
     this.kvm.notifyAckedIrq(irq < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, irq);
   }
 
-  maskChanged(): void {
-    // kvm_fire_mask_notifiers(): nothing in this model registers PIC mask notifiers.
+  /** pic_ioport_write() OCW1: an IMR bit changed; `irq` is 0-15 over both chips (kvm_fire_mask_notifiers). */
+  maskChanged(irq: number, masked: boolean): void {
+    this.kvm.fireMaskNotifiers(irq < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, irq, masked);
   }
 
   wakeup(): void {

@@ -75,8 +75,9 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     this.kvm.notifyAckedIrq(KVM_IRQCHIP_IOAPIC, pin);
   }
 
-  maskChanged(_pin: number, _masked: boolean): void {
-    // kvm_fire_mask_notifiers(): only the legacy PIT and device assignment registered mask notifiers.
+  /** ioapic_write_indirect(): a redirection entry's mask bit changed (kvm_fire_mask_notifiers). */
+  maskChanged(pin: number, masked: boolean): void {
+    this.kvm.fireMaskNotifiers(KVM_IRQCHIP_IOAPIC, pin, masked);
   }
 
   resampleOnUnmask(pin: number): boolean {

@@ -13,7 +13,7 @@ import type { Scheduler, WorkItem } from '../../sim/scheduler.js';
 import type { TraceBus } from '../../sim/trace.js';
 import { IoBus } from './io-bus.js';
 import { MemSlots } from './memslot.js';
-import { RoutingTable } from './irqchip.js';
+import { KVM_IRQCHIP_NUM_PINS, RoutingTable } from './irqchip.js';
 import { ApicMap } from './lapic.js';
 import { IrqfdRegistry, type Irqfd } from './irqfd.js';
 import { IoeventfdRegistry } from './ioeventfd.js';
@@ -31,6 +31,12 @@ import { KvmClock } from './kvmclock.js';
 export interface AckNotifier {
   readonly gsi: number;
   irqAcked(): void;
+}
+
+/** struct kvm_irq_mask_notifier: told when the pin a GSI maps to is masked or unmasked. */
+export interface MaskNotifier {
+  readonly gsi: number;
+  maskChanged(masked: boolean): void;
 }
 
 /** The KVM module: every VM, the shared irqfd cleanup workqueue, and which eventfd feeds which irqfd. */
@@ -123,6 +129,8 @@ export class Kvm {
   /** In-kernel MSI-X tables (the proposed KVM_DEFINE_MSIX_TABLE family). */
   readonly msix: KvmMsixTables;
   private readonly ackNotifiers: AckNotifier[] = [];
+  /** kvm->arch.mask_notifier_list (only the PIT registers one in this model). */
+  private readonly maskNotifiers: MaskNotifier[] = [];
   /** kvm->arch's TSC state: default rate, last write, synchronization generation (tsc.ts). */
   readonly tsc = new KvmTsc();
   /** kvm->arch.kvmclock_offset (kvmclock.ts). */
@@ -172,6 +180,27 @@ export class Kvm {
     const i = this.ackNotifiers.indexOf(n);
     if (i >= 0) this.ackNotifiers.splice(i, 1);
     requestScanIoapic(this);
+  }
+
+  /** kvm_register_irq_mask_notifier() / kvm_unregister_irq_mask_notifier(). */
+  registerMaskNotifier(n: MaskNotifier): void {
+    this.maskNotifiers.unshift(n);
+  }
+
+  unregisterMaskNotifier(n: MaskNotifier): void {
+    const i = this.maskNotifiers.indexOf(n);
+    if (i >= 0) this.maskNotifiers.splice(i, 1);
+  }
+
+  /**
+   * kvm_fire_mask_notifiers(): the GSI routed to (irqchip, pin), if any, and its notifiers. The PIC
+   * passes pins 0-15 for both chips, so the slave's (8-15, routed as pins 0-7) never match a route.
+   */
+  fireMaskNotifiers(irqchip: number, pin: number, masked: boolean): void {
+    if (this.maskNotifiers.length === 0 || pin >= KVM_IRQCHIP_NUM_PINS) return;
+    const gsi = this.routing.gsiOf(irqchip, pin);
+    if (gsi === -1) return;
+    for (const n of this.maskNotifiers) if (n.gsi === gsi) n.maskChanged(masked);
   }
 
   /** kvm_irq_has_notifier(). */

@@ -353,4 +353,24 @@ describe('a guest taking PIT ticks (KVM_RUN)', () => {
     expect(pit.irqAck).toBe(0);
     expect(pit.pit.suspended).toBe(true);
   });
+
+  it('unmasking the pin fires the PIT\'s mask notifier (pit_mask_notifer): pending ticks dropped, the ack re-armed, ticks flow again', () => {
+    const v = vmm();
+    v.p.ioctl(v.vm, K.KVM_CREATE_PIT2, new Uint8Array(kvm_pit_config.size));
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, pitGuest(0, 11932, 1, true));
+    expect(run(v)).toBe('EINTR');
+    const pit = v.host.control.kvm.vm(v.p, v.vm).kvm.pit!;
+    expect(pit.irqAck).toBe(0);
+    // The same guest state, now only unmasking pin 0 (the PIT keeps counting as programmed).
+    const a = new GuestAsm('unmask');
+    a.label('start');
+    enableLapic(a);
+    ioapicRoute(a, 0, { vector: 0x30 });
+    a.sti().label('idle').hlt().jlt(r0, 3, 'idle').out(0x80, 0).jmp('idle');
+    a.handler(0x30, 'tick').label('tick').add(r0, 1).eoi().iret();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest().regs[0]).toBe(3);
+    expect(pit.pit.suspended).toBe(false);
+  });
 });
