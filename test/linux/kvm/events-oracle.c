@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include "flat32-guest.h"
 
 static int vfd;
 static struct kvm_run *run;
@@ -88,8 +89,7 @@ static void cap(const char *what, int vm, unsigned c, unsigned long long a0) {
 
 /* Protected mode, flat segments, GDT at 0x500, IDT at 0x600, stack below 0x8000, RIP 0x1000. */
 static void setup(void) {
-  static const uint64_t gdt[3] = { 0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull };
-  memcpy(mem + 0x500, gdt, sizeof gdt);
+  flat32_gdt(mem);
   static const int vecs[] = { 2, 6, 14, 0x40, 0x41 };
   for (unsigned i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
     int v = vecs[i];
@@ -98,24 +98,11 @@ static void setup(void) {
     int32_t rel = 0x1002 - (int32_t)(h + 10);
     c[0] = 0xb0; c[1] = v; c[2] = 0xe6; c[3] = 0x81; c[4] = 0xfb; c[5] = 0xe9;
     memcpy(c + 6, &rel, 4);
-    uint64_t g = (h & 0xffff) | (0x08ull << 16) | (0x8e00ull << 32) | ((uint64_t)(h >> 16) << 48);
-    memcpy(mem + 0x600 + v * 8, &g, 8);
+    flat32_gate(mem, v, h);
   }
   static const unsigned char main_[] = { 0xfb, 0xf4, 0xe6, 0x80, 0xeb, 0xfc };
   memcpy(mem + 0x1000, main_, sizeof main_);
-  struct kvm_sregs sr;
-  ioctl(vfd, KVM_GET_SREGS, &sr);
-  struct kvm_segment seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3, .present = 1, .db = 1, .s = 1, .g = 1 };
-  sr.ds = sr.es = sr.fs = sr.gs = sr.ss = seg;
-  seg.selector = 0x08;
-  seg.type = 11;
-  sr.cs = seg;
-  sr.gdt.base = 0x500;
-  sr.gdt.limit = 23;
-  sr.idt.base = 0x600;
-  sr.idt.limit = 0x7ff;
-  sr.cr0 |= 1;
-  ioctl(vfd, KVM_SET_SREGS, &sr);
+  flat32_sregs(vfd);
   struct kvm_regs rg;
   memset(&rg, 0, sizeof rg);
   rg.rip = 0x1000;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include "flat32-guest.h"
 
 static int vm, vfd;
 static struct kvm_run *run;
@@ -105,29 +106,15 @@ static void filter(const char *what, uint32_t flags, int n, const uint32_t (*r)[
 }
 
 static void setup(void) {
-  static const uint64_t gdt[3] = { 0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull };
-  memcpy(mem + 0x500, gdt, sizeof gdt);
+  flat32_gdt(mem);
   static const unsigned char gp[] = { 0xe6, 0x8d, 0xf4 };
   memcpy(mem + 0x2000, gp, sizeof gp);
-  uint64_t g = 0x2000 | (0x08ull << 16) | (0x8e00ull << 32);
-  memcpy(mem + 0x600 + 13 * 8, &g, 8);
+  flat32_gate(mem, 13, 0x2000);
   static const unsigned char rd[] = { 0x0f, 0x32, 0xe6, 0x80, 0xf4 };
   static const unsigned char wr[] = { 0x0f, 0x30, 0xe6, 0x80, 0xf4 };
   memcpy(mem + 0x1000, rd, sizeof rd);
   memcpy(mem + 0x1010, wr, sizeof wr);
-  struct kvm_sregs sr;
-  ioctl(vfd, KVM_GET_SREGS, &sr);
-  struct kvm_segment seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3, .present = 1, .db = 1, .s = 1, .g = 1 };
-  sr.ds = sr.es = sr.fs = sr.gs = sr.ss = seg;
-  seg.selector = 0x08;
-  seg.type = 11;
-  sr.cs = seg;
-  sr.gdt.base = 0x500;
-  sr.gdt.limit = 23;
-  sr.idt.base = 0x600;
-  sr.idt.limit = 0x7ff;
-  sr.cr0 |= 1;
-  ioctl(vfd, KVM_SET_SREGS, &sr);
+  flat32_sregs(vfd);
 }
 
 int main(void) {
