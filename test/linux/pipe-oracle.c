@@ -25,27 +25,15 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include "../support/script-names.h"
 
-static char names[256][32];
-static int fds[256];
-static int nnames;
 static unsigned seq;
 static unsigned char buf[1 << 20];
 
+/* A name not bound (yet) is fd -1: EBADF. */
 static int lookup(const char *name) {
-  for (int i = 0; i < nnames; i++) if (strcmp(names[i], name) == 0) return fds[i];
-  return -1; /* a name not bound (yet): EBADF */
-}
-
-static void bind(const char *name, int fd) {
-  for (int i = 0; i < nnames; i++) if (strcmp(names[i], name) == 0) { fds[i] = fd; return; }
-  snprintf(names[nnames], sizeof names[0], "%s", name);
-  fds[nnames++] = fd;
-}
-
-static void ret(long r) {
-  if (r < 0) printf("E%d\n", errno);
-  else printf("%ld\n", r);
+  int fd = named_fd(name);
+  return fd == -2 ? -1 : fd;
 }
 
 static uint32_t fnv(const unsigned char *p, long n) {

@@ -9,9 +9,6 @@
 // limits would need the machine's sysctls changed, so they are checked against the source only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../../src/index.js';
@@ -20,14 +17,13 @@ import { O_NOTIFICATION_PIPE } from '../../include-ts/linux/watch_queue.js';
 import { expectErrno } from '../support/vfio.js';
 import { runPipeScript } from './pipe-script.js';
 import { fcParams } from '../support/runs.js';
+import { COracle, oracleSkip, REAL_CAPS, STRACE } from '../support/c-oracle.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** This process's effective capabilities (a container's root may lack CAP_SYS_RESOURCE, which F_SETPIPE_SZ checks). */
-const REAL_CAPS = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
-const ORACLE_SKIP = !['/usr/bin/gcc', '/bin/gcc'].some(existsSync) ? 'gcc is not installed' : undefined;
-if (ORACLE_SKIP) console.warn(`pipe: the real-kernel comparison is skipped: ${ORACLE_SKIP}`);
-const STRACE = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
+// The model's process gets this machine's capabilities (REAL_CAPS): F_SETPIPE_SZ checks CAP_SYS_RESOURCE,
+// which this VM's root lacks.
+const ORACLE_SKIP = oracleSkip('pipe', [], true);
 
 const NB = O_NONBLOCK.toString(16);
 const NB_DIRECT = (O_NONBLOCK | O_DIRECT).toString(16);
@@ -91,8 +87,8 @@ const scriptArb = fc
   )
   .map(([flags, body]) => ['ep e', `pipe r w ${flags}`, 'ctl e add r 80000001 1', 'ctl e add w 80000004 2', ...body]);
 
-function oracle(bin: string, script: readonly string[]): string[] {
-  return execFileSync(bin, { input: `${script.join('\n')}\n`, encoding: 'utf8' }).trim().split('\n');
+function oracle(o: COracle, script: readonly string[]): string[] {
+  return o.run([], `${script.join('\n')}\n`).trim().split('\n');
 }
 
 function model(script: readonly string[]): string[] {
@@ -100,14 +96,11 @@ function model(script: readonly string[]): string[] {
 }
 
 describe.skipIf(ORACLE_SKIP !== undefined)('pipes: the model against this machine\'s kernel (fs/pipe.c)', () => {
-  let dir = '';
-  let bin = '';
+  let bin!: COracle;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pipe-oracle-'));
-    bin = join(dir, 'oracle');
-    execFileSync('gcc', ['-O1', '-o', bin, join(here, 'pipe-oracle.c')]);
+    bin = new COracle(join(here, 'pipe-oracle.c'));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => bin.dispose());
 
   for (const [name, script] of Object.entries(SCRIPTS)) {
     it(name, () => {
@@ -127,9 +120,7 @@ describe.skipIf(ORACLE_SKIP !== undefined)('pipes: the model against this machin
 
   it.skipIf(!STRACE)('strace prints pipe2 and the pipe fcntls as it does for the kernel', () => {
     const script = [...SCRIPTS[PACKETS]!, ...SCRIPTS[SIZES]!.slice(1)];
-    const traceFile = join(dir, 'strace');
-    execFileSync(STRACE!, ['-e', 'trace=pipe2,fcntl', '-o', traceFile, bin], { input: `${script.join('\n')}\n` });
-    const real = readFileSync(traceFile, 'utf8').trim().split('\n').filter((l) => /^(pipe2|fcntl)\(/.test(l)).map((l) => l.replace(/\s+= /, ' = '));
+    const real = bin.strace(['-e', 'trace=pipe2,fcntl'], [], `${script.join('\n')}\n`).trace.trim().split('\n').filter((l) => /^(pipe2|fcntl)\(/.test(l)).map((l) => l.replace(/\s+= /, ' = '));
     const host = Host.create();
     const lines: string[] = [];
     const stop = host.strace((l) => { if (/^(pipe2|fcntl)\(/.test(l)) lines.push(l); });

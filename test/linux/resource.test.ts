@@ -16,7 +16,7 @@ import {
   RLIM_INFINITY, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_STACK, rlimit64,
 } from '../../include-ts/linux/resource.js';
 import { expectErrno } from '../support/vfio.js';
-import { REAL_CAPS, STRACE, rootOracleSkip } from '../support/root-oracle.js';
+import { REAL_CAPS, STRACE, oracleSkip } from '../support/c-oracle.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const M = 1024 * 1024;
@@ -198,7 +198,7 @@ const CALLS: readonly Call[] = [
   [1, RLIMIT_MEMLOCK, '-', '-', '1'],
 ];
 
-const ORACLE_SKIP = rootOracleSkip('prlimit64');
+const ORACLE_SKIP = oracleSkip('prlimit64', ['root'], true);
 
 function modelCall(p: Process, initPid: number, [pid, resource, cur, max, old]: Call): string {
   const num = (s: string): bigint => (s === 'inf' ? RLIM_INFINITY : BigInt(s));

@@ -34,32 +34,20 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "../../support/script-names.h"
 
 #define KVM_CREATE_VM 0xae01
 #define KVM_CREATE_VCPU 0xae41
 
-static char names[256][32];
-static int fds[256];
-static int nnames;
-
+/* A name, or else a number (an fd the script passes as such). */
 static int lookup(const char *name) {
-  for (int i = 0; i < nnames; i++) if (strcmp(names[i], name) == 0) return fds[i];
+  int fd = named_fd(name);
+  if (fd != -2) return fd;
   char *end;
   long v = strtol(name, &end, 0);
   if (*end == 0) return (int)v;
   fprintf(stderr, "unknown name %s\n", name);
   exit(2);
-}
-
-static void bind(const char *name, int fd) {
-  for (int i = 0; i < nnames; i++) if (strcmp(names[i], name) == 0) { fds[i] = fd; return; }
-  snprintf(names[nnames], sizeof names[0], "%s", name);
-  fds[nnames++] = fd;
-}
-
-static void ret(long r) {
-  if (r < 0) printf("E%d\n", errno);
-  else printf("%ld\n", r);
 }
 
 static int op_of(const char *s) {

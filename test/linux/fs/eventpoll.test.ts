@@ -7,11 +7,10 @@
 // Measured on Linux 6.18 with strace 6.1. What the C program cannot open here (VFIO: no /dev/vfio on
 // this machine) is checked against the kernel sources below.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COracle, oracleSkip, STRACE } from '../../support/c-oracle.js';
 import { Host } from '../../../src/index.js';
 import type { PollFd } from '../../../src/linux/process.js';
 import { EpollFile, EP_MAX_EVENTS } from '../../../src/linux/fs/eventpoll.js';
@@ -98,28 +97,19 @@ const SCRIPTS: Readonly<Record<string, readonly string[]>> = {
 };
 const KVM_SCRIPT = ['ep e', 'open kvm /dev/kvm 2', 'kvmvm vm kvm', 'kvmvcpu cpu vm', 'ctl e add kvm 1 0', 'ctl e add vm 1 0', 'ctl e add cpu 1 0'];
 
-const ORACLE_SKIP =
-  process.getuid?.() !== 0 ? 'not running as root' :
-  !['/usr/bin/gcc', '/bin/gcc'].some(existsSync) ? 'gcc is not installed' : undefined;
-if (ORACLE_SKIP) console.warn(`epoll: the real-kernel comparison is skipped: ${ORACLE_SKIP}`);
-const STRACE = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
-if (!ORACLE_SKIP && !STRACE) console.warn('epoll: strace is not installed: the comparison checks results only, not strace lines');
+const ORACLE_SKIP = oracleSkip('epoll', ['root'], true);
 
 describe('epoll: the model against this machine\'s kernel', () => {
   it.skipIf(ORACLE_SKIP !== undefined)('every script gives the real results, and strace prints the epoll calls alike', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'epoll-oracle-'));
+    const o = new COracle(join(here, 'epoll-oracle.c'));
     try {
-      const bin = join(dir, 'oracle');
-      execFileSync('gcc', ['-O1', '-Wall', '-o', bin, join(here, 'epoll-oracle.c')]);
       const scripts = Object.entries(SCRIPTS);
       if (existsSync('/dev/kvm')) scripts.push(['KVM fds (kvm_chardev_ops, kvm_vm_fops, kvm_vcpu_fops have no .poll)', KVM_SCRIPT]);
       else console.warn('epoll: /dev/kvm is missing: the KVM EPERM script is skipped');
       for (const [name, script] of scripts) {
         const input = script.join('\n') + '\n';
-        const traceFile = join(dir, 'strace.txt');
-        const out = STRACE
-          ? execFileSync(STRACE, ['-e', 'trace=epoll_create,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2', '-o', traceFile, bin], { input, encoding: 'utf8' })
-          : execFileSync(bin, { input, encoding: 'utf8' });
+        const traced = STRACE ? o.strace(['-e', 'trace=epoll_create,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2'], [], input) : null;
+        const out = traced ? traced.stdout : o.run([], input);
         const named = (r: string | undefined): string => (r !== undefined && /^E\d+$/.test(r) ? errnoInfo(Number(r.slice(1))).code : String(r));
         const real = out.trim().split('\n');
         const host = Host.create();
@@ -130,13 +120,13 @@ describe('epoll: the model against this machine\'s kernel', () => {
         const show = (rs: readonly string[]): string[] => script.map((cmd, i) => `${name}: ${cmd} -> ${named(rs[i])}`);
         expect(show(model)).toEqual(show(real));
         if (STRACE) {
-          const realLines = readFileSync(traceFile, 'utf8').trim().split('\n').filter((l) => l.startsWith('epoll'))
+          const realLines = traced!.trace.trim().split('\n').filter((l) => l.startsWith('epoll'))
             .map((l) => l.replace(/\s+= /, ' = ').replace(/(?<=[(,] )0x[0-9a-f]{9,}(?=[,)])/g, '0x0'));
           expect(modelLines, name).toEqual(realLines);
         }
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      o.dispose();
     }
   });
 });

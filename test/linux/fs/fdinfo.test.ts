@@ -7,11 +7,9 @@
 // dependent) are compared by which of them coincide, and epoll's item lines, which the kernel orders by
 // struct file address, as a set.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COracle, oracleSkip } from '../../support/c-oracle.js';
 import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { ANON_INODE_INO } from '../../../src/linux/fs/fdinfo.js';
@@ -93,22 +91,17 @@ function normalise(text: string): string[] {
       .replace(/ ino:([0-9a-f]+) sdev:([0-9a-f]+)$/, (_, i: string, s: string) => ` ino:${label('J', `${s}/${i}`)} sdev:${label('D', s)}`));
 }
 
-const ORACLE_SKIP =
-  process.getuid?.() !== 0 ? 'not running as root' :
-  !['/usr/bin/gcc', '/bin/gcc'].some(existsSync) ? 'gcc is not installed' : undefined;
-if (ORACLE_SKIP) console.warn(`fdinfo: the real-kernel comparison is skipped: ${ORACLE_SKIP}`);
+const ORACLE_SKIP = oracleSkip('fdinfo', ['root']);
 
 describe('/proc/<pid>/fdinfo: the model against this machine\'s kernel', () => {
   it.skipIf(ORACLE_SKIP !== undefined)('eventfds, pipes, epolls, /dev/null and a tmpfile print the same text', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fdinfo-oracle-'));
+    const o = new COracle(join(here, 'fdinfo-oracle.c'));
     try {
-      const bin = join(dir, 'oracle');
-      execFileSync('gcc', ['-O1', '-Wall', '-o', bin, join(here, 'fdinfo-oracle.c')]);
-      const real = execFileSync(bin, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const real = o.run();
       const model = fdinfoSequence(Host.create().spawn());
       expect(normalise(model)).toEqual(normalise(real));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      o.dispose();
     }
   });
 });

@@ -17,10 +17,10 @@ import type { Process } from '../../../src/linux/process.js';
 import { StaticDir } from '../../../src/linux/fs/vfs.js';
 import { errnoInfo } from '../../../abi/errno.js';
 import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_WRONLY } from '../../../include-ts/linux/fcntl.js';
-import { REAL_CAPS, STRACE, rootOracleSkip } from '../../support/root-oracle.js';
+import { REAL_CAPS, STRACE, oracleSkip } from '../../support/c-oracle.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
-const SKIP = rootOracleSkip('permissions');
+const SKIP = oracleSkip('permissions', ['root'], true);
 
 // Credentials: uid:gid:supplementary groups:effective capabilities (hex).
 const NOBODY = '65534:65534:-:0';

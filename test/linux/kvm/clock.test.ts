@@ -23,12 +23,12 @@ import { MSR_IA32_TSC, MSR_IA32_TSC_ADJUST } from '../../../src/hw/x86/msr-index
 import { GuestAsm } from '../../../src/guest/program.js';
 import { HOST_TSC_KHZ, hostTsc, kvmGetTimeScale, pvclockScaleDelta } from '../../../src/linux/kvm/tsc.js';
 import { HOST_REALTIME_AT_BOOT_NS, hostRealtimeNs } from '../../../src/linux/kvm/kvmclock.js';
-import { cOracleSkip, runCOracle } from './c-oracle.js';
+import { oracleSkip, runCOracle } from '../../support/c-oracle.js';
 import { errno, K, run, vmm, type Vmm } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const SKIP = cOracleSkip('KVM clock/TSC');
+const SKIP = oracleSkip('KVM clock/TSC', ['kvm']);
 
 const H = HOST_TSC_KHZ;
 const LO = Math.floor((H * (1_000_000 - 250)) / 1_000_000);

@@ -16,7 +16,7 @@ import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
-import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
+import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 import { errno, K, run, signalMsi, vmm } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
@@ -25,7 +25,7 @@ import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.j
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
 
-const SKIP = cOracleSkip('KVM CPUID');
+const SKIP = oracleSkip('KVM CPUID', ['kvm']);
 
 /** The model half of cpuid-oracle.c, line for line. */
 function modelLines(): string[] {

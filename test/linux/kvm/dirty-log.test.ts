@@ -13,12 +13,12 @@ import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { K } from './helpers.js';
 import { fcParams } from '../../support/runs.js';
-import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
+import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PAGE = 4096;
 
-const SKIP = cOracleSkip('KVM dirty log');
+const SKIP = oracleSkip('KVM dirty log', ['kvm']);
 
 /** A VM with one vCPU (no irqchip) and 16 pages of memory the VMM maps where it likes. */
 function setup(pages = 16) {

@@ -25,12 +25,12 @@ import {
   KVM_VCPUEVENT_VALID_SMM, KVM_VCPUEVENT_VALID_TRIPLE_FAULT, KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events,
 } from '../../../include-ts/asm/kvm.js';
 import { enableCap, errno, K, vmm, type Vmm } from './helpers.js';
-import { cOracleSkip, runCOracle } from './c-oracle.js';
+import { oracleSkip, runCOracle } from '../../support/c-oracle.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const SKIP = cOracleSkip('KVM vCPU events');
+const SKIP = oracleSkip('KVM vCPU events', ['kvm']);
 
 const O = (p: string) => kvm_vcpu_events.offsetof(p);
 const EVSZ = kvm_vcpu_events.size;

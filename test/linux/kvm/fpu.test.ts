@@ -24,7 +24,7 @@ import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { kvm_fpu, kvm_xcrs } from '../../../include-ts/asm/kvm.js';
 import { kvm_run } from '../../../include-ts/linux/kvm.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
-import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
+import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 import { errno, K, signalMsi, vmm, type Vmm } from './helpers.js';
 import { xstateRequiredSize } from '../../../src/linux/kvm/cpuid.js';
 import { fcParams } from '../../support/runs.js';
@@ -32,7 +32,7 @@ import { fcParams } from '../../support/runs.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const E2 = 40;
 
-const SKIP = cOracleSkip('KVM FPU');
+const SKIP = oracleSkip('KVM FPU', ['kvm']);
 
 /** The non-zero 32-bit words of `b[0..n)`, as fpu-oracle.c's dump() prints them. */
 function words(b: Uint8Array, n = b.length): string {

@@ -25,11 +25,11 @@ import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { kvm_msr_filter, kvm_msr_filter_range, kvm_msrs, kvm_msr_entry, KVM_MSR_FILTER_DEFAULT_DENY, KVM_MSR_FILTER_READ, KVM_MSR_FILTER_WRITE } from '../../../include-ts/asm/kvm.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { enableCap, K, vmm, type Vmm } from './helpers.js';
-import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
+import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 import type { Mapping } from '../../../src/linux/mm/address-space.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SKIP = cOracleSkip('KVM guest MSRs');
+const SKIP = oracleSkip('KVM guest MSRs', ['kvm']);
 
 const HOST_SPECIFIC = new Set([
   'wr pat invalid', 'rd misc enable', 'wr misc enable ro bits', 'wr misc enable emon', 'rd misc enable after emon',

@@ -8,9 +8,6 @@
 // CONFIG_KVM_GUEST_MEMFD: 0, 0, ENOTTY; see src/linux/kvm/vm-type.ts). The same run under this machine's
 // strace 6.1 gives the strace lines the model's tracer must print.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../../../src/index.js';
@@ -20,12 +17,12 @@ import { RLIMIT_NOFILE } from '../../../include-ts/linux/resource.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { KVM_X86_DEFAULT_VM, KVM_X86_SEV_ES_VM, KVM_X86_SEV_VM, KVM_X86_SNP_VM, KVM_X86_SW_PROTECTED_VM, KVM_X86_TDX_VM } from '../../../include-ts/asm/kvm.js';
 import { K } from './helpers.js';
-import { cOracleSkip, resultCode, runCOracle } from './c-oracle.js';
+import { COracle, oracleSkip, resultCode, runCOracle, STRACE } from '../../support/c-oracle.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORACLE = join(here, 'memregion2-oracle.c');
 const PAGE = 4096;
-const SKIP = cOracleSkip('KVM_SET_USER_MEMORY_REGION2');
+const SKIP = oracleSkip('KVM_SET_USER_MEMORY_REGION2', ['kvm']);
 
 type Region2 = Partial<{ slot: number; flags: number; gpa: number; size: number; gmoff: number; gmfd: number; pad1: number; pad2: bigint }>;
 
@@ -156,17 +153,14 @@ describe('KVM_SET_USER_MEMORY_REGION2 and VM types against this machine\'s /dev/
     expect(modelRun().lines.filter(hostOnly)).toEqual(runCOracle(ORACLE).filter(hostOnly));
   });
 
-  const straceSkip = existsSync('/usr/bin/strace') ? undefined : 'strace is not installed';
-  if (straceSkip) console.warn(`KVM_SET_USER_MEMORY_REGION2 strace comparison skipped: ${straceSkip}`);
-  it.skipIf(SKIP !== undefined || straceSkip !== undefined)('the model\'s tracer prints every ioctl as this machine\'s strace 6.1 does', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kvm-memregion2-'));
+  if (!SKIP && !STRACE) console.warn('KVM_SET_USER_MEMORY_REGION2: strace is not installed: the strace comparison is skipped');
+  it.skipIf(SKIP !== undefined || !STRACE)('the model\'s tracer prints every ioctl as this machine\'s strace 6.1 does', () => {
+    const o = new COracle(ORACLE);
     try {
-      execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), ORACLE]);
-      execFileSync('strace', ['-qq', '-e', 'trace=ioctl', '-e', 'signal=none', '-o', join(dir, 'trace'), join(dir, 'oracle')], { stdio: 'ignore' });
-      const real = readFileSync(join(dir, 'trace'), 'utf8').trim().split('\n');
+      const real = o.strace(['-qq', '-e', 'trace=ioctl', '-e', 'signal=none']).trace.trim().split('\n');
       expect(straceComparable(modelRun().strace)).toEqual(straceComparable(real));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      o.dispose();
     }
   });
 });
