@@ -207,9 +207,9 @@ export class GuestCpuid {
   }
 
   /** guest_cpuid_has(): bit `bit` of register `reg` (0 EAX .. 3 EDX) in leaf fn/index. */
-  hasBit(fn: number, index: number, reg: number, bit: number): boolean {
-    const o = find(this.entries, fn, index);
-    return o >= 0 && ((getU32(this.entries, o + EAX + 4 * reg) >>> bit) & 1) === 1;
+  /** guest_cpuid_has(): whether the guest CPUID has `f`. */
+  has(f: CpuidFeature): boolean {
+    return entriesHave(this.entries, f);
   }
 }
 
@@ -230,6 +230,22 @@ const EAX = 12;
 const EBX = 16;
 const ECX = 20;
 const EDX = 24;
+
+/**
+ * An X86_FEATURE_* bit: CPUID leaf, subleaf, register (its offset in kvm_cpuid_entry2: EAX..EDX) and
+ * bit, as arch/x86/include/asm/cpufeatures.h and reverse_cpuid.h place it.
+ */
+export type CpuidFeature = readonly [fn: number, index: number, reg: number, bit: number];
+export const X86_FEATURE_XSAVE: CpuidFeature = [1, 0, ECX, 26];
+export const X86_FEATURE_TSC_DEADLINE_TIMER: CpuidFeature = [1, 0, ECX, 24];
+export const X86_FEATURE_FSGSBASE: CpuidFeature = [7, 0, EBX, 0];
+export const X86_FEATURE_TSC_ADJUST: CpuidFeature = [7, 0, EBX, 1];
+export const X86_FEATURE_SMEP: CpuidFeature = [7, 0, EBX, 7];
+export const X86_FEATURE_SMAP: CpuidFeature = [7, 0, EBX, 20];
+export const X86_FEATURE_UMIP: CpuidFeature = [7, 0, ECX, 2];
+export const X86_FEATURE_PKU: CpuidFeature = [7, 0, ECX, 3];
+export const X86_FEATURE_NX: CpuidFeature = [0x80000001, 0, EDX, 20];
+export const X86_FEATURE_LM: CpuidFeature = [0x80000001, 0, EDX, 29];
 
 function setBit(e: Uint8Array, o: number, bit: number, on: boolean): void {
   const v = getU32(e, o);
@@ -292,18 +308,19 @@ function withRuntime(v: KvmVcpu, entries: Uint8Array): Uint8Array {
 }
 
 /** The CR4 bits __cr4_reserved_bits() adds for features missing from the guest CPUID or from KVM. */
-const CR4_FEATURES: readonly (readonly [cr4: number, fn: number, index: number, reg: number, bit: number])[] = [
-  [X86_CR4_OSXSAVE, 1, 0, ECX, 26], // XSAVE
-  [X86_CR4_SMEP, 7, 0, EBX, 7],
-  [X86_CR4_SMAP, 7, 0, EBX, 20],
-  [X86_CR4_FSGSBASE, 7, 0, EBX, 0],
-  [X86_CR4_PKE, 7, 0, ECX, 3], // PKU
-  [X86_CR4_UMIP, 7, 0, ECX, 2],
+const CR4_FEATURES: readonly (readonly [cr4: number, feature: CpuidFeature])[] = [
+  [X86_CR4_OSXSAVE, X86_FEATURE_XSAVE],
+  [X86_CR4_SMEP, X86_FEATURE_SMEP],
+  [X86_CR4_SMAP, X86_FEATURE_SMAP],
+  [X86_CR4_FSGSBASE, X86_FEATURE_FSGSBASE],
+  [X86_CR4_PKE, X86_FEATURE_PKU],
+  [X86_CR4_UMIP, X86_FEATURE_UMIP],
 ];
 
-function hasFeature(e: Uint8Array, fn: number, index: number, reg: number, bit: number): boolean {
+/** Whether the entries' leaf for `f` (looked up as cpuid_entry2_find() does) has its bit. */
+function entriesHave(e: Uint8Array, [fn, index, reg, bit]: CpuidFeature): boolean {
   const o = find(e, fn, index);
-  return o >= 0 && (getU32(e, o + reg) & (1 << bit)) !== 0;
+  return o >= 0 && ((getU32(e, o + reg) >>> bit) & 1) === 1;
 }
 
 /**
@@ -314,15 +331,12 @@ function hasFeature(e: Uint8Array, fn: number, index: number, reg: number, bit: 
 function afterSetCpuid(v: KvmVcpu): void {
   const c = v.guestCpuid;
   const e = c.entries;
-  const leaf1 = find(e, 1);
-  if (leaf1 >= 0 && v.lapic) v.lapic.timerModeMask = getU32(e, leaf1 + ECX) & (1 << 24) ? 3 << 17 : 1 << 17;
+  if (find(e, 1) >= 0 && v.lapic) v.lapic.timerModeMask = entriesHave(e, X86_FEATURE_TSC_DEADLINE_TIMER) ? 3 << 17 : 1 << 17;
   const ext = find(e, 0x80000000);
   const phys = ext >= 0 && getU32(e, ext + EAX) >= 0x80000008 ? find(e, 0x80000008) : -1;
   c.maxPhyAddr = BigInt(phys >= 0 ? getU32(e, phys + EAX) & 0xff : 36);
   let rsvd = 0;
-  for (const [cr4, fn, index, reg, bit] of CR4_FEATURES) {
-    if (!hasFeature(e, fn, index, reg, bit) || !hasFeature(SUPPORTED_BYTES, fn, index, reg, bit)) rsvd |= cr4;
-  }
+  for (const [cr4, f] of CR4_FEATURES) if (!entriesHave(e, f) || !entriesHave(SUPPORTED_BYTES, f)) rsvd |= cr4;
   c.cr4GuestRsvd = BigInt(rsvd);
   const xsave = find(e, 0xd, 0);
   c.supportedXcr0 = xsave < 0 ? 0n : ((BigInt(getU32(e, xsave + EDX)) << 32n) | BigInt(getU32(e, xsave + EAX))) & KVM_SUPPORTED_XCR0;

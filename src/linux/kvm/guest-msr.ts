@@ -34,6 +34,7 @@ import { isX2apicMsr, kvmMsrAllowed } from './msr-filter.js';
 import { kvmReadL1Tsc } from './tsc.js';
 import { kvmGetApicBase } from './x86-regs.js';
 import type { KvmVcpu } from './vcpu.js';
+import { X86_FEATURE_LM, X86_FEATURE_NX, X86_FEATURE_TSC_ADJUST } from './cpuid.js';
 
 /** KVM_MSR_EXIT_REASON_INVAL | _UNKNOWN | _FILTER: what KVM_CAP_X86_USER_SPACE_MSR accepts. */
 export const KVM_MSR_EXIT_REASON_VALID_MASK = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER;
@@ -46,11 +47,6 @@ const KVM_MSR_RET_FILTERED = 3;
 const GP_VECTOR = 13;
 const MSR_IA32_MISC_ENABLE_EMON = 1n << 7n;
 const MISC_ENABLE_PMU_RO_MASK = BigInt(MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL);
-/** CPUID 0x80000001 EDX: X86_FEATURE_LM (29), X86_FEATURE_NX (20). */
-const CPUID_EDX = 3;
-const X86_FEATURE_LM_BIT = 29;
-const X86_FEATURE_NX_BIT = 20;
-const X86_FEATURE_TSC_ADJUST_BIT = 1;
 
 const SREGS_EFER = kvm_sregs.offsetof('efer');
 const SREGS_CR0 = kvm_sregs.offsetof('cr0');
@@ -90,7 +86,7 @@ export function kvmSetMsrGuest(v: KvmVcpu, index: number, data: bigint): number 
       return 0;
     }
     case MSR_IA32_TSC_ADJUST:
-      if (v.guestCpuid.hasBit(7, 0, 1, X86_FEATURE_TSC_ADJUST_BIT)) {
+      if (v.guestCpuid.has(X86_FEATURE_TSC_ADJUST)) {
         adjustTscOffsetGuest(v, U64(data - v.tsc.tscAdjust));
         v.tsc.tscAdjust = data;
       }
@@ -107,8 +103,8 @@ export function kvmSetMsrGuest(v: KvmVcpu, index: number, data: bigint): number 
     case MSR_EFER: {
       if (data & ~EFER_SUPPORTED) return MSR_RET_INVALID;
       const cpuid = v.guestCpuid;
-      if (data & BigInt(EFER_LME | EFER_LMA) && !cpuid.hasBit(0x80000001, 0, CPUID_EDX, X86_FEATURE_LM_BIT)) return MSR_RET_INVALID;
-      if (data & BigInt(EFER_NX) && !cpuid.hasBit(0x80000001, 0, CPUID_EDX, X86_FEATURE_NX_BIT)) return MSR_RET_INVALID;
+      if (data & BigInt(EFER_LME | EFER_LMA) && !cpuid.has(X86_FEATURE_LM)) return MSR_RET_INVALID;
+      if (data & BigInt(EFER_NX) && !cpuid.has(X86_FEATURE_NX)) return MSR_RET_INVALID;
       const paging = (getU64(v.sregs, SREGS_CR0) & BigInt(X86_CR0_PG)) !== 0n;
       if (paging && ((getU64(v.sregs, SREGS_EFER) ^ data) & BigInt(EFER_LME))) return MSR_RET_INVALID;
       break;

@@ -44,12 +44,11 @@ import {
   MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_MTRRdefType, MSR_STAR, MSR_SYSCALL_MASK,
 } from '../../hw/x86/msr-index.js';
 import type { KvmVcpu } from './vcpu.js';
+import { X86_FEATURE_TSC_ADJUST } from './cpuid.js';
 import { apicBaseRefusal, kvmApicSetBase, kvmGetApicBase } from './x86-regs.js';
 import { kvmReadL1Tsc, kvmSynchronizeTsc } from './tsc.js';
 import { kvmGetLapicTscDeadline, kvmSetLapicTscDeadline } from './tsc-deadline.js';
 
-/** X86_FEATURE_TSC_ADJUST: CPUID leaf 7 subleaf 0, EBX bit 1. */
-const X86_FEATURE_TSC_ADJUST_BIT = 1;
 
 /** MAX_IO_MSRS: KVM_GET/SET_MSRS take fewer entries than this. */
 export const MAX_IO_MSRS = 256;
@@ -154,7 +153,7 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
       return true;
     case MSR_IA32_TSC_ADJUST:
       // Host-initiated: only the stored value changes (a guest write would also move the offset).
-      if (v.guestCpuid.hasBit(7, 0, 1, X86_FEATURE_TSC_ADJUST_BIT)) v.tsc.tscAdjust = data;
+      if (v.guestCpuid.has(X86_FEATURE_TSC_ADJUST)) v.tsc.tscAdjust = data;
       return true;
     case MSR_IA32_TSC_DEADLINE:
       kvmSetLapicTscDeadline(v, data);
