@@ -284,6 +284,16 @@ describe('APIC timer, TSC-deadline mode (lapic.c kvm_set_lapic_tscdeadline_msr, 
     expect(count(v)).toBe(1);
   });
 
+  it('with the APIC hardware-disabled (kvm_apic_present false) the MSR is dropped and reads 0, even in TSC-deadline mode', () => {
+    const v = deadlineVm();
+    const s = K.kvm_sregs.alloc();
+    v.p.ioctl(v.vcpus[0]!, K.KVM_GET_SREGS, s);
+    s.apic_base = 0xfee00000n | 0x100n; // BSP, EN clear
+    v.p.ioctl(v.vcpus[0]!, K.KVM_SET_SREGS, s);
+    msr(v, MSR_IA32_TSC_DEADLINE, msr(v, MSR_IA32_TSC) + 1000n);
+    expect(msr(v, MSR_IA32_TSC_DEADLINE)).toBe(0n);
+  });
+
   it('outside TSC-deadline mode the MSR is dropped and reads 0', () => {
     const v = vmm();
     withPeriodic(v, 1 << 24);
