@@ -21,7 +21,7 @@
 // kvm_wait_lapic_expire) and the VMX preemption timer.
 
 import type { Scheduler } from '../../sim/scheduler.js';
-import { Timer } from '../../sim/scheduler.js';
+import { HeldTimer } from '../held-timer.js';
 import { APIC_LVTT, APIC_TDCR, APIC_TMICT } from './apicdef.js';
 
 export const APIC_LVT_TIMER_ONESHOT = 0;
@@ -44,8 +44,6 @@ export class ApicTimer {
   divideCount = 2;
   /** lapic_timer.period in ns (0: not running). */
   period = 0;
-  /** lapic_timer.target_expiration in virtual ns (0: none). */
-  target = 0;
   /** lapic_timer.timer_mode: LVTT's mode bits as the mask keeps them. */
   mode = APIC_LVT_TIMER_ONESHOT;
   /** lapic_timer.pending: an expiry waiting to be injected. */
@@ -56,12 +54,19 @@ export class ApicTimer {
   tscDeadline = 0n;
   /** restart_apic_timer() in TSC-deadline mode (start_sw_tscdeadline): set by the hypervisor, which can turn a deadline into time. */
   restartDeadline: (() => void) | null = null;
-  private timer: Timer | null = null;
+  /**
+   * The hrtimer; its expiry is lapic_timer.target_expiration. An expiry holds it until injected() (KVM
+   * re-arms a periodic timer at once and loses the expiries that come while one is pending: the same
+   * interrupts, see held-timer.ts).
+   */
+  private readonly timer: HeldTimer;
 
   constructor(
     private readonly apic: TimerApic,
     private readonly sched: () => Scheduler | null,
-  ) {}
+  ) {
+    this.timer = new HeldTimer('lapic-timer', sched, () => this.expire());
+  }
 
   private get tmict(): number {
     return this.apic.regs[APIC_TMICT >> 2]!;
@@ -84,7 +89,7 @@ export class ApicTimer {
 
   /** cancel_apic_timer(): the host timer stopped, and no expiry pending. */
   cancel(): void {
-    if (this.timer !== null) this.sched()?.cancel(this.timer);
+    this.timer.stop();
     this.pending = false;
   }
 
@@ -96,11 +101,14 @@ export class ApicTimer {
       this.cancel();
       this.apic.regs[APIC_TMICT >> 2] = 0;
       this.period = 0;
-      this.target = 0;
       this.tscDeadline = 0n;
     }
     this.mode = mode;
     this.limitPeriodic();
+    // One-shot <-> periodic keeps the timer running; whether an expiry re-arms follows the mode
+    // (apic_timer_fn asks lapic_is_periodic() each time).
+    this.timer.periodic = mode === APIC_LVT_TIMER_PERIODIC;
+    this.timer.period = this.period;
   }
 
   /**
@@ -123,9 +131,7 @@ export class ApicTimer {
       else if (deadline > this.period) deadline = this.period;
     }
     const s = this.sched();
-    if (s === null) return;
-    this.target = s.now + deadline;
-    s.arm(this.hostTimer(), this.target);
+    if (s !== null) this.timer.start(s.now + deadline, this.period, this.mode === APIC_LVT_TIMER_PERIODIC);
   }
 
   /**
@@ -135,40 +141,21 @@ export class ApicTimer {
   armDeadline(ns: number): void {
     const s = this.sched();
     if (s === null) return;
-    if (ns <= 0) {
-      this.fire();
-      return;
-    }
-    this.target = s.now + ns;
-    s.arm(this.hostTimer(), this.target);
+    if (ns <= 0) this.expire();
+    else this.timer.start(s.now + ns, 0, false);
   }
 
-  /** The host timer, made on first use (an APIC without a scheduler never needs one). */
-  private hostTimer(): Timer {
-    return (this.timer ??= new Timer('lapic-timer', () => this.fire()));
-  }
-
-  /**
-   * apic_timer_fn(): the expiry is pending until injected. KVM re-arms a periodic timer at once, and
-   * every expiry while one is still pending is lost; the model re-arms when the pending one is
-   * injected (injected()), at the next period boundary: the same interrupts, and no host timer firing
-   * for nobody, so a program that waits on nothing else still gets EINTR instead of waiting forever.
-   */
-  private fire(): void {
+  /** apic_timer_fn() / apic_timer_expired(): the expiry is pending until injected. */
+  private expire(): void {
     this.pending = true;
+    this.timer.hold();
     this.apic.timerExpired();
-  }
-
-  /** target_expiration as KVM would have advanced it by `now`: periodic targets move one period per expiry. */
-  private targetAt(now: number): number {
-    if (this.mode !== APIC_LVT_TIMER_PERIODIC || this.period === 0 || this.target > now) return this.target;
-    return this.target + (Math.floor((now - this.target) / this.period) + 1) * this.period;
   }
 
   /** apic_get_tmcct(). */
   current(now: number): number {
     if (this.tmict === 0 || this.period === 0) return 0;
-    const remaining = Math.max(0, this.targetAt(now) - now);
+    const remaining = Math.max(0, this.timer.expiresAt(now) - now);
     return Math.floor((remaining % this.period) / (BUS_CYCLE_NS * this.divideCount));
   }
 
@@ -177,35 +164,23 @@ export class ApicTimer {
     if (this.divideCount === oldDivide || this.period === 0) return;
     const s = this.sched();
     if (s === null) return;
-    if (this.timer !== null) s.cancel(this.timer);
     this.period = this.toNs(this.tmict);
     this.limitPeriodic();
-    const left = Math.max(0, this.targetAt(s.now) - s.now);
-    this.target = s.now + Math.floor((left * this.divideCount) / oldDivide);
+    this.timer.period = this.period;
+    const left = Math.max(0, this.timer.expiresAt(s.now) - s.now);
     // restart_apic_timer() (start_sw_timer): nothing while an expiry is pending (a periodic one re-arms
     // when injected); otherwise armed, even for a one-shot timer that already expired and was injected,
     // whose time left is 0: it fires again, as KVM's does.
-    if (!this.pending) s.arm(this.hostTimer(), this.target);
+    this.timer.retarget(s.now + Math.floor((left * this.divideCount) / oldDivide), !this.pending);
   }
 
   /**
-   * kvm_apic_inject_pending_timer_irqs() bookkeeping, after the caller delivered LVTT: a one-shot timer
-   * is done (TMCCT reads 0 from now on).
+   * kvm_apic_inject_pending_timer_irqs() bookkeeping, after the caller delivered LVTT: a TSC deadline is
+   * used up; a periodic timer runs again from its next period boundary.
    */
   injected(): void {
     this.pending = false;
-    if (this.mode === APIC_LVT_TIMER_TSCDEADLINE) {
-      this.tscDeadline = 0n;
-      return;
-    }
-    if (this.mode === APIC_LVT_TIMER_ONESHOT) {
-      this.target = 0;
-      return;
-    }
-    const s = this.sched();
-    if (this.mode === APIC_LVT_TIMER_PERIODIC && this.period !== 0 && s !== null) {
-      this.target = this.targetAt(s.now);
-      s.arm(this.hostTimer(), this.target);
-    }
+    if (this.mode === APIC_LVT_TIMER_TSCDEADLINE) this.tscDeadline = 0n;
+    else if (this.mode === APIC_LVT_TIMER_PERIODIC && this.period !== 0) this.timer.resume();
   }
 }

@@ -17,7 +17,8 @@
 // Not modelled: NULL COUNT (status bit 6: KVM has a TODO for it too), BCD counting (KVM counts in
 // binary whatever the BCD bit says), the gate of channels 0 and 1 (KVM never changes them).
 
-import { Timer, type Scheduler } from '../../sim/scheduler.js';
+import type { Scheduler } from '../../sim/scheduler.js';
+import { HeldTimer } from '../held-timer.js';
 
 /** KVM_PIT_FREQ. */
 export const PIT_FREQ = 1193182;
@@ -82,84 +83,65 @@ export class Pit {
   readonly channels = [new PitChannel(), new PitChannel(), new PitChannel()] as const;
   /** pit_state.flags. */
   flags = 0;
-  /** pit_state.period (ns; 0 until a channel 0 timer was first created) and is_periodic. */
-  period = 0;
-  periodic = false;
-  /** The channel 0 timer's expiry (hrtimer expires), virtual ns; kept after it stops. */
-  expires = 0;
-  /** The hypervisor holds the periodic timer: expiries are counted at resume, not fired. */
-  suspended = false;
-  private timer: Timer | null = null;
+  /** Channel 0's timer (pit_timer_fn): the hypervisor may hold it while a pulse is unacked. */
+  private readonly timer: HeldTimer;
 
   constructor(
     private readonly hooks: PitHooks,
     private readonly sched: Scheduler,
-  ) {}
+  ) {
+    this.timer = new HeldTimer('i8254', () => sched, () => hooks.expired());
+  }
 
   private get now(): number {
     return this.sched.now;
   }
 
-  private hostTimer(): Timer {
-    return (this.timer ??= new Timer('i8254', () => this.fire()));
+  /** pit_state.period (ns; 0 until a channel 0 timer was first created). */
+  get period(): number {
+    return this.timer.period;
   }
 
-  /** pit_timer_fn(): a periodic timer moves its expiry one period on before the hypervisor sees it. */
-  private fire(): void {
-    if (this.periodic) this.expires += this.period;
-    this.hooks.expired();
-    if (this.periodic && !this.suspended) this.sched.arm(this.hostTimer(), this.expires);
+  /** The channel 0 timer's expiry (hrtimer expires), virtual ns; kept after it stops. */
+  get expires(): number {
+    return this.timer.expires;
+  }
+
+  /** The hypervisor holds the periodic timer: expiries are counted at resume, not fired. */
+  get suspended(): boolean {
+    return this.timer.held;
   }
 
   /** Called from expired(): stop firing; resume() tells how many expiries were held back. */
   suspend(): void {
-    if (this.periodic) this.suspended = true;
+    this.timer.hold();
   }
 
   /** The expiries a suspended periodic timer skipped up to now; it fires again from the next one. */
   resume(): number {
-    if (!this.suspended) return 0;
-    this.suspended = false;
-    let n = 0;
-    if (this.expires <= this.now) {
-      n = Math.floor((this.now - this.expires) / this.period) + 1;
-      this.expires += n * this.period;
-    }
-    this.sched.arm(this.hostTimer(), this.expires);
-    return n;
-  }
-
-  /** The expiry the kernel's hrtimer would hold now (a suspended timer's moves on each period). */
-  private currentExpires(): number {
-    if (!this.suspended || this.expires > this.now) return this.expires;
-    return this.expires + (Math.floor((this.now - this.expires) / this.period) + 1) * this.period;
+    return this.timer.resume();
   }
 
   /** destroy_pit_timer(): the timer stops; period and expiry stay. */
   stopTimer(): void {
-    if (this.timer !== null) this.sched.cancel(this.timer);
-    this.suspended = false;
+    this.timer.stop();
     this.hooks.timerCancelled();
   }
 
-  /** create_pit_timer(). */
+  /** create_pit_timer(): the first expiry one interval on, then (periodic) every period, raised to the minimum. */
   private createTimer(val: number, periodic: boolean): void {
     if (!this.hooks.timerAllowed()) return;
     const interval = ticksToNs(val);
     this.stopTimer();
-    this.period = interval;
-    this.periodic = periodic;
     this.hooks.timerProgrammed();
-    if (periodic && this.period < this.hooks.minPeriodNs) this.period = this.hooks.minPeriodNs;
-    this.expires = this.now + interval;
-    this.sched.arm(this.hostTimer(), this.expires);
+    this.timer.start(this.now + interval, periodic && interval < this.hooks.minPeriodNs ? this.hooks.minPeriodNs : interval, periodic);
   }
 
   /** kpit_elapsed(): ns since the channel's count was loaded (channel 0: period - time left). */
   private elapsed(ch: number): number {
     if (ch !== 0) return this.now - this.channels[ch]!.countLoadTime;
     if (this.period === 0) return 0;
-    return this.period - (this.currentExpires() - this.now);
+    return this.period - (this.timer.expiresAt(this.now) - this.now);
   }
 
   /** pit_get_count(). */
