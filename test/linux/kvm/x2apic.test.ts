@@ -17,14 +17,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestAsm, r0, r1 } from '../../../src/guest/program.js';
 import { enableX2apic, ioapicRoute, maskPic, x2apicEoi } from '../../../src/guest/x86.js';
-import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
-import { kvm_cpuid2, kvm_cpuid_entry2, kvm_msr_entry, kvm_msrs } from '../../../include-ts/asm/kvm.js';
+import { getU32, setU32, setU64 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import type { Mapping } from '../../../src/linux/mm/address-space.js';
-import { enableCap, K, lineStatus, signalMsi } from './helpers.js';
+import { enableCap, K, leaf1Cpuid, lineStatus, oneMsr, signalMsi } from './helpers.js';
 import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,27 +32,6 @@ const SKIP = oracleSkip('KVM x2APIC', ['kvm']);
 const G = (f: string) => K.kvm_regs.offsetof(f);
 const LAPIC = 0x400;
 const hex = (x: number | bigint) => x.toString(16);
-
-/** KVM_SET_CPUID2's argument: leaf 1 with the APIC bit, and X2APIC (ECX bit 21) if asked. */
-function leaf1Cpuid(x2apic: boolean): Uint8Array {
-  const b = new Uint8Array(kvm_cpuid2.size + kvm_cpuid_entry2.size);
-  setU32(b, 0, 1);
-  const e = kvm_cpuid2.size;
-  setU32(b, e + kvm_cpuid_entry2.offsetof('function'), 1);
-  setU32(b, e + kvm_cpuid_entry2.offsetof('ecx'), x2apic ? 1 << 21 : 0);
-  setU32(b, e + kvm_cpuid_entry2.offsetof('edx'), 1 << 9);
-  return b;
-}
-
-/** KVM_GET_MSRS / KVM_SET_MSRS of one MSR: the result code and the entry's data afterwards. */
-function oneMsr(p: Process, fd: number, set: boolean, index: number, data: bigint): { r: string; data: bigint } {
-  const b = new Uint8Array(kvm_msrs.size + kvm_msr_entry.size);
-  setU32(b, 0, 1);
-  setU32(b, kvm_msrs.size, index);
-  setU64(b, kvm_msrs.size + 8, data);
-  const r = resultCode(() => p.ioctl(fd, set ? K.KVM_SET_MSRS : K.KVM_GET_MSRS, b));
-  return { r, data: getU64(b, kvm_msrs.size + 8) };
-}
 
 function program(): GuestAsm {
   const a = new GuestAsm('x2apic');
