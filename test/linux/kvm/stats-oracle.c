@@ -7,6 +7,8 @@
  * count port I/O exits, VMX handle_io and SVM io_interception do):
  *   0x1000: out 0x10, al (x3); mov [0x20000], al; mov al, [0x20004]; hlt
  *   0x2000 (vector 0x30): out 0x11, al; hlt       0x2100 (NMI): out 0x12, al; hlt
+ *   0x3000: mov [0x100000], al; mov [0x103000], al; out 0x15, al; hlt  (pages 0 and 3 of a logging slot)
+ * then a second VM with an in-kernel LAPIC whose timer wakes a HLT (see below).
  * The model prints the same lines; header fields that count the descriptors are printed apart
  * ("... count") because this host has descriptors arch/x86/kvm/x86.c does not (see the test).
  */
@@ -70,6 +72,10 @@ static unsigned long long stat(int sfd, const char *name) {
   }
   free(d);
   return v;
+}
+
+static void vmcounters(const char *what, int sfd) {
+  printf("%s: remote_tlb_flush_requests=%llu remote_tlb_flush=%llu\n", what, stat(sfd, "remote_tlb_flush_requests"), stat(sfd, "remote_tlb_flush"));
 }
 
 static void counters(const char *what, int sfd) {
@@ -228,6 +234,30 @@ int main(void) {
   res("KVM_NMI", ioctl(vfd, KVM_NMI, 0));
   dorun("run nmi");
   counters("after nmi", cs);
+  /*
+   * Dirty logging (kvm_get_dirty_log_protect, kvm_clear_dirty_log_protect): a TLB flush request when
+   * dirty bits were taken or cleared, none otherwise; no vCPU is in guest mode, so no remote flush.
+   */
+  unsigned char *mem2 = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  struct kvm_userspace_memory_region m2 = { .slot = 1, .flags = KVM_MEM_LOG_DIRTY_PAGES, .guest_phys_addr = 0x100000, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem2 };
+  res("log slot", ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m2));
+  static const unsigned char dirty[] = { 0xa2, 0x00, 0x00, 0x10, 0x00, 0xa2, 0x00, 0x30, 0x10, 0x00, 0xe6, 0x15, 0xf4 };
+  memcpy(mem + 0x3000, dirty, sizeof dirty);
+  memset(&rg, 0, sizeof rg);
+  rg.rip = 0x3000;
+  rg.rsp = 0x8000;
+  rg.rflags = 2;
+  ioctl(vfd, KVM_SET_REGS, &rg);
+  dorun("run dirtying");
+  vmcounters("vm before get", vs);
+  unsigned long long bm = 0;
+  struct kvm_dirty_log dl = { .slot = 1, .dirty_bitmap = &bm };
+  res("get dirty log", ioctl(vm, KVM_GET_DIRTY_LOG, &dl));
+  printf("bitmap: %llx\n", bm);
+  vmcounters("vm after get", vs);
+  res("get dirty log again", ioctl(vm, KVM_GET_DIRTY_LOG, &dl));
+  vmcounters("vm after get again", vs);
+
   /* The stats fds hold the VM (kvm_get_kvm): they read after every other KVM fd is closed. */
   close(vfd);
   close(vm);
@@ -235,5 +265,60 @@ int main(void) {
   res("vcpu stats pread after close", pread(cs, buf, 24, 0));
   res("vm stats pread after close", pread(vs, buf, 24, 0));
   printf("halt_exits after close: %llu\n", stat(cs, "halt_exits"));
+
+  /*
+   * An in-kernel LAPIC, halt polling off (KVM_CAP_HALT_POLL 0), manual dirty-log protection: HLT blocks
+   * until the APIC timer (one-shot, 10 ms) fires; the wakeup and the injection count.
+   *   0x1000: SVR 0x1ff; TDCR 0xb; LVTT 0x40; TMICT 10000000; sti; hlt; out 0x13, al; hlt
+   *   0x2000 (vector 0x40): EOI; out 0x14, al; iret
+   */
+  kvm = open("/dev/kvm", O_RDWR);
+  vm = ioctl(kvm, KVM_CREATE_VM, 0);
+  vs = ioctl(vm, KVM_GET_STATS_FD, 0);
+  res("irqchip", ioctl(vm, KVM_CREATE_IRQCHIP, 0));
+  struct kvm_enable_cap hp = { .cap = KVM_CAP_HALT_POLL, .args = { 0 } };
+  res("halt poll 0", ioctl(vm, KVM_ENABLE_CAP, &hp));
+  struct kvm_enable_cap mpc = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, .args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE } };
+  res("manual protect", ioctl(vm, KVM_ENABLE_CAP, &mpc));
+  memset(mem, 0, 0x10000);
+  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  res("log slot", ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m2));
+  vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
+  run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+  cs = ioctl(vfd, KVM_GET_STATS_FD, 0);
+  flat32_gdt(mem);
+  static const unsigned char timer[] = {
+    0xc7, 0x05, 0xf0, 0x00, 0xe0, 0xfe, 0xff, 0x01, 0x00, 0x00, 0xc7, 0x05, 0xe0, 0x03, 0xe0, 0xfe, 0x0b, 0x00, 0x00, 0x00,
+    0xc7, 0x05, 0x20, 0x03, 0xe0, 0xfe, 0x40, 0x00, 0x00, 0x00, 0xc7, 0x05, 0x80, 0x03, 0xe0, 0xfe, 0x80, 0x96, 0x98, 0x00,
+    0xfb, 0xf4, 0xe6, 0x13, 0xf4,
+  };
+  memcpy(mem + 0x1000, timer, sizeof timer);
+  static const unsigned char tisr[] = { 0xc7, 0x05, 0xb0, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00, 0xe6, 0x14, 0xcf };
+  memcpy(mem + 0x2000, tisr, sizeof tisr);
+  flat32_gate(mem, 0x40, 0x2000);
+  memcpy(mem + 0x3000, dirty, sizeof dirty);
+  flat32_sregs(vfd);
+  memset(&rg, 0, sizeof rg);
+  rg.rip = 0x1000;
+  rg.rsp = 0x8000;
+  rg.rflags = 2;
+  ioctl(vfd, KVM_SET_REGS, &rg);
+  dorun("run timer");
+  counters("after timer", cs);
+  memset(&rg, 0, sizeof rg);
+  rg.rip = 0x3000;
+  rg.rsp = 0x8000;
+  rg.rflags = 2;
+  ioctl(vfd, KVM_SET_REGS, &rg);
+  dorun("run dirtying");
+  res("get dirty log (manual)", ioctl(vm, KVM_GET_DIRTY_LOG, &dl));
+  printf("bitmap: %llx\n", bm);
+  vmcounters("vm after manual get", vs);
+  struct kvm_clear_dirty_log cl = { .slot = 1, .num_pages = 16, .first_page = 0, .dirty_bitmap = &bm };
+  bm = 1;
+  res("clear page 0", ioctl(vm, KVM_CLEAR_DIRTY_LOG, &cl));
+  vmcounters("vm after clear", vs);
+  res("clear page 0 again", ioctl(vm, KVM_CLEAR_DIRTY_LOG, &cl));
+  vmcounters("vm after clear again", vs);
   return 0;
 }

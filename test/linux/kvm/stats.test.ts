@@ -30,10 +30,10 @@ import { POLLIN, POLLOUT } from '../../../include-ts/linux/poll.js';
 import { EPOLL_CTL_ADD, epoll_event } from '../../../include-ts/linux/eventpoll.js';
 import { RLIMIT_NOFILE } from '../../../include-ts/linux/resource.js';
 import { COracle, STRACE, oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
-import { errno, K, memRegion, run, signalMsi, vmm, type Vmm } from './helpers.js';
+import { enableCap, errno, K, memRegion, run, signalMsi, vmm, type Vmm } from './helpers.js';
 import { GuestAsm, r0 } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
-import { APIC_DEFAULT_PHYS_BASE, APIC_ID } from '../../../src/hw/x86/apicdef.js';
+import { APIC_DEFAULT_PHYS_BASE, APIC_ID, APIC_LVTT, APIC_TDCR, APIC_TMICT } from '../../../src/hw/x86/apicdef.js';
 import { KVM_VCPU_STATS, KVM_VM_STATS, logHistUpdate } from '../../../src/linux/kvm/stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -98,6 +98,23 @@ function oracleGuest() {
   a.label('hlt').hlt();
   a.label('isr').handler(0x30, 'isr').out(0x11, r0, 1).hlt();
   a.label('nmi').handler(2, 'nmi').out(0x12, r0, 1).hlt();
+  dirtying(a);
+  return a.build();
+}
+
+/** Pages 0 and 3 of the logging slot at 0x100000, then `out 0x15`. */
+function dirtying(a: GuestAsm): void {
+  a.label('dirty').store(0x100000, r0, 1).store(0x103000, r0, 1).out(0x15, r0, 1).hlt();
+}
+
+/** The second guest of stats-oracle.c: a one-shot 10 ms APIC timer wakes a HLT. */
+function timerGuest() {
+  const a = new GuestAsm('stats-timer');
+  const apic = APIC_DEFAULT_PHYS_BASE;
+  enableLapic(a.label('start'));
+  a.store32(apic + APIC_TDCR, 0xb).store32(apic + APIC_LVTT, 0x40).store32(apic + APIC_TMICT, 10_000_000).sti().hlt().out(0x13, r0, 1).hlt();
+  a.label('isr').handler(0x40, 'isr').eoi().out(0x14, r0, 1).iret();
+  dirtying(a);
   return a.build();
 }
 
@@ -131,17 +148,21 @@ function modelRun(): { lines: string[]; strace: string[] } {
     const n = p.pread(fd, b, new Stats(p, fd).header().dataOffset);
     out.push(`${what} data all zero: ${b.subarray(0, n).every((x) => x === 0) ? 1 : 0}`);
   };
+  const vmcounters = (what: string, fd: number) => {
+    const s = new Stats(p, fd);
+    out.push(`${what}: remote_tlb_flush_requests=${s.get('remote_tlb_flush_requests')} remote_tlb_flush=${s.get('remote_tlb_flush')}`);
+  };
   const counters = (what: string, fd: number) => {
     const s = new Stats(p, fd);
     out.push(`${what}: ${COUNTERS.map((n) => `${n}=${s.get(n)}`).join(' ')}`);
   };
 
-  const kvm = p.open('/dev/kvm', O_RDWR);
+  let kvm = p.open('/dev/kvm', O_RDWR);
   res('cap dev', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_BINARY_STATS_FD));
   res('dev KVM_GET_STATS_FD', () => p.ioctl(kvm, K.KVM_GET_STATS_FD, 0));
-  const vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  let vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
   res('cap vm', () => p.ioctl(vm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_BINARY_STATS_FD));
-  const vs = p.ioctl(vm, K.KVM_GET_STATS_FD, 0);
+  let vs = p.ioctl(vm, K.KVM_GET_STATS_FD, 0);
   out.push(`vm stats fd: ${vs > 0 ? 1 : 0}`);
   res('vm fd cloexec', () => p.fcntl(vs, F_GETFD));
   res('vm fd F_GETFL', () => p.fcntl(vs, F_GETFL));
@@ -154,9 +175,9 @@ function modelRun(): { lines: string[]; strace: string[] } {
 
   const mem = p.mmap(null, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   memRegion(p, vm, 0, 0, 0, 0x10000, mem.addr);
-  const vfd = p.ioctl(vm, K.KVM_CREATE_VCPU, 0);
-  const runMap = p.mmap(null, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
-  const cs = p.ioctl(vfd, K.KVM_GET_STATS_FD, 0);
+  let vfd = p.ioctl(vm, K.KVM_CREATE_VCPU, 0);
+  let runMap = p.mmap(null, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+  let cs = p.ioctl(vfd, K.KVM_GET_STATS_FD, 0);
   out.push(`vcpu stats fd: ${cs > 0 ? 1 : 0}`);
   res('vcpu fd cloexec', () => p.fcntl(cs, F_GETFD));
   fdinfo('vcpu', cs);
@@ -209,7 +230,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
     return 0;
   });
 
-  const prog = oracleGuest();
+  let prog = oracleGuest();
   host.control.kvm.loadGuest(p, vfd, prog);
   const setRegs = (label: string, rflags: bigint) => {
     const r = new Uint8Array(K.kvm_regs.size);
@@ -246,12 +267,58 @@ function modelRun(): { lines: string[]; strace: string[] } {
   res('KVM_NMI', () => p.ioctl(vfd, K.KVM_NMI, 0));
   dorun('run nmi');
   counters('after nmi', cs);
+  const mem2 = p.mmap(null, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  res('log slot', () => memRegion(p, vm, 1, K.KVM_MEM_LOG_DIRTY_PAGES, 0x100000, 0x10000, mem2.addr));
+  setRegs('dirty', 2n);
+  dorun('run dirtying');
+  vmcounters('vm before get', vs);
+  const bm = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  const dl = K.kvm_dirty_log.alloc();
+  dl.slot = 1;
+  dl.dirty_bitmap = BigInt(bm.addr);
+  res('get dirty log', () => p.ioctl(vm, K.KVM_GET_DIRTY_LOG, dl));
+  out.push(`bitmap: ${bm.read64(0).toString(16)}`);
+  vmcounters('vm after get', vs);
+  res('get dirty log again', () => p.ioctl(vm, K.KVM_GET_DIRTY_LOG, dl));
+  vmcounters('vm after get again', vs);
   p.close(vfd);
   p.close(vm);
   p.close(kvm);
   res('vcpu stats pread after close', () => p.pread(cs, new Uint8Array(24), 0));
   res('vm stats pread after close', () => p.pread(vs, new Uint8Array(24), 0));
   out.push(`halt_exits after close: ${new Stats(p, cs).get('halt_exits')}`);
+
+  kvm = p.open('/dev/kvm', O_RDWR);
+  vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  vs = p.ioctl(vm, K.KVM_GET_STATS_FD, 0);
+  res('irqchip', () => p.ioctl(vm, K.KVM_CREATE_IRQCHIP, 0));
+  res('halt poll 0', () => enableCap(p, vm, K.KVM_CAP_HALT_POLL, 0));
+  res('manual protect', () => enableCap(p, vm, K.KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, K.KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE));
+  memRegion(p, vm, 0, 0, 0, 0x10000, mem.addr);
+  res('log slot', () => memRegion(p, vm, 1, K.KVM_MEM_LOG_DIRTY_PAGES, 0x100000, 0x10000, mem2.addr));
+  vfd = p.ioctl(vm, K.KVM_CREATE_VCPU, 0);
+  runMap = p.mmap(null, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+  cs = p.ioctl(vfd, K.KVM_GET_STATS_FD, 0);
+  prog = timerGuest();
+  host.control.kvm.loadGuest(p, vfd, prog);
+  setRegs('start', 2n);
+  dorun('run timer');
+  counters('after timer', cs);
+  setRegs('dirty', 2n);
+  dorun('run dirtying');
+  res('get dirty log (manual)', () => p.ioctl(vm, K.KVM_GET_DIRTY_LOG, dl));
+  out.push(`bitmap: ${bm.read64(0).toString(16)}`);
+  vmcounters('vm after manual get', vs);
+  const cl = K.kvm_clear_dirty_log.alloc();
+  cl.slot = 1;
+  cl.num_pages = 16;
+  cl.first_page = 0n;
+  cl.dirty_bitmap = BigInt(bm.addr);
+  bm.write64(0, 1n);
+  res('clear page 0', () => p.ioctl(vm, K.KVM_CLEAR_DIRTY_LOG, cl));
+  vmcounters('vm after clear', vs);
+  res('clear page 0 again', () => p.ioctl(vm, K.KVM_CLEAR_DIRTY_LOG, cl));
+  vmcounters('vm after clear again', vs);
   return { lines: out, strace };
 }
 
