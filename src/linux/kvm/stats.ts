@@ -23,7 +23,9 @@
 //   mmio_exits       KVM_EXIT_MMIO (x86_emulate_instruction with mmio_needed)
 //   halt_exits       every HLT (__kvm_emulate_halt), with or without an in-kernel LAPIC
 //   signal_exits     KVM_RUN ending with KVM_EXIT_INTR "as if a signal arrived" (the model's EINTR)
-//   irq_window_exits the interrupt-window exit KVM_RUN returns with (request_interrupt_window)
+//   irq_window_exits the interrupt-window exit: KVM_RUN's (request_interrupt_window), or the one KVM armed for
+//                    an interrupt the guest could not take (IF=0, shadow) when the window opens
+//   nmi_window_exits the same for an NMI that waited for NMIs to be unblocked
 //   request_irq_exits KVM_EXIT_IRQ_WINDOW_OPEN from vcpu_run() after an exit the kernel handled
 //   irq_injections, nmi_injections  every interrupt / NMI injected (vmx_inject_irq/nmi, svm_inject_irq/nmi),
 //                    re-injections included
@@ -38,7 +40,7 @@
 // halt_poll_invalid, halt_poll_success/fail_ns and their histograms (the model never halt-polls), pf_*,
 // tlb_flush, invlpg, remote_tlb_flush (it needs a vCPU in guest mode during a VM ioctl), mmu_*, pages_4k/2m/1g, nx_lpage_splits,
 // max_mmu_rmap_size, max_mmu_page_hash_collisions (no MMU), l1d_flush, host_state_reload, fpu_reload,
-// irq_exits (no host interrupts), nmi_window_exits, hypercalls (no VMCALL), req_event (no KVM_REQ_EVENT),
+// irq_exits (no host interrupts), hypercalls (no VMCALL), req_event (no KVM_REQ_EVENT),
 // nested_run, guest_mode (no nesting), directed_yield_*, preemption_* (no PAUSE exits, no steal time),
 // notify_window_exits.
 

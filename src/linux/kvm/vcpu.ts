@@ -169,6 +169,11 @@ export class KvmVcpu implements GuestBus {
   apicBase: number;
   /** vcpu->stat: the counters KVM_GET_STATS_FD reports (stats.ts), bumped where the kernel bumps them. */
   readonly stat = new KvmVcpuStat();
+  /**
+   * enable_irq_window / enable_nmi_window: the window exits KVM armed for an interrupt (WINDOW_IRQ) or
+   * NMI (WINDOW_NMI) it could not inject; the guest exits once the window opens (counted in `stat`).
+   */
+  windowArmed = 0;
   /** Exits to userspace by reason (inspection; room for the proposed KVM_EXIT_MSIX_ENTRY_UPDATED, 100). */
   readonly exits = new Uint32Array(128);
   /**

@@ -209,6 +209,28 @@ function endBlock(v: KvmVcpu, woke: boolean, halt: boolean): void {
   }
 }
 
+const WINDOW_IRQ = 1;
+const WINDOW_NMI = 2;
+
+/**
+ * The interrupt- or NMI-window exit of a window armed earlier, once it is open: handle_interrupt_window
+ * (VMX) / interrupt_window_interception (SVM), handle_nmi_window / iret_interception.
+ */
+function windowExits(v: KvmVcpu): void {
+  const cpu = v.cpu;
+  const stat = v.stat;
+  if (v.windowArmed & WINDOW_IRQ && cpu.interruptible) {
+    v.windowArmed &= ~WINDOW_IRQ;
+    stat.exits++;
+    stat.irq_window_exits++;
+  }
+  if (v.windowArmed & WINDOW_NMI && !cpu.nmiBlocked && !cpu.shadow) {
+    v.windowArmed &= ~WINDOW_NMI;
+    stat.exits++;
+    stat.nmi_window_exits++;
+  }
+}
+
 /**
  * The first half of kvm_check_and_inject_events(), out of line (rare): re-injects an injected exception,
  * else (no exception pending) an injected NMI or interrupt (KVM_SET_SREGS, KVM_INTERRUPT,
@@ -348,6 +370,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     }
     // KVM_REQ_NMI: process_nmi().
     if (v.nmiQueued !== 0 || (apic !== null && apic.nmiPending !== 0)) processNmi(v);
+    // A window armed at an earlier entry exits once it opens.
+    if (v.windowArmed !== 0) windowExits(v);
     // kvm_check_and_inject_events(): what was already injected (or a pending exception) goes first,
     // whatever IF says; then, when nothing waits for re-injection, NMIs, then external interrupts.
     if ((v.excInjected || v.excPending || v.nmiInjected || v.injectedIrq >= 0) && injectQueued(v)) {
@@ -368,6 +392,10 @@ function enterGuest(v: KvmVcpu, budget: number): number {
         cpu.deliver(vec);
       }
     }
+    // The end of kvm_check_and_inject_events(): enable_nmi_window / enable_irq_window for what is still
+    // pending and cannot be injected now.
+    if (v.nmiPending > 0 && (cpu.nmiBlocked || cpu.shadow)) v.windowArmed |= WINDOW_NMI;
+    if ((v.windowArmed & WINDOW_IRQ) === 0 && !cpu.interruptible && cpu.fault === null && kvmCpuHasInterrupt(v)) v.windowArmed |= WINDOW_IRQ;
     if (cpu.fault !== null) {
       // The triple fault exits (VMX EXIT_REASON_TRIPLE_FAULT, SVM SVM_EXIT_SHUTDOWN).
       v.stat.exits++;
@@ -378,7 +406,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     // A userspace irqchip asked for an exit once it can inject (request_interrupt_window): VMX's
     // interrupt-window exit fires at the first instruction boundary with IF=1 and no shadow.
     if (v.run[RUN.requestInterruptWindow] !== 0 && irqWindowOpen(v, 1)) {
-      // handle_interrupt_window() / interrupt_window_interception().
+      // handle_interrupt_window() / interrupt_window_interception(): one exit, whoever armed the window.
+      v.windowArmed &= ~WINDOW_IRQ;
       v.stat.exits++;
       v.stat.irq_window_exits++;
       setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);

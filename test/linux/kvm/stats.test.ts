@@ -566,6 +566,40 @@ describe('the counters in model-only guests (x86.c, lapic.c, kvm_main.c incremen
     expect([s.get('irq_window_exits'), s.get('request_irq_exits')]).toEqual([1, 0]);
   });
 
+  it('an interrupt arriving with IF=0 arms the interrupt window: one irq_window_exit when STI opens it, then the injection', () => {
+    const v = vmm({ irqchip: 'kernel' });
+    const s = statsOf(v);
+    const a = new GuestAsm('irq-window');
+    enableLapic(a);
+    a.cli().out(0x10, r0, 1).nop().nop().sti().nop().out(0x11, r0, 1).hlt();
+    a.label('isr').handler(0x40, 'isr').eoi().out(0x12, r0, 1).iret();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    signalMsi(v.p, v.vm, 0xfee00000, 0x40);
+    const exitsBefore = s.get('exits');
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(v.runs[0]!.read16(K.kvm_run.offsetof('io.port'))).toBe(0x12);
+    // The window exit, the handler's EOI write (an APIC access) and its OUT.
+    expect([s.get('irq_window_exits'), s.get('irq_injections'), s.get('exits') - exitsBefore]).toEqual([1, 1, 3]);
+  });
+
+  it('an NMI arriving while NMIs are blocked arms the NMI window: one nmi_window_exit when the handler\'s IRET opens it', () => {
+    const v = vmm({ irqchip: 'none' });
+    const s = statsOf(v);
+    const a = new GuestAsm('nmi-window');
+    a.label('l').out(0x10, r0, 1).jmp('l');
+    a.label('nmi').handler(2, 'nmi').out(0x12, r0, 1).iret();
+    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    v.p.ioctl(v.vcpus[0]!, K.KVM_NMI);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(v.runs[0]!.read16(K.kvm_run.offsetof('io.port'))).toBe(0x12);
+    v.p.ioctl(v.vcpus[0]!, K.KVM_NMI);
+    expect(run(v)).toBe(K.KVM_EXIT_IO);
+    expect(v.runs[0]!.read16(K.kvm_run.offsetof('io.port'))).toBe(0x12);
+    expect([s.get('nmi_window_exits'), s.get('nmi_injections'), s.get('irq_window_exits')]).toEqual([1, 2, 0]);
+  });
+
   it('no program to run: an emulation failure (insn_emulation_fail)', () => {
     const v = vmm({ irqchip: 'none' });
     const s = statsOf(v);
