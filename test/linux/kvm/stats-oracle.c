@@ -109,6 +109,16 @@ static void fdinfo(const char *what, int fd) {
   printf("%s link: %s\n", what, l);
 }
 
+/* A new stats fd: its fd flags, fdinfo, link, layout, and its values (all 0 at creation). */
+static void opened(const char *what, int fd, const char *id) {
+  printf("%s stats fd: %d\n", what, fd > 0);
+  printf("%s fd cloexec: %d\n", what, fcntl(fd, F_GETFD));
+  printf("%s fd F_GETFL: %d\n", what, fcntl(fd, F_GETFL));
+  fdinfo(what, fd);
+  dump(what, fd, id);
+  allzero(what, fd);
+}
+
 static int vfd;
 static struct kvm_run *run;
 
@@ -127,13 +137,8 @@ int main(void) {
   int vm = ioctl(kvm, KVM_CREATE_VM, 0);
   res("cap vm", ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD));
   int vs = ioctl(vm, KVM_GET_STATS_FD, 0);
-  printf("vm stats fd: %d\n", vs > 0);
-  res("vm fd cloexec", fcntl(vs, F_GETFD));
-  res("vm fd F_GETFL", fcntl(vs, F_GETFL));
-  fdinfo("vm", vs);
   snprintf(id, sizeof id, "kvm-%d", getpid());
-  dump("vm", vs, id);
-  allzero("vm", vs);
+  opened("vm", vs, id);
   int vs2 = ioctl(vm, KVM_GET_STATS_FD, 7);
   printf("vm KVM_GET_STATS_FD arg 7: %d\n", vs2 > 0);
   close(vs2);
@@ -144,12 +149,8 @@ int main(void) {
   vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
   run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
   int cs = ioctl(vfd, KVM_GET_STATS_FD, 0);
-  printf("vcpu stats fd: %d\n", cs > 0);
-  res("vcpu fd cloexec", fcntl(cs, F_GETFD));
-  fdinfo("vcpu", cs);
   snprintf(id, sizeof id, "kvm-%d/vcpu-0", getpid());
-  dump("vcpu", cs, id);
-  allzero("vcpu", cs);
+  opened("vcpu", cs, id);
   int cs2 = ioctl(vfd, KVM_GET_STATS_FD, 9);
   printf("vcpu KVM_GET_STATS_FD arg 9: %d\n", cs2 > 0);
 
@@ -203,12 +204,7 @@ int main(void) {
   memcpy(mem + 0x2100, nmi, sizeof nmi);
   flat32_gate(mem, 2, 0x2100);
   flat32_sregs(vfd);
-  struct kvm_regs rg;
-  memset(&rg, 0, sizeof rg);
-  rg.rip = 0x1000;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  ioctl(vfd, KVM_SET_REGS, &rg);
+  flat32_regs(vfd, 0x1000, 2);
   counters("before", cs);
   for (int i = 0; i < 3; i++) dorun("run out");
   counters("after 3 outs", cs);
@@ -222,11 +218,7 @@ int main(void) {
   run->immediate_exit = 0;
   counters("after immediate_exit", cs);
   /* KVM_INTERRUPT (userspace irqchip) with IF=1, then KVM_NMI. */
-  memset(&rg, 0, sizeof rg);
-  rg.rip = 0x1010;
-  rg.rsp = 0x8000;
-  rg.rflags = 0x202;
-  ioctl(vfd, KVM_SET_REGS, &rg);
+  flat32_regs(vfd, 0x1010, 0x202);
   struct kvm_interrupt irq = { .irq = 0x30 };
   res("KVM_INTERRUPT 0x30", ioctl(vfd, KVM_INTERRUPT, &irq));
   dorun("run interrupt");
@@ -243,11 +235,7 @@ int main(void) {
   res("log slot", ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m2));
   static const unsigned char dirty[] = { 0xa2, 0x00, 0x00, 0x10, 0x00, 0xa2, 0x00, 0x30, 0x10, 0x00, 0xe6, 0x15, 0xf4 };
   memcpy(mem + 0x3000, dirty, sizeof dirty);
-  memset(&rg, 0, sizeof rg);
-  rg.rip = 0x3000;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  ioctl(vfd, KVM_SET_REGS, &rg);
+  flat32_regs(vfd, 0x3000, 2);
   dorun("run dirtying");
   vmcounters("vm before get", vs);
   unsigned long long bm = 0;
@@ -298,18 +286,10 @@ int main(void) {
   flat32_gate(mem, 0x40, 0x2000);
   memcpy(mem + 0x3000, dirty, sizeof dirty);
   flat32_sregs(vfd);
-  memset(&rg, 0, sizeof rg);
-  rg.rip = 0x1000;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  ioctl(vfd, KVM_SET_REGS, &rg);
+  flat32_regs(vfd, 0x1000, 2);
   dorun("run timer");
   counters("after timer", cs);
-  memset(&rg, 0, sizeof rg);
-  rg.rip = 0x3000;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  ioctl(vfd, KVM_SET_REGS, &rg);
+  flat32_regs(vfd, 0x3000, 2);
   dorun("run dirtying");
   res("get dirty log (manual)", ioctl(vm, KVM_GET_DIRTY_LOG, &dl));
   printf("bitmap: %llx\n", bm);

@@ -152,6 +152,14 @@ function modelRun(): { lines: string[]; strace: string[] } {
     const s = new Stats(p, fd);
     out.push(`${what}: remote_tlb_flush_requests=${s.get('remote_tlb_flush_requests')} remote_tlb_flush=${s.get('remote_tlb_flush')}`);
   };
+  const opened = (what: string, fd: number, id: string) => {
+    out.push(`${what} stats fd: ${fd > 0 ? 1 : 0}`);
+    res(`${what} fd cloexec`, () => p.fcntl(fd, F_GETFD));
+    res(`${what} fd F_GETFL`, () => p.fcntl(fd, F_GETFL));
+    fdinfo(what, fd);
+    dump(what, fd, id);
+    allzero(what, fd);
+  };
   const counters = (what: string, fd: number) => {
     const s = new Stats(p, fd);
     out.push(`${what}: ${COUNTERS.map((n) => `${n}=${s.get(n)}`).join(' ')}`);
@@ -163,12 +171,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
   let vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
   res('cap vm', () => p.ioctl(vm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_BINARY_STATS_FD));
   let vs = p.ioctl(vm, K.KVM_GET_STATS_FD, 0);
-  out.push(`vm stats fd: ${vs > 0 ? 1 : 0}`);
-  res('vm fd cloexec', () => p.fcntl(vs, F_GETFD));
-  res('vm fd F_GETFL', () => p.fcntl(vs, F_GETFL));
-  fdinfo('vm', vs);
-  dump('vm', vs, `kvm-${p.pid}`);
-  allzero('vm', vs);
+  opened('vm', vs, `kvm-${p.pid}`);
   const vs2 = p.ioctl(vm, K.KVM_GET_STATS_FD, 7);
   out.push(`vm KVM_GET_STATS_FD arg 7: ${vs2 > 0 ? 1 : 0}`);
   p.close(vs2);
@@ -178,11 +181,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
   let vfd = p.ioctl(vm, K.KVM_CREATE_VCPU, 0);
   let runMap = p.mmap(null, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
   let cs = p.ioctl(vfd, K.KVM_GET_STATS_FD, 0);
-  out.push(`vcpu stats fd: ${cs > 0 ? 1 : 0}`);
-  res('vcpu fd cloexec', () => p.fcntl(cs, F_GETFD));
-  fdinfo('vcpu', cs);
-  dump('vcpu', cs, `kvm-${p.pid}/vcpu-0`);
-  allzero('vcpu', cs);
+  opened('vcpu', cs, `kvm-${p.pid}/vcpu-0`);
   const cs2 = p.ioctl(vfd, K.KVM_GET_STATS_FD, 9);
   out.push(`vcpu KVM_GET_STATS_FD arg 9: ${cs2 > 0 ? 1 : 0}`);
 
