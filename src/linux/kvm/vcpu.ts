@@ -202,7 +202,7 @@ export class KvmVcpu implements GuestBus {
     readonly index: number,
   ) {
     const withApic = kvm.irqchipMode !== KVM_IRQCHIP_NONE;
-    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, this), kvm.hw, false) : null;
+    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, this), kvm.hw) : null;
     if (this.lapic) {
       this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
       // lapic_timer.timer_mode_mask is 0 until KVM_SET_CPUID2 sets it (cpuid.ts): LVTT keeps no mode bits.
