@@ -106,6 +106,8 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KC.KVM_CAP_PIT2:
     case KC.KVM_CAP_PIT_STATE2:
     case KC.KVM_CAP_REINJECT_CONTROL:
+    // kvm_vm_ioctl_check_extension_generic(): the stats fds (stats.ts).
+    case KC.KVM_CAP_BINARY_STATS_FD:
       // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)
       // and KVM_CAP_X86_SMM (0 here: no CONFIG_KVM_SMM) describe features the model does not have.
       return 1;
