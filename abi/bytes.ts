@@ -46,14 +46,22 @@ export function setU64(b: Uint8Array, o: number, v: bigint): void {
   setU32(b, o + 4, Number(x >> 32n));
 }
 
-/** Reads `size` (1, 2, 4 or 8) bytes little-endian as a number (8-byte values exact below 2^53). */
+/**
+ * Reads `size` (1 to 8) bytes little-endian as a number (values exact below 2^53). Sizes other than
+ * 1, 2, 4 and 8 are the page parts of an access split at a page boundary.
+ */
 export function getLE(b: Uint8Array, o: number, size: number): number {
   switch (size) {
     case 1: return b[o]!;
     case 2: return getU16(b, o);
     case 4: return getU32(b, o);
     case 8: return getU64n(b, o);
-    default: throw new RangeError(`access size ${size}`);
+    default: {
+      if (size < 1 || size > 8) throw new RangeError(`access size ${size}`);
+      let v = 0;
+      for (let i = size - 1; i >= 0; i--) v = v * 256 + b[o + i]!;
+      return v;
+    }
   }
 }
 
@@ -63,6 +71,13 @@ export function setLE(b: Uint8Array, o: number, size: number, v: number): void {
     case 2: setU16(b, o, v); return;
     case 4: setU32(b, o, v); return;
     case 8: setU64n(b, o, v); return;
-    default: throw new RangeError(`access size ${size}`);
+    default: {
+      if (size < 1 || size > 8) throw new RangeError(`access size ${size}`);
+      let x = v;
+      for (let i = 0; i < size; i++) {
+        b[o + i] = x % 256;
+        x = Math.floor(x / 256);
+      }
+    }
   }
 }

@@ -99,6 +99,18 @@ export class KvmVcpu implements GuestBus {
   ioLen = 0;
   ioIsWrite = false;
   /**
+   * vcpu->mmio_fragments of an emulated access that crossed a page (emulator_read_write): the second
+   * page's part when it too needs userspace (-1: none), and for a read the bytes gathered so far
+   * (`splitLow` of them from the first page) of the value being assembled.
+   */
+  private fragGpa = -1;
+  private fragLen = 0;
+  private fragValue = 0;
+  private splitLow = 0;
+  private splitValue = 0;
+  /** Whether the exit in progress is for the second page's part. */
+  private splitHigh = false;
+  /**
    * The guest pc of a port I/O exit (vcpu->arch.cui_linear_rip): complete_fast_pio_in/out drop the
    * completion when userspace moved RIP (KVM_SET_REGS) before re-entering.
    */
@@ -251,6 +263,7 @@ export class KvmVcpu implements GuestBus {
     const stat = this.stat;
     stat.exits++;
     stat.insn_emulation++;
+    if ((addr & 0xfff) + size > PAGE_SIZE) return this.readSplit(addr, size);
     const apic = this.lapic;
     if (apic !== null && apic.inRange(addr)) {
       const v = apic.mmioRead(addr - apic.base, size);
@@ -284,6 +297,7 @@ export class KvmVcpu implements GuestBus {
     const stat = this.stat;
     stat.exits++;
     stat.insn_emulation++;
+    if ((addr & 0xfff) + size > PAGE_SIZE) return this.writeSplit(addr, size, value);
     const apic = this.lapic;
     if (apic !== null && apic.inRange(addr)) {
       apic.mmioWrite(addr - apic.base, size, value);
@@ -294,6 +308,80 @@ export class KvmVcpu implements GuestBus {
       return 0;
     }
     return this.mmioExit(addr, size, true, value);
+  }
+
+  // An emulated access that crosses a page is done a page at a time (emulator_read_write_onepage): each
+  // part goes to RAM, the LAPIC or the MMIO bus, and what none of them takes becomes an MMIO fragment;
+  // KVM_RUN exits for the first fragment and, once userspace completed it, at once for the second
+  // (complete_emulated_mmio) before the instruction completes.
+
+  /** One page's part of an emulated read: the value, -1 if userspace must supply it, or ACCESS_FAULT. */
+  private readPage(a: number, n: number): number {
+    const slot = this.kvm.memslots.find(a, n);
+    if (slot !== null) return slot.read(a, n);
+    const apic = this.lapic;
+    if (apic !== null && apic.inRange(a)) {
+      const v = apic.mmioRead(a - apic.base, n);
+      return v >= 0 ? v : this.emulatorReadCache % 2 ** (n * 8);
+    }
+    const v = this.kvm.mmioBus.read(a, n);
+    if (v >= 0) this.kernelIo++;
+    return v;
+  }
+
+  /** One page's part of an emulated write: true if RAM, the LAPIC or the MMIO bus took it; or ACCESS_FAULT. */
+  private writePage(a: number, n: number, value: number): boolean | number {
+    const slot = this.kvm.memslots.find(a, n);
+    if (slot !== null && !slot.readonly) return slot.write(a, n, value) === ACCESS_FAULT ? ACCESS_FAULT : true;
+    const apic = this.lapic;
+    if (apic !== null && apic.inRange(a)) {
+      apic.mmioWrite(a - apic.base, n, value);
+      return true;
+    }
+    if (this.kvm.mmioBus.write(a, n, value, this)) {
+      this.kernelIo++;
+      return true;
+    }
+    return false;
+  }
+
+  private readSplit(addr: number, size: number): number {
+    const n0 = PAGE_SIZE - (addr & 0xfff);
+    const lo = this.readPage(addr, n0);
+    if (lo === ACCESS_FAULT) return this.memoryFault(addr, n0);
+    const hi = this.readPage(addr + n0, size - n0);
+    if (hi === ACCESS_FAULT) return this.memoryFault(addr + n0, size - n0);
+    const shift = 2 ** (n0 * 8);
+    if (lo >= 0 && hi >= 0) return this.emulatedRead(lo + hi * shift, size);
+    this.splitLow = n0;
+    this.splitValue = (lo >= 0 ? lo : 0) + (hi >= 0 ? hi * shift : 0);
+    this.splitHigh = lo >= 0;
+    if (lo < 0) {
+      this.fragGpa = hi < 0 ? addr + n0 : -1;
+      this.fragLen = size - n0;
+      return this.mmioExit(addr, n0, false, 0);
+    }
+    return this.mmioExit(addr + n0, size - n0, false, 0);
+  }
+
+  private writeSplit(addr: number, size: number, value: number): number {
+    const n0 = PAGE_SIZE - (addr & 0xfff);
+    const shift = 2 ** (n0 * 8);
+    const lo = value % shift;
+    const hi = Math.floor(value / shift);
+    const r0 = this.writePage(addr, n0, lo);
+    if (r0 === ACCESS_FAULT) return this.memoryFault(addr, n0);
+    const r1 = this.writePage(addr + n0, size - n0, hi);
+    if (r1 === ACCESS_FAULT) return this.memoryFault(addr + n0, size - n0);
+    if (r0 === true && r1 === true) return 0;
+    this.splitLow = 0;
+    if (r0 !== true) {
+      this.fragGpa = r1 !== true ? addr + n0 : -1;
+      this.fragLen = size - n0;
+      this.fragValue = hi;
+      return this.mmioExit(addr, n0, true, lo);
+    }
+    return this.mmioExit(addr + n0, size - n0, true, hi);
   }
 
   pioIn(port: number, size: number): number {
@@ -402,28 +490,70 @@ export class KvmVcpu implements GuestBus {
   /** Drops the access the vCPU exited for, uncompleted (a new program, or a RESET/INIT). */
   cancelUserspaceIo(): void {
     this.ioKind = IO_NONE;
+    this.fragGpa = -1;
+    this.splitLow = 0;
   }
 
-  /** complete_emulated_mmio / complete_emulated_pio: finishes the access userspace handled. */
-  completeUserspaceIo(): void {
-    if (this.ioKind === IO_NONE) return;
+  /**
+   * complete_emulated_mmio / complete_emulated_pio: finishes the access userspace handled. False when
+   * a second MMIO fragment of the access needs userspace: KVM_RUN then returns with that exit at once.
+   */
+  completeUserspaceIo(): boolean {
+    if (this.ioKind === IO_NONE) return true;
     if (this.ioKind === IO_MSR) {
       this.ioKind = IO_NONE;
       if (completeUserspaceMsr(this, this.ioIsWrite)) this.cpu.completeIo(0);
       else this.cpu.abortIo();
-      return;
+      return true;
     }
     if (this.ioKind === IO_PIO && this.cpu.pc !== this.ioPc) {
       this.ioKind = IO_NONE;
       this.cpu.abortIo();
-      return;
+      return true;
+    }
+    if (this.ioKind === IO_MMIO && this.ioIsWrite) {
+      // The instruction retired before the exit (retireMmioWrite); only a second fragment is left.
+      if (this.fragGpa >= 0) return this.nextFragment();
+      this.ioKind = IO_NONE;
+      return true;
     }
     const run = this.run;
     let value = 0;
     if (!this.ioIsWrite) value = getLE(run, this.ioKind === IO_MMIO ? RUN.mmioData : PIO_DATA_OFFSET, this.ioLen);
+    if (this.ioKind === IO_MMIO && this.splitLow !== 0) {
+      // A fragment of a read that crossed a page: its bytes go where its page's part sits in the value.
+      this.splitValue += this.splitHigh ? value * 2 ** (this.splitLow * 8) : value;
+      if (this.fragGpa >= 0) return this.nextFragment();
+      value = this.splitValue;
+      this.splitLow = 0;
+    }
     if (this.ioKind === IO_MMIO && !this.ioIsWrite) this.emulatedRead(value, this.ioLen);
     this.ioKind = IO_NONE;
     this.cpu.completeIo(value);
+    return true;
+  }
+
+  /**
+   * x86_emulate_instruction()'s writeback: an instruction whose MMIO write exits to userspace retires
+   * first (RIP moves past it before KVM_RUN returns); a read waits for the data.
+   */
+  retireMmioWrite(): void {
+    if (this.ioKind === IO_MMIO && this.ioIsWrite) this.cpu.completeIo(0);
+  }
+
+  /** complete_emulated_mmio() with a fragment left: KVM_RUN exits again for it without running the guest. */
+  private nextFragment(): false {
+    const gpa = this.fragGpa;
+    this.fragGpa = -1;
+    this.splitHigh = true;
+    const run = this.run;
+    setU64n(run, RUN.mmioPhysAddr, gpa);
+    if (this.ioIsWrite) setLE(run, RUN.mmioData, this.fragLen, this.fragValue);
+    setU32(run, RUN.mmioLen, this.fragLen);
+    setU32(run, RUN.exitReason, KVM_EXIT_MMIO);
+    this.exits[KVM_EXIT_MMIO]!++;
+    this.ioLen = this.fragLen;
+    return false;
   }
 
   get ioPending(): boolean {

@@ -95,7 +95,8 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
       const cr8 = getU64n(run, RUN.cr8);
       if (!kvmSetCr8(v, cr8)) throw kerr('EINVAL', `kvm_run.cr8 0x${cr8.toString(16)} sets bits reserved in CR8 (only bits 0-3, TPR[7:4], exist); the guest did not run`);
     }
-    if (v.ioPending) v.completeUserspaceIo();
+    // complete_userspace_io: a second MMIO fragment ends KVM_RUN at once with its own exit.
+    if (v.ioPending && !v.completeUserspaceIo()) return 0;
     // Userspace has handled the exit that held an MSI-X entry (it re-routed the entry's GSI): release it.
     if (v.heldMsix >= 0) v.kvm.msix.releaseHold(v);
     if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set (pending I/O was completed first; exit_reason is unchanged)');
@@ -446,6 +447,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
         return R_CONTINUE;
       case STEP_IO_EXIT:
         v.exits[getU32(v.run, RUN.exitReason)]!++;
+        v.retireMmioWrite();
         return R_EXIT;
       case STEP_IO_FAULT:
         v.reportMemoryFault();
