@@ -145,6 +145,12 @@ export class KvmVmFile extends KFile {
         const b = arg.user(kvm_irqfd.size);
         return kvm.irqfds.ioctl(ctx, getU32(b, 0) | 0, getU32(b, 4), getU32(b, 8), getU32(b, 12) | 0);
       }
+      case KC.KVM_REGISTER_COALESCED_MMIO:
+      case KC.KVM_UNREGISTER_COALESCED_MMIO: {
+        const b = arg.user(KC.kvm_coalesced_mmio_zone.size);
+        const zone = { addr: getU64(b, 0), size: getU32(b, 8), pio: getU32(b, 12) };
+        return req === KC.KVM_REGISTER_COALESCED_MMIO ? kvm.coalesced.register(zone) : kvm.coalesced.unregister(zone);
+      }
       case KVM_IOEVENTFD: {
         const b = arg.user(kvm_ioeventfd.size);
         return kvm.ioeventfds.ioctl(ctx, { datamatch: getU64(b, 0), addr: getU64(b, 8), len: getU32(b, 16), fd: getU32(b, 20) | 0, flags: getU32(b, 24) });
@@ -243,6 +249,7 @@ export class KvmVmFile extends KFile {
     const vcpu = new KvmVcpu(kvm, vid, kvm.vcpus.length);
     kvm.createdVcpus++;
     kvm.vcpus.push(vcpu);
+    kvm.coalesced.attach(vcpu);
     requestScanIoapic(kvm);
     kvm.get();
     const f = new KvmVcpuFile(vcpu);

@@ -4,6 +4,7 @@
 // its memory slots name that process's addresses, and VM and vCPU ioctls from another process fail
 // with EIO.
 
+import { CoalescedMmio } from './coalesced-mmio.js';
 import type { MsrFilter } from './msr-filter.js';
 import type { Kernel } from '../kernel.js';
 import { KvmVmStat } from './stats.js';
@@ -129,6 +130,8 @@ export class Kvm {
   readonly apicMap = new ApicMap();
   readonly irqfds: IrqfdRegistry;
   readonly ioeventfds: IoeventfdRegistry;
+  /** KVM_REGISTER_COALESCED_MMIO zones and the ring (coalesced-mmio.ts). */
+  readonly coalesced = new CoalescedMmio(this);
   /** In-kernel MSI-X tables (the proposed KVM_DEFINE_MSIX_TABLE family). */
   readonly msix: KvmMsixTables;
   private readonly ackNotifiers: AckNotifier[] = [];

@@ -61,6 +61,7 @@ import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts
 import { xsave2Size } from './fpu.js';
 import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
 import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
+import { KVM_COALESCED_MMIO_PAGE_OFFSET } from './coalesced-mmio.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -68,6 +69,10 @@ import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
  */
 export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number): number {
   switch (cap) {
+    case KC.KVM_CAP_COALESCED_MMIO:
+      return KVM_COALESCED_MMIO_PAGE_OFFSET;
+    case KC.KVM_CAP_COALESCED_PIO:
+      return 1;
     case KVM_CAP_IRQCHIP:
     case KVM_CAP_HLT:
     case KVM_CAP_USER_MEMORY:
