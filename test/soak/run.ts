@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 
 const factor = process.env['VKS_SOAK_FACTOR'] ?? '25';
 const files = process.argv.slice(2);
-const r = spawnSync('npx', ['vitest', 'run', ...(files.length ? files : ['test/']), '--testNamePattern', 'property|\\(property\\)|vs a reference model|model-based'], {
+// More runs take longer than npm test's per-test timeout (a differential property at factor 15 takes minutes).
+const r = spawnSync('npx', ['vitest', 'run', ...(files.length ? files : ['test/']), '--testTimeout', '3600000', '--testNamePattern', 'property|\\(property\\)|vs a reference model|model-based'], {
   stdio: 'inherit',
   env: { ...process.env, VKS_SOAK_FACTOR: factor },
 });
