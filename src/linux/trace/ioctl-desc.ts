@@ -58,6 +58,7 @@ export type TraceFileKind =
   | 'vfio-container'
   | 'vfio-group'
   | 'vfio-device'
+  | 'iommufd'
   | 'kvm'
   | 'kvm-vm'
   | 'kvm-vcpu'

@@ -1,0 +1,174 @@
+// drivers/vfio/device_cdev.c (+ vfio_main.c's cdev paths, iommufd.c's vfio_iommufd_physical_*): the device
+// character device /dev/vfio/devices/vfioN. Opening it (ENODEV once the device is unregistered) gives a
+// device file that can do nothing but VFIO_DEVICE_BIND_IOMMUFD: every other ioctl, read, write and mmap is
+// EINVAL until the bind succeeded (df->access_granted, vfio_device_fops_unl_ioctl).
+// BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd): argsz/flags/iommufd < 0 -> EINVAL; then the group path is
+// blocked (vfio_device_block_group: EBUSY while the group fd is open; while a device is bound through its
+// cdev the group cannot be opened, EBUSY); a second bind -> EINVAL; the iommufd fd: EBADF, or EBADFD when
+// it is not /dev/iommu; a device already opened (another cdev fd) -> EINVAL (vfio_df_open); then
+// iommufd_device_bind() and the driver's open_device; out_devid is the iommufd device id.
+// ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt/detach_pt): argsz, flags (PASID ->
+// EOPNOTSUPP: vfio-pci on this host has no PASID capable device), then iommufd_device_attach (or replace
+// when attached; pt_id returns the HWPT id) / iommufd_device_detach (a no-op when not attached).
+// Closing the last reference: the driver's close_device, detach, unbind, the iommufd reference, the group.
+
+import { getU32, setU32 } from '../../../abi/bytes.js';
+import { kerr } from '../errors.js';
+import type { FileContext, MmapRequest } from '../fs/file.js';
+import type { Kernel } from '../kernel.js';
+import type { Backing } from '../mm/backing.js';
+import type { UserArg } from '../uaccess.js';
+import {
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_ATTACH_PASID, VFIO_DEVICE_BIND_FLAG_TOKEN, VFIO_DEVICE_BIND_IOMMUFD,
+  VFIO_DEVICE_DETACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_PASID, vfio_device_attach_iommufd_pt, vfio_device_bind_iommufd,
+  vfio_device_detach_iommufd_pt,
+} from '../../../include-ts/linux/vfio.js';
+import {
+  iommufdDeviceAttach, iommufdDeviceBind, iommufdDeviceDetach, iommufdDeviceReplace, iommufdDeviceUnbind,
+} from '../iommu/iommufd/device.js';
+import type { IommufdCtx } from '../iommu/iommufd/main.js';
+import { bindHeader, VfioDeviceFile, type VfioDevice } from './vfio-main.js';
+
+export class VfioDeviceCdevFile extends VfioDeviceFile {
+  /** df->access_granted */
+  accessGranted = false;
+  /** df->iommufd */
+  ictx: IommufdCtx | null = null;
+
+  /** vfio_device_fops_cdev_open(): ENODEV once the device is no longer registered. */
+  static open(_ctx: FileContext, dev: VfioDevice, kernel: Kernel): VfioDeviceCdevFile {
+    if (dev.index < 0 || !dev.group) throw kerr('ENODEV', `${dev.name} is no longer registered with VFIO`);
+    dev.cdevRefs++;
+    const f = new VfioDeviceCdevFile(dev, null, kernel);
+    f.cdevPath = `/dev/vfio/devices/vfio${dev.index}`;
+    return f;
+  }
+
+  private cdevPath = '';
+
+  override get path(): string {
+    return this.cdevPath;
+  }
+
+  private denied(what: string): never {
+    throw kerr('EINVAL', `${what}: the device fd ${this.cdevPath} is not bound to an iommufd yet (VFIO_DEVICE_BIND_IOMMUFD first)`);
+  }
+
+  override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
+    if (req === VFIO_DEVICE_BIND_IOMMUFD) return this.bind(ctx, arg);
+    if (!this.accessGranted) this.denied('ioctl');
+    if (req === VFIO_DEVICE_ATTACH_IOMMUFD_PT) return this.attachPt(arg);
+    if (req === VFIO_DEVICE_DETACH_IOMMUFD_PT) return this.detachPt(arg);
+    return super.ioctl(ctx, req, arg);
+  }
+
+  /** vfio_df_ioctl_bind_iommufd() */
+  private bind(ctx: FileContext, arg: UserArg): number {
+    const { b, flags, iommufd } = bindHeader(arg);
+    const dev = this.device;
+    if (flags & VFIO_DEVICE_BIND_FLAG_TOKEN) arg.user(vfio_device_bind_iommufd.size);
+    const group = dev.group;
+    if (!group) throw kerr('ENODEV', `${dev.name} is no longer registered with VFIO`);
+    // vfio_device_block_group()
+    if (group.openedFile) throw kerr('EBUSY', `/dev/vfio/${group.id} is open: ${dev.name} is in use through the group path`);
+    if (this.accessGranted) throw kerr('EINVAL', `${this.cdevPath} is already bound to an iommufd`);
+    const ictx = this.kernel.iommufd.ctxFromFd(ctx.proc, iommufd);
+    // vfio_df_open(): only the group path may open a device more than once.
+    if (dev.openCount !== 0) throw kerr('EINVAL', `${dev.name} is already open through another file (one cdev fd at a time may be bound)`);
+    if (flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
+      // vfio_pci_validate_vf_token(): no device of this host is an SR-IOV PF or VF.
+      throw kerr('EINVAL', `${dev.name}: VF token incorrectly provided, not a PF or VF`);
+    }
+    // vfio_df_device_first_open() -> vfio_df_iommufd_bind() -> vfio_iommufd_physical_bind()
+    const idev = iommufdDeviceBind(ictx, dev.pdev);
+    try {
+      dev.ops.openDevice(ctx);
+    } catch (e) {
+      iommufdDeviceUnbind(idev);
+      throw e;
+    }
+    dev.openCount++;
+    dev.iommufdDevice = idev;
+    group.cdevDeviceOpenCnt++;
+    this.ictx = ictx;
+    this.accessGranted = true;
+    setU32(b, vfio_device_bind_iommufd.offsetof('out_devid'), idev.id);
+    return 0;
+  }
+
+  /** vfio_df_ioctl_attach_pt() + vfio_iommufd_physical_attach_ioas() */
+  private attachPt(arg: UserArg): number {
+    const L = vfio_device_attach_iommufd_pt;
+    const minsz = L.offsetofend('pt_id');
+    const b = arg.user(minsz);
+    const argsz = getU32(b, 0);
+    const flags = getU32(b, 4);
+    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
+    if (flags & ~VFIO_DEVICE_ATTACH_PASID) throw kerr('EINVAL', `unknown flags 0x${(flags & ~VFIO_DEVICE_ATTACH_PASID).toString(16)}`);
+    if (flags & VFIO_DEVICE_ATTACH_PASID) throw kerr('EOPNOTSUPP', `${this.device.name} does not support PASID attachment`);
+    const dev = this.device;
+    const ptId = getU32(b, L.offsetof('pt_id'));
+    const idev = dev.iommufdDevice!;
+    const hwptId = dev.iommufdAttached ? iommufdDeviceReplace(idev, ptId) : iommufdDeviceAttach(idev, ptId);
+    dev.iommufdAttached = true;
+    setU32(b, L.offsetof('pt_id'), hwptId);
+    return 0;
+  }
+
+  /** vfio_df_ioctl_detach_pt() + vfio_iommufd_physical_detach_ioas() */
+  private detachPt(arg: UserArg): number {
+    const L = vfio_device_detach_iommufd_pt;
+    const minsz = L.offsetofend('flags');
+    const b = arg.user(minsz);
+    const argsz = getU32(b, 0);
+    const flags = getU32(b, 4);
+    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
+    if (flags & ~VFIO_DEVICE_DETACH_PASID) throw kerr('EINVAL', `unknown flags 0x${(flags & ~VFIO_DEVICE_DETACH_PASID).toString(16)}`);
+    if (flags & VFIO_DEVICE_DETACH_PASID) throw kerr('EOPNOTSUPP', `${this.device.name} does not support PASID attachment`);
+    this.detach();
+    return 0;
+  }
+
+  private detach(): void {
+    const dev = this.device;
+    if (!dev.iommufdAttached) return;
+    iommufdDeviceDetach(dev.iommufdDevice!);
+    dev.iommufdAttached = false;
+  }
+
+  override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
+    if (!this.accessGranted) this.denied('read');
+    return super.read(ctx, buf, pos);
+  }
+
+  override write(ctx: FileContext, buf: Uint8Array, pos: number): number {
+    if (!this.accessGranted) this.denied('write');
+    return super.write(ctx, buf, pos);
+  }
+
+  override mmap(ctx: FileContext, req: MmapRequest): Backing {
+    if (!this.accessGranted) this.denied('mmap');
+    return super.mmap(ctx, req);
+  }
+
+  /** vfio_device_fops_release() -> vfio_df_unbind_iommufd() */
+  override release(): void {
+    const dev = this.device;
+    if (this.accessGranted) {
+      // vfio_df_close() -> vfio_df_device_last_close(): the driver first, then the iommufd binding.
+      dev.openCount--;
+      dev.ops.closeDevice();
+      this.detach();
+      iommufdDeviceUnbind(dev.iommufdDevice!);
+      dev.iommufdDevice = null;
+      this.ictx = null;
+      if (dev.group) dev.group.cdevDeviceOpenCnt--;
+      this.accessGranted = false;
+    }
+    dev.cdevRefs--;
+    if (dev.openCount === 0 && dev.cdevRefs === 0) {
+      this.kernel.sched.cancel(dev.requestTimer);
+      dev.released.wake(1);
+    }
+  }
+}
