@@ -86,10 +86,13 @@ export function detach(p: Process, dev: number): number {
   return p.ioctl(dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 8 }));
 }
 
+/** Every capability but CAP_IPC_LOCK (as a VMM whose pinned pages are charged). */
+export const NO_IPC_LOCK = ((1n << 41n) - 1n) & ~(1n << 14n);
+
 /** The QEMU iommufd sequence up to an attached device and 4 MiB of anonymous memory (unmapped in the IOAS). */
-export function openIommufd(opts: { host?: Host; attach?: boolean } = {}): Opened {
+export function openIommufd(opts: { host?: Host; attach?: boolean; capabilities?: bigint } = {}): Opened {
   const host = opts.host ?? Host.create();
-  const p = host.spawn();
+  const p = host.spawn(opts.capabilities !== undefined ? { capabilities: opts.capabilities } : {});
   const iommufd = p.open('/dev/iommu', O_RDWR);
   const dev = openCdev(p);
   const devid = bind(p, dev, iommufd);
