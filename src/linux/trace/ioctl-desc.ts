@@ -25,7 +25,9 @@ export type IoctlArgKind =
   /** A pointer to a NUL-terminated string (`VFIO_GROUP_GET_DEVICE_FD`). */
   | 'string'
   /** A pointer to an `int`/`__s32` (`VFIO_GROUP_SET_CONTAINER`). */
-  | 'int-ptr';
+  | 'int-ptr'
+  /** A pointer strace names but does not decode: printed as an unknown ioctl's argument. */
+  | 'ptr';
 
 export interface IoctlDesc {
   readonly name: string;

@@ -324,6 +324,7 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
     if (ev.argValue !== undefined) return Number(ev.argValue) === 0 ? '0' : `0x${BigInt.asUintN(64, BigInt(ev.argValue)).toString(16)}`;
     return ev.argIn ? `${quoteBytes(ev.argIn, 16)}` : '0';
   }
+  if (desc.arg === 'ptr') return ioctlArg(ev, undefined);
   const failed = ev.errno !== 0;
   switch (desc.arg) {
     case 'none':
