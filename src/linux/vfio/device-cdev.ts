@@ -96,16 +96,24 @@ export class VfioDeviceCdevFile extends VfioDeviceFile {
     return 0;
   }
 
-  /** vfio_df_ioctl_attach_pt() + vfio_iommufd_physical_attach_ioas() */
-  private attachPt(arg: UserArg): number {
-    const L = vfio_device_attach_iommufd_pt;
-    const minsz = L.offsetofend('pt_id');
+  /**
+   * The header both vfio_df_ioctl_attach_pt() and vfio_df_ioctl_detach_pt() check: argsz, flags (only
+   * the PASID flag is known; vfio-pci here has no pasid_attach_ioas, so it is EOPNOTSUPP).
+   */
+  private ptHeader(arg: UserArg, minsz: number, pasidFlag: number): Uint8Array {
     const b = arg.user(minsz);
     const argsz = getU32(b, 0);
     const flags = getU32(b, 4);
     if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
-    if (flags & ~VFIO_DEVICE_ATTACH_PASID) throw kerr('EINVAL', `unknown flags 0x${(flags & ~VFIO_DEVICE_ATTACH_PASID).toString(16)}`);
-    if (flags & VFIO_DEVICE_ATTACH_PASID) throw kerr('EOPNOTSUPP', `${this.device.name} does not support PASID attachment`);
+    if (flags & ~pasidFlag) throw kerr('EINVAL', `unknown flags 0x${(flags & ~pasidFlag).toString(16)}`);
+    if (flags & pasidFlag) throw kerr('EOPNOTSUPP', `${this.device.name} does not support PASID attachment`);
+    return b;
+  }
+
+  /** vfio_df_ioctl_attach_pt() + vfio_iommufd_physical_attach_ioas() */
+  private attachPt(arg: UserArg): number {
+    const L = vfio_device_attach_iommufd_pt;
+    const b = this.ptHeader(arg, L.offsetofend('pt_id'), VFIO_DEVICE_ATTACH_PASID);
     const dev = this.device;
     const ptId = getU32(b, L.offsetof('pt_id'));
     const idev = dev.iommufdDevice!;
@@ -117,14 +125,7 @@ export class VfioDeviceCdevFile extends VfioDeviceFile {
 
   /** vfio_df_ioctl_detach_pt() + vfio_iommufd_physical_detach_ioas() */
   private detachPt(arg: UserArg): number {
-    const L = vfio_device_detach_iommufd_pt;
-    const minsz = L.offsetofend('flags');
-    const b = arg.user(minsz);
-    const argsz = getU32(b, 0);
-    const flags = getU32(b, 4);
-    if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
-    if (flags & ~VFIO_DEVICE_DETACH_PASID) throw kerr('EINVAL', `unknown flags 0x${(flags & ~VFIO_DEVICE_DETACH_PASID).toString(16)}`);
-    if (flags & VFIO_DEVICE_DETACH_PASID) throw kerr('EOPNOTSUPP', `${this.device.name} does not support PASID attachment`);
+    this.ptHeader(arg, vfio_device_detach_iommufd_pt.offsetofend('flags'), VFIO_DEVICE_DETACH_PASID);
     this.detach();
     return 0;
   }
