@@ -642,7 +642,7 @@ export class Process implements Cred {
       // then EBADF, then ESPIPE, then vfs_read()/vfs_write()'s access-mode EBADF (in attempt()).
       if (explicitPos && pos < 0 && !this.exited) throw negativeOffset(pos);
       file = this.fileFor(fd);
-      if (explicitPos && !file.positional) throw noPosition(kind, file);
+      if (explicitPos && !(isRead ? file.positional : file.pwritable)) throw noPosition(kind, file);
       let n = this.attempt(file, buf, isRead, explicitPos, pos);
       if (n === WOULD_BLOCK) n = this.rwWait(file, buf, isRead, explicitPos, pos);
       this.sched.point();

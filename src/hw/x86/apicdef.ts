@@ -1,4 +1,5 @@
-// arch/x86/include/asm/apicdef.h: local APIC register offsets and field encodings (xAPIC MMIO layout),
+// arch/x86/include/asm/apicdef.h: local APIC register offsets and field encodings (xAPIC MMIO layout;
+// in x2APIC mode the same offsets are MSRs from APIC_BASE_MSR),
 // shared by the LAPIC, IOAPIC and MSI models and by every hypervisor built on them.
 
 export const APIC_DEFAULT_PHYS_BASE = 0xfee0_0000;
@@ -31,6 +32,13 @@ export const APIC_LVTERR = 0x370;
 export const APIC_TMICT = 0x380;
 export const APIC_TMCCT = 0x390;
 export const APIC_TDCR = 0x3e0;
+/** x2APIC only: SELF IPI (MSR 0x83f). */
+export const APIC_SELF_IPI = 0x3f0;
+
+/** x2APIC registers are MSRs 0x800-0x8ff: register offset = (msr - APIC_BASE_MSR) << 4. */
+export const APIC_BASE_MSR = 0x800;
+/** x2APIC broadcast destination. */
+export const X2APIC_BROADCAST = 0xffff_ffff;
 
 /** KVM's version register: version 0x14, max LVT entry 5 (six LVTs) — 0x00050014 measured on 6.18. */
 export const APIC_VERSION = 0x14;

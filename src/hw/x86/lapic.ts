@@ -1,5 +1,6 @@
-// A local APIC in xAPIC mode, as KVM models it (arch/x86/kvm/lapic.c: kvm_lapic_reg_read/write,
-// __apic_accept_irq, apic_update_ppr, kvm_get_apic_interrupt, apic_set_eoi, kvm_lapic_reset), usable by
+// A local APIC in xAPIC or x2APIC mode, as KVM models it (arch/x86/kvm/lapic.c: kvm_lapic_reg_read/write,
+// __apic_accept_irq, apic_update_ppr, kvm_get_apic_interrupt, apic_set_eoi, kvm_lapic_reset,
+// __kvm_apic_set_base, __kvm_x2apic_icr_write, kvm_apic_match_physical/logical_addr), usable by
 // any hypervisor model: what KVM or Xen do *around* the APIC (which EOIs reach an IOAPIC, how IPIs and
 // MSIs find their destination, waking a halted vCPU) goes through LapicHooks.
 //
@@ -20,6 +21,14 @@
 //   (KVM's default LAPIC_MMIO_HOLE quirk).
 // - Reset: ID = index << 24, version 0x00050014, DFR flat, SPIV 0xFF (software-disabled), LVTs masked,
 //   except the BSP's LINT0 = ExtINT (KVM_X86_QUIRK_LINT0_REENABLED) so the 8259 reaches it.
+// - x2APIC mode (IA32_APIC_BASE.EXTD; SDM vol. 3 11.12): the ID is the vCPU index, read-only, and LDR is
+//   derived from it (cluster = ID[31:4] in bits 31:16, bit ID[3:0] in 15:0) and read-only too; DFR, ICR2
+//   and ARBPRI do not exist; ICR is one 64-bit register (the destination in bits 63:32) kept as KVM
+//   keeps it when its ICR is not split (VMX, and this machine): the high half in the word after ICR,
+//   not in ICR2; SELF IPI (0x3f0) exists; a write to a read-only or missing register, a non-zero ESR
+//   write, or reserved ICR bits fail (the caller turns that into #GP or a failed KVM_SET_MSRS). The MMIO
+//   window then reads all ones and drops writes, as when hardware-disabled. Leaving x2APIC mode
+//   (host-initiated, or through disabled) sets the xAPIC ID back and leaves LDR as it was (measured).
 // - The timer (apic-timer.ts) counts on virtual time; its expiry is injected by the hypervisor
 //   (injectPendingTimer) when it next enters the guest.
 
@@ -35,7 +44,8 @@ import {
   APIC_LVTTHMR, APIC_LVT_LEVEL_TRIGGER, APIC_LVT_MASKED, APIC_LVT_REMOTE_IRR, APIC_MMIO_LENGTH, APIC_MODE_MASK,
   APIC_PROCPRI, APIC_SEND_PENDING, APIC_SHORT_MASK, APIC_SPIV, APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI,
   APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR, APIC_VECTOR_MASK, APIC_VERSION, APIC_BROADCAST,
-  APIC_DEST_LOGICAL, MSR_IA32_APICBASE_ENABLE, apicBaseResetValue,
+  APIC_DEST_LOGICAL, APIC_DEST_SELF, APIC_SELF_IPI, MSR_IA32_APICBASE_ENABLE, X2APIC_BROADCAST, X2APIC_ENABLE,
+  apicBaseResetValue,
 } from './apicdef.js';
 
 /** What the hypervisor does around the APIC. */
@@ -87,15 +97,31 @@ export const APIC_LVT_TIMER_MODE_MASK = 3 << 17;
 export const LAPIC_EVENT_INIT = 1;
 export const LAPIC_EVENT_SIPI = 2;
 
-/** What kvm_lapic_reset() zeroes on INIT besides the IRR/ISR/TMR banks (PPR: recomputed from them). */
-const INIT_CLEARED = [APIC_TASKPRI, APIC_PROCPRI, APIC_LDR, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_TDCR, APIC_TMICT] as const;
+/**
+ * What kvm_lapic_reset() zeroes on INIT besides the IRR/ISR/TMR banks (PPR: recomputed from them); in
+ * x2APIC mode LDR is kept and the 64-bit ICR is zeroed instead of ICR and ICR2.
+ */
+const INIT_CLEARED = [APIC_TASKPRI, APIC_PROCPRI, APIC_ESR, APIC_ICR, APIC_TDCR, APIC_TMICT] as const;
+const INIT_CLEARED_XAPIC = [APIC_LDR, APIC_ICR2] as const;
+/** The word holding bits 63:32 of the x2APIC ICR (kvm_lapic_set_reg64(APIC_ICR)). */
+const ICR_HI_W = (APIC_ICR >> 2) + 1;
 
-/** Registers a read may name (kvm_lapic_readable_reg_mask for xAPIC without CMCI). */
-const READABLE = new Set<number>([
-  APIC_ID, APIC_LVR, APIC_TASKPRI, APIC_ARBPRI, APIC_PROCPRI, APIC_LDR, APIC_DFR, APIC_SPIV, APIC_ESR, APIC_ICR, APIC_ICR2,
+/** Registers a read may name in x2APIC mode (kvm_lapic_readable_reg_mask without CMCI). */
+const READABLE_X2APIC = new Set<number>([
+  APIC_ID, APIC_LVR, APIC_TASKPRI, APIC_PROCPRI, APIC_LDR, APIC_SPIV, APIC_ESR, APIC_ICR,
   APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_TMICT, APIC_TMCCT, APIC_TDCR,
   ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) => [APIC_ISR + i * 16, APIC_TMR + i * 16, APIC_IRR + i * 16]),
 ]);
+/** In xAPIC mode ARBPRI, DFR and ICR2 exist too. */
+const READABLE_XAPIC = new Set<number>([...READABLE_X2APIC, APIC_ARBPRI, APIC_DFR, APIC_ICR2]);
+
+/** X2APIC_ICR_RESERVED_BITS' low half: bits 31:20, 17:16 and 13 (the high half is the destination). */
+const X2APIC_ICR_RESERVED_LO = 0xfff3_2000;
+
+/** kvm_apic_calc_x2apic_ldr(). */
+export function x2apicLdr(id: number): number {
+  return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
+}
 
 function highestInBank(regs: Uint32Array, w0: number): number {
   for (let i = 7; i >= 0; i--) {
@@ -138,6 +164,14 @@ export class Lapic implements TimerApic {
   /** apicBaseMsr as two int32 halves (see apicBaseLo). */
   private baseLo = 0;
   private baseHi = 0;
+  /** Its EXTD bit: x2APIC mode (apic_x2apic_mode()). */
+  private x2 = false;
+  /**
+   * Whether the version register advertises directed EOI (kvm_apic_set_version: the guest CPUID has
+   * x2APIC and there is no in-kernel IOAPIC); the hypervisor sets it and the next reset or state load
+   * (or setDirectedEoiCapable) puts it in LVR.
+   */
+  private directedEoiCapable = false;
   /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
   irrCount = 0;
   isrCount = 0;
@@ -167,8 +201,6 @@ export class Lapic implements TimerApic {
     readonly index: number,
     readonly hooks: LapicHooks,
     private readonly hw: HwContext,
-    /** Whether the in-kernel IOAPIC exists (directed EOI is then not advertised). */
-    private readonly directedEoiCapable = false,
   ) {
     this.trace = hw.trace;
     this.label = `vcpu${index}`;
@@ -189,12 +221,15 @@ export class Lapic implements TimerApic {
   reset(bsp: boolean, initEvent = false): void {
     if (initEvent) {
       for (const r of INIT_CLEARED) this.regs[r >> 2] = 0;
+      if (this.x2) this.regs[ICR_HI_W] = 0;
+      else for (const r of INIT_CLEARED_XAPIC) this.regs[r >> 2] = 0;
       for (let i = 0; i < 8; i++) this.regs[IRR_W + i * 4] = this.regs[ISR_W + i * 4] = this.regs[TMR_W + i * 4] = 0;
     } else {
       this.regs.fill(0);
       this.storeApicBase(apicBaseResetValue(bsp));
       this.baseAddr = APIC_DEFAULT_PHYS_BASE;
       this.baseEnabled = true;
+      this.x2 = false;
       this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
     }
     this.setVersion();
@@ -213,6 +248,12 @@ export class Lapic implements TimerApic {
     this.timer.updateDivide();
     // pending INIT/SIPI events survive (an INIT processed together with a SIPI still starts the CPU).
     this.hooks.mapChanged(this);
+  }
+
+  /** kvm_apic_set_version() after the guest CPUID (or the irqchip) changed what it advertises. */
+  setDirectedEoiCapable(capable: boolean): void {
+    this.directedEoiCapable = capable;
+    this.setVersion();
   }
 
   private setVersion(): void {
@@ -261,6 +302,16 @@ export class Lapic implements TimerApic {
     return this.regs[APIC_ID >> 2]! >>> 24;
   }
 
+  /** KVM's x2APIC ID: the vCPU index, whatever the mode (kvm_x2apic_id()). */
+  get x2apicId(): number {
+    return this.index;
+  }
+
+  /** apic_x2apic_mode(). */
+  get x2apicMode(): boolean {
+    return this.x2;
+  }
+
   get ldr(): number {
     return this.regs[APIC_LDR >> 2]!;
   }
@@ -298,7 +349,8 @@ export class Lapic implements TimerApic {
 
   /**
    * Sets IA32_APIC_BASE (the MSR write, or KVM_SET_SREGS.apic_base): __kvm_apic_set_base(). Turning
-   * the enable bit on also sets the xAPIC ID back to the vCPU index (kvm_apic_set_xapic_id).
+   * the enable bit on sets the xAPIC ID back to the vCPU index (kvm_apic_set_xapic_id); turning EXTD on
+   * sets the x2APIC ID and LDR (kvm_apic_set_x2apic_id), turning it off with the APIC enabled the xAPIC ID.
    */
   setApicBase(value: number): void {
     const old = this.apicBaseMsr;
@@ -306,10 +358,20 @@ export class Lapic implements TimerApic {
     // `& 0xfff` sees the low 32 bits, which hold bits 0-11 whatever the value's size.
     this.baseAddr = value - (value & 0xfff);
     this.baseEnabled = (value & BASE_ENABLE) !== 0;
+    this.x2 = (value & X2APIC_ENABLE) !== 0;
+    let changed = false;
     if ((old ^ value) & BASE_ENABLE) {
       if (this.baseEnabled) this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
-      this.hooks.mapChanged(this);
+      changed = true;
     }
+    if ((old ^ value) & X2APIC_ENABLE) {
+      if (this.x2) {
+        this.regs[APIC_ID >> 2] = this.index >>> 0;
+        this.regs[APIC_LDR >> 2] = x2apicLdr(this.index);
+      } else if (this.baseEnabled) this.regs[APIC_ID >> 2] = (this.index << 24) >>> 0;
+      changed = true;
+    }
+    if (changed) this.hooks.mapChanged(this);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -526,27 +588,38 @@ export class Lapic implements TimerApic {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Destination matching (kvm_apic_match_physical_addr / kvm_apic_match_logical_addr, xAPIC)
+  // Destination matching (kvm_apic_match_physical_addr / kvm_apic_match_logical_addr)
 
-  matchPhysical(dest: number): boolean {
-    return dest === APIC_BROADCAST || dest === this.xapicId;
+  /** kvm_apic_broadcast(): the broadcast ID of the APIC's mode. */
+  private isBroadcast(mda: number): boolean {
+    return mda === (this.x2 ? X2APIC_BROADCAST : APIC_BROADCAST);
   }
 
-  matchLogical(dest: number): boolean {
-    if (dest === APIC_BROADCAST) return true;
+  /**
+   * Physical destination `mda` (32 bits). KVM's hotplug hack: an xAPIC-mode APIC also answers to its
+   * x2APIC ID when the ID cannot be encoded in 8 bits.
+   */
+  matchPhysical(mda: number): boolean {
+    if (this.isBroadcast(mda)) return true;
+    if (this.x2 || mda > 0xff) return mda === this.index;
+    return mda === this.xapicId;
+  }
+
+  matchLogical(mda: number): boolean {
+    if (this.isBroadcast(mda)) return true;
+    if (this.x2) {
+      const ldr = this.ldr;
+      return ldr >>> 16 === mda >>> 16 && (ldr & mda & 0xffff) !== 0;
+    }
     const logicalId = this.ldr >>> 24;
     switch (this.dfr) {
       case APIC_DFR_FLAT:
-        return (logicalId & dest) !== 0;
+        return (logicalId & mda) !== 0;
       case APIC_DFR_CLUSTER:
-        return logicalId >> 4 === dest >> 4 && (logicalId & dest & 0xf) !== 0;
+        return logicalId >> 4 === mda >>> 4 && (logicalId & mda & 0xf) !== 0;
       default:
         return false;
     }
-  }
-
-  matchDest(dest: number, destMode: number): boolean {
-    return destMode === APIC_DEST_LOGICAL ? this.matchLogical(dest) : this.matchPhysical(dest);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -563,11 +636,17 @@ export class Lapic implements TimerApic {
    * but writes no data, so what the guest gets is up to the caller's buffer (see KvmVcpu.read).
    */
   mmioRead(offset: number, len: number): number {
-    if (!this.hwEnabled) return len >= 4 ? 0xffff_ffff : (1 << (len * 8)) - 1;
+    // In x2APIC mode too, the window is a hole (KVM_X86_QUIRK_LAPIC_MMIO_HOLE).
+    if (!this.hwEnabled || this.x2) return len >= 4 ? 0xffff_ffff : (1 << (len * 8)) - 1;
+    return this.regRead(offset, len);
+  }
+
+  /** kvm_lapic_reg_read(): the value, or -1 if the register cannot be read in this mode (or the access crosses 4 bytes). */
+  regRead(offset: number, len: number): number {
     const align = offset & 0xf;
     if (align + len > 4) return -1;
     const reg = offset & ~0xf;
-    if (reg > 0x3f0 || !READABLE.has(reg)) return -1;
+    if (reg > 0x3f0 || !(this.x2 ? READABLE_X2APIC : READABLE_XAPIC).has(reg)) return -1;
     const v = this.readReg(reg) >>> (align * 8);
     return len === 4 ? v >>> 0 : v & ((1 << (len * 8)) - 1);
   }
@@ -587,35 +666,41 @@ export class Lapic implements TimerApic {
     }
   }
 
-  /** apic_mmio_write(): only aligned 32-bit writes reach a register. */
+  /** apic_mmio_write(): only aligned 32-bit writes reach a register; what the write refuses is ignored. */
   mmioWrite(offset: number, len: number, value: number): void {
-    if (!this.hwEnabled) return;
+    if (!this.hwEnabled || this.x2) return;
     if (len !== 4 || offset & 0xf) return;
     this.writeReg(offset & 0xff0, value >>> 0);
   }
 
-  /** kvm_lapic_reg_write() for xAPIC mode. */
-  writeReg(reg: number, val: number): void {
+  /**
+   * kvm_lapic_reg_write(): 0, or 1 when the register cannot be written in this mode (read-only or
+   * missing registers, x2APIC's ID/LDR/DFR/ICR2, a non-zero x2APIC ESR, a bad SELF IPI).
+   */
+  writeReg(reg: number, val: number): number {
     switch (reg) {
       case APIC_ID:
+        if (this.x2) return 1;
         this.regs[APIC_ID >> 2] = (val & 0xff00_0000) >>> 0;
         this.hooks.mapChanged(this);
-        return;
+        return 0;
       case APIC_TASKPRI:
         this.regs[APIC_TASKPRI >> 2] = val & 0xff;
         this.updatePprAndKick();
-        return;
+        return 0;
       case APIC_EOI:
         this.eoi();
-        return;
+        return 0;
       case APIC_LDR:
+        if (this.x2) return 1;
         this.regs[APIC_LDR >> 2] = (val & APIC_LDR_MASK) >>> 0;
         this.hooks.mapChanged(this);
-        return;
+        return 0;
       case APIC_DFR:
+        if (this.x2) return 1;
         this.regs[APIC_DFR >> 2] = (val | 0x0fff_ffff) >>> 0;
         this.hooks.mapChanged(this);
-        return;
+        return 0;
       case APIC_SPIV: {
         let mask = 0x3ff;
         if (this.regs[APIC_LVR >> 2]! & APIC_LVR_DIRECTED_EOI) mask |= APIC_SPIV_DIRECTED_EOI;
@@ -625,17 +710,19 @@ export class Lapic implements TimerApic {
           this.timer.updateLvtt();
           this.timer.pending = false;
         }
-        return;
+        return 0;
       }
       case APIC_ICR: {
+        // xAPIC only: x2APIC's 64-bit ICR goes through icrWriteX2().
         const low = val & ~APIC_SEND_PENDING;
-        this.regs[APIC_ICR >> 2] = low >>> 0;
         this.sendIpi(low, this.regs[APIC_ICR2 >> 2]!);
-        return;
+        this.regs[APIC_ICR >> 2] = low >>> 0;
+        return 0;
       }
       case APIC_ICR2:
+        if (this.x2) return 1;
         this.regs[APIC_ICR2 >> 2] = (val & 0xff00_0000) >>> 0;
-        return;
+        return 0;
       case APIC_LVTT:
       case APIC_LVTTHMR:
       case APIC_LVTPC:
@@ -647,30 +734,55 @@ export class Lapic implements TimerApic {
         if (!this.swEnabled) v |= APIC_LVT_MASKED;
         this.regs[reg >> 2] = (v & (idx === 0 ? LVT_WRITE_MASK[0]! | this.timerModeMask : LVT_WRITE_MASK[idx]!)) >>> 0;
         if (idx === 0) this.timer.updateLvtt();
-        return;
+        return 0;
       }
       case APIC_TMICT:
         // Ignored in TSC-deadline mode; otherwise the timer starts over from the new count.
-        if (this.timer.mode === APIC_LVT_TIMER_TSCDEADLINE) return;
+        if (this.timer.mode === APIC_LVT_TIMER_TSCDEADLINE) return 0;
         this.timer.cancel();
         this.regs[APIC_TMICT >> 2] = val >>> 0;
         this.timer.start();
-        return;
+        return 0;
       case APIC_TDCR: {
         const old = this.timer.divideCount;
         this.regs[APIC_TDCR >> 2] = val & 0xb;
         this.timer.updateDivide();
         this.timer.divideChanged(old);
-        return;
+        return 0;
       }
       case APIC_ESR:
-        return;
+        return this.x2 && val !== 0 ? 1 : 0;
+      case APIC_SELF_IPI:
+        // x2APIC only; bits 7:0 are the vector, the rest reserved.
+        if (!this.x2 || val & ~APIC_VECTOR_MASK) return 1;
+        this.sendIpi(APIC_DEST_SELF | val, 0);
+        return 0;
       default:
-        return;
+        return 1;
     }
   }
 
-  private setSpiv(val: number): void {
+  /** The x2APIC ICR (kvm_x2apic_icr_read): bits 31:0 and 63:32. */
+  get icrLow(): number {
+    return this.regs[APIC_ICR >> 2]!;
+  }
+
+  get icrHigh(): number {
+    return this.regs[ICR_HI_W]!;
+  }
+
+  /** __kvm_x2apic_icr_write(): 1 for reserved bits; BUSY is cleared; the IPI goes before the store. */
+  icrWriteX2(lo: number, hi: number): number {
+    if (lo & X2APIC_ICR_RESERVED_LO) return 1;
+    const low = (lo & ~APIC_SEND_PENDING) >>> 0;
+    this.sendIpi(low, hi >>> 0);
+    this.regs[APIC_ICR >> 2] = low;
+    this.regs[ICR_HI_W] = hi >>> 0;
+    return 0;
+  }
+
+  /** apic_set_spiv(). */
+  setSpiv(val: number): void {
     const old = this.spiv;
     this.regs[APIC_SPIV >> 2] = val >>> 0;
     if ((old ^ val) & APIC_SPIV_APIC_ENABLED) this.hooks.mapChanged(this);
@@ -686,7 +798,7 @@ export class Lapic implements TimerApic {
     irq.trigMode = low & APIC_INT_LEVELTRIG ? 1 : 0;
     irq.shorthand = low & APIC_SHORT_MASK;
     irq.msiRedirHint = false;
-    irq.destId = high >>> 24;
+    irq.destId = this.x2 ? high >>> 0 : high >>> 24;
     this.hooks.sendIpi(this, irq);
   }
 
@@ -720,10 +832,12 @@ export class Lapic implements TimerApic {
     out[APIC_TMCCT + 3] = c >>> 24;
   }
 
-  /** kvm_apic_set_state(): loads the page, keeps KVM's version register, recomputes PPR and counts. */
+  /**
+   * kvm_apic_set_state() after its SPIV store (setSpiv, which the caller makes first: KVM stores SPIV
+   * even when the state is then refused): loads the page, keeps KVM's version register, recomputes PPR
+   * and counts.
+   */
   setState(src: Uint8Array): void {
-    const spiv = (src[APIC_SPIV]! | (src[APIC_SPIV + 1]! << 8) | (src[APIC_SPIV + 2]! << 16) | (src[APIC_SPIV + 3]! << 24)) >>> 0;
-    this.setSpiv(spiv);
     new Uint8Array(this.regs.buffer, this.regs.byteOffset, LAPIC_REGS_BYTES).set(src.subarray(0, LAPIC_REGS_BYTES));
     this.setVersion();
     // The timer starts again from the page's TMCCT (__start_apic_timer(apic, APIC_TMCCT)), then TMCCT is 0.

@@ -90,6 +90,10 @@ export abstract class KFile {
 
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
   readonly positional: boolean = false;
+  /** FMODE_PWRITE: pwrite applies (else ESPIPE); differs from `positional` for FMODE_PREAD-only files (KVM stats fds). */
+  get pwritable(): boolean {
+    return this.positional;
+  }
 
   read(_ctx: FileContext, _buf: Uint8Array, _pos: number): number {
     throw kerr('EINVAL', 'this file does not support read');

@@ -22,8 +22,9 @@
 //
 // The host table is what this machine's 6.18 kernel reports (an AMD EPYC under kvm_pvm, the host the
 // model's CR4 and MSR rules were measured on), with the initial APIC IDs of the CPU the ioctl ran on
-// (leaf 1 EBX[31:24], leaf 0xB EDX) zeroed. The model does not implement x2APIC mode: the X2APIC bit KVM
-// always offers is kept, but IA32_APIC_BASE.EXTD stays refused (x86-regs.ts).
+// (leaf 1 EBX[31:24], leaf 0xB EDX) zeroed. X2APIC, which KVM always offers (it emulates x2APIC mode),
+// lets the guest (and the host) set IA32_APIC_BASE.EXTD (x86-regs.ts), and with a split irqchip makes the
+// LAPIC version register advertise directed EOI (kvm_apic_set_version).
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
@@ -37,6 +38,7 @@ import { MSR_IA32_APICBASE_ENABLE } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 import { kvmGetApicBase } from './x86-regs.js';
 import { KVM_RESET_RDX } from './x86-reset.js';
+import { KVM_IRQCHIP_KERNEL } from './kvm-host.js';
 
 /** KVM_MAX_CPUID_ENTRIES (arch/x86/include/asm/kvm_host.h). */
 export const KVM_MAX_CPUID_ENTRIES = 256;
@@ -238,6 +240,7 @@ const EDX = 24;
 export type CpuidFeature = readonly [fn: number, index: number, reg: number, bit: number];
 export const X86_FEATURE_XSAVE: CpuidFeature = [1, 0, ECX, 26];
 export const X86_FEATURE_TSC_DEADLINE_TIMER: CpuidFeature = [1, 0, ECX, 24];
+export const X86_FEATURE_X2APIC: CpuidFeature = [1, 0, ECX, 21];
 export const X86_FEATURE_FSGSBASE: CpuidFeature = [7, 0, EBX, 0];
 export const X86_FEATURE_TSC_ADJUST: CpuidFeature = [7, 0, EBX, 1];
 export const X86_FEATURE_SMEP: CpuidFeature = [7, 0, EBX, 7];
@@ -324,14 +327,16 @@ function entriesHave(e: Uint8Array, [fn, index, reg, bit]: CpuidFeature): boolea
 }
 
 /**
- * kvm_vcpu_after_set_cpuid(): MAXPHYADDR, the guest-reserved CR4 bits, and with a leaf 1 the LAPIC
- * timer's mode bits: periodic, plus TSC-deadline if leaf 1 offers it (before any KVM_SET_CPUID2 an
- * LVTT write keeps no mode bit).
+ * kvm_vcpu_after_set_cpuid(): MAXPHYADDR, the guest-reserved CR4 bits, with a leaf 1 the LAPIC
+ * timer's mode bits (periodic, plus TSC-deadline if leaf 1 offers it; before any KVM_SET_CPUID2 an
+ * LVTT write keeps no mode bit), and the LAPIC version (kvm_apic_set_version: directed EOI with x2APIC
+ * and no in-kernel IOAPIC).
  */
 function afterSetCpuid(v: KvmVcpu): void {
   const c = v.guestCpuid;
   const e = c.entries;
   if (find(e, 1) >= 0 && v.lapic) v.lapic.timerModeMask = entriesHave(e, X86_FEATURE_TSC_DEADLINE_TIMER) ? 3 << 17 : 1 << 17;
+  v.lapic?.setDirectedEoiCapable(entriesHave(e, X86_FEATURE_X2APIC) && v.kvm.irqchipMode !== KVM_IRQCHIP_KERNEL);
   const ext = find(e, 0x80000000);
   const phys = ext >= 0 && getU32(e, ext + EAX) >= 0x80000008 ? find(e, 0x80000008) : -1;
   c.maxPhyAddr = BigInt(phys >= 0 ? getU32(e, phys + EAX) & 0xff : 36);

@@ -23,6 +23,15 @@ import type { Kvm } from './vm.js';
 /** KVM_DIRTY_LOG_MANUAL_CAPS: what KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 reports and accepts. */
 export const KVM_DIRTY_LOG_MANUAL_CAPS = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
 
+/**
+ * kvm_flush_remote_tlbs() (x86 has no ranged flush without Hyper-V): a request, counted in
+ * remote_tlb_flush_requests; remote_tlb_flush counts only flushes that had to IPI a vCPU in guest mode,
+ * and no vCPU is in guest mode while a VM ioctl runs in the model.
+ */
+function flushRemoteTlbs(kvm: Kvm): void {
+  kvm.stat.remote_tlb_flush_requests++;
+}
+
 /** The slot's bitmap, after the id checks every dirty-log ioctl makes. */
 function loggingSlot(kvm: Kvm, slotArg: number): MemSlot & { dirty: Uint8Array } {
   const as = slotArg >>> 16;
@@ -41,7 +50,11 @@ export function getDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
   const bits = d.slice();
   // Without manual protect the bits are taken (xchg into the second bitmap) before the copy, so a
   // faulting copy loses them, as in the kernel.
-  if (!(kvm.memslots.manualDirtyLogProtect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) d.fill(0);
+  if (!(kvm.memslots.manualDirtyLogProtect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
+    // Pages taken from the log are write-protected again: kvm_flush_remote_tlbs_memslot() if any were.
+    if (bits.some((x) => x !== 0)) flushRemoteTlbs(kvm);
+    d.fill(0);
+  }
   if (copyToUser(proc.mm, Number(getU64(b, 8)), bits) !== 0) throw kerr('EFAULT', 'dirty_bitmap is not writable user memory for the whole bitmap');
   return 0;
 }
@@ -62,7 +75,13 @@ export function clearDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
   if (copyFromUser(proc.mm, user, Number(getU64(b, 16))) !== 0) throw kerr('EFAULT', 'dirty_bitmap is not readable user memory for the pages asked');
   const d = slot.dirty;
   const base = Number(first) / 8;
-  for (let i = 0; i < words * 8; i++) d[base + i]! &= ~user[i]!;
+  let cleared = false;
+  for (let i = 0; i < words * 8; i++) {
+    cleared ||= (d[base + i]! & user[i]!) !== 0;
+    d[base + i]! &= ~user[i]!;
+  }
+  // Only bits that were set and are now clear re-protect pages (and ask for a flush).
+  if (cleared) flushRemoteTlbs(kvm);
   return 0;
 }
 

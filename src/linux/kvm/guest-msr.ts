@@ -11,7 +11,7 @@
 //   CPUID LM, NX without CPUID NX, and an LME change while CR0.PG is set; MISC_ENABLE refuses a change
 //   of the PMU read-only bits (BTS/PEBS unavailable) and keeps EMON (bit 7) as it was.
 // - A failure is KVM_MSR_RET_UNSUPPORTED for an MSR KVM does not know, KVM_MSR_RET_FILTERED for a
-//   filtered one, and 1 (invalid) otherwise (x2APIC registers included). If its reason
+//   filtered one, and 1 (invalid) otherwise (x2APIC registers outside x2APIC mode included). If its reason
 //   (KVM_MSR_EXIT_REASON_UNKNOWN / _FILTER / _INVAL) is in the VM's user_space_msr_mask, KVM_RUN exits
 //   with KVM_EXIT_X86_RDMSR/WRMSR: msr.error 0, pad zeroed, reason, index, data (the value written; 0
 //   for a read). Else #GP(0) is queued and the instruction does not retire.

@@ -4,6 +4,7 @@
 
 import type { Kernel } from '../kernel.js';
 import { chardev } from '../fs/vfs.js';
+import type { IoctlTable } from '../trace/ioctl-desc.js';
 import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS } from '../trace/decoders/kvm.js';
 import { KVM_VM_IOCTLS_WITH_MSIX_TABLE } from '../trace/decoders/kvm-msix-table.js';
 import { KvmDevFile } from './kvm-main.js';
@@ -20,4 +21,8 @@ export function initKvm(kernel: Kernel): void {
   // The VM fd's ioctls include the proposed in-kernel MSI-X table family (numbers disjoint from the real ones).
   kernel.ioctlTables.set('kvm-vm', KVM_VM_IOCTLS_WITH_MSIX_TABLE);
   kernel.ioctlTables.set('kvm-vcpu', KVM_VCPU_IOCTLS);
+  // strace names KVM ioctls by number whatever the fd: on a stats fd (all ENOTTY) any of them.
+  const anyKvm: IoctlTable = new Map([...KVM_SYSTEM_IOCTLS, ...KVM_VM_IOCTLS_WITH_MSIX_TABLE, ...KVM_VCPU_IOCTLS]);
+  kernel.ioctlTables.set('kvm-vm-stats', anyKvm);
+  kernel.ioctlTables.set('kvm-vcpu-stats', anyKvm);
 }

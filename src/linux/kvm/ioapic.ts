@@ -15,7 +15,8 @@
 
 import { Ioapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, IOAPIC_NUM_PINS, IOAPIC_REG_WINDOW, IOAPIC_RTE_DELIVERY_MODE, IOAPIC_RTE_DEST_LOGICAL, type IoapicHooks } from '../../hw/x86/ioapic.js';
 import type { ApicIrq } from '../../hw/x86/apic-irq.js';
-import { APIC_DEST_LOGICAL, APIC_DEST_PHYSICAL, APIC_IRR, APIC_ISR } from '../../hw/x86/apicdef.js';
+import { APIC_DEST_LOGICAL, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL, APIC_IRR, APIC_ISR } from '../../hw/x86/apicdef.js';
+import { apicMatchDest } from './lapic.js';
 import { Timer } from '../../sim/scheduler.js';
 import { KVM_IRQCHIP_IOAPIC } from '../../../include-ts/linux/kvm.js';
 import { IOAPIC_STORM_DELAY_NS, IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT, KVM_MAX_VCPU_IDS, RTC_GSI } from './kvm-host.js';
@@ -154,7 +155,7 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     const apic = vcpu.lapic!;
     const lo = c.lo[RTC_GSI]!;
     const dest = c.hi[RTC_GSI]! >>> 24;
-    if (!apic.matchDest(dest, lo & (1 << 11) ? 0x800 : 0)) return;
+    if (!apicMatchDest(this.kvm, vcpu, null, APIC_DEST_NOSHORT, dest, lo & (1 << 11) ? APIC_DEST_LOGICAL : APIC_DEST_PHYSICAL)) return;
     const v = lo & 0xff;
     const now = apic.testVector(APIC_ISR, v) || apic.testVector(APIC_IRR, v);
     const was = this.rtcDest[vcpu.vcpuId] !== -1;
@@ -211,7 +212,7 @@ export class KvmIoapic implements IoapicHooks, IoDevice {
     for (const v of this.kvm.vcpus) {
       const apic = v.lapic;
       if (apic === null) continue;
-      if (apic.matchDest(dest, mode) || (changed && apic.matchDest(oldDest, mode))) v.scanIoapicRequested = true;
+      if (apicMatchDest(this.kvm, v, null, APIC_DEST_NOSHORT, dest, mode) || (changed && apicMatchDest(this.kvm, v, null, APIC_DEST_NOSHORT, oldDest, mode))) v.scanIoapicRequested = true;
     }
   }
 

@@ -54,6 +54,7 @@ import {
   checkExtension, createIrqchip, enableCap, getDebugregs, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine,
   setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
 } from './x86.js';
+import { getStatsFd } from './stats.js';
 import { createPit, getPit, getPit2, reinjectControl, setPit, setPit2 } from './i8254.js';
 
 /** An ioctl's `unsigned long arg`: a pointer counts as non-zero. */
@@ -224,6 +225,8 @@ export class KvmVmFile extends KFile {
         return vmSetTscKhz(kvm, arg);
       case KC.KVM_GET_TSC_KHZ:
         return kvm.tsc.defaultTscKhz;
+      case KC.KVM_GET_STATS_FD:
+        return getStatsFd(ctx, kvm);
       default:
         throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a VM ioctl this model implements`);
     }
@@ -333,6 +336,8 @@ export class KvmVcpuFile extends KFile {
         return vcpuIoctlNmi(v);
       case KVM_INTERRUPT:
         return vcpuIoctlInterrupt(v, arg);
+      case KC.KVM_GET_STATS_FD:
+        return getStatsFd(ctx, v);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

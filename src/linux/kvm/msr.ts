@@ -26,7 +26,8 @@
 //   PAT (0x277): kvm_pat_valid (each byte 0, 1, 4, 5, 6 or 7). MISC_ENABLE (0x1a0): any value
 //     (host-initiated, KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT on by default); RESET value PEBS|BTS_UNAVAIL.
 //   MTRRdefType (0x2ff): type 0, 1, 4, 5 or 6 and no bits but FE (10) and E (11) above the type.
-//   x2APIC (0x800-0x8ff): fail — the LAPIC is never in x2APIC mode (the guest CPUID has no x2APIC).
+//   x2APIC (0x800-0x8ff): the LAPIC's registers in x2APIC mode (kvm_x2apic_msr_read/write, lapic.ts);
+//     fail without an in-kernel LAPIC or outside x2APIC mode. Not listed, as in the kernel.
 // - KVM_GET_MSR_INDEX_LIST: the MSRs above that the kernel lists (msrs_to_save + emulated_msrs), in the
 //   kernel's order. The real list depends on the host (40 entries on the machine the tests run on); the
 //   model lists only what it implements. EFER, FS/GS_BASE, APIC_BASE and MTRRdefType are handled but not
@@ -48,6 +49,8 @@ import { X86_FEATURE_TSC_ADJUST } from './cpuid.js';
 import { apicBaseRefusal, kvmApicSetBase, kvmGetApicBase } from './x86-regs.js';
 import { kvmReadL1Tsc, kvmSynchronizeTsc } from './tsc.js';
 import { kvmGetLapicTscDeadline, kvmSetLapicTscDeadline } from './tsc-deadline.js';
+import { isX2apicMsr } from './msr-filter.js';
+import { kvmX2apicMsrRead, kvmX2apicMsrWrite } from './lapic.js';
 
 
 /** MAX_IO_MSRS: KVM_GET/SET_MSRS take fewer entries than this. */
@@ -132,8 +135,7 @@ export function kvmGetMsr(v: KvmVcpu, index: number): bigint | null {
     case MSR_IA32_MISC_ENABLE: return m.miscEnable;
     case MSR_MTRRdefType: return m.mtrrDefType;
     default:
-      // x2APIC registers (kvm_x2apic_msr_read: the LAPIC is not in x2APIC mode) and unknown MSRs.
-      return null;
+      return isX2apicMsr(index) ? kvmX2apicMsrRead(v, index) : null;
   }
 }
 
@@ -192,8 +194,8 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
       m.mtrrDefType = data;
       return true;
     default:
-      // x2APIC registers (kvm_x2apic_msr_write) and unknown MSRs (ignore_msrs=0).
-      return false;
+      // Unknown MSRs fail (ignore_msrs=0).
+      return isX2apicMsr(index) && kvmX2apicMsrWrite(v, index, data);
   }
 }
 

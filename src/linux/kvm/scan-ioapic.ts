@@ -21,7 +21,8 @@
 // irqchip, a recalculated APIC map, KVM_SET_IRQCHIP of the IOAPIC, and a new vCPU.
 
 import { ApicIrq } from '../../hw/x86/apic-irq.js';
-import { APIC_IRR, APIC_ISR } from '../../hw/x86/apicdef.js';
+import { APIC_DEST_NOSHORT, APIC_IRR, APIC_ISR } from '../../hw/x86/apicdef.js';
+import { apicMatchDest } from './lapic.js';
 import { msiToApicIrq } from '../../hw/x86/msi.js';
 import { KVM_IRQ_ROUTING_MSI } from '../../../include-ts/linux/kvm.js';
 import { KVM_IRQCHIP_SPLIT } from './kvm-host.js';
@@ -67,7 +68,7 @@ function scanIoapicRoutes(kvm: Kvm, v: KvmVcpu): void {
  */
 export function scanIoapicIrq(v: KvmVcpu, dest: number, destMode: number, vector: number): void {
   const apic = v.lapic!;
-  if (apic.matchDest(dest, destMode)) setHandled(v, vector);
+  if (apicMatchDest(v.kvm, v, null, APIC_DEST_NOSHORT, dest, destMode)) setHandled(v, vector);
   else if (apic.testVector(APIC_ISR, vector) || apic.testVector(APIC_IRR, vector)) {
     setHandled(v, vector);
     if (vector > v.highestStalePendingIoapicEoi) v.highestStalePendingIoapicEoi = vector;

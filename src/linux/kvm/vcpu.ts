@@ -23,6 +23,7 @@ import { EPOLLIN } from '../../../include-ts/linux/poll.js';
 import { ACCESS_FAULT } from './memslot.js';
 import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { KvmLapicOps } from './lapic.js';
+import { KvmVcpuStat } from './stats.js';
 import { VcpuMsrs } from './msr.js';
 import { completeUserspaceMsr, kvmEmulateRdmsr, kvmEmulateWrmsr } from './guest-msr.js';
 import { kvmVcpuReset } from './x86-reset.js';
@@ -166,6 +167,13 @@ export class KvmVcpu implements GuestBus {
    * (x86-regs.ts kvmGetApicBase/kvmApicSetBase).
    */
   apicBase: number;
+  /** vcpu->stat: the counters KVM_GET_STATS_FD reports (stats.ts), bumped where the kernel bumps them. */
+  readonly stat = new KvmVcpuStat();
+  /**
+   * enable_irq_window / enable_nmi_window: the window exits KVM armed for an interrupt (WINDOW_IRQ) or
+   * NMI (WINDOW_NMI) it could not inject; the guest exits once the window opens (counted in `stat`).
+   */
+  windowArmed = 0;
   /** Exits to userspace by reason (inspection; room for the proposed KVM_EXIT_MSIX_ENTRY_UPDATED, 100). */
   readonly exits = new Uint32Array(128);
   /**
@@ -194,7 +202,7 @@ export class KvmVcpu implements GuestBus {
     readonly index: number,
   ) {
     const withApic = kvm.irqchipMode !== KVM_IRQCHIP_NONE;
-    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, this), kvm.hw, false) : null;
+    this.lapic = withApic ? new Lapic(vcpuId, new KvmLapicOps(kvm, this), kvm.hw) : null;
     if (this.lapic) {
       this.lapic.label = `vm${kvm.id} vcpu${vcpuId}`;
       // lapic_timer.timer_mode_mask is 0 until KVM_SET_CPUID2 sets it (cpuid.ts): LVTT keeps no mode bits.
@@ -239,6 +247,10 @@ export class KvmVcpu implements GuestBus {
       if (v === ACCESS_FAULT) return this.memoryFault(addr, size);
       return v;
     }
+    // Outside RAM: an exit, and the emulator decodes the access (x86_decode_emulated_instruction).
+    const stat = this.stat;
+    stat.exits++;
+    stat.insn_emulation++;
     const apic = this.lapic;
     if (apic !== null && apic.inRange(addr)) {
       const v = apic.mmioRead(addr - apic.base, size);
@@ -269,6 +281,9 @@ export class KvmVcpu implements GuestBus {
     }
     // No slot, or a read-only one: the write is emulated as MMIO (vcpu_mmio_write in x86.c), which
     // offers it to the LAPIC and the MMIO bus before exiting to userspace.
+    const stat = this.stat;
+    stat.exits++;
+    stat.insn_emulation++;
     const apic = this.lapic;
     if (apic !== null && apic.inRange(addr)) {
       apic.mmioWrite(addr - apic.base, size, value);
@@ -283,6 +298,10 @@ export class KvmVcpu implements GuestBus {
 
   pioIn(port: number, size: number): number {
     const p = port & 0xffff;
+    // Every IN/OUT exits (VMX handle_io, SVM io_interception), whoever handles it.
+    const stat = this.stat;
+    stat.exits++;
+    stat.io_exits++;
     const v = this.kvm.pioBus.read(p, size);
     if (v >= 0) {
       this.kernelIo++;
@@ -293,6 +312,9 @@ export class KvmVcpu implements GuestBus {
 
   pioOut(port: number, size: number, value: number): number {
     const p = port & 0xffff;
+    const stat = this.stat;
+    stat.exits++;
+    stat.io_exits++;
     if (this.kvm.pioBus.write(p, size, value, this)) {
       this.kernelIo++;
       return 0;
@@ -302,10 +324,12 @@ export class KvmVcpu implements GuestBus {
 
   /** Guest RDMSR (guest-msr.ts): an MSR exit completes on re-entry like an I/O exit. */
   rdmsr(index: number): number {
+    this.stat.exits++;
     return this.msrResult(kvmEmulateRdmsr(this, index), false);
   }
 
   wrmsr(index: number, lo: number, hi: number): number {
+    this.stat.exits++;
     return this.msrResult(kvmEmulateWrmsr(this, index, lo, hi), true);
   }
 
@@ -324,6 +348,8 @@ export class KvmVcpu implements GuestBus {
     setU32(run, RUN.mmioLen, len);
     run[RUN.mmioIsWrite] = isWrite ? 1 : 0;
     setU32(run, RUN.exitReason, KVM_EXIT_MMIO);
+    // x86_emulate_instruction(): vcpu->mmio_needed.
+    this.stat.mmio_exits++;
     this.ioKind = IO_MMIO;
     this.ioLen = len;
     this.ioIsWrite = isWrite;

@@ -6,6 +6,7 @@
 
 import type { MsrFilter } from './msr-filter.js';
 import type { Kernel } from '../kernel.js';
+import { KvmVmStat } from './stats.js';
 import type { Process } from '../process.js';
 import type { EventFdCtx } from '../eventfd.js';
 import type { HwContext } from '../../hw/x86/lapic.js';
@@ -110,6 +111,8 @@ export class Kvm {
   identityMapAddr = 0n;
   readonly maxVcpus = KVM_MAX_VCPUS;
   readonly bspVcpuId = 0;
+  /** kvm->stat: what KVM_GET_STATS_FD reports (stats.ts). */
+  readonly stat = new KvmVmStat();
   readonly memslots: MemSlots;
   readonly mmioBus = new IoBus('mmio');
   readonly pioBus = new IoBus('pio');

@@ -19,6 +19,7 @@ import { getU64n, setU32, setU64n } from '../../../abi/bytes.js';
 import { kvm_regs } from '../../../include-ts/linux/kvm.js';
 import { APIC_TASKPRI, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
+import { X86_FEATURE_X2APIC } from './cpuid.js';
 
 const RIP = kvm_regs.offsetof('rip');
 const RFLAGS = kvm_regs.offsetof('rflags');
@@ -85,24 +86,25 @@ export function putApicBase(v: KvmVcpu, b: Uint8Array, o: number): void {
   }
 }
 
-/** Bits 0-7 and 9 (the 0x2ff of kvm_apic_set_base), and EXTD: the model gives the guest no x2APIC CPUID bit. */
-const APIC_BASE_RESERVED_LOW = BigInt(0x2ff | X2APIC_ENABLE);
+/** Bits 0-7 and 9: the 0x2ff of kvm_apic_set_base. */
+const APIC_BASE_RESERVED_LOW = 0x2ffn;
+const EXTD = BigInt(X2APIC_ENABLE);
 
 /**
  * Why kvm_apic_set_base(vcpu, value, host_initiated = true) would refuse `value`, or null: for
- * KVM_SET_SREGS and KVM_SET_MSRS alike. The model has no guest-initiated write (no WRMSR), so the
- * mode-transition checks of a guest write never apply. The same value as now is always accepted, unchecked.
+ * KVM_SET_SREGS and KVM_SET_MSRS alike (a guest WRMSR adds the mode-transition checks, guest-msr.ts).
+ * EXTD is reserved unless the guest CPUID has x2APIC; EXTD without the enable bit is LAPIC_MODE_INVALID.
+ * The same value as now is always accepted, unchecked.
  */
 export function apicBaseRefusal(v: KvmVcpu, value: bigint): string | null {
   if (value === BigInt(kvmGetApicBase(v))) return null;
   // kvm_vcpu_reserved_gpa_bits_raw(): from the guest CPUID's MAXPHYADDR up (36 without CPUID).
   const maxPhy = v.guestCpuid.maxPhyAddr;
   if (value >> maxPhy) return `bits ${maxPhy} and up are beyond MAXPHYADDR (${maxPhy})`;
-  if (value & APIC_BASE_RESERVED_LOW) {
-    // LAPIC_MODE_INVALID (x2APIC without xAPIC enable) is reserved too without x2APIC in CPUID.
-    return (value & BigInt(X2APIC_ENABLE)) !== 0n
-      ? `x2APIC enable (bit 10) is reserved: the guest CPUID has no x2APIC${(value & BigInt(MSR_IA32_APICBASE_ENABLE)) === 0n ? ' (and x2APIC without the enable bit is an invalid mode)' : ''}`
-      : 'bits 0-7 and 9 are reserved';
+  if (value & APIC_BASE_RESERVED_LOW) return 'bits 0-7 and 9 are reserved';
+  if (value & EXTD) {
+    if (!v.guestCpuid.has(X86_FEATURE_X2APIC)) return 'x2APIC enable (bit 10) is reserved: the guest CPUID has no x2APIC (leaf 1 ECX bit 21)';
+    if ((value & BigInt(MSR_IA32_APICBASE_ENABLE)) === 0n) return 'x2APIC enable (bit 10) without the APIC enable bit (11) is an invalid LAPIC mode';
   }
   return null;
 }

@@ -75,11 +75,13 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   const apic = v.lapic;
   if (apic !== null) {
     apic.reset(v.isBsp, initEvent);
-    v.kvm.apicMap.recalc(v.kvm.vcpus, true);
+    v.kvm.apicMap.recalc(v.kvm.vcpus, v.kvm.x2apicFormat, true);
   } else if (!initEvent) v.apicBase = apicBaseResetValue(v.isBsp);
   // No NMI queued or pending (the LAPIC's count was cleared above), none injected; the interrupt and
   // exception queues cleared (kvm_clear_interrupt_queue/kvm_clear_exception_queue keep the vectors).
   v.nmiQueued = 0;
+  // The interrupt/NMI-window exiting controls go with the rest of the VMCS/VMCB state (stats.ts).
+  v.windowArmed = 0;
   v.nmiPending = 0;
   v.nmiInjected = false;
   v.injectedIrq = -1;

@@ -57,6 +57,7 @@ import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsT
 import { kvmVcpuDeliverSipiVector, kvmVcpuReset } from './x86-reset.js';
 import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import { kvmTscCatchup } from './tsc.js';
+import { logHistUpdate } from './stats.js';
 
 const R_CONTINUE = 1;
 /** kvm_run.s.regs.events. */
@@ -112,7 +113,7 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
 /** KVM_RUN on an AP that waits for INIT/SIPI: block, accept the events, and return EAGAIN (or EINTR). */
 function runUninitialized(v: KvmVcpu, ctx: FileContext, wantsToRun: boolean): never {
   if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set');
-  waitFor(v, ctx, () => hasPendingInitSipi(v), `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`);
+  waitFor(v, ctx, () => hasPendingInitSipi(v), `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`, false);
   acceptEvents(v);
   throw kerr('EAGAIN', `vCPU ${v.vcpuId} received INIT/SIPI; re-enter KVM_RUN`);
 }
@@ -167,13 +168,66 @@ export function acceptEvents(v: KvmVcpu): void {
   }
 }
 
-/** Blocks (runs the model) until `ready`; EINTR with KVM_EXIT_INTR if nothing can make it true. */
-function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: string): void {
-  if (ready()) return;
+/**
+ * Blocks (runs the model) until `ready`; EINTR with KVM_EXIT_INTR if nothing can make it true.
+ * `halt`: kvm_vcpu_halt() (HLT), which also accounts the time blocked; else kvm_vcpu_block().
+ */
+function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: string, halt: boolean): void {
+  const stat = v.stat;
+  if (ready()) {
+    // An async KVM_RUN that blocked earlier and is re-entered now that the vCPU can run.
+    if (stat.blocking !== 0) endBlock(v, true, halt);
+    return;
+  }
+  if (stat.blocking === 0) {
+    stat.blocking = 1;
+    stat.blockStartNs = v.kvm.sched.now;
+  }
   if (ctx.async) throw new WouldBlock(v.wq, what);
-  if (!v.kvm.sched.runUntil(ready)) {
+  const woke = v.kvm.sched.runUntil(ready);
+  endBlock(v, woke, halt);
+  if (!woke) {
+    // kvm_handle_signal_exit() / kvm_arch_vcpu_ioctl_run(): the "signal" ends KVM_RUN.
+    stat.signal_exits++;
     setExit(v, KVM_EXIT_INTR);
     throw kerr('EINTR', `${what}, and nothing pending in the model can wake it: returning as if a signal arrived (KVM_EXIT_INTR); use ioctlAsync to wait for another part of the program`);
+  }
+}
+
+/**
+ * The end of kvm_vcpu_block(): blocking drops to 0, a wakeup counts (kvm_vcpu_wake_up found the vCPU
+ * waiting), and kvm_vcpu_halt() adds the time waited to halt_wait_ns and its histogram.
+ */
+function endBlock(v: KvmVcpu, woke: boolean, halt: boolean): void {
+  const stat = v.stat;
+  stat.blocking = 0;
+  if (woke) stat.halt_wakeup++;
+  if (halt) {
+    const ns = v.kvm.sched.now - stat.blockStartNs;
+    stat.halt_wait_ns += ns;
+    logHistUpdate(stat.halt_wait_hist, ns);
+  }
+}
+
+const WINDOW_IRQ = 1;
+const WINDOW_NMI = 2;
+
+/**
+ * The interrupt- or NMI-window exit of a window armed earlier, once it is open: handle_interrupt_window
+ * (VMX) / interrupt_window_interception (SVM), handle_nmi_window / iret_interception.
+ */
+function windowExits(v: KvmVcpu): void {
+  const cpu = v.cpu;
+  const stat = v.stat;
+  if (v.windowArmed & WINDOW_IRQ && cpu.interruptible) {
+    v.windowArmed &= ~WINDOW_IRQ;
+    stat.exits++;
+    stat.irq_window_exits++;
+  }
+  if (v.windowArmed & WINDOW_NMI && !cpu.nmiBlocked && !cpu.shadow) {
+    v.windowArmed &= ~WINDOW_NMI;
+    stat.exits++;
+    stat.nmi_window_exits++;
   }
 }
 
@@ -193,11 +247,13 @@ function injectQueued(v: KvmVcpu): boolean {
     if (v.nmiInjected) {
       v.nmiInjected = false;
       cpu.nmiBlocked = false;
+      v.stat.nmi_injections++;
       cpu.deliverNmi();
       injected = true;
     } else if (v.injectedIrq >= 0) {
       const vec = v.injectedIrq;
       v.injectedIrq = -1;
+      v.stat.irq_injections++;
       cpu.deliver(vec);
       injected = true;
     }
@@ -226,6 +282,7 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
     if (v.mpState === KVM_MP_STATE_RUNNABLE) {
       r = enterGuest(v, budget);
       if (r < 0) {
+        v.stat.signal_exits++;
         setExit(v, KVM_EXIT_INTR);
         throw kerr('EINTR', `vCPU ${v.vcpuId} executed ${v.budget} guest instructions without an exit; returning as if a signal arrived (KVM_EXIT_INTR)`);
       }
@@ -237,6 +294,7 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
     // vcpu_run(): after an exit the kernel handled (HLT with an in-kernel LAPIC, a wakeup), a requested
     // interrupt window that is open ends KVM_RUN. Without an in-kernel LAPIC, HLT exits first.
     if (irqWindowOpen(v, v.run[RUN.requestInterruptWindow]!) && !(v.lapic === null && v.mpState === KVM_MP_STATE_HALTED)) {
+      v.stat.request_irq_exits++;
       setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);
       return 0;
     }
@@ -245,7 +303,8 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
 
 /** The waiting part of vcpu_block(), out of line so the common (runnable) path allocates no closure. */
 function blockHalted(v: KvmVcpu, ctx: FileContext): void {
-  waitFor(v, ctx, () => vcpuRunnable(v), v.mpState === KVM_MP_STATE_HALTED ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`);
+  const halted = v.mpState === KVM_MP_STATE_HALTED;
+  waitFor(v, ctx, () => vcpuRunnable(v), halted ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`, halted);
 }
 
 /** vcpu_block(). */
@@ -257,6 +316,7 @@ function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
     return R_EXIT;
   }
   if (!vcpuRunnable(v)) blockHalted(v, ctx);
+  else if (v.stat.blocking !== 0) endBlock(v, true, v.mpState === KVM_MP_STATE_HALTED);
   acceptEvents(v);
   if (v.mpState === KVM_MP_STATE_HALTED) {
     v.mpState = KVM_MP_STATE_RUNNABLE;
@@ -290,6 +350,10 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       return R_EXIT;
     }
     if (cpu.program === null) {
+      // handle_emulation_failure(): the emulator decoded nothing it could run.
+      v.stat.exits++;
+      v.stat.insn_emulation++;
+      v.stat.insn_emulation_fail++;
       setExit(v, KVM_EXIT_INTERNAL_ERROR);
       setU32(v.run, RUN.internalSuberror, KVM_INTERNAL_ERROR_EMULATION);
       setU32(v.run, RUN.internalNdata, 0);
@@ -306,6 +370,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     }
     // KVM_REQ_NMI: process_nmi().
     if (v.nmiQueued !== 0 || (apic !== null && apic.nmiPending !== 0)) processNmi(v);
+    // A window armed at an earlier entry exits once it opens.
+    if (v.windowArmed !== 0) windowExits(v);
     // kvm_check_and_inject_events(): what was already injected (or a pending exception) goes first,
     // whatever IF says; then, when nothing waits for re-injection, NMIs, then external interrupts.
     if ((v.excInjected || v.excPending || v.nmiInjected || v.injectedIrq >= 0) && injectQueued(v)) {
@@ -315,16 +381,24 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       if (cpu.fault === null && (v.nmiPending > 0 || kvmCpuHasInterrupt(v))) continue;
     } else if (v.nmiPending > 0 && !cpu.nmiBlocked && !cpu.hasPendingIo && !cpu.shadow) {
       v.nmiPending--;
+      v.stat.nmi_injections++;
       cpu.deliverNmi();
     } else if (cpu.interruptible) {
       const vec = kvmCpuGetInterrupt(v);
       if (vec >= 0) {
         // kvm_queue_interrupt(): interrupt.nr keeps the vector after delivery.
         v.irqNr = vec;
+        v.stat.irq_injections++;
         cpu.deliver(vec);
       }
     }
+    // The end of kvm_check_and_inject_events(): enable_nmi_window / enable_irq_window for what is still
+    // pending and cannot be injected now.
+    if (v.nmiPending > 0 && (cpu.nmiBlocked || cpu.shadow)) v.windowArmed |= WINDOW_NMI;
+    if ((v.windowArmed & WINDOW_IRQ) === 0 && !cpu.interruptible && cpu.fault === null && kvmCpuHasInterrupt(v)) v.windowArmed |= WINDOW_IRQ;
     if (cpu.fault !== null) {
+      // The triple fault exits (VMX EXIT_REASON_TRIPLE_FAULT, SVM SVM_EXIT_SHUTDOWN).
+      v.stat.exits++;
       setExit(v, KVM_EXIT_SHUTDOWN);
       v.lastSlice = n;
       return R_EXIT;
@@ -332,6 +406,10 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     // A userspace irqchip asked for an exit once it can inject (request_interrupt_window): VMX's
     // interrupt-window exit fires at the first instruction boundary with IF=1 and no shadow.
     if (v.run[RUN.requestInterruptWindow] !== 0 && irqWindowOpen(v, 1)) {
+      // handle_interrupt_window() / interrupt_window_interception(): one exit, whoever armed the window.
+      v.windowArmed &= ~WINDOW_IRQ;
+      v.stat.exits++;
+      v.stat.irq_window_exits++;
       setExit(v, KVM_EXIT_IRQ_WINDOW_OPEN);
       v.lastSlice = n;
       return R_EXIT;
@@ -360,6 +438,9 @@ function enterGuest(v: KvmVcpu, budget: number): number {
     v.lastSlice = n;
     switch (st) {
       case STEP_HALT:
+        // __kvm_emulate_halt(), with or without an in-kernel LAPIC.
+        v.stat.exits++;
+        v.stat.halt_exits++;
         v.mpState = KVM_MP_STATE_HALTED;
         kernel.point();
         return R_CONTINUE;
@@ -371,6 +452,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
         throw kerr('EFAULT', `guest access to 0x${v.faultGpa.toString(16)} hit a memory slot whose host address is not mapped (KVM_EXIT_MEMORY_FAULT)`);
       case STEP_FAULT:
       default:
+        v.stat.exits++;
         setExit(v, KVM_EXIT_SHUTDOWN);
         return R_EXIT;
     }

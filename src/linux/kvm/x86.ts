@@ -20,7 +20,7 @@ import {
   X86_CR4_SMAP, X86_CR4_SMEP, X86_CR4_TSD, X86_CR4_UMIP, X86_CR4_VME,
 } from '../../../include-ts/asm/processor-flags.js';
 import { EFER_LMA, EFER_LME } from '../../hw/x86/msr-index.js';
-import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
+import { APIC_ICR, APIC_ICR2, APIC_ID, APIC_LDR, APIC_SPIV, MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import {
   KVM_CAP_CHECK_EXTENSION_VM, KVM_CAP_DEBUGREGS, KVM_CAP_DESTROY_MEMORY_REGION_WORKS, KVM_CAP_ENABLE_CAP_VM, KVM_CAP_HALT_POLL, KVM_CAP_HLT,
   KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOAPIC_POLARITY_IGNORED, KVM_CAP_IOEVENTFD, KVM_CAP_IOEVENTFD_ANY_LENGTH,
@@ -34,7 +34,7 @@ import {
   KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_SIPI_RECEIVED, KVM_MP_STATE_UNINITIALIZED, kvm_enable_cap, kvm_irq_level,
   kvm_debugregs, kvm_irqchip, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
-import { LAPIC_EVENT_SIPI, LAPIC_REGS_BYTES } from '../../hw/x86/lapic.js';
+import { LAPIC_EVENT_SIPI, LAPIC_REGS_BYTES, x2apicLdr } from '../../hw/x86/lapic.js';
 import {
   KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPUS, KVM_MAX_VCPU_IDS,
   KVM_USERSPACE_IRQ_SOURCE_ID, KVM_USER_MEM_SLOTS, KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK, KVM_X2APIC_API_USE_32BIT_IDS,
@@ -106,6 +106,8 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KC.KVM_CAP_PIT2:
     case KC.KVM_CAP_PIT_STATE2:
     case KC.KVM_CAP_REINJECT_CONTROL:
+    // kvm_vm_ioctl_check_extension_generic(): the stats fds (stats.ts).
+    case KC.KVM_CAP_BINARY_STATS_FD:
       // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)
       // and KVM_CAP_X86_SMM (0 here: no CONFIG_KVM_SMM) describe features the model does not have.
       return 1;
@@ -264,15 +266,41 @@ export function irqchipState(kvm: Kvm, arg: UserArg, set: boolean): number {
 // ---------------------------------------------------------------------------------------------------
 // vCPU ioctls
 
+/** kvm_apic_get_state(): the page, then kvm_apic_state_fixup(get). */
 export function getLapic(v: KvmVcpu, arg: UserArg): number {
-  if (!v.lapic) throw kerr('EINVAL', 'the vCPU has no in-kernel LAPIC (create the irqchip before the vCPU)');
-  v.lapic.getState(arg.user(LAPIC_REGS_BYTES));
+  const apic = v.lapic;
+  if (!apic) throw kerr('EINVAL', 'the vCPU has no in-kernel LAPIC (create the irqchip before the vCPU)');
+  const out = arg.user(LAPIC_REGS_BYTES);
+  apic.getState(out);
+  if (apic.x2apicMode) {
+    // The legacy format shows the x2APIC ID where the xAPIC ID would be; the 64-bit ICR's high half is
+    // copied to ICR2 for userspace.
+    if (!v.kvm.x2apicFormat) setU32(out, APIC_ID, (apic.x2apicId << 24) >>> 0);
+    setU32(out, APIC_ICR2, apic.icrHigh);
+  }
   return 0;
 }
 
+/**
+ * kvm_apic_set_state(): SPIV first, then kvm_apic_state_fixup(set) on the kernel's copy: in x2APIC mode
+ * the ID must be the x2APIC ID with KVM_X2APIC_API_USE_32BIT_IDS (EINVAL, with SPIV already stored, as
+ * in the kernel) and is replaced by it otherwise; LDR is derived from it; ICR2 becomes the ICR's high half.
+ */
 export function setLapic(v: KvmVcpu, arg: UserArg): number {
-  if (!v.lapic) throw kerr('EINVAL', 'the vCPU has no in-kernel LAPIC (create the irqchip before the vCPU)');
-  v.lapic.setState(arg.user(LAPIC_REGS_BYTES));
+  const apic = v.lapic;
+  if (!apic) throw kerr('EINVAL', 'the vCPU has no in-kernel LAPIC (create the irqchip before the vCPU)');
+  const s = arg.user(LAPIC_REGS_BYTES).slice();
+  apic.setSpiv(getU32(s, APIC_SPIV));
+  if (apic.x2apicMode) {
+    const id = apic.x2apicId;
+    if (v.kvm.x2apicFormat && getU32(s, APIC_ID) !== id) {
+      throw kerr('EINVAL', `vCPU ${v.vcpuId} is in x2APIC mode with KVM_X2APIC_API_USE_32BIT_IDS: kvm_lapic_state's APIC ID (0x${getU32(s, APIC_ID).toString(16)}) must be its x2APIC ID ${id} (SPIV was stored already)`);
+    }
+    setU32(s, APIC_ID, id);
+    setU32(s, APIC_LDR, x2apicLdr(id));
+    setU32(s, APIC_ICR + 4, getU32(s, APIC_ICR2));
+  }
+  apic.setState(s);
   v.kvm.ioapic?.rtcRestoreOne(v);
   return 0;
 }

@@ -64,6 +64,8 @@ export type TraceFileKind =
   | 'kvm'
   | 'kvm-vm'
   | 'kvm-vcpu'
+  | 'kvm-vm-stats'
+  | 'kvm-vcpu-stats'
   | 'xen-privcmd'
   | 'sysfs'
   | 'procfs'

@@ -38,4 +38,13 @@ static void flat32_sregs(int vfd) {
   sr.cr0 |= 1;
   ioctl(vfd, KVM_SET_SREGS, &sr);
 }
+/* KVM_SET_REGS: everything 0 but RIP, RSP 0x8000 and RFLAGS. */
+static void flat32_regs(int vfd, uint64_t rip, uint64_t rflags) {
+  struct kvm_regs rg;
+  memset(&rg, 0, sizeof rg);
+  rg.rip = rip;
+  rg.rsp = 0x8000;
+  rg.rflags = rflags;
+  ioctl(vfd, KVM_SET_REGS, &rg);
+}
 #endif

@@ -273,9 +273,30 @@ function modelLines(): string[] {
   return out;
 }
 
+/**
+ * An XSAVE dump line with XSTATE_BV's x87 and SSE bits cleared where that component holds its init
+ * values. The CPU's init optimization (XINUSE tracking) is allowed, not required, to report such a
+ * component as not in use, and on this machine it does so on roughly 29 runs in 30: an XRSTOR of the
+ * state on the way (e.g. after a context switch) can leave the bit set. The model always drops it, so
+ * the comparison treats "in init state" as the fact and the bit as the CPU's choice. Other lines pass
+ * through unchanged.
+ */
+function initOptimized(line: string): string {
+  if (!/^\s*xsave: /.test(line)) return line;
+  const w = new Map<number, number>();
+  for (const m of line.matchAll(/\[(\d+)\]=([0-9a-f]+)/g)) w.set(Number(m[1]), parseInt(m[2]!, 16));
+  const none = (from: number, to: number) => ![...w.keys()].some((o) => o >= from && o < to);
+  const x87Init = (w.get(0) ?? 0) === 0x37f && none(4, 24) && none(32, 160);
+  const sseInit = (w.get(24) ?? 0) === 0x1f80 && none(160, 416);
+  const bv = (w.get(512) ?? 0) & ~((x87Init ? 1 : 0) | (sseInit ? 2 : 0));
+  if (bv === 0) w.delete(512);
+  else w.set(512, bv);
+  return `${line.slice(0, line.indexOf('xsave: ') + 7)}${[...w].sort((a, b) => a[0] - b[0]).map(([o, v]) => `[${o}]=${v.toString(16)}`).join(' ')}`;
+}
+
 describe("KVM FPU/XSAVE/XCR ioctls against this machine's /dev/kvm", () => {
   it.skipIf(SKIP !== undefined)('the fixed sequence gives the same line for every call', () => {
-    expect(modelLines()).toEqual(runCOracle(join(here, 'fpu-oracle.c')));
+    expect(modelLines().map(initOptimized)).toEqual(runCOracle(join(here, 'fpu-oracle.c')).map(initOptimized));
   });
 });
 

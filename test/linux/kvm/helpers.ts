@@ -9,6 +9,9 @@ import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
 import { MAP_ANONYMOUS, MAP_SHARED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import type { HostOptions } from '../../../src/host.js';
+import { getU64, setU32, setU64 } from '../../../abi/bytes.js';
+import { kvm_cpuid2, kvm_cpuid_entry2, kvm_msr_entry, kvm_msrs } from '../../../include-ts/asm/kvm.js';
+import { resultCode } from '../../support/c-oracle.js';
 
 export { K };
 
@@ -199,3 +202,23 @@ export function exitReason(v: Vmm, i = 0): number {
   return v.runs[i]!.read32(8);
 }
 
+/** KVM_SET_CPUID2's argument: leaf 1 with the APIC bit, and X2APIC (ECX bit 21) if asked. */
+export function leaf1Cpuid(x2apic: boolean): Uint8Array {
+  const b = new Uint8Array(kvm_cpuid2.size + kvm_cpuid_entry2.size);
+  setU32(b, 0, 1);
+  const e = kvm_cpuid2.size;
+  setU32(b, e + kvm_cpuid_entry2.offsetof('function'), 1);
+  setU32(b, e + kvm_cpuid_entry2.offsetof('ecx'), x2apic ? 1 << 21 : 0);
+  setU32(b, e + kvm_cpuid_entry2.offsetof('edx'), 1 << 9);
+  return b;
+}
+
+/** KVM_GET_MSRS / KVM_SET_MSRS of one MSR: the result code and the entry's data afterwards. */
+export function oneMsr(p: Process, fd: number, set: boolean, index: number, data: bigint): { r: string; data: bigint } {
+  const b = new Uint8Array(kvm_msrs.size + kvm_msr_entry.size);
+  setU32(b, 0, 1);
+  setU32(b, kvm_msrs.size, index);
+  setU64(b, kvm_msrs.size + 8, data);
+  const r = resultCode(() => p.ioctl(fd, set ? K.KVM_SET_MSRS : K.KVM_GET_MSRS, b));
+  return { r, data: getU64(b, kvm_msrs.size + 8) };
+}

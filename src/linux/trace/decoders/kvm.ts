@@ -155,7 +155,8 @@ const deviceAttr = { arg: 'struct', layout: K.kvm_device_attr, hex: ['attr', 'ad
 const getSupportedHvCpuid = d('KVM_GET_SUPPORTED_HV_CPUID', {
   arg: 'struct', layout: K.kvm_cpuid2, out: true, inout: true, hex: CPUID_HEX, flags: { 'entries.flags': CPUID_FLAGS },
 });
-const getStatsFd = d('KVM_GET_STATS_FD', { arg: 'none' });
+// _IO, argument ignored by the kernel; strace 6.1 prints it as %#lx (`KVM_GET_STATS_FD, 0x7`).
+const getStatsFd = d('KVM_GET_STATS_FD', { arg: 'value', hex: ['arg'] });
 
 /** /dev/kvm. */
 export const KVM_SYSTEM_IOCTLS: IoctlTable = ioctlTable([
@@ -178,6 +179,8 @@ export const KVM_SYSTEM_IOCTLS: IoctlTable = ioctlTable([
   [K.KVM_SET_DEVICE_ATTR, d('KVM_SET_DEVICE_ATTR', deviceAttr)],
   [K.KVM_GET_DEVICE_ATTR, d('KVM_GET_DEVICE_ATTR', deviceAttr)],
   [K.KVM_HAS_DEVICE_ATTR, d('KVM_HAS_DEVICE_ATTR', deviceAttr)],
+  // Not a /dev/kvm ioctl (EINVAL), but strace names it by number on any fd.
+  [K.KVM_GET_STATS_FD, getStatsFd],
 ]);
 
 /** A VM fd (from KVM_CREATE_VM). */
