@@ -30,7 +30,13 @@ export type IoctlArgKind =
   | 'ptr';
 
 export interface IoctlDesc {
+  /** The C name (error messages use it). */
   readonly name: string;
+  /**
+   * What strace 6.1 prints instead, for an ioctl newer than it: the _IOC() form of a number it does not
+   * know, or the name of an older ioctl that shares the number.
+   */
+  readonly straceName?: string;
   readonly arg: IoctlArgKind;
   readonly layout?: AnyRecord;
   /** Whether the kernel writes the struct back: strace then prints the struct as it is after the call. */

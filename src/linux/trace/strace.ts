@@ -477,7 +477,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'ioctl': {
       const req = ev.request ?? (a[1] as number);
       const desc = (ev.fileKind ? tables.get(ev.fileKind)?.get(req) : undefined) ?? GENERIC_IOCTLS.get(req);
-      const name = desc?.name ?? formatUnknownIoctl(req);
+      const name = desc?.straceName ?? desc?.name ?? formatUnknownIoctl(req);
       return `ioctl(${ev.fd}, ${name}, ${ioctlArg(ev, desc)}) = ${result(ev, dec(ev.ret))}`;
     }
     case 'mmap': {

@@ -2,9 +2,11 @@
 // character device /dev/vfio/devices/vfioN. Opening it (ENODEV once the device is unregistered) gives a
 // device file that can do nothing but VFIO_DEVICE_BIND_IOMMUFD: every other ioctl, read, write and mmap is
 // EINVAL until the bind succeeded (df->access_granted, vfio_device_fops_unl_ioctl).
-// BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd): argsz/flags/iommufd < 0 -> EINVAL; then the group path is
+// BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd, 6.17): argsz (EFAULT, < 16 EINVAL, non-zero past the struct
+// E2BIG), flags/iommufd < 0 -> EINVAL; then the group path is
 // blocked (vfio_device_block_group: EBUSY while the group fd is open; while a device is bound through its
-// cdev the group cannot be opened, EBUSY); a second bind -> EINVAL; the iommufd fd: EBADF, or EBADFD when
+// cdev the group cannot be opened, EBUSY); a second bind -> EINVAL; a VF token (EFAULT, else EINVAL: no
+// device here is an SR-IOV PF or VF); the iommufd fd: EBADF, or EBADFD when
 // it is not /dev/iommu; a device already opened (another cdev fd) -> EINVAL (vfio_df_open); then
 // iommufd_device_bind() and the driver's open_device; out_devid is the iommufd device id.
 // ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt/detach_pt): argsz, flags (PASID ->
@@ -17,7 +19,7 @@ import { kerr } from '../errors.js';
 import type { FileContext, MmapRequest } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import type { Backing } from '../mm/backing.js';
-import type { UserArg } from '../uaccess.js';
+import { copyFromUser, type UserArg } from '../uaccess.js';
 import {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_ATTACH_PASID, VFIO_DEVICE_BIND_FLAG_TOKEN, VFIO_DEVICE_BIND_IOMMUFD,
   VFIO_DEVICE_DETACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_PASID, vfio_device_attach_iommufd_pt, vfio_device_bind_iommufd,
@@ -64,21 +66,24 @@ export class VfioDeviceCdevFile extends VfioDeviceFile {
 
   /** vfio_df_ioctl_bind_iommufd() */
   private bind(ctx: FileContext, arg: UserArg): number {
-    const { b, flags, iommufd } = bindHeader(arg);
+    const { b, flags, iommufd, tokenPtr } = bindHeader(arg);
     const dev = this.device;
-    if (flags & VFIO_DEVICE_BIND_FLAG_TOKEN) arg.user(vfio_device_bind_iommufd.size);
     const group = dev.group;
     if (!group) throw kerr('ENODEV', `${dev.name} is no longer registered with VFIO`);
     // vfio_device_block_group()
     if (group.openedFile) throw kerr('EBUSY', `/dev/vfio/${group.id} is open: ${dev.name} is in use through the group path`);
     if (this.accessGranted) throw kerr('EINVAL', `${this.cdevPath} is already bound to an iommufd`);
+    // vfio_df_check_token() -> vfio_pci_core_match_token_uuid(): no device of this host is an SR-IOV PF or VF,
+    // so no token is needed and one given is refused, once it has been read.
+    if (flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
+      if (copyFromUser(ctx.proc.mm, new Uint8Array(16), Number(BigInt.asUintN(64, tokenPtr)))) {
+        throw kerr('EFAULT', `token_uuid_ptr 0x${tokenPtr.toString(16)} is not a readable 16-byte UUID`);
+      }
+      throw kerr('EINVAL', `${dev.name}: VF token incorrectly provided, not a PF or VF`);
+    }
     const ictx = this.kernel.iommufd.ctxFromFd(ctx.proc, iommufd);
     // vfio_df_open(): only the group path may open a device more than once.
     if (dev.openCount !== 0) throw kerr('EINVAL', `${dev.name} is already open through another file (one cdev fd at a time may be bound)`);
-    if (flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
-      // vfio_pci_validate_vf_token(): no device of this host is an SR-IOV PF or VF.
-      throw kerr('EINVAL', `${dev.name}: VF token incorrectly provided, not a PF or VF`);
-    }
     // vfio_df_device_first_open() -> vfio_df_iommufd_bind() -> vfio_iommufd_physical_bind()
     const idev = iommufdDeviceBind(ictx, dev.pdev);
     try {

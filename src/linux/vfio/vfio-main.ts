@@ -10,7 +10,7 @@
 // Device fds: first open calls the driver's open_device, last close its close_device; ioctls go to the
 // driver except VFIO_DEVICE_FEATURE, whose common checks live here (vfio_ioctl_device_feature).
 
-import { getS32, getU32 } from '../../../abi/bytes.js';
+import { getS32, getU32, getU64 } from '../../../abi/bytes.js';
 import { WouldBlock, kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
 import { chardev, dynamicDir, type CharDevNode, type StaticDir } from '../fs/vfs.js';
@@ -180,18 +180,26 @@ export class VfioDeviceFile extends KFile {
   }
 }
 
-/** The checks vfio_df_ioctl_bind_iommufd() makes of struct vfio_device_bind_iommufd before anything else. */
-export function bindHeader(arg: UserArg): { b: Uint8Array; flags: number; iommufd: number; argsz: number } {
+/**
+ * The checks vfio_df_ioctl_bind_iommufd() (6.17+) makes of struct vfio_device_bind_iommufd before anything
+ * else: argsz is read first (EFAULT), below offsetofend(out_devid) is EINVAL, copy_struct_from_user() of the
+ * whole struct (non-zero bytes past it: E2BIG; a 16-byte struct has token_uuid_ptr 0), then a negative
+ * iommufd or an unknown flag is EINVAL. Returns the user's struct and its fields.
+ */
+export function bindHeader(arg: UserArg): { b: Uint8Array; flags: number; iommufd: number; tokenPtr: bigint } {
   const minsz = 16; // offsetofend(struct vfio_device_bind_iommufd, out_devid)
-  const b = arg.user(minsz);
-  const argsz = getU32(b, 0);
+  const size = 24; // sizeof(struct vfio_device_bind_iommufd)
+  const argsz = getU32(arg.user(4), 0);
+  if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
+  const b = arg.user(argsz);
+  for (let i = size; i < argsz; i++) if (b[i] !== 0) throw kerr('E2BIG', `argsz ${argsz} is larger than the ${size}-byte struct and byte ${i} is not zero`);
   const flags = getU32(b, 4);
   const iommufd = getS32(b, 8);
-  if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
-  if (flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN) throw kerr('EINVAL', `unknown flags 0x${(flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN).toString(16)}`);
-  if (iommufd < 0) throw kerr('EINVAL', `iommufd ${iommufd} is negative (no-IOMMU mode is not configured)`);
-  if (flags & VFIO_DEVICE_BIND_FLAG_TOKEN && argsz < 24) throw kerr('EINVAL', `VFIO_DEVICE_BIND_FLAG_TOKEN needs token_uuid_ptr: argsz ${argsz} < 24`);
-  return { b, flags, iommufd, argsz };
+  if (iommufd < 0 || flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN) {
+    throw kerr('EINVAL', iommufd < 0 ? `iommufd ${iommufd} is negative (no-IOMMU mode is not configured)` : `unknown flags 0x${(flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN).toString(16)}`);
+  }
+  const tokenPtr = argsz >= size ? getU64(b, 16) : 0n;
+  return { b, flags, iommufd, tokenPtr };
 }
 
 export class VfioCore {

@@ -30,6 +30,7 @@ import type { IommufdIoas } from './ioas.js';
 import { ioasAlloc, ioasAllowIovas, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap, iommufdOption, iommufdVfioIoas } from './ioas.js';
 import type { IommufdDevice, IommufdHwpt, IommufdIgroup } from './device.js';
 import { destroyDevice, destroyHwpt, getHwInfo } from './device.js';
+import { IOMMUFD_IOCTLS } from '../../trace/decoders/iommufd.js';
 
 export type IommufdObject = IommufdIoas | IommufdHwpt | IommufdDevice;
 
@@ -232,4 +233,5 @@ export class IommufdCore {
 
 export function initIommufd(kernel: Kernel): void {
   kernel.iommufd = new IommufdCore(kernel);
+  kernel.ioctlTables.set('iommufd', IOMMUFD_IOCTLS);
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../../../src/host.js';
 import { O_RDWR } from '../../../../include-ts/linux/fcntl.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../../include-ts/linux/mman.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../../include-ts/linux/mman.js';
 import { EDU_DMA_BUF_START, EDU_DMA_DIR_TO_RAM, EDU_DMA_NS, EDU_DMA_RUN } from '../../../../src/hw/devices/edu.js';
 import { setU32 } from '../../../../abi/bytes.js';
 import { EDU, GPU, GPU_AUDIO, GROUP, NIC, REGION, bindVfio, expectErrno } from '../../../support/vfio.js';
@@ -61,15 +61,24 @@ describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
   }
   const bindRaw = (f: Partial<{ argsz: number; flags: number; iommufd: number }>) => V.vfio_device_bind_iommufd.encode({ argsz: 16, ...f });
 
-  it('argsz < 16, unknown flags and a negative iommufd are EINVAL; a short buffer EFAULT', () => {
+  it('argsz < 16, unknown flags and a negative iommufd are EINVAL; a short buffer EFAULT; E2BIG; the VF token', () => {
     const { p, dev, iommufd } = setup();
     expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ argsz: 12, iommufd })), 'EINVAL');
     expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ flags: 2, iommufd })), 'EINVAL');
     expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd: -1 })), 'EINVAL');
-    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, new Uint8Array(8)), 'EFAULT');
-    // VFIO_DEVICE_BIND_FLAG_TOKEN needs token_uuid_ptr (argsz 24), and this device is no SR-IOV PF or VF.
-    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ flags: V.VFIO_DEVICE_BIND_FLAG_TOKEN, iommufd })), 'EINVAL');
-    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ argsz: 24, flags: V.VFIO_DEVICE_BIND_FLAG_TOKEN, iommufd })), 'EINVAL');
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, new Uint8Array(2)), 'EFAULT'); // get_user(argsz)
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd }).subarray(0, 8)), 'EFAULT');
+    // copy_struct_from_user(): bytes past the 24-byte struct must be zero.
+    const big = new Uint8Array(32);
+    big.set(bindRaw({ argsz: 32, iommufd }));
+    big[28] = 1;
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, big), 'E2BIG');
+    // VFIO_DEVICE_BIND_FLAG_TOKEN (vfio_df_check_token): the UUID is read from token_uuid_ptr (0 in a 16-byte
+    // struct: EFAULT), then refused: this device is no SR-IOV PF or VF (vfio_pci_core_match_token_uuid).
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ flags: V.VFIO_DEVICE_BIND_FLAG_TOKEN, iommufd })), 'EFAULT');
+    const uuid = p.mmap(null, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const tok = V.vfio_device_bind_iommufd.encode({ argsz: 24, flags: V.VFIO_DEVICE_BIND_FLAG_TOKEN, iommufd, token_uuid_ptr: uuid.addr });
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, tok), 'EINVAL');
     expect(bind(p, dev, iommufd)).toBe(1); // nothing above changed anything
   });
 

@@ -10,6 +10,7 @@ import { COracle, STRACE, oracleSkip } from '../../../support/c-oracle.js';
 import { formatSyscall } from '../../../../src/linux/trace/strace.js';
 import type { SyscallEvent } from '../../../../src/sim/trace.js';
 import { VFIO_DEVICE_IOCTLS } from '../../../../src/linux/trace/decoders/vfio.js';
+import { IOMMUFD_IOCTLS } from '../../../../src/linux/trace/decoders/iommufd.js';
 import { Host } from '../../../../src/host.js';
 import { I, V, attach, ioasAlloc, openCdev, bind } from './support.js';
 import { O_RDWR } from '../../../../include-ts/linux/fcntl.js';
@@ -32,7 +33,7 @@ const REQUESTS: Array<[kind: string, req: number]> = [
 
 function modelLine(kind: string, req: number): string {
   const ev: SyscallEvent = { type: 'syscall', t: 0, pid: 1, syscall: 'ioctl', fd: 99, fileKind: kind, args: [99, req], request: req, argValue: 0x7ffc0000, ret: -1, errno: 9 };
-  return formatSyscall(ev, new Map([['vfio-device', VFIO_DEVICE_IOCTLS]]));
+  return formatSyscall(ev, new Map([['vfio-device', VFIO_DEVICE_IOCTLS], ['iommufd', IOMMUFD_IOCTLS]]));
 }
 
 describe('strace output for the iommufd and VFIO cdev ioctls', () => {
@@ -71,6 +72,15 @@ describe('strace output for the iommufd and VFIO cdev ioctls', () => {
     attach(p, dev, ioas);
     expect(lines.some((l) => /^ioctl\(\d+, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, .*\) = 0$/.test(l))).toBe(true);
     expect(lines.some((l) => /^ioctl\(\d+, _IOC\(_IOC_NONE, 0x3b, 0x81, 0\), .*\) = 0$/.test(l))).toBe(true);
+  });
+
+  it('error messages use the C names', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const dev = openCdev(p);
+    const fd = p.open('/dev/iommu', O_RDWR);
+    expect(() => p.ioctl(fd, I.IOMMU_IOAS_MAP, new Uint8Array(8))).toThrow(/^IOMMU_IOAS_MAP: EINVAL: /);
+    expect(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, new Uint8Array(16))).toThrow(/^VFIO_DEVICE_BIND_IOMMUFD: EINVAL: /);
   });
 });
 
