@@ -68,5 +68,7 @@ export function decodeIoctl(request: number): DecodedIoctl {
 export function formatUnknownIoctl(request: number): string {
   const d = decodeIoctl(request);
   const dir = d.dir === 'none' ? '_IOC_NONE' : d.dir === 'read|write' ? '_IOC_READ|_IOC_WRITE' : d.dir === 'read' ? '_IOC_READ' : '_IOC_WRITE';
-  return `_IOC(${dir}, 0x${d.type.toString(16)}, 0x${d.nr.toString(16)}, 0x${d.size.toString(16)})`;
+  // strace prints each field with %#x, which writes 0 (not 0x0) for zero.
+  const x = (v: number): string => (v ? `0x${v.toString(16)}` : '0');
+  return `_IOC(${dir}, ${x(d.type)}, ${x(d.nr)}, ${x(d.size)})`;
 }

@@ -350,6 +350,31 @@ export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
 export const vfio_device_feature = struct('vfio_device_feature', { argsz: u32, flags: u32, data: flex(u8) });
 export const VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17);
 
+/**
+ * Device cdev fd (/dev/vfio/devices/vfioN, 6.6+; newer than the 6.1 headers): VFIO_DEVICE_BIND_IOMMUFD binds the
+ * device to an iommufd (`iommufd` is its fd) and returns the iommufd device id in `out_devid`. The optional
+ * `token_uuid_ptr` (6.17) points to the SR-IOV VF token when VFIO_DEVICE_BIND_FLAG_TOKEN is set.
+ */
+export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1 << 0;
+export const vfio_device_bind_iommufd = struct('vfio_device_bind_iommufd', {
+  argsz: u32,
+  flags: u32,
+  iommufd: s32,
+  out_devid: u32,
+  token_uuid_ptr: u64,
+});
+export const VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18);
+
+/** Device cdev fd: VFIO_DEVICE_ATTACH_IOMMUFD_PT attaches to an IOAS or HWPT id; pt_id returns the HWPT id. */
+export const VFIO_DEVICE_ATTACH_PASID = 1 << 0;
+export const vfio_device_attach_iommufd_pt = struct('vfio_device_attach_iommufd_pt', { argsz: u32, flags: u32, pt_id: u32, pasid: u32 });
+export const VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19);
+
+/** Device cdev fd: VFIO_DEVICE_DETACH_IOMMUFD_PT undoes the attach (DMA blocked again). */
+export const VFIO_DEVICE_DETACH_PASID = 1 << 0;
+export const vfio_device_detach_iommufd_pt = struct('vfio_device_detach_iommufd_pt', { argsz: u32, flags: u32, pasid: u32 });
+export const VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20);
+
 /** Feature indexes and their data, in order: PCI VF token, migration, migration state, low power, DMA logging. */
 export const VFIO_DEVICE_FEATURE_PCI_VF_TOKEN = 0;
 export const VFIO_MIGRATION_STOP_COPY = 1 << 0;

@@ -8,6 +8,7 @@ import { initEpoll } from './fs/eventpoll.js';
 import { initIrq } from './irq/init.js';
 import { initPci } from './pci/init.js';
 import { initVfio } from './vfio/init.js';
+import { initIommufd } from './iommu/iommufd/main.js';
 import { initKvm } from './kvm/init.js';
 import { initPrivcmd } from './xen/privcmd.js';
 
@@ -23,6 +24,7 @@ export const SUBSYSTEMS: readonly Subsystem[] = [
   { name: 'mem', init: initMemDevices },
   { name: 'irq', init: initIrq },
   { name: 'pci', init: initPci },
+  { name: 'iommufd', init: initIommufd },
   { name: 'vfio', init: initVfio },
   { name: 'kvm', init: initKvm },
   { name: 'xen-privcmd', init: initPrivcmd },

@@ -18,6 +18,7 @@ import type { IoctlTable } from './trace/ioctl-desc.js';
 import type { PciCore } from './pci/pci-core.js';
 import type { IommuCore } from './iommu/iommu-group.js';
 import type { VfioCore } from './vfio/vfio-main.js';
+import type { IommufdCore } from './iommu/iommufd/main.js';
 import type { KvmModule } from './kvm/vm.js';
 import type { XenHypervisorPort } from './xen/hypervisor.js';
 import type { IrqCore } from './irq/irq-core.js';
@@ -57,6 +58,8 @@ export class Kernel {
   iommu!: IommuCore;
   /** VFIO: containers, groups, devices (src/linux/vfio). */
   vfio!: VfioCore;
+  /** iommufd: /dev/iommu and its contexts (src/linux/iommu/iommufd). */
+  iommufd!: IommufdCore;
   /** epoll's max_user_watches and per-user counts (src/linux/fs/eventpoll.ts). */
   epoll!: EpollWatches;
   /** KVM (src/linux/kvm), set by its init. */

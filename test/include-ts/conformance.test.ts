@@ -26,6 +26,7 @@ import * as poll from '../../include-ts/linux/poll.js';
 import * as resource from '../../include-ts/linux/resource.js';
 import * as capability from '../../include-ts/linux/capability.js';
 import * as vfio from '../../include-ts/linux/vfio.js';
+import * as iommufd from '../../include-ts/linux/iommufd.js';
 
 type Module = Readonly<Record<string, unknown>>;
 
@@ -97,8 +98,92 @@ const ASM_KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
   KVM_X86_TDX_VM: { since: '6.16', definition: '5' },
 };
 
+/** include/uapi/linux/vfio.h (6.18) device cdev names that the installed 6.1 headers do not have yet. */
+const VFIO_NEWER: Readonly<Record<string, NewerMacro>> = {
+  VFIO_DEVICE_BIND_FLAG_TOKEN: { since: '6.17', definition: '(1 << 0)' },
+  VFIO_DEVICE_BIND_IOMMUFD: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 18)' },
+  VFIO_DEVICE_ATTACH_PASID: { since: '6.13', definition: '(1 << 0)' },
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 19)' },
+  VFIO_DEVICE_DETACH_PASID: { since: '6.13', definition: '(1 << 0)' },
+  VFIO_DEVICE_DETACH_IOMMUFD_PT: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 20)' },
+};
+/** Their structs as the 6.18 header defines them, where the installed header lacks them. */
+const VFIO_NEWER_STRUCTS = `#ifndef VFIO_DEVICE_BIND_IOMMUFD
+struct vfio_device_bind_iommufd { __u32 argsz; __u32 flags; __s32 iommufd; __u32 out_devid; __aligned_u64 token_uuid_ptr; };
+struct vfio_device_attach_iommufd_pt { __u32 argsz; __u32 flags; __u32 pt_id; __u32 pasid; };
+struct vfio_device_detach_iommufd_pt { __u32 argsz; __u32 flags; __u32 pasid; };
+#endif`;
+/**
+ * <linux/iommufd.h> appeared in 6.2; where the installed headers lack it, the probe declares what
+ * include-ts/linux/iommufd.ts mirrors as the 6.18 header defines it (enums, structs, ioctl macros), so gcc still
+ * computes every layout and number from C declarations.
+ */
+const IOMMUFD_FALLBACK = `#if __has_include(<linux/iommufd.h>)
+#include <linux/iommufd.h>
+#else
+#define IOMMUFD_TYPE (';')
+enum { IOMMUFD_CMD_BASE = 0x80, IOMMUFD_CMD_DESTROY = IOMMUFD_CMD_BASE, IOMMUFD_CMD_IOAS_ALLOC = 0x81,
+  IOMMUFD_CMD_IOAS_ALLOW_IOVAS = 0x82, IOMMUFD_CMD_IOAS_COPY = 0x83, IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84,
+  IOMMUFD_CMD_IOAS_MAP = 0x85, IOMMUFD_CMD_IOAS_UNMAP = 0x86, IOMMUFD_CMD_OPTION = 0x87, IOMMUFD_CMD_VFIO_IOAS = 0x88,
+  IOMMUFD_CMD_HWPT_ALLOC = 0x89, IOMMUFD_CMD_GET_HW_INFO = 0x8a, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING = 0x8b,
+  IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP = 0x8c, IOMMUFD_CMD_HWPT_INVALIDATE = 0x8d, IOMMUFD_CMD_FAULT_QUEUE_ALLOC = 0x8e,
+  IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f, IOMMUFD_CMD_VIOMMU_ALLOC = 0x90, IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
+  IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92, IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93, IOMMUFD_CMD_HW_QUEUE_ALLOC = 0x94 };
+struct iommu_destroy { __u32 size; __u32 id; };
+struct iommu_ioas_alloc { __u32 size; __u32 flags; __u32 out_ioas_id; };
+struct iommu_iova_range { __aligned_u64 start; __aligned_u64 last; };
+struct iommu_ioas_iova_ranges { __u32 size; __u32 ioas_id; __u32 num_iovas; __u32 __reserved;
+  __aligned_u64 allowed_iovas; __aligned_u64 out_iova_alignment; };
+struct iommu_ioas_allow_iovas { __u32 size; __u32 ioas_id; __u32 num_iovas; __u32 __reserved; __aligned_u64 allowed_iovas; };
+enum iommufd_ioas_map_flags { IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0, IOMMU_IOAS_MAP_WRITEABLE = 1 << 1, IOMMU_IOAS_MAP_READABLE = 1 << 2 };
+struct iommu_ioas_map { __u32 size; __u32 flags; __u32 ioas_id; __u32 __reserved; __aligned_u64 user_va;
+  __aligned_u64 length; __aligned_u64 iova; };
+struct iommu_ioas_copy { __u32 size; __u32 flags; __u32 dst_ioas_id; __u32 src_ioas_id; __aligned_u64 length;
+  __aligned_u64 dst_iova; __aligned_u64 src_iova; };
+struct iommu_ioas_unmap { __u32 size; __u32 ioas_id; __aligned_u64 iova; __aligned_u64 length; };
+enum iommufd_option { IOMMU_OPTION_RLIMIT_MODE = 0, IOMMU_OPTION_HUGE_PAGES = 1 };
+enum iommufd_option_ops { IOMMU_OPTION_OP_SET = 0, IOMMU_OPTION_OP_GET = 1 };
+struct iommu_option { __u32 size; __u32 option_id; __u16 op; __u16 __reserved; __u32 object_id; __aligned_u64 val64; };
+enum iommufd_vfio_ioas_op { IOMMU_VFIO_IOAS_GET = 0, IOMMU_VFIO_IOAS_SET = 1, IOMMU_VFIO_IOAS_CLEAR = 2 };
+struct iommu_vfio_ioas { __u32 size; __u32 ioas_id; __u16 op; __u16 __reserved; };
+enum iommufd_hwpt_alloc_flags { IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0, IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
+  IOMMU_HWPT_FAULT_ID_VALID = 1 << 2, IOMMU_HWPT_ALLOC_PASID = 1 << 3 };
+enum iommu_hw_info_vtd_flags { IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1 << 0 };
+struct iommu_hw_info_vtd { __u32 flags; __u32 __reserved; __aligned_u64 cap_reg; __aligned_u64 ecap_reg; };
+enum iommu_hw_info_type { IOMMU_HW_INFO_TYPE_NONE = 0, IOMMU_HW_INFO_TYPE_DEFAULT = 0, IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+  IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2, IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3 };
+enum iommufd_hw_capabilities { IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0, IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1,
+  IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2 };
+enum iommufd_hw_info_flags { IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0 };
+struct iommu_hw_info { __u32 size; __u32 flags; __u32 dev_id; __u32 data_len; __aligned_u64 data_uptr;
+  union { __u32 in_data_type; __u32 out_data_type; }; __u8 out_max_pasid_log2; __u8 __reserved[3];
+  __aligned_u64 out_capabilities; };
+#define IOMMU_DESTROY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY)
+#define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)
+#define IOMMU_IOAS_IOVA_RANGES _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)
+#define IOMMU_IOAS_ALLOW_IOVAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOW_IOVAS)
+#define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+#define IOMMU_IOAS_MAP_FILE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
+#define IOMMU_IOAS_COPY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_COPY)
+#define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
+#define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+#define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
+#define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+#define IOMMU_GET_HW_INFO _IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)
+#define IOMMU_HWPT_SET_DIRTY_TRACKING _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING)
+#define IOMMU_HWPT_GET_DIRTY_BITMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP)
+#define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
+#define IOMMU_FAULT_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
+#define IOMMU_VIOMMU_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VIOMMU_ALLOC)
+#define IOMMU_VDEVICE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VDEVICE_ALLOC)
+#define IOMMU_IOAS_CHANGE_PROCESS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_CHANGE_PROCESS)
+#define IOMMU_VEVENTQ_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VEVENTQ_ALLOC)
+#define IOMMU_HW_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HW_QUEUE_ALLOC)
+#endif`;
+
 const GROUPS: readonly Group[] = [
-  { header: 'linux/vfio.h', includes: ['linux/vfio.h'], module: vfio },
+  { header: 'linux/vfio.h', includes: ['linux/vfio.h'], module: vfio, newer: VFIO_NEWER, prelude: VFIO_NEWER_STRUCTS },
+  { header: 'linux/iommufd.h', includes: ['linux/types.h', 'linux/ioctl.h'], module: iommufd, prelude: IOMMUFD_FALLBACK },
   { header: 'asm/kvm.h', includes: ['asm/kvm.h'], module: asmKvm, newer: ASM_KVM_NEWER },
   { header: 'asm/processor-flags.h', includes: ['asm/processor-flags.h'], module: processorFlags },
   // KVM_COALESCED_MMIO_MAX is written in terms of the kernel's PAGE_SIZE (4 KiB on x86).

@@ -7,6 +7,8 @@ import { formatSyscall } from '../../src/linux/trace/strace.js';
 import type { SyscallEvent } from '../../src/sim/trace.js';
 import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS, KVM_VM_IOCTLS } from '../../src/linux/trace/decoders/kvm.js';
 import { VFIO_CONTAINER_IOCTLS, VFIO_DEVICE_IOCTLS, VFIO_GROUP_IOCTLS } from '../../src/linux/trace/decoders/vfio.js';
+import { IOMMUFD_IOCTLS } from '../../src/linux/trace/decoders/iommufd.js';
+import * as IOMMUFD from '../../include-ts/linux/iommufd.js';
 import * as K from '../../include-ts/linux/kvm.js';
 import * as V from '../../include-ts/linux/vfio.js';
 
@@ -17,6 +19,7 @@ const TABLES: Readonly<Record<string, IoctlTable>> = {
   kvm: KVM_SYSTEM_IOCTLS,
   'kvm-vm': KVM_VM_IOCTLS,
   'kvm-vcpu': KVM_VCPU_IOCTLS,
+  iommufd: IOMMUFD_IOCTLS,
 };
 const tables = new Map(Object.entries(TABLES));
 
@@ -38,7 +41,7 @@ describe('VFIO and KVM ioctl tables', () => {
   });
 
   it('every table was built (so no kind has a duplicate number) and names its ioctls by their include-ts name', () => {
-    const modules: Readonly<Record<string, unknown>> = { ...V, ...K };
+    const modules: Readonly<Record<string, unknown>> = { ...V, ...K, ...IOMMUFD };
     for (const [kind, table] of Object.entries(TABLES)) {
       expect(table.size, kind).toBeGreaterThan(3);
       for (const [req, desc] of table) {

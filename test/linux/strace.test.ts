@@ -42,7 +42,7 @@ describe('strace formatter', () => {
     const ev: SyscallEvent = { type: 'syscall', t: 0, pid: 1, syscall: 'ioctl', fd: 4, fileKind: 'vfio-group', args: [4, 0x3b67], request: 0x3b67, argIn: before, argOut: after, ret: 0, errno: 0 };
     expect(formatSyscall(ev, tables)).toBe('ioctl(4, VFIO_GROUP_GET_STATUS, {argsz=8, flags=VFIO_GROUP_FLAGS_VIABLE}) = 0');
     // The same number on another kind of fd is another ioctl (or unknown).
-    expect(formatSyscall({ ...ev, fileKind: 'eventfd' }, tables)).toBe('ioctl(4, _IOC(_IOC_NONE, 0x3b, 0x67, 0x0), "\\10\\0\\0\\0\\0\\0\\0\\0") = 0');
+    expect(formatSyscall({ ...ev, fileKind: 'eventfd' }, tables)).toBe('ioctl(4, _IOC(_IOC_NONE, 0x3b, 0x67, 0), "\\10\\0\\0\\0\\0\\0\\0\\0") = 0');
     const uIn = unmap.encode({ argsz: 24, iova: 0x100000, size: 0x2000 });
     const uOut = unmap.encode({ argsz: 24, iova: 0x100000, size: 0 });
     expect(formatSyscall({ ...ev, fd: 3, fileKind: 'vfio-container', request: 0x3b72, argIn: uIn, argOut: uOut }, tables)).toBe(

@@ -156,6 +156,27 @@ export class IommuGroup {
   }
 
   /**
+   * iommu_device_claim_dma_owner(): one device at a time (iommufd binds devices, not groups). The same
+   * owner may claim again (another device of the group); anyone else, or a bound DMA-API driver, is EPERM.
+   * The first claim puts the group in the blocking domain.
+   */
+  claimDeviceDmaOwner(owner: DmaOwner): void {
+    if (this.ownerCnt) {
+      if (this.owner !== owner) throw kerr('EPERM', this.notViableReason() ?? `group ${this.id} is in use`);
+      this.ownerCnt++;
+      return;
+    }
+    this.owner = owner;
+    this.ownerCnt = 1;
+    this.setDomain(null);
+  }
+
+  /** iommu_device_release_dma_owner(): the last release returns the group to its default domain. */
+  releaseDeviceDmaOwner(): void {
+    if (--this.ownerCnt === 0) this.releaseDmaOwner();
+  }
+
+  /**
    * Points every device's (and alias's) context entry at `domain`; null blocks DMA (the blocking
    * domain used while userspace owns the group without a container IOMMU).
    */

@@ -25,10 +25,18 @@ export type IoctlArgKind =
   /** A pointer to a NUL-terminated string (`VFIO_GROUP_GET_DEVICE_FD`). */
   | 'string'
   /** A pointer to an `int`/`__s32` (`VFIO_GROUP_SET_CONTAINER`). */
-  | 'int-ptr';
+  | 'int-ptr'
+  /** A pointer strace names but does not decode: printed as an unknown ioctl's argument. */
+  | 'ptr';
 
 export interface IoctlDesc {
+  /** The C name (error messages use it). */
   readonly name: string;
+  /**
+   * What strace 6.1 prints instead, for an ioctl newer than it: the _IOC() form of a number it does not
+   * know, or the name of an older ioctl that shares the number.
+   */
+  readonly straceName?: string;
   readonly arg: IoctlArgKind;
   readonly layout?: AnyRecord;
   /** Whether the kernel writes the struct back: strace then prints the struct as it is after the call. */
@@ -58,6 +66,7 @@ export type TraceFileKind =
   | 'vfio-container'
   | 'vfio-group'
   | 'vfio-device'
+  | 'iommufd'
   | 'kvm'
   | 'kvm-vm'
   | 'kvm-vcpu'

@@ -324,6 +324,7 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
     if (ev.argValue !== undefined) return Number(ev.argValue) === 0 ? '0' : `0x${BigInt.asUintN(64, BigInt(ev.argValue)).toString(16)}`;
     return ev.argIn ? `${quoteBytes(ev.argIn, 16)}` : '0';
   }
+  if (desc.arg === 'ptr') return ioctlArg(ev, undefined);
   const failed = ev.errno !== 0;
   switch (desc.arg) {
     case 'none':
@@ -476,7 +477,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'ioctl': {
       const req = ev.request ?? (a[1] as number);
       const desc = (ev.fileKind ? tables.get(ev.fileKind)?.get(req) : undefined) ?? GENERIC_IOCTLS.get(req);
-      const name = desc?.name ?? formatUnknownIoctl(req);
+      const name = desc?.straceName ?? desc?.name ?? formatUnknownIoctl(req);
       return `ioctl(${ev.fd}, ${name}, ${ioctlArg(ev, desc)}) = ${result(ev, dec(ev.ret))}`;
     }
     case 'mmap': {

@@ -28,6 +28,8 @@ export class VfioGroup {
   openedFile: VfioGroupFile | null = null;
   container: VfioContainer | null = null;
   containerUsers = 0;
+  /** group->cdev_device_open_cnt: devices bound through their cdev (vfio_device_block_group). */
+  cdevDeviceOpenCnt = 0;
 
   constructor(
     readonly id: number,

@@ -10,10 +10,10 @@
 // Device fds: first open calls the driver's open_device, last close its close_device; ioctls go to the
 // driver except VFIO_DEVICE_FEATURE, whose common checks live here (vfio_ioctl_device_feature).
 
-import { getU32 } from '../../../abi/bytes.js';
+import { getS32, getU32, getU64 } from '../../../abi/bytes.js';
 import { WouldBlock, kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
-import { chardev, type CharDevNode, type StaticDir } from '../fs/vfs.js';
+import { chardev, dynamicDir, type CharDevNode, type StaticDir } from '../fs/vfs.js';
 import { chmodAttr, chownAttr, notifyChange } from '../fs/attr.js';
 import { INIT_CRED } from '../cred.js';
 import type { Kernel } from '../kernel.js';
@@ -24,17 +24,16 @@ import { Timer, type Scheduler } from '../../sim/scheduler.js';
 import type { PciDev } from '../pci/pci-dev.js';
 import { devicePath } from '../pci/pci-sysfs.js';
 import {
-  VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+  VFIO_DEVICE_BIND_FLAG_TOKEN, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_MIGRATION,
   VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
 } from '../../../include-ts/linux/vfio.js';
 import { VfioContainer, VfioContainerFile, type VfioIommuDriver } from './container.js';
 import { VfioGroup, type VfioGroupFile, VfioGroupFile as GroupFile } from './group.js';
+import type { IommufdDevice } from '../iommu/iommufd/device.js';
 
 /** VFIO_DEVICE_FEATURE_MIG_DATA_SIZE (newer than the 6.1 header). */
 export const VFIO_DEVICE_FEATURE_MIG_DATA_SIZE = 9;
-/** VFIO_DEVICE_BIND_IOMMUFD: only valid on cdev fds (6.6+). */
-export const VFIO_DEVICE_BIND_IOMMUFD = 0x3b76;
 
 /** struct vfio_device_ops */
 export interface VfioDeviceOps {
@@ -68,6 +67,13 @@ export class VfioDevice {
   /** Asks again every 10 s while an unbind waits. */
   readonly requestTimer = new Timer('vfio_unregister_group_dev', () => this.requestAgain());
   sched: Scheduler | null = null;
+  /** device->index: the N of /dev/vfio/devices/vfioN (ida, lowest free), -1 while unregistered. */
+  index = -1;
+  /** Open cdev files (each holds a registration reference: unregistering waits for them too). */
+  cdevRefs = 0;
+  /** The iommufd binding of the cdev path (device->iommufd_device) and whether it is attached. */
+  iommufdDevice: IommufdDevice | null = null;
+  iommufdAttached = false;
 
   constructor(
     /** dev_name(): the BDF for PCI. */
@@ -77,7 +83,7 @@ export class VfioDevice {
   ) {}
 
   private requestAgain(): void {
-    if (this.openCount === 0) return;
+    if (this.openCount === 0 && this.cdevRefs === 0) return;
     this.ops.request(this.requests++);
     if (this.requests < VFIO_MAX_DEVICE_REQUESTS) this.sched?.armAfter(this.requestTimer, VFIO_DEVICE_REQUEST_INTERVAL_NS);
   }
@@ -96,12 +102,16 @@ export function vfioCheckFeature(flags: number, argsz: number, supported: number
 
 export class VfioDeviceFile extends KFile {
   readonly kind = 'vfio-device' as const;
-  readonly path = 'anon_inode:[vfio-device]';
+
+  get path(): string {
+    return 'anon_inode:[vfio-device]';
+  }
 
   constructor(
     readonly device: VfioDevice,
-    private readonly groupFile: VfioGroupFile,
-    private readonly kernel: Kernel,
+    /** df->group: null for a cdev file. */
+    protected readonly groupFile: VfioGroupFile | null,
+    protected readonly kernel: Kernel,
   ) {
     super();
   }
@@ -117,7 +127,10 @@ export class VfioDeviceFile extends KFile {
   }
 
   override ioctl(ctx: FileContext, req: number, arg: UserArg): number {
-    if (req === VFIO_DEVICE_BIND_IOMMUFD) throw kerr('EINVAL', 'VFIO_DEVICE_BIND_IOMMUFD is only for device cdev fds (/dev/vfio/devices/vfioN), not group-obtained ones');
+    if (req === VFIO_DEVICE_BIND_IOMMUFD) {
+      bindHeader(arg);
+      throw kerr('EINVAL', 'VFIO_DEVICE_BIND_IOMMUFD is only for device cdev fds (/dev/vfio/devices/vfioN), not group-obtained ones');
+    }
     if (req === VFIO_DEVICE_FEATURE) return this.feature(ctx, arg);
     return this.device.ops.ioctl(ctx, req, arg);
   }
@@ -163,8 +176,30 @@ export class VfioDeviceFile extends KFile {
   }
 
   override release(): void {
-    this.kernel.vfio.closeDevice(this.device, this.groupFile);
+    this.kernel.vfio.closeDevice(this.device, this.groupFile!);
   }
+}
+
+/**
+ * The checks vfio_df_ioctl_bind_iommufd() (6.17+) makes of struct vfio_device_bind_iommufd before anything
+ * else: argsz is read first (EFAULT), below offsetofend(out_devid) is EINVAL, copy_struct_from_user() of the
+ * whole struct (non-zero bytes past it: E2BIG; a 16-byte struct has token_uuid_ptr 0), then a negative
+ * iommufd or an unknown flag is EINVAL. Returns the user's struct and its fields.
+ */
+export function bindHeader(arg: UserArg): { b: Uint8Array; flags: number; iommufd: number; tokenPtr: bigint } {
+  const minsz = 16; // offsetofend(struct vfio_device_bind_iommufd, out_devid)
+  const size = 24; // sizeof(struct vfio_device_bind_iommufd)
+  const argsz = getU32(arg.user(4), 0);
+  if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
+  const b = arg.user(argsz);
+  for (let i = size; i < argsz; i++) if (b[i] !== 0) throw kerr('E2BIG', `argsz ${argsz} is larger than the ${size}-byte struct and byte ${i} is not zero`);
+  const flags = getU32(b, 4);
+  const iommufd = getS32(b, 8);
+  if (iommufd < 0 || flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN) {
+    throw kerr('EINVAL', iommufd < 0 ? `iommufd ${iommufd} is negative (no-IOMMU mode is not configured)` : `unknown flags 0x${(flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN).toString(16)}`);
+  }
+  const tokenPtr = argsz >= size ? getU64(b, 16) : 0n;
+  return { b, flags, iommufd, tokenPtr };
 }
 
 export class VfioCore {
@@ -176,12 +211,23 @@ export class VfioCore {
   /** The devtmpfs node of each group, which lives as long as the group (chown/chmod on it last that long). */
   private readonly nodes = new Map<number, CharDevNode>();
 
+  /** vfio_device_fops_cdev_open (device-cdev.ts, set by init.ts: it extends VfioDeviceFile). */
+  openCdev: ((ctx: FileContext, dev: VfioDevice) => KFile) | null = null;
+  /** Registered devices by device->index: their cdev nodes /dev/vfio/devices/vfioN (devtmpfs, 0600). */
+  private readonly cdevs = new Map<number, { dev: VfioDevice; node: CharDevNode }>();
+  private readonly cdevDir = dynamicDir(
+    () => [...this.cdevs.keys()].sort((a, b) => a - b).map((i) => `vfio${i}`),
+    (name) => (/^vfio\d+$/.test(name) ? this.cdevs.get(Number(name.slice(4)))?.node : undefined),
+  );
+
   constructor(private readonly kernel: Kernel) {
     this.devDir = kernel.vfs.mkdirp('/dev/vfio');
     this.devDir.set('vfio', chardev(() => new VfioContainerFile(new VfioContainer(kernel)), 0o666));
     this.devDir.dynamic = {
-      list: () => [...this.groups.keys()].map(String),
+      // devtmpfs creates /dev/vfio/devices with the first cdev node and removes it with the last.
+      list: () => [...this.groups.keys()].map(String).concat(this.cdevs.size ? ['devices'] : []),
       lookup: (name) => {
+        if (name === 'devices') return this.cdevs.size ? this.cdevDir : undefined;
         const g = this.groups.get(Number(name));
         return g && String(g.id) === name ? this.nodes.get(g.id) : undefined;
       },
@@ -214,6 +260,7 @@ export class VfioCore {
   /** vfio_group_fops_open() */
   private openGroup(g: VfioGroup): KFile {
     if (g.devices.length === 0 || !g.iommuGroup) throw kerr('ENODEV', `group ${g.id} has no device bound to a VFIO driver`);
+    if (g.cdevDeviceOpenCnt) throw kerr('EBUSY', `a device of group ${g.id} is bound to an iommufd through its cdev (/dev/vfio/devices/vfioN); the group path is closed until it is released`);
     if (g.openedFile) throw kerr('EBUSY', `/dev/vfio/${g.id} is already open (a group may be opened only once at a time)`);
     const f = new GroupFile(g);
     g.openedFile = f;
@@ -236,6 +283,13 @@ export class VfioCore {
     }
     g.devices.push(dev);
     dev.group = g;
+    // vfio_init_device(): device->index from an ida (the lowest free); vfio_device_add(): the cdev
+    // /dev/vfio/devices/vfio<index> and /sys/.../<bdf>/vfio-dev/vfio<index>.
+    let index = 0;
+    while (this.cdevs.has(index)) index++;
+    dev.index = index;
+    this.cdevs.set(index, { dev, node: chardev((ctx) => this.openCdev!(ctx, dev), 0o600) });
+    this.kernel.vfs.mkdirp(`${devicePath(dev.pdev)}/vfio-dev/vfio${index}`);
   }
 
   /**
@@ -243,7 +297,7 @@ export class VfioCore {
    * invoked each time (REQ IRQ relay, or a one-time "blocked until released" warning).
    */
   unregisterDevice(dev: VfioDevice, ctx: FileContext | null = null): void {
-    if (dev.openCount > 0) {
+    if (dev.openCount > 0 || dev.cdevRefs > 0) {
       if (!dev.requestTimer.pending) {
         dev.ops.request(dev.requests++);
         if (ctx?.async) {
@@ -254,6 +308,9 @@ export class VfioCore {
       throw new WouldBlock(dev.released, `${dev.name} is in use by userspace (a VFIO device fd is open); unbinding waits until it is closed`);
     }
     this.kernel.sched.cancel(dev.requestTimer);
+    this.cdevs.delete(dev.index);
+    this.kernel.vfs.mkdirp(devicePath(dev.pdev)).remove('vfio-dev');
+    dev.index = -1;
     const g = dev.group!;
     g.devices.splice(g.devices.indexOf(dev), 1);
     dev.group = null;

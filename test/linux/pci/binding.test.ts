@@ -72,12 +72,12 @@ describe('bind / unbind / drivers_probe (bus.c)', () => {
     expectErrno(() => p.writeFile('/sys/bus/pci/drivers/pci-stub/new_id', '1234'), 'EINVAL');
   });
 
-  it('libvirt sequence: override, unbind, drivers_probe → vfio-pci, and /dev/vfio/<group> appears', () => {
+  it('libvirt sequence: override, unbind, drivers_probe → vfio-pci, and /dev/vfio/<group> (and the device cdev dir, 6.6+) appears', () => {
     const p = Host.create().spawn();
     expect(p.readdir('/dev/vfio')).toEqual(['vfio']);
     bindVfio(p, EDU);
     expect(p.readlink(`/sys/bus/pci/devices/${EDU}/driver`)).toBe('../../../bus/pci/drivers/vfio-pci');
-    expect(p.readdir('/dev/vfio')).toEqual([String(GROUP.edu), 'vfio']);
+    expect(p.readdir('/dev/vfio')).toEqual([String(GROUP.edu), 'devices', 'vfio']);
     expect(p.readdir('/sys/bus/pci/drivers/vfio-pci')).toContain(EDU);
     p.writeFile('/sys/bus/pci/drivers/vfio-pci/unbind', EDU);
     expect(p.readdir('/dev/vfio')).toEqual(['vfio']);

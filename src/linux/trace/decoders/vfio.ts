@@ -209,6 +209,11 @@ export const VFIO_GROUP_IOCTLS: IoctlTable = ioctlTable([
 
 /** A device fd (from VFIO_GROUP_GET_DEVICE_FD). */
 export const VFIO_DEVICE_IOCTLS: IoctlTable = ioctlTable([
+  // The device cdev ioctls (6.6) are newer than strace 6.1, which names 0x3b76-0x3b78 after the SPAPR
+  // container ioctls sharing their numbers and prints the pointer: so does this tracer.
+  [V.VFIO_DEVICE_BIND_IOMMUFD, { name: 'VFIO_DEVICE_BIND_IOMMUFD', straceName: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', arg: 'ptr' }],
+  [V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, { name: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', straceName: 'VFIO_IOMMU_SPAPR_TCE_CREATE', arg: 'ptr' }],
+  [V.VFIO_DEVICE_DETACH_IOMMUFD_PT, { name: 'VFIO_DEVICE_DETACH_IOMMUFD_PT', straceName: 'VFIO_IOMMU_SPAPR_TCE_REMOVE', arg: 'ptr' }],
   [V.VFIO_DEVICE_GET_INFO, {
     name: 'VFIO_DEVICE_GET_INFO', arg: 'struct', layout: V.vfio_device_info, out: true, flags: { flags: DEVICE_INFO_FLAGS },
   }],

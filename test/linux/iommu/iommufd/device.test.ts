@@ -1,0 +1,296 @@
+// The VFIO device cdev and iommufd devices: drivers/vfio/device_cdev.c (vfio_device_fops_cdev_open,
+// vfio_df_ioctl_bind_iommufd, vfio_df_ioctl_attach_pt/detach_pt, vfio_df_unbind_iommufd), vfio_main.c
+// (vfio_device_fops_unl_ioctl's access_granted check, vfio_df_open), group.c (vfio_device_block_group,
+// vfio_group_fops_open), drivers/iommu/iommufd/device.c (iommufd_device_bind/attach/replace/detach,
+// iommufd_get_hw_info) and main.c (iommufd_ctx_from_fd). This machine has no IOMMU and no /dev/iommu, so
+// there is no real-kernel oracle: each case cites the source it follows.
+import { describe, expect, it } from 'vitest';
+import { Host } from '../../../../src/host.js';
+import { O_RDWR } from '../../../../include-ts/linux/fcntl.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../../include-ts/linux/mman.js';
+import { EDU_DMA_BUF_START, EDU_DMA_DIR_TO_RAM, EDU_DMA_NS, EDU_DMA_RUN } from '../../../../src/hw/devices/edu.js';
+import { setU32 } from '../../../../abi/bytes.js';
+import { EDU, GPU, GPU_AUDIO, GROUP, NIC, REGION, bindVfio, expectErrno } from '../../../support/vfio.js';
+import { openVfioDevice } from '../../../../examples/lib/vfio.js';
+import { I, V, attach, bind, destroy, detach, ioasAlloc, ioasMap, ioasUnmap, openCdev, openIommufd } from './support.js';
+
+describe('/dev/vfio/devices/vfioN (vfio_device_add, vfio_device_devnode)', () => {
+  it('appears when vfio-pci binds a device, N from 0 in bind order (ida: lowest free), with a vfio-dev sysfs entry; goes on unbind', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    expect(p.readdir('/dev/vfio')).not.toContain('devices');
+    bindVfio(p, EDU);
+    bindVfio(p, NIC);
+    expect(p.readdir('/dev/vfio/devices')).toEqual(['vfio0', 'vfio1']);
+    expect(p.readdir(`/sys/bus/pci/devices/${EDU}/vfio-dev`)).toEqual(['vfio0']);
+    expect(p.readdir(`/sys/bus/pci/devices/${NIC}/vfio-dev`)).toEqual(['vfio1']);
+    p.writeFile('/sys/bus/pci/drivers/vfio-pci/unbind', EDU);
+    expect(p.readdir('/dev/vfio/devices')).toEqual(['vfio1']);
+    expect(p.readdir(`/sys/bus/pci/devices/${EDU}`)).not.toContain('vfio-dev');
+    bindVfio(p, EDU);
+    expect(p.readdir('/dev/vfio/devices')).toEqual(['vfio0', 'vfio1']);
+    const q = host.spawn({ uid: 1000, gid: 1000 });
+    expectErrno(() => q.open('/dev/vfio/devices/vfio0', O_RDWR), 'EACCES'); // devtmpfs: root 0600
+  });
+
+  it('before VFIO_DEVICE_BIND_IOMMUFD every ioctl, read, write and mmap is EINVAL (access_granted)', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const dev = openCdev(p);
+    const info = V.vfio_device_info.encode({ argsz: 20 });
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_GET_INFO, info), 'EINVAL');
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, V.vfio_device_attach_iommufd_pt.encode({ argsz: 12 })), 'EINVAL');
+    expectErrno(() => p.pread(dev, new Uint8Array(4), REGION(7)), 'EINVAL');
+    expectErrno(() => p.pwrite(dev, new Uint8Array(4), REGION(0)), 'EINVAL');
+    expectErrno(() => p.mmap(null, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, dev, 0), 'EINVAL');
+    // After the bind the device fd is an ordinary VFIO device fd.
+    bind(p, dev, p.open('/dev/iommu', O_RDWR));
+    p.ioctl(dev, V.VFIO_DEVICE_GET_INFO, info);
+    expect(V.vfio_device_info.view(info).num_regions).toBe(9);
+    expect(p.readlink(`/proc/self/fd/${dev}`)).toBe('/dev/vfio/devices/vfio0');
+  });
+});
+
+describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
+  function setup() {
+    const host = Host.create();
+    const p = host.spawn();
+    const dev = openCdev(p);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    return { host, p, dev, iommufd };
+  }
+  const bindRaw = (f: Partial<{ argsz: number; flags: number; iommufd: number }>) => V.vfio_device_bind_iommufd.encode({ argsz: 16, ...f });
+
+  it('argsz < 16, unknown flags and a negative iommufd are EINVAL; a short buffer EFAULT; E2BIG; the VF token', () => {
+    const { p, dev, iommufd } = setup();
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ argsz: 12, iommufd })), 'EINVAL');
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ flags: 2, iommufd })), 'EINVAL');
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd: -1 })), 'EINVAL');
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, new Uint8Array(2)), 'EFAULT'); // get_user(argsz)
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd }).subarray(0, 8)), 'EFAULT');
+    // copy_struct_from_user(): bytes past the 24-byte struct must be zero.
+    const big = new Uint8Array(32);
+    big.set(bindRaw({ argsz: 32, iommufd }));
+    big[28] = 1;
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, big), 'E2BIG');
+    // VFIO_DEVICE_BIND_FLAG_TOKEN (vfio_df_check_token): the UUID is read from token_uuid_ptr (0 in a 16-byte
+    // struct: EFAULT), then refused: this device is no SR-IOV PF or VF (vfio_pci_core_match_token_uuid).
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ flags: V.VFIO_DEVICE_BIND_FLAG_TOKEN, iommufd })), 'EFAULT');
+    const uuid = p.mmap(null, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const tok = V.vfio_device_bind_iommufd.encode({ argsz: 24, flags: V.VFIO_DEVICE_BIND_FLAG_TOKEN, iommufd, token_uuid_ptr: uuid.addr });
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, tok), 'EINVAL');
+    expect(bind(p, dev, iommufd)).toBe(1); // nothing above changed anything
+  });
+
+  it('the iommufd: a closed fd is EBADF, another file EBADFD (iommufd_ctx_from_fd)', () => {
+    const { p, dev } = setup();
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd: 99 })), 'EBADF');
+    const other = p.open('/dev/vfio/vfio', O_RDWR);
+    expectErrno(() => p.ioctl(dev, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd: other })), 'EBADFD');
+  });
+
+  it('a second bind of the fd is EINVAL; a second cdev fd of a bound device is EINVAL (vfio_df_open: open_count)', () => {
+    const { p, dev, iommufd } = setup();
+    expect(bind(p, dev, iommufd)).toBe(1);
+    expectErrno(() => bind(p, dev, iommufd), 'EINVAL');
+    const dev2 = p.open('/dev/vfio/devices/vfio0', O_RDWR);
+    expectErrno(() => bind(p, dev2, iommufd), 'EINVAL');
+    p.close(dev);
+    expect(bind(p, dev2, iommufd)).toBe(1); // the devid is free again (the xarray's lowest)
+  });
+
+  it('on a group-obtained device fd it is EINVAL (df->group), after the same argument checks', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    bindVfio(p, EDU);
+    const { device } = openVfioDevice(p, GROUP.edu, EDU);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    expectErrno(() => p.ioctl(device, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ argsz: 8, iommufd })), 'EINVAL');
+    expectErrno(() => p.ioctl(device, V.VFIO_DEVICE_BIND_IOMMUFD, bindRaw({ iommufd })), 'EINVAL');
+  });
+
+  it('DMA ownership is per device: a group with a device bound to a DMA-API driver is EPERM (iommu_device_claim_dma_owner)', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const dev = openCdev(p, GPU); // its HDMI audio function (same group) stays on snd_hda_intel
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    const e = expectErrno(() => bind(p, dev, iommufd), 'EPERM');
+    expect(e.message).toMatch(/snd_hda_intel/);
+    // Nothing was allocated: with the audio function on vfio-pci too, the bind succeeds with devid 1.
+    bindVfio(p, GPU_AUDIO);
+    expect(bind(p, dev, iommufd)).toBe(1);
+    // The group's other device: the same iommufd may claim it too; another iommufd is EPERM.
+    const audio = p.open('/dev/vfio/devices/vfio1', O_RDWR);
+    expectErrno(() => bind(p, audio, p.open('/dev/iommu', O_RDWR)), 'EPERM');
+    expect(bind(p, audio, iommufd)).toBe(2);
+    // Both attach to one IOAS through one HWPT (the group has one domain).
+    const ioas = ioasAlloc(p, iommufd);
+    expect(attach(p, dev, ioas)).toBe(4);
+    expect(attach(p, audio, ioas)).toBe(4);
+    const other = ioasAlloc(p, iommufd);
+    p.ioctl(audio, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 8 }));
+    expectErrno(() => attach(p, audio, other), 'EINVAL'); // its group is on HWPT 4
+  });
+});
+
+describe('group path and cdev path exclude each other (vfio_device_block_group, vfio_group_fops_open)', () => {
+  it('a bound cdev makes the group node EBUSY until the cdev fd closes', () => {
+    const o = openIommufd();
+    expectErrno(() => o.p.open(`/dev/vfio/${GROUP.edu}`, O_RDWR), 'EBUSY');
+    o.p.close(o.dev);
+    const g = o.p.open(`/dev/vfio/${GROUP.edu}`, O_RDWR);
+    expect(g).toBeGreaterThan(0);
+  });
+
+  it('an open group fd makes the cdev bind EBUSY; opening the cdev itself is fine', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    bindVfio(p, EDU);
+    const g = p.open(`/dev/vfio/${GROUP.edu}`, O_RDWR);
+    const dev = p.open('/dev/vfio/devices/vfio0', O_RDWR);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    expectErrno(() => bind(p, dev, iommufd), 'EBUSY');
+    p.close(g);
+    expect(bind(p, dev, iommufd)).toBe(1);
+  });
+
+  it('unbinding the driver waits for every cdev fd, bound or not (the registration reference): EINTR for a synchronous writer', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const dev = openCdev(p);
+    expectErrno(() => host.spawn().writeFile('/sys/bus/pci/drivers/vfio-pci/unbind', EDU), 'EINTR');
+    p.close(dev);
+    host.spawn().writeFile('/sys/bus/pci/drivers/vfio-pci/unbind', EDU);
+    expectErrno(() => p.open('/dev/vfio/devices/vfio0', O_RDWR), 'ENOENT');
+  });
+});
+
+describe('VFIO_DEVICE_ATTACH/DETACH_IOMMUFD_PT and device DMA (iommufd_device_attach/replace/detach)', () => {
+  it('argsz and flags: EINVAL; PASID EOPNOTSUPP; an unknown id ENOENT; a device id EINVAL; pt_id returns the HWPT id', () => {
+    const o = openIommufd({ attach: false });
+    const raw = (f: Partial<{ argsz: number; flags: number; pt_id: number }>) => V.vfio_device_attach_iommufd_pt.encode({ argsz: 12, ...f });
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ argsz: 8, pt_id: o.ioas })), 'EINVAL');
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ flags: 2, pt_id: o.ioas })), 'EINVAL');
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ flags: V.VFIO_DEVICE_ATTACH_PASID, pt_id: o.ioas })), 'EOPNOTSUPP');
+    expectErrno(() => attach(o.p, o.dev, 42), 'ENOENT');
+    expectErrno(() => attach(o.p, o.dev, o.devid), 'EINVAL');
+    expect(attach(o.p, o.dev, o.ioas)).toBe(3);
+    // Attaching again replaces: the same IOAS keeps the same HWPT; a HWPT id attaches to it directly.
+    expect(attach(o.p, o.dev, o.ioas)).toBe(3);
+    expect(attach(o.p, o.dev, 3)).toBe(3);
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 4 })), 'EINVAL');
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 8, flags: 4 })), 'EINVAL');
+  });
+
+  it('end to end: the edu DMA engine reads and writes the user pages through the IOAS; unmap and detach make it fault', () => {
+    const o = openIommufd();
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x2000, 0x100000);
+    o.ram.bytes.set([1, 2, 3, 4], 0x1000);
+    const reg = (off: number, v: number) => {
+      const b = new Uint8Array(4);
+      setU32(b, 0, v);
+      o.p.pwrite(o.dev, b, REGION(0) + off);
+    };
+    // RAM (IOVA 0x101000) -> the device's buffer, then the buffer -> RAM (IOVA 0x100010).
+    reg(0x80, 0x101000);
+    reg(0x88, EDU_DMA_BUF_START);
+    reg(0x90, 4);
+    reg(0x98, EDU_DMA_RUN);
+    o.host.control.advance(EDU_DMA_NS);
+    reg(0x80, EDU_DMA_BUF_START);
+    reg(0x88, 0x100010);
+    reg(0x90, 4);
+    reg(0x98, EDU_DMA_RUN | EDU_DMA_DIR_TO_RAM);
+    o.host.control.advance(EDU_DMA_NS);
+    expect([...o.ram.bytes.subarray(0x10, 0x14)]).toEqual([1, 2, 3, 4]);
+    expect(o.host.control.pci.dmaFaults()).toEqual([]);
+    const edu = o.host.control.pci.edu();
+    expect(ioasUnmap(o.p, o.iommufd, o.ioas, 0x100000, 0x2000)).toBe(0x2000n);
+    expect(edu.dmaRead(0x100000, new Uint8Array(1))).toBe(false);
+    expect(o.host.control.pci.dmaFaults().at(-1)).toMatchObject({ iova: 0x100000, reason: 'not-mapped' });
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x1000, 0x100000);
+    expect(edu.dmaRead(0x100000, new Uint8Array(1))).toBe(true);
+    detach(o.p, o.dev);
+    expect(edu.dmaRead(0x100000, new Uint8Array(1))).toBe(false);
+    expect(o.host.control.pci.dmaFaults().at(-1)).toMatchObject({ reason: 'no-context' }); // the blocking domain
+    detach(o.p, o.dev); // not attached: a no-op (vfio_iommufd_physical_detach_ioas)
+  });
+
+  it('READABLE only: the device may read but not write', () => {
+    const o = openIommufd();
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x1000, 0, I.IOMMU_IOAS_MAP_FIXED_IOVA | I.IOMMU_IOAS_MAP_READABLE);
+    const edu = o.host.control.pci.edu();
+    expect(edu.dmaRead(0, new Uint8Array(1))).toBe(true);
+    expect(edu.dmaWrite(0, new Uint8Array(1))).toBe(false);
+  });
+
+  it('mappings made before the attach are filled into the new domain; replacing with another IOAS moves the device', () => {
+    const o = openIommufd({ attach: false });
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x1000, 0x100000);
+    const other = ioasAlloc(o.p, o.iommufd);
+    ioasMap(o.p, o.iommufd, other, o.ram.addr + 0x1000, 0x1000, 0x200000);
+    const edu = o.host.control.pci.edu();
+    expect(attach(o.p, o.dev, o.ioas)).toBe(4);
+    expect(edu.dmaRead(0x100000, new Uint8Array(1))).toBe(true);
+    expect(edu.dmaRead(0x200000, new Uint8Array(1))).toBe(false);
+    // Replace (iommufd_device_do_replace): a new automatic HWPT on the other IOAS; the old one, unused, is destroyed.
+    expect(attach(o.p, o.dev, other)).toBe(5);
+    expect(edu.dmaRead(0x100000, new Uint8Array(1))).toBe(false);
+    expect(edu.dmaRead(0x200000, new Uint8Array(1))).toBe(true);
+    expectErrno(() => destroy(o.p, o.iommufd, 4), 'ENOENT');
+    expect(destroy(o.p, o.iommufd, o.ioas)).toBe(0);
+    expectErrno(() => destroy(o.p, o.iommufd, other), 'EBUSY');
+  });
+
+  it('closing the device fd detaches and unbinds: the group is back on its default domain and openable', () => {
+    const o = openIommufd();
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x1000, 0x100000);
+    o.p.close(o.dev);
+    expect(destroy(o.p, o.iommufd, o.ioas)).toBe(0); // no HWPT holds it any more
+    expectErrno(() => destroy(o.p, o.iommufd, o.devid), 'ENOENT');
+    expect(o.host.control.pci.edu().dmaRead(0x100000, new Uint8Array(1))).toBe(false);
+  });
+});
+
+describe('IOMMU_GET_HW_INFO (iommufd_get_hw_info, intel_iommu_hw_info)', () => {
+  function hwInfo(o: ReturnType<typeof openIommufd>, f: Partial<{ flags: number; dev_id: number; data_len: number; data_uptr: number | bigint; in_data_type: number }>) {
+    const b = I.iommu_hw_info.encode({ size: I.iommu_hw_info.size, dev_id: o.devid, ...f });
+    o.p.ioctl(o.iommufd, I.IOMMU_GET_HW_INFO, b);
+    return I.iommu_hw_info.view(b);
+  }
+
+  it('reports the VT-d unit: type INTEL_VTD, struct iommu_hw_info_vtd with CAP/ECAP, data_len 24, a longer buffer zero-filled', () => {
+    const o = openIommufd({ attach: false });
+    o.ram.bytes.fill(0xff, 0, 32);
+    const v = hwInfo(o, { data_len: 32, data_uptr: o.ram.addr });
+    expect(v.out_data_type).toBe(I.IOMMU_HW_INFO_TYPE_INTEL_VTD);
+    expect(v.data_len).toBe(24);
+    expect(v.out_capabilities).toBe(0n);
+    const vtd = I.iommu_hw_info_vtd.view(o.ram.bytes.subarray(0, 24));
+    expect(vtd.flags).toBe(0);
+    const unit = o.host.kernel.irq.platform.vtd.units[0]!;
+    expect(vtd.cap_reg).toBe(unit.cap);
+    expect(vtd.ecap_reg).toBe(unit.ecap);
+    expect([...o.ram.bytes.subarray(24, 32)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    // data_len 0 is allowed: just the type and the length.
+    expect(hwInfo(o, { data_len: 0 }).data_len).toBe(24);
+    // A short buffer gets the first bytes only.
+    o.ram.bytes.fill(0xff, 0, 32);
+    hwInfo(o, { data_len: 4, data_uptr: o.ram.addr });
+    expect(o.ram.bytes[4]).toBe(0xff);
+  });
+
+  it('unknown flags or __reserved EOPNOTSUPP; a non-device id ENOENT; INPUT_TYPE of another IOMMU EOPNOTSUPP; a bad buffer EFAULT', () => {
+    const o = openIommufd({ attach: false });
+    expectErrno(() => hwInfo(o, { flags: 2 }), 'EOPNOTSUPP');
+    const b = I.iommu_hw_info.encode({ size: I.iommu_hw_info.size, dev_id: o.devid });
+    b[I.iommu_hw_info.offsetof('__reserved') + 1] = 1;
+    expectErrno(() => o.p.ioctl(o.iommufd, I.IOMMU_GET_HW_INFO, b), 'EOPNOTSUPP');
+    expectErrno(() => hwInfo(o, { dev_id: o.ioas }), 'ENOENT');
+    expectErrno(() => hwInfo(o, { flags: I.IOMMU_HW_INFO_FLAG_INPUT_TYPE, in_data_type: I.IOMMU_HW_INFO_TYPE_ARM_SMMUV3 }), 'EOPNOTSUPP');
+    expect(hwInfo(o, { flags: I.IOMMU_HW_INFO_FLAG_INPUT_TYPE, in_data_type: I.IOMMU_HW_INFO_TYPE_INTEL_VTD }).out_data_type).toBe(I.IOMMU_HW_INFO_TYPE_INTEL_VTD);
+    // Without INPUT_TYPE any input type is taken as DEFAULT.
+    expect(hwInfo(o, { in_data_type: 7 }).out_data_type).toBe(I.IOMMU_HW_INFO_TYPE_INTEL_VTD);
+    expectErrno(() => hwInfo(o, { data_len: 24, data_uptr: 0x1000 }), 'EFAULT');
+  });
+});
