@@ -38,7 +38,7 @@ import { MSR_IA32_APICBASE_ENABLE } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 import { kvmGetApicBase } from './x86-regs.js';
 import { KVM_RESET_RDX } from './x86-reset.js';
-import { KVM_IRQCHIP_KERNEL } from './kvm-host.js';
+import { KVM_IRQCHIP_KERNEL, KVM_SUPPRESS_EOI_BROADCAST_DISABLED } from './kvm-host.js';
 
 /** KVM_MAX_CPUID_ENTRIES (arch/x86/include/asm/kvm_host.h). */
 export const KVM_MAX_CPUID_ENTRIES = 256;
@@ -329,14 +329,15 @@ function entriesHave(e: Uint8Array, [fn, index, reg, bit]: CpuidFeature): boolea
 /**
  * kvm_vcpu_after_set_cpuid(): MAXPHYADDR, the guest-reserved CR4 bits, with a leaf 1 the LAPIC
  * timer's mode bits (periodic, plus TSC-deadline if leaf 1 offers it; before any KVM_SET_CPUID2 an
- * LVTT write keeps no mode bit), and the LAPIC version (kvm_apic_set_version: directed EOI with x2APIC
- * and no in-kernel IOAPIC).
+ * LVTT write keeps no mode bit), and the LAPIC version (kvm_apic_set_version: directed EOI with x2APIC,
+ * no in-kernel IOAPIC and KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST not set).
  */
 function afterSetCpuid(v: KvmVcpu): void {
   const c = v.guestCpuid;
   const e = c.entries;
   if (find(e, 1) >= 0 && v.lapic) v.lapic.timerModeMask = entriesHave(e, X86_FEATURE_TSC_DEADLINE_TIMER) ? 3 << 17 : 1 << 17;
-  v.lapic?.setDirectedEoiCapable(entriesHave(e, X86_FEATURE_X2APIC) && v.kvm.irqchipMode !== KVM_IRQCHIP_KERNEL);
+  const kvm = v.kvm;
+  v.lapic?.setDirectedEoiCapable(entriesHave(e, X86_FEATURE_X2APIC) && kvm.irqchipMode !== KVM_IRQCHIP_KERNEL && kvm.suppressEoiBroadcast !== KVM_SUPPRESS_EOI_BROADCAST_DISABLED);
   const ext = find(e, 0x80000000);
   const phys = ext >= 0 && getU32(e, ext + EAX) >= 0x80000008 ? find(e, 0x80000008) : -1;
   c.maxPhyAddr = BigInt(phys >= 0 ? getU32(e, phys + EAX) & 0xff : 36);

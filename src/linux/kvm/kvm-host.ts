@@ -35,6 +35,14 @@ export const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 1 << 1;
 export const KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1 << 2;
 export const KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3;
 export const KVM_X2APIC_API_VALID_FLAGS = 0xf;
+/**
+ * enum kvm_suppress_eoi_broadcast_mode: without either suppress-EOI flag, the quirk (directed EOI advertised
+ * with x2APIC and no in-kernel IOAPIC, but EOIs still broadcast); ENABLE honours SPIV's bit; DISABLE stops
+ * advertising it.
+ */
+export const KVM_SUPPRESS_EOI_BROADCAST_QUIRKED = 0;
+export const KVM_SUPPRESS_EOI_BROADCAST_ENABLED = 1;
+export const KVM_SUPPRESS_EOI_BROADCAST_DISABLED = 2;
 /** KVM_SYNC_X86_REGS | SREGS | EVENTS: the kvm_run sync-register bits KVM_RUN accepts. */
 export const KVM_SYNC_X86_REGS = 1 << 0;
 export const KVM_SYNC_X86_VALID_FIELDS = 0x7;

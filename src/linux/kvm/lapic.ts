@@ -26,7 +26,7 @@ import {
 } from '../../hw/x86/apicdef.js';
 import type { Lapic, LapicHooks } from '../../hw/x86/lapic.js';
 import type { KvmIoapic } from './ioapic.js';
-import { KVM_IRQCHIP_SPLIT } from './kvm-host.js';
+import { KVM_IRQCHIP_SPLIT, KVM_SUPPRESS_EOI_BROADCAST_ENABLED } from './kvm-host.js';
 import { handlesVector, requestScanIoapic } from './scan-ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
@@ -47,6 +47,7 @@ const BROADCAST = APIC_BROADCAST;
 const DM_FIXED = APIC_DM_FIXED;
 const DM_LOWEST = APIC_DM_LOWEST;
 const IRQCHIP_SPLIT = KVM_IRQCHIP_SPLIT;
+const SUPPRESS_EOI_ENABLED = KVM_SUPPRESS_EOI_BROADCAST_ENABLED;
 
 /** struct kvm_apic_map (xAPIC part). */
 export class ApicMap {
@@ -280,7 +281,7 @@ export class KvmLapicOps implements LapicHooks {
   ) {}
 
   /** kvm_ioapic_send_eoi(): only the vectors this vCPU's ioapic_handled_vectors names go on. */
-  eoi(_apic: Lapic, vector: number, level: boolean): void {
+  eoi(apic: Lapic, vector: number, level: boolean): void {
     // Only a guest instruction EOIs, and enterGuest() serves a scan request before each one.
     const v = this.vcpu;
     if (!handlesVector(v, vector)) return;
@@ -288,6 +289,9 @@ export class KvmLapicOps implements LapicHooks {
     if (v.highestStalePendingIoapicEoi === vector) v.scanIoapicRequested = true;
     const kvm = this.kvm;
     if (kvm.irqchipMode === IRQCHIP_SPLIT) {
+      // A guest that turned on directed EOI EOIs the I/O APIC itself: no exit, if userspace said its
+      // IOAPIC supports that (KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST); else the legacy broadcast.
+      if (kvm.suppressEoiBroadcast === SUPPRESS_EOI_ENABLED && apic.directedEoi) return;
       v.pendingIoapicEoi = vector;
       return;
     }

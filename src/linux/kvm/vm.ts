@@ -24,7 +24,7 @@ import type { KvmPic } from './i8259.js';
 import type { KvmPit } from './i8254.js';
 import type { KvmIoapic } from './ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
-import { KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_VCPUS } from './kvm-host.js';
+import { KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_VCPUS, KVM_SUPPRESS_EOI_BROADCAST_QUIRKED } from './kvm-host.js';
 import { requestScanIoapic } from './scan-ioapic.js';
 import { KvmTsc } from './tsc.js';
 import { KvmClock } from './kvmclock.js';
@@ -98,7 +98,8 @@ export class Kvm {
   /** KVM_CAP_X2APIC_API state. */
   x2apicFormat = false;
   x2apicBroadcastQuirkDisabled = false;
-  x2apicApiFlags = 0;
+  /** kvm->arch.suppress_eoi_broadcast_mode (KVM_SUPPRESS_EOI_BROADCAST_*). */
+  suppressEoiBroadcast = KVM_SUPPRESS_EOI_BROADCAST_QUIRKED;
   /** kvm->arch.exception_payload_enabled / triple_fault_event (KVM_ENABLE_CAP; vcpu-events.ts). */
   exceptionPayloadEnabled = false;
   tripleFaultEvent = false;

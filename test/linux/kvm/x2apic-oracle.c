@@ -231,10 +231,69 @@ static void vm_run(const char *name, int kvm, int split, uint64_t api, int other
   res(W("signal msi to 2, aliased"), ioctl(vm, KVM_SIGNAL_MSI, &msi));
 }
 
+/*
+ * Suppress EOI Broadcast (directed EOI) with a split irqchip and KVM_X2APIC_API flags `api`
+ * (lapic.c kvm_lapic_advertise/ignore_suppress_eoi_broadcast, kvm_ioapic_send_eoi): vCPU 0 in x2APIC mode
+ * sets SPIV's directed-EOI bit, takes a level-triggered MSI that a routed GSI makes KVM watch, and EOIs it
+ * with WRMSR 0x80b; KVM_EXIT_IOAPIC_EOI follows unless the broadcast is suppressed.
+ */
+static void eoi_run(const char *name, int kvm, uint64_t api) {
+  char w[128];
+#define E(s) (snprintf(w, sizeof w, "%s %s", name, s), w)
+  int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+  struct kvm_enable_cap ec = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+  ioctl(vm, KVM_ENABLE_CAP, &ec);
+  struct kvm_enable_cap xc = { .cap = KVM_CAP_X2APIC_API, .args = { api } };
+  res(E("x2apic api"), ioctl(vm, KVM_ENABLE_CAP, &xc));
+  unsigned char *mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
+  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
+  run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+  cpuid(E("cpuid with x2apic"), vfd, 1);
+  msr(E("apic base x2apic"), vfd, 1, 0x1b, 0xfee00d00);
+  msr(E("spiv enabled, directed eoi"), vfd, 1, 0x80f, 0x11ff);
+  msr(E("rd spiv"), vfd, 0, 0x80f, 0);
+  msr(E("rd lvr"), vfd, 0, 0x803, 0);
+  struct { struct kvm_irq_routing r; struct kvm_irq_routing_entry e[1]; } rt;
+  memset(&rt, 0, sizeof rt);
+  rt.r.nr = 1;
+  rt.e[0].gsi = 5;
+  rt.e[0].type = KVM_IRQ_ROUTING_MSI;
+  rt.e[0].u.msi.address_lo = 0xfee00000;
+  rt.e[0].u.msi.data = 0x8050;
+  res(E("route gsi 5: level msi vector 0x50"), ioctl(vm, KVM_SET_GSI_ROUTING, &rt));
+  flat32_gdt(mem);
+  /* idle: sti; hlt; handler: wrmsr (0x80b); out 0x81, al; hlt */
+  static const unsigned char idle[] = { 0xfb, 0xf4, 0xeb, 0xfd };
+  static const unsigned char isr[] = { 0x0f, 0x30, 0xe6, 0x81, 0xf4 };
+  memcpy(mem + 0x1000, idle, sizeof idle);
+  memcpy(mem + 0x2000, isr, sizeof isr);
+  flat32_gate(mem, 0x50, 0x2000);
+  flat32_sregs(vfd);
+  struct kvm_regs rg;
+  memset(&rg, 0, sizeof rg);
+  rg.rip = 0x1000;
+  rg.rsp = 0x8000;
+  rg.rflags = 2;
+  rg.rcx = 0x80b;
+  ioctl(vfd, KVM_SET_REGS, &rg);
+  struct kvm_msi msi = { .address_lo = 0xfee00000, .data = 0xc050 };
+  res(E("signal level msi 0x50"), ioctl(vm, KVM_SIGNAL_MSI, &msi));
+  long r = ioctl(vfd, KVM_RUN, 0);
+  if (r < 0) printf("%s: E%d\n", E("run to the eoi"), errno);
+  else if (run->exit_reason == KVM_EXIT_IOAPIC_EOI) printf("%s: exit=%u vector=%x\n", E("run to the eoi"), run->exit_reason, run->eoi.vector);
+  else printf("%s: exit=%u io=%x\n", E("run to the eoi"), run->exit_reason, run->exit_reason == KVM_EXIT_IO ? run->io.port : 0);
+#undef E
+}
+
 int main(void) {
   int kvm = open("/dev/kvm", O_RDWR);
   printf("cap x2apic api: %d\n", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_X2APIC_API));
   vm_run("A", kvm, 0, 0, 1);
   vm_run("B", kvm, 1, 3, 5);
+  eoi_run("C legacy", kvm, 0);
+  eoi_run("C enable", kvm, 4);
+  eoi_run("C disable", kvm, 8);
   return 0;
 }
