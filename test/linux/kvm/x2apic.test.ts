@@ -13,7 +13,8 @@
 // setting, whose guest turns on directed EOI and EOIs a level-triggered MSI a routed GSI makes KVM watch.
 // The model runs the same steps with a GuestAsm program and every printed line must match, but one kind:
 //  - "run to the eoi": this kvm_pvm host never exits with KVM_EXIT_IOAPIC_EOI there (also without x2APIC,
-//    with an MMIO EOI, measured), while lapic.c kvm_ioapic_send_eoi + x86.c vcpu_enter_guest exit for a
+//    with an MMIO EOI, measured; it delivers interrupts as if with auto-EOI, so the guest's EOI finds no
+//    ISR bit: see differential.test.ts), while lapic.c kvm_ioapic_send_eoi + x86.c vcpu_enter_guest exit for a
 //    vector a level MSI route put in ioapic_handled_vectors (kvm_scan_ioapic_routes) unless the guest set
 //    directed EOI and userspace enabled the suppression. The model follows the source; the unit test below
 //    checks the three modes.
