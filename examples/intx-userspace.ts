@@ -12,6 +12,7 @@ import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linu
 import { POLLIN } from 'vfio-kvm-shim/include-ts/linux/poll';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
+import { narrate } from './lib/narrate.js';
 
 const BDF = '0000:00:03.0';
 // edu registers (QEMU docs/specs/edu.rst)
@@ -31,15 +32,7 @@ export interface IntxUserspaceResult {
 }
 
 export function intxUserspace(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), rounds = 3): IntxUserspaceResult {
-  const lines: string[] = [];
-  const stop = host.strace((l) => {
-    lines.push(l);
-    sink(l);
-  }, { irqs: true });
-  const say = (s: string) => {
-    lines.push(`# ${s}`);
-    sink(`# ${s}`);
-  };
+  const { lines, say, stop } = narrate(host, sink, { irqs: true });
   const results: number[] = [];
   let handled = 0;
   try {

@@ -15,6 +15,7 @@ import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_
 import * as I from 'vfio-kvm-shim/include-ts/linux/iommufd';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import { bindToVfioPci, irqSet } from './lib/vfio.js';
+import { narrate } from './lib/narrate.js';
 
 const BDF = '0000:00:03.0'; // the edu device
 const GUEST_RAM = 64 << 20;
@@ -32,15 +33,7 @@ const DMA_TO_RAM = 2;
 
 /** The example's core: returns the trace lines (and prints them through `sink`). */
 export function iommufdPassthrough(sink: (line: string) => void = (l) => console.log(l), host = Host.create()): string[] {
-  const lines: string[] = [];
-  const stop = host.strace((l) => {
-    lines.push(l);
-    sink(l);
-  });
-  const say = (s: string) => {
-    lines.push(`# ${s}`);
-    sink(`# ${s}`);
-  };
+  const { lines, say, stop } = narrate(host, sink);
   try {
     say(`libvirt binds ${BDF} to vfio-pci`);
     bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);

@@ -11,6 +11,7 @@ import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linu
 import { POLLIN } from 'vfio-kvm-shim/include-ts/linux/poll';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
+import { narrate } from './lib/narrate.js';
 
 const BDF = '0000:06:00.0';
 const NIC_DOORBELL = 0x10;
@@ -25,15 +26,7 @@ export interface MsixUserspaceResult {
 }
 
 export function msixUserspace(sink: (line: string) => void = (l) => console.log(l), host = Host.create(), nvec = 4, raises: readonly number[] = [0, 2, 2, 3, 1, 2]): MsixUserspaceResult {
-  const lines: string[] = [];
-  const stop = host.strace((l) => {
-    lines.push(l);
-    sink(l);
-  });
-  const say = (s: string) => {
-    lines.push(`# ${s}`);
-    sink(`# ${s}`);
-  };
+  const { lines, say, stop } = narrate(host, sink);
   try {
     say(`${BDF} leaves e1000e for vfio-pci`);
     const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
