@@ -43,6 +43,10 @@ export function hostRealtimeNs(now: number): bigint {
 /** kvm->arch.kvmclock_offset. */
 export class KvmClock {
   kvmclockOffset: bigint;
+  /** kvm->arch.wall_clock: the last MSR_KVM_WALL_CLOCK(_NEW) value (pv-msrs.ts). */
+  wallClock = 0n;
+  /** kvm->arch.boot_vcpu_runs_old_kvmclock: vCPU 0's guest last enabled kvmclock with MSR_KVM_SYSTEM_TIME. */
+  bootVcpuRunsOldKvmclock = false;
 
   constructor(now: number) {
     this.kvmclockOffset = U64(-kvmclockBaseNs(now));
@@ -78,5 +82,7 @@ export function vmSetClock(kvm: Kvm, arg: UserArg): number {
     if (real > given) clock = U64(clock + (real - given));
   }
   kvm.kvmclock.kvmclockOffset = U64(clock - kvmclockBaseNs(now));
+  // kvm_end_pvclock_update(): KVM_REQ_CLOCK_UPDATE on every vCPU (their pvclocks, pv-msrs.ts).
+  for (const v of kvm.vcpus) v.pv.clockUpdate = true;
   return 0;
 }

@@ -101,9 +101,10 @@ static void pvclock(const char *what, uint32_t gpa) {
   uint32_t mul = rd32(gpa + 24);
   int8_t shift = (int8_t)mem[gpa + 28];
   uint8_t flags = mem[gpa + 29];
-  uint64_t clock = kvmclock();
-  printf("%s: version_even=%d written=%d mul=%x shift=%d flags=%x tsc_nonzero=%d st_le_clock=%d st_monotonic=%d pad=%x\n", what, version % 2 == 0,
-         version != 0, mul, shift, flags, tsc != 0, st <= clock, st >= last_system_time, rd32(gpa + 4) | mem[gpa + 30] | mem[gpa + 31]);
+  uint64_t clock = kvmclock(), msr_tsc = 0;
+  msr(0, 0x10, &msr_tsc);
+  printf("%s: version_even=%d written=%d mul=%x shift=%d flags=%x tsc_le_msr=%d st_le_clock=%d st_monotonic=%d pad=%x\n", what, version % 2 == 0,
+         version != 0, mul, shift, flags, tsc <= msr_tsc, st <= clock, st >= last_system_time, rd32(gpa + 4) | mem[gpa + 30] | mem[gpa + 31]);
   if (version) last_system_time = st;
 }
 
@@ -202,25 +203,25 @@ int main(void) {
   hostmsr("get system time new", 0, 0x4b564d01, 0);
   hostmsr("get system time", 0, 0x12, 0);
   pvclock("pvclock before run", 0x4000);
-  rd("run", 0x10);
+  rd("run", 0x277);
   pvclock("pvclock after run", 0x4000);
-  rd("run", 0x10);
+  rd("run", 0x277);
   pvclock("pvclock after 2nd run", 0x4000);
   hostmsr("set khz-independent", 1, 0x4b564d01, 0x4001);
   res("set tsc khz", ioctl(vfd, KVM_SET_TSC_KHZ, 3000000));
-  rd("run after tsc khz", 0x10);
+  rd("run after tsc khz", 0x277);
   pvclock("pvclock after tsc khz", 0x4000);
   hostmsr("set system time crossing a page", 1, 0x12, 0x4ff1);
-  rd("run", 0x10);
+  rd("run", 0x277);
   printf("crossing a page: written=%d\n", rd32(0x4ff0) != 0);
   hostmsr("set system time disabled", 1, 0x12, 0x5000);
-  rd("run", 0x10);
+  rd("run", 0x277);
   printf("disabled: written=%d\n", rd32(0x5000) != 0);
   hostmsr("set system time unmapped", 1, 0x12, 0x100001);
-  rd("run", 0x10);
+  rd("run", 0x277);
   hostmsr("set system time odd address", 1, 0x12, 0x5105);
   hostmsr("get system time odd address", 0, 0x12, 0);
-  rd("run", 0x10);
+  rd("run", 0x277);
   printf("odd address: written=%d\n", rd32(0x5104) != 0);
   hostmsr("set system time 0", 1, 0x12, 0);
 
@@ -234,6 +235,21 @@ int main(void) {
   hostmsr("set async pf unmapped, no int", 1, 0x4b564d02, 0x100001);
   hostmsr("set async pf low bits of address", 1, 0x4b564d02, 0x6041);
   hostmsr("set async pf 0", 1, 0x4b564d02, 0);
+  /* Enabling with interrupt delivery queues a "wake up all" page-ready: token ~0 at +4, the vector in IRR. */
+  hostmsr("set async pf int vector 0xec", 1, 0x4b564d06, 0xec);
+  hostmsr("set async pf with int delivery", 1, 0x4b564d02, 0x6009);
+  rd("run with async pf", 0x277);
+  {
+    struct kvm_lapic_state ls;
+    ioctl(vfd, KVM_GET_LAPIC, &ls);
+    uint32_t irr7;
+    memcpy(&irr7, ls.regs + 0x200 + 0x70, 4);
+    printf("async pf page ready: token=%x reason=%x irr 0xec=%u\n", rd32(0x6004), rd32(0x6000), (irr7 >> 12) & 1);
+  }
+  rd("run again", 0x277);
+  printf("async pf again: token=%x\n", rd32(0x6004));
+  hostmsr("set async pf ack", 1, 0x4b564d07, 1);
+  hostmsr("set async pf 0", 1, 0x4b564d02, 0);
   hostmsr("set async pf int 0x1ec", 1, 0x4b564d06, 0x1ec);
   hostmsr("set async pf int 0xec", 1, 0x4b564d06, 0xec);
   hostmsr("set async pf int 0", 1, 0x4b564d06, 0);
@@ -246,10 +262,10 @@ int main(void) {
   hostmsr("set steal time reserved 0x20", 1, 0x4b564d03, 0x7021);
   hostmsr("set steal time", 1, 0x4b564d03, 0x7001);
   hostmsr("get steal time", 0, 0x4b564d03, 0);
-  rd("run", 0x10);
+  rd("run", 0x277);
   steal("steal time", 0x7000);
   hostmsr("set steal time disabled", 1, 0x4b564d03, 0x7040);
-  rd("run", 0x10);
+  rd("run", 0x277);
   steal("steal time disabled", 0x7040);
   hostmsr("set steal time 0", 1, 0x4b564d03, 0);
 
@@ -307,6 +323,8 @@ int main(void) {
   hostmsr("enforced: get poll control", 0, 0x4b564d05, 0);
   rd("enforced: rd system time new", 0x4b564d01);
   rd("enforced: rd system time", 0x12);
+  rd("enforced: rd async pf ack", 0x4b564d07);
+  rd("enforced: rd async pf", 0x4b564d02);
   wr("enforced: wr steal time", 0x4b564d03, 0);
   {
     struct kvm_enable_cap ec = { .cap = KVM_CAP_X86_USER_SPACE_MSR, .args = { 7 } };
