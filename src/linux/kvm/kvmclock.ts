@@ -16,7 +16,10 @@
 //   `realtime`, the difference is added to `clock` (the clock never steps back for time that passed
 //   before the call). Then kvmclock_offset = clock - base_ns (u64 arithmetic).
 // - Not modelled: the master clock path (TSC_STABLE | REALTIME | HOST_TSC in KVM_GET_CLOCK, clock read
-//   through the pvclock scaling of the master snapshot), the guest's pvclock pages (no guest kvmclock MSRs).
+//   through the pvclock scaling of the master snapshot). This host does report those flags (14) once a
+//   vCPU has entered the guest [E: pv-msrs work]; the flags 0 above were measured before any KVM_RUN.
+//   The guest's pvclock pages and the wall clock MSRs are pv-msrs.ts (which does set PVCLOCK_TSC_STABLE_BIT
+//   by the master-clock rule).
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
