@@ -153,12 +153,13 @@ class Steps {
   enforce(what: string, on: bigint, flags: number): void {
     this.res(what, () => enableCap(this.p, this.fd, K.KVM_CAP_ENFORCE_PV_FEATURE_CPUID, on, flags));
   }
-  pvcpuid(what: string, features: number): void {
+  /** KVM_SET_CPUID2 with the KVM signature leaf at `base` and the features leaf after it. */
+  pvcpuid(what: string, features: number, base = 0x40000000): void {
     const b = new Uint8Array(8 + 2 * 40);
     setU32(b, 0, 2);
     const e = (i: number, regs: number[]) => regs.forEach((x, k) => setU32(b, 8 + i * 40 + (k === 0 ? 0 : 8 + k * 4), x));
-    e(0, [0x40000000, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d]);
-    e(1, [0x40000001, features, 0, 0, 0]);
+    e(0, [base, base + 1, 0x4b4d564b, 0x564b4d56, 0x4d]);
+    e(1, [base + 1, features, 0, 0, 0]);
     this.res(what, () => this.p.ioctl(this.fd, K.KVM_SET_CPUID2, b));
   }
 }
@@ -515,12 +516,8 @@ describe('KVM_CAP_ENFORCE_PV_FEATURE_CPUID (x86.c kvm_vcpu_ioctl_enable_cap, cpu
   it('the KVM leaves are found at any 0x100 step from 0x40000000; a later table without them keeps the features', () => {
     const s = model();
     s.enforce('on', 1n, 0);
-    const b = new Uint8Array(8 + 2 * 40);
-    setU32(b, 0, 2);
-    const e = (i: number, regs: number[]) => regs.forEach((x, k) => setU32(b, 8 + i * 40 + (k === 0 ? 0 : 8 + k * 4), x));
-    e(0, [0x40000100, 0x40000101, 0x4b4d564b, 0x564b4d56, 0x4d]);
-    e(1, [0x40000101, 1 << 12, 0, 0, 0]);
-    s.p.ioctl(s.fd, K.KVM_SET_CPUID2, b);
+    s.pvcpuid('cpuid', 1 << 12, 0x40000100);
+    expect(last(s)).toBe('cpuid: 0');
     s.hostmsr('poll', true, 0x4b564d05, 0n);
     expect(last(s)).toBe('poll: 1 0');
     s.hostmsr('poll', true, 0x4b564d05, 1n);
