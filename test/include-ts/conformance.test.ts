@@ -15,6 +15,7 @@ import { constantProbe, gccAvailable, integerConstants, probeSource, recordProbe
 import * as asmGenericIoctls from '../../include-ts/asm-generic/ioctls.js';
 import * as asmKvm from '../../include-ts/asm/kvm.js';
 import * as processorFlags from '../../include-ts/asm/processor-flags.js';
+import * as kvmPara from '../../include-ts/asm/kvm_para.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
 import * as eventpoll from '../../include-ts/linux/eventpoll.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
@@ -186,6 +187,8 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/iommufd.h', includes: ['linux/types.h', 'linux/ioctl.h'], module: iommufd, prelude: IOMMUFD_FALLBACK },
   { header: 'asm/kvm.h', includes: ['asm/kvm.h'], module: asmKvm, newer: ASM_KVM_NEWER },
   { header: 'asm/processor-flags.h', includes: ['asm/processor-flags.h'], module: processorFlags },
+  // KVM_ASYNC_PF_VEC_MASK is GENMASK(7, 0), which no uapi header defines.
+  { header: 'asm/kvm_para.h', includes: ['asm/kvm_para.h'], module: kvmPara, prelude: '#define GENMASK(h, l) (((~0UL) << (l)) & (~0UL >> (63 - (h))))' },
   // KVM_COALESCED_MMIO_MAX is written in terms of the kernel's PAGE_SIZE (4 KiB on x86).
   {
     header: 'linux/kvm.h', includes: ['linux/kvm.h'], module: kvm, exclude: asmKvm, newer: KVM_NEWER,

@@ -197,6 +197,8 @@ export class GuestCpuid {
   cr4GuestRsvd = 0n;
   /** vcpu->arch.guest_supported_xcr0 (cpuid_get_supported_xcr0): 0 until a table has leaf 0xD.0. */
   supportedXcr0 = 0n;
+  /** vcpu->arch.pv_cpuid.features (kvm_update_pv_runtime): the KVM features leaf's EAX, kept when a table has none. */
+  pvFeatures = 0;
 
   get nent(): number {
     return this.entries.length / ENTRY2;
@@ -346,6 +348,20 @@ function afterSetCpuid(v: KvmVcpu): void {
   c.cr4GuestRsvd = BigInt(rsvd);
   const xsave = find(e, 0xd, 0);
   c.supportedXcr0 = xsave < 0 ? 0n : ((BigInt(getU32(e, xsave + EDX)) << 32n) | BigInt(getU32(e, xsave + EAX))) & KVM_SUPPORTED_XCR0;
+  const kvmFeatures = find(e, kvmCpuidBase(e) | 1);
+  if (kvmFeatures >= 0 && kvmCpuidBase(e) !== 0) c.pvFeatures = getU32(e, kvmFeatures + EAX);
+}
+
+/**
+ * kvm_get_hypervisor_cpuid(vcpu, KVM_SIGNATURE): the first leaf 0x40000000 + n * 0x100 whose EBX:ECX:EDX
+ * read "KVMKVMKVM\0\0\0" (KVM_CPUID_SIGNATURE and its KVM_CPUID_FEATURES), or 0.
+ */
+function kvmCpuidBase(e: Uint8Array): number {
+  for (let base = 0x40000000; base < 0x40010000; base += 0x100) {
+    const o = find(e, base);
+    if (o >= 0 && getU32(e, o + EBX) === 0x4b4d564b && getU32(e, o + ECX) === 0x564b4d56 && getU32(e, o + EDX) === 0x4d) return base;
+  }
+  return 0;
 }
 
 /** kvm_check_cpuid(): the virtual-address width, then the dynamic xfeatures. */

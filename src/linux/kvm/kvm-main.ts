@@ -52,7 +52,7 @@ import { vcpuIoctlRun } from './x86-run.js';
 import { getVcpuEvents, setVcpuEvents, vcpuIoctlInterrupt, vcpuIoctlNmi } from './vcpu-events.js';
 import {
   checkExtension, createIrqchip, enableCap, getDebugregs, getLapic, getMpState, getRegs, getSregs, irqchipState, irqLine,
-  setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr,
+  setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr, vcpuEnableCap,
 } from './x86.js';
 import { getStatsFd } from './stats.js';
 import { createPit, getPit, getPit2, reinjectControl, setPit, setPit2 } from './i8254.js';
@@ -345,6 +345,8 @@ export class KvmVcpuFile extends KFile {
         return vcpuIoctlInterrupt(v, arg);
       case KC.KVM_GET_STATS_FD:
         return getStatsFd(ctx, v);
+      case KVM_ENABLE_CAP:
+        return vcpuEnableCap(v, arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a vCPU ioctl this model implements`);
     }

@@ -16,7 +16,10 @@
 //   `realtime`, the difference is added to `clock` (the clock never steps back for time that passed
 //   before the call). Then kvmclock_offset = clock - base_ns (u64 arithmetic).
 // - Not modelled: the master clock path (TSC_STABLE | REALTIME | HOST_TSC in KVM_GET_CLOCK, clock read
-//   through the pvclock scaling of the master snapshot), the guest's pvclock pages (no guest kvmclock MSRs).
+//   through the pvclock scaling of the master snapshot). This host does report those flags (14) once a
+//   vCPU has entered the guest [E: pv-msrs work]; the flags 0 above were measured before any KVM_RUN.
+//   The guest's pvclock pages and the wall clock MSRs are pv-msrs.ts (which does set PVCLOCK_TSC_STABLE_BIT
+//   by the master-clock rule).
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
@@ -43,6 +46,10 @@ export function hostRealtimeNs(now: number): bigint {
 /** kvm->arch.kvmclock_offset. */
 export class KvmClock {
   kvmclockOffset: bigint;
+  /** kvm->arch.wall_clock: the last MSR_KVM_WALL_CLOCK(_NEW) value (pv-msrs.ts). */
+  wallClock = 0n;
+  /** kvm->arch.boot_vcpu_runs_old_kvmclock: vCPU 0's guest last enabled kvmclock with MSR_KVM_SYSTEM_TIME. */
+  bootVcpuRunsOldKvmclock = false;
 
   constructor(now: number) {
     this.kvmclockOffset = U64(-kvmclockBaseNs(now));
@@ -78,5 +85,7 @@ export function vmSetClock(kvm: Kvm, arg: UserArg): number {
     if (real > given) clock = U64(clock + (real - given));
   }
   kvm.kvmclock.kvmclockOffset = U64(clock - kvmclockBaseNs(now));
+  // kvm_end_pvclock_update(): KVM_REQ_CLOCK_UPDATE on every vCPU (their pvclocks, pv-msrs.ts).
+  for (const v of kvm.vcpus) v.pv.clockUpdate = true;
   return 0;
 }

@@ -28,6 +28,7 @@
 //   MTRRdefType (0x2ff): type 0, 1, 4, 5 or 6 and no bits but FE (10) and E (11) above the type.
 //   x2APIC (0x800-0x8ff): the LAPIC's registers in x2APIC mode (kvm_x2apic_msr_read/write, lapic.ts);
 //     fail without an in-kernel LAPIC or outside x2APIC mode. Not listed, as in the kernel.
+//   MSR_KVM_* (kvmclock, async PF, steal time, PV EOI, poll control): pv-msrs.ts.
 // - KVM_GET_MSR_INDEX_LIST: the MSRs above that the kernel lists (msrs_to_save + emulated_msrs), in the
 //   kernel's order. The real list depends on the host (40 entries on the machine the tests run on); the
 //   model lists only what it implements. EFER, FS/GS_BASE, APIC_BASE and MTRRdefType are handled but not
@@ -51,6 +52,11 @@ import { kvmReadL1Tsc, kvmSynchronizeTsc } from './tsc.js';
 import { kvmGetLapicTscDeadline, kvmSetLapicTscDeadline } from './tsc-deadline.js';
 import { isX2apicMsr } from './msr-filter.js';
 import { kvmX2apicMsrRead, kvmX2apicMsrWrite } from './lapic.js';
+import { isPvMsr, kvmPvHostGet, kvmPvHostSet } from './pv-msrs.js';
+import {
+  MSR_KVM_ASYNC_PF_ACK, MSR_KVM_ASYNC_PF_EN, MSR_KVM_ASYNC_PF_INT, MSR_KVM_POLL_CONTROL, MSR_KVM_PV_EOI_EN, MSR_KVM_STEAL_TIME,
+  MSR_KVM_SYSTEM_TIME, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK, MSR_KVM_WALL_CLOCK_NEW,
+} from '../../../include-ts/asm/kvm_para.js';
 
 
 /** MAX_IO_MSRS: KVM_GET/SET_MSRS take fewer entries than this. */
@@ -59,8 +65,10 @@ export const MAX_IO_MSRS = 256;
 /** KVM_GET_MSR_INDEX_LIST: the model's MSRs the kernel lists, in its order (msrs_to_save, emulated_msrs). */
 export const KVM_MSR_INDEX_LIST: readonly number[] = [
   MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE,
-  MSR_SYSCALL_MASK, MSR_LSTAR, MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE,
-  MSR_IA32_MISC_ENABLE,
+  MSR_SYSCALL_MASK, MSR_LSTAR, MSR_IA32_TSC, MSR_IA32_CR_PAT,
+  MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_ASYNC_PF_EN,
+  MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN, MSR_KVM_ASYNC_PF_INT, MSR_KVM_ASYNC_PF_ACK,
+  MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_IA32_MISC_ENABLE, MSR_KVM_POLL_CONTROL,
 ];
 
 /** efer_reserved_bits' complement on a host without nested SVM (no SVME, LMSLE, FFXSR, AUTOIBRS). */
@@ -135,6 +143,7 @@ export function kvmGetMsr(v: KvmVcpu, index: number): bigint | null {
     case MSR_IA32_MISC_ENABLE: return m.miscEnable;
     case MSR_MTRRdefType: return m.mtrrDefType;
     default:
+      if (isPvMsr(index)) return kvmPvHostGet(v, index);
       return isX2apicMsr(index) ? kvmX2apicMsrRead(v, index) : null;
   }
 }
@@ -194,6 +203,7 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
       m.mtrrDefType = data;
       return true;
     default:
+      if (isPvMsr(index)) return kvmPvHostSet(v, index, data);
       // Unknown MSRs fail (ignore_msrs=0).
       return isX2apicMsr(index) && kvmX2apicMsrWrite(v, index, data);
   }

@@ -28,6 +28,7 @@ import { VcpuMsrs } from './msr.js';
 import { completeUserspaceMsr, kvmEmulateRdmsr, kvmEmulateWrmsr } from './guest-msr.js';
 import { kvmVcpuReset } from './x86-reset.js';
 import { VcpuTsc, kvmVcpuTscCreate } from './tsc.js';
+import { VcpuPv } from './pv-msrs.js';
 import type { Kvm } from './vm.js';
 
 /** Offsets in struct kvm_run (from the uapi layout). */
@@ -206,6 +207,8 @@ export class KvmVcpu implements GuestBus {
   hasRun = false;
   /** The guest TSC: rate, offset, synchronization generation, catch-up, TSC_ADJUST (tsc.ts). */
   readonly tsc = new VcpuTsc();
+  /** The KVM paravirtual MSRs: kvmclock, async PF, steal time, PV EOI, poll control (pv-msrs.ts). */
+  readonly pv = new VcpuPv();
 
   constructor(
     readonly kvm: Kvm,

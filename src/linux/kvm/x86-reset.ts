@@ -28,6 +28,7 @@ import { X86_CR0_CD, X86_CR0_ET, X86_CR0_NW } from '../../../include-ts/asm/proc
 import { MSR_IA32_MISC_ENABLE_BTS_UNAVAIL, MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL } from '../../hw/x86/msr-index.js';
 import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
+import { kvmPvReset } from './pv-msrs.js';
 
 /** KVM's Family/Model/Stepping in RDX after RESET/INIT when the guest CPUID has no leaf 1 (P6/Athlon). */
 export const KVM_RESET_RDX = 0x600;
@@ -88,6 +89,8 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   v.excInjected = false;
   v.excPending = false;
   if (!initEvent) v.msrs.miscEnable = BigInt(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL);
+  // Async PF, steal time and the pvclock both times; PV EOI with the LAPIC (pv-msrs.ts).
+  kvmPvReset(v);
   // An access the vCPU exited for is not completed into the reset CPU (complete_fast_pio_* skip it
   // once RIP moved).
   v.cancelUserspaceIo();

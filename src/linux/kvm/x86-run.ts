@@ -57,6 +57,7 @@ import { kvmGetApicBase, kvmGetCr8, kvmSetCr8, putApicBase, regsFromBytes, regsT
 import { kvmVcpuDeliverSipiVector, kvmVcpuReset } from './x86-reset.js';
 import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import { kvmTscCatchup } from './tsc.js';
+import { kvmPvEntry } from './pv-msrs.js';
 import { logHistUpdate } from './stats.js';
 
 const R_CONTINUE = 1;
@@ -340,6 +341,8 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   v.hasRun = true;
   // KVM_REQ_CLOCK_UPDATE, pending at each entry in catch-up mode: kvm_guest_time_update's catch-up.
   if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
+  // The rest of KVM_REQ_CLOCK_UPDATE (the pvclock) and KVM_REQ_STEAL_UPDATE.
+  kvmPvEntry(v);
   for (;;) {
     // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
     if (v.scanIoapicRequested) vcpuScanIoapic(v);

@@ -62,6 +62,7 @@ import { xsave2Size } from './fpu.js';
 import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
 import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
 import { KVM_COALESCED_MMIO_PAGE_OFFSET } from './coalesced-mmio.js';
+import { enforcePvFeatureCpuid } from './pv-msrs.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -113,6 +114,7 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KC.KVM_CAP_REINJECT_CONTROL:
     // kvm_vm_ioctl_check_extension_generic(): the stats fds (stats.ts).
     case KC.KVM_CAP_BINARY_STATS_FD:
+    case KC.KVM_CAP_ENFORCE_PV_FEATURE_CPUID:
       // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)
       // and KVM_CAP_X86_SMM (0 here: no CONFIG_KVM_SMM) describe features the model does not have.
       return 1;
@@ -186,6 +188,20 @@ export function setTssAddr(addr: bigint): number {
 export function setIdentityMapAddr(kvm: Kvm, arg: UserArg): number {
   if (kvm.createdVcpus) throw kerr('EINVAL', `the VM already has ${kvm.createdVcpus} vCPU(s); KVM_SET_IDENTITY_MAP_ADDR must come before KVM_CREATE_VCPU`);
   kvm.identityMapAddr = getU64(arg.user(8), 0);
+  return 0;
+}
+
+/**
+ * KVM_ENABLE_CAP on a vCPU fd (kvm_vcpu_ioctl_enable_cap): flags must be 0; the model's only vCPU
+ * capability is KVM_CAP_ENFORCE_PV_FEATURE_CPUID (pv-msrs.ts); any other is EINVAL.
+ */
+export function vcpuEnableCap(v: KvmVcpu, arg: UserArg): number {
+  const b = arg.user(kvm_enable_cap.size);
+  const cap = getU32(b, 0);
+  const flags = getU32(b, 4);
+  if (flags) throw kerr('EINVAL', `kvm_enable_cap.flags must be 0 (got 0x${flags.toString(16)})`);
+  if (cap !== KC.KVM_CAP_ENFORCE_PV_FEATURE_CPUID) throw kerr('EINVAL', `capability ${cap} cannot be enabled on a vCPU (the model has KVM_CAP_ENFORCE_PV_FEATURE_CPUID only)`);
+  enforcePvFeatureCpuid(v, getU64(b, kvm_enable_cap.offsetof('args')) !== 0n);
   return 0;
 }
 

@@ -310,8 +310,8 @@ describe('strace of the MSR ioctls (src/linux/trace/decoders/kvm.ts)', () => {
     const fd = v.vcpus[0]!;
     v.p.ioctl(fd, K.KVM_SET_MSRS, msrs([[MSR_IA32_APICBASE, 0xfee00900n], [MSR_IA32_SYSENTER_CS, 5n]]));
     v.p.ioctl(fd, K.KVM_GET_MSRS, msrs([[MSR_IA32_SYSENTER_CS, 0n], [0x12345, 7n]]));
-    const l = A.kvm_msr_list.alloc(16);
-    l.nmsrs = 16;
+    const l = A.kvm_msr_list.alloc(32);
+    l.nmsrs = 32;
     v.p.ioctl(v.kvm, K.KVM_GET_MSR_INDEX_LIST, l);
     expect(lines[0]).toBe(`ioctl(${fd}, KVM_SET_MSRS, {nmsrs=2, entries=[{index=0x1b, data=0xfee00900}, {index=0x174, data=0x5}]}) = 2`);
     expect(lines[1]).toBe(`ioctl(${fd}, KVM_GET_MSRS, {nmsrs=2, entries=[{index=0x174, data=0x0}, {index=0x12345, data=0x7}]} => {entries=[{index=0x174, data=0x5}, {index=0x12345, data=0x0}]}) = 1`);
