@@ -57,7 +57,7 @@ import { ACCESS_FAULT } from './memslot.js';
 import { PAGE_SIZE } from './kvm-host.js';
 import type { Kvm } from './vm.js';
 import type { KvmVcpu } from './vcpu.js';
-import { hostRealtimeNs } from './kvmclock.js';
+import { hostRealtimeNs, kvmUpdateMasterclock } from './kvmclock.js';
 import { HOST_TSC_KHZ, kvmGetTimeScale, kvmReadL1Tsc } from './tsc.js';
 
 /** kvm_get/set_msr results (guest-msr.ts has the same): 0 is success. */
@@ -85,6 +85,8 @@ export class VcpuPv {
   time = 0n;
   /** KVM_REQ_CLOCK_UPDATE pending (the first vcpu_load asks for one: KVM_REQ_GLOBAL_CLOCK_UPDATE). */
   clockUpdate = true;
+  /** KVM_REQ_MASTERCLOCK_UPDATE: recompute the VM's use of the master clock at the next entry (kvmclock.ts). */
+  masterclockUpdate = false;
   apfEnVal = 0n;
   apfIntVal = 0n;
   apfVec = 0;
@@ -167,11 +169,6 @@ function kvmWriteWallClock(kvm: Kvm, gpa: bigint): void {
   writeU32(s, a, (version + 1) >>> 0);
 }
 
-/** pvclock_update_vm_gtod_copy()'s use_master_clock on a host whose clocksource is the TSC. */
-function useMasterClock(kvm: Kvm): boolean {
-  return kvm.tsc.nrVcpusMatchedTsc + 1 === kvm.vcpus.length && !kvm.kvmclock.bootVcpuRunsOldKvmclock;
-}
-
 /** kvm_guest_time_update() + kvm_setup_guest_pvclock(), after tsc.ts' catch-up: serves KVM_REQ_CLOCK_UPDATE. */
 export function kvmGuestTimeUpdate(v: KvmVcpu): void {
   const pv = v.pv;
@@ -190,7 +187,7 @@ export function kvmGuestTimeUpdate(v: KvmVcpu): void {
   const version = ((old + 1) | 1) >>> 0;
   writeU32(s, a + L.version, version);
   const now = v.kvm.sched.now;
-  let flags = useMasterClock(v.kvm) ? PVCLOCK_TSC_STABLE_BIT : 0;
+  let flags = v.kvm.kvmclock.useMasterClock ? PVCLOCK_TSC_STABLE_BIT : 0;
   flags |= (flagsWord >>> 8) & PVCLOCK_GUEST_STOPPED; // retained from the guest's copy
   writeU32(s, a + 4, 0);
   writeU64(s, a + L.tscTimestamp, kvmReadL1Tsc(v));
@@ -237,7 +234,11 @@ function enableAsyncPf(v: KvmVcpu, data: bigint): number {
 
 /** kvm_write_system_time(). */
 function writeSystemTime(v: KvmVcpu, data: bigint, oldMsr: boolean, host: boolean): void {
-  if (v.vcpuId === 0 && !host) v.kvm.kvmclock.bootVcpuRunsOldKvmclock = oldMsr;
+  const kc = v.kvm.kvmclock;
+  if (v.vcpuId === 0 && !host) {
+    if (kc.bootVcpuRunsOldKvmclock !== oldMsr) v.pv.masterclockUpdate = true;
+    kc.bootVcpuRunsOldKvmclock = oldMsr;
+  }
   v.pv.time = data;
   v.pv.clockUpdate = true; // KVM_REQ_GLOBAL_CLOCK_UPDATE
 }
@@ -258,7 +259,8 @@ export function kvmPvSetMsr(v: KvmVcpu, index: number, data: bigint, host: boole
     case MSR_KVM_SYSTEM_TIME:
     case MSR_KVM_SYSTEM_TIME_NEW:
       writeSystemTime(v, data, index === MSR_KVM_SYSTEM_TIME, host);
-      if (!host) kvmGuestTimeUpdate(v);
+      // A guest write: vcpu_enter_guest serves the requests before the next instruction.
+      if (!host) serveClockRequests(v);
       return 0;
     case MSR_KVM_ASYNC_PF_EN:
       return enableAsyncPf(v, data);
@@ -323,9 +325,18 @@ export function kvmPvHostSet(v: KvmVcpu, index: number, data: bigint): boolean {
   return r === 0 || (r === KVM_MSR_RET_UNSUPPORTED && data === 0n);
 }
 
+/** vcpu_enter_guest(): KVM_REQ_MASTERCLOCK_UPDATE (kvm_update_masterclock), then KVM_REQ_CLOCK_UPDATE. */
+function serveClockRequests(v: KvmVcpu): void {
+  if (v.pv.masterclockUpdate) {
+    v.pv.masterclockUpdate = false;
+    kvmUpdateMasterclock(v.kvm);
+  }
+  if (v.pv.clockUpdate) kvmGuestTimeUpdate(v);
+}
+
 /** Before a guest entry: KVM_REQ_CLOCK_UPDATE's pvclock and KVM_REQ_STEAL_UPDATE (from vcpu_load). */
 export function kvmPvEntry(v: KvmVcpu): void {
-  if (v.pv.clockUpdate) kvmGuestTimeUpdate(v);
+  serveClockRequests(v);
   if (v.pv.stMsrVal & 1n) recordStealTime(v);
 }
 

@@ -227,6 +227,20 @@ export function kvmSynchronizeTsc(v: KvmVcpu, value: bigint | null): void {
     matched = true;
   }
   syncTsc(v, offset, data, ns, matched);
+  trackTscMatching(v, !matched);
+}
+
+/**
+ * kvm_track_tsc_matching(): the master clock needs every online vCPU (the one being created counts) in
+ * one TSC generation; KVM_REQ_MASTERCLOCK_UPDATE when that answer differs from the VM's, or when a new
+ * generation starts while the master clock is on.
+ */
+function trackTscMatching(v: KvmVcpu, newGeneration: boolean): void {
+  const kvm = v.kvm;
+  const online = kvm.vcpus.includes(v) ? kvm.vcpus.length : kvm.vcpus.length + 1;
+  const use = kvm.tsc.nrVcpusMatchedTsc + 1 === online;
+  const current = kvm.kvmclock.useMasterClock;
+  if ((current && newGeneration) || current !== use) v.pv.masterclockUpdate = true;
 }
 
 /** kvm_arch_vcpu_create()'s kvm_set_tsc_khz(default_tsc_khz) (result ignored) and postcreate's synchronization. */

@@ -227,6 +227,27 @@ describe('kvmclock (x86.c kvm_vm_ioctl_get_clock / kvm_vm_ioctl_set_clock)', () 
     p.ioctl(vm, K.KVM_GET_CLOCK, b);
     expect(getU64(b, 0)).toBe(1_000n);
   });
+  it('the master clock (pvclock_update_vm_gtod_copy, __get_kvmclock): off until a vCPU enters, then TSC_STABLE|REALTIME|HOST_TSC with the host realtime and TSC; a vCPU whose TSC starts a new generation turns it off when it enters', () => {
+    const v = vmm({ irqchip: 'none', vcpus: 2 });
+    const full = () => {
+      const b = new Uint8Array(K.kvm_clock_data.size);
+      v.p.ioctl(v.vm, K.KVM_GET_CLOCK, b);
+      return { flags: getU32(b, 8), realtime: getU64(b, 16), hostTsc: getU64(b, 24) };
+    };
+    expect(full().flags).toBe(0);
+    const a = new GuestAsm('out');
+    a.out(0x80, 0, 1).hlt();
+    for (const fd of v.vcpus) v.host.control.kvm.loadGuest(v.p, fd, a.build());
+    v.host.control.advance(5_000);
+    expect(run(v, 0)).toBe(K.KVM_EXIT_IO);
+    const now = v.host.sched.now;
+    expect(full()).toEqual({ flags: 14, realtime: hostRealtimeNs(now), hostTsc: hostTsc(now) });
+    // vCPU 1's TSC moved by a second: a new generation; the master clock goes off when vCPU 1 enters.
+    expect(setMsr(v, MSR_IA32_TSC, BigInt(H) * 1000n * 1000n, 1)).toBe(1);
+    expect(full().flags).toBe(14);
+    expect(run(v, 1)).toBe(K.KVM_EXIT_IO);
+    expect(full()).toEqual({ flags: 0, realtime: 0n, hostTsc: 0n });
+  });
   it('KVM_SET_CLOCK sets the clock, which then advances with virtual time; a refused call changes nothing', () => {
     const v = vmm({ vcpus: 0 });
     expect(setClock(v, 5_000_000_000n)).toBe(0);

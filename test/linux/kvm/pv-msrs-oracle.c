@@ -82,6 +82,17 @@ static uint64_t kvmclock(void) {
   return c.clock;
 }
 
+/*
+ * KVM_GET_CLOCK's flags, and whether realtime was filled in (__get_kvmclock: the master clock). host_tsc is
+ * not printed: the model's host booted at virtual time 0, so its TSC may still read 0 here.
+ */
+static void clockflags(const char *what) {
+  struct kvm_clock_data c;
+  memset(&c, 0, sizeof c);
+  long r = ioctl(vm, KVM_GET_CLOCK, &c);
+  printf("%s: %ld flags=%u realtime=%d\n", what, r, c.flags, c.realtime != 0);
+}
+
 /* struct pvclock_wall_clock at gpa: version, and whether sec is the host's boot epoch of the VM's kvmclock. */
 static void wallclock(const char *what, uint32_t gpa) {
   uint64_t clock = kvmclock();
@@ -203,8 +214,10 @@ int main(void) {
   hostmsr("get system time new", 0, 0x4b564d01, 0);
   hostmsr("get system time", 0, 0x12, 0);
   pvclock("pvclock before run", 0x4000);
+  clockflags("get_clock before any guest entry");
   rd("run", 0x277);
   pvclock("pvclock after run", 0x4000);
+  clockflags("get_clock after a guest entry");
   rd("run", 0x277);
   pvclock("pvclock after 2nd run", 0x4000);
   hostmsr("set khz-independent", 1, 0x4b564d01, 0x4001);

@@ -115,6 +115,12 @@ class Steps {
   wr(what: string, index: number, v: bigint): void {
     this.acc(what, 'wr', index, Number(v & 0xffff_ffffn), Number(v >> 32n), 0);
   }
+  clockflags(what: string): void {
+    const c = new Uint8Array(K.kvm_clock_data.size);
+    const r = resultCode(() => this.p.ioctl(this.v.vm, K.KVM_GET_CLOCK, c));
+    const f = (o: string) => getU64(c, K.kvm_clock_data.offsetof(o)) !== 0n ? 1 : 0;
+    this.out.push(`${what}: ${r} flags=${getU32(c, K.kvm_clock_data.offsetof('flags'))} realtime=${f('realtime')}`);
+  }
   kvmclock(): bigint {
     const c = new Uint8Array(K.kvm_clock_data.size);
     this.p.ioctl(this.v.vm, K.KVM_GET_CLOCK, c);
@@ -198,8 +204,10 @@ function modelLines(): string[] {
   h('get system time new', false, 0x4b564d01, 0);
   h('get system time', false, 0x12, 0);
   s.pvclock('pvclock before run', 0x4000);
+  s.clockflags('get_clock before any guest entry');
   s.rd('run', 0x277);
   s.pvclock('pvclock after run', 0x4000);
+  s.clockflags('get_clock after a guest entry');
   s.rd('run', 0x277);
   s.pvclock('pvclock after 2nd run', 0x4000);
   h('set khz-independent', true, 0x4b564d01, 0x4001);
@@ -399,7 +407,7 @@ describe('kvmclock (x86.c kvm_write_wall_clock, kvm_write_system_time, kvm_guest
     expect(Number(kclock - (st + scaled))).toBeGreaterThan(-2);
   });
 
-  it('PVCLOCK_GUEST_STOPPED in the guest copy is kept; a second vCPU in another TSC generation clears the stable bit', () => {
+  it('PVCLOCK_GUEST_STOPPED in the guest copy is kept; a second vCPU in another TSC generation clears the stable bit once it enters (kvm_track_tsc_matching asks that vCPU for KVM_REQ_MASTERCLOCK_UPDATE)', () => {
     const s = model();
     s.mem.write8(0x401d, 2);
     s.hostmsr('st', true, 0x12, 0x4001n);
@@ -412,8 +420,19 @@ describe('kvmclock (x86.c kvm_write_wall_clock, kvm_write_system_time, kvm_guest
     setU32(b, kvm_msrs.size, 0x10);
     setU64(b, kvm_msrs.size + 8, 1n << 50n);
     s.p.ioctl(fd1, K.KVM_SET_MSRS, b);
+    // The request sits on vCPU 1: vCPU 0's next pvclock still says stable.
     s.mem.write8(0x401d, 0);
     s.hostmsr('st', true, 0x12, 0x4001n);
+    s.rd('run', 0x277);
+    expect(s.mem.read8(0x401d)).toBe(1);
+    // vCPU 1 enters: the master clock is recomputed (off) and every vCPU's pvclock refreshed.
+    const a = new GuestAsm('ap');
+    a.out(0x80, 0, 1).hlt();
+    s.v.host.control.kvm.loadGuest(s.p, fd1, a.build());
+    const mp = new Uint8Array(4);
+    setU32(mp, 0, K.KVM_MP_STATE_RUNNABLE);
+    s.p.ioctl(fd1, K.KVM_SET_MP_STATE, mp);
+    s.p.ioctl(fd1, K.KVM_RUN);
     s.rd('run', 0x277);
     expect(s.mem.read8(0x401d)).toBe(0);
   });
