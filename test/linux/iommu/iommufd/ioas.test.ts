@@ -129,6 +129,16 @@ describe('IOMMU_IOAS_MAP (iommufd_ioas_map, iopt_map_user_pages)', () => {
     expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: U64_MAX - 0xfffn, length: 0x2000 }), 'EOVERFLOW');
   });
 
+  it('a length within a page of U64_MAX: user_va + length wrapping is EOVERFLOW before the size check, else EINVAL', () => {
+    // pages.c iopt_alloc_user_pages() (6.13+, since MAP_FILE split it from iopt_alloc_pages()): the
+    // check_add_overflow(uptr, length) comes first (EOVERFLOW), then iopt_alloc_pages()'s
+    // length > SIZE_MAX - PAGE_SIZE (EINVAL).
+    const { p, fd, ioas, ram } = bare();
+    expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: ram.addr, length: U64_MAX - 1n }), 'EOVERFLOW');
+    expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: ram.addr, length: U64_MAX - 0x800n }), 'EOVERFLOW');
+    expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: 0, length: U64_MAX - 1n }), 'EINVAL');
+  });
+
   it('FIXED_IOVA: an overlap is EEXIST, a reserved range EINVAL; after attach iova, length and the page offset need 4 KiB alignment', () => {
     const o = openIommufd();
     ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x2000, 0x100000);
