@@ -13,7 +13,8 @@
 //    back to the blocking domain when its last device leaves, and an automatic HWPT nobody uses is destroyed.
 // The HWPT's domain is the hardware IommuDomain the VT-d context entries point at (src/hw/iommu), so device
 // DMA reads and writes the pinned user pages.
-// Not modelled: IOMMU_HWPT_ALLOC (user-made and nested HWPTs), PASIDs, fault queues, dirty tracking.
+// Not modelled: IOMMU_HWPT_ALLOC (user-made and nested HWPTs), PASID attachments (always refused: no HWPT
+// is PASID-compatible), fault queues, dirty tracking.
 
 import { getU32, setU32, setU64 } from '../../../../abi/bytes.js';
 import { kerr } from '../../errors.js';
@@ -262,6 +263,20 @@ export function iommufdDeviceAttach(idev: IommufdDevice, ptId: number): number {
 /** iommufd_device_replace() */
 export function iommufdDeviceReplace(idev: IommufdDevice, ptId: number): number {
   return changePt(idev, ptId, true);
+}
+
+/**
+ * iommufd_device_attach() of a PASID (vfio_iommufd_physical_pasid_attach_ioas, after its ida took the
+ * pasid): the pt_id lookup as for the RID (ENOENT; a device id EINVAL), then iommufd_hwpt_pasid_compat()
+ * refuses every HWPT of this model: none is pasid_compat (that needs IOMMU_HWPT_ALLOC with
+ * IOMMU_HWPT_ALLOC_PASID), and an automatic one made for the PASID would not be either. Changes nothing.
+ * Not modelled: pasid 0 (IOMMU_NO_PASID), which the kernel would attach as the RID.
+ */
+export function iommufdDeviceAttachPasid(idev: IommufdDevice, ptId: number, pasid: number): never {
+  const obj: IommufdObject | null | undefined = idev.ictx.objects.get(ptId);
+  if (!obj) throw kerr('ENOENT', `no IOAS or HWPT with id ${ptId} in this iommufd`);
+  if (obj.type === 'device') throw kerr('EINVAL', `object ${ptId} is a device, not an IOAS or HWPT`);
+  throw kerr('EINVAL', `${idev.pdev.name}: PASID ${pasid} cannot attach to ${obj.type === 'ioas' ? `IOAS ${ptId}` : `HWPT ${ptId}`}: no HWPT here is PASID-compatible (IOMMU_HWPT_ALLOC_PASID) and the device has no PASID capability`);
 }
 
 /** iommufd_device_detach() */

@@ -166,12 +166,11 @@ describe('group path and cdev path exclude each other (vfio_device_block_group, 
 });
 
 describe('VFIO_DEVICE_ATTACH/DETACH_IOMMUFD_PT and device DMA (iommufd_device_attach/replace/detach)', () => {
-  it('argsz and flags: EINVAL; PASID EOPNOTSUPP; an unknown id ENOENT; a device id EINVAL; pt_id returns the HWPT id', () => {
+  it('argsz and flags: EINVAL; an unknown id ENOENT; a device id EINVAL; pt_id returns the HWPT id', () => {
     const o = openIommufd({ attach: false });
     const raw = (f: Partial<{ argsz: number; flags: number; pt_id: number }>) => V.vfio_device_attach_iommufd_pt.encode({ argsz: 12, ...f });
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ argsz: 8, pt_id: o.ioas })), 'EINVAL');
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ flags: 2, pt_id: o.ioas })), 'EINVAL');
-    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ flags: V.VFIO_DEVICE_ATTACH_PASID, pt_id: o.ioas })), 'EOPNOTSUPP');
     expectErrno(() => attach(o.p, o.dev, 42), 'ENOENT');
     expectErrno(() => attach(o.p, o.dev, o.devid), 'EINVAL');
     expect(attach(o.p, o.dev, o.ioas)).toBe(3);
@@ -180,6 +179,31 @@ describe('VFIO_DEVICE_ATTACH/DETACH_IOMMUFD_PT and device DMA (iommufd_device_at
     expect(attach(o.p, o.dev, 3)).toBe(3);
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 4 })), 'EINVAL');
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 8, flags: 4 })), 'EINVAL');
+  });
+
+  it('the PASID flags: vfio-pci has pasid_attach_ioas/pasid_detach_ioas (6.15+), so no EOPNOTSUPP; argsz must reach pasid', () => {
+    // device_cdev.c vfio_df_ioctl_attach_pt()/detach_pt(): with the PASID flag, argsz < offsetofend(pasid)
+    // is EINVAL and pasid is copied (EFAULT). iommufd.c vfio_iommufd_physical_pasid_attach_ioas():
+    // ida_alloc_range(pasid, pasid) refuses a pasid that is negative as an int (ENOSPC), then
+    // iommufd_device_attach(idev, pasid): the pt_id lookup (ENOENT), a device id EINVAL, and no HWPT here is
+    // pasid_compat (none comes from IOMMU_HWPT_ALLOC with IOMMU_HWPT_ALLOC_PASID): iommufd_hwpt_pasid_compat()
+    // EINVAL. vfio_iommufd_physical_pasid_detach_ioas() of a PASID never attached does nothing: 0.
+    const o = openIommufd();
+    const at = (f: Partial<{ argsz: number; pt_id: number; pasid: number }>) =>
+      o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, V.vfio_device_attach_iommufd_pt.encode({ argsz: 16, flags: V.VFIO_DEVICE_ATTACH_PASID, pt_id: o.ioas, pasid: 1, ...f }));
+    expectErrno(() => at({ argsz: 12 }), 'EINVAL');
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, new Uint8Array([16, 0, 0, 0, 1, 0, 0, 0, o.ioas, 0, 0, 0])), 'EFAULT');
+    expectErrno(() => at({ pasid: 0x8000_0000 }), 'ENOSPC');
+    expectErrno(() => at({ pt_id: 42 }), 'ENOENT');
+    expectErrno(() => at({ pt_id: o.devid }), 'EINVAL');
+    expectErrno(() => at({}), 'EINVAL');
+    expectErrno(() => at({ pt_id: 3 }), 'EINVAL'); // the device's own HWPT
+    const dt = (argsz: number) => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz, flags: V.VFIO_DEVICE_DETACH_PASID, pasid: 1 }));
+    expectErrno(() => dt(8), 'EINVAL');
+    expect(dt(12)).toBe(0);
+    // Nothing changed: the device is still attached to HWPT 3 (a replace with the same IOAS keeps it).
+    expect(attach(o.p, o.dev, o.ioas)).toBe(3);
+    expectErrno(() => destroy(o.p, o.iommufd, 3), 'EBUSY');
   });
 
   it('end to end: the edu DMA engine reads and writes the user pages through the IOAS; unmap and detach make it fault', () => {
