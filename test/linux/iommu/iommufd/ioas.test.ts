@@ -220,6 +220,19 @@ describe('pinned page accounting (pages.c do_update_pinned, IOMMU_OPTION_RLIMIT_
     expect(users.get(0)).toBe(0);
   });
 
+  it('a fault while pinning is EFAULT even past RLIMIT_MEMLOCK: an area is charged once all of it is pinned', () => {
+    // pages.c iopt_area_fill_domains(): pfn_reader_next() pins the whole area (pfn_reader_user_pin() only
+    // counts npinned) and fails on the first unpinnable page; do_update_pinned()'s RLIMIT_MEMLOCK check
+    // comes after the loop (pfn_reader_update_pinned()), so a fault wins over the limit.
+    const { q, iommufd, ioas, ram, users } = vmm(0x4000);
+    q.munmap(ram.addr + 0x7000, 0x1000);
+    expectErrno(() => ioasMap(q, iommufd, ioas, ram.addr, 0x8000, 0x100000), 'EFAULT');
+    expect(users.get(0) ?? 0).toBe(0);
+    // The limit alone is ENOMEM.
+    expectErrno(() => ioasMap(q, iommufd, ioas, ram.addr, 0x7000, 0x100000), 'ENOMEM');
+    expect(users.get(0) ?? 0).toBe(0);
+  });
+
   it('IOAS_COPY shares the pages: pinned and charged once, released with the last area', () => {
     const { q, iommufd, ioas, ram, users } = vmm(0x10000);
     ioasMap(q, iommufd, ioas, ram.addr, 0x8000, 0x100000);
