@@ -106,6 +106,10 @@ const VFIO_NEWER: Readonly<Record<string, NewerMacro>> = {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 19)' },
   VFIO_DEVICE_DETACH_PASID: { since: '6.13', definition: '(1 << 0)' },
   VFIO_DEVICE_DETACH_IOMMUFD_PT: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 20)' },
+  VFIO_PCI_DEVID_OWNED: { since: '6.5', definition: '0' },
+  VFIO_PCI_DEVID_NOT_OWNED: { since: '6.5', definition: '-1' },
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID: { since: '6.5', definition: '(1 << 0)' },
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED: { since: '6.5', definition: '(1 << 1)' },
 };
 /** Their structs as the 6.18 header defines them, where the installed header lacks them. */
 const VFIO_NEWER_STRUCTS = `#ifndef VFIO_DEVICE_BIND_IOMMUFD

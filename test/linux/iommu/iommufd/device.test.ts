@@ -133,6 +133,75 @@ describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
   });
 });
 
+describe('bus reset of devices opened through their cdev (vfio_pci_core.c, 6.5+)', () => {
+  const info = (p: ReturnType<Host['spawn']>, dev: number) => {
+    const b = new Uint8Array(12 + 16);
+    b[0] = b.length;
+    p.ioctl(dev, V.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, b);
+    const v = V.vfio_pci_hot_reset_info.view(b);
+    return { flags: v.flags, devices: v.devices.toArray().map((d) => V.vfio_pci_dependent_device.decode(d.bytes)) };
+  };
+  const reset = (p: ReturnType<Host['spawn']>, dev: number, fds: number[] = []) => {
+    const b = new Uint8Array(12 + 4 * fds.length);
+    V.vfio_pci_hot_reset.encode({ argsz: b.length, flags: 0, count: fds.length }, b);
+    fds.forEach((fd, i) => new DataView(b.buffer).setInt32(12 + 4 * i, fd, true));
+    return p.ioctl(dev, V.VFIO_DEVICE_PCI_HOT_RESET, b);
+  };
+
+  it('GET_PCI_HOT_RESET_INFO gives FLAG_DEV_ID(_OWNED) and devids: one bound to this iommufd, DEVID_OWNED for an unbound device of an owned group', () => {
+    // vfio_pci_ioctl_get_pci_hot_reset_info() + vfio_pci_fill_devs(): with vfio_device_cdev_opened() the
+    // union holds devid from vfio_iommufd_get_dev_id() (the iommufd device id; -ENOENT when the group is
+    // owned through iommufd_ctx_has_group(): VFIO_PCI_DEVID_OWNED).
+    const host = Host.create();
+    const p = host.spawn();
+    const gpu = openCdev(p, GPU);
+    bindVfio(p, GPU_AUDIO);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    expect(bind(p, gpu, iommufd)).toBe(1);
+    const FLAGS = V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID | V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+    expect(info(p, gpu)).toEqual({ flags: FLAGS, devices: [
+      { group_id: 1, segment: 0, bus: 1, devfn: 0 },
+      { group_id: V.VFIO_PCI_DEVID_OWNED, segment: 0, bus: 1, devfn: 1 },
+    ] });
+    const audio = p.open('/dev/vfio/devices/vfio1', O_RDWR);
+    expect(bind(p, audio, iommufd)).toBe(2);
+    expect(info(p, audio).devices.map((d) => d.group_id)).toEqual([1, 2]);
+  });
+
+  it('PCI_HOT_RESET takes an empty group fd array (count 0) and needs every affected device owned through the iommufd', () => {
+    // vfio_pci_ioctl_pci_hot_reset(): !!count == vfio_device_cdev_opened() is EINVAL (group fds are for the
+    // group path); vfio_pci_dev_set_hot_reset(dev_set, NULL, ictx): every affected device a VFIO device,
+    // each owned (devid > 0 or -ENOENT).
+    const host = Host.create();
+    const p = host.spawn();
+    const gpu = openCdev(p, GPU);
+    bindVfio(p, GPU_AUDIO);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    bind(p, gpu, iommufd);
+    const port = host.control.pci.device('00:01.0') as unknown as { busResets: number };
+    const before = port.busResets;
+    expectErrno(() => reset(p, gpu, [iommufd]), 'EINVAL');
+    expect(reset(p, gpu)).toBe(0);
+    expect(port.busResets).toBe(before + 1);
+  });
+
+  it('a device of the reset that is not a VFIO device is DEVID_NOT_OWNED (no FLAG_DEV_ID_OWNED) and makes the reset EINVAL', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const admin = host.spawn();
+    admin.writeFile(`/sys/bus/pci/devices/${GPU_AUDIO}/driver/unbind`, GPU_AUDIO);
+    admin.writeFile('/sys/bus/pci/drivers/pci-stub/new_id', '10de 0fbc');
+    const gpu = openCdev(p, GPU);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    bind(p, gpu, iommufd);
+    expect(info(p, gpu)).toEqual({ flags: V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID, devices: [
+      { group_id: 1, segment: 0, bus: 1, devfn: 0 },
+      { group_id: V.VFIO_PCI_DEVID_NOT_OWNED >>> 0, segment: 0, bus: 1, devfn: 1 },
+    ] });
+    expectErrno(() => reset(p, gpu), 'EINVAL');
+  });
+});
+
 describe('group path and cdev path exclude each other (vfio_device_block_group, vfio_group_fops_open)', () => {
   it('a bound cdev makes the group node EBUSY until the cdev fd closes', () => {
     const o = openIommufd();
