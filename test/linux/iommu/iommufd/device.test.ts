@@ -147,17 +147,22 @@ describe('bus reset of devices opened through their cdev (vfio_pci_core.c, 6.5+)
     fds.forEach((fd, i) => new DataView(b.buffer).setInt32(12 + 4 * i, fd, true));
     return p.ioctl(dev, V.VFIO_DEVICE_PCI_HOT_RESET, b);
   };
-
-  it('GET_PCI_HOT_RESET_INFO gives FLAG_DEV_ID(_OWNED) and devids: one bound to this iommufd, DEVID_OWNED for an unbound device of an owned group', () => {
-    // vfio_pci_ioctl_get_pci_hot_reset_info() + vfio_pci_fill_devs(): with vfio_device_cdev_opened() the
-    // union holds devid from vfio_iommufd_get_dev_id() (the iommufd device id; -ENOENT when the group is
-    // owned through iommufd_ctx_has_group(): VFIO_PCI_DEVID_OWNED).
+  /** The GPU (vfio0) bound to a new iommufd as devid 1, its audio function (vfio1) on vfio-pci unbound. */
+  const boundGpu = () => {
     const host = Host.create();
     const p = host.spawn();
     const gpu = openCdev(p, GPU);
     bindVfio(p, GPU_AUDIO);
     const iommufd = p.open('/dev/iommu', O_RDWR);
     expect(bind(p, gpu, iommufd)).toBe(1);
+    return { host, p, gpu, iommufd };
+  };
+
+  it('GET_PCI_HOT_RESET_INFO gives FLAG_DEV_ID(_OWNED) and devids: one bound to this iommufd, DEVID_OWNED for an unbound device of an owned group', () => {
+    // vfio_pci_ioctl_get_pci_hot_reset_info() + vfio_pci_fill_devs(): with vfio_device_cdev_opened() the
+    // union holds devid from vfio_iommufd_get_dev_id() (the iommufd device id; -ENOENT when the group is
+    // owned through iommufd_ctx_has_group(): VFIO_PCI_DEVID_OWNED).
+    const { p, gpu, iommufd } = boundGpu();
     const FLAGS = V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID | V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
     expect(info(p, gpu)).toEqual({ flags: FLAGS, devices: [
       { group_id: 1, segment: 0, bus: 1, devfn: 0 },
@@ -172,12 +177,7 @@ describe('bus reset of devices opened through their cdev (vfio_pci_core.c, 6.5+)
     // vfio_pci_ioctl_pci_hot_reset(): !!count == vfio_device_cdev_opened() is EINVAL (group fds are for the
     // group path); vfio_pci_dev_set_hot_reset(dev_set, NULL, ictx): every affected device a VFIO device,
     // each owned (devid > 0 or -ENOENT).
-    const host = Host.create();
-    const p = host.spawn();
-    const gpu = openCdev(p, GPU);
-    bindVfio(p, GPU_AUDIO);
-    const iommufd = p.open('/dev/iommu', O_RDWR);
-    bind(p, gpu, iommufd);
+    const { host, p, gpu, iommufd } = boundGpu();
     const port = host.control.pci.device('00:01.0') as unknown as { busResets: number };
     const before = port.busResets;
     expectErrno(() => reset(p, gpu, [iommufd]), 'EINVAL');
