@@ -10,7 +10,7 @@
 // it is not /dev/iommu; a device already opened (another cdev fd) -> EINVAL (vfio_df_open); then
 // iommufd_device_bind() and the driver's open_device; out_devid is the iommufd device id.
 // ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt/detach_pt): argsz, flags (with the PASID
-// flag argsz must reach pasid; a PASID attach is refused by iommufd, a PASID detach does nothing), then
+// flag argsz must reach pasid; iommufd refuses every PASID attach here, a PASID detach does nothing), then
 // iommufd_device_attach (or replace when attached; pt_id returns the HWPT id) / iommufd_device_detach (a
 // no-op when not attached).
 // Closing the last reference: the driver's close_device, detach, unbind, the iommufd reference, the group.

@@ -133,6 +133,60 @@ describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
   });
 });
 
+describe('IOMMU_HWPT_ALLOC: a paging HWPT on an IOAS, as QEMU 9.1+ makes one per device (hw_pagetable.c)', () => {
+  type Alloc = Partial<{ size: number; flags: number; dev_id: number; pt_id: number; __reserved: number; data_type: number; data_len: number; fault_id: number }>;
+  const alloc = (o: ReturnType<typeof openIommufd>, f: Alloc = {}): number => {
+    const b = I.iommu_hwpt_alloc.encode({ size: I.iommu_hwpt_alloc.size, dev_id: o.devid, pt_id: o.ioas, ...f });
+    o.p.ioctl(o.iommufd, I.IOMMU_HWPT_ALLOC, b);
+    return I.iommu_hwpt_alloc.view(b).out_hwpt_id;
+  };
+
+  it('checks in the kernel order and allocates nothing on failure', () => {
+    // iommufd_fops_ioctl: size < offsetofend(__reserved) EINVAL. iommufd_hwpt_alloc(): __reserved EOPNOTSUPP;
+    // data_type NONE with data_len, or a type without data_len, EINVAL; dev_id ENOENT; a missing pt_id EINVAL.
+    // iommufd_hwpt_paging_alloc(): unknown flags, DIRTY_TRACKING without IOMMU_CAP_DIRTY_TRACKING (no ECAP
+    // SSADS), EOPNOTSUPP; intel_iommu_domain_alloc_paging_flags(): user data or NEST_PARENT without ECAP
+    // NEST, EOPNOTSUPP. FAULT_ID_VALID: iommufd_get_fault() finds no fault object (ENOENT) and the new HWPT
+    // is aborted. A HWPT as pt_id is a nested allocation: without data EOPNOTSUPP, on a parent that is
+    // not a NEST_PARENT EINVAL. A device id as pt_id EINVAL.
+    const o = openIommufd({ attach: false });
+    expectErrno(() => alloc(o, { size: 16 }), 'EINVAL');
+    expectErrno(() => alloc(o, { __reserved: 1 }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { data_len: 8 }), 'EINVAL');
+    expectErrno(() => alloc(o, { data_type: I.IOMMU_HWPT_DATA_VTD_S1 }), 'EINVAL');
+    expectErrno(() => alloc(o, { dev_id: o.ioas }), 'ENOENT');
+    expectErrno(() => alloc(o, { pt_id: 42 }), 'EINVAL');
+    expectErrno(() => alloc(o, { pt_id: o.devid }), 'EINVAL');
+    expectErrno(() => alloc(o, { flags: 1 << 4 }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { flags: I.IOMMU_HWPT_ALLOC_DIRTY_TRACKING }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { flags: I.IOMMU_HWPT_ALLOC_NEST_PARENT }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { data_type: I.IOMMU_HWPT_DATA_VTD_S1, data_len: 8 }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { flags: I.IOMMU_HWPT_FAULT_ID_VALID, fault_id: 9 }), 'ENOENT');
+    const hwpt = alloc(o);
+    expect(hwpt).toBe(3); // devid 1, ioas 2: every failed allocation gave its id back
+    expectErrno(() => alloc(o, { pt_id: hwpt }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { pt_id: hwpt, data_type: I.IOMMU_HWPT_DATA_VTD_S1, data_len: 8 }), 'EINVAL');
+  });
+
+  it("QEMU's sequence: HWPT_ALLOC, then ATTACH to the HWPT id; the HWPT outlives the detach and IOMMU_DESTROY frees it", () => {
+    const o = openIommufd({ attach: false });
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x2000, 0x100000);
+    const hwpt = alloc(o);
+    expectErrno(() => destroy(o.p, o.iommufd, o.ioas), 'EBUSY'); // the HWPT holds its IOAS
+    expect(attach(o.p, o.dev, hwpt)).toBe(hwpt);
+    const edu = o.host.control.pci.edu();
+    expect(edu.dmaRead(0x100000, new Uint8Array(4))).toBe(true);
+    expectErrno(() => destroy(o.p, o.iommufd, hwpt), 'EBUSY');
+    // An attach by IOAS id never picks a user-made HWPT (auto_domain only): the device moves to a new one.
+    expect(attach(o.p, o.dev, o.ioas)).toBe(hwpt + 1);
+    expect(attach(o.p, o.dev, hwpt)).toBe(hwpt); // the automatic HWPT went with its last device
+    detach(o.p, o.dev);
+    expect(edu.dmaRead(0x100000, new Uint8Array(4))).toBe(false);
+    expect(destroy(o.p, o.iommufd, hwpt)).toBe(0);
+    expect(destroy(o.p, o.iommufd, o.ioas)).toBe(0);
+  });
+});
+
 describe('bus reset of devices opened through their cdev (vfio_pci_core.c, 6.5+)', () => {
   const info = (p: ReturnType<Host['spawn']>, dev: number) => {
     const b = new Uint8Array(12 + 16);
