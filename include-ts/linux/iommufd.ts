@@ -129,7 +129,25 @@ export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1;
 export const IOMMU_HWPT_FAULT_ID_VALID = 1 << 2;
 export const IOMMU_HWPT_ALLOC_PASID = 1 << 3;
 
-/** IOMMU_HWPT_ALLOC (not modelled: a device gets its HWPT from attaching to an IOAS). */
+/** enum iommu_hwpt_data_type */
+export const IOMMU_HWPT_DATA_NONE = 0;
+export const IOMMU_HWPT_DATA_VTD_S1 = 1;
+export const IOMMU_HWPT_DATA_ARM_SMMUV3 = 2;
+
+/** IOMMU_HWPT_ALLOC: a HWPT (IOMMU domain) for a device: paging on an IOAS, or nested on a parent HWPT. */
+export const iommu_hwpt_alloc = struct('iommu_hwpt_alloc', {
+  size: u32,
+  flags: u32,
+  dev_id: u32,
+  pt_id: u32,
+  out_hwpt_id: u32,
+  __reserved: u32,
+  data_type: u32,
+  data_len: u32,
+  data_uptr: u64,
+  fault_id: u32,
+  __reserved2: u32,
+});
 export const IOMMU_HWPT_ALLOC = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC);
 
 /** enum iommu_hw_info_vtd_flags */

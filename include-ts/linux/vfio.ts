@@ -283,6 +283,14 @@ export const vfio_pci_hot_reset_info = struct('vfio_pci_hot_reset_info', {
   devices: flex(vfio_pci_dependent_device, 'count'),
 });
 export const VFIO_DEVICE_GET_PCI_HOT_RESET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 12);
+/** A device opened through its cdev (6.5+): devices[] hold devids, owned ones valid for a count-0 reset. */
+export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID = 1 << 0;
+export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED = 1 << 1;
+/** devid of an affected device owned through the iommufd but not bound to it (6.5+). */
+export const VFIO_PCI_DEVID_OWNED = 0;
+/** devid of an affected device the caller does not own (6.5+). */
+export const VFIO_PCI_DEVID_NOT_OWNED = -1;
+
 
 /** Device fd: VFIO_DEVICE_PCI_HOT_RESET, with the fds of every affected group. */
 export const vfio_pci_hot_reset = struct('vfio_pci_hot_reset', {

@@ -107,6 +107,10 @@ const VFIO_NEWER: Readonly<Record<string, NewerMacro>> = {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 19)' },
   VFIO_DEVICE_DETACH_PASID: { since: '6.13', definition: '(1 << 0)' },
   VFIO_DEVICE_DETACH_IOMMUFD_PT: { since: '6.6', definition: '_IO(VFIO_TYPE, VFIO_BASE + 20)' },
+  VFIO_PCI_DEVID_OWNED: { since: '6.5', definition: '0' },
+  VFIO_PCI_DEVID_NOT_OWNED: { since: '6.5', definition: '-1' },
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID: { since: '6.5', definition: '(1 << 0)' },
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED: { since: '6.5', definition: '(1 << 1)' },
 };
 /** Their structs as the 6.18 header defines them, where the installed header lacks them. */
 const VFIO_NEWER_STRUCTS = `#ifndef VFIO_DEVICE_BIND_IOMMUFD
@@ -149,6 +153,9 @@ enum iommufd_vfio_ioas_op { IOMMU_VFIO_IOAS_GET = 0, IOMMU_VFIO_IOAS_SET = 1, IO
 struct iommu_vfio_ioas { __u32 size; __u32 ioas_id; __u16 op; __u16 __reserved; };
 enum iommufd_hwpt_alloc_flags { IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0, IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
   IOMMU_HWPT_FAULT_ID_VALID = 1 << 2, IOMMU_HWPT_ALLOC_PASID = 1 << 3 };
+enum iommu_hwpt_data_type { IOMMU_HWPT_DATA_NONE = 0, IOMMU_HWPT_DATA_VTD_S1 = 1, IOMMU_HWPT_DATA_ARM_SMMUV3 = 2 };
+struct iommu_hwpt_alloc { __u32 size; __u32 flags; __u32 dev_id; __u32 pt_id; __u32 out_hwpt_id; __u32 __reserved;
+  __u32 data_type; __u32 data_len; __aligned_u64 data_uptr; __u32 fault_id; __u32 __reserved2; };
 enum iommu_hw_info_vtd_flags { IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1 << 0 };
 struct iommu_hw_info_vtd { __u32 flags; __u32 __reserved; __aligned_u64 cap_reg; __aligned_u64 ecap_reg; };
 enum iommu_hw_info_type { IOMMU_HW_INFO_TYPE_NONE = 0, IOMMU_HW_INFO_TYPE_DEFAULT = 0, IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,

@@ -9,9 +9,10 @@
 // device here is an SR-IOV PF or VF); the iommufd fd: EBADF, or EBADFD when
 // it is not /dev/iommu; a device already opened (another cdev fd) -> EINVAL (vfio_df_open); then
 // iommufd_device_bind() and the driver's open_device; out_devid is the iommufd device id.
-// ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt/detach_pt): argsz, flags (PASID ->
-// EOPNOTSUPP: vfio-pci on this host has no PASID capable device), then iommufd_device_attach (or replace
-// when attached; pt_id returns the HWPT id) / iommufd_device_detach (a no-op when not attached).
+// ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt/detach_pt): argsz, flags (with the PASID
+// flag argsz must reach pasid; iommufd refuses every PASID attach here, a PASID detach does nothing), then
+// iommufd_device_attach (or replace when attached; pt_id returns the HWPT id) / iommufd_device_detach (a
+// no-op when not attached).
 // Closing the last reference: the driver's close_device, detach, unbind, the iommufd reference, the group.
 
 import { getU32, setU32 } from '../../../abi/bytes.js';
@@ -26,7 +27,8 @@ import {
   vfio_device_detach_iommufd_pt,
 } from '../../../include-ts/linux/vfio.js';
 import {
-  iommufdDeviceAttach, iommufdDeviceBind, iommufdDeviceDetach, iommufdDeviceReplace, iommufdDeviceUnbind,
+  iommufdDeviceAttach, iommufdDeviceAttachPasid, iommufdDeviceBind, iommufdDeviceDetach, iommufdDeviceReplace,
+  iommufdDeviceUnbind,
 } from '../iommu/iommufd/device.js';
 import type { IommufdCtx } from '../iommu/iommufd/main.js';
 import { bindHeader, VfioDeviceFile, type VfioDevice } from './vfio-main.js';
@@ -102,36 +104,48 @@ export class VfioDeviceCdevFile extends VfioDeviceFile {
   }
 
   /**
-   * The header both vfio_df_ioctl_attach_pt() and vfio_df_ioctl_detach_pt() check: argsz, flags (only
-   * the PASID flag is known; vfio-pci here has no pasid_attach_ioas, so it is EOPNOTSUPP).
+   * The header both vfio_df_ioctl_attach_pt() and vfio_df_ioctl_detach_pt() check: argsz, flags (only the
+   * PASID flag is known); with the PASID flag argsz must reach `pasid` (EINVAL) and it is read (EFAULT).
+   * vfio-pci has pasid_attach_ioas/pasid_detach_ioas (6.15+), so the flag is never EOPNOTSUPP.
    */
-  private ptHeader(arg: UserArg, minsz: number, pasidFlag: number): Uint8Array {
+  private ptHeader(arg: UserArg, minsz: number, pasidFlag: number): { b: Uint8Array; pasid: number | null } {
     const b = arg.user(minsz);
     const argsz = getU32(b, 0);
     const flags = getU32(b, 4);
     if (argsz < minsz) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${minsz}`);
     if (flags & ~pasidFlag) throw kerr('EINVAL', `unknown flags 0x${(flags & ~pasidFlag).toString(16)}`);
-    if (flags & pasidFlag) throw kerr('EOPNOTSUPP', `${this.device.name} does not support PASID attachment`);
-    return b;
+    if (!(flags & pasidFlag)) return { b, pasid: null };
+    const xend = minsz + 4; // offsetofend(..., pasid): pasid follows the fields of minsz
+    if (argsz < xend) throw kerr('EINVAL', `argsz ${argsz} is smaller than ${xend}, the size with the PASID flag`);
+    const x = arg.user(xend);
+    return { b: x, pasid: getU32(x, minsz) };
   }
 
-  /** vfio_df_ioctl_attach_pt() + vfio_iommufd_physical_attach_ioas() */
+  /** vfio_df_ioctl_attach_pt() + vfio_iommufd_physical_attach_ioas() / _pasid_attach_ioas() */
   private attachPt(arg: UserArg): number {
     const L = vfio_device_attach_iommufd_pt;
-    const b = this.ptHeader(arg, L.offsetofend('pt_id'), VFIO_DEVICE_ATTACH_PASID);
+    const { b, pasid } = this.ptHeader(arg, L.offsetofend('pt_id'), VFIO_DEVICE_ATTACH_PASID);
     const dev = this.device;
     const ptId = getU32(b, L.offsetof('pt_id'));
     const idev = dev.iommufdDevice!;
+    if (pasid !== null) {
+      // ida_alloc_range(&vdev->pasids, pasid, pasid): a pasid negative as an int is ENOSPC.
+      if (pasid >= 0x8000_0000) throw kerr('ENOSPC', `PASID 0x${pasid.toString(16)} is outside the range the device's PASID ida allocates (0..INT_MAX)`);
+      iommufdDeviceAttachPasid(idev, ptId, pasid);
+    }
     const hwptId = dev.iommufdAttached ? iommufdDeviceReplace(idev, ptId) : iommufdDeviceAttach(idev, ptId);
     dev.iommufdAttached = true;
     setU32(b, L.offsetof('pt_id'), hwptId);
     return 0;
   }
 
-  /** vfio_df_ioctl_detach_pt() + vfio_iommufd_physical_detach_ioas() */
+  /**
+   * vfio_df_ioctl_detach_pt() + vfio_iommufd_physical_detach_ioas() / _pasid_detach_ioas() (a PASID that
+   * was never attached, as every PASID here: nothing to do).
+   */
   private detachPt(arg: UserArg): number {
-    this.ptHeader(arg, vfio_device_detach_iommufd_pt.offsetofend('flags'), VFIO_DEVICE_DETACH_PASID);
-    this.detach();
+    const { pasid } = this.ptHeader(arg, vfio_device_detach_iommufd_pt.offsetofend('flags'), VFIO_DEVICE_DETACH_PASID);
+    if (pasid === null) this.detach();
     return 0;
   }
 

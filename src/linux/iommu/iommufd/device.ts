@@ -13,7 +13,8 @@
 //    back to the blocking domain when its last device leaves, and an automatic HWPT nobody uses is destroyed.
 // The HWPT's domain is the hardware IommuDomain the VT-d context entries point at (src/hw/iommu), so device
 // DMA reads and writes the pinned user pages.
-// Not modelled: IOMMU_HWPT_ALLOC (user-made and nested HWPTs), PASIDs, fault queues, dirty tracking.
+// Not modelled: IOMMU_HWPT_ALLOC (user-made and nested HWPTs), PASID attachments (always refused: no HWPT
+// is PASID-compatible), fault queues, dirty tracking.
 
 import { getU32, setU32, setU64 } from '../../../../abi/bytes.js';
 import { kerr } from '../../errors.js';
@@ -23,7 +24,9 @@ import { copyToUser } from '../../uaccess.js';
 import { IommuDomain } from '../../../hw/iommu/domain.js';
 import { DMA_GSTS_IRES } from '../../../hw/iommu/vtd/regs.js';
 import {
-  IOMMU_HW_INFO_FLAG_INPUT_TYPE, IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD, iommu_hw_info, iommu_hw_info_vtd,
+  IOMMU_HW_INFO_FLAG_INPUT_TYPE, IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+  IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_DATA_NONE, IOMMU_HWPT_FAULT_ID_VALID, iommu_hw_info,
+  iommu_hw_info_vtd, iommu_hwpt_alloc,
 } from '../../../../include-ts/linux/iommufd.js';
 import { IOVA_APERTURE_END, MSI_WINDOW_END, MSI_WINDOW_START } from '../type1.js';
 import type { IommufdIoas } from './ioas.js';
@@ -32,17 +35,20 @@ import { respond, type IommufdCtx, type IommufdObject, type Ucmd } from './main.
 /** VT-d second-level tables with a 48-bit address width: the domain aperture. */
 const APERTURE_END = BigInt(IOVA_APERTURE_END);
 
-/** struct iommufd_hwpt_paging (every HWPT here is an automatic one made by an attach). */
+/** struct iommufd_hwpt_paging: an automatic one made by an attach, or one from IOMMU_HWPT_ALLOC. */
 export class IommufdHwpt {
   readonly type = 'hwpt-paging' as const;
   /** The xarray's reference plus one per attached device. */
   users = 1;
-  readonly autoDomain = true;
   readonly domain = new IommuDomain();
+  /** hwpt->pasid_compat (IOMMU_HWPT_ALLOC_PASID). */
+  pasidCompat = false;
 
   constructor(
     readonly id: number,
     readonly ioas: IommufdIoas,
+    /** hwpt_paging->auto_domain: made by an attach, chosen again by attaches to the IOAS, gone with its last device. */
+    readonly autoDomain = true,
   ) {}
 }
 
@@ -264,11 +270,90 @@ export function iommufdDeviceReplace(idev: IommufdDevice, ptId: number): number 
   return changePt(idev, ptId, true);
 }
 
+/**
+ * iommufd_device_attach() of a PASID (vfio_iommufd_physical_pasid_attach_ioas, after its ida took the
+ * pasid): the pt_id lookup as for the RID (ENOENT; a device id EINVAL), then iommufd_hwpt_pasid_compat()
+ * refuses an automatic HWPT (never pasid_compat) and a HWPT allocated without IOMMU_HWPT_ALLOC_PASID: EINVAL.
+ * One allocated with it is refused too, as no device here has a PASID capability and the VT-d unit is in
+ * legacy mode (iommu_attach_device_pasid / intel_iommu_set_dev_pasid; EINVAL here, unsettled: 6.18 may say
+ * EOPNOTSUPP). Changes nothing. Not modelled: pasid 0 (IOMMU_NO_PASID), which the kernel would attach as the RID.
+ */
+export function iommufdDeviceAttachPasid(idev: IommufdDevice, ptId: number, pasid: number): never {
+  const obj: IommufdObject | null | undefined = idev.ictx.objects.get(ptId);
+  if (!obj) throw kerr('ENOENT', `no IOAS or HWPT with id ${ptId} in this iommufd`);
+  if (obj.type === 'device') throw kerr('EINVAL', `object ${ptId} is a device, not an IOAS or HWPT`);
+  if (obj.type === 'ioas' || !obj.pasidCompat) {
+    throw kerr('EINVAL', `${idev.pdev.name}: PASID ${pasid} cannot attach to ${obj.type === 'ioas' ? `IOAS ${ptId}` : `HWPT ${ptId}`}: the HWPT is not PASID-compatible (IOMMU_HWPT_ALLOC_PASID)`);
+  }
+  throw kerr('EINVAL', `${idev.pdev.name}: PASID ${pasid} cannot attach: the device has no PASID capability and its VT-d unit is in legacy mode`);
+}
+
 /** iommufd_device_detach() */
 export function iommufdDeviceDetach(idev: IommufdDevice): void {
   const hwpt = hwptDetach(idev);
   hwptPut(idev.ictx, hwpt);
   idev.users--;
+}
+
+const HWPT_PAGING_FLAGS = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID;
+
+/**
+ * iommufd_hwpt_alloc() (hw_pagetable.c): __reserved EOPNOTSUPP; data_type/data_len disagreeing EINVAL; dev_id
+ * ENOENT; pt_id: missing or a device EINVAL. An IOAS gets a paging HWPT (iommufd_hwpt_paging_alloc without
+ * immediate attach, through intel_iommu_domain_alloc_paging_flags on this legacy-mode VT-d unit): unknown
+ * flags, DIRTY_TRACKING (no ECAP SSADS), NEST_PARENT (no ECAP NEST) and driver data are EOPNOTSUPP; then
+ * iopt_table_add_domain() fills it (pinning; EADDRINUSE/EFAULT/ENOMEM). A HWPT as pt_id asks for a nested
+ * one (iommufd_hwpt_nested_alloc): without data, or with flags other than FAULT_ID_VALID/PASID, EOPNOTSUPP;
+ * no parent here is a NEST_PARENT: EINVAL. FAULT_ID_VALID: no fault object exists (IOMMU_FAULT_QUEUE_ALLOC is
+ * not modelled), so iommufd_get_fault() is ENOENT and the new HWPT is destroyed again. The HWPT is not
+ * automatic: attaches by IOAS id never pick it, it stays after its last device detaches, IOMMU_DESTROY
+ * frees it.
+ */
+export function hwptAlloc(u: Ucmd): number {
+  const L = iommu_hwpt_alloc;
+  const ictx = u.ictx;
+  if (getU32(u.cmd, L.offsetof('__reserved'))) throw kerr('EOPNOTSUPP', 'IOMMU_HWPT_ALLOC: __reserved must be 0');
+  const flags = getU32(u.cmd, L.offsetof('flags'));
+  const dataType = getU32(u.cmd, L.offsetof('data_type'));
+  const dataLen = getU32(u.cmd, L.offsetof('data_len'));
+  if ((dataType === IOMMU_HWPT_DATA_NONE) !== (dataLen === 0)) {
+    throw kerr('EINVAL', dataLen ? `data_len ${dataLen} without a data_type` : `data_type ${dataType} needs data_len`);
+  }
+  const idev = ictx.get<IommufdDevice>(getU32(u.cmd, L.offsetof('dev_id')), 'device', 'device');
+  const ptId = getU32(u.cmd, L.offsetof('pt_id'));
+  const pt = ictx.objects.get(ptId);
+  if (!pt || pt.type === 'device') throw kerr('EINVAL', pt ? `pt_id ${ptId} is a device, not an IOAS or a HWPT` : `no object with id ${ptId} in this iommufd`);
+  if (pt.type === 'hwpt-paging') {
+    if (flags & ~(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) || !dataLen) {
+      throw kerr('EOPNOTSUPP', `IOMMU_HWPT_ALLOC on HWPT ${ptId} asks for a nested HWPT, which needs driver data (data_type/data_len) and no flags beyond FAULT_ID_VALID and PASID`);
+    }
+    throw kerr('EINVAL', `HWPT ${ptId} cannot be the parent of a nested HWPT: it was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT`);
+  }
+  // iommufd_hwpt_paging_alloc() and intel_iommu_domain_alloc_paging_flags() (second stage, legacy mode)
+  if (flags & ~HWPT_PAGING_FLAGS) throw kerr('EOPNOTSUPP', `IOMMU_HWPT_ALLOC: unknown flags 0x${(flags & ~HWPT_PAGING_FLAGS).toString(16)}`);
+  if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) throw kerr('EOPNOTSUPP', `${idev.pdev.name}: its VT-d unit has no second-stage dirty tracking (ECAP SSADS)`);
+  if (dataLen) throw kerr('EOPNOTSUPP', `a paging HWPT of the VT-d driver takes no driver data (data_type ${dataType})`);
+  if (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) throw kerr('EOPNOTSUPP', `${idev.pdev.name}: its VT-d unit has no nested translation (ECAP NEST)`);
+  const hwpt = new IommufdHwpt(ictx.allocId(), pt, false);
+  hwpt.pasidCompat = (flags & IOMMU_HWPT_ALLOC_PASID) !== 0;
+  try {
+    pt.iopt.addDomain(hwpt.domain, APERTURE_END);
+  } catch (e) {
+    ictx.abort(hwpt.id);
+    throw e;
+  }
+  if (flags & IOMMU_HWPT_FAULT_ID_VALID) {
+    // iommufd_get_fault(): no fault object exists; out_hwpt: iommufd_object_abort_and_destroy().
+    pt.iopt.removeDomain(hwpt.domain);
+    ictx.abort(hwpt.id);
+    throw kerr('ENOENT', `fault_id ${getU32(u.cmd, L.offsetof('fault_id'))} is no fault queue (IOMMU_FAULT_QUEUE_ALLOC is not modelled)`);
+  }
+  pt.hwpts.push(hwpt);
+  pt.users++;
+  setU32(u.cmd, L.offsetof('out_hwpt_id'), hwpt.id);
+  respond(u, L.size);
+  ictx.finalize(hwpt);
+  return 0;
 }
 
 /**

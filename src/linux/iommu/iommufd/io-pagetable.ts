@@ -328,8 +328,8 @@ export class IoPagetable {
 
   /**
    * Pins what `areas` need beyond what is already pinned and charges it, or throws with nothing changed:
-   * EFAULT for a page that is not mapped memory (or read-only for a writeable mapping), ENOMEM when the
-   * pages pinned before it exceed RLIMIT_MEMLOCK.
+   * area by area, EFAULT for a page that is not mapped memory (or read-only for a writeable mapping), then
+   * ENOMEM when charging the area would exceed RLIMIT_MEMLOCK.
    */
   private pinAreas(areas: readonly IoptArea[]): void {
     const resolved: Array<Array<{ iova: number; mem: Uint8Array }>> = [];
@@ -344,26 +344,23 @@ export class IoPagetable {
       let fault: string | null = null;
       const pieces: Array<{ iova: number; mem: Uint8Array }> = [];
       let off = 0n;
-      let faultAt = a.length;
       while (off < a.length) {
         const va = Number(a.uaddr(a.iova + off));
         const vma = p.mm.find(va);
         if (!vma || !(vma.backing instanceof RamBacking) || (p.writable && !(vma.prot & PROT_WRITE))) {
           fault = !vma ? `user address ${hex(va)} is not mapped` : !(vma.backing instanceof RamBacking) ? `user address ${hex(va)} is device memory (VM_IO/VM_PFNMAP), which cannot be pinned` : `user address ${hex(va)} is read-only but the mapping is writeable`;
-          faultAt = off;
           break;
         }
         const n = BigInt(Math.min(vma.end - va, Number(a.length - off)));
         pieces.push({ iova: Number(a.iova + off), mem: p.mm.ram(va, Number(n)) });
         off += n;
       }
-      // Pages are pinned (and charged) in address order: a fault after the limit was crossed is ENOMEM.
-      const reached = fault ? Number((a.startByte + faultAt) / PAGE_SIZE - a.firstIndex) : Infinity;
-      const need = Math.min(after - before, reached);
+      // An area is pinned whole before it is charged (pfn_reader_update_pinned() after the pfn_reader loop
+      // of iopt_area_fill_domain(s)): a fault is EFAULT whatever the limit; the limit is checked per area.
+      if (fault) throw kerr('EFAULT', fault);
       const key = p.accountMode === IOPT_PAGES_ACCOUNT_MM ? p.mm : p.uid;
       const sofar = charged.get(key) ?? 0;
-      this.checkLimit(p, sofar + need);
-      if (fault) throw kerr('EFAULT', fault);
+      this.checkLimit(p, sofar + after - before);
       charged.set(key, sofar + after - before);
       list.push(a);
       pending.set(p, list);

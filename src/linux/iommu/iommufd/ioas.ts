@@ -134,9 +134,9 @@ export function ioasMap(u: Ucmd): number {
   if (iova >= ULONG_MAX || length >= ULONG_MAX) throw kerr('EOVERFLOW', `iova ${hex(iova)} or length ${hex(length)} is U64_MAX`);
   if (!(flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE))) throw kerr('EINVAL', 'IOMMU_IOAS_MAP needs IOMMU_IOAS_MAP_READABLE and/or IOMMU_IOAS_MAP_WRITEABLE');
   const ioas = getIoas(u, getU32(u.cmd, L.offsetof('ioas_id')));
-  // iopt_alloc_user_pages()
-  if (length > ULONG_MAX - PAGE_SIZE || length === 0n) throw kerr('EINVAL', length === 0n ? 'length is 0' : `length ${hex(length)} is too large`);
+  // iopt_alloc_user_pages(): the end address first, then iopt_alloc_pages()'s size check.
   if (uva + length > ULONG_MAX) throw kerr('EOVERFLOW', `user_va ${hex(uva)} + length ${hex(length)} wraps past 2^64`);
+  if (length > ULONG_MAX - PAGE_SIZE || length === 0n) throw kerr('EINVAL', length === 0n ? 'length is 0' : `length ${hex(length)} is too large`);
   const prot = convProt(flags);
   const pages = new IoptPages(uva, length, (prot & IOMMU_WRITE) !== 0, u.proc);
   if (u.ictx.accountMode === IOPT_PAGES_ACCOUNT_MM && pages.accountMode === IOPT_PAGES_ACCOUNT_USER) pages.accountMode = IOPT_PAGES_ACCOUNT_MM;

@@ -9,8 +9,8 @@
 // iommufd_ucmd_respond(): min(size, sizeof) bytes.
 // iommufd_fops_release(): objects are destroyed leaves first; a bound device holds a reference on the file
 // (iommufd_ctx_get), so the context lives until every device bound to it is unbound.
-// Not modelled: IOMMU_HWPT_ALLOC and the dirty-tracking, invalidation, fault, vIOMMU, MAP_FILE and
-// CHANGE_PROCESS commands (ENOTTY), and /dev/vfio/vfio provided by iommufd (CONFIG_IOMMUFD_VFIO_CONTAINER).
+// Not modelled: the dirty-tracking, invalidation, fault, vIOMMU, MAP_FILE and CHANGE_PROCESS commands (ENOTTY;
+// IOMMU_HWPT_ALLOC makes paging HWPTs only), and /dev/vfio/vfio provided by iommufd (CONFIG_IOMMUFD_VFIO_CONTAINER).
 
 import { getU32 } from '../../../../abi/bytes.js';
 import { kerr } from '../../errors.js';
@@ -20,16 +20,16 @@ import type { Kernel } from '../../kernel.js';
 import type { Process } from '../../process.js';
 import type { UserArg } from '../../uaccess.js';
 import {
-  IOMMU_DESTROY, IOMMU_GET_HW_INFO, IOMMU_IOAS_ALLOC, IOMMU_IOAS_ALLOW_IOVAS, IOMMU_IOAS_COPY, IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_DESTROY, IOMMU_GET_HW_INFO, IOMMU_HWPT_ALLOC, IOMMU_IOAS_ALLOC, IOMMU_IOAS_ALLOW_IOVAS, IOMMU_IOAS_COPY, IOMMU_IOAS_IOVA_RANGES,
   IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_OPTION, IOMMU_VFIO_IOAS, IOMMUFD_CMD_BASE, IOMMUFD_CMD_HW_QUEUE_ALLOC,
-  iommu_destroy, iommu_hw_info, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_copy, iommu_ioas_iova_ranges,
+  iommu_destroy, iommu_hw_info, iommu_hwpt_alloc, iommu_ioas_alloc, iommu_ioas_allow_iovas, iommu_ioas_copy, iommu_ioas_iova_ranges,
   iommu_ioas_map, iommu_ioas_unmap, iommu_option, iommu_vfio_ioas,
 } from '../../../../include-ts/linux/iommufd.js';
 import { IOPT_PAGES_ACCOUNT_USER, type UserLockedVm } from './io-pagetable.js';
 import type { IommufdIoas } from './ioas.js';
 import { ioasAlloc, ioasAllowIovas, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap, iommufdOption, iommufdVfioIoas } from './ioas.js';
 import type { IommufdDevice, IommufdHwpt, IommufdIgroup } from './device.js';
-import { destroyDevice, destroyHwpt, getHwInfo } from './device.js';
+import { destroyDevice, destroyHwpt, getHwInfo, hwptAlloc } from './device.js';
 import { IOMMUFD_IOCTLS } from '../../trace/decoders/iommufd.js';
 
 export type IommufdObject = IommufdIoas | IommufdHwpt | IommufdDevice;
@@ -80,6 +80,7 @@ const ops = (): Map<number, IoctlOp> => (OPS ??= new Map<number, IoctlOp>(([
   [IOMMU_OPTION, op('IOMMU_OPTION', IOMMU_OPTION, iommu_option.size, iommu_option.offsetofend('val64'), iommufdOption)],
   [IOMMU_VFIO_IOAS, op('IOMMU_VFIO_IOAS', IOMMU_VFIO_IOAS, iommu_vfio_ioas.size, iommu_vfio_ioas.offsetofend('__reserved'), iommufdVfioIoas)],
   [IOMMU_GET_HW_INFO, op('IOMMU_GET_HW_INFO', IOMMU_GET_HW_INFO, iommu_hw_info.size, iommu_hw_info.offsetofend('__reserved'), getHwInfo)],
+  [IOMMU_HWPT_ALLOC, op('IOMMU_HWPT_ALLOC', IOMMU_HWPT_ALLOC, iommu_hwpt_alloc.size, iommu_hwpt_alloc.offsetofend('__reserved'), hwptAlloc)],
 ] as Array<[number, IoctlOp]>).map(([num, o]) => [IOC_NR(num), o])));
 
 

@@ -4,7 +4,8 @@
 // ioeventfds dropped, saved state restored with a reset when possible). The ioctls: GET_INFO,
 // GET_REGION_INFO (BARs with MMAP and the MSIX_MAPPABLE capability, ROM, config, VGA; the argsz growth
 // protocol), GET_IRQ_INFO, SET_IRQS (validation here, actions in vfio_pci_intrs.c — issue 4), RESET,
-// GET_PCI_HOT_RESET_INFO (ENOSPC with the count), PCI_HOT_RESET, IOEVENTFD; read/write at
+// GET_PCI_HOT_RESET_INFO (ENOSPC with the count; devids for a device opened through its cdev), PCI_HOT_RESET
+// (group fds, or an empty array and iommufd ownership from a cdev-opened device), IOEVENTFD; read/write at
 // index << 40 (vfio_pci_rw); mmap of BARs (vfio_pci_core_mmap) backed directly by the device, which
 // faults with SIGBUS while Memory Space is disabled.
 
@@ -32,13 +33,15 @@ import {
   VFIO_DEVICE_RESET, VFIO_DEVICE_SET_IRQS, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX,
-  VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
+  VFIO_PCI_DEVID_NOT_OWNED, VFIO_PCI_DEVID_OWNED, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_HOT_RESET_FLAG_DEV_ID,
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
   VFIO_PCI_NUM_REGIONS, VFIO_PCI_REQ_IRQ_INDEX, VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX,
   VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
   VFIO_REGION_INFO_FLAG_WRITE,
 } from '../../../../include-ts/linux/vfio.js';
 import { vfioCheckFeature, type VfioDevice, type VfioDeviceOps } from '../vfio-main.js';
 import { VfioGroupFile } from '../group.js';
+import type { IommufdCtx } from '../../iommu/iommufd/main.js';
 import { VfioPciConfig, type VfioPciConfigOwner } from './vfio-pci-config.js';
 import { VFIO_PCI_IOEVENTFD_MAX, Ioeventfd, doIoRw, indexToOffset, offsetToIndex } from './vfio-pci-rdwr.js';
 
@@ -399,28 +402,71 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
       setU32(b, 8, devs.length);
       throw kerr('ENOSPC', `a bus reset affects ${devs.length} device(s): argsz must be at least ${minsz + devs.length * 8} (count was written back)`);
     }
-    for (const d of devs) if (!d.group) throw kerr('EPERM', `${d.name} has no IOMMU group`);
+    // vfio_pci_fill_devs(): a device opened through its cdev gets devids (FLAG_DEV_ID), else group ids.
+    const ictx = this.vdev.iommufdDevice?.ictx ?? null;
+    let flags = 0;
+    if (ictx) flags = VFIO_PCI_HOT_RESET_FLAG_DEV_ID | VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+    else for (const d of devs) if (!d.group) throw kerr('EPERM', `${d.name} has no IOMMU group`);
     const out = arg.user(minsz + devs.length * 8);
     devs.forEach((d, i) => {
       const o = minsz + i * 8;
-      setU32(out, o, d.group!.id);
+      if (ictx) {
+        const devid = this.devidIn(d, ictx);
+        if (devid === VFIO_PCI_DEVID_NOT_OWNED) flags &= ~VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+        setU32(out, o, devid >>> 0);
+      } else {
+        setU32(out, o, d.group!.id);
+      }
       setU16(out, o + 4, 0);
       out[o + 6] = d.hw.busNumber;
       out[o + 7] = d.hw.devfn;
     });
+    setU32(b, 4, flags);
     setU32(b, 8, devs.length);
     return 0;
   }
 
-  /** vfio_pci_ioctl_pci_hot_reset() with group fds (vfio_pci_dev_set_hot_reset). */
+  /**
+   * vfio_iommufd_get_dev_id() as vfio_pci_fill_devs() reports it: the iommufd device id of an affected
+   * device bound to `ictx`; VFIO_PCI_DEVID_OWNED when it is not, but a device of its IOMMU group is
+   * (iommufd_ctx_has_group(): -ENOENT); VFIO_PCI_DEVID_NOT_OWNED otherwise or when it is no VFIO device.
+   */
+  private devidIn(d: PciDev, ictx: IommufdCtx): number {
+    if (!(d.driverData instanceof VfioPciCoreDevice)) return VFIO_PCI_DEVID_NOT_OWNED;
+    const idev = d.driverData.vdev.iommufdDevice;
+    if (idev && idev.ictx === ictx) return idev.id;
+    return d.group && ictx.groups.has(d.group.id) ? VFIO_PCI_DEVID_OWNED : VFIO_PCI_DEVID_NOT_OWNED;
+  }
+
+  /**
+   * vfio_pci_ioctl_pci_hot_reset(): group fds (vfio_pci_ioctl_pci_hot_reset_groups) from a group-opened
+   * device; an empty array from a cdev-opened one, whose ownership comes from its iommufd
+   * (vfio_pci_dev_set_hot_reset with the iommufd_ctx). Then vfio_pci_dev_set_hot_reset.
+   */
   private hotReset(ctx: FileContext, arg: UserArg): number {
     const minsz = 12;
     const b = this.argsz(arg, minsz, 'struct vfio_pci_hot_reset');
     if (getU32(b, 4)) throw kerr('EINVAL', 'flags must be 0');
     const count = getU32(b, 8);
-    if (count === 0) throw kerr('EINVAL', 'count 0 is only for devices opened through their cdev (iommufd)');
+    const ictx = this.vdev.iommufdDevice?.ictx ?? null;
+    if ((count !== 0) === (ictx !== null)) {
+      throw kerr('EINVAL', ictx ? `${this.pdev.name} was opened through its cdev: count must be 0 (ownership comes from its iommufd, not group fds)` : 'count 0 is only for devices opened through their cdev (iommufd)');
+    }
     if (!this.kernel.pci.canResetBus(this.pdev)) throw kerr('ENODEV', `${this.pdev.name} is on the root bus: no slot or bus reset is possible`);
     const affected = this.resetSet();
+    if (ictx) {
+      for (const d of affected) {
+        if (!(d.driverData instanceof VfioPciCoreDevice)) {
+          throw kerr('EINVAL', `a bus reset also resets ${d.name}, which is ${d.driver ? `bound to ${d.driver.name}` : 'not bound to vfio-pci'}`);
+        }
+      }
+      for (const d of affected) {
+        if (this.devidIn(d, ictx) === VFIO_PCI_DEVID_NOT_OWNED) {
+          throw kerr('EINVAL', `a bus reset also resets ${d.name}, which is not bound to this iommufd and shares no IOMMU group with a device that is`);
+        }
+      }
+      return this.busReset(affected);
+    }
     if (count > affected.length) throw kerr('EINVAL', `count ${count} exceeds the ${affected.length} device(s) the reset affects`);
     const fds = arg.user(minsz + 4 * count);
     const groups = new Set<number>();
@@ -439,6 +485,10 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
       }
       if (!d.group || !groups.has(d.group.id)) throw kerr('EINVAL', `a bus reset also resets ${d.name} (group ${d.group?.id}), whose group fd was not passed`);
     }
+    return this.busReset(affected);
+  }
+
+  private busReset(affected: readonly PciDev[]): number {
     for (const d of affected) (d.driverData as VfioPciCoreDevice).zapMmaps();
     this.kernel.pci.resetBus(this.pdev);
     for (const d of affected) (d.driverData as VfioPciCoreDevice).needsReset = false;

@@ -133,6 +133,129 @@ describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
   });
 });
 
+describe('IOMMU_HWPT_ALLOC: a paging HWPT on an IOAS, as QEMU 9.1+ makes one per device (hw_pagetable.c)', () => {
+  type Alloc = Partial<{ size: number; flags: number; dev_id: number; pt_id: number; __reserved: number; data_type: number; data_len: number; fault_id: number }>;
+  const alloc = (o: ReturnType<typeof openIommufd>, f: Alloc = {}): number => {
+    const b = I.iommu_hwpt_alloc.encode({ size: I.iommu_hwpt_alloc.size, dev_id: o.devid, pt_id: o.ioas, ...f });
+    o.p.ioctl(o.iommufd, I.IOMMU_HWPT_ALLOC, b);
+    return I.iommu_hwpt_alloc.view(b).out_hwpt_id;
+  };
+
+  it('checks in the kernel order and allocates nothing on failure', () => {
+    // iommufd_fops_ioctl: size < offsetofend(__reserved) EINVAL. iommufd_hwpt_alloc(): __reserved EOPNOTSUPP;
+    // data_type NONE with data_len, or a type without data_len, EINVAL; dev_id ENOENT; a missing pt_id EINVAL.
+    // iommufd_hwpt_paging_alloc(): unknown flags, DIRTY_TRACKING without IOMMU_CAP_DIRTY_TRACKING (no ECAP
+    // SSADS), EOPNOTSUPP; intel_iommu_domain_alloc_paging_flags(): user data or NEST_PARENT without ECAP
+    // NEST, EOPNOTSUPP. FAULT_ID_VALID: iommufd_get_fault() finds no fault object (ENOENT) and the new HWPT
+    // is aborted. A HWPT as pt_id is a nested allocation: without data EOPNOTSUPP, on a parent that is
+    // not a NEST_PARENT EINVAL. A device id as pt_id EINVAL.
+    const o = openIommufd({ attach: false });
+    expectErrno(() => alloc(o, { size: 16 }), 'EINVAL');
+    expectErrno(() => alloc(o, { __reserved: 1 }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { data_len: 8 }), 'EINVAL');
+    expectErrno(() => alloc(o, { data_type: I.IOMMU_HWPT_DATA_VTD_S1 }), 'EINVAL');
+    expectErrno(() => alloc(o, { dev_id: o.ioas }), 'ENOENT');
+    expectErrno(() => alloc(o, { pt_id: 42 }), 'EINVAL');
+    expectErrno(() => alloc(o, { pt_id: o.devid }), 'EINVAL');
+    expectErrno(() => alloc(o, { flags: 1 << 4 }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { flags: I.IOMMU_HWPT_ALLOC_DIRTY_TRACKING }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { flags: I.IOMMU_HWPT_ALLOC_NEST_PARENT }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { data_type: I.IOMMU_HWPT_DATA_VTD_S1, data_len: 8 }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { flags: I.IOMMU_HWPT_FAULT_ID_VALID, fault_id: 9 }), 'ENOENT');
+    const hwpt = alloc(o);
+    expect(hwpt).toBe(3); // devid 1, ioas 2: every failed allocation gave its id back
+    expectErrno(() => alloc(o, { pt_id: hwpt }), 'EOPNOTSUPP');
+    expectErrno(() => alloc(o, { pt_id: hwpt, data_type: I.IOMMU_HWPT_DATA_VTD_S1, data_len: 8 }), 'EINVAL');
+  });
+
+  it("QEMU's sequence: HWPT_ALLOC, then ATTACH to the HWPT id; the HWPT outlives the detach and IOMMU_DESTROY frees it", () => {
+    const o = openIommufd({ attach: false });
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x2000, 0x100000);
+    const hwpt = alloc(o);
+    expectErrno(() => destroy(o.p, o.iommufd, o.ioas), 'EBUSY'); // the HWPT holds its IOAS
+    expect(attach(o.p, o.dev, hwpt)).toBe(hwpt);
+    const edu = o.host.control.pci.edu();
+    expect(edu.dmaRead(0x100000, new Uint8Array(4))).toBe(true);
+    expectErrno(() => destroy(o.p, o.iommufd, hwpt), 'EBUSY');
+    // An attach by IOAS id never picks a user-made HWPT (auto_domain only): the device moves to a new one.
+    expect(attach(o.p, o.dev, o.ioas)).toBe(hwpt + 1);
+    expect(attach(o.p, o.dev, hwpt)).toBe(hwpt); // the automatic HWPT went with its last device
+    detach(o.p, o.dev);
+    expect(edu.dmaRead(0x100000, new Uint8Array(4))).toBe(false);
+    expect(destroy(o.p, o.iommufd, hwpt)).toBe(0);
+    expect(destroy(o.p, o.iommufd, o.ioas)).toBe(0);
+  });
+});
+
+describe('bus reset of devices opened through their cdev (vfio_pci_core.c, 6.5+)', () => {
+  const info = (p: ReturnType<Host['spawn']>, dev: number) => {
+    const b = new Uint8Array(12 + 16);
+    b[0] = b.length;
+    p.ioctl(dev, V.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, b);
+    const v = V.vfio_pci_hot_reset_info.view(b);
+    return { flags: v.flags, devices: v.devices.toArray().map((d) => V.vfio_pci_dependent_device.decode(d.bytes)) };
+  };
+  const reset = (p: ReturnType<Host['spawn']>, dev: number, fds: number[] = []) => {
+    const b = new Uint8Array(12 + 4 * fds.length);
+    V.vfio_pci_hot_reset.encode({ argsz: b.length, flags: 0, count: fds.length }, b);
+    fds.forEach((fd, i) => new DataView(b.buffer).setInt32(12 + 4 * i, fd, true));
+    return p.ioctl(dev, V.VFIO_DEVICE_PCI_HOT_RESET, b);
+  };
+  /** The GPU (vfio0) bound to a new iommufd as devid 1, its audio function (vfio1) on vfio-pci unbound. */
+  const boundGpu = () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const gpu = openCdev(p, GPU);
+    bindVfio(p, GPU_AUDIO);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    expect(bind(p, gpu, iommufd)).toBe(1);
+    return { host, p, gpu, iommufd };
+  };
+
+  it('GET_PCI_HOT_RESET_INFO gives FLAG_DEV_ID(_OWNED) and devids: one bound to this iommufd, DEVID_OWNED for an unbound device of an owned group', () => {
+    // vfio_pci_ioctl_get_pci_hot_reset_info() + vfio_pci_fill_devs(): with vfio_device_cdev_opened() the
+    // union holds devid from vfio_iommufd_get_dev_id() (the iommufd device id; -ENOENT when the group is
+    // owned through iommufd_ctx_has_group(): VFIO_PCI_DEVID_OWNED).
+    const { p, gpu, iommufd } = boundGpu();
+    const FLAGS = V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID | V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+    expect(info(p, gpu)).toEqual({ flags: FLAGS, devices: [
+      { group_id: 1, segment: 0, bus: 1, devfn: 0 },
+      { group_id: V.VFIO_PCI_DEVID_OWNED, segment: 0, bus: 1, devfn: 1 },
+    ] });
+    const audio = p.open('/dev/vfio/devices/vfio1', O_RDWR);
+    expect(bind(p, audio, iommufd)).toBe(2);
+    expect(info(p, audio).devices.map((d) => d.group_id)).toEqual([1, 2]);
+  });
+
+  it('PCI_HOT_RESET takes an empty group fd array (count 0) and needs every affected device owned through the iommufd', () => {
+    // vfio_pci_ioctl_pci_hot_reset(): !!count == vfio_device_cdev_opened() is EINVAL (group fds are for the
+    // group path); vfio_pci_dev_set_hot_reset(dev_set, NULL, ictx): every affected device a VFIO device,
+    // each owned (devid > 0 or -ENOENT).
+    const { host, p, gpu, iommufd } = boundGpu();
+    const port = host.control.pci.device('00:01.0') as unknown as { busResets: number };
+    const before = port.busResets;
+    expectErrno(() => reset(p, gpu, [iommufd]), 'EINVAL');
+    expect(reset(p, gpu)).toBe(0);
+    expect(port.busResets).toBe(before + 1);
+  });
+
+  it('a device of the reset that is not a VFIO device is DEVID_NOT_OWNED (no FLAG_DEV_ID_OWNED) and makes the reset EINVAL', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const admin = host.spawn();
+    admin.writeFile(`/sys/bus/pci/devices/${GPU_AUDIO}/driver/unbind`, GPU_AUDIO);
+    admin.writeFile('/sys/bus/pci/drivers/pci-stub/new_id', '10de 0fbc');
+    const gpu = openCdev(p, GPU);
+    const iommufd = p.open('/dev/iommu', O_RDWR);
+    bind(p, gpu, iommufd);
+    expect(info(p, gpu)).toEqual({ flags: V.VFIO_PCI_HOT_RESET_FLAG_DEV_ID, devices: [
+      { group_id: 1, segment: 0, bus: 1, devfn: 0 },
+      { group_id: V.VFIO_PCI_DEVID_NOT_OWNED >>> 0, segment: 0, bus: 1, devfn: 1 },
+    ] });
+    expectErrno(() => reset(p, gpu), 'EINVAL');
+  });
+});
+
 describe('group path and cdev path exclude each other (vfio_device_block_group, vfio_group_fops_open)', () => {
   it('a bound cdev makes the group node EBUSY until the cdev fd closes', () => {
     const o = openIommufd();
@@ -166,12 +289,11 @@ describe('group path and cdev path exclude each other (vfio_device_block_group, 
 });
 
 describe('VFIO_DEVICE_ATTACH/DETACH_IOMMUFD_PT and device DMA (iommufd_device_attach/replace/detach)', () => {
-  it('argsz and flags: EINVAL; PASID EOPNOTSUPP; an unknown id ENOENT; a device id EINVAL; pt_id returns the HWPT id', () => {
+  it('argsz and flags: EINVAL; an unknown id ENOENT; a device id EINVAL; pt_id returns the HWPT id', () => {
     const o = openIommufd({ attach: false });
     const raw = (f: Partial<{ argsz: number; flags: number; pt_id: number }>) => V.vfio_device_attach_iommufd_pt.encode({ argsz: 12, ...f });
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ argsz: 8, pt_id: o.ioas })), 'EINVAL');
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ flags: 2, pt_id: o.ioas })), 'EINVAL');
-    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, raw({ flags: V.VFIO_DEVICE_ATTACH_PASID, pt_id: o.ioas })), 'EOPNOTSUPP');
     expectErrno(() => attach(o.p, o.dev, 42), 'ENOENT');
     expectErrno(() => attach(o.p, o.dev, o.devid), 'EINVAL');
     expect(attach(o.p, o.dev, o.ioas)).toBe(3);
@@ -180,6 +302,31 @@ describe('VFIO_DEVICE_ATTACH/DETACH_IOMMUFD_PT and device DMA (iommufd_device_at
     expect(attach(o.p, o.dev, 3)).toBe(3);
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 4 })), 'EINVAL');
     expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz: 8, flags: 4 })), 'EINVAL');
+  });
+
+  it('the PASID flags: vfio-pci has pasid_attach_ioas/pasid_detach_ioas (6.15+), so no EOPNOTSUPP; argsz must reach pasid', () => {
+    // device_cdev.c vfio_df_ioctl_attach_pt()/detach_pt(): with the PASID flag, argsz < offsetofend(pasid)
+    // is EINVAL and pasid is copied (EFAULT). iommufd.c vfio_iommufd_physical_pasid_attach_ioas():
+    // ida_alloc_range(pasid, pasid) refuses a pasid that is negative as an int (ENOSPC), then
+    // iommufd_device_attach(idev, pasid): the pt_id lookup (ENOENT), a device id EINVAL, and no HWPT here is
+    // pasid_compat (none comes from IOMMU_HWPT_ALLOC with IOMMU_HWPT_ALLOC_PASID): iommufd_hwpt_pasid_compat()
+    // EINVAL. vfio_iommufd_physical_pasid_detach_ioas() of a PASID never attached does nothing: 0.
+    const o = openIommufd();
+    const at = (f: Partial<{ argsz: number; pt_id: number; pasid: number }>) =>
+      o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, V.vfio_device_attach_iommufd_pt.encode({ argsz: 16, flags: V.VFIO_DEVICE_ATTACH_PASID, pt_id: o.ioas, pasid: 1, ...f }));
+    expectErrno(() => at({ argsz: 12 }), 'EINVAL');
+    expectErrno(() => o.p.ioctl(o.dev, V.VFIO_DEVICE_ATTACH_IOMMUFD_PT, new Uint8Array([16, 0, 0, 0, 1, 0, 0, 0, o.ioas, 0, 0, 0])), 'EFAULT');
+    expectErrno(() => at({ pasid: 0x8000_0000 }), 'ENOSPC');
+    expectErrno(() => at({ pt_id: 42 }), 'ENOENT');
+    expectErrno(() => at({ pt_id: o.devid }), 'EINVAL');
+    expectErrno(() => at({}), 'EINVAL');
+    expectErrno(() => at({ pt_id: 3 }), 'EINVAL'); // the device's own HWPT
+    const dt = (argsz: number) => o.p.ioctl(o.dev, V.VFIO_DEVICE_DETACH_IOMMUFD_PT, V.vfio_device_detach_iommufd_pt.encode({ argsz, flags: V.VFIO_DEVICE_DETACH_PASID, pasid: 1 }));
+    expectErrno(() => dt(8), 'EINVAL');
+    expect(dt(12)).toBe(0);
+    // Nothing changed: the device is still attached to HWPT 3 (a replace with the same IOAS keeps it).
+    expect(attach(o.p, o.dev, o.ioas)).toBe(3);
+    expectErrno(() => destroy(o.p, o.iommufd, 3), 'EBUSY');
   });
 
   it('end to end: the edu DMA engine reads and writes the user pages through the IOAS; unmap and detach make it fault', () => {

@@ -129,6 +129,16 @@ describe('IOMMU_IOAS_MAP (iommufd_ioas_map, iopt_map_user_pages)', () => {
     expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: U64_MAX - 0xfffn, length: 0x2000 }), 'EOVERFLOW');
   });
 
+  it('a length within a page of U64_MAX: user_va + length wrapping is EOVERFLOW before the size check, else EINVAL', () => {
+    // pages.c iopt_alloc_user_pages() (6.13+, since MAP_FILE split it from iopt_alloc_pages()): the
+    // check_add_overflow(uptr, length) comes first (EOVERFLOW), then iopt_alloc_pages()'s
+    // length > SIZE_MAX - PAGE_SIZE (EINVAL).
+    const { p, fd, ioas, ram } = bare();
+    expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: ram.addr, length: U64_MAX - 1n }), 'EOVERFLOW');
+    expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: ram.addr, length: U64_MAX - 0x800n }), 'EOVERFLOW');
+    expectErrno(() => mapRaw(p, fd, { ioas_id: ioas, user_va: 0, length: U64_MAX - 1n }), 'EINVAL');
+  });
+
   it('FIXED_IOVA: an overlap is EEXIST, a reserved range EINVAL; after attach iova, length and the page offset need 4 KiB alignment', () => {
     const o = openIommufd();
     ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x2000, 0x100000);
@@ -208,6 +218,19 @@ describe('pinned page accounting (pages.c do_update_pinned, IOMMU_OPTION_RLIMIT_
     expect(users.get(0)).toBe(16);
     expect(ioasUnmap(q, iommufd, ioas, 0, U64_MAX)).toBe(0x10000n);
     expect(users.get(0)).toBe(0);
+  });
+
+  it('a fault while pinning is EFAULT even past RLIMIT_MEMLOCK: an area is charged once all of it is pinned', () => {
+    // pages.c iopt_area_fill_domains(): pfn_reader_next() pins the whole area (pfn_reader_user_pin() only
+    // counts npinned) and fails on the first unpinnable page; do_update_pinned()'s RLIMIT_MEMLOCK check
+    // comes after the loop (pfn_reader_update_pinned()), so a fault wins over the limit.
+    const { q, iommufd, ioas, ram, users } = vmm(0x4000);
+    q.munmap(ram.addr + 0x7000, 0x1000);
+    expectErrno(() => ioasMap(q, iommufd, ioas, ram.addr, 0x8000, 0x100000), 'EFAULT');
+    expect(users.get(0) ?? 0).toBe(0);
+    // The limit alone is ENOMEM.
+    expectErrno(() => ioasMap(q, iommufd, ioas, ram.addr, 0x7000, 0x100000), 'ENOMEM');
+    expect(users.get(0) ?? 0).toBe(0);
   });
 
   it('IOAS_COPY shares the pages: pinned and charged once, released with the last area', () => {
