@@ -92,6 +92,8 @@ export class VcpuPv {
   apfVec = 0;
   apfPagereadyPending = false;
   stMsrVal = 0n;
+  /** Its enable bit, kept apart: testing the bigint on every guest entry would allocate. */
+  stEnabled = false;
   pvEoiMsrVal = 0n;
   /** kvm_arch_vcpu_postcreate(): poll control is enabled by default. */
   pollControl = 1n;
@@ -276,6 +278,7 @@ export function kvmPvSetMsr(v: KvmVcpu, index: number, data: bigint, host: boole
     case MSR_KVM_STEAL_TIME:
       if (data & BigInt(KVM_STEAL_RESERVED_MASK)) return MSR_RET_INVALID;
       pv.stMsrVal = data;
+      pv.stEnabled = (data & 1n) !== 0n;
       if (!host && data & BigInt(KVM_MSR_ENABLED)) recordStealTime(v);
       return 0;
     case MSR_KVM_PV_EOI_EN: {
@@ -337,7 +340,7 @@ function serveClockRequests(v: KvmVcpu): void {
 /** Before a guest entry: KVM_REQ_CLOCK_UPDATE's pvclock and KVM_REQ_STEAL_UPDATE (from vcpu_load). */
 export function kvmPvEntry(v: KvmVcpu): void {
   serveClockRequests(v);
-  if (v.pv.stMsrVal & 1n) recordStealTime(v);
+  if (v.pv.stEnabled) recordStealTime(v);
 }
 
 /** kvm_vcpu_reset() (RESET and INIT): async PF, steal time and kvmclock_reset(); PV EOI in kvm_lapic_reset(). */
@@ -347,6 +350,7 @@ export function kvmPvReset(v: KvmVcpu): void {
   pv.apfIntVal = 0n;
   pv.apfPagereadyPending = false;
   pv.stMsrVal = 0n;
+  pv.stEnabled = false;
   pv.time = 0n;
   if (v.lapic !== null) pv.pvEoiMsrVal = 0n;
 }
