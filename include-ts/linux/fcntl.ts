@@ -39,3 +39,9 @@ export const F_DUPFD_QUERY = 1027;
 export const F_CREATED_QUERY = 1028;
 export const FD_CLOEXEC = 1;
 export const AT_FDCWD = -100;
+/** *at() flags: do not follow a final symlink; an empty path names dirfd itself (fs/stat.c vfs_fstatat). */
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_NO_AUTOMOUNT = 0x800;
+export const AT_EMPTY_PATH = 0x1000;
+/** AT_STATX_SYNC_TYPE: statx's sync mode bits, which newfstatat accepts and ignores. */
+export const AT_STATX_SYNC_TYPE = 0x6000;

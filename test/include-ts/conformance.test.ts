@@ -26,6 +26,8 @@ import * as pciRegs from '../../include-ts/linux/pci_regs.js';
 import * as poll from '../../include-ts/linux/poll.js';
 import * as resource from '../../include-ts/linux/resource.js';
 import * as capability from '../../include-ts/linux/capability.js';
+import * as asmStat from '../../include-ts/asm/stat.js';
+import * as linuxStat from '../../include-ts/linux/stat.js';
 import * as vfio from '../../include-ts/linux/vfio.js';
 import * as iommufd from '../../include-ts/linux/iommufd.js';
 
@@ -219,6 +221,9 @@ const GROUPS: readonly Group[] = [
   // MLOCK_LIMIT is written in terms of the kernel's PAGE_SIZE.
   { header: 'linux/resource.h', includes: ['linux/resource.h'], module: resource, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
   { header: 'linux/capability.h', includes: ['linux/capability.h'], module: capability },
+  { header: 'asm/stat.h', includes: ['asm/stat.h'], module: asmStat },
+  // glibc's <sys/stat.h> (its own struct stat is another layout: only the mode bits are checked there).
+  { header: 'sys/stat.h', includes: ['sys/stat.h'], module: linuxStat },
 ];
 
 function isLayout(v: unknown): v is RecordType {

@@ -25,6 +25,8 @@ export interface DirNode extends NodeBase {
 
 export interface CharDevNode extends NodeBase {
   readonly type: 'chr';
+  /** i_rdev: the device number (MKDEV(major, minor), src/linux/fs/char-dev.ts) that stat reports. */
+  readonly rdev: number;
   open(ctx: FileContext, flags: number, path: string): KFile;
 }
 
@@ -133,8 +135,8 @@ export function attr(
   return node;
 }
 
-export function chardev(open: (ctx: FileContext, flags: number, path: string) => KFile, mode = 0o600, uid = 0, gid = 0): CharDevNode {
-  return { type: 'chr', mode, uid, gid, open };
+export function chardev(open: (ctx: FileContext, flags: number, path: string) => KFile, rdev: number, mode = 0o600, uid = 0, gid = 0): CharDevNode {
+  return { type: 'chr', mode, uid, gid, rdev, open };
 }
 
 const MAX_SYMLINKS = 40;

@@ -13,7 +13,8 @@
 import { getS32, getU32, getU64 } from '../../../abi/bytes.js';
 import { WouldBlock, kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
-import { chardev, dynamicDir, type CharDevNode, type StaticDir } from '../fs/vfs.js';
+import { attr, chardev, dynamicDir, type CharDevNode, type StaticDir } from '../fs/vfs.js';
+import { MISC_MAJOR, MKDEV, VFIO_MINOR, allocChrdevMajor, devText } from '../fs/char-dev.js';
 import { chmodAttr, chownAttr, notifyChange } from '../fs/attr.js';
 import { INIT_CRED } from '../cred.js';
 import type { Kernel } from '../kernel.js';
@@ -220,9 +221,18 @@ export class VfioCore {
     (name) => (/^vfio\d+$/.test(name) ? this.cdevs.get(Number(name.slice(4)))?.node : undefined),
   );
 
+  /** vfio.group_devt's major ("vfio") and the cdevs' device_devt major ("vfio-dev"): src/linux/fs/char-dev.ts. */
+  readonly groupMajor: number;
+  readonly cdevMajor: number;
+  /** vfio.group_ida: each group's minor (the lowest free when the group is made), by group id. */
+  private readonly groupMinors = new Map<number, number>();
+
   constructor(private readonly kernel: Kernel) {
+    // vfio_init(): vfio_group_init() (the container misc device, then the "vfio" region), then vfio_cdev_init().
     this.devDir = kernel.vfs.mkdirp('/dev/vfio');
-    this.devDir.set('vfio', chardev(() => new VfioContainerFile(new VfioContainer(kernel)), 0o666));
+    this.devDir.set('vfio', chardev(() => new VfioContainerFile(new VfioContainer(kernel)), MKDEV(MISC_MAJOR, VFIO_MINOR), 0o666));
+    this.groupMajor = allocChrdevMajor(kernel);
+    this.cdevMajor = allocChrdevMajor(kernel);
     this.devDir.dynamic = {
       // devtmpfs creates /dev/vfio/devices with the first cdev node and removes it with the last.
       list: () => [...this.groups.keys()].map(String).concat(this.cdevs.size ? ['devices'] : []),
@@ -277,7 +287,12 @@ export class VfioCore {
       this.groups.set(ig.id, g);
       // vfio_group's device node: devtmpfs makes it root-only (0600); udev then applies its rules.
       const group = g;
-      const node = chardev(() => this.openGroup(group), 0o600);
+      // vfio_group_alloc(): the minor from vfio.group_ida, so /dev/vfio/<id> is MKDEV(vfio major, minor).
+      const taken = new Set(this.groupMinors.values());
+      let minor = 0;
+      while (taken.has(minor)) minor++;
+      this.groupMinors.set(g.id, minor);
+      const node = chardev(() => this.openGroup(group), MKDEV(this.groupMajor, minor), 0o600);
       this.nodes.set(g.id, node);
       this.udevApply(g.id, node);
     }
@@ -288,8 +303,11 @@ export class VfioCore {
     let index = 0;
     while (this.cdevs.has(index)) index++;
     dev.index = index;
-    this.cdevs.set(index, { dev, node: chardev((ctx) => this.openCdev!(ctx, dev), 0o600) });
-    this.kernel.vfs.mkdirp(`${devicePath(dev.pdev)}/vfio-dev/vfio${index}`);
+    // vfio_init_device_cdev(): devt = MKDEV(MAJOR(device_devt), device->index); the class device's
+    // `dev` attribute (drivers/base/core.c dev_show()) prints it as QEMU's iommufd_cdev_getfd() reads it.
+    const devt = MKDEV(this.cdevMajor, index);
+    this.cdevs.set(index, { dev, node: chardev((ctx) => this.openCdev!(ctx, dev), devt, 0o600) });
+    this.kernel.vfs.mkdirp(`${devicePath(dev.pdev)}/vfio-dev/vfio${index}`).set('dev', attr('sysfs', () => `${devText(devt)}\n`));
   }
 
   /**
@@ -321,6 +339,7 @@ export class VfioCore {
       g.iommuGroup = null;
       this.groups.delete(g.id);
       this.nodes.delete(g.id);
+      this.groupMinors.delete(g.id);
     }
   }
 
