@@ -15,6 +15,7 @@ import { MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission, modeText, ownerOrCapabl
 import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
+import { STAT_SIZE, copyStat, cpNewStat, getattrFile, getattrPath, type Stat } from './fs/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
 import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
@@ -32,7 +33,7 @@ import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-gener
 import {
   F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
-  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE,
+  O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE, AT_FDCWD, AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
 } from '../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
@@ -395,7 +396,10 @@ export class Process implements Cred {
       // do_open(): handle_truncate() on an existing regular file, once it is open (a created one, like
       // an O_TMPFILE one, is empty: O_TRUNC is dropped). Truncating a sysfs or procfs attribute changes
       // nothing.
-      if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) file.inode.truncate();
+      if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) {
+        file.inode.truncate();
+        file.inode.touch(this.kernel.sched.now);
+      }
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
@@ -455,7 +459,7 @@ export class Process implements Cred {
   /** shmem_get_inode(): build_open_how()'s mode & S_IALLUGO, vfs_prepare_mode() and inode_init_owner(). */
   private newShmemInode(dir: InodeAttrs, mode: number): ShmemInode {
     const o = createdOwner(this, dir, mode, this.umask);
-    return new ShmemInode(this.kernel.ids.next('shmem-ino'), o.mode, o.uid, o.gid);
+    return new ShmemInode(this.kernel.ids.next('shmem-ino'), o.mode, o.uid, o.gid, this.kernel.sched.now);
   }
 
   /** do_open() on a name that exists: O_CREAT's checks, then may_open(), then the file's open. */
@@ -513,6 +517,8 @@ export class Process implements Cred {
     if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
     const file = new PathFile(real);
     file.flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW); // f_flags: what build_open_flags() kept
+    // f_inode: fstat() reaches it through fdget_raw(); fchown/fchmod do not (fdget()).
+    file.fInode = node;
     const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
     this.kernel.point();
     if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
@@ -1296,6 +1302,69 @@ export class Process implements Cred {
       if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path], -1, e);
       this.fail(e, 'readlink', `readlink("${path}")`, undefined, path);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // stat (fs/stat.c; what each field holds: src/linux/fs/stat.ts)
+
+  /** stat(2) as glibc 2.33+ makes it on x86-64: newfstatat(AT_FDCWD, path, buf, 0). `buf` receives struct stat. */
+  stat(path: string, buf: Uint8Array | null = new Uint8Array(STAT_SIZE)): Stat {
+    return this.fstatat(AT_FDCWD, path, buf, 0);
+  }
+
+  /** lstat(2): newfstatat(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW): a final symlink itself. */
+  lstat(path: string, buf: Uint8Array | null = new Uint8Array(STAT_SIZE)): Stat {
+    return this.fstatat(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW);
+  }
+
+  /** fstat(2) as glibc 2.33+ makes it: newfstatat(fd, "", buf, AT_EMPTY_PATH). O_PATH fds are fine (fdget_raw()). */
+  fstat(fd: number, buf: Uint8Array | null = new Uint8Array(STAT_SIZE)): Stat {
+    return this.fstatat(fd, '', buf, AT_EMPTY_PATH);
+  }
+
+  /**
+   * newfstatat(2) (vfs_fstatat()): with AT_EMPTY_PATH an empty path names `dirfd` itself (vfs_fstat(),
+   * which looks at no flag: EBADF for a closed fd); otherwise vfs_statx(): flags beyond
+   * AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT|AT_EMPTY_PATH|AT_STATX_SYNC_TYPE are EINVAL, an empty path
+   * without AT_EMPTY_PATH ENOENT, then the walk (ENOENT, ENOTDIR, EACCES for search permission, ELOOP);
+   * a relative path starts at `dirfd` (EBADF, ENOTDIR). cp_new_stat() then fills `buf` (EFAULT if it is
+   * null or shorter than struct stat). Returns the struct as an object too.
+   */
+  fstatat(dirfd: number, path: string, buf: Uint8Array | null, flags: number): Stat {
+    let st: Stat | undefined;
+    const fd = path === '' && flags & AT_EMPTY_PATH && dirfd >= 0 ? dirfd : undefined;
+    try {
+      if (this.exited) throw this.exitedError();
+      if (fd !== undefined) {
+        st = cpNewStat(getattrFile(this.ctx, this.rawFileFor(fd)));
+      } else {
+        if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) {
+          throw kerr('EINVAL', `unknown newfstatat flags 0x${(flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)).toString(16)}`);
+        }
+        if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
+        const r = this.kernel.vfs.resolve(this.atPath(dirfd, path), this.ctx, !(flags & AT_SYMLINK_NOFOLLOW));
+        st = cpNewStat(getattrPath(this.ctx, r.node, r.path));
+      }
+      copyStat(st, buf);
+      if (this.kernel.trace.active) this.traceCall('newfstatat', fd, undefined, [dirfd, path, st, flags], 0, undefined);
+      return st;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('newfstatat', fd, undefined, [dirfd, path, buf === null ? null : 'addr', flags], -1, e);
+      this.fail(e, 'newfstatat', `newfstatat(${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${JSON.stringify(path)})`, fd, path === '' ? undefined : path);
+    }
+  }
+
+  /**
+   * path_init() for an *at() call: an absolute path ignores dirfd; a relative one starts at dirfd's
+   * directory (fdget_raw(): EBADF; not a directory: ENOTDIR). The model has no working directory, so a
+   * relative path with AT_FDCWD (and AT_EMPTY_PATH's "" with it) fails in the walk with ENOENT.
+   */
+  private atPath(dirfd: number, path: string): string {
+    if (path.startsWith('/') || dirfd === AT_FDCWD) return path === '' ? '.' : path;
+    if (dirfd < 0) throw badFd(dirfd);
+    const dir = this.rawFileFor(dirfd);
+    if (dir.fInode?.type !== 'dir') throw kerr('ENOTDIR', `fd ${dirfd} (${dir.path}) is not a directory, so ${JSON.stringify(path)} cannot be looked up from it`);
+    return path === '' ? dir.path : `${dir.path === '/' ? '' : dir.path}/${path}`;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -25,14 +25,14 @@ export interface FileInode {
   readonly ino: number;
 }
 
-type MountName = FsType['name'] | 'pipefs' | 'anon_inodefs';
+export type MountName = FsType['name'] | 'pipefs' | 'anon_inodefs';
 
 /**
  * mnt_id and s_dev per mount. The kernel-internal mounts (kern_mount: pipefs, anon_inodefs) and the
  * ones init makes (proc, sysfs, devtmpfs) have the numbers measured on this machine's 6.18 boot; the
  * model's root is the initial rootfs (init_mount_tree(), the first mount).
  */
-const MOUNT_IDS: Readonly<Record<MountName, { readonly mntId: number; readonly dev: number }>> = {
+export const MOUNT_IDS: Readonly<Record<MountName, { readonly mntId: number; readonly dev: number }>> = {
   rootfs: { mntId: 1, dev: 0x2 },
   pipefs: { mntId: 16, dev: 0xf },
   anon_inodefs: { mntId: 17, dev: 0x10 },
@@ -62,7 +62,11 @@ export class InodeNumbers {
     return { ...MOUNT_IDS[fs], ino: own ?? this.byPathIno(fs, path) };
   }
 
-  private byPathIno(fs: FsType['name'], path: string): number {
+  /**
+   * The inode number of the file at a resolved path on mount `fs` (the files without one of their
+   * own): the number fdinfo shows once it is open and stat reports (src/linux/fs/stat.ts).
+   */
+  byPathIno(fs: FsType['name'], path: string): number {
     let ino = this.byPath.get(path);
     if (ino === undefined) {
       const ids = this.kernel.ids;

@@ -18,6 +18,10 @@ export class ShmemInode {
   /** i_size. */
   size = 0;
   private readonly pages = new Map<number, Uint8Array>();
+  /** i_atime, i_mtime, i_ctime in virtual ns: creation time, then mtime and ctime move with each write. */
+  atimeNs: number;
+  mtimeNs: number;
+  ctimeNs: number;
 
   constructor(
     readonly ino: number,
@@ -25,7 +29,21 @@ export class ShmemInode {
     public mode: number,
     public uid: number,
     public gid: number,
-  ) {}
+    /** The virtual time of its creation (shmem_get_inode(): all three times). */
+    now = 0,
+  ) {
+    this.atimeNs = this.mtimeNs = this.ctimeNs = now;
+  }
+
+  /** i_blocks: the pages written so far, in 512-byte units (holes take none). */
+  get blocks(): number {
+    return this.pages.size * (PAGE / 512);
+  }
+
+  /** file_update_time() / inode_set_ctime_current() on a write or truncate. */
+  touch(now: number): void {
+    this.mtimeNs = this.ctimeNs = now;
+  }
 
   read(buf: Uint8Array, pos: number): number {
     const n = Math.max(0, Math.min(buf.length, this.size - pos));
@@ -83,7 +101,9 @@ export class ShmemFile extends KFile {
     return this.inode.read(buf, pos);
   }
 
-  override write(_ctx: FileContext, buf: Uint8Array, pos: number): number {
+  override write(ctx: FileContext, buf: Uint8Array, pos: number): number {
+    // generic_perform_write() via file_update_time(): a write of nothing changes no time.
+    if (buf.length) this.inode.touch(ctx.kernel.sched.now);
     return this.inode.write(buf, pos);
   }
 

@@ -441,6 +441,48 @@ function formatOwnerMode(ev: SyscallEvent): string {
   return `${ev.syscall}(${first}, ${rest}) = ${result(ev, String(ev.ret))}`;
 }
 
+/** strace's at_flags xlat (the bits newfstatat takes), in its order. */
+const AT_FLAGS = flagSet([
+  [F.AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'],
+  [F.AT_NO_AUTOMOUNT, 'AT_NO_AUTOMOUNT'],
+  [F.AT_EMPTY_PATH, 'AT_EMPTY_PATH'],
+  [0x2000, 'AT_STATX_FORCE_SYNC'],
+  [0x4000, 'AT_STATX_DONT_SYNC'],
+]);
+const S_IFMT_NAMES = new Map<number, string>([
+  [0o140000, 'S_IFSOCK'], [0o120000, 'S_IFLNK'], [0o100000, 'S_IFREG'], [0o060000, 'S_IFBLK'],
+  [0o040000, 'S_IFDIR'], [0o020000, 'S_IFCHR'], [0o010000, 'S_IFIFO'],
+]);
+
+/** print_symbolic_mode_t(): `S_IFCHR|0600`, `S_IFDIR|S_ISVTX|0777`, or `0600` for no file type (the anon inode). */
+export function symbolicMode(mode: number): string {
+  const ifmt = S_IFMT_NAMES.get(mode & 0o170000);
+  const parts = [...(ifmt ? [ifmt] : []), ...(mode & 0o4000 ? ['S_ISUID'] : []), ...(mode & 0o2000 ? ['S_ISGID'] : []), ...(mode & 0o1000 ? ['S_ISVTX'] : [])];
+  return [...parts, umode(mode & 0o777)].join('|');
+}
+
+/**
+ * newfstatat as strace 6.1 prints it (print_struct_stat() abbreviated): the mode, then st_rdev as
+ * makedev() for a character or block device and st_size for anything else; a failed call's buffer as
+ * its address.
+ */
+function formatNewfstatat(ev: SyscallEvent): string {
+  const [dirfd, path, st, flags] = ev.args as [number, string, { st_mode: number; st_rdev: number; st_size: number } | 'addr' | null, number];
+  let buf: string;
+  if (st === null) buf = 'NULL';
+  else if (st === 'addr') buf = '0x0';
+  else {
+    const type = st.st_mode & 0o170000;
+    const rdev = st.st_rdev;
+    const tail = type === 0o020000 || type === 0o060000
+      ? `st_rdev=makedev(${altHex((rdev >>> 8) & 0xfff)}, ${altHex((rdev & 0xff) | ((rdev >>> 12) & ~0xff))})`
+      : `st_size=${st.st_size}`;
+    buf = `{st_mode=${symbolicMode(st.st_mode)}, ${tail}, ...}`;
+  }
+  const dir = dirfd === F.AT_FDCWD ? 'AT_FDCWD' : String(dirfd);
+  return `newfstatat(${dir}, ${JSON.stringify(path)}, ${buf}, ${formatFlags(flags, AT_FLAGS)}) = ${result(ev, String(ev.ret))}`;
+}
+
 /** A limit as strace's sprint_rlim64() (src/resource.c) prints it: multiples of 1024 as `N*1024`. */
 function rlim64(v: bigint): string {
   if (v === 0xffff_ffff_ffff_ffffn) return 'RLIM64_INFINITY';
@@ -509,6 +551,8 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return formatPrlimit(ev);
     case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':
       return formatOwnerMode(ev);
+    case 'newfstatat':
+      return formatNewfstatat(ev);
     case 'getgroups': case 'setgroups': {
       // print_groups(): the gids, or the address strace would not (or could not) read.
       const list = a[1] as readonly number[] | 'addr' | null;
