@@ -2,10 +2,13 @@
 import type { Kernel } from '../kernel.js';
 import { chardev } from '../fs/vfs.js';
 import { NullFile, ZeroFile } from './mem.js';
-import { MEM_MAJOR, MKDEV, NULL_MINOR, ZERO_MINOR } from '../fs/char-dev.js';
+import { MEM_MAJOR, MKDEV, NULL_MINOR, ZERO_MINOR, addClassDevice } from '../fs/char-dev.js';
 
 export function initMemDevices(kernel: Kernel): void {
   const dev = kernel.vfs.mkdirp('/dev');
-  dev.set('null', chardev(() => new NullFile(), MKDEV(MEM_MAJOR, NULL_MINOR), 0o666));
-  dev.set('zero', chardev(() => new ZeroFile(), MKDEV(MEM_MAJOR, ZERO_MINOR), 0o666));
+  // chr_dev_init(): the "mem" class devices, /sys/class/mem/{null,zero}.
+  addClassDevice(kernel, 'mem', 'null', '/sys/devices/virtual/mem', MKDEV(MEM_MAJOR, NULL_MINOR));
+  addClassDevice(kernel, 'mem', 'zero', '/sys/devices/virtual/mem', MKDEV(MEM_MAJOR, ZERO_MINOR));
+  dev.set('null', chardev(() => new NullFile(), 0o666, 0, 0, MKDEV(MEM_MAJOR, NULL_MINOR)));
+  dev.set('zero', chardev(() => new ZeroFile(), 0o666, 0, 0, MKDEV(MEM_MAJOR, ZERO_MINOR)));
 }

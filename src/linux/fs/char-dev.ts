@@ -14,8 +14,13 @@
 //   vsock, cpu_dma_latency in /proc/misc), so the misc devices the model registers without a fixed
 //   minor (/dev/iommu, /dev/xen/privcmd) get 260, 261... in the model's boot order.
 // The minor inside a region is the driver's: a VFIO group's from vfio.group_ida, a cdev's device->index.
+// A device with a number gets the sysfs `dev` attribute udev and QEMU read (drivers/base/core.c
+// device_add(): dev_attr_dev, "major:minor\n", 0444) and a /sys/class/<class>/<name> link to its
+// directory (device_add_class_symlinks()).
 
 import type { Kernel } from '../kernel.js';
+import { attr, symlink } from './vfs.js';
+import { relative } from '../pci/pci-sysfs.js';
 
 export const MINORBITS = 20;
 const MINOR_SPAN = 2 ** MINORBITS;
@@ -69,7 +74,31 @@ export function allocChrdevMajor(kernel: Kernel): number {
   return FIRST_FREE_DYNAMIC_MAJOR + 1 - kernel.ids.next('chrdev-major');
 }
 
-/** misc_register() with MISC_DYNAMIC_MINOR: MKDEV(MISC_MAJOR, the next free dynamic minor). */
-export function miscDynamicDev(kernel: Kernel): number {
-  return MKDEV(MISC_MAJOR, FIRST_FREE_MISC_MINOR - 1 + kernel.ids.next('misc-minor'));
+/**
+ * misc_register(): MKDEV(MISC_MAJOR, minor), a MISC_DYNAMIC_MINOR replaced by the next free dynamic
+ * minor, and the class device /sys/devices/virtual/misc/<name> (a '/' in the node name becomes '!' in
+ * sysfs, as for "xen/privcmd").
+ */
+export function miscRegister(kernel: Kernel, name: string, minor: number): number {
+  const m = minor === MISC_DYNAMIC_MINOR ? FIRST_FREE_MISC_MINOR - 1 + kernel.ids.next('misc-minor') : minor;
+  const dev = MKDEV(MISC_MAJOR, m);
+  addClassDevice(kernel, 'misc', name.replaceAll('/', '!'), '/sys/devices/virtual/misc', dev);
+  return dev;
+}
+
+/**
+ * device_add() of a class device with a number: `<parent>/<name>/dev` and the /sys/class/<cls>/<name>
+ * link to the directory. Returns the directory's path.
+ */
+export function addClassDevice(kernel: Kernel, cls: string, name: string, parent: string, dev: number): string {
+  const path = `${parent}/${name}`;
+  kernel.vfs.mkdirp(path).set('dev', attr('sysfs', () => `${devText(dev)}\n`));
+  kernel.vfs.mkdirp(`/sys/class/${cls}`).set(name, symlink(relative(`/sys/class/${cls}`, path)));
+  return path;
+}
+
+/** device_del(): the class link and the device's directory go. */
+export function removeClassDevice(kernel: Kernel, cls: string, name: string, parent: string): void {
+  kernel.vfs.mkdirp(`/sys/class/${cls}`).remove(name);
+  kernel.vfs.mkdirp(parent).remove(name);
 }

@@ -18,6 +18,8 @@ import type { Cred } from '../cred.js';
 import { genericPermission, type InodeAttrs } from './namei.js';
 import { ATTR_MODE, simpleSetattr, type IAttr } from './attr.js';
 import { fdinfoText } from './fdinfo.js';
+import { FMODE_READ, FMODE_WRITE, openFmode } from './file.js';
+import { O_PATH } from '../../../include-ts/linux/fcntl.js';
 
 /** proc_pid_limits(): `%-25s %-20s %-20s %-10s` rows, "unlimited" for RLIM_INFINITY, no unit column when there is none. */
 function limitsText(p: Process): string {
@@ -61,7 +63,13 @@ export function initProcfs(kernel: Kernel): void {
       () => p.fds.openFds().map(String),
       (name) => {
         const f = FD_NAME.test(name) ? p.fds.get(Number(name)) : undefined;
-        return f ? symlink(f.path) : undefined;
+        if (!f) return undefined;
+        // tid_fd_update_inode(): the link's mode shows the file's f_mode (r-x for FMODE_READ, -wx for
+        // FMODE_WRITE; an O_PATH file has neither), its owner is the task's.
+        const fmode = f.flags & O_PATH ? 0 : openFmode(f.flags);
+        const link = owned(symlink(f.path));
+        link.mode = (fmode & FMODE_READ ? 0o500 : 0) | (fmode & FMODE_WRITE ? 0o300 : 0);
+        return link;
       },
       0o500,
     ));

@@ -19,7 +19,7 @@
 //   (kernfs_init_inode(): attr.size, PAGE_SIZE for text attributes; binary attributes are not told
 //   apart); a tmpfs symlink the length of its target; everything else 0 (procfs files, kernfs and
 //   procfs directories and links, char devices, pipes, anon inodes), but /proc/<pid>/fd, whose size
-//   is the number of open fds (proc_fd_getattr(), 6.2+).
+//   is the number of open fds (proc_fd_getattr(), 6.2+), and its links, 64 (proc_fd_instantiate()).
 // - st_blksize: 1 << s_blocksize_bits: 1024 on procfs (proc_fill_super()), 4096 elsewhere.
 // - st_blocks: a tmpfs file's pages in 512-byte units; 0 elsewhere.
 // - times: virtual nanoseconds (the scheduler's clock from boot): a tmpfs file's creation, then its
@@ -114,6 +114,8 @@ export function getattrPath(ctx: FileContext, node: Inode, path: string): KStat 
       break;
     case 'link':
       if (shmemFs) st.size = new TextEncoder().encode(node.target(ctx)).length;
+      // proc_fd_instantiate(): the /proc/<pid>/fd/<n> links report 64.
+      else if (fs === 'proc' && /^\/proc\/\d+\/fd\/\d+$/.test(path)) st.size = 64;
       break;
     case 'reg':
       st.size = node.size;

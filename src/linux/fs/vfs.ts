@@ -135,7 +135,8 @@ export function attr(
   return node;
 }
 
-export function chardev(open: (ctx: FileContext, flags: number, path: string) => KFile, rdev: number, mode = 0o600, uid = 0, gid = 0): CharDevNode {
+/** A device node; `rdev` is its number (a device made by a test without one reads 0:0, as an unnamed device). */
+export function chardev(open: (ctx: FileContext, flags: number, path: string) => KFile, mode = 0o600, uid = 0, gid = 0, rdev = 0): CharDevNode {
   return { type: 'chr', mode, uid, gid, rdev, open };
 }
 

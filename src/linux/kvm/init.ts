@@ -4,7 +4,7 @@
 
 import type { Kernel } from '../kernel.js';
 import { chardev } from '../fs/vfs.js';
-import { KVM_MINOR, MISC_MAJOR, MKDEV } from '../fs/char-dev.js';
+import { KVM_MINOR, miscRegister } from '../fs/char-dev.js';
 import type { IoctlTable } from '../trace/ioctl-desc.js';
 import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS } from '../trace/decoders/kvm.js';
 import { KVM_VM_IOCTLS_WITH_MSIX_TABLE } from '../trace/decoders/kvm-msix-table.js';
@@ -17,7 +17,7 @@ export const KVM_GID = 36;
 export function initKvm(kernel: Kernel): void {
   const module = new KvmModule(kernel);
   kernel.kvm = module;
-  kernel.vfs.mkdirp('/dev').set('kvm', chardev(() => new KvmDevFile(module), MKDEV(MISC_MAJOR, KVM_MINOR), 0o660, 0, KVM_GID));
+  kernel.vfs.mkdirp('/dev').set('kvm', chardev(() => new KvmDevFile(module), 0o660, 0, KVM_GID, miscRegister(kernel, 'kvm', KVM_MINOR)));
   kernel.ioctlTables.set('kvm', KVM_SYSTEM_IOCTLS);
   // The VM fd's ioctls include the proposed in-kernel MSI-X table family (numbers disjoint from the real ones).
   kernel.ioctlTables.set('kvm-vm', KVM_VM_IOCTLS_WITH_MSIX_TABLE);

@@ -13,8 +13,8 @@
 import { getS32, getU32, getU64 } from '../../../abi/bytes.js';
 import { WouldBlock, kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
-import { attr, chardev, dynamicDir, type CharDevNode, type StaticDir } from '../fs/vfs.js';
-import { MISC_MAJOR, MKDEV, VFIO_MINOR, allocChrdevMajor, devText } from '../fs/char-dev.js';
+import { chardev, dynamicDir, type CharDevNode, type StaticDir } from '../fs/vfs.js';
+import { MKDEV, VFIO_MINOR, addClassDevice, allocChrdevMajor, miscRegister, removeClassDevice } from '../fs/char-dev.js';
 import { chmodAttr, chownAttr, notifyChange } from '../fs/attr.js';
 import { INIT_CRED } from '../cred.js';
 import type { Kernel } from '../kernel.js';
@@ -230,7 +230,7 @@ export class VfioCore {
   constructor(private readonly kernel: Kernel) {
     // vfio_init(): vfio_group_init() (the container misc device, then the "vfio" region), then vfio_cdev_init().
     this.devDir = kernel.vfs.mkdirp('/dev/vfio');
-    this.devDir.set('vfio', chardev(() => new VfioContainerFile(new VfioContainer(kernel)), MKDEV(MISC_MAJOR, VFIO_MINOR), 0o666));
+    this.devDir.set('vfio', chardev(() => new VfioContainerFile(new VfioContainer(kernel)), 0o666, 0, 0, miscRegister(kernel, 'vfio', VFIO_MINOR)));
     this.groupMajor = allocChrdevMajor(kernel);
     this.cdevMajor = allocChrdevMajor(kernel);
     this.devDir.dynamic = {
@@ -292,7 +292,10 @@ export class VfioCore {
       let minor = 0;
       while (taken.has(minor)) minor++;
       this.groupMinors.set(g.id, minor);
-      const node = chardev(() => this.openGroup(group), MKDEV(this.groupMajor, minor), 0o600);
+      // The group's class device: /sys/devices/virtual/vfio/<id> (vfio class), dev = the node's number.
+      const devt = MKDEV(this.groupMajor, minor);
+      addClassDevice(this.kernel, 'vfio', String(g.id), '/sys/devices/virtual/vfio', devt);
+      const node = chardev(() => this.openGroup(group), 0o600, 0, 0, devt);
       this.nodes.set(g.id, node);
       this.udevApply(g.id, node);
     }
@@ -306,8 +309,8 @@ export class VfioCore {
     // vfio_init_device_cdev(): devt = MKDEV(MAJOR(device_devt), device->index); the class device's
     // `dev` attribute (drivers/base/core.c dev_show()) prints it as QEMU's iommufd_cdev_getfd() reads it.
     const devt = MKDEV(this.cdevMajor, index);
-    this.cdevs.set(index, { dev, node: chardev((ctx) => this.openCdev!(ctx, dev), devt, 0o600) });
-    this.kernel.vfs.mkdirp(`${devicePath(dev.pdev)}/vfio-dev/vfio${index}`).set('dev', attr('sysfs', () => `${devText(devt)}\n`));
+    this.cdevs.set(index, { dev, node: chardev((ctx) => this.openCdev!(ctx, dev), 0o600, 0, 0, devt) });
+    addClassDevice(this.kernel, 'vfio-dev', `vfio${index}`, `${devicePath(dev.pdev)}/vfio-dev`, devt);
   }
 
   /**
@@ -327,6 +330,7 @@ export class VfioCore {
     }
     this.kernel.sched.cancel(dev.requestTimer);
     this.cdevs.delete(dev.index);
+    removeClassDevice(this.kernel, 'vfio-dev', `vfio${dev.index}`, `${devicePath(dev.pdev)}/vfio-dev`);
     this.kernel.vfs.mkdirp(devicePath(dev.pdev)).remove('vfio-dev');
     dev.index = -1;
     const g = dev.group!;
@@ -340,6 +344,7 @@ export class VfioCore {
       this.groups.delete(g.id);
       this.nodes.delete(g.id);
       this.groupMinors.delete(g.id);
+      removeClassDevice(this.kernel, 'vfio', String(g.id), '/sys/devices/virtual/vfio');
     }
   }
 

@@ -9,7 +9,7 @@ import { DOMID_INVALID } from '../../../include-ts/xen/xen.js';
 import { KernelError, kerr } from '../errors.js';
 import { KFile, type FileContext } from '../fs/file.js';
 import { chardev } from '../fs/vfs.js';
-import { miscDynamicDev } from '../fs/char-dev.js';
+import { MISC_DYNAMIC_MINOR, miscRegister } from '../fs/char-dev.js';
 import type { Kernel } from '../kernel.js';
 import { ioctlTable } from '../trace/ioctl-desc.js';
 import type { UserArg } from '../uaccess.js';
@@ -64,5 +64,5 @@ export function initPrivcmd(kernel: Kernel): void {
   const port = kernel.xen;
   if (port === null) return;
   kernel.ioctlTables.set('xen-privcmd', PRIVCMD_IOCTLS);
-  kernel.vfs.mkdirp('/dev/xen').set('privcmd', chardev(() => new PrivcmdFile(port), miscDynamicDev(kernel), 0o600));
+  kernel.vfs.mkdirp('/dev/xen').set('privcmd', chardev(() => new PrivcmdFile(port), 0o600, 0, 0, miscRegister(kernel, 'xen/privcmd', MISC_DYNAMIC_MINOR)));
 }

@@ -31,7 +31,7 @@ import { ioasAlloc, ioasAllowIovas, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap
 import type { IommufdDevice, IommufdHwpt, IommufdIgroup } from './device.js';
 import { destroyDevice, destroyHwpt, getHwInfo, hwptAlloc } from './device.js';
 import { IOMMUFD_IOCTLS } from '../../trace/decoders/iommufd.js';
-import { miscDynamicDev } from '../../fs/char-dev.js';
+import { MISC_DYNAMIC_MINOR, miscRegister } from '../../fs/char-dev.js';
 
 export type IommufdObject = IommufdIoas | IommufdHwpt | IommufdDevice;
 
@@ -221,7 +221,7 @@ export class IommufdCore {
   constructor(kernel: Kernel) {
     kernel.params.declare('iommufd', 'allow_unsafe_interrupts', 'bool', false, true);
     // misc_register(&iommu_misc_dev): nodename "iommu", mode 0660, MISC_DYNAMIC_MINOR.
-    kernel.vfs.mkdirp('/dev').set('iommu', chardev(() => new IommufdFile(kernel), miscDynamicDev(kernel), 0o660));
+    kernel.vfs.mkdirp('/dev').set('iommu', chardev(() => new IommufdFile(kernel), 0o660, 0, 0, miscRegister(kernel, 'iommu', MISC_DYNAMIC_MINOR)));
   }
 
   /** iommufd_ctx_from_fd(): EBADF for a closed fd, EBADFD for a file that is not /dev/iommu. */
