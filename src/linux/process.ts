@@ -1342,8 +1342,15 @@ export class Process implements Cred {
           throw kerr('EINVAL', `unknown newfstatat flags 0x${(flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)).toString(16)}`);
         }
         if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
-        const r = this.kernel.vfs.resolve(this.atPath(dirfd, path), this.ctx, !(flags & AT_SYMLINK_NOFOLLOW));
-        st = cpNewStat(getattrPath(this.ctx, r.node, r.path));
+        const where = this.atPath(dirfd, path);
+        const follow = !(flags & AT_SYMLINK_NOFOLLOW);
+        // A final /proc/<pid>/fd/<n> magic link leads to the open file's own inode (the anon inode too).
+        const last = follow ? this.kernel.vfs.resolve(where, this.ctx, false) : undefined;
+        if (last?.node.type === 'link' && last.node.file) st = cpNewStat(getattrFile(this.ctx, last.node.file));
+        else {
+          const r = this.kernel.vfs.resolve(where, this.ctx, follow);
+          st = cpNewStat(getattrPath(this.ctx, r.node, r.path));
+        }
       }
       copyStat(st, buf);
       if (this.kernel.trace.active) this.traceCall('newfstatat', fd, undefined, [dirfd, path, st, flags], 0, undefined);

@@ -68,6 +68,7 @@ export function initProcfs(kernel: Kernel): void {
         // FMODE_WRITE; an O_PATH file has neither), its owner is the task's.
         const fmode = f.flags & O_PATH ? 0 : openFmode(f.flags);
         const link = owned(symlink(f.path));
+        link.file = f;
         link.mode = (fmode & FMODE_READ ? 0o500 : 0) | (fmode & FMODE_WRITE ? 0o300 : 0);
         return link;
       },

@@ -44,6 +44,12 @@ export interface AttrNode extends NodeBase {
 export interface LinkNode extends NodeBase {
   readonly type: 'link';
   target(ctx: FileContext): string;
+  /**
+   * A procfs magic link (/proc/<pid>/fd/<n>, proc_fd_link()): following it reaches this open file's
+   * inode (nd_jump_link()), an anonymous one included, whatever its target text says. Only stat
+   * follows it that way (as the last component); other walks read the target as a path.
+   */
+  file?: KFile;
 }
 
 /** A regular file made by open(O_CREAT) or O_TMPFILE (src/linux/fs/shmem.ts). */

@@ -480,7 +480,7 @@ function formatNewfstatat(ev: SyscallEvent): string {
     buf = `{st_mode=${symbolicMode(st.st_mode)}, ${tail}, ...}`;
   }
   const dir = dirfd === F.AT_FDCWD ? 'AT_FDCWD' : String(dirfd);
-  return `newfstatat(${dir}, ${JSON.stringify(path)}, ${buf}, ${formatFlags(flags, AT_FLAGS)}) = ${result(ev, String(ev.ret))}`;
+  return `newfstatat(${dir}, ${JSON.stringify(path)}, ${buf}, ${flagsOrUnknown(flags, AT_FLAGS, 'AT_???')}) = ${result(ev, String(ev.ret))}`;
 }
 
 /** A limit as strace's sprint_rlim64() (src/resource.c) prints it: multiples of 1024 as `N*1024`. */
