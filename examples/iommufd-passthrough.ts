@@ -1,6 +1,7 @@
 // How QEMU (>= 8.2, `-object iommufd,id=iommufd0 -device vfio-pci,host=...,iommufd=iommufd0`) opens a device
 // through iommufd instead of a container and group (backends/iommufd.c, hw/vfio/iommufd.c): open /dev/iommu,
-// find the device's cdev under /sys/bus/pci/devices/<bdf>/vfio-dev/, open /dev/vfio/devices/vfioN,
+// find the device's cdev under /sys/bus/pci/devices/<bdf>/vfio-dev/ and its number in vfioN/dev, open
+// /dev/vfio/devices/vfioN and check with fstat that it is that character device (iommufd_cdev_getfd),
 // VFIO_DEVICE_BIND_IOMMUFD, IOMMU_IOAS_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT, IOMMU_IOAS_IOVA_RANGES,
 // IOMMU_IOAS_MAP of guest RAM, IOMMU_GET_HW_INFO; then the device is an ordinary VFIO device fd: regions,
 // and interrupts through VFIO_DEVICE_SET_IRQS. The edu device then DMAs into guest RAM through the IOAS and
@@ -14,7 +15,7 @@ import { EFD_CLOEXEC } from 'vfio-kvm-shim/include-ts/linux/eventfd';
 import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as I from 'vfio-kvm-shim/include-ts/linux/iommufd';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
-import { bindToVfioPci, irqSet } from './lib/vfio.js';
+import { bindToVfioPci, iommufdCdevGetfd, irqSet } from './lib/vfio.js';
 import { narrate } from './lib/narrate.js';
 
 const BDF = '0000:00:03.0'; // the edu device
@@ -39,10 +40,9 @@ export function iommufdPassthrough(sink: (line: string) => void = (l) => console
     bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
 
     const qemu = host.spawn({ name: 'qemu' });
-    say('QEMU opens /dev/iommu (iommufd_backend_connect) and the device cdev named in sysfs');
+    say('QEMU opens /dev/iommu (iommufd_backend_connect) and the device cdev named in sysfs, checking its number');
     const iommufd = qemu.open('/dev/iommu', O_RDWR);
-    const cdev = qemu.readdir(`/sys/bus/pci/devices/${BDF}/vfio-dev`)[0]!;
-    const dev = qemu.open(`/dev/vfio/devices/${cdev}`, O_RDWR);
+    const dev = iommufdCdevGetfd(qemu, `/sys/bus/pci/devices/${BDF}`);
 
     say('bind the device to the iommufd (iommufd_cdev_connect_and_bind): out_devid names it there');
     const bind = V.vfio_device_bind_iommufd.alloc();

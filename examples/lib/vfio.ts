@@ -2,6 +2,7 @@
 // vfio-pci as libvirt does, and build struct vfio_irq_set with its trailing data.
 import { SyscallError, type Process } from 'vfio-kvm-shim';
 import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
+import { S_IFCHR, S_IFMT } from 'vfio-kvm-shim/include-ts/linux/stat';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 
 /**
@@ -68,4 +69,46 @@ export function openVfioDevice(p: Process, group: number, bdf: string, iommuType
   p.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
   p.ioctl(container, V.VFIO_SET_IOMMU, iommuType);
   return { container, group: groupFd, device: p.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, bdf) };
+}
+
+/** glibc's makedev() for the numbers Linux hands out (major < 4096, minor < 2^20), as st_rdev holds them. */
+export function makedev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
+}
+
+/**
+ * QEMU's open_cdev() (util/chardev_open.c): open the node O_RDWR, then fstat it: it must be a character
+ * device whose st_rdev is `devt` (else close it and fail, -1). The /dev/char/M:m fallback (udev's links)
+ * is not tried: the model's udev makes none.
+ */
+export function openCdev(p: Process, path: string, devt: number): number {
+  let fd: number;
+  try {
+    fd = p.open(path, O_RDWR);
+  } catch (e) {
+    if (e instanceof SyscallError) return -1;
+    throw e;
+  }
+  const st = p.fstat(fd);
+  if ((st.st_mode & S_IFMT) !== S_IFCHR || (devt !== 0 && st.st_rdev !== devt)) {
+    p.close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/**
+ * QEMU's iommufd_cdev_getfd() (hw/vfio/iommufd.c): the first `vfio*` entry of <sysfs>/vfio-dev, its
+ * `dev` attribute parsed as "%d:%d", then open_cdev() of /dev/vfio/devices/<that name> with that number.
+ * Throws QEMU's message where it fails.
+ */
+export function iommufdCdevGetfd(p: Process, sysfsPath: string): number {
+  const dir = `${sysfsPath}/vfio-dev`;
+  const name = p.readdir(dir).find((n) => n.startsWith('vfio'));
+  if (name === undefined) throw new Error(`${dir}: failed to find vfio-dev/vfioX/dev`);
+  const m = /^(-?\d+):(-?\d+)/.exec(p.readFile(`${dir}/${name}/dev`));
+  if (!m) throw new Error(`${dir}: failed to get major:minor for "${dir}/${name}/dev"`);
+  const fd = openCdev(p, `/dev/vfio/devices/${name}`, makedev(Number(m[1]), Number(m[2])));
+  if (fd < 0) throw new Error(`${dir}: Failed to open /dev/vfio/devices/${name}`);
+  return fd;
 }
