@@ -3,6 +3,7 @@ export { Host, type HostOptions } from './host.js';
 export { SyscallError } from './linux/errors.js';
 export type { Process, PollFd, ProcessOptions } from './linux/process.js';
 export type { Mapping } from './linux/mm/address-space.js';
+export type { Stat } from './linux/fs/stat.js';
 export { MemoryFault } from './linux/mm/backing.js';
 export type { IoctlArgument } from './linux/uaccess.js';
 export type { Control } from './control.js';
