@@ -106,4 +106,20 @@ describe('strace formatter', () => {
     expect(formatFlags(0, flagSet([[1, 'X']]))).toBe('0');
     expect(quoteBytes(new Uint8Array([0x41, 0, 0x31, 10, 0xff]))).toBe('"A\\0001\\n\\377"');
   });
+
+  // strace 6.1 print_symbolic_mode_t(): the type, then S_ISUID/S_ISGID/S_ISVTX, then the bits in %#03o.
+  // The expected lines are this machine's strace output for a 07755 file (real: /tmp, the model: /dev).
+  it('newfstatat: set-id and sticky bits by name, the size of a file (real strace 6.1 output)', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const lines: string[] = [];
+    const stop = host.strace((l) => lines.push(l));
+    p.close(p.open('/dev/suid', O_CREAT | O_RDWR, 0o7755));
+    p.stat('/dev/suid');
+    stop();
+    expect(lines.at(-1)).toBe('newfstatat(AT_FDCWD, "/dev/suid", {st_mode=S_IFREG|S_ISUID|S_ISGID|S_ISVTX|0755, st_size=0, ...}, 0) = 0');
+    const sticky: SyscallEvent = { type: 'syscall', t: 0, pid: 1, syscall: 'newfstatat', args: [-100, '/tmp/sticky', { st_mode: 0o41777, st_rdev: 0, st_size: 4096 }, 0], ret: 0, errno: 0 };
+    expect(formatSyscall(sticky, new Map()))
+      .toBe('newfstatat(AT_FDCWD, "/tmp/sticky", {st_mode=S_IFDIR|S_ISVTX|0777, st_size=4096, ...}, 0) = 0');
+  });
 });
