@@ -239,6 +239,21 @@ describe('kvm-vfio with VFIO files (virt/kvm/vfio.c, drivers/vfio/vfio_main.c)',
     expect(t.host.kernel.kvm!.vms.has(t.theKvm)).toBe(false);
   });
 
+  it('host.control.kvm shows the VM\'s devices, the files kvm-vfio lists and the non-coherent DMA count', () => {
+    const t = setup();
+    const { g, open } = openGroupDevice(t.p);
+    const d = open();
+    t.add(g);
+    t.add(d);
+    const c = t.host.control.kvm.vm(t.p, t.vm);
+    expect(c.devices()).toEqual(['kvm-vfio']);
+    expect(c.kvmVfioFiles()).toEqual([`/dev/vfio/${GROUP.edu}`, 'anon_inode:[vfio-device]']);
+    expect(c.noncoherentDmaCount).toBe(0);
+    t.p.close(t.dev);
+    expect(c.devices()).toEqual([]);
+    expect(c.kvmVfioFiles()).toEqual([]);
+  });
+
   it('a device opened before FILE_ADD keeps no VM: only the first open takes group->kvm', () => {
     const t = setup();
     const { g, open } = openGroupDevice(t.p);
