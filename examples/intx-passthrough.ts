@@ -23,7 +23,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventf
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
-import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
+import { bindToVfioPci, irqSet, KvmVfio, openVfioDevice } from './lib/vfio.js';
 
 export type IntxMode = 'resample' | 'eoi-exit';
 
@@ -65,6 +65,8 @@ export class IntxPassthroughVmm {
   readonly qemu: Process;
   readonly device: number;
   readonly vm: number;
+  /** The VM's kvm-vfio device, which knows the group. */
+  readonly kvmVfio: KvmVfio;
   readonly vcpu: number;
   readonly run: Mapping;
   readonly trigger: number;
@@ -88,12 +90,13 @@ export class IntxPassthroughVmm {
 
     const q = host.spawn({ name: 'qemu' });
     this.qemu = q;
-    say('QEMU: VFIO container, group and device');
-    this.device = openVfioDevice(q, group, EDU_BDF).device;
-
-    say(`QEMU: a VM with ${mode === 'resample' ? 'the in-kernel irqchip' : 'a split irqchip (IOAPIC in the VMM)'} and one vCPU`);
     const kvm = q.open('/dev/kvm', O_RDWR);
     this.vm = q.ioctl(kvm, K.KVM_CREATE_VM, 0);
+    this.kvmVfio = new KvmVfio(q, this.vm);
+    say('QEMU: VFIO container and group, the group added to the VM\'s kvm-vfio device (vfio_kvm_device_add_fd), the device');
+    this.device = openVfioDevice(q, group, EDU_BDF, undefined, this.kvmVfio).device;
+
+    say(`QEMU: ${mode === 'resample' ? 'the in-kernel irqchip' : 'a split irqchip (IOAPIC in the VMM)'} and one vCPU`);
     if (mode === 'resample') q.ioctl(this.vm, K.KVM_CREATE_IRQCHIP);
     else {
       const cap = K.kvm_enable_cap.alloc();

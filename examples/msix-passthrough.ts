@@ -20,7 +20,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventf
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
-import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
+import { bindToVfioPci, irqSet, KvmVfio, openVfioDevice } from './lib/vfio.js';
 import { halted } from './intx-passthrough.js';
 
 export const NIC_BDF = '0000:06:00.0';
@@ -82,15 +82,16 @@ export class MsixPassthroughVmm {
 
     const q = host.spawn({ name: 'qemu', nofile: 8192 });
     this.qemu = q;
-    say('QEMU: VFIO container, group and device');
-    this.device = openVfioDevice(q, group, NIC_BDF).device;
+    const kvm = q.open('/dev/kvm', O_RDWR);
+    this.vm = q.ioctl(kvm, K.KVM_CREATE_VM, 0);
+    const kvmVfio = new KvmVfio(q, this.vm);
+    say('QEMU: VFIO container and group, the group added to the VM\'s kvm-vfio device (vfio_kvm_device_add_fd), the device');
+    this.device = openVfioDevice(q, group, NIC_BDF, undefined, kvmVfio).device;
     const x = host.control.pci.nic().msix!;
     this.tableOffset = x.tableOffset;
     this.pbaOffset = x.pbaOffset;
 
-    say('QEMU: a VM with the in-kernel irqchip; BAR0 mapped into the guest, BAR3 (MSI-X table and PBA) trapped');
-    const kvm = q.open('/dev/kvm', O_RDWR);
-    this.vm = q.ioctl(kvm, K.KVM_CREATE_VM, 0);
+    say('QEMU: the in-kernel irqchip; BAR0 mapped into the guest, BAR3 (MSI-X table and PBA) trapped');
     q.ioctl(this.vm, K.KVM_CREATE_IRQCHIP);
     this.vcpu = q.ioctl(this.vm, K.KVM_CREATE_VCPU, 0);
     this.run = q.mmap(null, q.ioctl(kvm, K.KVM_GET_VCPU_MMAP_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED, this.vcpu, 0);

@@ -4,6 +4,8 @@ import { SyscallError, type Process } from 'vfio-kvm-shim';
 import { O_RDWR } from 'vfio-kvm-shim/include-ts/linux/fcntl';
 import { S_IFCHR, S_IFMT } from 'vfio-kvm-shim/include-ts/linux/stat';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 
 /**
  * libvirt's virPCIDeviceBindToStub (src/util/virpci.c): nothing to do when the device's driver link
@@ -61,14 +63,67 @@ export interface VfioDevice {
 
 /**
  * QEMU's open sequence (hw/vfio/container.c, examples/vfio-open.ts explains each step): a container, the
- * group attached to it, the IOMMU model (Type1v2 unless told), then the device fd.
+ * group attached to it, the IOMMU model (Type1v2 unless told), then the device fd. With `kvm`, the group
+ * is first added to the VM's kvm-vfio device as vfio_get_group() does (before the device is opened, so
+ * the device takes the VM when it opens).
  */
-export function openVfioDevice(p: Process, group: number, bdf: string, iommuType: number = V.VFIO_TYPE1v2_IOMMU): VfioDevice {
+export function openVfioDevice(p: Process, group: number, bdf: string, iommuType: number = V.VFIO_TYPE1v2_IOMMU, kvm?: KvmVfio): VfioDevice {
   const container = p.open('/dev/vfio/vfio', O_RDWR);
   const groupFd = p.open(`/dev/vfio/${group}`, O_RDWR);
   p.ioctl(groupFd, V.VFIO_GROUP_SET_CONTAINER, new Int32Array([container]));
   p.ioctl(container, V.VFIO_SET_IOMMU, iommuType);
+  kvm?.addFd(groupFd);
   return { container, group: groupFd, device: p.ioctl(groupFd, V.VFIO_GROUP_GET_DEVICE_FD, bdf) };
+}
+
+/**
+ * QEMU's vfio_kvm_device_add_fd / vfio_kvm_device_del_fd (hw/vfio/helpers.c): one kvm-vfio device per VM,
+ * created with KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO) the first time a VFIO group or device fd is added,
+ * then KVM_SET_DEVICE_ATTR(KVM_DEV_VFIO_FILE, FILE_ADD / FILE_DEL) with a pointer to the fd.
+ */
+export class KvmVfio {
+  /** The kvm-vfio device fd (vfio_kvm_device_fd), -1 until the first add. */
+  fd = -1;
+  /** QEMU's stack, where the structs and the fd the attribute points to live (so strace shows pointers). */
+  private readonly stack: { addr: number; bytes: Uint8Array | null };
+
+  constructor(
+    private readonly p: Process,
+    private readonly vm: number,
+  ) {
+    this.stack = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
+
+  addFd(fd: number): void {
+    if (this.fd < 0) {
+      const cd = K.kvm_create_device.alloc();
+      cd.type = K.KVM_DEV_TYPE_VFIO;
+      this.fd = K.kvm_create_device.view(this.call(this.vm, K.KVM_CREATE_DEVICE, cd.bytes, 0)).fd;
+    }
+    this.set(K.KVM_DEV_VFIO_FILE_ADD, fd);
+  }
+
+  delFd(fd: number): void {
+    if (this.fd >= 0) this.set(K.KVM_DEV_VFIO_FILE_DEL, fd);
+  }
+
+  private set(attr: number, fd: number): void {
+    const b = this.stack.bytes!;
+    new DataView(b.buffer, b.byteOffset).setInt32(64, fd, true);
+    const a = K.kvm_device_attr.alloc();
+    a.group = K.KVM_DEV_VFIO_FILE;
+    a.attr = BigInt(attr);
+    a.addr = BigInt(this.stack.addr + 64);
+    this.call(this.fd, K.KVM_SET_DEVICE_ATTR, a.bytes, 16);
+  }
+
+  /** The ioctl with its struct at `at` on the stack; returns the struct as the kernel left it. */
+  private call(fd: number, req: number, struct: Uint8Array, at: number): Uint8Array {
+    const b = this.stack.bytes!;
+    b.set(struct, at);
+    this.p.ioctl(fd, req, this.stack.addr + at);
+    return b.slice(at, at + struct.length);
+  }
 }
 
 /** glibc's makedev() for the numbers Linux hands out (major < 4096, minor < 2^20), as st_rdev holds them. */

@@ -973,6 +973,10 @@ export const kvm_arm_device_addr = struct('kvm_arm_device_addr', { id: u64, addr
 export const KVM_CREATE_DEVICE_TEST = 1;
 export const kvm_create_device = struct('kvm_create_device', { type: u32, fd: u32, flags: u32 });
 export const kvm_device_attr = struct('kvm_device_attr', { flags: u32, group: u32, attr: u64, addr: u64 });
+/** The group and attributes were renamed for VFIO device cdevs (6.6); the GROUP names remain aliases. */
+export const KVM_DEV_VFIO_FILE = 1;
+export const KVM_DEV_VFIO_FILE_ADD = 1;
+export const KVM_DEV_VFIO_FILE_DEL = 2;
 export const KVM_DEV_VFIO_GROUP = 1;
 export const KVM_DEV_VFIO_GROUP_ADD = 1;
 export const KVM_DEV_VFIO_GROUP_DEL = 2;

@@ -11,13 +11,23 @@ describe('examples/intx-passthrough', () => {
     expect(r.counts).toEqual({ deviceAsserts: 4, hostIrqs: 4, triggerSignals: 4, irqfdInjections: 4, guestHandled: 4, eois: 4, unmasks: 4 });
     const calls = r.lines.filter((l) => /VFIO_DEVICE_SET_IRQS|KVM_IRQFD/.test(l) && !l.startsWith('#'));
     expect(calls.map((l) => l.replace(/\(\d+, /, '(fd, '))).toEqual([
-      'ioctl(fd, VFIO_DEVICE_SET_IRQS, {argsz=24, flags=VFIO_IRQ_SET_DATA_EVENTFD|VFIO_IRQ_SET_ACTION_TRIGGER, index=VFIO_PCI_INTX_IRQ_INDEX, start=0, count=1, data=[9]}) = 0',
+      'ioctl(fd, VFIO_DEVICE_SET_IRQS, {argsz=24, flags=VFIO_IRQ_SET_DATA_EVENTFD|VFIO_IRQ_SET_ACTION_TRIGGER, index=VFIO_PCI_INTX_IRQ_INDEX, start=0, count=1, data=[10]}) = 0',
       'ioctl(fd, VFIO_DEVICE_SET_IRQS, {argsz=20, flags=VFIO_IRQ_SET_DATA_NONE|VFIO_IRQ_SET_ACTION_MASK, index=VFIO_PCI_INTX_IRQ_INDEX, start=0, count=1}) = 0',
-      'ioctl(fd, KVM_IRQFD, {fd=9, gsi=16, flags=KVM_IRQFD_FLAG_RESAMPLE, resamplefd=10}) = 0',
-      'ioctl(fd, VFIO_DEVICE_SET_IRQS, {argsz=24, flags=VFIO_IRQ_SET_DATA_EVENTFD|VFIO_IRQ_SET_ACTION_UNMASK, index=VFIO_PCI_INTX_IRQ_INDEX, start=0, count=1, data=[10]}) = 0',
+      'ioctl(fd, KVM_IRQFD, {fd=10, gsi=16, flags=KVM_IRQFD_FLAG_RESAMPLE, resamplefd=11}) = 0',
+      'ioctl(fd, VFIO_DEVICE_SET_IRQS, {argsz=24, flags=VFIO_IRQ_SET_DATA_EVENTFD|VFIO_IRQ_SET_ACTION_UNMASK, index=VFIO_PCI_INTX_IRQ_INDEX, start=0, count=1, data=[11]}) = 0',
       'ioctl(fd, VFIO_DEVICE_SET_IRQS, {argsz=20, flags=VFIO_IRQ_SET_DATA_NONE|VFIO_IRQ_SET_ACTION_UNMASK, index=VFIO_PCI_INTX_IRQ_INDEX, start=0, count=1}) = 0',
     ]);
     expect(r.lines.some((l) => l.startsWith('--- irq resample'))).toBe(true);
+  });
+
+  it('QEMU\'s vfio_kvm_device_add_fd: the kvm-vfio device is created and told the group before the device fd is opened (hw/vfio/container.c vfio_get_group)', () => {
+    const r = intxPassthrough(() => {}, 'resample', 1);
+    const i = (re: RegExp) => r.lines.findIndex((l) => re.test(l));
+    const create = i(/^ioctl\(\d+, KVM_CREATE_DEVICE, 0x[0-9a-f]+\) = 0$/);
+    const add = i(/^ioctl\(\d+, KVM_SET_DEVICE_ATTR, 0x[0-9a-f]+\) = 0$/);
+    expect(create).toBeGreaterThan(i(/VFIO_SET_IOMMU/));
+    expect(add).toBe(create + 1);
+    expect(i(/VFIO_GROUP_GET_DEVICE_FD/)).toBe(add + 1);
   });
 
   it('eoi-exit mode: the VMM unmasks on each KVM_EXIT_IOAPIC_EOI; same counts', () => {

@@ -83,6 +83,9 @@ const KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
   KVM_CREATE_GUEST_MEMFD: { since: '6.8', definition: '_IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd)' },
   GUEST_MEMFD_FLAG_MMAP: { since: '6.18', definition: '(1ULL << 0)' },
   GUEST_MEMFD_FLAG_INIT_SHARED: { since: '6.18', definition: '(1ULL << 1)' },
+  KVM_DEV_VFIO_FILE: { since: '6.6', definition: 'KVM_DEV_VFIO_GROUP' },
+  KVM_DEV_VFIO_FILE_ADD: { since: '6.6', definition: 'KVM_DEV_VFIO_GROUP_ADD' },
+  KVM_DEV_VFIO_FILE_DEL: { since: '6.6', definition: 'KVM_DEV_VFIO_GROUP_DEL' },
 };
 /** The 6.8 structs of those ioctls, as the 6.18 header defines them, where the installed header lacks them. */
 const KVM_NEWER_STRUCTS = `#ifndef KVM_CAP_USER_MEMORY2

@@ -68,6 +68,16 @@ export class COracle {
   }
 }
 
+/** Compiles `source` and runs it once under strace, tracing ioctls only: the trace's lines. */
+export function straceCOracleIoctls(source: string): string[] {
+  const o = new COracle(source);
+  try {
+    return o.strace(['-qq', '-e', 'trace=ioctl', '-e', 'signal=none']).trace.trim().split('\n');
+  } finally {
+    o.dispose();
+  }
+}
+
 /** Compiles `source`, runs it once (with `input` on stdin) and returns its stdout's lines. */
 export function runCOracle(source: string, input?: string): string[] {
   const o = new COracle(source);

@@ -15,6 +15,7 @@ import type { KvmVcpu } from './vcpu.js';
 import type { Kvm } from './vm.js';
 import { vcpuRunnable } from './x86-run.js';
 import { MsixTableControl } from './msix-table/control.js';
+import { kvmVfioOps, type KvmVfio } from './vfio-device.js';
 
 export interface RouteView {
   readonly gsi: number;
@@ -209,6 +210,22 @@ export class KvmVmControl {
 
   memslots(): { slot: number; flags: number; gpa: number; size: number; userspaceAddr: number }[] {
     return this.kvm.memslots.list().map((m) => ({ slot: m.id, flags: m.flags, gpa: m.gpa, size: m.size, userspaceAddr: m.userspaceAddr }));
+  }
+
+  /** KVM_CREATE_DEVICE's devices (kvm->devices, newest first) by name, e.g. 'kvm-vfio'. */
+  devices(): string[] {
+    return this.kvm.devices.map((d) => d.ops.name);
+  }
+
+  /** The files the kvm-vfio device lists (their /proc/<pid>/fd link text), in the order they were added. */
+  kvmVfioFiles(): string[] {
+    const dev = this.kvm.devices.find((d) => d.ops === kvmVfioOps);
+    return dev ? (dev.private_ as KvmVfio).files.map((f) => f.path) : [];
+  }
+
+  /** kvm->arch.noncoherent_dma_count (kvm-vfio's kvm_arch_register_noncoherent_dma). */
+  get noncoherentDmaCount(): number {
+    return this.kvm.noncoherentDmaCount;
   }
 }
 

@@ -26,4 +26,6 @@ export function initKvm(kernel: Kernel): void {
   const anyKvm: IoctlTable = new Map([...KVM_SYSTEM_IOCTLS, ...KVM_VM_IOCTLS_WITH_MSIX_TABLE, ...KVM_VCPU_IOCTLS]);
   kernel.ioctlTables.set('kvm-vm-stats', anyKvm);
   kernel.ioctlTables.set('kvm-vcpu-stats', anyKvm);
+  // A KVM_CREATE_DEVICE fd (device.ts): its attribute ioctls and any other KVM number.
+  kernel.ioctlTables.set('kvm-device', anyKvm);
 }

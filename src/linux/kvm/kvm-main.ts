@@ -55,6 +55,7 @@ import {
   setDebugregs, setLapic, setMpState, setRegs, setSignalMask, setSregs, setIdentityMapAddr, setTssAddr, vcpuEnableCap,
 } from './x86.js';
 import { getStatsFd } from './stats.js';
+import { kvmIoctlCreateDevice } from './device.js';
 import { createPit, getPit, getPit2, reinjectControl, setPit, setPit2 } from './i8254.js';
 
 /** An ioctl's `unsigned long arg`: a pointer counts as non-zero. */
@@ -233,6 +234,8 @@ export class KvmVmFile extends KFile {
         return kvm.tsc.defaultTscKhz;
       case KC.KVM_GET_STATS_FD:
         return getStatsFd(ctx, kvm);
+      case KC.KVM_CREATE_DEVICE:
+        return kvmIoctlCreateDevice(ctx, kvm, arg);
       default:
         throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a VM ioctl this model implements`);
     }

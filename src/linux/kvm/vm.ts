@@ -24,6 +24,7 @@ import type { KvmPic } from './i8259.js';
 import type { KvmPit } from './i8254.js';
 import type { KvmIoapic } from './ioapic.js';
 import type { KvmVcpu } from './vcpu.js';
+import type { KvmDevice } from './device.js';
 import { KVM_IRQCHIP_NONE, KVM_IRQCHIP_SPLIT, KVM_MAX_VCPUS, KVM_SUPPRESS_EOI_BROADCAST_QUIRKED } from './kvm-host.js';
 import { requestScanIoapic } from './scan-ioapic.js';
 import { KvmTsc } from './tsc.js';
@@ -142,6 +143,13 @@ export class Kvm {
   readonly tsc = new KvmTsc();
   /** kvm->arch.kvmclock_offset (kvmclock.ts). */
   readonly kvmclock: KvmClock;
+  /** kvm->devices: KVM_CREATE_DEVICE's devices, newest first (device.ts). */
+  readonly devices: KvmDevice[] = [];
+  /**
+   * kvm->arch.noncoherent_dma_count: kvm_arch_register/unregister_noncoherent_dma (kvm-vfio, for files
+   * whose DMA is not enforced cache-coherent). Kept for inspection: the model has no MTRR/PAT memory types.
+   */
+  noncoherentDmaCount = 0;
   /** The VM fd was released (irqfds detached). */
   released = false;
   /** kvm->users_count: the VM fd and every vCPU fd. */

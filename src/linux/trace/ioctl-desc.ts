@@ -72,6 +72,7 @@ export type TraceFileKind =
   | 'kvm-vcpu'
   | 'kvm-vm-stats'
   | 'kvm-vcpu-stats'
+  | 'kvm-device'
   | 'xen-privcmd'
   | 'sysfs'
   | 'procfs'

@@ -88,9 +88,12 @@ export class VfioDeviceCdevFile extends VfioDeviceFile {
     if (dev.openCount !== 0) throw kerr('EINVAL', `${dev.name} is already open through another file (one cdev fd at a time may be bound)`);
     // vfio_df_device_first_open() -> vfio_df_iommufd_bind() -> vfio_iommufd_physical_bind()
     const idev = iommufdDeviceBind(ictx, dev.pdev);
+    // vfio_df_get_kvm_safe(): the KVM this file was given (KVM_DEV_VFIO_FILE_ADD), held until unbind.
+    dev.getKvm(this.kvm);
     try {
       dev.ops.openDevice(ctx);
     } catch (e) {
+      dev.putKvm();
       iommufdDeviceUnbind(idev);
       throw e;
     }
@@ -181,6 +184,7 @@ export class VfioDeviceCdevFile extends VfioDeviceFile {
       this.detach();
       iommufdDeviceUnbind(dev.iommufdDevice!);
       dev.iommufdDevice = null;
+      dev.putKvm();
       this.ictx = null;
       if (dev.group) dev.group.cdevDeviceOpenCnt--;
       this.accessGranted = false;

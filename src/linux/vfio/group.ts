@@ -17,7 +17,7 @@ import {
   VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, vfio_group_status,
 } from '../../../include-ts/linux/vfio.js';
 import { VfioContainerFile, type VfioContainer } from './container.js';
-import type { VfioDevice } from './vfio-main.js';
+import type { VfioDevice, VfioKvm } from './vfio-main.js';
 
 const PAGE_SIZE = 4096;
 
@@ -28,6 +28,8 @@ export class VfioGroup {
   openedFile: VfioGroupFile | null = null;
   container: VfioContainer | null = null;
   containerUsers = 0;
+  /** group->kvm: set through the kvm-vfio device (vfio_group_set_kvm); devices opened later take it. */
+  kvm: VfioKvm | null = null;
   /** group->cdev_device_open_cnt: devices bound through their cdev (vfio_device_block_group). */
   cdevDeviceOpenCnt = 0;
 

@@ -59,8 +59,19 @@ export const VFIO_DEVICE_REQUEST_INTERVAL_NS = 10_000_000_000;
 /** Requests the model makes before giving up on an unresponsive user (the kernel never stops). */
 export const VFIO_MAX_DEVICE_REQUESTS = 100;
 
+/** The KVM side of a VM as VFIO holds it (struct kvm: kvm_get_kvm_safe / kvm_put_kvm). */
+export interface VfioKvm {
+  get(): void;
+  put(): void;
+}
+
 export class VfioDevice {
   group: VfioGroup | null = null;
+  /**
+   * device->kvm: the VM the group (group path) or device file (cdev path) was told about through the
+   * kvm-vfio device when the device was first opened, referenced until the last close.
+   */
+  kvm: VfioKvm | null = null;
   openCount = 0;
   /** Woken when the last fd closes (device->comp). */
   readonly released = new WaitQueue();
@@ -82,6 +93,21 @@ export class VfioDevice {
     readonly ops: VfioDeviceOps,
     readonly pdev: PciDev,
   ) {}
+
+  /** vfio_device_get_kvm_safe(): remember the VM and hold it while the device is open. */
+  getKvm(kvm: VfioKvm | null): void {
+    if (!kvm) return;
+    kvm.get();
+    this.kvm = kvm;
+  }
+
+  /** vfio_device_put_kvm(). */
+  putKvm(): void {
+    const kvm = this.kvm;
+    if (!kvm) return;
+    this.kvm = null;
+    kvm.put();
+  }
 
   private requestAgain(): void {
     if (this.openCount === 0 && this.cdevRefs === 0) return;
@@ -118,6 +144,8 @@ export class VfioDeviceFile extends KFile {
   }
 
   override readonly positional = true;
+  /** df->kvm: set by KVM_DEV_VFIO_FILE_ADD of this file (vfio_device_file_set_kvm); the cdev bind passes it on. */
+  kvm: VfioKvm | null = null;
 
   /**
    * vfio_device_show_fdinfo() (v6.18): the device's sysfs path. vfio_device_fops is the f_op of group-
@@ -354,9 +382,12 @@ export class VfioCore {
     ctx.proc.fds.reserveCheck();
     g.useContainer();
     if (dev.openCount === 0) {
+      // vfio_df_group_open(): the group's KVM, if any, is taken before the first open.
+      dev.getKvm(g.kvm);
       try {
         dev.ops.openDevice(ctx);
       } catch (e) {
+        dev.putKvm();
         g.unuseContainer();
         throw e;
       }
@@ -372,6 +403,7 @@ export class VfioCore {
     if (--dev.openCount === 0) {
       this.kernel.sched.cancel(dev.requestTimer);
       dev.ops.closeDevice();
+      dev.putKvm();
       dev.released.wake(1);
     }
     groupFile.group.unuseContainer();

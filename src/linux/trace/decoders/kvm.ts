@@ -32,7 +32,6 @@ export const KVM_IRQCHIP_NAMES: ValueNames = new Map([
   [K.KVM_IRQCHIP_IOAPIC, 'KVM_IRQCHIP_IOAPIC'],
 ]);
 const MP_STATE_NAMES = namesByPrefix('KVM_MP_STATE_');
-const DEV_TYPE_NAMES = namesByPrefix('KVM_DEV_TYPE_', /_MAX$/);
 
 // strace 6.1's kvm_mem_flags has no KVM_MEM_GUEST_MEMFD (6.8).
 const MEM_FLAGS: FlagSet = { ...flags([K.KVM_MEM_LOG_DIRTY_PAGES, 'KVM_MEM_LOG_DIRTY_PAGES'], [K.KVM_MEM_READONLY, 'KVM_MEM_READONLY']), unknown: 'KVM_MEM_???' };
@@ -151,7 +150,8 @@ const checkExtension = d('KVM_CHECK_EXTENSION', { arg: 'value', valueNames: KVM_
 const enableCap = d('KVM_ENABLE_CAP', { arg: 'struct', layout: K.kvm_enable_cap, values: { cap: KVM_CAP_NAMES } });
 const msrList = { arg: 'struct', layout: K.kvm_msr_list, out: true, inout: true, hex: ['indices'] } as const;
 const getMsrs = d('KVM_GET_MSRS', { arg: 'struct', layout: K.kvm_msrs, out: true, inout: true, hex: ['index', 'data'] });
-const deviceAttr = { arg: 'struct', layout: K.kvm_device_attr, hex: ['attr', 'addr'] } as const;
+// strace 6.1 names KVM_CREATE_DEVICE and the device-attr ioctls but does not decode their structs: the pointer.
+const deviceAttr = { arg: 'ptr' } as const;
 const getSupportedHvCpuid = d('KVM_GET_SUPPORTED_HV_CPUID', {
   arg: 'struct', layout: K.kvm_cpuid2, out: true, inout: true, hex: CPUID_HEX, flags: { 'entries.flags': CPUID_FLAGS },
 });
@@ -234,9 +234,7 @@ export const KVM_VM_IOCTLS: IoctlTable = ioctlTable([
     arg: 'struct', layout: K.kvm_msi, flags: { flags: MSI_FLAGS }, hex: ['address_lo', 'address_hi', 'data'],
   })],
   [K.KVM_SET_PMU_EVENT_FILTER, d('KVM_SET_PMU_EVENT_FILTER', { arg: 'struct', layout: K.kvm_pmu_event_filter, hex: ['events'] })],
-  [K.KVM_CREATE_DEVICE, d('KVM_CREATE_DEVICE', {
-    arg: 'struct', layout: K.kvm_create_device, out: true, inout: true, values: { type: DEV_TYPE_NAMES },
-  })],
+  [K.KVM_CREATE_DEVICE, d('KVM_CREATE_DEVICE', { arg: 'ptr' })],
   [K.KVM_SET_DEVICE_ATTR, d('KVM_SET_DEVICE_ATTR', deviceAttr)],
   [K.KVM_GET_DEVICE_ATTR, d('KVM_GET_DEVICE_ATTR', deviceAttr)],
   [K.KVM_HAS_DEVICE_ATTR, d('KVM_HAS_DEVICE_ATTR', deviceAttr)],
