@@ -507,6 +507,16 @@ describe('async PF, steal time, PV EOI, poll control (x86.c, lapic.c kvm_lapic_s
     expect(s.rd32(0x7000)).toBe(123);
     expect(s.mem.read8(0x7010)).toBe(0);
   });
+
+  it('steal time is recorded at each entry without touching the bigint MSR value (record_steal_time is per-entry: no allocation)', () => {
+    const s = model();
+    s.hostmsr('st', true, 0x4b564d03, 0x7041n);
+    // From here on, reading the u64 MSR value on the entry path fails the test.
+    Object.defineProperty(s.vcpu.pv, 'stMsrVal', { get: () => { throw new Error('the guest entry read st.msr_val as a bigint'); }, configurable: true });
+    s.rd('run', 0x277);
+    s.rd('run', 0x277);
+    expect(s.rd32(0x7048)).toBe(4);
+  });
 });
 
 describe('RESET and INIT (x86.c kvm_vcpu_reset, lapic.c kvm_lapic_reset)', () => {
