@@ -221,6 +221,20 @@ describe('stat: the kernel rules (fs/stat.c)', () => {
     expectErrno(() => p.fstatat(AT_FDCWD, '', new Uint8Array(STAT_SIZE), 0), 'ENOENT');
   });
 
+  it('getname_flags() (fs/namei.c): a path of PATH_MAX (4096) bytes or more is ENAMETOOLONG, after the flag check, before the walk (as on this machine)', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const buf = new Uint8Array(STAT_SIZE);
+    // 4095 bytes and the NUL fit: '/' followed by slashes is the root.
+    expect(p.fstatat(AT_FDCWD, '/'.repeat(4095), buf, 0).st_mode & S_IFMT).toBe(S_IFDIR);
+    expectErrno(() => p.fstatat(AT_FDCWD, '/'.repeat(4096), buf, 0), 'ENAMETOOLONG');
+    expectErrno(() => p.stat('/nonexistent/' + 'a'.repeat(5000)), 'ENAMETOOLONG');
+    // Bytes, not UTF-16 units: 2048 two-byte characters are 4096 bytes.
+    expectErrno(() => p.stat('/' + '\u00e9'.repeat(2048)), 'ENAMETOOLONG');
+    expectErrno(() => p.fstatat(AT_FDCWD, 'a'.repeat(5000), buf, 0x4), 'EINVAL');
+    expectErrno(() => p.fstatat(p.eventfd(0, 0), 'a'.repeat(5000), buf, AT_EMPTY_PATH), 'ENAMETOOLONG');
+  });
+
   it('the lookup fails before the copy: ENOENT with a short buffer, EFAULT only once the file was found', () => {
     const host = Host.create();
     const p = host.spawn();
