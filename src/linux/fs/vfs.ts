@@ -269,6 +269,11 @@ export class Vfs {
         if (++hops > MAX_SYMLINKS) throw kerr('ELOOP', `too many levels of symbolic links resolving ${path}`);
         const target = child.target(ctx);
         const rest = parts.slice(i + 1);
+        // A magic link jumps to the open file itself (nd_jump_link()): with names or a '/' after it, that
+        // inode must be a directory, whatever the link's text reads (anon_inode:[eventfd] is no path).
+        if (child.file && (rest.length > 0 || trailing) && child.file.fInode?.type !== 'dir') {
+          throw kerr('ENOTDIR', `/${[...stack, name].join('/')} leads to ${child.file.path}, which is not a directory`);
+        }
         if (rest.length === 0) slash = target.endsWith('/');
         if (target.startsWith('/')) stack = [];
         parts = [...target.split('/').filter(Boolean), ...rest];

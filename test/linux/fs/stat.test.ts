@@ -242,6 +242,19 @@ describe('stat: the kernel rules (fs/stat.c)', () => {
     expectErrno(() => p.fstatat(AT_FDCWD, '/dev/null', new Uint8Array(STAT_SIZE - 1), 0), 'EFAULT');
   });
 
+  it('a /proc/<pid>/fd link followed by "/" or more names jumps to the open file (nd_jump_link()); a non-directory there is ENOTDIR (fs/namei.c), as on this machine', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const efd = p.eventfd(0, 0);
+    const dev = p.open('/dev', O_RDONLY | O_DIRECTORY);
+    expectErrno(() => p.stat(`/proc/self/fd/${efd}/`), 'ENOTDIR');
+    expectErrno(() => p.lstat(`/proc/self/fd/${efd}/`), 'ENOTDIR');
+    expectErrno(() => p.stat(`/proc/self/fd/${efd}/.`), 'ENOTDIR');
+    expectErrno(() => p.stat(`/proc/self/fd/${efd}/x`), 'ENOTDIR');
+    expect(p.stat(`/proc/self/fd/${dev}/`).st_mode & S_IFMT).toBe(S_IFDIR);
+    expect(p.stat(`/proc/self/fd/${dev}/null`).st_mode & S_IFMT).toBe(S_IFCHR);
+  });
+
   it('search permission: a walk through a directory the caller may not search is EACCES (may_lookup())', () => {
     const host = Host.create();
     const root = host.spawn();
