@@ -12,18 +12,30 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from '../../../incl
 import { inGroup, type Cred } from '../cred.js';
 import type { IAttr } from './attr.js';
 
-/** include/uapi/linux/limits.h: PATH_MAX, a path's bytes with its NUL. */
+/** include/uapi/linux/limits.h: PATH_MAX, a path's bytes with its NUL; NAME_MAX, a name's bytes. */
 export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+
+/** The UTF-8 length of a name or path above `limit` bytes (each UTF-16 unit is at most 3 bytes). */
+function longerThan(s: string, limit: number): number {
+  if (s.length * 3 <= limit) return 0;
+  const n = new TextEncoder().encode(s).length;
+  return n > limit ? n : 0;
+}
+
+/** simple_lookup() (fs/libfs.c, shmem's ->lookup): a name longer than NAME_MAX is ENAMETOOLONG. */
+export function checkNameLength(name: string): void {
+  const n = longerThan(name, NAME_MAX);
+  if (n) throw kerr('ENAMETOOLONG', `a ${n}-byte name is longer than NAME_MAX (${NAME_MAX})`);
+}
 
 /**
  * getname_flags()'s length rule: strncpy_from_user(kname, filename, PATH_MAX) that finds no NUL within
  * PATH_MAX bytes is ENAMETOOLONG, so a path may have at most 4095 bytes (UTF-8).
  */
 export function checkPathLength(path: string): void {
-  // Each UTF-16 unit is at most 3 UTF-8 bytes: short strings need no encoding.
-  if (path.length * 3 < PATH_MAX) return;
-  const n = new TextEncoder().encode(path).length;
-  if (n >= PATH_MAX) throw kerr('ENAMETOOLONG', `the path is ${n} bytes long; PATH_MAX (${PATH_MAX}) counts its NUL too`);
+  const n = longerThan(path, PATH_MAX - 1);
+  if (n) throw kerr('ENAMETOOLONG', `the path is ${n} bytes long; PATH_MAX (${PATH_MAX}) counts its NUL too`);
 }
 
 /** include/linux/fs.h */

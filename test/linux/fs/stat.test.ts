@@ -235,6 +235,20 @@ describe('stat: the kernel rules (fs/stat.c)', () => {
     expectErrno(() => p.fstatat(p.eventfd(0, 0), 'a'.repeat(5000), buf, AT_EMPTY_PATH), 'ENAMETOOLONG');
   });
 
+  it('a name of more than NAME_MAX (255) bytes is ENAMETOOLONG on tmpfs (simple_lookup(), fs/libfs.c) but just missing on sysfs and procfs, as on this machine', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const b = (n: number) => 'b'.repeat(n);
+    expectErrno(() => p.stat(`/dev/${b(255)}`), 'ENOENT');
+    expectErrno(() => p.stat(`/dev/${b(256)}`), 'ENAMETOOLONG');
+    expectErrno(() => p.stat(`/dev/${b(256)}/x`), 'ENAMETOOLONG');
+    expectErrno(() => p.stat(`/${b(256)}`), 'ENAMETOOLONG');
+    expectErrno(() => p.stat(`/dev/${'\u00e9'.repeat(128)}`), 'ENAMETOOLONG'); // 256 bytes
+    expectErrno(() => p.stat(`/sys/${b(256)}`), 'ENOENT');
+    expectErrno(() => p.stat(`/proc/${b(256)}`), 'ENOENT');
+    expectErrno(() => p.stat(`/nonexistent/${b(256)}`), 'ENOENT');
+  });
+
   it('the lookup fails before the copy: ENOENT with a short buffer, EFAULT only once the file was found', () => {
     const host = Host.create();
     const p = host.spawn();
