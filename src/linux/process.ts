@@ -11,7 +11,7 @@ import { FdTable } from './fs/fdtable.js';
 import { DEFAULT_POLLMASK, FMODE_READ, FMODE_WRITE, KFile, openFmode, type FileContext } from './fs/file.js';
 import { AttrFile } from './fs/attr-file.js';
 import type { Inode, Missing } from './fs/vfs.js';
-import { MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission, modeText, ownerOrCapable, type InodeAttrs } from './fs/namei.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, checkPathLength, inodePermission, modeText, ownerOrCapable, type InodeAttrs } from './fs/namei.js';
 import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
@@ -1326,7 +1326,7 @@ export class Process implements Cred {
    * newfstatat(2) (vfs_fstatat()): with AT_EMPTY_PATH an empty path names `dirfd` itself (vfs_fstat(),
    * which looks at no flag: EBADF for a closed fd); otherwise vfs_statx(): flags beyond
    * AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT|AT_EMPTY_PATH|AT_STATX_SYNC_TYPE are EINVAL, an empty path
-   * without AT_EMPTY_PATH ENOENT, then the walk (ENOENT, ENOTDIR, EACCES for search permission, ELOOP);
+   * without AT_EMPTY_PATH ENOENT, one of PATH_MAX bytes or more ENAMETOOLONG (getname_flags), then the walk (ENOENT, ENOTDIR, EACCES for search permission, ELOOP);
    * a relative path starts at `dirfd` (EBADF, ENOTDIR). cp_new_stat() then fills `buf` (EFAULT if it is
    * null or shorter than struct stat). Returns the struct as an object too.
    */
@@ -1342,6 +1342,7 @@ export class Process implements Cred {
           throw kerr('EINVAL', `unknown newfstatat flags 0x${(flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)).toString(16)}`);
         }
         if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
+        checkPathLength(path);
         const where = this.atPath(dirfd, path);
         const follow = !(flags & AT_SYMLINK_NOFOLLOW);
         // A final /proc/<pid>/fd/<n> magic link leads to the open file's own inode (the anon inode too).

@@ -5,11 +5,38 @@
 // files CAP_DAC_READ_SEARCH allows reading, CAP_DAC_OVERRIDE reading and writing, and executing only
 // when some execute bit is set. inode_permission() uses the inode's own ->permission when it has one
 // (procfs's /proc/<pid>/fd). may_lookup(): search (MAY_EXEC) on every directory a path walk looks a
-// name up in. Denials are EACCES.
+// name up in. Denials are EACCES. getname_flags()'s PATH_MAX rule (checkPathLength).
 
+import { kerr } from '../errors.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from '../../../include-ts/linux/capability.js';
 import { inGroup, type Cred } from '../cred.js';
 import type { IAttr } from './attr.js';
+
+/** include/uapi/linux/limits.h: PATH_MAX, a path's bytes with its NUL; NAME_MAX, a name's bytes. */
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+
+/** The UTF-8 length of a name or path above `limit` bytes (each UTF-16 unit is at most 3 bytes). */
+function longerThan(s: string, limit: number): number {
+  if (s.length * 3 <= limit) return 0;
+  const n = new TextEncoder().encode(s).length;
+  return n > limit ? n : 0;
+}
+
+/** simple_lookup() (fs/libfs.c, shmem's ->lookup): a name longer than NAME_MAX is ENAMETOOLONG. */
+export function checkNameLength(name: string): void {
+  const n = longerThan(name, NAME_MAX);
+  if (n) throw kerr('ENAMETOOLONG', `a ${n}-byte name is longer than NAME_MAX (${NAME_MAX})`);
+}
+
+/**
+ * getname_flags()'s length rule: strncpy_from_user(kname, filename, PATH_MAX) that finds no NUL within
+ * PATH_MAX bytes is ENAMETOOLONG, so a path may have at most 4095 bytes (UTF-8).
+ */
+export function checkPathLength(path: string): void {
+  const n = longerThan(path, PATH_MAX - 1);
+  if (n) throw kerr('ENAMETOOLONG', `the path is ${n} bytes long; PATH_MAX (${PATH_MAX}) counts its NUL too`);
+}
 
 /** include/linux/fs.h */
 export const MAY_EXEC = 1;

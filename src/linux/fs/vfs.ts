@@ -12,7 +12,7 @@
 import { kerr } from '../errors.js';
 import type { FileContext, KFile } from './file.js';
 import type { ShmemInode } from './shmem.js';
-import { MAY_EXEC, inodePermission, modeText, type InodeAttrs } from './namei.js';
+import { MAY_EXEC, NAME_MAX, checkNameLength, inodePermission, modeText, type InodeAttrs } from './namei.js';
 
 /** An inode's permission bits (0o644...), owner and group, which chown and chmod change. */
 export interface NodeBase extends Omit<InodeAttrs, 'type'> {}
@@ -176,17 +176,19 @@ export interface FsType {
    * whatever lookup_open() found about permissions.
    */
   readonly lookupFails: boolean;
+  /** shmem's simple_lookup(): a name longer than NAME_MAX is ENAMETOOLONG (kernfs and procfs miss it: ENOENT). */
+  readonly shmem: boolean;
 }
 
 /**
  * The mounts of the model: devtmpfs (shmem) on /dev, sysfs on /sys, proc on /proc. The root is a
  * rootfs that can create files, as every real root filesystem (tmpfs, ext4...) can.
  */
-const ROOTFS: FsType = { name: 'rootfs', creates: true, lookupFails: false };
+const ROOTFS: FsType = { name: 'rootfs', creates: true, lookupFails: false, shmem: true };
 const MOUNTS: ReadonlyArray<readonly [string, FsType]> = [
-  ['/dev', { name: 'devtmpfs', creates: true, lookupFails: false }],
-  ['/sys', { name: 'sysfs', creates: false, lookupFails: false }],
-  ['/proc', { name: 'proc', creates: false, lookupFails: true }],
+  ['/dev', { name: 'devtmpfs', creates: true, lookupFails: false, shmem: true }],
+  ['/sys', { name: 'sysfs', creates: false, lookupFails: false, shmem: false }],
+  ['/proc', { name: 'proc', creates: false, lookupFails: true, shmem: false }],
 ];
 
 export class Vfs {
@@ -257,6 +259,8 @@ export class Vfs {
         if (create) throw kerr('EISDIR', `${path}: O_CREAT on a name followed by '/' (only a directory could match, and O_CREAT makes files)`);
         mustBeDir = true;
       }
+      // shmem (rootfs, devtmpfs) looks names up with simple_lookup(); kernfs and procfs just miss them.
+      if (name.length > NAME_MAX / 3 && this.fsOf('/' + stack.join('/')).shmem) checkNameLength(name);
       const child = node.lookup(name, ctx);
       if (!child) {
         if (last && create) {
@@ -269,6 +273,11 @@ export class Vfs {
         if (++hops > MAX_SYMLINKS) throw kerr('ELOOP', `too many levels of symbolic links resolving ${path}`);
         const target = child.target(ctx);
         const rest = parts.slice(i + 1);
+        // A magic link jumps to the open file itself (nd_jump_link()): with names or a '/' after it, that
+        // inode must be a directory, whatever the link's text reads (anon_inode:[eventfd] is no path).
+        if (child.file && (rest.length > 0 || trailing) && child.file.fInode?.type !== 'dir') {
+          throw kerr('ENOTDIR', `/${[...stack, name].join('/')} leads to ${child.file.path}, which is not a directory`);
+        }
         if (rest.length === 0) slash = target.endsWith('/');
         if (target.startsWith('/')) stack = [];
         parts = [...target.split('/').filter(Boolean), ...rest];

@@ -92,8 +92,9 @@ export class VcpuPv {
   apfVec = 0;
   apfPagereadyPending = false;
   stMsrVal = 0n;
-  /** Its enable bit, kept apart: testing the bigint on every guest entry would allocate. */
+  /** Its enable bit and its GPA (-1: beyond 2^53), kept apart: bigint work at every guest entry allocates. */
   stEnabled = false;
+  stGpa = 0;
   pvEoiMsrVal = 0n;
   /** kvm_arch_vcpu_postcreate(): poll control is enabled by default. */
   pollControl = 1n;
@@ -127,11 +128,20 @@ function featureOf(index: number): number {
   }
 }
 
+/** A guest physical address as a number, or -1 when it is beyond 2^53 (no memslot is there). */
+function gpaNumber(gpa: bigint): number {
+  return gpa > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(gpa);
+}
+
 /** The writable slot holding [gpa, gpa+len) (kvm_gfn_to_hva_cache_init / kvm_write_guest), or null. */
-function writableSlot(kvm: Kvm, gpa: bigint, len: number): MemSlot | null {
-  if (gpa > BigInt(Number.MAX_SAFE_INTEGER)) return null;
-  const s = kvm.memslots.find(Number(gpa), len);
+function writableSlotAt(kvm: Kvm, gpa: number, len: number): MemSlot | null {
+  if (gpa < 0) return null;
+  const s = kvm.memslots.find(gpa, len);
   return s !== null && !s.readonly ? s : null;
+}
+
+function writableSlot(kvm: Kvm, gpa: bigint, len: number): MemSlot | null {
+  return writableSlotAt(kvm, gpaNumber(gpa), len);
 }
 
 /** A u32 of guest memory, or null if KVM cannot read it (kvm_read_guest). */
@@ -199,13 +209,12 @@ export function kvmGuestTimeUpdate(v: KvmVcpu): void {
   writeU32(s, a + L.version, (version + 1) >>> 0);
 }
 
-/** record_steal_time(), served at each guest entry while STEAL_TIME is enabled. */
+/** record_steal_time(), served at each guest entry while STEAL_TIME is enabled: numbers only. */
 export function recordStealTime(v: KvmVcpu): void {
-  const gpa = v.pv.stMsrVal & KVM_STEAL_VALID_BITS;
+  const a = v.pv.stGpa;
   const L = KVM_STEAL_TIME;
-  const s = writableSlot(v.kvm, gpa, L.size);
+  const s = writableSlotAt(v.kvm, a, L.size);
   if (s === null) return;
-  const a = Number(gpa);
   const pre = readU32(s, a + L.preempted);
   let version = readU32(s, a + L.version);
   if (pre === null || version === null) return;
@@ -279,6 +288,7 @@ export function kvmPvSetMsr(v: KvmVcpu, index: number, data: bigint, host: boole
       if (data & BigInt(KVM_STEAL_RESERVED_MASK)) return MSR_RET_INVALID;
       pv.stMsrVal = data;
       pv.stEnabled = (data & 1n) !== 0n;
+      pv.stGpa = gpaNumber(data & KVM_STEAL_VALID_BITS);
       if (!host && data & BigInt(KVM_MSR_ENABLED)) recordStealTime(v);
       return 0;
     case MSR_KVM_PV_EOI_EN: {
@@ -351,6 +361,7 @@ export function kvmPvReset(v: KvmVcpu): void {
   pv.apfPagereadyPending = false;
   pv.stMsrVal = 0n;
   pv.stEnabled = false;
+  pv.stGpa = 0;
   pv.time = 0n;
   if (v.lapic !== null) pv.pvEoiMsrVal = 0n;
 }

@@ -343,6 +343,9 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
   // The rest of KVM_REQ_CLOCK_UPDATE (the pvclock) and KVM_REQ_STEAL_UPDATE.
   kvmPvEntry(v);
+  // In catch-up mode the exit that ends this entry asks for KVM_REQ_CLOCK_UPDATE again (vcpu_enter_guest):
+  // the next entry rewrites the pvclock.
+  if (v.tsc.tscAlwaysCatchup) v.pv.clockUpdate = true;
   for (;;) {
     // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
     if (v.scanIoapicRequested) vcpuScanIoapic(v);

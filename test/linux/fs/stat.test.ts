@@ -221,11 +221,52 @@ describe('stat: the kernel rules (fs/stat.c)', () => {
     expectErrno(() => p.fstatat(AT_FDCWD, '', new Uint8Array(STAT_SIZE), 0), 'ENOENT');
   });
 
+  it('getname_flags() (fs/namei.c): a path of PATH_MAX (4096) bytes or more is ENAMETOOLONG, after the flag check, before the walk (as on this machine)', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const buf = new Uint8Array(STAT_SIZE);
+    // 4095 bytes and the NUL fit: '/' followed by slashes is the root.
+    expect(p.fstatat(AT_FDCWD, '/'.repeat(4095), buf, 0).st_mode & S_IFMT).toBe(S_IFDIR);
+    expectErrno(() => p.fstatat(AT_FDCWD, '/'.repeat(4096), buf, 0), 'ENAMETOOLONG');
+    expectErrno(() => p.stat('/nonexistent/' + 'a'.repeat(5000)), 'ENAMETOOLONG');
+    // Bytes, not UTF-16 units: 2048 two-byte characters are 4096 bytes.
+    expectErrno(() => p.stat('/' + '\u00e9'.repeat(2048)), 'ENAMETOOLONG');
+    expectErrno(() => p.fstatat(AT_FDCWD, 'a'.repeat(5000), buf, 0x4), 'EINVAL');
+    expectErrno(() => p.fstatat(p.eventfd(0, 0), 'a'.repeat(5000), buf, AT_EMPTY_PATH), 'ENAMETOOLONG');
+  });
+
+  it('a name of more than NAME_MAX (255) bytes is ENAMETOOLONG on tmpfs (simple_lookup(), fs/libfs.c) but just missing on sysfs and procfs, as on this machine', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const b = (n: number) => 'b'.repeat(n);
+    expectErrno(() => p.stat(`/dev/${b(255)}`), 'ENOENT');
+    expectErrno(() => p.stat(`/dev/${b(256)}`), 'ENAMETOOLONG');
+    expectErrno(() => p.stat(`/dev/${b(256)}/x`), 'ENAMETOOLONG');
+    expectErrno(() => p.stat(`/${b(256)}`), 'ENAMETOOLONG');
+    expectErrno(() => p.stat(`/dev/${'\u00e9'.repeat(128)}`), 'ENAMETOOLONG'); // 256 bytes
+    expectErrno(() => p.stat(`/sys/${b(256)}`), 'ENOENT');
+    expectErrno(() => p.stat(`/proc/${b(256)}`), 'ENOENT');
+    expectErrno(() => p.stat(`/nonexistent/${b(256)}`), 'ENOENT');
+  });
+
   it('the lookup fails before the copy: ENOENT with a short buffer, EFAULT only once the file was found', () => {
     const host = Host.create();
     const p = host.spawn();
     expectErrno(() => p.fstatat(AT_FDCWD, '/nonexistent', new Uint8Array(8), 0), 'ENOENT');
     expectErrno(() => p.fstatat(AT_FDCWD, '/dev/null', new Uint8Array(STAT_SIZE - 1), 0), 'EFAULT');
+  });
+
+  it('a /proc/<pid>/fd link followed by "/" or more names jumps to the open file (nd_jump_link()); a non-directory there is ENOTDIR (fs/namei.c), as on this machine', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const efd = p.eventfd(0, 0);
+    const dev = p.open('/dev', O_RDONLY | O_DIRECTORY);
+    expectErrno(() => p.stat(`/proc/self/fd/${efd}/`), 'ENOTDIR');
+    expectErrno(() => p.lstat(`/proc/self/fd/${efd}/`), 'ENOTDIR');
+    expectErrno(() => p.stat(`/proc/self/fd/${efd}/.`), 'ENOTDIR');
+    expectErrno(() => p.stat(`/proc/self/fd/${efd}/x`), 'ENOTDIR');
+    expect(p.stat(`/proc/self/fd/${dev}/`).st_mode & S_IFMT).toBe(S_IFDIR);
+    expect(p.stat(`/proc/self/fd/${dev}/null`).st_mode & S_IFMT).toBe(S_IFCHR);
   });
 
   it('search permission: a walk through a directory the caller may not search is EACCES (may_lookup())', () => {

@@ -407,6 +407,24 @@ describe('kvmclock (x86.c kvm_write_wall_clock, kvm_write_system_time, kvm_guest
     expect(Number(kclock - (st + scaled))).toBeGreaterThan(-2);
   });
 
+  it('in TSC catch-up mode every guest entry rewrites the pvclock (vcpu_enter_guest: tsc_always_catchup requests KVM_REQ_CLOCK_UPDATE at each exit)', () => {
+    const s = model();
+    s.hostmsr('st', true, 0x4b564d01, 0x4001n);
+    s.rd('run', 0x277);
+    expect(s.rd32(0x4000)).toBe(2);
+    s.rd('run', 0x277);
+    expect(s.rd32(0x4000)).toBe(2); // no request pending: not rewritten
+    // Above the host rate and its tolerance: kvm_set_tsc_khz() turns on always-catchup.
+    expect(s.p.ioctl(s.fd, K.KVM_SET_TSC_KHZ, 3_000_000)).toBe(0);
+    expect(s.vcpu.tsc.tscAlwaysCatchup).toBe(true);
+    s.rd('run', 0x277);
+    const v = s.rd32(0x4000);
+    s.rd('run', 0x277);
+    expect(s.rd32(0x4000)).toBe(v + 2);
+    s.rd('run', 0x277);
+    expect(s.rd32(0x4000)).toBe(v + 4);
+  });
+
   it('PVCLOCK_GUEST_STOPPED in the guest copy is kept; a second vCPU in another TSC generation clears the stable bit once it enters (kvm_track_tsc_matching asks that vCPU for KVM_REQ_MASTERCLOCK_UPDATE)', () => {
     const s = model();
     s.mem.write8(0x401d, 2);
@@ -506,6 +524,16 @@ describe('async PF, steal time, PV EOI, poll control (x86.c, lapic.c kvm_lapic_s
     expect(s.rd32(0x7008)).toBe(4);
     expect(s.rd32(0x7000)).toBe(123);
     expect(s.mem.read8(0x7010)).toBe(0);
+  });
+
+  it('steal time is recorded at each entry without touching the bigint MSR value (record_steal_time is per-entry: no allocation)', () => {
+    const s = model();
+    s.hostmsr('st', true, 0x4b564d03, 0x7041n);
+    // From here on, reading the u64 MSR value on the entry path fails the test.
+    Object.defineProperty(s.vcpu.pv, 'stMsrVal', { get: () => { throw new Error('the guest entry read st.msr_val as a bigint'); }, configurable: true });
+    s.rd('run', 0x277);
+    s.rd('run', 0x277);
+    expect(s.rd32(0x7048)).toBe(4);
   });
 });
 
