@@ -375,6 +375,8 @@ export class Process implements Cred {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       // build_open_how(): with O_PATH only O_PATH_FLAGS count, so none of the creation rules apply.
       if (!(flags & O_PATH)) checkCreateFlags(path, flags);
+      // do_sys_openat2(): getname() after the flag checks, before the fd is reserved.
+      checkPathLength(path);
       this.fds.reserveCheck();
       if ((flags & (__O_TMPFILE | O_PATH)) === __O_TMPFILE) {
         file = this.openTmpfile(path, flags, mode);
@@ -1279,6 +1281,7 @@ export class Process implements Cred {
   readdir(path: string): string[] {
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      checkPathLength(path);
       const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx);
       if (node.type !== 'dir') throw kerr('ENOTDIR', `${real} is not a directory`);
       if (!this.mayAccess(node, MAY_READ)) throw kerr('EACCES', `${real} is not readable by uid ${this.uid}`);
@@ -1293,6 +1296,7 @@ export class Process implements Cred {
 
   readlink(path: string): string {
     try {
+      checkPathLength(path);
       const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, false);
       if (node.type !== 'link') throw kerr('EINVAL', `${real} is not a symbolic link`);
       const t = node.target(this.ctx);
@@ -1465,6 +1469,7 @@ export class Process implements Cred {
         where = file.path;
       } else {
         if (this.exited) throw this.exitedError();
+        checkPathLength(target);
         const r = this.kernel.vfs.resolve(target, this.ctx, syscall !== 'lchown');
         inode = r.node;
         where = r.path;
