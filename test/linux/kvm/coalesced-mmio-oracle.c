@@ -37,22 +37,9 @@ static void zone(const char *what, int reg, uint64_t addr, uint32_t size, uint32
   res(what, ioctl(vm, reg ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO, &z));
 }
 
-/* KVM_SET_REGS: RIP at the access, EAX/EBX/ECX as given. */
-static void setregs(uint32_t rip, uint32_t eax, uint32_t ebx, uint32_t ecx) {
-  struct kvm_regs rg;
-  memset(&rg, 0, sizeof rg);
-  rg.rip = rip;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  rg.rax = eax;
-  rg.rbx = ebx;
-  rg.rcx = ecx;
-  ioctl(vfd, KVM_SET_REGS, &rg);
-}
-
 /* How the run ended, then the ring through vCPU 0's and vCPU 1's mappings. */
 static void guest(const char *what, uint32_t rip, uint32_t eax, uint32_t ebx, uint32_t ecx) {
-  setregs(rip, eax, ebx, ecx);
+  flat32_set(vfd, rip, eax, ebx, ecx, 0);
   long r = ioctl(vfd, KVM_RUN, 0);
   if (r < 0) printf("%s: E%d", what, errno);
   else printf("%s: exit=%u", what, run->exit_reason);
@@ -88,7 +75,7 @@ static void show(const char *what, long r, uint32_t at, uint32_t next) {
 
 /* Starts the access at `rip` (next instruction at `next`) with EAX/EBX. */
 static void start(const char *what, uint32_t rip, uint32_t next, uint32_t eax, uint32_t ebx) {
-  setregs(rip, eax, ebx, 0);
+  flat32_set(vfd, rip, eax, ebx, 0, 0);
   show(what, ioctl(vfd, KVM_RUN, 0), rip, next);
 }
 
@@ -105,9 +92,7 @@ int main(void) {
   vm = ioctl(kvm, KVM_CREATE_VM, 0);
   printf("vm cap coalesced mmio: %d\n", ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
   printf("max entries: %d\n", (int)KVM_COALESCED_MMIO_MAX);
-  unsigned char *mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
-  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  unsigned char *mem = flat32_ram(vm);
   vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
   int v1 = ioctl(vm, KVM_CREATE_VCPU, 1);
   int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);

@@ -106,14 +106,7 @@ static void filter(const char *what, uint32_t flags, int n, const uint32_t (*r)[
 }
 
 static void setup(void) {
-  flat32_gdt(mem);
-  static const unsigned char gp[] = { 0xe6, 0x8d, 0xf4 };
-  memcpy(mem + 0x2000, gp, sizeof gp);
-  flat32_gate(mem, 13, 0x2000);
-  static const unsigned char rd[] = { 0x0f, 0x32, 0xe6, 0x80, 0xf4 };
-  static const unsigned char wr[] = { 0x0f, 0x30, 0xe6, 0x80, 0xf4 };
-  memcpy(mem + 0x1000, rd, sizeof rd);
-  memcpy(mem + 0x1010, wr, sizeof wr);
+  flat32_msr_guest(mem);
   flat32_sregs(vfd);
 }
 
@@ -123,9 +116,7 @@ int main(void) {
   printf("cap msr filter: %d\n", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER));
   vm = ioctl(kvm, KVM_CREATE_VM, 0);
   printf("vm cap user space msr: %d\n", ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR));
-  mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
-  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  mem = flat32_ram(vm);
   vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
   run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
   setup();

@@ -15,6 +15,7 @@ import { enableLapic, ioapicRoute, ioapicSetMask, maskPic, type RouteOptions } f
 import { POLLIN } from '../../../include-ts/linux/poll.js';
 import { fcParams } from '../../support/runs.js';
 import { count, efd, irqfd, irqLine, K, setRoutes, signal, vmm, type Vmm } from './helpers.js';
+import { checkedCommands } from '../../support/commands.js';
 
 const GSI = 20;
 const VEC = 0x60;
@@ -190,7 +191,6 @@ class Real {
   }
 }
 
-type Cmd = fc.Command<Model, Real>;
 
 function check(m: Model, r: Real): void {
   const v = r.v;
@@ -213,14 +213,7 @@ function check(m: Model, r: Real): void {
   }
 }
 
-const cmd = (name: string, pre: (m: Model) => boolean, run: (m: Model, r: Real) => void): Cmd => ({
-  check: pre,
-  run(m, r) {
-    run(m, r);
-    check(m, r);
-  },
-  toString: () => name,
-});
+const cmd = checkedCommands<Model, Real>(check);
 
 const always = () => true;
 const commands = [

@@ -55,20 +55,9 @@ static uint64_t rd64(uint32_t gpa) { uint64_t v; memcpy(&v, mem + gpa, 8); retur
 
 /* Runs from rip with ECX/EAX/EDX/EBX set; prints how the run ended and EAX/EDX. */
 static void acc(const char *what, uint64_t rip, uint32_t index, uint32_t lo, uint32_t hi, uint32_t ebx) {
+  flat32_set(vfd, rip, lo, ebx, index, hi);
+  flat32_run(vfd, run, what);
   struct kvm_regs rg;
-  memset(&rg, 0, sizeof rg);
-  rg.rip = rip;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  rg.rcx = index;
-  rg.rax = lo;
-  rg.rdx = hi;
-  rg.rbx = ebx;
-  ioctl(vfd, KVM_SET_REGS, &rg);
-  long r = ioctl(vfd, KVM_RUN, 0);
-  if (r < 0) printf("%s: E%d", what, errno);
-  else printf("%s: exit=%u", what, run->exit_reason);
-  if (r == 0 && run->exit_reason == KVM_EXIT_IO) printf(" io=%x", run->io.port);
   ioctl(vfd, KVM_GET_REGS, &rg);
   printf(" eax=%x edx=%x\n", (unsigned)rg.rax, (unsigned)rg.rdx);
 }
@@ -145,15 +134,9 @@ static void pvcpuid(const char *what, uint32_t features) {
 }
 
 static void setup(void) {
-  flat32_gdt(mem);
-  static const unsigned char gp[] = { 0xe6, 0x8d, 0xf4 };
-  memcpy(mem + 0x2000, gp, sizeof gp);
-  flat32_gate(mem, 13, 0x2000);
-  static const unsigned char rdp[] = { 0x0f, 0x32, 0xe6, 0x80, 0xf4 };
-  static const unsigned char wrp[] = { 0x0f, 0x30, 0xe6, 0x80, 0xf4 };
+  flat32_msr_guest(mem);
+  /* clk: wrmsr; mov eax, [ebx]; mov edx, [ebx + 0x18]; out 0x80, al; hlt */
   static const unsigned char clk[] = { 0x0f, 0x30, 0x8b, 0x03, 0x8b, 0x53, 0x18, 0xe6, 0x80, 0xf4 };
-  memcpy(mem + 0x1000, rdp, sizeof rdp);
-  memcpy(mem + 0x1010, wrp, sizeof wrp);
   memcpy(mem + 0x1020, clk, sizeof clk);
   flat32_sregs(vfd);
 }
@@ -162,9 +145,7 @@ static void setup(void) {
 static void newvm(int kvm) {
   vm = ioctl(kvm, KVM_CREATE_VM, 0);
   ioctl(vm, KVM_CREATE_IRQCHIP, 0);
-  mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
-  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  mem = flat32_ram(vm);
   vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
   run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
   setup();

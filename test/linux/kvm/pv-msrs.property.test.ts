@@ -12,6 +12,7 @@ import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { kvm_msr_entry, kvm_msrs } from '../../../include-ts/asm/kvm.js';
 import { fcParams } from '../../support/runs.js';
 import { addRam, enableCap, errno, K, vmm, type Vmm } from './helpers.js';
+import { checkedCommands } from '../../support/commands.js';
 
 const RAM = 0x10000;
 /** index -> the KVM_FEATURE_* bit guest_pv_has() checks. */
@@ -118,7 +119,6 @@ class Real {
   }
 }
 
-type Cmd = fc.Command<Model, Real>;
 
 /** Every MSR reads back what the model says. */
 function check(m: Model, r: Real): void {
@@ -129,14 +129,7 @@ function check(m: Model, r: Real): void {
   }
 }
 
-const cmd = (name: string, pre: (m: Model) => boolean, run: (m: Model, r: Real) => void): Cmd => ({
-  check: pre,
-  run(m, r) {
-    run(m, r);
-    check(m, r);
-  },
-  toString: () => name,
-});
+const cmd = checkedCommands<Model, Real>(check);
 const hex = (x: bigint | number) => `0x${x.toString(16)}`;
 const index = fc.constantFrom(...INDICES);
 /** Per MSR, the values on either side of its rules, plus the common pool. */

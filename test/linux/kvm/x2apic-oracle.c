@@ -87,19 +87,9 @@ static void cpuid(const char *what, int fd, int x2apic) {
 
 /* One guest access: RIP at `rip`, ECX/EAX/EDX as given; how the run ended and EAX. */
 static void guest(const char *what, uint32_t rip, uint32_t ecx, uint32_t eax, uint32_t edx) {
+  flat32_set(vfd, rip, eax, 0, ecx, edx);
+  flat32_run(vfd, run, what);
   struct kvm_regs rg;
-  memset(&rg, 0, sizeof rg);
-  rg.rip = rip;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  rg.rcx = ecx;
-  rg.rax = eax;
-  rg.rdx = edx;
-  ioctl(vfd, KVM_SET_REGS, &rg);
-  long r = ioctl(vfd, KVM_RUN, 0);
-  if (r < 0) printf("%s: E%d", what, errno);
-  else printf("%s: exit=%u", what, run->exit_reason);
-  if (r == 0 && run->exit_reason == KVM_EXIT_IO) printf(" io=%x", run->io.port);
   ioctl(vfd, KVM_GET_REGS, &rg);
   printf(" eax=%x\n", (unsigned)rg.rax);
 }
@@ -118,9 +108,7 @@ static void vm_run(const char *name, int kvm, int split, uint64_t api, int other
     struct kvm_enable_cap ec = { .cap = KVM_CAP_X2APIC_API, .args = { api } };
     res(W("x2apic api"), ioctl(vm, KVM_ENABLE_CAP, &ec));
   }
-  unsigned char *mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
-  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  unsigned char *mem = flat32_ram(vm);
   vfd = ioctl(vm, KVM_CREATE_VCPU, 2);
   int v1 = ioctl(vm, KVM_CREATE_VCPU, other);
   run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
@@ -245,9 +233,7 @@ static void eoi_run(const char *name, int kvm, uint64_t api) {
   ioctl(vm, KVM_ENABLE_CAP, &ec);
   struct kvm_enable_cap xc = { .cap = KVM_CAP_X2APIC_API, .args = { api } };
   res(E("x2apic api"), ioctl(vm, KVM_ENABLE_CAP, &xc));
-  unsigned char *mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
-  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
+  unsigned char *mem = flat32_ram(vm);
   vfd = ioctl(vm, KVM_CREATE_VCPU, 0);
   run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
   cpuid(E("cpuid with x2apic"), vfd, 1);
@@ -271,13 +257,7 @@ static void eoi_run(const char *name, int kvm, uint64_t api) {
   memcpy(mem + 0x2000, isr, sizeof isr);
   flat32_gate(mem, 0x50, 0x2000);
   flat32_sregs(vfd);
-  struct kvm_regs rg;
-  memset(&rg, 0, sizeof rg);
-  rg.rip = 0x1000;
-  rg.rsp = 0x8000;
-  rg.rflags = 2;
-  rg.rcx = 0x80b;
-  ioctl(vfd, KVM_SET_REGS, &rg);
+  flat32_set(vfd, 0x1000, 0, 0, 0x80b, 0);
   struct kvm_msi msi = { .address_lo = 0xfee00000, .data = 0xc050 };
   res(E("signal level msi 0x50"), ioctl(vm, KVM_SIGNAL_MSI, &msi));
   long r = ioctl(vfd, KVM_RUN, 0);
