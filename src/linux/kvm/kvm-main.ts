@@ -8,6 +8,7 @@
 // ioctls from a process other than the VM's creator -> EIO. KVM_CREATE_VCPU: id >= 4096 -> EINVAL,
 // more than 1024 vCPUs -> EINVAL, an id in use -> EEXIST. KVM_RUN with a non-zero argument -> EINVAL.
 
+import { kvmSetGuestPaused } from './pv-msrs.js';
 import { kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
@@ -348,6 +349,8 @@ export class KvmVcpuFile extends KFile {
         return vcpuIoctlInterrupt(v, arg);
       case KC.KVM_GET_STATS_FD:
         return getStatsFd(ctx, v);
+      case KC.KVM_KVMCLOCK_CTRL:
+        return kvmSetGuestPaused(v);
       case KVM_ENABLE_CAP:
         return vcpuEnableCap(v, arg);
       default:

@@ -45,6 +45,7 @@
 //   the 100 ms kvmclock_update_work that carries KVM_REQ_GLOBAL_CLOCK_UPDATE to the other vCPUs; the master
 //   clock's snapshot (the model's TSC and kvmclock never drift, so "now" gives the same line).
 
+import { kerr } from '../errors.js';
 import {
   KVM_ASYNC_PF_DELIVERY_AS_INT, KVM_ASYNC_PF_DELIVERY_AS_PF_VMEXIT, KVM_ASYNC_PF_ENABLED, KVM_ASYNC_PF_VEC_MASK,
   KVM_FEATURE_ASYNC_PF, KVM_FEATURE_ASYNC_PF_INT, KVM_FEATURE_ASYNC_PF_VMEXIT, KVM_FEATURE_CLOCKSOURCE, KVM_FEATURE_CLOCKSOURCE2,
@@ -87,6 +88,8 @@ export class VcpuPv {
   clockUpdate = true;
   /** KVM_REQ_MASTERCLOCK_UPDATE: recompute the VM's use of the master clock at the next entry (kvmclock.ts). */
   masterclockUpdate = false;
+  /** vcpu->arch.pvclock_set_guest_stopped_request (KVM_KVMCLOCK_CTRL). */
+  guestStoppedRequest = false;
   apfEnVal = 0n;
   apfIntVal = 0n;
   apfVec = 0;
@@ -201,6 +204,11 @@ export function kvmGuestTimeUpdate(v: KvmVcpu): void {
   const now = v.kvm.sched.now;
   let flags = v.kvm.kvmclock.useMasterClock ? PVCLOCK_TSC_STABLE_BIT : 0;
   flags |= (flagsWord >>> 8) & PVCLOCK_GUEST_STOPPED; // retained from the guest's copy
+  // KVM_KVMCLOCK_CTRL's request, in this update only (the guest clears the bit when it has seen it).
+  if (v.pv.guestStoppedRequest) {
+    flags |= PVCLOCK_GUEST_STOPPED;
+    v.pv.guestStoppedRequest = false;
+  }
   writeU32(s, a + 4, 0);
   writeU64(s, a + L.tscTimestamp, kvmReadL1Tsc(v));
   writeU64(s, a + L.systemTime, v.kvm.kvmclock.read(now));
@@ -336,6 +344,17 @@ export function kvmPvHostGet(v: KvmVcpu, index: number): bigint {
 export function kvmPvHostSet(v: KvmVcpu, index: number, data: bigint): boolean {
   const r = kvmPvSetMsr(v, index, data, true);
   return r === 0 || (r === KVM_MSR_RET_UNSUPPORTED && data === 0n);
+}
+
+/**
+ * KVM_KVMCLOCK_CTRL (kvm_set_guest_paused): the host paused the guest; EINVAL unless kvmclock is on.
+ * The next pvclock update carries PVCLOCK_GUEST_STOPPED (for the guest's soft-lockup watchdog).
+ */
+export function kvmSetGuestPaused(v: KvmVcpu): number {
+  if (!(v.pv.time & 1n)) throw kerr('EINVAL', `vCPU ${v.vcpuId}'s guest has not enabled kvmclock (MSR_KVM_SYSTEM_TIME(_NEW) bit 0)`);
+  v.pv.guestStoppedRequest = true;
+  v.pv.clockUpdate = true;
+  return 0;
 }
 
 /** vcpu_enter_guest(): KVM_REQ_MASTERCLOCK_UPDATE (kvm_update_masterclock), then KVM_REQ_CLOCK_UPDATE. */

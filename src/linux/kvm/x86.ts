@@ -115,6 +115,7 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     // kvm_vm_ioctl_check_extension_generic(): the stats fds (stats.ts).
     case KC.KVM_CAP_BINARY_STATS_FD:
     case KC.KVM_CAP_ENFORCE_PV_FEATURE_CPUID:
+    case KC.KVM_CAP_KVMCLOCK_CTRL:
     // KVM_CREATE_DEVICE (device.ts; this host answers 1 on /dev/kvm and VM fds).
     case KC.KVM_CAP_DEVICE_CTRL:
       // KVM_CAP_INTR_SHADOW is 0 on x86 (never reported); KVM_CAP_X86_ROBUST_SINGLESTEP (1 on the host)

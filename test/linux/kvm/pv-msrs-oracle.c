@@ -154,6 +154,7 @@ static void newvm(int kvm) {
 int main(void) {
   int kvm = open("/dev/kvm", O_RDWR);
   printf("cap enforce pv feature cpuid: %d\n", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID));
+  printf("cap kvmclock ctrl: %d\n", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_KVMCLOCK_CTRL));
   {
     /* The index list, filtered to the MSRs the model lists, in the kernel's order. */
     static const uint32_t known[] = { 0x174, 0x175, 0x176, 0xc0000081, 0xc0000083, 0xc0000102, 0xc0000084, 0xc0000082, 0x10, 0x277, 0x3b, 0x6e0, 0x1a0 };
@@ -191,6 +192,7 @@ int main(void) {
   hostmsr("get wall clock unmapped", 0, 0x4b564d00, 0);
   hostmsr("set wall clock 0", 1, 0x11, 0);
 
+  res("kvmclock ctrl before kvmclock", ioctl(vfd, KVM_KVMCLOCK_CTRL, 0));
   hostmsr("set system time new", 1, 0x4b564d01, 0x4001);
   hostmsr("get system time new", 0, 0x4b564d01, 0);
   hostmsr("get system time", 0, 0x12, 0);
@@ -201,6 +203,13 @@ int main(void) {
   clockflags("get_clock after a guest entry");
   rd("run", 0x277);
   pvclock("pvclock after 2nd run", 0x4000);
+  /* KVM_KVMCLOCK_CTRL (kvm_set_guest_paused): GUEST_STOPPED in the next pvclock only; the guest clears it. */
+  res("kvmclock ctrl", ioctl(vfd, KVM_KVMCLOCK_CTRL, 0));
+  rd("run", 0x277);
+  pvclock("pvclock after kvmclock ctrl", 0x4000);
+  mem[0x401d] &= ~2;
+  rd("run", 0x277);
+  pvclock("pvclock after the guest cleared it", 0x4000);
   hostmsr("set khz-independent", 1, 0x4b564d01, 0x4001);
   res("set tsc khz", ioctl(vfd, KVM_SET_TSC_KHZ, 3000000));
   rd("run after tsc khz", 0x277);

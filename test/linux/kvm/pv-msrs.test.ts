@@ -177,6 +177,7 @@ function modelLines(): string[] {
   s.newvm();
   const { p } = s.v;
   s.out.push(`cap enforce pv feature cpuid: ${p.ioctl(s.v.kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_ENFORCE_PV_FEATURE_CPUID)}`);
+  s.out.push(`cap kvmclock ctrl: ${p.ioctl(s.v.kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_KVMCLOCK_CTRL)}`);
   {
     const l = new Uint8Array(kvm_msr_list.size + 4 * 1024);
     setU32(l, 0, 1024);
@@ -200,6 +201,7 @@ function modelLines(): string[] {
   h('get wall clock unmapped', false, 0x4b564d00, 0);
   h('set wall clock 0', true, 0x11, 0);
 
+  s.res('kvmclock ctrl before kvmclock', () => p.ioctl(s.fd, K.KVM_KVMCLOCK_CTRL, 0));
   h('set system time new', true, 0x4b564d01, 0x4001);
   h('get system time new', false, 0x4b564d01, 0);
   h('get system time', false, 0x12, 0);
@@ -210,6 +212,12 @@ function modelLines(): string[] {
   s.clockflags('get_clock after a guest entry');
   s.rd('run', 0x277);
   s.pvclock('pvclock after 2nd run', 0x4000);
+  s.res('kvmclock ctrl', () => p.ioctl(s.fd, K.KVM_KVMCLOCK_CTRL, 0));
+  s.rd('run', 0x277);
+  s.pvclock('pvclock after kvmclock ctrl', 0x4000);
+  s.mem.write8(0x401d, s.mem.read8(0x401d) & ~2);
+  s.rd('run', 0x277);
+  s.pvclock('pvclock after the guest cleared it', 0x4000);
   h('set khz-independent', true, 0x4b564d01, 0x4001);
   s.res('set tsc khz', () => p.ioctl(s.fd, K.KVM_SET_TSC_KHZ, 3000000));
   s.rd('run after tsc khz', 0x277);
@@ -484,6 +492,18 @@ describe('kvmclock (x86.c kvm_write_wall_clock, kvm_write_system_time, kvm_guest
     s.p.ioctl(s.v.vm, K.KVM_SET_CLOCK, c);
     s.rd('run', 0x277);
     expect(s.rd32(0x4000)).toBe(4);
+  });
+});
+
+describe('KVM_KVMCLOCK_CTRL (x86.c kvm_set_guest_paused, kvm_guest_time_update)', () => {
+  it('is EINVAL until the guest enabled kvmclock; then the next pvclock carries PVCLOCK_GUEST_STOPPED, and only that one', () => {
+    const lines = modelLines();
+    const get = (k: string) => lines.find((l) => l.startsWith(`${k}: `));
+    expect(get('cap kvmclock ctrl')).toBe('cap kvmclock ctrl: 1');
+    expect(get('kvmclock ctrl before kvmclock')).toBe('kvmclock ctrl before kvmclock: E22');
+    expect(get('kvmclock ctrl')).toBe('kvmclock ctrl: 0');
+    expect(get('pvclock after kvmclock ctrl')).toMatch(/ flags=3 /);
+    expect(get('pvclock after the guest cleared it')).toMatch(/ flags=1 /);
   });
 });
 
