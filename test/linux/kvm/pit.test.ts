@@ -344,23 +344,24 @@ describe('a guest taking PIT ticks (KVM_RUN)', () => {
     expect(v.host.control.kvm.vcpu(v.p, v.vcpus[0]!).guest().regs[0]).toBe(3);
   });
 
-  it('a masked pin: the first pulse is never acked, the held timer leaves nothing to wait for, KVM_RUN returns EINTR', () => {
+  /** A PIT whose pin 0 the guest masked: KVM_RUN ends in EINTR with the first pulse never acked. */
+  const maskedPit = () => {
     const v = vmm();
     v.p.ioctl(v.vm, K.KVM_CREATE_PIT2, new Uint8Array(kvm_pit_config.size));
     v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, pitGuest(0, 11932, 1, true));
     expect(run(v)).toBe('EINTR');
     const pit = v.host.control.kvm.vm(v.p, v.vm).kvm.pit!;
     expect(pit.irqAck).toBe(0);
+    return { v, pit };
+  };
+
+  it('a masked pin: the first pulse is never acked, the held timer leaves nothing to wait for, KVM_RUN returns EINTR', () => {
+    const { pit } = maskedPit();
     expect(pit.pit.suspended).toBe(true);
   });
 
   it('unmasking the pin fires the PIT\'s mask notifier (pit_mask_notifer): pending ticks dropped, the ack re-armed, ticks flow again', () => {
-    const v = vmm();
-    v.p.ioctl(v.vm, K.KVM_CREATE_PIT2, new Uint8Array(kvm_pit_config.size));
-    v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, pitGuest(0, 11932, 1, true));
-    expect(run(v)).toBe('EINTR');
-    const pit = v.host.control.kvm.vm(v.p, v.vm).kvm.pit!;
-    expect(pit.irqAck).toBe(0);
+    const { v, pit } = maskedPit();
     // The same guest state, now only unmasking pin 0 (the PIT keeps counting as programmed).
     const a = new GuestAsm('unmask');
     a.label('start');
