@@ -57,17 +57,25 @@ function inRange(z: CoalescedZone, addr: bigint, len: number): boolean {
 
 /** One registered zone: struct kvm_coalesced_mmio_dev on its bus. */
 class ZoneDevice implements IoDevice {
+  /** The zone as numbers, for the per-write check (the bus addresses accesses as numbers too). */
+  private readonly start: number;
+  private readonly end: number;
+
   constructor(
     readonly zone: CoalescedZone,
     private readonly owner: CoalescedMmio,
-  ) {}
+  ) {
+    this.start = Number(zone.addr);
+    this.end = this.start + zone.size;
+  }
 
   read(): number {
     return -1;
   }
 
+  /** coalesced_mmio_write(): only a write that lies inside the zone (a guest access: len > 0). */
   write(addr: number, len: number, value: number): boolean {
-    return inRange(this.zone, BigInt(addr), len) && this.owner.append(addr, len, value, this.zone.pio);
+    return addr >= this.start && addr + len <= this.end && this.owner.append(addr, len, value, this.zone.pio);
   }
 }
 
