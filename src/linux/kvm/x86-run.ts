@@ -115,7 +115,7 @@ export function vcpuIoctlRun(v: KvmVcpu, ctx: FileContext): number {
 /** KVM_RUN on an AP that waits for INIT/SIPI: block, accept the events, and return EAGAIN (or EINTR). */
 function runUninitialized(v: KvmVcpu, ctx: FileContext, wantsToRun: boolean): never {
   if (!wantsToRun) throw kerr('EINTR', 'immediate_exit is set');
-  waitFor(v, ctx, () => hasPendingInitSipi(v), `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`, false);
+  waitFor(v, ctx, () => hasPendingInitSipi(v), () => `vCPU ${v.vcpuId} is an AP waiting for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED)`, false);
   acceptEvents(v);
   throw kerr('EAGAIN', `vCPU ${v.vcpuId} received INIT/SIPI; re-enter KVM_RUN`);
 }
@@ -174,7 +174,7 @@ export function acceptEvents(v: KvmVcpu): void {
  * Blocks (runs the model) until `ready`; EINTR with KVM_EXIT_INTR if nothing can make it true.
  * `halt`: kvm_vcpu_halt() (HLT), which also accounts the time blocked; else kvm_vcpu_block().
  */
-function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: string, halt: boolean): void {
+function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: () => string, halt: boolean): void {
   const stat = v.stat;
   if (ready()) {
     // An async KVM_RUN that blocked earlier and is re-entered now that the vCPU can run.
@@ -185,14 +185,14 @@ function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: strin
     stat.blocking = 1;
     stat.blockStartNs = v.kvm.sched.now;
   }
-  if (ctx.async) throw new WouldBlock(v.wq, what);
+  if (ctx.async) throw new WouldBlock(v.wq, what());
   const woke = v.kvm.sched.runUntil(ready);
   endBlock(v, woke, halt);
   if (!woke) {
     // kvm_handle_signal_exit() / kvm_arch_vcpu_ioctl_run(): the "signal" ends KVM_RUN.
     stat.signal_exits++;
     setExit(v, KVM_EXIT_INTR);
-    throw kerr('EINTR', `${what}, and nothing pending in the model can wake it: returning as if a signal arrived (KVM_EXIT_INTR); use ioctlAsync to wait for another part of the program`);
+    throw kerr('EINTR', `${what()}, and nothing pending in the model can wake it: returning as if a signal arrived (KVM_EXIT_INTR); use ioctlAsync to wait for another part of the program`);
   }
 }
 
@@ -306,7 +306,9 @@ function vcpuRun(v: KvmVcpu, ctx: FileContext): number {
 /** The waiting part of vcpu_block(), out of line so the common (runnable) path allocates no closure. */
 function blockHalted(v: KvmVcpu, ctx: FileContext): void {
   const halted = v.mpState === KVM_MP_STATE_HALTED;
-  waitFor(v, ctx, () => vcpuRunnable(v), halted ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`, halted);
+  // The reason is formatted only if the wait fails or is handed to an async caller: a HLT the model
+  // wakes from (a timer) costs no string.
+  waitFor(v, ctx, () => vcpuRunnable(v), () => (halted ? `vCPU ${v.vcpuId} is halted (HLT${v.cpu.ifFlag ? '' : ' with IF=0'})` : `vCPU ${v.vcpuId} is waiting for INIT/SIPI`), halted);
 }
 
 /** vcpu_block(). */
