@@ -8,6 +8,7 @@
 // ioctls from a process other than the VM's creator -> EIO. KVM_CREATE_VCPU: id >= 4096 -> EINVAL,
 // more than 1024 vCPUs -> EINVAL, an id in use -> EEXIST. KVM_RUN with a non-zero argument -> EINVAL.
 
+import { kvmVcpuTscPostcreate } from './tsc.js';
 import { kvmSetGuestPaused } from './pv-msrs.js';
 import { kerr } from '../errors.js';
 import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
@@ -253,6 +254,8 @@ export class KvmVmFile extends KFile {
     const vcpu = new KvmVcpu(kvm, vid, kvm.vcpus.length);
     kvm.createdVcpus++;
     kvm.vcpus.push(vcpu);
+    // kvm_arch_vcpu_postcreate(), once the vCPU is online.
+    kvmVcpuTscPostcreate(vcpu);
     kvm.coalesced.attach(vcpu);
     requestScanIoapic(kvm);
     kvm.get();

@@ -231,21 +231,24 @@ export function kvmSynchronizeTsc(v: KvmVcpu, value: bigint | null): void {
 }
 
 /**
- * kvm_track_tsc_matching(): the master clock needs every online vCPU (the one being created counts) in
+ * kvm_track_tsc_matching(): the master clock needs every online vCPU (a new one is online by postcreate) in
  * one TSC generation; KVM_REQ_MASTERCLOCK_UPDATE when that answer differs from the VM's, or when a new
  * generation starts while the master clock is on.
  */
 function trackTscMatching(v: KvmVcpu, newGeneration: boolean): void {
   const kvm = v.kvm;
-  const online = kvm.vcpus.includes(v) ? kvm.vcpus.length : kvm.vcpus.length + 1;
-  const use = kvm.tsc.nrVcpusMatchedTsc + 1 === online;
+  const use = kvm.tsc.nrVcpusMatchedTsc + 1 === kvm.vcpus.length;
   const current = kvm.kvmclock.useMasterClock;
   if ((current && newGeneration) || current !== use) v.pv.masterclockUpdate = true;
 }
 
-/** kvm_arch_vcpu_create()'s kvm_set_tsc_khz(default_tsc_khz) (result ignored) and postcreate's synchronization. */
+/** kvm_arch_vcpu_create()'s kvm_set_tsc_khz(default_tsc_khz) (result ignored). */
 export function kvmVcpuTscCreate(v: KvmVcpu): void {
   kvmSetTscKhz(v, v.kvm.tsc.defaultTscKhz);
+}
+
+/** kvm_arch_vcpu_postcreate(): the new vCPU, already counted online, synchronizes its TSC. */
+export function kvmVcpuTscPostcreate(v: KvmVcpu): void {
   kvmSynchronizeTsc(v, null);
 }
 
