@@ -362,7 +362,9 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   // the next entry rewrites the pvclock.
   if (v.tsc.tscAlwaysCatchup) v.pv.clockUpdate = true;
   for (;;) {
-    if (dirtyRingExit(v)) {
+    // A re-entry after an exit KVM handled (the first one was checked before the PV updates, which may
+    // push to the ring and still enter, as record_steal_time() after the check can).
+    if (n !== 0 && dirtyRingExit(v)) {
       v.lastSlice = n;
       return R_EXIT;
     }
