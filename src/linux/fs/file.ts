@@ -89,11 +89,12 @@ export abstract class KFile {
   fEp: EpollLink[] | null = null;
 
   /**
-   * path_noexec(): the file's superblock is SB_I_NOEXEC. Files without a path (anon_inodefs: eventfd,
-   * epoll, VFIO device and KVM fds; pipefs) are; mmap with PROT_EXEC fails with EPERM [E].
+   * path_noexec(): the file's superblock is SB_I_NOEXEC: anon_inodefs (eventfd, epoll, VFIO device and
+   * KVM fds), pipefs, sysfs (kernfs) and procfs; mmap with PROT_EXEC fails with EPERM [E].
    */
   get noexec(): boolean {
-    return !this.path.startsWith('/');
+    const p = this.path;
+    return !p.startsWith('/') || p.startsWith('/sys/') || p.startsWith('/proc/');
   }
 
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
