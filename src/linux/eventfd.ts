@@ -10,6 +10,7 @@
 
 import { kerr, WouldBlock } from './errors.js';
 import { KFile, type FileContext } from './fs/file.js';
+import { noopLlseek } from './fs/llseek.js';
 import type { Kernel } from './kernel.js';
 import { WaitQueue } from './waitqueue.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../../include-ts/linux/eventfd.js';
@@ -128,6 +129,10 @@ export class EventFdFile extends KFile {
   readonly path = 'anon_inode:[eventfd]';
   /** eventfd_fops.poll = eventfd_poll. */
   override readonly canPoll = true;
+  /** ->llseek = noop_llseek. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
 
   constructor(readonly ctx: EventFdCtx) {
     super();

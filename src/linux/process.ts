@@ -15,6 +15,7 @@ import { MAY_EXEC, MAY_READ, MAY_WRITE, checkPathLength, inodePermission, modeTe
 import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
+import { SEEK_MAX, genericLlseek, setCurLlseek } from './fs/llseek.js';
 import { STAT_SIZE, copyStat, cpNewStat, getattrFile, getattrPath, type Stat } from './fs/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
@@ -496,7 +497,7 @@ export class Process implements Cred {
   private openNode(flags: number, fmode: number, node: Exclude<Inode, { type: 'link' }>, real: string): KFile {
     switch (node.type) {
       case 'dir':
-        return new DirFile(real);
+        return new DirFile(real, this.kernel.vfs.fsOf(real).name);
       case 'attr':
         // kernfs_fop_open() checks f_mode, so an access-mode-3 open of any attribute succeeds.
         if (fmode & FMODE_WRITE && !node.store) throw kerr('EACCES', `${real} is read-only`);
@@ -744,6 +745,25 @@ export class Process implements Cred {
 
   pwrite(fd: number, buf: Uint8Array, offset: number | bigint): number {
     return this.rw('pwrite64', false, true, fd, buf, toOffset(offset));
+  }
+
+  /**
+   * lseek(2) (ksys_lseek): fdget_pos (EBADF, O_PATH included), `whence` above SEEK_HOLE is EINVAL,
+   * then the file's ->llseek (fs/llseek.ts), which may be none (ESPIPE). Returns the new position.
+   */
+  lseek(fd: number, offset: number | bigint, whence: number): number {
+    let file: KFile | undefined;
+    const off = typeof offset === 'bigint' ? Number(BigInt.asIntN(64, offset)) : offset;
+    try {
+      file = this.fileFor(fd);
+      if (whence >>> 0 > SEEK_MAX) throw kerr('EINVAL', `whence ${whence} is not SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA or SEEK_HOLE`);
+      const r = file.llseek(off, whence >>> 0);
+      if (this.kernel.trace.active) this.traceCall('lseek', fd, file, [fd, off, whence], r, undefined);
+      return r;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('lseek', fd, file, [fd, off, whence], -1, e);
+      this.fail(e, 'lseek', `lseek(${fd})`, fd);
+    }
   }
 
   private async rwAsync(kind: 'read' | 'write', fd: number, buf: Uint8Array): Promise<number> {
@@ -1569,8 +1589,16 @@ class PathFile extends KFile {
 /** An open directory (only for O_RDONLY|O_DIRECTORY opens; listings go through readdir). */
 class DirFile extends KFile {
   readonly kind = 'other' as const;
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    /** The filesystem it is on (VfsTree.fsOf().name). */
+    private readonly fs: string,
+  ) {
     super();
+  }
+  /** dcache_dir_lseek() on tmpfs/devtmpfs; generic_file_llseek() with i_size 0 on kernfs and procfs. */
+  override llseek(offset: number, whence: number): number {
+    return this.fs === 'devtmpfs' || this.fs === 'rootfs' ? setCurLlseek(this, offset, whence, `directory ${this.path}`) : genericLlseek(this, offset, whence, 0);
   }
   override read(): number {
     throw kerr('EISDIR', `${this.path} is a directory`);

@@ -116,6 +116,11 @@ export abstract class KFile {
     throw kerr('ENOTTY', `ioctl 0x${(req >>> 0).toString(16)} is not supported by this file (${this.kind})`);
   }
 
+  /** ->llseek (fs/llseek.ts): none by default, so lseek(2) is ESPIPE (FMODE_LSEEK is not set). */
+  llseek(_offset: number, _whence: number): number {
+    throw kerr('ESPIPE', `this file (${this.kind}) cannot seek: its file_operations have no llseek`);
+  }
+
   mmap(_ctx: FileContext, _req: MmapRequest): Backing {
     throw kerr('ENODEV', `this file (${this.kind}) cannot be memory-mapped`);
   }

@@ -6,6 +6,8 @@
 // cache), ftruncate and fallocate (no such syscalls in the model), and the mount's size limit (ENOSPC).
 
 import { KFile, type FileContext } from './file.js';
+import { genericLlseek, SEEK_DATA, SEEK_HOLE, setPos } from './llseek.js';
+import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
 import { setU32 } from '../../../abi/bytes.js';
 import { FIONREAD } from '../../../include-ts/asm-generic/ioctls.js';
@@ -72,6 +74,18 @@ export class ShmemInode {
     return buf.length;
   }
 
+  /**
+   * mapping_seek_hole_data() from `start` below i_size: the first byte of a written page (SEEK_DATA),
+   * or of a hole, i_size counting as one (SEEK_HOLE); -1 when SEEK_DATA finds none.
+   */
+  seekHoleData(start: number, data: boolean): number {
+    if (start >= this.size) return -1;
+    for (let pg = Math.floor(start / PAGE); pg * PAGE < this.size; pg++) {
+      if (this.pages.has(pg) === data) return Math.max(start, pg * PAGE);
+    }
+    return data ? -1 : this.size;
+  }
+
   /** O_TRUNC (handle_truncate()): i_size 0, every page freed. */
   truncate(): void {
     this.size = 0;
@@ -105,6 +119,14 @@ export class ShmemFile extends KFile {
     // generic_perform_write() via file_update_time(): a write of nothing changes no time.
     if (buf.length) this.inode.touch(ctx.kernel.sched.now);
     return this.inode.write(buf, pos);
+  }
+
+  /** shmem_file_llseek(): generic_file_llseek on i_size, with SEEK_DATA/SEEK_HOLE over the written pages. */
+  override llseek(offset: number, whence: number): number {
+    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return genericLlseek(this, offset, whence, this.inode.size);
+    const at = offset < 0 ? -1 : this.inode.seekHoleData(offset, whence === SEEK_DATA);
+    if (at < 0) throw kerr('ENXIO', `${whence === SEEK_DATA ? 'SEEK_DATA' : 'SEEK_HOLE'} from ${offset}: nothing at or after it below the size ${this.inode.size}`);
+    return setPos(this, at);
   }
 
   /** do_vfs_ioctl(): FIONREAD on a regular file is i_size - f_pos, as an int. */

@@ -46,6 +46,7 @@
 
 import { kerr } from '../errors.js';
 import { KFile, type FileContext } from '../fs/file.js';
+import { noopLlseek } from '../fs/llseek.js';
 import type { Kernel } from '../kernel.js';
 import { setU16, setU32 } from '../../../abi/bytes.js';
 import {
@@ -229,6 +230,10 @@ export const KVM_VCPU_STATS = new StatsTable(VCPU_DESC, VCPU_DESC.map((d) => d.n
 abstract class KvmStatsFile extends KFile {
   /** FMODE_PREAD (f_pos moves with read()); pwrite stays ESPIPE (no FMODE_PWRITE). */
   override readonly positional = true;
+  /** ->llseek = noop_llseek: the position read() left, unchanged. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
   override get pwritable(): boolean {
     return false;
   }

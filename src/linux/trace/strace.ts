@@ -18,6 +18,9 @@ import * as M from '../../../include-ts/linux/mman.js';
 import * as P from '../../../include-ts/linux/poll.js';
 import * as E from '../../../include-ts/linux/eventpoll.js';
 
+/** lseek's whence_codes. */
+const WHENCE_NAMES: readonly string[] = ['SEEK_SET', 'SEEK_CUR', 'SEEK_END', 'SEEK_DATA', 'SEEK_HOLE'];
+
 export function flagSet(entries: ReadonlyArray<readonly [number, string, number?]>): FlagSet {
   return { bits: entries };
 }
@@ -547,6 +550,12 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
     case 'fcntl':
       return formatFcntl(ev);
+    case 'lseek': {
+      // printxval(whence_codes): a name, or the number with a SEEK_??? comment.
+      const w = a[2] as number;
+      const whence = WHENCE_NAMES[w] ?? `0x${(w >>> 0).toString(16)} /* SEEK_??? */`;
+      return `lseek(${a[0]}, ${dec(a[1])}, ${whence}) = ${result(ev, dec(ev.ret))}`;
+    }
     case 'prlimit64':
       return formatPrlimit(ev);
     case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':
