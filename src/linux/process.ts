@@ -631,7 +631,7 @@ export class Process implements Cred {
       // write() then leaves f_pos after it.
       const at = !isRead && file.flags & O_APPEND && file instanceof ShmemFile ? file.inode.size : explicitPos ? pos : file.pos;
       const n = isRead ? file.read(ctx, b, at) : file.write(ctx, b, at);
-      if (!explicitPos && file.positional) file.pos = at + n;
+      if (!explicitPos && file.positional && file.movesPos) file.pos = at + n;
       return n;
     } catch (e) {
       if (e instanceof WouldBlock) {
@@ -698,7 +698,7 @@ export class Process implements Cred {
     let n = WOULD_BLOCK;
     try {
       n = f.read(this.ctx, buf, f.pos);
-      if (f.positional) f.pos += n;
+      if (f.positional && f.movesPos) f.pos += n;
       this.sched.point();
       if (this.trace.active) this.traceRw('read', fd, f, buf, n, false, 0, undefined);
       return n;
@@ -713,7 +713,7 @@ export class Process implements Cred {
     let n = WOULD_BLOCK;
     try {
       n = f.write(this.ctx, buf, f.pos);
-      if (f.positional) f.pos += n;
+      if (f.positional && f.movesPos) f.pos += n;
       this.sched.point();
       if (this.trace.active) this.traceRw('write', fd, f, buf, n, false, 0, undefined);
       return n;

@@ -16,6 +16,8 @@ export class NullFile extends KFile {
   override llseek(): number {
     return nullLseek(this);
   }
+  /** read_null/write_null, read_iter_zero/write_iter_zero leave *ppos alone: f_pos stays 0 [E]. */
+  override readonly movesPos = false;
   override read(): number {
     return 0;
   }
@@ -31,6 +33,8 @@ export class ZeroFile extends KFile {
   override llseek(): number {
     return nullLseek(this);
   }
+  /** read_null/write_null, read_iter_zero/write_iter_zero leave *ppos alone: f_pos stays 0 [E]. */
+  override readonly movesPos = false;
   override read(_ctx: FileContext, buf: Uint8Array): number {
     buf.fill(0);
     return buf.length;

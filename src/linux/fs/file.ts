@@ -99,6 +99,11 @@ export abstract class KFile {
 
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
   readonly positional: boolean = false;
+  /**
+   * Whether read()/write() of a positional file leave f_pos after what they transferred (its read and
+   * write move *ppos); /dev/null's and /dev/zero's never do.
+   */
+  readonly movesPos: boolean = true;
   /** FMODE_PWRITE: pwrite applies (else ESPIPE); differs from `positional` for FMODE_PREAD-only files (KVM stats fds). */
   get pwritable(): boolean {
     return this.positional;

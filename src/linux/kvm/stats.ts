@@ -9,7 +9,7 @@
 // "kvm-<pid>/vcpu-<id>", NUL-padded), the descriptors (16 bytes + a 48-byte NUL-padded name each), then
 // the u64 values at data_offset + desc.offset. Any offset and length reads (read() moves f_pos,
 // pread() does not); reads at or past the end give 0; write EBADF, pwrite ESPIPE, ioctl ENOTTY, mmap
-// ENODEV, no poll (DEFAULT_POLLMASK; epoll EPERM); lseek is noop_llseek (the model has no lseek). The
+// ENODEV, no poll (DEFAULT_POLLMASK; epoll EPERM); lseek is noop_llseek (the position read() left). The
 // file holds the VM (kvm_get_kvm), so it reads after every other KVM fd is closed.
 //
 // The tables are x86.c's. This machine's kernel (kvm_pvm, 6.18) appends descriptors x86.c does not have

@@ -83,6 +83,21 @@ describe('lseek: file types this machine cannot show', () => {
     for (const fd of [container, group, device, p.open('/dev/iommu', O_RDWR)]) expect(resultCode(() => p.lseek(fd, 0, 0))).toBe('E29');
   });
 
+  it('read/write on /dev/null and /dev/zero leave f_pos at 0, as fdinfo shows (measured: "pos:\t0" after writing 5 bytes, reading 7)', () => {
+    const p = Host.create().spawn();
+    const n = p.open('/dev/null', O_RDWR);
+    p.write(n, new Uint8Array(5));
+    const z = p.open('/dev/zero', O_RDWR);
+    p.read(z, new Uint8Array(7));
+    p.write(z, new Uint8Array(3));
+    for (const fd of [n, z]) {
+      const info = p.open(`/proc/self/fdinfo/${fd}`, O_RDONLY);
+      const b = new Uint8Array(64);
+      const got = p.read(info, b);
+      expect(new TextDecoder().decode(b.subarray(0, got)).split('\n')[0]).toBe('pos:\t0');
+    }
+  });
+
   it('a seek moves the position read() continues from, on a tmpfs file and a sysfs attribute', () => {
     const p = Host.create().spawn();
     const t = p.open('/dev/x', O_RDWR | O_CREAT, 0o600);
