@@ -132,7 +132,9 @@ const MAX_RW_COUNT = 0x7ffff000;
 const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | __O_TMPFILE;
 
 /** The part of setfl()'s SETFL_MASK (fs/fcntl.c) the model changes: all of it but O_NOATIME. */
-const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT;
+/** The anonymous inode (fs/anon_inodes.c): root's, mode 0600, made at boot. */
+const ANON_INODE_OWNER: InodeAttrs = { type: 'anon', mode: 0o600, uid: 0, gid: 0 };
+const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 type RwKind = 'read' | 'write' | 'pread64' | 'pwrite64';
 
@@ -578,9 +580,13 @@ export class Process implements Cred {
         case F_SETFD: this.fds.setCloexec(fd, (arg & FD_CLOEXEC) !== 0); r = 0; break;
         case F_GETFL: r = f.flags; break;
         case F_SETFL:
-          // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which only tmpfs files have here, except on a
-          // pipe, where it selects packet mode for the write end's writes. O_NOATIME (owner
-          // check) is not settable here; FASYNC changes only through a ->fasync operation, which none has.
+          // setfl(): turning O_NOATIME on needs the inode's owner or CAP_FOWNER (the anonymous inode of
+          // eventfd, epoll, VFIO and KVM fds is root's) [E]; O_DIRECT needs FMODE_CAN_ODIRECT, which only
+          // tmpfs files have here, except on a pipe, where it selects packet mode for the write end's
+          // writes. FASYNC changes only through a ->fasync operation, which none has.
+          if (arg & O_NOATIME && !(f.flags & O_NOATIME) && !ownerOrCapable(this, f.fInode ?? ANON_INODE_OWNER)) {
+            throw kerr('EPERM', `F_SETFL O_NOATIME on fd ${fd} needs the owner of its inode (uid ${(f.fInode ?? ANON_INODE_OWNER).uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
+          }
           if (arg & O_DIRECT && f.kind !== 'pipe' && !(f instanceof ShmemFile)) throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
           f.flags = (f.flags & ~SETFL_MODELED) | (arg & SETFL_MODELED);
           r = 0;
