@@ -1502,6 +1502,9 @@ export class Process implements Cred {
         where = r.path;
       }
       notifyChange(this, inode, attrOf(inode), where);
+      // notify_change() always sets ATTR_CTIME: the change time moves even when nothing else did. The
+      // model keeps times for tmpfs files only.
+      if (inode instanceof ShmemInode) inode.ctimeNs = this.kernel.sched.now;
       if (this.kernel.trace.active) this.traceCall(syscall, fd, undefined, args, 0, undefined);
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall(syscall, fd, undefined, args, -1, e);
