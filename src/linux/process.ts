@@ -12,7 +12,7 @@ import { DEFAULT_POLLMASK, FMODE_READ, FMODE_WRITE, KFile, openFmode, type FileC
 import { AttrFile } from './fs/attr-file.js';
 import type { Inode, Missing } from './fs/vfs.js';
 import { MAY_EXEC, MAY_READ, MAY_WRITE, checkPathLength, inodePermission, modeText, ownerOrCapable, type InodeAttrs } from './fs/namei.js';
-import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
+import { chmodAttr, chownAttr, createdOwner, NO_ID, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { SEEK_MAX, genericLlseek, setCurLlseek } from './fs/llseek.js';
@@ -1434,7 +1434,8 @@ export class Process implements Cred {
 
   /**
    * setgroups(2): needs CAP_SETGID (EPERM, checked first); size at most NGROUPS_MAX (EINVAL); the
-   * first `size` gids of `list` (EFAULT if it holds fewer), sorted (groups_sort()).
+   * first `size` gids of `list`, read one by one (groups_from_user(): EFAULT where the list ends, EINVAL
+   * for (gid_t)-1, which maps to no kgid), sorted (groups_sort()).
    */
   setgroups(size: number, list: Uint32Array | null): void {
     size |= 0;
@@ -1444,6 +1445,8 @@ export class Process implements Cred {
       if (this.exited) throw this.exitedError();
       if (!this.capable(CAP_SETGID)) throw kerr('EPERM', `setgroups needs CAP_SETGID; uid ${this.uid} has not`);
       if (size < 0 || size > NGROUPS_MAX) throw kerr('EINVAL', `${size} groups (at most NGROUPS_MAX ${NGROUPS_MAX})`);
+      const have = list === null ? 0 : Math.min(size, list.length);
+      for (let i = 0; i < have; i++) if (list![i] === NO_ID) throw kerr('EINVAL', `gid ${i} of the list is (gid_t)-1, which is no group`);
       if (size > 0 && !readable) throw kerr('EFAULT', `the list holds ${list?.length ?? 0} gids; setgroups reads ${size}`);
       this.groups = [...(list?.subarray(0, size) ?? [])].sort((a, b) => a - b);
       if (this.kernel.trace.active) this.traceCall('setgroups', undefined, undefined, [size, shown], 0, undefined);
