@@ -1189,7 +1189,7 @@ export class Process implements Cred {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       if (flags & ~EFD_FLAGS_SET) throw kerr('EINVAL', `unknown eventfd flags 0x${(flags & ~EFD_FLAGS_SET).toString(16)}`);
       this.fds.reserveCheck();
-      file = new EventFdFile(new EventFdCtx(this.kernel.ids.next('eventfd'), initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
+      file = new EventFdFile(new EventFdCtx(this.kernel.ids.eventfd, initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
       file.flags = O_RDWR | (flags & O_NONBLOCK);
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       if (this.kernel.trace.active) this.traceCall('eventfd2', undefined, file, [initval, flags], fd, undefined);
