@@ -232,7 +232,7 @@ describe('eventfd ids: the lowest free, freed with the last eventfd_ctx referenc
     fc.assert(
       fc.property(fc.commands(cmds, { maxCommands: 40 }), (c) => {
         const p = Host.create().spawn();
-        fc.modelRun(() => ({ model: { fds: new Map(), used: new Set() }, real: { p, fds: [] } }), c);
+        fc.modelRun(() => ({ model: { fds: new Map<number, number>(), used: new Set<number>() }, real: { p, fds: [] } }), c);
       }),
       { numRuns: 60 },
     );
