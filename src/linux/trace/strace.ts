@@ -416,8 +416,8 @@ function formatFcntl(ev: SyscallEvent): string {
  * (O_CREAT or __O_TMPFILE), as print_numeric_umode_t() does: the 16-bit umode_t in `%#03o`.
  */
 function formatOpenat(ev: SyscallEvent): string {
-  const [, path, flags, mode] = ev.args as [string, string, number, number | undefined];
-  let text = `openat(AT_FDCWD, ${JSON.stringify(path)}, ${formatFlags(flags, OPEN_FLAGS)}`;
+  const [dir, path, flags, mode] = ev.args as [string | number, string, number, number | undefined];
+  let text = `openat(${dir}, ${JSON.stringify(path)}, ${formatFlags(flags, OPEN_FLAGS)}`;
   if (flags & (F.O_CREAT | F.__O_TMPFILE)) text += `, ${umode(mode ?? 0)}`;
   return `${text}) = ${result(ev, String(ev.ret))}`;
 }
@@ -431,6 +431,16 @@ function umode(mode: number): string {
 /** printuid(): a uid_t or gid_t, `-1` for (uid_t)-1. */
 function printUid(id: number): string {
   return id === 0xffffffff ? '-1' : String(id);
+}
+
+/**
+ * fchownat (print_dirfd(), the path, owner, group, at_flags) and fchmodat (print_dirfd(), the path, the
+ * mode) as strace 6.1 prints them.
+ */
+function formatOwnerModeAt(ev: SyscallEvent): string {
+  const [dir, path, a, b, flags] = ev.args as [string | number, string, number, number | undefined, number | undefined];
+  const rest = b === undefined ? umode(a) : `${printUid(a)}, ${printUid(b)}, ${flagsOrUnknown(flags ?? 0, AT_FLAGS, 'AT_???')}`;
+  return `${ev.syscall}(${dir}, ${JSON.stringify(path)}, ${rest}) = ${result(ev, String(ev.ret))}`;
 }
 
 /** chown/lchown/fchown (path or fd, owner, group) and chmod/fchmod (path or fd, mode) as strace prints them. */
@@ -543,6 +553,15 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     }
     case 'readlink':
       return `readlink(${JSON.stringify(a[0])}, ${a[1] !== undefined ? JSON.stringify(a[1]) : '0x0'}, 4096) = ${result(ev, dec(ev.ret))}`;
+    case 'readlinkat':
+      return `readlinkat(${a[0]}, ${JSON.stringify(a[1])}, ${a[2] !== undefined ? JSON.stringify(a[2]) : '0x0'}, 4096) = ${result(ev, dec(ev.ret))}`;
+    case 'chdir':
+      return `chdir(${JSON.stringify(a[0])}) = ${result(ev, dec(ev.ret))}`;
+    case 'fchdir':
+      return `fchdir(${a[0]}) = ${result(ev, dec(ev.ret))}`;
+    case 'getcwd':
+      // print_getcwd(): the path the call wrote, or the buffer's address when it failed.
+      return `getcwd(${ev.errno ? '0x0' : JSON.stringify(a[0])}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
     case 'getdents64':
       return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
     case 'fcntl':
@@ -551,6 +570,8 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return formatPrlimit(ev);
     case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':
       return formatOwnerMode(ev);
+    case 'fchownat': case 'fchmodat':
+      return formatOwnerModeAt(ev);
     case 'newfstatat':
       return formatNewfstatat(ev);
     case 'getgroups': case 'setgroups': {
