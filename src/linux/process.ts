@@ -15,7 +15,8 @@ import { MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX, checkPathLength, inodePermissi
 import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
-import { STAT_SIZE, copyStat, cpNewStat, getattrFile, getattrPath, type Stat } from './fs/stat.js';
+import { STAT_SIZE, STATX_SIZE, copyStat, copyStatx, cpNewStat, cpStatx, getattrFile, getattrPath, type KStat, type Stat, type Statx } from './fs/stat.js';
+import { STATX__RESERVED } from '../../include-ts/linux/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
 import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
@@ -1458,17 +1459,7 @@ export class Process implements Cred {
         if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) {
           throw kerr('EINVAL', `unknown newfstatat flags 0x${(flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)).toString(16)}`);
         }
-        if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
-        checkPathLength(path);
-        const start = path === '' && dirfd === AT_FDCWD ? this.cwd : this.startAt(dirfd, path);
-        const follow = !(flags & AT_SYMLINK_NOFOLLOW);
-        // A final /proc/<pid>/fd/<n> magic link leads to the open file's own inode (the anon inode too).
-        const last = follow ? this.kernel.vfs.resolve(path, this.ctx, false, start) : undefined;
-        if (last?.node.type === 'link' && last.node.file) st = cpNewStat(getattrFile(this.ctx, last.node.file));
-        else {
-          const r = this.kernel.vfs.resolve(path, this.ctx, follow, start);
-          st = cpNewStat(getattrPath(this.ctx, r.node, r.path));
-        }
+        st = cpNewStat(this.lookupStat(dirfd, path, flags));
       }
       copyStat(st, buf);
       if (this.kernel.trace.active) this.traceCall('newfstatat', fd, undefined, [dirfd, path, st, flags], 0, undefined);
@@ -1477,6 +1468,46 @@ export class Process implements Cred {
       if (this.kernel.trace.active) this.traceCall('newfstatat', fd, undefined, [dirfd, path, buf === null ? null : 'addr', flags], -1, e);
       this.fail(e, 'newfstatat', `newfstatat(${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${JSON.stringify(path)})`, fd, path === '' ? undefined : path);
     }
+  }
+
+  /**
+   * statx(2) (fs/stat.c do_statx()): a mask with STATX__RESERVED, and both AT_STATX_FORCE_SYNC and
+   * AT_STATX_DONT_SYNC, are EINVAL before anything else; then newfstatat's flag and path rules (the
+   * lookup, or with AT_EMPTY_PATH and "" the fd itself: EBADF), and cp_statx() into `buf` (EFAULT if
+   * null or short). What each field holds: src/linux/fs/stat.ts. Returns the struct as an object too.
+   */
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Uint8Array | null = new Uint8Array(STATX_SIZE)): Statx {
+    const dir = dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd;
+    const fd = path === '' && flags & AT_EMPTY_PATH && dirfd !== AT_FDCWD ? dirfd : undefined;
+    mask >>>= 0;
+    try {
+      if (this.exited) throw this.exitedError();
+      if (mask & STATX__RESERVED) throw kerr('EINVAL', `the mask 0x${mask.toString(16)} has STATX__RESERVED (0x80000000) set`);
+      if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) throw kerr('EINVAL', 'AT_STATX_FORCE_SYNC and AT_STATX_DONT_SYNC together');
+      const bad = flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE);
+      if (bad) throw kerr('EINVAL', `unknown statx flags 0x${bad.toString(16)}`);
+      const st = fd !== undefined ? getattrFile(this.ctx, this.rawFileFor(fd)) : this.lookupStat(dirfd, path, flags);
+      const sx = cpStatx(st, mask);
+      copyStatx(sx, buf);
+      if (this.kernel.trace.active) this.traceCall('statx', fd, undefined, [dir, path, flags, mask, sx], 0, undefined);
+      return sx;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('statx', fd, undefined, [dir, path, flags, mask, buf === null ? null : 'addr'], -1, e);
+      this.fail(e, 'statx', `statx(${dir}, ${JSON.stringify(path)})`, fd, path === '' ? undefined : path);
+    }
+  }
+
+  /** vfs_statx()'s walk (no AT_EMPTY_PATH fd): getname()'s ENOENT/ENAMETOOLONG, then the lookup from dirfd. */
+  private lookupStat(dirfd: number, path: string, flags: number): KStat {
+    if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
+    checkPathLength(path);
+    const start = path === '' && dirfd === AT_FDCWD ? this.cwd : this.startAt(dirfd, path);
+    const follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    // A final /proc/<pid>/fd/<n> magic link leads to the open file's own inode (the anon inode too).
+    const last = follow ? this.kernel.vfs.resolve(path, this.ctx, false, start) : undefined;
+    if (last?.node.type === 'link' && last.node.file) return getattrFile(this.ctx, last.node.file);
+    const r = this.kernel.vfs.resolve(path, this.ctx, follow, start);
+    return getattrPath(this.ctx, r.node, r.path);
   }
 
   /**

@@ -203,6 +203,12 @@ const MOUNTS: ReadonlyArray<readonly [string, FsType]> = [
 export class Vfs {
   readonly root = new StaticDir();
 
+  constructor() {
+    // The roots of procfs (proc_root) and sysfs (the kernfs root) are 0555; devtmpfs's is 0755.
+    this.root.dir('proc').mode = 0o555;
+    this.root.dir('sys').mode = 0o555;
+  }
+
   /** The directory at an absolute path made of static directories, created as needed. */
   mkdirp(path: string): StaticDir {
     let d = this.root;
