@@ -8,6 +8,7 @@
 // directory (which the test builds in the model too), then in /proc, /sys and /dev; the lines must be
 // equal, and strace 6.1 must print the calls as the model's tracer does.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -400,6 +401,92 @@ describe('the working directory: the kernel rules', () => {
     p.close(p.open('made', O_CREAT | O_WRONLY, 0o600));
     expect(p.stat('/dev/made').st_mode & 0o7777).toBe(0o600);
     expect(p.stat('made').st_ino).toBe(p.stat('/dev/made').st_ino);
+  });
+
+  it('fchdir needs search permission on the directory (file_permission(MAY_EXEC | MAY_CHDIR)): EACCES, the working directory unchanged', () => {
+    const host = Host.create();
+    host.kernel.vfs.mkdirp('/dev/readonly').mode = 0o644;
+    const p = host.spawn({ uid: 65534, cwd: '/dev' });
+    const fd = p.open('/dev/readonly', O_RDONLY | O_DIRECTORY);
+    expectErrno(() => p.fchdir(fd), 'EACCES');
+    expectErrno(() => p.chdir('readonly'), 'EACCES');
+    expect(p.getcwd()).toBe('/dev');
+  });
+
+  it('property: a relative path from the working directory names what the absolute path joined to it names', () => {
+    // The tree (no symlinks): the reference model is plain path arithmetic on it.
+    const DIRS = ['/', '/t', '/t/a', '/t/a/b', '/t/c'];
+    const FILES = ['/t/a/f', '/t/c/g'];
+    const RELS = ['.', '..', 'a', 'a/b', 'c', '../c', 'b/..', 'a/f', 'f', 'g', 'c/g', '../../t', 'missing', 'a/f/x', './a/./b/'];
+    const norm = (cwd: string, rel: string): string => {
+      const parts = cwd.split('/').filter(Boolean);
+      for (const n of rel.split('/').filter(Boolean)) {
+        if (n === '..') parts.pop();
+        else if (n !== '.') parts.push(n);
+      }
+      return '/' + parts.join('/');
+    };
+    /** What the walk finds: the errno, or the kind; a name under a file is ENOTDIR, a trailing '/' needs a directory. */
+    const lookup = (cwd: string, rel: string): string => {
+      const parts = cwd.split('/').filter(Boolean);
+      for (const n of rel.split('/').filter(Boolean)) {
+        const here = '/' + parts.join('/');
+        if (!DIRS.includes(here)) return 'ENOTDIR';
+        if (n === '..') parts.pop();
+        else if (n !== '.') parts.push(n);
+        const at = '/' + parts.join('/');
+        if (!DIRS.includes(at) && !FILES.includes(at)) return 'ENOENT';
+      }
+      const at = '/' + parts.join('/');
+      if (rel.endsWith('/') && !DIRS.includes(at)) return 'ENOTDIR';
+      return DIRS.includes(at) ? 'dir' : 'reg';
+    };
+    type M = { cwd: string };
+    type R = { p: Process };
+    const outcome = (fn: () => unknown): string => {
+      try {
+        fn();
+        return 'ok';
+      } catch (e) {
+        if (e instanceof SyscallError) return e.code;
+        throw e;
+      }
+    };
+    class Chdir implements fc.Command<M, R> {
+      constructor(readonly rel: string) {}
+      check = () => true;
+      run(m: M, r: R): void {
+        const want = lookup(m.cwd, this.rel);
+        expect(outcome(() => r.p.chdir(this.rel))).toBe(want === 'dir' ? 'ok' : want === 'reg' ? 'ENOTDIR' : want);
+        if (want === 'dir') m.cwd = norm(m.cwd, this.rel);
+        expect(r.p.getcwd()).toBe(m.cwd);
+      }
+      toString = () => `chdir(${JSON.stringify(this.rel)})`;
+    }
+    class Stat implements fc.Command<M, R> {
+      constructor(readonly rel: string) {}
+      check = () => true;
+      run(m: M, r: R): void {
+        const want = lookup(m.cwd, this.rel);
+        let ino = 0;
+        expect(outcome(() => (ino = r.p.stat(this.rel).st_ino))).toBe(want === 'dir' || want === 'reg' ? 'ok' : want);
+        if (ino) expect(ino).toBe(r.p.stat(norm(m.cwd, this.rel)).st_ino);
+      }
+      toString = () => `stat(${JSON.stringify(this.rel)})`;
+    }
+    const rel = fc.constantFrom(...RELS);
+    fc.assert(
+      fc.property(fc.commands([rel.map((x) => new Chdir(x)), rel.map((x) => new Stat(x))], { maxCommands: 30 }), (cmds) => {
+        const host = Host.create();
+        host.kernel.vfs.mkdirp('/t/a/b');
+        host.kernel.vfs.mkdirp('/t/c');
+        const setup = host.spawn();
+        setup.close(setup.open('/t/a/f', O_CREAT | O_WRONLY, 0o644));
+        setup.close(setup.open('/t/c/g', O_CREAT | O_WRONLY, 0o644));
+        fc.modelRun(() => ({ model: { cwd: '/' }, real: { p: host.spawn() } }), cmds);
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it('strace: chdir, fchdir, getcwd, openat with a dirfd, readlinkat, fchmodat and fchownat as strace 6.1 prints them', () => {
