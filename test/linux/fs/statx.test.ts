@@ -237,6 +237,22 @@ describe('statx: the kernel rules', () => {
     expect(s.stx_mask & STATX_BTIME).toBe(STATX_BTIME);
   });
 
+  it('strace 6.1 prints statx with the sync type first, the mask by name, the struct abbreviated', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const lines: string[] = [];
+    const stop = host.strace((l) => lines.push(l));
+    p.statx(AT_FDCWD, '/dev', AT_SYMLINK_NOFOLLOW, STATX_ALL | STATX_MNT_ID_UNIQUE);
+    expectErrno(() => p.statx(AT_FDCWD, '/dev/null', AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC, 0x80000000), 'EINVAL');
+    expectErrno(() => p.statx(AT_FDCWD, '/dev/null', 0, 0, null), 'EFAULT');
+    stop();
+    expect(lines).toEqual([
+      'statx(AT_FDCWD, "/dev", AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW, STATX_ALL|0x4000, {stx_mask=STATX_ALL|0x4000, stx_attributes=STATX_ATTR_MOUNT_ROOT, stx_mode=S_IFDIR|0755, stx_size=' + p.stat('/dev').st_size + ', ...}) = 0',
+      'statx(AT_FDCWD, "/dev/null", AT_STATX_FORCE_SYNC|AT_STATX_DONT_SYNC, 0x80000000 /* STATX_??? */, 0x0) = -1 EINVAL (Invalid argument)',
+      'statx(AT_FDCWD, "/dev/null", AT_STATX_SYNC_AS_STAT, 0, NULL) = -1 EFAULT (Bad address)',
+    ]);
+  });
+
   it('a failed statx writes nothing to the buffer', () => {
     const p = Host.create().spawn();
     const buf = new Uint8Array(STATX_SIZE).fill(0x5a);
