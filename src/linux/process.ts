@@ -242,12 +242,18 @@ export class Process implements Cred {
     this.ctx = { proc: this, kernel, async: false };
     this.asyncCtx = { proc: this, kernel, async: true };
     this.cwd = { node: kernel.vfs.root, path: '/' };
-    if (opts.cwd !== undefined) {
-      const r = kernel.vfs.resolve(opts.cwd, this.ctx, true, undefined, false);
-      if (r.node.type !== 'dir') throw new Error(`spawn: the working directory ${opts.cwd} is not a directory`);
-      this.cwd = { node: r.node, path: r.path };
-    }
     kernel.processes.set(this.pid, this);
+    // After the process is known: /proc/self resolves to it.
+    if (opts.cwd !== undefined) {
+      try {
+        const r = kernel.vfs.resolve(opts.cwd, this.ctx, true, undefined, false);
+        if (r.node.type !== 'dir') throw new Error(`spawn: the working directory ${opts.cwd} is not a directory`);
+        this.cwd = { node: r.node, path: r.path };
+      } catch (e) {
+        kernel.processes.delete(this.pid);
+        throw e;
+      }
+    }
     if (opts.stdio ?? true) {
       const tty = new NullFile();
       for (let i = 0; i < 3; i++) this.fds.install(tty, false);

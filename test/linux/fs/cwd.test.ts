@@ -370,7 +370,10 @@ describe('the working directory: the kernel rules', () => {
     const host = Host.create();
     expect(host.spawn().getcwd()).toBe('/');
     expect(host.spawn({ cwd: '/sys/bus/pci' }).getcwd()).toBe('/sys/bus/pci');
+    const q = host.spawn({ cwd: '/proc/self/fd' });
+    expect(q.getcwd()).toBe(`/proc/${q.pid}/fd`);
     expect(() => host.spawn({ cwd: '/dev/null' })).toThrow(/not a directory/);
+    expect(() => host.spawn({ cwd: '/nonexistent' })).toThrow(/does not exist/);
   });
 
   it('chdir resolves symlinks: the working directory is the real path (d_path of the dentry reached)', () => {
