@@ -19,7 +19,7 @@ import { symlink } from '../../../src/linux/fs/vfs.js';
 import { STAT_SIZE, type Stat } from '../../../src/linux/fs/stat.js';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../../../include-ts/linux/stat.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CREAT, O_DIRECTORY, O_PATH, O_RDONLY, O_WRONLY,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY, O_WRONLY,
 } from '../../../include-ts/linux/fcntl.js';
 import { expectErrno } from '../../support/vfio.js';
 
@@ -404,6 +404,15 @@ describe('the working directory: the kernel rules', () => {
     p.close(p.open('made', O_CREAT | O_WRONLY, 0o600));
     expect(p.stat('/dev/made').st_mode & 0o7777).toBe(0o600);
     expect(p.stat('made').st_ino).toBe(p.stat('/dev/made').st_ino);
+  });
+
+  it('readlinkat with an empty path reads the link an O_PATH|O_NOFOLLOW fd holds; on anything else ENOENT (do_readlinkat, LOOKUP_EMPTY)', () => {
+    const p = Host.create().spawn();
+    const link = p.open('/proc/self', O_PATH | O_NOFOLLOW);
+    expect(p.readlinkat(link, '')).toBe(String(p.pid));
+    expectErrno(() => p.readlinkat(p.open('/dev', O_RDONLY | O_DIRECTORY), ''), 'ENOENT');
+    expectErrno(() => p.readlinkat(AT_FDCWD, ''), 'ENOENT');
+    expectErrno(() => p.readlink(''), 'ENOENT');
   });
 
   it('fchdir needs search permission on the directory (file_permission(MAY_EXEC | MAY_CHDIR)): EACCES, the working directory unchanged', () => {
