@@ -4,7 +4,8 @@
 // shutdown work (virt/kvm/eventfd.c irqfd_shutdown()), KVM ioeventfds until deassign or the VM's
 // destruction (ioeventfd_release()), VFIO triggers until replaced or disabled (drivers/vfio/pci/
 // vfio_pci_intrs.c) and virqfds until their shutdown (drivers/vfio/virqfd.c). eventfd-ids-oracle.c runs
-// the KVM part on this machine; ids are global there, so both sides print relations, not numbers.
+// the KVM part on this machine; ids are global there, so both sides print relations, not numbers (and
+// the oracle retries a step that other processes' eventfds disturbed).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { dirname, join } from 'node:path';
@@ -83,7 +84,9 @@ function modelSequence(): string {
   b = mk();
   say('after deassign and close, reused', idOf(p, b) === ia);
   p.close(b);
+  p.close(vm);
 
+  vm = vmWithIrqchip();
   a = mk();
   const rs = mk(), irs = idOf(p, rs);
   say('resample assign', irqfd(p, vm, a, 10, K.KVM_IRQFD_FLAG_RESAMPLE, rs));
