@@ -63,6 +63,10 @@ const FCNTL_NEWER: Readonly<Record<string, NewerMacro>> = {
   F_CREATED_QUERY: { since: '6.12', definition: '(F_LINUX_SPECIFIC_BASE + 4)' },
 };
 
+const STATX_NEWER: Readonly<Record<string, NewerMacro>> = {
+  STATX_MNT_ID_UNIQUE: { since: '6.8', definition: '0x00004000U' },
+};
+
 /** The group's prelude, then a fallback definition of each newer macro the headers lack. */
 function preludeOf(group: Group): string {
   const fallbacks = Object.entries(group.newer ?? {}).map(([n, m]) => `#ifndef ${n}\n#define ${n} ${m.definition}\n#endif`);
@@ -226,8 +230,9 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/resource.h', includes: ['linux/resource.h'], module: resource, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
   { header: 'linux/capability.h', includes: ['linux/capability.h'], module: capability },
   { header: 'asm/stat.h', includes: ['asm/stat.h'], module: asmStat },
-  // glibc's <sys/stat.h> (its own struct stat is another layout: only the mode bits are checked there).
-  { header: 'sys/stat.h', includes: ['sys/stat.h'], module: linuxStat },
+  // glibc's <sys/stat.h> (its own struct stat is another layout: only the mode bits are checked there);
+  // with _GNU_SOURCE it brings the kernel's <linux/stat.h>: struct statx and the STATX_* bits.
+  { header: 'sys/stat.h', includes: ['sys/stat.h'], module: linuxStat, flags: ['-D_GNU_SOURCE'], newer: STATX_NEWER },
 ];
 
 function isLayout(v: unknown): v is RecordType {

@@ -25,6 +25,8 @@ export class ShmemInode {
   atimeNs: number;
   mtimeNs: number;
   ctimeNs: number;
+  /** i_crtime (shmem_get_inode()): the creation time statx reports as stx_btime. */
+  readonly btimeNs: number;
 
   constructor(
     readonly ino: number,
@@ -35,7 +37,7 @@ export class ShmemInode {
     /** The virtual time of its creation (shmem_get_inode(): all three times). */
     now = 0,
   ) {
-    this.atimeNs = this.mtimeNs = this.ctimeNs = now;
+    this.atimeNs = this.mtimeNs = this.ctimeNs = this.btimeNs = now;
   }
 
   /** i_blocks: the pages written so far, in 512-byte units (holes take none). */
