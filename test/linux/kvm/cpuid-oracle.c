@@ -115,5 +115,38 @@ int main(void) {
   res("cap EXT_EMUL_CPUID", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXT_EMUL_CPUID));
   res("cap SET_TSS_ADDR", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR));
   res("cap SET_IDENTITY_MAP_ADDR", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR));
+
+  /*
+   * What kvm_vcpu_after_set_cpuid() derives, on a split-irqchip VM: the LAPIC version is recomputed only
+   * when the table has a leaf 1 (kvm_apic_set_version under `if (best && apic)`), and the PV features
+   * come from the table each time, 0 when it has no KVM leaves (kvm_apply_cpuid_pv_features_quirk).
+   */
+  int vm2 = ioctl(kvm, KVM_CREATE_VM, 0);
+  struct kvm_enable_cap ec = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+  res("split irqchip", ioctl(vm2, KVM_ENABLE_CAP, &ec));
+  int v2 = ioctl(vm2, KVM_CREATE_VCPU, 0);
+  struct kvm_lapic_state lapic;
+  one(1, 0, 0, 0);
+  b.e[0].ecx = 1u << 21;
+  res("split: set_cpuid2 leaf 1 with X2APIC", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("split: get_lapic", ioctl(v2, KVM_GET_LAPIC, &lapic));
+  printf("  LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  one(0x80000000, 0, 0x80000000, 0);
+  res("split: set_cpuid2 without leaf 1", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("split: get_lapic", ioctl(v2, KVM_GET_LAPIC, &lapic));
+  printf("  LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = { 1 } };
+  res("enforce pv feature cpuid", ioctl(v2, KVM_ENABLE_CAP, &ec));
+  struct { struct kvm_msrs m; struct kvm_msr_entry e[1]; } msr = { .m.nmsrs = 1, .e[0] = { .index = 0x4b564d01, .data = 0x4001 } };
+  res("set MSR_KVM_SYSTEM_TIME_NEW, no KVM leaves", ioctl(v2, KVM_SET_MSRS, &msr));
+  memset(&b, 0, sizeof b);
+  b.c.nent = 2;
+  b.e[0] = (struct kvm_cpuid_entry2){ .function = 0x40000000, .eax = 0x40000001, .ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x4d };
+  b.e[1] = (struct kvm_cpuid_entry2){ .function = 0x40000001, .eax = 1u << 3 };
+  res("set_cpuid2 KVM leaves with CLOCKSOURCE2", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("set MSR_KVM_SYSTEM_TIME_NEW", ioctl(v2, KVM_SET_MSRS, &msr));
+  one(1, 0, 0, 0);
+  res("set_cpuid2 without KVM leaves", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("set MSR_KVM_SYSTEM_TIME_NEW", ioctl(v2, KVM_SET_MSRS, &msr));
   return 0;
 }

@@ -17,7 +17,7 @@ import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
 import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
-import { errno, K, run, signalMsi, vmm } from './helpers.js';
+import { enableCap, errno, K, oneMsr, run, signalMsi, vmm } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
 import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.js';
@@ -130,6 +130,32 @@ function modelLines(): string[] {
   res('cap EXT_EMUL_CPUID', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_EXT_EMUL_CPUID));
   res('cap SET_TSS_ADDR', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_SET_TSS_ADDR));
   res('cap SET_IDENTITY_MAP_ADDR', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_SET_IDENTITY_MAP_ADDR));
+
+  // kvm_vcpu_after_set_cpuid() on a split-irqchip VM: kvm_apic_set_version only with a leaf 1; the PV
+  // features (kvm_apply_cpuid_pv_features_quirk) 0 for a table without KVM leaves.
+  const vm2 = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  res('split irqchip', () => enableCap(p, vm2, K.KVM_CAP_SPLIT_IRQCHIP, 24));
+  const v2 = p.ioctl(vm2, K.KVM_CREATE_VCPU, 0);
+  const lapic = K.kvm_lapic_state.alloc();
+  const lvr = () => out.push(`  LVR directed EOI ${(getU32(lapic.bytes, 0x30) >>> 24) & 1}`);
+  one(1, 0, 0, 0);
+  setU32(b, 8 + 20, 1 << 21);
+  res('split: set_cpuid2 leaf 1 with X2APIC', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  res('split: get_lapic', () => p.ioctl(v2, K.KVM_GET_LAPIC, lapic));
+  lvr();
+  one(0x80000000, 0, 0x80000000, 0);
+  res('split: set_cpuid2 without leaf 1', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  res('split: get_lapic', () => p.ioctl(v2, K.KVM_GET_LAPIC, lapic));
+  lvr();
+  res('enforce pv feature cpuid', () => enableCap(p, v2, K.KVM_CAP_ENFORCE_PV_FEATURE_CPUID, 1));
+  const msr = (what: string) => out.push(`${what}: ${oneMsr(p, v2, true, 0x4b564d01, 0x4001n).r}`);
+  msr('set MSR_KVM_SYSTEM_TIME_NEW, no KVM leaves');
+  b.set(cpuid2([[0x40000000, 0, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d], [0x40000001, 0, 0, 1 << 3, 0, 0, 0]]));
+  res('set_cpuid2 KVM leaves with CLOCKSOURCE2', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  msr('set MSR_KVM_SYSTEM_TIME_NEW');
+  one(1, 0, 0, 0);
+  res('set_cpuid2 without KVM leaves', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  msr('set MSR_KVM_SYSTEM_TIME_NEW');
   return out;
 }
 
