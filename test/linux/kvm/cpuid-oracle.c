@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 static struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[1024]; } b;
 static struct { struct kvm_cpuid c; struct kvm_cpuid_entry e[4]; } b1;
@@ -148,5 +149,30 @@ int main(void) {
   one(1, 0, 0, 0);
   res("set_cpuid2 without KVM leaves", ioctl(v2, KVM_SET_CPUID2, &b));
   res("set MSR_KVM_SYSTEM_TIME_NEW", ioctl(v2, KVM_SET_MSRS, &msr));
+
+  /*
+   * kvm_vcpu_has_run() is "entered the guest once" (last_vmentry_cpu): a KVM_RUN that leaves before the
+   * entry (KVM_REQ_TRIPLE_FAULT's SHUTDOWN, immediate_exit) does not freeze the guest CPUID.
+   */
+  int vm3 = ioctl(kvm, KVM_CREATE_VM, 0);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args = { 1 } };
+  res("triple fault event", ioctl(vm3, KVM_ENABLE_CAP, &ec));
+  int v3 = ioctl(vm3, KVM_CREATE_VCPU, 0);
+  struct kvm_run *run3 = mmap(0, ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, v3, 0);
+  one(0x80000008, 0, 0x3030, 0);
+  res("set_cpuid2 A", ioctl(v3, KVM_SET_CPUID2, &b));
+  struct kvm_vcpu_events ev;
+  memset(&ev, 0, sizeof ev);
+  ev.flags = KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+  ev.triple_fault.pending = 1;
+  res("set_vcpu_events triple fault", ioctl(v3, KVM_SET_VCPU_EVENTS, &ev));
+  res("run", ioctl(v3, KVM_RUN, 0));
+  printf("  exit %u\n", run3->exit_reason);
+  one(0x80000008, 0, 0x3028, 0);
+  res("set_cpuid2 B after the SHUTDOWN", ioctl(v3, KVM_SET_CPUID2, &b));
+  run3->immediate_exit = 1;
+  res("run, immediate_exit", ioctl(v3, KVM_RUN, 0));
+  one(0x80000008, 0, 0x3030, 0);
+  res("set_cpuid2 A after immediate_exit", ioctl(v3, KVM_SET_CPUID2, &b));
   return 0;
 }

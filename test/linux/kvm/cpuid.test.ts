@@ -15,6 +15,7 @@ import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
 import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 import { enableCap, errno, K, oneMsr, run, signalMsi, vmm } from './helpers.js';
@@ -30,7 +31,8 @@ const SKIP = oracleSkip('KVM CPUID', ['kvm']);
 /** The model half of cpuid-oracle.c, line for line. */
 function modelLines(): string[] {
   const out: string[] = [];
-  const p: Process = Host.create().spawn();
+  const host = Host.create();
+  const p: Process = host.spawn();
   const b = new Uint8Array(8 + 1024 * E2);
   const b1 = new Uint8Array(8 + 4 * 24);
   const code = resultCode;
@@ -156,6 +158,28 @@ function modelLines(): string[] {
   one(1, 0, 0, 0);
   res('set_cpuid2 without KVM leaves', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
   msr('set MSR_KVM_SYSTEM_TIME_NEW');
+
+  // kvm_vcpu_has_run() counts guest entries: KVM_RUNs that leave before one do not freeze the CPUID.
+  const vm3 = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  res('triple fault event', () => enableCap(p, vm3, K.KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1));
+  const v3 = p.ioctl(vm3, K.KVM_CREATE_VCPU, 0);
+  const run3 = p.mmap(null, p.ioctl(kvm, K.KVM_GET_VCPU_MMAP_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED, v3, 0);
+  const g = new GuestAsm('hlt').label('start');
+  host.control.kvm.loadGuest(p, v3, g.hlt().build()); // never entered: the machine's vCPU has no memory
+  one(0x80000008, 0, 0x3030, 0);
+  res('set_cpuid2 A', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
+  const ev = K.kvm_vcpu_events.alloc();
+  ev.flags = K.KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+  ev.triple_fault.pending = 1;
+  res('set_vcpu_events triple fault', () => p.ioctl(v3, K.KVM_SET_VCPU_EVENTS, ev));
+  res('run', () => p.ioctl(v3, K.KVM_RUN));
+  out.push(`  exit ${run3.read32(8)}`);
+  one(0x80000008, 0, 0x3028, 0);
+  res('set_cpuid2 B after the SHUTDOWN', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
+  run3.write8(1, 1);
+  res('run, immediate_exit', () => p.ioctl(v3, K.KVM_RUN));
+  one(0x80000008, 0, 0x3030, 0);
+  res('set_cpuid2 A after immediate_exit', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
   return out;
 }
 
