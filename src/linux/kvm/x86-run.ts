@@ -340,7 +340,6 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   const sched = v.kvm.sched;
   let n = 0;
   v.lastSlice = 0;
-  v.hasRun = true;
   // KVM_REQ_CLOCK_UPDATE, pending at each entry in catch-up mode: kvm_guest_time_update's catch-up.
   if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
   // The rest of KVM_REQ_CLOCK_UPDATE (the pvclock) and KVM_REQ_STEAL_UPDATE.
@@ -358,6 +357,18 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       v.lastSlice = n;
       return R_EXIT;
     }
+    // vcpu_run(): an expired APIC timer goes to IRR before the next entry (kvm_inject_pending_timer_irqs).
+    if (apic !== null && apic.timer.pending) apic.injectPendingTimer();
+    // KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS) is served before anything is injected.
+    if (v.tripleFault) {
+      v.tripleFault = false;
+      setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    // The exits above leave before the guest is entered; from here the vCPU has run
+    // (vcpu->arch.last_vmentry_cpu, kvm_vcpu_has_run: only an identical CPUID is accepted after it).
+    v.hasRun = true;
     if (cpu.program === null) {
       // handle_emulation_failure(): the emulator decoded nothing it could run.
       v.stat.exits++;
@@ -366,15 +377,6 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setExit(v, KVM_EXIT_INTERNAL_ERROR);
       setU32(v.run, RUN.internalSuberror, KVM_INTERNAL_ERROR_EMULATION);
       setU32(v.run, RUN.internalNdata, 0);
-      return R_EXIT;
-    }
-    // vcpu_run(): an expired APIC timer goes to IRR before the next entry (kvm_inject_pending_timer_irqs).
-    if (apic !== null && apic.timer.pending) apic.injectPendingTimer();
-    // KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS) is served before anything is injected.
-    if (v.tripleFault) {
-      v.tripleFault = false;
-      setExit(v, KVM_EXIT_SHUTDOWN);
-      v.lastSlice = n;
       return R_EXIT;
     }
     // KVM_REQ_NMI: process_nmi().
