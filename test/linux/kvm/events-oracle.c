@@ -220,6 +220,14 @@ int main(void) {
   get("payload delivered");
   ioctl(vfd, KVM_GET_SREGS, &sr);
   printf("cr2: %llx\n", (unsigned long long)sr.cr2);
+  /* kvm_deliver_exception_payload(): DR6 is an unsigned long, and a #DB payload's bits above 31 land in it. */
+  cap("enable exception payload", vm, KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  set("pending #DB payload with bit 40", KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (1ULL << 40) | 0x4001);
+  cap("disable exception payload", vm, KVM_CAP_EXCEPTION_PAYLOAD, 0);
+  get("#DB payload delivered");
+  struct kvm_debugregs dbg;
+  ioctl(vfd, KVM_GET_DEBUGREGS, &dbg);
+  printf("dr6: %llx\n", (unsigned long long)dbg.dr6);
   set("clear", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
   /* B: in-kernel irqchip. */

@@ -80,7 +80,7 @@ class Steps {
       + ` pl=${u('exception_has_payload')}/${getU64(b, O('exception_payload')).toString(16)}`);
   }
   set(what: string, flags: number, excInj: number, excPend: number, excNr: number, irqInj: number, irqNr: number, shadow: number,
-    nmiPend: number, nmiMasked: number, smm: number, smiPend: number, latched: number, tf: number, hasPl: number, pl: number): void {
+    nmiPend: number, nmiMasked: number, smm: number, smiPend: number, latched: number, tf: number, hasPl: number, pl: number | bigint): void {
     const b = new Uint8Array(EVSZ);
     setU32(b, O('flags'), flags);
     b[O('exception.injected')] = excInj;
@@ -236,6 +236,14 @@ function modelLines(): string[] {
   cap(s, 'disable exception payload', v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 0);
   s.get('payload delivered');
   s.out.push(`cr2: ${getU64(s.sregs(), SREGS_CR2).toString(16)}`);
+  // kvm_deliver_exception_payload(): DR6 is an unsigned long, and a #DB payload's bits above 31 land in it.
+  cap(s, 'enable exception payload', v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  s.set('pending #DB payload with bit 40', KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (1n << 40n) | 0x4001n);
+  cap(s, 'disable exception payload', v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 0);
+  s.get('#DB payload delivered');
+  const dbg = new Uint8Array(K.kvm_debugregs.size);
+  s.p.ioctl(s.fd, K.KVM_GET_DEBUGREGS, dbg);
+  s.out.push(`dr6: ${getU64(dbg, K.kvm_debugregs.offsetof('dr6')).toString(16)}`);
   s.set('clear', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
   // B: in-kernel irqchip (a second VM in the same process).
