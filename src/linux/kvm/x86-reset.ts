@@ -97,7 +97,7 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   v.fpu.reset(initEvent);
   // Debug registers: DR0-3 0, DR6 DR6_ACTIVE_LOW, DR7 DR7_FIXED_1.
   v.db.fill(0n);
-  v.dr6 = DR6_ACTIVE_LOW;
+  v.dr6 = BigInt(DR6_ACTIVE_LOW);
   v.dr7 = DR7_FIXED_1;
   // GPRs 0 but RDX, RFLAGS 0x2 (IF clear, no STI/NMI blocking: GUEST_INTERRUPTIBILITY_INFO 0), RIP 0xfff0.
   const cpu = v.cpu;

@@ -499,7 +499,7 @@ export function getDebugregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_debugregs.size);
   b.fill(0);
   for (let i = 0; i < 4; i++) setU64(b, DBG_DB + i * 8, v.db[i]!);
-  setU64n(b, DBG_DR6, v.dr6);
+  setU64(b, DBG_DR6, v.dr6);
   setU64n(b, DBG_DR7, v.dr7);
   return 0;
 }
@@ -517,7 +517,7 @@ export function setDebugregs(v: KvmVcpu, arg: UserArg): number {
   if (dr6 >> 32n) throw kerr('EINVAL', `dr6 0x${dr6.toString(16)} has bits above 31 set`);
   if (dr7 >> 32n) throw kerr('EINVAL', `dr7 0x${dr7.toString(16)} has bits above 31 set`);
   for (let i = 0; i < 4; i++) v.db[i] = getU64(b, DBG_DB + i * 8);
-  v.dr6 = Number(dr6);
+  v.dr6 = dr6;
   v.dr7 = Number(dr7);
   return 0;
 }
