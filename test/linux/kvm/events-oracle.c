@@ -260,5 +260,30 @@ int main(void) {
   get("split: extint pending");
   run->immediate_exit = 1;
   dorun("split: run immediate_exit");
+
+  /*
+   * D: a SIPI vector from KVM_SET_VCPU_EVENTS is a u32, but kvm_apic_accept_events() delivers it as a u8
+   * (kvm_vcpu_deliver_sipi_vector: CS selector vector << 8, base vector << 12).
+   */
+  int vm4 = ioctl(kvm, KVM_CREATE_VM, 0);
+  ioctl(vm4, KVM_CREATE_IRQCHIP, 0);
+  ioctl(vm4, KVM_CREATE_VCPU, 0);
+  vfd = ioctl(vm4, KVM_CREATE_VCPU, 1);
+  struct kvm_lapic_state lapic;
+  ioctl(vfd, KVM_GET_LAPIC, &lapic);
+  *(uint32_t *)&lapic.regs[0xf0] = 0x1ff;
+  res("sipi: software-enable the APIC", ioctl(vfd, KVM_SET_LAPIC, &lapic));
+  mp.mp_state = KVM_MP_STATE_INIT_RECEIVED;
+  res("sipi: mp state INIT_RECEIVED", ioctl(vfd, KVM_SET_MP_STATE, &mp));
+  struct kvm_msi msi = { .address_lo = 0xfee01000, .data = 0x600 | 0x12 };
+  res("sipi: SIPI 0x12 to APIC 1", ioctl(vm4, KVM_SIGNAL_MSI, &msi));
+  struct kvm_vcpu_events e;
+  memset(&e, 0, sizeof e);
+  e.flags = KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+  e.sipi_vector = 0x1234;
+  res("sipi: sipi_vector 0x1234", ioctl(vfd, KVM_SET_VCPU_EVENTS, &e));
+  res("sipi: get mp state", ioctl(vfd, KVM_GET_MP_STATE, &mp));
+  ioctl(vfd, KVM_GET_SREGS, &sr);
+  printf("sipi: mp state %u cs %x base %llx\n", mp.mp_state, sr.cs.selector, (unsigned long long)sr.cs.base);
   return 0;
 }

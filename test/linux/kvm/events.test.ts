@@ -24,7 +24,7 @@ import {
   KVM_VCPUEVENT_VALID_NMI_PENDING, KVM_VCPUEVENT_VALID_PAYLOAD, KVM_VCPUEVENT_VALID_SHADOW, KVM_VCPUEVENT_VALID_SIPI_VECTOR,
   KVM_VCPUEVENT_VALID_SMM, KVM_VCPUEVENT_VALID_TRIPLE_FAULT, KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events,
 } from '../../../include-ts/asm/kvm.js';
-import { enableCap, errno, K, vmm, type Vmm } from './helpers.js';
+import { enableCap, errno, K, signalMsi, vmm, type Vmm } from './helpers.js';
 import { oracleSkip, runCOracle } from '../../support/c-oracle.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
@@ -277,7 +277,28 @@ function modelLines(): string[] {
   c2.get('split: extint pending');
   c2.immediateExit = 1;
   c2.run('split: run immediate_exit');
-  return [...out, ...s.out, ...b.out, ...c.out, ...c2.out];
+
+  // D: a u32 SIPI vector from KVM_SET_VCPU_EVENTS, delivered as a u8 by kvm_apic_accept_events().
+  const vm4 = p.ioctl(v.kvm, K.KVM_CREATE_VM, 0);
+  p.ioctl(vm4, K.KVM_CREATE_IRQCHIP);
+  p.ioctl(vm4, K.KVM_CREATE_VCPU, 0);
+  const d = new Steps(v, p.ioctl(vm4, K.KVM_CREATE_VCPU, 1), -1);
+  const lapic = K.kvm_lapic_state.alloc();
+  p.ioctl(d.fd, K.KVM_GET_LAPIC, lapic);
+  setU32(lapic.bytes, 0xf0, 0x1ff);
+  d.res('sipi: software-enable the APIC', () => p.ioctl(d.fd, K.KVM_SET_LAPIC, lapic));
+  setU32(mp, 0, K.KVM_MP_STATE_INIT_RECEIVED);
+  d.res('sipi: mp state INIT_RECEIVED', () => p.ioctl(d.fd, K.KVM_SET_MP_STATE, mp));
+  d.res('sipi: SIPI 0x12 to APIC 1', () => signalMsi(p, vm4, 0xfee01000, 0x600 | 0x12));
+  const e = new Uint8Array(EVSZ);
+  setU32(e, O('flags'), KVM_VCPUEVENT_VALID_SIPI_VECTOR);
+  setU32(e, O('sipi_vector'), 0x1234);
+  d.res('sipi: sipi_vector 0x1234', () => p.ioctl(d.fd, K.KVM_SET_VCPU_EVENTS, e));
+  d.res('sipi: get mp state', () => p.ioctl(d.fd, K.KVM_GET_MP_STATE, mp));
+  const sr4 = K.kvm_sregs.alloc();
+  p.ioctl(d.fd, K.KVM_GET_SREGS, sr4);
+  d.out.push(`sipi: mp state ${getU32(mp, 0)} cs ${sr4.cs.selector.toString(16)} base ${sr4.cs.base.toString(16)}`);
+  return [...out, ...s.out, ...b.out, ...c.out, ...c2.out, ...d.out];
 }
 
 /** KVM_CREATE_VCPU 0 on `vm`, its kvm_run mapped; appended to v.vcpus/v.runs. */
