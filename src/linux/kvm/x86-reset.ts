@@ -123,11 +123,13 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
 
 /**
  * kvm_vcpu_deliver_sipi_vector(): CS selector = vector << 8, base = vector << 12 (the rest of CS as it
- * was), RIP 0. The guest program starts at its entry point, which KVM_GET_REGS shows as RIP 0.
+ * was), RIP 0. The guest program starts at its entry point, which KVM_GET_REGS shows as RIP 0. The
+ * vector is a u8 there (kvm_apic_accept_events' sipi_vector), whatever KVM_SET_VCPU_EVENTS stored.
  */
-export function kvmVcpuDeliverSipiVector(v: KvmVcpu, vector: number): void {
+export function kvmVcpuDeliverSipiVector(v: KvmVcpu, sipiVector: number): void {
+  const vector = sipiVector & 0xff;
   const b = v.sregs;
-  setU16(b, SREGS_CS_SELECTOR, (vector << 8) & 0xffff);
+  setU16(b, SREGS_CS_SELECTOR, vector << 8);
   setU64n(b, SREGS_CS_BASE, vector << 12);
   const cpu = v.cpu;
   cpu.pc = cpu.program !== null ? cpu.program.entry : 0;
