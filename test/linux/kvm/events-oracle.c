@@ -285,5 +285,39 @@ int main(void) {
   res("sipi: get mp state", ioctl(vfd, KVM_GET_MP_STATE, &mp));
   ioctl(vfd, KVM_GET_SREGS, &sr);
   printf("sipi: mp state %u cs %x base %llx\n", mp.mp_state, sr.cs.selector, (unsigned long long)sr.cs.base);
+
+  /*
+   * E: injecting a pending #DB clears DR7.GD (kvm_check_and_inject_events); another pending exception
+   * leaves it. One vCPU each, in a VM whose memory is all HLT.
+   */
+  int vm5 = ioctl(kvm, KVM_CREATE_VM, 0);
+  cap("gd: exception payload", vm5, KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  unsigned char *mem5 = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  memset(mem5, 0xf4, 0x10000);
+  struct kvm_userspace_memory_region m5 = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem5 };
+  ioctl(vm5, KVM_SET_USER_MEMORY_REGION, &m5);
+  for (int i = 0; i < 2; i++) {
+    const char *name = i == 0 ? "gd: pending #DB" : "gd: pending #UD";
+    vfd = ioctl(vm5, KVM_CREATE_VCPU, i);
+    run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+    ioctl(vfd, KVM_GET_SREGS, &sr);
+    sr.cs.base = 0;
+    sr.cs.selector = 0;
+    ioctl(vfd, KVM_SET_SREGS, &sr);
+    struct kvm_regs rg;
+    memset(&rg, 0, sizeof rg);
+    rg.rip = 0x100;
+    rg.rflags = 2;
+    ioctl(vfd, KVM_SET_REGS, &rg);
+    struct kvm_debugregs dr;
+    memset(&dr, 0, sizeof dr);
+    dr.dr6 = 0xffff0ff0;
+    dr.dr7 = 0x2400;
+    res("gd: set DR7.GD", ioctl(vfd, KVM_SET_DEBUGREGS, &dr));
+    set(name, KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, i == 0 ? 1 : 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    res("gd: run", ioctl(vfd, KVM_RUN, 0));
+    ioctl(vfd, KVM_GET_DEBUGREGS, &dr);
+    printf("gd: dr7 %llx\n", (unsigned long long)dr.dr7);
+  }
   return 0;
 }

@@ -298,7 +298,29 @@ function modelLines(): string[] {
   const sr4 = K.kvm_sregs.alloc();
   p.ioctl(d.fd, K.KVM_GET_SREGS, sr4);
   d.out.push(`sipi: mp state ${getU32(mp, 0)} cs ${sr4.cs.selector.toString(16)} base ${sr4.cs.base.toString(16)}`);
-  return [...out, ...s.out, ...b.out, ...c.out, ...c2.out, ...d.out];
+
+  // E: injecting a pending #DB clears DR7.GD (kvm_check_and_inject_events); a pending #UD leaves it.
+  const vm5 = p.ioctl(v.kvm, K.KVM_CREATE_VM, 0);
+  const e5 = new Steps(v, -1, -1);
+  cap(e5, 'gd: exception payload', vm5, K.KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  const hlt = new GuestAsm('hlt').label('start');
+  hlt.hlt();
+  const prog = hlt.build();
+  for (let i = 0; i < 2; i++) {
+    const g = new Steps(v, p.ioctl(vm5, K.KVM_CREATE_VCPU, i), -1);
+    p.mmap(null, p.ioctl(v.kvm, K.KVM_GET_VCPU_MMAP_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED, g.fd, 0);
+    v.host.control.kvm.loadGuest(p, g.fd, prog);
+    const dr = K.kvm_debugregs.alloc();
+    dr.dr6 = 0xffff0ff0n;
+    dr.dr7 = 0x2400n;
+    g.res('gd: set DR7.GD', () => p.ioctl(g.fd, K.KVM_SET_DEBUGREGS, dr));
+    g.set(i === 0 ? 'gd: pending #DB' : 'gd: pending #UD', KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, i === 0 ? 1 : 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    g.res('gd: run', () => p.ioctl(g.fd, K.KVM_RUN));
+    p.ioctl(g.fd, K.KVM_GET_DEBUGREGS, dr);
+    g.out.push(`gd: dr7 ${dr.dr7.toString(16)}`);
+    e5.out.push(...g.out);
+  }
+  return [...out, ...s.out, ...b.out, ...c.out, ...c2.out, ...d.out, ...e5.out];
 }
 
 /** KVM_CREATE_VCPU 0 on `vm`, its kvm_run mapped; appended to v.vcpus/v.runs. */
