@@ -211,6 +211,9 @@ function endBlock(v: KvmVcpu, woke: boolean, halt: boolean): void {
   }
 }
 
+/** #DB, and DR7.GD (general detect: DR accesses fault), which injecting a #DB clears. */
+const DB_VECTOR = 1;
+const DR7_GD = 1 << 13;
 const WINDOW_IRQ = 1;
 const WINDOW_NMI = 2;
 
@@ -261,6 +264,8 @@ function injectQueued(v: KvmVcpu): boolean {
     }
   }
   if (v.excPending) {
+    // A #DB clears DR7.GD as it is injected (so the handler's own DR accesses do not fault again).
+    if (v.excNr === DB_VECTOR) v.dr7 &= ~DR7_GD;
     deliverException(v);
     injected = true;
   }
