@@ -174,5 +174,36 @@ int main(void) {
   res("run, immediate_exit", ioctl(v3, KVM_RUN, 0));
   one(0x80000008, 0, 0x3030, 0);
   res("set_cpuid2 A after immediate_exit", ioctl(v3, KVM_SET_CPUID2, &b));
+
+  /*
+   * kvm_apic_set_version() runs again in kvm_apic_set_state (KVM_SET_LAPIC) and kvm_lapic_reset (INIT),
+   * with the VM's suppress-EOI-broadcast mode as it is then.
+   */
+  int vm4 = ioctl(kvm, KVM_CREATE_VM, 0);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+  res("lvr: split irqchip", ioctl(vm4, KVM_ENABLE_CAP, &ec));
+  int va = ioctl(vm4, KVM_CREATE_VCPU, 0), vb = ioctl(vm4, KVM_CREATE_VCPU, 1);
+  one(1, 0, 0, 0);
+  b.e[0].ecx = 1u << 21;
+  res("lvr: set_cpuid2 X2APIC, vCPU 0", ioctl(va, KVM_SET_CPUID2, &b));
+  res("lvr: set_cpuid2 X2APIC, vCPU 1", ioctl(vb, KVM_SET_CPUID2, &b));
+  ioctl(va, KVM_GET_LAPIC, &lapic);
+  *(uint32_t *)&lapic.regs[0xf0] = 0x1ff;
+  res("lvr: vCPU 0 set_lapic SPIV", ioctl(va, KVM_SET_LAPIC, &lapic));
+  printf("  LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_X2APIC_API, .args = { 1u << 3 } };
+  res("lvr: x2apic api DISABLE_SUPPRESS_EOI_BROADCAST", ioctl(vm4, KVM_ENABLE_CAP, &ec));
+  ioctl(va, KVM_GET_LAPIC, &lapic);
+  printf("  vCPU 0 LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  ioctl(vb, KVM_GET_LAPIC, &lapic);
+  res("lvr: vCPU 1 set_lapic", ioctl(vb, KVM_SET_LAPIC, &lapic));
+  ioctl(vb, KVM_GET_LAPIC, &lapic);
+  printf("  vCPU 1 LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  struct kvm_msi msi = { .address_lo = 0xfee00000, .data = 0x500 };
+  res("lvr: INIT to APIC 0", ioctl(vm4, KVM_SIGNAL_MSI, &msi));
+  struct kvm_mp_state mp;
+  res("lvr: vCPU 0 get_mp_state", ioctl(va, KVM_GET_MP_STATE, &mp));
+  ioctl(va, KVM_GET_LAPIC, &lapic);
+  printf("  vCPU 0 LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
   return 0;
 }

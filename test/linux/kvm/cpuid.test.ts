@@ -180,6 +180,33 @@ function modelLines(): string[] {
   res('run, immediate_exit', () => p.ioctl(v3, K.KVM_RUN));
   one(0x80000008, 0, 0x3030, 0);
   res('set_cpuid2 A after immediate_exit', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
+
+  // kvm_apic_set_version() again in KVM_SET_LAPIC and INIT, with the VM's suppress-EOI-broadcast mode then.
+  const vm4 = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  res('lvr: split irqchip', () => enableCap(p, vm4, K.KVM_CAP_SPLIT_IRQCHIP, 24));
+  const va = p.ioctl(vm4, K.KVM_CREATE_VCPU, 0);
+  const vb = p.ioctl(vm4, K.KVM_CREATE_VCPU, 1);
+  one(1, 0, 0, 0);
+  setU32(b, 8 + 20, 1 << 21);
+  res('lvr: set_cpuid2 X2APIC, vCPU 0', () => p.ioctl(va, K.KVM_SET_CPUID2, b));
+  res('lvr: set_cpuid2 X2APIC, vCPU 1', () => p.ioctl(vb, K.KVM_SET_CPUID2, b));
+  const eoi = (prefix: string) => out.push(`  ${prefix}LVR directed EOI ${(getU32(lapic.bytes, 0x30) >>> 24) & 1}`);
+  p.ioctl(va, K.KVM_GET_LAPIC, lapic);
+  setU32(lapic.bytes, 0xf0, 0x1ff);
+  res('lvr: vCPU 0 set_lapic SPIV', () => p.ioctl(va, K.KVM_SET_LAPIC, lapic));
+  eoi('');
+  res('lvr: x2apic api DISABLE_SUPPRESS_EOI_BROADCAST', () => enableCap(p, vm4, K.KVM_CAP_X2APIC_API, 1 << 3));
+  p.ioctl(va, K.KVM_GET_LAPIC, lapic);
+  eoi('vCPU 0 ');
+  p.ioctl(vb, K.KVM_GET_LAPIC, lapic);
+  res('lvr: vCPU 1 set_lapic', () => p.ioctl(vb, K.KVM_SET_LAPIC, lapic));
+  p.ioctl(vb, K.KVM_GET_LAPIC, lapic);
+  eoi('vCPU 1 ');
+  res('lvr: INIT to APIC 0', () => signalMsi(p, vm4, 0xfee00000, 0x500));
+  const mp = new Uint8Array(4);
+  res('lvr: vCPU 0 get_mp_state', () => p.ioctl(va, K.KVM_GET_MP_STATE, mp));
+  p.ioctl(va, K.KVM_GET_LAPIC, lapic);
+  eoi('vCPU 0 ');
   return out;
 }
 
