@@ -338,11 +338,10 @@ function entriesHave(e: Uint8Array, [fn, index, reg, bit]: CpuidFeature): boolea
 function afterSetCpuid(v: KvmVcpu): void {
   const c = v.guestCpuid;
   const e = c.entries;
-  const kvm = v.kvm;
   // Both under `if (best && apic)` for leaf 1: a table without one leaves the LAPIC as it was (measured).
   if (find(e, 1) >= 0 && v.lapic) {
     v.lapic.timerModeMask = entriesHave(e, X86_FEATURE_TSC_DEADLINE_TIMER) ? 3 << 17 : 1 << 17;
-    v.lapic.setDirectedEoiCapable(entriesHave(e, X86_FEATURE_X2APIC) && kvm.irqchipMode !== KVM_IRQCHIP_KERNEL && kvm.suppressEoiBroadcast !== KVM_SUPPRESS_EOI_BROADCAST_DISABLED);
+    kvmApicSetVersion(v);
   }
   const ext = find(e, 0x80000000);
   const phys = ext >= 0 && getU32(e, ext + EAX) >= 0x80000008 ? find(e, 0x80000008) : -1;
@@ -355,6 +354,17 @@ function afterSetCpuid(v: KvmVcpu): void {
   const base = kvmCpuidBase(e);
   const kvmFeatures = base !== 0 ? find(e, base | 1) : -1;
   c.pvFeatures = kvmFeatures >= 0 ? getU32(e, kvmFeatures + EAX) : 0;
+}
+
+/**
+ * kvm_apic_set_version(): the LAPIC version register, with directed EOI when the guest CPUID has x2APIC,
+ * the IOAPIC is not in the kernel and KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST is not set, as they are
+ * now. The kernel runs it after KVM_SET_CPUID* (with a leaf 1), KVM_SET_LAPIC (kvm_apic_set_state) and
+ * kvm_lapic_reset (RESET, INIT).
+ */
+export function kvmApicSetVersion(v: KvmVcpu): void {
+  const kvm = v.kvm;
+  v.lapic?.setDirectedEoiCapable(v.guestCpuid.has(X86_FEATURE_X2APIC) && kvm.irqchipMode !== KVM_IRQCHIP_KERNEL && kvm.suppressEoiBroadcast !== KVM_SUPPRESS_EOI_BROADCAST_DISABLED);
 }
 
 /**

@@ -29,6 +29,7 @@ import { MSR_IA32_MISC_ENABLE_BTS_UNAVAIL, MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL } f
 import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 import { kvmPvReset } from './pv-msrs.js';
+import { kvmApicSetVersion } from './cpuid.js';
 
 /** KVM's Family/Model/Stepping in RDX after RESET/INIT when the guest CPUID has no leaf 1 (P6/Athlon). */
 export const KVM_RESET_RDX = 0x600;
@@ -76,6 +77,7 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   const apic = v.lapic;
   if (apic !== null) {
     apic.reset(v.isBsp, initEvent);
+    kvmApicSetVersion(v);
     v.kvm.apicMap.recalc(v.kvm.vcpus, v.kvm.x2apicFormat, true);
   } else if (!initEvent) v.apicBase = apicBaseResetValue(v.isBsp);
   // No NMI queued or pending (the LAPIC's count was cleared above), none injected; the interrupt and

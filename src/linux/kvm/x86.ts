@@ -59,6 +59,7 @@ import {
 import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
 import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts/linux/kvm.js';
 import { xsave2Size } from './fpu.js';
+import { kvmApicSetVersion } from './cpuid.js';
 import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
 import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
 import { KVM_COALESCED_MMIO_PAGE_OFFSET } from './coalesced-mmio.js';
@@ -326,6 +327,8 @@ export function setLapic(v: KvmVcpu, arg: UserArg): number {
     setU32(s, APIC_ICR + 4, getU32(s, APIC_ICR2));
   }
   apic.setState(s);
+  // kvm_apic_set_version(): the LVR the user passed is replaced by what the vCPU and VM say now.
+  kvmApicSetVersion(v);
   v.kvm.ioapic?.rtcRestoreOne(v);
   return 0;
 }
