@@ -71,7 +71,10 @@ for (const op of [Op.NOP, Op.MOV, Op.ADD, Op.SUB, Op.AND, Op.OR, Op.XOR, Op.SHL,
 /** What a guest access reaches. Reads return the value (>= 0) or GUEST_IO_EXIT. */
 export interface GuestBus {
   read(addr: number, size: number): number;
-  /** Returns 0 when the write completed, GUEST_IO_EXIT when it left to the hypervisor's userspace. */
+  /**
+   * Returns 0 when the write completed, GUEST_IO_EXIT when it left to the hypervisor's userspace,
+   * GUEST_IO_FAULT or GUEST_IO_RETRY when it did not happen.
+   */
   write(addr: number, size: number, value: number): number;
   pioIn(port: number, size: number): number;
   pioOut(port: number, size: number, value: number): number;
@@ -91,12 +94,19 @@ export const GUEST_IO_EXIT = -1;
 export const GUEST_IO_FAULT = -2;
 /** The MSR access raised #GP: the hypervisor queued the exception, the instruction did not retire. */
 export const GUEST_MSR_GP = -3;
+/**
+ * The write was not done: the hypervisor must leave the guest first (its page fault handler returned to
+ * the entry loop, which exits); the instruction runs again at the next entry.
+ */
+export const GUEST_IO_RETRY = -4;
 
 export const STEP_CONTINUE = 0;
 export const STEP_HALT = 1;
 export const STEP_IO_EXIT = 2;
 export const STEP_FAULT = 3;
 export const STEP_IO_FAULT = 4;
+/** The instruction did not retire (GUEST_IO_RETRY): the hypervisor serves its requests, then runs it again. */
+export const STEP_RETRY = 5;
 
 const MAX_DEPTH = 64;
 const PENDING_NONE = 0;
@@ -337,6 +347,7 @@ export class GuestCpu implements GuestCpuView {
             return STEP_IO_EXIT;
           }
           if (r === GUEST_IO_FAULT) return STEP_IO_FAULT;
+          if (r === GUEST_IO_RETRY) return STEP_RETRY;
           break;
         }
         case Op.IN: {

@@ -903,6 +903,7 @@ export class Process implements Cred {
           throw kerr('EACCES', 'a shared writable mapping needs a file opened for writing (O_WRONLY or O_RDWR)');
         }
         if (!(fmode & FMODE_READ)) throw kerr('EACCES', 'mmap needs a file opened for reading (O_RDONLY or O_RDWR)');
+        if (prot & PROT_EXEC && file.noexec) throw kerr('EPERM', `PROT_EXEC mapping of ${file.path}, whose filesystem is noexec (SB_I_NOEXEC)`);
         const backing = file.mmap(this.ctx, { length: len, prot, flags, offset: off });
         vma = this.mm.map(hint, len, prot, flags, fixed, backing, file);
       }

@@ -88,6 +88,14 @@ export abstract class KFile {
   /** file->f_ep: the epoll items watching this file; null while none does. */
   fEp: EpollLink[] | null = null;
 
+  /**
+   * path_noexec(): the file's superblock is SB_I_NOEXEC. Files without a path (anon_inodefs: eventfd,
+   * epoll, VFIO device and KVM fds; pipefs) are; mmap with PROT_EXEC fails with EPERM [E].
+   */
+  get noexec(): boolean {
+    return !this.path.startsWith('/');
+  }
+
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
   readonly positional: boolean = false;
   /** FMODE_PWRITE: pwrite applies (else ESPIPE); differs from `positional` for FMODE_PREAD-only files (KVM stats fds). */

@@ -9,7 +9,7 @@
 //   num_pages): first_page must be a multiple of 64 and num_pages too unless the range runs to the end.
 // - Errors in the kernel's order: EINVAL for an address space or slot id out of range, ENOENT for a
 //   slot that does not exist or does not log, EFAULT for the user bitmap [E].
-// No dirty ring (KVM_CAP_DIRTY_LOG_RING reports 0): the bitmap is the only log.
+// With the dirty ring enabled (dirty-ring.ts) both ioctls fail with ENXIO first (kvm_use_dirty_bitmap()).
 
 import { kerr } from '../errors.js';
 import { copyFromUser, copyToUser, type UserArg } from '../uaccess.js';
@@ -28,8 +28,13 @@ export const KVM_DIRTY_LOG_MANUAL_CAPS = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | K
  * remote_tlb_flush_requests; remote_tlb_flush counts only flushes that had to IPI a vCPU in guest mode,
  * and no vCPU is in guest mode while a VM ioctl runs in the model.
  */
-function flushRemoteTlbs(kvm: Kvm): void {
+export function flushRemoteTlbs(kvm: Kvm): void {
   kvm.stat.remote_tlb_flush_requests++;
+}
+
+/** kvm_use_dirty_bitmap(), checked first by both ioctls: x86 has no ring-with-bitmap mode. */
+function useDirtyBitmap(kvm: Kvm): void {
+  if (kvm.dirtyRingSize !== 0) throw kerr('ENXIO', 'the VM logs dirty pages in its vCPUs\' dirty rings (KVM_CAP_DIRTY_LOG_RING), not in bitmaps');
 }
 
 /** The slot's bitmap, after the id checks every dirty-log ioctl makes. */
@@ -45,6 +50,7 @@ function loggingSlot(kvm: Kvm, slotArg: number): MemSlot & { dirty: Uint8Array }
 /** KVM_GET_DIRTY_LOG. */
 export function getDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
   const b = arg.user(kvm_dirty_log.size);
+  useDirtyBitmap(kvm);
   const slot = loggingSlot(kvm, getU32(b, 0));
   const d = slot.dirty;
   const bits = d.slice();
@@ -62,6 +68,7 @@ export function getDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
 /** KVM_CLEAR_DIRTY_LOG. */
 export function clearDirtyLog(kvm: Kvm, proc: Process, arg: UserArg): number {
   const b = arg.user(kvm_clear_dirty_log.size);
+  useDirtyBitmap(kvm);
   const numPages = getU32(b, 4);
   const first = getU64(b, 8);
   if (first & 63n) throw kerr('EINVAL', `first_page ${first} is not a multiple of 64`);

@@ -30,7 +30,9 @@ import {
   KVM_DEFINE_MSIX_TABLE, KVM_GET_MSIX_ENTRY, KVM_GET_MSIX_PENDING, KVM_GET_MSIX_TABLE_STATE, KVM_REMOVE_MSIX_TABLE,
   KVM_SET_MSIX_ENTRY, KVM_SET_MSIX_ENTRY_IRQ, KVM_SET_MSIX_TABLE_STATE,
 } from '../../../include-ts/proposed/kvm_msix_table.js';
-import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE } from './kvm-host.js';
+import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
+import { DIRTY_RING_MMAP_OFFSET, pageInDirtyRing, resetDirtyRings } from './dirty-ring.js';
+import { MAP_PRIVATE, MAP_TYPE } from '../../../include-ts/linux/mman.js';
 import { requestScanIoapic } from './scan-ioapic.js';
 import {
   defineMsixTable, getMsixEntry, getMsixPending, getMsixTableState, removeMsixTable, setMsixEntry, setMsixEntryIrq,
@@ -193,6 +195,8 @@ export class KvmVmFile extends KFile {
         return setPit(kvm, arg);
       case KC.KVM_REINJECT_CONTROL:
         return reinjectControl(kvm, arg);
+      case KC.KVM_RESET_DIRTY_RINGS:
+        return resetDirtyRings(kvm);
       case KVM_GET_DIRTY_LOG:
         return getDirtyLog(kvm, ctx.proc, arg);
       case KVM_CLEAR_DIRTY_LOG:
@@ -361,30 +365,47 @@ export class KvmVcpuFile extends KFile {
     }
   }
 
-  /** kvm_vcpu_mmap(): kvm_run, the PIO page and the coalesced ring; pages past them fault (SIGBUS). */
+  /**
+   * kvm_vcpu_mmap(): kvm_run, the PIO page and the coalesced ring, and the dirty ring at page
+   * KVM_DIRTY_LOG_PAGE_OFFSET; other pages fault (SIGBUS). A mapping whose first or last page is a
+   * dirty-ring page must be shared (EINVAL).
+   */
   override mmap(_ctx: FileContext, req: MmapRequest): Backing {
-    const run = this.vcpu.run;
+    const v = this.vcpu;
+    const run = v.run;
+    const kvm = v.kvm;
+    const first = req.offset / PAGE_SIZE;
+    if ((pageInDirtyRing(kvm, first) || pageInDirtyRing(kvm, first + req.length / PAGE_SIZE - 1)) && (req.flags & MAP_TYPE) === MAP_PRIVATE) {
+      throw kerr('EINVAL', 'the dirty ring pages of a vCPU can only be mapped shared (MAP_SHARED)');
+    }
     if (req.offset + req.length <= KVM_VCPU_MMAP_SIZE) return new RamBacking(run.subarray(req.offset, req.offset + req.length));
-    const off = req.offset;
+    const ring = v.dirtyRing?.bytes ?? null;
+    const ringEnd = DIRTY_RING_MMAP_OFFSET + kvm.dirtyRingSize;
+    if (ring !== null && req.offset >= DIRTY_RING_MMAP_OFFSET && req.offset + req.length <= ringEnd) {
+      return new RamBacking(ring.subarray(req.offset - DIRTY_RING_MMAP_OFFSET, req.offset - DIRTY_RING_MMAP_OFFSET + req.length));
+    }
+    // A mapping across regions: each page is what kvm_vcpu_fault() finds for it.
     const fault = (o: number): never => {
       throw new MemoryFault('SIGBUS', o, 'no page of the vCPU mapping is there (kvm_vcpu_fault)');
     };
-    const byte = (o: number): number => (o < KVM_VCPU_MMAP_SIZE ? run[o]! : fault(o));
+    const page = (o: number): Uint8Array => {
+      if (o < KVM_VCPU_MMAP_SIZE) return run;
+      if (ring !== null && o >= DIRTY_RING_MMAP_OFFSET && o < ringEnd) return ring;
+      return fault(o);
+    };
+    const at = (o: number): number => (o < KVM_VCPU_MMAP_SIZE ? o : o - DIRTY_RING_MMAP_OFFSET);
     return new IoBacking(
       {
         read: (o, size) => {
-          let v = 0;
-          for (let i = size - 1; i >= 0; i--) v = v * 256 + byte(o + i);
-          return v;
+          let x = 0;
+          for (let i = size - 1; i >= 0; i--) x = x * 256 + page(o + i)[at(o + i)]!;
+          return x;
         },
         write: (o, size, value) => {
-          for (let i = 0; i < size; i++) {
-            if (o + i >= KVM_VCPU_MMAP_SIZE) fault(o + i);
-            run[o + i] = (value >>> (i * 8)) & 0xff;
-          }
+          for (let i = 0; i < size; i++) page(o + i)[at(o + i)] = (value >>> (i * 8)) & 0xff;
         },
       },
-      off,
+      req.offset,
       req.length,
     );
   }

@@ -20,7 +20,8 @@
 //   address or READONLY bit -> EINVAL; identical -> 0
 // - creating or moving onto pages another slot covers -> EEXIST
 // - KVM_MEM_LOG_DIRTY_PAGES gives the slot a dirty bitmap that every guest write through the slot
-//   marks (dirty-log.ts reads and clears it); a move or flags change keeps it while logging stays on
+//   marks (dirty-log.ts reads and clears it); a move or flags change keeps it while logging stays on.
+//   With the dirty ring (dirty-ring.ts) new slots get no bitmap and writes go to the writing vCPU's ring.
 
 import { kerr } from '../errors.js';
 import type { AddressSpace, Vma } from '../mm/address-space.js';
@@ -29,10 +30,13 @@ import { IoBacking, ioReadBytes, ioWriteBytes } from '../mm/backing.js';
 import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from '../../../include-ts/linux/kvm.js';
 import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, PAGE_SIZE } from './kvm-host.js';
 import { getLE, setLE } from '../../../abi/bytes.js';
+import type { DirtyRing } from './dirty-ring.js';
 
 export const ACCESS_OK = 0;
 /** The host address behind the slot is not mapped (KVM_RUN fails with EFAULT). */
 export const ACCESS_FAULT = -2;
+/** A hardware write's fault filled the dirty ring to its soft limit: the write runs after the exit. */
+export const ACCESS_RETRY = -3;
 
 export class MemSlot {
   /**
@@ -40,6 +44,11 @@ export class MemSlot {
    * (little-endian bytes, ALIGN(npages, 64) / 8 of them), null otherwise (dirty-log.ts reads it).
    */
   dirty: Uint8Array | null = null;
+  /**
+   * With the dirty ring, while the slot logs: the pages whose SPTE is writable, i.e. a hardware write
+   * no longer faults (and is not logged) until KVM_RESET_DIRTY_RINGS write-protects the page again.
+   */
+  ringWritable: Uint8Array | null = null;
   /** Last VMA the slot resolved to (re-checked on each access). */
   private vma: Vma | null = null;
   private readonly scratch = new Uint8Array(8);
@@ -65,11 +74,27 @@ export class MemSlot {
     return this.size / PAGE_SIZE;
   }
 
-  /** mark_page_dirty_in_slot() for every page a guest write of `len` bytes at `gpa` touched. */
-  private markDirty(d: Uint8Array, gpa: number, len: number): void {
+  /**
+   * mark_page_dirty_in_slot() for every page a guest write of `len` bytes at `gpa` touched: into the
+   * writing vCPU's dirty ring when the VM has rings (`ring`), else into the bitmap. True when a
+   * hardware write (`hw`) must wait for the ring (see DirtyRing.logPages).
+   */
+  private logWrite(gpa: number, len: number, ring: DirtyRing | null, hw: boolean): boolean {
     const first = Math.floor((gpa - this.gpa) / PAGE_SIZE);
     const last = Math.floor((gpa + len - 1 - this.gpa) / PAGE_SIZE);
-    for (let pg = first; pg <= last; pg++) d[pg >> 3]! |= 1 << (pg & 7);
+    if (ring !== null) return ring.logPages(this, first, last, hw);
+    const d = this.dirty;
+    if (d !== null) for (let pg = first; pg <= last; pg++) d[pg >> 3]! |= 1 << (pg & 7);
+    return false;
+  }
+
+  /**
+   * mark_page_dirty_in_slot() once KVM wrote the page of `gpa` itself (kvm_write_guest, a
+   * gfn_to_pfn_cache): a push to the ring of the vCPU it wrote for. Its writes pass no ring, so
+   * without rings the bitmap is marked by write().
+   */
+  markKernelWrite(gpa: number, ring: DirtyRing | null): void {
+    if (ring !== null && this.flags & KVM_MEM_LOG_DIRTY_PAGES) ring.push(this.id, Math.floor((gpa - this.gpa) / PAGE_SIZE));
   }
 
   private resolve(hva: number, len: number): Vma | null {
@@ -99,14 +124,19 @@ export class MemSlot {
     return getLE(this.scratch, 0, len);
   }
 
-  write(gpa: number, len: number, value: number): number {
+  /**
+   * A write of `len` bytes at guest address `gpa` by the vCPU whose dirty ring is `ring` (null: the VM
+   * has none): by the guest's own store (`hw`), or emulated / made by KVM. ACCESS_FAULT if unmapped,
+   * ACCESS_RETRY if the write waits for the dirty ring.
+   */
+  write(gpa: number, len: number, value: number, ring: DirtyRing | null, hw: boolean): number {
     const hva = this.userspaceAddr + (gpa - this.gpa);
     const v = this.resolve(hva, len);
     if (v === null) return ACCESS_FAULT;
     const off = hva - v.start;
     const b = v.backing;
     // Dirty logging sees every guest write through the slot, RAM or a device's pages alike.
-    if (this.dirty !== null) this.markDirty(this.dirty, gpa, len);
+    if (this.flags & KVM_MEM_LOG_DIRTY_PAGES && this.logWrite(gpa, len, ring, hw)) return ACCESS_RETRY;
     if (b.ram !== null) {
       setLE(b.ram, off, len, value);
       return ACCESS_OK;
@@ -141,6 +171,8 @@ export class MemSlots {
 
   /** kvm->manual_dirty_log_protect (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's args[0]). */
   manualDirtyLogProtect = 0;
+  /** kvm->dirty_ring_size != 0: new logging slots get no bitmap (kvm_use_dirty_bitmap()). */
+  dirtyRing = false;
 
   constructor(private readonly mm: AddressSpace) {}
 
@@ -151,15 +183,25 @@ export class MemSlots {
 
   /**
    * kvm_prepare_memory_region(): a slot without KVM_MEM_LOG_DIRTY_PAGES has no bitmap; one with it
-   * keeps the old slot's (a move or a flags change), or gets a new one, all ones when manual protect
+   * keeps the old slot's (a move or a flags change), or gets a new one unless the VM has dirty rings, all ones when manual protect
    * asked for KVM_DIRTY_LOG_INITIALLY_SET.
    */
-  private dirtyBitmapFor(flags: number, npages: number, old: MemSlot | undefined): Uint8Array | null {
+  private dirtyBitmapFor(flags: number, npages: number, old: MemSlot): Uint8Array | null {
     if (!(flags & KVM_MEM_LOG_DIRTY_PAGES)) return null;
-    if (old?.dirty) return old.dirty;
+    if (old.dirty) return old.dirty;
+    if (this.dirtyRing) return null;
     const d = new Uint8Array(Math.ceil(npages / 64) * 8);
     if (this.manualDirtyLogProtect & KVM_DIRTY_LOG_INITIALLY_SET) for (let pg = 0; pg < npages; pg++) d[pg >> 3]! |= 1 << (pg & 7);
     return d;
+  }
+
+  /**
+   * The dirty log of a slot created, moved or with KVM_MEM_LOG_DIRTY_PAGES changed to `flags`: its
+   * bitmap, and every page write-protected (kvm_mmu_slot_apply_flags; a move drops the old mappings).
+   */
+  private startLogging(slot: MemSlot, flags: number): void {
+    slot.dirty = this.dirtyBitmapFor(flags, slot.npages, slot);
+    slot.ringWritable = flags & KVM_MEM_LOG_DIRTY_PAGES ? new Uint8Array(Math.ceil(slot.npages / 8)) : null;
   }
 
   list(): readonly MemSlot[] {
@@ -220,7 +262,7 @@ export class MemSlots {
       }
       if (gpa !== old.gpa) move = true;
       else if (r.flags !== old.flags) {
-        old.dirty = this.dirtyBitmapFor(r.flags, old.npages, old);
+        this.startLogging(old, r.flags);
         old.flags = r.flags;
         return 0;
       } else return 0;
@@ -230,12 +272,12 @@ export class MemSlots {
       throw kerr('EEXIST', `guest range 0x${gpa.toString(16)}-0x${(gpa + size - 1).toString(16)} overlaps slot ${clash.id} (0x${clash.gpa.toString(16)}-0x${(clash.end - 1).toString(16)})`);
     }
     if (move) {
-      old!.dirty = this.dirtyBitmapFor(r.flags, old!.npages, old);
+      this.startLogging(old!, r.flags);
       old!.gpa = gpa;
       old!.flags = r.flags;
     } else {
       const slot = new MemSlot(id, r.flags, gpa, size, uaddr, this.mm);
-      slot.dirty = this.dirtyBitmapFor(r.flags, slot.npages, undefined);
+      this.startLogging(slot, r.flags);
       this.byId.set(id, slot);
     }
     this.rebuild();

@@ -154,7 +154,7 @@ function readU32(s: MemSlot, gpa: number): number | null {
 }
 
 function writeU32(s: MemSlot, gpa: number, x: number): boolean {
-  return s.write(gpa, 4, x >>> 0) !== ACCESS_FAULT;
+  return s.write(gpa, 4, x >>> 0, null, false) !== ACCESS_FAULT;
 }
 
 function writeU64(s: MemSlot, gpa: number, x: bigint): boolean {
@@ -167,9 +167,10 @@ export function kvmWallClockEpoch(kvm: Kvm): bigint {
   return U64(hostRealtimeNs(now) - kvm.kvmclock.read(now));
 }
 
-/** kvm_write_wall_clock(kvm, gpa, 0). */
-function kvmWriteWallClock(kvm: Kvm, gpa: bigint): void {
+/** kvm_write_wall_clock(kvm, gpa, 0), for vCPU `v`: three kvm_write_guest() calls, each logged. */
+function kvmWriteWallClock(v: KvmVcpu, gpa: bigint): void {
   if (gpa === 0n) return;
+  const kvm = v.kvm;
   const s = writableSlot(kvm, gpa, PVCLOCK_WALL_CLOCK.size);
   if (s === null) return;
   const a = Number(gpa);
@@ -178,10 +179,13 @@ function kvmWriteWallClock(kvm: Kvm, gpa: bigint): void {
   if (version & 1) version++; // first time write, random junk
   version = (version + 1) >>> 0;
   if (!writeU32(s, a, version)) return;
+  s.markKernelWrite(a, v.dirtyRing);
   const wall = kvmWallClockEpoch(kvm);
   writeU32(s, a + PVCLOCK_WALL_CLOCK.sec, Number((wall / NSEC_PER_SEC) & 0xffff_ffffn));
   writeU32(s, a + PVCLOCK_WALL_CLOCK.nsec, Number(wall % NSEC_PER_SEC));
+  s.markKernelWrite(a, v.dirtyRing);
   writeU32(s, a, (version + 1) >>> 0);
+  s.markKernelWrite(a, v.dirtyRing);
 }
 
 /** kvm_guest_time_update() + kvm_setup_guest_pvclock(), after tsc.ts' catch-up: serves KVM_REQ_CLOCK_UPDATE. */
@@ -215,6 +219,8 @@ export function kvmGuestTimeUpdate(v: KvmVcpu): void {
   writeU32(s, a + L.tscToSystemMul, HOST_TSC_SCALE.mult);
   writeU32(s, a + L.tscShift, (HOST_TSC_SCALE.shift & 0xff) | (flags << 8));
   writeU32(s, a + L.version, (version + 1) >>> 0);
+  // Through the gfn_to_pfn_cache: logged once, after the update.
+  s.markKernelWrite(a, v.dirtyRing);
 }
 
 /** record_steal_time(), served at each guest entry while STEAL_TIME is enabled: numbers only. */
@@ -232,6 +238,7 @@ export function recordStealTime(v: KvmVcpu): void {
   writeU32(s, a + L.version, version);
   // steal += run_delay - last_steal: the vCPU thread never waited for a host CPU.
   writeU32(s, a + L.version, (version + 1) >>> 0);
+  s.markKernelWrite(a, v.dirtyRing);
 }
 
 /** kvm_pv_async_pf_enabled(): ENABLED and DELIVERY_AS_INT. */
@@ -273,7 +280,7 @@ export function kvmPvSetMsr(v: KvmVcpu, index: number, data: bigint, host: boole
     case MSR_KVM_WALL_CLOCK:
     case MSR_KVM_WALL_CLOCK_NEW:
       v.kvm.kvmclock.wallClock = data;
-      kvmWriteWallClock(v.kvm, data);
+      kvmWriteWallClock(v, data);
       return 0;
     case MSR_KVM_SYSTEM_TIME:
     case MSR_KVM_SYSTEM_TIME_NEW:

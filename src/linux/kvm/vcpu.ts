@@ -11,7 +11,7 @@ import { GuestCpuid } from './cpuid.js';
 import { startSwTscDeadline } from './tsc-deadline.js';
 import { GuestFpu } from './fpu.js';
 import { Lapic } from '../../hw/x86/lapic.js';
-import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, type GuestBus } from '../../guest/cpu.js';
+import { GuestCpu, GUEST_IO_EXIT, GUEST_IO_FAULT, GUEST_IO_RETRY, type GuestBus } from '../../guest/cpu.js';
 import type { GuestProgram } from '../../guest/program.js';
 import { WaitQueue } from '../waitqueue.js';
 import { getLE, setLE, setU16, setU32, setU64n } from '../../../abi/bytes.js';
@@ -20,7 +20,8 @@ import {
   KVM_PIO_PAGE_OFFSET, kvm_run, kvm_sregs,
 } from '../../../include-ts/linux/kvm.js';
 import { EPOLLIN } from '../../../include-ts/linux/poll.js';
-import { ACCESS_FAULT } from './memslot.js';
+import { ACCESS_FAULT, ACCESS_RETRY } from './memslot.js';
+import { DirtyRing } from './dirty-ring.js';
 import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { KvmLapicOps } from './lapic.js';
 import { KvmVcpuStat } from './stats.js';
@@ -212,6 +213,8 @@ export class KvmVcpu implements GuestBus {
   readonly tsc = new VcpuTsc();
   /** The KVM paravirtual MSRs: kvmclock, async PF, steal time, PV EOI, poll control (pv-msrs.ts). */
   readonly pv = new VcpuPv();
+  /** vcpu->dirty_ring, when the VM enabled KVM_CAP_DIRTY_LOG_RING before this vCPU (dirty-ring.ts). */
+  readonly dirtyRing: DirtyRing | null;
 
   constructor(
     readonly kvm: Kvm,
@@ -230,6 +233,7 @@ export class KvmVcpu implements GuestBus {
       this.lapic.timer.restartDeadline = () => startSwTscDeadline(this);
     }
     this.apicBase = 0;
+    this.dirtyRing = kvm.dirtyRingSize !== 0 ? new DirtyRing(kvm.dirtyRingSize) : null;
     this.cpu = new GuestCpu(vcpuId, kvm.hw);
     this.cpu.label = `vm${kvm.id} vcpu${vcpuId}`;
     // kvm_arch_vcpu_create(): APs wait for INIT/SIPI when the LAPIC is in the kernel.
@@ -295,8 +299,9 @@ export class KvmVcpu implements GuestBus {
     const kvm = this.kvm;
     const slot = kvm.memslots.find(addr, size);
     if (slot !== null && !slot.readonly) {
-      if (slot.write(addr, size, value) === ACCESS_FAULT) return this.memoryFault(addr, size);
-      return 0;
+      const r = slot.write(addr, size, value, this.dirtyRing, true);
+      if (r === ACCESS_FAULT) return this.memoryFault(addr, size);
+      return r === ACCESS_RETRY ? GUEST_IO_RETRY : 0;
     }
     // No slot, or a read-only one: the write is emulated as MMIO (vcpu_mmio_write in x86.c), which
     // offers it to the LAPIC and the MMIO bus before exiting to userspace.
@@ -338,7 +343,7 @@ export class KvmVcpu implements GuestBus {
   /** One page's part of an emulated write: true if RAM, the LAPIC or the MMIO bus took it; or ACCESS_FAULT. */
   private writePage(a: number, n: number, value: number): boolean | number {
     const slot = this.kvm.memslots.find(a, n);
-    if (slot !== null && !slot.readonly) return slot.write(a, n, value) === ACCESS_FAULT ? ACCESS_FAULT : true;
+    if (slot !== null && !slot.readonly) return slot.write(a, n, value, this.dirtyRing, false) === ACCESS_FAULT ? ACCESS_FAULT : true;
     const apic = this.lapic;
     if (apic !== null && apic.inRange(a)) {
       apic.mmioWrite(a - apic.base, n, value);

@@ -39,12 +39,13 @@ import { kerr, WouldBlock } from '../errors.js';
 import type { FileContext } from '../fs/file.js';
 import { getU32, getU64n, setU32, setU64n } from '../../../abi/bytes.js';
 import {
-  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
+  KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_SHUTDOWN, KVM_EXIT_UNKNOWN,
   KVM_INTERNAL_ERROR_EMULATION, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE,
   KVM_MP_STATE_UNINITIALIZED,
 } from '../../../include-ts/linux/kvm.js';
 import { LAPIC_EVENT_INIT, LAPIC_EVENT_SIPI } from '../../hw/x86/lapic.js';
-import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT } from '../../guest/cpu.js';
+import { dirtyRingFull } from './dirty-ring.js';
+import { STEP_CONTINUE, STEP_FAULT, STEP_HALT, STEP_IO_EXIT, STEP_IO_FAULT, STEP_RETRY } from '../../guest/cpu.js';
 import { KVM_SYNC_X86_REGS, KVM_SYNC_X86_VALID_FIELDS } from './kvm-host.js';
 import { kvmCpuGetInterrupt, kvmCpuHasInterrupt } from './irq.js';
 import { KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events } from '../../../include-ts/asm/kvm.js';
@@ -335,6 +336,17 @@ function vcpuBlock(v: KvmVcpu, ctx: FileContext): number {
 }
 
 /**
+ * KVM_REQ_DIRTY_RING_SOFT_FULL, the first request vcpu_enter_guest() serves: no entry while the ring is
+ * at its soft limit (a write whose fault filled it runs again after the exit).
+ */
+function dirtyRingExit(v: KvmVcpu): boolean {
+  const ring = v.dirtyRing;
+  if (ring === null || !ring.softFullRequest || !dirtyRingFull(ring)) return false;
+  setExit(v, KVM_EXIT_DIRTY_RING_FULL);
+  return true;
+}
+
+/**
  * vcpu_enter_guest() repeated until something leaves the guest: returns R_EXIT (exit_reason set),
  * R_CONTINUE (halted: block next), or -1 when the instruction budget ran out.
  */
@@ -345,6 +357,7 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   const sched = v.kvm.sched;
   let n = 0;
   v.lastSlice = 0;
+  if (dirtyRingExit(v)) return R_EXIT;
   // KVM_REQ_CLOCK_UPDATE, pending at each entry in catch-up mode: kvm_guest_time_update's catch-up.
   if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
   // The rest of KVM_REQ_CLOCK_UPDATE (the pvclock) and KVM_REQ_STEAL_UPDATE.
@@ -353,6 +366,12 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   // the next entry rewrites the pvclock.
   if (v.tsc.tscAlwaysCatchup) v.pv.clockUpdate = true;
   for (;;) {
+    // A re-entry after an exit KVM handled (the first one was checked before the PV updates, which may
+    // push to the ring and still enter, as record_steal_time() after the check can).
+    if (n !== 0 && dirtyRingExit(v)) {
+      v.lastSlice = n;
+      return R_EXIT;
+    }
     // vcpu_enter_guest() serves KVM_REQ_SCAN_IOAPIC before it injects or runs anything.
     if (v.scanIoapicRequested) vcpuScanIoapic(v);
     if (v.pendingIoapicEoi >= 0) {
@@ -464,6 +483,9 @@ function enterGuest(v: KvmVcpu, budget: number): number {
         v.exits[getU32(v.run, RUN.exitReason)]!++;
         v.retireMmioWrite();
         return R_EXIT;
+      case STEP_RETRY:
+        // The write's page fault was handled: back to vcpu_enter_guest(), which serves the request.
+        continue;
       case STEP_IO_FAULT:
         v.reportMemoryFault();
         throw kerr('EFAULT', `guest access to 0x${v.faultGpa.toString(16)} hit a memory slot whose host address is not mapped (KVM_EXIT_MEMORY_FAULT)`);

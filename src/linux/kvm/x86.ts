@@ -64,6 +64,7 @@ import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
 import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
 import { KVM_COALESCED_MMIO_PAGE_OFFSET } from './coalesced-mmio.js';
 import { enforcePvFeatureCpuid } from './pv-msrs.js';
+import { enableDirtyLogRing, KVM_DIRTY_RING_MAX_BYTES } from './dirty-ring.js';
 
 /**
  * kvm_vm_ioctl_check_extension_generic() + the x86 part: what this model implements, with the values
@@ -153,6 +154,9 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
       return KVM_MSIX_MAX_TABLES;
     case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
       return KVM_DIRTY_LOG_MANUAL_CAPS;
+    case KC.KVM_CAP_DIRTY_LOG_RING:
+    case KC.KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+      return KVM_DIRTY_RING_MAX_BYTES;
     case KVM_CAP_X2APIC_API:
       // Enabling suppress-EOI-broadcast needs a split irqchip: a VM without one does not offer it [E].
       return kvm === null || kvm.irqchipMode === KVM_IRQCHIP_SPLIT ? KVM_X2APIC_API_VALID_FLAGS : KVM_X2APIC_API_VALID_FLAGS & ~KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
@@ -219,6 +223,9 @@ export function enableCap(kvm: Kvm, arg: UserArg): number {
     if (flags || args0 > 0xffff_ffffn) throw kerr('EINVAL', 'KVM_CAP_HALT_POLL takes flags 0 and a 32-bit args[0]');
     return 0;
   }
+  // kvm_vm_ioctl_enable_cap_generic() checks no flags for the dirty ring [E].
+  if (cap === KC.KVM_CAP_DIRTY_LOG_RING || cap === KC.KVM_CAP_DIRTY_LOG_RING_ACQ_REL) return enableDirtyLogRing(kvm, args0);
+  if (cap === KC.KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP) throw kerr('EINVAL', 'KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP is not available on x86 (no CONFIG_NEED_KVM_DIRTY_RING_WITH_BITMAP)');
   if (flags) throw kerr('EINVAL', `kvm_enable_cap.flags must be 0 (got 0x${flags.toString(16)})`);
   switch (cap) {
     case KVM_CAP_EXCEPTION_PAYLOAD:

@@ -15,19 +15,19 @@
 #include <sys/mman.h>
 
 /* The GDT in guest memory at 0x500. */
-static void flat32_gdt(unsigned char *mem) {
+static __attribute__((unused)) void flat32_gdt(unsigned char *mem) {
   static const uint64_t gdt[3] = { 0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull };
   memcpy(mem + 0x500, gdt, sizeof gdt);
 }
 
 /* A 32-bit interrupt gate for `vector` to `handler` in code segment 0x08. */
-static void flat32_gate(unsigned char *mem, int vector, uint32_t handler) {
+static __attribute__((unused)) void flat32_gate(unsigned char *mem, int vector, uint32_t handler) {
   uint64_t g = (handler & 0xffff) | (0x08ull << 16) | (0x8e00ull << 32) | ((uint64_t)(handler >> 16) << 48);
   memcpy(mem + 0x600 + vector * 8, &g, 8);
 }
 
 /* KVM_SET_SREGS: flat code and data segments, GDTR/IDTR as above, CR0.PE. */
-static void flat32_sregs(int vfd) {
+static __attribute__((unused)) void flat32_sregs(int vfd) {
   struct kvm_sregs sr;
   ioctl(vfd, KVM_GET_SREGS, &sr);
   struct kvm_segment seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3, .present = 1, .db = 1, .s = 1, .g = 1 };
@@ -43,7 +43,7 @@ static void flat32_sregs(int vfd) {
   ioctl(vfd, KVM_SET_SREGS, &sr);
 }
 /* KVM_SET_REGS: everything 0 but RIP, RSP 0x8000 and RFLAGS. */
-static void flat32_regs(int vfd, uint64_t rip, uint64_t rflags) {
+static __attribute__((unused)) void flat32_regs(int vfd, uint64_t rip, uint64_t rflags) {
   struct kvm_regs rg;
   memset(&rg, 0, sizeof rg);
   rg.rip = rip;
@@ -53,7 +53,7 @@ static void flat32_regs(int vfd, uint64_t rip, uint64_t rflags) {
 }
 
 /* KVM_SET_REGS: RIP, RSP 0x8000, RFLAGS 0x2 and EAX/EBX/ECX/EDX as given, everything else 0. */
-static void flat32_set(int vfd, uint64_t rip, uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx) {
+static __attribute__((unused)) void flat32_set(int vfd, uint64_t rip, uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx) {
   struct kvm_regs rg;
   memset(&rg, 0, sizeof rg);
   rg.rip = rip;
@@ -67,7 +67,7 @@ static void flat32_set(int vfd, uint64_t rip, uint32_t eax, uint32_t ebx, uint32
 }
 
 /* KVM_RUN, then "what: E<errno>" or "what: exit=<reason>" with " io=<port>" for a port exit (no newline). */
-static long flat32_run(int vfd, const struct kvm_run *run, const char *what) {
+static __attribute__((unused)) long flat32_run(int vfd, const struct kvm_run *run, const char *what) {
   long r = ioctl(vfd, KVM_RUN, 0);
   if (r < 0) printf("%s: E%d", what, errno);
   else printf("%s: exit=%u", what, run->exit_reason);
@@ -79,7 +79,7 @@ static long flat32_run(int vfd, const struct kvm_run *run, const char *what) {
  * The MSR-access guest (guest-msr and pv-msrs oracles): the GDT, `rdmsr; out 0x80, al; hlt` at 0x1000,
  * `wrmsr; out 0x80, al; hlt` at 0x1010, and a #GP handler at 0x2000 doing `out 0x8d, al; hlt`.
  */
-static void flat32_msr_guest(unsigned char *mem) {
+static __attribute__((unused)) void flat32_msr_guest(unsigned char *mem) {
   flat32_gdt(mem);
   static const unsigned char gp[] = { 0xe6, 0x8d, 0xf4 };
   memcpy(mem + 0x2000, gp, sizeof gp);
@@ -91,7 +91,7 @@ static void flat32_msr_guest(unsigned char *mem) {
 }
 
 /* 64 KiB of guest RAM at GPA 0 in slot 0 (the code, GDT, IDT and stack live there); returns its mapping. */
-static unsigned char *flat32_ram(int vm) {
+static __attribute__((unused)) unsigned char *flat32_ram(int vm) {
   unsigned char *mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   struct kvm_userspace_memory_region m = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
   ioctl(vm, KVM_SET_USER_MEMORY_REGION, &m);
