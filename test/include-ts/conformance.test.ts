@@ -77,6 +77,7 @@ function preludeOf(group: Group): string {
 const KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
   KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: { since: '6.2', definition: '228' },
   KVM_MEM_GUEST_MEMFD: { since: '6.8', definition: '(1UL << 2)' },
+  KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: { since: '6.3', definition: '225' },
   KVM_CAP_USER_MEMORY2: { since: '6.8', definition: '231' },
   KVM_CAP_MEMORY_ATTRIBUTES: { since: '6.8', definition: '233' },
   KVM_CAP_GUEST_MEMFD: { since: '6.8', definition: '234' },
