@@ -75,7 +75,6 @@ function preludeOf(group: Group): string {
 
 /** include/uapi/linux/kvm.h (6.18) names that the installed 6.1 headers do not have yet. */
 const KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
-  KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: { since: '6.2', definition: '228' },
   KVM_MEM_GUEST_MEMFD: { since: '6.8', definition: '(1UL << 2)' },
   KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: { since: '6.3', definition: '225' },
   KVM_CAP_USER_MEMORY2: { since: '6.8', definition: '231' },
