@@ -15,7 +15,8 @@ import { MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX, checkPathLength, inodePermissi
 import { chmodAttr, chownAttr, createdOwner, NO_ID, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
-import { SEEK_MAX, genericLlseek, setCurLlseek } from './fs/llseek.js';
+import { genericLlseek, setCurLlseek } from './fs/llseek.js';
+import { SEEK_MAX } from '../../include-ts/linux/fs.js';
 import { STAT_SIZE, STATX_SIZE, copyStat, copyStatx, cpNewStat, cpStatx, getattrFile, getattrPath, type KStat, type Stat, type Statx } from './fs/stat.js';
 import { STATX__RESERVED } from '../../include-ts/linux/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';

@@ -19,6 +19,7 @@ import * as kvmPara from '../../include-ts/asm/kvm_para.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
 import * as eventpoll from '../../include-ts/linux/eventpoll.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
+import * as linuxFs from '../../include-ts/linux/fs.js';
 import * as watchQueue from '../../include-ts/linux/watch_queue.js';
 import * as kvm from '../../include-ts/linux/kvm.js';
 import * as mman from '../../include-ts/linux/mman.js';
@@ -218,6 +219,7 @@ const GROUPS: readonly Group[] = [
   // O_DIRECTORY; the kernel's flags are checked below.
   { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, exclude: { ...FCNTL_NEWER, O_LARGEFILE: null, __O_TMPFILE: null }, flags: ['-D_GNU_SOURCE'] },
   { header: 'linux/fcntl.h', includes: ['linux/fcntl.h'], module: fcntl, newer: FCNTL_NEWER },
+  { header: 'linux/fs.h', includes: ['linux/fs.h'], module: linuxFs },
   { header: 'linux/watch_queue.h', includes: ['linux/watch_queue.h'], module: watchQueue },
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.

@@ -6,7 +6,8 @@
 // cache), ftruncate and fallocate (no such syscalls in the model), and the mount's size limit (ENOSPC).
 
 import { KFile, type FileContext } from './file.js';
-import { genericLlseek, SEEK_DATA, SEEK_HOLE, setPos } from './llseek.js';
+import { genericLlseek, setPos } from './llseek.js';
+import { SEEK_DATA, SEEK_HOLE } from '../../../include-ts/linux/fs.js';
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
 import { setU32 } from '../../../abi/bytes.js';
