@@ -110,6 +110,9 @@ export class Kvm {
   /** vCPUs in creation order (kvm->vcpu_array). */
   readonly vcpus: KvmVcpu[] = [];
   createdVcpus = 0;
+  /** KVM_CAP_HALT_POLL: kvm->override_halt_poll_ns and kvm->max_halt_poll_ns (halt-poll.ts). */
+  overrideHaltPollNs = false;
+  maxHaltPollNs = 0;
   /** kvm->dirty_ring_size: bytes of each vCPU's dirty ring, 0 without KVM_CAP_DIRTY_LOG_RING (dirty-ring.ts). */
   dirtyRingSize = 0;
   /** KVM_SET_IDENTITY_MAP_ADDR (kvm->arch.ept_identity_map_addr). */
