@@ -22,18 +22,28 @@ import type { KvmVcpu } from './vcpu.js';
 /** KVM_HALT_POLL_NS_DEFAULT on x86. */
 export const KVM_HALT_POLL_NS_DEFAULT = 200_000;
 
-export function declareHaltPollParams(kernel: Kernel): void {
+/** The kvm module's halt-polling parameters, read at each halt (READ_ONCE) without a look-up by name. */
+export interface HaltPollParams {
+  readonly ns: { readonly value: unknown };
+  readonly grow: { readonly value: unknown };
+  readonly growStart: { readonly value: unknown };
+  readonly shrink: { readonly value: unknown };
+}
+
+export function declareHaltPollParams(kernel: Kernel): HaltPollParams {
   const p = kernel.params;
-  p.declare('kvm', 'halt_poll_ns', 'uint', KVM_HALT_POLL_NS_DEFAULT, true);
-  p.declare('kvm', 'halt_poll_ns_grow', 'uint', 2, true);
-  p.declare('kvm', 'halt_poll_ns_grow_start', 'uint', 10_000, true);
-  p.declare('kvm', 'halt_poll_ns_shrink', 'uint', 2, true);
+  return {
+    ns: p.declare('kvm', 'halt_poll_ns', 'uint', KVM_HALT_POLL_NS_DEFAULT, true),
+    grow: p.declare('kvm', 'halt_poll_ns_grow', 'uint', 2, true),
+    growStart: p.declare('kvm', 'halt_poll_ns_grow_start', 'uint', 10_000, true),
+    shrink: p.declare('kvm', 'halt_poll_ns_shrink', 'uint', 2, true),
+  };
 }
 
 /** kvm_vcpu_max_halt_poll_ns(). */
 function maxHaltPollNs(v: KvmVcpu): number {
   const kvm = v.kvm;
-  return kvm.overrideHaltPollNs ? kvm.maxHaltPollNs : kvm.kernel.params.num('kvm', 'halt_poll_ns');
+  return kvm.overrideHaltPollNs ? kvm.maxHaltPollNs : (kvm.module.haltPoll.ns.value as number);
 }
 
 /** kvm_arch_no_poll(): the guest's MSR_KVM_POLL_CONTROL bit 0 clear. */
@@ -84,19 +94,19 @@ export function haltPolled(v: KvmVcpu, start: number, now: number): { waited: bo
 
 /** grow_halt_poll_ns(): u32 arithmetic, as the kernel's unsigned int. */
 function grow(v: KvmVcpu): void {
-  const params = v.kvm.kernel.params;
-  const g = params.num('kvm', 'halt_poll_ns_grow');
+  const params = v.kvm.module.haltPoll;
+  const g = params.grow.value as number;
   if (g === 0) return;
-  const start = params.num('kvm', 'halt_poll_ns_grow_start');
+  const start = params.growStart.value as number;
   const val = Math.imul(v.haltPollNs, g) >>> 0;
   v.haltPollNs = val < start ? start : val;
 }
 
 /** shrink_halt_poll_ns(). */
 function shrink(v: KvmVcpu): void {
-  const params = v.kvm.kernel.params;
-  const s = params.num('kvm', 'halt_poll_ns_shrink');
+  const params = v.kvm.module.haltPoll;
+  const s = params.shrink.value as number;
   let val = s === 0 ? 0 : Math.floor(v.haltPollNs / s);
-  if (val < params.num('kvm', 'halt_poll_ns_grow_start')) val = 0;
+  if (val < (params.growStart.value as number)) val = 0;
   v.haltPollNs = val;
 }

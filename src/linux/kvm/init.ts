@@ -16,8 +16,7 @@ import { declareHaltPollParams } from './halt-poll.js';
 export const KVM_GID = 36;
 
 export function initKvm(kernel: Kernel): void {
-  declareHaltPollParams(kernel);
-  const module = new KvmModule(kernel);
+  const module = new KvmModule(kernel, declareHaltPollParams(kernel));
   kernel.kvm = module;
   kernel.vfs.mkdirp('/dev').set('kvm', chardev(() => new KvmDevFile(module), 0o660, 0, KVM_GID, miscRegister(kernel, 'kvm', KVM_MINOR)));
   kernel.ioctlTables.set('kvm', KVM_SYSTEM_IOCTLS);

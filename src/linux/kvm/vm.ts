@@ -7,6 +7,7 @@
 import { CoalescedMmio } from './coalesced-mmio.js';
 import type { MsrFilter } from './msr-filter.js';
 import type { Kernel } from '../kernel.js';
+import type { HaltPollParams } from './halt-poll.js';
 import { KvmVmStat } from './stats.js';
 import type { Process } from '../process.js';
 import type { EventFdCtx } from '../eventfd.js';
@@ -51,7 +52,11 @@ export class KvmModule {
   private readonly cleanup: WorkItem[] = [];
   private readonly bound = new Map<EventFdCtx, Irqfd>();
 
-  constructor(readonly kernel: Kernel) {}
+  constructor(
+    readonly kernel: Kernel,
+    /** kvm.halt_poll_ns and its siblings (halt-poll.ts). */
+    readonly haltPoll: HaltPollParams,
+  ) {}
 
   allocVmId(): number {
     return this.nextVmId++;
