@@ -301,6 +301,8 @@ int main(void) {
   events("  events");
   mce("ucna over ucna", 4, VAL | UC | EN | 0x78, 0, 0x7100, 0x8c);
   bank("  bank 4", 4);
+  mce("corrected over ucna", 4, VAL | EN | 0x7a, 0, 0x7200, 0x8d);
+  bank("  bank 4", 4);
   mce("ucna, CR4.MCE clear", 4, VAL | UC | 0x79, 0, 0, 0);
   /* MCG_CTL 0 or MCi_CTL 0 disable uncorrected reporting. */
   set("mcg_ctl 0", 0x17b, 0);

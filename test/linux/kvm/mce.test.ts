@@ -14,21 +14,25 @@
 // The oracle also showed that KVM_SET_REGS drops a pending exception (__set_regs), which the model did
 // not do before (x86.ts setRegs).
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestAsm, r0 } from '../../../src/guest/program.js';
 import { getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { kvm_msr_entry, kvm_msrs } from '../../../include-ts/asm/kvm.js';
-import { APIC_SPIV } from '../../../src/hw/x86/apicdef.js';
+import { APIC_LVR, APIC_LVTCMCI, APIC_SPIV } from '../../../src/hw/x86/apicdef.js';
 import { K, oneMsr, vmm, type Vmm } from './helpers.js';
-import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
+import { oracleSkip, resultCode, runCOracle, STRACE, straceCOracleIoctls } from '../../support/c-oracle.js';
 import type { Mapping } from '../../../src/linux/mm/address-space.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+import { Host } from '../../../src/index.js';
+import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SKIP = oracleSkip('KVM machine check', ['kvm']);
 
 const VAL = 1n << 63n;
+const OVER = 1n << 62n;
 const UC = 1n << 61n;
 const EN = 1n << 60n;
 const PCC = 1n << 57n;
@@ -46,6 +50,8 @@ function program(): GuestAsm {
   a.label('rd').rdmsr().out(0x80, r0, 1).hlt();
   a.label('wr').wrmsr().out(0x80, r0, 1).hlt();
   a.label('idle').out(0x81, r0, 1).hlt();
+  // For the property: an entry point that is not the OUT itself (a completed OUT is skipped only at its own RIP).
+  a.label('idle2').nop().out(0x81, r0, 1).hlt();
   a.label('gp').handler(13, 'gp').out(0x8d, r0, 1).hlt();
   a.label('mc').handler(18, 'mc').out(0x92, r0, 1).hlt();
   return a;
@@ -145,8 +151,8 @@ class Steps {
   wr(what: string, index: number, v: bigint): void {
     this.acc(what, true, index, v);
   }
-  idle(): void {
-    this.regs(this.prog.at('idle'), 0, 0, 0);
+  idle(label = 'idle'): void {
+    this.regs(this.prog.at(label), 0, 0, 0);
   }
   cr4(mce: boolean): void {
     const b = new Uint8Array(K.kvm_sregs.size);
@@ -312,6 +318,8 @@ function modelLines(): string[] {
   s.events('  events');
   s.mce('ucna over ucna', 4, VAL | UC | EN | 0x78n, 0n, 0x7100n, 0x8cn);
   s.bank('  bank 4', 4);
+  s.mce('corrected over ucna', 4, VAL | EN | 0x7an, 0n, 0x7200n, 0x8dn);
+  s.bank('  bank 4', 4);
   s.mce('ucna, CR4.MCE clear', 4, VAL | UC | 0x79n, 0n, 0n, 0n);
   s.set('mcg_ctl 0', 0x17b, 0n);
   s.mce('uncorrected, MCG_CTL 0', 5, VAL | UC | S | 0x88n, MCIP | RIPV, 0x8000n, 0n);
@@ -413,5 +421,321 @@ describe('KVM machine-check emulation against the real kernel', () => {
     const model = modelLines();
     expect(real.length).toBeGreaterThan(190);
     expect(model).toEqual(real);
+  });
+});
+
+/** A model VM (in-kernel irqchip, one vCPU, the test program) with the Steps helpers; `vmx` models a VMX host. */
+function model(vmx = false, irqchip: 'kernel' | 'none' = 'kernel'): Steps {
+  const v = vmm({ irqchip });
+  v.host.control.kvm.setVmxMce(vmx);
+  return new Steps(v);
+}
+const last = (s: Steps) => s.out[s.out.length - 1]!;
+const lapicReg = (s: Steps, reg: number) => {
+  const b = new Uint8Array(K.kvm_lapic_state.size);
+  s.p.ioctl(s.fd, K.KVM_GET_LAPIC, b);
+  return getU32(b, reg) >>> 0;
+};
+
+describe('a VMX host: MCG_CMCI_P and MCG_LMCE_P (vmx.c hardware_setup; x86.c set/get_msr_mce, kvm_vcpu_x86_set_ucna; lapic.c)', () => {
+  it('KVM_X86_GET_MCE_CAP_SUPPORTED adds LMCE_P and CMCI_P, and KVM_X86_SETUP_MCE takes them', () => {
+    const s = model(true);
+    const sup = new Uint8Array(8);
+    s.p.ioctl(s.v.kvm, K.KVM_X86_GET_MCE_CAP_SUPPORTED, sup);
+    expect(getU64(sup, 0)).toBe(0x9000500n);
+    s.setup('setup', 0x900050an);
+    expect(last(s)).toBe('setup: 0');
+    s.setup('TES_P', 0x80an);
+    expect(last(s)).toBe('TES_P: E22');
+  });
+
+  it('LVT CMCI exists only with MCG_CMCI_P: masked when it appears, 7 LVTs in the version register, gone again without', () => {
+    const s = model(true);
+    expect(lapicReg(s, APIC_LVR)).toBe(0x50014);
+    s.setup('cmci', 0x40an);
+    expect(lapicReg(s, APIC_LVR)).toBe(0x60014);
+    expect(lapicReg(s, APIC_LVTCMCI)).toBe(0x10000);
+    // Readable and writable; a write keeps vector, mode, delivery status and mask (apic_lvt_mask[LVT_CMCI]).
+    const b = new Uint8Array(K.kvm_lapic_state.size);
+    s.p.ioctl(s.fd, K.KVM_GET_LAPIC, b);
+    setU32(b, APIC_SPIV, 0x1ff);
+    setU32(b, APIC_LVTCMCI, 0x10000);
+    s.p.ioctl(s.fd, K.KVM_SET_LAPIC, b);
+    expect(s.v.host.control.kvm.vcpu(s.p, s.fd).vcpu.lapic!.writeReg(APIC_LVTCMCI, 0xfffff)).toBe(0);
+    expect(lapicReg(s, APIC_LVTCMCI)).toBe(0x117ff);
+    expect(s.v.host.control.kvm.vcpu(s.p, s.fd).vcpu.lapic!.regRead(APIC_LVTCMCI, 4)).toBe(0x117ff);
+    s.setup('no cmci', 0xan);
+    expect(lapicReg(s, APIC_LVR)).toBe(0x50014);
+    const apic = s.v.host.control.kvm.vcpu(s.p, s.fd).vcpu.lapic!;
+    expect(apic.regRead(APIC_LVTCMCI, 4)).toBe(-1);
+    expect(apic.writeReg(APIC_LVTCMCI, 0)).toBe(1);
+  });
+
+  it('MCi_CTL2: CMCI_EN and the threshold only, banks below the count, the guest needs MCG_CMCI_P; SETUP_MCE zeroes them', () => {
+    const s = model(true);
+    s.setup('cmci', 0x40an);
+    s.set('ctl2', 0x289, (1n << 30n) | 0x7fffn);
+    expect(last(s)).toBe('ctl2: 1 40007fff');
+    s.set('reserved', 0x289, 1n << 31n);
+    expect(last(s)).toBe('reserved: 0 80000000');
+    s.set('bank 10', 0x28a, 0n);
+    expect(last(s)).toBe('bank 10: 0 0');
+    s.rd('guest rd', 0x289);
+    expect(last(s)).toBe('guest rd: exit=2 io=80 eax=40007fff edx=0');
+    s.setup('again', 0x40an);
+    s.get('ctl2', 0x289);
+    expect(last(s)).toBe('ctl2: 1 0');
+    s.setup('no cmci', 0xan);
+    s.rd('guest rd, no CMCI_P', 0x289);
+    expect(last(s)).toBe('guest rd, no CMCI_P: exit=2 io=8d eax=0 edx=0');
+  });
+
+  it('a UCNA on a bank with CMCI_EN is delivered through LVT CMCI (kvm_apic_local_deliver); masked or CMCI_EN clear: recorded only', () => {
+    const s = model(true);
+    s.setup('cmci', 0x40an);
+    const apic = s.v.host.control.kvm.vcpu(s.p, s.fd);
+    const b = new Uint8Array(K.kvm_lapic_state.size);
+    s.p.ioctl(s.fd, K.KVM_GET_LAPIC, b);
+    setU32(b, APIC_SPIV, 0x1ff);
+    s.p.ioctl(s.fd, K.KVM_SET_LAPIC, b);
+    s.mce('ucna, CMCI_EN clear', 3, VAL | UC | 0x1n, 0n, 0n, 0n);
+    apic.vcpu.lapic!.writeReg(APIC_LVTCMCI, 0x55);
+    expect(apic.lapic()!.irr).toEqual([]);
+    s.set('ctl2', 0x283, 1n << 30n);
+    s.mce('ucna', 3, VAL | UC | 0x2n, 0n, 0x10n, 0x20n);
+    expect(last(s)).toBe('ucna: 0');
+    expect(apic.lapic()!.irr).toEqual([0x55]);
+    s.bank('bank 3', 3);
+    expect(last(s)).toBe(`bank 3: 5 ctl=${hex(ALL)} status=${hex(VAL | UC | 2n)} addr=10 misc=20 mcg_status=0`);
+    // Not a UCNA (S set): an uncorrected error, no CMCI (CR4.MCE clear: a triple fault instead).
+    s.mce('srao', 4, VAL | UC | S, 0n, 0n, 0n);
+    s.events('events');
+    expect(last(s)).toContain('pending=0');
+    s.idle();
+    s.go('run');
+    expect(last(s)).toBe('run: exit=8');
+  });
+
+  it('a UCNA with CMCI but no in-kernel LAPIC is only recorded', () => {
+    const s = model(true, 'none');
+    s.setup('cmci', 0x40an);
+    s.set('ctl2', 0x280, 1n << 30n);
+    s.mce('ucna', 0, VAL | UC, 0n, 0n, 0n);
+    expect(last(s)).toBe('ucna: 0');
+    s.get('status', 0x401);
+    expect(last(s)).toBe(`status: 1 ${hex(VAL | UC)}`);
+  });
+
+  it('MCG_EXT_CTL: the host writes LMCE_EN only and reads it back; the guest #GPs without FEATURE_CONTROL.LMCE', () => {
+    const s = model(true);
+    s.set('ext ctl', 0x4d0, 1n);
+    expect(last(s)).toBe('ext ctl: 1 1');
+    s.set('ext ctl 2', 0x4d0, 2n);
+    expect(last(s)).toBe('ext ctl 2: 0 2');
+    s.get('ext ctl', 0x4d0);
+    expect(last(s)).toBe('ext ctl: 1 1');
+    s.rd('guest rd', 0x4d0);
+    expect(last(s)).toBe('guest rd: exit=2 io=8d eax=0 edx=0');
+  });
+});
+
+describe('RESET and KVM_SET_REGS (x86.c kvm_arch_vcpu_create, kvm_vcpu_reset, __set_regs)', () => {
+  it('a new vCPU has 32 banks and nothing else; INIT keeps everything (checked on the machine above)', () => {
+    const s = model();
+    s.setup('setup', 0x10an);
+    s.get('cap', 0x179);
+    expect(last(s)).toBe('cap: 1 10a');
+    const fd = s.p.ioctl(s.v.vm, K.KVM_CREATE_VCPU, 1);
+    s.fd = fd;
+    s.get('cap', 0x179);
+    expect(last(s)).toBe('cap: 1 20');
+    s.get('ctl', 0x17b);
+    expect(last(s)).toBe('ctl: 1 0');
+  });
+
+  it('KVM_SET_REGS drops a pending #MC', () => {
+    const s = model();
+    s.cr4(true);
+    s.setup('one bank', 1n);
+    s.mce('uc', 0, VAL | UC | S, MCIP, 0n, 0n);
+    s.events('ev');
+    expect(last(s)).toBe('ev: 0 exc inj=1 nr=18 has_err=0 pending=1 triple=0');
+    s.idle();
+    s.events('ev');
+    expect(last(s)).toBe('ev: 0 exc inj=0 nr=18 has_err=0 pending=0 triple=0');
+  });
+});
+
+describe('strace 6.1 prints the MCE ioctls\' pointers', () => {
+  const norm = (l: string) => l.replace(/0x[0-9a-f]{9,}/g, 'ADDR').replace(/\) +=/, ') =');
+  function modelTrace(): string[] {
+    const host = Host.create();
+    const lines: string[] = [];
+    host.strace((l) => lines.push(l));
+    const p = host.spawn();
+    const m = p.mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const kvm = p.open('/dev/kvm', O_RDWR);
+    const vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+    const vcpu = p.ioctl(vm, K.KVM_CREATE_VCPU, 0);
+    const call = (fd: number, req: number, arg: number) => resultCode(() => p.ioctl(fd, req, arg));
+    call(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_MCE);
+    call(kvm, K.KVM_X86_GET_MCE_CAP_SUPPORTED, m.addr);
+    call(kvm, K.KVM_X86_GET_MCE_CAP_SUPPORTED, 8);
+    m.write64(0, 0n);
+    call(vcpu, K.KVM_X86_SETUP_MCE, m.addr);
+    m.write64(0, 32n);
+    call(vcpu, K.KVM_X86_SETUP_MCE, m.addr);
+    m.write64(0, VAL);
+    call(vcpu, K.KVM_X86_SET_MCE, m.addr);
+    call(vcpu, K.KVM_X86_SET_MCE, 8);
+    return lines.filter((l) => l.startsWith('ioctl(') && /MCE/.test(l)).map(norm);
+  }
+  it('the model prints them as strace does (fixed lines)', () => {
+    expect(modelTrace()).toEqual([
+      'ioctl(3, KVM_CHECK_EXTENSION, KVM_CAP_MCE) = 32',
+      'ioctl(3, KVM_X86_GET_MCE_CAP_SUPPORTED, ADDR) = 0',
+      'ioctl(3, KVM_X86_GET_MCE_CAP_SUPPORTED, 0x8) = -1 EFAULT (Bad address)',
+      'ioctl(5, KVM_X86_SETUP_MCE, ADDR) = -1 EINVAL (Invalid argument)',
+      'ioctl(5, KVM_X86_SETUP_MCE, ADDR) = 0',
+      'ioctl(5, KVM_X86_SET_MCE, ADDR) = 0',
+      'ioctl(5, KVM_X86_SET_MCE, 0x8) = -1 EFAULT (Bad address)',
+    ]);
+  });
+  it.skipIf(SKIP !== undefined || !STRACE)('every such line is one this machine\'s strace printed for mce-oracle.c', () => {
+    const real = new Set(straceCOracleIoctls(join(here, 'mce-oracle.c')).map(norm));
+    for (const l of modelTrace()) expect(real, l).toContain(l);
+  });
+});
+
+// Model-based: random KVM_X86_SET_MCE / host and guest MSR writes / SETUP_MCE / KVM_RUN against a
+// reference of x86.c's rules, on one vCPU with CR4.MCE set.
+interface Ref {
+  cap: bigint;
+  ctl: bigint;
+  status: bigint;
+  banks: bigint[];
+  triple: boolean;
+  mcPending: boolean;
+}
+const refInit = (): Ref => ({ cap: 32n, ctl: 0n, status: 0n, banks: Array<bigint>(128).fill(0n), triple: false, mcPending: false });
+type Cmd = fc.Command<Ref, Steps>;
+const cmd = (name: string, run: (m: Ref, s: Steps) => void, check: (m: Readonly<Ref>) => boolean = () => true): Cmd => ({ check, run, toString: () => name });
+const nb = (m: Ref) => Number(m.cap & 0xffn);
+const bankOf = (s: Steps, b: number): bigint[] => {
+  const buf = new Uint8Array(kvm_msrs.size + 4 * kvm_msr_entry.size);
+  setU32(buf, 0, 4);
+  for (let i = 0; i < 4; i++) setU32(buf, kvm_msrs.size + i * kvm_msr_entry.size, 0x400 + 4 * b + i);
+  s.p.ioctl(s.fd, K.KVM_GET_MSRS, buf);
+  return [0, 1, 2, 3].map((i) => getU64(buf, kvm_msrs.size + i * kvm_msr_entry.size + 8));
+};
+
+const statusArb = fc.tuple(fc.constantFrom(VAL, VAL | EN, VAL | UC, VAL | UC | S, VAL | UC | PCC, VAL | UC | S | AR, UC, 0n), fc.bigInt(0n, 0xffn)).map(([bits, low]) => bits | low);
+const commands = [
+  fc.tuple(fc.integer({ min: 0, max: 4 }), statusArb, fc.constantFrom(0n, MCIP | RIPV, RIPV), fc.bigInt(0n, 0xffffn)).map(([b, st, mcg, addr]) =>
+    cmd(`set_mce(bank ${b}, status ${hex(st)}, mcg_status ${hex(mcg)}, addr ${hex(addr)})`, (m, s) => {
+      s.mce('m', b, st, mcg, addr, 7n);
+      const isUcna = mcg === 0n && (st & (PCC | S | AR)) === 0n && st & VAL && st & UC;
+      const uc = (st & UC) !== 0n;
+      const at = b * 4;
+      let expect_: string = '0';
+      if (b >= nb(m) || !(st & VAL)) expect_ = 'E22';
+      else if (isUcna) {
+        m.banks[at + 1] = st;
+        m.banks[at + 2] = addr;
+        m.banks[at + 3] = 7n;
+        m.status = mcg;
+      } else if (uc && ((m.cap & 0x100n && m.ctl !== ALL) || m.banks[at] !== ALL)) {
+        // dropped
+      } else {
+        const valid = (m.banks[at + 1]! & VAL) !== 0n;
+        if (uc) {
+          if (m.status & MCIP) m.triple = true;
+          else {
+            m.banks[at + 1] = st | (valid ? OVER : 0n);
+            m.banks[at + 2] = addr;
+            m.banks[at + 3] = 7n;
+            m.status = mcg;
+            m.mcPending = true;
+          }
+        } else if (!valid || !(m.banks[at + 1]! & UC)) {
+          m.banks[at + 1] = st | (valid ? OVER : 0n);
+          m.banks[at + 2] = addr;
+          m.banks[at + 3] = 7n;
+        } else m.banks[at + 1] = m.banks[at + 1]! | OVER;
+      }
+      expect(last(s)).toBe(`m: ${expect_}`);
+      if (b < nb(m)) expect(bankOf(s, b)).toEqual(m.banks.slice(b * 4, b * 4 + 4));
+    }),
+  ),
+  fc.tuple(fc.integer({ min: 1, max: 5 }), fc.boolean()).map(([n, ctlP]) =>
+    cmd(`setup_mce(${n} banks${ctlP ? ', CTL_P' : ''})`, (m, s) => {
+      const cap = BigInt(n) | (ctlP ? 0x100n : 0n);
+      s.setup('s', cap);
+      m.cap = cap;
+      if (ctlP) m.ctl = ALL;
+      for (let i = 0; i < n; i++) m.banks[i * 4] = ALL;
+      expect(last(s)).toBe('s: 0');
+    }),
+  ),
+  fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom(0n, ALL, ALL ^ 0x400n, 0x1234n, VAL | 5n), fc.boolean()).map(([b, r, d, guest]) =>
+    cmd(`${guest ? 'guest' : 'host'} wrmsr(0x${(0x400 + b * 4 + r).toString(16)}, ${hex(d)})`, (m, s) => {
+      const idx = 0x400 + b * 4 + r;
+      let ok = b < nb(m);
+      if (r === 0 && d !== 0n && (d | 0x401n) !== ALL) ok = false;
+      if (guest && r === 1 && d !== 0n) ok = false;
+      if (guest) {
+        // KVM_SET_REGS (to the WRMSR) drops a pending #MC; the vCPU goes back to idle2 afterwards.
+        m.mcPending = false;
+        s.wr('w', idx, d);
+        expect(last(s)).toContain(ok ? 'io=80' : 'io=8d');
+        s.idle('idle2');
+      } else {
+        s.set('w', idx, d);
+        expect(last(s)).toBe(`w: ${ok ? 1 : 0} ${hex(d)}`);
+      }
+      if (ok) m.banks[b * 4 + r] = d;
+    }, (m) => !guest || !m.triple),
+  ),
+  fc.constantFrom(0n, ALL, 1n).map((d) =>
+    cmd(`host wrmsr(MCG_CTL, ${hex(d)})`, (m, s) => {
+      s.set('w', 0x17b, d);
+      const ok = (d === 0n || d === ALL) && (m.cap & 0x100n || d === 0n);
+      if (ok) m.ctl = d;
+      expect(last(s)).toBe(`w: ${ok ? 1 : 0} ${hex(d)}`);
+    }),
+  ),
+  fc.constantFrom(0n, MCIP | RIPV).map((d) =>
+    cmd(`host wrmsr(MCG_STATUS, ${hex(d)})`, (m, s) => {
+      s.set('w', 0x17a, d);
+      m.status = d;
+    }),
+  ),
+  fc.constant(
+    cmd('KVM_RUN', (m, s) => {
+      s.go('run');
+      if (m.triple) expect(last(s)).toBe('run: exit=8');
+      else if (m.mcPending) expect(last(s)).toBe('run: exit=2 io=92');
+      else expect(last(s)).toBe('run: exit=2 io=81');
+      // The triple fault goes first; the #MC stays pending until KVM_SET_REGS drops it (__set_regs).
+      if (m.triple) m.triple = false;
+      s.idle('idle2');
+      m.mcPending = false;
+    }),
+  ),
+];
+
+describe('KVM_X86_SET_MCE and the bank MSRs against a reference model (property)', () => {
+  it('random SET_MCE / SETUP_MCE / MSR writes / KVM_RUN keep the banks, MCG_STATUS, #MC and the triple fault as x86.c says', () => {
+    fc.assert(
+      fc.property(fc.commands(commands, { maxCommands: 40, size: 'large' }), (cmds) => {
+        fc.modelRun(() => {
+          const s = model();
+          s.cr4(true);
+          s.idle('idle2');
+          return { model: refInit(), real: s };
+        }, cmds);
+      }),
+      { numRuns: 80 },
+    );
   });
 });
