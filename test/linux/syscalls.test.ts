@@ -315,7 +315,7 @@ describe('syscalls: common rules', () => {
     expect(err(() => p.munmap(a.addr + 1, 4096)).code).toBe('EINVAL');
   });
 
-  it('PROT_EXEC on a file of a noexec superblock (anon_inodefs, pipefs) is EPERM, before the file\'s ->mmap is asked (mm/mmap.c do_mmap path_noexec)', () => {
+  it('PROT_EXEC on a file of a noexec superblock (anon_inodefs, pipefs, sysfs, procfs) is EPERM, before the file\'s ->mmap is asked (mm/mmap.c do_mmap path_noexec)', () => {
     // Measured on this machine's 6.18: an eventfd (no ->mmap: ENODEV without PROT_EXEC) and a KVM vCPU
     // fd both give EPERM with PROT_EXEC; devtmpfs is not noexec, so /dev/null stays ENODEV.
     const p = Host.create().spawn();
@@ -326,6 +326,12 @@ describe('syscalls: common rules', () => {
     expect(err(() => p.mmap(null, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, r!, 0)).code).toBe('EPERM');
     const dn = p.open('/dev/null', O_RDWR);
     expect(err(() => p.mmap(null, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, dn, 0)).code).toBe('ENODEV');
+    // kernfs and procfs are SB_I_NOEXEC too (measured: a PCI device's vendor attribute, /proc/self/status; the model has /proc/self/limits).
+    const vendor = p.open('/sys/bus/pci/devices/0000:00:00.0/vendor', O_RDONLY);
+    expect(err(() => p.mmap(null, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, vendor, 0)).code).toBe('EPERM');
+    expect(err(() => p.mmap(null, 4096, PROT_READ, MAP_SHARED, vendor, 0)).code).toBe('ENODEV');
+    const status = p.open('/proc/self/limits', O_RDONLY);
+    expect(err(() => p.mmap(null, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, status, 0)).code).toBe('EPERM');
   });
 
   it('poll waits in virtual time and times out', () => {

@@ -1,15 +1,31 @@
 // An IOMMU translation domain (Intel VT-d 3.x ch. 3, "DMA remapping"; AMD-Vi alike): the I/O page
 // tables one or more devices translate through. Modeled as a sorted list of extents, each mapping a
-// page-aligned IOVA range onto memory (a Uint8Array: the pinned pages of a process's mapping) with
-// read/write permissions. A translation that hits no extent, or lacks the permission, faults.
+// page-aligned IOVA range onto memory (a Uint8Array: the pinned pages of a process's mapping) or onto
+// another device's MMIO window (peer-to-peer: a BAR a VMM mapped and handed to MAP_DMA), with read/write
+// permissions. A translation that hits no extent, or lacks the permission, faults. A peer-to-peer
+// transaction to a window that does not decode (its function's Memory Space is off) ends with an
+// Unsupported Request: no memory or register changes, no IOMMU fault, and the DMA fails.
+
+import type { MmioHandler } from '../mmio.js';
 
 export const IOMMU_READ = 1;
 export const IOMMU_WRITE = 2;
 
+/** A device's MMIO window as a DMA target: `size` bytes from `base` of `handler`. */
+export interface MmioWindow {
+  readonly handler: MmioHandler;
+  readonly base: number;
+  readonly size: number;
+  /** Whether the window decodes now (a BAR does while its function's Memory Space is enabled). */
+  readonly decodes: () => boolean;
+}
+
 export interface DomainExtent {
   readonly iova: number;
   readonly size: number;
-  readonly mem: Uint8Array;
+  /** Memory, or null for a peer device's window (`mmio`). */
+  readonly mem: Uint8Array | null;
+  readonly mmio: MmioWindow | null;
   readonly prot: number;
 }
 
@@ -36,13 +52,14 @@ export class IommuDomain {
     return -1;
   }
 
-  /** iommu_map(): the range must be free (the caller tracks what it mapped). */
-  map(iova: number, mem: Uint8Array, prot: number): void {
-    const size = mem.length;
+  /** iommu_map() of memory or a peer's MMIO window: the range must be free (the caller tracks what it mapped). */
+  map(iova: number, target: Uint8Array | MmioWindow, prot: number): void {
+    const size = target instanceof Uint8Array ? target.length : target.size;
     for (const x of this.extents) {
       if (iova < x.iova + x.size && x.iova < iova + size) throw new Error(`iommu domain: [0x${iova.toString(16)}, +0x${size.toString(16)}) overlaps a mapping`);
     }
-    this.extents.push({ iova, size, mem, prot });
+    const mem = target instanceof Uint8Array ? target : null;
+    this.extents.push({ iova, size, mem, mmio: mem === null ? (target as MmioWindow) : null, prot });
     this.extents.sort((a, b) => a.iova - b.iova);
   }
 
@@ -74,17 +91,55 @@ export class IommuDomain {
     return -1;
   }
 
-  /** Copies between memory and `buf` (after check() passed). */
-  copy(iova: number, buf: Uint8Array, toMemory: boolean): void {
+  /**
+   * Copies between the mapped targets and `buf` (after check() passed); false if a peer window on the
+   * way does not decode (the transaction is dropped there; what came before it was done).
+   */
+  copy(iova: number, buf: Uint8Array, toMemory: boolean): boolean {
     let done = 0;
     while (done < buf.length) {
       const a = iova + done;
       const x = this.extents[this.find(a)]!;
       const off = a - x.iova;
       const n = Math.min(buf.length - done, x.size - off);
-      if (toMemory) x.mem.set(buf.subarray(done, done + n), off);
-      else buf.set(x.mem.subarray(off, off + n), done);
+      const mem = x.mem;
+      if (mem !== null) {
+        if (toMemory) mem.set(buf.subarray(done, done + n), off);
+        else buf.set(mem.subarray(off, off + n), done);
+      } else if (!peerCopy(x.mmio!, off, buf.subarray(done, done + n), toMemory)) {
+        return false;
+      }
       done += n;
     }
+    return true;
   }
+}
+
+/**
+ * A peer-to-peer transfer to or from an MMIO window: dword accesses where aligned, byte accesses at
+ * the unaligned ends (the target sees the byte enables of the TLPs).
+ */
+function peerCopy(w: MmioWindow, off: number, buf: Uint8Array, write: boolean): boolean {
+  if (!w.decodes()) return false;
+  const h = w.handler;
+  let i = 0;
+  while (i < buf.length) {
+    const o = w.base + off + i;
+    if ((o & 3) === 0 && buf.length - i >= 4) {
+      if (write) h.write(o, 4, (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)) >>> 0);
+      else {
+        const v = h.read(o, 4);
+        buf[i] = v & 0xff;
+        buf[i + 1] = (v >>> 8) & 0xff;
+        buf[i + 2] = (v >>> 16) & 0xff;
+        buf[i + 3] = (v >>> 24) & 0xff;
+      }
+      i += 4;
+    } else {
+      if (write) h.write(o, 1, buf[i]!);
+      else buf[i] = h.read(o, 1) & 0xff;
+      i++;
+    }
+  }
+  return true;
 }

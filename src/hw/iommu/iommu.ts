@@ -66,8 +66,8 @@ export class Iommu implements DmaPort {
       const mapped = dom.check(bad, 1, 0) < 0;
       return this.fault(source, rid, bad, buf.length, write, mapped ? 'no-permission' : 'not-mapped');
     }
-    dom.copy(iova, buf, write);
-    return true;
+    // A peer window that does not decode: Unsupported Request, which is not a translation fault.
+    return dom.copy(iova, buf, write);
   }
 
   private fault(source: PciFunction, rid: number, iova: number, length: number, write: boolean, reason: DmaFaultReason): false {

@@ -3,10 +3,21 @@
 
 import { KFile, type FileContext } from '../fs/file.js';
 
+/** null_lseek() (also /dev/zero's): the position becomes 0, whatever is asked. */
+function nullLseek(f: KFile): number {
+  f.pos = 0;
+  return 0;
+}
+
 export class NullFile extends KFile {
   readonly kind = 'other' as const;
   readonly path = '/dev/null';
   override readonly positional = true;
+  override llseek(): number {
+    return nullLseek(this);
+  }
+  /** read_null/write_null, read_iter_zero/write_iter_zero leave *ppos alone: f_pos stays 0 [E]. */
+  override readonly movesPos = false;
   override read(): number {
     return 0;
   }
@@ -19,6 +30,11 @@ export class ZeroFile extends KFile {
   readonly kind = 'other' as const;
   readonly path = '/dev/zero';
   override readonly positional = true;
+  override llseek(): number {
+    return nullLseek(this);
+  }
+  /** read_null/write_null, read_iter_zero/write_iter_zero leave *ppos alone: f_pos stays 0 [E]. */
+  override readonly movesPos = false;
   override read(_ctx: FileContext, buf: Uint8Array): number {
     buf.fill(0);
     return buf.length;

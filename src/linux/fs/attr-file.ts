@@ -6,6 +6,10 @@ import { kerr } from '../errors.js';
 import { DEFAULT_POLLMASK, KFile, type FileContext } from './file.js';
 import { POLLERR, POLLPRI } from '../../../include-ts/linux/poll.js';
 import type { AttrNode } from './vfs.js';
+import { genericLlseek, setCurLlseek } from './llseek.js';
+
+/** kernfs_init_inode(): a text attribute's i_size is PAGE_SIZE. */
+const ATTR_I_SIZE = 4096;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -51,6 +55,14 @@ export class AttrFile extends KFile {
     const n = Math.min(buf.length, this.content.length - pos);
     buf.set(this.content.subarray(pos, pos + n));
     return n;
+  }
+
+  /**
+   * kernfs_fop_llseek() -> generic_file_llseek() on the attribute's i_size (a page: what stat shows),
+   * or seq_lseek() for a procfs file.
+   */
+  override llseek(offset: number, whence: number): number {
+    return this.node.kind === 'sysfs' ? genericLlseek(this, offset, whence, ATTR_I_SIZE) : setCurLlseek(this, offset, whence, 'a procfs file');
   }
 
   override write(ctx: FileContext, buf: Uint8Array, _pos: number): number {

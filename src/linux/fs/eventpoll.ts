@@ -21,6 +21,7 @@
 import { CAP_BLOCK_SUSPEND } from '../../../include-ts/linux/capability.js';
 import { kerr } from '../errors.js';
 import { KFile, type EpollLink } from './file.js';
+import { noopLlseek } from './llseek.js';
 import type { Kernel } from '../kernel.js';
 import { WaitQueue, type WaitEntry } from '../waitqueue.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
@@ -216,6 +217,10 @@ export class EpollFile extends KFile {
   readonly path = 'anon_inode:[eventpoll]';
   /** eventpoll_fops.poll = ep_eventpoll_poll. */
   override readonly canPoll = true;
+  /** ->llseek = noop_llseek. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
   /** ep->wq: tasks sleeping in epoll_wait(). */
   readonly wq = new WaitQueue();
   /** ep->poll_wait: pollers of the epoll file itself (poll(2), an outer epoll's items). */

@@ -89,15 +89,21 @@ export abstract class KFile {
   fEp: EpollLink[] | null = null;
 
   /**
-   * path_noexec(): the file's superblock is SB_I_NOEXEC. Files without a path (anon_inodefs: eventfd,
-   * epoll, VFIO device and KVM fds; pipefs) are; mmap with PROT_EXEC fails with EPERM [E].
+   * path_noexec(): the file's superblock is SB_I_NOEXEC: anon_inodefs (eventfd, epoll, VFIO device and
+   * KVM fds), pipefs, sysfs (kernfs) and procfs; mmap with PROT_EXEC fails with EPERM [E].
    */
   get noexec(): boolean {
-    return !this.path.startsWith('/');
+    const p = this.path;
+    return !p.startsWith('/') || p.startsWith('/sys/') || p.startsWith('/proc/');
   }
 
   /** FMODE_PREAD|FMODE_PWRITE: whether pread/pwrite (and f_pos) apply; otherwise they fail with ESPIPE. */
   readonly positional: boolean = false;
+  /**
+   * Whether read()/write() of a positional file leave f_pos after what they transferred (its read and
+   * write move *ppos); /dev/null's and /dev/zero's never do.
+   */
+  readonly movesPos: boolean = true;
   /** FMODE_PWRITE: pwrite applies (else ESPIPE); differs from `positional` for FMODE_PREAD-only files (KVM stats fds). */
   get pwritable(): boolean {
     return this.positional;
@@ -113,6 +119,11 @@ export abstract class KFile {
 
   ioctl(_ctx: FileContext, req: number, _arg: UserArg): number {
     throw kerr('ENOTTY', `ioctl 0x${(req >>> 0).toString(16)} is not supported by this file (${this.kind})`);
+  }
+
+  /** ->llseek (fs/llseek.ts): none by default, so lseek(2) is ESPIPE (FMODE_LSEEK is not set). */
+  llseek(_offset: number, _whence: number): number {
+    throw kerr('ESPIPE', `this file (${this.kind}) cannot seek: its file_operations have no llseek`);
   }
 
   mmap(_ctx: FileContext, _req: MmapRequest): Backing {

@@ -9,8 +9,12 @@
 //  - MAP_DMA (vfio_dma_do_map) and UNMAP_DMA (vfio_dma_do_unmap) with their validation order and errno.
 //    Address wrap is EINVAL, as in vfio_dma_do_map()'s "Don't allow IOVA or virtual address wrap" check
 //    of 6.x (the newest kernels return EOVERFLOW instead, with check_add_overflow()).
-//  - vaddr is resolved in the caller's memory (vfio_pin_pages_remote): unmapped → EFAULT; the pinned
-//    pages are what device DMA then reads and writes.
+//  - vaddr is resolved in the caller's memory (vfio_pin_pages_remote, vaddr_get_pfns): unmapped, or
+//    read-only with VFIO_DMA_MAP_FLAG_WRITE → EFAULT; the pinned pages are what device DMA then reads and
+//    writes. A device BAR the caller mmap'ed (VM_PFNMAP) is mapped too, for peer-to-peer DMA, as QEMU maps
+//    every assigned device's BARs: follow_fault_pfn() must fault it in (EFAULT while vfio-pci keeps it
+//    zapped, Memory Space off), and its pages are reserved pfns, never charged to locked_vm. Device DMA to
+//    such an IOVA reaches the peer's registers (src/hw/iommu/domain.ts).
 //  - Pinned pages are charged to the caller's mm->locked_vm. Without CAP_IPC_LOCK (dma->lock_cap, taken
 //    at map time) a page that would take locked_vm past RLIMIT_MEMLOCK fails the map with ENOMEM and
 //    "vfio_pin_pages_remote: RLIMIT_MEMLOCK (<limit>) exceeded"; pages are pinned (and faulted) in order,
@@ -39,7 +43,9 @@ import { RLIMIT_MEMLOCK } from '../../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK } from '../../../include-ts/linux/capability.js';
 import { accessOk, type UserArg } from '../uaccess.js';
 import { DIRTY_BITMAP_PAGES_MAX, DIRTY_BITMAP_SIZE_MAX, DmaBitmap, bitmapPages, updateUserBitmap, verifyBitmapSize } from './type1-dirty.js';
-import { IOMMU_READ, IOMMU_WRITE, IommuDomain } from '../../hw/iommu/domain.js';
+import { IOMMU_READ, IOMMU_WRITE, IommuDomain, type MmioWindow } from '../../hw/iommu/domain.js';
+import type { IoBacking } from '../mm/backing.js';
+import { PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_DIRTY_PAGES,
@@ -244,36 +250,53 @@ class Type1Instance implements VfioIommuData {
     // vfio_pin_pages_remote(): pin page by page, each faulted in and then charged, so a page that is not
     // mapped and the page past RLIMIT_MEMLOCK fail in address order. Everything is checked before any
     // state changes, which is what vfio_remove_dma's undo amounts to.
-    const pieces: Array<{ iova: number; mem: Uint8Array }> = [];
+    const pieces: Array<{ iova: number; target: Uint8Array | MmioWindow }> = [];
     const mm = ctx.proc.mm;
     const lockCap = ctx.proc.capable(CAP_IPC_LOCK);
     const limit = ctx.proc.rlimits.softPages(RLIMIT_MEMLOCK);
     const chargeable = lockCap ? Infinity : Math.max(0, limit - mm.lockedVm) * PGSIZE;
+    const write = (prot & IOMMU_WRITE) !== 0;
+    let charged = 0;
     let off = 0;
     while (off < size) {
       const va = vaddr + off;
       const vma = mm.find(va);
-      if (off >= chargeable || !vma) {
-        if (vma) {
-          this.kernel.log.warn(`vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limit * PGSIZE}) exceeded`);
-          throw kerr('ENOMEM', `pinning 0x${size.toString(16)} bytes would lock ${mm.lockedVm + size / PGSIZE} pages; RLIMIT_MEMLOCK allows ${limit} (${limit * PGSIZE} bytes) and the process lacks CAP_IPC_LOCK`);
-        }
-        throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is not mapped in the caller's address space`);
+      if (!vma) throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is not mapped in the caller's address space`);
+      // vaddr_get_pfns(): pin_user_pages_remote() with FOLL_WRITE for a writable mapping.
+      if (write && !(vma.prot & PROT_WRITE)) throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is mapped read-only; VFIO_DMA_MAP_FLAG_WRITE needs a writable mapping`);
+      const b = vma.backing;
+      if (b.ram === null) {
+        // A VM_PFNMAP mapping (a device BAR): follow_fault_pfn() faults it in (EFAULT if that fails, as
+        // for a vfio-pci BAR whose Memory Space is off) and maps the device's pages for peer-to-peer DMA.
+        // They are reserved pfns: neither pinned nor charged to locked_vm.
+        const io = b as IoBacking;
+        const why = io.faultReason;
+        if (why !== null) throw kerr('EFAULT', `vaddr 0x${va.toString(16)} is a device mapping that cannot be faulted in: ${why}`);
+        const n = Math.min(size - off, vma.end - va);
+        pieces.push({ iova: iova + off, target: { handler: io.io, base: io.base + (va - vma.start), size: n, decodes: () => io.faultReason === null } });
+        off += n;
+        continue;
       }
-      const n = Math.min(size - off, vma.end - va, chargeable - off);
-      pieces.push({ iova: iova + off, mem: mm.ram(va, n) });
+      if (charged >= chargeable) {
+        this.kernel.log.warn(`vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limit * PGSIZE}) exceeded`);
+        throw kerr('ENOMEM', `pinning 0x${size.toString(16)} bytes would lock ${mm.lockedVm + size / PGSIZE} pages; RLIMIT_MEMLOCK allows ${limit} (${limit * PGSIZE} bytes) and the process lacks CAP_IPC_LOCK`);
+      }
+      const n = Math.min(size - off, vma.end - va, chargeable - charged);
+      pieces.push({ iova: iova + off, target: mm.ram(va, n) });
       off += n;
+      charged += n;
     }
     const npage = size / PGSIZE;
     // vfio_dma_bitmap_alloc() after pinning; its failure undoes the map (vfio_remove_dma).
     if (this.dirtyTracking && npage > DIRTY_BITMAP_PAGES_MAX) throw kerr('EINVAL', `dirty tracking is on and ${npage} pages exceed the bitmap limit of ${DIRTY_BITMAP_PAGES_MAX} (DIRTY_BITMAP_PAGES_MAX)`);
-    mm.lockedVm += npage; // vfio_lock_acct()
+    const lockedPages = charged / PGSIZE;
+    mm.lockedVm += lockedPages; // vfio_lock_acct()
     const d: VfioDma = {
-      iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid, mm, lockedPages: npage,
+      iova, size, vaddr, prot, vaddrInvalid: false, extents: [], pid: ctx.proc.pid, mm, lockedPages,
       bitmap: this.dirtyTracking ? new DmaBitmap(npage) : null,
     };
     for (const p of pieces) {
-      this.domain.map(p.iova, p.mem, prot);
+      this.domain.map(p.iova, p.target, prot);
       d.extents.push(p.iova);
     }
     this.dma.push(d);

@@ -32,6 +32,7 @@ import {
 } from '../../../include-ts/proposed/kvm_msix_table.js';
 import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { DIRTY_RING_MMAP_OFFSET, pageInDirtyRing, resetDirtyRings } from './dirty-ring.js';
+import { noopLlseek } from '../fs/llseek.js';
 import { MAP_PRIVATE, MAP_TYPE } from '../../../include-ts/linux/mman.js';
 import { requestScanIoapic } from './scan-ioapic.js';
 import {
@@ -80,6 +81,10 @@ function argULong(arg: UserArg): bigint {
 export class KvmDevFile extends KFile {
   readonly kind = 'kvm' as const;
   readonly path = '/dev/kvm';
+  /** ->llseek = noop_llseek. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
 
   constructor(private readonly module: KvmModule) {
     super();
@@ -128,6 +133,10 @@ export class KvmDevFile extends KFile {
 export class KvmVmFile extends KFile {
   readonly kind = 'kvm-vm' as const;
   readonly path = 'anon_inode:kvm-vm';
+  /** ->llseek = noop_llseek. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
 
   constructor(readonly kvm: Kvm) {
     super();
@@ -280,6 +289,10 @@ export class KvmVmFile extends KFile {
 export class KvmVcpuFile extends KFile {
   readonly kind = 'kvm-vcpu' as const;
   readonly path: string;
+  /** ->llseek = noop_llseek. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
 
   constructor(readonly vcpu: KvmVcpu) {
     super();

@@ -9,7 +9,7 @@
 // "kvm-<pid>/vcpu-<id>", NUL-padded), the descriptors (16 bytes + a 48-byte NUL-padded name each), then
 // the u64 values at data_offset + desc.offset. Any offset and length reads (read() moves f_pos,
 // pread() does not); reads at or past the end give 0; write EBADF, pwrite ESPIPE, ioctl ENOTTY, mmap
-// ENODEV, no poll (DEFAULT_POLLMASK; epoll EPERM); lseek is noop_llseek (the model has no lseek). The
+// ENODEV, no poll (DEFAULT_POLLMASK; epoll EPERM); lseek is noop_llseek (the position read() left). The
 // file holds the VM (kvm_get_kvm), so it reads after every other KVM fd is closed.
 //
 // The tables are x86.c's. This machine's kernel (kvm_pvm, 6.18) appends descriptors x86.c does not have
@@ -46,6 +46,7 @@
 
 import { kerr } from '../errors.js';
 import { KFile, type FileContext } from '../fs/file.js';
+import { noopLlseek } from '../fs/llseek.js';
 import type { Kernel } from '../kernel.js';
 import { setU16, setU32 } from '../../../abi/bytes.js';
 import {
@@ -229,6 +230,10 @@ export const KVM_VCPU_STATS = new StatsTable(VCPU_DESC, VCPU_DESC.map((d) => d.n
 abstract class KvmStatsFile extends KFile {
   /** FMODE_PREAD (f_pos moves with read()); pwrite stays ESPIPE (no FMODE_PWRITE). */
   override readonly positional = true;
+  /** ->llseek = noop_llseek: the position read() left, unchanged. */
+  override llseek(): number {
+    return noopLlseek(this);
+  }
   override get pwritable(): boolean {
     return false;
   }

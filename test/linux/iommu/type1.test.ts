@@ -8,8 +8,8 @@ import { Host } from '../../../src/host.js';
 import { walkCaps } from '../../../abi/capchain.js';
 import { getU32, getU64 } from '../../../abi/bytes.js';
 import type { Process } from '../../../src/linux/process.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
-import { EDU, GROUP, V, bindVfio, expectErrno, openDevice } from '../../support/vfio.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+import { EDU, GROUP, REGION, V, bindVfio, expectErrno, openDevice } from '../../support/vfio.js';
 import { openVfioDevice } from '../../../examples/lib/vfio.js';
 import { RLIMIT_MEMLOCK } from '../../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK } from '../../../include-ts/linux/capability.js';
@@ -247,6 +247,65 @@ describe('device DMA goes through the mappings', () => {
     map(p, container, ram.addr, 0, 0x1000, R);
     expect(host.control.pci.edu().dmaWrite(0, new Uint8Array(1))).toBe(false);
     expect(host.control.pci.edu().dmaRead(0, new Uint8Array(1))).toBe(true);
+  });
+});
+
+describe('peer-to-peer: a device BAR mapping in MAP_DMA (vaddr_get_pfns / follow_fault_pfn)', () => {
+  const barMap = (p: Process, device: number, prot = PROT_READ | PROT_WRITE) => p.mmap(null, 0x1000, prot, MAP_SHARED, device, REGION(0));
+  const memorySpace = (p: Process, device: number, on: boolean) => {
+    const cmd = new Uint8Array(2);
+    p.pread(device, cmd, REGION(7) + 4);
+    p.pwrite(device, new Uint8Array([on ? cmd[0]! | 2 : cmd[0]! & ~2, cmd[1]!]), REGION(7) + 4);
+  };
+
+  it('is mapped, not charged to locked_vm, and device DMA to it reaches the registers (QEMU maps every assigned BAR so)', () => {
+    const { host, p, container, device } = ctx();
+    const bar = barMap(p, device);
+    const locked = p.mm.lockedVm;
+    expect(map(p, container, bar.addr, 0x200000, 0x1000)).toBe(0);
+    expect(p.mm.lockedVm).toBe(locked);
+    const edu = host.control.pci.edu();
+    // The edu's liveness register (BAR0 + 4) keeps the inverse of what is written.
+    expect(edu.dmaWrite(0x200004, new Uint8Array([0x78, 0x56, 0x34, 0x12]))).toBe(true);
+    expect(bar.read32(4)).toBe(~0x12345678 >>> 0);
+    const id = new Uint8Array(4);
+    expect(edu.dmaRead(0x200000, id)).toBe(true);
+    expect(getU32(id, 0)).toBe(0x010000ed);
+    // A RAM mapping next to it is charged as before.
+    map(p, container, p.mmap(null, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).addr, 0x300000, 0x2000);
+    expect(p.mm.lockedVm).toBe(locked + 2);
+  });
+
+  it('is EFAULT while vfio-pci keeps the BAR zapped (Memory Space off), or with WRITE through a read-only mapping; a failed map changes nothing', () => {
+    const { p, container, device } = ctx();
+    const bar = barMap(p, device);
+    memorySpace(p, device, false);
+    expectErrno(() => map(p, container, bar.addr, 0x200000, 0x1000), 'EFAULT');
+    memorySpace(p, device, true);
+    const ro = barMap(p, device, PROT_READ);
+    expectErrno(() => map(p, container, ro.addr, 0x200000, 0x1000), 'EFAULT');
+    expect(map(p, container, ro.addr, 0x200000, 0x1000, R)).toBe(0);
+    expect(avail(p, container)).toBe(65534);
+  });
+
+  it('WRITE through read-only memory is EFAULT too (pin_user_pages with FOLL_WRITE)', () => {
+    const { p, container } = ctx();
+    const ro = p.mmap(null, 0x1000, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    expectErrno(() => map(p, container, ro.addr, 0x200000, 0x1000), 'EFAULT');
+    expect(map(p, container, ro.addr, 0x200000, 0x1000, R)).toBe(0);
+  });
+
+  it('a DMA to the BAR once its Memory Space is off is an Unsupported Request: nothing changes, no IOMMU fault', () => {
+    const { host, p, container, device } = ctx();
+    const bar = barMap(p, device);
+    map(p, container, bar.addr, 0x200000, 0x1000);
+    memorySpace(p, device, false);
+    const edu = host.control.pci.edu();
+    const faults = host.control.pci.dmaFaults().length;
+    expect(edu.dmaWrite(0x200004, new Uint8Array([1, 0, 0, 0]))).toBe(false);
+    expect(host.control.pci.dmaFaults()).toHaveLength(faults);
+    memorySpace(p, device, true);
+    expect(bar.read32(4)).not.toBe(~1 >>> 0);
   });
 });
 
