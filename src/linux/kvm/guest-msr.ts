@@ -153,15 +153,23 @@ function msrUserSpace(v: KvmVcpu, index: number, exitReason: number, data: bigin
   return true;
 }
 
-/** kvm_inject_gp(vcpu, 0): #GP with error code 0, pending. */
-export function kvmInjectGp(v: KvmVcpu): void {
+/**
+ * kvm_queue_exception(_e) as the model needs it: `nr` pending, replacing whatever was pending (no
+ * #DF/triple-fault merging: its callers queue #GP from an instruction and #MC from KVM_X86_SET_MCE).
+ */
+export function kvmQueueException(v: KvmVcpu, nr: number, hasErrorCode: boolean, errorCode = 0): void {
   v.excPending = true;
   v.excInjected = false;
-  v.excNr = GP_VECTOR;
-  v.excHasErrorCode = true;
-  v.excErrorCode = 0;
+  v.excNr = nr;
+  v.excHasErrorCode = hasErrorCode;
+  v.excErrorCode = errorCode;
   v.excHasPayload = false;
   v.excPayload = 0n;
+}
+
+/** kvm_inject_gp(vcpu, 0): #GP with error code 0, pending. */
+export function kvmInjectGp(v: KvmVcpu): void {
+  kvmQueueException(v, GP_VECTOR, true);
 }
 
 /** EDX:EAX = data (kvm_rax_write/kvm_rdx_write of its halves). */

@@ -50,6 +50,7 @@ import {
 import { APIC_LVTCMCI } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 import type { KvmModule } from './vm.js';
+import { kvmQueueException } from './guest-msr.js';
 
 /** KVM_MAX_MCE_BANKS: KVM_CAP_MCE, the largest bank count, mcg_cap at vCPU creation. */
 export const KVM_MAX_MCE_BANKS = 32;
@@ -162,17 +163,6 @@ export function vcpuSetupMce(v: KvmVcpu, arg: UserArg): number {
   return 0;
 }
 
-/** kvm_queue_exception(vcpu, MC_VECTOR): pending, no error code; a pending (benign-class) exception is replaced. */
-function queueMachineCheck(v: KvmVcpu): void {
-  v.excPending = true;
-  v.excInjected = false;
-  v.excNr = MC_VECTOR;
-  v.excHasErrorCode = false;
-  v.excErrorCode = 0;
-  v.excHasPayload = false;
-  v.excPayload = 0n;
-}
-
 /** is_ucna(): uncorrected, no action required: no MCG_STATUS, none of PCC/S/AR, VAL and UC. */
 function isUcna(status: bigint, mcgStatus: bigint): boolean {
   return mcgStatus === 0n && (status & (MCI_STATUS_PCC | MCI_STATUS_S | MCI_STATUS_AR)) === 0n && (status & MCI_STATUS_VAL) !== 0n && (status & MCI_STATUS_UC) !== 0n;
@@ -215,7 +205,8 @@ export function vcpuSetMce(v: KvmVcpu, arg: UserArg): number {
     banks[at + 3] = misc;
     m.mcgStatus = mcgStatus;
     banks[at + 1] = status;
-    queueMachineCheck(v);
+    // kvm_queue_exception(vcpu, MC_VECTOR): #MC is benign-class, so it replaces a pending exception.
+    kvmQueueException(v, MC_VECTOR, false);
   } else if (!valid || !(banks[at + 1]! & MCI_STATUS_UC)) {
     if (valid) status |= MCI_STATUS_OVER;
     banks[at + 2] = addr;
