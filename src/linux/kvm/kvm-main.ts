@@ -105,7 +105,7 @@ export class KvmDevFile extends KFile {
         if (argValue(arg)) throw kerr('EINVAL', 'KVM_GET_VCPU_MMAP_SIZE takes no argument (0)');
         return KVM_VCPU_MMAP_SIZE;
       case KVM_GET_MSR_INDEX_LIST:
-        return msrIndexList(arg);
+        return msrIndexList(arg, this.module.vmxMce);
       case KVM_GET_SUPPORTED_CPUID:
         return devGetCpuid(arg, false);
       case KVM_GET_EMULATED_CPUID:

@@ -36,7 +36,7 @@
 //   takes only McStatusWrEn and TscFreqSel (24); MCG_EXT_CTL on a VMX host only (LMCE_EN; a guest needs
 //   FEATURE_CONTROL.LMCE, which the model has no MSR for: #GP), unknown on this SVM host.
 //   KVM_GET_MSR_INDEX_LIST has MCG_STATUS, MCG_CTL (after MISC_ENABLE) and HWCR (msr.ts); on a VMX host
-//   also MCG_EXT_CTL, which the model does not list (deviation).
+//   also MCG_EXT_CTL after MCG_CTL.
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';

@@ -44,7 +44,7 @@ import { kvm_msr_entry, kvm_msr_list, kvm_msrs } from '../../../include-ts/asm/k
 import {
   EFER_LMA, EFER_LME, EFER_NX, EFER_SCE, MSR_CSTAR, MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_APICBASE,
   MSR_IA32_CR_PAT, MSR_IA32_CR_PAT_DEFAULT, MSR_IA32_MISC_ENABLE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_EIP, MSR_IA32_SYSENTER_ESP, MSR_IA32_TSC,
-  MSR_IA32_MCG_CTL, MSR_IA32_MCG_STATUS, MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_K7_HWCR, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_MTRRdefType, MSR_STAR, MSR_SYSCALL_MASK,
+  MSR_IA32_MCG_CTL, MSR_IA32_MCG_EXT_CTL, MSR_IA32_MCG_STATUS, MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_K7_HWCR, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_MTRRdefType, MSR_STAR, MSR_SYSCALL_MASK,
 } from '../../hw/x86/msr-index.js';
 import type { KvmVcpu } from './vcpu.js';
 import { X86_FEATURE_TSC_ADJUST } from './cpuid.js';
@@ -246,9 +246,12 @@ export function msrIo(v: KvmVcpu, arg: UserArg, set: boolean): number {
   return i;
 }
 
+/** The list on a VMX host's machine-check setting (mce.ts): MCG_EXT_CTL after MCG_CTL (svm_has_emulated_msr drops it). */
+const KVM_MSR_INDEX_LIST_VMX_MCE: readonly number[] = KVM_MSR_INDEX_LIST.flatMap((i) => (i === MSR_IA32_MCG_CTL ? [i, MSR_IA32_MCG_EXT_CTL] : [i]));
+
 /** KVM_GET_MSR_INDEX_LIST: the count is written back even when the user's array is too small (E2BIG). */
-export function msrIndexList(arg: UserArg): number {
-  const list = KVM_MSR_INDEX_LIST;
+export function msrIndexList(arg: UserArg, vmxMce = false): number {
+  const list = vmxMce ? KVM_MSR_INDEX_LIST_VMX_MCE : KVM_MSR_INDEX_LIST;
   const hdr = arg.user(kvm_msr_list.size);
   const room = getU32(hdr, LIST_NMSRS);
   setU32(hdr, LIST_NMSRS, list.length);

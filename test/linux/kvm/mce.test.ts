@@ -526,8 +526,13 @@ describe('a VMX host: MCG_CMCI_P and MCG_LMCE_P (vmx.c hardware_setup; x86.c set
     expect(last(s)).toBe(`status: 1 ${hex(VAL | UC)}`);
   });
 
-  it('MCG_EXT_CTL: the host writes LMCE_EN only and reads it back; the guest #GPs without FEATURE_CONTROL.LMCE', () => {
+  it('MCG_EXT_CTL: listed after MCG_CTL; the host writes LMCE_EN only and reads it back; the guest #GPs without FEATURE_CONTROL.LMCE', () => {
     const s = model(true);
+    const ml = new Uint8Array(4 + 256 * 4);
+    setU32(ml, 0, 256);
+    s.p.ioctl(s.v.kvm, K.KVM_GET_MSR_INDEX_LIST, ml);
+    const list = Array.from({ length: getU32(ml, 0) }, (_, i) => getU32(ml, 4 + i * 4) >>> 0);
+    expect(list.slice(list.indexOf(0x17a), list.indexOf(0x17a) + 3)).toEqual([0x17a, 0x17b, 0x4d0]);
     s.set('ext ctl', 0x4d0, 1n);
     expect(last(s)).toBe('ext ctl: 1 1');
     s.set('ext ctl 2', 0x4d0, 2n);
