@@ -24,7 +24,7 @@
 //   set or CR4.MCE clear they are a triple fault (KVM_REQ_TRIPLE_FAULT: KVM_EXIT_SHUTDOWN at the next
 //   KVM_RUN), nothing written; else OVER is added if the bank held a valid error, ADDR, MISC,
 //   MCG_STATUS and STATUS are written and #MC (vector 18) is queued (kvm_queue_exception: pending,
-//   replacing any pending exception, which is benign). A corrected error is written (OVER if the bank
+//   replacing any pending or injected exception but #DF, over which it is a triple fault). A corrected error is written (OVER if the bank
 //   held a valid one) unless the bank holds a valid uncorrected error, which only gains OVER.
 // - MSRs (host-initiated through KVM_GET/SET_MSRS, or guest RDMSR/WRMSR): P5_MC_ADDR/TYPE read 0;
 //   MCG_CAP reads mcg_cap and is not writable (unknown to kvm_set_msr_common); MCG_STATUS any value;
@@ -94,6 +94,7 @@ export const KVM_MCE_CAP_SUPPORTED_VMX = KVM_MCE_CAP_SUPPORTED | MCG_LMCE_P | MC
 
 const ALL_ONES = 0xffff_ffff_ffff_ffffn;
 const MC_VECTOR = 18;
+const DF_VECTOR = 8;
 /** LVT entries of KVM's LAPIC: KVM_APIC_MAX_NR_LVT_ENTRIES with CMCI, one fewer without. */
 const KVM_APIC_MAX_NR_LVT_ENTRIES = 7;
 /** kvm_get/set_msr results besides 0: invalid, and KVM_MSR_RET_UNSUPPORTED (an MSR KVM does not know). */
@@ -205,8 +206,10 @@ export function vcpuSetMce(v: KvmVcpu, arg: UserArg): number {
     banks[at + 3] = misc;
     m.mcgStatus = mcgStatus;
     banks[at + 1] = status;
-    // kvm_queue_exception(vcpu, MC_VECTOR): #MC is benign-class, so it replaces a pending exception.
-    kvmQueueException(v, MC_VECTOR, false);
+    // kvm_queue_exception(vcpu, MC_VECTOR): over a pending or injected #DF a triple fault (kvm_multiple_exception);
+    // otherwise #MC, benign-class, replaces what was there.
+    if ((v.excPending || v.excInjected) && v.excNr === DF_VECTOR) v.tripleFault = true;
+    else kvmQueueException(v, MC_VECTOR, false);
   } else if (!valid || !(banks[at + 1]! & MCI_STATUS_UC)) {
     if (valid) status |= MCI_STATUS_OVER;
     banks[at + 2] = addr;

@@ -321,6 +321,25 @@ int main(void) {
   go("  run");
   set("mcg_status 0", 0x17a, 0);
 
+  /* An injected #DF: queueing #MC over it is a triple fault (kvm_multiple_exception); the bank is written. */
+  ioctl(vfd, KVM_GET_VCPU_EVENTS, &ev);
+  ev.flags = 0;
+  ev.exception.injected = 1;
+  ev.exception.nr = 8;
+  ev.exception.has_error_code = 1;
+  ev.exception.error_code = 0;
+  res("set_vcpu_events #DF injected", ioctl(vfd, KVM_SET_VCPU_EVENTS, &ev));
+  mce("uncorrected over #DF", 8, VAL | UC | S | 0xdf, MCIP | RIPV, 0xd000, 0);
+  bank("  bank 8", 8);
+  events("  events");
+  go("  run");
+  events("  events");
+  ev.exception.injected = 0;
+  res("  set_vcpu_events nothing injected", ioctl(vfd, KVM_SET_VCPU_EVENTS, &ev));
+  set("mcg_status 0", 0x17a, 0);
+  idle();
+  go("  run");
+
   /* Guest RDMSR/WRMSR. */
   rd("guest rd mcg_cap", 0x179);
   wr("guest wr mcg_cap", 0x179, 0x100010a);

@@ -337,6 +337,26 @@ function modelLines(): string[] {
   s.go('  run');
   s.set('mcg_status 0', 0x17a, 0n);
 
+  const ev = new Uint8Array(K.kvm_vcpu_events.size);
+  const EVO = (f: string) => K.kvm_vcpu_events.offsetof(f);
+  p.ioctl(s.fd, K.KVM_GET_VCPU_EVENTS, ev);
+  setU32(ev, EVO('flags'), 0);
+  ev[EVO('exception.injected')] = 1;
+  ev[EVO('exception.nr')] = 8;
+  ev[EVO('exception.has_error_code')] = 1;
+  setU32(ev, EVO('exception.error_code'), 0);
+  s.res('set_vcpu_events #DF injected', () => p.ioctl(s.fd, K.KVM_SET_VCPU_EVENTS, ev));
+  s.mce('uncorrected over #DF', 8, VAL | UC | S | 0xdfn, MCIP | RIPV, 0xd000n, 0n);
+  s.bank('  bank 8', 8);
+  s.events('  events');
+  s.go('  run');
+  s.events('  events');
+  ev[EVO('exception.injected')] = 0;
+  s.res('  set_vcpu_events nothing injected', () => p.ioctl(s.fd, K.KVM_SET_VCPU_EVENTS, ev));
+  s.set('mcg_status 0', 0x17a, 0n);
+  s.idle();
+  s.go('  run');
+
   s.rd('guest rd mcg_cap', 0x179);
   s.wr('guest wr mcg_cap', 0x179, 0x100010an);
   s.rd('guest rd mcg_ctl', 0x17b);
