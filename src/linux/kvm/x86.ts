@@ -350,8 +350,6 @@ export function getRegs(v: KvmVcpu, arg: UserArg): number {
 
 export function setRegs(v: KvmVcpu, arg: UserArg): number {
   regsFromBytes(v, arg.user(144));
-  // __set_regs(): a pending (not yet injected) exception is dropped; measured on 6.18 (mce-oracle.c).
-  v.excPending = false;
   return 0;
 }
 
