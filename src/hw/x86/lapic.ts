@@ -40,7 +40,7 @@ import {
   APIC_ARBPRI, APIC_DEFAULT_PHYS_BASE, APIC_DFR, APIC_DFR_CLUSTER, APIC_DFR_FLAT, APIC_DM_EXTINT, APIC_DM_FIXED,
   APIC_DM_INIT, APIC_DM_LOWEST, APIC_DM_NMI, APIC_DM_REMRD, APIC_DM_SMI, APIC_DM_STARTUP, APIC_EOI, APIC_ESR,
   APIC_ICR, APIC_ICR2, APIC_ID, APIC_INPUT_POLARITY, APIC_INT_ASSERT, APIC_INT_LEVELTRIG, APIC_IRR, APIC_ISR, APIC_LDR,
-  APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_LVTPC, APIC_LVTT,
+  APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVTCMCI, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_LVTPC, APIC_LVTT,
   APIC_LVTTHMR, APIC_LVT_LEVEL_TRIGGER, APIC_LVT_MASKED, APIC_LVT_REMOTE_IRR, APIC_MMIO_LENGTH, APIC_MODE_MASK,
   APIC_PROCPRI, APIC_SEND_PENDING, APIC_SHORT_MASK, APIC_SPIV, APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI,
   APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR, APIC_VECTOR_MASK, APIC_VERSION, APIC_BROADCAST,
@@ -83,9 +83,12 @@ const LVT0_W = APIC_LVT0 >> 2;
 const LVT_MASKED = APIC_LVT_MASKED;
 const MODE_MASK = APIC_MODE_MASK;
 const DM_EXTINT = APIC_DM_EXTINT;
-/** Number of LVTs in KVM's version register (max LVT entry 5). */
+/** Number of LVTs without CMCI (KVM: KVM_APIC_MAX_NR_LVT_ENTRIES - 1, max LVT entry 5). */
 const NR_LVT = 6;
 const LVT_REGS = [APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR] as const;
+/** LVT CMCI (the seventh entry, when the hypervisor offers it): apic_lvt_mask[LVT_CMCI]. */
+const LVTCMCI_W = APIC_LVTCMCI >> 2;
+const LVTCMCI_WRITE_MASK = APIC_LVT_MASKED | APIC_SEND_PENDING | APIC_VECTOR_MASK | APIC_MODE_MASK;
 const LVT_MASK = APIC_LVT_MASKED | APIC_SEND_PENDING | APIC_VECTOR_MASK;
 const LINT_MASK = LVT_MASK | APIC_MODE_MASK | APIC_INPUT_POLARITY | APIC_LVT_REMOTE_IRR | APIC_LVT_LEVEL_TRIGGER;
 /** apic_lvt_mask[] by LVT index; the timer's mode bits (18:17) are added per LAPIC (Lapic.timerModeMask). */
@@ -172,6 +175,8 @@ export class Lapic implements TimerApic {
    * (or setDirectedEoiCapable) puts it in LVR.
    */
   private directedEoiCapable = false;
+  /** apic->nr_lvt_entries: 6, or 7 with LVT CMCI (setNrLvtEntries). */
+  private nrLvt = NR_LVT;
   /** Set IRR bits (KVM's irr_pending, as a count so "anything pending?" is one compare). */
   irrCount = 0;
   isrCount = 0;
@@ -234,6 +239,7 @@ export class Lapic implements TimerApic {
     }
     this.setVersion();
     for (const r of LVT_REGS) this.regs[r >> 2] = APIC_LVT_MASKED;
+    if (this.nrLvt > NR_LVT) this.regs[LVTCMCI_W] = APIC_LVT_MASKED;
     if (bsp) this.regs[APIC_LVT0 >> 2] = APIC_DM_EXTINT;
     this.regs[APIC_DFR >> 2] = APIC_DFR_FLAT;
     this.regs[APIC_SPIV >> 2] = 0xff;
@@ -256,8 +262,26 @@ export class Lapic implements TimerApic {
     this.setVersion();
   }
 
+  /**
+   * kvm_apic_after_set_mcg_cap(): the number of LVT entries (7 with CMCI); a new entry starts masked,
+   * the version register follows. LVT CMCI is readable and writable only while it exists.
+   */
+  setNrLvtEntries(n: number): void {
+    if (n === this.nrLvt) return;
+    if (n > this.nrLvt) this.regs[LVTCMCI_W] = APIC_LVT_MASKED;
+    this.nrLvt = n;
+    this.setVersion();
+  }
+
+  /** kvm_apic_local_deliver(): an LVT's interrupt, unless it is masked or the APIC hardware-disabled; 1 if accepted. */
+  localDeliver(lvtReg: number): number {
+    const lvt = this.regs[lvtReg >> 2]!;
+    if (!this.baseEnabled || lvt & APIC_LVT_MASKED) return 0;
+    return this.accept(lvt & APIC_MODE_MASK, lvt & APIC_VECTOR_MASK, true, (lvt & APIC_LVT_LEVEL_TRIGGER) !== 0);
+  }
+
   private setVersion(): void {
-    let v = APIC_VERSION | ((NR_LVT - 1) << 16);
+    let v = APIC_VERSION | ((this.nrLvt - 1) << 16);
     if (this.directedEoiCapable) v |= APIC_LVR_DIRECTED_EOI;
     this.regs[APIC_LVR >> 2] = v >>> 0;
   }
@@ -646,7 +670,7 @@ export class Lapic implements TimerApic {
     const align = offset & 0xf;
     if (align + len > 4) return -1;
     const reg = offset & ~0xf;
-    if (reg > 0x3f0 || !(this.x2 ? READABLE_X2APIC : READABLE_XAPIC).has(reg)) return -1;
+    if (reg > 0x3f0 || !((this.x2 ? READABLE_X2APIC : READABLE_XAPIC).has(reg) || (reg === APIC_LVTCMCI && this.nrLvt > NR_LVT))) return -1;
     const v = this.readReg(reg) >>> (align * 8);
     return len === 4 ? v >>> 0 : v & ((1 << (len * 8)) - 1);
   }
@@ -707,6 +731,7 @@ export class Lapic implements TimerApic {
         this.setSpiv(val & mask);
         if (!(val & APIC_SPIV_APIC_ENABLED)) {
           for (const r of LVT_REGS) this.regs[r >> 2] = (this.regs[r >> 2]! | APIC_LVT_MASKED) >>> 0;
+          if (this.nrLvt > NR_LVT) this.regs[LVTCMCI_W] = (this.regs[LVTCMCI_W]! | APIC_LVT_MASKED) >>> 0;
           this.timer.updateLvtt();
           this.timer.pending = false;
         }
@@ -734,6 +759,12 @@ export class Lapic implements TimerApic {
         if (!this.swEnabled) v |= APIC_LVT_MASKED;
         this.regs[reg >> 2] = (v & (idx === 0 ? LVT_WRITE_MASK[0]! | this.timerModeMask : LVT_WRITE_MASK[idx]!)) >>> 0;
         if (idx === 0) this.timer.updateLvtt();
+        return 0;
+      }
+      case APIC_LVTCMCI: {
+        if (this.nrLvt === NR_LVT) return 1;
+        const v = this.swEnabled ? val : val | APIC_LVT_MASKED;
+        this.regs[LVTCMCI_W] = (v & LVTCMCI_WRITE_MASK) >>> 0;
         return 0;
       }
       case APIC_TMICT:

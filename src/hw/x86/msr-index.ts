@@ -11,6 +11,18 @@ export const MSR_IA32_MISC_ENABLE = 0x1a0;
 export const MSR_IA32_CR_PAT = 0x277;
 export const MSR_MTRRdefType = 0x2ff;
 export const MSR_IA32_TSC_DEADLINE = 0x6e0;
+/** Machine-check architecture (src/linux/kvm/mce.ts). */
+export const MSR_IA32_P5_MC_ADDR = 0x0;
+export const MSR_IA32_P5_MC_TYPE = 0x1;
+export const MSR_IA32_MCG_CAP = 0x179;
+export const MSR_IA32_MCG_STATUS = 0x17a;
+export const MSR_IA32_MCG_CTL = 0x17b;
+export const MSR_IA32_MCG_EXT_CTL = 0x4d0;
+export const MSR_IA32_MC0_CTL = 0x400;
+export const MSR_IA32_MC0_STATUS = 0x401;
+export const MSR_IA32_MC0_ADDR = 0x402;
+export const MSR_IA32_MC0_MISC = 0x403;
+export const MSR_IA32_MC0_CTL2 = 0x280;
 /** The x2APIC registers as MSRs: APIC_BASE_MSR + (xAPIC offset >> 4), up to 0x8ff (apicdef.h). */
 export const APIC_BASE_MSR = 0x800;
 
@@ -22,6 +34,8 @@ export const MSR_SYSCALL_MASK = 0xc0000084;
 export const MSR_FS_BASE = 0xc0000100;
 export const MSR_GS_BASE = 0xc0000101;
 export const MSR_KERNEL_GS_BASE = 0xc0000102;
+/** AMD's HWCR (McStatusWrEn, bit 18, lets a guest write MCi_STATUS). */
+export const MSR_K7_HWCR = 0xc0010015;
 
 /** EFER bits. */
 export const EFER_SCE = 1 << 0;

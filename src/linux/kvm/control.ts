@@ -251,6 +251,17 @@ export class KvmControl {
     this.vcpu(proc, vcpuFd).loadGuest(program);
   }
 
+  /**
+   * Model a VMX host's machine-check support (on) or this machine's SVM one (off, the default):
+   * KVM_X86_GET_MCE_CAP_SUPPORTED then adds MCG_LMCE_P | MCG_CMCI_P (vmx.c hardware_setup) and
+   * MCG_EXT_CTL exists (mce.ts). Needs the KVM module (a /dev/kvm host).
+   */
+  setVmxMce(on: boolean): void {
+    const m = this.kernel.kvm;
+    if (!m) throw new Error('this host has no KVM module');
+    m.vmxMce = on;
+  }
+
   /** Every live VM. */
   vms(): KvmVmControl[] {
     return [...(this.kernel.kvm?.vms ?? [])].map((k) => new KvmVmControl(k));

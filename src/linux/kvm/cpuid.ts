@@ -215,6 +215,15 @@ export class GuestCpuid {
   has(f: CpuidFeature): boolean {
     return entriesHave(this.entries, f);
   }
+
+  /** vcpu->arch.is_amd_compatible (guest_cpuid_is_amd_or_hygon): leaf 0's vendor is AuthenticAMD or HygonGenuine. */
+  isAmdCompatible(): boolean {
+    const o = find(this.entries, 0);
+    if (o < 0) return false;
+    const reg = (r: number) => this.entries.subarray(o + r, o + r + 4);
+    const vendor = String.fromCharCode(...reg(EBX), ...reg(EDX), ...reg(ECX));
+    return vendor === 'AuthenticAMD' || vendor === 'HygonGenuine';
+  }
 }
 
 /**

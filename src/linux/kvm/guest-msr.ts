@@ -4,7 +4,8 @@
 // kvm_complete_insn_gp; arch/x86/kvm/lapic.c kvm_apic_set_base) and KVM_CAP_X86_USER_SPACE_MSR.
 //
 // - The filter (msr-filter.ts) is checked first: a denied access fails with KVM_MSR_RET_FILTERED.
-// - The KVM PV MSRs (MSR_KVM_*) have their own guest rules (pv-msrs.ts).
+// - The KVM PV MSRs (MSR_KVM_*) have their own guest rules (pv-msrs.ts), as do the machine-check MSRs
+//   and HWCR (mce.ts).
 // - Reads are kvm_get_msr_common as for KVM_GET_MSRS (msr.ts). Writes differ where x86.c tests
 //   host_initiated: a TSC write moves the TSC offset and TSC_ADJUST by (value - current guest TSC)
 //   instead of synchronizing; a TSC_ADJUST write (guest CPUID TSC_ADJUST) moves the offset by the
@@ -34,6 +35,7 @@ import { EFER_SUPPORTED, kvmGetMsr, kvmSetMsr } from './msr.js';
 import { isX2apicMsr, kvmMsrAllowed } from './msr-filter.js';
 import { kvmReadL1Tsc } from './tsc.js';
 import { isPvMsr, kvmPvGetMsr, kvmPvSetMsr } from './pv-msrs.js';
+import { isMceMsr, mceGetMsr, mceSetMsr } from './mce.js';
 import { kvmGetApicBase } from './x86-regs.js';
 import type { KvmVcpu } from './vcpu.js';
 import { X86_FEATURE_LM, X86_FEATURE_NX, X86_FEATURE_TSC_ADJUST } from './cpuid.js';
@@ -80,6 +82,7 @@ function adjustTscOffsetGuest(v: KvmVcpu, adj: bigint): void {
 export function kvmSetMsrGuest(v: KvmVcpu, index: number, data: bigint): number {
   if (!kvmMsrAllowed(v.kvm.msrFilter, index, KVM_MSR_FILTER_WRITE)) return KVM_MSR_RET_FILTERED;
   if (isPvMsr(index)) return kvmPvSetMsr(v, index, data, false);
+  if (isMceMsr(v, index)) return mceSetMsr(v, index, data, false);
   switch (index) {
     case MSR_IA32_TSC: {
       // kvm_compute_l1_tsc_offset(data) - l1_tsc_offset: the guest TSC reads `data` from now on.
@@ -127,6 +130,7 @@ export function kvmSetMsrGuest(v: KvmVcpu, index: number, data: bigint): number 
 export function kvmGetMsrGuest(v: KvmVcpu, index: number): bigint | number {
   if (!kvmMsrAllowed(v.kvm.msrFilter, index, KVM_MSR_FILTER_READ)) return KVM_MSR_RET_FILTERED;
   if (isPvMsr(index)) return kvmPvGetMsr(v, index);
+  if (isMceMsr(v, index)) return mceGetMsr(v, index, false);
   return kvmGetMsr(v, index) ?? failure(v, index);
 }
 
@@ -149,15 +153,23 @@ function msrUserSpace(v: KvmVcpu, index: number, exitReason: number, data: bigin
   return true;
 }
 
-/** kvm_inject_gp(vcpu, 0): #GP with error code 0, pending. */
-export function kvmInjectGp(v: KvmVcpu): void {
+/**
+ * kvm_queue_exception(_e) as the model needs it: `nr` pending, replacing whatever was pending (no
+ * #DF/triple-fault merging: its callers queue #GP from an instruction and #MC from KVM_X86_SET_MCE).
+ */
+export function kvmQueueException(v: KvmVcpu, nr: number, hasErrorCode: boolean, errorCode = 0): void {
   v.excPending = true;
   v.excInjected = false;
-  v.excNr = GP_VECTOR;
-  v.excHasErrorCode = true;
-  v.excErrorCode = 0;
+  v.excNr = nr;
+  v.excHasErrorCode = hasErrorCode;
+  v.excErrorCode = errorCode;
   v.excHasPayload = false;
   v.excPayload = 0n;
+}
+
+/** kvm_inject_gp(vcpu, 0): #GP with error code 0, pending. */
+export function kvmInjectGp(v: KvmVcpu): void {
+  kvmQueueException(v, GP_VECTOR, true);
 }
 
 /** EDX:EAX = data (kvm_rax_write/kvm_rdx_write of its halves). */

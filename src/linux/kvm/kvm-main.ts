@@ -41,6 +41,7 @@ import {
 } from './msix-table/ioctl.js';
 import { decodeRoutes, setIrqRouting } from './irqchip.js';
 import { kvmSendUserspaceMsi } from './irq.js';
+import { devGetMceCapSupported, vcpuSetMce, vcpuSetupMce } from './mce.js';
 import { msrIndexList, msrIo } from './msr.js';
 import { clearDirtyLog, getDirtyLog } from './dirty-log.js';
 import { parseMsrFilter } from './msr-filter.js';
@@ -104,11 +105,13 @@ export class KvmDevFile extends KFile {
         if (argValue(arg)) throw kerr('EINVAL', 'KVM_GET_VCPU_MMAP_SIZE takes no argument (0)');
         return KVM_VCPU_MMAP_SIZE;
       case KVM_GET_MSR_INDEX_LIST:
-        return msrIndexList(arg);
+        return msrIndexList(arg, this.module.vmxMce);
       case KVM_GET_SUPPORTED_CPUID:
         return devGetCpuid(arg, false);
       case KVM_GET_EMULATED_CPUID:
         return devGetCpuid(arg, true);
+      case KC.KVM_X86_GET_MCE_CAP_SUPPORTED:
+        return devGetMceCapSupported(this.module, arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a /dev/kvm ioctl`);
     }
@@ -365,6 +368,10 @@ export class KvmVcpuFile extends KFile {
         return setVcpuEvents(v, arg);
       case KVM_NMI:
         return vcpuIoctlNmi(v);
+      case KC.KVM_X86_SETUP_MCE:
+        return vcpuSetupMce(v, arg);
+      case KC.KVM_X86_SET_MCE:
+        return vcpuSetMce(v, arg);
       case KVM_INTERRUPT:
         return vcpuIoctlInterrupt(v, arg);
       case KC.KVM_GET_STATS_FD:

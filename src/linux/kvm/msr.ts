@@ -29,6 +29,7 @@
 //   x2APIC (0x800-0x8ff): the LAPIC's registers in x2APIC mode (kvm_x2apic_msr_read/write, lapic.ts);
 //     fail without an in-kernel LAPIC or outside x2APIC mode. Not listed, as in the kernel.
 //   MSR_KVM_* (kvmclock, async PF, steal time, PV EOI, poll control): pv-msrs.ts.
+//   Machine check (P5_MC_*, MCG_*, MCi_*, MCi_CTL2) and HWCR: mce.ts.
 // - KVM_GET_MSR_INDEX_LIST: the MSRs above that the kernel lists (msrs_to_save + emulated_msrs), in the
 //   kernel's order. The real list depends on the host (40 entries on the machine the tests run on); the
 //   model lists only what it implements. EFER, FS/GS_BASE, APIC_BASE and MTRRdefType are handled but not
@@ -43,7 +44,7 @@ import { kvm_msr_entry, kvm_msr_list, kvm_msrs } from '../../../include-ts/asm/k
 import {
   EFER_LMA, EFER_LME, EFER_NX, EFER_SCE, MSR_CSTAR, MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_APICBASE,
   MSR_IA32_CR_PAT, MSR_IA32_CR_PAT_DEFAULT, MSR_IA32_MISC_ENABLE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_EIP, MSR_IA32_SYSENTER_ESP, MSR_IA32_TSC,
-  MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_MTRRdefType, MSR_STAR, MSR_SYSCALL_MASK,
+  MSR_IA32_MCG_CTL, MSR_IA32_MCG_EXT_CTL, MSR_IA32_MCG_STATUS, MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_K7_HWCR, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_MTRRdefType, MSR_STAR, MSR_SYSCALL_MASK,
 } from '../../hw/x86/msr-index.js';
 import type { KvmVcpu } from './vcpu.js';
 import { X86_FEATURE_TSC_ADJUST } from './cpuid.js';
@@ -53,6 +54,7 @@ import { kvmGetLapicTscDeadline, kvmSetLapicTscDeadline } from './tsc-deadline.j
 import { isX2apicMsr } from './msr-filter.js';
 import { kvmX2apicMsrRead, kvmX2apicMsrWrite } from './lapic.js';
 import { isPvMsr, kvmPvHostGet, kvmPvHostSet } from './pv-msrs.js';
+import { isMceMsr, mceGetMsr, mceSetMsr } from './mce.js';
 import {
   MSR_KVM_ASYNC_PF_ACK, MSR_KVM_ASYNC_PF_EN, MSR_KVM_ASYNC_PF_INT, MSR_KVM_POLL_CONTROL, MSR_KVM_PV_EOI_EN, MSR_KVM_STEAL_TIME,
   MSR_KVM_SYSTEM_TIME, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK, MSR_KVM_WALL_CLOCK_NEW,
@@ -68,7 +70,8 @@ export const KVM_MSR_INDEX_LIST: readonly number[] = [
   MSR_SYSCALL_MASK, MSR_LSTAR, MSR_IA32_TSC, MSR_IA32_CR_PAT,
   MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_ASYNC_PF_EN,
   MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN, MSR_KVM_ASYNC_PF_INT, MSR_KVM_ASYNC_PF_ACK,
-  MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_IA32_MISC_ENABLE, MSR_KVM_POLL_CONTROL,
+  MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE, MSR_IA32_MISC_ENABLE, MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_K7_HWCR,
+  MSR_KVM_POLL_CONTROL,
 ];
 
 /** efer_reserved_bits' complement on a host without nested SVM (no SVME, LMSLE, FFXSR, AUTOIBRS). */
@@ -142,9 +145,14 @@ export function kvmGetMsr(v: KvmVcpu, index: number): bigint | null {
     case MSR_IA32_CR_PAT: return m.pat;
     case MSR_IA32_MISC_ENABLE: return m.miscEnable;
     case MSR_MTRRdefType: return m.mtrrDefType;
-    default:
+    default: {
       if (isPvMsr(index)) return kvmPvHostGet(v, index);
+      if (isMceMsr(v, index)) {
+        const r = mceGetMsr(v, index, true);
+        return typeof r === 'bigint' ? r : null;
+      }
       return isX2apicMsr(index) ? kvmX2apicMsrRead(v, index) : null;
+    }
   }
 }
 
@@ -204,6 +212,7 @@ export function kvmSetMsr(v: KvmVcpu, index: number, data: bigint): boolean {
       return true;
     default:
       if (isPvMsr(index)) return kvmPvHostSet(v, index, data);
+      if (isMceMsr(v, index)) return mceSetMsr(v, index, data, true) === 0;
       // Unknown MSRs fail (ignore_msrs=0).
       return isX2apicMsr(index) && kvmX2apicMsrWrite(v, index, data);
   }
@@ -237,9 +246,12 @@ export function msrIo(v: KvmVcpu, arg: UserArg, set: boolean): number {
   return i;
 }
 
+/** The list on a VMX host's machine-check setting (mce.ts): MCG_EXT_CTL after MCG_CTL (svm_has_emulated_msr drops it). */
+const KVM_MSR_INDEX_LIST_VMX_MCE: readonly number[] = KVM_MSR_INDEX_LIST.flatMap((i) => (i === MSR_IA32_MCG_CTL ? [i, MSR_IA32_MCG_EXT_CTL] : [i]));
+
 /** KVM_GET_MSR_INDEX_LIST: the count is written back even when the user's array is too small (E2BIG). */
-export function msrIndexList(arg: UserArg): number {
-  const list = KVM_MSR_INDEX_LIST;
+export function msrIndexList(arg: UserArg, vmxMce = false): number {
+  const list = vmxMce ? KVM_MSR_INDEX_LIST_VMX_MCE : KVM_MSR_INDEX_LIST;
   const hdr = arg.user(kvm_msr_list.size);
   const room = getU32(hdr, LIST_NMSRS);
   setU32(hdr, LIST_NMSRS, list.length);

@@ -23,6 +23,7 @@ import { EPOLLIN } from '../../../include-ts/linux/poll.js';
 import { ACCESS_FAULT, ACCESS_RETRY } from './memslot.js';
 import { DirtyRing } from './dirty-ring.js';
 import { DEFAULT_RUN_BUDGET, KVM_EXIT_MEMORY_FAULT, KVM_IRQCHIP_KERNEL, KVM_IRQCHIP_NONE, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
+import { VcpuMce } from './mce.js';
 import { KvmLapicOps } from './lapic.js';
 import { KvmVcpuStat } from './stats.js';
 import { VcpuMsrs } from './msr.js';
@@ -207,6 +208,8 @@ export class KvmVcpu implements GuestBus {
   readonly guestCpuid = new GuestCpuid();
   /** vcpu->arch.guest_fpu and xcr0: the FPU/XSAVE state (fpu.ts). */
   readonly fpu = new GuestFpu();
+  /** Machine-check state: MCG_*, the MCE banks, HWCR (mce.ts). */
+  readonly mce = new VcpuMce();
   /** kvm_vcpu_has_run(): the vCPU entered the guest at least once (last_vmentry_cpu != -1). */
   hasRun = false;
   /** The guest TSC: rate, offset, synchronization generation, catch-up, TSC_ADJUST (tsc.ts). */

@@ -48,6 +48,11 @@ export class KvmModule {
   readonly vms = new Set<Kvm>();
   /** Host CPUs online (KVM_CAP_NR_VCPUS reports min(this, KVM_MAX_VCPUS)). */
   onlineCpus = 8;
+  /**
+   * Model a VMX host's machine-check support (mce.ts): supported_mce_cap gains MCG_LMCE_P | MCG_CMCI_P and
+   * MCG_EXT_CTL exists. Off: this machine (SVM). host.control.kvm.setVmxMce().
+   */
+  vmxMce = false;
   private nextVmId = 1;
   private readonly cleanup: WorkItem[] = [];
   private readonly bound = new Map<EventFdCtx, Irqfd>();

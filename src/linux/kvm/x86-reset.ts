@@ -91,6 +91,7 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   v.excInjected = false;
   v.excPending = false;
   if (!initEvent) v.msrs.miscEnable = BigInt(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL);
+  // The machine-check state (mce.ts: MCG_*, the banks, HWCR) is kept by both: only vCPU creation sets it.
   // Async PF, steal time and the pvclock both times; PV EOI with the LAPIC (pv-msrs.ts).
   kvmPvReset(v);
   // An access the vCPU exited for is not completed into the reset CPU (complete_fast_pio_* skip it

@@ -46,6 +46,7 @@ import { defaultRoutes, kvmSetIrq, RoutingTable, setIrqRouting } from './irqchip
 import { KvmIoapic } from './ioapic.js';
 import { KvmPic } from './i8259.js';
 import { KVM_MSIX_MAX_TABLES } from './msix-table/tables.js';
+import { KVM_MAX_MCE_BANKS } from './mce.js';
 import { KVM_CAP_MSIX_TABLE } from '../../../include-ts/proposed/kvm_msix_table.js';
 import * as KC from '../../../include-ts/linux/kvm.js';
 import { KVM_CLOCK_VALID_FLAGS } from './kvmclock.js';
@@ -137,6 +138,8 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
       return Math.min(module.onlineCpus, KVM_MAX_VCPUS);
     case KVM_CAP_MAX_VCPUS:
       return KVM_MAX_VCPUS;
+    case KC.KVM_CAP_MCE:
+      return KVM_MAX_MCE_BANKS;
     case KVM_CAP_MAX_VCPU_ID:
       return KVM_MAX_VCPU_IDS;
     case KVM_CAP_NR_MEMSLOTS:

@@ -88,7 +88,7 @@ const MSR_FILTER_RANGE_FLAGS = flags([K.KVM_MSR_FILTER_READ, 'KVM_MSR_FILTER_REA
 const HYPERV_EVENTFD_FLAGS = flags([K.KVM_HYPERV_EVENTFD_DEASSIGN, 'KVM_HYPERV_EVENTFD_DEASSIGN']);
 const SREGS2_FLAGS = flags([K.KVM_SREGS2_FLAGS_PDPTRS_VALID, 'KVM_SREGS2_FLAGS_PDPTRS_VALID']);
 
-/** Argument of the ioctls that take a `__u64 *` (KVM_SET_IDENTITY_MAP_ADDR, the MCE ones). */
+/** Argument of the ioctls that take a `__u64 *` (KVM_SET_IDENTITY_MAP_ADDR; strace 6.1 prints the MCE ones' pointers). */
 const u64Arg = struct('__u64', { value: u64 });
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
@@ -174,7 +174,7 @@ export const KVM_SYSTEM_IOCTLS: IoctlTable = ioctlTable([
   })],
   [K.KVM_GET_MSR_FEATURE_INDEX_LIST, d('KVM_GET_MSR_FEATURE_INDEX_LIST', msrList)],
   [K.KVM_GET_MSRS, getMsrs],
-  [K.KVM_X86_GET_MCE_CAP_SUPPORTED, d('KVM_X86_GET_MCE_CAP_SUPPORTED', { arg: 'struct', layout: u64Arg, out: true, hex: ['value'] })],
+  [K.KVM_X86_GET_MCE_CAP_SUPPORTED, d('KVM_X86_GET_MCE_CAP_SUPPORTED', { arg: 'ptr' })],
   [K.KVM_GET_SUPPORTED_HV_CPUID, getSupportedHvCpuid],
   [K.KVM_SET_DEVICE_ATTR, d('KVM_SET_DEVICE_ATTR', deviceAttr)],
   [K.KVM_GET_DEVICE_ATTR, d('KVM_GET_DEVICE_ATTR', deviceAttr)],
@@ -285,8 +285,8 @@ export const KVM_VCPU_IOCTLS: IoctlTable = ioctlTable([
   [K.KVM_SET_GUEST_DEBUG, d('KVM_SET_GUEST_DEBUG', {
     arg: 'struct', layout: K.kvm_guest_debug, flags: { control: GUESTDBG_FLAGS }, hex: ['debugreg'],
   })],
-  [K.KVM_X86_SETUP_MCE, d('KVM_X86_SETUP_MCE', { arg: 'struct', layout: u64Arg, hex: ['value'] })],
-  [K.KVM_X86_SET_MCE, d('KVM_X86_SET_MCE', { arg: 'struct', layout: K.kvm_x86_mce, hex: ['status', 'addr', 'misc', 'mcg_status'] })],
+  [K.KVM_X86_SETUP_MCE, d('KVM_X86_SETUP_MCE', { arg: 'ptr' })],
+  [K.KVM_X86_SET_MCE, d('KVM_X86_SET_MCE', { arg: 'ptr' })],
   [K.KVM_GET_VCPU_EVENTS, d('KVM_GET_VCPU_EVENTS', { arg: 'struct', layout: K.kvm_vcpu_events, out: true, flags: { flags: VCPU_EVENT_FLAGS } })],
   [K.KVM_SET_VCPU_EVENTS, d('KVM_SET_VCPU_EVENTS', { arg: 'struct', layout: K.kvm_vcpu_events, flags: { flags: VCPU_EVENT_FLAGS } })],
   [K.KVM_GET_DEBUGREGS, d('KVM_GET_DEBUGREGS', { arg: 'struct', layout: K.kvm_debugregs, out: true, hex: ['db', 'dr6', 'dr7'] })],
