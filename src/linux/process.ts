@@ -16,6 +16,7 @@ import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { SEEK_MAX, genericLlseek, setCurLlseek } from './fs/llseek.js';
+import { vfsFallocate } from './fs/fallocate.js';
 import { STAT_SIZE, copyStat, cpNewStat, getattrFile, getattrPath, type Stat } from './fs/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
@@ -766,6 +767,23 @@ export class Process implements Cred {
     }
   }
 
+  /** fallocate(2) (ksys_fallocate: fdget's EBADF, then vfs_fallocate, fs/fallocate.ts). */
+  fallocate(fd: number, mode: number, offset: number | bigint, len: number | bigint): number {
+    let file: KFile | undefined;
+    const off = BigInt.asIntN(64, BigInt(offset));
+    const n = BigInt.asIntN(64, BigInt(len));
+    try {
+      file = this.fileFor(fd);
+      const r = vfsFallocate(this.ctx, file, mode, off, n);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('fallocate', fd, file, [fd, mode, off, n], r, undefined);
+      return r;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('fallocate', fd, file, [fd, mode, off, n], -1, e);
+      this.fail(e, 'fallocate', `fallocate(${fd})`, fd);
+    }
+  }
+
   private async rwAsync(kind: 'read' | 'write', fd: number, buf: Uint8Array): Promise<number> {
     for (;;) {
       let file: KFile | undefined;
@@ -1485,6 +1503,8 @@ export class Process implements Cred {
       if (typeof target === 'number') {
         const file = this.fileFor(target);
         // anon_inode_setattr(): the one inode every anonymous file shares cannot change.
+        // A secure anon inode of its own (guest_memfd) refuses through its ->setattr (kvm_gmem_setattr: EINVAL).
+        if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${target} (${file.path}): its inode's ->setattr refuses every change`);
         if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${target} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
         inode = file.fInode;
         where = file.path;

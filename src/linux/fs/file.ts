@@ -130,6 +130,19 @@ export abstract class KFile {
     throw kerr('ENODEV', `this file (${this.kind}) cannot be memory-mapped`);
   }
 
+  /** ->fallocate, after vfs_fallocate()'s checks (fs/fallocate.ts): none by default (EOPNOTSUPP). */
+  fallocate(_ctx: FileContext, _mode: number, _offset: number, _len: number): number {
+    throw kerr('EOPNOTSUPP', `this file (${this.kind}) has no fallocate operation`);
+  }
+
+  /**
+   * An anon_inodefs file on an inode of its own (anon_inode_make_secure_inode: guest_memfd): its i_mode
+   * and i_size for fstat; null for the files sharing the one anon inode.
+   */
+  get anonAttrs(): { mode: number; size: number } | null {
+    return null;
+  }
+
   /** The current poll mask. */
   poll(): number {
     return DEFAULT_POLLMASK;

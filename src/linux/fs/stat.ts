@@ -137,8 +137,12 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
       const r = ctx.kernel.vfs.resolve(file.path, ctx);
       return getattrPath(ctx, r.node, r.path);
     }
-    // The anonymous inode every anon_inode_getfile() file shares.
-    return kstat(MOUNT_IDS.anon_inodefs.dev, ANON_INODE_INO, 0o600, 0, 0);
+    // The anonymous inode every anon_inode_getfile() file shares, or a secure inode of the file's own.
+    const own = file.anonAttrs;
+    if (own === null) return kstat(MOUNT_IDS.anon_inodefs.dev, ANON_INODE_INO, 0o600, 0, 0);
+    const st = kstat(MOUNT_IDS.anon_inodefs.dev, file.ino ?? ANON_INODE_INO, own.mode, 0, 0);
+    st.size = own.size;
+    return st;
   }
   if (inode.type === 'fifo') {
     // get_pipe_inode(): a pipefs inode of its own, S_IFIFO, its creator's.

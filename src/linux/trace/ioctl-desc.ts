@@ -73,6 +73,7 @@ export type TraceFileKind =
   | 'kvm-vm-stats'
   | 'kvm-vcpu-stats'
   | 'kvm-device'
+  | 'kvm-gmem'
   | 'xen-privcmd'
   | 'sysfs'
   | 'procfs'
