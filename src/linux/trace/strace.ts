@@ -230,7 +230,7 @@ function scalarText(v: number | bigint, name: string, fc: FieldCtx): string {
     const n = vn.get(Number(v));
     if (n) return n;
   }
-  if (fc.desc.hex?.includes(key) || fc.desc.hex?.includes(name)) return hex(v);
+  if (fc.desc.hex?.includes(key) || fc.desc.hex?.includes(name)) return Number(v) === 0 && fc.desc.altHex?.includes(key) ? '0' : hex(v);
   return v.toString();
 }
 
