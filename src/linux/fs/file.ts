@@ -136,10 +136,10 @@ export abstract class KFile {
   }
 
   /**
-   * An anon_inodefs file on an inode of its own (anon_inode_make_secure_inode: guest_memfd): its i_mode
-   * and i_size for fstat; null for the files sharing the one anon inode.
+   * An anon_inodefs file on an inode of its own (anon_inode_make_secure_inode: guest_memfd): its i_mode,
+   * i_size, owner and (creation) times for fstat; null for the files sharing the one anon inode.
    */
-  get anonAttrs(): { mode: number; size: number } | null {
+  get anonAttrs(): { mode: number; size: number; uid: number; gid: number; timeNs: number } | null {
     return null;
   }
 

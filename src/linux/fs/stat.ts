@@ -140,8 +140,9 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
     // The anonymous inode every anon_inode_getfile() file shares, or a secure inode of the file's own.
     const own = file.anonAttrs;
     if (own === null) return kstat(MOUNT_IDS.anon_inodefs.dev, ANON_INODE_INO, 0o600, 0, 0);
-    const st = kstat(MOUNT_IDS.anon_inodefs.dev, file.ino ?? ANON_INODE_INO, own.mode, 0, 0);
+    const st = kstat(MOUNT_IDS.anon_inodefs.dev, file.ino ?? ANON_INODE_INO, own.mode, own.uid, own.gid);
     st.size = own.size;
+    st.atimeNs = st.mtimeNs = st.ctimeNs = own.timeNs;
     return st;
   }
   if (inode.type === 'fifo') {

@@ -9,7 +9,8 @@
 //   loff_t or not page aligned -> EINVAL. reserved[] is not checked, INIT_SHARED without MMAP is
 //   accepted, and no size limit applies (1 << 62 gets an fd: pages are allocated on use) [E].
 // - The fd: "anon_inode:[kvm-gmem]" on anon_inodefs, an inode of its own (anon_inode_make_secure_inode:
-//   S_IFREG|0600, i_size = size), O_RDWR|O_LARGEFILE without O_CLOEXEC (get_unused_fd_flags(0)) [E].
+//   S_IFREG|0600, i_size = size, owned by the creator's fsuid/fsgid, times of its creation), O_RDWR|
+//   O_LARGEFILE without O_CLOEXEC (get_unused_fd_flags(0)) [E]. st_blocks stays 0 whatever is allocated [E].
 //   It holds the VM (kvm_get_kvm) until released.
 // - kvm_gmem_fops has only mmap, open, release and fallocate: read/write -> EINVAL, pread/pwrite and
 //   lseek -> ESPIPE, ioctl -> ENOTTY, ftruncate/fchmod -> EINVAL (kvm_gmem_setattr) [E].
@@ -72,6 +73,8 @@ export class GuestMemfdFile extends KFile {
     readonly gflags: number,
     /** i_ino: get_next_ino() of its own secure anon inode. */
     private readonly inodeNo: number,
+    /** alloc_anon_inode(): i_uid/i_gid are the creator's fsuid/fsgid, the times its creation. */
+    private readonly owner: { readonly uid: number; readonly gid: number; readonly timeNs: number },
   ) {
     super();
     this.flags = O_RDWR | O_LARGEFILE;
@@ -82,8 +85,8 @@ export class GuestMemfdFile extends KFile {
   }
 
   /** The inode's i_mode and i_size as fstat reports them (__kvm_gmem_create: i_mode |= S_IFREG). */
-  override get anonAttrs(): { mode: number; size: number } {
-    return { mode: S_IFREG | 0o600, size: this.size };
+  override get anonAttrs(): { mode: number; size: number; uid: number; gid: number; timeNs: number } {
+    return { mode: S_IFREG | 0o600, size: this.size, ...this.owner };
   }
 
   /** kvm_gmem_get_folio(): the page at `index`, allocated zeroed on first use. */
@@ -198,7 +201,8 @@ export function createGuestMemfd(ctx: FileContext, kvm: Kvm, arg: UserArg): numb
   if (size <= 0n || size % BigInt(PAGE_SIZE) !== 0n) throw kerr('EINVAL', `guest_memfd size ${size} is not a positive multiple of the page size`);
   // get_unused_fd_flags(0): no O_CLOEXEC.
   ctx.proc.fds.reserveCheck();
-  const f = new GuestMemfdFile(kvm, Number(size), Number(flags), ctx.kernel.ids.next('pipe-ino'));
+  // alloc_anon_inode() numbers it with get_next_ino(), the counter pipe inodes draw from too.
+  const f = new GuestMemfdFile(kvm, Number(size), Number(flags), ctx.kernel.ids.next('pipe-ino'), { uid: ctx.proc.uid, gid: ctx.proc.gid, timeNs: ctx.kernel.sched.now });
   kvm.get();
   return ctx.proc.fds.install(f, false);
 }

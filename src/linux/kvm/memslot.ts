@@ -8,10 +8,14 @@
 // Rules (x86, 6.18, one address space — this build has no SMM), for KVM_SET_USER_MEMORY_REGION and
 // KVM_SET_USER_MEMORY_REGION2 alike (user-memory-region.ts copies the struct and applies v1's flag limit):
 // - slot id (low 16 bits) >= KVM_USER_MEM_SLOTS (32764) -> EINVAL, checked first
-// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY -> EINVAL. KVM_MEM_GUEST_MEMFD too: the
-//   model has no guest_memfd, so it is the kernel without CONFIG_KVM_GUEST_MEMFD (KVM_CAP_GUEST_MEMFD 0).
-//   [The 6.18 host accepts it on a default VM with a guest_memfd fd and a page-aligned offset; it refuses
-//   it with LOG_DIRTY_PAGES or READONLY, and refuses changing a guest_memfd slot except deleting it.]
+// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD -> EINVAL, and
+//   KVM_MEM_GUEST_MEMFD with LOG_DIRTY_PAGES or READONLY -> EINVAL (check_memory_region_flags) [E]
+// - with KVM_MEM_GUEST_MEMFD, guest_memfd_offset not page aligned or offset + size wrapping -> EINVAL
+// - a KVM_MEM_GUEST_MEMFD slot cannot be changed, only deleted, nor can a slot gain the flag -> EINVAL [E];
+//   a new one is bound last, once every rule below passed (kvm_gmem_bind: guest-memfd.ts, EBADF/EINVAL),
+//   and deleting it unbinds its file range. A slot bound to a guest_memfd made with GUEST_MEMFD_FLAG_MMAP
+//   is gmem-only: guest accesses reach the guest_memfd's pages, not userspace_addr (6.18's
+//   __kvm_mmu_faultin_pfn; KVM's own accesses through the hva are not told apart here).
 // - address space (slot >> 16) != 0 -> EINVAL
 // - memory_size, guest_phys_addr or userspace_addr not page aligned -> EINVAL
 // - userspace range past TASK_SIZE, gpa + size wrapping, more than 2^31-1 pages -> EINVAL

@@ -344,6 +344,25 @@ describe('guest_memfd on the model', () => {
     expect(s.p.ioctl(s.vm, K.KVM_CREATE_GUEST_MEMFD, g)).toBe(s.gfd + 1);
   });
 
+  it("its inode is its own and its creator's (alloc_anon_inode: current_fsuid/fsgid), unlike the shared anon inode the VM fd is on", () => {
+    const host = Host.create();
+    const u = host.spawn({ uid: 1000, gid: 1000, groups: [36] });
+    const kvm = u.open('/dev/kvm', O_RDWR);
+    const vm = u.ioctl(kvm, K.KVM_CREATE_VM, 0);
+    host.kernel.sched.advance(5_000_000_000);
+    const g = K.kvm_create_guest_memfd.alloc();
+    g.size = BigInt(2 * PG);
+    const gfd = u.ioctl(vm, K.KVM_CREATE_GUEST_MEMFD, g);
+    const st = u.fstat(gfd);
+    const vst = u.fstat(vm);
+    expect([st.st_uid, st.st_gid, st.st_mode, st.st_size, st.st_mtime]).toEqual([1000, 1000, 0o100600, 2 * PG, 5]);
+    expect([vst.st_uid, vst.st_gid, vst.st_mode, vst.st_mtime]).toEqual([0, 0, 0o600, 0]);
+    expect(st.st_ino).not.toBe(vst.st_ino);
+    expect(st.st_dev).toBe(vst.st_dev);
+    // kvm_gmem_setattr(): no change at all, for the owner too.
+    expect(() => u.fchmod(gfd, 0o644)).toThrow(/refuses every change/);
+  });
+
   it('the guest_memfd holds the VM: closing the VM fd first leaves the VM until the guest_memfd goes (kvm_get_kvm in __kvm_gmem_create)', () => {
     const s = setup();
     s.p.close(s.vm);
