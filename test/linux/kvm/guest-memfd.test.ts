@@ -13,8 +13,10 @@
 //   guest_memfd does not fail KVM_RUN). 6.18's __kvm_mmu_faultin_pfn() takes the pages of a
 //   KVM_MEMSLOT_GMEM_ONLY slot (set by kvm_gmem_bind() for GUEST_MEMFD_FLAG_MMAP) from the guest_memfd
 //   (kvm_mmu_faultin_pfn_gmem -> kvm_gmem_get_pfn; -EFAULT once the file is released). The oracle's guest
-//   is real-mode code, which kvm_pvm likely runs through the instruction emulator, whose accesses use the
-//   slot's userspace_addr (kvm_vcpu_read_guest): the model does not tell the emulator apart.
+//   is real-mode code; a flat 32-bit protected-mode guest (flat32-guest.h) was tried by hand and behaves
+//   the same on this host. kvm_pvm probably runs such guests through the instruction emulator, whose
+//   accesses go through the slot's userspace_addr (kvm_vcpu_read_guest); the model does not tell the
+//   emulator apart.
 // The same run under strace 6.1 gives the strace lines for the ioctls and fallocate.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
