@@ -40,6 +40,19 @@ const SKIP = oracleSkip('guest_memfd', ['kvm']);
 /** The oracle's lines this kvm_pvm host answers differently from 6.18's source (see the header). */
 const pvmDiffers = (l: string) => /^pvm .*(?: run: | userspace_addr byte | guest_memfd byte )/.test(l);
 
+/** A struct kvm_userspace_memory_region2 binding file bytes `off` on of guest_memfd `gfd` (when flags say so). */
+function region2(slot: number, flags: number, gpa: number, size: number, uaddr: number, off: bigint, gfd: number) {
+  const r = K.kvm_userspace_memory_region2.alloc();
+  r.slot = slot;
+  r.flags = flags;
+  r.guest_phys_addr = BigInt(gpa);
+  r.memory_size = BigInt(size);
+  r.userspace_addr = BigInt(uaddr);
+  r.guest_memfd_offset = off;
+  r.guest_memfd = gfd;
+  return r;
+}
+
 function sigOf(f: () => unknown): number {
   try {
     f();
@@ -92,17 +105,8 @@ function modelRun(): { lines: string[]; strace: string[] } {
     const s = sigOf(() => (write ? m.write8(off, 0x77) : (v = m.read8(off))));
     lines.push(`${w}: ${s ? `signal ${s}` : write ? 'wrote' : `read ${v}`}`);
   };
-  const region = (slot: number, flags: number, gpa: number, size: number, off: bigint, gfd: number, uaddr = anon.addr) => {
-    const r = K.kvm_userspace_memory_region2.alloc();
-    r.slot = slot;
-    r.flags = flags;
-    r.guest_phys_addr = BigInt(gpa);
-    r.memory_size = BigInt(size);
-    r.userspace_addr = BigInt(uaddr);
-    r.guest_memfd_offset = off;
-    r.guest_memfd = gfd;
-    return place(r.bytes);
-  };
+  const region = (slot: number, flags: number, gpa: number, size: number, off: bigint, gfd: number, uaddr = anon.addr) =>
+    place(region2(slot, flags, gpa, size, uaddr, off, gfd).bytes);
   const r2 = (w: string, slot: number, flags: number, gpa: number, size: number, off: bigint, gfd: number, onVm = vm) =>
     res(w, () => p.ioctl(onVm, K.KVM_SET_USER_MEMORY_REGION2, region(slot, flags, gpa, size, off, gfd)));
   const fall = (w: string, fd: number, mode: number, off: number, len: number) => res(w, () => p.fallocate(fd, mode, off, len));
@@ -321,17 +325,8 @@ describe('guest_memfd on the model', () => {
     g.flags = BigInt(gflags);
     const gfd = p.ioctl(vm, K.KVM_CREATE_GUEST_MEMFD, g);
     const anon = p.mmap(null, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    const bind = (slot: number, gpa: number, npages: number, pgoff: number, flags = GM, size2 = npages * PG) => {
-      const r = K.kvm_userspace_memory_region2.alloc();
-      r.slot = slot;
-      r.flags = flags;
-      r.guest_phys_addr = BigInt(gpa);
-      r.memory_size = BigInt(size2);
-      r.userspace_addr = BigInt(anon.addr);
-      r.guest_memfd_offset = BigInt(pgoff * PG);
-      r.guest_memfd = gfd;
-      return resultCode(() => p.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION2, r));
-    };
+    const bind = (slot: number, gpa: number, npages: number, pgoff: number, flags = GM) =>
+      resultCode(() => p.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION2, region2(slot, flags, gpa, npages * PG, anon.addr, BigInt(pgoff * PG), gfd)));
     return { host, p, kvm, vm, gfd, anon, bind };
   }
 
@@ -432,7 +427,7 @@ describe('guest_memfd on the model', () => {
       constructor(readonly slot: number) {}
       check = () => true;
       run(ref: Ref, s: ReturnType<typeof setup>) {
-        expect(s.bind(this.slot, 0, 0, 0, 0, 0)).toBe(ref.slots.has(this.slot) ? '0' : 'E22');
+        expect(s.bind(this.slot, 0, 0, 0, 0)).toBe(ref.slots.has(this.slot) ? '0' : 'E22');
         ref.slots.delete(this.slot);
       }
       toString() {
