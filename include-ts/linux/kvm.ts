@@ -819,7 +819,7 @@ export const KVM_CAP_S390_CPU_TOPOLOGY = 222;
 export const KVM_CAP_DIRTY_LOG_RING_ACQ_REL = 223;
 // Newer than the 6.1 headers installed here (6.8 unless said otherwise).
 /** 6.3. */
-export const KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP = 228;
+export const KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP = 225;
 export const KVM_CAP_USER_MEMORY2 = 231;
 export const KVM_CAP_MEMORY_ATTRIBUTES = 233;
 export const KVM_CAP_GUEST_MEMFD = 234;

@@ -57,6 +57,11 @@ export class HeldTimer {
   /** The host timer stops (hrtimer_cancel); expiry and period stay. */
   stop(): void {
     if (this.timer !== null) this.sched()?.cancel(this.timer);
+    // The kernel's timer kept firing while this one was held, each time one period on: it stops there.
+    if (this.held) {
+      const s = this.sched();
+      if (s !== null) this.expires = this.expiresAt(s.now);
+    }
     this.held = false;
   }
 

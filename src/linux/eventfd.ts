@@ -7,6 +7,11 @@
 // 0xffffffffffffffff → EINVAL; a write that would take the counter to 0xffffffffffffffff or beyond
 // would block (EAGAIN with O_NONBLOCK); kernel-side eventfd_signal() saturates at ULLONG_MAX (POLLERR).
 // The counter is kept as two 32-bit halves so signalling never allocates.
+// Lifetime (struct eventfd_ctx's kref): the file holds one reference, and every kernel user that keeps
+// the context (KVM irqfds, resamplefds and ioeventfds; VFIO virqfds, triggers and ioeventfds) takes its
+// own with get() and drops it with put() (eventfd_ctx_put). The id (ida_alloc() on the global
+// eventfd_ida: the lowest free, from 0) is freed with the context (eventfd_free_ctx()), so it outlives
+// the fd while an irqfd still holds the context and is reused once the last reference is gone.
 
 import { kerr, WouldBlock } from './errors.js';
 import { KFile, type FileContext } from './fs/file.js';
@@ -17,6 +22,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../../include-ts/linux
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from '../../include-ts/linux/poll.js';
 import type { TraceBus } from '../sim/trace.js';
 import type { Scheduler } from '../sim/scheduler.js';
+import type { Ida } from './ids.js';
 
 const U32 = 0x1_0000_0000;
 // Module-local copies: imported bindings are getter calls under tsx/vite, too slow for this path.
@@ -32,16 +38,32 @@ export class EventFdCtx {
   readonly wqh = new WaitQueue();
   /** Total signals ever added (kernel and user), for inspection; never read on hot paths. */
   signals = 0;
+  /** The kref: the file's reference plus one per kernel user keeping the context. */
+  refs = 1;
+  /** The eventfd's id (eventfd-id in fdinfo, eventfd#<id> in traces): ida_alloc() on the kernel's eventfd_ida. */
+  readonly id: number;
 
   constructor(
-    /** The eventfd's id (eventfd-id in fdinfo), from the kernel's counter. */
-    readonly id: number,
+    private readonly ida: Ida,
     initval: number,
     readonly semaphore: boolean,
     private readonly trace: TraceBus,
     private readonly sched: Scheduler,
   ) {
+    this.id = ida.alloc();
     this.lo = initval >>> 0;
+  }
+
+  /** eventfd_ctx_get() (eventfd_ctx_fdget()'s reference, taken by a kernel user that keeps the context). */
+  get(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** eventfd_ctx_put(): the last reference frees the context and its id (eventfd_free_ctx()). */
+  put(): void {
+    if (this.refs <= 0) throw new Error(`eventfd#${this.id}: eventfd_ctx_put() without a reference`);
+    if (--this.refs === 0) this.ida.free(this.id);
   }
 
   get isZero(): boolean {
@@ -192,12 +214,18 @@ export class EventFdFile extends KFile {
     return `eventfd-count: ${c.count.toString(16).padStart(16)}\neventfd-id: ${c.id}\neventfd-semaphore: ${c.semaphore ? 1 : 0}\n`;
   }
 
+  /** eventfd_release(): EPOLLHUP to the waiters (irqfds detach), then the file's reference goes. */
   override release(_kernel: Kernel): void {
     this.ctx.wqh.wake(EPOLLHUP);
+    this.ctx.put();
   }
 }
 
-/** eventfd_ctx_fdget(): EBADF for a closed fd, EINVAL for a file that is not an eventfd. */
+/**
+ * eventfd_ctx_fdget()'s look-up: EBADF for a closed fd, EINVAL for a file that is not an eventfd. It takes
+ * no reference: a caller that keeps the context calls get() once nothing can fail any more (the model
+ * validates before it mutates, so the kernel's error-path puts have nothing to undo).
+ */
 export function eventfdCtxFdget(ctx: FileContext, fd: number, what = 'fd'): EventFdCtx {
   const file = ctx.proc.fileOrNull(fd);
   if (!file) throw kerr('EBADF', `${what} ${fd} is not an open file descriptor`);

@@ -10,14 +10,16 @@ import { KernelError, SyscallError, WouldBlock, kerr } from './errors.js';
 import { FdTable } from './fs/fdtable.js';
 import { DEFAULT_POLLMASK, FMODE_READ, FMODE_WRITE, KFile, openFmode, type FileContext } from './fs/file.js';
 import { AttrFile } from './fs/attr-file.js';
-import type { Inode, Missing } from './fs/vfs.js';
-import { MAY_EXEC, MAY_READ, MAY_WRITE, checkPathLength, inodePermission, modeText, ownerOrCapable, type InodeAttrs } from './fs/namei.js';
-import { chmodAttr, chownAttr, createdOwner, notifyChange, type IAttr } from './fs/attr.js';
+import type { Inode, Missing, Start } from './fs/vfs.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX, checkPathLength, inodePermission, modeText, ownerOrCapable, type InodeAttrs } from './fs/namei.js';
+import { chmodAttr, chownAttr, createdOwner, NO_ID, notifyChange, type IAttr } from './fs/attr.js';
 import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
-import { SEEK_MAX, genericLlseek, setCurLlseek } from './fs/llseek.js';
+import { genericLlseek, setCurLlseek } from './fs/llseek.js';
+import { SEEK_MAX } from '../../include-ts/linux/fs.js';
 import { vfsFallocate } from './fs/fallocate.js';
-import { STAT_SIZE, copyStat, cpNewStat, getattrFile, getattrPath, type Stat } from './fs/stat.js';
+import { STAT_SIZE, STATX_SIZE, copyStat, copyStatx, cpNewStat, cpStatx, getattrFile, getattrPath, type KStat, type Stat, type Statx } from './fs/stat.js';
+import { STATX__RESERVED } from '../../include-ts/linux/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
 import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
@@ -104,6 +106,11 @@ export interface ProcessOptions {
    * CAP_DAC_READ_SEARCH, chown's CAP_CHOWN, chmod's CAP_FOWNER and CAP_FSETID.
    */
   readonly capabilities?: bigint;
+  /**
+   * The working directory it starts in (default "/"), as if whoever started it had chdir()ed there
+   * before dropping privileges: no permission is checked, but it must be a directory.
+   */
+  readonly cwd?: string;
 }
 
 // Hot-path copies of imported constants: loaders (tsx, vite) compile imported bindings to getter
@@ -133,7 +140,9 @@ const MAX_RW_COUNT = 0x7ffff000;
 const F_FLAGS_KEPT = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | __O_TMPFILE;
 
 /** The part of setfl()'s SETFL_MASK (fs/fcntl.c) the model changes: all of it but O_NOATIME. */
-const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT;
+/** The anonymous inode (fs/anon_inodes.c): root's, mode 0600, made at boot. */
+const ANON_INODE_OWNER: InodeAttrs = { type: 'anon', mode: 0o600, uid: 0, gid: 0 };
+const SETFL_MODELED = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 type RwKind = 'read' | 'write' | 'pread64' | 'pwrite64';
 
@@ -182,6 +191,14 @@ function noPosition(kind: RwKind, file: KFile): KernelError {
   return kerr('ESPIPE', `${kind} on ${file.path}, which has no file position`);
 }
 
+/** The path an *at() call names: where it starts, whether a final symlink is followed, AT_EMPTY_PATH. */
+interface AtPath {
+  readonly dirfd: number;
+  readonly path: string;
+  readonly follow: boolean;
+  readonly empty: boolean;
+}
+
 export class Process implements Cred {
   readonly pid: number;
   readonly uid: number;
@@ -196,6 +213,8 @@ export class Process implements Cred {
   /** The effective capability set (bit n = capability n). */
   readonly capEff: bigint;
   exited = false;
+  /** current->fs->pwd: where relative paths start (fs/fs_struct.c), set by chdir/fchdir; "/" at first. */
+  private cwd: Start;
   private readonly sched: Scheduler;
   private readonly trace: TraceBus;
   private readonly arg = new UserArg();
@@ -227,7 +246,19 @@ export class Process implements Cred {
     this.mm = new AddressSpace(kernel);
     this.ctx = { proc: this, kernel, async: false };
     this.asyncCtx = { proc: this, kernel, async: true };
+    this.cwd = { node: kernel.vfs.root, path: '/' };
     kernel.processes.set(this.pid, this);
+    // After the process is known: /proc/self resolves to it.
+    if (opts.cwd !== undefined) {
+      try {
+        const r = kernel.vfs.resolve(opts.cwd, this.ctx, true, undefined, false);
+        if (r.node.type !== 'dir') throw new Error(`spawn: the working directory ${opts.cwd} is not a directory`);
+        this.cwd = { node: r.node, path: r.path };
+      } catch (e) {
+        kernel.processes.delete(this.pid);
+        throw e;
+      }
+    }
     if (opts.stdio ?? true) {
       const tty = new NullFile();
       for (let i = 0; i < 3; i++) this.fds.install(tty, false);
@@ -372,24 +403,32 @@ export class Process implements Cred {
    * created stays created, as in Linux (nothing after the creation can fail here).
    */
   open(path: string, flags: number = O_RDONLY, mode = 0): number {
+    return this.openat(AT_FDCWD, path, flags, mode);
+  }
+
+  /** openat(2): open(2) with a relative path starting at `dirfd` (AT_FDCWD: the working directory). */
+  openat(dirfd: number, path: string, flags: number = O_RDONLY, mode = 0): number {
     let file: KFile | undefined;
+    const dir = dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd;
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       // build_open_how(): with O_PATH only O_PATH_FLAGS count, so none of the creation rules apply.
       if (!(flags & O_PATH)) checkCreateFlags(path, flags);
       // do_sys_openat2(): getname() after the flag checks, before the fd is reserved.
+      if (path === '') throw kerr('ENOENT', 'the path is empty');
       checkPathLength(path);
       this.fds.reserveCheck();
+      const start = this.startAt(dirfd, path);
       if ((flags & (__O_TMPFILE | O_PATH)) === __O_TMPFILE) {
-        file = this.openTmpfile(path, flags, mode);
+        file = this.openTmpfile(path, flags, mode, start);
       } else {
         const creat = (flags & (O_CREAT | O_PATH)) === O_CREAT;
         // build_open_flags(): O_CREAT|O_EXCL never follows a final symlink (it is the name that exists).
         const follow = !(flags & O_NOFOLLOW) && !(creat && flags & O_EXCL);
         const vfs = this.kernel.vfs;
-        const found = creat ? vfs.lookupCreate(path, this.ctx, follow) : vfs.resolve(path, this.ctx, follow);
+        const found = creat ? vfs.lookupCreate(path, this.ctx, follow, start) : vfs.resolve(path, this.ctx, follow, start);
         if (found.node === undefined) file = this.createFile(found, mode);
-        else if (flags & O_PATH) return this.openPath(path, flags, mode, found.node, found.path);
+        else if (flags & O_PATH) return this.openPath(dir, path, flags, mode, found.node, found.path);
         else file = this.openExisting(path, flags, found.node, found.path);
       }
       // open()/openat() add O_LARGEFILE on 64-bit (force_o_largefile()); build_open_how() drops bits
@@ -406,15 +445,15 @@ export class Process implements Cred {
       }
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
-      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, file, [dir, path, flags, mode], fd, undefined);
       return fd;
     } catch (e) {
       if (file && file.refs === 0) {
         file.released = true;
         file.release(this.kernel);
       }
-      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, ['AT_FDCWD', path, flags, mode], -1, e);
-      this.fail(e, 'open', `open("${path}")`, undefined, path);
+      if (this.kernel.trace.active) this.traceCall('openat', undefined, undefined, [dir, path, flags, mode], -1, e);
+      this.fail(e, 'open', dirfd === AT_FDCWD ? `open("${path}")` : `openat(${dirfd}, "${path}")`, undefined, path);
     }
   }
 
@@ -423,9 +462,9 @@ export class Process implements Cred {
    * caller must be allowed to write and search (vfs_tmpfile(): EACCES) and whose filesystem must have
    * ->tmpfile (EOPNOTSUPP: sysfs, procfs). No FMODE_CREATED: F_CREATED_QUERY reports 0.
    */
-  private openTmpfile(path: string, flags: number, mode: number): ShmemFile {
+  private openTmpfile(path: string, flags: number, mode: number, start: Start | undefined): ShmemFile {
     const vfs = this.kernel.vfs;
-    const { node: dir, path: dirPath } = vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW));
+    const { node: dir, path: dirPath } = vfs.resolve(path, this.ctx, !(flags & O_NOFOLLOW), start);
     if (dir.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory (O_TMPFILE names the directory to make the file in)`);
     if (!this.mayAccess(dir, MAY_WRITE | MAY_EXEC)) {
       throw kerr('EACCES', `O_TMPFILE in ${dirPath} needs write and search permission on it (mode ${modeText(dir)}); uid ${this.uid} has not`);
@@ -517,7 +556,7 @@ export class Process implements Cred {
    * do_dentry_open() stops before the file's open operation: no driver sees the open. The file has
    * FMODE_PATH, which fdget() skips: read, write, ioctl, mmap, poll and most fcntls see EBADF.
    */
-  private openPath(path: string, flags: number, mode: number, node: Inode, real: string): number {
+  private openPath(dir: number | 'AT_FDCWD', path: string, flags: number, mode: number, node: Inode, real: string): number {
     if (flags & O_DIRECTORY && node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
     const file = new PathFile(real);
     file.flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW); // f_flags: what build_open_flags() kept
@@ -525,7 +564,7 @@ export class Process implements Cred {
     file.fInode = node;
     const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
     this.kernel.point();
-    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, ['AT_FDCWD', path, flags, mode], fd, undefined);
+    if (this.kernel.trace.active) this.traceCall('openat', undefined, file, [dir, path, flags, mode], fd, undefined);
     return fd;
   }
 
@@ -579,9 +618,13 @@ export class Process implements Cred {
         case F_SETFD: this.fds.setCloexec(fd, (arg & FD_CLOEXEC) !== 0); r = 0; break;
         case F_GETFL: r = f.flags; break;
         case F_SETFL:
-          // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which only tmpfs files have here, except on a
-          // pipe, where it selects packet mode for the write end's writes. O_NOATIME (owner
-          // check) is not settable here; FASYNC changes only through a ->fasync operation, which none has.
+          // setfl(): turning O_NOATIME on needs the inode's owner or CAP_FOWNER (the anonymous inode of
+          // eventfd, epoll, VFIO and KVM fds is root's) [E]; O_DIRECT needs FMODE_CAN_ODIRECT, which only
+          // tmpfs files have here, except on a pipe, where it selects packet mode for the write end's
+          // writes. FASYNC changes only through a ->fasync operation, which none has.
+          if (arg & O_NOATIME && !(f.flags & O_NOATIME) && !ownerOrCapable(this, f.fInode ?? ANON_INODE_OWNER)) {
+            throw kerr('EPERM', `F_SETFL O_NOATIME on fd ${fd} needs the owner of its inode (uid ${(f.fInode ?? ANON_INODE_OWNER).uid}) or CAP_FOWNER; uid ${this.uid} is neither`);
+          }
           if (arg & O_DIRECT && f.kind !== 'pipe' && !(f instanceof ShmemFile)) throw kerr('EINVAL', `F_SETFL O_DIRECT: fd ${fd} (${f.kind}) does not support direct I/O`);
           f.flags = (f.flags & ~SETFL_MODELED) | (arg & SETFL_MODELED);
           r = 0;
@@ -1228,7 +1271,7 @@ export class Process implements Cred {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
       if (flags & ~EFD_FLAGS_SET) throw kerr('EINVAL', `unknown eventfd flags 0x${(flags & ~EFD_FLAGS_SET).toString(16)}`);
       this.fds.reserveCheck();
-      file = new EventFdFile(new EventFdCtx(this.kernel.ids.next('eventfd'), initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
+      file = new EventFdFile(new EventFdCtx(this.kernel.ids.eventfd, initval >>> 0, (flags & 1) !== 0, this.kernel.trace, this.kernel.sched));
       file.flags = O_RDWR | (flags & O_NONBLOCK);
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       if (this.kernel.trace.active) this.traceCall('eventfd2', undefined, file, [initval, flags], fd, undefined);
@@ -1320,8 +1363,9 @@ export class Process implements Cred {
   readdir(path: string): string[] {
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
+      if (path === '') throw kerr('ENOENT', 'the path is empty');
       checkPathLength(path);
-      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx);
+      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, true, this.startAt(AT_FDCWD, path));
       if (node.type !== 'dir') throw kerr('ENOTDIR', `${real} is not a directory`);
       if (!this.mayAccess(node, MAY_READ)) throw kerr('EACCES', `${real} is not readable by uid ${this.uid}`);
       const names = node.list(this.ctx);
@@ -1333,17 +1377,100 @@ export class Process implements Cred {
     }
   }
 
+  /** readlink(2) (glibc calls the readlink system call on x86-64): readlinkat(AT_FDCWD, path) traced as such. */
   readlink(path: string): string {
+    return this.readlinkat(AT_FDCWD, path, 'readlink');
+  }
+
+  /**
+   * readlinkat(2) (fs/stat.c do_readlinkat()): the final name is not followed; not a symlink is EINVAL.
+   * An empty path (LOOKUP_EMPTY) names `dirfd` itself: its symlink (an O_PATH|O_NOFOLLOW fd), else ENOENT.
+   * The buffer is 4096 bytes (the target is returned whole).
+   */
+  readlinkat(dirfd: number, path: string, syscall: 'readlink' | 'readlinkat' = 'readlinkat'): string {
+    const args = (t?: string): unknown[] => (syscall === 'readlink' ? [path, t] : [dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd, path, t]);
     try {
+      if (this.exited) throw this.exitedError();
       checkPathLength(path);
-      const { node, path: real } = this.kernel.vfs.resolve(path, this.ctx, false);
+      let node: Inode;
+      let real: string;
+      if (path === '') {
+        if (syscall === 'readlink' || dirfd === AT_FDCWD) throw kerr('ENOENT', 'the path is empty');
+        const file = this.rawFileFor(dirfd);
+        if (file.fInode?.type !== 'link') throw kerr('ENOENT', `the path is empty and fd ${dirfd} (${file.path}) is not a symbolic link`);
+        node = file.fInode as Inode;
+        real = file.path;
+      } else {
+        ({ node, path: real } = this.kernel.vfs.resolve(path, this.ctx, false, this.startAt(dirfd, path)));
+      }
       if (node.type !== 'link') throw kerr('EINVAL', `${real} is not a symbolic link`);
       const t = node.target(this.ctx);
-      if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path, t], t.length, undefined);
+      if (this.kernel.trace.active) this.traceCall(syscall, undefined, undefined, args(t), t.length, undefined);
       return t;
     } catch (e) {
-      if (this.kernel.trace.active) this.traceCall('readlink', undefined, undefined, [path], -1, e);
-      this.fail(e, 'readlink', `readlink("${path}")`, undefined, path);
+      if (this.kernel.trace.active) this.traceCall(syscall, undefined, undefined, args(), -1, e);
+      this.fail(e, syscall, syscall === 'readlink' ? `readlink("${path}")` : `readlinkat(${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, "${path}")`, undefined, path);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the working directory (fs/open.c chdir/fchdir, fs/d_path.c getcwd)
+
+  /**
+   * chdir(2): the path is walked (following a final symlink, LOOKUP_DIRECTORY: ENOTDIR), then needs
+   * search permission on the directory itself (path_permission(MAY_EXEC | MAY_CHDIR): EACCES).
+   */
+  chdir(path: string): void {
+    try {
+      if (this.exited) throw this.exitedError();
+      if (path === '') throw kerr('ENOENT', 'the path is empty');
+      checkPathLength(path);
+      const r = this.kernel.vfs.resolve(path, this.ctx, true, this.startAt(AT_FDCWD, path));
+      this.cwd = this.chdirTarget(r.node, r.path);
+      if (this.kernel.trace.active) this.traceCall('chdir', undefined, undefined, [path], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('chdir', undefined, undefined, [path], -1, e);
+      this.fail(e, 'chdir', `chdir("${path}")`, undefined, path);
+    }
+  }
+
+  /** fchdir(2): an open directory (fdget_raw(): an O_PATH fd too; EBADF), ENOTDIR, then EACCES as chdir. */
+  fchdir(fd: number): void {
+    try {
+      const file = this.rawFileFor(fd);
+      const inode = file.fInode;
+      if (inode === null || inode.type !== 'dir') throw kerr('ENOTDIR', `fd ${fd} (${file.path}) is not a directory`);
+      this.cwd = this.chdirTarget(inode as Inode, file.path);
+      if (this.kernel.trace.active) this.traceCall('fchdir', fd, undefined, [fd], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('fchdir', fd, undefined, [fd], -1, e);
+      this.fail(e, 'fchdir', `fchdir(${fd})`, fd);
+    }
+  }
+
+  private chdirTarget(node: Inode, path: string): Start {
+    if (node.type !== 'dir') throw kerr('ENOTDIR', `${path} is not a directory`);
+    if (!this.mayAccess(node, MAY_EXEC)) throw kerr('EACCES', `${path} (mode ${modeText(node)}) is not searchable by uid ${this.uid}, so it cannot be the working directory`);
+    return { node, path };
+  }
+
+  /**
+   * getcwd(2) (fs/d_path.c): the working directory's path into a buffer of `size` bytes; the system
+   * call returns its length with the NUL, here the path itself. ERANGE when it does not fit
+   * (size 0 included); ENAMETOOLONG past PATH_MAX.
+   */
+  getcwd(size: number = PATH_MAX): string {
+    const path = this.cwd.path;
+    try {
+      if (this.exited) throw this.exitedError();
+      const len = new TextEncoder().encode(path).length + 1;
+      if (len > PATH_MAX) throw kerr('ENAMETOOLONG', `the working directory's path is ${len} bytes with its NUL, more than PATH_MAX (${PATH_MAX})`);
+      if (len > size) throw kerr('ERANGE', `the working directory ${path} needs ${len} bytes with its NUL; the buffer holds ${size}`);
+      if (this.kernel.trace.active) this.traceCall('getcwd', undefined, undefined, [path, size], len, undefined);
+      return path;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('getcwd', undefined, undefined, ['addr', size], -1, e);
+      this.fail(e, 'getcwd', `getcwd(${size})`);
     }
   }
 
@@ -1384,17 +1511,7 @@ export class Process implements Cred {
         if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) {
           throw kerr('EINVAL', `unknown newfstatat flags 0x${(flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)).toString(16)}`);
         }
-        if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
-        checkPathLength(path);
-        const where = this.atPath(dirfd, path);
-        const follow = !(flags & AT_SYMLINK_NOFOLLOW);
-        // A final /proc/<pid>/fd/<n> magic link leads to the open file's own inode (the anon inode too).
-        const last = follow ? this.kernel.vfs.resolve(where, this.ctx, false) : undefined;
-        if (last?.node.type === 'link' && last.node.file) st = cpNewStat(getattrFile(this.ctx, last.node.file));
-        else {
-          const r = this.kernel.vfs.resolve(where, this.ctx, follow);
-          st = cpNewStat(getattrPath(this.ctx, r.node, r.path));
-        }
+        st = cpNewStat(this.lookupStat(dirfd, path, flags));
       }
       copyStat(st, buf);
       if (this.kernel.trace.active) this.traceCall('newfstatat', fd, undefined, [dirfd, path, st, flags], 0, undefined);
@@ -1406,16 +1523,56 @@ export class Process implements Cred {
   }
 
   /**
-   * path_init() for an *at() call: an absolute path ignores dirfd; a relative one starts at dirfd's
-   * directory (fdget_raw(): EBADF; not a directory: ENOTDIR). The model has no working directory, so a
-   * relative path with AT_FDCWD (and AT_EMPTY_PATH's "" with it) fails in the walk with ENOENT.
+   * statx(2) (fs/stat.c do_statx()): a mask with STATX__RESERVED, and both AT_STATX_FORCE_SYNC and
+   * AT_STATX_DONT_SYNC, are EINVAL before anything else; then newfstatat's flag and path rules (the
+   * lookup, or with AT_EMPTY_PATH and "" the fd itself: EBADF), and cp_statx() into `buf` (EFAULT if
+   * null or short). What each field holds: src/linux/fs/stat.ts. Returns the struct as an object too.
    */
-  private atPath(dirfd: number, path: string): string {
-    if (path.startsWith('/') || dirfd === AT_FDCWD) return path === '' ? '.' : path;
-    if (dirfd < 0) throw badFd(dirfd);
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Uint8Array | null = new Uint8Array(STATX_SIZE)): Statx {
+    const dir = dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd;
+    const fd = path === '' && flags & AT_EMPTY_PATH && dirfd !== AT_FDCWD ? dirfd : undefined;
+    mask >>>= 0;
+    try {
+      if (this.exited) throw this.exitedError();
+      if (mask & STATX__RESERVED) throw kerr('EINVAL', `the mask 0x${mask.toString(16)} has STATX__RESERVED (0x80000000) set`);
+      if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) throw kerr('EINVAL', 'AT_STATX_FORCE_SYNC and AT_STATX_DONT_SYNC together');
+      const bad = flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE);
+      if (bad) throw kerr('EINVAL', `unknown statx flags 0x${bad.toString(16)}`);
+      const st = fd !== undefined ? getattrFile(this.ctx, this.rawFileFor(fd)) : this.lookupStat(dirfd, path, flags);
+      const sx = cpStatx(st, mask);
+      copyStatx(sx, buf);
+      if (this.kernel.trace.active) this.traceCall('statx', fd, undefined, [dir, path, flags, mask, sx], 0, undefined);
+      return sx;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('statx', fd, undefined, [dir, path, flags, mask, buf === null ? null : 'addr'], -1, e);
+      this.fail(e, 'statx', `statx(${dir}, ${JSON.stringify(path)})`, fd, path === '' ? undefined : path);
+    }
+  }
+
+  /** vfs_statx()'s walk (no AT_EMPTY_PATH fd): getname()'s ENOENT/ENAMETOOLONG, then the lookup from dirfd. */
+  private lookupStat(dirfd: number, path: string, flags: number): KStat {
+    if (path === '' && !(flags & AT_EMPTY_PATH)) throw kerr('ENOENT', 'the path is empty (AT_EMPTY_PATH names the fd itself)');
+    checkPathLength(path);
+    const start = path === '' && dirfd === AT_FDCWD ? this.cwd : this.startAt(dirfd, path);
+    const follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    // A final /proc/<pid>/fd/<n> magic link leads to the open file's own inode (the anon inode too).
+    const last = follow ? this.kernel.vfs.resolve(path, this.ctx, false, start) : undefined;
+    if (last?.node.type === 'link' && last.node.file) return getattrFile(this.ctx, last.node.file);
+    const r = this.kernel.vfs.resolve(path, this.ctx, follow, start);
+    return getattrPath(this.ctx, r.node, r.path);
+  }
+
+  /**
+   * path_init() for a walk: an absolute path starts at the root whatever dirfd is (undefined); a
+   * relative one at the working directory for AT_FDCWD, else at dirfd's directory (fdget_raw(): EBADF;
+   * not a directory: ENOTDIR). Nothing is checked about the start's ancestors.
+   */
+  private startAt(dirfd: number, path: string): Start | undefined {
+    if (path.startsWith('/')) return undefined;
+    if (dirfd === AT_FDCWD) return this.cwd;
     const dir = this.rawFileFor(dirfd);
     if (dir.fInode?.type !== 'dir') throw kerr('ENOTDIR', `fd ${dirfd} (${dir.path}) is not a directory, so ${JSON.stringify(path)} cannot be looked up from it`);
-    return path === '' ? dir.path : `${dir.path === '/' ? '' : dir.path}/${path}`;
+    return { node: dir.fInode as Inode, path: dir.path };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1446,7 +1603,8 @@ export class Process implements Cred {
 
   /**
    * setgroups(2): needs CAP_SETGID (EPERM, checked first); size at most NGROUPS_MAX (EINVAL); the
-   * first `size` gids of `list` (EFAULT if it holds fewer), sorted (groups_sort()).
+   * first `size` gids of `list`, read one by one (groups_from_user(): EFAULT where the list ends, EINVAL
+   * for (gid_t)-1, which maps to no kgid), sorted (groups_sort()).
    */
   setgroups(size: number, list: Uint32Array | null): void {
     size |= 0;
@@ -1456,6 +1614,8 @@ export class Process implements Cred {
       if (this.exited) throw this.exitedError();
       if (!this.capable(CAP_SETGID)) throw kerr('EPERM', `setgroups needs CAP_SETGID; uid ${this.uid} has not`);
       if (size < 0 || size > NGROUPS_MAX) throw kerr('EINVAL', `${size} groups (at most NGROUPS_MAX ${NGROUPS_MAX})`);
+      const have = list === null ? 0 : Math.min(size, list.length);
+      for (let i = 0; i < have; i++) if (list![i] === NO_ID) throw kerr('EINVAL', `gid ${i} of the list is (gid_t)-1, which is no group`);
       if (size > 0 && !readable) throw kerr('EFAULT', `the list holds ${list?.length ?? 0} gids; setgroups reads ${size}`);
       this.groups = [...(list?.subarray(0, size) ?? [])].sort((a, b) => a - b);
       if (this.kernel.trace.active) this.traceCall('setgroups', undefined, undefined, [size, shown], 0, undefined);
@@ -1493,33 +1653,68 @@ export class Process implements Cred {
     this.changeAttr('fchmod', fd, [fd, mode & 0xffff], () => chmodAttr(mode & 0xffff));
   }
 
+  /** fchmodat(2), the three-argument system call (no flags: glibc's AT_SYMLINK_NOFOLLOW is fchmodat2's). */
+  fchmodat(dirfd: number, path: string, mode: number): void {
+    const dir = dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd;
+    this.changeAttr('fchmodat', { dirfd, path, follow: true, empty: false }, [dir, path, mode & 0xffff], () => chmodAttr(mode & 0xffff));
+  }
+
+  /**
+   * fchownat(2) (do_fchownat()): flags AT_SYMLINK_NOFOLLOW (lchown's walk) and AT_EMPTY_PATH ("" names
+   * dirfd's own inode, any file: an O_PATH fd too), others EINVAL.
+   */
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+    const dir = dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd;
+    const args = [dir, path, uid >>> 0, gid >>> 0, flags];
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+      const e = kerr('EINVAL', `unknown fchownat flags 0x${(flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)).toString(16)}`);
+      if (this.kernel.trace.active) this.traceCall('fchownat', undefined, undefined, args, -1, e);
+      this.fail(e, 'fchownat', `fchownat(${dir}, ${JSON.stringify(path)})`, undefined, path);
+    }
+    const at = { dirfd, path, follow: !(flags & AT_SYMLINK_NOFOLLOW), empty: (flags & AT_EMPTY_PATH) !== 0 };
+    this.changeAttr('fchownat', at, args, (inode) => chownAttr(this, inode, uid >>> 0, gid >>> 0));
+  }
+
   /** The path walk or fdget(), then notify_change() with the iattr `attrOf` builds. */
-  private changeAttr(syscall: string, target: string | number, args: readonly unknown[], attrOf: (inode: InodeAttrs) => IAttr): void {
+  private changeAttr(syscall: string, target: string | number | AtPath, args: readonly unknown[], attrOf: (inode: InodeAttrs) => IAttr): void {
     const fd = typeof target === 'number' ? target : undefined;
-    const path = typeof target === 'string' ? target : undefined;
+    const at: AtPath | undefined = typeof target === 'string' ? { dirfd: AT_FDCWD, path: target, follow: syscall !== 'lchown', empty: false } : typeof target === 'number' ? undefined : target;
     try {
       let inode: InodeAttrs;
       let where: string;
-      if (typeof target === 'number') {
-        const file = this.fileFor(target);
+      if (at === undefined) {
+        const file = this.fileFor(fd!);
         // anon_inode_setattr(): the one inode every anonymous file shares cannot change.
         // A secure anon inode of its own (guest_memfd) refuses through its ->setattr (kvm_gmem_setattr: EINVAL).
-        if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${target} (${file.path}): its inode's ->setattr refuses every change`);
-        if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${target} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
+        if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${fd} (${file.path}): its inode's ->setattr refuses every change`);
+        if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${fd} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
+        inode = file.fInode;
+        where = file.path;
+      } else if (at.path === '' && at.empty && at.dirfd !== AT_FDCWD) {
+        // LOOKUP_EMPTY: the walk ends where it starts, at dirfd's file (fdget_raw(): O_PATH fds too).
+        const file = this.rawFileFor(at.dirfd);
+        if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${at.dirfd} (${file.path}): its inode's ->setattr refuses every change`);
+        if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${at.dirfd} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
         inode = file.fInode;
         where = file.path;
       } else {
         if (this.exited) throw this.exitedError();
-        checkPathLength(target);
-        const r = this.kernel.vfs.resolve(target, this.ctx, syscall !== 'lchown');
+        if (at.path === '' && !at.empty) throw kerr('ENOENT', 'the path is empty');
+        checkPathLength(at.path);
+        const start = at.path === '' ? this.cwd : this.startAt(at.dirfd, at.path);
+        const r = this.kernel.vfs.resolve(at.path, this.ctx, at.follow, start);
         inode = r.node;
         where = r.path;
       }
       notifyChange(this, inode, attrOf(inode), where);
+      // notify_change() always sets ATTR_CTIME: the change time moves even when nothing else did. The
+      // model keeps times for tmpfs files only.
+      if (inode instanceof ShmemInode) inode.ctimeNs = this.kernel.sched.now;
       if (this.kernel.trace.active) this.traceCall(syscall, fd, undefined, args, 0, undefined);
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall(syscall, fd, undefined, args, -1, e);
-      this.fail(e, syscall, `${syscall}(${typeof target === 'number' ? target : JSON.stringify(target)})`, fd, path);
+      const call = at === undefined ? `${syscall}(${fd})` : at.dirfd === AT_FDCWD && !syscall.endsWith('at') ? `${syscall}(${JSON.stringify(at.path)})` : `${syscall}(${at.dirfd === AT_FDCWD ? 'AT_FDCWD' : at.dirfd}, ${JSON.stringify(at.path)})`;
+      this.fail(e, syscall, call, fd, at?.path);
     }
   }
 

@@ -19,6 +19,7 @@ import * as kvmPara from '../../include-ts/asm/kvm_para.js';
 import * as eventfd from '../../include-ts/linux/eventfd.js';
 import * as eventpoll from '../../include-ts/linux/eventpoll.js';
 import * as fcntl from '../../include-ts/linux/fcntl.js';
+import * as linuxFs from '../../include-ts/linux/fs.js';
 import * as watchQueue from '../../include-ts/linux/watch_queue.js';
 import * as kvm from '../../include-ts/linux/kvm.js';
 import * as mman from '../../include-ts/linux/mman.js';
@@ -63,6 +64,10 @@ const FCNTL_NEWER: Readonly<Record<string, NewerMacro>> = {
   F_CREATED_QUERY: { since: '6.12', definition: '(F_LINUX_SPECIFIC_BASE + 4)' },
 };
 
+const STATX_NEWER: Readonly<Record<string, NewerMacro>> = {
+  STATX_MNT_ID_UNIQUE: { since: '6.8', definition: '0x00004000U' },
+};
+
 /** The group's prelude, then a fallback definition of each newer macro the headers lack. */
 function preludeOf(group: Group): string {
   const fallbacks = Object.entries(group.newer ?? {}).map(([n, m]) => `#ifndef ${n}\n#define ${n} ${m.definition}\n#endif`);
@@ -72,6 +77,7 @@ function preludeOf(group: Group): string {
 /** include/uapi/linux/kvm.h (6.18) names that the installed 6.1 headers do not have yet. */
 const KVM_NEWER: Readonly<Record<string, NewerMacro>> = {
   KVM_MEM_GUEST_MEMFD: { since: '6.8', definition: '(1UL << 2)' },
+  KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: { since: '6.3', definition: '225' },
   KVM_CAP_USER_MEMORY2: { since: '6.8', definition: '231' },
   KVM_CAP_MEMORY_ATTRIBUTES: { since: '6.8', definition: '233' },
   KVM_CAP_GUEST_MEMFD: { since: '6.8', definition: '234' },
@@ -213,6 +219,7 @@ const GROUPS: readonly Group[] = [
   // O_DIRECTORY; the kernel's flags are checked below.
   { header: 'fcntl.h', includes: ['fcntl.h'], module: fcntl, exclude: { ...FCNTL_NEWER, O_LARGEFILE: null, __O_TMPFILE: null }, flags: ['-D_GNU_SOURCE'] },
   { header: 'linux/fcntl.h', includes: ['linux/fcntl.h'], module: fcntl, newer: FCNTL_NEWER },
+  { header: 'linux/fs.h', includes: ['linux/fs.h'], module: linuxFs },
   { header: 'linux/watch_queue.h', includes: ['linux/watch_queue.h'], module: watchQueue },
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
@@ -225,8 +232,9 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/resource.h', includes: ['linux/resource.h'], module: resource, prelude: '#ifndef PAGE_SIZE\n#define PAGE_SIZE 4096\n#endif' },
   { header: 'linux/capability.h', includes: ['linux/capability.h'], module: capability },
   { header: 'asm/stat.h', includes: ['asm/stat.h'], module: asmStat },
-  // glibc's <sys/stat.h> (its own struct stat is another layout: only the mode bits are checked there).
-  { header: 'sys/stat.h', includes: ['sys/stat.h'], module: linuxStat },
+  // glibc's <sys/stat.h> (its own struct stat is another layout: only the mode bits are checked there);
+  // with _GNU_SOURCE it brings the kernel's <linux/stat.h>: struct statx and the STATX_* bits.
+  { header: 'sys/stat.h', includes: ['sys/stat.h'], module: linuxStat, flags: ['-D_GNU_SOURCE'], newer: STATX_NEWER },
 ];
 
 function isLayout(v: unknown): v is RecordType {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Host, SyscallError } from '../../src/index.js';
 import type { Process } from '../../src/linux/process.js';
 import { StaticDir, chardev, symlink, type CharDevNode } from '../../src/linux/fs/vfs.js';
-import { F_CREATED_QUERY, F_GETFL, F_SETFL, O_ACCMODE, O_APPEND, O_TMPFILE, __O_TMPFILE, O_TRUNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
+import { F_CREATED_QUERY, F_GETFL, F_SETFL, O_NOATIME, O_NONBLOCK, O_ACCMODE, O_APPEND, O_TMPFILE, __O_TMPFILE, O_TRUNC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from '../../include-ts/linux/fcntl.js';
 import { FIONREAD } from '../../include-ts/asm-generic/ioctls.js';
 import { errnoInfo } from '../../abi/errno.js';
 
@@ -311,6 +311,21 @@ describe('open(O_CREAT) creates a file where the filesystem can (devtmpfs, rootf
     expect(p.fcntl(plain, F_SETFL, O_DIRECT)).toBe(0);
     expect(p.fcntl(plain, F_GETFL)).toBe(O_RDWR | O_DIRECT | O_LARGEFILE);
     expect(() => p.fcntl(p.open('/dev/null', O_RDWR), F_SETFL, O_DIRECT)).toThrow(/EINVAL/);
+    // setfl(): setting O_NOATIME needs the inode's owner or CAP_FOWNER. Measured as uid 65534: EPERM on
+    // its own eventfd (the anonymous inode is root's) and on a root-made pipe, 0 on a file it owns; root
+    // may set it anywhere; a refused F_SETFL changes no flag.
+    const nobody = w.host.spawn({ uid: 65534, gid: 65534 });
+    const efd = nobody.eventfd(0, 0);
+    expect(() => nobody.fcntl(efd, F_SETFL, O_NOATIME | O_NONBLOCK)).toThrow(/EPERM/);
+    expect(nobody.fcntl(efd, F_GETFL)).toBe(O_RDWR);
+    p.close(p.open('/dev/ocreat_nobody', O_RDWR | O_CREAT, 0o600));
+    p.chown('/dev/ocreat_nobody', 65534, 65534);
+    const own = nobody.open('/dev/ocreat_nobody', O_RDWR);
+    expect(nobody.fcntl(own, F_SETFL, O_NOATIME | O_NONBLOCK)).toBe(0);
+    expect(nobody.fcntl(own, F_GETFL)).toBe(O_RDWR | O_NOATIME | O_NONBLOCK | O_LARGEFILE);
+    const rootEfd = p.eventfd(0, 0);
+    expect(p.fcntl(rootEfd, F_SETFL, O_NOATIME)).toBe(0);
+    expect(p.fcntl(rootEfd, F_GETFL)).toBe(O_RDWR | O_NOATIME);
     const n = new Int32Array(1);
     const r = p.open('/dev/ocreat_s', O_RDONLY);
     p.read(r, new Uint8Array(1000));

@@ -12,16 +12,12 @@
 // - shmem_file_llseek (tmpfs files): generic, with SEEK_DATA/SEEK_HOLE over the pages written.
 // A negative result is EINVAL (vfs_setpos). Measured on this machine's 6.18 for each kind
 // (test/linux/fs/lseek.test.ts) but the VFIO and iommufd ones, which follow their file_operations.
+// The whence values are uapi (include-ts/linux/fs.ts).
 
 import { kerr } from '../errors.js';
 import type { KFile } from './file.js';
 
-export const SEEK_SET = 0;
-export const SEEK_CUR = 1;
-export const SEEK_END = 2;
-export const SEEK_DATA = 3;
-export const SEEK_HOLE = 4;
-export const SEEK_MAX = SEEK_HOLE;
+import { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET } from '../../../include-ts/linux/fs.js';
 
 /** vfs_setpos(): a negative position is EINVAL. */
 export function setPos(f: KFile, offset: number): number {

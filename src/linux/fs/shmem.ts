@@ -6,11 +6,13 @@
 // cache), ftruncate and fallocate (no such syscalls in the model), and the mount's size limit (ENOSPC).
 
 import { KFile, type FileContext } from './file.js';
-import { genericLlseek, SEEK_DATA, SEEK_HOLE, setPos } from './llseek.js';
+import { genericLlseek, setPos } from './llseek.js';
+import { SEEK_DATA, SEEK_HOLE } from '../../../include-ts/linux/fs.js';
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
 import { setU32 } from '../../../abi/bytes.js';
 import { FIONREAD } from '../../../include-ts/asm-generic/ioctls.js';
+import { O_NOATIME } from '../../../include-ts/linux/fcntl.js';
 
 const PAGE = 4096;
 
@@ -24,6 +26,8 @@ export class ShmemInode {
   atimeNs: number;
   mtimeNs: number;
   ctimeNs: number;
+  /** i_crtime (shmem_get_inode()): the creation time statx reports as stx_btime. */
+  readonly btimeNs: number;
 
   constructor(
     readonly ino: number,
@@ -34,7 +38,7 @@ export class ShmemInode {
     /** The virtual time of its creation (shmem_get_inode(): all three times). */
     now = 0,
   ) {
-    this.atimeNs = this.mtimeNs = this.ctimeNs = now;
+    this.atimeNs = this.mtimeNs = this.ctimeNs = this.btimeNs = now;
   }
 
   /** i_blocks: the pages written so far, in 512-byte units (holes take none). */
@@ -45,6 +49,16 @@ export class ShmemInode {
   /** file_update_time() / inode_set_ctime_current() on a write or truncate. */
   touch(now: number): void {
     this.mtimeNs = this.ctimeNs = now;
+  }
+
+  /**
+   * file_accessed() under relatime (devtmpfs and rootfs are mounted relatime): atime moves to `now` only
+   * if it is not after mtime or ctime, or is a day old (relatime_need_update), and differs from now.
+   */
+  accessed(now: number): void {
+    const a = this.atimeNs;
+    if (a === now) return;
+    if (this.mtimeNs >= a || this.ctimeNs >= a || now - a >= 86_400e9) this.atimeNs = now;
   }
 
   read(buf: Uint8Array, pos: number): number {
@@ -111,8 +125,12 @@ export class ShmemFile extends KFile {
     return this.inode.ino;
   }
 
-  override read(_ctx: FileContext, buf: Uint8Array, pos: number): number {
-    return this.inode.read(buf, pos);
+  /** shmem_file_read_iter(): the bytes, then file_accessed() unless the file is O_NOATIME. */
+  override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
+    const n = this.inode.read(buf, pos);
+    // vfs_read() returns before ->read_iter for a zero count.
+    if (buf.length && !(this.flags & O_NOATIME)) this.inode.accessed(ctx.kernel.sched.now);
+    return n;
   }
 
   override write(ctx: FileContext, buf: Uint8Array, pos: number): number {

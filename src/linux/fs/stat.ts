@@ -23,19 +23,34 @@
 // - st_blksize: 1 << s_blocksize_bits: 1024 on procfs (proc_fill_super()), 4096 elsewhere.
 // - st_blocks: a tmpfs file's pages in 512-byte units; 0 elsewhere.
 // - times: virtual nanoseconds (the scheduler's clock from boot): a tmpfs file's creation, then its
-//   writes (mtime, ctime); every other inode reads 0, its boot-time stamp (the model does not move
-//   times on chmod/chown, reads, or pipe traffic).
+//   writes (mtime, ctime), reads under relatime (atime) and chmod/chown (ctime); every other inode
+//   reads 0, its boot-time stamp (the model does not move times on other inodes or on pipe traffic).
+// statx (do_statx(), vfs_statx(), cp_statx()) reports the same kstat in struct statx, with what
+// newfstatat cannot say (as 6.18 fills it, measured by statx-oracle.c):
+// - stx_mask: STATX_BASIC_STATS always (vfs_getattr_nosec(), whatever was asked); STATX_MNT_ID, or
+//   STATX_MNT_ID_UNIQUE when asked for (6.8+); STATX_BTIME on shmem (devtmpfs, the rootfs) when asked
+//   for (shmem_getattr(): i_crtime; 0 for the inodes made at boot). procfs, sysfs, pipefs and anon
+//   inodes have no btime. No STATX_DIOALIGN (none of these filesystems reports it).
+// - stx_attributes: STATX_ATTR_MOUNT_ROOT for a mount's root directory (/, /dev, /sys, /proc);
+//   stx_attributes_mask: AUTOMOUNT|DAX (vfs_getattr_nosec()), MOUNT_ROOT (vfs_statx()), and on shmem
+//   APPEND|IMMUTABLE|NODUMP (shmem_getattr(); no inode here has them set: no chattr).
+// - stx_dev_major/minor, stx_rdev_major/minor: MAJOR()/MINOR() of the kernel's dev_t, not encoded.
+// - stx_mnt_id: the mount's id (fdinfo's mnt_id), or its unique id (this machine: 2^31 + mnt_id + 1).
 
 import { kerr } from '../errors.js';
 import type { KFile, FileContext } from './file.js';
 import type { InodeAttrs } from './namei.js';
 import { ANON_INODE_INO, MOUNT_IDS } from './fdinfo.js';
 import type { Inode } from './vfs.js';
-import { newEncodeDev } from './char-dev.js';
+import { MAJOR, MINOR, newEncodeDev } from './char-dev.js';
 import { ShmemInode } from './shmem.js';
 import { stat as statLayout } from '../../../include-ts/asm/stat.js';
-import { S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG } from '../../../include-ts/linux/stat.js';
-import { setU32, setU64 } from '../../../abi/bytes.js';
+import {
+  S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, STATX_ATTR_APPEND, STATX_ATTR_AUTOMOUNT, STATX_ATTR_DAX, STATX_ATTR_IMMUTABLE,
+  STATX_ATTR_MOUNT_ROOT, STATX_ATTR_NODUMP, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID, STATX_MNT_ID_UNIQUE, statx as statxLayout,
+} from '../../../include-ts/linux/stat.js';
+import { setU16, setU32, setU64 } from '../../../abi/bytes.js';
+import type { MountName } from './fdinfo.js';
 
 /** struct stat as cp_new_stat() fills it (numbers: every value here fits in 53 bits). */
 export interface Stat {
@@ -68,6 +83,12 @@ const TYPE_BITS: Readonly<Record<string, number>> = { dir: S_IFDIR, chr: S_IFCHR
 
 /** struct kstat before cp_new_stat(): the kernel's dev_t values, times in ns. */
 interface KStat {
+  /** The mount the inode is on (its superblock), for what statx adds. */
+  mnt: MountName;
+  /** A mount's root directory (statx's STATX_ATTR_MOUNT_ROOT). */
+  mountRoot: boolean;
+  /** shmem's i_crtime; undefined on filesystems without a birth time. */
+  btimeNs: number | undefined;
   dev: number;
   ino: number;
   mode: number;
@@ -83,17 +104,24 @@ interface KStat {
   ctimeNs: number;
 }
 
-function kstat(dev: number, ino: number, mode: number, uid: number, gid: number): KStat {
-  return { dev, ino, mode, nlink: 1, uid, gid, rdev: 0, size: 0, blksize: PAGE_SIZE, blocks: 0, atimeNs: 0, mtimeNs: 0, ctimeNs: 0 };
+function kstat(mnt: MountName, ino: number, mode: number, uid: number, gid: number): KStat {
+  const dev = MOUNT_IDS[mnt].dev;
+  return { mnt, mountRoot: false, btimeNs: undefined, dev, ino, mode, nlink: 1, uid, gid, rdev: 0, size: 0, blksize: PAGE_SIZE, blocks: 0, atimeNs: 0, mtimeNs: 0, ctimeNs: 0 };
 }
+
+/** The model's mount points: the root directory of each (statx's STATX_ATTR_MOUNT_ROOT). */
+const MOUNT_ROOTS = new Set(['/', '/dev', '/sys', '/proc']);
 
 /** vfs_getattr() of the inode a path walk found at the resolved path `path`. */
 export function getattrPath(ctx: FileContext, node: Inode, path: string): KStat {
   const kernel = ctx.kernel;
   const fs = kernel.vfs.fsOf(path).name;
   const own = node instanceof ShmemInode ? node.ino : kernel.inodes.byPathIno(fs, path);
-  const st = kstat(MOUNT_IDS[fs].dev, own, TYPE_BITS[node.type]! | node.mode, node.uid, node.gid);
+  const st = kstat(fs, own, TYPE_BITS[node.type]! | node.mode, node.uid, node.gid);
   const shmemFs = fs === 'devtmpfs' || fs === 'rootfs';
+  st.mountRoot = MOUNT_ROOTS.has(path);
+  // shmem_getattr(): i_crtime, the creation time (0 for what boot made).
+  if (shmemFs) st.btimeNs = node instanceof ShmemInode ? node.btimeNs : 0;
   if (fs === 'proc') st.blksize = 1024;
   switch (node.type) {
     case 'dir': {
@@ -139,16 +167,15 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
     }
     // The anonymous inode every anon_inode_getfile() file shares, or a secure inode of the file's own.
     const own = file.anonAttrs;
-    if (own === null) return kstat(MOUNT_IDS.anon_inodefs.dev, ANON_INODE_INO, 0o600, 0, 0);
-    const st = kstat(MOUNT_IDS.anon_inodefs.dev, file.ino ?? ANON_INODE_INO, own.mode, own.uid, own.gid);
+    if (own === null) return kstat('anon_inodefs', ANON_INODE_INO, 0o600, 0, 0);
+    const st = kstat('anon_inodefs', file.ino ?? ANON_INODE_INO, own.mode, own.uid, own.gid);
     st.size = own.size;
     st.atimeNs = st.mtimeNs = st.ctimeNs = own.timeNs;
     return st;
   }
   if (inode.type === 'fifo') {
     // get_pipe_inode(): a pipefs inode of its own, S_IFIFO, its creator's.
-    const { dev, ino } = ctx.kernel.inodes.of(file);
-    return kstat(dev, ino, S_IFIFO | inode.mode, inode.uid, inode.gid);
+    return kstat('pipefs', ctx.kernel.inodes.of(file).ino, S_IFIFO | inode.mode, inode.uid, inode.gid);
   }
   const st = getattrPath(ctx, inode as Inode, file.path);
   // An O_TMPFILE file has no name (d_tmpfile() leaves i_nlink 0) until linkat gives it one.
@@ -202,3 +229,83 @@ export function readStat(buf: Uint8Array): Stat {
 }
 
 export type { KStat };
+
+/** sizeof(struct statx). */
+export const STATX_SIZE = statxLayout.size;
+
+/** struct statx as cp_statx() fills it (numbers: every value here fits in 53 bits). */
+export interface Statx {
+  readonly stx_mask: number;
+  readonly stx_blksize: number;
+  readonly stx_attributes: number;
+  readonly stx_nlink: number;
+  readonly stx_uid: number;
+  readonly stx_gid: number;
+  readonly stx_mode: number;
+  readonly stx_ino: number;
+  readonly stx_size: number;
+  readonly stx_blocks: number;
+  readonly stx_attributes_mask: number;
+  readonly stx_atime: StatxTimestamp;
+  readonly stx_btime: StatxTimestamp;
+  readonly stx_ctime: StatxTimestamp;
+  readonly stx_mtime: StatxTimestamp;
+  readonly stx_rdev_major: number;
+  readonly stx_rdev_minor: number;
+  readonly stx_dev_major: number;
+  readonly stx_dev_minor: number;
+  readonly stx_mnt_id: number;
+}
+
+export interface StatxTimestamp {
+  readonly tv_sec: number;
+  readonly tv_nsec: number;
+}
+
+const stamp = (ns: number): StatxTimestamp => {
+  const [tv_sec, tv_nsec] = timeParts(ns);
+  return { tv_sec, tv_nsec };
+};
+
+/** 2^31: where this machine's unique mount ids begin (mnt_id_unique = 2^31 + mnt_id + 1 for each mount it has). */
+const MNT_UNIQUE_BASE = 0x8000_0000;
+
+/**
+ * vfs_statx()'s additions to the kstat (result mask, attributes, the mount id) for the request
+ * `mask`, then cp_statx(): dev_t values split into MAJOR() and MINOR().
+ */
+export function cpStatx(st: KStat, mask: number): Statx {
+  let result = STATX_BASIC_STATS;
+  let attrMask = STATX_ATTR_AUTOMOUNT | STATX_ATTR_DAX | STATX_ATTR_MOUNT_ROOT;
+  const shmem = st.btimeNs !== undefined;
+  if (shmem) attrMask |= STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE | STATX_ATTR_NODUMP;
+  const btime = shmem && mask & STATX_BTIME ? st.btimeNs! : 0;
+  if (shmem && mask & STATX_BTIME) result |= STATX_BTIME;
+  const unique = (mask & STATX_MNT_ID_UNIQUE) !== 0;
+  result |= unique ? STATX_MNT_ID_UNIQUE : STATX_MNT_ID;
+  const mntId = MOUNT_IDS[st.mnt].mntId;
+  return {
+    stx_mask: result, stx_blksize: st.blksize, stx_attributes: st.mountRoot ? STATX_ATTR_MOUNT_ROOT : 0,
+    stx_nlink: st.nlink, stx_uid: st.uid, stx_gid: st.gid, stx_mode: st.mode & 0xffff, stx_ino: st.ino, stx_size: st.size,
+    stx_blocks: st.blocks, stx_attributes_mask: attrMask,
+    stx_atime: stamp(st.atimeNs), stx_btime: stamp(btime), stx_ctime: stamp(st.ctimeNs), stx_mtime: stamp(st.mtimeNs),
+    stx_rdev_major: MAJOR(st.rdev), stx_rdev_minor: MINOR(st.rdev), stx_dev_major: MAJOR(st.dev), stx_dev_minor: MINOR(st.dev),
+    stx_mnt_id: unique ? MNT_UNIQUE_BASE + mntId + 1 : mntId,
+  };
+}
+
+/** copy_to_user() of struct statx: EFAULT when the buffer cannot hold it, else all 256 bytes (spares zeroed). */
+export function copyStatx(sx: Statx, buf: Uint8Array | null): void {
+  if (buf === null || buf.length < STATX_SIZE) {
+    throw kerr('EFAULT', `the statx buffer ${buf === null ? 'is NULL' : `holds ${buf.length} bytes`}; struct statx is ${STATX_SIZE}`);
+  }
+  buf.fill(0, 0, STATX_SIZE);
+  const off = (f: string): number => statxLayout.offsetof(f as never);
+  for (const f of ['stx_mask', 'stx_blksize', 'stx_nlink', 'stx_uid', 'stx_gid', 'stx_rdev_major', 'stx_rdev_minor', 'stx_dev_major', 'stx_dev_minor'] as const) setU32(buf, off(f), sx[f]);
+  for (const f of ['stx_attributes', 'stx_ino', 'stx_size', 'stx_blocks', 'stx_attributes_mask', 'stx_mnt_id'] as const) setU64(buf, off(f), BigInt(sx[f]));
+  setU16(buf, off('stx_mode'), sx.stx_mode);
+  for (const f of ['stx_atime', 'stx_btime', 'stx_ctime', 'stx_mtime'] as const) {
+    setU64(buf, off(f), BigInt(sx[f].tv_sec));
+    setU32(buf, off(f) + 8, sx[f].tv_nsec);
+  }
+}

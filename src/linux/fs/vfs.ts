@@ -8,6 +8,9 @@
 // EACCES); an inode's owner and mode change with chown/chmod (src/linux/fs/attr.ts), and last as long
 // as the node object does: nodes a dynamic directory computes on each lookup start afresh, as procfs's
 // /proc/<pid> entries do when pid_revalidate() resets them to the task's owner.
+// A relative path starts where path_init() starts it: at the process's working directory (AT_FDCWD) or
+// at an *at() call's directory fd, given as a Start; only the directories walked from there are
+// searched (may_lookup()), not the start's ancestors, which a later `..` climbs back through.
 
 import { kerr } from '../errors.js';
 import type { FileContext, KFile } from './file.js';
@@ -148,6 +151,12 @@ export function chardev(open: (ctx: FileContext, flags: number, path: string) =>
 
 const MAX_SYMLINKS = 40;
 
+/** Where a relative path walk begins (current->fs->pwd, or a dirfd's f_path): a directory and its resolved path. */
+export interface Start {
+  readonly node: Inode;
+  readonly path: string;
+}
+
 export interface Resolved {
   readonly node: Inode;
   /** The path with every symlink resolved. */
@@ -194,6 +203,12 @@ const MOUNTS: ReadonlyArray<readonly [string, FsType]> = [
 export class Vfs {
   readonly root = new StaticDir();
 
+  constructor() {
+    // The roots of procfs (proc_root) and sysfs (the kernfs root) are 0555; devtmpfs's is 0755.
+    this.root.dir('proc').mode = 0o555;
+    this.root.dir('sys').mode = 0o555;
+  }
+
   /** The directory at an absolute path made of static directories, created as needed. */
   mkdirp(path: string): StaticDir {
     let d = this.root;
@@ -207,16 +222,16 @@ export class Vfs {
    * `..` included; as lookup_last() does, a trailing slash after the last name follows a final symlink
    * whatever `followLast` says, and the result must be a directory (LOOKUP_DIRECTORY: ENOTDIR).
    */
-  resolve(path: string, ctx: FileContext, followLast = true): Resolved {
-    return this.lookup(path, ctx, followLast, false) as Resolved;
+  resolve(path: string, ctx: FileContext, followLast = true, start?: Start, search = true): Resolved {
+    return this.lookup(path, ctx, followLast, false, start, search) as Resolved;
   }
 
   /**
    * The lookup of open(O_CREAT) (open_last_lookups()): a missing last name (in an existing directory)
    * is returned as a Missing, and a trailing slash after the last name is EISDIR before any lookup.
    */
-  lookupCreate(path: string, ctx: FileContext, followLast: boolean): Resolved | Missing {
-    return this.lookup(path, ctx, followLast, true);
+  lookupCreate(path: string, ctx: FileContext, followLast: boolean, start?: Start): Resolved | Missing {
+    return this.lookup(path, ctx, followLast, true, start);
   }
 
   /** The filesystem that a directory at this resolved path is on. */
@@ -231,20 +246,23 @@ export class Vfs {
     where.dir.add(where.name, inode);
   }
 
-  private lookup(path: string, ctx: FileContext, followLast: boolean, create: boolean): Resolved | Missing {
-    if (!path.startsWith('/')) throw kerr('ENOENT', `${path}: only absolute paths exist in this model (no working directory)`);
+  /** `search` = false skips may_lookup() (a process's starting directory, set up by whoever started it). */
+  private lookup(path: string, ctx: FileContext, followLast: boolean, create: boolean, start?: Start, search = true): Resolved | Missing {
+    const absolute = path.startsWith('/');
+    if (!absolute && start === undefined) throw new Error(`vfs: the relative path ${path} needs a start directory`);
     let hops = 0;
     let parts = path.split('/').filter(Boolean);
     // Whether the string being walked (the path, or the body of the symlink last followed) ends in '/'.
     let slash = path.endsWith('/');
     let mustBeDir = false;
-    let stack: string[] = [];
-    let node: Inode = this.root;
+    // path_init(): the root for an absolute path, else the start as it is (no check of its ancestors).
+    let stack: string[] = absolute ? [] : start!.path.split('/').filter(Boolean);
+    let node: Inode = absolute ? this.root : start!.node;
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
       if (node.type !== 'dir') throw kerr('ENOTDIR', `/${stack.join('/')} is not a directory`);
       // may_lookup(): search permission on the directory, before any name in it (. and .. too).
-      if (!inodePermission(ctx.proc, node, MAY_EXEC)) {
+      if (search && !inodePermission(ctx.proc, node, MAY_EXEC)) {
         throw kerr('EACCES', `search permission on /${stack.join('/')} (mode ${modeText(node)}) is denied to uid ${ctx.proc.uid}, so ${path} cannot be reached`);
       }
       if (name === '.') continue;

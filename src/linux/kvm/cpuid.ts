@@ -197,7 +197,7 @@ export class GuestCpuid {
   cr4GuestRsvd = 0n;
   /** vcpu->arch.guest_supported_xcr0 (cpuid_get_supported_xcr0): 0 until a table has leaf 0xD.0. */
   supportedXcr0 = 0n;
-  /** vcpu->arch.pv_cpuid.features (kvm_update_pv_runtime): the KVM features leaf's EAX, kept when a table has none. */
+  /** vcpu->arch.pv_cpuid.features (kvm_apply_cpuid_pv_features_quirk): the KVM features leaf's EAX, 0 when a table has none. */
   pvFeatures = 0;
 
   get nent(): number {
@@ -329,17 +329,20 @@ function entriesHave(e: Uint8Array, [fn, index, reg, bit]: CpuidFeature): boolea
 }
 
 /**
- * kvm_vcpu_after_set_cpuid(): MAXPHYADDR, the guest-reserved CR4 bits, with a leaf 1 the LAPIC
- * timer's mode bits (periodic, plus TSC-deadline if leaf 1 offers it; before any KVM_SET_CPUID2 an
- * LVTT write keeps no mode bit), and the LAPIC version (kvm_apic_set_version: directed EOI with x2APIC,
- * no in-kernel IOAPIC and KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST not set).
+ * kvm_vcpu_after_set_cpuid(): MAXPHYADDR, the guest-reserved CR4 bits, the PV features, and with a
+ * leaf 1 (only then) the LAPIC timer's mode bits (periodic, plus TSC-deadline if leaf 1 offers it;
+ * before any KVM_SET_CPUID2 an LVTT write keeps no mode bit) and the LAPIC version
+ * (kvm_apic_set_version: directed EOI with x2APIC, no in-kernel IOAPIC and
+ * KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST not set).
  */
 function afterSetCpuid(v: KvmVcpu): void {
   const c = v.guestCpuid;
   const e = c.entries;
-  if (find(e, 1) >= 0 && v.lapic) v.lapic.timerModeMask = entriesHave(e, X86_FEATURE_TSC_DEADLINE_TIMER) ? 3 << 17 : 1 << 17;
-  const kvm = v.kvm;
-  v.lapic?.setDirectedEoiCapable(entriesHave(e, X86_FEATURE_X2APIC) && kvm.irqchipMode !== KVM_IRQCHIP_KERNEL && kvm.suppressEoiBroadcast !== KVM_SUPPRESS_EOI_BROADCAST_DISABLED);
+  // Both under `if (best && apic)` for leaf 1: a table without one leaves the LAPIC as it was (measured).
+  if (find(e, 1) >= 0 && v.lapic) {
+    v.lapic.timerModeMask = entriesHave(e, X86_FEATURE_TSC_DEADLINE_TIMER) ? 3 << 17 : 1 << 17;
+    kvmApicSetVersion(v);
+  }
   const ext = find(e, 0x80000000);
   const phys = ext >= 0 && getU32(e, ext + EAX) >= 0x80000008 ? find(e, 0x80000008) : -1;
   c.maxPhyAddr = BigInt(phys >= 0 ? getU32(e, phys + EAX) & 0xff : 36);
@@ -348,8 +351,20 @@ function afterSetCpuid(v: KvmVcpu): void {
   c.cr4GuestRsvd = BigInt(rsvd);
   const xsave = find(e, 0xd, 0);
   c.supportedXcr0 = xsave < 0 ? 0n : ((BigInt(getU32(e, xsave + EDX)) << 32n) | BigInt(getU32(e, xsave + EAX))) & KVM_SUPPORTED_XCR0;
-  const kvmFeatures = find(e, kvmCpuidBase(e) | 1);
-  if (kvmFeatures >= 0 && kvmCpuidBase(e) !== 0) c.pvFeatures = getU32(e, kvmFeatures + EAX);
+  const base = kvmCpuidBase(e);
+  const kvmFeatures = base !== 0 ? find(e, base | 1) : -1;
+  c.pvFeatures = kvmFeatures >= 0 ? getU32(e, kvmFeatures + EAX) : 0;
+}
+
+/**
+ * kvm_apic_set_version(): the LAPIC version register, with directed EOI when the guest CPUID has x2APIC,
+ * the IOAPIC is not in the kernel and KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST is not set, as they are
+ * now. The kernel runs it after KVM_SET_CPUID* (with a leaf 1), KVM_SET_LAPIC (kvm_apic_set_state) and
+ * kvm_lapic_reset (RESET, INIT).
+ */
+export function kvmApicSetVersion(v: KvmVcpu): void {
+  const kvm = v.kvm;
+  v.lapic?.setDirectedEoiCapable(v.guestCpuid.has(X86_FEATURE_X2APIC) && kvm.irqchipMode !== KVM_IRQCHIP_KERNEL && kvm.suppressEoiBroadcast !== KVM_SUPPRESS_EOI_BROADCAST_DISABLED);
 }
 
 /**

@@ -26,7 +26,8 @@
 //   else, kvm_put_guest_fpu at the end, immediate_exit and early errors included). XSAVES's init
 //   optimization then drops from xfeatures each component left in its init state, without writing its
 //   bytes: on this host x87 counts FCW, FSW, FTW and the ST registers' 80 bits (not FOP/FIP/FDP),
-//   SSE the XMM registers and MXCSR, the others every byte [E]. Guest programs have no FPU instructions,
+//   SSE the XMM registers and MXCSR, the others every byte [E]; with SSE saved, MXCSR_MASK becomes the
+//   CPU's own [E]. Guest programs have no FPU instructions,
 //   so nothing else changes (what the CPU stores for FOP/FIP/FDP while FSW.ES is clear is not modelled).
 //
 // Host facts (this machine, the host of cpuid.ts): XSAVE components x87, SSE, AVX, AVX-512 opmask,
@@ -140,6 +141,9 @@ export class GuestFpu {
       if (xf & m && this.inInitState(bit, offset, size)) xf &= ~m;
     }
     this.xfeatures = xf;
+    // XSAVES stores MXCSR_MASK from the CPU together with the SSE state it saves (measured: not when
+    // SSE is in its init state, even with AVX in use).
+    if (xf & XFEATURE_MASK_SSE) setU32(this.regs, FX_MXCSR_MASK, MXCSR_FEATURE_MASK);
   }
 
   private inInitState(bit: number, offset: number, size: number): boolean {

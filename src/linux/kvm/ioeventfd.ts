@@ -131,6 +131,7 @@ export class IoeventfdRegistry {
       b.ioeventfdCount++;
     }
     this.list.push(p);
+    eventfd.get();
   }
 
   private busOf(bus: number) {
@@ -162,6 +163,13 @@ export class IoeventfdRegistry {
       b.unregister(p!);
       b.ioeventfdCount--;
     }
+    // ioeventfd_release(): the eventfd reference goes with the ioeventfd.
+    p!.eventfd.put();
     return 0;
+  }
+
+  /** kvm_io_bus_destroy() at kvm_destroy_vm(): every ioeventfd's destructor drops its eventfd. */
+  destroy(): void {
+    for (const p of this.list.splice(0)) p.eventfd.put();
   }
 }

@@ -136,6 +136,9 @@ export class Irqfd implements WaitEntry {
     }
     this.kvm.sched.flushWork(this.inject);
     if (this.resampler) this.kvm.irqfds.resamplerShutdown(this);
+    // The references kvm_irqfd_assign() kept: the eventfds' ids stay taken until now, not until close().
+    this.resamplefd?.put();
+    this.eventfd.put();
   }
 
   /** irqfd_update(): caches the GSI's route iff it has exactly one entry (and the GSI's MSI-X gate). */
@@ -233,6 +236,8 @@ export class IrqfdRegistry {
     }
     irqfd.hooked = true;
     irqfd.active = true;
+    eventfd.get();
+    resamplefd?.get();
     this.items.push(irqfd);
     kvm.module.bind(eventfd, irqfd);
     // An event already pending on the eventfd is injected as if we had not missed it (counter kept).

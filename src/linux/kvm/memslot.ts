@@ -23,6 +23,9 @@
 // - an existing slot may only move (new gpa) or change LOG_DIRTY_PAGES; a different size, userspace
 //   address or READONLY bit -> EINVAL; identical -> 0
 // - creating or moving onto pages another slot covers -> EEXIST
+// - then (x86.c kvm_arch_prepare_memory_region) creating or moving a slot whose last page is above
+//   kvm_mmu_max_gfn() -> EINVAL: 52 guest-physical bits on this machine's kvm_pvm, which has no TDP
+//   (with TDP it would be the host's MAXPHYADDR) [E]; a flags-only change is not checked
 // - KVM_MEM_LOG_DIRTY_PAGES gives the slot a dirty bitmap that every guest write through the slot
 //   marks (dirty-log.ts reads and clears it); a move or flags change keeps it while logging stays on.
 //   With the dirty ring (dirty-ring.ts) new slots get no bitmap and writes go to the writing vCPU's ring.
@@ -208,6 +211,8 @@ export interface MemoryRegion {
 }
 
 const PAGE = BigInt(PAGE_SIZE);
+/** (kvm_mmu_max_gfn() + 1) * PAGE_SIZE: without TDP, 52 bits. */
+const GPA_LIMIT = 1n << 52n;
 
 export class MemSlots {
   private readonly byId = new Map<number, MemSlot>();
@@ -325,13 +330,19 @@ export class MemSlots {
     if (clash) {
       throw kerr('EEXIST', `guest range 0x${gpa.toString(16)}-0x${(gpa + size - 1).toString(16)} overlaps slot ${clash.id} (0x${clash.gpa.toString(16)}-0x${(clash.end - 1).toString(16)})`);
     }
-    if (move) {
+    // kvm_set_memory_region() binds a new guest_memfd slot before kvm_set_memslot() (and the arch check
+    // below), and unbinds it again when that fails.
+    const slot = move ? null : new MemSlot(id, r.flags, gpa, size, uaddr, this.mm);
+    if (slot !== null && gm) slot.gmem = r.bindGmem!(slot);
+    if (r.guestPhysAddr + r.memorySize > GPA_LIMIT) {
+      if (slot !== null) slot.gmem?.file?.unbind(slot);
+      throw kerr('EINVAL', `guest range ${hex(r.guestPhysAddr)}+${hex(r.memorySize)} ends above the 52-bit guest-physical address space KVM can map`);
+    }
+    if (slot === null) {
       this.startLogging(old!, r.flags);
       old!.gpa = gpa;
       old!.flags = r.flags;
     } else {
-      const slot = new MemSlot(id, r.flags, gpa, size, uaddr, this.mm);
-      if (gm) slot.gmem = r.bindGmem!(slot);
       this.startLogging(slot, r.flags);
       this.byId.set(id, slot);
     }

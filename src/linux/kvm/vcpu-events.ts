@@ -69,8 +69,9 @@ const PF_VECTOR = 14;
 /** KVM_NR_INTERRUPTS. */
 const KVM_NR_INTERRUPTS = 256;
 /** DR6: DR_TRAP_BITS (B0-B3), DR6_ACTIVE_LOW, and bit 12 (cleared by a #DB payload). */
-const DR_TRAP_BITS = 0xf;
-const DR6_ACTIVE_LOW = 0xffff0ff0;
+const DR_TRAP_BITS = 0xfn;
+const DR6_ACTIVE_LOW = 0xffff0ff0n;
+const DR6_BIT12 = 1n << 12n;
 const SREGS_CR2 = kvm_sregs.offsetof('cr2');
 
 /** kvm_inject_nmi(): nmi_queued++ (the next entry's process_nmi folds it into nmi_pending). */
@@ -144,16 +145,18 @@ function exceptionIsSoft(nr: number): boolean {
   return nr === BP_VECTOR || nr === OF_VECTOR;
 }
 
-/** kvm_deliver_exception_payload(): a #DB payload goes to DR6, a #PF payload to CR2. */
+/**
+ * kvm_deliver_exception_payload(): a #DB payload goes to DR6 (all 64 bits: DR6 is an unsigned long,
+ * measured), a #PF payload to CR2.
+ */
 export function deliverExceptionPayload(v: KvmVcpu): void {
   if (!v.excHasPayload) return;
   if (v.excNr === DB_VECTOR) {
-    const p = Number(v.excPayload & 0xffff_ffffn);
+    const p = v.excPayload;
     let dr6 = (v.dr6 & ~DR_TRAP_BITS) | DR6_ACTIVE_LOW;
     dr6 |= p;
     dr6 ^= p & DR6_ACTIVE_LOW;
-    dr6 &= ~(1 << 12);
-    v.dr6 = dr6 >>> 0;
+    v.dr6 = dr6 & ~DR6_BIT12;
   } else if (v.excNr === PF_VECTOR) {
     kvmWriteCr2(v, v.excPayload);
   }

@@ -137,9 +137,12 @@ export class KvmVcpu implements GuestBus {
    * the FS/GS bases are also MSRs (msr.ts), which read and write these bytes.
    */
   readonly sregs = new Uint8Array(kvm_sregs.size);
-  /** vcpu->arch.db[0-3], dr6, dr7 (KVM_GET/SET_DEBUGREGS; set by x86-reset.ts). */
+  /**
+   * vcpu->arch.db[0-3], dr6, dr7 (KVM_GET/SET_DEBUGREGS; set by x86-reset.ts). DR6 is an unsigned long:
+   * KVM_SET_DEBUGREGS refuses bits above 31, but a #DB payload (vcpu-events.ts) can set them.
+   */
   readonly db = new BigUint64Array(4);
-  dr6 = 0;
+  dr6 = 0n;
   dr7 = 0;
   /** The other MSRs KVM_GET/SET_MSRS reach (msr.ts). */
   readonly msrs: VcpuMsrs;

@@ -248,6 +248,7 @@ export class Kvm {
     if (--this.users > 0) return;
     this.pit?.destroy();
     this.ioapic?.destroy();
+    this.ioeventfds.destroy();
     this.module.vms.delete(this);
   }
 

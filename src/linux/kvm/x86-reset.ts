@@ -29,6 +29,7 @@ import { MSR_IA32_MISC_ENABLE_BTS_UNAVAIL, MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL } f
 import { apicBaseResetValue } from '../../hw/x86/apicdef.js';
 import type { KvmVcpu } from './vcpu.js';
 import { kvmPvReset } from './pv-msrs.js';
+import { kvmApicSetVersion } from './cpuid.js';
 
 /** KVM's Family/Model/Stepping in RDX after RESET/INIT when the guest CPUID has no leaf 1 (P6/Athlon). */
 export const KVM_RESET_RDX = 0x600;
@@ -76,6 +77,7 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   const apic = v.lapic;
   if (apic !== null) {
     apic.reset(v.isBsp, initEvent);
+    kvmApicSetVersion(v);
     v.kvm.apicMap.recalc(v.kvm.vcpus, v.kvm.x2apicFormat, true);
   } else if (!initEvent) v.apicBase = apicBaseResetValue(v.isBsp);
   // No NMI queued or pending (the LAPIC's count was cleared above), none injected; the interrupt and
@@ -97,7 +99,7 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
   v.fpu.reset(initEvent);
   // Debug registers: DR0-3 0, DR6 DR6_ACTIVE_LOW, DR7 DR7_FIXED_1.
   v.db.fill(0n);
-  v.dr6 = DR6_ACTIVE_LOW;
+  v.dr6 = BigInt(DR6_ACTIVE_LOW);
   v.dr7 = DR7_FIXED_1;
   // GPRs 0 but RDX, RFLAGS 0x2 (IF clear, no STI/NMI blocking: GUEST_INTERRUPTIBILITY_INFO 0), RIP 0xfff0.
   const cpu = v.cpu;
@@ -123,11 +125,13 @@ export function kvmVcpuReset(v: KvmVcpu, initEvent: boolean): void {
 
 /**
  * kvm_vcpu_deliver_sipi_vector(): CS selector = vector << 8, base = vector << 12 (the rest of CS as it
- * was), RIP 0. The guest program starts at its entry point, which KVM_GET_REGS shows as RIP 0.
+ * was), RIP 0. The guest program starts at its entry point, which KVM_GET_REGS shows as RIP 0. The
+ * vector is a u8 there (kvm_apic_accept_events' sipi_vector), whatever KVM_SET_VCPU_EVENTS stored.
  */
-export function kvmVcpuDeliverSipiVector(v: KvmVcpu, vector: number): void {
+export function kvmVcpuDeliverSipiVector(v: KvmVcpu, sipiVector: number): void {
+  const vector = sipiVector & 0xff;
   const b = v.sregs;
-  setU16(b, SREGS_CS_SELECTOR, (vector << 8) & 0xffff);
+  setU16(b, SREGS_CS_SELECTOR, vector << 8);
   setU64n(b, SREGS_CS_BASE, vector << 12);
   const cpu = v.cpu;
   cpu.pc = cpu.program !== null ? cpu.program.entry : 0;

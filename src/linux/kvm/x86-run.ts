@@ -212,6 +212,9 @@ function endBlock(v: KvmVcpu, woke: boolean, halt: boolean): void {
   }
 }
 
+/** #DB, and DR7.GD (general detect: DR accesses fault), which injecting a #DB clears. */
+const DB_VECTOR = 1;
+const DR7_GD = 1 << 13;
 const WINDOW_IRQ = 1;
 const WINDOW_NMI = 2;
 
@@ -262,6 +265,8 @@ function injectQueued(v: KvmVcpu): boolean {
     }
   }
   if (v.excPending) {
+    // A #DB clears DR7.GD as it is injected (so the handler's own DR accesses do not fault again).
+    if (v.excNr === DB_VECTOR) v.dr7 &= ~DR7_GD;
     deliverException(v);
     injected = true;
   }
@@ -352,7 +357,6 @@ function enterGuest(v: KvmVcpu, budget: number): number {
   const sched = v.kvm.sched;
   let n = 0;
   v.lastSlice = 0;
-  v.hasRun = true;
   if (dirtyRingExit(v)) return R_EXIT;
   // KVM_REQ_CLOCK_UPDATE, pending at each entry in catch-up mode: kvm_guest_time_update's catch-up.
   if (v.tsc.tscAlwaysCatchup) kvmTscCatchup(v);
@@ -377,6 +381,18 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       v.lastSlice = n;
       return R_EXIT;
     }
+    // vcpu_run(): an expired APIC timer goes to IRR before the next entry (kvm_inject_pending_timer_irqs).
+    if (apic !== null && apic.timer.pending) apic.injectPendingTimer();
+    // KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS) is served before anything is injected.
+    if (v.tripleFault) {
+      v.tripleFault = false;
+      setExit(v, KVM_EXIT_SHUTDOWN);
+      v.lastSlice = n;
+      return R_EXIT;
+    }
+    // The exits above leave before the guest is entered; from here the vCPU has run
+    // (vcpu->arch.last_vmentry_cpu, kvm_vcpu_has_run: only an identical CPUID is accepted after it).
+    v.hasRun = true;
     if (cpu.program === null) {
       // handle_emulation_failure(): the emulator decoded nothing it could run.
       v.stat.exits++;
@@ -385,15 +401,6 @@ function enterGuest(v: KvmVcpu, budget: number): number {
       setExit(v, KVM_EXIT_INTERNAL_ERROR);
       setU32(v.run, RUN.internalSuberror, KVM_INTERNAL_ERROR_EMULATION);
       setU32(v.run, RUN.internalNdata, 0);
-      return R_EXIT;
-    }
-    // vcpu_run(): an expired APIC timer goes to IRR before the next entry (kvm_inject_pending_timer_irqs).
-    if (apic !== null && apic.timer.pending) apic.injectPendingTimer();
-    // KVM_REQ_TRIPLE_FAULT (KVM_SET_VCPU_EVENTS) is served before anything is injected.
-    if (v.tripleFault) {
-      v.tripleFault = false;
-      setExit(v, KVM_EXIT_SHUTDOWN);
-      v.lastSlice = n;
       return R_EXIT;
     }
     // KVM_REQ_NMI: process_nmi().

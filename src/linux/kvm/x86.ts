@@ -59,6 +59,7 @@ import {
 import { RESET_RIP, SREGS_CS_BASE, SREGS_CS_SELECTOR } from './x86-reset.js';
 import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts/linux/kvm.js';
 import { xsave2Size } from './fpu.js';
+import { kvmApicSetVersion } from './cpuid.js';
 import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
 import { KVM_GMEM_SUPPORTED_FLAGS } from './guest-memfd.js';
 import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
@@ -337,6 +338,8 @@ export function setLapic(v: KvmVcpu, arg: UserArg): number {
     setU32(s, APIC_ICR + 4, getU32(s, APIC_ICR2));
   }
   apic.setState(s);
+  // kvm_apic_set_version(): the LVR the user passed is replaced by what the vCPU and VM say now.
+  kvmApicSetVersion(v);
   v.kvm.ioapic?.rtcRestoreOne(v);
   return 0;
 }
@@ -510,7 +513,7 @@ export function getDebugregs(v: KvmVcpu, arg: UserArg): number {
   const b = arg.user(kvm_debugregs.size);
   b.fill(0);
   for (let i = 0; i < 4; i++) setU64(b, DBG_DB + i * 8, v.db[i]!);
-  setU64n(b, DBG_DR6, v.dr6);
+  setU64(b, DBG_DR6, v.dr6);
   setU64n(b, DBG_DR7, v.dr7);
   return 0;
 }
@@ -528,7 +531,7 @@ export function setDebugregs(v: KvmVcpu, arg: UserArg): number {
   if (dr6 >> 32n) throw kerr('EINVAL', `dr6 0x${dr6.toString(16)} has bits above 31 set`);
   if (dr7 >> 32n) throw kerr('EINVAL', `dr7 0x${dr7.toString(16)} has bits above 31 set`);
   for (let i = 0; i < 4; i++) v.db[i] = getU64(b, DBG_DB + i * 8);
-  v.dr6 = Number(dr6);
+  v.dr6 = dr6;
   v.dr7 = Number(dr7);
   return 0;
 }

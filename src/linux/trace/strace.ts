@@ -425,8 +425,8 @@ function formatFcntl(ev: SyscallEvent): string {
  * (O_CREAT or __O_TMPFILE), as print_numeric_umode_t() does: the 16-bit umode_t in `%#03o`.
  */
 function formatOpenat(ev: SyscallEvent): string {
-  const [, path, flags, mode] = ev.args as [string, string, number, number | undefined];
-  let text = `openat(AT_FDCWD, ${JSON.stringify(path)}, ${formatFlags(flags, OPEN_FLAGS)}`;
+  const [dir, path, flags, mode] = ev.args as [string | number, string, number, number | undefined];
+  let text = `openat(${dir}, ${JSON.stringify(path)}, ${formatFlags(flags, OPEN_FLAGS)}`;
   if (flags & (F.O_CREAT | F.__O_TMPFILE)) text += `, ${umode(mode ?? 0)}`;
   return `${text}) = ${result(ev, String(ev.ret))}`;
 }
@@ -440,6 +440,16 @@ function umode(mode: number): string {
 /** printuid(): a uid_t or gid_t, `-1` for (uid_t)-1. */
 function printUid(id: number): string {
   return id === 0xffffffff ? '-1' : String(id);
+}
+
+/**
+ * fchownat (print_dirfd(), the path, owner, group, at_flags) and fchmodat (print_dirfd(), the path, the
+ * mode) as strace 6.1 prints them.
+ */
+function formatOwnerModeAt(ev: SyscallEvent): string {
+  const [dir, path, a, b, flags] = ev.args as [string | number, string, number, number | undefined, number | undefined];
+  const rest = b === undefined ? umode(a) : `${printUid(a)}, ${printUid(b)}, ${flagsOrUnknown(flags ?? 0, AT_FLAGS, 'AT_???')}`;
+  return `${ev.syscall}(${dir}, ${JSON.stringify(path)}, ${rest}) = ${result(ev, String(ev.ret))}`;
 }
 
 /** chown/lchown/fchown (path or fd, owner, group) and chmod/fchmod (path or fd, mode) as strace prints them. */
@@ -490,6 +500,44 @@ function formatNewfstatat(ev: SyscallEvent): string {
   }
   const dir = dirfd === F.AT_FDCWD ? 'AT_FDCWD' : String(dirfd);
   return `newfstatat(${dir}, ${JSON.stringify(path)}, ${buf}, ${flagsOrUnknown(flags, AT_FLAGS, 'AT_???')}) = ${result(ev, String(ev.ret))}`;
+}
+
+/** strace's at_statx_sync_types, at_flags (without the sync bits), statx_masks and statx_attrs xlats, in its order. */
+const STATX_SYNC = flagSet([
+  [0, 'AT_STATX_SYNC_AS_STAT', 0x6000],
+  [0x2000, 'AT_STATX_FORCE_SYNC'],
+  [0x4000, 'AT_STATX_DONT_SYNC'],
+]);
+const STATX_AT_FLAGS = flagSet([
+  [F.AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'],
+  [F.AT_NO_AUTOMOUNT, 'AT_NO_AUTOMOUNT'],
+  [F.AT_EMPTY_PATH, 'AT_EMPTY_PATH'],
+]);
+const STATX_MASKS = flagSet([
+  [0xfff, 'STATX_ALL'], [0x7ff, 'STATX_BASIC_STATS'], [0x1, 'STATX_TYPE'], [0x2, 'STATX_MODE'], [0x4, 'STATX_NLINK'],
+  [0x8, 'STATX_UID'], [0x10, 'STATX_GID'], [0x20, 'STATX_ATIME'], [0x40, 'STATX_MTIME'], [0x80, 'STATX_CTIME'],
+  [0x100, 'STATX_INO'], [0x200, 'STATX_SIZE'], [0x400, 'STATX_BLOCKS'], [0x800, 'STATX_BTIME'], [0x1000, 'STATX_MNT_ID'],
+  [0x2000, 'STATX_DIOALIGN'],
+]);
+const STATX_ATTRS = flagSet([
+  [0x4, 'STATX_ATTR_COMPRESSED'], [0x10, 'STATX_ATTR_IMMUTABLE'], [0x20, 'STATX_ATTR_APPEND'], [0x40, 'STATX_ATTR_NODUMP'],
+  [0x800, 'STATX_ATTR_ENCRYPTED'], [0x1000, 'STATX_ATTR_AUTOMOUNT'], [0x2000, 'STATX_ATTR_MOUNT_ROOT'],
+  [0x100000, 'STATX_ATTR_VERITY'], [0x200000, 'STATX_ATTR_DAX'],
+]);
+
+/**
+ * statx as strace 6.1 prints it (src/statx.c): the sync type, then the other flags; the mask; the
+ * struct abbreviated to its mask, attributes, mode and size; a failed call's buffer as its address.
+ */
+function formatStatx(ev: SyscallEvent): string {
+  const [dir, path, flags, mask, sx] = ev.args as [string | number, string, number, number, { stx_mask: number; stx_attributes: number; stx_mode: number; stx_size: number } | 'addr' | null];
+  const rest = flags & ~0x6000;
+  const flagText = formatFlags(flags & 0x6000, STATX_SYNC) + (rest ? `|${formatFlags(rest, STATX_AT_FLAGS)}` : '');
+  let buf: string;
+  if (sx === null) buf = 'NULL';
+  else if (sx === 'addr') buf = '0x0';
+  else buf = `{stx_mask=${flagsOrUnknown(sx.stx_mask, STATX_MASKS, 'STATX_???')}, stx_attributes=${flagsOrUnknown(sx.stx_attributes, STATX_ATTRS, 'STATX_ATTR_???')}, stx_mode=${symbolicMode(sx.stx_mode)}, stx_size=${sx.stx_size}, ...}`;
+  return `statx(${dir}, ${JSON.stringify(path)}, ${flagText}, ${flagsOrUnknown(mask, STATX_MASKS, 'STATX_???')}, ${buf}) = ${result(ev, String(ev.ret))}`;
 }
 
 /** A limit as strace's sprint_rlim64() (src/resource.c) prints it: multiples of 1024 as `N*1024`. */
@@ -552,6 +600,15 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     }
     case 'readlink':
       return `readlink(${JSON.stringify(a[0])}, ${a[1] !== undefined ? JSON.stringify(a[1]) : '0x0'}, 4096) = ${result(ev, dec(ev.ret))}`;
+    case 'readlinkat':
+      return `readlinkat(${a[0]}, ${JSON.stringify(a[1])}, ${a[2] !== undefined ? JSON.stringify(a[2]) : '0x0'}, 4096) = ${result(ev, dec(ev.ret))}`;
+    case 'chdir':
+      return `chdir(${JSON.stringify(a[0])}) = ${result(ev, dec(ev.ret))}`;
+    case 'fchdir':
+      return `fchdir(${a[0]}) = ${result(ev, dec(ev.ret))}`;
+    case 'getcwd':
+      // print_getcwd(): the path the call wrote, or the buffer's address when it failed.
+      return `getcwd(${ev.errno ? '0x0' : JSON.stringify(a[0])}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
     case 'getdents64':
       return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
     case 'fcntl':
@@ -569,8 +626,12 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return formatPrlimit(ev);
     case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':
       return formatOwnerMode(ev);
+    case 'fchownat': case 'fchmodat':
+      return formatOwnerModeAt(ev);
     case 'newfstatat':
       return formatNewfstatat(ev);
+    case 'statx':
+      return formatStatx(ev);
     case 'getgroups': case 'setgroups': {
       // print_groups(): the gids, or the address strace would not (or could not) read.
       const list = a[1] as readonly number[] | 'addr' | null;

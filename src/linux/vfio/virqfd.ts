@@ -63,6 +63,7 @@ export class Virqfd implements WaitEntry {
     this.eventfd.wqh.remove(this);
     this.eventfd.doRead();
     this.sched.flushWork(this.inject);
+    this.eventfd.put();
   }
 }
 
@@ -71,7 +72,7 @@ export function virqfdEnable(ctx: FileContext, slot: VirqfdSlot, fd: number, han
   const efd = eventfdCtxFdget(ctx, fd, 'unmask eventfd');
   if (slot.current !== null) throw kerr('EBUSY', `an unmask eventfd (eventfd#${slot.current.eventfd.id}) is already registered for ${name}; unregister it with fd -1 first`);
   const sched = ctx.kernel.sched;
-  const v = new Virqfd(efd, handler, thread, slot, sched, name);
+  const v = new Virqfd(efd.get(), handler, thread, slot, sched, name);
   slot.current = v;
   efd.wqh.add(v);
   if (!efd.isZero && handler() !== 0) sched.queueWork(v.inject);

@@ -207,4 +207,27 @@ describe('the held timer (suspend/resume)', () => {
     expect(log.length).toBe(2);
     expect(log[1]).toBe(7 * p);
   });
+
+  it('stopped while held, the expiry stays where the kernel\'s periodic hrtimer stopped, moved on by every period it fired (pit_timer_fn, destroy_pit_timer, __kpit_elapsed)', () => {
+    // Period raised to the minimum, so the count read after the stop shows which expiry was kept.
+    const { sched, pit, log, load, ctl } = make(200_000);
+    load(0, 0x34, 10, 0);
+    const first = ticksToNs(10);
+    const P = 200_000;
+    ctl.hold = true;
+    sched.advance(first);
+    sched.advance(3 * P + 12_345);
+    expect(log.length).toBe(1);
+    // KVM_SET_PIT with channel 0 in mode 7: pit_load_count() destroys the timer (hrtimer_cancel).
+    pit.channels[0].mode = 7;
+    pit.loadCount(0, 10);
+    // The kernel's timer fired at first, first+P, first+2P, first+3P: its expiry is first+4P.
+    const expires = first + 4 * P;
+    expect(pit.expires).toBe(expires);
+    const countAt = (now: number) => 10 - (nsToTicks(P - (expires - now)) % 10);
+    expect(pit.getCount(0)).toBe(countAt(sched.now));
+    sched.advance(777_777);
+    expect(pit.getCount(0)).toBe(countAt(sched.now));
+    expect(sched.nextTimerAt()).toBeUndefined();
+  });
 });

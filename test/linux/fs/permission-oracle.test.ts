@@ -116,6 +116,8 @@ const SCRIPT: readonly string[] = [
   // and the new set decides group permission at once.
   '1000:1000:3000,2000,5,2000:0 getgroups -', '1000:1000:3000,2000,5:0 getgroups - 2', '1000:1000:3000,2000,5:0 getgroups - 3',
   `${U} setgroups - 2000`, '1000:1000:-:40 setgroups g750/f 2000', '1000:1000:2000:40 setgroups g750/f -', '1000:1000:2000:40 setgroups - 7,3,5',
+  // groups_from_user(): a gid with no kgid ((gid_t)-1, unmapped in the initial user namespace) is EINVAL.
+  '1000:1000:2000:40 setgroups - 7,-1,5', '1000:1000:2000:40 setgroups g750/f -1',
 ];
 
 const CHANGES = /^(chown|lchown|fchown|chmod|fchmod)\(/;

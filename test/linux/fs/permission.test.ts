@@ -282,6 +282,19 @@ describe('supplementary groups (kernel/groups.c getgroups, setgroups)', () => {
     ]);
   });
 
+  it('a gid of (gid_t)-1 is EINVAL, read in list order before a short list faults, and the groups stay (groups_from_user: gid_valid)', () => {
+    const host = Host.create();
+    const p = host.spawn({ uid: 1000, gid: 1000, capabilities: cap(CAP_SETGID) });
+    p.setgroups(1, Uint32Array.of(2000));
+    expectErrno(() => p.setgroups(3, Uint32Array.of(7, 0xffffffff, 5)), 'EINVAL');
+    expectErrno(() => p.setgroups(3, Uint32Array.of(0xffffffff)), 'EINVAL');
+    expectErrno(() => p.setgroups(3, Uint32Array.of(7)), 'EFAULT');
+    expect(p.groups).toEqual([2000]);
+    // 0xfffffffe is a group like any other.
+    p.setgroups(1, Uint32Array.of(0xfffffffe));
+    expect(p.groups).toEqual([0xfffffffe]);
+  });
+
   it('the new set decides group permission at once', () => {
     const { host, root } = tree();
     root.chown('/t/priv', 0, 2000);

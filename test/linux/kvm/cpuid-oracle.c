@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 static struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[1024]; } b;
 static struct { struct kvm_cpuid c; struct kvm_cpuid_entry e[4]; } b1;
@@ -115,5 +116,94 @@ int main(void) {
   res("cap EXT_EMUL_CPUID", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXT_EMUL_CPUID));
   res("cap SET_TSS_ADDR", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR));
   res("cap SET_IDENTITY_MAP_ADDR", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR));
+
+  /*
+   * What kvm_vcpu_after_set_cpuid() derives, on a split-irqchip VM: the LAPIC version is recomputed only
+   * when the table has a leaf 1 (kvm_apic_set_version under `if (best && apic)`), and the PV features
+   * come from the table each time, 0 when it has no KVM leaves (kvm_apply_cpuid_pv_features_quirk).
+   */
+  int vm2 = ioctl(kvm, KVM_CREATE_VM, 0);
+  struct kvm_enable_cap ec = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+  res("split irqchip", ioctl(vm2, KVM_ENABLE_CAP, &ec));
+  int v2 = ioctl(vm2, KVM_CREATE_VCPU, 0);
+  struct kvm_lapic_state lapic;
+  one(1, 0, 0, 0);
+  b.e[0].ecx = 1u << 21;
+  res("split: set_cpuid2 leaf 1 with X2APIC", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("split: get_lapic", ioctl(v2, KVM_GET_LAPIC, &lapic));
+  printf("  LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  one(0x80000000, 0, 0x80000000, 0);
+  res("split: set_cpuid2 without leaf 1", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("split: get_lapic", ioctl(v2, KVM_GET_LAPIC, &lapic));
+  printf("  LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = { 1 } };
+  res("enforce pv feature cpuid", ioctl(v2, KVM_ENABLE_CAP, &ec));
+  struct { struct kvm_msrs m; struct kvm_msr_entry e[1]; } msr = { .m.nmsrs = 1, .e[0] = { .index = 0x4b564d01, .data = 0x4001 } };
+  res("set MSR_KVM_SYSTEM_TIME_NEW, no KVM leaves", ioctl(v2, KVM_SET_MSRS, &msr));
+  memset(&b, 0, sizeof b);
+  b.c.nent = 2;
+  b.e[0] = (struct kvm_cpuid_entry2){ .function = 0x40000000, .eax = 0x40000001, .ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x4d };
+  b.e[1] = (struct kvm_cpuid_entry2){ .function = 0x40000001, .eax = 1u << 3 };
+  res("set_cpuid2 KVM leaves with CLOCKSOURCE2", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("set MSR_KVM_SYSTEM_TIME_NEW", ioctl(v2, KVM_SET_MSRS, &msr));
+  one(1, 0, 0, 0);
+  res("set_cpuid2 without KVM leaves", ioctl(v2, KVM_SET_CPUID2, &b));
+  res("set MSR_KVM_SYSTEM_TIME_NEW", ioctl(v2, KVM_SET_MSRS, &msr));
+
+  /*
+   * kvm_vcpu_has_run() is "entered the guest once" (last_vmentry_cpu): a KVM_RUN that leaves before the
+   * entry (KVM_REQ_TRIPLE_FAULT's SHUTDOWN, immediate_exit) does not freeze the guest CPUID.
+   */
+  int vm3 = ioctl(kvm, KVM_CREATE_VM, 0);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args = { 1 } };
+  res("triple fault event", ioctl(vm3, KVM_ENABLE_CAP, &ec));
+  int v3 = ioctl(vm3, KVM_CREATE_VCPU, 0);
+  struct kvm_run *run3 = mmap(0, ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, v3, 0);
+  one(0x80000008, 0, 0x3030, 0);
+  res("set_cpuid2 A", ioctl(v3, KVM_SET_CPUID2, &b));
+  struct kvm_vcpu_events ev;
+  memset(&ev, 0, sizeof ev);
+  ev.flags = KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+  ev.triple_fault.pending = 1;
+  res("set_vcpu_events triple fault", ioctl(v3, KVM_SET_VCPU_EVENTS, &ev));
+  res("run", ioctl(v3, KVM_RUN, 0));
+  printf("  exit %u\n", run3->exit_reason);
+  one(0x80000008, 0, 0x3028, 0);
+  res("set_cpuid2 B after the SHUTDOWN", ioctl(v3, KVM_SET_CPUID2, &b));
+  run3->immediate_exit = 1;
+  res("run, immediate_exit", ioctl(v3, KVM_RUN, 0));
+  one(0x80000008, 0, 0x3030, 0);
+  res("set_cpuid2 A after immediate_exit", ioctl(v3, KVM_SET_CPUID2, &b));
+
+  /*
+   * kvm_apic_set_version() runs again in kvm_apic_set_state (KVM_SET_LAPIC) and kvm_lapic_reset (INIT),
+   * with the VM's suppress-EOI-broadcast mode as it is then.
+   */
+  int vm4 = ioctl(kvm, KVM_CREATE_VM, 0);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+  res("lvr: split irqchip", ioctl(vm4, KVM_ENABLE_CAP, &ec));
+  int va = ioctl(vm4, KVM_CREATE_VCPU, 0), vb = ioctl(vm4, KVM_CREATE_VCPU, 1);
+  one(1, 0, 0, 0);
+  b.e[0].ecx = 1u << 21;
+  res("lvr: set_cpuid2 X2APIC, vCPU 0", ioctl(va, KVM_SET_CPUID2, &b));
+  res("lvr: set_cpuid2 X2APIC, vCPU 1", ioctl(vb, KVM_SET_CPUID2, &b));
+  ioctl(va, KVM_GET_LAPIC, &lapic);
+  *(uint32_t *)&lapic.regs[0xf0] = 0x1ff;
+  res("lvr: vCPU 0 set_lapic SPIV", ioctl(va, KVM_SET_LAPIC, &lapic));
+  printf("  LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  ec = (struct kvm_enable_cap){ .cap = KVM_CAP_X2APIC_API, .args = { 1u << 3 } };
+  res("lvr: x2apic api DISABLE_SUPPRESS_EOI_BROADCAST", ioctl(vm4, KVM_ENABLE_CAP, &ec));
+  ioctl(va, KVM_GET_LAPIC, &lapic);
+  printf("  vCPU 0 LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  ioctl(vb, KVM_GET_LAPIC, &lapic);
+  res("lvr: vCPU 1 set_lapic", ioctl(vb, KVM_SET_LAPIC, &lapic));
+  ioctl(vb, KVM_GET_LAPIC, &lapic);
+  printf("  vCPU 1 LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
+  struct kvm_msi msi = { .address_lo = 0xfee00000, .data = 0x500 };
+  res("lvr: INIT to APIC 0", ioctl(vm4, KVM_SIGNAL_MSI, &msi));
+  struct kvm_mp_state mp;
+  res("lvr: vCPU 0 get_mp_state", ioctl(va, KVM_GET_MP_STATE, &mp));
+  ioctl(va, KVM_GET_LAPIC, &lapic);
+  printf("  vCPU 0 LVR directed EOI %u\n", (*(uint32_t *)&lapic.regs[0x30] >> 24) & 1);
   return 0;
 }

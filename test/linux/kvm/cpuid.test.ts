@@ -15,9 +15,10 @@ import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { getU32, setU32 } from '../../../abi/bytes.js';
 import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { X86_CR4_OSXSAVE, X86_CR4_UMIP } from '../../../include-ts/asm/processor-flags.js';
 import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
-import { errno, K, run, signalMsi, vmm } from './helpers.js';
+import { enableCap, errno, K, oneMsr, run, signalMsi, vmm } from './helpers.js';
 import { GuestAsm } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
 import { APIC_DEFAULT_PHYS_BASE, APIC_LVTT } from '../../../src/hw/x86/apicdef.js';
@@ -30,7 +31,8 @@ const SKIP = oracleSkip('KVM CPUID', ['kvm']);
 /** The model half of cpuid-oracle.c, line for line. */
 function modelLines(): string[] {
   const out: string[] = [];
-  const p: Process = Host.create().spawn();
+  const host = Host.create();
+  const p: Process = host.spawn();
   const b = new Uint8Array(8 + 1024 * E2);
   const b1 = new Uint8Array(8 + 4 * 24);
   const code = resultCode;
@@ -130,6 +132,81 @@ function modelLines(): string[] {
   res('cap EXT_EMUL_CPUID', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_EXT_EMUL_CPUID));
   res('cap SET_TSS_ADDR', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_SET_TSS_ADDR));
   res('cap SET_IDENTITY_MAP_ADDR', () => p.ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_SET_IDENTITY_MAP_ADDR));
+
+  // kvm_vcpu_after_set_cpuid() on a split-irqchip VM: kvm_apic_set_version only with a leaf 1; the PV
+  // features (kvm_apply_cpuid_pv_features_quirk) 0 for a table without KVM leaves.
+  const vm2 = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  res('split irqchip', () => enableCap(p, vm2, K.KVM_CAP_SPLIT_IRQCHIP, 24));
+  const v2 = p.ioctl(vm2, K.KVM_CREATE_VCPU, 0);
+  const lapic = K.kvm_lapic_state.alloc();
+  const lvr = () => out.push(`  LVR directed EOI ${(getU32(lapic.bytes, 0x30) >>> 24) & 1}`);
+  one(1, 0, 0, 0);
+  setU32(b, 8 + 20, 1 << 21);
+  res('split: set_cpuid2 leaf 1 with X2APIC', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  res('split: get_lapic', () => p.ioctl(v2, K.KVM_GET_LAPIC, lapic));
+  lvr();
+  one(0x80000000, 0, 0x80000000, 0);
+  res('split: set_cpuid2 without leaf 1', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  res('split: get_lapic', () => p.ioctl(v2, K.KVM_GET_LAPIC, lapic));
+  lvr();
+  res('enforce pv feature cpuid', () => enableCap(p, v2, K.KVM_CAP_ENFORCE_PV_FEATURE_CPUID, 1));
+  const msr = (what: string) => out.push(`${what}: ${oneMsr(p, v2, true, 0x4b564d01, 0x4001n).r}`);
+  msr('set MSR_KVM_SYSTEM_TIME_NEW, no KVM leaves');
+  b.set(cpuid2([[0x40000000, 0, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d], [0x40000001, 0, 0, 1 << 3, 0, 0, 0]]));
+  res('set_cpuid2 KVM leaves with CLOCKSOURCE2', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  msr('set MSR_KVM_SYSTEM_TIME_NEW');
+  one(1, 0, 0, 0);
+  res('set_cpuid2 without KVM leaves', () => p.ioctl(v2, K.KVM_SET_CPUID2, b));
+  msr('set MSR_KVM_SYSTEM_TIME_NEW');
+
+  // kvm_vcpu_has_run() counts guest entries: KVM_RUNs that leave before one do not freeze the CPUID.
+  const vm3 = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  res('triple fault event', () => enableCap(p, vm3, K.KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1));
+  const v3 = p.ioctl(vm3, K.KVM_CREATE_VCPU, 0);
+  const run3 = p.mmap(null, p.ioctl(kvm, K.KVM_GET_VCPU_MMAP_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED, v3, 0);
+  const g = new GuestAsm('hlt').label('start');
+  host.control.kvm.loadGuest(p, v3, g.hlt().build()); // never entered: the machine's vCPU has no memory
+  one(0x80000008, 0, 0x3030, 0);
+  res('set_cpuid2 A', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
+  const ev = K.kvm_vcpu_events.alloc();
+  ev.flags = K.KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+  ev.triple_fault.pending = 1;
+  res('set_vcpu_events triple fault', () => p.ioctl(v3, K.KVM_SET_VCPU_EVENTS, ev));
+  res('run', () => p.ioctl(v3, K.KVM_RUN));
+  out.push(`  exit ${run3.read32(8)}`);
+  one(0x80000008, 0, 0x3028, 0);
+  res('set_cpuid2 B after the SHUTDOWN', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
+  run3.write8(1, 1);
+  res('run, immediate_exit', () => p.ioctl(v3, K.KVM_RUN));
+  one(0x80000008, 0, 0x3030, 0);
+  res('set_cpuid2 A after immediate_exit', () => p.ioctl(v3, K.KVM_SET_CPUID2, b));
+
+  // kvm_apic_set_version() again in KVM_SET_LAPIC and INIT, with the VM's suppress-EOI-broadcast mode then.
+  const vm4 = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
+  res('lvr: split irqchip', () => enableCap(p, vm4, K.KVM_CAP_SPLIT_IRQCHIP, 24));
+  const va = p.ioctl(vm4, K.KVM_CREATE_VCPU, 0);
+  const vb = p.ioctl(vm4, K.KVM_CREATE_VCPU, 1);
+  one(1, 0, 0, 0);
+  setU32(b, 8 + 20, 1 << 21);
+  res('lvr: set_cpuid2 X2APIC, vCPU 0', () => p.ioctl(va, K.KVM_SET_CPUID2, b));
+  res('lvr: set_cpuid2 X2APIC, vCPU 1', () => p.ioctl(vb, K.KVM_SET_CPUID2, b));
+  const eoi = (prefix: string) => out.push(`  ${prefix}LVR directed EOI ${(getU32(lapic.bytes, 0x30) >>> 24) & 1}`);
+  p.ioctl(va, K.KVM_GET_LAPIC, lapic);
+  setU32(lapic.bytes, 0xf0, 0x1ff);
+  res('lvr: vCPU 0 set_lapic SPIV', () => p.ioctl(va, K.KVM_SET_LAPIC, lapic));
+  eoi('');
+  res('lvr: x2apic api DISABLE_SUPPRESS_EOI_BROADCAST', () => enableCap(p, vm4, K.KVM_CAP_X2APIC_API, 1 << 3));
+  p.ioctl(va, K.KVM_GET_LAPIC, lapic);
+  eoi('vCPU 0 ');
+  p.ioctl(vb, K.KVM_GET_LAPIC, lapic);
+  res('lvr: vCPU 1 set_lapic', () => p.ioctl(vb, K.KVM_SET_LAPIC, lapic));
+  p.ioctl(vb, K.KVM_GET_LAPIC, lapic);
+  eoi('vCPU 1 ');
+  res('lvr: INIT to APIC 0', () => signalMsi(p, vm4, 0xfee00000, 0x500));
+  const mp = new Uint8Array(4);
+  res('lvr: vCPU 0 get_mp_state', () => p.ioctl(va, K.KVM_GET_MP_STATE, mp));
+  p.ioctl(va, K.KVM_GET_LAPIC, lapic);
+  eoi('vCPU 0 ');
   return out;
 }
 

@@ -44,6 +44,13 @@ int main(void) {
   get("get again", 0);
   { struct kvm_dirty_log l = {0}; res("get NULL bitmap", ioctl(vm, KVM_GET_DIRTY_LOG, &l)); }
   mem[0x2000] = 1; get("get after a VMM write", 0);
+  /* kvm_clear_dirty_log_protect() does not ask for manual protect: it clears what the mask names. */
+  go("run again");
+  clr("clear 0x2 without manual protect", 0, 16, 0x2);
+  get("get after that clear", 0);
+  /* A slot made while INITIALLY_SET is off starts clean; the capability given later does not set it. */
+  cap("enable PROTECT alone", 0, 1);
+  cap("enable 0", 0, 0);
   cap("enable flags 1", 1, 1);
   cap("enable INITIALLY_SET alone", 0, 2);
   cap("enable 4", 0, 4);
@@ -69,5 +76,12 @@ int main(void) {
   { struct kvm_clear_dirty_log c = {0}; c.num_pages = 16; res("clear NULL bitmap", ioctl(vm, KVM_CLEAR_DIRTY_LOG, &c)); }
   slot("move slot", 0x100000, KVM_MEM_LOG_DIRTY_PAGES, mem, 16 * 4096);
   get("get after move", 0);
+  clr("clear, first_page 64 past the slot", 64, 0, 0);
+  clr("clear, first 0 num 0 after the move", 0, 0, 0);
+  { struct kvm_clear_dirty_log c = {0}; c.slot = 5; c.first_page = 1; res("clear, no slot 5, first_page 1", ioctl(vm, KVM_CLEAR_DIRTY_LOG, &c)); }
+  { struct kvm_clear_dirty_log c = {0}; c.slot = 5; res("clear, no slot 5", ioctl(vm, KVM_CLEAR_DIRTY_LOG, &c)); }
+  slot("delete slot", 0x100000, 0, mem, 0);
+  slot("slot 0 again, logging", 0, KVM_MEM_LOG_DIRTY_PAGES, mem, 16 * 4096);
+  get("get, new slot", 0);
   return 0;
 }

@@ -48,10 +48,10 @@ function setup(pages = 16) {
     const dv = new DataView(bitmap.bytes!.buffer, bitmap.bytes!.byteOffset);
     return `${dv.getBigUint64(0, true).toString(16)} ${dv.getBigUint64(8, true).toString(16)}`;
   };
-  const clear = (first: number, num: number, mask: bigint, ptr: number | null = bitmap.addr): string => {
-    if (ptr !== null) new DataView(bitmap.bytes!.buffer, bitmap.bytes!.byteOffset).setBigUint64(0, mask, true);
+  const clear = (first: number, num: number, mask: bigint, ptr: number | null = bitmap.addr, slotId = 0): string => {
+    if (ptr) new DataView(bitmap.bytes!.buffer, bitmap.bytes!.byteOffset).setBigUint64(0, mask, true);
     const c = K.kvm_clear_dirty_log.alloc();
-    c.slot = 0;
+    c.slot = slotId;
     c.first_page = BigInt(first);
     c.num_pages = num;
     c.dirty_bitmap = BigInt(ptr ?? 0);
@@ -103,6 +103,11 @@ function modelLines(): string[] {
   line('get NULL bitmap', s.get(0, 0));
   s.mem.bytes![0x2000] = 1;
   line('get after a VMM write', s.get(0));
+  go('run again');
+  line('clear 0x2 without manual protect', s.clear(0, 16, 0x2n));
+  line('get after that clear', s.get(0));
+  line('enable PROTECT alone', s.cap(0, 1));
+  line('enable 0', s.cap(0, 0));
   line('enable flags 1', s.cap(1, 1));
   line('enable INITIALLY_SET alone', s.cap(0, 2));
   line('enable 4', s.cap(0, 4));
@@ -128,6 +133,13 @@ function modelLines(): string[] {
   line('clear NULL bitmap', s.clear(0, 16, 0n, null));
   line('move slot', s.slot(0x100000, K.KVM_MEM_LOG_DIRTY_PAGES));
   line('get after move', s.get(0));
+  line('clear, first_page 64 past the slot', s.clear(64, 0, 0n));
+  line('clear, first 0 num 0 after the move', s.clear(0, 0, 0n));
+  line('clear, no slot 5, first_page 1', s.clear(1, 0, 0n, 0, 5));
+  line('clear, no slot 5', s.clear(0, 0, 0n, 0, 5));
+  line('delete slot', s.slot(0x100000, 0, 0));
+  line('slot 0 again, logging', s.slot(0, K.KVM_MEM_LOG_DIRTY_PAGES));
+  line('get, new slot', s.get(0));
   return out;
 }
 

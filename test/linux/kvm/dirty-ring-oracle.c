@@ -53,7 +53,7 @@ int main(void) {
   kvm = open("/dev/kvm", O_RDWR);
   res("cap DIRTY_LOG_RING", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
   res("cap DIRTY_LOG_RING_ACQ_REL", ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING_ACQ_REL));
-  res("cap DIRTY_LOG_RING_WITH_BITMAP", ioctl(kvm, KVM_CHECK_EXTENSION, 228));
+  res("cap DIRTY_LOG_RING_WITH_BITMAP", ioctl(kvm, KVM_CHECK_EXTENSION, 225));
   int vm = ioctl(kvm, KVM_CREATE_VM, 0);
   res("vm cap DIRTY_LOG_RING", ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
   res("vm cap DIRTY_LOG_RING_ACQ_REL", ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING_ACQ_REL));
@@ -62,11 +62,11 @@ int main(void) {
   res("enable size 12288", cap(vm, KVM_CAP_DIRTY_LOG_RING, 0, 12288));
   res("enable size 2048", cap(vm, KVM_CAP_DIRTY_LOG_RING, 0, 2048));
   res("enable size 2 MiB", cap(vm, KVM_CAP_DIRTY_LOG_RING, 0, 2 << 20));
-  res("enable WITH_BITMAP, no ring", cap(vm, 228, 0, 1));
+  res("enable WITH_BITMAP, no ring", cap(vm, 225, 0, 1));
   res("enable ACQ_REL 4096 flags 1", cap(vm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 1, 4096));
   res("enable again 8192", cap(vm, KVM_CAP_DIRTY_LOG_RING, 0, 8192));
   res("enable again 4096", cap(vm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 0, 4096));
-  res("enable WITH_BITMAP", cap(vm, 228, 0, 1));
+  res("enable WITH_BITMAP", cap(vm, 225, 0, 1));
   res("enable MANUAL_DIRTY_LOG_PROTECT2 flags 1", cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, 1, 1));
   res("vm cap DIRTY_LOG_RING after", ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
   res("reset, no vCPU", ioctl(vm, KVM_RESET_DIRTY_RINGS, 0));

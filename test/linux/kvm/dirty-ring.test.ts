@@ -31,7 +31,7 @@ import { oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const PAGE = 4096;
 const SKIP = oracleSkip('KVM dirty ring', ['kvm']);
-const WITH_BITMAP = 228;
+const WITH_BITMAP = K.KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP;
 const RESET = K.KVM_DIRTY_GFN_F_RESET;
 
 /** The oracle's guest: ECX stores of EAX at EDI, EDI += EBX after each; then HLT, and HLT again if resumed. */

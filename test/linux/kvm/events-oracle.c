@@ -220,6 +220,14 @@ int main(void) {
   get("payload delivered");
   ioctl(vfd, KVM_GET_SREGS, &sr);
   printf("cr2: %llx\n", (unsigned long long)sr.cr2);
+  /* kvm_deliver_exception_payload(): DR6 is an unsigned long, and a #DB payload's bits above 31 land in it. */
+  cap("enable exception payload", vm, KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  set("pending #DB payload with bit 40", KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (1ULL << 40) | 0x4001);
+  cap("disable exception payload", vm, KVM_CAP_EXCEPTION_PAYLOAD, 0);
+  get("#DB payload delivered");
+  struct kvm_debugregs dbg;
+  ioctl(vfd, KVM_GET_DEBUGREGS, &dbg);
+  printf("dr6: %llx\n", (unsigned long long)dbg.dr6);
   set("clear", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
   /* B: in-kernel irqchip. */
@@ -252,5 +260,64 @@ int main(void) {
   get("split: extint pending");
   run->immediate_exit = 1;
   dorun("split: run immediate_exit");
+
+  /*
+   * D: a SIPI vector from KVM_SET_VCPU_EVENTS is a u32, but kvm_apic_accept_events() delivers it as a u8
+   * (kvm_vcpu_deliver_sipi_vector: CS selector vector << 8, base vector << 12).
+   */
+  int vm4 = ioctl(kvm, KVM_CREATE_VM, 0);
+  ioctl(vm4, KVM_CREATE_IRQCHIP, 0);
+  ioctl(vm4, KVM_CREATE_VCPU, 0);
+  vfd = ioctl(vm4, KVM_CREATE_VCPU, 1);
+  struct kvm_lapic_state lapic;
+  ioctl(vfd, KVM_GET_LAPIC, &lapic);
+  *(uint32_t *)&lapic.regs[0xf0] = 0x1ff;
+  res("sipi: software-enable the APIC", ioctl(vfd, KVM_SET_LAPIC, &lapic));
+  mp.mp_state = KVM_MP_STATE_INIT_RECEIVED;
+  res("sipi: mp state INIT_RECEIVED", ioctl(vfd, KVM_SET_MP_STATE, &mp));
+  struct kvm_msi msi = { .address_lo = 0xfee01000, .data = 0x600 | 0x12 };
+  res("sipi: SIPI 0x12 to APIC 1", ioctl(vm4, KVM_SIGNAL_MSI, &msi));
+  struct kvm_vcpu_events e;
+  memset(&e, 0, sizeof e);
+  e.flags = KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+  e.sipi_vector = 0x1234;
+  res("sipi: sipi_vector 0x1234", ioctl(vfd, KVM_SET_VCPU_EVENTS, &e));
+  res("sipi: get mp state", ioctl(vfd, KVM_GET_MP_STATE, &mp));
+  ioctl(vfd, KVM_GET_SREGS, &sr);
+  printf("sipi: mp state %u cs %x base %llx\n", mp.mp_state, sr.cs.selector, (unsigned long long)sr.cs.base);
+
+  /*
+   * E: injecting a pending #DB clears DR7.GD (kvm_check_and_inject_events); another pending exception
+   * leaves it. One vCPU each, in a VM whose memory is all HLT.
+   */
+  int vm5 = ioctl(kvm, KVM_CREATE_VM, 0);
+  cap("gd: exception payload", vm5, KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  unsigned char *mem5 = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  memset(mem5, 0xf4, 0x10000);
+  struct kvm_userspace_memory_region m5 = { .slot = 0, .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem5 };
+  ioctl(vm5, KVM_SET_USER_MEMORY_REGION, &m5);
+  for (int i = 0; i < 2; i++) {
+    const char *name = i == 0 ? "gd: pending #DB" : "gd: pending #UD";
+    vfd = ioctl(vm5, KVM_CREATE_VCPU, i);
+    run = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, vfd, 0);
+    ioctl(vfd, KVM_GET_SREGS, &sr);
+    sr.cs.base = 0;
+    sr.cs.selector = 0;
+    ioctl(vfd, KVM_SET_SREGS, &sr);
+    struct kvm_regs rg;
+    memset(&rg, 0, sizeof rg);
+    rg.rip = 0x100;
+    rg.rflags = 2;
+    ioctl(vfd, KVM_SET_REGS, &rg);
+    struct kvm_debugregs dr;
+    memset(&dr, 0, sizeof dr);
+    dr.dr6 = 0xffff0ff0;
+    dr.dr7 = 0x2400;
+    res("gd: set DR7.GD", ioctl(vfd, KVM_SET_DEBUGREGS, &dr));
+    set(name, KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, i == 0 ? 1 : 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    res("gd: run", ioctl(vfd, KVM_RUN, 0));
+    ioctl(vfd, KVM_GET_DEBUGREGS, &dr);
+    printf("gd: dr7 %llx\n", (unsigned long long)dr.dr7);
+  }
   return 0;
 }

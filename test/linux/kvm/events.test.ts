@@ -24,7 +24,7 @@ import {
   KVM_VCPUEVENT_VALID_NMI_PENDING, KVM_VCPUEVENT_VALID_PAYLOAD, KVM_VCPUEVENT_VALID_SHADOW, KVM_VCPUEVENT_VALID_SIPI_VECTOR,
   KVM_VCPUEVENT_VALID_SMM, KVM_VCPUEVENT_VALID_TRIPLE_FAULT, KVM_SYNC_X86_EVENTS, kvm_sync_regs, kvm_vcpu_events,
 } from '../../../include-ts/asm/kvm.js';
-import { enableCap, errno, K, vmm, type Vmm } from './helpers.js';
+import { enableCap, errno, K, signalMsi, vmm, type Vmm } from './helpers.js';
 import { oracleSkip, runCOracle } from '../../support/c-oracle.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
@@ -80,7 +80,7 @@ class Steps {
       + ` pl=${u('exception_has_payload')}/${getU64(b, O('exception_payload')).toString(16)}`);
   }
   set(what: string, flags: number, excInj: number, excPend: number, excNr: number, irqInj: number, irqNr: number, shadow: number,
-    nmiPend: number, nmiMasked: number, smm: number, smiPend: number, latched: number, tf: number, hasPl: number, pl: number): void {
+    nmiPend: number, nmiMasked: number, smm: number, smiPend: number, latched: number, tf: number, hasPl: number, pl: number | bigint): void {
     const b = new Uint8Array(EVSZ);
     setU32(b, O('flags'), flags);
     b[O('exception.injected')] = excInj;
@@ -236,6 +236,14 @@ function modelLines(): string[] {
   cap(s, 'disable exception payload', v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 0);
   s.get('payload delivered');
   s.out.push(`cr2: ${getU64(s.sregs(), SREGS_CR2).toString(16)}`);
+  // kvm_deliver_exception_payload(): DR6 is an unsigned long, and a #DB payload's bits above 31 land in it.
+  cap(s, 'enable exception payload', v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  s.set('pending #DB payload with bit 40', KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (1n << 40n) | 0x4001n);
+  cap(s, 'disable exception payload', v.vm, K.KVM_CAP_EXCEPTION_PAYLOAD, 0);
+  s.get('#DB payload delivered');
+  const dbg = new Uint8Array(K.kvm_debugregs.size);
+  s.p.ioctl(s.fd, K.KVM_GET_DEBUGREGS, dbg);
+  s.out.push(`dr6: ${getU64(dbg, K.kvm_debugregs.offsetof('dr6')).toString(16)}`);
   s.set('clear', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
   // B: in-kernel irqchip (a second VM in the same process).
@@ -269,7 +277,50 @@ function modelLines(): string[] {
   c2.get('split: extint pending');
   c2.immediateExit = 1;
   c2.run('split: run immediate_exit');
-  return [...out, ...s.out, ...b.out, ...c.out, ...c2.out];
+
+  // D: a u32 SIPI vector from KVM_SET_VCPU_EVENTS, delivered as a u8 by kvm_apic_accept_events().
+  const vm4 = p.ioctl(v.kvm, K.KVM_CREATE_VM, 0);
+  p.ioctl(vm4, K.KVM_CREATE_IRQCHIP);
+  p.ioctl(vm4, K.KVM_CREATE_VCPU, 0);
+  const d = new Steps(v, p.ioctl(vm4, K.KVM_CREATE_VCPU, 1), -1);
+  const lapic = K.kvm_lapic_state.alloc();
+  p.ioctl(d.fd, K.KVM_GET_LAPIC, lapic);
+  setU32(lapic.bytes, 0xf0, 0x1ff);
+  d.res('sipi: software-enable the APIC', () => p.ioctl(d.fd, K.KVM_SET_LAPIC, lapic));
+  setU32(mp, 0, K.KVM_MP_STATE_INIT_RECEIVED);
+  d.res('sipi: mp state INIT_RECEIVED', () => p.ioctl(d.fd, K.KVM_SET_MP_STATE, mp));
+  d.res('sipi: SIPI 0x12 to APIC 1', () => signalMsi(p, vm4, 0xfee01000, 0x600 | 0x12));
+  const e = new Uint8Array(EVSZ);
+  setU32(e, O('flags'), KVM_VCPUEVENT_VALID_SIPI_VECTOR);
+  setU32(e, O('sipi_vector'), 0x1234);
+  d.res('sipi: sipi_vector 0x1234', () => p.ioctl(d.fd, K.KVM_SET_VCPU_EVENTS, e));
+  d.res('sipi: get mp state', () => p.ioctl(d.fd, K.KVM_GET_MP_STATE, mp));
+  const sr4 = K.kvm_sregs.alloc();
+  p.ioctl(d.fd, K.KVM_GET_SREGS, sr4);
+  d.out.push(`sipi: mp state ${getU32(mp, 0)} cs ${sr4.cs.selector.toString(16)} base ${sr4.cs.base.toString(16)}`);
+
+  // E: injecting a pending #DB clears DR7.GD (kvm_check_and_inject_events); a pending #UD leaves it.
+  const vm5 = p.ioctl(v.kvm, K.KVM_CREATE_VM, 0);
+  const e5 = new Steps(v, -1, -1);
+  cap(e5, 'gd: exception payload', vm5, K.KVM_CAP_EXCEPTION_PAYLOAD, 1);
+  const hlt = new GuestAsm('hlt').label('start');
+  hlt.hlt();
+  const prog = hlt.build();
+  for (let i = 0; i < 2; i++) {
+    const g = new Steps(v, p.ioctl(vm5, K.KVM_CREATE_VCPU, i), -1);
+    p.mmap(null, p.ioctl(v.kvm, K.KVM_GET_VCPU_MMAP_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED, g.fd, 0);
+    v.host.control.kvm.loadGuest(p, g.fd, prog);
+    const dr = K.kvm_debugregs.alloc();
+    dr.dr6 = 0xffff0ff0n;
+    dr.dr7 = 0x2400n;
+    g.res('gd: set DR7.GD', () => p.ioctl(g.fd, K.KVM_SET_DEBUGREGS, dr));
+    g.set(i === 0 ? 'gd: pending #DB' : 'gd: pending #UD', KVM_VCPUEVENT_VALID_PAYLOAD, 0, 1, i === 0 ? 1 : 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    g.res('gd: run', () => p.ioctl(g.fd, K.KVM_RUN));
+    p.ioctl(g.fd, K.KVM_GET_DEBUGREGS, dr);
+    g.out.push(`gd: dr7 ${dr.dr7.toString(16)}`);
+    e5.out.push(...g.out);
+  }
+  return [...out, ...s.out, ...b.out, ...c.out, ...c2.out, ...d.out, ...e5.out];
 }
 
 /** KVM_CREATE_VCPU 0 on `vm`, its kvm_run mapped; appended to v.vcpus/v.runs. */

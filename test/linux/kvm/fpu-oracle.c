@@ -280,5 +280,15 @@ int main(void) {
   res("  run, immediate_exit", ioctl(v0, KVM_RUN, 0));
   getf(v0, "  fpu");
   getx(v0, "  xsave");
+  /* XSAVES stores the CPU's own MXCSR_MASK with SSE or AVX state: the image's 0x34 does not survive. */
+  image(2, 0x1f80);
+  res("set_xsave bv 2, MXCSR_MASK 0x34", ioctl(v0, KVM_SET_XSAVE, xs));
+  getx(v0, "  xsave");
+  res("  run, immediate_exit", ioctl(v0, KVM_RUN, 0));
+  getx(v0, "  xsave");
+  image(4, 0x1f80);
+  res("set_xsave bv 4, MXCSR_MASK 0x34", ioctl(v0, KVM_SET_XSAVE, xs));
+  res("  run, immediate_exit", ioctl(v0, KVM_RUN, 0));
+  getx(v0, "  xsave");
   return 0;
 }

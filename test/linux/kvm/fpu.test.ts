@@ -270,6 +270,14 @@ function modelLines(): string[] {
   res('  run, immediate_exit', () => p.ioctl(v0, K.KVM_RUN, 0));
   getf(v0, '  fpu');
   getx(v0, '  xsave');
+  // XSAVES stores the CPU's own MXCSR_MASK with SSE or AVX state: the image's 0x34 does not survive.
+  setx(v0, 'set_xsave bv 2, MXCSR_MASK 0x34', image(2n, 0x1f80));
+  getx(v0, '  xsave');
+  res('  run, immediate_exit', () => p.ioctl(v0, K.KVM_RUN, 0));
+  getx(v0, '  xsave');
+  setx(v0, 'set_xsave bv 4, MXCSR_MASK 0x34', image(4n, 0x1f80));
+  res('  run, immediate_exit', () => p.ioctl(v0, K.KVM_RUN, 0));
+  getx(v0, '  xsave');
   return out;
 }
 

@@ -381,6 +381,12 @@ describe('guest_memfd on the model', () => {
     expect(s.anon.bytes!.every((x) => x === 0)).toBe(true);
   });
 
+  it('a slot refused after its binding (kvm_arch_prepare_memory_region: past 2^52) leaves the file range free (out_unbind)', () => {
+    const s = setup();
+    expect(s.bind(0, 2 ** 52 - PG, 2, 0)).toBe('E22');
+    expect(s.bind(0, 0, 2, 0)).toBe('0');
+  });
+
   it('a guest_memfd slot without MMAP faults through userspace_addr (no private memory on a default VM)', () => {
     const s = setup(0);
     expect(s.bind(0, 0, 4, 0)).toBe('0');

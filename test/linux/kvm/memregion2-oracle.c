@@ -89,6 +89,13 @@ int main(void) {
   r2("v2 overlap slot 1", 5, 0, 0x100000, 4096, 0, 0, 0, 0);
   r2("v2 size not page aligned", 5, 0, 0x500000, 100, 0, 0, 0, 0);
   r2("v2 address space 1", 1 << 16 | 5, 0, 0x500000, 4096, 0, 0, 0, 0);
+  /* x86.c kvm_arch_prepare_memory_region: a created or moved slot must end at or below 2^(kvm_mmu_max_gfn
+     bits + 12), checked after the overlap (EEXIST); this host has no TDP, so 52 bits. */
+  r2("v2 slot 9 ends at 2^52", 9, 0, (1ULL << 52) - 4096, 4096, 0, 0, 0, 0);
+  r2("v2 slot 10 at 2^52", 10, 0, 1ULL << 52, 4096, 0, 0, 0, 0);
+  r2("v2 slot 10 overlaps slot 9 and ends past 2^52", 10, 0, (1ULL << 52) - 4096, 8192, 0, 0, 0, 0);
+  r2("v2 move slot 9 to 2^52", 9, 0, 1ULL << 52, 4096, 0, 0, 0, 0);
+  r2("v2 slot 9 LOG_DIRTY_PAGES (flags only)", 9, KVM_MEM_LOG_DIRTY_PAGES, (1ULL << 52) - 4096, 4096, 0, 0, 0, 0);
   r2("v2 delete slot 0", 0, 0, 0, 0, 0, 0, 0, 0);
   r2("v2 delete slot 0 again", 0, 0, 0, 0, 0, 0, 0, 0);
   res("v2 NULL", ioctl(vm, SET_REGION2, 0));

@@ -113,6 +113,11 @@ function modelRun(): { lines: string[]; strace: string[] } {
   r2('v2 overlap slot 1', { slot: 5, gpa: 0x100000, size: PAGE });
   r2('v2 size not page aligned', { slot: 5, gpa: 0x500000, size: 100 });
   r2('v2 address space 1', { slot: (1 << 16) | 5, gpa: 0x500000, size: PAGE });
+  r2('v2 slot 9 ends at 2^52', { slot: 9, gpa: 2 ** 52 - PAGE, size: PAGE });
+  r2('v2 slot 10 at 2^52', { slot: 10, gpa: 2 ** 52, size: PAGE });
+  r2('v2 slot 10 overlaps slot 9 and ends past 2^52', { slot: 10, gpa: 2 ** 52 - PAGE, size: 2 * PAGE });
+  r2('v2 move slot 9 to 2^52', { slot: 9, gpa: 2 ** 52, size: PAGE });
+  r2('v2 slot 9 LOG_DIRTY_PAGES (flags only)', { slot: 9, flags: K.KVM_MEM_LOG_DIRTY_PAGES, gpa: 2 ** 52 - PAGE, size: PAGE });
   r2('v2 delete slot 0', { slot: 0 });
   r2('v2 delete slot 0 again', { slot: 0 });
   res('v2 NULL', () => p.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION2, 0));

@@ -98,6 +98,15 @@ function vfio_msihandler(_irq: number, arg: unknown): number {
   return HANDLED;
 }
 
+/** A trigger slot changing hands: the new context's reference taken, the old one's dropped (eventfd_ctx_put). */
+function swapRef(cur: EventFdCtx | null, next: EventFdCtx | null): EventFdCtx | null {
+  if (next !== cur) {
+    next?.get();
+    cur?.put();
+  }
+  return next;
+}
+
 export class VfioPciIntrsImpl implements VfioPciIntrs {
   irqType = IRQ_TYPE_NONE;
   msiQmax = 0;
@@ -218,11 +227,13 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
       this.ctx[0] = undefined;
       throw e;
     }
+    trigger?.get();
   }
 
   /** vfio_intx_set_signal(): swaps the trigger of enabled INTx. */
   private intxSetSignal(trigger: EventFdCtx | null): void {
-    this.ctx[0]!.trigger = trigger;
+    const c = this.ctx[0]!;
+    c.trigger = swapRef(c.trigger, trigger);
   }
 
   /** vfio_intx_disable() */
@@ -234,6 +245,7 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
       virqfdDisable(sched, ctx.mask);
       this.kernel.irq.freeIrq(this.pdev.irq, ctx);
       if (!this.pci23) this.kernel.irq.setDisableUnlazy(this.pdev.irq, false);
+      ctx.trigger?.put();
       this.ctx[0] = undefined;
     }
     this.irqType = IRQ_TYPE_NONE;
@@ -336,6 +348,7 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
       const cmd = this.memoryLockAndEnable();
       irq.freeIrq(old.irq, old.trigger);
       this.memoryUnlockAndRestore(cmd);
+      old.trigger?.put();
       this.ctx[vector] = undefined;
     }
     if (trigger === null) return;
@@ -349,7 +362,7 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
     } finally {
       this.memoryUnlockAndRestore(cmd);
     }
-    ctx.trigger = trigger;
+    ctx.trigger = trigger.get();
     this.ctx[vector] = ctx;
   }
 
@@ -478,14 +491,14 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
       case VFIO_PCI_ERR_IRQ_INDEX:
         if (action === VFIO_IRQ_SET_ACTION_TRIGGER && this.pdev.isPcie) {
           this.checkSingle('ERR', start, count);
-          this.errTrigger = this.setTriggerSingle(ctx, 'ERR', this.errTrigger, count, flags, data);
+          this.errTrigger = swapRef(this.errTrigger, this.setTriggerSingle(ctx, 'ERR', this.errTrigger, count, flags, data));
           return 0;
         }
         break;
       case VFIO_PCI_REQ_IRQ_INDEX:
         if (action === VFIO_IRQ_SET_ACTION_TRIGGER) {
           this.checkSingle('REQ', start, count);
-          this.reqTrigger = this.setTriggerSingle(ctx, 'REQ', this.reqTrigger, count, flags, data);
+          this.reqTrigger = swapRef(this.reqTrigger, this.setTriggerSingle(ctx, 'REQ', this.reqTrigger, count, flags, data));
           return 0;
         }
         break;
@@ -502,8 +515,8 @@ export class VfioPciIntrsImpl implements VfioPciIntrs {
     if (this.irqType === INTX) this.intxDisable();
     else if (this.irqType === VFIO_PCI_MSI_IRQ_INDEX) this.msiDisable(false);
     else if (this.irqType === VFIO_PCI_MSIX_IRQ_INDEX) this.msiDisable(true);
-    this.errTrigger = null;
-    this.reqTrigger = null;
+    this.errTrigger = swapRef(this.errTrigger, null);
+    this.reqTrigger = swapRef(this.reqTrigger, null);
   }
 
   /** vfio_pci_core_request(): the host asks for the device back (the count-th time). */

@@ -76,6 +76,8 @@ export interface IoeventfdOwner {
 export class Ioeventfd implements WaitEntry {
   /** Writes performed (inspection). */
   fired = 0;
+  /** Armed on the eventfd, holding a reference to it (the virqfd's, dropped at its shutdown). */
+  private hooked = false;
 
   constructor(
     readonly bar: number,
@@ -93,7 +95,7 @@ export class Ioeventfd implements WaitEntry {
       this.ctx.doRead();
       this.doWrite();
     }
-    if (mask & EPOLLHUP) this.ctx.wqh.remove(this);
+    if (mask & EPOLLHUP) this.disarm();
   }
 
   private doWrite(): void {
@@ -105,12 +107,17 @@ export class Ioeventfd implements WaitEntry {
   }
 
   arm(): void {
+    this.ctx.get();
+    this.hooked = true;
     this.ctx.wqh.add(this);
     // An eventfd already signalled fires at once, as virqfd does when it is armed.
     if (!this.ctx.isZero) this.wake(EPOLLIN);
   }
 
   disarm(): void {
+    if (!this.hooked) return;
+    this.hooked = false;
     this.ctx.wqh.remove(this);
+    this.ctx.put();
   }
 }
