@@ -113,6 +113,13 @@ int main(void) {
   struct stat st, vst; fstat(fs, &st); fstat(vm, &vst);
   printf("fstat: mode 0%o size %ld nlink %ld blksize %ld blocks %ld uid %d dev 0x%lx, own inode %d\n", st.st_mode, (long)st.st_size,
          (long)st.st_nlink, (long)st.st_blksize, (long)st.st_blocks, st.st_uid, (long)st.st_dev, st.st_ino != vst.st_ino);
+  {
+    struct statx x;
+    int r = statx(fs, "", AT_EMPTY_PATH, STATX_ALL | STATX_MNT_ID, &x);
+    printf("statx: %d mask 0x%x attributes 0x%llx attributes_mask 0x%llx mode 0%o size %llu blocks %llu nlink %u mnt_id %llu dev %u:%u\n", r, x.stx_mask,
+           (unsigned long long)x.stx_attributes, (unsigned long long)x.stx_attributes_mask, x.stx_mode, (unsigned long long)x.stx_size,
+           (unsigned long long)x.stx_blocks, x.stx_nlink, (unsigned long long)x.stx_mnt_id, x.stx_dev_major, x.stx_dev_minor);
+  }
   printf("F_GETFL: 0%o F_GETFD: %d\n", fcntl(fs, F_GETFL), fcntl(fs, F_GETFD));
   snprintf(p, sizeof p, "/proc/self/fdinfo/%d", fs); FILE *f = fopen(p, "r");
   while (fgets(l, sizeof l, f)) if (strncmp(l, "ino:", 4)) printf("fdinfo %s", l);

@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { Host, MemoryFault } from '../../../src/index.js';
 import type { Mapping } from '../../../src/index.js';
 import { GuestAsm, r0 } from '../../../src/guest/program.js';
-import { F_GETFD, F_GETFL, O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { AT_EMPTY_PATH, F_GETFD, F_GETFL, O_RDWR } from '../../../include-ts/linux/fcntl.js';
+import { STATX_ALL, STATX_MNT_ID } from '../../../include-ts/linux/stat.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../../../include-ts/linux/falloc.js';
 import { K } from './helpers.js';
@@ -131,6 +132,12 @@ function modelRun(): { lines: string[]; strace: string[] } {
   lines.push(
     `fstat: mode 0${st.st_mode.toString(8)} size ${st.st_size} nlink ${st.st_nlink} blksize ${st.st_blksize} blocks ${st.st_blocks} uid ${st.st_uid} dev 0x${st.st_dev.toString(16)}, own inode ${st.st_ino !== vst.st_ino ? 1 : 0}`,
   );
+  {
+    const x = p.statx(fs, '', AT_EMPTY_PATH, STATX_ALL | STATX_MNT_ID);
+    lines.push(
+      `statx: 0 mask 0x${x.stx_mask.toString(16)} attributes 0x${x.stx_attributes.toString(16)} attributes_mask 0x${x.stx_attributes_mask.toString(16)} mode 0${x.stx_mode.toString(8)} size ${x.stx_size} blocks ${x.stx_blocks} nlink ${x.stx_nlink} mnt_id ${x.stx_mnt_id} dev ${x.stx_dev_major}:${x.stx_dev_minor}`,
+    );
+  }
   lines.push(`F_GETFL: 0${p.fcntl(fs, F_GETFL).toString(8)} F_GETFD: ${p.fcntl(fs, F_GETFD)}`);
   for (const l of p.readFile(`/proc/self/fdinfo/${fs}`).split('\n')) if (l && !l.startsWith('ino:')) lines.push(`fdinfo ${l}`);
   const b = new Uint8Array(16);
