@@ -55,6 +55,17 @@ export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 /** Files opened so far, across hosts: only their order is ever used (KFile.serial). */
 let filesOpened = 0;
 
+/** What fstat/statx show of a file's own anon inode (KFile.anonAttrs). */
+export interface AnonInodeAttrs {
+  readonly mode: number;
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly atimeNs: number;
+  readonly mtimeNs: number;
+  readonly ctimeNs: number;
+}
+
 export abstract class KFile {
   /**
    * Creation order. It stands in for the struct file's address where the kernel orders files by it
@@ -139,7 +150,7 @@ export abstract class KFile {
    * An anon_inodefs file on an inode of its own (anon_inode_make_secure_inode: guest_memfd): its i_mode,
    * i_size, owner and (creation) times for fstat; null for the files sharing the one anon inode.
    */
-  get anonAttrs(): { mode: number; size: number; uid: number; gid: number; timeNs: number } | null {
+  get anonAttrs(): AnonInodeAttrs | null {
     return null;
   }
 

@@ -170,7 +170,9 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
     if (own === null) return kstat('anon_inodefs', ANON_INODE_INO, 0o600, 0, 0);
     const st = kstat('anon_inodefs', file.ino ?? ANON_INODE_INO, own.mode, own.uid, own.gid);
     st.size = own.size;
-    st.atimeNs = st.mtimeNs = st.ctimeNs = own.timeNs;
+    st.atimeNs = own.atimeNs;
+    st.mtimeNs = own.mtimeNs;
+    st.ctimeNs = own.ctimeNs;
     return st;
   }
   if (inode.type === 'fifo') {

@@ -10,7 +10,8 @@
 //   accepted, and no size limit applies (1 << 62 gets an fd: pages are allocated on use) [E].
 // - The fd: "anon_inode:[kvm-gmem]" on anon_inodefs, an inode of its own (anon_inode_make_secure_inode:
 //   S_IFREG|0600, i_size = size, owned by the creator's fsuid/fsgid, times of its creation), O_RDWR|
-//   O_LARGEFILE without O_CLOEXEC (get_unused_fd_flags(0)) [E]. st_blocks stays 0 whatever is allocated [E].
+//   O_LARGEFILE without O_CLOEXEC (get_unused_fd_flags(0)) [E]. st_blocks stays 0 whatever is allocated;
+//   a successful fallocate moves mtime and ctime (file_modified) [E].
 //   It holds the VM (kvm_get_kvm) until released.
 // - kvm_gmem_fops has only mmap, open, release and fallocate: read/write -> EINVAL, pread/pwrite and
 //   lseek -> ESPIPE, ioctl -> ENOTTY, ftruncate/fchmod -> EINVAL (kvm_gmem_setattr) [E].
@@ -31,7 +32,7 @@
 //   EFAULT (kvm_gmem_get_pfn finds no file); the pages live with the inode, which an mmap keeps.
 
 import { kerr } from '../errors.js';
-import { KFile, type FileContext, type MmapRequest } from '../fs/file.js';
+import { KFile, type AnonInodeAttrs, type FileContext, type MmapRequest } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import { IoBacking, MemoryFault, type Backing } from '../mm/backing.js';
 import type { UserArg } from '../uaccess.js';
@@ -73,8 +74,10 @@ export class GuestMemfdFile extends KFile {
     readonly gflags: number,
     /** i_ino: get_next_ino() of its own secure anon inode. */
     private readonly inodeNo: number,
-    /** alloc_anon_inode(): i_uid/i_gid are the creator's fsuid/fsgid, the times its creation. */
-    private readonly owner: { readonly uid: number; readonly gid: number; readonly timeNs: number },
+    /** alloc_anon_inode(): i_uid/i_gid are the creator's fsuid/fsgid. */
+    private readonly owner: { readonly uid: number; readonly gid: number },
+    /** The inode's times: all its creation (simple_inode_init_ts), then mtime/ctime of the last fallocate. */
+    private readonly times: { atimeNs: number; mtimeNs: number; ctimeNs: number },
   ) {
     super();
     this.flags = O_RDWR | O_LARGEFILE;
@@ -85,8 +88,8 @@ export class GuestMemfdFile extends KFile {
   }
 
   /** The inode's i_mode and i_size as fstat reports them (__kvm_gmem_create: i_mode |= S_IFREG). */
-  override get anonAttrs(): { mode: number; size: number; uid: number; gid: number; timeNs: number } {
-    return { mode: S_IFREG | 0o600, size: this.size, ...this.owner };
+  override get anonAttrs(): AnonInodeAttrs {
+    return { mode: S_IFREG | 0o600, size: this.size, ...this.owner, ...this.times };
   }
 
   /** kvm_gmem_get_folio(): the page at `index`, allocated zeroed on first use. */
@@ -136,7 +139,7 @@ export class GuestMemfdFile extends KFile {
   }
 
   /** kvm_gmem_fallocate(), after vfs_fallocate() (fallocate.ts) checked the arguments. */
-  override fallocate(_ctx: FileContext, mode: number, offset: number, len: number): number {
+  override fallocate(ctx: FileContext, mode: number, offset: number, len: number): number {
     if (!(mode & FALLOC_FL_KEEP_SIZE)) throw kerr('EOPNOTSUPP', 'a guest_memfd\'s size is fixed: fallocate needs FALLOC_FL_KEEP_SIZE');
     if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) throw kerr('EOPNOTSUPP', `fallocate mode 0x${mode.toString(16)}: a guest_memfd allocates or punches holes (FALLOC_FL_KEEP_SIZE[|FALLOC_FL_PUNCH_HOLE]) only`);
     if (offset % PAGE_SIZE || len % PAGE_SIZE) throw kerr('EINVAL', `offset 0x${offset.toString(16)} and length 0x${len.toString(16)} must be page aligned`);
@@ -145,10 +148,12 @@ export class GuestMemfdFile extends KFile {
     if (mode & FALLOC_FL_PUNCH_HOLE) {
       // kvm_gmem_punch_hole(): the pages go (guest mappings are zapped first); the next access gets a zeroed one.
       for (const i of [...this.pages.keys()]) if (i >= start && i < end) this.pages.delete(i);
-      return 0;
+    } else {
+      if (offset + len > this.size) throw kerr('EINVAL', `allocating 0x${offset.toString(16)}+0x${len.toString(16)} would reach past the guest_memfd's size 0x${this.size.toString(16)}`);
+      for (let i = start; i < end; i++) this.page(i);
     }
-    if (offset + len > this.size) throw kerr('EINVAL', `allocating 0x${offset.toString(16)}+0x${len.toString(16)} would reach past the guest_memfd's size 0x${this.size.toString(16)}`);
-    for (let i = start; i < end; i++) this.page(i);
+    // file_modified().
+    this.times.mtimeNs = this.times.ctimeNs = ctx.kernel.sched.now;
     return 0;
   }
 
@@ -202,7 +207,8 @@ export function createGuestMemfd(ctx: FileContext, kvm: Kvm, arg: UserArg): numb
   // get_unused_fd_flags(0): no O_CLOEXEC.
   ctx.proc.fds.reserveCheck();
   // alloc_anon_inode() numbers it with get_next_ino(), the counter pipe inodes draw from too.
-  const f = new GuestMemfdFile(kvm, Number(size), Number(flags), ctx.kernel.ids.next('pipe-ino'), { uid: ctx.proc.uid, gid: ctx.proc.gid, timeNs: ctx.kernel.sched.now });
+  const now = ctx.kernel.sched.now;
+  const f = new GuestMemfdFile(kvm, Number(size), Number(flags), ctx.kernel.ids.next('pipe-ino'), { uid: ctx.proc.uid, gid: ctx.proc.gid }, { atimeNs: now, mtimeNs: now, ctimeNs: now });
   kvm.get();
   return ctx.proc.fds.install(f, false);
 }

@@ -365,6 +365,11 @@ describe('guest_memfd on the model', () => {
     expect(st.st_dev).toBe(vst.st_dev);
     // kvm_gmem_setattr(): no change at all, for the owner too.
     expect(() => u.fchmod(gfd, 0o644)).toThrow(/refuses every change/);
+    // A successful fallocate is file_modified(): mtime and ctime move, atime stays [E].
+    host.kernel.sched.advance(2_000_000_000);
+    expect(u.fallocate(gfd, FALLOC_FL_KEEP_SIZE, 0, PG)).toBe(0);
+    const st2 = u.fstat(gfd);
+    expect([st2.st_atime, st2.st_mtime, st2.st_ctime]).toEqual([5, 7, 7]);
   });
 
   it('the guest_memfd holds the VM: closing the VM fd first leaves the VM until the guest_memfd goes (kvm_get_kvm in __kvm_gmem_create)', () => {
