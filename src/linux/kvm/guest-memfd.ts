@@ -102,11 +102,6 @@ export class GuestMemfdFile extends KFile {
     return p;
   }
 
-  /** How many pages the inode holds (for tests and inspection). */
-  get allocatedPages(): number {
-    return this.pages.size;
-  }
-
   /** kvm_gmem_mmap(), with kvm_gmem_fault_user_mapping() on each access. */
   override mmap(_ctx: FileContext, req: MmapRequest): Backing {
     if (!(this.gflags & GUEST_MEMFD_FLAG_MMAP)) throw kerr('ENODEV', 'this guest_memfd was created without GUEST_MEMFD_FLAG_MMAP, so it cannot be mapped');
