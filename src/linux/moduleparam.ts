@@ -44,8 +44,11 @@ export class ModuleParams {
     }
   }
 
-  /** module_param(): declares a parameter with its default; a command-line value overrides it. */
-  declare(module: string, name: string, kind: ParamDef['kind'], dflt: ParamValue, writable = false): void {
+  /**
+   * module_param(): declares a parameter with its default; a command-line value overrides it. Returns the
+   * parameter itself, whose `value` follows later writes: what a hot path reads instead of get().
+   */
+  declare(module: string, name: string, kind: ParamDef['kind'], dflt: ParamValue, writable = false): { readonly value: ParamValue } {
     const key = `${norm(module)}.${name}`;
     const def: ParamDef = { value: dflt, writable, kind };
     const given = this.pending.get(key);
@@ -65,6 +68,7 @@ export class ModuleParams {
         writable ? 0o644 : 0o444,
       ),
     );
+    return def;
   }
 
   private parse(def: ParamDef, s: string, key: string): ParamValue {

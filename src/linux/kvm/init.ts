@@ -10,12 +10,13 @@ import { KVM_SYSTEM_IOCTLS, KVM_VCPU_IOCTLS } from '../trace/decoders/kvm.js';
 import { KVM_VM_IOCTLS_WITH_MSIX_TABLE } from '../trace/decoders/kvm-msix-table.js';
 import { KvmDevFile } from './kvm-main.js';
 import { KvmModule } from './vm.js';
+import { declareHaltPollParams } from './halt-poll.js';
 
 /** The `kvm` group that owns /dev/kvm (gid 36 as on Fedora/RHEL). */
 export const KVM_GID = 36;
 
 export function initKvm(kernel: Kernel): void {
-  const module = new KvmModule(kernel);
+  const module = new KvmModule(kernel, declareHaltPollParams(kernel));
   kernel.kvm = module;
   kernel.vfs.mkdirp('/dev').set('kvm', chardev(() => new KvmDevFile(module), 0o660, 0, KVM_GID, miscRegister(kernel, 'kvm', KVM_MINOR)));
   kernel.ioctlTables.set('kvm', KVM_SYSTEM_IOCTLS);

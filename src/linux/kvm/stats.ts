@@ -34,10 +34,11 @@
 //   halt_wakeup      a vCPU blocked in KVM_RUN woken (kvm_vcpu_wake_up)
 //   halt_wait_ns, halt_wait_hist  virtual ns blocked, and their log2 histogram (KVM_STATS_LOG_HIST_UPDATE)
 //   blocking         1 while the vCPU is blocked in KVM_RUN
+//   halt_attempted_poll, halt_successful_poll, halt_poll_success/fail_ns and their histograms
+//                    halt polling (halt-poll.ts), decided in virtual time when the halted vCPU wakes
 //   remote_tlb_flush_requests (VM)  KVM_GET_DIRTY_LOG taking dirty bits, KVM_CLEAR_DIRTY_LOG clearing set
 //                    ones (dirty-log.ts; kvm_flush_remote_tlbs_memslot)
-// What stays 0 because the model has no such thing: halt_successful_poll, halt_attempted_poll,
-// halt_poll_invalid, halt_poll_success/fail_ns and their histograms (the model never halt-polls), pf_*,
+// What stays 0 because the model has no such thing: halt_poll_invalid (every wakeup is valid on x86), pf_*,
 // tlb_flush, invlpg, remote_tlb_flush (it needs a vCPU in guest mode during a VM ioctl), mmu_*, pages_4k/2m/1g, nx_lpage_splits,
 // max_mmu_rmap_size, max_mmu_page_hash_collisions (no MMU), l1d_flush, host_state_reload, fpu_reload,
 // irq_exits (no host interrupts), hypercalls (no VMCALL), req_event (no KVM_REQ_EVENT),

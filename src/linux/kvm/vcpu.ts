@@ -213,6 +213,8 @@ export class KvmVcpu implements GuestBus {
   readonly tsc = new VcpuTsc();
   /** The KVM paravirtual MSRs: kvmclock, async PF, steal time, PV EOI, poll control (pv-msrs.ts). */
   readonly pv = new VcpuPv();
+  /** vcpu->halt_poll_ns: the current halt-polling window (halt-poll.ts). */
+  haltPollNs = 0;
   /** vcpu->dirty_ring, when the VM enabled KVM_CAP_DIRTY_LOG_RING before this vCPU (dirty-ring.ts). */
   readonly dirtyRing: DirtyRing | null;
 

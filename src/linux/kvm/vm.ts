@@ -7,6 +7,7 @@
 import { CoalescedMmio } from './coalesced-mmio.js';
 import type { MsrFilter } from './msr-filter.js';
 import type { Kernel } from '../kernel.js';
+import type { HaltPollParams } from './halt-poll.js';
 import { KvmVmStat } from './stats.js';
 import type { Process } from '../process.js';
 import type { EventFdCtx } from '../eventfd.js';
@@ -51,7 +52,11 @@ export class KvmModule {
   private readonly cleanup: WorkItem[] = [];
   private readonly bound = new Map<EventFdCtx, Irqfd>();
 
-  constructor(readonly kernel: Kernel) {}
+  constructor(
+    readonly kernel: Kernel,
+    /** kvm.halt_poll_ns and its siblings (halt-poll.ts). */
+    readonly haltPoll: HaltPollParams,
+  ) {}
 
   allocVmId(): number {
     return this.nextVmId++;
@@ -110,6 +115,9 @@ export class Kvm {
   /** vCPUs in creation order (kvm->vcpu_array). */
   readonly vcpus: KvmVcpu[] = [];
   createdVcpus = 0;
+  /** KVM_CAP_HALT_POLL: kvm->override_halt_poll_ns and kvm->max_halt_poll_ns (halt-poll.ts). */
+  overrideHaltPollNs = false;
+  maxHaltPollNs = 0;
   /** kvm->dirty_ring_size: bytes of each vCPU's dirty ring, 0 without KVM_CAP_DIRTY_LOG_RING (dirty-ring.ts). */
   dirtyRingSize = 0;
   /** KVM_SET_IDENTITY_MAP_ADDR (kvm->arch.ept_identity_map_addr). */

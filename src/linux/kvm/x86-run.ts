@@ -60,6 +60,7 @@ import { MSR_IA32_APICBASE_BSP } from '../../hw/x86/apicdef.js';
 import { kvmTscCatchup } from './tsc.js';
 import { kvmPvEntry } from './pv-msrs.js';
 import { logHistUpdate } from './stats.js';
+import { haltPolled } from './halt-poll.js';
 
 const R_CONTINUE = 1;
 /** kvm_run.s.regs.events. */
@@ -198,18 +199,22 @@ function waitFor(v: KvmVcpu, ctx: FileContext, ready: () => boolean, what: () =>
 }
 
 /**
- * The end of kvm_vcpu_block(): blocking drops to 0, a wakeup counts (kvm_vcpu_wake_up found the vCPU
- * waiting), and kvm_vcpu_halt() adds the time waited to halt_wait_ns and its histogram.
+ * The end of kvm_vcpu_halt() / kvm_vcpu_block(): blocking drops to 0; for a halt, halt polling decides
+ * whether the vCPU ever blocked (halt-poll.ts); a wakeup of a blocked vCPU counts (kvm_vcpu_wake_up
+ * found it waiting), and the time it waited goes to halt_wait_ns and its histogram.
  */
 function endBlock(v: KvmVcpu, woke: boolean, halt: boolean): void {
   const stat = v.stat;
   stat.blocking = 0;
-  if (woke) stat.halt_wakeup++;
-  if (halt) {
-    const ns = v.kvm.sched.now - stat.blockStartNs;
-    stat.halt_wait_ns += ns;
-    logHistUpdate(stat.halt_wait_hist, ns);
+  if (!halt) {
+    if (woke) stat.halt_wakeup++;
+    return;
   }
+  const { waited, waitNs } = haltPolled(v, stat.blockStartNs, v.kvm.sched.now);
+  if (!waited) return;
+  if (woke) stat.halt_wakeup++;
+  stat.halt_wait_ns += waitNs;
+  logHistUpdate(stat.halt_wait_hist, waitNs);
 }
 
 /** #DB, and DR7.GD (general detect: DR accesses fault), which injecting a #DB clears. */

@@ -225,6 +225,9 @@ export function enableCap(kvm: Kvm, arg: UserArg): number {
   const args0 = getU64(b, kvm_enable_cap.offsetof('args'));
   if (cap === KVM_CAP_HALT_POLL) {
     if (flags || args0 > 0xffff_ffffn) throw kerr('EINVAL', 'KVM_CAP_HALT_POLL takes flags 0 and a 32-bit args[0]');
+    // The VM's own maximum from now on (halt-poll.ts), instead of kvm.halt_poll_ns.
+    kvm.maxHaltPollNs = Number(args0);
+    kvm.overrideHaltPollNs = true;
     return 0;
   }
   // kvm_vm_ioctl_enable_cap_generic() checks no flags for the dirty ring [E].

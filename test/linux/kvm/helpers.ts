@@ -9,7 +9,7 @@ import { O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { EFD_NONBLOCK } from '../../../include-ts/linux/eventfd.js';
 import { MAP_ANONYMOUS, MAP_SHARED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import type { HostOptions } from '../../../src/host.js';
-import { getU64, setU32, setU64 } from '../../../abi/bytes.js';
+import { getU16, getU32, getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { kvm_cpuid2, kvm_cpuid_entry2, kvm_msr_entry, kvm_msrs } from '../../../include-ts/asm/kvm.js';
 import { resultCode } from '../../support/c-oracle.js';
 
@@ -221,4 +221,46 @@ export function oneMsr(p: Process, fd: number, set: boolean, index: number, data
   setU64(b, kvm_msrs.size + 8, data);
   const r = resultCode(() => p.ioctl(fd, set ? K.KVM_SET_MSRS : K.KVM_GET_MSRS, b));
   return { r, data: getU64(b, kvm_msrs.size + 8) };
+}
+
+/** The stats file's parts, read as a VMM does. */
+export class KvmStats {
+  constructor(readonly p: Process, readonly fd: number) {}
+  header() {
+    const b = new Uint8Array(24);
+    this.p.pread(this.fd, b, 0);
+    const f = (n: string) => getU32(b, K.kvm_stats_header.offsetof(n));
+    return { flags: f('flags'), nameSize: f('name_size'), numDesc: f('num_desc'), idOffset: f('id_offset'), descOffset: f('desc_offset'), dataOffset: f('data_offset') };
+  }
+  descs() {
+    const h = this.header();
+    const size = 16 + h.nameSize;
+    const b = new Uint8Array(size * h.numDesc);
+    this.p.pread(this.fd, b, h.descOffset);
+    return Array.from({ length: h.numDesc }, (_, i) => {
+      const o = i * size;
+      const nameBytes = b.subarray(o + 16, o + size);
+      const end = nameBytes.indexOf(0);
+      return {
+        name: new TextDecoder().decode(nameBytes.subarray(0, end)),
+        flags: getU32(b, o),
+        exponent: (getU16(b, o + 4) << 16) >> 16,
+        size: getU16(b, o + 6),
+        offset: getU32(b, o + 8),
+        bucketSize: getU32(b, o + 12),
+        padded: nameBytes.subarray(end).every((x) => x === 0),
+      };
+    });
+  }
+  /** A stat's value(s) by name. */
+  get(name: string): number {
+    return this.all(name)[0]!;
+  }
+  all(name: string): number[] {
+    const d = this.descs().find((x) => x.name === name);
+    if (!d) throw new Error(`no stat ${name}`);
+    const b = new Uint8Array(8 * d.size);
+    this.p.pread(this.fd, b, this.header().dataOffset + d.offset);
+    return Array.from({ length: d.size }, (_, i) => Number(getU64(b, 8 * i)));
+  }
 }

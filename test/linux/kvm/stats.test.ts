@@ -22,15 +22,14 @@ import fc from 'fast-check';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../../../src/index.js';
-import type { Process } from '../../../src/linux/process.js';
-import { getU16, getU32, getU64, setU64, setU32 } from '../../../abi/bytes.js';
+import { setU64, setU32 } from '../../../abi/bytes.js';
 import { F_GETFD, F_GETFL, O_RDWR } from '../../../include-ts/linux/fcntl.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { POLLIN, POLLOUT } from '../../../include-ts/linux/poll.js';
 import { EPOLL_CTL_ADD, epoll_event } from '../../../include-ts/linux/eventpoll.js';
 import { RLIMIT_NOFILE } from '../../../include-ts/linux/resource.js';
 import { COracle, STRACE, oracleSkip, resultCode, runCOracle } from '../../support/c-oracle.js';
-import { enableCap, errno, K, memRegion, run, signalMsi, vmm, type Vmm } from './helpers.js';
+import { enableCap, errno, K, memRegion, run, signalMsi, vmm, type Vmm, KvmStats } from './helpers.js';
 import { GuestAsm, r0 } from '../../../src/guest/program.js';
 import { enableLapic } from '../../../src/guest/x86.js';
 import { APIC_DEFAULT_PHYS_BASE, APIC_ID, APIC_LVTT, APIC_TDCR, APIC_TMICT } from '../../../src/hw/x86/apicdef.js';
@@ -44,50 +43,7 @@ const SKIP = oracleSkip('KVM binary stats', ['kvm']);
 const HOST_ONLY = { vm: ['mmu_kicks_spared'], vcpu: ['pf_parked', 'pf_park_timeouts'] } as const;
 const DESC_BYTES = 16 + 48;
 
-const H = (f: string) => K.kvm_stats_header.offsetof(f);
 const G = (f: string) => K.kvm_regs.offsetof(f);
-
-/** The stats file's parts, read as a VMM does. */
-class Stats {
-  constructor(readonly p: Process, readonly fd: number) {}
-  header() {
-    const b = new Uint8Array(24);
-    this.p.pread(this.fd, b, 0);
-    const f = (n: string) => getU32(b, H(n));
-    return { flags: f('flags'), nameSize: f('name_size'), numDesc: f('num_desc'), idOffset: f('id_offset'), descOffset: f('desc_offset'), dataOffset: f('data_offset') };
-  }
-  descs() {
-    const h = this.header();
-    const size = 16 + h.nameSize;
-    const b = new Uint8Array(size * h.numDesc);
-    this.p.pread(this.fd, b, h.descOffset);
-    return Array.from({ length: h.numDesc }, (_, i) => {
-      const o = i * size;
-      const nameBytes = b.subarray(o + 16, o + size);
-      const end = nameBytes.indexOf(0);
-      return {
-        name: new TextDecoder().decode(nameBytes.subarray(0, end)),
-        flags: getU32(b, o),
-        exponent: (getU16(b, o + 4) << 16) >> 16,
-        size: getU16(b, o + 6),
-        offset: getU32(b, o + 8),
-        bucketSize: getU32(b, o + 12),
-        padded: nameBytes.subarray(end).every((x) => x === 0),
-      };
-    });
-  }
-  /** A stat's value(s) by name. */
-  get(name: string): number {
-    return this.all(name)[0]!;
-  }
-  all(name: string): number[] {
-    const d = this.descs().find((x) => x.name === name);
-    if (!d) throw new Error(`no stat ${name}`);
-    const b = new Uint8Array(8 * d.size);
-    this.p.pread(this.fd, b, this.header().dataOffset + d.offset);
-    return Array.from({ length: d.size }, (_, i) => Number(getU64(b, 8 * i)));
-  }
-}
 
 const COUNTERS = ['mmio_exits', 'halt_exits', 'signal_exits', 'irq_injections', 'nmi_injections', 'halt_successful_poll', 'halt_attempted_poll', 'halt_wakeup', 'blocking', 'guest_mode', 'nested_run'];
 
@@ -131,7 +87,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
     out.push(`${what} link: ${p.readlink(`/proc/self/fd/${fd}`)}`);
   };
   const dump = (what: string, fd: number, idWant: string) => {
-    const s = new Stats(p, fd);
+    const s = new KvmStats(p, fd);
     res('header pread', () => p.pread(fd, new Uint8Array(24), 0));
     const h = s.header();
     out.push(`${what} header: flags=${h.flags} name_size=${h.nameSize} id_offset=${h.idOffset} desc_offset=${h.descOffset}`);
@@ -145,11 +101,11 @@ function modelRun(): { lines: string[]; strace: string[] } {
   };
   const allzero = (what: string, fd: number) => {
     const b = new Uint8Array(16384);
-    const n = p.pread(fd, b, new Stats(p, fd).header().dataOffset);
+    const n = p.pread(fd, b, new KvmStats(p, fd).header().dataOffset);
     out.push(`${what} data all zero: ${b.subarray(0, n).every((x) => x === 0) ? 1 : 0}`);
   };
   const vmcounters = (what: string, fd: number) => {
-    const s = new Stats(p, fd);
+    const s = new KvmStats(p, fd);
     out.push(`${what}: remote_tlb_flush_requests=${s.get('remote_tlb_flush_requests')} remote_tlb_flush=${s.get('remote_tlb_flush')}`);
   };
   const opened = (what: string, fd: number, id: string) => {
@@ -161,7 +117,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
     allzero(what, fd);
   };
   const counters = (what: string, fd: number) => {
-    const s = new Stats(p, fd);
+    const s = new KvmStats(p, fd);
     out.push(`${what}: ${COUNTERS.map((n) => `${n}=${s.get(n)}`).join(' ')}`);
   };
 
@@ -185,7 +141,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
   const cs2 = p.ioctl(vfd, K.KVM_GET_STATS_FD, 9);
   out.push(`vcpu KVM_GET_STATS_FD arg 9: ${cs2 > 0 ? 1 : 0}`);
 
-  const h = new Stats(p, cs).header();
+  const h = new KvmStats(p, cs).header();
   let total = h.dataOffset + 8;
   const b8 = new Uint8Array(8);
   while (p.pread(cs, b8, total) === 8) total += 8;
@@ -285,7 +241,7 @@ function modelRun(): { lines: string[]; strace: string[] } {
   p.close(kvm);
   res('vcpu stats pread after close', () => p.pread(cs, new Uint8Array(24), 0));
   res('vm stats pread after close', () => p.pread(vs, new Uint8Array(24), 0));
-  out.push(`halt_exits after close: ${new Stats(p, cs).get('halt_exits')}`);
+  out.push(`halt_exits after close: ${new KvmStats(p, cs).get('halt_exits')}`);
 
   kvm = p.open('/dev/kvm', O_RDWR);
   vm = p.ioctl(kvm, K.KVM_CREATE_VM, 0);
@@ -371,7 +327,7 @@ describe('the stats file (virt/kvm/binary_stats.c kvm_stats_read)', () => {
   it('layout: header, a 48-byte id, 64-byte descriptors, then the values at data_offset + offset', () => {
     const { v, cs, vs } = setup();
     for (const [fd, t, n] of [[cs, KVM_VCPU_STATS, 45], [vs, KVM_VM_STATS, 15]] as const) {
-      const h = new Stats(v.p, fd).header();
+      const h = new KvmStats(v.p, fd).header();
       expect(h).toEqual({ flags: 0, nameSize: 48, numDesc: n, idOffset: 24, descOffset: 72, dataOffset: 72 + 64 * n });
       expect(t.dataOffset).toBe(h.dataOffset);
       // The file ends with the last value: sizeof(struct kvm_vcpu_stat) / kvm_vm_stat.
@@ -380,7 +336,7 @@ describe('the stats file (virt/kvm/binary_stats.c kvm_stats_read)', () => {
     expect(KVM_VCPU_STATS.dataSize).toBe(1104);
     expect(KVM_VM_STATS.dataSize).toBe(120);
     // struct kvm_vm_stat keeps max_mmu_page_hash_collisions before max_mmu_rmap_size; the table lists them the other way round.
-    const d = new Stats(v.p, vs).descs();
+    const d = new KvmStats(v.p, vs).descs();
     expect(d.slice(-2).map((x) => [x.name, x.offset])).toEqual([['max_mmu_rmap_size', 112], ['max_mmu_page_hash_collisions', 104]]);
   });
 
@@ -418,7 +374,7 @@ describe('the stats file (virt/kvm/binary_stats.c kvm_stats_read)', () => {
 
   it('the data section is live: a read after the guest ran shows the new values on the same fd', () => {
     const { v, cs } = setup();
-    const s = new Stats(v.p, cs);
+    const s = new KvmStats(v.p, cs);
     const a = new GuestAsm('live');
     a.label('l').out(0x10, r0, 1).jmp('l');
     v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
@@ -482,7 +438,7 @@ describe('the stats file (virt/kvm/binary_stats.c kvm_stats_read)', () => {
 
 describe('the counters in model-only guests (x86.c, lapic.c, kvm_main.c increment sites)', () => {
   function statsOf(v: Vmm) {
-    return new Stats(v.p, v.p.ioctl(v.vcpus[0]!, K.KVM_GET_STATS_FD, 0));
+    return new KvmStats(v.p, v.p.ioctl(v.vcpus[0]!, K.KVM_GET_STATS_FD, 0));
   }
 
   it('port I/O: every IN/OUT is an io_exit and an exit, an in-kernel device\'s too (VMX handle_io); only the userspace one is a KVM_EXIT_IO', () => {
@@ -614,7 +570,7 @@ describe('the counters in model-only guests (x86.c, lapic.c, kvm_main.c incremen
     v.host.control.kvm.loadGuest(v.p, v.vcpus[0]!, a.build());
     run(v);
     run(v);
-    const vs = new Stats(v.p, v.p.ioctl(v.vm, K.KVM_GET_STATS_FD, 0));
+    const vs = new KvmStats(v.p, v.p.ioctl(v.vm, K.KVM_GET_STATS_FD, 0));
     const vmBytes = new Uint8Array(KVM_VM_STATS.dataSize);
     v.p.pread(vs.fd, vmBytes, vs.header().dataOffset);
     expect(vmBytes.every((x) => x === 0)).toBe(true);
