@@ -17,6 +17,7 @@ import type { Cred } from './cred.js';
 import { ShmemFile, ShmemInode } from './fs/shmem.js';
 import { genericLlseek, setCurLlseek } from './fs/llseek.js';
 import { SEEK_MAX } from '../../include-ts/linux/fs.js';
+import { vfsFallocate } from './fs/fallocate.js';
 import { STAT_SIZE, STATX_SIZE, copyStat, copyStatx, cpNewStat, cpStatx, getattrFile, getattrPath, type KStat, type Stat, type Statx } from './fs/stat.js';
 import { STATX__RESERVED } from '../../include-ts/linux/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
@@ -806,6 +807,23 @@ export class Process implements Cred {
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall('lseek', fd, file, [fd, off, whence], -1, e);
       this.fail(e, 'lseek', `lseek(${fd})`, fd);
+    }
+  }
+
+  /** fallocate(2) (ksys_fallocate: fdget's EBADF, then vfs_fallocate, fs/fallocate.ts). */
+  fallocate(fd: number, mode: number, offset: number | bigint, len: number | bigint): number {
+    let file: KFile | undefined;
+    const off = BigInt.asIntN(64, BigInt(offset));
+    const n = BigInt.asIntN(64, BigInt(len));
+    try {
+      file = this.fileFor(fd);
+      const r = vfsFallocate(this.ctx, file, mode, off, n);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('fallocate', fd, file, [fd, mode, off, n], r, undefined);
+      return r;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('fallocate', fd, file, [fd, mode, off, n], -1, e);
+      this.fail(e, 'fallocate', `fallocate(${fd})`, fd);
     }
   }
 
@@ -1667,12 +1685,15 @@ export class Process implements Cred {
       if (at === undefined) {
         const file = this.fileFor(fd!);
         // anon_inode_setattr(): the one inode every anonymous file shares cannot change.
+        // A secure anon inode of its own (guest_memfd) refuses through its ->setattr (kvm_gmem_setattr: EINVAL).
+        if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${fd} (${file.path}): its inode's ->setattr refuses every change`);
         if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${fd} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
         inode = file.fInode;
         where = file.path;
       } else if (at.path === '' && at.empty && at.dirfd !== AT_FDCWD) {
         // LOOKUP_EMPTY: the walk ends where it starts, at dirfd's file (fdget_raw(): O_PATH fds too).
         const file = this.rawFileFor(at.dirfd);
+        if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${at.dirfd} (${file.path}): its inode's ->setattr refuses every change`);
         if (file.fInode === null) throw kerr('EOPNOTSUPP', `fd ${at.dirfd} (${file.path}) is on the anonymous inode, whose owner and mode cannot change`);
         inode = file.fInode;
         where = file.path;

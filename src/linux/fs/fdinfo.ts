@@ -55,7 +55,7 @@ export class InodeNumbers {
   /** The inode behind an open file: its mount and number. */
   of(file: KFile): FileInode {
     const path = file.path;
-    if (path.startsWith('anon_inode:')) return { ...MOUNT_IDS.anon_inodefs, ino: ANON_INODE_INO };
+    if (path.startsWith('anon_inode:')) return { ...MOUNT_IDS.anon_inodefs, ino: file.ino ?? ANON_INODE_INO };
     const own = file.ino;
     if (path.startsWith('pipe:')) return { ...MOUNT_IDS.pipefs, ino: own ?? 0 };
     const fs = this.kernel.vfs.fsOf(path).name;

@@ -55,6 +55,17 @@ export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 /** Files opened so far, across hosts: only their order is ever used (KFile.serial). */
 let filesOpened = 0;
 
+/** What fstat/statx show of a file's own anon inode (KFile.anonAttrs). */
+export interface AnonInodeAttrs {
+  readonly mode: number;
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly atimeNs: number;
+  readonly mtimeNs: number;
+  readonly ctimeNs: number;
+}
+
 export abstract class KFile {
   /**
    * Creation order. It stands in for the struct file's address where the kernel orders files by it
@@ -128,6 +139,19 @@ export abstract class KFile {
 
   mmap(_ctx: FileContext, _req: MmapRequest): Backing {
     throw kerr('ENODEV', `this file (${this.kind}) cannot be memory-mapped`);
+  }
+
+  /** ->fallocate, after vfs_fallocate()'s checks (fs/fallocate.ts): none by default (EOPNOTSUPP). */
+  fallocate(_ctx: FileContext, _mode: number, _offset: number, _len: number): number {
+    throw kerr('EOPNOTSUPP', `this file (${this.kind}) has no fallocate operation`);
+  }
+
+  /**
+   * An anon_inodefs file on an inode of its own (anon_inode_make_secure_inode: guest_memfd): its i_mode,
+   * i_size, owner and (creation) times for fstat; null for the files sharing the one anon inode.
+   */
+  get anonAttrs(): AnonInodeAttrs | null {
+    return null;
   }
 
   /** The current poll mask. */

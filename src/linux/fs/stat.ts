@@ -165,8 +165,15 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
       const r = ctx.kernel.vfs.resolve(file.path, ctx);
       return getattrPath(ctx, r.node, r.path);
     }
-    // The anonymous inode every anon_inode_getfile() file shares.
-    return kstat('anon_inodefs', ANON_INODE_INO, 0o600, 0, 0);
+    // The anonymous inode every anon_inode_getfile() file shares, or a secure inode of the file's own.
+    const own = file.anonAttrs;
+    if (own === null) return kstat('anon_inodefs', ANON_INODE_INO, 0o600, 0, 0);
+    const st = kstat('anon_inodefs', file.ino ?? ANON_INODE_INO, own.mode, own.uid, own.gid);
+    st.size = own.size;
+    st.atimeNs = own.atimeNs;
+    st.mtimeNs = own.mtimeNs;
+    st.ctimeNs = own.ctimeNs;
+    return st;
   }
   if (inode.type === 'fifo') {
     // get_pipe_inode(): a pipefs inode of its own, S_IFIFO, its creator's.

@@ -53,6 +53,7 @@ import { getFpu, getXcrs, getXsave, getXsave2, setFpu, setXcrs, setXsave } from 
 import { KvmVcpu } from './vcpu.js';
 import { Kvm, type KvmModule } from './vm.js';
 import { setUserMemoryRegion } from './user-memory-region.js';
+import { createGuestMemfd } from './guest-memfd.js';
 import { checkVmType } from './vm-type.js';
 import { vcpuIoctlRun } from './x86-run.js';
 import { getVcpuEvents, setVcpuEvents, vcpuIoctlInterrupt, vcpuIoctlNmi } from './vcpu-events.js';
@@ -149,9 +150,9 @@ export class KvmVmFile extends KFile {
       case KVM_CREATE_VCPU:
         return this.createVcpu(ctx, argULong(arg));
       case KVM_SET_USER_MEMORY_REGION:
-        return setUserMemoryRegion(kvm, arg, false);
+        return setUserMemoryRegion(kvm, arg, false, ctx.proc);
       case KC.KVM_SET_USER_MEMORY_REGION2:
-        return setUserMemoryRegion(kvm, arg, true);
+        return setUserMemoryRegion(kvm, arg, true, ctx.proc);
       case KVM_CHECK_EXTENSION: {
         const cap = argULong(arg);
         return cap > 0xffff_ffffn ? 0 : checkExtension(kvm.module, kvm, Number(cap));
@@ -254,6 +255,8 @@ export class KvmVmFile extends KFile {
         return getStatsFd(ctx, kvm);
       case KC.KVM_CREATE_DEVICE:
         return kvmIoctlCreateDevice(ctx, kvm, arg);
+      case KC.KVM_CREATE_GUEST_MEMFD:
+        return createGuestMemfd(ctx, kvm, arg);
       default:
         throw kerr('ENOTTY', `ioctl 0x${req.toString(16)} is not a VM ioctl this model implements`);
     }

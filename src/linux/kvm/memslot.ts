@@ -8,10 +8,14 @@
 // Rules (x86, 6.18, one address space — this build has no SMM), for KVM_SET_USER_MEMORY_REGION and
 // KVM_SET_USER_MEMORY_REGION2 alike (user-memory-region.ts copies the struct and applies v1's flag limit):
 // - slot id (low 16 bits) >= KVM_USER_MEM_SLOTS (32764) -> EINVAL, checked first
-// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY -> EINVAL. KVM_MEM_GUEST_MEMFD too: the
-//   model has no guest_memfd, so it is the kernel without CONFIG_KVM_GUEST_MEMFD (KVM_CAP_GUEST_MEMFD 0).
-//   [The 6.18 host accepts it on a default VM with a guest_memfd fd and a page-aligned offset; it refuses
-//   it with LOG_DIRTY_PAGES or READONLY, and refuses changing a guest_memfd slot except deleting it.]
+// - flags other than KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD -> EINVAL, and
+//   KVM_MEM_GUEST_MEMFD with LOG_DIRTY_PAGES or READONLY -> EINVAL (check_memory_region_flags) [E]
+// - with KVM_MEM_GUEST_MEMFD, guest_memfd_offset not page aligned or offset + size wrapping -> EINVAL
+// - a KVM_MEM_GUEST_MEMFD slot cannot be changed, only deleted, nor can a slot gain the flag -> EINVAL [E];
+//   a new one is bound last, once every rule below passed (kvm_gmem_bind: guest-memfd.ts, EBADF/EINVAL),
+//   and deleting it unbinds its file range. A slot bound to a guest_memfd made with GUEST_MEMFD_FLAG_MMAP
+//   is gmem-only: guest accesses reach the guest_memfd's pages, not userspace_addr (6.18's
+//   __kvm_mmu_faultin_pfn; KVM's own accesses through the hva are not told apart here).
 // - address space (slot >> 16) != 0 -> EINVAL
 // - memory_size, guest_phys_addr or userspace_addr not page aligned -> EINVAL
 // - userspace range past TASK_SIZE, gpa + size wrapping, more than 2^31-1 pages -> EINVAL
@@ -34,6 +38,7 @@ import { KVM_DIRTY_LOG_INITIALLY_SET, KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAG
 import { KVM_MEM_MAX_NR_PAGES, KVM_USER_MEM_SLOTS, PAGE_SIZE } from './kvm-host.js';
 import { getLE, setLE } from '../../../abi/bytes.js';
 import type { DirtyRing } from './dirty-ring.js';
+import type { GmemBinding } from './guest-memfd.js';
 
 export const ACCESS_OK = 0;
 /** The host address behind the slot is not mapped (KVM_RUN fails with EFAULT). */
@@ -52,6 +57,11 @@ export class MemSlot {
    * no longer faults (and is not logged) until KVM_RESET_DIRTY_RINGS write-protects the page again.
    */
   ringWritable: Uint8Array | null = null;
+  /**
+   * memslot->gmem: the guest_memfd pages the slot binds (KVM_MEM_GUEST_MEMFD), null otherwise. With
+   * gmemOnly (KVM_MEMSLOT_GMEM_ONLY) guest accesses take their pages from it, not from userspace_addr.
+   */
+  gmem: GmemBinding | null = null;
   /** Last VMA the slot resolved to (re-checked on each access). */
   private vma: Vma | null = null;
   private readonly scratch = new Uint8Array(8);
@@ -110,8 +120,34 @@ export class MemSlot {
     return v;
   }
 
+  /**
+   * kvm_mmu_faultin_pfn_gmem() -> kvm_gmem_get_pfn(): the guest_memfd page behind `gpa` and the offset in
+   * it, or null once the file was released (the fault is EFAULT).
+   */
+  private gmemPage(g: GmemBinding, gpa: number): Uint8Array | null {
+    const f = g.file;
+    if (f === null) return null;
+    const rel = gpa - this.gpa;
+    return f.page(g.pgoff + Math.floor(rel / PAGE_SIZE));
+  }
+
+  /** A gmem-only slot's access, byte by byte across a page boundary. */
+  private gmemAccess(g: GmemBinding, gpa: number, len: number, value: number, write: boolean): number {
+    let x = 0;
+    for (let i = 0; i < len; i++) {
+      const p = this.gmemPage(g, gpa + i);
+      if (p === null) return ACCESS_FAULT;
+      const off = (gpa + i - this.gpa) % PAGE_SIZE;
+      if (write) p[off] = Math.floor(value / 2 ** (i * 8)) & 0xff;
+      else x += p[off]! * 2 ** (i * 8);
+    }
+    return write ? ACCESS_OK : x;
+  }
+
   /** Reads `len` bytes at guest address `gpa` (inside this slot); ACCESS_FAULT if unmapped. */
   read(gpa: number, len: number): number {
+    const g = this.gmem;
+    if (g !== null && g.gmemOnly) return this.gmemAccess(g, gpa, len, 0, false);
     const hva = this.userspaceAddr + (gpa - this.gpa);
     const v = this.resolve(hva, len);
     if (v === null) return ACCESS_FAULT;
@@ -133,6 +169,9 @@ export class MemSlot {
    * ACCESS_RETRY if the write waits for the dirty ring.
    */
   write(gpa: number, len: number, value: number, ring: DirtyRing | null, hw: boolean): number {
+    const g = this.gmem;
+    // No dirty logging here: KVM_MEM_GUEST_MEMFD excludes KVM_MEM_LOG_DIRTY_PAGES.
+    if (g !== null && g.gmemOnly) return this.gmemAccess(g, gpa, len, value, true);
     const hva = this.userspaceAddr + (gpa - this.gpa);
     const v = this.resolve(hva, len);
     if (v === null) return ACCESS_FAULT;
@@ -162,6 +201,13 @@ export interface MemoryRegion {
   readonly guestPhysAddr: bigint;
   readonly memorySize: bigint;
   readonly userspaceAddr: bigint;
+  /** With KVM_MEM_GUEST_MEMFD: guest_memfd_offset. */
+  readonly guestMemfdOffset?: bigint;
+  /**
+   * With KVM_MEM_GUEST_MEMFD: kvm_gmem_bind() for the new slot (the fd lookup and every check; throws
+   * before binding anything), called once every other rule passed.
+   */
+  readonly bindGmem?: (slot: MemSlot) => GmemBinding;
 }
 
 const PAGE = BigInt(PAGE_SIZE);
@@ -240,13 +286,17 @@ export class MemSlots {
     const id = r.slot & 0xffff;
     // kvm_vm_ioctl_set_memory_region() checks the id before check_memory_region_flags().
     if (id >= KVM_USER_MEM_SLOTS) throw kerr('EINVAL', `slot ${id} is not below KVM_USER_MEM_SLOTS (${KVM_USER_MEM_SLOTS})`);
-    if (r.flags & KVM_MEM_GUEST_MEMFD) throw kerr('EINVAL', 'KVM_MEM_GUEST_MEMFD: this kernel has no guest_memfd (KVM_CAP_GUEST_MEMFD is 0)');
-    if (r.flags & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) throw kerr('EINVAL', `flags 0x${r.flags.toString(16)} has bits other than KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY`);
+    // check_memory_region_flags(): a guest_memfd slot can neither log dirty pages nor be read-only.
+    const gm = (r.flags & KVM_MEM_GUEST_MEMFD) !== 0;
+    if (gm && r.flags & (KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) throw kerr('EINVAL', 'KVM_MEM_GUEST_MEMFD cannot be combined with KVM_MEM_LOG_DIRTY_PAGES or KVM_MEM_READONLY');
+    if (r.flags & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD)) throw kerr('EINVAL', `flags 0x${r.flags.toString(16)} has bits other than KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY|KVM_MEM_GUEST_MEMFD`);
     if (r.memorySize % PAGE !== 0n) throw kerr('EINVAL', `memory_size ${hex(r.memorySize)} is not a multiple of the page size`);
     if (r.guestPhysAddr % PAGE !== 0n) throw kerr('EINVAL', `guest_phys_addr ${hex(r.guestPhysAddr)} is not page aligned`);
     if (r.userspaceAddr % PAGE !== 0n || r.userspaceAddr + r.memorySize > BigInt(TASK_SIZE)) {
       throw kerr('EINVAL', `userspace_addr ${hex(r.userspaceAddr)} is not a page-aligned user address range of ${hex(r.memorySize)} bytes`);
     }
+    const gmoff = r.guestMemfdOffset ?? 0n;
+    if (gm && (gmoff % PAGE !== 0n || gmoff + r.memorySize >= 1n << 64n)) throw kerr('EINVAL', `guest_memfd_offset ${hex(gmoff)} is not page aligned, or the range wraps around`);
     if (asId >= 1) throw kerr('EINVAL', `address space ${asId} does not exist (this VM has one: no SMM)`);
     if (r.guestPhysAddr + r.memorySize > 1n << 64n) throw kerr('EINVAL', 'guest_phys_addr + memory_size wraps around');
     if (r.memorySize / PAGE > BigInt(KVM_MEM_MAX_NR_PAGES)) throw kerr('EINVAL', `memory_size is more than ${KVM_MEM_MAX_NR_PAGES} pages`);
@@ -257,11 +307,15 @@ export class MemSlots {
     if (size === 0) {
       if (!old) throw kerr('EINVAL', `slot ${id} does not exist, so it cannot be deleted`);
       this.byId.delete(id);
+      // kvm_gmem_unbind(): the file range is free again.
+      old.gmem?.file?.unbind(old);
       this.rebuild();
       return 0;
     }
     let move = false;
     if (old) {
+      if (gm) throw kerr('EINVAL', `slot ${id} exists: a KVM_MEM_GUEST_MEMFD slot cannot be changed, only deleted`);
+      if ((r.flags ^ old.flags) & KVM_MEM_GUEST_MEMFD) throw kerr('EINVAL', `slot ${id} is bound to a guest_memfd: it cannot be changed, only deleted`);
       if (uaddr !== old.userspaceAddr || size !== old.size || (r.flags ^ old.flags) & KVM_MEM_READONLY) {
         throw kerr('EINVAL', `slot ${id} exists: only its guest address or KVM_MEM_LOG_DIRTY_PAGES may change (delete it first to resize or remap it)`);
       }
@@ -276,13 +330,19 @@ export class MemSlots {
     if (clash) {
       throw kerr('EEXIST', `guest range 0x${gpa.toString(16)}-0x${(gpa + size - 1).toString(16)} overlaps slot ${clash.id} (0x${clash.gpa.toString(16)}-0x${(clash.end - 1).toString(16)})`);
     }
-    if (r.guestPhysAddr + r.memorySize > GPA_LIMIT) throw kerr('EINVAL', `guest range ${hex(r.guestPhysAddr)}+${hex(r.memorySize)} ends above the 52-bit guest-physical address space KVM can map`);
-    if (move) {
+    // kvm_set_memory_region() binds a new guest_memfd slot before kvm_set_memslot() (and the arch check
+    // below), and unbinds it again when that fails.
+    const slot = move ? null : new MemSlot(id, r.flags, gpa, size, uaddr, this.mm);
+    if (slot !== null && gm) slot.gmem = r.bindGmem!(slot);
+    if (r.guestPhysAddr + r.memorySize > GPA_LIMIT) {
+      if (slot !== null) slot.gmem?.file?.unbind(slot);
+      throw kerr('EINVAL', `guest range ${hex(r.guestPhysAddr)}+${hex(r.memorySize)} ends above the 52-bit guest-physical address space KVM can map`);
+    }
+    if (slot === null) {
       this.startLogging(old!, r.flags);
       old!.gpa = gpa;
       old!.flags = r.flags;
     } else {
-      const slot = new MemSlot(id, r.flags, gpa, size, uaddr, this.mm);
       this.startLogging(slot, r.flags);
       this.byId.set(id, slot);
     }

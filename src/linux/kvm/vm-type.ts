@@ -7,10 +7,10 @@
 //   reports that mask (1) [E]; any other type, or one past bit 31, -> EINVAL from KVM_CREATE_VM [E].
 // - A default VM has no private memory: KVM_CAP_MEMORY_ATTRIBUTES is 0 and KVM_SET_MEMORY_ATTRIBUTES
 //   is not a VM ioctl (ENOTTY) on the host too [E].
-// - guest_memfd: the 6.18 host offers it to default VMs (KVM_CAP_GUEST_MEMFD 1, KVM_CAP_GUEST_MEMFD_FLAGS
-//   3 = MMAP|INIT_SHARED, KVM_CREATE_GUEST_MEMFD returns an fd). The model has no guest_memfd, so it
-//   answers as a kernel built without CONFIG_KVM_GUEST_MEMFD: both capabilities 0, KVM_CREATE_GUEST_MEMFD
-//   not a VM ioctl (ENOTTY), KVM_MEM_GUEST_MEMFD an invalid slot flag (EINVAL, memslot.ts).
+// - guest_memfd: offered to default VMs as on the 6.18 host (KVM_CAP_GUEST_MEMFD 1, KVM_CAP_GUEST_MEMFD_FLAGS
+//   3 = MMAP|INIT_SHARED: kvm_arch_supports_gmem_init_shared() holds for a VM without private memory),
+//   KVM_CREATE_GUEST_MEMFD and KVM_MEM_GUEST_MEMFD slots: guest-memfd.ts [E]. Without private memory a
+//   guest_memfd's pages reach the guest only through a gmem-only slot (one made with GUEST_MEMFD_FLAG_MMAP).
 
 import { kerr } from '../errors.js';
 import { KVM_X86_DEFAULT_VM } from '../../../include-ts/asm/kvm.js';

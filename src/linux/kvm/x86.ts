@@ -62,6 +62,7 @@ import { KVM_CAP_XCRS, KVM_CAP_XSAVE, KVM_CAP_XSAVE2 } from '../../../include-ts
 import { xsave2Size } from './fpu.js';
 import { kvmApicSetVersion } from './cpuid.js';
 import { KVM_SUPPORTED_VM_TYPES } from './vm-type.js';
+import { KVM_GMEM_SUPPORTED_FLAGS } from './guest-memfd.js';
 import { KVM_MSR_EXIT_REASON_VALID_MASK } from './guest-msr.js';
 import { KVM_COALESCED_MMIO_PAGE_OFFSET } from './coalesced-mmio.js';
 import { enforcePvFeatureCpuid } from './pv-msrs.js';
@@ -148,8 +149,11 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
       return 1;
     case KC.KVM_CAP_VM_TYPES:
       return KVM_SUPPORTED_VM_TYPES;
-    // KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_GUEST_MEMFD and KVM_CAP_GUEST_MEMFD_FLAGS are 0 (default):
-    // no private memory, no guest_memfd (vm-type.ts says what the host reports instead).
+    // KVM_CAP_MEMORY_ATTRIBUTES is 0 (default): no private memory (vm-type.ts). guest_memfd (guest-memfd.ts):
+    case KC.KVM_CAP_GUEST_MEMFD:
+      return 1;
+    case KC.KVM_CAP_GUEST_MEMFD_FLAGS:
+      return KVM_GMEM_SUPPORTED_FLAGS;
     case KVM_CAP_IRQ_ROUTING:
       return KVM_MAX_IRQ_ROUTES;
     case KVM_CAP_MSIX_TABLE:

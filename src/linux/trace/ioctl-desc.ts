@@ -54,6 +54,8 @@ export interface IoctlDesc {
   readonly valueUnknown?: string;
   /** Fields printed in hex (addresses, sizes); 'arg' for a by-value argument strace prints as %#lx. */
   readonly hex?: ReadonlyArray<string>;
+  /** Of `hex`, the fields strace prints with %#llx (PRINT_FIELD_X): zero as "0", not "0x0". */
+  readonly altHex?: ReadonlyArray<string>;
 }
 
 export type IoctlTable = ReadonlyMap<number, IoctlDesc>;
@@ -73,6 +75,7 @@ export type TraceFileKind =
   | 'kvm-vm-stats'
   | 'kvm-vcpu-stats'
   | 'kvm-device'
+  | 'kvm-gmem'
   | 'xen-privcmd'
   | 'sysfs'
   | 'procfs'

@@ -5,6 +5,7 @@
 // Output-only structs print their state after the call, input structs their state before it, in/out
 // structs `{in} => {changed fields}`; failures print `= -1 EINVAL (Invalid argument)` as strace does.
 
+import * as FL from '../../../include-ts/linux/falloc.js';
 import { formatUnknownIoctl } from '../../../abi/ioc.js';
 import { getU32, getU64 } from '../../../abi/bytes.js';
 import { errnoInfo } from '../../../abi/errno.js';
@@ -84,6 +85,11 @@ const FCNTL_CMDS = new Map<number, string>([
 /** pipe2's flags, in strace's open_mode_flags order (O_EXCL is O_NOTIFICATION_PIPE). */
 const PIPE_FLAGS = flagSet([[F.O_EXCL, 'O_EXCL'], [F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_DIRECT, 'O_DIRECT'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
 const EFD_FLAGS = flagSet([[EFD_SEMAPHORE, 'EFD_SEMAPHORE'], [EFD_NONBLOCK, 'EFD_NONBLOCK'], [EFD_CLOEXEC, 'EFD_CLOEXEC']]);
+const FALLOC_FLAGS = flagSet([
+  [FL.FALLOC_FL_KEEP_SIZE, 'FALLOC_FL_KEEP_SIZE'], [FL.FALLOC_FL_PUNCH_HOLE, 'FALLOC_FL_PUNCH_HOLE'], [FL.FALLOC_FL_NO_HIDE_STALE, 'FALLOC_FL_NO_HIDE_STALE'],
+  [FL.FALLOC_FL_COLLAPSE_RANGE, 'FALLOC_FL_COLLAPSE_RANGE'], [FL.FALLOC_FL_ZERO_RANGE, 'FALLOC_FL_ZERO_RANGE'], [FL.FALLOC_FL_INSERT_RANGE, 'FALLOC_FL_INSERT_RANGE'],
+  [FL.FALLOC_FL_UNSHARE_RANGE, 'FALLOC_FL_UNSHARE_RANGE'],
+]);
 const PROT_FLAGS = flagSet([[M.PROT_READ, 'PROT_READ'], [M.PROT_WRITE, 'PROT_WRITE'], [M.PROT_EXEC, 'PROT_EXEC']]);
 const MAP_FLAGS = flagSet([
   [M.MAP_SHARED, 'MAP_SHARED', M.MAP_TYPE],
@@ -224,7 +230,7 @@ function scalarText(v: number | bigint, name: string, fc: FieldCtx): string {
     const n = vn.get(Number(v));
     if (n) return n;
   }
-  if (fc.desc.hex?.includes(key) || fc.desc.hex?.includes(name)) return hex(v);
+  if (fc.desc.hex?.includes(key) || fc.desc.hex?.includes(name)) return Number(v) === 0 && fc.desc.altHex?.includes(key) ? '0' : hex(v);
   return v.toString();
 }
 
@@ -613,6 +619,9 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       const whence = WHENCE_NAMES[w] ?? `0x${(w >>> 0).toString(16)} /* SEEK_??? */`;
       return `lseek(${a[0]}, ${dec(a[1])}, ${whence}) = ${result(ev, dec(ev.ret))}`;
     }
+    case 'fallocate':
+      // printflags(falloc_flags): 0 as "0", unknown bits as hex after the names.
+      return `fallocate(${a[0]}, ${(a[1] as number) === 0 ? '0' : formatFlags(a[1] as number, FALLOC_FLAGS)}, ${dec(a[2])}, ${dec(a[3])}) = ${result(ev, dec(ev.ret))}`;
     case 'prlimit64':
       return formatPrlimit(ev);
     case 'chown': case 'lchown': case 'fchown': case 'chmod': case 'fchmod':

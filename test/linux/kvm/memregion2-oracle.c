@@ -1,8 +1,8 @@
 /*
  * The real-kernel half of test/linux/kvm/memregion2.test.ts: KVM_SET_USER_MEMORY_REGION2 next to
  * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VM's type and the capabilities QEMU 9+ probes for them, on
- * this machine's /dev/kvm. One result line per call. Lines starting "host-only" are what this 6.18 host
- * has and the model does not (guest_memfd): the test leaves them out of the comparison.
+ * this machine's /dev/kvm. One result line per call. Lines starting "host-only" were what this 6.18 host
+ * had before the model had guest_memfd; they are compared like the others now.
  * The installed headers are 6.1: the 6.8+ structs and numbers are defined here from the 6.18 header.
  */
 #include <errno.h>

@@ -193,7 +193,7 @@ export const KVM_VM_IOCTLS: IoctlTable = ioctlTable([
   [K.KVM_SET_USER_MEMORY_REGION, d('KVM_SET_USER_MEMORY_REGION', {
     // strace 6.1: slot and memory_size %u, flags printflags(kvm_mem_flags), the addresses %#x.
     arg: 'struct', layout: K.kvm_userspace_memory_region, flags: { flags: MEM_FLAGS },
-    hex: ['guest_phys_addr', 'userspace_addr'],
+    hex: ['guest_phys_addr', 'userspace_addr'], altHex: ['guest_phys_addr', 'userspace_addr'],
   })],
   [K.KVM_GET_DIRTY_LOG, d('KVM_GET_DIRTY_LOG', { arg: 'struct', layout: K.kvm_dirty_log, hex: ['dirty_bitmap'] })],
   [K.KVM_CLEAR_DIRTY_LOG, d('KVM_CLEAR_DIRTY_LOG', { arg: 'struct', layout: K.kvm_clear_dirty_log, hex: ['dirty_bitmap'] })],
