@@ -33,6 +33,7 @@ import {
 import { KVM_IRQCHIP_NONE, KVM_MAX_IRQ_ROUTES, KVM_MAX_VCPU_IDS, KVM_VCPU_MMAP_SIZE, PAGE_SIZE } from './kvm-host.js';
 import { DIRTY_RING_MMAP_OFFSET, pageInDirtyRing, resetDirtyRings } from './dirty-ring.js';
 import { noopLlseek } from '../fs/llseek.js';
+import { devGetMsrs, featureMsrIndexList } from './feature-msrs.js';
 import { MAP_PRIVATE, MAP_TYPE } from '../../../include-ts/linux/mman.js';
 import { requestScanIoapic } from './scan-ioapic.js';
 import {
@@ -113,6 +114,10 @@ export class KvmDevFile extends KFile {
         return devGetCpuid(arg, true);
       case KC.KVM_X86_GET_MCE_CAP_SUPPORTED:
         return devGetMceCapSupported(this.module, arg);
+      case KC.KVM_GET_MSR_FEATURE_INDEX_LIST:
+        return featureMsrIndexList(arg);
+      case KVM_GET_MSRS:
+        return devGetMsrs(arg);
       default:
         throw kerr('EINVAL', `ioctl 0x${req.toString(16)} is not a /dev/kvm ioctl`);
     }

@@ -33,8 +33,7 @@
 // - KVM_GET_MSR_INDEX_LIST: the MSRs above that the kernel lists (msrs_to_save + emulated_msrs), in the
 //   kernel's order. The real list depends on the host (40 entries on the machine the tests run on); the
 //   model lists only what it implements. EFER, FS/GS_BASE, APIC_BASE and MTRRdefType are handled but not
-//   listed, as in the kernel. KVM_GET_MSR_FEATURE_INDEX_LIST and KVM_GET_MSRS on /dev/kvm are not
-//   modelled (KVM_CAP_GET_MSR_FEATURES reports 0): EINVAL, as kvm_arch_dev_ioctl for an unknown ioctl.
+//   listed, as in the kernel. KVM_GET_MSR_FEATURE_INDEX_LIST and KVM_GET_MSRS on /dev/kvm: feature-msrs.ts.
 
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
@@ -228,20 +227,26 @@ const LIST_INDICES = kvm_msr_list.offsetof('indices');
 
 /** msr_io(): KVM_GET_MSRS (`set` false) and KVM_SET_MSRS on a vCPU. */
 export function msrIo(v: KvmVcpu, arg: UserArg, set: boolean): number {
+  return msrEntries(arg, (index, b, o) => {
+    if (set) return kvmSetMsr(v, index, getU64(b, o));
+    const d = kvmGetMsr(v, index);
+    setU64(b, o, d ?? 0n);
+    return d !== null;
+  });
+}
+
+/**
+ * msr_io() / __msr_io(): the kvm_msrs header (E2BIG at MAX_IO_MSRS), then `each` entry in order until
+ * one fails; returns how many succeeded. `each` gets the entry's index and where its data is.
+ */
+export function msrEntries(arg: UserArg, each: (index: number, b: Uint8Array, dataOffset: number) => boolean): number {
   const n = getU32(arg.user(kvm_msrs.size), NMSRS);
   if (n >= MAX_IO_MSRS) throw kerr('E2BIG', `kvm_msrs.nmsrs ${n} is not below MAX_IO_MSRS (${MAX_IO_MSRS})`);
   const b = arg.user(ENTRIES + n * ENTRY);
   let i = 0;
   for (; i < n; i++) {
     const o = ENTRIES + i * ENTRY;
-    const index = getU32(b, o + ENTRY_INDEX);
-    if (set) {
-      if (!kvmSetMsr(v, index, getU64(b, o + ENTRY_DATA))) break;
-    } else {
-      const d = kvmGetMsr(v, index);
-      setU64(b, o + ENTRY_DATA, d ?? 0n);
-      if (d === null) break;
-    }
+    if (!each(getU32(b, o + ENTRY_INDEX), b, o + ENTRY_DATA)) break;
   }
   return i;
 }
@@ -249,9 +254,13 @@ export function msrIo(v: KvmVcpu, arg: UserArg, set: boolean): number {
 /** The list on a VMX host's machine-check setting (mce.ts): MCG_EXT_CTL after MCG_CTL (svm_has_emulated_msr drops it). */
 const KVM_MSR_INDEX_LIST_VMX_MCE: readonly number[] = KVM_MSR_INDEX_LIST.flatMap((i) => (i === MSR_IA32_MCG_CTL ? [i, MSR_IA32_MCG_EXT_CTL] : [i]));
 
-/** KVM_GET_MSR_INDEX_LIST: the count is written back even when the user's array is too small (E2BIG). */
+/** KVM_GET_MSR_INDEX_LIST. */
 export function msrIndexList(arg: UserArg, vmxMce = false): number {
-  const list = vmxMce ? KVM_MSR_INDEX_LIST_VMX_MCE : KVM_MSR_INDEX_LIST;
+  return writeMsrList(arg, vmxMce ? KVM_MSR_INDEX_LIST_VMX_MCE : KVM_MSR_INDEX_LIST);
+}
+
+/** kvm_get_msr_index_list()'s copy-out: the count is written back even when the user's array is too small (E2BIG). */
+export function writeMsrList(arg: UserArg, list: readonly number[]): number {
   const hdr = arg.user(kvm_msr_list.size);
   const room = getU32(hdr, LIST_NMSRS);
   setU32(hdr, LIST_NMSRS, list.length);

@@ -164,6 +164,9 @@ export function checkExtension(module: KvmModule, kvm: Kvm | null, cap: number):
     case KC.KVM_CAP_DIRTY_LOG_RING:
     case KC.KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
       return KVM_DIRTY_RING_MAX_BYTES;
+    case KC.KVM_CAP_GET_MSR_FEATURES:
+      // feature-msrs.ts.
+      return 1;
     case KVM_CAP_X2APIC_API:
       // Enabling suppress-EOI-broadcast needs a split irqchip: a VM without one does not offer it [E].
       return kvm === null || kvm.irqchipMode === KVM_IRQCHIP_SPLIT ? KVM_X2APIC_API_VALID_FLAGS : KVM_X2APIC_API_VALID_FLAGS & ~KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
