@@ -52,3 +52,8 @@ export const MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL = 1 << 12;
 
 /** IA32_PAT after RESET: WB, WT, UC-, UC in both halves. */
 export const MSR_IA32_CR_PAT_DEFAULT = 0x0007040600070406n;
+/** MSR-based features (x86.c msr_based_features): microcode revision, ARCH_CAPABILITIES, PERF_CAPABILITIES, PLATFORM_INFO. */
+export const MSR_IA32_UCODE_REV = 0x8b;
+export const MSR_IA32_ARCH_CAPABILITIES = 0x10a;
+export const MSR_IA32_PERF_CAPABILITIES = 0x345;
+export const MSR_PLATFORM_INFO = 0xce;

@@ -12,17 +12,23 @@
 //   capabilities on this host), PLATFORM_INFO MSR_PLATFORM_INFO_CPUID_FAULT. Another MSR KVM advertises
 //   (a vCPU list MSR, e.g. TSC) reads 0 and counts (kvm_do_msr_access: host-initiated, zeroed data, an
 //   advertised index) [E]; any other ends the batch. KVM_SET_MSRS on the system fd is EINVAL.
+// The same MSRs on a vCPU are not modelled (the model's vCPU list leaves them out): this kvm_pvm host
+// starts ARCH_CAPABILITIES and UCODE_REV at 0 and refuses a host write of ARCH_CAPABILITIES even with it in
+// the guest CPUID (measured), which the source reading here could not explain.
 
 import { writeMsrList, msrEntries, KVM_MSR_INDEX_LIST } from './msr.js';
 import { setU64 } from '../../../abi/bytes.js';
 import type { UserArg } from '../uaccess.js';
+import { MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_PERF_CAPABILITIES, MSR_IA32_UCODE_REV, MSR_PLATFORM_INFO } from '../../hw/x86/msr-index.js';
+
+const MSR_PLATFORM_INFO_CPUID_FAULT = 0x8000_0000n;
 
 /** The feature MSRs and their values on this machine, in the list's order [E]. */
 const FEATURE_MSRS: ReadonlyArray<readonly [index: number, value: bigint]> = [
-  [0x8b, 0x1000065n], // MSR_IA32_UCODE_REV
-  [0x10a, 0x4000_0000_0c00_0069n], // MSR_IA32_ARCH_CAPABILITIES
-  [0x345, 0n], // MSR_IA32_PERF_CAPABILITIES
-  [0xce, 0x8000_0000n], // MSR_PLATFORM_INFO: MSR_PLATFORM_INFO_CPUID_FAULT
+  [MSR_IA32_UCODE_REV, 0x1000065n],
+  [MSR_IA32_ARCH_CAPABILITIES, 0x4000_0000_0c00_0069n], // kvm_caps.supported_arch_cap
+  [MSR_IA32_PERF_CAPABILITIES, 0n], // kvm_caps.supported_perf_cap
+  [MSR_PLATFORM_INFO, MSR_PLATFORM_INFO_CPUID_FAULT],
 ];
 const FEATURE_INDICES: readonly number[] = FEATURE_MSRS.map(([i]) => i);
 const FEATURE_VALUES = new Map(FEATURE_MSRS);

@@ -21,6 +21,7 @@
 //   exit completes: msr.error non-zero queues #GP(0); else a read loads EDX:EAX from msr.data, and the
 //   instruction retires.
 
+import { KVM_MSR_RET_FILTERED, KVM_MSR_RET_UNSUPPORTED, MSR_RET_INVALID } from './msr-ret.js';
 import { getU64, setU32, setU64 } from '../../../abi/bytes.js';
 import { KVM_EXIT_X86_RDMSR, KVM_EXIT_X86_WRMSR, KVM_MSR_EXIT_REASON_FILTER, KVM_MSR_EXIT_REASON_INVAL, KVM_MSR_EXIT_REASON_UNKNOWN, kvm_run, kvm_sregs } from '../../../include-ts/linux/kvm.js';
 import { KVM_MSR_FILTER_READ, KVM_MSR_FILTER_WRITE } from '../../../include-ts/asm/kvm.js';
@@ -43,10 +44,6 @@ import { X86_FEATURE_LM, X86_FEATURE_NX, X86_FEATURE_TSC_ADJUST } from './cpuid.
 /** KVM_MSR_EXIT_REASON_INVAL | _UNKNOWN | _FILTER: what KVM_CAP_X86_USER_SPACE_MSR accepts. */
 export const KVM_MSR_EXIT_REASON_VALID_MASK = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER;
 
-/** kvm_get/set_msr results: 0 is success. */
-const MSR_RET_INVALID = 1;
-const KVM_MSR_RET_UNSUPPORTED = 2;
-const KVM_MSR_RET_FILTERED = 3;
 
 const GP_VECTOR = 13;
 const MSR_IA32_MISC_ENABLE_EMON = 1n << 7n;

@@ -38,6 +38,7 @@
 //   KVM_GET_MSR_INDEX_LIST has MCG_STATUS, MCG_CTL (after MISC_ENABLE) and HWCR (msr.ts); on a VMX host
 //   also MCG_EXT_CTL after MCG_CTL.
 
+import { KVM_MSR_RET_UNSUPPORTED, MSR_RET_INVALID } from './msr-ret.js';
 import { kerr } from '../errors.js';
 import type { UserArg } from '../uaccess.js';
 import { getU64, setU64 } from '../../../abi/bytes.js';
@@ -97,9 +98,6 @@ const MC_VECTOR = 18;
 const DF_VECTOR = 8;
 /** LVT entries of KVM's LAPIC: KVM_APIC_MAX_NR_LVT_ENTRIES with CMCI, one fewer without. */
 const KVM_APIC_MAX_NR_LVT_ENTRIES = 7;
-/** kvm_get/set_msr results besides 0: invalid, and KVM_MSR_RET_UNSUPPORTED (an MSR KVM does not know). */
-const MSR_RET_INVALID = 1;
-const KVM_MSR_RET_UNSUPPORTED = 2;
 
 const MSR_MCx_CTL_END = MSR_IA32_MC0_CTL + 4 * KVM_MAX_MCE_BANKS;
 const MSR_MCx_CTL2_END = MSR_IA32_MC0_CTL2 + KVM_MAX_MCE_BANKS;

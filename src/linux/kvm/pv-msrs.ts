@@ -45,6 +45,7 @@
 //   the 100 ms kvmclock_update_work that carries KVM_REQ_GLOBAL_CLOCK_UPDATE to the other vCPUs; the master
 //   clock's snapshot (the model's TSC and kvmclock never drift, so "now" gives the same line).
 
+import { KVM_MSR_RET_UNSUPPORTED, MSR_RET_INVALID } from './msr-ret.js';
 import { kerr } from '../errors.js';
 import {
   KVM_ASYNC_PF_DELIVERY_AS_INT, KVM_ASYNC_PF_DELIVERY_AS_PF_VMEXIT, KVM_ASYNC_PF_ENABLED, KVM_ASYNC_PF_VEC_MASK,
@@ -61,9 +62,6 @@ import type { KvmVcpu } from './vcpu.js';
 import { hostRealtimeNs, kvmUpdateMasterclock } from './kvmclock.js';
 import { HOST_TSC_KHZ, kvmGetTimeScale, kvmReadL1Tsc } from './tsc.js';
 
-/** kvm_get/set_msr results (guest-msr.ts has the same): 0 is success. */
-const MSR_RET_INVALID = 1;
-const KVM_MSR_RET_UNSUPPORTED = 2;
 
 /** pvclock-abi.h: PVCLOCK_TSC_STABLE_BIT and PVCLOCK_GUEST_STOPPED. */
 export const PVCLOCK_TSC_STABLE_BIT = 1 << 0;
