@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include "flat32-guest.h"
+#include "kvm-oracle.h"
 
 static int vm, vfd;
 static struct kvm_run *run;
@@ -74,16 +75,7 @@ static void reply(const char *what, uint8_t error, uint64_t data, int immediate)
   printf(" eax=%x edx=%x\n", (unsigned)rg.rax, (unsigned)rg.rdx);
 }
 
-static void hostmsr(const char *what, int set, uint32_t index, uint64_t data) {
-  struct { struct kvm_msrs h; struct kvm_msr_entry e; } m;
-  memset(&m, 0, sizeof m);
-  m.h.nmsrs = 1;
-  m.e.index = index;
-  m.e.data = data;
-  long r = ioctl(vfd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &m);
-  if (r < 0) printf("%s: E%d\n", what, errno);
-  else printf("%s: %ld %llx\n", what, r, (unsigned long long)m.e.data);
-}
+static void hostmsr(const char *what, int set, uint32_t index, uint64_t data) { kvm_hostmsr(vfd, what, set, index, data); }
 
 static void cap(const char *what, uint64_t a0) {
   struct kvm_enable_cap ec = { .cap = KVM_CAP_X86_USER_SPACE_MSR, .args = { a0 } };

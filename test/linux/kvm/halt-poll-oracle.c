@@ -12,21 +12,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "flat32-guest.h"
+#include "kvm-oracle.h"
 
-static unsigned long long stat(int sfd, const char *name) {
-  struct kvm_stats_header h;
-  pread(sfd, &h, sizeof h, 0);
-  size_t dsz = sizeof(struct kvm_stats_desc) + h.name_size;
-  char *d = malloc(dsz * h.num_desc);
-  pread(sfd, d, dsz * h.num_desc, h.desc_offset);
-  unsigned long long v = ~0ull;
-  for (unsigned i = 0; i < h.num_desc; i++) {
-    struct kvm_stats_desc *x = (void *)(d + i * dsz);
-    if (!strcmp(x->name, name)) pread(sfd, &v, 8, h.data_offset + x->offset);
-  }
-  free(d);
-  return v;
-}
 
 /* The guest at 0x1000: SVR 0x1ff; TDCR 0xb; LVTT 0x40; TMICT = EAX; sti; hlt; hlt. */
 static const unsigned char code[] = {
@@ -50,7 +37,7 @@ static long long halt(int vfd, struct kvm_run *run, int cs, unsigned ns) {
   if (r < 0) used += snprintf(out + used, sizeof out - used, "E%d", errno);
   else used += snprintf(out + used, sizeof out - used, "exit=%u", run->exit_reason);
   if (r == 0 && run->exit_reason == KVM_EXIT_IO) used += snprintf(out + used, sizeof out - used, " io=%x", run->io.port);
-  used += snprintf(out + used, sizeof out - used, " attempted=%llu successful=%llu wakeup=%llu\n", stat(cs, "halt_attempted_poll"), stat(cs, "halt_successful_poll"), stat(cs, "halt_wakeup"));
+  used += snprintf(out + used, sizeof out - used, " attempted=%llu successful=%llu wakeup=%llu\n", kvm_stat(cs, "halt_attempted_poll"), kvm_stat(cs, "halt_successful_poll"), kvm_stat(cs, "halt_wakeup"));
   return (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
 }
 

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include "flat32-guest.h"
+#include "kvm-oracle.h"
 
 #define VAL (1ull << 63)
 #define OVER (1ull << 62)
@@ -39,16 +40,7 @@ static void res(const char *what, long r) {
   else printf("%s: %ld\n", what, r);
 }
 
-static void hostmsr(const char *what, int set, uint32_t index, uint64_t data) {
-  struct { struct kvm_msrs h; struct kvm_msr_entry e; } m;
-  memset(&m, 0, sizeof m);
-  m.h.nmsrs = 1;
-  m.e.index = index;
-  m.e.data = data;
-  long r = ioctl(vfd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &m);
-  if (r < 0) printf("%s: E%d\n", what, errno);
-  else printf("%s: %ld %llx\n", what, r, (unsigned long long)m.e.data);
-}
+static void hostmsr(const char *what, int set, uint32_t index, uint64_t data) { kvm_hostmsr(vfd, what, set, index, data); }
 static void get(const char *what, uint32_t index) { hostmsr(what, 0, index, 0); }
 static void set(const char *what, uint32_t index, uint64_t v) { hostmsr(what, 1, index, v); }
 

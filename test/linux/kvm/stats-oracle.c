@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "flat32-guest.h"
+#include "kvm-oracle.h"
 
 static void res(const char *what, long r) {
   if (r < 0) printf("%s: E%d\n", what, errno);
@@ -58,31 +59,16 @@ static void dump(const char *what, int sfd, const char *idWant) {
   free(d);
 }
 
-/* One counter's value (by name) from the stats fd. */
-static unsigned long long stat(int sfd, const char *name) {
-  struct kvm_stats_header h;
-  pread(sfd, &h, sizeof h, 0);
-  size_t dsz = sizeof(struct kvm_stats_desc) + h.name_size;
-  char *d = malloc(dsz * h.num_desc);
-  pread(sfd, d, dsz * h.num_desc, h.desc_offset);
-  unsigned long long v = ~0ull;
-  for (unsigned i = 0; i < h.num_desc; i++) {
-    struct kvm_stats_desc *x = (void *)(d + i * dsz);
-    if (!strcmp(x->name, name)) pread(sfd, &v, 8, h.data_offset + x->offset);
-  }
-  free(d);
-  return v;
-}
 
 static void vmcounters(const char *what, int sfd) {
-  printf("%s: remote_tlb_flush_requests=%llu remote_tlb_flush=%llu\n", what, stat(sfd, "remote_tlb_flush_requests"), stat(sfd, "remote_tlb_flush"));
+  printf("%s: remote_tlb_flush_requests=%llu remote_tlb_flush=%llu\n", what, kvm_stat(sfd, "remote_tlb_flush_requests"), kvm_stat(sfd, "remote_tlb_flush"));
 }
 
 static void counters(const char *what, int sfd) {
   static const char *names[] = { "mmio_exits", "halt_exits", "signal_exits", "irq_injections", "nmi_injections",
                                  "halt_successful_poll", "halt_attempted_poll", "halt_wakeup", "blocking", "guest_mode", "nested_run", NULL };
   printf("%s:", what);
-  for (int i = 0; names[i]; i++) printf(" %s=%llu", names[i], stat(sfd, names[i]));
+  for (int i = 0; names[i]; i++) printf(" %s=%llu", names[i], kvm_stat(sfd, names[i]));
   printf("\n");
 }
 
@@ -252,7 +238,7 @@ int main(void) {
   close(kvm);
   res("vcpu stats pread after close", pread(cs, buf, 24, 0));
   res("vm stats pread after close", pread(vs, buf, 24, 0));
-  printf("halt_exits after close: %llu\n", stat(cs, "halt_exits"));
+  printf("halt_exits after close: %llu\n", kvm_stat(cs, "halt_exits"));
 
   /*
    * An in-kernel LAPIC, halt polling off (KVM_CAP_HALT_POLL 0), manual dirty-log protection: HLT blocks
