@@ -39,9 +39,11 @@ import {
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
   O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE, AT_FDCWD, AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
 } from '../../include-ts/linux/fcntl.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
-import { RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
+import { RLIMIT_MEMLOCK, RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
+import { CAP_IPC_LOCK } from '../../include-ts/linux/capability.js';
+import { applyLock, applyLockAll, totalVm } from './mm/mlock.js';
 import { ResourceLimits } from './resource.js';
 import { CAP_LAST_CAP, CAP_SETGID, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
@@ -973,6 +975,12 @@ export class Process implements Cred {
       if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) throw kerr('EINVAL', `unknown prot bits 0x${prot.toString(16)}`);
       const fixed = (flags & MAP_FIXED) !== 0;
       const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+      // do_mmap(): MAP_LOCKED needs can_do_mlock(); then mlock_future_ok(): a mapping born locked (MAP_LOCKED
+      // or MCL_FUTURE) counts against RLIMIT_MEMLOCK before anything is mapped.
+      if (flags & MAP_LOCKED) this.canDoMlock();
+      if ((flags & MAP_LOCKED || this.mm.mlock.future) && !this.capable(CAP_IPC_LOCK) && len / PAGE_SIZE + this.mm.lockedVm > this.rlimits.softPages(RLIMIT_MEMLOCK)) {
+        throw kerr('EAGAIN', `${flags & MAP_LOCKED ? 'MAP_LOCKED' : 'MCL_FUTURE'}: mapping ${len / PAGE_SIZE} more locked pages would lock ${len / PAGE_SIZE + this.mm.lockedVm}; RLIMIT_MEMLOCK allows ${this.rlimits.softPages(RLIMIT_MEMLOCK)}`);
+      }
       let vma;
       if (flags & MAP_ANONYMOUS) {
         vma = this.mm.map(hint, len, prot, flags, fixed, new RamBacking(new Uint8Array(len)), null);
@@ -988,6 +996,7 @@ export class Process implements Cred {
         const backing = file.mmap(this.ctx, { length: len, prot, flags, offset: off });
         vma = this.mm.map(hint, len, prot, flags, fixed, backing, file);
       }
+      if (flags & MAP_LOCKED) applyLock(this.mm, vma.start, vma.end, true);
       const m = new Mapping(vma);
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('mmap', flags & MAP_ANONYMOUS ? undefined : fd, file, [addr, length, prot, flags, fd, off], m.addr, undefined);
@@ -1008,6 +1017,99 @@ export class Process implements Cred {
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall('munmap', undefined, undefined, [a, length], -1, e);
       this.fail(e, 'munmap', `munmap(0x${a.toString(16)})`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // mlock (mm/mlock.c; the locked ranges: mm/mlock.ts)
+
+  /** can_do_mlock(): a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK, else EPERM. */
+  private canDoMlock(): void {
+    if (this.rlimits.softPages(RLIMIT_MEMLOCK) === 0 && !this.capable(CAP_IPC_LOCK)) {
+      throw kerr('EPERM', `RLIMIT_MEMLOCK is 0 and uid ${this.uid} lacks CAP_IPC_LOCK`);
+    }
+  }
+
+  /** do_mlock() / munlock(): the page range of [addr, addr+len). */
+  private mlockRange(addr: number, len: number): [number, number] {
+    const start = addr - (addr % PAGE_SIZE);
+    const end = start + Math.ceil((len + (addr % PAGE_SIZE)) / PAGE_SIZE) * PAGE_SIZE;
+    if (end > TASK_SIZE + PAGE_SIZE) throw kerr('ENOMEM', `mlock range 0x${addr.toString(16)}+0x${len.toString(16)} is outside the address space`);
+    return [start, end];
+  }
+
+  private mlockCall(syscall: 'mlock' | 'mlock2' | 'munlock', addr: number | bigint, len: number, flags: number): void {
+    const a = Number(addr);
+    const args = syscall === 'mlock2' ? [a, len, flags] : [a, len];
+    try {
+      if (this.exited) throw this.exitedError();
+      if (syscall === 'mlock2' && flags & ~MLOCK_ONFAULT) throw kerr('EINVAL', `mlock2 flags 0x${flags.toString(16)} have bits other than MLOCK_ONFAULT`);
+      const lock = syscall !== 'munlock';
+      if (lock) this.canDoMlock();
+      const [start, end] = this.mlockRange(a, len);
+      const mm = this.mm;
+      if (lock && !this.capable(CAP_IPC_LOCK)) {
+        // do_mlock(): the request counts in full, less what it already has locked, against the limit.
+        const limit = this.rlimits.softPages(RLIMIT_MEMLOCK);
+        let locked = (end - start) / PAGE_SIZE + mm.lockedVm;
+        if (locked > limit) locked -= mm.mlock.lockedIn(start, end);
+        if (locked > limit) throw kerr('ENOMEM', `locking ${(end - start) / PAGE_SIZE} pages would lock ${locked} pages; RLIMIT_MEMLOCK allows ${limit} and uid ${this.uid} lacks CAP_IPC_LOCK`);
+      }
+      if (!applyLock(mm, start, end, lock)) throw kerr('ENOMEM', `[0x${start.toString(16)}, 0x${end.toString(16)}) is not all mapped (what comes before the hole was ${lock ? 'locked' : 'unlocked'})`);
+      if (this.kernel.trace.active) this.traceCall(syscall, undefined, undefined, args, 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall(syscall, undefined, undefined, args, -1, e);
+      this.fail(e, syscall, `${syscall}(0x${a.toString(16)})`);
+    }
+  }
+
+  /** mlock(2): lock the pages of [addr, addr+len) (ENOMEM past RLIMIT_MEMLOCK without CAP_IPC_LOCK). */
+  mlock(addr: number | bigint, len: number): void {
+    this.mlockCall('mlock', addr, len, 0);
+  }
+
+  /** mlock2(2): mlock with flags (MLOCK_ONFAULT; the model's memory is always present). */
+  mlock2(addr: number | bigint, len: number, flags: number): void {
+    this.mlockCall('mlock2', addr, len, flags);
+  }
+
+  munlock(addr: number | bigint, len: number): void {
+    this.mlockCall('munlock', addr, len, 0);
+  }
+
+  /**
+   * mlockall(2): MCL_CURRENT locks every mapping (ENOMEM if the whole address space, total_vm, is over
+   * RLIMIT_MEMLOCK without CAP_IPC_LOCK); MCL_FUTURE locks what is mapped later (mmap then fails with
+   * EAGAIN past the limit). EINVAL for no flag, unknown flags or MCL_ONFAULT alone.
+   */
+  mlockall(flags: number): void {
+    try {
+      if (this.exited) throw this.exitedError();
+      if (!flags || flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags === MCL_ONFAULT) throw kerr('EINVAL', `mlockall flags 0x${flags.toString(16)}: MCL_CURRENT and/or MCL_FUTURE (with MCL_ONFAULT) are needed, nothing else`);
+      this.canDoMlock();
+      const limit = this.rlimits.softPages(RLIMIT_MEMLOCK);
+      if (flags & MCL_CURRENT && totalVm(this.mm) > limit && !this.capable(CAP_IPC_LOCK)) {
+        throw kerr('ENOMEM', `MCL_CURRENT would lock all ${totalVm(this.mm)} mapped pages; RLIMIT_MEMLOCK allows ${limit} and uid ${this.uid} lacks CAP_IPC_LOCK`);
+      }
+      this.mm.mlock.future = (flags & MCL_FUTURE) !== 0;
+      if (flags & MCL_CURRENT) applyLockAll(this.mm, true);
+      if (this.kernel.trace.active) this.traceCall('mlockall', undefined, undefined, [flags], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('mlockall', undefined, undefined, [flags], -1, e);
+      this.fail(e, 'mlockall', `mlockall(0x${flags.toString(16)})`);
+    }
+  }
+
+  /** munlockall(2): no MCL_FUTURE, every mapping unlocked. */
+  munlockall(): void {
+    try {
+      if (this.exited) throw this.exitedError();
+      this.mm.mlock.future = false;
+      applyLockAll(this.mm, false);
+      if (this.kernel.trace.active) this.traceCall('munlockall', undefined, undefined, [], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('munlockall', undefined, undefined, [], -1, e);
+      this.fail(e, 'munlockall', 'munlockall()');
     }
   }
 

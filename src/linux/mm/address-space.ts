@@ -3,12 +3,13 @@
 // resolution of user addresses for the kernel (copy_from_user, VFIO DMA pinning, KVM memory slots).
 // A file mapping holds a reference on the file, so a mapped file stays open after close(fd).
 // `lockedVm` is mm->locked_vm, the pages charged against RLIMIT_MEMLOCK (mm/util.c
-// __account_locked_vm); the model's only charger is VFIO's DMA pinning.
+// __account_locked_vm): by VFIO's DMA pinning and by mlock (mlock.ts, whose locked ranges live here).
 
 import { kerr } from '../errors.js';
 import type { KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import { Backing, IoBacking, MemoryFault, RamBacking, ioReadBytes, ioWriteBytes } from './backing.js';
+import { MlockState } from './mlock.js';
 
 export const PAGE_SIZE = 4096;
 /** Deterministic mmap_base (no ASLR): mappings are placed top-down below it. */
@@ -40,6 +41,8 @@ export class AddressSpace {
   private readonly vmas: Vma[] = [];
   /** mm->locked_vm, in pages (VmLck in /proc/<pid>/status). */
   lockedVm = 0;
+  /** VM_LOCKED ranges and MCL_FUTURE (mlock.ts). */
+  readonly mlock = new MlockState();
 
   constructor(private readonly kernel: Kernel) {}
 
@@ -96,6 +99,8 @@ export class AddressSpace {
     const vma = new Vma(start, start + len, prot, flags, b, file);
     this.vmas.push(vma);
     this.vmas.sort((a, z) => a.start - z.start);
+    // mmap_region(): with mm->def_flags' VM_LOCKED a new mapping is locked and counted (not a device one).
+    if (this.mlock.future && b.ram !== null) this.lockedVm += this.mlock.add(start, start + len);
     return vma;
   }
 
@@ -105,6 +110,8 @@ export class AddressSpace {
     if (length === 0) throw kerr('EINVAL', 'munmap length is 0');
     const end = addr + pageUp(length);
     if (end > TASK_SIZE) throw kerr('EINVAL', 'munmap range extends past the user address space');
+    // The VM_LOCKED pages going away leave locked_vm.
+    this.lockedVm -= this.mlock.remove(addr, end);
     const keep: Vma[] = [];
     for (const m of this.vmas) {
       if (m.end <= addr || m.start >= end) {

@@ -19,6 +19,10 @@ import * as M from '../../../include-ts/linux/mman.js';
 import * as P from '../../../include-ts/linux/poll.js';
 import * as E from '../../../include-ts/linux/eventpoll.js';
 
+/** mlockall_flags and mlock_flags. */
+const MCL_FLAGS = flagSet([[M.MCL_CURRENT, 'MCL_CURRENT'], [M.MCL_FUTURE, 'MCL_FUTURE'], [M.MCL_ONFAULT, 'MCL_ONFAULT']]);
+const MLOCK_FLAGS = flagSet([[M.MLOCK_ONFAULT, 'MLOCK_ONFAULT']]);
+
 /** lseek's whence_codes. */
 const WHENCE_NAMES: readonly string[] = ['SEEK_SET', 'SEEK_CUR', 'SEEK_END', 'SEEK_DATA', 'SEEK_HOLE'];
 
@@ -97,6 +101,7 @@ const MAP_FLAGS = flagSet([
   [M.MAP_SHARED_VALIDATE, 'MAP_SHARED_VALIDATE', M.MAP_TYPE],
   [M.MAP_FIXED, 'MAP_FIXED'],
   [M.MAP_ANONYMOUS, 'MAP_ANONYMOUS'],
+  [M.MAP_LOCKED, 'MAP_LOCKED'],
   [M.MAP_NORESERVE, 'MAP_NORESERVE'],
   [M.MAP_POPULATE, 'MAP_POPULATE'],
 ]);
@@ -582,7 +587,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'mmap': {
       const [addr, len, prot, flags, fd, off] = a as [number | null, number, number, number, number, number];
       const ret = typeof ev.ret === 'number' ? hex(ev.ret) : dec(ev.ret);
-      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${formatFlags(prot, PROT_FLAGS)}, ${formatFlags(flags, MAP_FLAGS)}, ${fd}, ${hex(off)}) = ${result(ev, ret)}`;
+      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${formatFlags(prot, PROT_FLAGS)}, ${formatFlags(flags, MAP_FLAGS)}, ${fd}, ${off ? hex(off) : '0'}) = ${result(ev, ret)}`;
     }
     case 'munmap':
       return `munmap(${hex(a[0] as number)}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
@@ -613,6 +618,12 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       return `getdents64(${JSON.stringify(a[0])}) = ${result(ev, `${dec(ev.ret)} entries`)}`;
     case 'fcntl':
       return formatFcntl(ev);
+    case 'mlock': case 'munlock':
+      return `${ev.syscall}(${hex(a[0] as number)}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
+    case 'mlock2':
+      return `mlock2(${hex(a[0] as number)}, ${a[1]}, ${flagsOrUnknown(a[2] as number, MLOCK_FLAGS, 'MLOCK_???')}) = ${result(ev, dec(ev.ret))}`;
+    case 'mlockall':
+      return `mlockall(${flagsOrUnknown(a[0] as number, MCL_FLAGS, 'MCL_???')}) = ${result(ev, dec(ev.ret))}`;
     case 'lseek': {
       // printxval(whence_codes): a name, or the number with a SEEK_??? comment.
       const w = a[2] as number;

@@ -427,6 +427,18 @@ describe('RLIMIT_MEMLOCK and locked_vm', () => {
     expect(q.mm.lockedVm).toBe(2);
   });
 
+  it('mlock\'d pages and pinned pages share locked_vm, each checked against the sum (mm/mlock.c do_mlock)', () => {
+    const { q, container, ram } = vmm(0x8000);
+    q.mlock(ram.addr, 0x4000);
+    map(q, container, ram.addr + 0x4000, 0, 0x4000);
+    expect(q.mm.lockedVm).toBe(8);
+    expectErrno(() => map(q, container, ram.addr + 0x8000, 0x100000, 0x1000), 'ENOMEM');
+    q.munlock(ram.addr, 0x1000);
+    map(q, container, ram.addr + 0x8000, 0x100000, 0x1000);
+    expectErrno(() => q.mlock(ram.addr + 0x10000, 0x1000), 'ENOMEM');
+    expect(q.mm.lockedVm).toBe(8);
+  });
+
   it('the same pages mapped at two IOVAs are charged twice', () => {
     const { q, container, ram } = vmm(0x8000);
     map(q, container, ram.addr, 0, 0x4000);
