@@ -33,6 +33,16 @@ export const F_DUPFD_CLOEXEC = 1030;
 /** (F_LINUX_SPECIFIC_BASE + 7) and (+ 8): a pipe's capacity in bytes. */
 export const F_SETPIPE_SZ = 1031;
 export const F_GETPIPE_SZ = 1032;
+/** (F_LINUX_SPECIFIC_BASE + 9) and (+ 10): file seals of a memfd or tmpfs file (mm/memfd.c). */
+export const F_ADD_SEALS = 1033;
+export const F_GET_SEALS = 1034;
+export const F_SEAL_SEAL = 0x0001;
+export const F_SEAL_SHRINK = 0x0002;
+export const F_SEAL_GROW = 0x0004;
+export const F_SEAL_WRITE = 0x0008;
+export const F_SEAL_FUTURE_WRITE = 0x0010;
+/** <linux/fcntl.h> since 6.3: the exec bits of the mode cannot change. */
+export const F_SEAL_EXEC = 0x0020;
 /** <linux/fcntl.h> since 6.10: (F_LINUX_SPECIFIC_BASE + 3). */
 export const F_DUPFD_QUERY = 1027;
 /** <linux/fcntl.h> since 6.12: (F_LINUX_SPECIFIC_BASE + 4). */

@@ -19,7 +19,7 @@ import { genericLlseek, setCurLlseek } from './fs/llseek.js';
 import { SEEK_MAX } from '../../include-ts/linux/fs.js';
 import { vfsFallocate } from './fs/fallocate.js';
 import { STAT_SIZE, STATX_SIZE, copyStat, copyStatx, cpNewStat, cpStatx, getattrFile, getattrPath, type KStat, type Stat, type Statx } from './fs/stat.js';
-import { STATX__RESERVED } from '../../include-ts/linux/stat.js';
+import { S_IFMT, S_IFREG, STATX__RESERVED } from '../../include-ts/linux/stat.js';
 import { EventFdCtx, EventFdFile, EFD_FLAGS_SET } from './eventfd.js';
 import { PipeFile } from './pipe.js';
 import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
@@ -35,7 +35,7 @@ import { GENERIC_IOCTLS } from './trace/decoders/generic.js';
 import { getS32, getU32, getU64, setU64 } from '../../abi/bytes.js';
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from '../../include-ts/asm-generic/ioctls.js';
 import {
-  F_CREATED_QUERY, F_DUPFD, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
+  F_ADD_SEALS, F_CREATED_QUERY, F_DUPFD, F_GET_SEALS, F_DUPFD_CLOEXEC, F_DUPFD_QUERY, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_CLOEXEC,
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
   O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE, AT_FDCWD, AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
 } from '../../include-ts/linux/fcntl.js';
@@ -44,6 +44,8 @@ import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
 import { RLIMIT_MEMLOCK, RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK } from '../../include-ts/linux/capability.js';
 import { applyLock, applyLockAll, totalVm } from './mm/mlock.js';
+import { memfdAddSeals, memfdCheck, memfdFile, memfdGetSeals } from './mm/memfd.js';
+import { MFD_CLOEXEC } from '../../include-ts/linux/memfd.js';
 import { ResourceLimits } from './resource.js';
 import { CAP_LAST_CAP, CAP_SETGID, CAP_SYS_RESOURCE } from '../../include-ts/linux/capability.js';
 import { EPOLL_CLOEXEC, EPOLL_CTL_DEL } from '../../include-ts/linux/eventpoll.js';
@@ -428,10 +430,16 @@ export class Process implements Cred {
         // build_open_flags(): O_CREAT|O_EXCL never follows a final symlink (it is the name that exists).
         const follow = !(flags & O_NOFOLLOW) && !(creat && flags & O_EXCL);
         const vfs = this.kernel.vfs;
-        const found = creat ? vfs.lookupCreate(path, this.ctx, follow, start) : vfs.resolve(path, this.ctx, follow, start);
-        if (found.node === undefined) file = this.createFile(found, mode);
-        else if (flags & O_PATH) return this.openPath(dir, path, flags, mode, found.node, found.path);
-        else file = this.openExisting(path, flags, found.node, found.path);
+        // A final /proc/<pid>/fd/<n> magic link to a tmpfs file (a memfd) reopens that inode itself.
+        const magic = !creat && follow && !(flags & O_PATH) ? vfs.resolve(path, this.ctx, false, start).node : undefined;
+        if (magic?.type === 'link' && magic.file?.fInode instanceof ShmemInode) {
+          file = this.openExisting(path, flags, magic.file.fInode, magic.file.path);
+        } else {
+          const found = creat ? vfs.lookupCreate(path, this.ctx, follow, start) : vfs.resolve(path, this.ctx, follow, start);
+          if (found.node === undefined) file = this.createFile(found, mode);
+          else if (flags & O_PATH) return this.openPath(dir, path, flags, mode, found.node, found.path);
+          else file = this.openExisting(path, flags, found.node, found.path);
+        }
       }
       // open()/openat() add O_LARGEFILE on 64-bit (force_o_largefile()); build_open_how() drops bits
       // outside VALID_OPEN_FLAGS, build_open_flags() O_CLOEXEC, do_dentry_open() the open-time-only flags.
@@ -441,10 +449,7 @@ export class Process implements Cred {
       // do_open(): handle_truncate() on an existing regular file, once it is open (a created one, like
       // an O_TMPFILE one, is empty: O_TRUNC is dropped). Truncating a sysfs or procfs attribute changes
       // nothing.
-      if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) {
-        file.inode.truncate();
-        file.inode.touch(this.kernel.sched.now);
-      }
+      if (flags & O_TRUNC && file instanceof ShmemFile && !file.created) file.inode.setSize(0, this.kernel.sched.now);
       const fd = this.fds.install(file, (flags & O_CLOEXEC) !== 0);
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('openat', undefined, file, [dir, path, flags, mode], fd, undefined);
@@ -652,6 +657,8 @@ export class Process implements Cred {
           // open file description of the open(O_CREAT) that created the name (dups share it).
           r = f instanceof ShmemFile && f.created ? 1 : 0;
           break;
+        case F_ADD_SEALS: r = memfdAddSeals(this.kernel, f, arg); break;
+        case F_GET_SEALS: r = memfdGetSeals(f); break;
         default: throw kerr('EINVAL', `fcntl command ${cmd} is not supported`);
       }
       if (this.kernel.trace.active) this.traceCall('fcntl', fd, f, [fd, cmd, arg], r, undefined);
@@ -809,6 +816,51 @@ export class Process implements Cred {
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall('lseek', fd, file, [fd, off, whence], -1, e);
       this.fail(e, 'lseek', `lseek(${fd})`, fd);
+    }
+  }
+
+  /**
+   * memfd_create(2) (mm/memfd.ts): an anonymous tmpfs file, O_RDWR, sealable with MFD_ALLOW_SEALING.
+   * `name` null is a NULL pointer (EFAULT).
+   */
+  memfdCreate(name: string | null, flags: number): number {
+    try {
+      if (this.exited) throw this.exitedError();
+      const f = memfdCheck(name, flags);
+      this.fds.reserveCheck();
+      const file = memfdFile(this.kernel, this.uid, this.gid, name!, f);
+      const fd = this.fds.install(file, (f & MFD_CLOEXEC) !== 0);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('memfd_create', undefined, file, [name, flags], fd, undefined);
+      return fd;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('memfd_create', undefined, undefined, [name, flags], -1, e);
+      this.fail(e, 'memfd_create', `memfd_create(${JSON.stringify(name)})`);
+    }
+  }
+
+  /**
+   * ftruncate(2) (fs/open.c do_sys_ftruncate, do_ftruncate, do_truncate -> notify_change -> ->setattr):
+   * a negative length is EINVAL before the fd is looked up (EBADF); the file must be regular and open
+   * for writing (EINVAL); tmpfs resizes (shmem_setattr: seals, EFBIG), guest_memfd refuses
+   * (kvm_gmem_setattr: EINVAL), sysfs and procfs files accept and change nothing.
+   */
+  ftruncate(fd: number, length: number | bigint): number {
+    let file: KFile | undefined;
+    const len = BigInt.asIntN(64, BigInt(length));
+    try {
+      if (len < 0n) throw kerr('EINVAL', `length ${len} is negative`);
+      file = this.fileFor(fd);
+      if ((getattrFile(this.ctx, file).mode & S_IFMT) !== S_IFREG) throw kerr('EINVAL', `fd ${fd} (${file.path}) is not a regular file`);
+      if (!(openFmode(file.flags) & FMODE_WRITE)) throw kerr('EINVAL', `fd ${fd} (${file.path}) is not open for writing`);
+      if (file instanceof ShmemFile) file.inode.setSize(Number(len), this.kernel.sched.now);
+      else if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${fd} (${file.path}): its inode's ->setattr refuses every change`);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('ftruncate', fd, file, [fd, len], 0, undefined);
+      return 0;
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('ftruncate', fd, file, [fd, len], -1, e);
+      this.fail(e, 'ftruncate', `ftruncate(${fd})`, fd);
     }
   }
 

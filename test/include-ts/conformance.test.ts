@@ -23,6 +23,7 @@ import * as linuxFs from '../../include-ts/linux/fs.js';
 import * as watchQueue from '../../include-ts/linux/watch_queue.js';
 import * as kvm from '../../include-ts/linux/kvm.js';
 import * as mman from '../../include-ts/linux/mman.js';
+import * as memfd from '../../include-ts/linux/memfd.js';
 import * as pciRegs from '../../include-ts/linux/pci_regs.js';
 import * as poll from '../../include-ts/linux/poll.js';
 import * as resource from '../../include-ts/linux/resource.js';
@@ -62,6 +63,12 @@ interface NewerMacro {
 const FCNTL_NEWER: Readonly<Record<string, NewerMacro>> = {
   F_DUPFD_QUERY: { since: '6.10', definition: '(F_LINUX_SPECIFIC_BASE + 3)' },
   F_CREATED_QUERY: { since: '6.12', definition: '(F_LINUX_SPECIFIC_BASE + 4)' },
+  F_SEAL_EXEC: { since: '6.3', definition: '0x0020' },
+};
+
+const MEMFD_NEWER: Readonly<Record<string, NewerMacro>> = {
+  MFD_NOEXEC_SEAL: { since: '6.3', definition: '0x0008U' },
+  MFD_EXEC: { since: '6.3', definition: '0x0010U' },
 };
 
 const STATX_NEWER: Readonly<Record<string, NewerMacro>> = {
@@ -222,6 +229,7 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/fs.h', includes: ['linux/fs.h'], module: linuxFs },
   { header: 'linux/watch_queue.h', includes: ['linux/watch_queue.h'], module: watchQueue },
   { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
+  { header: 'linux/memfd.h', includes: ['linux/memfd.h'], module: memfd, newer: MEMFD_NEWER },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },
   // The kernel's header, not glibc's <sys/epoll.h>: it has EPOLL_URING_WAKE and EPOLLNVAL, and its

@@ -113,7 +113,7 @@ export function setattrPrepare(cred: Cred, inode: InodeAttrs, attr: IAttr, path:
 }
 
 /** setattr_copy(): owner, group, then the mode (without S_ISGID if the caller may not keep it). */
-function setattrCopy(cred: Cred, inode: InodeAttrs, attr: IAttr): void {
+export function setattrCopy(cred: Cred, inode: InodeAttrs, attr: IAttr): void {
   if (attr.valid & ATTR_UID) inode.uid = attr.uid;
   if (attr.valid & ATTR_GID) inode.gid = attr.gid;
   if (attr.valid & ATTR_MODE) inode.mode = inGroupOrCapable(cred, inode.gid) ? attr.mode : attr.mode & ~S_ISGID;

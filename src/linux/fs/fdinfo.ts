@@ -25,7 +25,7 @@ export interface FileInode {
   readonly ino: number;
 }
 
-export type MountName = FsType['name'] | 'pipefs' | 'anon_inodefs';
+export type MountName = FsType['name'] | 'pipefs' | 'anon_inodefs' | 'shm';
 
 /**
  * mnt_id and s_dev per mount. The kernel-internal mounts (kern_mount: pipefs, anon_inodefs) and the
@@ -36,6 +36,8 @@ export const MOUNT_IDS: Readonly<Record<MountName, { readonly mntId: number; rea
   rootfs: { mntId: 1, dev: 0x2 },
   pipefs: { mntId: 16, dev: 0xf },
   anon_inodefs: { mntId: 17, dev: 0x10 },
+  // shm_mnt (mm/shmem.c shmem_init()'s kern_mount), where memfds live: fdinfo shows mnt_id 0 here.
+  shm: { mntId: 0, dev: 0x1 },
   proc: { mntId: 22, dev: 0x15 },
   sysfs: { mntId: 23, dev: 0x16 },
   devtmpfs: { mntId: 24, dev: 0x6 },
@@ -58,6 +60,7 @@ export class InodeNumbers {
     if (path.startsWith('anon_inode:')) return { ...MOUNT_IDS.anon_inodefs, ino: file.ino ?? ANON_INODE_INO };
     const own = file.ino;
     if (path.startsWith('pipe:')) return { ...MOUNT_IDS.pipefs, ino: own ?? 0 };
+    if (path.startsWith('/memfd:')) return { ...MOUNT_IDS.shm, ino: own ?? 0 };
     const fs = this.kernel.vfs.fsOf(path).name;
     return { ...MOUNT_IDS[fs], ino: own ?? this.byPathIno(fs, path) };
   }

@@ -179,6 +179,12 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
     // get_pipe_inode(): a pipefs inode of its own, S_IFIFO, its creator's.
     return kstat('pipefs', ctx.kernel.inodes.of(file).ino, S_IFIFO | inode.mode, inode.uid, inode.gid);
   }
+  // A memfd: a tmpfs inode on shm_mnt, with no name anywhere.
+  if (inode instanceof ShmemInode && file.path.startsWith('/memfd:')) {
+    const st = kstat('shm', inode.ino, S_IFREG | inode.mode, inode.uid, inode.gid);
+    Object.assign(st, { nlink: 0, size: inode.size, blocks: inode.blocks, atimeNs: inode.atimeNs, mtimeNs: inode.mtimeNs, ctimeNs: inode.ctimeNs, btimeNs: inode.btimeNs });
+    return st;
+  }
   const st = getattrPath(ctx, inode as Inode, file.path);
   // An O_TMPFILE file has no name (d_tmpfile() leaves i_nlink 0) until linkat gives it one.
   if (inode instanceof ShmemInode && file.path.endsWith(' (deleted)')) st.nlink = 0;

@@ -29,9 +29,22 @@ export abstract class Backing {
   abstract slice(offset: number, length: number): Backing;
 }
 
+/**
+ * A shared mapping of a file's page cache (a tmpfs or memfd file): whose pages they are, and whether the
+ * mapping is VM_SHARED|VM_MAYWRITE (it counts in i_mmap_writable, which F_SEAL_WRITE must find at 0).
+ */
+export interface PageCacheMapping {
+  readonly owner: object;
+  readonly mayWrite: boolean;
+}
+
 export class RamBacking extends Backing {
   readonly ram: Uint8Array;
-  constructor(readonly bytes: Uint8Array) {
+  constructor(
+    readonly bytes: Uint8Array,
+    /** Set when the bytes are a file's page cache mapped shared. */
+    readonly pageCache: PageCacheMapping | null = null,
+  ) {
     super();
     this.ram = bytes;
   }
@@ -39,7 +52,7 @@ export class RamBacking extends Backing {
     return this.bytes.length;
   }
   slice(offset: number, length: number): RamBacking {
-    return new RamBacking(this.bytes.subarray(offset, offset + length));
+    return new RamBacking(this.bytes.subarray(offset, offset + length), this.pageCache);
   }
 }
 

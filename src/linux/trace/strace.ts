@@ -16,8 +16,33 @@ import { GENERIC_IOCTLS } from './decoders/generic.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../../../include-ts/linux/eventfd.js';
 import * as F from '../../../include-ts/linux/fcntl.js';
 import * as M from '../../../include-ts/linux/mman.js';
+import * as MFD from '../../../include-ts/linux/memfd.js';
 import * as P from '../../../include-ts/linux/poll.js';
 import * as E from '../../../include-ts/linux/eventpoll.js';
+
+/** memfd_create_flags (strace 6.3+ names MFD_NOEXEC_SEAL and MFD_EXEC; 6.1 prints them as hex). */
+const MFD_FLAGS = flagSet([
+  [MFD.MFD_CLOEXEC, 'MFD_CLOEXEC'], [MFD.MFD_ALLOW_SEALING, 'MFD_ALLOW_SEALING'], [MFD.MFD_HUGETLB, 'MFD_HUGETLB'],
+  [MFD.MFD_NOEXEC_SEAL, 'MFD_NOEXEC_SEAL'], [MFD.MFD_EXEC, 'MFD_EXEC'],
+]);
+/** f_seals (F_SEAL_EXEC as strace 6.3+ names it). */
+const SEAL_FLAGS = flagSet([
+  [F.F_SEAL_SEAL, 'F_SEAL_SEAL'], [F.F_SEAL_SHRINK, 'F_SEAL_SHRINK'], [F.F_SEAL_GROW, 'F_SEAL_GROW'], [F.F_SEAL_WRITE, 'F_SEAL_WRITE'],
+  [F.F_SEAL_FUTURE_WRITE, 'F_SEAL_FUTURE_WRITE'], [F.F_SEAL_EXEC, 'F_SEAL_EXEC'],
+]);
+
+/** printflags64(f_seals, arg): the 64-bit argument, bits past 31 as one hex number after the names. */
+function sealsArg(v: number): string {
+  const low = v >>> 0;
+  const high = v - low;
+  const text = low === 0 && high ? '' : flagsOrUnknown(low, SEAL_FLAGS, 'F_SEAL_???');
+  return high ? `${text ? `${text}|` : ''}0x${high.toString(16)}` : text;
+}
+
+/** printstr() with strace's default -s 32: a longer string is cut and followed by `...`. */
+function cutString(s: string): string {
+  return s.length > 32 ? `${JSON.stringify(s.slice(0, 32))}...` : JSON.stringify(s);
+}
 
 /** mlockall_flags and mlock_flags. */
 const MCL_FLAGS = flagSet([[M.MCL_CURRENT, 'MCL_CURRENT'], [M.MCL_FUTURE, 'MCL_FUTURE'], [M.MCL_ONFAULT, 'MCL_ONFAULT']]);
@@ -84,7 +109,7 @@ const FD_FLAGS = flagSet([[F.FD_CLOEXEC, 'FD_CLOEXEC']]);
 const FCNTL_CMDS = new Map<number, string>([
   [F.F_DUPFD, 'F_DUPFD'], [F.F_GETFD, 'F_GETFD'], [F.F_SETFD, 'F_SETFD'], [F.F_GETFL, 'F_GETFL'], [F.F_SETFL, 'F_SETFL'],
   [F.F_DUPFD_QUERY, 'F_DUPFD_QUERY'], [F.F_CREATED_QUERY, 'F_CREATED_QUERY'], [F.F_DUPFD_CLOEXEC, 'F_DUPFD_CLOEXEC'],
-  [F.F_SETPIPE_SZ, 'F_SETPIPE_SZ'], [F.F_GETPIPE_SZ, 'F_GETPIPE_SZ'],
+  [F.F_SETPIPE_SZ, 'F_SETPIPE_SZ'], [F.F_GETPIPE_SZ, 'F_GETPIPE_SZ'], [F.F_ADD_SEALS, 'F_ADD_SEALS'], [F.F_GET_SEALS, 'F_GET_SEALS'],
 ]);
 /** pipe2's flags, in strace's open_mode_flags order (O_EXCL is O_NOTIFICATION_PIPE). */
 const PIPE_FLAGS = flagSet([[F.O_EXCL, 'O_EXCL'], [F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_DIRECT, 'O_DIRECT'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
@@ -420,6 +445,8 @@ function formatFcntl(ev: SyscallEvent): string {
     case F.F_GETPIPE_SZ: break;
     case F.F_GETFD: if (ret) ok = `${altHex(ret)} (flags ${formatFlags(ret, FD_FLAGS)})`; break;
     case F.F_GETFL: ok = `${altHex(ret)} (flags ${formatFlags(ret, OPEN_FLAGS)})`; break;
+    case F.F_ADD_SEALS: third = sealsArg(arg); break;
+    case F.F_GET_SEALS: if (ret) ok = `${altHex(ret)} (seals ${formatFlags(ret, SEAL_FLAGS)})`; break;
     default: third = altHex(arg);
   }
   return `fcntl(${fd}, ${name}${third ? `, ${third}` : ''}) = ${result(ev, ok)}`;
@@ -630,6 +657,11 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       const whence = WHENCE_NAMES[w] ?? `0x${(w >>> 0).toString(16)} /* SEEK_??? */`;
       return `lseek(${a[0]}, ${dec(a[1])}, ${whence}) = ${result(ev, dec(ev.ret))}`;
     }
+    case 'memfd_create':
+      return `memfd_create(${a[0] === null ? 'NULL' : cutString(a[0] as string)}, ${flagsOrUnknown(a[1] as number, MFD_FLAGS, 'MFD_???')}) = ${result(ev, dec(ev.ret))}`;
+    case 'ftruncate':
+      // printllval(tcp, "%llu"): the length unsigned.
+      return `ftruncate(${a[0]}, ${BigInt.asUintN(64, BigInt(a[1] as bigint))}) = ${result(ev, dec(ev.ret))}`;
     case 'fallocate':
       // printflags(falloc_flags): 0 as "0", unknown bits as hex after the names.
       return `fallocate(${a[0]}, ${(a[1] as number) === 0 ? '0' : formatFlags(a[1] as number, FALLOC_FLAGS)}, ${dec(a[2])}, ${dec(a[3])}) = ${result(ev, dec(ev.ret))}`;
