@@ -23,6 +23,7 @@ import type { KvmModule } from './kvm/vm.js';
 import type { XenHypervisorPort } from './xen/hypervisor.js';
 import type { IrqCore } from './irq/irq-core.js';
 import type { PciMsi } from './pci/msi.js';
+import { Pins } from './mm/pins.js';
 
 export interface KernelOptions {
   /** The kernel command line, for module parameters (`vfio_pci.nointxmask=1`). */
@@ -44,6 +45,8 @@ export class Kernel {
   readonly inodes = new InodeNumbers(this);
   readonly params: ModuleParams;
   readonly processes = new Map<number, Process>();
+  /** Holders of long-term page pins (VFIO, iommufd): told when a process drops pinned pages. */
+  readonly pins = new Pins();
   /** The pipe sysctls and each user's pipe pages (fs/pipe.c). */
   readonly pipeLimits = new PipeLimits();
   /** ioctl names and argument layouts per file type, for error messages and the strace formatter. */

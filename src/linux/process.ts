@@ -43,7 +43,8 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHAR
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
 import { RLIMIT_MEMLOCK, RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK } from '../../include-ts/linux/capability.js';
-import { applyLock, applyLockAll, totalVm } from './mm/mlock.js';
+import { applyLock, applyLockAll, totalVm, unpopulatable } from './mm/mlock.js';
+import { doMadvise } from './mm/madvise.js';
 import { memfdAddSeals, memfdCheck, memfdFile, memfdGetSeals } from './mm/memfd.js';
 import { MFD_CLOEXEC } from '../../include-ts/linux/memfd.js';
 import { ResourceLimits } from './resource.js';
@@ -431,8 +432,9 @@ export class Process implements Cred {
         const follow = !(flags & O_NOFOLLOW) && !(creat && flags & O_EXCL);
         const vfs = this.kernel.vfs;
         // A final /proc/<pid>/fd/<n> magic link to a tmpfs file (a memfd) reopens that inode itself.
-        const magic = !creat && follow && !(flags & O_PATH) ? vfs.resolve(path, this.ctx, false, start).node : undefined;
+        const magic = !creat && follow ? vfs.resolve(path, this.ctx, false, start).node : undefined;
         if (magic?.type === 'link' && magic.file?.fInode instanceof ShmemInode) {
+          if (flags & O_PATH) return this.openPath(dir, path, flags, mode, magic.file.fInode, magic.file.path);
           file = this.openExisting(path, flags, magic.file.fInode, magic.file.path);
         } else {
           const found = creat ? vfs.lookupCreate(path, this.ctx, follow, start) : vfs.resolve(path, this.ctx, follow, start);
@@ -509,7 +511,7 @@ export class Process implements Cred {
   /** shmem_get_inode(): build_open_how()'s mode & S_IALLUGO, vfs_prepare_mode() and inode_init_owner(). */
   private newShmemInode(dir: InodeAttrs, mode: number): ShmemInode {
     const o = createdOwner(this, dir, mode, this.umask);
-    return new ShmemInode(this.kernel.ids.next('shmem-ino'), o.mode, o.uid, o.gid, this.kernel.sched.now);
+    return new ShmemInode(this.kernel.ids.next('shmem-ino'), o.mode, o.uid, o.gid, this.kernel.sched.now, this.kernel.pins);
   }
 
   /** do_open() on a name that exists: O_CREAT's checks, then may_open(), then the file's open. */
@@ -1019,25 +1021,29 @@ export class Process implements Cred {
     const hint = addr === null ? 0 : Number(addr);
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
-      if (length === 0) throw kerr('EINVAL', 'mmap length is 0');
+      // sys_mmap() (x86-64): the offset is in bytes and must be page aligned; then ksys_mmap_pgoff()'s fd.
       if (off % PAGE_SIZE !== 0) throw kerr('EINVAL', `mmap offset 0x${off.toString(16)} is not page aligned`);
+      if (!(flags & MAP_ANONYMOUS)) file = this.fileFor(fd);
+      // do_mmap(): the length, then __get_unmapped_area(), then the lock checks, then the mapping type.
+      // Unknown prot bits are ignored (calc_vm_prot_bits() reads the three it knows).
+      if (length === 0) throw kerr('EINVAL', 'mmap length is 0');
       if (!Number.isInteger(length) || length < 0 || length > TASK_SIZE) throw kerr('ENOMEM', `mmap length ${length} cannot fit in the address space`);
-      const type = flags & MAP_TYPE;
-      if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw kerr('EINVAL', 'mmap flags need exactly one of MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE');
-      if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) throw kerr('EINVAL', `unknown prot bits 0x${prot.toString(16)}`);
       const fixed = (flags & MAP_FIXED) !== 0;
       const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
-      // do_mmap(): MAP_LOCKED needs can_do_mlock(); then mlock_future_ok(): a mapping born locked (MAP_LOCKED
-      // or MCL_FUTURE) counts against RLIMIT_MEMLOCK before anything is mapped.
+      this.mm.area(hint, len, fixed);
+      // MAP_LOCKED needs can_do_mlock(); mlock_future_ok(): a mapping born locked (MAP_LOCKED or
+      // MCL_FUTURE) counts against RLIMIT_MEMLOCK before anything is mapped.
       if (flags & MAP_LOCKED) this.canDoMlock();
       if ((flags & MAP_LOCKED || this.mm.mlock.future) && !this.capable(CAP_IPC_LOCK) && len / PAGE_SIZE + this.mm.lockedVm > this.rlimits.softPages(RLIMIT_MEMLOCK)) {
         throw kerr('EAGAIN', `${flags & MAP_LOCKED ? 'MAP_LOCKED' : 'MCL_FUTURE'}: mapping ${len / PAGE_SIZE} more locked pages would lock ${len / PAGE_SIZE + this.mm.lockedVm}; RLIMIT_MEMLOCK allows ${this.rlimits.softPages(RLIMIT_MEMLOCK)}`);
       }
+      const type = flags & MAP_TYPE;
+      if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw kerr('EINVAL', 'mmap flags need exactly one of MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE');
       let vma;
-      if (flags & MAP_ANONYMOUS) {
-        vma = this.mm.map(hint, len, prot, flags, fixed, new RamBacking(new Uint8Array(len)), null);
+      const p = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+      if (file === undefined) {
+        vma = this.mm.map(hint, len, p, flags, fixed, new RamBacking(new Uint8Array(len)), null);
       } else {
-        file = this.fileFor(fd);
         // do_mmap(): a shared writable mapping needs FMODE_WRITE, then every file mapping FMODE_READ.
         const fmode = openFmode(file.flags);
         if ((type === MAP_SHARED || type === MAP_SHARED_VALIDATE) && prot & PROT_WRITE && !(fmode & FMODE_WRITE)) {
@@ -1045,8 +1051,8 @@ export class Process implements Cred {
         }
         if (!(fmode & FMODE_READ)) throw kerr('EACCES', 'mmap needs a file opened for reading (O_RDONLY or O_RDWR)');
         if (prot & PROT_EXEC && file.noexec) throw kerr('EPERM', `PROT_EXEC mapping of ${file.path}, whose filesystem is noexec (SB_I_NOEXEC)`);
-        const backing = file.mmap(this.ctx, { length: len, prot, flags, offset: off });
-        vma = this.mm.map(hint, len, prot, flags, fixed, backing, file);
+        const backing = file.mmap(this.ctx, { length: len, prot: p, flags, offset: off });
+        vma = this.mm.map(hint, len, p, flags, fixed, backing, file, off);
       }
       if (flags & MAP_LOCKED) applyLock(this.mm, vma.start, vma.end, true);
       const m = new Mapping(vma);
@@ -1072,42 +1078,64 @@ export class Process implements Cred {
     }
   }
 
+  /** madvise(2) (mm/madvise.ts). `len` is a size_t: a bigint or negative number wraps as in C. */
+  madvise(addr: number | bigint, len: number | bigint, advice: number): void {
+    const a = Number(addr);
+    const n = BigInt.asUintN(64, BigInt(len));
+    try {
+      if (this.exited) throw this.exitedError();
+      doMadvise(this.ctx, a, n, advice);
+      this.kernel.point();
+      if (this.kernel.trace.active) this.traceCall('madvise', undefined, undefined, [a, n, advice], 0, undefined);
+    } catch (e) {
+      if (this.kernel.trace.active) this.traceCall('madvise', undefined, undefined, [a, n, advice], -1, e);
+      this.fail(e, 'madvise', `madvise(0x${a.toString(16)})`);
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // mlock (mm/mlock.c; the locked ranges: mm/mlock.ts)
 
-  /** can_do_mlock(): a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK, else EPERM. */
+  /** can_do_mlock(): a non-zero RLIMIT_MEMLOCK (in bytes) or CAP_IPC_LOCK, else EPERM. */
   private canDoMlock(): void {
-    if (this.rlimits.softPages(RLIMIT_MEMLOCK) === 0 && !this.capable(CAP_IPC_LOCK)) {
+    if (this.rlimits.soft(RLIMIT_MEMLOCK) === 0n && !this.capable(CAP_IPC_LOCK)) {
       throw kerr('EPERM', `RLIMIT_MEMLOCK is 0 and uid ${this.uid} lacks CAP_IPC_LOCK`);
     }
   }
 
-  /** do_mlock() / munlock(): the page range of [addr, addr+len). */
-  private mlockRange(addr: number, len: number): [number, number] {
-    const start = addr - (addr % PAGE_SIZE);
-    const end = start + Math.ceil((len + (addr % PAGE_SIZE)) / PAGE_SIZE) * PAGE_SIZE;
-    if (end > TASK_SIZE + PAGE_SIZE) throw kerr('ENOMEM', `mlock range 0x${addr.toString(16)}+0x${len.toString(16)} is outside the address space`);
-    return [start, end];
-  }
-
-  private mlockCall(syscall: 'mlock' | 'mlock2' | 'munlock', addr: number | bigint, len: number, flags: number): void {
+  /**
+   * do_mlock() and munlock(): PAGE_ALIGN(len + offset_in_page(addr)) in 64 bits (a length that wraps to
+   * 0 does nothing), mlock's limit check, apply_vma_lock_flags() (EINVAL when the range wraps past 2^64;
+   * mappings are (un)locked up to a hole, then ENOMEM), then for mlock __mm_populate(): a page that
+   * cannot be faulted in (PROT_NONE, a tmpfs page past the file's end) fails the call with ENOMEM
+   * (__mlock_posix_error_return()) after the range was locked and counted.
+   */
+  private mlockCall(syscall: 'mlock' | 'mlock2' | 'munlock', addr: number | bigint, len: number | bigint, flags: number): void {
     const a = Number(addr);
-    const args = syscall === 'mlock2' ? [a, len, flags] : [a, len];
+    const n = BigInt.asUintN(64, BigInt(len));
+    const args = syscall === 'mlock2' ? [a, n, flags] : [a, n];
     try {
       if (this.exited) throw this.exitedError();
       if (syscall === 'mlock2' && flags & ~MLOCK_ONFAULT) throw kerr('EINVAL', `mlock2 flags 0x${flags.toString(16)} have bits other than MLOCK_ONFAULT`);
       const lock = syscall !== 'munlock';
       if (lock) this.canDoMlock();
-      const [start, end] = this.mlockRange(a, len);
+      const start = a - (a % PAGE_SIZE);
+      const size = BigInt.asUintN(64, (n + BigInt(a % PAGE_SIZE) + 4095n) & ~4095n);
       const mm = this.mm;
       if (lock && !this.capable(CAP_IPC_LOCK)) {
-        // do_mlock(): the request counts in full, less what it already has locked, against the limit.
-        const limit = this.rlimits.softPages(RLIMIT_MEMLOCK);
-        let locked = (end - start) / PAGE_SIZE + mm.lockedVm;
-        if (locked > limit) locked -= mm.mlock.lockedIn(start, end);
-        if (locked > limit) throw kerr('ENOMEM', `locking ${(end - start) / PAGE_SIZE} pages would lock ${locked} pages; RLIMIT_MEMLOCK allows ${limit} and uid ${this.uid} lacks CAP_IPC_LOCK`);
+        // The request counts in full, less what it already has locked, against the limit.
+        const limit = BigInt(this.rlimits.softPages(RLIMIT_MEMLOCK));
+        let locked = size / 4096n + BigInt(mm.lockedVm);
+        if (locked > limit) locked -= BigInt(mm.mlock.lockedIn(start, Math.min(Number(BigInt(start) + size), TASK_SIZE)));
+        if (locked > limit) throw kerr('ENOMEM', `locking ${size / 4096n} pages would lock ${locked} pages; RLIMIT_MEMLOCK allows ${limit} and uid ${this.uid} lacks CAP_IPC_LOCK`);
       }
-      if (!applyLock(mm, start, end, lock)) throw kerr('ENOMEM', `[0x${start.toString(16)}, 0x${end.toString(16)}) is not all mapped (what comes before the hole was ${lock ? 'locked' : 'unlocked'})`);
+      if (BigInt(start) + size > 0xffff_ffff_ffff_ffffn) throw kerr('EINVAL', `0x${start.toString(16)} + ${size} wraps past the end of the address space`);
+      if (size > 0n) {
+        const end = Number(BigInt(start) + size);
+        if (!applyLock(mm, start, end, lock)) throw kerr('ENOMEM', `[0x${start.toString(16)}, 0x${end.toString(16)}) is not all mapped (what comes before the hole was ${lock ? 'locked' : 'unlocked'})`);
+        const why = lock && !(flags & MLOCK_ONFAULT) ? unpopulatable(mm, start, end) : null;
+        if (why !== null) throw kerr('ENOMEM', `the range is locked, but ${why}`);
+      }
       if (this.kernel.trace.active) this.traceCall(syscall, undefined, undefined, args, 0, undefined);
     } catch (e) {
       if (this.kernel.trace.active) this.traceCall(syscall, undefined, undefined, args, -1, e);
@@ -1116,16 +1144,16 @@ export class Process implements Cred {
   }
 
   /** mlock(2): lock the pages of [addr, addr+len) (ENOMEM past RLIMIT_MEMLOCK without CAP_IPC_LOCK). */
-  mlock(addr: number | bigint, len: number): void {
+  mlock(addr: number | bigint, len: number | bigint): void {
     this.mlockCall('mlock', addr, len, 0);
   }
 
   /** mlock2(2): mlock with flags (MLOCK_ONFAULT; the model's memory is always present). */
-  mlock2(addr: number | bigint, len: number, flags: number): void {
+  mlock2(addr: number | bigint, len: number | bigint, flags: number): void {
     this.mlockCall('mlock2', addr, len, flags);
   }
 
-  munlock(addr: number | bigint, len: number): void {
+  munlock(addr: number | bigint, len: number | bigint): void {
     this.mlockCall('munlock', addr, len, 0);
   }
 

@@ -66,6 +66,11 @@ const FCNTL_NEWER: Readonly<Record<string, NewerMacro>> = {
   F_SEAL_EXEC: { since: '6.3', definition: '0x0020' },
 };
 
+const MMAN_NEWER: Readonly<Record<string, NewerMacro>> = {
+  MADV_GUARD_INSTALL: { since: '6.13', definition: '102' },
+  MADV_GUARD_REMOVE: { since: '6.13', definition: '103' },
+};
+
 const MEMFD_NEWER: Readonly<Record<string, NewerMacro>> = {
   MFD_NOEXEC_SEAL: { since: '6.3', definition: '0x0008U' },
   MFD_EXEC: { since: '6.3', definition: '0x0010U' },
@@ -228,7 +233,9 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/fcntl.h', includes: ['linux/fcntl.h'], module: fcntl, newer: FCNTL_NEWER },
   { header: 'linux/fs.h', includes: ['linux/fs.h'], module: linuxFs },
   { header: 'linux/watch_queue.h', includes: ['linux/watch_queue.h'], module: watchQueue },
-  { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'] },
+  // glibc 2.36 lacks the newest advice; the kernel's <linux/mman.h> has all but the 6.13 guard regions.
+  { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'], exclude: { MADV_COLLAPSE: null, MADV_SOFT_OFFLINE: null, MADV_GUARD_INSTALL: null, MADV_GUARD_REMOVE: null } },
+  { header: 'linux/mman.h', includes: ['linux/mman.h'], module: mman, exclude: { MAP_FAILED: null }, newer: MMAN_NEWER },
   { header: 'linux/memfd.h', includes: ['linux/memfd.h'], module: memfd, newer: MEMFD_NEWER },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.
   { header: 'poll.h', includes: ['poll.h', 'linux/eventpoll.h'], module: poll, flags: ['-D_GNU_SOURCE'] },

@@ -21,6 +21,8 @@ export interface MmioWindow {
 }
 
 export interface DomainExtent {
+  /** The IOVA the mapping was made at (iommu_unmap() takes it back whole, even after detach() split it). */
+  readonly origin: number;
   readonly iova: number;
   readonly size: number;
   /** Memory, or null for a peer device's window (`mmio`). */
@@ -59,16 +61,29 @@ export class IommuDomain {
       if (iova < x.iova + x.size && x.iova < iova + size) throw new Error(`iommu domain: [0x${iova.toString(16)}, +0x${size.toString(16)}) overlaps a mapping`);
     }
     const mem = target instanceof Uint8Array ? target : null;
-    this.extents.push({ iova, size, mem, mmio: mem === null ? (target as MmioWindow) : null, prot });
+    this.extents.push({ origin: iova, iova, size, mem, mmio: mem === null ? (target as MmioWindow) : null, prot });
     this.extents.sort((a, b) => a.iova - b.iova);
   }
 
-  /** iommu_unmap() of exactly one earlier mapping starting at `iova`; returns the bytes unmapped. */
+  /** iommu_unmap() of exactly one earlier mapping made at `iova`; returns the bytes unmapped. */
   unmap(iova: number): number {
-    const i = this.find(iova);
-    if (i < 0 || this.extents[i]!.iova !== iova) return 0;
-    const [x] = this.extents.splice(i, 1);
-    return x!.size;
+    let n = 0;
+    for (let i = this.extents.length - 1; i >= 0; i--) {
+      const x = this.extents[i]!;
+      if (x.origin !== iova) continue;
+      n += x.size;
+      this.extents.splice(i, 1);
+    }
+    return n;
+  }
+
+  /**
+   * The memory [start, end) of `buffer` stopped being the mapped process's (src/linux/mm/pins.ts): the
+   * extents mapping it keep the pages they had, now `copy()`.
+   */
+  detach(buffer: ArrayBufferLike, start: number, end: number, copy: () => ArrayBuffer): void {
+    const moved = moveViews(this.extents, buffer, start, end, copy, (x, iova, mem) => ({ ...x, iova, size: mem.length, mem }));
+    this.extents.splice(0, this.extents.length, ...moved);
   }
 
   clear(): void {
@@ -142,4 +157,34 @@ function peerCopy(w: MmioWindow, off: number, buf: Uint8Array, write: boolean): 
     }
   }
   return true;
+}
+
+/**
+ * Splits `views` (sorted by `iova`, each mapping an IOVA range onto memory, or onto none) where they
+ * alias [start, end) of `buffer`: the aliasing parts become views of `copy()`. Returns the new list.
+ */
+export function moveViews<T extends { readonly iova: number; readonly mem: Uint8Array | null }>(
+  views: readonly T[],
+  buffer: ArrayBufferLike,
+  start: number,
+  end: number,
+  copy: () => ArrayBuffer,
+  make: (old: T, iova: number, mem: Uint8Array) => T,
+): T[] {
+  const out: T[] = [];
+  for (const v of views) {
+    const m = v.mem;
+    const a = m === null ? 0 : Math.max(start, m.byteOffset);
+    const b = m === null ? 0 : Math.min(end, m.byteOffset + m.length);
+    if (m === null || m.buffer !== buffer || a >= b) {
+      out.push(v);
+      continue;
+    }
+    const lo = a - m.byteOffset;
+    const hi = b - m.byteOffset;
+    if (lo > 0) out.push(make(v, v.iova, m.subarray(0, lo)));
+    out.push(make(v, v.iova + lo, new Uint8Array(copy(), a - start, b - a)));
+    if (hi < m.length) out.push(make(v, v.iova + hi, m.subarray(hi)));
+  }
+  return out;
 }

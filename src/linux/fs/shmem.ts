@@ -30,6 +30,7 @@ import { MAP_TYPE, MAP_PRIVATE, PROT_WRITE } from '../../../include-ts/linux/mma
 import { RamBacking, type Backing } from '../mm/backing.js';
 import type { Cred } from '../cred.js';
 import { ATTR_MODE, setattrCopy, setattrPrepare, type IAttr } from './attr.js';
+import type { Pins } from '../mm/pins.js';
 
 const PAGE = 4096;
 /** The largest resizable ArrayBuffer V8 allows, and so the largest tmpfs file here. */
@@ -65,7 +66,9 @@ export class ShmemInode {
     public uid: number,
     public gid: number,
     /** The virtual time of its creation (shmem_get_inode(): all three times). */
-    now = 0,
+    now: number,
+    /** Told when pages VFIO or iommufd may have pinned are truncated or punched away. */
+    private readonly pins: Pins,
   ) {
     this.atimeNs = this.mtimeNs = this.ctimeNs = this.btimeNs = now;
   }
@@ -158,7 +161,10 @@ export class ShmemInode {
   /** Zeroes [start, end) and frees the pages wholly inside it (shmem_truncate_range()). */
   private clear(start: number, end: number): void {
     const stop = Math.min(end, this.bytes.length);
-    if (start < stop) this.bytes.fill(0, start, stop);
+    if (start < stop) {
+      this.pins.release(this.bytes, start, stop - start);
+      this.bytes.fill(0, start, stop);
+    }
     for (const pg of [...this.allocated]) if (pg * PAGE >= start && (pg + 1) * PAGE <= end) this.allocated.delete(pg);
   }
 
@@ -266,15 +272,17 @@ export class ShmemFile extends KFile {
   }
 
   /**
-   * shmem_mmap(): file_accessed(), then memfd_check_seals_mmap(): a write-sealed file cannot be mapped
-   * shared and writable (EPERM), and a read-only shared mapping of it loses VM_MAYWRITE. A shared
+   * memfd_check_seals_mmap() (do_mmap(), before the file is touched): a write-sealed file cannot be
+   * mapped shared and writable (EPERM), and a read-only shared mapping of it loses VM_MAYWRITE; then
+   * shmem_mmap_prepare()'s file_accessed(). A shared
    * mapping is a view of the page cache; a private one a copy (see the header).
    */
   override mmap(ctx: FileContext, req: MmapRequest): Backing {
-    this.inode.accessed(ctx.kernel.sched.now);
-    if ((req.flags & MAP_TYPE) === MAP_PRIVATE) return new RamBacking(this.inode.copy(req.offset, req.length));
+    const priv = (req.flags & MAP_TYPE) === MAP_PRIVATE;
     const sealed = (this.inode.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;
-    if (sealed && req.prot & PROT_WRITE) throw kerr('EPERM', `${this.path} is sealed against writes (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE): no shared writable mapping`);
+    if (!priv && sealed && req.prot & PROT_WRITE) throw kerr('EPERM', `${this.path} is sealed against writes (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE): no shared writable mapping`);
+    this.inode.accessed(ctx.kernel.sched.now);
+    if (priv) return new RamBacking(this.inode.copy(req.offset, req.length));
     const mayWrite = !sealed && (openFmode(this.flags) & FMODE_WRITE) !== 0;
     return new RamBacking(this.inode.mapShared(req.offset, req.length), { owner: this.inode, mayWrite });
   }

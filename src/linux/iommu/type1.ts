@@ -34,6 +34,7 @@
 // Module parameter: vfio_iommu_type1.dma_entry_limit (default 65535), read when a container opens.
 
 import { getU32, getU64, setU32, setU64, setU64n } from '../../../abi/bytes.js';
+import type { PinHolder } from '../mm/pins.js';
 import { CapChainBuilder } from '../../../abi/capchain.js';
 import { kerr } from '../errors.js';
 import type { FileContext } from '../fs/file.js';
@@ -88,7 +89,7 @@ export interface VfioDma {
   bitmap: DmaBitmap | null;
 }
 
-class Type1Instance implements VfioIommuData {
+class Type1Instance implements VfioIommuData, PinHolder {
   readonly v2: boolean;
   readonly dma: VfioDma[] = [];
   dmaAvail: number;
@@ -105,6 +106,12 @@ class Type1Instance implements VfioIommuData {
   ) {
     this.v2 = type !== VFIO_TYPE1_IOMMU;
     this.dmaAvail = kernel.params.num('vfio_iommu_type1', 'dma_entry_limit');
+    kernel.pins.add(this);
+  }
+
+  /** Pinned pages the process dropped stay the device's (src/linux/mm/pins.ts). */
+  releasePinned(buffer: ArrayBufferLike, start: number, end: number, copy: () => ArrayBuffer): void {
+    this.domain.detach(buffer, start, end, copy);
   }
 
   checkExtension(arg: number): number {
@@ -142,6 +149,7 @@ class Type1Instance implements VfioIommuData {
   }
 
   release(): void {
+    this.kernel.pins.delete(this);
     for (const d of this.dma) this.removeDma(d);
     this.dma.length = 0;
     this.domain.clear();

@@ -28,6 +28,8 @@ export class Vma {
     readonly flags: number,
     public backing: Backing,
     readonly file: KFile | null,
+    /** The file offset of `start` (vm_pgoff, in bytes). */
+    readonly pgoff = 0,
   ) {}
   get length(): number {
     return this.end - this.start;
@@ -80,23 +82,27 @@ export class AddressSpace {
   }
 
   /**
+   * __get_unmapped_area(): where a mapping of `len` bytes goes — MAP_FIXED's address if it is aligned
+   * (EINVAL) and inside the user address space (ENOMEM), else the hint or a free gap (ENOMEM if none).
+   */
+  area(hint: number, len: number, fixed: boolean): number {
+    if (!fixed) return this.place(hint, len);
+    if (!pageAligned(hint)) throw kerr('EINVAL', `MAP_FIXED address 0x${hint.toString(16)} is not page aligned`);
+    if (hint + len > TASK_SIZE || hint < MMAP_MIN_ADDR) throw kerr('ENOMEM', `MAP_FIXED range 0x${hint.toString(16)}+0x${len.toString(16)} is outside the user address space`);
+    return hint;
+  }
+
+  /**
    * Inserts a mapping. The caller (the mmap syscall) has validated length/prot/flags and obtained the
    * backing from the file or made anonymous memory.
    */
-  map(hint: number, length: number, prot: number, flags: number, fixed: boolean, backing: Backing, file: KFile | null): Vma {
+  map(hint: number, length: number, prot: number, flags: number, fixed: boolean, backing: Backing, file: KFile | null, pgoff = 0): Vma {
     const len = pageUp(length);
-    let start: number;
-    if (fixed) {
-      if (!pageAligned(hint)) throw kerr('EINVAL', `MAP_FIXED address 0x${hint.toString(16)} is not page aligned`);
-      if (hint + len > TASK_SIZE || hint < MMAP_MIN_ADDR) throw kerr('ENOMEM', `MAP_FIXED range 0x${hint.toString(16)}+0x${len.toString(16)} is outside the user address space`);
-      start = hint;
-      this.unmap(start, len);
-    } else {
-      start = this.place(hint, len);
-    }
+    const start = this.area(hint, len, fixed);
+    if (fixed) this.unmap(start, len);
     const b = backing.length > len ? backing.slice(0, len) : backing;
     if (file) file.get();
-    const vma = new Vma(start, start + len, prot, flags, b, file);
+    const vma = new Vma(start, start + len, prot, flags, b, file, pgoff);
     this.vmas.push(vma);
     this.vmas.sort((a, z) => a.start - z.start);
     // mmap_region(): with mm->def_flags' VM_LOCKED a new mapping is locked and counted (not a device one).
@@ -119,12 +125,12 @@ export class AddressSpace {
         continue;
       }
       if (m.start < addr) {
-        const left = new Vma(m.start, addr, m.prot, m.flags, m.backing.slice(0, addr - m.start), m.file);
+        const left = new Vma(m.start, addr, m.prot, m.flags, m.backing.slice(0, addr - m.start), m.file, m.pgoff);
         if (m.file) m.file.get();
         keep.push(left);
       }
       if (m.end > end) {
-        const right = new Vma(end, m.end, m.prot, m.flags, m.backing.slice(end - m.start, m.end - end), m.file);
+        const right = new Vma(end, m.end, m.prot, m.flags, m.backing.slice(end - m.start, m.end - end), m.file, m.pgoff + (end - m.start));
         if (m.file) m.file.get();
         keep.push(right);
       }

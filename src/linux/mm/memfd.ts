@@ -50,7 +50,7 @@ export function memfdCheck(name: string | null, flags: number): number {
 
 /** shmem_file_setup() and what memfd_create() does to the file: the open file, ready for an fd. */
 export function memfdFile(kernel: Kernel, uid: number, gid: number, name: string, flags: number): ShmemFile {
-  const inode = new ShmemInode(kernel.ids.next('shmem-ino'), flags & MFD_NOEXEC_SEAL ? 0o666 : 0o777, uid, gid, kernel.sched.now);
+  const inode = new ShmemInode(kernel.ids.next('shmem-ino'), flags & MFD_NOEXEC_SEAL ? 0o666 : 0o777, uid, gid, kernel.sched.now, kernel.pins);
   if (flags & MFD_NOEXEC_SEAL) inode.seals = F_SEAL_EXEC;
   else if (flags & MFD_ALLOW_SEALING) inode.seals = 0;
   const file = new ShmemFile(inode, `/${MFD_NAME_PREFIX}${name} (deleted)`, false);
@@ -78,11 +78,12 @@ export function memfdAddSeals(kernel: Kernel, file: KFile, arg: number): number 
   if (!(file instanceof ShmemFile)) throw kerr('EINVAL', `${file.path} is not a tmpfs (memfd) file: only those take seals`);
   const inode = file.inode;
   if (inode.seals & F_SEAL_SEAL) throw kerr('EPERM', `${file.path} is sealed with F_SEAL_SEAL${file.path.startsWith('/memfd:') ? '' : ' (every tmpfs file not made by memfd_create(MFD_ALLOW_SEALING) is)'}: no seal can be added`);
+  // SEAL_EXEC on a file with exec bits makes it W^X from the start (implied before the mapping check,
+  // as since "memfd: deny writeable mappings when implying SEAL_WRITE", in this 6.18).
+  if (seals & F_SEAL_EXEC && inode.mode & 0o111) seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
   if (seals & F_SEAL_WRITE && !(inode.seals & F_SEAL_WRITE) && mappedWritable(kernel, inode)) {
     throw kerr('EBUSY', `${file.path} is mapped shared and writable (munmap it, or map it read-only through a read-only fd, first)`);
   }
-  // SEAL_EXEC on a file with exec bits makes it W^X from the start.
-  if (seals & F_SEAL_EXEC && inode.mode & 0o111) seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
   inode.seals |= seals;
   return 0;
 }

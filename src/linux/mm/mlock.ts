@@ -10,6 +10,8 @@
 // - munmap drops the locked pages it removes from locked_vm (VM_LOCKED on the unmapped VMA).
 
 import type { AddressSpace, Vma } from './address-space.js';
+import { tmpfsEof } from './madvise.js';
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
 export const PAGE = 4096;
 
@@ -96,4 +98,18 @@ export function applyLockAll(mm: AddressSpace, lock: boolean): void {
 /** mm->total_vm: every mapped page. */
 export function totalVm(mm: AddressSpace): number {
   return mm.list().reduce((n, v) => n + v.length / PAGE, 0);
+}
+
+/**
+ * __mm_populate() after mlock: why [start, end) cannot all be faulted in (a PROT_NONE mapping; a tmpfs
+ * page past the end of the file, SIGBUS), or null. Device mappings are skipped.
+ */
+export function unpopulatable(mm: AddressSpace, start: number, end: number): string | null {
+  for (const v of mm.list()) {
+    if (v.end <= start || v.start >= end || special(v)) continue;
+    if ((v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) return `0x${Math.max(start, v.start).toString(16)} is PROT_NONE`;
+    const eof = tmpfsEof(v);
+    if (Math.min(end, v.end) > eof) return `0x${Math.max(start, eof).toString(16)} is past the end of ${v.file!.path} (SIGBUS)`;
+  }
+  return null;
 }

@@ -31,18 +31,26 @@ const SEAL_FLAGS = flagSet([
   [F.F_SEAL_FUTURE_WRITE, 'F_SEAL_FUTURE_WRITE'], [F.F_SEAL_EXEC, 'F_SEAL_EXEC'],
 ]);
 
-/** printflags64(f_seals, arg): the 64-bit argument, bits past 31 as one hex number after the names. */
+/** printflags64(f_seals, arg): the names, then the rest (bits past 31 included) as one hex number. */
 function sealsArg(v: number): string {
-  const low = v >>> 0;
-  const high = v - low;
-  const text = low === 0 && high ? '' : flagsOrUnknown(low, SEAL_FLAGS, 'F_SEAL_???');
-  return high ? `${text ? `${text}|` : ''}0x${high.toString(16)}` : text;
+  const known = (v >>> 0) & (F.F_SEAL_SEAL | F.F_SEAL_SHRINK | F.F_SEAL_GROW | F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE | F.F_SEAL_EXEC);
+  const rest = v - known;
+  const names = known ? formatFlags(known, SEAL_FLAGS) : '';
+  if (!rest) return names || '0';
+  return names ? `${names}|0x${rest.toString(16)}` : `0x${rest.toString(16)} /* F_SEAL_??? */`;
 }
 
-/** printstr() with strace's default -s 32: a longer string is cut and followed by `...`. */
-function cutString(s: string): string {
-  return s.length > 32 ? `${JSON.stringify(s.slice(0, 32))}...` : JSON.stringify(s);
+/** strace's memfd_create decoder: the flags, then a huge page size in bits 26-31 as `N<<MFD_HUGE_SHIFT`. */
+function memfdFlags(flags: number): string {
+  const mask = (MFD.MFD_HUGE_MASK << MFD.MFD_HUGE_SHIFT) >>> 0;
+  const huge = ((flags >>> 0) & mask) >>> 0;
+  const low = ((flags >>> 0) & ~mask) >>> 0;
+  const text = low || !huge ? flagsOrUnknown(low, MFD_FLAGS, 'MFD_???') : '';
+  return huge ? `${text}${low ? '|' : ''}${huge >>> MFD.MFD_HUGE_SHIFT}<<MFD_HUGE_SHIFT` : text;
 }
+
+/** madvise_cmds (strace 6.1: no guard-region advice). */
+const MADV_NAMES = new Map<number, string>(Object.entries(M).filter(([k]) => k.startsWith('MADV_') && !k.startsWith('MADV_GUARD')).map(([k, v]) => [v as number, k]));
 
 /** mlockall_flags and mlock_flags. */
 const MCL_FLAGS = flagSet([[M.MCL_CURRENT, 'MCL_CURRENT'], [M.MCL_FUTURE, 'MCL_FUTURE'], [M.MCL_ONFAULT, 'MCL_ONFAULT']]);
@@ -121,6 +129,7 @@ const FALLOC_FLAGS = flagSet([
 ]);
 const PROT_FLAGS = flagSet([[M.PROT_READ, 'PROT_READ'], [M.PROT_WRITE, 'PROT_WRITE'], [M.PROT_EXEC, 'PROT_EXEC']]);
 const MAP_FLAGS = flagSet([
+  [0, 'MAP_FILE', M.MAP_TYPE],
   [M.MAP_SHARED, 'MAP_SHARED', M.MAP_TYPE],
   [M.MAP_PRIVATE, 'MAP_PRIVATE', M.MAP_TYPE],
   [M.MAP_SHARED_VALIDATE, 'MAP_SHARED_VALIDATE', M.MAP_TYPE],
@@ -614,7 +623,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'mmap': {
       const [addr, len, prot, flags, fd, off] = a as [number | null, number, number, number, number, number];
       const ret = typeof ev.ret === 'number' ? hex(ev.ret) : dec(ev.ret);
-      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${formatFlags(prot, PROT_FLAGS)}, ${formatFlags(flags, MAP_FLAGS)}, ${fd}, ${off ? hex(off) : '0'}) = ${result(ev, ret)}`;
+      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${prot === 0 ? 'PROT_NONE' : formatFlags(prot, PROT_FLAGS)}, ${formatFlags(flags, MAP_FLAGS)}, ${fd}, ${off ? hex(off) : '0'}) = ${result(ev, ret)}`;
     }
     case 'munmap':
       return `munmap(${hex(a[0] as number)}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
@@ -657,8 +666,14 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       const whence = WHENCE_NAMES[w] ?? `0x${(w >>> 0).toString(16)} /* SEEK_??? */`;
       return `lseek(${a[0]}, ${dec(a[1])}, ${whence}) = ${result(ev, dec(ev.ret))}`;
     }
+    case 'madvise': {
+      // printxval(madvise_cmds): a name, or the number with a MADV_??? comment.
+      const adv = a[2] as number;
+      const name = MADV_NAMES.get(adv) ?? `${altHex(adv)} /* MADV_??? */`;
+      return `madvise(${hex(a[0] as number)}, ${a[1]}, ${name}) = ${result(ev, dec(ev.ret))}`;
+    }
     case 'memfd_create':
-      return `memfd_create(${a[0] === null ? 'NULL' : cutString(a[0] as string)}, ${flagsOrUnknown(a[1] as number, MFD_FLAGS, 'MFD_???')}) = ${result(ev, dec(ev.ret))}`;
+      return `memfd_create(${a[0] === null ? 'NULL' : quoteBytes(new TextEncoder().encode(a[0] as string))}, ${memfdFlags(a[1] as number)}) = ${result(ev, dec(ev.ret))}`;
     case 'ftruncate':
       // printllval(tcp, "%llu"): the length unsigned.
       return `ftruncate(${a[0]}, ${BigInt.asUintN(64, BigInt(a[1] as bigint))}) = ${result(ev, dec(ev.ret))}`;

@@ -23,6 +23,8 @@
 #define F_SEAL_EXEC 0x20
 #endif
 
+static const int P = 4096;
+
 static void res(const char *w, long r) {
   if (r < 0) printf("%s: E%d\n", w, errno);
   else printf("%s: %ld\n", w, r);
@@ -178,6 +180,20 @@ int main(void) {
   res("F_GET_SEALS tmpfs file", fcntl(t, F_GET_SEALS));
   res("F_ADD_SEALS tmpfs file", fcntl(t, F_ADD_SEALS, F_SEAL_GROW));
   res("F_GET_SEALS /dev/null", fcntl(open("/dev/null", O_RDWR), F_GET_SEALS));
+
+  res("F_ADD_SEALS bits past 31 only", syscall(SYS_fcntl, g, F_ADD_SEALS, 0x100000000UL));
+  res("memfd_create with escapes in the name", mfd("caf\303\251\t\"q\1", 0) >= 0 ? 0 : -1);
+  res("memfd_create 0x80000000", mfd("x", 0x80000000U));
+  res("memfd_create MFD_HUGETLB|0x40|21<<MFD_HUGE_SHIFT", mfd("x", MFD_HUGETLB | 0x40 | (21U << 26)));
+  int w = mfd("exec-mapped", MFD_ALLOW_SEALING);
+  ftruncate(w, P);
+  void *wm = mmap(NULL, P, PROT_READ | PROT_WRITE, MAP_SHARED, w, 0);
+  res("F_ADD_SEALS F_SEAL_EXEC on an executable memfd mapped shared rw", fcntl(w, F_ADD_SEALS, F_SEAL_EXEC));
+  res("F_GET_SEALS", fcntl(w, F_GET_SEALS));
+  munmap(wm, P);
+  snprintf(p, sizeof p, "/proc/self/fd/%d", w);
+  int op = open(p, O_PATH);
+  st("fstat of an O_PATH open through /proc/self/fd", op);
 
   int h = mfd("punch", 0);
   ftruncate(h, 0x3000);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
-import { F_ADD_SEALS, F_GETFD, F_GETFL, F_GET_SEALS, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, F_SEAL_EXEC, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC } from '../../../include-ts/linux/fcntl.js';
+import { F_ADD_SEALS, F_GETFD, F_GETFL, F_GET_SEALS, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, F_SEAL_EXEC, O_CREAT, O_PATH, O_RDONLY, O_RDWR, O_TRUNC } from '../../../include-ts/linux/fcntl.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../../../include-ts/linux/falloc.js';
 import { SEEK_DATA, SEEK_HOLE } from '../../../include-ts/linux/fs.js';
 import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL } from '../../../include-ts/linux/memfd.js';
@@ -149,6 +149,18 @@ function modelLines(p: Process): string[] {
   res('F_ADD_SEALS tmpfs file', () => p.fcntl(t, F_ADD_SEALS, F_SEAL_GROW));
   res('F_GET_SEALS /dev/null', () => p.fcntl(p.open('/dev/null', O_RDWR), F_GET_SEALS));
 
+  res('F_ADD_SEALS bits past 31 only', () => p.fcntl(g, F_ADD_SEALS, 0x100000000));
+  res('memfd_create with escapes in the name', () => void p.memfdCreate('caf\u00e9\t"q\u0001', 0));
+  res('memfd_create 0x80000000', () => p.memfdCreate('x', 0x80000000));
+  res('memfd_create MFD_HUGETLB|0x40|21<<MFD_HUGE_SHIFT', () => p.memfdCreate('x', MFD_HUGETLB | 0x40 | (21 << 26)));
+  const w = p.memfdCreate('exec-mapped', MFD_ALLOW_SEALING);
+  p.ftruncate(w, 0x1000);
+  const wm = p.mmap(null, 0x1000, RW, MAP_SHARED, w, 0);
+  res('F_ADD_SEALS F_SEAL_EXEC on an executable memfd mapped shared rw', () => p.fcntl(w, F_ADD_SEALS, F_SEAL_EXEC));
+  res('F_GET_SEALS', () => p.fcntl(w, F_GET_SEALS));
+  p.munmap(wm.addr, 0x1000);
+  st('fstat of an O_PATH open through /proc/self/fd', p.open(`/proc/self/fd/${w}`, O_PATH));
+
   const h = p.memfdCreate('punch', 0);
   p.ftruncate(h, 0x3000);
   const hm = p.mmap(null, 0x3000, RW, MAP_SHARED, h, 0);
@@ -222,13 +234,22 @@ describe('memfd: guest RAM for a VMM', () => {
     p.pread(fd, b, 0x2000);
     expect([...b]).toEqual([0xde, 0xad]);
     expect(p.fstat(fd).st_blocks).toBe(8);
-    // The same pages through a second mapping, and a punched hole seen by the device at once.
+    // The same pages through a second mapping.
     const again = p.mmap(null, 0x10000, PROT_READ, MAP_SHARED, fd, 0);
     expect(again.read8(0x2001)).toBe(0xad);
+    // A hole punched under the pin: the file (and both mappings) read zeros, the device keeps the
+    // pinned page, and what it writes there next never reaches the file (src/linux/mm/pins.ts).
     p.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0x2000, 0x1000);
+    expect(again.read8(0x2001)).toBe(0);
     const d = new Uint8Array(2);
     expect(o.host.control.pci.edu().dmaRead(0x102000, d)).toBe(true);
-    expect([...d]).toEqual([0, 0]);
+    expect([...d]).toEqual([0xde, 0xad]);
+    expect(o.host.control.pci.edu().dmaWrite(0x102000, Uint8Array.of(7))).toBe(true);
+    p.pread(fd, b, 0x2000);
+    expect(b[0]).toBe(0);
+    // The page next to it was not punched: still shared.
+    expect(o.host.control.pci.edu().dmaWrite(0x103000, Uint8Array.of(9))).toBe(true);
+    expect(again.read8(0x3000)).toBe(9);
   });
 
   it('KVM takes a memfd mapping as a memory slot; i_mmap_writable follows mappings split by munmap', () => {

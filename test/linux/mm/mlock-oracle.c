@@ -70,5 +70,31 @@ int main(void) {
   res("mlockall MCL_FUTURE with RLIMIT_MEMLOCK 0", mlockall(MCL_FUTURE));
   l = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
   res("mmap MAP_LOCKED with RLIMIT_MEMLOCK 0", l == MAP_FAILED ? -1 : 0);
+  /* can_do_mlock() tests the limit in bytes, the page counts round it down to 0. */
+  rl.rlim_cur = 100;
+  setrlimit(RLIMIT_MEMLOCK, &rl);
+  res("mlock 1 page with RLIMIT_MEMLOCK 100 bytes", mlock(a + 20 * 4096, 4096));
+  res("mlock 0 bytes with RLIMIT_MEMLOCK 100 bytes", mlock(a, 0));
+  res("mmap MAP_LOCKED of a bad fd", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_LOCKED, 99, 0) == MAP_FAILED ? -1 : 0);
+  res("mmap MAP_LOCKED at an unaligned MAP_FIXED address", mmap((void *)0x10001, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED, -1, 0) == MAP_FAILED ? -1 : 0);
+  res("mmap MAP_LOCKED without a mapping type", mmap(NULL, 4096, PROT_READ, MAP_ANONYMOUS | MAP_LOCKED, -1, 0) == MAP_FAILED ? -1 : 0);
+  res("mlockall MCL_FUTURE with RLIMIT_MEMLOCK 100 bytes", mlockall(MCL_FUTURE));
+  res("mmap under MCL_FUTURE with RLIMIT_MEMLOCK 100 bytes", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
+  res("munlockall", munlockall());
+  /* PAGE_ALIGN(len) that wraps to 0 does nothing; a range past 2^64 is EINVAL. */
+  res("munlock a range that wraps", munlock(a, (size_t)-4096));
+  res("mlock SIZE_MAX bytes", mlock(a, (size_t)-1));
+  res("munlock SIZE_MAX bytes", munlock(a, (size_t)-1));
+  /* __mm_populate() fails after the pages were locked and counted. */
+  rl.rlim_cur = 16 * 4096;
+  setrlimit(RLIMIT_MEMLOCK, &rl);
+  char *pn = mmap(NULL, 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  res("mlock PROT_NONE", mlock(pn, 2 * 4096));
+  int fd = memfd_create("m", 0);
+  ftruncate(fd, 4096);
+  char *fm = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  res("mlock a memfd mapping past the end of the file", mlock(fm, 3 * 4096));
+  munlock(fm, 3 * 4096);
+  res("mlock2 MLOCK_ONFAULT there", mlock2(fm, 3 * 4096, MLOCK_ONFAULT));
   return 0;
 }

@@ -11,7 +11,7 @@ import type { Process } from '../../../src/linux/process.js';
 import { setU64 } from '../../../abi/bytes.js';
 import { CAP_IPC_LOCK } from '../../../include-ts/linux/capability.js';
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, PROT_READ, PROT_WRITE,
+  MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, PROT_NONE, PROT_READ, PROT_WRITE,
 } from '../../../include-ts/linux/mman.js';
 import { RLIMIT_MEMLOCK, rlimit64 } from '../../../include-ts/linux/resource.js';
 import { COracle, STRACE, oracleSkip, resultCode } from '../../support/c-oracle.js';
@@ -71,6 +71,27 @@ function modelLines(p: Process): string[] {
   res('munlock with RLIMIT_MEMLOCK 0', () => p.munlock(a + 20 * PG, PG));
   res('mlockall MCL_FUTURE with RLIMIT_MEMLOCK 0', () => p.mlockall(MCL_FUTURE));
   res('mmap MAP_LOCKED with RLIMIT_MEMLOCK 0', () => p.mmap(null, PG, RW, ANON | MAP_LOCKED, -1));
+  memlock(p, 100, 16 * PG);
+  res('mlock 1 page with RLIMIT_MEMLOCK 100 bytes', () => p.mlock(a + 20 * PG, PG));
+  res('mlock 0 bytes with RLIMIT_MEMLOCK 100 bytes', () => p.mlock(a, 0));
+  res('mmap MAP_LOCKED of a bad fd', () => p.mmap(null, PG, PROT_READ, MAP_PRIVATE | MAP_LOCKED, 99));
+  res('mmap MAP_LOCKED at an unaligned MAP_FIXED address', () => p.mmap(0x10001, PG, PROT_READ, ANON | MAP_FIXED | MAP_LOCKED, -1));
+  res('mmap MAP_LOCKED without a mapping type', () => p.mmap(null, PG, PROT_READ, MAP_ANONYMOUS | MAP_LOCKED, -1));
+  res('mlockall MCL_FUTURE with RLIMIT_MEMLOCK 100 bytes', () => p.mlockall(MCL_FUTURE));
+  res('mmap under MCL_FUTURE with RLIMIT_MEMLOCK 100 bytes', () => p.mmap(null, PG, PROT_READ, ANON, -1));
+  res('munlockall', () => p.munlockall());
+  res('munlock a range that wraps', () => p.munlock(a, 2n ** 64n - 4096n));
+  res('mlock SIZE_MAX bytes', () => p.mlock(a, 2n ** 64n - 1n));
+  res('munlock SIZE_MAX bytes', () => p.munlock(a, 2n ** 64n - 1n));
+  memlock(p, 16 * PG, 16 * PG);
+  const pn = p.mmap(null, 2 * PG, PROT_NONE, ANON, -1).addr;
+  res('mlock PROT_NONE', () => p.mlock(pn, 2 * PG));
+  const fd = p.memfdCreate('m', 0);
+  p.ftruncate(fd, PG);
+  const fm = p.mmap(null, 3 * PG, RW, MAP_SHARED, fd).addr;
+  res('mlock a memfd mapping past the end of the file', () => p.mlock(fm, 3 * PG));
+  p.munlock(fm, 3 * PG);
+  res('mlock2 MLOCK_ONFAULT there', () => p.mlock2(fm, 3 * PG, MLOCK_ONFAULT));
   return out;
 }
 

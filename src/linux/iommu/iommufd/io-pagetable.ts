@@ -20,7 +20,8 @@ import { kerr } from '../../errors.js';
 import type { AddressSpace } from '../../mm/address-space.js';
 import { RamBacking } from '../../mm/backing.js';
 import type { Process } from '../../process.js';
-import { IommuDomain } from '../../../hw/iommu/domain.js';
+import { IommuDomain, moveViews } from '../../../hw/iommu/domain.js';
+import type { Pins, PinHolder } from '../../mm/pins.js';
 import { PROT_WRITE } from '../../../../include-ts/linux/mman.js';
 import { RLIMIT_MEMLOCK } from '../../../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK } from '../../../../include-ts/linux/capability.js';
@@ -164,7 +165,7 @@ function holes(used: readonly Interval[], first: bigint, last: bigint): Interval
   return out;
 }
 
-export class IoPagetable {
+export class IoPagetable implements PinHolder {
   /** Sorted by iova, never overlapping. */
   readonly areas: IoptArea[] = [];
   reserved: Reserved[] = [];
@@ -173,7 +174,23 @@ export class IoPagetable {
   iovaAlignment = 1n;
   disableLargePages = false;
 
-  constructor(private readonly userLockedVm: UserLockedVm) {}
+  constructor(
+    private readonly userLockedVm: UserLockedVm,
+    private readonly pins: Pins,
+  ) {
+    pins.add(this);
+  }
+
+  /** iommufd_ioas_destroy()'s end: no pins are held any more. */
+  dispose(): void {
+    this.pins.delete(this);
+  }
+
+  /** Pinned pages the process dropped stay the domains' (src/linux/mm/pins.ts), for domains added later too. */
+  releasePinned(buffer: ArrayBufferLike, start: number, end: number, copy: () => ArrayBuffer): void {
+    for (const a of this.areas) if (a.pieces) a.pieces = moveViews(a.pieces, buffer, start, end, copy, (_x, iova, mem) => ({ iova, mem }));
+    for (const d of this.domains) d.detach(buffer, start, end, copy);
+  }
 
   /** iopt_area_iter_first(): the lowest area intersecting [start, last]. */
   areaFirst(start: bigint, last: bigint): IoptArea | undefined {

@@ -46,12 +46,13 @@ export class IommufdIoas {
     readonly id: number,
     ictx: IommufdCtx,
   ) {
-    this.iopt = new IoPagetable(ictx.userLockedVm);
+    this.iopt = new IoPagetable(ictx.userLockedVm, ictx.kernel.pins);
   }
 
   /** iommufd_ioas_destroy(): unmaps (and unpins) everything. */
   destroy(): void {
     this.iopt.unmapAll();
+    this.iopt.dispose();
   }
 }
 
