@@ -23,11 +23,12 @@ import { EFD_CLOEXEC, EFD_NONBLOCK } from 'vfio-kvm-shim/include-ts/linux/eventf
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from 'vfio-kvm-shim/include-ts/linux/mman';
 import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
+import { EDU_BDF } from './lib/edu.js';
 import { bindToVfioPci, irqSet, KvmVfio, openVfioDevice } from './lib/vfio.js';
 
 export type IntxMode = 'resample' | 'eoi-exit';
 
-export const EDU_BDF = '0000:00:03.0';
+export { EDU_BDF };
 /** Where the guest finds the device and its BAR, and the interrupt wiring it sees. */
 export const GUEST_BDF = { bus: 0, dev: 4, fn: 0 } as const;
 export const BAR0_GPA = 0xfea0_0000;

@@ -13,14 +13,8 @@ import { POLLIN } from 'vfio-kvm-shim/include-ts/linux/poll';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import { bindToVfioPci, irqSet, openVfioDevice } from './lib/vfio.js';
 import { narrate } from './lib/narrate.js';
+import { EDU_BDF, EDU_FACT, EDU_IRQ_ACK, EDU_IRQ_STATUS, EDU_STATUS, EDU_STATUS_IRQFACT } from './lib/edu.js';
 
-const BDF = '0000:00:03.0';
-// edu registers (QEMU docs/specs/edu.rst)
-const EDU_FACT = 0x08;
-const EDU_STATUS = 0x20;
-const EDU_IRQ_STATUS = 0x24;
-const EDU_IRQ_ACK = 0x64;
-const EDU_STATUS_IRQFACT = 0x80;
 
 export interface IntxUserspaceResult {
   readonly lines: string[];
@@ -36,10 +30,10 @@ export function intxUserspace(sink: (line: string) => void = (l) => console.log(
   const results: number[] = [];
   let handled = 0;
   try {
-    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), EDU_BDF);
 
     const drv = host.spawn({ name: 'edu-driver' });
-    const dev = openVfioDevice(drv, group, BDF).device;
+    const dev = openVfioDevice(drv, group, EDU_BDF).device;
 
     say('INTx: count 1, EVENTFD|MASKABLE|AUTOMASKED');
     const info = V.vfio_irq_info.alloc();

@@ -17,32 +17,21 @@ import * as I from 'vfio-kvm-shim/include-ts/linux/iommufd';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import { bindToVfioPci, iommufdCdevGetfd, irqSet } from './lib/vfio.js';
 import { narrate } from './lib/narrate.js';
+import { EDU_BDF, EDU_DMA_BUF, EDU_IRQ_ACK, EDU_IRQ_RAISE, EDU_STATUS, eduDma } from './lib/edu.js';
 
-const BDF = '0000:00:03.0'; // the edu device
 const GUEST_RAM = 64 << 20;
-// edu registers (hw/misc/edu.c)
-const EDU_STATUS = 0x20;
-const EDU_IRQ_RAISE = 0x60;
-const EDU_IRQ_ACK = 0x64;
-const EDU_DMA_SRC = 0x80;
-const EDU_DMA_DST = 0x88;
-const EDU_DMA_CNT = 0x90;
-const EDU_DMA_CMD = 0x98;
-const EDU_DMA_BUF = 0x40000;
-const DMA_RUN = 1;
-const DMA_TO_RAM = 2;
 
 /** The example's core: returns the trace lines (and prints them through `sink`). */
 export function iommufdPassthrough(sink: (line: string) => void = (l) => console.log(l), host = Host.create()): string[] {
   const { lines, say, stop } = narrate(host, sink);
   try {
-    say(`libvirt binds ${BDF} to vfio-pci`);
-    bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
+    say(`libvirt binds ${EDU_BDF} to vfio-pci`);
+    bindToVfioPci(host.spawn({ name: 'libvirtd' }), EDU_BDF);
 
     const qemu = host.spawn({ name: 'qemu' });
     say('QEMU opens /dev/iommu (iommufd_backend_connect) and the device cdev named in sysfs, checking its number');
     const iommufd = qemu.open('/dev/iommu', O_RDWR);
-    const dev = iommufdCdevGetfd(qemu, `/sys/bus/pci/devices/${BDF}`);
+    const dev = iommufdCdevGetfd(qemu, `/sys/bus/pci/devices/${EDU_BDF}`);
 
     say('bind the device to the iommufd (iommufd_cdev_connect_and_bind): out_devid names it there');
     const bind = V.vfio_device_bind_iommufd.alloc();
@@ -105,15 +94,8 @@ export function iommufdPassthrough(sink: (line: string) => void = (l) => console
 
     say('the guest driver asks edu to copy 16 bytes of guest RAM at 0x1000 to 0x2000 through its buffer');
     ram.bytes!.set(new TextEncoder().encode('hello, iommufd!\0'), 0x1000);
-    const dma = (src: number, dst: number, cmd: number) => {
-      bar0.write32(EDU_DMA_SRC, src);
-      bar0.write32(EDU_DMA_DST, dst);
-      bar0.write32(EDU_DMA_CNT, 16);
-      bar0.write32(EDU_DMA_CMD, cmd);
-      host.control.advance(100_000_000); // edu's DMA timer
-    };
-    dma(0x1000, EDU_DMA_BUF, DMA_RUN);
-    dma(EDU_DMA_BUF, 0x2000, DMA_RUN | DMA_TO_RAM);
+    eduDma(host, bar0, 0x1000, EDU_DMA_BUF, 16, false);
+    eduDma(host, bar0, EDU_DMA_BUF, 0x2000, 16, true);
     say(`guest RAM at 0x2000 now reads "${new TextDecoder().decode(ram.bytes!.subarray(0x2000, 0x200f))}"`);
 
     say('edu raises its interrupt: an MSI, remapped by VT-d, signals the eventfd');

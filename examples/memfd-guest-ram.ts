@@ -20,18 +20,10 @@ import * as K from 'vfio-kvm-shim/include-ts/linux/kvm';
 import * as V from 'vfio-kvm-shim/include-ts/linux/vfio';
 import { bindToVfioPci, openVfioDevice } from './lib/vfio.js';
 import { narrate } from './lib/narrate.js';
+import { EDU_BDF, EDU_DMA_BUF, eduDma } from './lib/edu.js';
 
-const BDF = '0000:00:03.0'; // the edu device
 const RAM = 2 << 20;
 const GUEST_TEXT = 'stored by the guest!'; // 20 bytes: five 32-bit stores
-// edu registers (hw/misc/edu.c)
-const EDU_DMA_SRC = 0x80;
-const EDU_DMA_DST = 0x88;
-const EDU_DMA_CNT = 0x90;
-const EDU_DMA_CMD = 0x98;
-const EDU_DMA_BUF = 0x40000;
-const DMA_RUN = 1;
-const DMA_TO_RAM = 2;
 
 export interface MemfdGuestRamResult {
   readonly lines: string[];
@@ -58,8 +50,8 @@ const errName = (f: () => unknown): string => {
 export function memfdGuestRam(sink: (line: string) => void = (l) => console.log(l), host = Host.create()): MemfdGuestRamResult {
   const { lines, say, stop } = narrate(host, sink);
   try {
-    say(`libvirt binds ${BDF} to vfio-pci`);
-    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), BDF);
+    say(`libvirt binds ${EDU_BDF} to vfio-pci`);
+    const group = bindToVfioPci(host.spawn({ name: 'libvirtd' }), EDU_BDF);
     const qemu = host.spawn({ name: 'qemu' });
 
     say('QEMU: memory-backend-memfd with seal=on: a sealable memfd, sized, then sealed against resizing');
@@ -75,7 +67,7 @@ export function memfdGuestRam(sink: (line: string) => void = (l) => console.log(
     region.memory_size = BigInt(RAM);
     region.userspace_addr = BigInt(ram.addr);
     qemu.ioctl(vm, K.KVM_SET_USER_MEMORY_REGION, region);
-    const { container, device } = openVfioDevice(qemu, group, BDF);
+    const { container, device } = openVfioDevice(qemu, group, EDU_BDF);
     const map = V.vfio_iommu_type1_dma_map.alloc();
     map.argsz = V.vfio_iommu_type1_dma_map.size;
     map.flags = V.VFIO_DMA_MAP_FLAG_READ | V.VFIO_DMA_MAP_FLAG_WRITE;
@@ -95,15 +87,8 @@ export function memfdGuestRam(sink: (line: string) => void = (l) => console.log(
 
     say('the guest\'s driver has edu copy those bytes to 0x2000 by DMA, through its buffer');
     const bar0 = qemu.mmap(null, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, device, 0);
-    const dma = (src: number, dst: number, cmd: number) => {
-      bar0.write32(EDU_DMA_SRC, src);
-      bar0.write32(EDU_DMA_DST, dst);
-      bar0.write32(EDU_DMA_CNT, GUEST_TEXT.length);
-      bar0.write32(EDU_DMA_CMD, cmd);
-      host.control.advance(100_000_000); // edu's DMA timer
-    };
-    dma(0x1000, EDU_DMA_BUF, DMA_RUN);
-    dma(EDU_DMA_BUF, 0x2000, DMA_RUN | DMA_TO_RAM);
+    eduDma(host, bar0, 0x1000, EDU_DMA_BUF, GUEST_TEXT.length, false);
+    eduDma(host, bar0, EDU_DMA_BUF, 0x2000, GUEST_TEXT.length, true);
 
     say(`a vhost-user backend gets the memfd (SCM_RIGHTS in QEMU; here /proc/${qemu.pid}/fd/${memfd}, read-only)`);
     const backend = host.spawn({ name: 'vhost-user-blk' });

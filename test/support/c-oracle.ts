@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SyscallError } from '../../src/index.js';
+import { expect } from 'vitest';
+import { SyscallError, type Host } from '../../src/index.js';
 
 /** This process's effective capability set (CapEff of /proc/self/status). */
 export const REAL_CAPS = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
@@ -95,5 +96,30 @@ export function resultCode(f: () => number): string {
   } catch (e) {
     if (!(e instanceof SyscallError)) throw e;
     return `E${e.errno}`;
+  }
+}
+
+/**
+ * The usual real-kernel comparison: the oracle's printed lines must equal what `model()` returns (run
+ * while `host`'s strace collects), then, where strace is installed, the oracle's calls traced with
+ * `straceArgs` must equal the model's, both passed through `calls` (which picks and normalises them).
+ */
+export function expectSameAsOracle(source: string, host: Host, model: () => string[], straceArgs: readonly string[], calls: (lines: readonly string[]) => string[]): void {
+  const oracle = new COracle(source);
+  try {
+    const real = oracle.run().trim().split('\n');
+    const traced: string[] = [];
+    const stop = host.strace((l: string) => traced.push(l));
+    let lines: string[];
+    try {
+      lines = model();
+    } finally {
+      stop();
+    }
+    expect(lines).toEqual(real);
+    if (!STRACE) return;
+    expect(calls(traced)).toEqual(calls(oracle.strace(straceArgs).trace.trim().split('\n')));
+  } finally {
+    oracle.dispose();
   }
 }

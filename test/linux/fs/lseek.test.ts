@@ -10,7 +10,7 @@ import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { O_CREAT, O_DIRECTORY, O_PATH, O_RDONLY, O_RDWR, O_TRUNC } from '../../../include-ts/linux/fcntl.js';
 import * as K from '../../../include-ts/linux/kvm.js';
-import { COracle, STRACE, oracleSkip, resultCode } from '../../support/c-oracle.js';
+import { expectSameAsOracle, oracleSkip, resultCode } from '../../support/c-oracle.js';
 import { openDevice } from '../../support/vfio.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,22 +58,9 @@ const anyFd = (l: string): string => l.replace(/^lseek\(\d+, /, 'lseek(FD, ').re
 describe('lseek: the model against this machine\'s kernel', () => {
   const skip = oracleSkip('lseek-oracle', ['root', 'kvm'], true);
   it.skipIf(skip !== undefined)('each file kind answers every seek as the kernel does, and strace prints the calls alike', () => {
-    const oracle = new COracle(join(here, 'lseek-oracle.c'));
-    try {
-      const real = oracle.run().trim().split('\n');
-      const host = Host.create();
-      const p = host.spawn();
-      const traced: string[] = [];
-      const stop = host.strace((l: string) => traced.push(l));
-      const model = modelLines(p);
-      stop();
-      expect(model).toEqual(real);
-      if (!STRACE) return;
-      const trace = oracle.strace(['-e', 'trace=lseek']).trace.split('\n').filter((l) => l.startsWith('lseek('));
-      expect(traced.filter((l) => l.startsWith('lseek(')).map(anyFd)).toEqual(trace.map(anyFd));
-    } finally {
-      oracle.dispose();
-    }
+    const host = Host.create();
+    const p = host.spawn();
+    expectSameAsOracle(join(here, 'lseek-oracle.c'), host, () => modelLines(p), ['-e', 'trace=lseek'], (lines) => lines.filter((l) => l.startsWith('lseek(')).map(anyFd));
   });
 });
 

@@ -15,7 +15,7 @@ import { SEEK_DATA, SEEK_HOLE } from '../../../include-ts/linux/fs.js';
 import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL } from '../../../include-ts/linux/memfd.js';
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import * as K from '../../../include-ts/linux/kvm.js';
-import { COracle, STRACE, oracleSkip, resultCode } from '../../support/c-oracle.js';
+import { expectSameAsOracle, oracleSkip, resultCode } from '../../support/c-oracle.js';
 import { EDU, GROUP, V, expectErrno, openDevice } from '../../support/vfio.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -201,21 +201,9 @@ function calls(lines: readonly string[]): string[] {
 describe('memfd: the model against this machine\'s kernel', () => {
   const skip = oracleSkip('memfd-oracle', ['root'], true);
   it.skipIf(skip !== undefined)('every step returns and shows what the kernel does; strace prints the calls alike', () => {
-    const oracle = new COracle(join(here, 'memfd-oracle.c'));
-    try {
-      const real = oracle.run().trim().split('\n');
-      const host = Host.create();
-      const p = host.spawn();
-      const traced: string[] = [];
-      const stop = host.strace((l: string) => traced.push(l));
-      expect(modelLines(p)).toEqual(real);
-      stop();
-      if (!STRACE) return;
-      const trace = oracle.strace(['-e', 'trace=memfd_create,fcntl,ftruncate,fallocate']).trace.trim().split('\n');
-      expect(calls(traced)).toEqual(calls(trace));
-    } finally {
-      oracle.dispose();
-    }
+    const host = Host.create();
+    const p = host.spawn();
+    expectSameAsOracle(join(here, 'memfd-oracle.c'), host, () => modelLines(p), ['-e', 'trace=memfd_create,fcntl,ftruncate,fallocate'], calls);
   });
 });
 

@@ -12,7 +12,7 @@ import type { Process } from '../../../src/linux/process.js';
 import * as M from '../../../include-ts/linux/mman.js';
 import { MFD_CLOEXEC } from '../../../include-ts/linux/memfd.js';
 import { RLIMIT_MEMLOCK } from '../../../include-ts/linux/resource.js';
-import { COracle, STRACE, oracleSkip, resultCode } from '../../support/c-oracle.js';
+import { expectSameAsOracle, oracleSkip, resultCode } from '../../support/c-oracle.js';
 import { EDU, GROUP, V, expectErrno, openDevice } from '../../support/vfio.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,20 +117,8 @@ function nobody(): { host: Host; p: Process } {
 describe('madvise: the model against this machine\'s kernel', () => {
   const skip = oracleSkip('madvise-oracle', ['root'], true);
   it.skipIf(skip !== undefined)('every advice on every kind of mapping returns what the kernel returns and leaves the memory as it does; strace prints the calls alike', () => {
-    const oracle = new COracle(join(here, 'madvise-oracle.c'));
-    try {
-      const real = oracle.run().trim().split('\n');
-      const { host, p } = nobody();
-      const traced: string[] = [];
-      const stop = host.strace((l: string) => traced.push(l));
-      expect(modelLines(p)).toEqual(real);
-      stop();
-      if (!STRACE) return;
-      const trace = oracle.strace(['-e', 'trace=madvise']).trace.trim().split('\n');
-      expect(calls(traced)).toEqual(calls(trace));
-    } finally {
-      oracle.dispose();
-    }
+    const { host, p } = nobody();
+    expectSameAsOracle(join(here, 'madvise-oracle.c'), host, () => modelLines(p), ['-e', 'trace=madvise'], calls);
   });
 });
 

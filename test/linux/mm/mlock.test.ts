@@ -14,7 +14,7 @@ import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, PROT_NONE, PROT_READ, PROT_WRITE,
 } from '../../../include-ts/linux/mman.js';
 import { RLIMIT_MEMLOCK, rlimit64 } from '../../../include-ts/linux/resource.js';
-import { COracle, STRACE, oracleSkip, resultCode } from '../../support/c-oracle.js';
+import { expectSameAsOracle, oracleSkip, resultCode } from '../../support/c-oracle.js';
 import { EDU, GROUP, bindVfio, expectErrno } from '../../support/vfio.js';
 import { openVfioDevice } from '../../../examples/lib/vfio.js';
 
@@ -106,20 +106,8 @@ function fromFirstMlock(lines: readonly string[]): string[] {
 describe('mlock: the model against this machine\'s kernel', () => {
   const skip = oracleSkip('mlock-oracle', ['root'], true);
   it.skipIf(skip !== undefined)('every call returns what the kernel returns and leaves VmLck where the kernel leaves it; strace prints them alike', () => {
-    const oracle = new COracle(join(here, 'mlock-oracle.c'));
-    try {
-      const real = oracle.run().trim().split('\n');
-      const { host, p } = nobody();
-      const traced: string[] = [];
-      const stop = host.strace((l: string) => traced.push(l));
-      expect(modelLines(p)).toEqual(real);
-      stop();
-      if (!STRACE) return;
-      const trace = oracle.strace(['-e', 'trace=mlock,mlock2,munlock,mlockall,munlockall,mmap,munmap']).trace.trim().split('\n');
-      expect(fromFirstMlock(traced)).toEqual(fromFirstMlock(trace));
-    } finally {
-      oracle.dispose();
-    }
+    const { host, p } = nobody();
+    expectSameAsOracle(join(here, 'mlock-oracle.c'), host, () => modelLines(p), ['-e', 'trace=mlock,mlock2,munlock,mlockall,munlockall,mmap,munmap'], fromFirstMlock);
   });
 });
 
