@@ -8,6 +8,7 @@
 import { kerr } from '../errors.js';
 import type { KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
+import { PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { Backing, IoBacking, MemoryFault, RamBacking, ioReadBytes, ioWriteBytes } from './backing.js';
 import { MlockState } from './mlock.js';
 
@@ -183,9 +184,15 @@ export class Mapping {
     return this.vma.backing instanceof RamBacking ? this.vma.backing.bytes : null;
   }
 
-  private check(off: number, size: number): Backing {
+  /**
+   * The backing for an access of `size` bytes at `off`, or the fault it takes. On x86 any page that is
+   * mapped at all is readable (PROT_WRITE and PROT_EXEC imply read); stores need PROT_WRITE.
+   */
+  private check(off: number, size: number, store: boolean): Backing {
     if (this.vma.dead) throw new MemoryFault('SIGSEGV', this.vma.start + off, 'the mapping was unmapped');
     if (off < 0 || off + size > this.vma.length) throw new MemoryFault('SIGSEGV', this.vma.start + off, 'access outside the mapping');
+    const prot = this.vma.prot;
+    if (store ? !(prot & PROT_WRITE) : prot === 0) throw new MemoryFault('SIGSEGV', this.vma.start + off, store ? 'a store to a mapping without PROT_WRITE' : 'a load from a PROT_NONE mapping');
     const b = this.vma.backing;
     if (b instanceof IoBacking) {
       const why = b.faultReason;
@@ -197,7 +204,7 @@ export class Mapping {
   private scratch = new Uint8Array(8);
 
   private load(off: number, size: number): Uint8Array {
-    const b = this.check(off, size);
+    const b = this.check(off, size, false);
     if (b instanceof RamBacking) return b.bytes.subarray(off, off + size);
     const io = b as IoBacking;
     ioReadBytes(io.io, io.base + off, size, this.scratch, 0);
@@ -205,7 +212,7 @@ export class Mapping {
   }
 
   private store(off: number, size: number, src: Uint8Array): void {
-    const b = this.check(off, size);
+    const b = this.check(off, size, true);
     if (b instanceof RamBacking) {
       b.bytes.set(src.subarray(0, size), off);
       return;
