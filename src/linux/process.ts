@@ -1043,6 +1043,7 @@ export class Process implements Cred {
       const p = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
       if (file === undefined) {
         vma = this.mm.map(hint, len, p, flags, fixed, new RamBacking(new Uint8Array(len)), null);
+        if (type !== MAP_PRIVATE) vma.anonIno = this.kernel.ids.next('shmem-ino');
       } else {
         // do_mmap(): a shared writable mapping needs FMODE_WRITE, then every file mapping FMODE_READ.
         const fmode = openFmode(file.flags);

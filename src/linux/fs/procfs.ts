@@ -1,7 +1,7 @@
 // The per-process part of /proc (fs/proc/base.c, fs/proc/fd.c): /proc/self and /proc/<pid>/fd/<n>,
 // whose links name the open file (`anon_inode:[eventfd]`, `/dev/vfio/7`), so tests can check for
 // leaked fds the way one does with `ls -l /proc/self/fd`; /proc/<pid>/fdinfo/<n> (fs/proc/fd.c seq_show,
-// rendered by fs/fdinfo.ts); /proc/<pid>/limits (proc_pid_limits).
+// rendered by fs/fdinfo.ts); /proc/<pid>/limits (proc_pid_limits); /proc/<pid>/maps (fs/proc-maps.ts).
 // /proc/<pid> and its entries belong to the task's uid and gid; /proc/<pid>/fd is 0500 and open to the
 // task itself whatever its mode (proc_fd_permission); their mode cannot change (proc_setattr). Not
 // modelled: the ptrace_may_access() check of reading /proc/<pid>/fd (the links and the listing), which
@@ -18,6 +18,7 @@ import type { Cred } from '../cred.js';
 import { genericPermission, type InodeAttrs } from './namei.js';
 import { ATTR_MODE, simpleSetattr, type IAttr } from './attr.js';
 import { fdinfoText } from './fdinfo.js';
+import { mapsText } from './proc-maps.js';
 import { FMODE_READ, FMODE_WRITE, openFmode } from './file.js';
 import { O_PATH } from '../../../include-ts/linux/fcntl.js';
 
@@ -92,7 +93,9 @@ export function initProcfs(kernel: Kernel): void {
       0o555,
     ));
     const limits = owned(attr('procfs', () => limitsText(p)));
-    const entries = new Map<string, Inode>([['fd', fdDir], ['fdinfo', fdinfoDir], ['limits', limits]]);
+    // proc_pid_maps_operations: S_IRUGO, rendered at each read.
+    const maps = owned(attr('procfs', () => mapsText(kernel, p), undefined, 0o444));
+    const entries = new Map<string, Inode>([['fd', fdDir], ['fdinfo', fdinfoDir], ['limits', limits], ['maps', maps]]);
     return owned(dynamicDir(() => [...entries.keys()], (name) => entries.get(name), 0o555));
   };
   proc.dynamic = {

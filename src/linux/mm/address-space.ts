@@ -22,6 +22,8 @@ const MMAP_MIN_ADDR = 0x10000;
 export class Vma {
   /** Set when the range is unmapped; accesses through old Mapping objects then fault. */
   dead = false;
+  /** Shared anonymous memory's shmem inode number (shmem_zero_setup()'s "/dev/zero" file); 0 otherwise. */
+  anonIno = 0;
   constructor(
     public start: number,
     public end: number,
@@ -127,11 +129,13 @@ export class AddressSpace {
       }
       if (m.start < addr) {
         const left = new Vma(m.start, addr, m.prot, m.flags, m.backing.slice(0, addr - m.start), m.file, m.pgoff);
+        left.anonIno = m.anonIno;
         if (m.file) m.file.get();
         keep.push(left);
       }
       if (m.end > end) {
         const right = new Vma(end, m.end, m.prot, m.flags, m.backing.slice(end - m.start, m.end - end), m.file, m.pgoff + (end - m.start));
+        right.anonIno = m.anonIno;
         if (m.file) m.file.get();
         keep.push(right);
       }
