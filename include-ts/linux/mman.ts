@@ -9,9 +9,19 @@ export const MAP_SHARED_VALIDATE = 0x03;
 export const MAP_TYPE = 0x0f;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+/** Since 6.12: an anonymous mapping the kernel may drop under memory pressure (a mapping type). */
+export const MAP_DROPPABLE = 0x08;
 export const MAP_LOCKED = 0x2000;
 export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
+export const MAP_NONBLOCK = 0x10000;
+export const MAP_STACK = 0x20000;
+export const MAP_HUGETLB = 0x40000;
+export const MAP_SYNC = 0x80000;
+export const MAP_FIXED_NOREPLACE = 0x100000;
+/** MAP_HUGETLB's page size, log2, in bits 26-31 (HUGETLB_FLAG_ENCODE_SHIFT/MASK). */
+export const MAP_HUGE_SHIFT = 26;
+export const MAP_HUGE_MASK = 0x3f;
 export const MAP_FAILED = -1;
 /** mlockall() flags and mlock2()'s MLOCK_ONFAULT. */
 export const MCL_CURRENT = 1;

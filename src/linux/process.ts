@@ -25,7 +25,7 @@ import { PipeFile } from './pipe.js';
 import { EPOLL_DATA_OFF, EPOLL_EVENTS_OFF, EPOLL_EVENT_SIZE, EpollFile, doEpollCtl, epollWaitTarget } from './fs/eventpoll.js';
 import type { Kernel } from './kernel.js';
 import { AddressSpace, Mapping, PAGE_SIZE, TASK_SIZE } from './mm/address-space.js';
-import { RamBacking } from './mm/backing.js';
+import { IoBacking, RamBacking } from './mm/backing.js';
 import { UserArg, isPointerLike, type IoctlArgument } from './uaccess.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { TraceBus } from '../sim/trace.js';
@@ -39,10 +39,10 @@ import {
   O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, O_DSYNC, O_SYNC, FASYNC, O_DIRECT,
   O_LARGEFILE, O_NOATIME, O_CREAT, O_EXCL, O_TRUNC, __O_TMPFILE, AT_FDCWD, AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
 } from '../../include-ts/linux/fcntl.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
+import { MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_NORESERVE, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../include-ts/linux/mman.js';
 import { POLLERR, POLLHUP, POLLNVAL } from '../../include-ts/linux/poll.js';
 import { RLIMIT_MEMLOCK, RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/resource.js';
-import { CAP_IPC_LOCK } from '../../include-ts/linux/capability.js';
+import { CAP_IPC_LOCK, CAP_SYS_RAWIO } from '../../include-ts/linux/capability.js';
 import { applyLock, applyLockAll, totalVm, unpopulatable } from './mm/mlock.js';
 import { doMadvise } from './mm/madvise.js';
 import { memfdAddSeals, memfdCheck, memfdFile, memfdGetSeals } from './mm/memfd.js';
@@ -1021,16 +1021,26 @@ export class Process implements Cred {
     const hint = addr === null ? 0 : Number(addr);
     try {
       if (this.exited) throw kerr('ESRCH', `process ${this.pid} has exited`);
-      // sys_mmap() (x86-64): the offset is in bytes and must be page aligned; then ksys_mmap_pgoff()'s fd.
+      // sys_mmap() (x86-64): the offset is in bytes and must be page aligned; then ksys_mmap_pgoff(): the
+      // fd, a file's MAP_HUGETLB (only hugetlbfs files, none here), anonymous MAP_HUGETLB's page size.
       if (off % PAGE_SIZE !== 0) throw kerr('EINVAL', `mmap offset 0x${off.toString(16)} is not page aligned`);
-      if (!(flags & MAP_ANONYMOUS)) file = this.fileFor(fd);
-      // do_mmap(): the length, then __get_unmapped_area(), then the lock checks, then the mapping type.
-      // Unknown prot bits are ignored (calc_vm_prot_bits() reads the three it knows).
+      if (!(flags & MAP_ANONYMOUS)) {
+        file = this.fileFor(fd);
+        if (flags & MAP_HUGETLB) throw kerr('EINVAL', `MAP_HUGETLB on ${file.path}, which is not a hugetlbfs file`);
+      } else if (flags & MAP_HUGETLB && !HUGE_PAGE_SHIFTS.has((flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK)) {
+        throw kerr('EINVAL', `MAP_HUGETLB page size 2^${(flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK} is not one this machine has (2 MiB, 1 GiB)`);
+      }
+      // do_mmap(): the length, then __get_unmapped_area() (MAP_FIXED_NOREPLACE is MAP_FIXED that may not
+      // replace: EEXIST), then the lock checks, then the mapping type. Unknown prot bits are ignored
+      // (calc_vm_prot_bits() reads the three it knows).
       if (length === 0) throw kerr('EINVAL', 'mmap length is 0');
       if (!Number.isInteger(length) || length < 0 || length > TASK_SIZE) throw kerr('ENOMEM', `mmap length ${length} cannot fit in the address space`);
-      const fixed = (flags & MAP_FIXED) !== 0;
+      const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
       const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
-      this.mm.area(hint, len, fixed);
+      const start = this.mm.area(hint, len, fixed, this.capable(CAP_SYS_RAWIO));
+      if (flags & MAP_FIXED_NOREPLACE && this.mm.list().some((v) => v.start < start + len && start < v.end)) {
+        throw kerr('EEXIST', `MAP_FIXED_NOREPLACE: [0x${start.toString(16)}, +0x${len.toString(16)}) overlaps an existing mapping`);
+      }
       // MAP_LOCKED needs can_do_mlock(); mlock_future_ok(): a mapping born locked (MAP_LOCKED or
       // MCL_FUTURE) counts against RLIMIT_MEMLOCK before anything is mapped.
       if (flags & MAP_LOCKED) this.canDoMlock();
@@ -1038,13 +1048,23 @@ export class Process implements Cred {
         throw kerr('EAGAIN', `${flags & MAP_LOCKED ? 'MAP_LOCKED' : 'MCL_FUTURE'}: mapping ${len / PAGE_SIZE} more locked pages would lock ${len / PAGE_SIZE + this.mm.lockedVm}; RLIMIT_MEMLOCK allows ${this.rlimits.softPages(RLIMIT_MEMLOCK)}`);
       }
       const type = flags & MAP_TYPE;
-      if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw kerr('EINVAL', 'mmap flags need exactly one of MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE');
       let vma;
       const p = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
       if (file === undefined) {
-        vma = this.mm.map(hint, len, p, flags, fixed, new RamBacking(new Uint8Array(len)), null);
-        if (type !== MAP_PRIVATE) vma.anonIno = this.kernel.ids.next('shmem-ino');
+        if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_DROPPABLE) throw kerr('EINVAL', `anonymous mmap type 0x${type.toString(16)}: MAP_SHARED, MAP_PRIVATE or MAP_DROPPABLE`);
+        if (flags & MAP_HUGETLB) {
+          // hugetlbfs_file_mmap(): no huge page can be reserved (vm.nr_hugepages is 0 on this machine);
+          // with MAP_NORESERVE the mapping is made and its first touch is SIGBUS.
+          if (!(flags & MAP_NORESERVE)) throw kerr('ENOMEM', 'MAP_HUGETLB: no huge pages to reserve (vm.nr_hugepages is 0)');
+          vma = this.mm.map(hint, len, p, flags, fixed, hugetlbUnbacked(len), null);
+        } else {
+          vma = this.mm.map(hint, len, p, flags, fixed, new RamBacking(new Uint8Array(len)), null);
+          if (type === MAP_SHARED) vma.anonIno = this.kernel.ids.next('shmem-ino');
+        }
       } else {
+        if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw kerr('EINVAL', `file mmap type 0x${type.toString(16)}: MAP_SHARED, MAP_SHARED_VALIDATE or MAP_PRIVATE`);
+        // MAP_SHARED_VALIDATE refuses flags outside LEGACY_MAP_MASK (no file here has FOP_MMAP_SYNC).
+        if (type === MAP_SHARED_VALIDATE && flags & ~LEGACY_MAP_MASK) throw kerr('EOPNOTSUPP', `MAP_SHARED_VALIDATE with flags 0x${((flags & ~LEGACY_MAP_MASK) >>> 0).toString(16)} this file does not support`);
         // do_mmap(): a shared writable mapping needs FMODE_WRITE, then every file mapping FMODE_READ.
         const fmode = openFmode(file.flags);
         if ((type === MAP_SHARED || type === MAP_SHARED_VALIDATE) && prot & PROT_WRITE && !(fmode & FMODE_WRITE)) {
@@ -1957,6 +1977,20 @@ function timespecTimeout(ts: Uint8Array | null): number {
   const nsec = BigInt.asIntN(64, getU64(ts, 8));
   if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw kerr('EINVAL', `the timeout {tv_sec=${sec}, tv_nsec=${nsec}} is not a valid timespec (tv_sec >= 0, 0 <= tv_nsec < 1000000000)`);
   return Number(sec) * 1e9 + Number(nsec);
+}
+
+/** include/linux/mman.h LEGACY_MAP_MASK: the flags MAP_SHARED_VALIDATE accepts without FOP_MMAP_SYNC. */
+const LEGACY_MAP_MASK = 0x1 | 0x2 | 0x10 | 0x20 | 0x800 | 0x1000 | 0x4000000 | 0x100 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x40 | 0x80 | (21 << 26) | (30 << 26);
+/** hstate_sizelog(): the huge page sizes this machine has (0: the default, 2 MiB). */
+const HUGE_PAGE_SHIFTS = new Set([0, 21, 30]);
+
+/** An anonymous MAP_HUGETLB|MAP_NORESERVE mapping with no huge page to fault in: every access is SIGBUS. */
+function hugetlbUnbacked(len: number): IoBacking {
+  const why = (): string => 'no huge page to fault in (vm.nr_hugepages is 0; the mapping was made with MAP_NORESERVE)';
+  const never = (): never => {
+    throw new Error('unreachable: the gate faults first');
+  };
+  return new IoBacking({ read: never, write: never }, 0, len, why);
 }
 
 function toOffset(o: number | bigint): number {

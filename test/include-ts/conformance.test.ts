@@ -67,6 +67,7 @@ const FCNTL_NEWER: Readonly<Record<string, NewerMacro>> = {
 };
 
 const MMAN_NEWER: Readonly<Record<string, NewerMacro>> = {
+  MAP_DROPPABLE: { since: '6.11', definition: '0x08' },
   MADV_GUARD_INSTALL: { since: '6.13', definition: '102' },
   MADV_GUARD_REMOVE: { since: '6.13', definition: '103' },
 };
@@ -234,7 +235,7 @@ const GROUPS: readonly Group[] = [
   { header: 'linux/fs.h', includes: ['linux/fs.h'], module: linuxFs },
   { header: 'linux/watch_queue.h', includes: ['linux/watch_queue.h'], module: watchQueue },
   // glibc 2.36 lacks the newest advice; the kernel's <linux/mman.h> has all but the 6.13 guard regions.
-  { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'], exclude: { MADV_COLLAPSE: null, MADV_SOFT_OFFLINE: null, MADV_GUARD_INSTALL: null, MADV_GUARD_REMOVE: null } },
+  { header: 'sys/mman.h', includes: ['sys/mman.h'], module: mman, flags: ['-D_GNU_SOURCE'], exclude: { MADV_COLLAPSE: null, MADV_SOFT_OFFLINE: null, MADV_GUARD_INSTALL: null, MADV_GUARD_REMOVE: null, MAP_DROPPABLE: null } },
   { header: 'linux/mman.h', includes: ['linux/mman.h'], module: mman, exclude: { MAP_FAILED: null }, newer: MMAN_NEWER },
   { header: 'linux/memfd.h', includes: ['linux/memfd.h'], module: memfd, newer: MEMFD_NEWER },
   // EPOLLNVAL and friends are in the kernel's <linux/eventpoll.h>; glibc's <sys/epoll.h> lacks EPOLLNVAL.

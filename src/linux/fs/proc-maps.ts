@@ -16,6 +16,7 @@
 import type { Kernel } from '../kernel.js';
 import type { Process } from '../process.js';
 import type { Vma } from '../mm/address-space.js';
+import { isPfnmap } from '../mm/backing.js';
 import { MAP_PRIVATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import { MOUNT_IDS } from './fdinfo.js';
 
@@ -33,7 +34,7 @@ interface Line {
   readonly pgoff: number;
 }
 
-const special = (v: Vma): boolean => v.backing.ram === null;
+const special = (v: Vma): boolean => isPfnmap(v.backing);
 const priv = (v: Vma): boolean => (v.flags & MAP_TYPE) === MAP_PRIVATE;
 
 /** Whether `b` continues `a` as one VMA (is_mergeable_vma() and the anon_vma / file offset rules). */

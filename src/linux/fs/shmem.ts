@@ -162,7 +162,11 @@ export class ShmemInode {
   private clear(start: number, end: number): void {
     const stop = Math.min(end, this.bytes.length);
     if (start < stop) {
-      this.pins.release(this.bytes, start, stop - start);
+      // Whole pages leave the page cache (a pinned one stays the device's); partial pages are zeroed in
+      // place (truncate_inode_partial_folio()), pinned or not.
+      const a = Math.ceil(start / PAGE) * PAGE;
+      const b = Math.min(stop, Math.floor(end / PAGE) * PAGE);
+      if (a < b) this.pins.release(this.bytes, a, b - a);
       this.bytes.fill(0, start, stop);
     }
     for (const pg of [...this.allocated]) if (pg * PAGE >= start && (pg + 1) * PAGE <= end) this.allocated.delete(pg);

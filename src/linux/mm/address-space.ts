@@ -17,7 +17,13 @@ export const PAGE_SIZE = 4096;
 export const MMAP_BASE = 0x7ff0_0000_0000;
 /** TASK_SIZE for 4-level paging: the top of the user address space. */
 export const TASK_SIZE = 0x7fff_ffff_f000;
+/**
+ * mmap_min_addr: the lowest address a hint is raised to and placement goes (this kernel's
+ * CONFIG_LSM_MMAP_MIN_ADDR, 64 KiB, is above vm.mmap_min_addr); measured.
+ */
 const MMAP_MIN_ADDR = 0x10000;
+/** vm.mmap_min_addr (dac_mmap_min_addr) as this machine has it: MAP_FIXED below it needs CAP_SYS_RAWIO. */
+const DAC_MMAP_MIN_ADDR = 4096;
 
 export class Vma {
   /** Set when the range is unmapped; accesses through old Mapping objects then fault. */
@@ -69,9 +75,14 @@ export class AddressSpace {
     return this.vmas.every((m) => m.end <= start || m.start >= end);
   }
 
-  /** get_unmapped_area(): the hint if it is free, else the highest free gap below mmap_base. */
+  /**
+   * get_unmapped_area(): the hint (round_hint_to_min(): rounded down to a page, raised to
+   * mmap_min_addr) if it is free, else the highest free gap below mmap_base.
+   */
   private place(hint: number, length: number): number {
-    if (hint && pageAligned(hint) && hint >= MMAP_MIN_ADDR && hint + length <= TASK_SIZE && this.free(hint, hint + length)) return hint;
+    let h = hint - (hint % PAGE_SIZE);
+    if (h && h < MMAP_MIN_ADDR) h = MMAP_MIN_ADDR;
+    if (h && h + length <= TASK_SIZE && this.free(h, h + length)) return h;
     const sorted = [...this.vmas].sort((a, b) => b.start - a.start);
     let top = MMAP_BASE;
     for (const m of sorted) {
@@ -85,13 +96,15 @@ export class AddressSpace {
   }
 
   /**
-   * __get_unmapped_area(): where a mapping of `len` bytes goes — MAP_FIXED's address if it is aligned
-   * (EINVAL) and inside the user address space (ENOMEM), else the hint or a free gap (ENOMEM if none).
+   * __get_unmapped_area(): where a mapping of `len` bytes goes — MAP_FIXED's address, which must end
+   * inside the user address space (ENOMEM), be page aligned (EINVAL) and, below mmap_min_addr, be asked
+   * for with CAP_SYS_RAWIO (cap_mmap_addr(): EPERM); else the hint or a free gap (ENOMEM if none).
    */
-  area(hint: number, len: number, fixed: boolean): number {
+  area(hint: number, len: number, fixed: boolean, rawio: boolean): number {
     if (!fixed) return this.place(hint, len);
+    if (hint > TASK_SIZE - len) throw kerr('ENOMEM', `MAP_FIXED range 0x${hint.toString(16)}+0x${len.toString(16)} is outside the user address space`);
     if (!pageAligned(hint)) throw kerr('EINVAL', `MAP_FIXED address 0x${hint.toString(16)} is not page aligned`);
-    if (hint + len > TASK_SIZE || hint < MMAP_MIN_ADDR) throw kerr('ENOMEM', `MAP_FIXED range 0x${hint.toString(16)}+0x${len.toString(16)} is outside the user address space`);
+    if (hint < DAC_MMAP_MIN_ADDR && !rawio) throw kerr('EPERM', `MAP_FIXED address 0x${hint.toString(16)} is below vm.mmap_min_addr (${DAC_MMAP_MIN_ADDR}) and the caller lacks CAP_SYS_RAWIO`);
     return hint;
   }
 
@@ -101,7 +114,8 @@ export class AddressSpace {
    */
   map(hint: number, length: number, prot: number, flags: number, fixed: boolean, backing: Backing, file: KFile | null, pgoff = 0): Vma {
     const len = pageUp(length);
-    const start = this.area(hint, len, fixed);
+    // The caller (do_mmap) ran area() with the caller's credentials first.
+    const start = this.area(hint, len, fixed, true);
     if (fixed) this.unmap(start, len);
     const b = backing.length > len ? backing.slice(0, len) : backing;
     if (file) file.get();

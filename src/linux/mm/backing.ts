@@ -65,11 +65,16 @@ export class IoBacking extends Backing {
     readonly length: number,
     /** Returns a reason while accesses must raise SIGBUS (the owner zapped the mapping), else null. */
     readonly gate?: () => string | null,
+    /**
+     * VM_IO|VM_PFNMAP: a device's pages (a BAR). False for kernel pages served through a fault handler
+     * (a guest_memfd or a vCPU mapping across regions), which are ordinary memory to mm.
+     */
+    readonly pfnmap = false,
   ) {
     super();
   }
   slice(offset: number, length: number): IoBacking {
-    return new IoBacking(this.io, this.base + offset, length, this.gate);
+    return new IoBacking(this.io, this.base + offset, length, this.gate, this.pfnmap);
   }
 
   /**
@@ -79,6 +84,11 @@ export class IoBacking extends Backing {
   get faultReason(): string | null {
     return this.gate ? this.gate() : null;
   }
+}
+
+/** VM_IO|VM_PFNMAP (VM_SPECIAL for mm's purposes): a device mapping, which mlock, madvise and merging leave alone. */
+export function isPfnmap(b: Backing): boolean {
+  return b instanceof IoBacking && b.pfnmap;
 }
 
 /** Reads `size` bytes at `offset` of an MMIO window into dst[at..], little-endian. */

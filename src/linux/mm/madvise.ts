@@ -22,7 +22,7 @@ import { kerr } from '../errors.js';
 import { FMODE_WRITE, openFmode, type FileContext } from '../fs/file.js';
 import { ShmemFile } from '../fs/shmem.js';
 import { vfsFallocate } from '../fs/fallocate.js';
-import { RamBacking } from './backing.js';
+import { RamBacking, isPfnmap } from './backing.js';
 import type { Vma } from './address-space.js';
 import * as M from '../../../include-ts/linux/mman.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../../include-ts/linux/falloc.js';
@@ -39,7 +39,7 @@ const VALID = new Set([
 ]);
 
 /** VM_PFNMAP / VM_IO: a device's pages (a BAR mapping). */
-const special = (v: Vma): boolean => v.backing.ram === null;
+const special = (v: Vma): boolean => isPfnmap(v.backing);
 const isShared = (v: Vma): boolean => (v.flags & M.MAP_TYPE) !== M.MAP_PRIVATE;
 /** vma_is_anonymous(): private anonymous memory (shared anonymous memory is shmem). */
 const anonymous = (v: Vma): boolean => v.file === null && !isShared(v);
@@ -163,8 +163,8 @@ function populate(ctx: FileContext, start: number, end: number, write: boolean):
     const v = mm.find(at);
     if (!v) throw kerr('ENOMEM', `0x${at.toString(16)} is not mapped`);
     if (special(v)) throw kerr('EINVAL', 'a device mapping (VM_PFNMAP) cannot be populated');
-    if (!(v.prot & M.PROT_READ) && !(v.prot & M.PROT_WRITE)) throw kerr('EINVAL', 'a PROT_NONE mapping cannot be faulted in');
-    if (write && !(v.prot & M.PROT_WRITE)) throw kerr('EINVAL', 'MADV_POPULATE_WRITE on a mapping without PROT_WRITE');
+    // check_vma_flags() without FOLL_FORCE: a read needs VM_READ, a write VM_WRITE.
+    if (!(v.prot & (write ? M.PROT_WRITE : M.PROT_READ))) throw kerr('EINVAL', `MADV_POPULATE_${write ? 'WRITE on a mapping without PROT_WRITE' : 'READ on a mapping without PROT_READ'}`);
     const e = Math.min(end, v.end);
     // shmem_fault() past i_size: SIGBUS, which populate reports as EFAULT.
     const eof = tmpfsEof(v);

@@ -10,6 +10,7 @@
 // - munmap drops the locked pages it removes from locked_vm (VM_LOCKED on the unmapped VMA).
 
 import type { AddressSpace, Vma } from './address-space.js';
+import { isPfnmap } from './backing.js';
 import { tmpfsEof } from './madvise.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 
@@ -64,9 +65,7 @@ export class MlockState {
 }
 
 /** VM_SPECIAL: a device mapping, which mlock leaves alone. */
-function special(v: Vma): boolean {
-  return v.backing.ram === null;
-}
+const special = (v: Vma): boolean => isPfnmap(v.backing);
 
 /**
  * apply_vma_lock_flags(): (un)locks the mappings of [start, end) in order; false (ENOMEM for the caller)

@@ -128,17 +128,28 @@ const FALLOC_FLAGS = flagSet([
   [FL.FALLOC_FL_UNSHARE_RANGE, 'FALLOC_FL_UNSHARE_RANGE'],
 ]);
 const PROT_FLAGS = flagSet([[M.PROT_READ, 'PROT_READ'], [M.PROT_WRITE, 'PROT_WRITE'], [M.PROT_EXEC, 'PROT_EXEC']]);
+/** mmap_flags past the type, in strace's x86 order. */
 const MAP_FLAGS = flagSet([
-  [0, 'MAP_FILE', M.MAP_TYPE],
-  [M.MAP_SHARED, 'MAP_SHARED', M.MAP_TYPE],
-  [M.MAP_PRIVATE, 'MAP_PRIVATE', M.MAP_TYPE],
-  [M.MAP_SHARED_VALIDATE, 'MAP_SHARED_VALIDATE', M.MAP_TYPE],
-  [M.MAP_FIXED, 'MAP_FIXED'],
-  [M.MAP_ANONYMOUS, 'MAP_ANONYMOUS'],
-  [M.MAP_LOCKED, 'MAP_LOCKED'],
-  [M.MAP_NORESERVE, 'MAP_NORESERVE'],
-  [M.MAP_POPULATE, 'MAP_POPULATE'],
+  [M.MAP_FIXED, 'MAP_FIXED'], [M.MAP_ANONYMOUS, 'MAP_ANONYMOUS'], [0x40, 'MAP_32BIT'], [0x80, 'MAP_ABOVE4G'],
+  [M.MAP_NORESERVE, 'MAP_NORESERVE'], [M.MAP_POPULATE, 'MAP_POPULATE'], [M.MAP_NONBLOCK, 'MAP_NONBLOCK'], [0x100, 'MAP_GROWSDOWN'],
+  [0x800, 'MAP_DENYWRITE'], [0x1000, 'MAP_EXECUTABLE'], [M.MAP_LOCKED, 'MAP_LOCKED'], [M.MAP_STACK, 'MAP_STACK'],
+  [M.MAP_HUGETLB, 'MAP_HUGETLB'], [M.MAP_SYNC, 'MAP_SYNC'], [0x4000000, 'MAP_UNINITIALIZED'], [M.MAP_FIXED_NOREPLACE, 'MAP_FIXED_NOREPLACE'],
 ]);
+const MAP_TYPES = new Map<number, string>([
+  [0, 'MAP_FILE'], [M.MAP_SHARED, 'MAP_SHARED'], [M.MAP_PRIVATE, 'MAP_PRIVATE'], [M.MAP_SHARED_VALIDATE, 'MAP_SHARED_VALIDATE'], [M.MAP_DROPPABLE, 'MAP_DROPPABLE'],
+]);
+
+/** print_mmap_flags(): the type (MAP_???), the flags, then a huge page size as `N<<MAP_HUGE_SHIFT`. */
+function mmapFlags(flags: number): string {
+  const type = flags & M.MAP_TYPE;
+  let text = MAP_TYPES.get(type) ?? `${altHex(type)} /* MAP_??? */`;
+  const mask = (M.MAP_HUGE_MASK << M.MAP_HUGE_SHIFT) >>> 0;
+  const huge = ((flags >>> 0) & mask) >>> 0;
+  const rest = ((flags >>> 0) & ~mask & ~M.MAP_TYPE) >>> 0;
+  if (rest) text += `|${formatFlags(rest, MAP_FLAGS)}`;
+  if (huge) text += `|${huge >>> M.MAP_HUGE_SHIFT}<<MAP_HUGE_SHIFT`;
+  return text;
+}
 const POLL_FLAGS = flagSet([
   [P.POLLIN, 'POLLIN'], [P.POLLPRI, 'POLLPRI'], [P.POLLOUT, 'POLLOUT'], [P.POLLERR, 'POLLERR'], [P.POLLHUP, 'POLLHUP'],
   [P.POLLNVAL, 'POLLNVAL'], [P.POLLRDNORM, 'POLLRDNORM'], [P.POLLRDBAND, 'POLLRDBAND'], [P.POLLWRNORM, 'POLLWRNORM'], [P.POLLWRBAND, 'POLLWRBAND'],
@@ -623,7 +634,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'mmap': {
       const [addr, len, prot, flags, fd, off] = a as [number | null, number, number, number, number, number];
       const ret = typeof ev.ret === 'number' ? hex(ev.ret) : dec(ev.ret);
-      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${prot === 0 ? 'PROT_NONE' : formatFlags(prot, PROT_FLAGS)}, ${formatFlags(flags, MAP_FLAGS)}, ${fd}, ${off ? hex(off) : '0'}) = ${result(ev, ret)}`;
+      return `mmap(${addr ? hex(addr) : 'NULL'}, ${len}, ${prot === 0 ? 'PROT_NONE' : flagsOrUnknown(prot, PROT_FLAGS, 'PROT_???')}, ${mmapFlags(flags)}, ${fd}, ${off ? hex(off) : '0'}) = ${result(ev, ret)}`;
     }
     case 'munmap':
       return `munmap(${hex(a[0] as number)}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
@@ -670,7 +681,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       // printxval(madvise_cmds): a name, or the number with a MADV_??? comment.
       const adv = a[2] as number;
       const name = MADV_NAMES.get(adv) ?? `${altHex(adv)} /* MADV_??? */`;
-      return `madvise(${hex(a[0] as number)}, ${a[1]}, ${name}) = ${result(ev, dec(ev.ret))}`;
+      return `madvise(${a[0] ? hex(a[0] as number) : 'NULL'}, ${a[1]}, ${name}) = ${result(ev, dec(ev.ret))}`;
     }
     case 'memfd_create':
       return `memfd_create(${a[0] === null ? 'NULL' : quoteBytes(new TextEncoder().encode(a[0] as string))}, ${memfdFlags(a[1] as number)}) = ${result(ev, dec(ev.ret))}`;

@@ -119,7 +119,7 @@ describe('/proc/<pid>/fdinfo rule by rule (fs/proc/fd.c)', () => {
     expect(v.resolve(`/proc/${p.pid}/fdinfo/${e}`, ctx).node.mode).toBe(0o444);
     expectErrno(() => p.readFile(`/proc/self/fdinfo/0${e}`), 'ENOENT');
     expectErrno(() => p.readFile('/proc/self/fdinfo/99'), 'ENOENT');
-    expect(p.readdir('/proc/self')).toEqual(['fd', 'fdinfo', 'limits']);
+    expect(p.readdir('/proc/self')).toEqual(['fd', 'fdinfo', 'limits', 'maps']);
   });
 
   it('seq_show fails with ENOENT once the fd is closed, even through an fdinfo file opened before', () => {

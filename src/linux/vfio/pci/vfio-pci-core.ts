@@ -661,7 +661,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     const physLen = Math.ceil(this.barLen(index) / PAGE_SIZE) * PAGE_SIZE;
     const start = req.offset % 2 ** 40;
     if (start + req.length > physLen) throw kerr('EINVAL', `[0x${start.toString(16)}, +0x${req.length.toString(16)}) is past the end of BAR${index} (0x${physLen.toString(16)} bytes)`);
-    return new IoBacking(this.pdev.hw.barHandler(index), start, req.length, this.mmapGate);
+    return new IoBacking(this.pdev.hw.barHandler(index), start, req.length, this.mmapGate, true);
   }
 
   /** vfio_pci_mmap_fault(): SIGBUS while Memory Space is disabled or the device is in low power. */
