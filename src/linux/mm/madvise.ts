@@ -16,7 +16,8 @@
 // - MADV_POPULATE_READ/WRITE fault the range in, in order: a hole is ENOMEM, a device mapping, PROT_NONE
 //   or a write to a read-only mapping EINVAL, a tmpfs page past the file's end EFAULT (SIGBUS).
 // Not modeled: guard regions (MADV_GUARD_INSTALL/REMOVE: EINVAL here; 6.18 accepts them), MADV_FREE's
-// lazy freeing (the data stays: the model has no memory pressure).
+// lazy freeing (the data stays: the model has no memory pressure), the VMA flags the flag advice sets
+// (so MADV_COLLAPSE after MADV_NOHUGEPAGE is not refused, and the advice splits no VMA).
 
 import { kerr } from '../errors.js';
 import { FMODE_WRITE, openFmode, type FileContext } from '../fs/file.js';
@@ -24,6 +25,7 @@ import { ShmemFile } from '../fs/shmem.js';
 import { vfsFallocate } from '../fs/fallocate.js';
 import { RamBacking, isPfnmap } from './backing.js';
 import type { Vma } from './address-space.js';
+import { kernelVmas } from './kernel-vmas.js';
 import * as M from '../../../include-ts/linux/mman.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../../include-ts/linux/falloc.js';
 
@@ -122,9 +124,16 @@ function vmaBehavior(ctx: FileContext, v: Vma, s: number, e: number, locked: boo
       if (v.file !== null || isShared(v)) throw kerr('EINVAL', 'MADV_WIPEONFORK applies to private anonymous memory only');
       return;
     case M.MADV_COLLAPSE: {
-      // thp_vma_allowable_order(PMD_ORDER): anonymous memory holding an aligned 2 MiB range (shmem's THP is off).
-      const first = Math.ceil(v.start / HPAGE_PMD) * HPAGE_PMD;
-      if (!anonymous(v) || first + HPAGE_PMD > v.end) throw kerr('EINVAL', 'no transparent huge page fits this mapping (an aligned 2 MiB of private anonymous memory)');
+      // madvise_collapse()'s thp_vma_allowable_order(PMD_ORDER) on the kernel's VMA (adjacent mappings
+      // merge): an aligned 2 MiB must fit; shmem (shared anonymous memory, tmpfs and memfd mappings)
+      // qualifies whatever shmem_enabled says; private anonymous memory needs its anon_vma, made at the
+      // first write fault — taken here as the VMA holding a non-zero byte (the model cannot see stores
+      // through a mapping, and a store of zeros counts in the kernel).
+      const k = kernelVmas(ctx.proc.mm).find((x) => x.start <= s && s < x.end)!;
+      const first = Math.ceil(k.start / HPAGE_PMD) * HPAGE_PMD;
+      if (first + HPAGE_PMD > k.end) throw kerr('EINVAL', 'no aligned 2 MiB transparent huge page fits in this VMA');
+      const shmem = (v.file === null && isShared(v)) || v.file instanceof ShmemFile;
+      if (!shmem && !(anonymous(v) && k.parts.some(holdsData))) throw kerr('EINVAL', anonymous(v) ? 'this private anonymous VMA was never written (it has no anon_vma yet)' : 'transparent huge pages are not available for this file');
       return;
     }
     default:
@@ -132,6 +141,15 @@ function vmaBehavior(ctx: FileContext, v: Vma, s: number, e: number, locked: boo
       // vma flags or hints nothing in the model reads.
       return;
   }
+}
+
+/** Whether a private anonymous mapping holds any non-zero byte. */
+function holdsData(v: Vma): boolean {
+  const b = v.backing;
+  if (!(b instanceof RamBacking)) return false;
+  const w = new Uint32Array(b.bytes.buffer, b.bytes.byteOffset, b.bytes.length >>> 2);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return true;
+  return false;
 }
 
 /** vma_is_shared_maywrite(): a shared mapping of a file opened for writing (or of anonymous memory). */

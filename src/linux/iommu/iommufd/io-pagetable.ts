@@ -116,6 +116,36 @@ export class IoptArea {
   }
 }
 
+/** Puts the memory area `b` has pinned for the bytes of their pages both cover into `pieces` (area `a`'s). */
+function overlayPinned(pieces: Array<{ iova: number; mem: Uint8Array }>, a: IoptArea, b: IoptArea): void {
+  const lo = a.startByte > b.startByte ? a.startByte : b.startByte;
+  const aEnd = a.startByte + a.length;
+  const bEnd = b.startByte + b.length;
+  const hi = aEnd < bEnd ? aEnd : bEnd;
+  if (lo >= hi) return;
+  for (const q of b.pieces!) {
+    const qStart = Number(b.startByte) + (q.iova - Number(b.iova));
+    const x = Math.max(qStart, Number(lo));
+    const y = Math.min(qStart + q.mem.length, Number(hi));
+    if (x >= y) continue;
+    const iova = Number(a.iova) + (x - Number(a.startByte));
+    const mem = q.mem.subarray(x - qStart, y - qStart);
+    const out: Array<{ iova: number; mem: Uint8Array }> = [];
+    for (const r of pieces) {
+      const rEnd = r.iova + r.mem.length;
+      if (rEnd <= iova || r.iova >= iova + mem.length) {
+        out.push(r);
+        continue;
+      }
+      if (r.iova < iova) out.push({ iova: r.iova, mem: r.mem.subarray(0, iova - r.iova) });
+      if (rEnd > iova + mem.length) out.push({ iova: iova + mem.length, mem: r.mem.subarray(iova + mem.length - r.iova) });
+    }
+    out.push({ iova, mem });
+    out.sort((m, n) => m.iova - n.iova);
+    pieces.splice(0, pieces.length, ...out);
+  }
+}
+
 /** A slice of pages to become an area (struct iopt_pages_list). */
 export interface PagesSlice {
   readonly pages: IoptPages;
@@ -375,6 +405,9 @@ export class IoPagetable implements PinHolder {
       // An area is pinned whole before it is charged (pfn_reader_update_pinned() after the pfn_reader loop
       // of iopt_area_fill_domain(s)): a fault is EFAULT whatever the limit; the limit is checked per area.
       if (fault) throw kerr('EFAULT', fault);
+      // pfn_reader_fill_span(): pages another area of the same iopt_pages already pinned come from there
+      // (they may no longer be the process's: src/linux/mm/pins.ts), not from the mm.
+      for (const b of p.filled) if (b !== a && b.pieces) overlayPinned(pieces, a, b);
       const key = p.accountMode === IOPT_PAGES_ACCOUNT_MM ? p.mm : p.uid;
       const sofar = charged.get(key) ?? 0;
       this.checkLimit(p, sofar + after - before);

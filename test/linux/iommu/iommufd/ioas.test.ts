@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../../../src/host.js';
 import { O_RDWR } from '../../../../include-ts/linux/fcntl.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../../include-ts/linux/mman.js';
+import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../../../include-ts/linux/mman.js';
 import { RLIMIT_MEMLOCK } from '../../../../include-ts/linux/resource.js';
 import { CAP_IPC_LOCK, CAP_SYS_RESOURCE } from '../../../../include-ts/linux/capability.js';
 import type { Process } from '../../../../src/linux/process.js';
@@ -360,6 +360,21 @@ describe('IOMMU_IOAS_COPY (iommufd_ioas_copy, iopt_get_pages)', () => {
     expect(buf[0]).toBe(0xa5);
     expectErrno(() => ioasCopy(o.p, o.iommufd, o.ioas, src, 0x13000, 0x2000, 0x400000), 'ENOENT');
     expectErrno(() => ioasCopy(o.p, o.iommufd, o.ioas, src, 0x8000, 0x1000, 0x400000), 'ENOENT');
+  });
+
+  it('a copy of pages the process dropped after they were pinned maps the pinned pages, not the process\'s new ones (pfn_reader_fill_span)', () => {
+    const o = openIommufd();
+    ioasMap(o.p, o.iommufd, o.ioas, o.ram.addr, 0x1000, 0x10000);
+    o.ram.bytes.fill(0xaa, 0, 0x1000);
+    o.p.madvise(o.ram.addr, 0x1000, MADV_DONTNEED);
+    o.ram.bytes[0] = 0x11;
+    expect(ioasCopy(o.p, o.iommufd, o.ioas, o.ioas, 0x10000, 0x1000, 0x20000)).toBe(0x20000n);
+    const edu = o.host.control.pci.edu();
+    const buf = new Uint8Array(1);
+    for (const iova of [0x10000, 0x20000]) {
+      expect(edu.dmaRead(iova, buf)).toBe(true);
+      expect(buf[0]).toBe(0xaa);
+    }
   });
 
   it('flag checks (EOPNOTSUPP, EOVERFLOW, EINVAL), source then destination ENOENT, WRITEABLE over read-only pages EPERM', () => {
