@@ -4,8 +4,8 @@
 // 8 pages of private anonymous memory and 8 pages of a memfd for the edu device's DMA through Type1, the
 // anonymous ones twice (two IOVA windows over pages 2-5). Random sequences of stores by the process, DMA
 // writes by the device (through either window), MADV_DONTNEED, hole punches, truncations and regrowth of
-// the memfd; after every step each page must read, from the process and from the device through every
-// window, what the reference says: the same byte while the page is still the pinned one, and from the
+// the memfd; after every step the first, an inner and the last byte of each page must read, from the
+// process and from the device through every window, what the reference says: the same byte while the page is still the pinned one, and from the
 // moment the process dropped it, the device's old page and the process's new one apart.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
