@@ -45,6 +45,7 @@ import { RLIMIT_MEMLOCK, RLIMIT_NOFILE, rlimit64 } from '../../include-ts/linux/
 import { CAP_IPC_LOCK, CAP_SYS_RAWIO } from '../../include-ts/linux/capability.js';
 import { applyLock, applyLockAll, totalVm, unpopulatable } from './mm/mlock.js';
 import { doMadvise } from './mm/madvise.js';
+import { hugetlbLength } from './fs/hugetlbfs.js';
 import { memfdAddSeals, memfdCheck, memfdFile, memfdGetSeals } from './mm/memfd.js';
 import { MFD_CLOEXEC } from '../../include-ts/linux/memfd.js';
 import { ResourceLimits } from './resource.js';
@@ -855,7 +856,7 @@ export class Process implements Cred {
       file = this.fileFor(fd);
       if ((getattrFile(this.ctx, file).mode & S_IFMT) !== S_IFREG) throw kerr('EINVAL', `fd ${fd} (${file.path}) is not a regular file`);
       if (!(openFmode(file.flags) & FMODE_WRITE)) throw kerr('EINVAL', `fd ${fd} (${file.path}) is not open for writing`);
-      if (file instanceof ShmemFile) file.inode.setSize(Number(len), this.kernel.sched.now);
+      if (file instanceof ShmemFile) file.resize(Number(len), this.kernel.sched.now);
       else if (file.fInode === null && file.anonAttrs !== null) throw kerr('EINVAL', `fd ${fd} (${file.path}): its inode's ->setattr refuses every change`);
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('ftruncate', fd, file, [fd, len], 0, undefined);
@@ -1036,7 +1037,7 @@ export class Process implements Cred {
       if (length === 0) throw kerr('EINVAL', 'mmap length is 0');
       if (!Number.isInteger(length) || length < 0 || length > TASK_SIZE) throw kerr('ENOMEM', `mmap length ${length} cannot fit in the address space`);
       const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
-      const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+      const len = hugetlbLength(file, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
       const start = this.mm.area(hint, len, fixed, this.capable(CAP_SYS_RAWIO));
       if (flags & MAP_FIXED_NOREPLACE && this.mm.list().some((v) => v.start < start + len && start < v.end)) {
         throw kerr('EEXIST', `MAP_FIXED_NOREPLACE: [0x${start.toString(16)}, +0x${len.toString(16)}) overlaps an existing mapping`);

@@ -16,6 +16,7 @@ import type { Kernel } from '../kernel.js';
 import type { Process } from '../process.js';
 import { O_CLOEXEC } from '../../../include-ts/linux/fcntl.js';
 import type { KFile } from './file.js';
+import { ShmemFile } from './shmem.js';
 import type { FsType } from './vfs.js';
 
 /** The mount a file was opened through and its inode: mnt_id, i_sb->s_dev (MKDEV(0, minor)) and i_ino. */
@@ -25,7 +26,7 @@ export interface FileInode {
   readonly ino: number;
 }
 
-export type MountName = FsType['name'] | 'pipefs' | 'anon_inodefs' | 'shm';
+export type MountName = FsType['name'] | 'pipefs' | 'anon_inodefs' | 'shm' | 'hugetlbfs2M' | 'hugetlbfs1G';
 
 /**
  * mnt_id and s_dev per mount. The kernel-internal mounts (kern_mount: pipefs, anon_inodefs) and the
@@ -38,6 +39,9 @@ export const MOUNT_IDS: Readonly<Record<MountName, { readonly mntId: number; rea
   anon_inodefs: { mntId: 17, dev: 0x10 },
   // shm_mnt (mm/shmem.c shmem_init()'s kern_mount), where memfds live: fdinfo shows mnt_id 0 here.
   shm: { mntId: 0, dev: 0x1 },
+  // hugetlb_file_setup()'s internal hugetlbfs mounts, one per huge page size.
+  hugetlbfs2M: { mntId: 18, dev: 17 },
+  hugetlbfs1G: { mntId: 19, dev: 18 },
   proc: { mntId: 22, dev: 0x15 },
   sysfs: { mntId: 23, dev: 0x16 },
   devtmpfs: { mntId: 24, dev: 0x6 },
@@ -60,7 +64,7 @@ export class InodeNumbers {
     if (path.startsWith('anon_inode:')) return { ...MOUNT_IDS.anon_inodefs, ino: file.ino ?? ANON_INODE_INO };
     const own = file.ino;
     if (path.startsWith('pipe:')) return { ...MOUNT_IDS.pipefs, ino: own ?? 0 };
-    if (path.startsWith('/memfd:')) return { ...MOUNT_IDS.shm, ino: own ?? 0 };
+    if (path.startsWith('/memfd:') && file instanceof ShmemFile) return { ...MOUNT_IDS[file.memfdMount], ino: own ?? 0 };
     const fs = this.kernel.vfs.fsOf(path).name;
     return { ...MOUNT_IDS[fs], ino: own ?? this.byPathIno(fs, path) };
   }

@@ -31,6 +31,7 @@ import { RamBacking, type Backing } from '../mm/backing.js';
 import type { Cred } from '../cred.js';
 import { ATTR_MODE, setattrCopy, setattrPrepare, type IAttr } from './attr.js';
 import type { Pins } from '../mm/pins.js';
+import type { MountName } from './fdinfo.js';
 
 const PAGE = 4096;
 /** The largest resizable ArrayBuffer V8 allows, and so the largest tmpfs file here. */
@@ -251,6 +252,21 @@ export class ShmemFile extends KFile {
 
   override get ino(): number {
     return this.inode.ino;
+  }
+
+  /** The internal mount a memfd lives on (shm_mnt; hugetlbfs memfds have their own). */
+  get memfdMount(): MountName {
+    return 'shm';
+  }
+
+  /** st_blksize. */
+  get blksize(): number {
+    return PAGE;
+  }
+
+  /** ftruncate's ->setattr(ATTR_SIZE). */
+  resize(length: number, now: number): void {
+    this.inode.setSize(length, now);
   }
 
   /** shmem_file_read_iter(): the bytes, then file_accessed() unless the file is O_NOATIME. */

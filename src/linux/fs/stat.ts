@@ -43,7 +43,7 @@ import type { InodeAttrs } from './namei.js';
 import { ANON_INODE_INO, MOUNT_IDS } from './fdinfo.js';
 import type { Inode } from './vfs.js';
 import { MAJOR, MINOR, newEncodeDev } from './char-dev.js';
-import { ShmemInode } from './shmem.js';
+import { ShmemFile, ShmemInode } from './shmem.js';
 import { stat as statLayout } from '../../../include-ts/asm/stat.js';
 import {
   S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, STATX_ATTR_APPEND, STATX_ATTR_AUTOMOUNT, STATX_ATTR_DAX, STATX_ATTR_IMMUTABLE,
@@ -180,9 +180,10 @@ export function getattrFile(ctx: FileContext, file: KFile): KStat {
     return kstat('pipefs', ctx.kernel.inodes.of(file).ino, S_IFIFO | inode.mode, inode.uid, inode.gid);
   }
   // A memfd: a tmpfs inode on shm_mnt, with no name anywhere.
-  if (inode instanceof ShmemInode && file.path.startsWith('/memfd:')) {
-    const st = kstat('shm', inode.ino, S_IFREG | inode.mode, inode.uid, inode.gid);
-    Object.assign(st, { nlink: 0, size: inode.size, blocks: inode.blocks, atimeNs: inode.atimeNs, mtimeNs: inode.mtimeNs, ctimeNs: inode.ctimeNs, btimeNs: inode.btimeNs });
+  if (file instanceof ShmemFile && file.path.startsWith('/memfd:')) {
+    const inode = file.inode;
+    const st = kstat(file.memfdMount, inode.ino, S_IFREG | inode.mode, inode.uid, inode.gid);
+    Object.assign(st, { nlink: 0, size: inode.size, blocks: inode.blocks, blksize: file.blksize, atimeNs: inode.atimeNs, mtimeNs: inode.mtimeNs, ctimeNs: inode.ctimeNs, btimeNs: inode.btimeNs });
     return st;
   }
   const st = getattrPath(ctx, inode as Inode, file.path);

@@ -10,8 +10,7 @@
 //   F_SEAL_SEAL (EPERM), then F_SEAL_WRITE needs no shared writable mapping (mapping_deny_writable:
 //   EBUSY); F_SEAL_EXEC on a file with exec bits implies every write seal. The argument is a u32 (6.18
 //   takes the low 32 bits). F_GET_SEALS: EINVAL for a file that is not tmpfs.
-// Not modeled: MFD_HUGETLB memfds (hugetlbfs: this machine has no huge pages reserved, so their
-// mappings fail; here a valid MFD_HUGETLB request is EINVAL), vm.memfd_noexec 1 and 2, the
+// MFD_HUGETLB memfds are hugetlbfs files (fs/hugetlbfs.ts). Not modeled: vm.memfd_noexec 1 and 2, the
 // "memfd_create() called without MFD_EXEC or MFD_NOEXEC_SEAL set" warning, and waiting for pinned pages
 // before F_SEAL_WRITE (memfd_wait_for_pins: nothing pins tmpfs pages in the model but VFIO's DMA
 // mappings, which the kernel checks through the page counts and the model does not).
@@ -25,6 +24,7 @@ import {
 } from '../../../include-ts/linux/fcntl.js';
 import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_HUGE_MASK, MFD_HUGE_SHIFT, MFD_NOEXEC_SEAL } from '../../../include-ts/linux/memfd.js';
 import { NAME_MAX } from '../fs/namei.js';
+import { HugetlbFile, hugePageShift } from '../fs/hugetlbfs.js';
 import { RamBacking } from './backing.js';
 
 const MFD_ALL_FLAGS = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
@@ -44,16 +44,18 @@ export function memfdCheck(name: string | null, flags: number): number {
   if (name === null) throw kerr('EFAULT', 'the name pointer is NULL');
   const len = new TextEncoder().encode(name).length;
   if (len > MFD_NAME_MAX_LEN) throw kerr('EINVAL', `the name is ${len} bytes; at most ${MFD_NAME_MAX_LEN} (NAME_MAX less "${MFD_NAME_PREFIX}")`);
-  if (u & MFD_HUGETLB) throw kerr('EINVAL', 'MFD_HUGETLB memfds (hugetlbfs) are not modeled');
   return f;
 }
 
 /** shmem_file_setup() and what memfd_create() does to the file: the open file, ready for an fd. */
 export function memfdFile(kernel: Kernel, uid: number, gid: number, name: string, flags: number): ShmemFile {
+  // hugetlb_file_setup(): ENODEV for a page size this machine has no hugetlbfs mount for.
+  const shift = flags & MFD_HUGETLB ? hugePageShift((flags >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK) : 0;
   const inode = new ShmemInode(kernel.ids.next('shmem-ino'), flags & MFD_NOEXEC_SEAL ? 0o666 : 0o777, uid, gid, kernel.sched.now, kernel.pins);
   if (flags & MFD_NOEXEC_SEAL) inode.seals = F_SEAL_EXEC;
   else if (flags & MFD_ALLOW_SEALING) inode.seals = 0;
-  const file = new ShmemFile(inode, `/${MFD_NAME_PREFIX}${name} (deleted)`, false);
+  const path = `/${MFD_NAME_PREFIX}${name} (deleted)`;
+  const file = shift ? new HugetlbFile(inode, path, shift) : new ShmemFile(inode, path, false);
   file.fInode = inode;
   file.flags = O_RDWR | O_LARGEFILE;
   return file;

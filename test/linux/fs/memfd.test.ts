@@ -4,6 +4,8 @@
 // the oracle because the model differs (see src/linux/fs/shmem.ts): a load through a mapping
 // allocating a page (so the oracle takes fstat before such loads), and a private mapping seeing later
 // writes to the file on pages it has not stored to (the model's private mapping is a copy).
+// memfd-hugetlb-oracle.c does the same for an MFD_HUGETLB memfd (fs/hugetlbfs/inode.c) on this machine,
+// which has no huge pages reserved.
 import { describe, expect, it } from 'vitest';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +13,11 @@ import { Host } from '../../../src/index.js';
 import type { Process } from '../../../src/linux/process.js';
 import { F_ADD_SEALS, F_GETFD, F_GETFL, F_GET_SEALS, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, F_SEAL_EXEC, O_CREAT, O_PATH, O_RDONLY, O_RDWR, O_TRUNC } from '../../../include-ts/linux/fcntl.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../../../include-ts/linux/falloc.js';
-import { SEEK_DATA, SEEK_HOLE } from '../../../include-ts/linux/fs.js';
+import { SEEK_DATA, SEEK_END, SEEK_HOLE } from '../../../include-ts/linux/fs.js';
 import { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL } from '../../../include-ts/linux/memfd.js';
-import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
+import { MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../include-ts/linux/mman.js';
 import * as K from '../../../include-ts/linux/kvm.js';
-import { expectSameAsOracle, oracleSkip, resultCode } from '../../support/c-oracle.js';
+import { COracle, expectSameAsOracle, oracleSkip, resultCode } from '../../support/c-oracle.js';
 import { EDU, GROUP, V, expectErrno, openDevice } from '../../support/vfio.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -264,5 +266,67 @@ describe('memfd: guest RAM for a VMM', () => {
     const info = p.readFile(`/proc/self/fdinfo/${fd}`);
     expect(info).toMatch(/^pos:\t0\nflags:\t02100002\nmnt_id:\t0\nino:\t(\d+)\n$/);
     expect(Number(/ino:\t(\d+)/.exec(info)![1])).toBe(p.fstat(fd).st_ino);
+  });
+});
+
+describe('memfd_create(MFD_HUGETLB): the model against this machine\'s kernel (no huge pages reserved)', () => {
+  const skip = oracleSkip('memfd-hugetlb-oracle', ['root']);
+  it.skipIf(skip !== undefined)('a hugetlbfs memfd: huge-page sizes, no write, mmap ENOMEM (SIGBUS with MAP_NORESERVE), fallocate ENOSPC, its own mount', () => {
+    const p = Host.create().spawn();
+    const out: string[] = [];
+    const r = (w: string, f: () => number | void) => out.push(`${w}: ${resultCode(() => f() ?? 0)}`);
+    const st = (w: string, fd: number) => {
+      const s = p.fstat(fd);
+      const dev = Number(s.st_dev);
+      out.push(`${w}: mode 0${s.st_mode.toString(8)} size ${s.st_size} blocks ${s.st_blocks} blksize ${s.st_blksize} nlink ${s.st_nlink} dev ${(dev >>> 8) & 0xfff}:${(dev & 0xff) | ((dev >>> 12) & 0xfff00)}`);
+    };
+    const mnt = (w: string, fd: number) => out.push(`${w} ${/mnt_id:\t\d+\n/.exec(p.readFile(`/proc/self/fdinfo/${fd}`))![0]}`.trimEnd());
+    const M2 = 2 << 20;
+    const map = (len: number, prot: number, flags: number, fd: number, off: number) => () => void p.mmap(null, len, prot, flags, fd, off);
+    const fd = p.memfdCreate('h', MFD_HUGETLB | MFD_ALLOW_SEALING);
+    out.push('create: 0');
+    st('fstat', fd);
+    mnt('2 MiB', fd);
+    out.push(`link ${p.readlink(`/proc/self/fd/${fd}`)}`);
+    r('F_GET_SEALS', () => p.fcntl(fd, F_GET_SEALS));
+    r('ftruncate 4096', () => p.ftruncate(fd, 4096));
+    r('ftruncate 2M', () => p.ftruncate(fd, M2));
+    r('ftruncate 3M', () => p.ftruncate(fd, 3 << 20));
+    st('fstat', fd);
+    const b = new Uint8Array(16).fill(1);
+    r('write', () => p.write(fd, b));
+    r('pwrite', () => p.pwrite(fd, b, 0));
+    r('read', () => p.read(fd, b));
+    out.push(`byte read: ${b[0]}`);
+    r('pread past the end', () => p.pread(fd, b, 4 << 20));
+    r('lseek SEEK_END', () => p.lseek(fd, 0, SEEK_END));
+    r('mmap shared', map(M2, RW, MAP_SHARED, fd, 0));
+    r('mmap shared MAP_NORESERVE of 4096 bytes', map(4096, RW, MAP_SHARED | MAP_NORESERVE, fd, 0));
+    r('mmap at an unaligned offset', map(4096, PROT_READ, MAP_SHARED, fd, 4096));
+    r('mmap private', map(M2, PROT_READ, MAP_PRIVATE, fd, 0));
+    r('fallocate', () => p.fallocate(fd, 0, 0, M2));
+    r('fallocate KEEP_SIZE', () => p.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, M2));
+    r('fallocate PUNCH_HOLE', () => p.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, M2));
+    r('fallocate ZERO_RANGE', () => p.fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, M2));
+    r('F_ADD_SEALS F_SEAL_GROW', () => p.fcntl(fd, F_ADD_SEALS, F_SEAL_GROW));
+    r('ftruncate 4M, grow-sealed', () => p.ftruncate(fd, 4 << 20));
+    const g = p.memfdCreate('g', MFD_HUGETLB | (30 << 26));
+    st('1 GiB fstat', g);
+    mnt('1 GiB', g);
+    r('1 GiB ftruncate 2M', () => p.ftruncate(g, M2));
+    r('1 GiB ftruncate 1G', () => p.ftruncate(g, 1 << 30));
+    r('create 2M explicit', () => void p.memfdCreate('x', MFD_HUGETLB | (21 << 26)));
+    r('create 64K', () => p.memfdCreate('x', MFD_HUGETLB | (16 << 26)));
+    r('create with MFD_NOEXEC_SEAL', () => void p.memfdCreate('x', MFD_HUGETLB | MFD_NOEXEC_SEAL));
+    const real = new COracle(join(here, 'memfd-hugetlb-oracle.c'));
+    try {
+      expect(out).toEqual(real.run().trim().split('\n'));
+    } finally {
+      real.dispose();
+    }
+    // The MAP_NORESERVE mapping is a whole huge page, and touching it is SIGBUS.
+    const m = p.mmap(null, 4096, RW, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    expect(m.length).toBe(M2);
+    expect(() => m.read8(0)).toThrow(/SIGBUS/);
   });
 });
