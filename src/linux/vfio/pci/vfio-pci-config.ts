@@ -22,10 +22,10 @@ import {
   PCI_EXP_DEVCTL_PAYLOAD, PCI_EXP_DEVCTL_PHANTOM, PCI_EXP_DEVCTL_READRQ, PCI_EXP_FLAGS, PCI_EXP_FLAGS_VERS, PCI_EXP_TYPE_RC_END,
   PCI_EXT_CAP_ID_ERR, PCI_EXT_CAP_ID_MAX, PCI_EXT_CAP_ID_VNDR, PCI_INTERRUPT_LINE, PCI_INTERRUPT_PIN, PCI_LATENCY_TIMER,
   PCI_MSI_FLAGS, PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_MASKBIT, PCI_MSI_FLAGS_QSIZE, PCI_PM_CAP_PME_MASK,
-  PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK, PCI_PM_PMC, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE, PCI_STATUS, PCI_STATUS_CAP_LIST,
+  PCI_PWR_DATA, PCI_EXT_CAP_ID_PWR, PCI_PM_CTRL, PCI_PM_CTRL_PME_ENABLE, PCI_PM_CTRL_PME_STATUS, PCI_PM_CTRL_STATE_MASK, PCI_PM_PMC, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE, PCI_STATUS, PCI_STATUS_CAP_LIST,
   PCI_STD_HEADER_SIZEOF, PCI_ERR_CAP, PCI_ERR_CAP_ECRC_CHKE, PCI_ERR_CAP_ECRC_GENE, PCI_ERR_COR_MASK, PCI_ERR_COR_STATUS,
   PCI_ERR_UNCOR_MASK, PCI_ERR_UNCOR_SEVER, PCI_ERR_UNCOR_STATUS, PCI_ERR_ROOT_COMMAND, PCI_CAP_EXP_ENDPOINT_SIZEOF_V1,
-  PCI_CAP_EXP_ENDPOINT_SIZEOF_V2, PCI_VC_PORT_CAP1, PCI_VC_CAP1_EVCC, PCI_CAP_VC_BASE_SIZEOF, PCI_CAP_VC_PER_VC_SIZEOF,
+  PCI_VC_PORT_CAP1, PCI_VC_CAP1_EVCC, PCI_CAP_VC_BASE_SIZEOF, PCI_CAP_VC_PER_VC_SIZEOF,
   PCI_ACS_CAP, PCI_ACS_EC, PCI_ACS_EGRESS_BITS, PCI_EXT_CAP_DSN_SIZEOF, PCI_EXT_CAP_PWR_SIZEOF, PCI_EXT_CAP_LTR_SIZEOF,
 } from '../../../../include-ts/linux/pci_regs.js';
 import type { PciDev } from '../../pci/pci-dev.js';
@@ -47,6 +47,8 @@ export interface VfioPciConfigOwner {
   intxUnmask(): void;
   /** pci_try_reset_function() for a virtualized FLR. */
   resetFunction(): void;
+  /** vfio_pci_set_power_state() after a PowerState write (0-3: D0-D3hot). */
+  setPowerState(state: number): void;
   /** vfio_bar_restore(): the hardware BARs were lost to a reset behind our back. */
   restoreBars(): void;
 }
@@ -199,19 +201,24 @@ function basicPerm(): PermBits {
 
 const pmWrite: WriteFn = (c, pos, count, p, offset, val) => {
   defaultWrite(c, pos, count, p, offset, val);
-  // PowerState is trapped: vfio changes the state itself (vfio_pci_set_power_state).
+  // PowerState is trapped: vfio changes the state itself (vfio_lock_and_set_power_state(): D3hot and
+  // beyond zap the BAR mappings, and Memory Space counts as off until the device is back in D0).
   if (offset === PCI_PM_CTRL) {
     const state = val & PCI_PM_CTRL_STATE_MASK;
     const cur = c.pdev.readConfig(pos, 2);
     c.pdev.writeConfig(pos, 2, (cur & ~PCI_PM_CTRL_STATE_MASK) | state);
+    c.owner.setPowerState(state);
   }
 };
+
+/** PME_En and PME_Status: virtualized, the host's business (init_pci_cap_pm_perm()). */
+const PM_CTRL_PME = PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_PME_STATUS;
 
 function pmPerm(): PermBits {
   const p = perm(8, defaultRead, pmWrite);
   pset(p, PCI_CAP_LIST_NEXT, 1, 0xff, 0);
   pset(p, PCI_PM_PMC, 2, PCI_PM_CAP_PME_MASK, 0);
-  pset(p, PCI_PM_CTRL, 4, 0, ~PCI_PM_CTRL_STATE_MASK >>> 0);
+  pset(p, PCI_PM_CTRL, 4, PM_CTRL_PME, ~(PM_CTRL_PME | PCI_PM_CTRL_STATE_MASK) >>> 0);
   return p;
 }
 
@@ -231,14 +238,25 @@ const expWrite: WriteFn = (c, pos, count, p, offset, val) => {
     // MRRS is written to hardware, but never below the device's real MPS (pcie_set_readrq()).
     const mps = 128 << ((c.pdev.readConfig(start + PCI_EXP_DEVCTL, 2) & PCI_EXP_DEVCTL_PAYLOAD) >> 5);
     const want = Math.max(128 << (now >> 12), mps);
-    const code = Math.log2(want / 128) << 12;
-    const hw = c.pdev.readConfig(start + PCI_EXP_DEVCTL, 2);
-    c.pdev.writeConfig(start + PCI_EXP_DEVCTL, 2, (hw & ~PCI_EXP_DEVCTL_READRQ) | code);
+    // pcie_set_readrq() refuses more than 4096 bytes (the reserved codes 6 and 7): hardware keeps its value.
+    if (want <= 4096) {
+      const code = Math.log2(want / 128) << 12;
+      const hw = c.pdev.readConfig(start + PCI_EXP_DEVCTL, 2);
+      c.pdev.writeConfig(start + PCI_EXP_DEVCTL, 2, (hw & ~PCI_EXP_DEVCTL_READRQ) | code);
+    }
   }
 };
 
+/**
+ * A v2 endpoint's PCIe capability ends after Link Status 2: 0x34, the value of 6.18's
+ * PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 since "PCI: Fix PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 value" (the installed
+ * 6.1 uapi header, which include-ts mirrors, still says 0x32), so LNKSTA2 reads from hardware and takes
+ * no writes.
+ */
+const EXP_ENDPOINT_SIZEOF_V2 = 0x34;
+
 function expPerm(): PermBits {
-  const p = perm(PCI_CAP_EXP_ENDPOINT_SIZEOF_V2, defaultRead, expWrite);
+  const p = perm(EXP_ENDPOINT_SIZEOF_V2, defaultRead, expWrite);
   pset(p, PCI_CAP_LIST_NEXT, 1, 0xff, 0);
   pset(p, PCI_EXP_DEVCTL, 2, PCI_EXP_DEVCTL_BCR_FLR | PCI_EXP_DEVCTL_PAYLOAD | PCI_EXP_DEVCTL_READRQ, ~PCI_EXP_DEVCTL_PHANTOM & 0xffff);
   pset(p, PCI_EXP_DEVCTL2, 2, 0, ~PCI_EXP_DEVCTL2_ARI & 0xffff);
@@ -311,15 +329,15 @@ function errPerm(): PermBits {
 
 /** pci_cap_length[]: 0 hides the capability, 0xff is variable (computed by capLen). */
 const PCI_CAP_LENGTH: Record<number, number> = {
-  0x00: PCI_STD_HEADER_SIZEOF, 0x01: 8, 0x02: 6, 0x03: 8, 0x04: 0, 0x05: 0xff, 0x06: 0, 0x07: 0xff, 0x08: 0xff, 0x09: 0xff,
+  0x00: PCI_STD_HEADER_SIZEOF, 0x01: 8, 0x02: 12, 0x03: 8, 0x04: 0, 0x05: 0xff, 0x06: 0, 0x07: 0xff, 0x08: 0xff, 0x09: 0xff,
   0x0a: 0, 0x0b: 0, 0x0c: 0, 0x0d: 0, 0x0e: 0, 0x0f: 0, 0x10: 0xff, 0x11: 12, 0x12: 0xff, 0x13: 6,
 };
 
 /** pci_ext_cap_length[] */
 const PCI_EXT_CAP_LENGTH: Record<number, number> = {
   0x01: PCI_ERR_ROOT_COMMAND, 0x02: 0xff, 0x03: PCI_EXT_CAP_DSN_SIZEOF, 0x04: PCI_EXT_CAP_PWR_SIZEOF, 0x05: 0, 0x06: 0, 0x07: 0,
-  0x08: 0xff, 0x09: 0xff, 0x0a: 0, 0x0b: 0xff, 0x0c: 0, 0x0d: 0xff, 0x0e: 8, 0x0f: 8, 0x10: 0x40, 0x11: 0, 0x12: 0x30, 0x13: 0x10,
-  0x14: 0, 0x15: 0xff, 0x16: 0xff, 0x17: 0xff, 0x18: PCI_EXT_CAP_LTR_SIZEOF, 0x19: 0, 0x1a: 0, 0x1b: 8, 0x23: 0xff,
+  0x08: 0xff, 0x09: 0xff, 0x0a: 0, 0x0b: 0xff, 0x0c: 0, 0x0d: 0xff, 0x0e: 8, 0x0f: 8, 0x10: 0x40, 0x11: 0, 0x12: 40, 0x13: 0x10,
+  0x14: 0, 0x15: 0xff, 0x16: 0xff, 0x17: 0xff, 0x18: PCI_EXT_CAP_LTR_SIZEOF, 0x19: 0, 0x1a: 0, 0x1b: 0, 0x23: 0xff,
 };
 
 const CAP_PERMS: Record<number, PermBits> = {
@@ -329,8 +347,20 @@ const CAP_PERMS: Record<number, PermBits> = {
   [PCI_CAP_ID_VNDR]: { virt: null, write: null, readfn: directRead, writefn: rawWrite },
 };
 
+/**
+ * init_pci_ext_cap_pwr_perm(): the header virtual; the byte at PCI_PWR_DATA written through (the source's
+ * comment calls it the data selector, the code names the Data register).
+ */
+function pwrPerm(): PermBits {
+  const p = perm(PCI_EXT_CAP_PWR_SIZEOF, defaultRead, defaultWrite);
+  pset(p, 0, 4, ALL, 0);
+  pset(p, PCI_PWR_DATA, 1, 0, 0xff);
+  return p;
+}
+
 const ECAP_PERMS: Record<number, PermBits> = {
   [PCI_EXT_CAP_ID_ERR]: errPerm(),
+  [PCI_EXT_CAP_ID_PWR]: pwrPerm(),
   [PCI_EXT_CAP_ID_VNDR]: { virt: null, write: null, readfn: directRead, writefn: rawWrite },
   0x23: { virt: null, write: null, readfn: directRead, writefn: rawWrite },
 };
@@ -397,7 +427,7 @@ export class VfioPciConfig {
         const flags = p.readConfig(pos + PCI_EXP_FLAGS, 2);
         const rcEnd = p.pcieType === PCI_EXP_TYPE_RC_END;
         if ((flags & PCI_EXP_FLAGS_VERS) === 1) return rcEnd ? 0xc : PCI_CAP_EXP_ENDPOINT_SIZEOF_V1;
-        return rcEnd ? 0x2c : PCI_CAP_EXP_ENDPOINT_SIZEOF_V2;
+        return rcEnd ? 0x2c : EXP_ENDPOINT_SIZEOF_V2;
       }
       default:
         // PCI-X, HyperTransport, SATA: not present on the modeled devices; hide them.
@@ -453,8 +483,10 @@ export class VfioPciConfig {
       this.map.fill(cap, pos, pos + len);
       this.fill(pos, len);
       if (cap === PCI_CAP_ID_PM) {
-        // PME is the host's business: PME_Support reads as none.
+        // PME is the host's business: PME_Support reads as none, PME_En and PME_Status as 0
+        // (vfio_update_pm_vconfig_bytes()).
         setU16(this.vconfig, pos + PCI_PM_PMC, getU16(this.vconfig, pos + PCI_PM_PMC) & ~PCI_PM_CAP_PME_MASK);
+        setU16(this.vconfig, pos + PCI_PM_CTRL, getU16(this.vconfig, pos + PCI_PM_CTRL) & ~PM_CTRL_PME);
       }
       prev = pos + PCI_CAP_LIST_NEXT;
       pos = next;

@@ -103,10 +103,18 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     return this.intrs?.msiQmax ?? 0;
   }
 
-  /** __vfio_pci_memory_enabled(): the virtual Command register's Memory Space bit. */
+  /** pdev->current_state as vfio last set it (0-3: D0-D3hot); open and resets bring the device to D0. */
+  powerState = 0;
+
+  /** __vfio_pci_memory_enabled(): below D3hot, with the virtual Command register's Memory Space bit. */
   memEnabled(): boolean {
     const c = this.config;
-    return !!c && (c.vget(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY) !== 0 && !this.lowPower;
+    return !!c && this.powerState < 3 && (c.vget(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY) !== 0 && !this.lowPower;
+  }
+
+  /** vfio_lock_and_set_power_state(): D3hot zaps the BAR mappings (memEnabled() gates them from now on). */
+  setPowerState(state: number): void {
+    this.powerState = state;
   }
 
   /** vfio_pci_probe_mmaps(): memory BARs of at least a page, or page-aligned smaller ones. */
@@ -147,6 +155,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
   resetFunction(): void {
     this.zapMmaps();
     this.kernel.pci.resetFunction(this.pdev);
+    this.powerState = 0;
   }
 
   restoreBars(): void {
@@ -163,6 +172,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     const pdev = this.pdev;
     const pm = pdev.hw.pmOffset;
     if (pm) pdev.writeConfig(pm + PCI_PM_CTRL, 2, pdev.readConfig(pm + PCI_PM_CTRL, 2) & ~PCI_PM_CTRL_STATE_MASK);
+    this.powerState = 0;
     pdev.setMaster(false);
     pdev.enable();
     this.resetWorks = this.kernel.pci.resetFunction(pdev);
@@ -382,6 +392,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
     if (!this.resetWorks) throw kerr('EINVAL', `${this.pdev.name} has no function reset method (no FLR, no PM reset, not alone on its bus)`);
     this.zapMmaps();
     this.kernel.pci.resetFunction(this.pdev);
+    this.powerState = 0;
     return 0;
   }
 
@@ -491,7 +502,11 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
   private busReset(affected: readonly PciDev[]): number {
     for (const d of affected) (d.driverData as VfioPciCoreDevice).zapMmaps();
     this.kernel.pci.resetBus(this.pdev);
-    for (const d of affected) (d.driverData as VfioPciCoreDevice).needsReset = false;
+    for (const d of affected) {
+      const v = d.driverData as VfioPciCoreDevice;
+      v.needsReset = false;
+      v.powerState = 0;
+    }
     return 0;
   }
 
@@ -667,6 +682,7 @@ export class VfioPciCoreDevice implements VfioDeviceOps, VfioPciConfigOwner {
   /** vfio_pci_mmap_fault(): SIGBUS while Memory Space is disabled or the device is in low power. */
   private readonly mmapGate = (): string | null => {
     if (this.lowPower) return `${this.pdev.name} is in low power (VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY)`;
+    if (this.powerState >= 3) return `${this.pdev.name} was put in D3hot through its PM capability, so its BAR mappings are zapped`;
     if (!this.memEnabled()) return `${this.pdev.name}: Memory Space is disabled in the Command register, so its BAR mappings are zapped`;
     return null;
   };

@@ -164,3 +164,70 @@ describe('MSI / MSI-X / PCIe / AER', () => {
     expect(hw.configRead(0x108, 4)).toBe(0x10);
   });
 });
+
+// From a review against vfio_pci_config.c (init_pci_cap_pm_perm, vfio_pm_config_write,
+// __vfio_pci_memory_enabled, init_pci_ext_cap_pwr_perm, vfio_exp_config_write + pcie_set_readrq) and
+// the 6.18 value of PCI_CAP_EXP_ENDPOINT_SIZEOF_V2.
+describe('power management and PCIe details', () => {
+  /** The offset of capability `id` in the device's config space, through the virtual list. */
+  const cap = (o: O, id: number): number => {
+    for (let pos = rd(o, 0x34, 1); pos; pos = rd(o, pos + 1, 1)) if (rd(o, pos, 1) === id) return pos;
+    throw new Error(`no capability ${id}`);
+  };
+
+  it('PME_En and PME_Status read 0 and never reach hardware; PowerState does', () => {
+    const o = openDevice(NIC, GROUP.nic);
+    const hw = o.host.control.pci.device(NIC);
+    const pm = cap(o, 0x01);
+    wr(o, pm + 4, 2, 0x8100);
+    expect(rd(o, pm + 4, 2) & 0x8100).toBe(0);
+    expect(hw.configRead(pm + 4, 2) & 0x8100).toBe(0);
+    wr(o, pm + 4, 2, 0x0003);
+    expect(hw.configRead(pm + 4, 2) & 3).toBe(3);
+  });
+
+  it('in D3hot the BARs are off: pread/pwrite EIO, mappings SIGBUS, until PowerState is D0 again', () => {
+    const o = openDevice(NIC, GROUP.nic);
+    const pm = cap(o, 0x01);
+    wr(o, 0x04, 2, rd(o, 0x04, 2) | 0x2);
+    const bar = o.p.mmap(null, 0x1000, 3, 1, o.device, 0);
+    const status = bar.read32(4);
+    wr(o, pm + 4, 2, 3);
+    expect(() => o.p.pread(o.device, new Uint8Array(4), REGION(0) + 4)).toThrow(/EIO/);
+    expect(() => bar.read32(4)).toThrow(/SIGBUS .*D3hot/);
+    wr(o, pm + 4, 2, 0);
+    expect(bar.read32(4)).toBe(status);
+  });
+
+  it('a Max Read Request code above 4096 bytes stays virtual (pcie_set_readrq refuses it)', () => {
+    const o = openDevice(NIC, GROUP.nic);
+    const hw = o.host.control.pci.device(NIC);
+    const exp = cap(o, 0x10);
+    const before = hw.configRead(exp + 8, 2) & 0x7000;
+    wr(o, exp + 8, 2, (rd(o, exp + 8, 2) & ~0x7000) | 0x6000);
+    expect(rd(o, exp + 8, 2) & 0x7000).toBe(0x6000);
+    expect(hw.configRead(exp + 8, 2) & 0x7000).toBe(before);
+    wr(o, exp + 8, 2, (rd(o, exp + 8, 2) & ~0x7000) | 0x5000);
+    expect(hw.configRead(exp + 8, 2) & 0x7000).toBe(0x5000);
+  });
+
+  it('Link Status 2 is inside the PCIe capability (0x34 bytes): read from hardware, writes dropped', () => {
+    const o = openDevice(NIC, GROUP.nic);
+    const hw = o.host.control.pci.device(NIC);
+    const exp = cap(o, 0x10);
+    const lnksta2 = hw.configRead(exp + 0x32, 2);
+    wr(o, exp + 0x32, 2, 0xffff);
+    expect(hw.configRead(exp + 0x32, 2)).toBe(lnksta2);
+    expect(rd(o, exp + 0x32, 2)).toBe(lnksta2);
+  });
+
+  it('Power Budgeting: the header is virtual and the Data Select byte takes no writes (the source opens PCI_PWR_DATA, read-only in hardware)', () => {
+    const o = gpu();
+    const hw = o.host.control.pci.device(GPU);
+    wr(o, 0x128 + 4, 1, 5);
+    expect(hw.configRead(0x128 + 4, 1)).toBe(0);
+    const header = rd(o, 0x128, 4);
+    wr(o, 0x128, 4, 0);
+    expect(rd(o, 0x128, 4)).toBe(header);
+  });
+});
