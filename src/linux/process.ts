@@ -605,8 +605,11 @@ export class Process implements Cred {
   dup2(oldfd: number, newfd: number): number {
     try {
       const f = this.rawFileFor(oldfd);
-      if (newfd < 0 || newfd >= this.fds.limit) throw kerr('EBADF', `fd ${newfd} is out of range`);
-      if (oldfd !== newfd) this.fds.installAt(newfd, f, false);
+      // ksys_dup2(): the same fd is only looked up; otherwise ksys_dup3()'s range check.
+      if (oldfd !== newfd) {
+        if (newfd < 0 || newfd >= this.fds.limit) throw kerr('EBADF', `fd ${newfd} is out of range`);
+        this.fds.installAt(newfd, f, false);
+      }
       this.kernel.point();
       if (this.kernel.trace.active) this.traceCall('dup2', oldfd, f, [oldfd, newfd], newfd, undefined);
       return newfd;
@@ -687,7 +690,8 @@ export class Process implements Cred {
       // write() then leaves f_pos after it.
       const at = !isRead && file.flags & O_APPEND && file instanceof ShmemFile ? file.inode.size : explicitPos ? pos : file.pos;
       const n = isRead ? file.read(ctx, b, at) : file.write(ctx, b, at);
-      if (!explicitPos && file.positional && file.movesPos) file.pos = at + n;
+      // new_sync_read()/new_sync_write() store the position only for a positive result.
+      if (!explicitPos && file.positional && file.movesPos && n > 0) file.pos = at + n;
       return n;
     } catch (e) {
       if (e instanceof WouldBlock) {

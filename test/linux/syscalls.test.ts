@@ -579,3 +579,62 @@ describe('fcntl F_DUPFD_QUERY and F_CREATED_QUERY', () => {
     ]);
   });
 });
+
+// From a review of the generic file syscalls against fs/read_write.c, fs/file.c, fs/kernfs/file.c and
+// mm/shmem.c; each case was measured on this machine's 6.18 kernel.
+describe('read/write/dup2 edge cases (measured)', () => {
+  it('a zero-length write on an O_APPEND fd leaves f_pos where it was (the position is stored only for a positive result)', () => {
+    const p = Host.create().spawn();
+    const fd = p.open('/dev/vks-append', O_CREAT | O_RDWR | O_APPEND, 0o600);
+    p.pwrite(fd, new TextEncoder().encode('seven..'), 0);
+    expect(p.write(fd, new Uint8Array(0))).toBe(0);
+    expect(p.lseek(fd, 0, 1)).toBe(0);
+    expect(p.write(fd, Uint8Array.of(1))).toBe(1);
+    expect(p.lseek(fd, 0, 1)).toBe(8);
+  });
+
+  it('dup2(fd, fd) only looks the fd up: it works above a lowered RLIMIT_NOFILE (ksys_dup2)', () => {
+    const p = Host.create().spawn();
+    const fd = p.dup2(p.open('/dev/null', O_RDONLY), 19);
+    const lim = new Uint8Array(16);
+    lim[0] = 10;
+    lim[8] = 10;
+    p.setrlimit(7, lim);
+    expect(p.dup2(fd, fd)).toBe(19);
+    expect(() => p.dup2(fd, 12)).toThrow(/EBADF/);
+  });
+
+  it('sysfs: a zero-length write never reaches ->store, a long one is cut to a page, a zero-length read renders nothing', () => {
+    const p = Host.create().spawn();
+    const probe = p.open('/sys/bus/pci/drivers_probe', O_WRONLY);
+    expect(p.write(probe, new Uint8Array(0))).toBe(0);
+    expect(() => p.write(probe, new TextEncoder().encode('nonexistent'))).toThrow(/ENODEV/);
+    const auto = p.open('/sys/bus/pci/drivers_autoprobe', O_RDWR);
+    // An attribute not yet read polls POLLERR|POLLPRI (kernfs_generic_poll); reading nothing keeps it so.
+    const revents = () => {
+      const fds: PollFd[] = [{ fd: auto, events: POLLIN }];
+      p.poll(fds, 0);
+      return fds[0]!.revents!;
+    };
+    const before = revents();
+    expect(before & 0x8).toBe(0x8);
+    expect(p.read(auto, new Uint8Array(0))).toBe(0);
+    expect(revents()).toBe(before);
+    p.read(auto, new Uint8Array(8));
+    expect(revents() & 0x8).toBe(0);
+    const long = new TextEncoder().encode('1'.padEnd(5000, '\n'));
+    expect(p.pwrite(auto, long, 0)).toBe(4096);
+  });
+
+  it('a zero-length read of a tmpfs file still updates atime (shmem_file_read_iter calls file_accessed)', () => {
+    const host = Host.create();
+    const p = host.spawn();
+    const fd = p.open('/dev/vks-atime', O_CREAT | O_RDWR, 0o600);
+    p.write(fd, Uint8Array.of(1));
+    host.control.advance(5e9);
+    const st = () => p.fstat(fd);
+    const before = st().st_atime;
+    p.pread(fd, new Uint8Array(0), 0);
+    expect(st().st_atime).toBeGreaterThan(before);
+  });
+});

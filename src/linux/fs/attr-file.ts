@@ -46,6 +46,8 @@ export class AttrFile extends KFile {
 
   override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
     if (!this.node.show) throw kerr('EIO', `${this.path} cannot be read`);
+    // seq_read_iter(): nothing asked, nothing rendered.
+    if (buf.length === 0) return 0;
     if (pos === 0 || this.content === null) {
       this.shown = true;
       const c = this.node.show(ctx);
@@ -67,7 +69,13 @@ export class AttrFile extends KFile {
 
   override write(ctx: FileContext, buf: Uint8Array, _pos: number): number {
     if (!this.node.store) throw kerr('EIO', `${this.path} cannot be written`);
-    const n = this.node.store(ctx, decoder.decode(buf));
-    return typeof n === 'number' ? n : buf.length;
+    let data = buf;
+    if (this.node.kind === 'sysfs') {
+      // kernfs_fop_write_iter(): at most a page reaches ->store; sysfs_kf_write(): nothing for 0 bytes.
+      if (data.length > 4096) data = data.subarray(0, 4096);
+      if (data.length === 0) return 0;
+    }
+    const n = this.node.store(ctx, decoder.decode(data));
+    return typeof n === 'number' ? n : data.length;
   }
 }

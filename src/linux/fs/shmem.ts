@@ -269,11 +269,10 @@ export class ShmemFile extends KFile {
     this.inode.setSize(length, now);
   }
 
-  /** shmem_file_read_iter(): the bytes, then file_accessed() unless the file is O_NOATIME. */
+  /** shmem_file_read_iter(): the bytes, then file_accessed() unless the file is O_NOATIME (a read of 0 bytes too). */
   override read(ctx: FileContext, buf: Uint8Array, pos: number): number {
     const n = this.inode.read(buf, pos);
-    // vfs_read() returns before ->read_iter for a zero count.
-    if (buf.length && !(this.flags & O_NOATIME)) this.inode.accessed(ctx.kernel.sched.now);
+    if (!(this.flags & O_NOATIME)) this.inode.accessed(ctx.kernel.sched.now);
     return n;
   }
 
