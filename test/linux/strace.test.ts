@@ -22,7 +22,7 @@ describe('strace formatter', () => {
     try { p.read(fd, new Uint8Array(4)); } catch { /* EINVAL */ }
     p.close(fd);
     expect(lines).toEqual([
-      'eventfd2(0, EFD_NONBLOCK|EFD_CLOEXEC) = 3',
+      'eventfd2(0, EFD_CLOEXEC|EFD_NONBLOCK) = 3',
       'write(3, "\\1\\0\\0\\0\\0\\0\\0\\0", 8) = 8',
       'ioctl(3, FIONBIO, [0]) = 0',
       'read(3, 0x0, 4) = -1 EINVAL (Invalid argument)',

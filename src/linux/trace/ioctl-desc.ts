@@ -18,6 +18,8 @@ export type ValueNames = ReadonlyMap<number, string>;
 export type IoctlArgKind =
   /** No argument (`_IO` and the arg is ignored). */
   | 'none'
+  /** No argument, and strace prints none either (its file ioctl decoder: FIOCLEX, FIONCLEX). */
+  | 'omitted'
   /** An integer passed by value (`VFIO_CHECK_EXTENSION`, `KVM_CREATE_VCPU`). */
   | 'value'
   /** A pointer to `layout`. */

@@ -121,7 +121,8 @@ const FCNTL_CMDS = new Map<number, string>([
 ]);
 /** pipe2's flags, in strace's open_mode_flags order (O_EXCL is O_NOTIFICATION_PIPE). */
 const PIPE_FLAGS = flagSet([[F.O_EXCL, 'O_EXCL'], [F.O_NONBLOCK, 'O_NONBLOCK'], [F.O_DIRECT, 'O_DIRECT'], [F.O_CLOEXEC, 'O_CLOEXEC']]);
-const EFD_FLAGS = flagSet([[EFD_SEMAPHORE, 'EFD_SEMAPHORE'], [EFD_NONBLOCK, 'EFD_NONBLOCK'], [EFD_CLOEXEC, 'EFD_CLOEXEC']]);
+/** efd_flags in strace's order. */
+const EFD_FLAGS = flagSet([[EFD_SEMAPHORE, 'EFD_SEMAPHORE'], [EFD_CLOEXEC, 'EFD_CLOEXEC'], [EFD_NONBLOCK, 'EFD_NONBLOCK']]);
 const FALLOC_FLAGS = flagSet([
   [FL.FALLOC_FL_KEEP_SIZE, 'FALLOC_FL_KEEP_SIZE'], [FL.FALLOC_FL_PUNCH_HOLE, 'FALLOC_FL_PUNCH_HOLE'], [FL.FALLOC_FL_NO_HIDE_STALE, 'FALLOC_FL_NO_HIDE_STALE'],
   [FL.FALLOC_FL_COLLAPSE_RANGE, 'FALLOC_FL_COLLAPSE_RANGE'], [FL.FALLOC_FL_ZERO_RANGE, 'FALLOC_FL_ZERO_RANGE'], [FL.FALLOC_FL_INSERT_RANGE, 'FALLOC_FL_INSERT_RANGE'],
@@ -247,6 +248,9 @@ export function quoteBytes(b: Uint8Array, max = 32): string {
     else if (c === 0x5c) s += '\\\\';
     else if (c === 0x0a) s += '\\n';
     else if (c === 0x09) s += '\\t';
+    else if (c === 0x0d) s += '\\r';
+    else if (c === 0x0b) s += '\\v';
+    else if (c === 0x0c) s += '\\f';
     else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
     else {
       const oct = c.toString(8);
@@ -386,7 +390,7 @@ function ioctlArg(ev: SyscallEvent, desc: IoctlDesc | undefined): string {
   if (desc.arg === 'ptr') return ioctlArg(ev, undefined);
   const failed = ev.errno !== 0;
   switch (desc.arg) {
-    case 'none':
+    case 'none': case 'omitted':
       return ev.argValue !== undefined ? ev.argValue.toString() : '0';
     case 'value': {
       const v = ev.argValue ?? 0;
@@ -629,6 +633,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
       const req = ev.request ?? (a[1] as number);
       const desc = (ev.fileKind ? tables.get(ev.fileKind)?.get(req) : undefined) ?? GENERIC_IOCTLS.get(req);
       const name = desc?.straceName ?? desc?.name ?? formatUnknownIoctl(req);
+      if (desc?.arg === 'omitted') return `ioctl(${ev.fd}, ${name}) = ${result(ev, dec(ev.ret))}`;
       return `ioctl(${ev.fd}, ${name}, ${ioctlArg(ev, desc)}) = ${result(ev, dec(ev.ret))}`;
     }
     case 'mmap': {
@@ -639,7 +644,7 @@ export function formatSyscall(ev: SyscallEvent, tables: ReadonlyMap<string, Ioct
     case 'munmap':
       return `munmap(${hex(a[0] as number)}, ${a[1]}) = ${result(ev, dec(ev.ret))}`;
     case 'eventfd2':
-      return `eventfd2(${a[0]}, ${formatFlags(a[1] as number, EFD_FLAGS)}) = ${result(ev, dec(ev.ret))}`;
+      return `eventfd2(${a[0]}, ${flagsOrUnknown(a[1] as number, EFD_FLAGS, 'EFD_???')}) = ${result(ev, dec(ev.ret))}`;
     case 'pipe2':
       return `pipe2([${(a[0] as number[]).join(', ')}], ${formatFlags(a[1] as number, PIPE_FLAGS)}) = ${result(ev, dec(ev.ret))}`;
     case 'poll': {

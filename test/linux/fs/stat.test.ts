@@ -355,14 +355,13 @@ describe('stat: the kernel rules (fs/stat.c)', () => {
     host.kernel.sched.advance(1e9);
     p.pwrite(fd, new Uint8Array(1), 0);
     host.kernel.sched.advance(1e9);
-    // A zero-count read never reaches ->read_iter; an O_NOATIME read does not touch atime.
-    p.pread(fd, new Uint8Array(0), 0);
-    expect(ns(p.fstat(fd))).toBe(ns(t0) + 1e9);
+    // An O_NOATIME read does not touch atime; a read of 0 bytes does (vfs_read() has no shortcut and
+    // shmem_file_read_iter() ends in file_accessed(); measured on this machine's 6.18).
     p.fcntl(fd, F_SETFL, O_NOATIME);
     p.pread(fd, new Uint8Array(1), 0);
     expect(ns(p.fstat(fd))).toBe(ns(t0) + 1e9);
     p.fcntl(fd, F_SETFL, 0);
-    p.pread(fd, new Uint8Array(1), 0);
+    p.pread(fd, new Uint8Array(0), 0);
     expect(ns(p.fstat(fd))).toBe(ns(t0) + 4e9);
     // A day later the next read moves it again.
     host.kernel.sched.advance(86_400e9);

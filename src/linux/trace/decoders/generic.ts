@@ -5,7 +5,7 @@ import { ioctlTable, type IoctlTable } from '../ioctl-desc.js';
 export const GENERIC_IOCTLS: IoctlTable = ioctlTable([
   [FIONREAD, { name: 'FIONREAD', arg: 'int-ptr', out: true }],
   [FIONBIO, { name: 'FIONBIO', arg: 'int-ptr' }],
-  [FIONCLEX, { name: 'FIONCLEX', arg: 'none' }],
-  [FIOCLEX, { name: 'FIOCLEX', arg: 'none' }],
+  [FIONCLEX, { name: 'FIONCLEX', arg: 'omitted' }],
+  [FIOCLEX, { name: 'FIOCLEX', arg: 'omitted' }],
   [FIOASYNC, { name: 'FIOASYNC', arg: 'int-ptr' }],
 ]);
